@@ -1,0 +1,127 @@
+import { resolve } from 'node:path';
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }) => (value === undefined || value === '' ? undefined : Number(value));
+const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
+
+/**
+ * Every environment variable MServe reads. Validated once at boot; nothing else reads process.env.
+ * Defaults give a one-machine platform on embedded PostgreSQL and a local redis-server under ./var.
+ */
+export class EnvironmentSchema {
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  PORT = 3000;
+
+  @IsOptional() @IsString()
+  HOST = '0.0.0.0';
+
+  @IsOptional() @Transform(emptyToUndefined) @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL?: string;
+
+  @IsOptional() @Transform(emptyToUndefined) @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  @IsOptional() @IsString()
+  VAR_DIR = './var';
+
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  STORAGE_DIR?: string;
+
+  @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(32, { message: 'ADMIN_KEY must be at least 32 characters' })
+  ADMIN_KEY?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  MAX_UPLOAD_BYTES = 1024 ** 4;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1024)
+  MAX_JSON_BYTES = 1024 * 1024;
+
+  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
+
+  @IsOptional() @Matches(/^[a-z0-9.]+(:\d+)?(,[a-z0-9.]+(:\d+)?)*$/, { message: 'WORKER_QUEUES must look like normal:4,priority:2,hardware.gpu:1' })
+  WORKER_QUEUES = 'normal:2,priority:1';
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535)
+  EMBEDDED_POSTGRES_PORT = 54329;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535)
+  EMBEDDED_REDIS_PORT = 63790;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100)
+  SHUTDOWN_TIMEOUT_MS = 10000;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000)
+  PAGE_LIMIT_MAX = 500;
+}
+
+export interface QueueConsumption {
+  queue: string;
+  concurrency: number;
+}
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  varDir: string;
+  storageDir: string;
+  adminKey?: string;
+  maxUploadBytes: number;
+  maxJsonBytes: number;
+  logLevel: string;
+  workerQueues: QueueConsumption[];
+  embeddedPostgresPort: number;
+  embeddedRedisPort: number;
+  shutdownTimeoutMs: number;
+  pageLimitMax: number;
+}
+
+export class ConfigurationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+export function parseQueueList(spec: string): QueueConsumption[] {
+  return spec.split(',').map((part) => {
+    const [queue, concurrency] = part.split(':');
+    return { queue, concurrency: concurrency ? Number(concurrency) : 1 };
+  });
+}
+
+/** Reads and validates the environment once; lists every bad variable in one error. */
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppConfig {
+  const known = Object.keys(new EnvironmentSchema());
+  const raw: Record<string, unknown> = {};
+  for (const name of [...known, 'DATABASE_URL', 'REDIS_URL', 'STORAGE_DIR', 'ADMIN_KEY']) {
+    if (environment[name] !== undefined) raw[name] = environment[name];
+  }
+  const parsed = plainToInstance(EnvironmentSchema, raw);
+  const errors = validateSync(parsed, { whitelist: true });
+  if (errors.length > 0) {
+    throw new ConfigurationError(errors.flatMap((error) => Object.values(error.constraints ?? {}).map((message) => `${error.property}: ${message}`)));
+  }
+  const varDir = resolve(parsed.VAR_DIR);
+  return {
+    port: parsed.PORT,
+    host: parsed.HOST,
+    databaseUrl: parsed.DATABASE_URL,
+    redisUrl: parsed.REDIS_URL,
+    varDir,
+    storageDir: resolve(parsed.STORAGE_DIR ?? `${varDir}/storage`),
+    adminKey: parsed.ADMIN_KEY,
+    maxUploadBytes: parsed.MAX_UPLOAD_BYTES,
+    maxJsonBytes: parsed.MAX_JSON_BYTES,
+    logLevel: parsed.LOG_LEVEL,
+    workerQueues: parseQueueList(parsed.WORKER_QUEUES),
+    embeddedPostgresPort: parsed.EMBEDDED_POSTGRES_PORT,
+    embeddedRedisPort: parsed.EMBEDDED_REDIS_PORT,
+    shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS,
+    pageLimitMax: parsed.PAGE_LIMIT_MAX,
+  };
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,7 @@
+import { ValueTransformer } from 'typeorm';
+
+/** pg returns int8 as a string; byte counts stay far below 2^53, so numbers are safe and friendlier. */
+export const bigintToNumber: ValueTransformer = {
+  to: (value: number | null | undefined) => value,
+  from: (value: string | null) => (value === null || value === undefined ? null : Number(value)),
+};

@@ -1,0 +1,10 @@
+import { Container } from '../containers/container.entity';
+import { JobOutput } from '../job-outputs/job-output.entity';
+import { Job, JobInput } from '../jobs/job.entity';
+import { Key } from '../keys/key.entity';
+import { Mfile } from '../mfiles/mfile.entity';
+import { Mfolder } from '../mfolders/mfolder.entity';
+import { Service } from '../services/service.entity';
+import { Usage } from '../usage/usage.entity';
+
+export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobOutput, Key, Usage];

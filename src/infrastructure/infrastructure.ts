@@ -1,0 +1,54 @@
+import { join } from 'node:path';
+import { AppConfig } from '../config/config';
+import { startEmbeddedPostgres } from './embedded-postgres';
+import { startLocalRedis } from './local-redis';
+
+export interface Infrastructure {
+  databaseUrl: string;
+  redisUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Gives the platform a database and a Redis: the configured ones, or embedded ones under VAR_DIR when no URL is
+ * set (PostgreSQL through embedded-postgres, a local redis-server). Used by the launcher and the test harness.
+ */
+export async function ensureInfrastructure(config: AppConfig, log: (line: string) => void): Promise<Infrastructure> {
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      const postgres = await startEmbeddedPostgres({
+        dataDir: join(config.varDir, 'postgres'),
+        secretFile: join(config.varDir, 'secrets', 'postgres.password'),
+        port: config.embeddedPostgresPort,
+        log,
+      });
+      stops.push(postgres.stop);
+      databaseUrl = postgres.url;
+      log(`embedded PostgreSQL ready on 127.0.0.1:${config.embeddedPostgresPort} (data in ${join(config.varDir, 'postgres')})`);
+    }
+    let redisUrl = config.redisUrl;
+    if (!redisUrl) {
+      const redis = await startLocalRedis({
+        dataDir: join(config.varDir, 'redis'),
+        secretFile: join(config.varDir, 'secrets', 'redis.password'),
+        port: config.embeddedRedisPort,
+        log,
+      });
+      stops.push(redis.stop);
+      redisUrl = redis.url;
+      log(`local redis-server ready on 127.0.0.1:${config.embeddedRedisPort} (AOF in ${join(config.varDir, 'redis')})`);
+    }
+    return {
+      databaseUrl,
+      redisUrl,
+      stop: async () => {
+        for (const stop of stops.reverse()) await stop().catch((error) => log(`stopping infrastructure: ${String(error)}`));
+      },
+    };
+  } catch (error) {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    throw error;
+  }
+}

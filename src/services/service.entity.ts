@@ -1,0 +1,29 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Container } from '../containers/container.entity';
+import { bigintToNumber } from '../database/columns';
+
+/** One customer's slice of a container: its own tree, profile, quotas and management properties. */
+@Entity('service')
+@Index('idx_service_container', ['containerId', 'id'])
+@Index('idx_service_container_name', ['containerId', 'name', 'id'])
+export class Service {
+  @PrimaryColumn('uuid') id: string;
+  @Column('uuid') containerId: string;
+  @ManyToOne(() => Container, { onDelete: 'CASCADE' }) @JoinColumn({ name: 'container_id' }) container?: Container;
+  @Column({ type: 'varchar', length: 255 }) name: string;
+  @Column({ type: 'text', nullable: true }) description: string | null;
+  /** Suspended services are read-only. */
+  @Column({ type: 'boolean', default: false }) suspended: boolean;
+  /** MServe's starttime/endtime: outside this window the service refuses requests. */
+  @Column({ type: 'timestamptz', nullable: true }) startsAt: Date | null;
+  @Column({ type: 'timestamptz', nullable: true }) endsAt: Date | null;
+  /** Routes this service's tasks to the priority queue. */
+  @Column({ type: 'boolean', default: false }) priority: boolean;
+  /** Download bandwidth cap in bytes per second (null: unlimited). */
+  @Column({ type: 'bigint', nullable: true, transformer: bigintToNumber }) accessSpeed: number | null;
+  /** Bytes the service may store (null: unlimited). */
+  @Column({ type: 'bigint', nullable: true, transformer: bigintToNumber }) diskQuota: number | null;
+  @Column({ type: 'jsonb', default: () => "'{}'" }) properties: Record<string, unknown>;
+  @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
+  @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;
+}
