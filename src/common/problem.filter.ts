@@ -1,0 +1,89 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { ProblemError } from './problem';
+
+export const PROBLEM_TYPE_BASE = 'https://mserve.dev/problems/';
+
+interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  requestId?: string;
+  [member: string]: unknown;
+}
+
+const STATUS_CODES: Record<number, [string, string]> = {
+  400: ['bad-request', 'Bad Request'],
+  401: ['unauthenticated', 'Unauthorized'],
+  403: ['forbidden', 'Forbidden'],
+  404: ['not-found', 'Not Found'],
+  405: ['method-not-allowed', 'Method Not Allowed'],
+  409: ['conflict', 'Conflict'],
+  411: ['length-required', 'Length Required'],
+  412: ['precondition-failed', 'Precondition Failed'],
+  413: ['payload-too-large', 'Payload Too Large'],
+  415: ['unsupported-media-type', 'Unsupported Media Type'],
+  416: ['range-not-satisfiable', 'Range Not Satisfiable'],
+  422: ['unprocessable', 'Unprocessable Content'],
+  429: ['too-many-requests', 'Too Many Requests'],
+  500: ['internal', 'Internal Server Error'],
+  503: ['unavailable', 'Service Unavailable'],
+  507: ['insufficient-storage', 'Insufficient Storage'],
+};
+
+/** Turns any error into an RFC 9457 problem body. Pure, so the WebDAV and upload paths can use it too. */
+export function toProblem(error: unknown, requestId?: string, instance?: string): ProblemBody {
+  const base = (status: number, detail?: string, code?: string, title?: string, extra: Record<string, unknown> = {}): ProblemBody => {
+    const [defaultCode, defaultTitle] = STATUS_CODES[status] ?? ['error', 'Error'];
+    return { type: PROBLEM_TYPE_BASE + (code ?? defaultCode), title: title ?? defaultTitle, status, detail, instance, requestId, ...extra };
+  };
+  if (error instanceof ProblemError) return base(error.status, error.detail, error.code, error.title, error.extra);
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const response = error.getResponse();
+    if (typeof response === 'object' && response !== null && Array.isArray((response as { message?: unknown }).message)) {
+      const errors = (response as { message: string[] }).message;
+      return base(status, `the request is invalid: ${errors.join('; ')}`, 'validation', 'Invalid request', { errors });
+    }
+    const message = typeof response === 'string' ? response : ((response as { message?: string }).message ?? error.message);
+    return base(status, message);
+  }
+  // body-parser and raw-body errors carry an HTTP status and a type.
+  const candidate = error as { status?: number; statusCode?: number; type?: string; message?: string; code?: string };
+  if (candidate && typeof candidate === 'object') {
+    if (candidate.code === 'ENOSPC' || candidate.code === 'EDQUOT') return base(507, 'the storage is full: nothing was stored');
+    const status = candidate.status ?? candidate.statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      if (candidate.type === 'entity.too.large') return base(413, 'the request body is larger than the configured limit (MAX_JSON_BYTES)');
+      if (candidate.type === 'entity.parse.failed') return base(400, `the request body is not valid JSON: ${candidate.message}`, 'malformed-json');
+      return base(status, candidate.message);
+    }
+  }
+  return base(500, `the server failed while handling this request${requestId ? ` (request id ${requestId})` : ''}`);
+}
+
+export function sendProblem(response: Response, problem: ProblemBody): void {
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  response.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+}
+
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('http');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const context = host.switchToHttp();
+    const request = context.getRequest<Request & { id?: string }>();
+    const response = context.getResponse<Response>();
+    const problem = toProblem(error, request.id ? String(request.id) : undefined, request.originalUrl?.split('?')[0]);
+    if (problem.status >= 500) {
+      this.logger.error({ msg: `${request.method} ${request.originalUrl?.split('?')[0]} failed`, requestId: request.id, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) });
+    }
+    sendProblem(response, problem);
+  }
+}

@@ -1,0 +1,48 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
+import { ContainersService } from './containers.service';
+import { CreateContainerDto, ListContainersQuery, UpdateContainerDto } from './dto';
+
+@ApiTags('containers')
+@Controller('containers')
+export class ContainersController {
+  constructor(private readonly containers: ContainersService) {}
+
+  @Post()
+  @Authorize('container:create')
+  @ApiOperation({ summary: 'Create a container; the response carries its containeradmin key, shown once' })
+  @ApiCreatedResponse({ description: 'The container, with `key` (secret, shown once) and `keyId`' })
+  create(@Auth() auth: RequestAuth, @Body() dto: CreateContainerDto) {
+    return this.containers.create(auth, dto);
+  }
+
+  @Get()
+  @Authorize('container:read')
+  @ApiOperation({ summary: "List the containers in the key's scope" })
+  list(@Auth() auth: RequestAuth, @Query() query: ListContainersQuery) {
+    return this.containers.list(auth, query);
+  }
+
+  @Get(':id')
+  @Authorize('container:read', 'container')
+  @ApiOperation({ summary: 'Read a container' })
+  get(@Param('id') id: string) {
+    return this.containers.get(id);
+  }
+
+  @Patch(':id')
+  @Authorize('container:update', 'container')
+  @ApiOperation({ summary: 'Rename or describe a container' })
+  update(@Param('id') id: string, @Body() dto: UpdateContainerDto) {
+    return this.containers.update(id, dto);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @Authorize('container:delete', 'container')
+  @ApiOperation({ summary: 'Delete a container with all its services, files, jobs and keys' })
+  async remove(@Param('id') id: string) {
+    await this.containers.remove(id);
+  }
+}

@@ -1,0 +1,56 @@
+import { Controller, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { Problems } from '../common/problem';
+import { PageQuery } from '../common/validation';
+import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
+import { sendContent } from '../mfiles/download';
+import { ContentStore } from '../storage/content-store';
+import { JobOutputsService, presentOutput } from './job-outputs.service';
+
+@ApiTags('jobs')
+@Controller()
+export class JobOutputsController {
+  constructor(
+    private readonly outputs: JobOutputsService,
+    private readonly store: ContentStore,
+  ) {}
+
+  @Get('jobs/:id/outputs')
+  @Authorize('joboutput:read', 'job')
+  @ApiOperation({ summary: 'List the outputs of a job' })
+  list(@Param('id') jobId: string, @Query() query: PageQuery) {
+    return this.outputs.list(jobId, query);
+  }
+
+  @Get('joboutputs/:id')
+  @Authorize('joboutput:read', 'joboutput')
+  @ApiOperation({ summary: 'Read a job output' })
+  async get(@Param('id') id: string) {
+    return presentOutput(await this.outputs.get(id));
+  }
+
+  @Get('joboutputs/:id/content')
+  @Authorize('joboutput:read', 'joboutput')
+  @ApiOperation({ summary: 'Download the file of a job output' })
+  @ApiProduces('application/octet-stream')
+  async content(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
+    const output = await this.outputs.get(id);
+    if (!output.blobKey || output.size === null || !output.sha256) throw Problems.notFound('content of job output', id);
+    await sendContent(this.store, request, response, {
+      blobKey: output.blobKey,
+      size: output.size,
+      sha256: output.sha256,
+      mimetype: output.mimetype ?? 'application/octet-stream',
+      name: output.name,
+      contentUpdatedAt: output.createdAt,
+    });
+  }
+
+  @Post('joboutputs/:id/mfile')
+  @Authorize('joboutput:promote', 'joboutput')
+  @ApiOperation({ summary: "Turn a file output into a new Mfile in the service's root folder; returns it with its mfileowner `key`" })
+  promote(@Auth() auth: RequestAuth, @Param('id') id: string) {
+    return this.outputs.promote(auth, id);
+  }
+}

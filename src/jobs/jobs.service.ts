@@ -1,0 +1,110 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { decodeIdCursor, Page, toPage } from '../common/pagination';
+import { Problems } from '../common/problem';
+import { uuidv7 } from '../database/uuid';
+import { JobOutput } from '../job-outputs/job-output.entity';
+import { RequestAuth } from '../keys/authorize.decorator';
+import { covers } from '../keys/keys.service';
+import { ResourceResolver } from '../keys/resource-resolver.service';
+import { enforceServiceState } from '../keys/key.guard';
+import { QueueRegistry } from '../queues/queue-registry';
+import { routeQueue } from '../queues/queue-names';
+import { Service } from '../services/service.entity';
+import { BlobJanitor } from '../storage/blob-janitor';
+import { isTaskName, TASKS } from '../tasks/task-catalogue';
+import { UsageService } from '../usage/usage.service';
+import { CreateJobDto, ListJobsQuery } from './dto';
+import { FINAL_JOB_STATES, Job, JobInput, JobState } from './job.entity';
+
+export type JobView = Job & { mfileIds: string[] };
+
+@Injectable()
+export class JobsService {
+  private readonly logger = new Logger('jobs');
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly resolver: ResourceResolver,
+    private readonly queues: QueueRegistry,
+    private readonly janitor: BlobJanitor,
+    private readonly usage: UsageService,
+  ) {}
+
+  /** A manual job: every input must be reachable with job:create, all in one service. Dispatched at once. */
+  async create(auth: RequestAuth, dto: CreateJobDto): Promise<JobView> {
+    if (!isTaskName(dto.task)) throw Problems.badRequest(`unknown task "${dto.task}": see GET /api/v1/tasks`, { errors: [`task ${dto.task} is not registered`] });
+    const task = TASKS[dto.task];
+    const unknownOptions = Object.keys(dto.options ?? {}).filter((name) => !(name in task.options));
+    if (unknownOptions.length) throw Problems.badRequest(`task ${task.name} has no option ${unknownOptions.join(', ')}`, { errors: unknownOptions.map((name) => `options.${name} is not an option of ${task.name}`) });
+    const mfileIds = [...new Set(dto.mfileIds)];
+    let serviceId: string | null = null;
+    let containerId: string | null = null;
+    for (const id of mfileIds) {
+      const target = await this.resolver.resolve({ type: 'mfile', id });
+      if (!covers(auth.key, target)) throw Problems.notFound('mfile', id);
+      enforceServiceState(target, 'job:create', auth.actions);
+      if (serviceId && serviceId !== target.serviceId) throw Problems.badRequest('all mfileIds must belong to the same service');
+      serviceId = target.serviceId;
+      containerId = target.containerId;
+    }
+    const job = await this.dataSource.transaction(async (manager) => {
+      const service = await manager.findOneByOrFail(Service, { id: serviceId! });
+      const queue = routeQueue({ requested: dto.queue, servicePriority: service.priority, taskDefault: task.defaultQueue });
+      const created = manager.create(Job, { id: uuidv7(), containerId: containerId!, serviceId: serviceId!, task: task.name, options: dto.options ?? {}, queue, state: JobState.Queued, trigger: 'manual' });
+      await manager.insert(Job, created);
+      await manager.insert(JobInput, mfileIds.map((mfileId) => ({ jobId: created.id, mfileId })));
+      await this.usage.record(manager, { metric: 'jobs', value: 1, containerId, serviceId, resourceType: 'job', resourceId: created.id });
+      return created;
+    });
+    // Dispatch after commit, so a worker never sees a job the database does not have yet.
+    await this.queues.dispatch(job.queue, { jobId: job.id });
+    return this.get(job.id);
+  }
+
+  async get(id: string, manager: EntityManager = this.dataSource.manager): Promise<JobView> {
+    const job = await manager.findOneBy(Job, { id });
+    if (!job) throw Problems.notFound('job', id);
+    const inputs = await manager.find(JobInput, { where: { jobId: id }, order: { mfileId: 'ASC' } });
+    return { ...job, mfileIds: inputs.map((input) => input.mfileId) };
+  }
+
+  async list(scope: { serviceId?: string; mfileId?: string }, query: ListJobsQuery): Promise<Page<Job>> {
+    const builder = this.dataSource.getRepository(Job).createQueryBuilder('j').orderBy('j.id').limit(query.limit + 1);
+    if (scope.serviceId) builder.andWhere('j.service_id = :serviceId', { serviceId: scope.serviceId });
+    if (scope.mfileId) builder.andWhere('j.id IN (SELECT job_id FROM job_input WHERE mfile_id = :mfileId)', { mfileId: scope.mfileId });
+    if (query.state) builder.andWhere('j.state = :state', { state: query.state });
+    if (query.task) builder.andWhere('j.task = :task', { task: query.task });
+    const after = decodeIdCursor(query.cursor);
+    if (after) builder.andWhere('j.id > :after', { after });
+    return toPage(await builder.getMany(), query.limit, (last) => [last.id]);
+  }
+
+  /** Cancels a job that has not finished: it is taken off its queue, and a running worker drops its result. */
+  async cancel(id: string): Promise<JobView> {
+    const job = await this.dataSource.transaction(async (manager) => {
+      const locked = await manager.findOne(Job, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!locked) throw Problems.notFound('job', id);
+      if (FINAL_JOB_STATES.includes(locked.state)) throw Problems.conflict(`the job is already ${locked.state}`, { state: locked.state });
+      await manager.update(Job, { id }, { state: JobState.Cancelled, finishedAt: new Date(), error: 'cancelled on request' });
+      return locked;
+    });
+    await this.queues.get(job.queue).removeJobs(job.id).catch((error) => this.logger.warn(`could not remove queued job ${id}: ${String(error)}`));
+    return this.get(id);
+  }
+
+  /** Deletes a finished job with its outputs. */
+  async remove(id: string): Promise<void> {
+    const blobs = await this.dataSource.transaction(async (manager) => {
+      const job = await manager.findOne(Job, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!job) throw Problems.notFound('job', id);
+      if (!FINAL_JOB_STATES.includes(job.state)) throw Problems.conflict(`the job is ${job.state}: cancel it first`, { state: job.state });
+      const blobKeys = await this.janitor.blobsUnder(manager, { jobIds: [id] });
+      await manager.delete(JobOutput, { jobId: id });
+      await manager.delete(Job, { id });
+      return blobKeys;
+    });
+    await this.janitor.removeAll(blobs);
+  }
+}

@@ -1,0 +1,57 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ProblemError, Problems } from '../common/problem';
+import { AUTHORIZE_METADATA, AuthorizeSpec, AuthorizedRequest, PUBLIC_METADATA } from './authorize.decorator';
+import { extractKeySecret } from './key-extraction';
+import { covers, KeysService } from './keys.service';
+import { ResolvedResource, ResourceResolver } from './resource-resolver.service';
+
+/**
+ * Suspension and MServe's time window. The provider's side (keys with service:manage) keeps working so it can
+ * lift them; everyone else gets a 403 that says why.
+ */
+export function enforceServiceState(target: ResolvedResource, action: string, actions: ReadonlySet<string>, now = new Date()): void {
+  if (!target.service || actions.has('service:manage')) return;
+  const { startsAt, endsAt, suspended } = target.service;
+  if ((startsAt && now < startsAt) || (endsAt && now >= endsAt)) {
+    throw new ProblemError(403, 'outside-time-window', 'Forbidden', `the service is only available ${startsAt ? `from ${startsAt.toISOString()} ` : ''}${endsAt ? `until ${endsAt.toISOString()}` : ''}`.trim(), {
+      startsAt,
+      endsAt,
+    });
+  }
+  if (suspended && !action.endsWith(':read')) {
+    throw new ProblemError(403, 'service-suspended', 'Forbidden', `the service is suspended: it is read-only, so ${action} is refused`);
+  }
+}
+
+/** Every route needs a key unless marked @Public(); routes declare their action with @Authorize(). */
+@Injectable()
+export class KeyGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly keys: KeysService,
+    private readonly resolver: ResourceResolver,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_METADATA, targets)) return true;
+    const spec = this.reflector.getAllAndOverride<AuthorizeSpec | undefined>(AUTHORIZE_METADATA, targets);
+    if (!spec) throw new Error(`route ${context.getClass().name}.${context.getHandler().name} declares neither @Authorize nor @Public`);
+    const request = context.switchToHttp().getRequest<AuthorizedRequest>();
+    const auth = await this.keys.authenticate(extractKeySecret(request));
+    request.auth = auth;
+    if (!spec.action) return true;
+    if (!spec.resource) {
+      if (!auth.actions.has(spec.action)) throw Problems.missingActions([spec.action]);
+      return true;
+    }
+    const id = request.params[spec.param ?? 'id'];
+    const target = await this.resolver.resolve({ type: spec.resource, id });
+    if (!covers(auth.key, target)) throw Problems.notFound(spec.resource, id);
+    if (!auth.actions.has(spec.action)) throw Problems.missingActions([spec.action], `${spec.resource} ${id}`);
+    enforceServiceState(target, spec.action, auth.actions);
+    request.auth = { ...auth, target };
+    return true;
+  }
+}

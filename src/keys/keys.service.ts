@@ -1,0 +1,191 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { Problems } from '../common/problem';
+import { decodeCursor, encodeCursor, Page } from '../common/pagination';
+import { uuidv7 } from '../database/uuid';
+import { Action, actionsOfRoles, isAction, ROLES } from './actions';
+import { Key } from './key.entity';
+import { generateKeySecret, hashKeySecret, looksLikeKey, sameHash } from './key-secret';
+import { ResolvedResource, ResourceRef, ResourceResolver } from './resource-resolver.service';
+
+export interface AuthenticatedKey {
+  key: Key;
+  actions: ReadonlySet<string>;
+}
+
+export interface IssuedKey {
+  key: Key;
+  secret: string;
+}
+
+export interface DeriveRequest {
+  roles?: string[];
+  actions?: string[];
+  resource?: ResourceRef;
+  expiresAt?: Date;
+  label?: string;
+}
+
+export function covers(key: Key, resource: ResolvedResource): boolean {
+  return key.resourceType === 'provider' || (key.resourceId !== null && resource.ancestors.has(key.resourceId));
+}
+
+/** The key as clients see it: never the hash. */
+export function presentKey(key: Key) {
+  return {
+    id: key.id,
+    label: key.label,
+    resource: { type: key.resourceType, id: key.resourceId },
+    roles: key.roles,
+    actions: key.actions,
+    parentId: key.parentId,
+    createdByKeyId: key.createdByKeyId,
+    expiresAt: key.expiresAt,
+    revokedAt: key.revokedAt,
+    createdAt: key.createdAt,
+  };
+}
+
+const DESCENDANTS = `
+  WITH RECURSIVE tree AS (
+    SELECT id FROM key WHERE id = $1
+    UNION SELECT k.id FROM key k JOIN tree t ON k.parent_id = t.id
+  )`;
+
+@Injectable()
+export class KeysService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly resolver: ResourceResolver,
+  ) {}
+
+  /** Looks a presented secret up by its hash. Every failure is a 401 that says why. */
+  async authenticate(secret: string | undefined): Promise<AuthenticatedKey> {
+    if (!secret) throw Problems.unauthenticated('no key presented: send Authorization: Bearer <key>, ?key=<key>, or the key as the Basic-auth password');
+    if (!looksLikeKey(secret)) throw Problems.unauthenticated('the presented key is malformed');
+    const hash = hashKeySecret(secret);
+    const key = await this.dataSource.getRepository(Key).findOneBy({ secretHash: hash });
+    if (!key || !sameHash(key.secretHash, hash)) throw Problems.unauthenticated('the presented key is not known');
+    if (key.revokedAt) throw Problems.unauthenticated('the presented key has been revoked');
+    if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw Problems.unauthenticated('the presented key has expired');
+    return { key, actions: new Set(key.actions) };
+  }
+
+  /** Mints a key for a resource (the resource's own capability), inside the caller's transaction. */
+  async issue(
+    manager: EntityManager,
+    options: { resource: ResolvedResource; roles: string[]; actions?: Action[]; parent?: Key | null; createdBy?: Key | null; expiresAt?: Date | null; label?: string | null; bootstrap?: boolean; secret?: string },
+  ): Promise<IssuedKey> {
+    const secret = options.secret ?? generateKeySecret();
+    const key = manager.create(Key, {
+      id: uuidv7(),
+      secretHash: hashKeySecret(secret),
+      label: options.label ?? null,
+      resourceType: options.resource.type,
+      resourceId: options.resource.id,
+      containerId: options.resource.containerId,
+      serviceId: options.resource.serviceId,
+      roles: options.roles,
+      actions: options.actions ?? actionsOfRoles(options.roles),
+      parentId: options.parent?.id ?? null,
+      createdByKeyId: options.createdBy?.id ?? null,
+      expiresAt: options.expiresAt ?? null,
+      revokedAt: null,
+      bootstrap: options.bootstrap ?? false,
+    });
+    await manager.insert(Key, key);
+    return { key: (await manager.findOneByOrFail(Key, { id: key.id })), secret };
+  }
+
+  /** Derives a sub-key: never more actions, never a wider resource, never a later expiry than the parent. */
+  async derive(parent: AuthenticatedKey, request: DeriveRequest): Promise<IssuedKey> {
+    const roles = request.roles ?? [];
+    const unknownRoles = roles.filter((role) => !(role in ROLES));
+    const unknownActions = (request.actions ?? []).filter((action) => !isAction(action));
+    if (unknownRoles.length || unknownActions.length) {
+      throw Problems.badRequest(`unknown ${[...unknownRoles.map((r) => `role ${r}`), ...unknownActions.map((a) => `action ${a}`)].join(', ')}`, { unknownRoles, unknownActions });
+    }
+    const wanted = new Set<Action>([...actionsOfRoles(roles), ...((request.actions ?? []) as Action[])]);
+    if (wanted.size === 0) throw Problems.badRequest('a key needs at least one role or action');
+    const missing = [...wanted].filter((action) => !parent.actions.has(action));
+    if (missing.length) throw Problems.missingActions(missing, 'the presented key, so it cannot grant them');
+    const target = await this.resolver.resolve(request.resource ?? { type: parent.key.resourceType, id: parent.key.resourceId });
+    if (!covers(parent.key, target)) {
+      throw Problems.forbidden(`the presented key's scope (${parent.key.resourceType} ${parent.key.resourceId ?? ''}) does not include ${target.type} ${target.id}`.replace('  ', ' '), { reason: 'scope' });
+    }
+    let expiresAt = request.expiresAt ?? parent.key.expiresAt ?? null;
+    if (expiresAt && expiresAt.getTime() <= Date.now()) throw Problems.badRequest('expiresAt is in the past');
+    if (parent.key.expiresAt && expiresAt && expiresAt.getTime() > parent.key.expiresAt.getTime()) {
+      throw Problems.forbidden(`expiresAt ${expiresAt.toISOString()} is later than the presented key's expiry ${parent.key.expiresAt.toISOString()}`, { reason: 'expiry' });
+    }
+    return this.dataSource.transaction((manager) =>
+      this.issue(manager, { resource: target, roles, actions: [...wanted], parent: parent.key, expiresAt, label: request.label ?? null }),
+    );
+  }
+
+  /** Keys the presented key derived (at any depth) or minted when it created a resource. */
+  async listManaged(presenter: Key, cursor: string | undefined, limit: number): Promise<Page<ReturnType<typeof presentKey>>> {
+    const after = cursor ? decodeCursor(cursor)[0] : null;
+    const rows: { id: string }[] = await this.dataSource.query(
+      `${DESCENDANTS}
+       SELECT id FROM key
+        WHERE (id IN (SELECT id FROM tree WHERE id <> $1) OR created_by_key_id = $1)
+          AND ($2::uuid IS NULL OR id > $2::uuid)
+        ORDER BY id LIMIT $3`,
+      [presenter.id, after, limit + 1],
+    );
+    const ids = rows.slice(0, limit).map((row) => row.id);
+    const keys = ids.length ? await this.dataSource.getRepository(Key).createQueryBuilder('k').where('k.id IN (:...ids)', { ids }).orderBy('k.id').getMany() : [];
+    return { items: keys.map(presentKey), nextCursor: rows.length > limit ? encodeCursor([ids[ids.length - 1]]) : null };
+  }
+
+  async get(presenter: AuthenticatedKey, id: string): Promise<Key> {
+    const key = await this.findManageable(presenter, id);
+    return key;
+  }
+
+  /** Revokes a key and, in the same statement, everything derived from it. */
+  async revoke(presenter: AuthenticatedKey, id: string): Promise<{ revoked: string[] }> {
+    const key = await this.findManageable(presenter, id);
+    if (key.bootstrap) throw Problems.forbidden('the provider admin key is managed through ADMIN_KEY: set a new one and restart to rotate it');
+    return { revoked: await this.revokeTree(this.dataSource.manager, key.id) };
+  }
+
+  async revokeTree(manager: EntityManager, id: string): Promise<string[]> {
+    const rows: { id: string }[] = await manager.query(
+      `${DESCENDANTS}
+       UPDATE key SET revoked_at = now() WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL RETURNING id`,
+      [id],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  /** Revokes every key that points at one of these resources (they are being deleted), with their sub-keys. */
+  async revokeForResources(manager: EntityManager, resourceIds: string[]): Promise<void> {
+    if (resourceIds.length === 0) return;
+    const rows: { id: string }[] = await manager.query('SELECT id FROM key WHERE resource_id = ANY($1::uuid[]) AND revoked_at IS NULL', [resourceIds]);
+    for (const row of rows) await this.revokeTree(manager, row.id);
+  }
+
+  /**
+   * A key may be seen and revoked by itself, by any key it was derived from, by the key that minted it, and by any
+   * key that could have minted it (covers its resource and holds every action it has, plus key:revoke).
+   */
+  private async findManageable(presenter: AuthenticatedKey, id: string): Promise<Key> {
+    const key = await this.dataSource.getRepository(Key).findOneBy({ id });
+    if (!key) throw Problems.notFound('key', id);
+    if (key.id === presenter.key.id || key.createdByKeyId === presenter.key.id) return key;
+    const ancestors: { id: string }[] = await this.dataSource.query(
+      `WITH RECURSIVE up AS (SELECT id, parent_id FROM key WHERE id = $1 UNION SELECT k.id, k.parent_id FROM key k JOIN up ON k.id = up.parent_id)
+       SELECT id FROM up WHERE id = $2`,
+      [key.id, presenter.key.id],
+    );
+    if (ancestors.length) return key;
+    if (presenter.actions.has('key:revoke') && key.actions.every((action) => presenter.actions.has(action))) {
+      const target = await this.resolver.resolve({ type: key.resourceType, id: key.resourceId }).catch(() => null);
+      if (target && covers(presenter.key, target)) return key;
+    }
+    throw Problems.notFound('key', id);
+  }
+}

@@ -1,0 +1,103 @@
+import { Body, Controller, Delete, Get, Head, HttpCode, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
+import { ContentStore } from '../storage/content-store';
+import { sendContent } from './download';
+import { ListMfilesQuery, UpdateMfileDto, UploadQuery } from './dto';
+import { MfilesService, presentMfile } from './mfiles.service';
+
+const UPLOAD_BODY = {
+  description: 'multipart/form-data with a `file` field, or the raw bytes with ?name=',
+  schema: { type: 'object', properties: { file: { type: 'string', format: 'binary' } } },
+};
+
+@ApiTags('mfiles')
+@Controller()
+export class MfilesController {
+  constructor(
+    private readonly mfiles: MfilesService,
+    private readonly store: ContentStore,
+  ) {}
+
+  @Post('services/:id/mfiles')
+  @Authorize('mfile:create', 'service')
+  @ApiOperation({ summary: 'Upload a file into a service (streamed; md5 and sha256 computed on the way). Returns the Mfile and its mfileowner `key`, shown once' })
+  @ApiConsumes('multipart/form-data', 'application/octet-stream')
+  @ApiBody(UPLOAD_BODY)
+  @ApiCreatedResponse({ description: 'The Mfile with `key` and `keyId`' })
+  upload(@Auth() auth: RequestAuth, @Req() request: Request, @Query() query: UploadQuery) {
+    return this.mfiles.upload(auth, request, query);
+  }
+
+  @Post('mfolders/:id/mfiles')
+  @Authorize('mfile:create', 'mfolder')
+  @ApiOperation({ summary: 'Upload a file into a folder (same as the service upload)' })
+  @ApiConsumes('multipart/form-data', 'application/octet-stream')
+  @ApiBody(UPLOAD_BODY)
+  uploadToFolder(@Auth() auth: RequestAuth, @Req() request: Request, @Query() query: UploadQuery) {
+    return this.mfiles.upload(auth, request, { name: query.name });
+  }
+
+  @Get('services/:id/mfiles')
+  @Authorize('mfile:read', 'service')
+  @ApiOperation({ summary: 'List the files of a service, filtered by name, mimetype, date and folder' })
+  list(@Param('id') serviceId: string, @Query() query: ListMfilesQuery) {
+    return this.mfiles.list({ serviceId }, query);
+  }
+
+  @Get('mfolders/:id/mfiles')
+  @Authorize('mfile:read', 'mfolder')
+  @ApiOperation({ summary: 'List the files directly in a folder' })
+  listFolder(@Param('id') folderId: string, @Query() query: ListMfilesQuery) {
+    return this.mfiles.list({ folderId }, query);
+  }
+
+  @Get('mfiles/:id')
+  @Authorize('mfile:read', 'mfile')
+  @ApiOperation({ summary: 'Read an Mfile: size, md5, sha256, mimetype, metadata' })
+  async get(@Param('id') id: string) {
+    return presentMfile(await this.mfiles.get(id));
+  }
+
+  @Patch('mfiles/:id')
+  @Authorize('mfile:write', 'mfile')
+  @ApiOperation({ summary: 'Rename and/or move an Mfile' })
+  update(@Auth() auth: RequestAuth, @Param('id') id: string, @Body() dto: UpdateMfileDto) {
+    return this.mfiles.update(auth, id, dto);
+  }
+
+  @Delete('mfiles/:id')
+  @HttpCode(204)
+  @Authorize('mfile:delete', 'mfile')
+  @ApiOperation({ summary: 'Delete an Mfile, its bytes and its keys' })
+  async remove(@Param('id') id: string) {
+    await this.mfiles.remove(id);
+  }
+
+  @Get('mfiles/:id/content')
+  @Authorize('mfile:read', 'mfile')
+  @ApiOperation({ summary: 'Download the content (ETag, conditional requests, a single Range)' })
+  @ApiProduces('application/octet-stream')
+  async download(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
+    const mfile = await this.mfiles.get(id);
+    const sent = await sendContent(this.store, request, response, mfile);
+    this.mfiles.recordAccess(mfile, sent);
+  }
+
+  @Head('mfiles/:id/content')
+  @Authorize('mfile:read', 'mfile')
+  @ApiOperation({ summary: 'Headers of the content: size, type, ETag' })
+  async head(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
+    await sendContent(this.store, request, response, await this.mfiles.get(id));
+  }
+
+  @Put('mfiles/:id/content')
+  @Authorize('mfile:write', 'mfile')
+  @ApiOperation({ summary: 'Replace the content (raw body or multipart); the old bytes are released after the new ones commit' })
+  @ApiConsumes('application/octet-stream', 'multipart/form-data')
+  @ApiBody(UPLOAD_BODY)
+  replace(@Param('id') id: string, @Req() request: Request) {
+    return this.mfiles.replaceContent(id, request);
+  }
+}

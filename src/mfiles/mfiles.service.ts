@@ -1,0 +1,219 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Request } from 'express';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { isUniqueViolation } from '../common/database-errors';
+import { decodeCursor, escapeLike, Page, toPage } from '../common/pagination';
+import { ProblemError, Problems } from '../common/problem';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { uuidv7 } from '../database/uuid';
+import { RequestAuth } from '../keys/authorize.decorator';
+import { covers, KeysService } from '../keys/keys.service';
+import { ResolvedResource, ResourceResolver } from '../keys/resource-resolver.service';
+import { Mfolder } from '../mfolders/mfolder.entity';
+import { MfoldersService } from '../mfolders/mfolders.service';
+import { Service } from '../services/service.entity';
+import { BlobJanitor } from '../storage/blob-janitor';
+import { ContentStore, StoredBlob } from '../storage/content-store';
+import { MimeDetector } from '../storage/mime-detector';
+import { openUpload } from '../uploads/upload-source';
+import { UsageService } from '../usage/usage.service';
+import { ListMfilesQuery, UpdateMfileDto } from './dto';
+import { Mfile } from './mfile.entity';
+
+export type PublicMfile = Omit<Mfile, 'blobKey'>;
+
+export function presentMfile(mfile: Mfile): PublicMfile {
+  const { blobKey: _hidden, ...visible } = mfile;
+  return visible;
+}
+
+@Injectable()
+export class MfilesService {
+  private readonly logger = new Logger('mfiles');
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly store: ContentStore,
+    private readonly mime: MimeDetector,
+    private readonly keys: KeysService,
+    private readonly resolver: ResourceResolver,
+    private readonly folders: MfoldersService,
+    private readonly janitor: BlobJanitor,
+    private readonly usage: UsageService,
+  ) {}
+
+  async get(id: string, manager: EntityManager = this.dataSource.manager): Promise<Mfile> {
+    const mfile = await manager.findOneBy(Mfile, { id });
+    if (!mfile) throw Problems.notFound('mfile', id);
+    return mfile;
+  }
+
+  /** The folder an upload lands in: the one asked for (inside the key's scope and the service) or the root. */
+  private async targetFolder(auth: RequestAuth, target: ResolvedResource, folderId: string | undefined): Promise<Mfolder> {
+    if (target.type === 'mfolder' && !folderId) return this.folders.get(target.id!);
+    if (folderId) {
+      const resolved = await this.resolver.resolve({ type: 'mfolder', id: folderId });
+      if (!covers(auth.key, resolved) || resolved.serviceId !== target.serviceId) throw Problems.notFound('mfolder', folderId);
+      return this.folders.get(folderId);
+    }
+    const root = await this.dataSource.getRepository(Mfolder).findOneBy({ serviceId: target.serviceId!, parentId: IsNull() });
+    if (!root) throw Problems.notFound('service', target.serviceId!);
+    return root;
+  }
+
+  /**
+   * Simple upload: stream to a temp file with md5 and sha256 computed on the way, commit atomically, then create
+   * the Mfile, its mfileowner key and the ingest usage in one transaction. Any failure leaves neither bytes nor row.
+   */
+  async upload(auth: RequestAuth, request: Request, query: { name?: string; folderId?: string }) {
+    const target = auth.target!;
+    const folder = await this.targetFolder(auth, target, query.folderId);
+    const source = await openUpload(request, { maxBytes: this.config.maxUploadBytes, nameOverride: query.name });
+    const blob = await this.store.receive(source.stream, { maxBytes: this.config.maxUploadBytes, expectedSize: source.expectedSize });
+    try {
+      const mimetype = await this.mime.detect(blob.head, source.name);
+      return await this.dataSource.transaction(async (manager) => {
+        await this.reserveQuota(manager, folder.serviceId, blob.size, 0);
+        await this.folders.assertNameFree(manager, folder.id, source.name);
+        const mfile = manager.create(Mfile, {
+          id: uuidv7(),
+          containerId: folder.containerId,
+          serviceId: folder.serviceId,
+          folderId: folder.id,
+          name: source.name,
+          size: blob.size,
+          md5: blob.md5,
+          sha256: blob.sha256,
+          mimetype,
+          blobKey: blob.blobKey,
+          metadata: {},
+        });
+        await manager.insert(Mfile, mfile);
+        const resource = await this.resolver.resolve({ type: 'mfile', id: mfile.id }, manager);
+        const issued = await this.keys.issue(manager, { resource, roles: ['mfileowner'], createdBy: auth.key, label: `mfileowner for ${source.name}` });
+        const scope = { containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile' as const, resourceId: mfile.id };
+        await this.usage.record(manager, { metric: 'ingest', value: blob.size, ...scope }, { metric: 'disc', value: blob.size, ...scope }, { metric: 'mfiles', value: 1, ...scope });
+        const saved = await this.get(mfile.id, manager);
+        return { ...presentMfile(saved), key: issued.secret, keyId: issued.key.id };
+      });
+    } catch (error) {
+      await this.store.remove(blob.blobKey);
+      if (isUniqueViolation(error)) throw Problems.conflict(`a file named "${source.name}" already exists in this folder`);
+      throw error;
+    }
+  }
+
+  /**
+   * Checks the service's disk quota with the service row locked, so concurrent commits are serialised and can
+   * never jointly overshoot it.
+   */
+  private async reserveQuota(manager: EntityManager, serviceId: string, adding: number, releasing: number): Promise<void> {
+    const service = await manager.findOne(Service, { where: { id: serviceId }, lock: { mode: 'pessimistic_write' } });
+    if (!service || service.diskQuota === null) return;
+    const [{ used }] = await manager.query('SELECT COALESCE(SUM(size), 0)::bigint AS used FROM mfile WHERE service_id = $1', [serviceId]);
+    const after = Number(used) + adding - releasing;
+    if (adding > releasing && after > service.diskQuota) {
+      throw new ProblemError(507, 'quota-exceeded', 'Insufficient Storage', `storing ${adding} more bytes would exceed the service's disk quota: nothing was stored`, {
+        quota: { name: 'diskQuota', limit: service.diskQuota, used: Number(used), requested: adding },
+      });
+    }
+  }
+
+  /** Replaces the content (an update): same streaming path; the old bytes go only after the new ones committed. */
+  async replaceContent(id: string, request: Request) {
+    const current = await this.get(id);
+    const source = await openUpload(request, { maxBytes: this.config.maxUploadBytes, nameOverride: current.name });
+    const blob: StoredBlob = await this.store.receive(source.stream, { maxBytes: this.config.maxUploadBytes, expectedSize: source.expectedSize });
+    let oldBlobKey: string;
+    let updated: Mfile;
+    try {
+      const mimetype = await this.mime.detect(blob.head, current.name);
+      ({ oldBlobKey, updated } = await this.dataSource.transaction(async (manager) => {
+        const locked = await manager.findOne(Mfile, { where: { id }, lock: { mode: 'pessimistic_write' } });
+        if (!locked) throw Problems.notFound('mfile', id);
+        await this.reserveQuota(manager, locked.serviceId, blob.size, locked.size);
+        await manager.update(Mfile, { id }, { size: blob.size, md5: blob.md5, sha256: blob.sha256, mimetype, blobKey: blob.blobKey, contentUpdatedAt: new Date() });
+        const scope = { containerId: locked.containerId, serviceId: locked.serviceId, resourceType: 'mfile' as const, resourceId: id };
+        await this.usage.record(manager, { metric: 'ingest', value: blob.size, ...scope }, { metric: 'disc', value: blob.size - locked.size, ...scope });
+        return { oldBlobKey: locked.blobKey, updated: await this.get(id, manager) };
+      }));
+    } catch (error) {
+      await this.store.remove(blob.blobKey);
+      throw error;
+    }
+    await this.store.remove(oldBlobKey);
+    return presentMfile(updated);
+  }
+
+  async list(scope: { serviceId?: string; folderId?: string }, query: ListMfilesQuery): Promise<Page<PublicMfile>> {
+    const builder = this.dataSource.getRepository(Mfile).createQueryBuilder('m').limit(query.limit + 1);
+    if (scope.serviceId) builder.andWhere('m.service_id = :serviceId', { serviceId: scope.serviceId });
+    const folderId = scope.folderId ?? query.folderId;
+    if (folderId) builder.andWhere('m.folder_id = :folderId', { folderId });
+    if (query.name) builder.andWhere("m.name ILIKE :name ESCAPE '\\'", { name: `%${escapeLike(query.name)}%` });
+    if (query.mimetype?.endsWith('/*')) builder.andWhere("m.mimetype LIKE :mime ESCAPE '\\'", { mime: `${escapeLike(query.mimetype.slice(0, -1))}%` });
+    else if (query.mimetype) builder.andWhere('m.mimetype = :mime', { mime: query.mimetype });
+    if (query.createdFrom) builder.andWhere('m.created_at >= :from', { from: query.createdFrom });
+    if (query.createdTo) builder.andWhere('m.created_at < :to', { to: query.createdTo });
+    const cursor = query.cursor ? decodeCursor(query.cursor) : null;
+    if (query.sort === 'name') {
+      builder.orderBy('m.name', 'ASC').addOrderBy('m.id', 'ASC');
+      if (cursor) {
+        if (typeof cursor[0] !== 'string' || typeof cursor[1] !== 'string' || !/^[0-9a-f-]{36}$/.test(cursor[1])) throw Problems.badRequest('cursor does not match sort=name');
+        builder.andWhere('(m.name, m.id) > (:name0, :id0)', { name0: cursor[0], id0: cursor[1] });
+      }
+    } else {
+      builder.orderBy('m.id', 'ASC');
+      if (cursor) {
+        if (typeof cursor[0] !== 'string' || !/^[0-9a-f-]{36}$/.test(cursor[0])) throw Problems.badRequest('cursor does not match sort=created');
+        builder.andWhere('m.id > :id0', { id0: cursor[0] });
+      }
+    }
+    const page = toPage(await builder.getMany(), query.limit, (last) => (query.sort === 'name' ? [last.name, last.id] : [last.id]));
+    return { ...page, items: page.items.map(presentMfile) };
+  }
+
+  async update(auth: RequestAuth, id: string, dto: UpdateMfileDto): Promise<PublicMfile> {
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        const mfile = await this.get(id, manager);
+        const folderId = dto.folderId ?? mfile.folderId;
+        if (dto.folderId && dto.folderId !== mfile.folderId) {
+          const target = await this.resolver.resolve({ type: 'mfolder', id: dto.folderId }, manager);
+          if (!covers(auth.key, target) || target.serviceId !== mfile.serviceId) throw Problems.notFound('mfolder', dto.folderId);
+        }
+        const name = dto.name ?? mfile.name;
+        await manager.query('SELECT id FROM mfolder WHERE id = $1 FOR UPDATE', [folderId]);
+        await this.folders.assertNameFree(manager, folderId, name, mfile.id);
+        await manager.update(Mfile, { id }, { name, folderId });
+        return presentMfile(await this.get(id, manager));
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw Problems.conflict(`the name "${dto.name}" is already taken in the target folder`);
+      throw error;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    const blobKey = await this.dataSource.transaction(async (manager) => {
+      const mfile = await manager.findOne(Mfile, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!mfile) throw Problems.notFound('mfile', id);
+      await this.keys.revokeForResources(manager, [id]);
+      const scope = { containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile' as const, resourceId: id };
+      await this.usage.record(manager, { metric: 'disc', value: -mfile.size, ...scope }, { metric: 'mfiles', value: -1, ...scope });
+      await manager.delete(Mfile, { id });
+      return mfile.blobKey;
+    });
+    await this.janitor.removeAll([blobKey]);
+  }
+
+  /** Access is metered by bytes actually sent, after the response, never delaying it. */
+  recordAccess(mfile: Mfile, bytes: number): void {
+    if (bytes <= 0) return;
+    this.usage
+      .record(this.dataSource.manager, { metric: 'access', value: bytes, containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile', resourceId: mfile.id })
+      .catch((error) => this.logger.error(`could not record access usage for ${mfile.id}: ${String(error)}`));
+  }
+}

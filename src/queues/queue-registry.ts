@@ -1,0 +1,44 @@
+import { InjectQueue } from '@nestjs/bull';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import Bull, { Queue, QueueOptions } from 'bull';
+import { QUEUE_OPTIONS } from './queue-options';
+import { QueuedJob, QueueName } from './queue-names';
+
+/**
+ * All queues by name. `normal` and `priority` are registered through @nestjs/bull; `hardware.<tag>` queues are
+ * only known at run time (a worker says which devices it has), so they are made here with the same options.
+ */
+@Injectable()
+export class QueueRegistry implements OnApplicationShutdown {
+  private readonly dynamic = new Map<string, Queue<QueuedJob>>();
+
+  constructor(
+    @InjectQueue(QueueName.Normal) private readonly normal: Queue<QueuedJob>,
+    @InjectQueue(QueueName.Priority) private readonly priority: Queue<QueuedJob>,
+    @Inject(QUEUE_OPTIONS) private readonly options: QueueOptions,
+  ) {}
+
+  get(name: string): Queue<QueuedJob> {
+    if (name === QueueName.Normal) return this.normal;
+    if (name === QueueName.Priority) return this.priority;
+    let queue = this.dynamic.get(name);
+    if (!queue) {
+      queue = new Bull<QueuedJob>(name, this.options);
+      this.dynamic.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Queue options chosen in one place: the job id dedupes, attempts retry crashed workers. */
+  async dispatch(queueName: string, job: QueuedJob): Promise<void> {
+    await this.get(queueName).add(job, { jobId: job.jobId, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 5000 });
+  }
+
+  all(): Queue<QueuedJob>[] {
+    return [this.normal, this.priority, ...this.dynamic.values()];
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([...this.dynamic.values()].map((queue) => queue.close()));
+  }
+}

@@ -1,0 +1,17 @@
+import { BullModule } from '@nestjs/bull';
+import { Global, Module } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { queueOptions, QUEUE_OPTIONS } from './queue-options';
+import { QueueName } from './queue-names';
+import { QueueRegistry } from './queue-registry';
+
+@Global()
+@Module({
+  imports: [
+    BullModule.forRootAsync({ inject: [APP_CONFIG], useFactory: (config: AppConfig) => queueOptions(config.redisUrl!) }),
+    BullModule.registerQueue({ name: QueueName.Normal }, { name: QueueName.Priority }),
+  ],
+  providers: [{ provide: QUEUE_OPTIONS, inject: [APP_CONFIG], useFactory: (config: AppConfig) => queueOptions(config.redisUrl!) }, QueueRegistry],
+  exports: [QueueRegistry, BullModule, QUEUE_OPTIONS],
+})
+export class QueuesModule {}

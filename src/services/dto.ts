@@ -1,0 +1,32 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsBoolean, IsDate, IsInt, IsOptional, IsString, MaxLength, Min, ValidateIf } from 'class-validator';
+import { NameProperty, OptionalNameProperty, PageQuery } from '../common/validation';
+
+/** Properties only the provider side (keys with service:manage) may set. */
+export const MANAGEMENT_PROPERTIES = ['suspended', 'startsAt', 'endsAt', 'priority', 'diskQuota'] as const;
+
+export class ServicePropertiesDto {
+  @ApiPropertyOptional({ description: 'Suspended services are read-only (service:manage)' }) @IsOptional() @IsBoolean() suspended?: boolean;
+  @ApiPropertyOptional({ description: 'Start of the availability window, ISO 8601, null to clear (service:manage)', nullable: true, type: String })
+  @IsOptional() @ValidateIf((_, v) => v !== null) @Type(() => Date) @IsDate() startsAt?: Date | null;
+  @ApiPropertyOptional({ description: 'End of the availability window, ISO 8601, null to clear (service:manage)', nullable: true, type: String })
+  @IsOptional() @ValidateIf((_, v) => v !== null) @Type(() => Date) @IsDate() endsAt?: Date | null;
+  @ApiPropertyOptional({ description: "Route this service's tasks to the priority queue (service:manage)" }) @IsOptional() @IsBoolean() priority?: boolean;
+  @ApiPropertyOptional({ description: 'Bytes the service may store, null for no limit (service:manage)', nullable: true, type: Number })
+  @IsOptional() @ValidateIf((_, v) => v !== null) @IsInt() @Min(0) diskQuota?: number | null;
+}
+
+export class CreateServiceDto extends ServicePropertiesDto {
+  @NameProperty('Service name') name: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(4000) description?: string;
+}
+
+export class UpdateServiceDto extends ServicePropertiesDto {
+  @OptionalNameProperty() name?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(4000) description?: string;
+}
+
+export class ListServicesQuery extends PageQuery {
+  @ApiPropertyOptional({ description: 'Case-insensitive substring of the name' }) @IsOptional() @IsString() @MaxLength(255) name?: string;
+}

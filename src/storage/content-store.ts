@@ -1,0 +1,189 @@
+import { createHash, Hash } from 'node:crypto';
+import { createReadStream, createWriteStream, ReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Transform, TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ProblemError, Problems } from '../common/problem';
+import { uuidv7 } from '../database/uuid';
+
+export interface StoredBlob {
+  blobKey: string;
+  size: number;
+  md5: string;
+  sha256: string;
+  /** The first bytes, for magic-number mime detection without reading the file again. */
+  head: Buffer;
+}
+
+export interface ReceiveOptions {
+  /** Refuse (413) once more than this many bytes arrive. */
+  maxBytes: number;
+  /** When the client declared a length, anything else is an incomplete upload. */
+  expectedSize?: number;
+}
+
+const HEAD_BYTES = 4100;
+const TEMP_PREFIX = `${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}~${process.pid}~`;
+
+/** Hashes (md5 and sha256) and counts bytes as they pass: one read of the data, never a second. */
+export class DigestingCounter extends Transform {
+  readonly md5: Hash = createHash('md5');
+  readonly sha256: Hash = createHash('sha256');
+  size = 0;
+  private readonly headChunks: Buffer[] = [];
+  private headLength = 0;
+
+  constructor(private readonly maxBytes: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.size > this.maxBytes) {
+      callback(Problems.tooLarge(`the content is larger than the ${this.maxBytes} bytes allowed here`, { limit: this.maxBytes }));
+      return;
+    }
+    this.md5.update(chunk);
+    this.sha256.update(chunk);
+    if (this.headLength < HEAD_BYTES) {
+      this.headChunks.push(chunk.subarray(0, HEAD_BYTES - this.headLength));
+      this.headLength += Math.min(chunk.length, HEAD_BYTES - this.headLength);
+    }
+    callback(null, chunk);
+  }
+
+  head(): Buffer {
+    return Buffer.concat(this.headChunks);
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The content store. Bytes go to a temp file, are fsynced, then renamed into place (rename is atomic on one
+ * filesystem), and the folder is fsynced so the rename survives a crash. Nothing half-written is ever visible
+ * under blobs/. Blob keys are ours (`ab/cd/<uuid>`), never derived from user input.
+ */
+export class ContentStore {
+  private readonly blobsDir: string;
+  private readonly tempDir: string;
+
+  constructor(readonly root: string) {
+    this.blobsDir = join(root, 'blobs');
+    this.tempDir = join(root, 'tmp');
+  }
+
+  async init(): Promise<{ removedTempFiles: number }> {
+    await mkdir(this.blobsDir, { recursive: true });
+    await mkdir(this.tempDir, { recursive: true });
+    return { removedTempFiles: await this.cleanTemp() };
+  }
+
+  /**
+   * Removes leftovers of interrupted writes: temp files of dead processes on this host at once, and those of
+   * other hosts (shared storage) once untouched for an hour.
+   */
+  async cleanTemp(now = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.tempDir).catch(() => [] as string[])) {
+      const [host, pid] = name.split('~');
+      const path = join(this.tempDir, name);
+      const sameHost = host === TEMP_PREFIX.split('~')[0];
+      const dead = sameHost ? Number(pid) !== process.pid && !isProcessAlive(Number(pid)) : false;
+      const stale = await stat(path).then((s) => now - s.mtimeMs > 3600_000, () => false);
+      if (dead || stale) {
+        await rm(path, { force: true, recursive: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  pathOf(blobKey: string): string {
+    if (!/^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f-]{36}$/.test(blobKey)) throw new Error(`invalid blob key ${blobKey}`);
+    return join(this.blobsDir, blobKey);
+  }
+
+  newTempPath(): string {
+    return join(this.tempDir, `${TEMP_PREFIX}${uuidv7()}`);
+  }
+
+  /** Streams `source` into a new blob, hashing on the way. On any failure nothing is left behind. */
+  async receive(source: Readable, options: ReceiveOptions): Promise<StoredBlob> {
+    const tempPath = this.newTempPath();
+    const counter = new DigestingCounter(options.maxBytes);
+    try {
+      await pipeline(source, counter, createWriteStream(tempPath, { flags: 'wx', highWaterMark: 1024 * 1024 }));
+      if (options.expectedSize !== undefined && counter.size !== options.expectedSize) {
+        throw Problems.badRequest(`the upload ended after ${counter.size} of the ${options.expectedSize} declared bytes: nothing was stored`);
+      }
+      return await this.commitTemp(tempPath, { size: counter.size, md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex'), head: counter.head() });
+    } catch (error) {
+      await unlink(tempPath).catch(() => undefined);
+      throw translateStorageError(error);
+    }
+  }
+
+  /** fsync, then atomic rename into blobs/, then fsync of the folder. */
+  async commitTemp(tempPath: string, digest: Omit<StoredBlob, 'blobKey'>): Promise<StoredBlob> {
+    const handle = await open(tempPath, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const id = uuidv7();
+    const blobKey = `${id.slice(-2)}/${id.slice(-4, -2)}/${id}`;
+    const finalPath = this.pathOf(blobKey);
+    const folder = join(this.blobsDir, blobKey.slice(0, 5));
+    await mkdir(folder, { recursive: true });
+    await rename(tempPath, finalPath);
+    const folderHandle = await open(folder, 'r');
+    try {
+      await folderHandle.sync();
+    } finally {
+      await folderHandle.close();
+    }
+    return { blobKey, ...digest };
+  }
+
+  read(blobKey: string, range?: { start: number; end: number }): ReadStream {
+    return createReadStream(this.pathOf(blobKey), { ...range, highWaterMark: 256 * 1024 });
+  }
+
+  async size(blobKey: string): Promise<number> {
+    return (await stat(this.pathOf(blobKey))).size;
+  }
+
+  async remove(blobKey: string): Promise<void> {
+    await unlink(this.pathOf(blobKey)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
+
+  /** Writes a probe file and removes it: the readiness check for the storage. */
+  async probe(): Promise<void> {
+    const path = this.newTempPath();
+    const handle = await open(path, 'wx');
+    await handle.close();
+    await unlink(path);
+  }
+}
+
+export function translateStorageError(error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return Problems.insufficientStorage('the storage is full: the upload was discarded and nothing was stored');
+  if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'ECONNABORTED') {
+    return new ProblemError(400, 'upload-aborted', 'Upload aborted', 'the client closed the connection before the upload finished: nothing was stored');
+  }
+  return error;
+}

@@ -1,0 +1,40 @@
+import { Injectable } from '@nestjs/common';
+import { extname } from 'node:path';
+
+/** Extensions file-type cannot see (text formats have no magic number). */
+const BY_EXTENSION: Record<string, string> = {
+  '.txt': 'text/plain', '.text': 'text/plain', '.log': 'text/plain', '.md': 'text/markdown', '.csv': 'text/csv', '.tsv': 'text/tab-separated-values',
+  '.json': 'application/json', '.xml': 'application/xml', '.svg': 'image/svg+xml', '.html': 'text/html', '.htm': 'text/html', '.css': 'text/css',
+  '.js': 'text/javascript', '.yaml': 'application/yaml', '.yml': 'application/yaml', '.srt': 'application/x-subrip', '.vtt': 'text/vtt',
+  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.gif': 'image/gif', '.webp': 'image/webp', '.tif': 'image/tiff', '.tiff': 'image/tiff',
+  '.mp4': 'video/mp4', '.mov': 'video/quicktime', '.mkv': 'video/x-matroska', '.webm': 'video/webm', '.mp3': 'audio/mpeg', '.wav': 'audio/wav',
+  '.pdf': 'application/pdf', '.zip': 'application/zip',
+};
+
+/**
+ * Mime detection in the order that works: magic numbers (file-type) first, then the extension, then a text
+ * sniff (valid UTF-8 without control bytes is text/plain). Works on the first bytes captured while streaming.
+ */
+@Injectable()
+export class MimeDetector {
+  private fileType?: Promise<typeof import('file-type')>;
+
+  async detect(head: Buffer, name: string): Promise<string> {
+    if (head.length > 0) {
+      this.fileType ??= import('file-type');
+      const detected = await (await this.fileType).fileTypeFromBuffer(head).catch(() => undefined);
+      if (detected) return detected.mime;
+    }
+    const byExtension = BY_EXTENSION[extname(name).toLowerCase()];
+    if (byExtension) return byExtension;
+    if (head.length > 0 && looksLikeText(head)) return 'text/plain';
+    return 'application/octet-stream';
+  }
+}
+
+export function looksLikeText(sample: Buffer): boolean {
+  // A multi-byte character may be cut at the end of the sample: ignore up to 3 trailing bytes.
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(sample.subarray(0, Math.max(0, sample.length - 3)));
+  if (text.includes('\uFFFD')) return false;
+  return !/[\x00-\x08\x0E-\x1F\x7F]/.test(text);
+}

@@ -1,0 +1,24 @@
+import { Global, Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { BlobJanitor } from './blob-janitor';
+import { ContentStore } from './content-store';
+import { MimeDetector } from './mime-detector';
+
+@Global()
+@Module({
+  providers: [
+    { provide: ContentStore, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new ContentStore(config.storageDir) },
+    MimeDetector,
+    BlobJanitor,
+  ],
+  exports: [ContentStore, MimeDetector, BlobJanitor],
+})
+export class StorageModule implements OnModuleInit {
+  private readonly logger = new Logger('storage');
+  constructor(@Inject(ContentStore) private readonly store: ContentStore) {}
+
+  async onModuleInit(): Promise<void> {
+    const { removedTempFiles } = await this.store.init();
+    if (removedTempFiles > 0) this.logger.log(`removed ${removedTempFiles} leftover temp file(s) of interrupted writes`);
+  }
+}

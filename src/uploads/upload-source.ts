@@ -1,0 +1,75 @@
+import busboy from 'busboy';
+import type { Request } from 'express';
+import { Readable } from 'node:stream';
+import { Problems } from '../common/problem';
+import { unsafeNameReason } from '../common/validation';
+
+export interface UploadSource {
+  stream: Readable;
+  name: string;
+  /** What the client said the type is; a fallback after magic numbers and extension. */
+  declaredType?: string;
+  /** Content-Length of a raw body: a shorter body is an incomplete upload. */
+  expectedSize?: number;
+}
+
+function checkName(name: string | undefined, where: string): string {
+  if (name === undefined || name === '') throw Problems.badRequest(`a file name is required (${where})`, { errors: [`name is required (${where})`] });
+  const reason = unsafeNameReason(name);
+  if (reason) throw Problems.badRequest(`name ${reason}`, { errors: [`name ${reason}`] });
+  return name;
+}
+
+/**
+ * Opens the bytes of an upload without buffering them: a multipart/form-data body (field `file`, its filename
+ * used unless ?name= is given) or a raw body with ?name=. Never reads the whole file into memory.
+ */
+export function openUpload(request: Request, options: { maxBytes: number; nameOverride?: string }): Promise<UploadSource> {
+  const contentType = request.headers['content-type'] ?? 'application/octet-stream';
+  const length = request.headers['content-length'] !== undefined ? Number(request.headers['content-length']) : undefined;
+  if (length !== undefined && length > options.maxBytes) {
+    throw Problems.tooLarge(`the upload declares ${length} bytes; the limit is ${options.maxBytes}`, { limit: options.maxBytes });
+  }
+  if (!/^multipart\/form-data/i.test(contentType)) {
+    if (/^application\/(json|x-www-form-urlencoded)/i.test(contentType)) {
+      throw Problems.unsupportedMediaType('send the file as multipart/form-data (field "file") or as a raw body with ?name=');
+    }
+    const name = checkName(options.nameOverride, 'as ?name= for a raw body');
+    return Promise.resolve({ stream: request, name, declaredType: contentType.split(';')[0].trim(), expectedSize: length });
+  }
+  return new Promise((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: request.headers, limits: { files: 1, fileSize: options.maxBytes + 1, fields: 20, fieldSize: 64 * 1024 } });
+    } catch (error) {
+      reject(Problems.badRequest(`malformed multipart body: ${(error as Error).message}`));
+      return;
+    }
+    let settled = false;
+    parser.on('file', (field, stream, info) => {
+      if (field !== 'file' || settled) {
+        stream.resume();
+        return;
+      }
+      settled = true;
+      stream.on('limit', () => stream.destroy(Problems.tooLarge(`the file is larger than the ${options.maxBytes} bytes allowed`, { limit: options.maxBytes })));
+      try {
+        const name = checkName(options.nameOverride ?? info.filename, 'as the multipart filename or ?name=');
+        resolve({ stream, name, declaredType: info.mimeType });
+      } catch (error) {
+        stream.resume();
+        reject(error);
+      }
+    });
+    parser.on('error', (error: Error) => {
+      if (!settled) reject(Problems.badRequest(`malformed multipart body: ${error.message}`));
+    });
+    parser.on('close', () => {
+      if (!settled) reject(Problems.badRequest('the multipart body has no file field named "file"', { errors: ['file is required'] }));
+    });
+    request.on('aborted', () => {
+      if (!settled) reject(Problems.badRequest('the client closed the connection before the upload finished'));
+    });
+    request.pipe(parser);
+  });
+}
