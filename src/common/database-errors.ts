@@ -5,3 +5,12 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   const name = driverError.driverError?.constraint ?? (error as { constraint?: string }).constraint;
   return code === '23505' && (!constraint || name === constraint);
 }
+
+/**
+ * TypeORM's postgres driver answers UPDATE/DELETE ... RETURNING with [rows, rowCount] and SELECT with rows.
+ * This gives the rows either way.
+ */
+export function returnedRows<T>(result: unknown): T[] {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as T[];
+  return result as T[];
+}

@@ -2,6 +2,7 @@ import { LoggerService } from '@nestjs/common';
 import pino, { Logger as PinoLogger } from 'pino';
 
 let root: PinoLogger | undefined;
+const QUIET_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory', 'NestApplication']);
 
 /** One structured (JSON lines) logger per process, built from the validated LOG_LEVEL. */
 export function rootLogger(level = 'info', base: Record<string, unknown> = {}): PinoLogger {
@@ -19,7 +20,8 @@ export class PinoNestLogger implements LoggerService {
     else this.logger[level](fields, String(message));
   }
   log(message: unknown, context?: string) {
-    this.write('info', message, context);
+    // Nest's start-up chatter (every module and route) is debug detail, not news.
+    this.write(context && QUIET_CONTEXTS.has(context) ? 'debug' : 'info', message, context);
   }
   error(message: unknown, traceOrContext?: string, context?: string) {
     if (context) this.write('error', message, context, traceOrContext);

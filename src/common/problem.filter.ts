@@ -44,7 +44,7 @@ export function toProblem(error: unknown, requestId?: string, instance?: string)
     const status = error.getStatus();
     const response = error.getResponse();
     if (typeof response === 'object' && response !== null && Array.isArray((response as { message?: unknown }).message)) {
-      const errors = (response as { message: string[] }).message;
+      const errors = [...new Set((response as { message: string[] }).message)];
       return base(status, `the request is invalid: ${errors.join('; ')}`, 'validation', 'Invalid request', { errors });
     }
     const message = typeof response === 'string' ? response : ((response as { message?: string }).message ?? error.message);

@@ -16,11 +16,11 @@ export function unsafeNameReason(value: unknown): string | null {
 }
 
 export function IsSafeName(options?: ValidationOptions) {
-  return (target: object, propertyName: string) =>
+  return (target: object, propertyName: string | symbol) =>
     registerDecorator({
       name: 'isSafeName',
       target: target.constructor,
-      propertyName,
+      propertyName: String(propertyName),
       options,
       validator: {
         validate: (value: unknown) => unsafeNameReason(value) === null,
@@ -31,10 +31,10 @@ export function IsSafeName(options?: ValidationOptions) {
 
 /** A required, safe resource name, documented. */
 export const NameProperty = (description = 'Name (1-255 bytes, no / \\ or control characters)') =>
-  applyDecorators(ApiProperty({ description, example: 'holiday-2026.jpg' }), IsString(), IsSafeName());
+  applyDecorators(ApiProperty({ description, example: 'holiday-2026.jpg' }), IsSafeName());
 
 export const OptionalNameProperty = (description = 'New name') =>
-  applyDecorators(ApiPropertyOptional({ description }), IsOptional(), IsString(), IsSafeName());
+  applyDecorators(ApiPropertyOptional({ description }), IsOptional(), IsSafeName());
 
 export class PageQuery {
   @ApiPropertyOptional({ description: 'Opaque cursor from a previous page (`nextCursor`)' })

@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import { Container } from '../containers/container.entity';
-import { bigintToNumber } from '../database/columns';
+import { bigintToNumber, JsonObject } from '../database/columns';
 import { Job } from '../jobs/job.entity';
 import { Mfile } from '../mfiles/mfile.entity';
 import { Service } from '../services/service.entity';
@@ -26,7 +26,7 @@ export class JobOutput {
   @Column({ type: 'char', length: 64, nullable: true }) sha256: string | null;
   @Column({ type: 'char', length: 32, nullable: true }) md5: string | null;
   @Column({ type: 'varchar', length: 255, nullable: true }) blobKey: string | null;
-  @Column({ type: 'jsonb', nullable: true }) data: Record<string, unknown> | null;
+  @Column({ type: 'jsonb', nullable: true }) data: JsonObject | null;
   /** Set once the output was promoted to an Mfile. */
   @Column({ type: 'uuid', nullable: true }) mfileId: string | null;
   @ManyToOne(() => Mfile, { onDelete: 'SET NULL' }) @JoinColumn({ name: 'mfile_id' }) mfile?: Mfile;

@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { JsonObject } from '../database/columns';
 import { Container } from '../containers/container.entity';
 import { Mfile } from '../mfiles/mfile.entity';
 import { Service } from '../services/service.entity';
@@ -25,12 +26,12 @@ export class Job {
   @Column('uuid') serviceId: string;
   @ManyToOne(() => Service, { onDelete: 'CASCADE' }) @JoinColumn({ name: 'service_id' }) service?: Service;
   @Column({ type: 'varchar', length: 100 }) task: string;
-  @Column({ type: 'jsonb', default: () => "'{}'" }) options: Record<string, unknown>;
+  @Column({ type: 'jsonb', default: () => "'{}'" }) options: JsonObject;
   @Column({ type: 'varchar', length: 100 }) queue: string;
   @Column({ type: 'varchar', length: 20, default: JobState.Queued }) state: JobState;
   /** 0..1 */
   @Column({ type: 'real', default: 0 }) progress: number;
-  @Column({ type: 'jsonb', nullable: true }) result: Record<string, unknown> | null;
+  @Column({ type: 'jsonb', nullable: true }) result: JsonObject | null;
   @Column({ type: 'text', nullable: true }) error: string | null;
   @Column({ type: 'integer', default: 0 }) attempts: number;
   /** Which worker (host:pid) ran it last. */

@@ -46,7 +46,8 @@ export class KeyGuard implements CanActivate {
       if (!auth.actions.has(spec.action)) throw Problems.missingActions([spec.action]);
       return true;
     }
-    const id = request.params[spec.param ?? 'id'];
+    const raw = request.params[spec.param ?? 'id'];
+    const id = Array.isArray(raw) ? raw[0] : raw;
     const target = await this.resolver.resolve({ type: spec.resource, id });
     if (!covers(auth.key, target)) throw Problems.notFound(spec.resource, id);
     if (!auth.actions.has(spec.action)) throw Problems.missingActions([spec.action], `${spec.resource} ${id}`);

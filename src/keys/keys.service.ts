@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { returnedRows } from '../common/database-errors';
 import { Problems } from '../common/problem';
 import { decodeCursor, encodeCursor, Page } from '../common/pagination';
 import { uuidv7 } from '../database/uuid';
@@ -153,10 +154,12 @@ export class KeysService {
   }
 
   async revokeTree(manager: EntityManager, id: string): Promise<string[]> {
-    const rows: { id: string }[] = await manager.query(
-      `${DESCENDANTS}
-       UPDATE key SET revoked_at = now() WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL RETURNING id`,
-      [id],
+    const rows = returnedRows<{ id: string }>(
+      await manager.query(
+        `${DESCENDANTS}
+         UPDATE key SET revoked_at = now() WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL RETURNING id`,
+        [id],
+      ),
     );
     return rows.map((row) => row.id);
   }

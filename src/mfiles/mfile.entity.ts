@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { Container } from '../containers/container.entity';
-import { bigintToNumber } from '../database/columns';
+import { bigintToNumber, JsonObject } from '../database/columns';
 import { Mfolder } from '../mfolders/mfolder.entity';
 import { Service } from '../services/service.entity';
 
@@ -28,7 +28,7 @@ export class Mfile {
   /** Where the bytes live inside the content store (never a user-supplied path). */
   @Column({ type: 'varchar', length: 255 }) blobKey: string;
   /** Results tasks recorded about this file (dimensions, duration, ...). */
-  @Column({ type: 'jsonb', default: () => "'{}'" }) metadata: Record<string, unknown>;
+  @Column({ type: 'jsonb', default: () => "'{}'" }) metadata: JsonObject;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;
   @Column({ type: 'timestamptz', default: () => 'now()' }) contentUpdatedAt: Date;

@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { Container } from '../containers/container.entity';
-import { bigintToNumber } from '../database/columns';
+import { bigintToNumber, JsonObject } from '../database/columns';
 
 /** One customer's slice of a container: its own tree, profile, quotas and management properties. */
 @Entity('service')
@@ -23,7 +23,7 @@ export class Service {
   @Column({ type: 'bigint', nullable: true, transformer: bigintToNumber }) accessSpeed: number | null;
   /** Bytes the service may store (null: unlimited). */
   @Column({ type: 'bigint', nullable: true, transformer: bigintToNumber }) diskQuota: number | null;
-  @Column({ type: 'jsonb', default: () => "'{}'" }) properties: Record<string, unknown>;
+  @Column({ type: 'jsonb', default: () => "'{}'" }) properties: JsonObject;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;
 }

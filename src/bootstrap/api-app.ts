@@ -1,0 +1,99 @@
+import { ArgumentMetadata, INestApplication, RequestMethod, ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { pinoHttp } from 'pino-http';
+import { AppModule } from '../app.module';
+import { PinoNestLogger, rootLogger } from '../common/logger';
+import { ProblemFilter } from '../common/problem.filter';
+import { AppConfig } from '../config/config';
+import { httpRequests } from '../metrics/metrics';
+
+/** `?key=` is a credential, not a query parameter: it is neither validated as one nor ever logged. */
+class AppValidationPipe extends ValidationPipe {
+  override transform(value: unknown, metadata: ArgumentMetadata) {
+    if (metadata.type === 'query' && value && typeof value === 'object' && 'key' in value) {
+      const { key: _credential, ...rest } = value as Record<string, unknown>;
+      value = rest;
+    }
+    return super.transform(value, metadata);
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function redactUrl(url: string | undefined): string | undefined {
+  return url?.replace(/([?&]key=)[^&]*/gi, '$1[redacted]');
+}
+
+/** Builds the api application: the one place where HTTP-wide behaviour is configured (main.ts and tests). */
+export async function createApiApp(config: AppConfig): Promise<NestExpressApplication> {
+  const logger = rootLogger(config.logLevel, { role: 'api' });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+    logger: new PinoNestLogger(logger),
+  });
+  app.disable('x-powered-by');
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (request, response) => {
+        const given = request.headers['x-request-id'];
+        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+        response.setHeader('X-Request-Id', id);
+        return id;
+      },
+      serializers: {
+        req: (request: { id: string; method: string; url: string }) => ({ id: request.id, method: request.method, url: redactUrl(request.url) }),
+        res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
+      },
+      customLogLevel: (_request, response, error) => (error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'info' : 'debug'),
+      autoLogging: { ignore: (request) => request.url === '/health/live' || request.url === '/metrics' },
+    }),
+  );
+  app.use((request: Request, response: Response, next: NextFunction) => {
+    const end = httpRequests.startTimer();
+    response.on('finish', () => {
+      const route = (request.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      end({ method: request.method, route: `${request.baseUrl ?? ''}${route}`, status: String(response.statusCode) });
+    });
+    next();
+  });
+  app.useBodyParser('json', { limit: config.maxJsonBytes });
+  app.setGlobalPrefix('api/v1', {
+    exclude: [
+      { path: 'health/live', method: RequestMethod.GET },
+      { path: 'health/ready', method: RequestMethod.GET },
+      { path: 'metrics', method: RequestMethod.GET },
+    ],
+  });
+  app.useGlobalPipes(new AppValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  app.useGlobalFilters(new ProblemFilter());
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('MServe API')
+      .setDescription(
+        'Multi-tenant media service platform. Every operation states the key action it needs (`x-mserve-action`) and on which resource ' +
+          '(`x-mserve-resource`). Present a key as `Authorization: Bearer <key>`, as `?key=<key>`, or as the Basic-auth password. ' +
+          'Errors are `application/problem+json` (RFC 9457).',
+      )
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A capability key (msk_...)' }, 'key')
+      .addApiKey({ type: 'apiKey', in: 'query', name: 'key', description: 'A capability key in the URL (capability links)' }, 'keyQuery')
+      .build(),
+  );
+  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+  return app;
+}
+
+/** Long uploads must not be cut by Node's default 5-minute request timeout; slow headers still are. */
+export function tuneServer(app: INestApplication): void {
+  const server = app.getHttpServer() as Server;
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+}

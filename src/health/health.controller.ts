@@ -1,0 +1,59 @@
+import { Controller, Get, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Response } from 'express';
+import { DataSource } from 'typeorm';
+import { Public } from '../keys/authorize.decorator';
+import { QueueRegistry } from '../queues/queue-registry';
+import { QueueName } from '../queues/queue-names';
+import { ContentStore } from '../storage/content-store';
+
+type CheckResult = { status: 'up' | 'down'; latencyMs: number; error?: string };
+
+async function check(probe: () => Promise<unknown>, timeoutMs = 3000): Promise<CheckResult> {
+  const started = performance.now();
+  try {
+    await Promise.race([probe(), new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref())]);
+    return { status: 'up', latencyMs: Math.round(performance.now() - started) };
+  } catch (error) {
+    return { status: 'down', latencyMs: Math.round(performance.now() - started), error: (error as Error).message };
+  }
+}
+
+/** Liveness: the process answers. Readiness: PostgreSQL, Redis and the storage folder all work right now. */
+@ApiExcludeController()
+@Controller('health')
+export class HealthController {
+  private shuttingDown = false;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly queues: QueueRegistry,
+    private readonly store: ContentStore,
+  ) {}
+
+  markShuttingDown(): void {
+    this.shuttingDown = true;
+  }
+
+  @Get('live')
+  @Public()
+  live() {
+    return { status: 'up' };
+  }
+
+  @Get('ready')
+  @Public()
+  async ready(@Res() response: Response) {
+    const checks = {
+      database: await check(() => this.dataSource.query('SELECT 1')),
+      redis: await check(async () => {
+        const client = await this.queues.get(QueueName.Normal).client;
+        if ((await client.ping()) !== 'PONG') throw new Error('unexpected PING answer');
+      }),
+      storage: await check(() => this.store.probe()),
+    };
+    const up = !this.shuttingDown && Object.values(checks).every((result) => result.status === 'up');
+    response.status(up ? 200 : 503).json({ status: up ? 'up' : this.shuttingDown ? 'shutting-down' : 'down', checks });
+  }
+}

@@ -1,0 +1,39 @@
+import 'reflect-metadata';
+import { createApiApp, tuneServer } from './bootstrap/api-app';
+import { handleSignals, requireUrls } from './bootstrap/process-lifecycle';
+import { rootLogger } from './common/logger';
+import { loadConfig } from './config/config';
+import { runMigrations } from './database/data-source';
+import { HealthController } from './health/health.controller';
+import { ensureAdminKey } from './keys/admin-key';
+import { DataSource } from 'typeorm';
+
+/** The api process: REST (later WebDAV and the console). Migrates, makes sure the admin key exists, serves. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = rootLogger(config.logLevel, { role: 'api' });
+  requireUrls(config, 'api');
+  const applied = await runMigrations(config.databaseUrl!);
+  if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
+  const app = await createApiApp(config);
+  tuneServer(app);
+  await ensureAdminKey(app.get(DataSource), config, (line) => {
+    logger.info(line);
+    if (line.startsWith('generated')) process.stdout.write(`\n  ${line}\n\n`);
+  });
+  await app.listen(config.port, config.host);
+  logger.info(`MServe api listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port} (OpenAPI at /api/docs)`);
+  handleSignals(
+    logger,
+    async () => {
+      app.get(HealthController).markShuttingDown();
+      await app.close();
+    },
+    config.shutdownTimeoutMs,
+  );
+}
+
+main().catch((error) => {
+  rootLogger().fatal({ err: error }, `api failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

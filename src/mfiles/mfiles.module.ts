@@ -1,0 +1,7 @@
+import { Module } from '@nestjs/common';
+import { MfoldersModule } from '../mfolders/mfolders.module';
+import { MfilesController } from './mfiles.controller';
+import { MfilesService } from './mfiles.service';
+
+@Module({ imports: [MfoldersModule], controllers: [MfilesController], providers: [MfilesService], exports: [MfilesService] })
+export class MfilesModule {}

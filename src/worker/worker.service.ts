@@ -1,0 +1,66 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, AppConfig, QueueConsumption } from '../config/config';
+import { assertQueueName } from '../queues/queue-names';
+import { QueueRegistry } from '../queues/queue-registry';
+import { JobRunner, WORKER_ID } from './job-runner';
+
+export const WORKER_QUEUES = Symbol('WORKER_QUEUES');
+const HEARTBEAT_SECONDS = 5;
+
+/**
+ * Consumes the queues it was told to, at the concurrency it was told (hardware queues always at 1), and says it is
+ * alive: a Redis key per worker with a short TTL, which the api and the console read as "workers online".
+ */
+@Injectable()
+export class WorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('worker');
+  private heartbeat?: NodeJS.Timeout;
+  private healthy = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(WORKER_QUEUES) private readonly consumption: QueueConsumption[],
+    private readonly queues: QueueRegistry,
+    private readonly runner: JobRunner,
+  ) {}
+
+  isHealthy(): boolean {
+    return this.healthy;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    for (const { queue, concurrency } of this.consumption) {
+      assertQueueName(queue);
+      const effective = queue.startsWith('hardware.') ? 1 : concurrency;
+      const bull = this.queues.get(queue);
+      await bull.isReady();
+      void bull.process(effective, (message) => this.runner.run(message));
+      this.logger.log(`consuming ${queue} at concurrency ${effective}`);
+    }
+    await this.beat();
+    this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_SECONDS * 1000);
+    this.heartbeat.unref();
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      const client = this.queues.get(this.consumption[0]?.queue ?? 'normal').client;
+      const value = JSON.stringify({ id: WORKER_ID, queues: this.consumption, at: new Date().toISOString() });
+      await client.set(`mserve:workers:${WORKER_ID}`, value, 'EX', HEARTBEAT_SECONDS * 3);
+      this.healthy = true;
+    } catch (error) {
+      this.healthy = false;
+      this.logger.warn(`heartbeat failed: ${String(error)}`);
+    }
+  }
+
+  /** Stops taking work and lets running jobs finish (Bull's close waits for them), within the shutdown timeout. */
+  async onApplicationShutdown(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.healthy = false;
+    const closing = Promise.all(this.consumption.map(({ queue }) => this.queues.get(queue).close()));
+    const timeout = new Promise((resolve) => setTimeout(resolve, this.config.shutdownTimeoutMs).unref());
+    await Promise.race([closing, timeout]);
+    await this.queues.get(this.consumption[0]?.queue ?? 'normal').client.del(`mserve:workers:${WORKER_ID}`).catch(() => undefined);
+  }
+}
