@@ -1,0 +1,29 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/config';
+import { runMigrations } from '../../src/database/data-source';
+import { ensureInfrastructure, Infrastructure } from '../../src/infrastructure/infrastructure';
+import { generateKeySecret } from '../../src/keys/key-secret';
+import { freePort } from './free-port';
+
+/**
+ * One real PostgreSQL and one real redis-server for the whole run (the same embedded ones `npm start` uses),
+ * in a temp folder. Tests isolate themselves by tenant: each makes its own containers.
+ */
+export default async function globalSetup(): Promise<void> {
+  const varDir = mkdtempSync(join(tmpdir(), 'mserve-test-'));
+  const config = loadConfig({
+    VAR_DIR: varDir,
+    EMBEDDED_POSTGRES_PORT: String(await freePort()),
+    EMBEDDED_REDIS_PORT: String(await freePort()),
+  });
+  const infrastructure = await ensureInfrastructure(config, (line) => process.stderr.write(`[test infra] ${line}\n`));
+  await runMigrations(infrastructure.databaseUrl);
+  (globalThis as { __MSERVE_INFRA__?: Infrastructure }).__MSERVE_INFRA__ = infrastructure;
+  process.env.DATABASE_URL = infrastructure.databaseUrl;
+  process.env.REDIS_URL = infrastructure.redisUrl;
+  process.env.VAR_DIR = varDir;
+  process.env.ADMIN_KEY = generateKeySecret();
+  process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'warn';
+}

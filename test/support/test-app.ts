@@ -1,0 +1,42 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { createApiApp, tuneServer } from '../../src/bootstrap/api-app';
+import { AppConfig, loadConfig } from '../../src/config/config';
+import { ensureAdminKey } from '../../src/keys/admin-key';
+
+export interface TestApp {
+  app: NestExpressApplication;
+  config: AppConfig;
+  baseUrl: string;
+  api: string;
+  adminKey: string;
+  dataSource: DataSource;
+  close(): Promise<void>;
+}
+
+/** The real api, listening on a free port, against the run's real PostgreSQL and Redis, storage in a temp dir. */
+export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+  const storageDir = mkdtempSync(join(process.env.VAR_DIR!, 'storage-'));
+  const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', STORAGE_DIR: storageDir, ...overrides });
+  const app = await createApiApp(config);
+  tuneServer(app);
+  const dataSource = app.get(DataSource);
+  await ensureAdminKey(dataSource, config, () => undefined);
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
+  const baseUrl = `http://127.0.0.1:${address.port}`;
+  return {
+    app,
+    config,
+    baseUrl,
+    api: `${baseUrl}/api/v1`,
+    adminKey: config.adminKey!,
+    dataSource,
+    close: async () => {
+      await app.close();
+      rmSync(storageDir, { recursive: true, force: true });
+    },
+  };
+}
