@@ -50,7 +50,8 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
         req: (request: { id: string; method: string; url: string }) => ({ id: request.id, method: request.method, url: redactUrl(request.url) }),
         res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
       },
-      customLogLevel: (_request, response, error) => (error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'info' : 'debug'),
+      // 507 (storage or quota full) is an answer, not a fault; other 5xx are faults.
+      customLogLevel: (_request, response) => (response.statusCode >= 500 && response.statusCode !== 507 ? 'error' : response.statusCode >= 400 ? 'info' : 'debug'),
       autoLogging: { ignore: (request) => request.url === '/health/live' || request.url === '/metrics' },
     }),
   );

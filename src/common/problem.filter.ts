@@ -42,6 +42,10 @@ export function toProblem(error: unknown, requestId?: string, instance?: string)
   if (error instanceof ProblemError) return base(error.status, error.detail, error.code, error.title, error.extra);
   if (error instanceof HttpException) {
     const status = error.getStatus();
+    // Nest wraps body-parser errors; their type says what was wrong with the body.
+    const cause = error.cause as { type?: string; message?: string } | undefined;
+    if (cause?.type === 'entity.parse.failed') return base(400, `the request body is not valid JSON: ${cause.message}`, 'malformed-json');
+    if (cause?.type === 'entity.too.large') return base(413, 'the request body is larger than the configured limit (MAX_JSON_BYTES)');
     const response = error.getResponse();
     if (typeof response === 'object' && response !== null && Array.isArray((response as { message?: unknown }).message)) {
       const errors = [...new Set((response as { message: string[] }).message)];
@@ -81,7 +85,7 @@ export class ProblemFilter implements ExceptionFilter {
     const request = context.getRequest<Request & { id?: string }>();
     const response = context.getResponse<Response>();
     const problem = toProblem(error, request.id ? String(request.id) : undefined, request.originalUrl?.split('?')[0]);
-    if (problem.status >= 500) {
+    if (problem.status >= 500 && !(error instanceof ProblemError)) {
       this.logger.error({ msg: `${request.method} ${request.originalUrl?.split('?')[0]} failed`, requestId: request.id, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) });
     }
     sendProblem(response, problem);

@@ -1,0 +1,158 @@
+import { Client, makeTenant } from '../support/client';
+import { startTestApp, TestApp } from '../support/test-app';
+
+/** Sub-keys never exceed their parent, and revoking a parent kills its whole subtree on the next request. */
+describe('sub-key attenuation and revocation', () => {
+  let app: TestApp;
+  let admin: Client;
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    admin = new Client(app.api, app.adminKey);
+  });
+  afterAll(() => app.close());
+
+  async function fileWithOwner() {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const upload = await customer.upload(tenant.serviceId, 'a.txt', new TextEncoder().encode('content'));
+    return { tenant, customer, mfileId: upload.body.id as string, owner: admin.as(upload.body.key) };
+  }
+
+  it('refuses every widening of actions and names what was asked for', async () => {
+    const { owner, mfileId } = await fileWithOwner();
+    const readOnly = owner.as((await owner.post('/keys', { roles: ['mfilereadonly'] })).body.key);
+    // mfilereadonly has no key:create at all
+    const fromReadOnly = await readOnly.post('/keys', { roles: ['mfilereadonly'] });
+    expect(fromReadOnly.status).toBe(403);
+    expect(fromReadOnly.body.missingActions).toEqual(['key:create']);
+    // the owner asks for actions it does not hold
+    const escalate = await owner.post('/keys', { roles: ['serviceadmin'], resource: { type: 'mfile', id: mfileId } });
+    expect(escalate.status).toBe(403);
+    expect(escalate.body.missingActions).toEqual(expect.arrayContaining(['service:read', 'service:update', 'service:manage', 'mfile:create', 'mfolder:write']));
+    const single = await owner.post('/keys', { actions: ['container:delete'] });
+    expect(single.status).toBe(403);
+    expect(single.body.missingActions).toEqual(['container:delete']);
+    // a derived key can derive further only within its own (smaller) set
+    const jobOnly = await owner.post('/keys', { actions: ['job:create', 'job:read', 'mfile:read', 'key:create'] });
+    expect(jobOnly.status).toBe(201);
+    const grandchild = await owner.as(jobOnly.body.key).post('/keys', { actions: ['mfile:write'] });
+    expect(grandchild.status).toBe(403);
+    expect(grandchild.body.missingActions).toEqual(['mfile:write']);
+    expect((await owner.as(jobOnly.body.key).post('/keys', { actions: ['job:read'] })).status).toBe(201);
+  });
+
+  it('refuses unknown roles and actions with 400', async () => {
+    const { owner } = await fileWithOwner();
+    const reply = await owner.post('/keys', { roles: ['superuser'], actions: ['mfile:explode'] });
+    expect(reply.status).toBe(400);
+    expect(reply.body.unknownRoles).toEqual(['superuser']);
+    expect(reply.body.unknownActions).toEqual(['mfile:explode']);
+    expect((await owner.post('/keys', {})).status).toBe(400);
+  });
+
+  it('refuses a wider scope: a parent resource, a sibling, another tenant', async () => {
+    const { tenant, owner, customer } = await fileWithOwner();
+    const up = await owner.post('/keys', { actions: ['mfile:read'], resource: { type: 'service', id: tenant.serviceId } });
+    expect(up.status).toBe(403);
+    expect(up.body.reason).toBe('scope');
+    const sibling = await customer.upload(tenant.serviceId, 'sibling.txt', new TextEncoder().encode('s'));
+    const sideways = await owner.post('/keys', { actions: ['mfile:read'], resource: { type: 'mfile', id: sibling.body.id } });
+    expect(sideways.status).toBe(403);
+    const other = await makeTenant(admin);
+    const foreign = await customer.post('/keys', { actions: ['mfile:read'], resource: { type: 'service', id: other.serviceId } });
+    expect(foreign.status).toBe(403);
+    const provider = await customer.post('/keys', { actions: ['mfile:read'], resource: { type: 'provider', id: null } });
+    expect(provider.status).toBe(403);
+    // narrower is fine: a service key can make a key for one file in it
+    const down = await customer.post('/keys', { roles: ['mfilereadonly'], resource: { type: 'mfile', id: sibling.body.id } });
+    expect(down.status).toBe(201);
+    expect(down.body.resource).toEqual({ type: 'mfile', id: sibling.body.id });
+  });
+
+  it('refuses a later expiry than the parent and inherits the parent expiry by default', async () => {
+    const { owner } = await fileWithOwner();
+    const soon = new Date(Date.now() + 3600_000);
+    const parent = await owner.post('/keys', { actions: ['mfile:read', 'key:create'], expiresAt: soon.toISOString() });
+    expect(parent.status).toBe(201);
+    const child = owner.as(parent.body.key);
+    const later = await child.post('/keys', { actions: ['mfile:read'], expiresAt: new Date(soon.getTime() + 1000).toISOString() });
+    expect(later.status).toBe(403);
+    expect(later.body.reason).toBe('expiry');
+    const inherited = await child.post('/keys', { actions: ['mfile:read'] });
+    expect(inherited.status).toBe(201);
+    expect(new Date(inherited.body.expiresAt).getTime()).toBe(soon.getTime());
+    const past = await owner.post('/keys', { actions: ['mfile:read'], expiresAt: new Date(Date.now() - 1000).toISOString() });
+    expect(past.status).toBe(400);
+  });
+
+  it('an expired key is refused with 401', async () => {
+    const { owner, mfileId } = await fileWithOwner();
+    const shortLived = await owner.post('/keys', { actions: ['mfile:read'], expiresAt: new Date(Date.now() + 1500).toISOString() });
+    expect((await owner.as(shortLived.body.key).get(`/mfiles/${mfileId}`)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    const after = await owner.as(shortLived.body.key).get(`/mfiles/${mfileId}`);
+    expect(after.status).toBe(401);
+    expect(after.body.detail).toContain('expired');
+  });
+
+  it('revoking a parent revokes its whole subtree at once, and nothing else', async () => {
+    const { owner, mfileId } = await fileWithOwner();
+    const child = await owner.post('/keys', { actions: ['mfile:read', 'key:create', 'key:read', 'key:revoke'] });
+    const grandchild = await owner.as(child.body.key).post('/keys', { actions: ['mfile:read', 'key:create'] });
+    const greatGrandchild = await owner.as(grandchild.body.key).post('/keys', { actions: ['mfile:read'] });
+    const sibling = await owner.post('/keys', { actions: ['mfile:read'] });
+    for (const key of [child, grandchild, greatGrandchild, sibling]) expect((await owner.as(key.body.key).get(`/mfiles/${mfileId}`)).status).toBe(200);
+
+    const listed = await owner.get('/keys');
+    expect(listed.body.items.map((key: { id: string }) => key.id)).toEqual(expect.arrayContaining([child.body.id, grandchild.body.id, greatGrandchild.body.id, sibling.body.id]));
+
+    const revoke = await owner.delete(`/keys/${child.body.id}`);
+    expect(revoke.status).toBe(200);
+    expect(revoke.body.revoked.sort()).toEqual([child.body.id, grandchild.body.id, greatGrandchild.body.id].sort());
+    for (const key of [child, grandchild, greatGrandchild]) {
+      const reply = await owner.as(key.body.key).get(`/mfiles/${mfileId}`);
+      expect(reply.status).toBe(401);
+    }
+    expect((await owner.as(sibling.body.key).get(`/mfiles/${mfileId}`)).status).toBe(200);
+    expect((await owner.get(`/mfiles/${mfileId}`)).status).toBe(200);
+  });
+
+  it('a key cannot see or revoke keys outside what it derived or could have minted', async () => {
+    const a = await fileWithOwner();
+    const b = await fileWithOwner();
+    const bChild = await b.owner.post('/keys', { actions: ['mfile:read'] });
+    expect((await a.owner.get(`/keys/${bChild.body.id}`)).status).toBe(404);
+    expect((await a.owner.delete(`/keys/${bChild.body.id}`)).status).toBe(404);
+    // a read-only key cannot revoke its parent
+    const readOnly = await a.owner.post('/keys', { actions: ['mfile:read', 'key:revoke'] });
+    const mfileownerKeyId = (await a.owner.get('/me')).body.id;
+    expect((await a.owner.as(readOnly.body.key).delete(`/keys/${mfileownerKeyId}`)).status).toBe(404);
+    // the service's customer key can revoke the owner key of a file in its service (it could have minted it)
+    expect((await a.customer.delete(`/keys/${mfileownerKeyId}`)).status).toBe(200);
+    expect((await a.owner.get('/me')).status).toBe(401);
+  });
+
+  it('keys are stored hashed: the secret never appears in the database', async () => {
+    const { owner } = await fileWithOwner();
+    const child = await owner.post('/keys', { actions: ['mfile:read'] });
+    const rows = await app.dataSource.query('SELECT * FROM key WHERE id = $1', [child.body.id]);
+    expect(JSON.stringify(rows)).not.toContain(child.body.key);
+    expect(rows[0].secret_hash).toMatch(/^[0-9a-f]{64}$/);
+    const { createHash } = await import('node:crypto');
+    expect(rows[0].secret_hash).toBe(createHash('sha256').update(child.body.key).digest('hex'));
+  });
+
+  it('presents keys as Bearer, ?key= and the Basic password; two different keys is a 400', async () => {
+    const { owner, mfileId } = await fileWithOwner();
+    const key = owner.key!;
+    const basic = await fetch(`${app.api}/mfiles/${mfileId}`, { headers: { authorization: `Basic ${Buffer.from(`anyone:${key}`).toString('base64')}` } });
+    expect(basic.status).toBe(200);
+    expect((await fetch(`${app.api}/mfiles/${mfileId}?key=${key}`)).status).toBe(200);
+    const other = await owner.post('/keys', { actions: ['mfile:read'] });
+    const both = await fetch(`${app.api}/mfiles/${mfileId}?key=${other.body.key}`, { headers: { authorization: `Bearer ${key}` } });
+    expect(both.status).toBe(400);
+    expect((await fetch(`${app.api}/mfiles/${mfileId}`, { headers: { authorization: 'Bearer msk_short' } })).status).toBe(401);
+    expect((await fetch(`${app.api}/mfiles/${mfileId}`, { headers: { authorization: 'Digest abc' } })).status).toBe(401);
+  });
+});
