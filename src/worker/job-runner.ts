@@ -74,7 +74,7 @@ export class JobRunner {
     const state = outcome.status === 'succeeded' ? JobState.Succeeded : JobState.Failed;
     await this.dataSource.transaction(async (manager) => {
       const updated = returnedRows(await manager.query(
-        `UPDATE job SET state = $2, result = $3, error = $4, progress = CASE WHEN $2 = 'succeeded' THEN 1 ELSE progress END,
+        `UPDATE job SET state = $2::varchar, result = $3, error = $4, progress = CASE WHEN $2::varchar = 'succeeded' THEN 1 ELSE progress END,
                 finished_at = now(), updated_at = now() WHERE id = $1 AND state = 'running' RETURNING id`,
         [job.id, state, outcome.status === 'succeeded' ? outcome.result : null, outcome.status === 'failed' ? outcome.error : null],
       ));

@@ -34,7 +34,12 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       const effective = queue.startsWith('hardware.') ? 1 : concurrency;
       const bull = this.queues.get(queue);
       await bull.isReady();
-      void bull.process(effective, (message) => this.runner.run(message));
+      void bull.process(effective, (message) =>
+        this.runner.run(message).catch((error: Error) => {
+          this.logger.error({ msg: `job ${message.data.jobId} attempt ${message.attemptsMade + 1} failed`, err: { message: error.message, stack: error.stack } });
+          throw error;
+        }),
+      );
       this.logger.log(`consuming ${queue} at concurrency ${effective}`);
     }
     await this.beat();
@@ -58,9 +63,9 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationShutdown(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.healthy = false;
+    await this.queues.get(this.consumption[0]?.queue ?? 'normal').client.del(`mserve:workers:${WORKER_ID}`).catch(() => undefined);
     const closing = Promise.all(this.consumption.map(({ queue }) => this.queues.get(queue).close()));
     const timeout = new Promise((resolve) => setTimeout(resolve, this.config.shutdownTimeoutMs).unref());
     await Promise.race([closing, timeout]);
-    await this.queues.get(this.consumption[0]?.queue ?? 'normal').client.del(`mserve:workers:${WORKER_ID}`).catch(() => undefined);
   }
 }

@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { Client, makeTenant } from '../support/client';
+import { eventually, startRole, waitForExit } from '../support/processes';
+import { startTestApp, TestApp } from '../support/test-app';
+
+/** The api dispatches at once; a real worker process consumes, runs the task and records the outcome. */
+describe('jobs through a real worker process', () => {
+  let app: TestApp;
+  let admin: Client;
+  let worker: ReturnType<typeof startRole>;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    admin = new Client(app.api, app.adminKey);
+    redis = new Redis(process.env.REDIS_URL!, { lazyConnect: true });
+    await redis.connect();
+    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, LOG_LEVEL: 'info' }, ['--queues', 'normal:2,priority:1']);
+    await eventually(async () => (await redis.keys(`mserve:workers:*:${worker.pid}`)).length === 1, 'the worker heartbeat');
+  });
+  afterAll(async () => {
+    if (worker.exitCode === null) worker.kill('SIGKILL');
+    redis.disconnect();
+    await app.close();
+  });
+
+  const finished = (customer: Client, id: string) =>
+    eventually(async () => {
+      const job = await customer.get(`/jobs/${id}`);
+      return ['succeeded', 'failed', 'cancelled'].includes(job.body.state) ? job.body : undefined;
+    }, `job ${id} to finish`);
+
+  it('runs md5 and sha256 jobs and records their results, worker and usage', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const bytes = new TextEncoder().encode('checksum me');
+    const file = await customer.upload(tenant.serviceId, 'c.txt', bytes);
+    const md5 = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'md5' });
+    expect(md5.status).toBe(201);
+    expect(md5.body).toMatchObject({ state: 'queued', queue: 'normal', mfileIds: [file.body.id], trigger: 'manual' });
+    const sha = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'sha256' });
+    const doneMd5 = await finished(customer, md5.body.id);
+    const doneSha = await finished(customer, sha.body.id);
+    expect(doneMd5).toMatchObject({ state: 'succeeded', progress: 1, result: { md5: createHash('md5').update(bytes).digest('hex'), matchesRecorded: true } });
+    expect(doneSha.result).toEqual({ sha256: createHash('sha256').update(bytes).digest('hex'), matchesRecorded: true });
+    expect(doneMd5.workerHost).toMatch(new RegExp(`:${worker.pid}$`));
+    const usage = await app.dataSource.query('SELECT metric, value FROM usage WHERE resource_id = $1 ORDER BY metric', [md5.body.id]);
+    expect(usage.map((row: { metric: string }) => row.metric)).toEqual(['jobruntime', 'jobs', 'task/md5/success']);
+    const listed = await customer.get(`/mfiles/${file.body.id}/jobs`);
+    expect(listed.body.items.map((job: { id: string }) => job.id)).toEqual([md5.body.id, sha.body.id]);
+    expect((await customer.get(`/services/${tenant.serviceId}/jobs?state=succeeded&task=md5`)).body.items).toHaveLength(1);
+  });
+
+  it('finds silent corruption: the stored bytes no longer match what was recorded', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const file = await customer.upload(tenant.serviceId, 'rot.txt', new TextEncoder().encode('original'));
+    const [{ blob_key }] = await app.dataSource.query('SELECT blob_key FROM mfile WHERE id = $1', [file.body.id]);
+    writeFileSync(join(app.config.storageDir, 'blobs', blob_key), 'bitrot!!');
+    const job = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'sha256' });
+    const done = await finished(customer, job.body.id);
+    expect(done.result.matchesRecorded).toBe(false);
+  });
+
+  it('routes: the service priority flag and the request override pick the queue', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const file = await customer.upload(tenant.serviceId, 'p.txt', new TextEncoder().encode('p'));
+    await admin.as(tenant.containerKey).patch(`/services/${tenant.serviceId}`, { priority: true });
+    const priority = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'md5' });
+    expect(priority.body.queue).toBe('priority');
+    expect((await finished(customer, priority.body.id)).state).toBe('succeeded');
+    const hardware = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'md5', queue: 'hardware.gpu' });
+    expect(hardware.body.queue).toBe('hardware.gpu');
+    // nobody serves hardware.gpu here: it waits, and can be cancelled, which takes it off the queue
+    expect(await redis.exists(`mserve:hardware.gpu:${hardware.body.id}`)).toBe(1);
+    const cancelled = await customer.post(`/jobs/${hardware.body.id}/cancel`);
+    expect(cancelled.body.state).toBe('cancelled');
+    expect(await redis.exists(`mserve:hardware.gpu:${hardware.body.id}`)).toBe(0);
+    expect((await customer.post(`/jobs/${hardware.body.id}/cancel`)).status).toBe(409);
+    expect((await customer.delete(`/jobs/${hardware.body.id}`)).status).toBe(204);
+    expect((await customer.get(`/jobs/${hardware.body.id}`)).status).toBe(404);
+  });
+
+  it('refuses bad job requests with 400 and says why', async () => {
+    const tenant = await makeTenant(admin);
+    const other = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const file = await customer.upload(tenant.serviceId, 'x.txt', new TextEncoder().encode('x'));
+    const foreign = await admin.as(other.customerKey).upload(other.serviceId, 'y.txt', new TextEncoder().encode('y'));
+    expect((await customer.post('/jobs', { mfileIds: [file.body.id], task: 'teleport' })).body.detail).toContain('unknown task');
+    expect((await customer.post('/jobs', { mfileIds: [file.body.id], task: 'md5', options: { size: 3 } })).status).toBe(400);
+    expect((await customer.post('/jobs', { mfileIds: [file.body.id], task: 'md5', queue: 'turbo' })).status).toBe(400);
+    expect((await customer.post('/jobs', { mfileIds: [], task: 'md5' })).status).toBe(400);
+    expect((await customer.post('/jobs', { mfileIds: [file.body.id, foreign.body.id], task: 'md5' })).status).toBe(404);
+    expect((await admin.post('/jobs', { mfileIds: [file.body.id, foreign.body.id], task: 'md5' })).status).toBe(400);
+  });
+
+  it('stops cleanly on SIGTERM and takes its heartbeat with it', async () => {
+    worker.kill('SIGTERM');
+    const exit = await waitForExit(worker);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(worker.output()).toContain('SIGTERM: shutting down');
+    expect(await redis.keys(`mserve:workers:*:${worker.pid}`)).toEqual([]);
+  });
+
+  it('refuses to start without its database and Redis, saying what is missing', async () => {
+    const lonely = startRole('worker', { DATABASE_URL: '', REDIS_URL: '' });
+    const exit = await waitForExit(lonely);
+    expect(exit.code).toBe(1);
+    expect(lonely.output()).toContain('DATABASE_URL and REDIS_URL');
+  });
+});
