@@ -122,7 +122,7 @@ export class ContentStore {
     const tempPath = this.newTempPath();
     const counter = new DigestingCounter(options.maxBytes);
     try {
-      await pipeline(source, counter, createWriteStream(tempPath, { flags: 'wx', highWaterMark: 1024 * 1024 }));
+      await pipeline(source, counter, createWriteStream(tempPath, { flags: 'wx', highWaterMark: 256 * 1024 }));
       if (options.expectedSize !== undefined && counter.size !== options.expectedSize) {
         throw Problems.badRequest(`the upload ended after ${counter.size} of the ${options.expectedSize} declared bytes: nothing was stored`);
       }
