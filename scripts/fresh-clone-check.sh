@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Proves the README's two commands on a fresh clone of the committed HEAD, in a temp folder:
+#   1. `npm ci && npm start` comes up ready (health, admin key, a real request), then stops cleanly on Ctrl-C;
+#   2. `npm ci && npm test` passes (skipped with --start-only, which is how the test suite itself calls this,
+#      since it is already running inside `npm test`).
+set -euo pipefail
+start_only=false
+[ "${1:-}" = "--start-only" ] && start_only=true
+repo=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
+work=$(mktemp -d /tmp/mserve-fresh-XXXXXX)
+launcher=""
+cleanup() {
+  if [ -n "$launcher" ] && kill -0 "$launcher" 2>/dev/null; then kill -KILL -- "-$launcher" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+export PORT=$(free_port) EMBEDDED_POSTGRES_PORT=$(free_port) EMBEDDED_REDIS_PORT=$(free_port)
+unset DATABASE_URL REDIS_URL ADMIN_KEY STORAGE_DIR VAR_DIR NODE_OPTIONS
+
+git clone -q "$repo" "$work/mserve"
+cd "$work/mserve"
+echo "fresh clone of $(git rev-parse --short HEAD) in $work/mserve; api port $PORT"
+
+# Own session and process group, like a terminal running the command in the foreground.
+setsid bash -c 'npm ci --no-audit --no-fund && npm start' > "$work/start.log" 2>&1 < /dev/null &
+launcher=$!
+ready=false
+for _ in $(seq 1 600); do
+  if curl -fsS "http://127.0.0.1:$PORT/health/ready" > "$work/ready.json" 2>/dev/null; then ready=true; break; fi
+  if ! kill -0 "$launcher" 2>/dev/null; then break; fi
+  sleep 1
+done
+if [ "$ready" != true ]; then
+  echo "the platform did not come up ready; its output:"; tail -50 "$work/start.log"; exit 1
+fi
+echo "ready: $(cat "$work/ready.json")"
+[ "$(stat -c %a var/admin.key)" = "600" ] || { echo "var/admin.key is not mode 0600"; exit 1; }
+grep -q "generated the provider admin key" "$work/start.log" || { echo "the admin key was not announced"; exit 1; }
+status=$(curl -s -o "$work/container.json" -w '%{http_code}' -H "Authorization: Bearer $(cat var/admin.key)" \
+  -H 'content-type: application/json' -d '{"name":"fresh"}' "http://127.0.0.1:$PORT/api/v1/containers")
+[ "$status" = "201" ] || { echo "creating a container answered $status: $(cat "$work/container.json")"; exit 1; }
+echo "created a container with the admin key: HTTP $status"
+
+# Ctrl-C: SIGINT to the whole foreground group; everything must stop, nothing may be left running.
+kill -INT -- "-$launcher"
+for _ in $(seq 1 60); do kill -0 "$launcher" 2>/dev/null || break; sleep 1; done
+if kill -0 "$launcher" 2>/dev/null; then echo "npm start did not stop within 60 s of Ctrl-C"; tail -20 "$work/start.log"; exit 1; fi
+sleep 1
+if pgrep -f "$work/mserve" > /dev/null; then echo "processes left running after stop:"; pgrep -af "$work/mserve"; exit 1; fi
+launcher=""
+echo "npm start stopped cleanly on Ctrl-C"
+
+if [ "$start_only" = false ]; then
+  echo "running: npm ci && npm test (fresh clone)"
+  npm ci --no-audit --no-fund > "$work/test-ci.log" 2>&1 || { tail -30 "$work/test-ci.log"; exit 1; }
+  MSERVE_SKIP_FRESH_CLONE=1 npm test 2>&1 | tee "$work/test.log" | tail -30
+  [ "${PIPESTATUS[0]}" = "0" ] || { echo "npm test failed in the fresh clone"; exit 1; }
+fi
+echo "fresh-clone check passed"

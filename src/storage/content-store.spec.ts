@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { ProblemError } from '../common/problem';
+import { ContentStore, translateStorageError } from './content-store';
+import { looksLikeText } from './mime-detector';
+
+describe('ContentStore (real disk)', () => {
+  let root: string;
+  let store: ContentStore;
+
+  beforeEach(async () => {
+    root = mkdtempSync(join(tmpdir(), 'mserve-store-'));
+    store = new ContentStore(root);
+    await store.init();
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('hashes while writing and commits by rename', async () => {
+    const chunks = [Buffer.from('hello '), Buffer.from('world')];
+    const blob = await store.receive(Readable.from(chunks), { maxBytes: 100 });
+    expect(blob).toMatchObject({ size: 11, md5: createHash('md5').update('hello world').digest('hex'), sha256: createHash('sha256').update('hello world').digest('hex') });
+    expect(blob.head.toString()).toBe('hello world');
+    expect(blob.blobKey).toMatch(/^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f-]{36}$/);
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+  });
+
+  it('leaves nothing behind when the limit is passed or the source fails', async () => {
+    await expect(store.receive(Readable.from([Buffer.alloc(200)]), { maxBytes: 100 })).rejects.toMatchObject({ status: 413 });
+    const failing = new Readable({
+      read() {
+        this.destroy(Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
+      },
+    });
+    await expect(store.receive(failing, { maxBytes: 100 })).rejects.toMatchObject({ status: 400, code: 'upload-aborted' });
+    await expect(store.receive(Readable.from([Buffer.alloc(5)]), { maxBytes: 100, expectedSize: 10 })).rejects.toMatchObject({ status: 400 });
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+    expect(readdirSync(join(root, 'blobs'))).toEqual([]);
+  });
+
+  it('maps a full disk to 507', () => {
+    const mapped = translateStorageError(Object.assign(new Error('no space'), { code: 'ENOSPC' }));
+    expect(mapped).toBeInstanceOf(ProblemError);
+    expect((mapped as ProblemError).status).toBe(507);
+  });
+
+  it('cleans temp files of dead processes and stale ones, keeps live ones', async () => {
+    writeFileSync(join(root, 'tmp', `${require('node:os').hostname()}~999999~dead`), 'x');
+    writeFileSync(join(root, 'tmp', `otherhost~1~stale`), 'x');
+    utimesSync(join(root, 'tmp', 'otherhost~1~stale'), new Date(0), new Date(0));
+    writeFileSync(join(root, 'tmp', `otherhost~1~fresh`), 'x');
+    const live = store.newTempPath();
+    writeFileSync(live, 'x');
+    expect(await store.cleanTemp()).toBe(2);
+    expect(readdirSync(join(root, 'tmp')).sort()).toEqual(['otherhost~1~fresh', live.split('/').pop()].sort());
+  });
+
+  it('refuses blob keys that are not ours (no path escapes)', () => {
+    expect(() => store.pathOf('../../etc/passwd')).toThrow();
+    expect(() => store.pathOf('ab/cd/../../x')).toThrow();
+  });
+
+  it('tells text from binary', () => {
+    expect(looksLikeText(Buffer.from('plain words\nand lines\n'))).toBe(true);
+    expect(looksLikeText(Buffer.from([0, 1, 2, 3, 4, 5, 6]))).toBe(false);
+  });
+});
