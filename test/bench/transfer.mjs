@@ -15,7 +15,7 @@ import { unlink } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { cpus, availableParallelism, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -348,6 +348,8 @@ async function main() {
   const { loadConfig } = require('../../dist/src/config/config.js');
   const { ensureInfrastructure } = require('../../dist/src/infrastructure/infrastructure.js');
 
+  const loadBefore = loadavg();
+  if (loadBefore[0] > 0.5 * availableParallelism()) say(`warning: 1-min load average is ${fmt(loadBefore[0], 2)} on ${availableParallelism()} CPUs: other work may skew the numbers`);
   const tempRoot = mkdtempSync(join(tmpdir(), 'mserve-bench-'));
   onCleanup('remove temp dir', async () => rmSync(tempRoot, { recursive: true, force: true }));
   const varDir = join(tempRoot, 'var');
@@ -542,6 +544,7 @@ async function main() {
   out.push('MServe transfer benchmark');
   out.push(`machine: nproc ${execFileSync('nproc', { encoding: 'utf8' }).trim()} (availableParallelism ${availableParallelism()}), ${cpus()[0]?.model ?? 'unknown cpu'}, ${fmt(totalmem() / 1024 ** 3, 1)} GiB RAM`);
   out.push(`node ${process.version} (${process.execPath})`);
+  out.push(`load average (1/5/15 min): at start ${loadBefore.map((l) => fmt(l, 2)).join(' ')}, at end ${loadavg().map((l) => fmt(l, 2)).join(' ')} (includes this benchmark)`);
   out.push(`file: ${SIZE_MIB} MiB (${SIZE} bytes) random, ${RUNS} run(s); temp filesystem: ${diskInfo || 'unknown'} (${tmpdir()})`);
   out.push('client: node:http, fs.createReadStream piped into the request / response piped into fs.createWriteStream; `sync` (untimed) between transfers');
   out.push('MB/s = 10^6 bytes per second, wall time from request start to response end (upload) / file written (download)');
