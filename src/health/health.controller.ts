@@ -54,6 +54,21 @@ export class HealthController {
       storage: await check(() => this.store.probe()),
     };
     const up = !this.shuttingDown && Object.values(checks).every((result) => result.status === 'up');
-    response.status(up ? 200 : 503).json({ status: up ? 'up' : this.shuttingDown ? 'shutting-down' : 'down', checks });
+    // Workers report themselves through short-lived heartbeat keys; informative, not a readiness condition
+    // (an api without workers still accepts uploads, and jobs wait in Redis).
+    const workers = checks.redis.status === 'up' ? await this.workersOnline().catch(() => null) : null;
+    response.status(up ? 200 : 503).json({ status: up ? 'up' : this.shuttingDown ? 'shutting-down' : 'down', checks, workers });
+  }
+
+  private async workersOnline(): Promise<number> {
+    const client = this.queues.get(QueueName.Normal).client;
+    let cursor = '0';
+    let count = 0;
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', 'mserve:workers:*', 'COUNT', 1000);
+      cursor = next;
+      count += keys.length;
+    } while (cursor !== '0');
+    return count;
   }
 }

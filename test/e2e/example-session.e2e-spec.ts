@@ -65,6 +65,6 @@ describe('README example session', () => {
 
     const afterRevoke = await fetch(`${app.api}/mfiles/${upload.body.id}/content?key=${readOnly.body.key}`);
     expect(afterRevoke.status).toBe(401);
-    expect((await afterRevoke.json()).detail).toContain('revoked');
+    expect(((await afterRevoke.json()) as { detail: string }).detail).toContain('revoked');
   });
 });

@@ -15,7 +15,7 @@ describe('platform surface', () => {
     expect((await fetch(`${app.baseUrl}/health/live`)).status).toBe(200);
     const ready = await fetch(`${app.baseUrl}/health/ready`);
     expect(ready.status).toBe(200);
-    const body = await ready.json();
+    const body: any = await ready.json();
     expect(body.status).toBe('up');
     expect(Object.keys(body.checks).sort()).toEqual(['database', 'redis', 'storage']);
   });
@@ -31,7 +31,7 @@ describe('platform surface', () => {
   });
 
   it('OpenAPI states the action a key needs for every operation', async () => {
-    const document = await (await fetch(`${app.baseUrl}/api/docs-json`)).json();
+    const document: any = await (await fetch(`${app.baseUrl}/api/docs-json`)).json();
     const operations = Object.entries(document.paths as Record<string, Record<string, Record<string, unknown>>>).flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, operation]) => ({ path, method, operation })),
     );
@@ -48,7 +48,7 @@ describe('platform surface', () => {
     const reply = await fetch(`${app.api}/containers`, { headers: { 'x-request-id': 'trace-123' } });
     expect(reply.status).toBe(401);
     expect(reply.headers.get('x-request-id')).toBe('trace-123');
-    expect((await reply.json()).requestId).toBe('trace-123');
+    expect(((await reply.json()) as { requestId: string }).requestId).toBe('trace-123');
     const generated = await fetch(`${app.api}/containers`, { headers: { 'x-request-id': 'bad id with spaces' } });
     expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });

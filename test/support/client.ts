@@ -20,7 +20,7 @@ export class Client {
     const init: RequestInit & { duplex?: string } = { method, headers: { ...headers } };
     if (this.key) (init.headers as Record<string, string>).authorization = `Bearer ${this.key}`;
     if (body instanceof Uint8Array || body instanceof FormData || typeof body === 'string' || body instanceof ReadableStream) {
-      init.body = body as BodyInit;
+      init.body = body as RequestInit["body"];
       if (body instanceof ReadableStream) init.duplex = 'half';
     } else if (body !== undefined) {
       init.body = JSON.stringify(body);
