@@ -4,16 +4,10 @@ import { DataSource, IsNull } from 'typeorm';
 import { isUniqueViolation } from '../common/database-errors';
 import { decodeIdCursor, Page, PageQueryLike, toPage } from '../common/pagination';
 import { Problems } from '../common/problem';
-import { uuidv7 } from '../database/uuid';
 import { RequestAuth } from '../keys/authorize.decorator';
-import { KeysService } from '../keys/keys.service';
-import { ResourceResolver } from '../keys/resource-resolver.service';
-import { Mfile } from '../mfiles/mfile.entity';
-import { presentMfile } from '../mfiles/mfiles.service';
+import { MfilesService } from '../mfiles/mfiles.service';
 import { Mfolder } from '../mfolders/mfolder.entity';
-import { MfoldersService } from '../mfolders/mfolders.service';
 import { ContentStore } from '../storage/content-store';
-import { UsageService } from '../usage/usage.service';
 import { JobOutput } from './job-output.entity';
 
 export function presentOutput(output: JobOutput) {
@@ -26,10 +20,7 @@ export class JobOutputsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly store: ContentStore,
-    private readonly keys: KeysService,
-    private readonly resolver: ResourceResolver,
-    private readonly folders: MfoldersService,
-    private readonly usage: UsageService,
+    private readonly mfiles: MfilesService,
   ) {}
 
   async get(id: string): Promise<JobOutput> {
@@ -59,28 +50,18 @@ export class JobOutputsService {
       return await this.dataSource.transaction(async (manager) => {
         const locked = await manager.findOne(JobOutput, { where: { id }, lock: { mode: 'pessimistic_write' } });
         if (!locked || locked.mfileId) throw Problems.conflict('this output was already promoted');
-        const root = await manager.findOneByOrFail(Mfolder, { serviceId: output.serviceId, parentId: IsNull() });
-        await this.folders.assertNameFree(manager, root.id, output.name);
-        const mfile = manager.create(Mfile, {
-          id: uuidv7(),
-          containerId: output.containerId,
-          serviceId: output.serviceId,
-          folderId: root.id,
+        const folder = await manager.findOneByOrFail(Mfolder, { serviceId: output.serviceId, parentId: IsNull() });
+        const created = await this.mfiles.createFromBlob(manager, {
+          folder,
           name: output.name,
-          size: blob.size,
-          md5: blob.md5,
-          sha256: blob.sha256,
+          blob,
           mimetype: output.mimetype ?? 'application/octet-stream',
-          blobKey: blob.blobKey,
+          createdBy: auth.key,
+          ingested: false,
           metadata: { promotedFrom: { jobOutputId: output.id, jobId: output.jobId } },
         });
-        await manager.insert(Mfile, mfile);
-        await manager.update(JobOutput, { id }, { mfileId: mfile.id });
-        const resource = await this.resolver.resolve({ type: 'mfile', id: mfile.id }, manager);
-        const issued = await this.keys.issue(manager, { resource, roles: ['mfileowner'], createdBy: auth.key, label: `mfileowner for ${output.name}` });
-        const scope = { containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile' as const, resourceId: mfile.id };
-        await this.usage.record(manager, { metric: 'disc', value: blob.size, ...scope }, { metric: 'mfiles', value: 1, ...scope });
-        return { ...presentMfile(await manager.findOneByOrFail(Mfile, { id: mfile.id })), key: issued.secret, keyId: issued.key.id };
+        await manager.update(JobOutput, { id }, { mfileId: created.id });
+        return created;
       });
     } catch (error) {
       await this.store.remove(blob.blobKey);

@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
 import { JobOutputsController } from '../job-outputs/job-outputs.controller';
 import { JobOutputsService } from '../job-outputs/job-outputs.service';
-import { MfoldersModule } from '../mfolders/mfolders.module';
+import { MfilesModule } from '../mfiles/mfiles.module';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 
-@Module({ imports: [MfoldersModule], controllers: [JobsController, JobOutputsController], providers: [JobsService, JobOutputsService] })
+@Module({ imports: [MfilesModule], controllers: [JobsController, JobOutputsController], providers: [JobsService, JobOutputsService] })
 export class JobsModule {}

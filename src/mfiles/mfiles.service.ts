@@ -10,6 +10,8 @@ import { uuidv7 } from '../database/uuid';
 import { RequestAuth } from '../keys/authorize.decorator';
 import { covers, KeysService } from '../keys/keys.service';
 import { ResolvedResource, ResourceResolver } from '../keys/resource-resolver.service';
+import { JsonObject } from '../database/columns';
+import { Key } from '../keys/key.entity';
 import { Mfolder } from '../mfolders/mfolder.entity';
 import { MfoldersService } from '../mfolders/mfolders.service';
 import { Service } from '../services/service.entity';
@@ -74,35 +76,51 @@ export class MfilesService {
     const blob = await this.store.receive(source.stream, { maxBytes: this.config.maxUploadBytes, expectedSize: source.expectedSize });
     try {
       const mimetype = await this.mime.detect(blob.head, source.name);
-      return await this.dataSource.transaction(async (manager) => {
-        await this.reserveQuota(manager, folder.serviceId, blob.size, 0);
-        await this.folders.assertNameFree(manager, folder.id, source.name);
-        const mfile = manager.create(Mfile, {
-          id: uuidv7(),
-          containerId: folder.containerId,
-          serviceId: folder.serviceId,
-          folderId: folder.id,
-          name: source.name,
-          size: blob.size,
-          md5: blob.md5,
-          sha256: blob.sha256,
-          mimetype,
-          blobKey: blob.blobKey,
-          metadata: {},
-        });
-        await manager.insert(Mfile, mfile);
-        const resource = await this.resolver.resolve({ type: 'mfile', id: mfile.id }, manager);
-        const issued = await this.keys.issue(manager, { resource, roles: ['mfileowner'], createdBy: auth.key, label: `mfileowner for ${source.name}` });
-        const scope = { containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile' as const, resourceId: mfile.id };
-        await this.usage.record(manager, { metric: 'ingest', value: blob.size, ...scope }, { metric: 'disc', value: blob.size, ...scope }, { metric: 'mfiles', value: 1, ...scope });
-        const saved = await this.get(mfile.id, manager);
-        return { ...presentMfile(saved), key: issued.secret, keyId: issued.key.id };
-      });
+      return await this.dataSource.transaction((manager) =>
+        this.createFromBlob(manager, { folder, name: source.name, blob, mimetype, createdBy: auth.key, ingested: true }),
+      );
     } catch (error) {
       await this.store.remove(blob.blobKey);
       if (isUniqueViolation(error)) throw Problems.conflict(`a file named "${source.name}" already exists in this folder`);
       throw error;
     }
+  }
+
+  /**
+   * Turns committed bytes into an Mfile, inside the caller's transaction: quota (with the service row locked),
+   * unique name, the row, its mfileowner key, and usage. Every way an Mfile comes to be goes through here.
+   */
+  async createFromBlob(
+    manager: EntityManager,
+    input: { folder: Mfolder; name: string; blob: StoredBlob; mimetype: string; createdBy: Key; ingested: boolean; metadata?: JsonObject },
+  ): Promise<PublicMfile & { key: string; keyId: string }> {
+    const { folder, name, blob } = input;
+    await this.reserveQuota(manager, folder.serviceId, blob.size, 0);
+    await this.folders.assertNameFree(manager, folder.id, name);
+    const mfile = manager.create(Mfile, {
+      id: uuidv7(),
+      containerId: folder.containerId,
+      serviceId: folder.serviceId,
+      folderId: folder.id,
+      name,
+      size: blob.size,
+      md5: blob.md5,
+      sha256: blob.sha256,
+      mimetype: input.mimetype,
+      blobKey: blob.blobKey,
+      metadata: input.metadata ?? {},
+    });
+    await manager.insert(Mfile, mfile);
+    const resource = await this.resolver.resolve({ type: 'mfile', id: mfile.id }, manager);
+    const issued = await this.keys.issue(manager, { resource, roles: ['mfileowner'], createdBy: input.createdBy, label: `mfileowner for ${name}` });
+    const scope = { containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile' as const, resourceId: mfile.id };
+    await this.usage.record(
+      manager,
+      ...(input.ingested ? [{ metric: 'ingest' as const, value: blob.size, ...scope }] : []),
+      { metric: 'disc', value: blob.size, ...scope },
+      { metric: 'mfiles', value: 1, ...scope },
+    );
+    return { ...presentMfile(await this.get(mfile.id, manager)), key: issued.secret, keyId: issued.key.id };
   }
 
   /**
