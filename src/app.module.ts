@@ -9,6 +9,7 @@ import { MetricsController } from './metrics/metrics.controller';
 import { MfilesModule } from './mfiles/mfiles.module';
 import { MfoldersModule } from './mfolders/mfolders.module';
 import { ServicesModule } from './services/services.module';
+import { UploadsModule } from './uploads/uploads.module';
 
 /** The api role: REST (and, in later issues, WebDAV and the console). Never runs heavy tasks itself. */
 @Module({})
@@ -16,7 +17,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config), KeysModule, ContainersModule, ServicesModule, MfoldersModule, MfilesModule, JobsModule],
+      imports: [CoreModule.forRoot(config), KeysModule, ContainersModule, ServicesModule, MfoldersModule, MfilesModule, UploadsModule, JobsModule],
       controllers: [HealthController, MetricsController],
     };
   }

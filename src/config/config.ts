@@ -54,6 +54,9 @@ export class EnvironmentSchema {
 
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000)
   PAGE_LIMIT_MAX = 500;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(60)
+  UPLOAD_EXPIRY_SECONDS = 86400;
 }
 
 export interface QueueConsumption {
@@ -77,6 +80,7 @@ export interface AppConfig {
   embeddedRedisPort: number;
   shutdownTimeoutMs: number;
   pageLimitMax: number;
+  uploadExpirySeconds: number;
 }
 
 export class ConfigurationError extends Error {
@@ -121,6 +125,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     embeddedRedisPort: parsed.EMBEDDED_REDIS_PORT,
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS,
     pageLimitMax: parsed.PAGE_LIMIT_MAX,
+    uploadExpirySeconds: parsed.UPLOAD_EXPIRY_SECONDS,
   };
 }
 

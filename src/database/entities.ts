@@ -5,6 +5,7 @@ import { Key } from '../keys/key.entity';
 import { Mfile } from '../mfiles/mfile.entity';
 import { Mfolder } from '../mfolders/mfolder.entity';
 import { Service } from '../services/service.entity';
+import { UploadSession } from '../uploads/upload-session.entity';
 import { Usage } from '../usage/usage.entity';
 
-export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobOutput, Key, Usage];
+export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobOutput, Key, Usage, UploadSession];

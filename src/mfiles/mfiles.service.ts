@@ -53,7 +53,7 @@ export class MfilesService {
   }
 
   /** The folder an upload lands in: the one asked for (inside the key's scope and the service) or the root. */
-  private async targetFolder(auth: RequestAuth, target: ResolvedResource, folderId: string | undefined): Promise<Mfolder> {
+  async targetFolder(auth: RequestAuth, target: ResolvedResource, folderId: string | undefined): Promise<Mfolder> {
     if (target.type === 'mfolder' && !folderId) return this.folders.get(target.id!);
     if (folderId) {
       const resolved = await this.resolver.resolve({ type: 'mfolder', id: folderId });
@@ -73,7 +73,7 @@ export class MfilesService {
     const target = auth.target!;
     const folder = await this.targetFolder(auth, target, query.folderId);
     const source = await openUpload(request, { maxBytes: this.config.maxUploadBytes, nameOverride: query.name });
-    const blob = await this.store.receive(source.stream, { maxBytes: this.config.maxUploadBytes, expectedSize: source.expectedSize });
+    const blob = await this.store.receive(source.stream, { maxBytes: this.config.maxUploadBytes, expectedSize: source.expectedSize, verify: source.verify });
     try {
       const mimetype = await this.mime.detect(blob.head, source.name);
       return await this.dataSource.transaction((manager) =>
@@ -143,7 +143,7 @@ export class MfilesService {
   async replaceContent(id: string, request: Request) {
     const current = await this.get(id);
     const source = await openUpload(request, { maxBytes: this.config.maxUploadBytes, nameOverride: current.name });
-    const blob: StoredBlob = await this.store.receive(source.stream, { maxBytes: this.config.maxUploadBytes, expectedSize: source.expectedSize });
+    const blob: StoredBlob = await this.store.receive(source.stream, { maxBytes: this.config.maxUploadBytes, expectedSize: source.expectedSize, verify: source.verify });
     let oldBlobKey: string;
     let updated: Mfile;
     try {
@@ -225,6 +225,12 @@ export class MfilesService {
       return mfile.blobKey;
     });
     await this.janitor.removeAll([blobKey]);
+  }
+
+  /** The service's download bandwidth cap in bytes per second (`accessSpeed`), null when unlimited. */
+  async accessSpeedOf(serviceId: string): Promise<number | null> {
+    const service = await this.dataSource.getRepository(Service).findOne({ where: { id: serviceId }, select: { id: true, accessSpeed: true } });
+    return service?.accessSpeed ?? null;
   }
 
   /** Access is metered by bytes actually sent, after the response, never delaying it. */

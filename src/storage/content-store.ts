@@ -22,6 +22,8 @@ export interface ReceiveOptions {
   maxBytes: number;
   /** When the client declared a length, anything else is an incomplete upload. */
   expectedSize?: number;
+  /** Checked before the commit: a mismatch discards the bytes (the error comes from `verify`). */
+  verify?: (digest: { md5: string; sha256: string }) => void;
 }
 
 const HEAD_BYTES = 4100;
@@ -76,15 +78,24 @@ function isProcessAlive(pid: number): boolean {
 export class ContentStore {
   private readonly blobsDir: string;
   private readonly tempDir: string;
+  private readonly uploadsDir: string;
 
   constructor(readonly root: string) {
     this.blobsDir = join(root, 'blobs');
     this.tempDir = join(root, 'tmp');
+    this.uploadsDir = join(root, 'uploads');
+  }
+
+  /** The growing file of a resumable upload (tus or Content-Range), by upload id. */
+  partPath(uploadId: string): string {
+    if (!/^[0-9a-f-]{36}$/.test(uploadId)) throw new Error(`invalid upload id ${uploadId}`);
+    return join(this.uploadsDir, `${uploadId}.part`);
   }
 
   async init(): Promise<{ removedTempFiles: number }> {
     await mkdir(this.blobsDir, { recursive: true });
     await mkdir(this.tempDir, { recursive: true });
+    await mkdir(this.uploadsDir, { recursive: true });
     return { removedTempFiles: await this.cleanTemp() };
   }
 
@@ -126,7 +137,9 @@ export class ContentStore {
       if (options.expectedSize !== undefined && counter.size !== options.expectedSize) {
         throw Problems.badRequest(`the upload ended after ${counter.size} of the ${options.expectedSize} declared bytes: nothing was stored`);
       }
-      return await this.commitTemp(tempPath, { size: counter.size, md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex'), head: counter.head() });
+      const digest = { md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex') };
+      options.verify?.(digest);
+      return await this.commitTemp(tempPath, { size: counter.size, ...digest, head: counter.head() });
     } catch (error) {
       await unlink(tempPath).catch(() => undefined);
       throw translateStorageError(error);

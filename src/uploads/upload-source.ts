@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import { Readable } from 'node:stream';
 import { Problems } from '../common/problem';
 import { unsafeNameReason } from '../common/validation';
+import { expectedDigests, ExpectedDigests, hasExpectations, verifyDigests } from './digest-headers';
 
 export interface UploadSource {
   stream: Readable;
@@ -11,6 +12,8 @@ export interface UploadSource {
   declaredType?: string;
   /** Content-Length of a raw body: a shorter body is an incomplete upload. */
   expectedSize?: number;
+  /** Checks the digests the client declared (Content-MD5, Repr-Digest, Content-Digest) once the bytes are in. */
+  verify?: (digest: { md5: string; sha256: string }) => void;
 }
 
 function checkName(name: string | undefined, where: string): string {
@@ -35,7 +38,14 @@ export function openUpload(request: Request, options: { maxBytes: number; nameOv
       throw Problems.unsupportedMediaType('send the file as multipart/form-data (field "file") or as a raw body with ?name=');
     }
     const name = checkName(options.nameOverride, 'as ?name= for a raw body');
-    return Promise.resolve({ stream: request, name, declaredType: contentType.split(';')[0].trim(), expectedSize: length });
+    const expected = expectedDigests(request.headers);
+    return Promise.resolve({
+      stream: request,
+      name,
+      declaredType: contentType.split(';')[0].trim(),
+      expectedSize: length,
+      verify: hasExpectations(expected) ? (digest) => verifyDigests(expected, digest) : undefined,
+    });
   }
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
@@ -46,6 +56,10 @@ export function openUpload(request: Request, options: { maxBytes: number; nameOv
       return;
     }
     let settled = false;
+    const fields: Record<string, string> = {};
+    parser.on('field', (name, value) => {
+      if (name === 'md5' || name === 'sha256') fields[name] = value.trim();
+    });
     parser.on('file', (field, stream, info) => {
       if (field !== 'file' || settled) {
         stream.resume();
@@ -55,7 +69,12 @@ export function openUpload(request: Request, options: { maxBytes: number; nameOv
       stream.on('limit', () => stream.destroy(Problems.tooLarge(`the file is larger than the ${options.maxBytes} bytes allowed`, { limit: options.maxBytes })));
       try {
         const name = checkName(options.nameOverride ?? info.filename, 'as the multipart filename or ?name=');
-        resolve({ stream, name, declaredType: info.mimeType });
+        // In a multipart body the digest headers describe the whole message; the file's own digests may come
+        // as form fields md5 / sha256 (hex) sent before the file.
+        const expected: ExpectedDigests = {};
+        if (fields.md5) expected.md5 = { hex: fields.md5.toLowerCase(), header: 'md5 form field' };
+        if (fields.sha256) expected.sha256 = { hex: fields.sha256.toLowerCase(), header: 'sha256 form field' };
+        resolve({ stream, name, declaredType: info.mimeType, verify: hasExpectations(expected) ? (digest) => verifyDigests(expected, digest) : undefined });
       } catch (error) {
         stream.resume();
         reject(error);

@@ -1,0 +1,35 @@
+import { Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { ProblemError } from '../common/problem';
+import { QueueRegistry } from '../queues/queue-registry';
+import { QueueName } from '../queues/queue-names';
+
+const TTL_MS = 10_000;
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+const EXTEND = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+
+/**
+ * One mutating request per upload at a time, across every api process: a Redis lock with a token (only its
+ * holder can release it), a TTL so a crashed process cannot hold it forever, renewed while the request streams.
+ */
+@Injectable()
+export class UploadLock {
+  constructor(private readonly queues: QueueRegistry) {}
+
+  async withLock<T>(uploadId: string, work: () => Promise<T>): Promise<T> {
+    const client = this.queues.get(QueueName.Normal).client;
+    const key = `mserve:upload-lock:${uploadId}`;
+    const token = randomBytes(16).toString('hex');
+    const acquired = await client.set(key, token, 'PX', TTL_MS, 'NX');
+    if (acquired !== 'OK') {
+      throw new ProblemError(423, 'upload-locked', 'Locked', 'another request is writing to this upload right now; retry when it has finished');
+    }
+    const renew = setInterval(() => void client.eval(EXTEND, 1, key, token, String(TTL_MS)).catch(() => undefined), TTL_MS / 3);
+    try {
+      return await work();
+    } finally {
+      clearInterval(renew);
+      await client.eval(RELEASE, 1, key, token).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,364 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { createHash, Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { FileHandle, open, unlink } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { DataSource, EntityManager, LessThan } from 'typeorm';
+import { isUniqueViolation } from '../common/database-errors';
+import { ProblemError, Problems } from '../common/problem';
+import { unsafeNameReason } from '../common/validation';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { uuidv7 } from '../database/uuid';
+import { RequestAuth } from '../keys/authorize.decorator';
+import { MfilesService } from '../mfiles/mfiles.service';
+import { Mfolder } from '../mfolders/mfolder.entity';
+import { MfoldersService } from '../mfolders/mfolders.service';
+import { Service } from '../services/service.entity';
+import { ContentStore, translateStorageError } from '../storage/content-store';
+import { MimeDetector } from '../storage/mime-detector';
+import { ByteRange, classifyRange, mergeRange, missingRanges } from './byte-ranges';
+import { ExpectedDigests, verifyDigests } from './digest-headers';
+import { ResumableDigest } from './resumable-digest';
+import { UploadLock } from './upload-lock';
+import { UploadProtocol, UploadSession } from './upload-session.entity';
+
+/** A digest the client sent for one chunk (tus Upload-Checksum, or Content-MD5 / Content-Digest of a request). */
+export interface ChunkChecksum {
+  algorithm: 'md5' | 'sha1' | 'sha256';
+  /** base64 of the expected digest */
+  expected: string;
+  header: string;
+  /** tus answers a mismatch with 460; the other headers with 400. */
+  status: number;
+}
+
+export interface CreateUpload {
+  protocol: UploadProtocol;
+  name: string;
+  length: number;
+  folderId?: string;
+  metadata?: Record<string, string>;
+  declaredType?: string;
+  /** Whole-file digests to verify when the last byte is in. */
+  expected?: ExpectedDigests;
+}
+
+export interface UploadProgress {
+  session: UploadSession;
+  /** Set when this request completed the upload. */
+  mfile?: { id: string; key: string; keyId: string; md5: string; sha256: string };
+  duplicate?: boolean;
+}
+
+const HEAD_BYTES = 4100;
+
+/**
+ * Resumable uploads, one store underneath both protocols. Bytes go into a part file at their offset; the contiguous
+ * prefix is hashed as it arrives (hash state persisted per chunk); when the last byte is in, the part file is
+ * fsynced, renamed into the blob store and becomes an Mfile through the same path as every other upload.
+ */
+@Injectable()
+export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('uploads');
+  private janitor?: NodeJS.Timeout;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly store: ContentStore,
+    private readonly mfiles: MfilesService,
+    private readonly folders: MfoldersService,
+    private readonly mime: MimeDetector,
+    private readonly lock: UploadLock,
+  ) {}
+
+  onModuleInit(): void {
+    this.janitor = setInterval(() => void this.removeExpired().catch((error) => this.logger.warn(`upload janitor: ${String(error)}`)), 60_000);
+    this.janitor.unref();
+  }
+
+  onModuleDestroy(): void {
+    if (this.janitor) clearInterval(this.janitor);
+  }
+
+  private expiry(): Date {
+    return new Date(Date.now() + this.config.uploadExpirySeconds * 1000);
+  }
+
+  /** Creates an upload after checking name, size and quota (declared length reserved against the quota). */
+  async create(auth: RequestAuth, input: CreateUpload): Promise<UploadSession> {
+    const reason = unsafeNameReason(input.name);
+    if (reason) throw Problems.badRequest(`name ${reason}`, { errors: [`name ${reason}`] });
+    if (!Number.isSafeInteger(input.length) || input.length < 0) throw Problems.badRequest('the upload length must be a non-negative integer');
+    if (input.length > this.config.maxUploadBytes) {
+      throw Problems.tooLarge(`the upload declares ${input.length} bytes; the limit is ${this.config.maxUploadBytes}`, { limit: this.config.maxUploadBytes });
+    }
+    const folder = await this.mfiles.targetFolder(auth, auth.target!, input.folderId);
+    const session = await this.dataSource.transaction(async (manager) => {
+      await this.reserve(manager, folder.serviceId, input.length);
+      await this.folders.assertNameFree(manager, folder.id, input.name);
+      const pending = await manager.query(
+        'SELECT id FROM upload_session WHERE folder_id = $1 AND name = $2 AND completed_at IS NULL AND expires_at > now() LIMIT 1',
+        [folder.id, input.name],
+      );
+      if (pending.length) throw Problems.conflict(`an upload of "${input.name}" into this folder is already in progress`, { existing: { type: 'upload', id: pending[0].id } });
+      const created = manager.create(UploadSession, {
+        id: uuidv7(),
+        containerId: folder.containerId,
+        serviceId: folder.serviceId,
+        folderId: folder.id,
+        name: input.name,
+        protocol: input.protocol,
+        length: input.length,
+        offset: 0,
+        received: [],
+        md5State: null,
+        sha256State: null,
+        metadata: {
+          ...(input.metadata ? { tus: input.metadata } : {}),
+          ...(input.declaredType ? { declaredType: input.declaredType } : {}),
+          ...(input.expected?.md5 ? { expectedMd5: input.expected.md5 } : {}),
+          ...(input.expected?.sha256 ? { expectedSha256: input.expected.sha256 } : {}),
+        },
+        createdByKeyId: auth.key.id,
+        expiresAt: this.expiry(),
+        completedAt: null,
+        mfileId: null,
+      });
+      await manager.insert(UploadSession, created);
+      return created;
+    });
+    const handle = await open(this.store.partPath(session.id), 'wx');
+    await handle.close();
+    return this.find(session.serviceId, session.id);
+  }
+
+  /**
+   * The declared length counts against the disk quota from creation on, with the service row locked, so uploads
+   * running at the same time cannot jointly overshoot it.
+   */
+  private async reserve(manager: EntityManager, serviceId: string, length: number): Promise<void> {
+    const service = await manager.findOne(Service, { where: { id: serviceId }, lock: { mode: 'pessimistic_write' } });
+    if (!service || service.diskQuota === null) return;
+    const [{ stored, reserved }] = await manager.query(
+      `SELECT (SELECT COALESCE(SUM(size), 0) FROM mfile WHERE service_id = $1)::bigint AS stored,
+              (SELECT COALESCE(SUM(length), 0) FROM upload_session WHERE service_id = $1 AND completed_at IS NULL AND expires_at > now())::bigint AS reserved`,
+      [serviceId],
+    );
+    const used = Number(stored) + Number(reserved);
+    if (used + length > service.diskQuota) {
+      throw new ProblemError(507, 'quota-exceeded', 'Insufficient Storage', `an upload of ${length} bytes would exceed the service's disk quota`, {
+        quota: { name: 'diskQuota', limit: service.diskQuota, used: Number(stored), reservedByUploads: Number(reserved), requested: length },
+      });
+    }
+  }
+
+  /** An upload of this service, or 404 (also once it has expired). */
+  async find(serviceId: string, id: string): Promise<UploadSession> {
+    const session = /^[0-9a-f-]{36}$/i.test(id) ? await this.dataSource.getRepository(UploadSession).findOneBy({ id, serviceId }) : null;
+    if (!session || (session.completedAt === null && session.expiresAt.getTime() <= Date.now())) throw Problems.notFound('upload', id);
+    return session;
+  }
+
+  /**
+   * tus PATCH: appends at `offset`, which must be the current one. Without a chunk checksum, bytes that arrived
+   * before the connection broke are kept (fsynced, hashed, offset moved), so the client resumes from there; with
+   * one, a chunk counts only whole and verified (460 otherwise, the offset does not move).
+   */
+  async append(auth: RequestAuth, session: UploadSession, source: Readable, offset: number, checksums: ChunkChecksum[]): Promise<UploadProgress> {
+    return this.lock.withLock(session.id, async () => {
+      const current = await this.find(session.serviceId, session.id);
+      if (current.completedAt) throw Problems.conflict('the upload is already complete', { mfileId: current.mfileId });
+      if (offset !== current.offset) throw new ProblemError(409, 'offset-mismatch', 'Conflict', `Upload-Offset ${offset} does not match the upload's offset ${current.offset}`, { offset: current.offset });
+      const digest = await ResumableDigest.resume({ md5: current.md5State, sha256: current.sha256State });
+      const handle = await open(this.store.partPath(current.id), 'r+');
+      let written = 0;
+      try {
+        await handle.truncate(current.offset);
+        const outcome = await this.writeStream(handle, source, current.offset, current.length - current.offset, checksums, (chunk) => digest.update(chunk), (n) => (written = n));
+        if (outcome.error) {
+          if (checksums.length === 0 && written > 0) {
+            await handle.datasync();
+            await this.saveProgress(current, current.offset + written, digest);
+          } else await handle.truncate(current.offset);
+          throw outcome.error;
+        }
+        const mismatch = this.checksumMismatch(checksums, outcome.chunkDigests);
+        if (mismatch) {
+          await handle.truncate(current.offset);
+          throw mismatch;
+        }
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      const updated = await this.saveProgress(current, current.offset + written, digest);
+      if (updated.offset === updated.length) return this.complete(auth, updated, digest);
+      return { session: updated };
+    });
+  }
+
+  /**
+   * Content-Range PUT: writes `[start, end]` wherever it falls. In-order bytes are hashed as they stream; a chunk that
+   * arrived ahead of a gap is hashed when the gap is filled (read back once from the part file, the only re-read).
+   * The same chunk twice is accepted and ignored; a partial overlap is a 409.
+   */
+  async writeRange(auth: RequestAuth, session: UploadSession, source: Readable, range: { start: number; end: number; total: number }, checksums: ChunkChecksum[]): Promise<UploadProgress> {
+    return this.lock.withLock(session.id, async () => {
+      const current = await this.find(session.serviceId, session.id);
+      if (range.total !== current.length) throw Problems.badRequest(`Content-Range total ${range.total} disagrees with the upload's length ${current.length}`);
+      if (range.end >= current.length || range.start > range.end) throw new ProblemError(416, 'range-out-of-bounds', 'Range Not Satisfiable', `bytes ${range.start}-${range.end} are outside 0-${current.length - 1}`);
+      if (current.completedAt) throw Problems.conflict('the upload is already complete', { mfileId: current.mfileId });
+      const kind = classifyRange(current.received, [range.start, range.end]);
+      if (kind === 'inside') {
+        source.resume();
+        await new Promise((resolve) => (source.readableEnded ? resolve(undefined) : source.once('end', resolve).once('error', resolve)));
+        return { session: current, duplicate: true };
+      }
+      if (kind === 'overlap') throw Problems.conflict(`bytes ${range.start}-${range.end} overlap ranges already received`, { received: current.received });
+      const inOrder = range.start === current.offset;
+      const digest = await ResumableDigest.resume({ md5: current.md5State, sha256: current.sha256State });
+      const size = range.end - range.start + 1;
+      const handle = await open(this.store.partPath(current.id), 'r+');
+      try {
+        const outcome = await this.writeStream(handle, source, range.start, size, checksums, inOrder ? (chunk) => digest.update(chunk) : undefined, () => undefined);
+        if (outcome.error) throw outcome.error;
+        if (outcome.size !== size) throw Problems.badRequest(`the body has ${outcome.size} bytes but Content-Range announces ${size}: the chunk was not recorded`);
+        const mismatch = this.checksumMismatch(checksums, outcome.chunkDigests);
+        if (mismatch) throw mismatch;
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      const received = mergeRange(current.received, [range.start, range.end]);
+      let offset = inOrder ? range.end + 1 : current.offset;
+      // Hash chunks that were waiting for this gap to fill.
+      for (const [start, end] of received) {
+        if (start > offset || end < offset) continue;
+        for await (const chunk of createReadStream(this.store.partPath(current.id), { start: offset, end, highWaterMark: 1024 * 1024 })) digest.update(chunk as Buffer);
+        offset = end + 1;
+      }
+      const updated = await this.saveProgress(current, offset, digest, received);
+      if (updated.offset === updated.length) return this.complete(auth, updated, digest);
+      return { session: updated };
+    });
+  }
+
+  missing(session: UploadSession): ByteRange[] {
+    return missingRanges(session.protocol === 'tus' ? (session.offset ? [[0, session.offset - 1]] : []) : session.received, session.length);
+  }
+
+  /** Termination: the upload and its bytes are gone. */
+  async terminate(session: UploadSession): Promise<void> {
+    await this.lock.withLock(session.id, async () => {
+      await this.dataSource.getRepository(UploadSession).delete({ id: session.id });
+      await unlink(this.store.partPath(session.id)).catch(() => undefined);
+    });
+  }
+
+  /** Removes expired uploads and their bytes (sliding expiry: every chunk extends it). */
+  async removeExpired(now = new Date()): Promise<number> {
+    const expired = await this.dataSource.getRepository(UploadSession).find({ where: { expiresAt: LessThan(now) }, take: 500 });
+    for (const session of expired) {
+      await this.dataSource.getRepository(UploadSession).delete({ id: session.id });
+      if (!session.completedAt) await unlink(this.store.partPath(session.id)).catch(() => undefined);
+    }
+    if (expired.length) this.logger.log(`removed ${expired.length} expired upload(s)`);
+    return expired.length;
+  }
+
+  private async writeStream(
+    handle: FileHandle,
+    source: Readable,
+    position: number,
+    allowed: number,
+    checksums: ChunkChecksum[],
+    onBytes: ((chunk: Buffer) => void) | undefined,
+    onWritten: (total: number) => void,
+  ): Promise<{ size: number; error?: unknown; chunkDigests: Map<string, Hash> }> {
+    const chunkDigests = new Map<string, Hash>(checksums.map((checksum) => [checksum.algorithm, createHash(checksum.algorithm)]));
+    let size = 0;
+    try {
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        if (size + chunk.length > allowed) {
+          throw Problems.tooLarge(`the request carries more bytes than the upload has left (${allowed}): nothing past the declared length is stored`);
+        }
+        let done = 0;
+        while (done < chunk.length) {
+          const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, position + size + done);
+          done += bytesWritten;
+        }
+        onBytes?.(chunk);
+        for (const hash of chunkDigests.values()) hash.update(chunk);
+        size += chunk.length;
+        onWritten(size);
+      }
+      return { size, chunkDigests };
+    } catch (error) {
+      source.resume();
+      return { size, error: translateStorageError(error), chunkDigests };
+    }
+  }
+
+  private checksumMismatch(checksums: ChunkChecksum[], digests: Map<string, Hash>): ProblemError | undefined {
+    for (const checksum of checksums) {
+      const actual = digests.get(checksum.algorithm)!.digest('base64');
+      if (actual !== checksum.expected) {
+        return new ProblemError(checksum.status, 'checksum-mismatch', 'Checksum Mismatch', `the ${checksum.header} (${checksum.algorithm}) does not match this chunk: it was not stored`, {
+          digest: checksum.header,
+          algorithm: checksum.algorithm,
+          expected: checksum.expected,
+          actual,
+        });
+      }
+    }
+    return undefined;
+  }
+
+  private async saveProgress(session: UploadSession, offset: number, digest: ResumableDigest, received?: ByteRange[]): Promise<UploadSession> {
+    const state = digest.save();
+    await this.dataSource.getRepository(UploadSession).update(
+      { id: session.id },
+      { offset, md5State: state.md5, sha256State: state.sha256, expiresAt: this.expiry(), ...(received ? { received } : {}) },
+    );
+    return this.find(session.serviceId, session.id);
+  }
+
+  /** The last byte is in: verify, commit the bytes atomically, and create the Mfile (ingest usage, owner key). */
+  private async complete(auth: RequestAuth, session: UploadSession, digest: ResumableDigest): Promise<UploadProgress> {
+    const final = digest.finish();
+    const partPath = this.store.partPath(session.id);
+    try {
+      verifyDigests(
+        { md5: session.metadata.expectedMd5, sha256: session.metadata.expectedSha256 },
+        final,
+      );
+    } catch (error) {
+      await this.dataSource.getRepository(UploadSession).delete({ id: session.id });
+      await unlink(partPath).catch(() => undefined);
+      throw error;
+    }
+    const head = Buffer.alloc(Math.min(HEAD_BYTES, session.length));
+    if (head.length) {
+      const handle = await open(partPath, 'r');
+      await handle.read(head, 0, head.length, 0).finally(() => handle.close());
+    }
+    const mimetype = await this.mime.detect(head, session.name);
+    const blob = await this.store.commitTemp(partPath, { size: session.length, ...final, head });
+    try {
+      const mfile = await this.dataSource.transaction(async (manager) => {
+        const folder = await manager.findOneByOrFail(Mfolder, { id: session.folderId });
+        const created = await this.mfiles.createFromBlob(manager, { folder, name: session.name, blob, mimetype, createdBy: auth.key, ingested: true });
+        await manager.update(UploadSession, { id: session.id }, { completedAt: new Date(), mfileId: created.id, md5State: null, sha256State: null });
+        return created;
+      });
+      return { session: await this.find(session.serviceId, session.id), mfile: { id: mfile.id, key: mfile.key, keyId: mfile.keyId, md5: mfile.md5, sha256: mfile.sha256 } };
+    } catch (error) {
+      await this.store.remove(blob.blobKey);
+      await this.dataSource.getRepository(UploadSession).delete({ id: session.id });
+      if (isUniqueViolation(error)) throw Problems.conflict(`a file named "${session.name}" appeared in the folder while uploading: the upload was discarded`);
+      throw error;
+    }
+  }
+}
