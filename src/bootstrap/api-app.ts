@@ -97,4 +97,16 @@ export function tuneServer(app: INestApplication): void {
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
+  // server.close() drops the keep-alive connections idle at that instant only; one still finishing a response
+  // would then hold the shutdown for the whole keep-alive timeout. Keep closing them as they go idle, so a
+  // stop waits for in-flight requests and nothing else.
+  const close = server.close.bind(server);
+  server.close = ((callback?: (error?: Error) => void) => {
+    const sweeper = setInterval(() => server.closeIdleConnections(), 100);
+    sweeper.unref();
+    return close((error?: Error) => {
+      clearInterval(sweeper);
+      callback?.(error);
+    });
+  }) as Server['close'];
 }

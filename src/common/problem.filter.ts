@@ -73,6 +73,11 @@ export function sendProblem(response: Response, problem: ProblemBody): void {
     response.destroy();
     return;
   }
+  // An answer before the whole request body was read (507 mid-upload, 409 on a wrong tus offset, ...): the rest
+  // of the body is still on the wire, and Node does not discard a body a handler already started reading, so a
+  // kept-alive connection would hang the client's next request. Close it after the answer instead (RFC 9112 §9.6).
+  const request = response.req as (Request & { complete?: boolean }) | undefined;
+  if (request && !request.complete) response.setHeader('Connection', 'close');
   response.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
 }
 

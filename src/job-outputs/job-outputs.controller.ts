@@ -5,6 +5,7 @@ import { Problems } from '../common/problem';
 import { PageQuery } from '../common/validation';
 import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
 import { sendContent } from '../mfiles/download';
+import { MfilesService } from '../mfiles/mfiles.service';
 import { ContentStore } from '../storage/content-store';
 import { JobOutputsService, presentOutput } from './job-outputs.service';
 
@@ -14,6 +15,7 @@ export class JobOutputsController {
   constructor(
     private readonly outputs: JobOutputsService,
     private readonly store: ContentStore,
+    private readonly mfiles: MfilesService,
   ) {}
 
   @Get('jobs/:id/outputs')
@@ -32,11 +34,12 @@ export class JobOutputsController {
 
   @Get('joboutputs/:id/content')
   @Authorize('joboutput:read', 'joboutput')
-  @ApiOperation({ summary: 'Download the file of a job output' })
-  @ApiProduces('application/octet-stream')
+  @ApiOperation({ summary: "Download the file of a job output (same headers, ranges and conditional requests as Mfile content; throttled to the service's accessSpeed)" })
+  @ApiProduces('application/octet-stream', 'multipart/byteranges')
   async content(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
     const output = await this.outputs.get(id);
     if (!output.blobKey || output.size === null || !output.sha256) throw Problems.notFound('content of job output', id);
+    const bytesPerSecond = await this.mfiles.accessSpeedOf(output.serviceId);
     await sendContent(this.store, request, response, {
       blobKey: output.blobKey,
       size: output.size,
@@ -44,7 +47,7 @@ export class JobOutputsController {
       mimetype: output.mimetype ?? 'application/octet-stream',
       name: output.name,
       contentUpdatedAt: output.createdAt,
-    });
+    }, { bytesPerSecond });
   }
 
   @Post('joboutputs/:id/mfile')

@@ -77,17 +77,21 @@ export class MfilesController {
 
   @Get('mfiles/:id/content')
   @Authorize('mfile:read', 'mfile')
-  @ApiOperation({ summary: 'Download the content (ETag, conditional requests, a single Range)' })
-  @ApiProduces('application/octet-stream')
+  @ApiOperation({
+    summary:
+      "Download the content: ETag and Repr-Digest (sha-256), conditional requests, one Range (206) or several (206 multipart/byteranges), throttled to the service's accessSpeed",
+  })
+  @ApiProduces('application/octet-stream', 'multipart/byteranges')
   async download(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
     const mfile = await this.mfiles.get(id);
-    const sent = await sendContent(this.store, request, response, mfile);
+    const bytesPerSecond = await this.mfiles.accessSpeedOf(mfile.serviceId);
+    const sent = await sendContent(this.store, request, response, mfile, { bytesPerSecond });
     this.mfiles.recordAccess(mfile, sent);
   }
 
   @Head('mfiles/:id/content')
   @Authorize('mfile:read', 'mfile')
-  @ApiOperation({ summary: 'Headers of the content: size, type, ETag' })
+  @ApiOperation({ summary: 'Headers of the content: size, type, ETag, Repr-Digest' })
   async head(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
     await sendContent(this.store, request, response, await this.mfiles.get(id));
   }

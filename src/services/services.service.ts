@@ -47,7 +47,7 @@ export class ServicesService {
         endsAt: dto.endsAt ?? null,
         priority: dto.priority ?? false,
         diskQuota: dto.diskQuota ?? null,
-        accessSpeed: null,
+        accessSpeed: dto.accessSpeed ?? null,
         properties: {},
       });
       await manager.insert(Service, service);
