@@ -52,7 +52,7 @@ export function Authenticated() {
 }
 
 /** Marks an operation that needs no key (health, metrics, docs, console assets). */
-export const Public = () => SetMetadata(PUBLIC_METADATA, true);
+export const Public = () => applyDecorators(SetMetadata(PUBLIC_METADATA, true), ApiExtension('x-mserve-action', 'none (public, no key)'));
 
 /** The authenticated key (and resolved target) of this request. */
 export const Auth = createParamDecorator((_: unknown, context: ExecutionContext): RequestAuth => {
