@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ProblemError } from '../common/problem';
-import { ContentStore, translateStorageError } from './content-store';
+import { ContentStore, translateStorageError, Writeback } from './content-store';
+import { createWriteStream, readdirSync as listDir, readFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { looksLikeText } from './mime-detector';
 
 describe('ContentStore (real disk)', () => {
@@ -38,6 +40,19 @@ describe('ContentStore (real disk)', () => {
     await expect(store.receive(Readable.from([Buffer.alloc(5)]), { maxBytes: 100, expectedSize: 10 })).rejects.toMatchObject({ status: 400 });
     expect(readdirSync(join(root, 'tmp'))).toEqual([]);
     expect(readdirSync(join(root, 'blobs'))).toEqual([]);
+  });
+
+  it('writes back while a long write goes on, passes the bytes unchanged, and releases its descriptor', async () => {
+    const path = join(root, 'tmp', 'long.bin');
+    const writeback = new Writeback(path, 64 * 1024);
+    const chunks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(16 * 1024, i));
+    const fds = () => listDir('/proc/self/fd').length;
+    const before = fds();
+    await pipeline(Readable.from(chunks), writeback, createWriteStream(path));
+    await writeback.settle();
+    expect(readFileSync(path).equals(Buffer.concat(chunks))).toBe(true);
+    expect(fds()).toBe(before);
+    expect(writeback.syncs).toBeGreaterThanOrEqual(1);
   });
 
   it('maps a full disk to 507', () => {

@@ -15,7 +15,7 @@ import { MfilesService } from '../mfiles/mfiles.service';
 import { Mfolder } from '../mfolders/mfolder.entity';
 import { MfoldersService } from '../mfolders/mfolders.service';
 import { Service } from '../services/service.entity';
-import { ContentStore, translateStorageError } from '../storage/content-store';
+import { ContentStore, translateStorageError, WRITEBACK_EVERY_BYTES } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { ByteRange, classifyRange, mergeRange, missingRanges } from './byte-ranges';
 import { ExpectedDigests, verifyDigests } from './digest-headers';
@@ -278,24 +278,69 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     onWritten: (total: number) => void,
   ): Promise<{ size: number; error?: unknown; chunkDigests: Map<string, Hash> }> {
     const chunkDigests = new Map<string, Hash>(checksums.map((checksum) => [checksum.algorithm, createHash(checksum.algorithm)]));
+    // Chunks are gathered into batches of WRITE_BATCH_BYTES and written with one writev each; while one batch is
+    // being written, the previous one is hashed, so the disk and the hashing overlap. A batch counts (is hashed and
+    // reported as written) only once it is on disk, so the digest state always matches the bytes kept.
     let size = 0;
-    try {
-      for await (const chunk of source as AsyncIterable<Buffer>) {
-        if (size + chunk.length > allowed) {
-          throw Problems.tooLarge(`the request carries more bytes than the upload has left (${allowed}): nothing past the declared length is stored`);
-        }
-        let done = 0;
-        while (done < chunk.length) {
-          const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, position + size + done);
-          done += bytesWritten;
-        }
+    let queued = 0;
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    let inFlight: { write: Promise<void>; chunks: Buffer[]; bytes: number } | undefined;
+    // overlap the disk's write-back with the transfer, as ContentStore's Writeback does (same handle: awaited below)
+    let sinceSync = 0;
+    let writeback: Promise<void> | undefined;
+    let writebackError: unknown;
+    const account = (chunks: Buffer[], bytes: number) => {
+      for (const chunk of chunks) {
         onBytes?.(chunk);
         for (const hash of chunkDigests.values()) hash.update(chunk);
-        size += chunk.length;
-        onWritten(size);
       }
+      size += bytes;
+      onWritten(size);
+      sinceSync += bytes;
+      if (sinceSync >= WRITEBACK_EVERY_BYTES && !writeback) {
+        sinceSync = 0;
+        writeback = handle
+          .datasync()
+          .catch((error: unknown) => void (writebackError = error))
+          .finally(() => (writeback = undefined));
+      }
+    };
+    /** Waits for the batch on its way to disk, starts writing the next one, then hashes the finished one. */
+    const rotate = async (next?: Buffer[], nextBytes = 0) => {
+      const done = inFlight;
+      inFlight = undefined;
+      if (done) await done.write;
+      if (next?.length) {
+        inFlight = { write: writeFully(handle, next, position + queued), chunks: next, bytes: nextBytes };
+        queued += nextBytes;
+      }
+      if (done) account(done.chunks, done.bytes);
+    };
+    try {
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        if (queued + batchBytes + chunk.length > allowed) {
+          throw Problems.tooLarge(`the request carries more bytes than the upload has left (${allowed}): nothing past the declared length is stored`);
+        }
+        batch.push(chunk);
+        batchBytes += chunk.length;
+        if (batchBytes >= WRITE_BATCH_BYTES) {
+          const full = batch;
+          const fullBytes = batchBytes;
+          batch = [];
+          batchBytes = 0;
+          await rotate(full, fullBytes);
+        }
+      }
+      await rotate(batch, batchBytes);
+      await rotate();
+      await writeback;
+      if (writebackError) throw writebackError;
       return { size, chunkDigests };
     } catch (error) {
+      // a batch that reached the disk before the failure still counts (tus keeps it for the resume)
+      if (inFlight) await rotate().catch(() => undefined);
+      await writeback;
       source.resume();
       return { size, error: translateStorageError(error), chunkDigests };
     }
@@ -361,4 +406,17 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       throw error;
     }
   }
+}
+
+/** Bytes gathered before one write to the part file. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
+/** Writes all of `chunks` at `position` (writev, continuing after a short write). */
+async function writeFully(handle: FileHandle, chunks: Buffer[], position: number): Promise<void> {
+  const { bytesWritten } = await handle.writev(chunks, position);
+  const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+  if (bytesWritten === total) return;
+  const rest = Buffer.concat(chunks).subarray(bytesWritten);
+  let done = 0;
+  while (done < rest.length) done += (await handle.write(rest, done, rest.length - done, position + bytesWritten + done)).bytesWritten;
 }

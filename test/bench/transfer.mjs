@@ -1,4 +1,4 @@
-// Transfer benchmark: MServe raw-body upload and content download against a bare Node http server on the same
+// Transfer benchmark: MServe raw-body and tus uploads and content download against a bare Node http server on the same
 // machine, the same filesystem and the same client code. Also samples the api process's peak RSS.
 //
 //   npm run build
@@ -156,7 +156,7 @@ function settle() {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** Streams a file from disk as the raw request body (Content-Length set). Resolves when the response has ended. */
-function uploadFile(url, method, filePath, size, headers = {}) {
+function uploadFile(url, method, filePath, size, headers = {}, range = undefined) {
   return new Promise((resolveUpload, reject) => {
     const started = performance.now();
     const request = http.request(url, {
@@ -177,10 +177,10 @@ function uploadFile(url, method, filePath, size, headers = {}) {
         } catch {
           /* not JSON */
         }
-        resolveUpload({ status: response.statusCode, body, text, ms });
+        resolveUpload({ status: response.statusCode, headers: response.headers, body, text, ms });
       });
     });
-    const source = createReadStream(filePath);
+    const source = createReadStream(filePath, range ? { start: range.start, end: range.end, highWaterMark: 1024 * 1024 } : { highWaterMark: 1024 * 1024 });
     source.on('error', (error) => {
       request.destroy(error);
       reject(error);
@@ -209,6 +209,32 @@ function downloadTo(url, destination, headers = {}, sink) {
     });
     request.on('error', reject);
   });
+}
+
+const TUS_CHUNK = Math.min(SIZE, 64 * MIB);
+
+/** A tus 1.0 upload from a file: creation, then PATCHes of `chunkSize` bytes. Resolves with the Mfile and the time. */
+async function tusUpload(v1, serviceId, auth, filePath, name, chunkSize) {
+  const started = performance.now();
+  const tus = { 'tus-resumable': '1.0.0' };
+  const created = await fetch(`${v1}/services/${serviceId}/uploads`, {
+    method: 'POST',
+    headers: { ...auth, ...tus, 'upload-length': String(SIZE), 'upload-metadata': `filename ${Buffer.from(name).toString('base64')}` },
+  });
+  if (created.status !== 201) throw new Error(`tus creation: ${created.status} ${await created.text()}`);
+  const location = new URL(created.headers.get('location'), v1).href;
+  let mfileId;
+  for (let offset = 0; offset < SIZE; offset += chunkSize) {
+    const end = Math.min(SIZE, offset + chunkSize) - 1;
+    const patch = await uploadFile(location, 'PATCH', filePath, end - offset + 1, { ...auth, ...tus, 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset) }, { start: offset, end });
+    if (patch.status !== 204) throw new Error(`tus PATCH at ${offset}: ${patch.status} ${patch.text.slice(0, 500)}`);
+    mfileId = patch.headers['mfile-id'];
+  }
+  const ms = performance.now() - started;
+  if (!mfileId) throw new Error('tus: the last PATCH did not name the Mfile');
+  const mfile = await json('GET', `${v1}/mfiles/${mfileId}`, auth.authorization.slice('Bearer '.length));
+  if (mfile.status !== 200) throw new Error(`tus: GET mfile ${mfile.status} ${mfile.text}`);
+  return { mfile: mfile.body, ms };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -252,6 +278,15 @@ const server = http.createServer(async (request, response) => {
     if (request.method === 'PUT' && mode === 'plain') {
       // plain: request piped straight to the file
       await pipeline(request, createWriteStream(fileOf(name)));
+      const { size } = await stat(fileOf(name));
+      response.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ size }));
+    } else if (request.method === 'PUT' && mode === 'plainsync') {
+      // plainsync: the same, durably: temp file, fsync, rename, fsync of the folder (no hashing)
+      const temp = fileOf(name) + '.tmp';
+      await pipeline(request, createWriteStream(temp));
+      await fsyncPath(temp, 'r+');
+      await rename(temp, fileOf(name));
+      await fsyncPath(dir, 'r');
       const { size } = await stat(fileOf(name));
       response.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ size }));
     } else if (request.method === 'PUT' && mode === 'hash') {
@@ -428,7 +463,7 @@ async function main() {
     const up = await uploadFile(`${v1}/services/${serviceId}/mfiles?name=warmup.bin`, 'POST', warmFile, 256 * 1024, auth);
     if (up.status !== 201) throw new Error(`warm-up upload: ${up.status} ${up.text}`);
     await downloadTo(`${v1}/mfiles/${up.body.id}/content`, join(clientDir, 'warm.out'), auth);
-    for (const mode of ['plain', 'hash', 'hashsync']) {
+    for (const mode of ['plain', 'plainsync', 'hash', 'hashsync']) {
       const b = await uploadFile(`${baselineBase}/${mode}/warmup.bin`, 'PUT', warmFile, 256 * 1024);
       if (b.status !== 201) throw new Error(`warm-up baseline ${mode}: ${b.status} ${b.text}`);
     }
@@ -444,8 +479,11 @@ async function main() {
 
   const results = {
     mserveUp: [],
+    mserveTusUp: [],
+    mserveTusChunkedUp: [],
     mserveDown: [],
     basePlainUp: [],
+    basePlainSyncUp: [],
     baseHashUp: [],
     baseHashSyncUp: [],
     baseDown: [],
@@ -465,6 +503,20 @@ async function main() {
     say(`  MServe upload            ${fmt(mbps(SIZE, up.ms))} MB/s`);
     settle();
 
+    // (a2) MServe tus upload: creation, then the whole file in one PATCH (what tus-js-client does by default)
+    for (const [bucket, chunkSize, label] of [
+      [results.mserveTusUp, SIZE, 'MServe tus (one PATCH)'],
+      [results.mserveTusChunkedUp, TUS_CHUNK, `MServe tus (${TUS_CHUNK / MIB} MiB PATCHes)`],
+    ]) {
+      const tus = await tusUpload(v1, serviceId, auth, sourceFile, `tus-${run}-${randomUUID()}.bin`, chunkSize);
+      if (tus.mfile.sha256 !== source.sha256 || tus.mfile.md5 !== source.md5 || tus.mfile.size !== SIZE) throw new Error(`${label}: stored ${tus.mfile.size} bytes, digests ${tus.mfile.sha256} / ${tus.mfile.md5}`);
+      bucket.push(tus.ms);
+      say(`  ${label.padEnd(24)} ${fmt(mbps(SIZE, tus.ms))} MB/s`);
+      const removed = await json('DELETE', `${v1}/mfiles/${tus.mfile.id}`, customerKey);
+      if (removed.status !== 204) say(`  (could not delete mfile ${tus.mfile.id}: ${removed.status})`);
+      settle();
+    }
+
     // (b) MServe download to a file
     const down = await downloadTo(`${v1}/mfiles/${up.body.id}/content`, downloadFile, auth);
     if (down.bytes !== SIZE || statSync(downloadFile).size !== SIZE) throw new Error(`MServe download: ${down.bytes} bytes, expected ${SIZE}`);
@@ -483,6 +535,7 @@ async function main() {
     // Baseline uploads: plain, hashing, hashing + fsync
     for (const [mode, bucket, label] of [
       ['plain', results.basePlainUp, 'baseline upload (plain)'],
+      ['plainsync', results.basePlainSyncUp, 'baseline upload (fsync)'],
       ['hash', results.baseHashUp, 'baseline upload (hash)'],
       ['hashsync', results.baseHashSyncUp, 'baseline upload (hash+fsync)'],
     ]) {
@@ -501,7 +554,7 @@ async function main() {
     results.baseDown.push(bd.ms);
     say(`  baseline download        ${fmt(mbps(SIZE, bd.ms))} MB/s`);
     await unlink(downloadFile);
-    for (const mode of ['plain', 'hash', 'hashsync']) rmSync(join(baselineDir, `run-${run}-${mode}.bin`), { force: true });
+    for (const mode of ['plain', 'plainsync', 'hash', 'hashsync']) rmSync(join(baselineDir, `run-${run}-${mode}.bin`), { force: true });
     settle();
   }
 
@@ -554,8 +607,11 @@ async function main() {
       ['transfer', 'median MB/s', 'min', 'max', 'per run'],
       [
         row('MServe upload (raw body, md5+sha256, fsync, DB commit)', 'mserveUp'),
+        row('MServe tus upload (one PATCH, resumable md5+sha256 state)', 'mserveTusUp'),
+        row(`MServe tus upload (${TUS_CHUNK / MIB} MiB PATCHes)`, 'mserveTusChunkedUp'),
         row('MServe download (to file)', 'mserveDown'),
         row('baseline upload (plain)', 'basePlainUp'),
+        row('baseline upload (plain+fsync+rename)', 'basePlainSyncUp'),
         row('baseline upload (md5+sha256)', 'baseHashUp'),
         row('baseline upload (md5+sha256+fsync+rename)', 'baseHashSyncUp'),
         row('baseline download (to file)', 'baseDown'),
@@ -568,6 +624,10 @@ async function main() {
       ['ratio (median MB/s)', 'MServe / baseline'],
       [
         ['upload vs baseline plain', fmt(med.mserveUp / med.basePlainUp, 2)],
+        ['upload vs baseline plain+fsync (durable)', fmt(med.mserveUp / med.basePlainSyncUp, 2)],
+        ['tus (one PATCH) vs baseline plain', fmt(med.mserveTusUp / med.basePlainUp, 2)],
+        ['tus (one PATCH) vs baseline plain+fsync', fmt(med.mserveTusUp / med.basePlainSyncUp, 2)],
+        [`tus (${TUS_CHUNK / MIB} MiB PATCHes) vs baseline plain`, fmt(med.mserveTusChunkedUp / med.basePlainUp, 2)],
         ['upload vs baseline md5+sha256', fmt(med.mserveUp / med.baseHashUp, 2)],
         ['upload vs baseline md5+sha256+fsync', fmt(med.mserveUp / med.baseHashSyncUp, 2)],
         ['download vs baseline', fmt(med.mserveDown / med.baseDown, 2)],
