@@ -57,6 +57,12 @@ export class EnvironmentSchema {
 
   @IsOptional() @Transform(toInt) @IsInt() @Min(60)
   UPLOAD_EXPIRY_SECONDS = 86400;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  IMAGE_MAX_PIXELS = 268402689;
+
+  @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,50}$/, { message: 'QUEUE_PREFIX must be 1-50 letters, digits, _ or -' })
+  QUEUE_PREFIX = 'mserve';
 }
 
 export interface QueueConsumption {
@@ -81,6 +87,10 @@ export interface AppConfig {
   shutdownTimeoutMs: number;
   pageLimitMax: number;
   uploadExpirySeconds: number;
+  /** Images with more pixels are refused before decoding (decompression bombs). */
+  imageMaxPixels: number;
+  /** Redis key prefix of the queues and worker heartbeats: deployments (or test runs) sharing a Redis stay apart. */
+  queuePrefix: string;
 }
 
 export class ConfigurationError extends Error {
@@ -126,6 +136,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS,
     pageLimitMax: parsed.PAGE_LIMIT_MAX,
     uploadExpirySeconds: parsed.UPLOAD_EXPIRY_SECONDS,
+    imageMaxPixels: parsed.IMAGE_MAX_PIXELS,
+    queuePrefix: parsed.QUEUE_PREFIX,
   };
 }
 

@@ -1,6 +1,7 @@
 import { Container } from '../containers/container.entity';
 import { JobOutput } from '../job-outputs/job-output.entity';
-import { Job, JobInput } from '../jobs/job.entity';
+import { Job, JobDependency, JobInput } from '../jobs/job.entity';
+import { ServiceProfile } from '../pipelines/profile.entity';
 import { Key } from '../keys/key.entity';
 import { Mfile } from '../mfiles/mfile.entity';
 import { Mfolder } from '../mfolders/mfolder.entity';
@@ -8,4 +9,4 @@ import { Service } from '../services/service.entity';
 import { UploadSession } from '../uploads/upload-session.entity';
 import { Usage } from '../usage/usage.entity';
 
-export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobOutput, Key, Usage, UploadSession];
+export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobDependency, JobOutput, ServiceProfile, Key, Usage, UploadSession];

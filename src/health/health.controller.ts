@@ -1,9 +1,11 @@
-import { Controller, Get, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { Public } from '../keys/authorize.decorator';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { workerKey } from '../queues/queue-options';
 import { QueueRegistry } from '../queues/queue-registry';
 import { QueueName } from '../queues/queue-names';
 import { ContentStore } from '../storage/content-store';
@@ -30,6 +32,7 @@ export class HealthController {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly queues: QueueRegistry,
     private readonly store: ContentStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   markShuttingDown(): void {
@@ -65,7 +68,7 @@ export class HealthController {
     let cursor = '0';
     let count = 0;
     do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', 'mserve:workers:*', 'COUNT', 1000);
+      const [next, keys] = await client.scan(cursor, 'MATCH', workerKey(this.config.queuePrefix, '*'), 'COUNT', 1000);
       cursor = next;
       count += keys.length;
     } while (cursor !== '0');

@@ -57,7 +57,7 @@ export class JobOutputsService {
           blob,
           mimetype: output.mimetype ?? 'application/octet-stream',
           createdBy: auth.key,
-          ingested: false,
+          ingest: null,
           metadata: { promotedFrom: { jobOutputId: output.id, jobId: output.jobId } },
         });
         await manager.update(JobOutput, { id }, { mfileId: created.id });

@@ -14,4 +14,6 @@ export class CreateJobDto {
 export class ListJobsQuery extends PageQuery {
   @ApiPropertyOptional({ enum: Object.values(JobState) }) @IsOptional() @IsIn(Object.values(JobState)) state?: JobState;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(100) task?: string;
+  @ApiPropertyOptional({ enum: ['ingest', 'update', 'access', 'periodic', 'manual'] }) @IsOptional() @IsIn(['ingest', 'update', 'access', 'periodic', 'manual']) trigger?: string;
+  @ApiPropertyOptional({ description: 'The jobs of one pipeline run' }) @IsOptional() @IsUUID() runId?: string;
 }

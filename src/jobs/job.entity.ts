@@ -5,20 +5,33 @@ import { Mfile } from '../mfiles/mfile.entity';
 import { Service } from '../services/service.entity';
 
 export enum JobState {
+  /** Created by a pipeline, waiting for the steps it comes after. */
+  Waiting = 'waiting',
   Queued = 'queued',
   Running = 'running',
   Succeeded = 'succeeded',
   Failed = 'failed',
   Cancelled = 'cancelled',
+  /** Its condition (input mimetype, size) did not match when it became runnable. */
+  Skipped = 'skipped',
 }
 
-export const FINAL_JOB_STATES: readonly JobState[] = [JobState.Succeeded, JobState.Failed, JobState.Cancelled];
+export const FINAL_JOB_STATES: readonly JobState[] = [JobState.Succeeded, JobState.Failed, JobState.Cancelled, JobState.Skipped];
+
+/** A step's condition, as data (never code): input mimetype globs and a size range in bytes. */
+export interface StepCondition {
+  mimetypes?: string[];
+  minSize?: number;
+  maxSize?: number;
+}
 
 /** One task run on one or more Mfiles. PostgreSQL is the source of truth; Redis only carries the work. */
 @Entity('job')
 @Index('idx_job_service', ['serviceId', 'id'])
 @Index('idx_job_service_state', ['serviceId', 'state', 'id'])
 @Index('idx_job_container', ['containerId'])
+@Index('idx_job_run', ['runId'])
+@Index('idx_job_queued', ['state', 'updatedAt'], { where: "state = 'queued'" })
 export class Job {
   @PrimaryColumn('uuid') id: string;
   @Column('uuid') containerId: string;
@@ -29,7 +42,7 @@ export class Job {
   @Column({ type: 'jsonb', default: () => "'{}'" }) options: JsonObject;
   @Column({ type: 'varchar', length: 100 }) queue: string;
   @Column({ type: 'varchar', length: 20, default: JobState.Queued }) state: JobState;
-  /** 0..1 */
+  /** 0..100 */
   @Column({ type: 'real', default: 0 }) progress: number;
   @Column({ type: 'jsonb', nullable: true }) result: JsonObject | null;
   @Column({ type: 'text', nullable: true }) error: string | null;
@@ -37,6 +50,11 @@ export class Job {
   /** Which worker (host:pid) ran it last. */
   @Column({ type: 'varchar', length: 255, nullable: true }) workerHost: string | null;
   @Column({ type: 'varchar', length: 20, default: 'manual' }) trigger: string;
+  /** The pipeline run (one trigger on one Mfile) this job belongs to; null for a manual job. */
+  @Column({ type: 'uuid', nullable: true }) runId: string | null;
+  /** The profile step it was made from. */
+  @Column({ type: 'varchar', length: 100, nullable: true }) step: string | null;
+  @Column({ type: 'jsonb', nullable: true }) condition: StepCondition | null;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;
   @Column({ type: 'timestamptz', nullable: true }) startedAt: Date | null;
@@ -51,4 +69,14 @@ export class JobInput {
   @ManyToOne(() => Job, { onDelete: 'CASCADE' }) @JoinColumn({ name: 'job_id' }) job?: Job;
   @PrimaryColumn('uuid') mfileId: string;
   @ManyToOne(() => Mfile, { onDelete: 'CASCADE' }) @JoinColumn({ name: 'mfile_id' }) mfile?: Mfile;
+}
+
+/** `jobId` runs only after `prerequisiteId` succeeded (or was skipped); if that fails, so does `jobId`. */
+@Entity('job_dependency')
+@Index('idx_job_dependency_prerequisite', ['prerequisiteId'])
+export class JobDependency {
+  @PrimaryColumn('uuid') jobId: string;
+  @ManyToOne(() => Job, { onDelete: 'CASCADE' }) @JoinColumn({ name: 'job_id' }) job?: Job;
+  @PrimaryColumn('uuid') prerequisiteId: string;
+  @ManyToOne(() => Job, { onDelete: 'CASCADE' }) @JoinColumn({ name: 'prerequisite_id' }) prerequisite?: Job;
 }

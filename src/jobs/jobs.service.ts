@@ -13,7 +13,9 @@ import { QueueRegistry } from '../queues/queue-registry';
 import { routeQueue } from '../queues/queue-names';
 import { Service } from '../services/service.entity';
 import { BlobJanitor } from '../storage/blob-janitor';
-import { isTaskName, TASKS } from '../tasks/task-catalogue';
+import { isTaskName, resolveTaskOptions, TASKS } from '../tasks/task-catalogue';
+import { JobOutbox } from '../pipelines/job-outbox';
+import { PipelinesService } from '../pipelines/pipelines.service';
 import { UsageService } from '../usage/usage.service';
 import { CreateJobDto, ListJobsQuery } from './dto';
 import { FINAL_JOB_STATES, Job, JobInput, JobState } from './job.entity';
@@ -30,14 +32,15 @@ export class JobsService {
     private readonly queues: QueueRegistry,
     private readonly janitor: BlobJanitor,
     private readonly usage: UsageService,
+    private readonly pipelines: PipelinesService,
   ) {}
 
   /** A manual job: every input must be reachable with job:create, all in one service. Dispatched at once. */
   async create(auth: RequestAuth, dto: CreateJobDto): Promise<JobView> {
     if (!isTaskName(dto.task)) throw Problems.badRequest(`unknown task "${dto.task}": see GET /api/v1/tasks`, { errors: [`task ${dto.task} is not registered`] });
     const task = TASKS[dto.task];
-    const unknownOptions = Object.keys(dto.options ?? {}).filter((name) => !(name in task.options));
-    if (unknownOptions.length) throw Problems.badRequest(`task ${task.name} has no option ${unknownOptions.join(', ')}`, { errors: unknownOptions.map((name) => `options.${name} is not an option of ${task.name}`) });
+    const { options, errors } = resolveTaskOptions(task, dto.options);
+    if (errors.length) throw Problems.badRequest(`bad options for ${task.name}: ${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`, { errors });
     const mfileIds = [...new Set(dto.mfileIds)];
     let serviceId: string | null = null;
     let containerId: string | null = null;
@@ -52,10 +55,10 @@ export class JobsService {
     const job = await this.dataSource.transaction(async (manager) => {
       const service = await manager.findOneByOrFail(Service, { id: serviceId! });
       const queue = routeQueue({ requested: dto.queue, servicePriority: service.priority, taskDefault: task.defaultQueue });
-      const created = manager.create(Job, { id: uuidv7(), containerId: containerId!, serviceId: serviceId!, task: task.name, options: dto.options ?? {}, queue, state: JobState.Queued, trigger: 'manual' });
+      const created = manager.create(Job, { id: uuidv7(), containerId: containerId!, serviceId: serviceId!, task: task.name, options: options as Job['options'], queue, state: JobState.Queued, trigger: 'manual' });
       await manager.insert(Job, created);
       await manager.insert(JobInput, mfileIds.map((mfileId) => ({ jobId: created.id, mfileId })));
-      await this.usage.record(manager, { metric: 'jobs', value: 1, containerId, serviceId, resourceType: 'job', resourceId: created.id });
+      await this.usage.record(manager, { metric: 'jobs', value: 1, containerId, serviceId, resourceType: 'job', resourceId: created.id, idempotencyKey: `${created.id}:jobs` });
       return created;
     });
     // Dispatch after commit, so a worker never sees a job the database does not have yet.
@@ -76,18 +79,24 @@ export class JobsService {
     if (scope.mfileId) builder.andWhere('j.id IN (SELECT job_id FROM job_input WHERE mfile_id = :mfileId)', { mfileId: scope.mfileId });
     if (query.state) builder.andWhere('j.state = :state', { state: query.state });
     if (query.task) builder.andWhere('j.task = :task', { task: query.task });
+    if (query.trigger) builder.andWhere('j.trigger = :trigger', { trigger: query.trigger });
+    if (query.runId) builder.andWhere('j.run_id = :runId', { runId: query.runId });
     const after = decodeIdCursor(query.cursor);
     if (after) builder.andWhere('j.id > :after', { after });
     return toPage(await builder.getMany(), query.limit, (last) => [last.id]);
   }
 
-  /** Cancels a job that has not finished: it is taken off its queue, and a running worker drops its result. */
+  /**
+   * Cancels a job that has not finished: it is taken off its queue, a running worker drops its result, and the jobs
+   * waiting for it are cancelled too.
+   */
   async cancel(id: string): Promise<JobView> {
     const job = await this.dataSource.transaction(async (manager) => {
       const locked = await manager.findOne(Job, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!locked) throw Problems.notFound('job', id);
       if (FINAL_JOB_STATES.includes(locked.state)) throw Problems.conflict(`the job is already ${locked.state}`, { state: locked.state });
       await manager.update(Job, { id }, { state: JobState.Cancelled, finishedAt: new Date(), error: 'cancelled on request' });
+      await this.pipelines.settleDependents(manager, locked, JobState.Cancelled, new JobOutbox());
       return locked;
     });
     await this.queues.get(job.queue).removeJobs(job.id).catch((error) => this.logger.warn(`could not remove queued job ${id}: ${String(error)}`));

@@ -18,6 +18,8 @@ import { Service } from '../services/service.entity';
 import { BlobJanitor } from '../storage/blob-janitor';
 import { ContentStore, StoredBlob } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
+import { JobOutbox } from '../pipelines/job-outbox';
+import { PipelinesService } from '../pipelines/pipelines.service';
 import { openUpload } from '../uploads/upload-source';
 import { UsageService } from '../usage/usage.service';
 import { ListMfilesQuery, UpdateMfileDto } from './dto';
@@ -44,6 +46,7 @@ export class MfilesService {
     private readonly folders: MfoldersService,
     private readonly janitor: BlobJanitor,
     private readonly usage: UsageService,
+    private readonly pipelines: PipelinesService,
   ) {}
 
   async get(id: string, manager: EntityManager = this.dataSource.manager): Promise<Mfile> {
@@ -76,8 +79,8 @@ export class MfilesService {
     const blob = await this.store.receive(source.stream, { maxBytes: this.config.maxUploadBytes, expectedSize: source.expectedSize, verify: source.verify });
     try {
       const mimetype = await this.mime.detect(blob.head, source.name);
-      return await this.dataSource.transaction((manager) =>
-        this.createFromBlob(manager, { folder, name: source.name, blob, mimetype, createdBy: auth.key, ingested: true }),
+      return await this.pipelines.withOutbox((manager, outbox) =>
+        this.createFromBlob(manager, { folder, name: source.name, blob, mimetype, createdBy: auth.key, ingest: outbox }),
       );
     } catch (error) {
       await this.store.remove(blob.blobKey);
@@ -89,10 +92,12 @@ export class MfilesService {
   /**
    * Turns committed bytes into an Mfile, inside the caller's transaction: quota (with the service row locked),
    * unique name, the row, its mfileowner key, and usage. Every way an Mfile comes to be goes through here.
+   * With `ingest` (new content from outside, any upload path) it is metered as ingest and the service's ingest
+   * pipeline is started, its first jobs going to that outbox; without (a promoted job output) neither.
    */
   async createFromBlob(
     manager: EntityManager,
-    input: { folder: Mfolder; name: string; blob: StoredBlob; mimetype: string; createdBy: Key; ingested: boolean; metadata?: JsonObject },
+    input: { folder: Mfolder; name: string; blob: StoredBlob; mimetype: string; createdBy: Key; ingest: JobOutbox | null; metadata?: JsonObject },
   ): Promise<PublicMfile & { key: string; keyId: string }> {
     const { folder, name, blob } = input;
     await this.reserveQuota(manager, folder.serviceId, blob.size, 0);
@@ -116,10 +121,11 @@ export class MfilesService {
     const scope = { containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile' as const, resourceId: mfile.id };
     await this.usage.record(
       manager,
-      ...(input.ingested ? [{ metric: 'ingest' as const, value: blob.size, ...scope }] : []),
+      ...(input.ingest ? [{ metric: 'ingest' as const, value: blob.size, ...scope }] : []),
       { metric: 'disc', value: blob.size, ...scope },
       { metric: 'mfiles', value: 1, ...scope },
     );
+    if (input.ingest) await this.pipelines.instantiate(manager, 'ingest', mfile, input.ingest);
     return { ...presentMfile(await this.get(mfile.id, manager)), key: issued.secret, keyId: issued.key.id };
   }
 
@@ -148,13 +154,14 @@ export class MfilesService {
     let updated: Mfile;
     try {
       const mimetype = await this.mime.detect(blob.head, current.name);
-      ({ oldBlobKey, updated } = await this.dataSource.transaction(async (manager) => {
+      ({ oldBlobKey, updated } = await this.pipelines.withOutbox(async (manager, outbox) => {
         const locked = await manager.findOne(Mfile, { where: { id }, lock: { mode: 'pessimistic_write' } });
         if (!locked) throw Problems.notFound('mfile', id);
         await this.reserveQuota(manager, locked.serviceId, blob.size, locked.size);
         await manager.update(Mfile, { id }, { size: blob.size, md5: blob.md5, sha256: blob.sha256, mimetype, blobKey: blob.blobKey, contentUpdatedAt: new Date() });
         const scope = { containerId: locked.containerId, serviceId: locked.serviceId, resourceType: 'mfile' as const, resourceId: id };
         await this.usage.record(manager, { metric: 'ingest', value: blob.size, ...scope }, { metric: 'disc', value: blob.size - locked.size, ...scope });
+        await this.pipelines.instantiate(manager, 'update', locked, outbox);
         return { oldBlobKey: locked.blobKey, updated: await this.get(id, manager) };
       }));
     } catch (error) {

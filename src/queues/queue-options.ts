@@ -2,10 +2,13 @@ import { QueueOptions } from 'bull';
 
 export const QUEUE_OPTIONS = Symbol('QUEUE_OPTIONS');
 
-export function queueOptions(redisUrl: string): QueueOptions {
+export function queueOptions(redisUrl: string, prefix: string): QueueOptions {
   const url = new URL(redisUrl);
   return {
-    prefix: 'mserve',
+    prefix,
+    // A worker renews its lock every 2.5 s; a job whose lock lapsed (the worker died) is found within 5 s and
+    // runs again elsewhere, instead of Bull's default 30 s lock and 30 s stall check.
+    settings: { lockDuration: 10_000, lockRenewTime: 2_500, stalledInterval: 5_000, maxStalledCount: 2 },
     redis: {
       host: url.hostname,
       port: Number(url.port || 6379),
@@ -17,4 +20,9 @@ export function queueOptions(redisUrl: string): QueueOptions {
       enableReadyCheck: false,
     },
   };
+}
+
+/** The heartbeat key of one worker (and, with `*`, the pattern of all of them). */
+export function workerKey(prefix: string, workerId: string): string {
+  return `${prefix}:workers:${workerId}`;
 }

@@ -8,10 +8,10 @@ import { QueueRegistry } from './queue-registry';
 @Global()
 @Module({
   imports: [
-    BullModule.forRootAsync({ inject: [APP_CONFIG], useFactory: (config: AppConfig) => queueOptions(config.redisUrl!) }),
+    BullModule.forRootAsync({ inject: [APP_CONFIG], useFactory: (config: AppConfig) => queueOptions(config.redisUrl!, config.queuePrefix) }),
     BullModule.registerQueue({ name: QueueName.Normal }, { name: QueueName.Priority }),
   ],
-  providers: [{ provide: QUEUE_OPTIONS, inject: [APP_CONFIG], useFactory: (config: AppConfig) => queueOptions(config.redisUrl!) }, QueueRegistry],
+  providers: [{ provide: QUEUE_OPTIONS, inject: [APP_CONFIG], useFactory: (config: AppConfig) => queueOptions(config.redisUrl!, config.queuePrefix) }, QueueRegistry],
   exports: [QueueRegistry, BullModule, QUEUE_OPTIONS],
 })
 export class QueuesModule {}

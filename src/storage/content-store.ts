@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, ReadStream } from 'node:fs';
 import { FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Transform, TransformCallback } from 'node:stream';
+import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ProblemError, Problems } from '../common/problem';
 import { uuidv7 } from '../database/uuid';
@@ -198,6 +198,26 @@ export class ContentStore {
       await unlink(tempPath).catch(() => undefined);
       throw translateStorageError(error);
     }
+  }
+
+  /**
+   * Adopts a file a task wrote into the temp folder (an ffmpeg output): hashes it (md5, sha256, head) in one read,
+   * then commits it by rename like any upload. The file is gone afterwards, committed or removed.
+   */
+  async commitFile(tempPath: string): Promise<StoredBlob> {
+    try {
+      const counter = new DigestingCounter(Number.MAX_SAFE_INTEGER);
+      await pipeline(createReadStream(tempPath, { highWaterMark: 1024 * 1024 }), counter, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+      return await this.commitTemp(tempPath, { size: counter.size, md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex'), head: counter.head() });
+    } catch (error) {
+      await unlink(tempPath).catch(() => undefined);
+      throw translateStorageError(error);
+    }
+  }
+
+  /** Stores bytes a task made in memory (a thumbnail). */
+  storeBuffer(bytes: Buffer): Promise<StoredBlob> {
+    return this.receive(Readable.from([bytes]), { maxBytes: Number.MAX_SAFE_INTEGER });
   }
 
   /** fsync, then atomic rename into blobs/, then fsync of the folder. */

@@ -3,23 +3,85 @@ import { QueueName } from '../queues/queue-names';
 export enum TaskName {
   Md5 = 'md5',
   Sha256 = 'sha256',
+  Fixity = 'fixity',
+  Mime = 'mime',
+  ImageMetadata = 'image-metadata',
+  Thumbnail = 'thumbnail',
+  Poster = 'poster',
+  VideoMetadata = 'video-metadata',
+  VideoPoster = 'video-poster',
+  VideoProxy = 'video-proxy',
+  Transcode = 'transcode',
 }
+
+export type ImageFormat = 'jpeg' | 'webp' | 'png';
+interface ImageSizeOptions {
+  width: number;
+  height: number;
+  format: ImageFormat;
+  quality: number;
+  fit: 'inside' | 'cover';
+}
+
+/** Named ffmpeg presets for `transcode`: data, never command lines a user wrote. */
+export const TRANSCODE_PRESETS = {
+  'h264-480p': { container: 'mp4', mimetype: 'video/mp4', video: { codec: 'libx264', height: 480, crf: 23 }, audio: { codec: 'aac', bitrate: '128k' } },
+  'h264-720p': { container: 'mp4', mimetype: 'video/mp4', video: { codec: 'libx264', height: 720, crf: 22 }, audio: { codec: 'aac', bitrate: '160k' } },
+  'h264-1080p': { container: 'mp4', mimetype: 'video/mp4', video: { codec: 'libx264', height: 1080, crf: 21 }, audio: { codec: 'aac', bitrate: '192k' } },
+  'vp9-480p': { container: 'webm', mimetype: 'video/webm', video: { codec: 'libvpx-vp9', height: 480, crf: 33 }, audio: { codec: 'libopus', bitrate: '96k' } },
+  'audio-mp3': { container: 'mp3', mimetype: 'audio/mpeg', video: null, audio: { codec: 'libmp3lame', bitrate: '192k' } },
+  'audio-aac': { container: 'm4a', mimetype: 'audio/mp4', video: null, audio: { codec: 'aac', bitrate: '160k' } },
+} as const;
+export type TranscodePreset = keyof typeof TRANSCODE_PRESETS;
 
 /** What each task accepts and returns, so dispatch and handlers are checked by the compiler. */
 export interface TaskTypes {
   [TaskName.Md5]: { options: Record<string, never>; result: { md5: string; matchesRecorded: boolean } };
   [TaskName.Sha256]: { options: Record<string, never>; result: { sha256: string; matchesRecorded: boolean } };
+  [TaskName.Fixity]: { options: Record<string, never>; result: { ok: boolean; md5: string; sha256: string; size: number } };
+  [TaskName.Mime]: { options: Record<string, never>; result: { mimetype: string; previous: string; changed: boolean } };
+  [TaskName.ImageMetadata]: {
+    options: Record<string, never>;
+    result: { width: number; height: number; format: string; orientation: number | null; space: string | null; hasAlpha: boolean; density: number | null; exif: Record<string, string | number> };
+  };
+  [TaskName.Thumbnail]: { options: ImageSizeOptions; result: { width: number; height: number; format: string; size: number } };
+  [TaskName.Poster]: { options: ImageSizeOptions; result: { width: number; height: number; format: string; size: number } };
+  [TaskName.VideoMetadata]: {
+    options: Record<string, never>;
+    result: { duration: number | null; format: string | null; bitRate: number | null; video: { codec: string; width: number; height: number; fps: number | null } | null; audio: { codec: string; channels: number; sampleRate: number } | null };
+  };
+  [TaskName.VideoPoster]: { options: { at: number; width: number; height: number }; result: { at: number; width: number; height: number; size: number } };
+  [TaskName.VideoProxy]: { options: { height: number; crf: number }; result: { width: number; height: number; duration: number | null; size: number } };
+  [TaskName.Transcode]: { options: { preset: TranscodePreset }; result: { preset: string; mimetype: string; size: number; duration: number | null } };
 }
+
+export type OptionSpec =
+  | { type: 'integer' | 'number'; description: string; default: number; minimum: number; maximum: number }
+  | { type: 'string'; description: string; default: string; enum: readonly string[] };
 
 export interface TaskDefinition {
   name: TaskName;
   description: string;
   defaultQueue: string;
-  /** Accepted input mimetypes (globs). */
+  /** Accepted input mimetypes (globs); a step whose input does not match is skipped. */
   inputs: string[];
-  options: Record<string, { type: string; description: string; default?: unknown }>;
+  options: Record<string, OptionSpec>;
+  /** The files it produces, as job outputs. */
+  outputs: Record<string, string>;
   results: Record<string, string>;
 }
+
+const imageOptions = (width: number, height: number, what: string): Record<string, OptionSpec> => ({
+  width: { type: 'integer', description: `largest width of the ${what} in pixels`, default: width, minimum: 8, maximum: 4096 },
+  height: { type: 'integer', description: `largest height of the ${what} in pixels`, default: height, minimum: 8, maximum: 4096 },
+  format: { type: 'string', description: 'output format', default: 'jpeg', enum: ['jpeg', 'webp', 'png'] },
+  quality: { type: 'integer', description: 'quality for jpeg and webp', default: 80, minimum: 1, maximum: 100 },
+  fit: { type: 'string', description: '`inside` keeps the whole picture within width×height; `cover` fills it and crops', default: 'inside', enum: ['inside', 'cover'] },
+});
+
+const NO_OPTIONS: Record<string, OptionSpec> = {};
+const IMAGES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif', 'image/heic', 'image/heif', 'image/svg+xml'];
+const VIDEOS = ['video/*'];
 
 export const TASKS: Record<TaskName, TaskDefinition> = {
   [TaskName.Md5]: {
@@ -27,7 +89,8 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     description: 'Re-reads the stored bytes and computes their MD5; reports whether it matches the recorded one',
     defaultQueue: QueueName.Normal,
     inputs: ['*/*'],
-    options: {},
+    options: NO_OPTIONS,
+    outputs: {},
     results: { md5: 'hex MD5 of the stored bytes', matchesRecorded: 'whether it equals the MD5 recorded at ingest' },
   },
   [TaskName.Sha256]: {
@@ -35,11 +98,135 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     description: 'Re-reads the stored bytes and computes their SHA-256; reports whether it matches the recorded one',
     defaultQueue: QueueName.Normal,
     inputs: ['*/*'],
-    options: {},
+    options: NO_OPTIONS,
+    outputs: {},
     results: { sha256: 'hex SHA-256 of the stored bytes', matchesRecorded: 'whether it equals the SHA-256 recorded at ingest' },
+  },
+  [TaskName.Fixity]: {
+    name: TaskName.Fixity,
+    description: 'Re-hashes the stored bytes (MD5 and SHA-256 in one read) and compares them and the size with what was recorded; a mismatch fails the job and records `corruption` usage',
+    defaultQueue: QueueName.Normal,
+    inputs: ['*/*'],
+    options: NO_OPTIONS,
+    outputs: {},
+    results: { ok: 'size, MD5 and SHA-256 all match', md5: 'hex MD5 now', sha256: 'hex SHA-256 now', size: 'bytes now' },
+  },
+  [TaskName.Mime]: {
+    name: TaskName.Mime,
+    description: 'Detects the media type: magic numbers (file-type), then the extension, then a text sniff; updates the Mfile',
+    defaultQueue: QueueName.Normal,
+    inputs: ['*/*'],
+    options: NO_OPTIONS,
+    outputs: {},
+    results: { mimetype: 'the detected type', previous: 'the type before', changed: 'whether the Mfile was updated' },
+  },
+  [TaskName.ImageMetadata]: {
+    name: TaskName.ImageMetadata,
+    description: 'Reads dimensions (as displayed, EXIF orientation applied), format, colour space and EXIF; stored in the Mfile metadata as `image`',
+    defaultQueue: QueueName.Normal,
+    inputs: IMAGES,
+    options: NO_OPTIONS,
+    outputs: {},
+    results: { width: 'displayed width', height: 'displayed height', format: 'decoder format', orientation: 'EXIF orientation 1-8', space: 'colour space', hasAlpha: 'alpha channel', density: 'DPI', exif: 'selected EXIF fields' },
+  },
+  [TaskName.Thumbnail]: {
+    name: TaskName.Thumbnail,
+    description: 'A small picture of an image (sharp), EXIF orientation applied, never larger than the original',
+    defaultQueue: QueueName.Normal,
+    inputs: IMAGES,
+    options: imageOptions(210, 128, 'thumbnail'),
+    outputs: { thumbnail: 'the picture (image/jpeg, image/webp or image/png)' },
+    results: { width: 'pixels', height: 'pixels', format: 'jpeg, webp or png', size: 'bytes' },
+  },
+  [TaskName.Poster]: {
+    name: TaskName.Poster,
+    description: 'A medium-size picture of an image for previews (sharp), EXIF orientation applied',
+    defaultQueue: QueueName.Normal,
+    inputs: IMAGES,
+    options: imageOptions(420, 256, 'poster'),
+    outputs: { poster: 'the picture (image/jpeg, image/webp or image/png)' },
+    results: { width: 'pixels', height: 'pixels', format: 'jpeg, webp or png', size: 'bytes' },
+  },
+  [TaskName.VideoMetadata]: {
+    name: TaskName.VideoMetadata,
+    description: 'Duration, container, bit rate and the first video and audio streams (ffprobe); stored in the Mfile metadata as `video`',
+    defaultQueue: QueueName.Normal,
+    inputs: [...VIDEOS, 'audio/*'],
+    options: NO_OPTIONS,
+    outputs: {},
+    results: { duration: 'seconds', format: 'container', bitRate: 'bits per second', video: 'codec, width, height, fps', audio: 'codec, channels, sample rate' },
+  },
+  [TaskName.VideoPoster]: {
+    name: TaskName.VideoPoster,
+    description: 'One frame of a video as a JPEG (ffmpeg), taken at `at` percent of its duration',
+    defaultQueue: QueueName.Normal,
+    inputs: VIDEOS,
+    options: {
+      at: { type: 'number', description: 'where to take the frame, in percent of the duration', default: 10, minimum: 0, maximum: 100 },
+      width: { type: 'integer', description: 'largest width in pixels', default: 420, minimum: 16, maximum: 4096 },
+      height: { type: 'integer', description: 'largest height in pixels', default: 256, minimum: 16, maximum: 4096 },
+    },
+    outputs: { poster: 'image/jpeg' },
+    results: { at: 'seconds into the video', width: 'pixels', height: 'pixels', size: 'bytes' },
+  },
+  [TaskName.VideoProxy]: {
+    name: TaskName.VideoProxy,
+    description: 'A small H.264/AAC MP4 for streaming and editing (ffmpeg, `+faststart`), progress reported',
+    defaultQueue: QueueName.Normal,
+    inputs: VIDEOS,
+    options: {
+      height: { type: 'integer', description: 'frame height (never upscaled)', default: 480, minimum: 120, maximum: 2160 },
+      crf: { type: 'integer', description: 'x264 constant rate factor (lower is better and larger)', default: 26, minimum: 14, maximum: 40 },
+    },
+    outputs: { proxy: 'video/mp4' },
+    results: { width: 'pixels', height: 'pixels', duration: 'seconds', size: 'bytes' },
+  },
+  [TaskName.Transcode]: {
+    name: TaskName.Transcode,
+    description: `Converts a video or audio file with a named preset (${Object.keys(TRANSCODE_PRESETS).join(', ')}), progress reported`,
+    defaultQueue: QueueName.Normal,
+    inputs: [...VIDEOS, 'audio/*'],
+    options: { preset: { type: 'string', description: 'the preset', default: 'h264-720p', enum: Object.keys(TRANSCODE_PRESETS) } },
+    outputs: { transcode: 'the converted file' },
+    results: { preset: 'the preset used', mimetype: 'of the output', size: 'bytes', duration: 'seconds' },
   },
 };
 
 export function isTaskName(name: string): name is TaskName {
   return Object.prototype.hasOwnProperty.call(TASKS, name);
+}
+
+/**
+ * Checks options against a task's schema and fills in the defaults. Returns the complete options, or the list of
+ * what is wrong (unknown option, wrong type, out of range, not one of the allowed values).
+ */
+export function resolveTaskOptions(task: TaskDefinition, given: Record<string, unknown> | undefined, path = 'options'): { options: Record<string, unknown>; errors: string[] } {
+  const errors: string[] = [];
+  const options: Record<string, unknown> = {};
+  for (const name of Object.keys(given ?? {})) {
+    if (!(name in task.options)) errors.push(`${path}.${name} is not an option of ${task.name}${Object.keys(task.options).length ? ` (it has ${Object.keys(task.options).join(', ')})` : ' (it has none)'}`);
+  }
+  for (const [name, spec] of Object.entries(task.options)) {
+    const value = given?.[name];
+    if (value === undefined) {
+      options[name] = spec.default;
+      continue;
+    }
+    if (spec.type === 'string') {
+      if (typeof value !== 'string' || !spec.enum.includes(value)) errors.push(`${path}.${name} must be one of ${spec.enum.join(', ')}`);
+      else options[name] = value;
+    } else {
+      const ok = typeof value === 'number' && Number.isFinite(value) && (spec.type === 'number' || Number.isInteger(value));
+      if (!ok) errors.push(`${path}.${name} must be ${spec.type === 'integer' ? 'an integer' : 'a number'}`);
+      else if (value < spec.minimum || value > spec.maximum) errors.push(`${path}.${name} must be between ${spec.minimum} and ${spec.maximum}`);
+      else options[name] = value;
+    }
+  }
+  return { options, errors };
+}
+
+/** `image/*`-style glob match of a mimetype. */
+export function mimetypeMatches(mimetype: string, globs: readonly string[]): boolean {
+  const type = mimetype.toLowerCase().split(';')[0].trim();
+  return globs.some((glob) => glob === '*/*' || glob === type || (glob.endsWith('/*') && type.startsWith(glob.slice(0, -1))));
 }

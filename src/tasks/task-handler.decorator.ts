@@ -1,5 +1,7 @@
 import { SetMetadata } from '@nestjs/common';
+import { JsonObject } from '../database/columns';
 import { Mfile } from '../mfiles/mfile.entity';
+import { StoredBlob } from '../storage/content-store';
 import { TaskName, TaskTypes } from './task-catalogue';
 
 export const TASK_HANDLER_METADATA = 'mserve:task-handler';
@@ -8,12 +10,33 @@ export interface TaskContext<N extends TaskName> {
   jobId: string;
   inputs: Mfile[];
   options: TaskTypes[N]['options'];
-  /** 0..1; throttled and stored on the job. */
-  reportProgress(fraction: number): Promise<void>;
+  /** 0..100; throttled and stored on the job. */
+  reportProgress(percent: number): Promise<void>;
 }
 
-/** What a handler says happened. Throwing means "retry me"; a permanent failure is returned, not thrown. */
-export type TaskOutcome<N extends TaskName> = { status: 'succeeded'; result: TaskTypes[N]['result'] } | { status: 'failed'; error: string };
+/** A file a task made: stored as a job output (and linked from the Mfile's metadata under `renditions[role]`). */
+export interface TaskOutputFile {
+  name: string;
+  role: string;
+  blob: StoredBlob;
+  mimetype: string;
+  data?: JsonObject;
+}
+
+/** What a task changes on its input Mfile, applied in the transaction that records its success. */
+export interface MfilePatch {
+  mimetype?: string;
+  /** Merged into the Mfile's metadata (top-level keys replaced). */
+  metadata?: JsonObject;
+}
+
+/** What a handler says happened. Throwing means "retry me"; throwing a TaskFailure (or returning failed) does not. */
+export type TaskOutcome<N extends TaskName> =
+  | { status: 'succeeded'; result: TaskTypes[N]['result']; outputs?: TaskOutputFile[]; mfilePatch?: MfilePatch }
+  | { status: 'failed'; error: string };
+
+/** A permanent failure (bad input, unsupported content): the job fails at once, without retries. */
+export class TaskFailure extends Error {}
 
 export type TaskHandlerFunction<N extends TaskName> = (context: TaskContext<N>) => Promise<TaskOutcome<N>>;
 

@@ -15,6 +15,7 @@ import { MfilesService } from '../mfiles/mfiles.service';
 import { Mfolder } from '../mfolders/mfolder.entity';
 import { MfoldersService } from '../mfolders/mfolders.service';
 import { Service } from '../services/service.entity';
+import { PipelinesService } from '../pipelines/pipelines.service';
 import { ContentStore, translateStorageError, WRITEBACK_EVERY_BYTES } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { ByteRange, classifyRange, mergeRange, missingRanges } from './byte-ranges';
@@ -71,6 +72,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     private readonly folders: MfoldersService,
     private readonly mime: MimeDetector,
     private readonly lock: UploadLock,
+    private readonly pipelines: PipelinesService,
   ) {}
 
   onModuleInit(): void {
@@ -392,9 +394,9 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     const mimetype = await this.mime.detect(head, session.name);
     const blob = await this.store.commitTemp(partPath, { size: session.length, ...final, head });
     try {
-      const mfile = await this.dataSource.transaction(async (manager) => {
+      const mfile = await this.pipelines.withOutbox(async (manager, outbox) => {
         const folder = await manager.findOneByOrFail(Mfolder, { id: session.folderId });
-        const created = await this.mfiles.createFromBlob(manager, { folder, name: session.name, blob, mimetype, createdBy: auth.key, ingested: true });
+        const created = await this.mfiles.createFromBlob(manager, { folder, name: session.name, blob, mimetype, createdBy: auth.key, ingest: outbox });
         await manager.update(UploadSession, { id: session.id }, { completedAt: new Date(), mfileId: created.id, md5State: null, sha256State: null });
         return created;
       });

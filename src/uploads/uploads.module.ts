@@ -1,13 +1,14 @@
 import { Module } from '@nestjs/common';
 import { MfilesModule } from '../mfiles/mfiles.module';
 import { MfoldersModule } from '../mfolders/mfolders.module';
+import { PipelinesModule } from '../pipelines/pipelines.module';
 import { ChunkedUploadController } from './chunked-upload.controller';
 import { TusController } from './tus.controller';
 import { UploadLock } from './upload-lock';
 import { UploadSessionsService } from './upload-sessions.service';
 
 @Module({
-  imports: [MfilesModule, MfoldersModule],
+  imports: [MfilesModule, MfoldersModule, PipelinesModule],
   controllers: [TusController, ChunkedUploadController],
   providers: [UploadSessionsService, UploadLock],
   exports: [UploadSessionsService],

@@ -2,7 +2,10 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { AppConfig, QueueConsumption } from '../config/config';
 import { CoreModule } from '../core.module';
+import { PipelinesModule } from '../pipelines/pipelines.module';
 import { ChecksumHandlers } from '../tasks/checksum.handlers';
+import { ImageHandlers } from '../tasks/image.handlers';
+import { VideoHandlers } from '../tasks/video.handlers';
 import { TaskRegistry } from '../tasks/task-registry';
 import { JobRunner } from './job-runner';
 import { WORKER_QUEUES, WorkerService } from './worker.service';
@@ -13,8 +16,8 @@ export class WorkerModule {
   static forRoot(config: AppConfig, queues: QueueConsumption[]): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [CoreModule.forRoot(config), DiscoveryModule],
-      providers: [{ provide: WORKER_QUEUES, useValue: queues }, TaskRegistry, ChecksumHandlers, JobRunner, WorkerService],
+      imports: [CoreModule.forRoot(config), DiscoveryModule, PipelinesModule],
+      providers: [{ provide: WORKER_QUEUES, useValue: queues }, TaskRegistry, ChecksumHandlers, ImageHandlers, VideoHandlers, JobRunner, WorkerService],
     };
   }
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, QueueConsumption } from '../config/config';
 import { assertQueueName } from '../queues/queue-names';
+import { workerKey } from '../queues/queue-options';
 import { QueueRegistry } from '../queues/queue-registry';
 import { JobRunner, WORKER_ID } from './job-runner';
 
@@ -51,7 +52,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     try {
       const client = this.queues.get(this.consumption[0]?.queue ?? 'normal').client;
       const value = JSON.stringify({ id: WORKER_ID, queues: this.consumption, at: new Date().toISOString() });
-      await client.set(`mserve:workers:${WORKER_ID}`, value, 'EX', HEARTBEAT_SECONDS * 3);
+      await client.set(workerKey(this.config.queuePrefix, WORKER_ID), value, 'EX', HEARTBEAT_SECONDS * 3);
       this.healthy = true;
     } catch (error) {
       this.healthy = false;
@@ -63,7 +64,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationShutdown(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.healthy = false;
-    await this.queues.get(this.consumption[0]?.queue ?? 'normal').client.del(`mserve:workers:${WORKER_ID}`).catch(() => undefined);
+    await this.queues.get(this.consumption[0]?.queue ?? 'normal').client.del(workerKey(this.config.queuePrefix, WORKER_ID)).catch(() => undefined);
     const closing = Promise.all(this.consumption.map(({ queue }) => this.queues.get(queue).close()));
     const timeout = new Promise((resolve) => setTimeout(resolve, this.config.shutdownTimeoutMs).unref());
     await Promise.race([closing, timeout]);

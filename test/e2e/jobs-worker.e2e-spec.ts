@@ -18,8 +18,8 @@ describe('jobs through a real worker process', () => {
     admin = new Client(app.api, app.adminKey);
     redis = new Redis(process.env.REDIS_URL!, { lazyConnect: true });
     await redis.connect();
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, LOG_LEVEL: 'info' }, ['--queues', 'normal:2,priority:1']);
-    await eventually(async () => (await redis.keys(`mserve:workers:*:${worker.pid}`)).length === 1, 'the worker heartbeat');
+    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'info' }, ['--queues', 'normal:2,priority:1']);
+    await eventually(async () => (await redis.keys(`${app.config.queuePrefix}:workers:*:${worker.pid}`)).length === 1, 'the worker heartbeat');
   });
   afterAll(async () => {
     if (worker.exitCode === null) worker.kill('SIGKILL');
@@ -44,14 +44,14 @@ describe('jobs through a real worker process', () => {
     const sha = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'sha256' });
     const doneMd5 = await finished(customer, md5.body.id);
     const doneSha = await finished(customer, sha.body.id);
-    expect(doneMd5).toMatchObject({ state: 'succeeded', progress: 1, result: { md5: createHash('md5').update(bytes).digest('hex'), matchesRecorded: true } });
+    expect(doneMd5).toMatchObject({ state: 'succeeded', progress: 100, result: { md5: createHash('md5').update(bytes).digest('hex'), matchesRecorded: true } });
     expect(doneSha.result).toEqual({ sha256: createHash('sha256').update(bytes).digest('hex'), matchesRecorded: true });
     expect(doneMd5.workerHost).toMatch(new RegExp(`:${worker.pid}$`));
     const usage = await app.dataSource.query('SELECT metric, value FROM usage WHERE resource_id = $1 ORDER BY metric', [md5.body.id]);
-    expect(usage.map((row: { metric: string }) => row.metric)).toEqual(['jobruntime', 'jobs', 'task/md5/success']);
-    const listed = await customer.get(`/mfiles/${file.body.id}/jobs`);
+    expect(usage.map((row: { metric: string }) => row.metric)).toEqual(['jobbytes', 'jobruntime', 'jobs', 'task/md5/success']);
+    const listed = await customer.get(`/mfiles/${file.body.id}/jobs?trigger=manual`);
     expect(listed.body.items.map((job: { id: string }) => job.id)).toEqual([md5.body.id, sha.body.id]);
-    expect((await customer.get(`/services/${tenant.serviceId}/jobs?state=succeeded&task=md5`)).body.items).toHaveLength(1);
+    expect((await customer.get(`/services/${tenant.serviceId}/jobs?state=succeeded&task=md5&trigger=manual`)).body.items).toHaveLength(1);
   });
 
   it('finds silent corruption: the stored bytes no longer match what was recorded', async () => {
@@ -76,10 +76,10 @@ describe('jobs through a real worker process', () => {
     const hardware = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'md5', queue: 'hardware.gpu' });
     expect(hardware.body.queue).toBe('hardware.gpu');
     // nobody serves hardware.gpu here: it waits, and can be cancelled, which takes it off the queue
-    expect(await redis.exists(`mserve:hardware.gpu:${hardware.body.id}`)).toBe(1);
+    expect(await redis.exists(`${app.config.queuePrefix}:hardware.gpu:${hardware.body.id}`)).toBe(1);
     const cancelled = await customer.post(`/jobs/${hardware.body.id}/cancel`);
     expect(cancelled.body.state).toBe('cancelled');
-    expect(await redis.exists(`mserve:hardware.gpu:${hardware.body.id}`)).toBe(0);
+    expect(await redis.exists(`${app.config.queuePrefix}:hardware.gpu:${hardware.body.id}`)).toBe(0);
     expect((await customer.post(`/jobs/${hardware.body.id}/cancel`)).status).toBe(409);
     expect((await customer.delete(`/jobs/${hardware.body.id}`)).status).toBe(204);
     expect((await customer.get(`/jobs/${hardware.body.id}`)).status).toBe(404);
@@ -104,7 +104,7 @@ describe('jobs through a real worker process', () => {
     const exit = await waitForExit(worker);
     expect(exit).toEqual({ code: 0, signal: null });
     expect(worker.output()).toContain('SIGTERM: shutting down');
-    expect(await redis.keys(`mserve:workers:*:${worker.pid}`)).toEqual([]);
+    expect(await redis.keys(`${app.config.queuePrefix}:workers:*:${worker.pid}`)).toEqual([]);
   });
 
   it('refuses to start without its database and Redis, saying what is missing', async () => {

@@ -65,8 +65,14 @@ describe('platform surface', () => {
 
   it('the task registry lists each task with its queue, inputs, options and results', async () => {
     const reply = await new Client(app.api).get('/tasks');
-    expect(reply.body.items.map((task: { name: string }) => task.name)).toEqual(['md5', 'sha256']);
+    expect(reply.body.items.map((task: { name: string }) => task.name)).toEqual([
+      'md5', 'sha256', 'fixity', 'mime', 'image-metadata', 'thumbnail', 'poster', 'video-metadata', 'video-poster', 'video-proxy', 'transcode',
+    ]);
     expect(reply.body.items[0]).toMatchObject({ defaultQueue: 'normal', inputs: ['*/*'], options: {} });
+    const thumbnail = reply.body.items.find((task: { name: string }) => task.name === 'thumbnail');
+    expect(thumbnail.options.width).toMatchObject({ type: 'integer', default: 210, minimum: 8 });
+    expect(thumbnail.options.format).toMatchObject({ type: 'string', default: 'jpeg', enum: ['jpeg', 'webp', 'png'] });
+    expect(thumbnail.outputs).toHaveProperty('thumbnail');
   });
 
   it('entities and migrations agree (no schema change left ungenerated)', async () => {

@@ -19,7 +19,9 @@ export interface TestApp {
 /** The real api, listening on a free port, against the run's real PostgreSQL and Redis, storage in a temp dir. */
 export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
   const storageDir = mkdtempSync(join(process.env.VAR_DIR!, 'storage-'));
-  const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', STORAGE_DIR: storageDir, ...overrides });
+  // each app gets its own queues, so jobs made by one suite's uploads are never run by another suite's worker
+  const queuePrefix = `mserve-test-${Math.random().toString(36).slice(2, 10)}`;
+  const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', STORAGE_DIR: storageDir, QUEUE_PREFIX: queuePrefix, ...overrides });
   const app = await createApiApp(config);
   tuneServer(app);
   const dataSource = app.get(DataSource);

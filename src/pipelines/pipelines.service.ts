@@ -1,0 +1,151 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { Problems } from '../common/problem';
+import { uuidv7 } from '../database/uuid';
+import { Job, JobDependency, JobInput, JobState } from '../jobs/job.entity';
+import { QueueRegistry } from '../queues/queue-registry';
+import { routeQueue } from '../queues/queue-names';
+import { Service } from '../services/service.entity';
+import { TASKS } from '../tasks/task-catalogue';
+import { UsageService } from '../usage/usage.service';
+import { JobOutbox } from './job-outbox';
+import { defaultProfile, ProfileDefinition, ProfileErrors, Trigger, validateProfile } from './profile';
+import { ServiceProfile } from './profile.entity';
+
+export interface PipelineInput {
+  id: string;
+  containerId: string;
+  serviceId: string;
+}
+
+/**
+ * The task engine's bookkeeping, in PostgreSQL: a trigger on an Mfile becomes one job per profile step, with the
+ * `after` edges as dependencies; a finished job releases (or fails) the jobs waiting on it. Queues only carry ids.
+ */
+@Injectable()
+export class PipelinesService {
+  private readonly logger = new Logger('pipelines');
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly queues: QueueRegistry,
+    private readonly usage: UsageService,
+  ) {}
+
+  async profileOf(serviceId: string, manager: EntityManager = this.dataSource.manager): Promise<{ definition: ProfileDefinition; isDefault: boolean; updatedAt: Date | null }> {
+    const row = await manager.findOneBy(ServiceProfile, { serviceId });
+    return row ? { definition: row.definition, isDefault: false, updatedAt: row.updatedAt } : { definition: defaultProfile(), isDefault: true, updatedAt: null };
+  }
+
+  async saveProfile(serviceId: string, input: unknown) {
+    let definition: ProfileDefinition;
+    try {
+      definition = validateProfile(input);
+    } catch (error) {
+      if (error instanceof ProfileErrors) throw Problems.badRequest(`the profile is not valid: ${error.errors[0]}${error.errors.length > 1 ? ` (and ${error.errors.length - 1} more)` : ''}`, { errors: error.errors });
+      throw error;
+    }
+    await this.dataSource.getRepository(ServiceProfile).save(this.dataSource.getRepository(ServiceProfile).create({ serviceId, definition }));
+    return this.profileOf(serviceId);
+  }
+
+  async resetProfile(serviceId: string) {
+    await this.dataSource.getRepository(ServiceProfile).delete({ serviceId });
+    return this.profileOf(serviceId);
+  }
+
+  /**
+   * Creates the jobs of `trigger`'s pipeline for one Mfile, inside the caller's transaction: one per step, with
+   * the step's condition kept for when it becomes runnable, routed by request > service priority > task default.
+   * Steps without prerequisites go to the outbox, to be dispatched after commit. Returns the jobs made.
+   */
+  async instantiate(manager: EntityManager, trigger: Trigger, mfile: PipelineInput, outbox: JobOutbox): Promise<Job[]> {
+    const { definition } = await this.profileOf(mfile.serviceId, manager);
+    const pipeline = definition[trigger];
+    if (!pipeline || pipeline.steps.length === 0) return [];
+    const service = await manager.findOneByOrFail(Service, { id: mfile.serviceId });
+    const runId = uuidv7();
+    const ids = new Map(pipeline.steps.map((step) => [step.name, uuidv7()]));
+    const jobs = pipeline.steps.map((step) =>
+      manager.create(Job, {
+        id: ids.get(step.name)!,
+        containerId: mfile.containerId,
+        serviceId: mfile.serviceId,
+        task: step.task,
+        options: step.options as Job['options'],
+        queue: routeQueue({ requested: step.queue, servicePriority: service.priority, taskDefault: TASKS[step.task].defaultQueue }),
+        state: step.after.length ? JobState.Waiting : JobState.Queued,
+        trigger,
+        runId,
+        step: step.name,
+        condition: step.when ?? null,
+      }),
+    );
+    await manager.insert(Job, jobs);
+    await manager.insert(JobInput, jobs.map((job) => ({ jobId: job.id, mfileId: mfile.id })));
+    const edges = pipeline.steps.flatMap((step) => step.after.map((prerequisite) => ({ jobId: ids.get(step.name)!, prerequisiteId: ids.get(prerequisite)! })));
+    if (edges.length) await manager.insert(JobDependency, edges);
+    await this.usage.record(manager, ...jobs.map((job) => ({ metric: 'jobs' as const, value: 1, containerId: job.containerId, serviceId: job.serviceId, resourceType: 'job' as const, resourceId: job.id, idempotencyKey: `${job.id}:jobs` })));
+    outbox.add(...jobs.filter((job) => job.state === JobState.Queued));
+    return jobs;
+  }
+
+  /**
+   * What a job reaching a final state means for the jobs after it, inside the transaction that recorded that state.
+   * Succeeded or skipped: each waiting dependent whose prerequisites are now all succeeded or skipped is queued
+   * (the dependent row is locked first and its prerequisites read after, so two prerequisites finishing at once
+   * cannot both miss each other). Failed or cancelled: every waiting job downstream fails (or is cancelled) too,
+   * naming the step that did.
+   */
+  async settleDependents(manager: EntityManager, job: Pick<Job, 'id' | 'task' | 'step'>, state: JobState, outbox: JobOutbox): Promise<void> {
+    if (state === JobState.Succeeded || state === JobState.Skipped) {
+      const dependents: Array<{ id: string; queue: string }> = await manager.query(
+        `SELECT j.id, j.queue FROM job_dependency d JOIN job j ON j.id = d.job_id
+          WHERE d.prerequisite_id = $1 AND j.state = 'waiting' ORDER BY j.id FOR UPDATE OF j`,
+        [job.id],
+      );
+      for (const dependent of dependents) {
+        const [{ open }] = await manager.query(
+          `SELECT count(*)::int AS open FROM job_dependency d JOIN job p ON p.id = d.prerequisite_id
+            WHERE d.job_id = $1 AND p.state NOT IN ('succeeded', 'skipped')`,
+          [dependent.id],
+        );
+        if (open > 0) continue;
+        await manager.query("UPDATE job SET state = 'queued', updated_at = now() WHERE id = $1 AND state = 'waiting'", [dependent.id]);
+        outbox.add(dependent);
+      }
+      return;
+    }
+    if (state !== JobState.Failed && state !== JobState.Cancelled) return;
+    const verb = state === JobState.Failed ? 'failed' : 'was cancelled';
+    await manager.query(
+      `WITH RECURSIVE downstream(id) AS (
+         SELECT job_id FROM job_dependency WHERE prerequisite_id = $1
+         UNION SELECT d.job_id FROM job_dependency d JOIN downstream ON d.prerequisite_id = downstream.id)
+       UPDATE job SET state = $2::varchar, error = $3, finished_at = now(), updated_at = now()
+        WHERE id IN (SELECT id FROM downstream) AND state = 'waiting'`,
+      [job.id, state, `dependency ${job.step ?? job.task} (${job.id}) ${verb}`],
+    );
+  }
+
+  /** Puts the outbox's jobs on their queues (after the transaction that made them runnable has committed). */
+  async dispatch(outbox: JobOutbox): Promise<void> {
+    for (const job of outbox.items) {
+      try {
+        await this.queues.dispatch(job.queue, { jobId: job.id });
+      } catch (error) {
+        // PostgreSQL has the job as queued: the reconciler will enqueue it once Redis is back.
+        this.logger.warn(`could not enqueue job ${job.id} on ${job.queue}: ${String(error)}`);
+      }
+    }
+  }
+
+  /** Runs `work` in a transaction with an outbox, then dispatches what it made runnable. */
+  async withOutbox<T>(work: (manager: EntityManager, outbox: JobOutbox) => Promise<T>): Promise<T> {
+    const outbox = new JobOutbox();
+    const result = await this.dataSource.transaction((manager) => work(manager, outbox));
+    await this.dispatch(outbox);
+    return result;
+  }
+}

@@ -1,0 +1,223 @@
+import { CronExpressionParser } from 'cron-parser';
+import { StepCondition } from '../jobs/job.entity';
+import { assertQueueName } from '../queues/queue-names';
+import { isTaskName, mimetypeMatches, resolveTaskOptions, TaskName, TASKS } from '../tasks/task-catalogue';
+
+export const TRIGGERS = ['ingest', 'update', 'access', 'periodic', 'manual'] as const;
+export type Trigger = (typeof TRIGGERS)[number];
+
+/** One step of a pipeline: a task, its options, a condition (data, never code), a queue override, and edges. */
+export interface ProfileStep {
+  name: string;
+  task: TaskName;
+  options: Record<string, unknown>;
+  when?: StepCondition;
+  queue?: string;
+  /** Names of steps of the same pipeline that must succeed (or be skipped) first. */
+  after: string[];
+}
+
+export interface Pipeline {
+  steps: ProfileStep[];
+  /** Cron expression (5 or 6 fields, UTC), `periodic` only. */
+  schedule?: string;
+}
+
+export type ProfileDefinition = Partial<Record<Trigger, Pipeline>>;
+
+const STEP_NAME = /^[a-z0-9][a-z0-9_-]{0,99}$/;
+const MIME_GLOB = /^([a-z0-9][a-z0-9!#$&^_.+-]{0,126}|\*)\/([a-z0-9][a-z0-9!#$&^_.+-]{0,126}|\*)$/i;
+export const MAX_STEPS = 50;
+
+/** MServe's own ingest profile, what every service starts with. */
+export function defaultProfile(): ProfileDefinition {
+  const images = { mimetypes: ['image/*'] };
+  const videos = { mimetypes: ['video/*'] };
+  const step = (name: string, task: TaskName, after: string[], when?: StepCondition, options: Record<string, unknown> = {}): ProfileStep => ({
+    name,
+    task,
+    options: resolveTaskOptions(TASKS[task], options).options,
+    ...(when ? { when } : {}),
+    after,
+  });
+  return {
+    ingest: {
+      steps: [
+        step('mime', TaskName.Mime, []),
+        step('md5', TaskName.Md5, ['mime']),
+        step('image-metadata', TaskName.ImageMetadata, ['mime'], images),
+        step('thumbnail', TaskName.Thumbnail, ['mime'], images, { width: 210, height: 128 }),
+        step('poster', TaskName.Poster, ['mime'], images, { width: 420, height: 256 }),
+        step('video-metadata', TaskName.VideoMetadata, ['mime'], videos),
+        step('video-poster', TaskName.VideoPoster, ['video-metadata'], videos),
+        step('video-proxy', TaskName.VideoProxy, ['video-metadata'], videos),
+      ],
+    },
+    update: {
+      steps: [
+        step('mime', TaskName.Mime, []),
+        step('thumbnail', TaskName.Thumbnail, ['mime'], images, { width: 210, height: 128 }),
+        step('poster', TaskName.Poster, ['mime'], images, { width: 420, height: 256 }),
+      ],
+    },
+  };
+}
+
+export class ProfileErrors extends Error {
+  constructor(readonly errors: string[]) {
+    super(errors.join('; '));
+  }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Validates a profile as a client sent it and returns it normalised (options completed with their defaults).
+ * Every problem is listed: unknown trigger or task, bad option, bad condition or queue, an `after` naming no step,
+ * a cycle, a schedule that is not a cron expression.
+ */
+export function validateProfile(input: unknown): ProfileDefinition {
+  const errors: string[] = [];
+  if (!isObject(input)) throw new ProfileErrors(['the profile must be an object with one pipeline per trigger (ingest, update, access, periodic, manual)']);
+  const profile: ProfileDefinition = {};
+  for (const [trigger, value] of Object.entries(input)) {
+    if (!(TRIGGERS as readonly string[]).includes(trigger)) {
+      errors.push(`${trigger} is not a trigger (use ${TRIGGERS.join(', ')})`);
+      continue;
+    }
+    const pipeline = validatePipeline(trigger as Trigger, value, errors);
+    if (pipeline) profile[trigger as Trigger] = pipeline;
+  }
+  if (errors.length) throw new ProfileErrors(errors);
+  return profile;
+}
+
+function validatePipeline(trigger: Trigger, value: unknown, errors: string[]): Pipeline | undefined {
+  if (!isObject(value)) {
+    errors.push(`${trigger} must be an object with steps`);
+    return undefined;
+  }
+  for (const key of Object.keys(value)) if (key !== 'steps' && key !== 'schedule') errors.push(`${trigger}.${key} is not a pipeline property (steps, schedule)`);
+  const pipeline: Pipeline = { steps: [] };
+  if (trigger === 'periodic') {
+    if (typeof value.schedule !== 'string') errors.push('periodic.schedule is required: a cron expression such as "0 3 * * *"');
+    else {
+      const fields = value.schedule.trim().split(/\s+/).length;
+      try {
+        if (fields < 5 || fields > 6) throw new Error('it needs 5 or 6 fields');
+        CronExpressionParser.parse(value.schedule, { tz: 'UTC' });
+        pipeline.schedule = value.schedule.trim();
+      } catch (error) {
+        errors.push(`periodic.schedule "${value.schedule}" is not a cron expression: ${(error as Error).message}`);
+      }
+    }
+  } else if (value.schedule !== undefined) errors.push(`${trigger}.schedule: only the periodic pipeline has a schedule`);
+  if (!Array.isArray(value.steps)) {
+    errors.push(`${trigger}.steps must be an array`);
+    return undefined;
+  }
+  if (value.steps.length > MAX_STEPS) errors.push(`${trigger}.steps has ${value.steps.length} steps; at most ${MAX_STEPS}`);
+  const names = new Set<string>();
+  value.steps.forEach((raw: unknown, index: number) => {
+    const path = `${trigger}.steps[${index}]`;
+    if (!isObject(raw)) {
+      errors.push(`${path} must be an object`);
+      return;
+    }
+    for (const key of Object.keys(raw)) if (!['name', 'task', 'options', 'when', 'queue', 'after'].includes(key)) errors.push(`${path}.${key} is not a step property (name, task, options, when, queue, after)`);
+    const task = typeof raw.task === 'string' ? raw.task : '';
+    if (!isTaskName(task)) {
+      errors.push(`${path}.task "${String(raw.task)}" is not a task (see GET /api/v1/tasks)`);
+      return;
+    }
+    const name = raw.name === undefined ? task : raw.name;
+    if (typeof name !== 'string' || !STEP_NAME.test(name)) errors.push(`${path}.name must match ${STEP_NAME}`);
+    else if (names.has(name)) errors.push(`${path}.name "${name}" is used twice in ${trigger}`);
+    else names.add(name);
+    if (raw.options !== undefined && !isObject(raw.options)) errors.push(`${path}.options must be an object`);
+    const resolved = resolveTaskOptions(TASKS[task], isObject(raw.options) ? raw.options : undefined, `${path}.options`);
+    errors.push(...resolved.errors);
+    const step: ProfileStep = { name: String(name), task, options: resolved.options, after: [] };
+    if (raw.when !== undefined) step.when = validateCondition(raw.when, `${path}.when`, errors);
+    if (raw.queue !== undefined) {
+      try {
+        step.queue = assertQueueName(String(raw.queue));
+      } catch {
+        errors.push(`${path}.queue "${String(raw.queue)}" is not normal, priority or hardware.<tag>`);
+      }
+    }
+    if (raw.after !== undefined) {
+      if (!Array.isArray(raw.after) || raw.after.some((entry) => typeof entry !== 'string')) errors.push(`${path}.after must be an array of step names`);
+      else step.after = [...new Set(raw.after as string[])];
+    }
+    pipeline.steps.push(step);
+  });
+  for (const step of pipeline.steps) {
+    for (const prerequisite of step.after) {
+      if (prerequisite === step.name) errors.push(`${trigger}: step "${step.name}" cannot come after itself`);
+      else if (!names.has(prerequisite)) errors.push(`${trigger}: step "${step.name}" comes after "${prerequisite}", which is not a step of ${trigger}`);
+    }
+  }
+  const cycle = findCycle(pipeline.steps);
+  if (cycle) errors.push(`${trigger}: the steps form a cycle: ${cycle.join(' → ')}`);
+  return pipeline;
+}
+
+function validateCondition(value: unknown, path: string, errors: string[]): StepCondition | undefined {
+  if (!isObject(value)) {
+    errors.push(`${path} must be an object (mimetypes, minSize, maxSize)`);
+    return undefined;
+  }
+  const condition: StepCondition = {};
+  for (const key of Object.keys(value)) if (!['mimetypes', 'minSize', 'maxSize'].includes(key)) errors.push(`${path}.${key} is not a condition (mimetypes, minSize, maxSize)`);
+  if (value.mimetypes !== undefined) {
+    if (!Array.isArray(value.mimetypes) || value.mimetypes.length === 0 || value.mimetypes.some((glob) => typeof glob !== 'string' || !MIME_GLOB.test(glob))) {
+      errors.push(`${path}.mimetypes must be a non-empty array of types or globs such as image/jpeg, image/*`);
+    } else condition.mimetypes = (value.mimetypes as string[]).map((glob) => glob.toLowerCase());
+  }
+  for (const bound of ['minSize', 'maxSize'] as const) {
+    const size = value[bound];
+    if (size === undefined) continue;
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) errors.push(`${path}.${bound} must be a whole number of bytes`);
+    else condition[bound] = size;
+  }
+  if (condition.minSize !== undefined && condition.maxSize !== undefined && condition.minSize > condition.maxSize) errors.push(`${path}: minSize is larger than maxSize`);
+  return condition;
+}
+
+/** A cycle among the `after` edges, as the list of step names around it, or undefined. */
+export function findCycle(steps: Pick<ProfileStep, 'name' | 'after'>[]): string[] | undefined {
+  const byName = new Map(steps.map((step) => [step.name, step]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const path: string[] = [];
+  const visit = (name: string): string[] | undefined => {
+    if (state.get(name) === 'done') return undefined;
+    if (state.get(name) === 'visiting') return [...path.slice(path.indexOf(name)), name];
+    state.set(name, 'visiting');
+    path.push(name);
+    for (const next of byName.get(name)?.after ?? []) {
+      if (!byName.has(next)) continue;
+      const cycle = visit(next);
+      if (cycle) return cycle;
+    }
+    path.pop();
+    state.set(name, 'done');
+    return undefined;
+  };
+  for (const step of steps) {
+    const cycle = visit(step.name);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}
+
+/** Whether an input matches a condition; undefined when it does, else why not. */
+export function conditionMismatch(condition: StepCondition | null | undefined, input: { mimetype: string; size: number }): string | undefined {
+  if (!condition) return undefined;
+  if (condition.mimetypes && !mimetypeMatches(input.mimetype, condition.mimetypes)) {
+    return `the input is ${input.mimetype}, not ${condition.mimetypes.join(' or ')}`;
+  }
+  if (condition.minSize !== undefined && input.size < condition.minSize) return `the input has ${input.size} bytes, fewer than ${condition.minSize}`;
+  if (condition.maxSize !== undefined && input.size > condition.maxSize) return `the input has ${input.size} bytes, more than ${condition.maxSize}`;
+  return undefined;
+}

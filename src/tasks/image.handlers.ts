@@ -1,0 +1,135 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { parse } from 'node:path';
+import sharp from 'sharp';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { JsonObject } from '../database/columns';
+import { Mfile } from '../mfiles/mfile.entity';
+import { ContentStore } from '../storage/content-store';
+import { ImageFormat, TaskName, TaskTypes } from './task-catalogue';
+import { TaskContext, TaskFailure, TaskHandler, TaskOutcome } from './task-handler.decorator';
+
+const MIMETYPE: Record<ImageFormat, string> = { jpeg: 'image/jpeg', webp: 'image/webp', png: 'image/png' };
+const EXTENSION: Record<ImageFormat, string> = { jpeg: 'jpg', webp: 'webp', png: 'png' };
+
+/** EXIF fields worth showing, by tag number (IFD0 and the Exif sub-IFD). */
+const EXIF_TAGS: Record<number, string> = {
+  0x010f: 'make', 0x0110: 'model', 0x0131: 'software', 0x0132: 'modifiedAt', 0x013b: 'artist', 0x8298: 'copyright',
+  0x9003: 'takenAt', 0x829a: 'exposureTime', 0x829d: 'fNumber', 0x8827: 'iso', 0x920a: 'focalLength', 0xa434: 'lensModel',
+};
+
+/**
+ * Image tasks on sharp (libvips). sharp runs on libuv's thread pool, so decoding never blocks the worker's event
+ * loop. Every decode is capped at IMAGE_MAX_PIXELS before any pixel is allocated (decompression bombs), EXIF
+ * orientation is applied, and a broken file is a permanent failure with sharp's reason.
+ */
+@Injectable()
+export class ImageHandlers {
+  constructor(
+    private readonly store: ContentStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  private open(input: Mfile): sharp.Sharp {
+    return sharp(this.store.pathOf(input.blobKey), { limitInputPixels: this.config.imageMaxPixels, failOn: 'error', sequentialRead: true });
+  }
+
+  private failure(input: Mfile, error: unknown): TaskFailure {
+    const message = (error as Error).message ?? String(error);
+    if (/pixel limit/i.test(message)) return new TaskFailure(`"${input.name}" has more pixels than the ${this.config.imageMaxPixels} allowed (IMAGE_MAX_PIXELS): not decoded`);
+    return new TaskFailure(`"${input.name}" is not an image sharp can read: ${message}`);
+  }
+
+  @TaskHandler(TaskName.ImageMetadata)
+  async metadata(context: TaskContext<TaskName.ImageMetadata>): Promise<TaskOutcome<TaskName.ImageMetadata>> {
+    const [input] = context.inputs;
+    let meta: sharp.Metadata;
+    try {
+      meta = await this.open(input).metadata();
+    } catch (error) {
+      throw this.failure(input, error);
+    }
+    if (!meta.width || !meta.height) throw new TaskFailure(`"${input.name}" has no dimensions`);
+    if (meta.width * meta.height > this.config.imageMaxPixels) throw this.failure(input, new Error('pixel limit'));
+    const rotated = (meta.orientation ?? 1) >= 5;
+    const result: TaskTypes[TaskName.ImageMetadata]['result'] = {
+      width: rotated ? meta.height : meta.width,
+      height: rotated ? meta.width : meta.height,
+      format: meta.format ?? 'unknown',
+      orientation: meta.orientation ?? null,
+      space: meta.space ?? null,
+      hasAlpha: meta.hasAlpha ?? false,
+      density: meta.density ?? null,
+      exif: meta.exif ? readExif(meta.exif) : {},
+    };
+    return { status: 'succeeded', result, mfilePatch: { metadata: { image: result as unknown as JsonObject } } };
+  }
+
+  @TaskHandler(TaskName.Thumbnail)
+  thumbnail(context: TaskContext<TaskName.Thumbnail>): Promise<TaskOutcome<TaskName.Thumbnail>> {
+    return this.resize(context, 'thumbnail');
+  }
+
+  @TaskHandler(TaskName.Poster)
+  poster(context: TaskContext<TaskName.Poster>): Promise<TaskOutcome<TaskName.Poster>> {
+    return this.resize(context, 'poster');
+  }
+
+  private async resize(context: TaskContext<TaskName.Thumbnail | TaskName.Poster>, role: 'thumbnail' | 'poster'): Promise<TaskOutcome<TaskName.Thumbnail>> {
+    const [input] = context.inputs;
+    const { width, height, format, quality, fit } = context.options;
+    let output: { data: Buffer; info: sharp.OutputInfo };
+    try {
+      const pipeline = this.open(input).rotate().resize({ width, height, fit, withoutEnlargement: true });
+      const encoded = format === 'png' ? pipeline.png() : format === 'webp' ? pipeline.webp({ quality }) : pipeline.jpeg({ quality, mozjpeg: true });
+      output = await encoded.toBuffer({ resolveWithObject: true });
+    } catch (error) {
+      throw this.failure(input, error);
+    }
+    const blob = await this.store.storeBuffer(output.data);
+    const result = { width: output.info.width, height: output.info.height, format, size: output.data.length };
+    return {
+      status: 'succeeded',
+      result,
+      outputs: [{ name: `${parse(input.name).name}.${role}.${EXTENSION[format]}`, role, blob, mimetype: MIMETYPE[format], data: { width: result.width, height: result.height } }],
+    };
+  }
+}
+
+/** A few readable EXIF fields from the raw TIFF-structured block sharp hands over (no code from the file runs). */
+export function readExif(raw: Buffer): Record<string, string | number> {
+  const fields: Record<string, string | number> = {};
+  try {
+    const start = raw.indexOf('Exif\0\0') === 0 ? 6 : 0;
+    const tiff = raw.subarray(start);
+    const little = tiff.toString('latin1', 0, 2) === 'II';
+    const u16 = (offset: number) => (little ? tiff.readUInt16LE(offset) : tiff.readUInt16BE(offset));
+    const u32 = (offset: number) => (little ? tiff.readUInt32LE(offset) : tiff.readUInt32BE(offset));
+    const readIfd = (offset: number, depth: number) => {
+      if (offset <= 0 || offset + 2 > tiff.length || depth > 2) return;
+      const count = Math.min(u16(offset), 500);
+      for (let i = 0; i < count; i++) {
+        const entry = offset + 2 + i * 12;
+        if (entry + 12 > tiff.length) return;
+        const tag = u16(entry);
+        const type = u16(entry + 2);
+        const n = u32(entry + 4);
+        if (tag === 0x8769) readIfd(u32(entry + 8), depth + 1);
+        const name = EXIF_TAGS[tag];
+        if (!name) continue;
+        if (type === 2) {
+          const at = n <= 4 ? entry + 8 : u32(entry + 8);
+          if (at + n <= tiff.length) fields[name] = tiff.toString('latin1', at, at + n).replace(/\0+$/, '').trim().slice(0, 200);
+        } else if (type === 3) fields[name] = u16(entry + 8);
+        else if (type === 4) fields[name] = u32(entry + 8);
+        else if (type === 5) {
+          const at = u32(entry + 8);
+          if (at + 8 <= tiff.length && u32(at + 4) !== 0) fields[name] = Number((u32(at) / u32(at + 4)).toPrecision(6));
+        }
+      }
+    };
+    readIfd(u32(4), 0);
+  } catch {
+    /* a malformed EXIF block yields what was read so far */
+  }
+  return fields;
+}

@@ -1,0 +1,349 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import sharp from 'sharp';
+import { Client, makeTenant } from '../support/client';
+import { eventually, startRole } from '../support/processes';
+import { startTestApp, TestApp } from '../support/test-app';
+
+const run = (command: string, args: string[]) =>
+  new Promise<string>((resolve, reject) => execFile(command, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => (error ? reject(new Error(`${command}: ${stderr || error.message}`)) : resolve(stdout))));
+
+/** A PNG whose header claims width×height (a decompression bomb's shape) with one tiny compressed row. */
+function pngClaiming(width: number, height: number): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes: Buffer) => {
+    let c = 0xffffffff;
+    for (const byte of bytes) c = crcTable[(c ^ byte) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([length, body, sum]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.alloc(1 + width * 3))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+interface JobRow {
+  id: string;
+  task: string;
+  step: string;
+  state: string;
+  error: string | null;
+  result: any;
+  workerHost: string;
+  progress: number;
+}
+
+describe('task engine: profiles, pipelines, triggers, outputs (real worker, sharp, ffmpeg)', () => {
+  let app: TestApp;
+  let admin: Client;
+  let worker: ReturnType<typeof startRole>;
+  let work: string;
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    admin = new Client(app.api, app.adminKey);
+    work = mkdtempSync(join(tmpdir(), 'mserve-engine-'));
+    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, ['--queues', 'normal:4,priority:1']);
+  });
+  afterAll(async () => {
+    if (worker.exitCode === null) worker.kill('SIGKILL');
+    rmSync(work, { recursive: true, force: true });
+    await app.close();
+  });
+
+  const jobsOf = async (customer: Client, mfileId: string): Promise<Record<string, JobRow>> => {
+    const page = await customer.get(`/mfiles/${mfileId}/jobs?limit=100`);
+    return Object.fromEntries(page.body.items.map((job: JobRow) => [job.step ?? job.task, job]));
+  };
+  const allFinal = (customer: Client, serviceId: string, what: string, timeoutMs = 180_000) =>
+    eventually(
+      async () => {
+        const page = await customer.get(`/services/${serviceId}/jobs?limit=500`);
+        const open = page.body.items.filter((job: JobRow) => !['succeeded', 'failed', 'cancelled', 'skipped'].includes(job.state));
+        return page.body.items.length > 0 && open.length === 0 ? page.body.items : undefined;
+      },
+      what,
+      timeoutMs,
+      250,
+    );
+  const outputBytes = async (customer: Client, jobId: string) => {
+    const outputs = await customer.get(`/jobs/${jobId}/outputs`);
+    expect(outputs.body.items).toHaveLength(1);
+    const response = await fetch(`${app.api}/joboutputs/${outputs.body.items[0].id}/content`, { headers: { authorization: `Bearer ${customer.key}` } });
+    expect(response.status).toBe(200);
+    return { output: outputs.body.items[0], bytes: Buffer.from(await response.arrayBuffer()) };
+  };
+
+  it('runs the default ingest profile on 30 mixed files: every job ends in the right state, outputs have the requested sizes', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const files: Array<{ name: string; bytes: Buffer; kind: string }> = [];
+    for (let i = 0; i < 10; i++) {
+      const width = 800 + i * 97;
+      const height = 600 + i * 41;
+      const jpeg = await sharp({ create: { width, height, channels: 3, background: { r: 20 * i, g: 120, b: 200 - 10 * i } } })
+        .jpeg()
+        .withMetadata(i === 0 ? { orientation: 6 } : {})
+        .toBuffer();
+      files.push({ name: `photo-${i}.jpg`, bytes: jpeg, kind: i === 0 ? 'rotated' : 'image' });
+    }
+    for (let i = 0; i < 6; i++) {
+      const png = await sharp({ create: { width: 300 + i * 50, height: 200 + i * 30, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0.5 } } }).png().toBuffer();
+      files.push({ name: i === 0 ? 'really-a-png.jpg' : `drawing-${i}.png`, bytes: png, kind: 'image' });
+    }
+    for (let i = 0; i < 6; i++) {
+      const path = join(work, `clip-${i}.mp4`);
+      await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=duration=2:size=${320 + i * 16}x240:rate=25`, '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path]);
+      files.push({ name: `clip-${i}.mp4`, bytes: readFileSync(path), kind: 'video' });
+    }
+    for (let i = 0; i < 5; i++) files.push({ name: i % 2 ? `notes-${i}.txt` : `table-${i}.csv`, bytes: Buffer.from(i % 2 ? `line ${i}\nmore text\n` : 'a,b\n1,2\n'), kind: 'text' });
+    const good = files.find((file) => file.kind === 'image')!.bytes;
+    files.push({ name: 'broken.jpg', bytes: Buffer.concat([good.subarray(0, 400), Buffer.alloc(2000, 0x55)]), kind: 'corrupt' });
+    files.push({ name: 'empty.bin', bytes: Buffer.alloc(0), kind: 'empty' });
+    files.push({ name: 'bomb.png', bytes: pngClaiming(30000, 30000), kind: 'bomb' });
+    expect(files).toHaveLength(30);
+
+    const uploaded = new Map<string, { id: string; kind: string; name: string }>();
+    const queue = [...files];
+    await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        for (let file = queue.shift(); file; file = queue.shift()) {
+          const reply = await customer.upload(tenant.serviceId, file.name, file.bytes);
+          expect([file.name, reply.status]).toEqual([file.name, 201]);
+          uploaded.set(file.name, { id: reply.body.id, kind: file.kind, name: file.name });
+        }
+      }),
+    );
+    await allFinal(customer, tenant.serviceId, 'every ingest job to finish');
+    expect(worker.exitCode).toBeNull();
+
+    const imageSteps = ['image-metadata', 'thumbnail', 'poster'];
+    const videoSteps = ['video-metadata', 'video-poster', 'video-proxy'];
+    const summary: Record<string, Record<string, string>> = {};
+    for (const file of uploaded.values()) {
+      const jobs = await jobsOf(customer, file.id);
+      summary[file.name] = Object.fromEntries(Object.entries(jobs).map(([step, job]) => [step, job.state]));
+      expect(Object.keys(jobs).sort()).toEqual(['md5', 'mime', ...imageSteps, ...videoSteps].sort());
+      expect([file.name, jobs.mime.state, jobs.md5.state]).toEqual([file.name, 'succeeded', 'succeeded']);
+      const expectStates = (steps: string[], state: string) => steps.forEach((step) => expect([file.name, step, jobs[step].state, jobs[step].error]).toEqual([file.name, step, state, expect.anything()]));
+      const expectState = (steps: string[], state: string) => steps.forEach((step) => expect([file.name, step, jobs[step].state]).toEqual([file.name, step, state]));
+      if (file.kind === 'image' || file.kind === 'rotated') {
+        expectState(imageSteps, 'succeeded');
+        expectState(videoSteps, 'skipped');
+        const { output: thumb, bytes } = await outputBytes(customer, jobs.thumbnail.id);
+        const meta = await sharp(bytes).metadata();
+        expect(meta.format).toBe('jpeg');
+        expect(meta.width! <= 210 && meta.height! <= 128).toBe(true);
+        expect(meta.width === 210 || meta.height === 128).toBe(true);
+        expect(thumb).toMatchObject({ mimetype: 'image/jpeg', size: bytes.length });
+        // the poster fits 420×256 and is never enlarged: a smaller picture keeps its size
+        const poster = await sharp((await outputBytes(customer, jobs.poster.id)).bytes).metadata();
+        const original = await sharp(files.find((candidate) => candidate.name === file.name)!.bytes).rotate().metadata();
+        const upright = (original.orientation ?? 1) >= 5 ? { width: original.height!, height: original.width! } : { width: original.width!, height: original.height! };
+        const scale = Math.min(1, 420 / upright.width, 256 / upright.height);
+        expect([file.name, poster.width, poster.height]).toEqual([file.name, Math.round(upright.width * scale), Math.round(upright.height * scale)]);
+        const mfile = (await customer.get(`/mfiles/${file.id}`)).body;
+        expect(mfile.metadata.renditions.thumbnail).toMatchObject({ jobOutputId: thumb.id, url: `/api/v1/joboutputs/${thumb.id}/content`, mimetype: 'image/jpeg' });
+        expect(mfile.metadata.renditions.poster.url).toMatch(/^\/api\/v1\/joboutputs\/.+\/content$/);
+        if (file.kind === 'rotated') {
+          // EXIF orientation 6: stored 800×600, shown 600×800; the thumbnail is upright (portrait)
+          expect(mfile.metadata.image).toMatchObject({ width: 600, height: 800, orientation: 6, format: 'jpeg' });
+          expect(meta.height).toBeGreaterThan(meta.width!);
+        }
+        if (file.name === 'really-a-png.jpg') expect(mfile.mimetype).toBe('image/png');
+      } else if (file.kind === 'video') {
+        expectState(videoSteps, 'succeeded');
+        expectState(imageSteps, 'skipped');
+        expect(jobs['video-metadata'].result).toMatchObject({ video: { codec: 'h264', height: 240, fps: 25 } });
+        expect(jobs['video-metadata'].result.duration).toBeCloseTo(2, 0);
+        const poster = await sharp((await outputBytes(customer, jobs['video-poster'].id)).bytes).metadata();
+        expect(poster.format).toBe('jpeg');
+        expect(poster.height).toBe(240);
+        const proxy = await outputBytes(customer, jobs['video-proxy'].id);
+        expect(proxy.output.mimetype).toBe('video/mp4');
+        const proxyPath = join(work, `${file.id}.proxy.mp4`);
+        require('node:fs').writeFileSync(proxyPath, proxy.bytes);
+        const probe = JSON.parse(await run('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', proxyPath]));
+        expect(probe.streams[0]).toMatchObject({ codec_name: 'h264', height: 240 });
+        // +faststart: the moov atom comes before the media data
+        expect(proxy.bytes.indexOf('moov')).toBeLessThan(proxy.bytes.indexOf('mdat'));
+        expect(jobs['video-proxy'].progress).toBe(100);
+        const mfile = (await customer.get(`/mfiles/${file.id}`)).body;
+        expect(Object.keys(mfile.metadata.renditions).sort()).toEqual(['poster', 'proxy']);
+        expect(mfile.metadata.video.video.width).toBeGreaterThanOrEqual(320);
+      } else if (file.kind === 'text' || file.kind === 'empty') {
+        expectState([...imageSteps, ...videoSteps], 'skipped');
+        expect(jobs.thumbnail.result.skipped).toMatch(/not image\/\*/);
+      } else if (file.kind === 'corrupt') {
+        expectStates(['thumbnail', 'poster'], 'failed');
+        expect(jobs.thumbnail.error).toMatch(/broken\.jpg" is not an image sharp can read/);
+        expectState(videoSteps, 'skipped');
+      } else if (file.kind === 'bomb') {
+        expectStates(['image-metadata', 'thumbnail', 'poster'], 'failed');
+        expect(jobs.thumbnail.error).toMatch(/more pixels than the \d+ allowed \(IMAGE_MAX_PIXELS\)/);
+      }
+    }
+    // mime corrected by content, not by name; text formats told apart by extension; empty files stay octet-stream
+    const types = Object.fromEntries(
+      await Promise.all([...uploaded.values()].map(async (file) => [file.name, (await customer.get(`/mfiles/${file.id}`)).body.mimetype])),
+    );
+    expect(types).toMatchObject({ 'really-a-png.jpg': 'image/png', 'table-0.csv': 'text/csv', 'notes-1.txt': 'text/plain', 'clip-0.mp4': 'video/mp4', 'empty.bin': 'application/octet-stream' });
+    // metering: one `jobs` per job, runtime and outcome per job that ran
+    const [{ jobs, runtimes, failures }] = await app.dataSource.query(
+      `SELECT count(*) FILTER (WHERE metric = 'jobs')::int AS jobs, count(*) FILTER (WHERE metric = 'jobruntime')::int AS runtimes,
+              count(*) FILTER (WHERE metric LIKE 'task/%/failed')::int AS failures FROM usage WHERE service_id = $1`,
+      [tenant.serviceId],
+    );
+    expect(jobs).toBe(30 * 8);
+    const ran = Object.values(summary).flatMap((steps) => Object.values(steps)).filter((state) => state !== 'skipped').length;
+    expect(runtimes).toBe(ran);
+    expect(failures).toBe(Object.values(summary).flatMap((steps) => Object.values(steps)).filter((state) => state === 'failed').length);
+  }, 300_000);
+
+  it('a failed step fails the steps after it, naming it; cancelling a step cancels the steps after it', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const serviceAdmin = admin.as(tenant.serviceAdminKey);
+    const saved = await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, {
+      ingest: {
+        steps: [
+          { name: 'picture', task: 'thumbnail' },
+          { name: 'sum', task: 'md5', after: ['picture'] },
+          { name: 'sum2', task: 'sha256', after: ['sum'] },
+          { name: 'independent', task: 'sha256' },
+        ],
+      },
+    });
+    expect(saved.status).toBe(200);
+    const file = await customer.upload(tenant.serviceId, 'words.txt', Buffer.from('not a picture'));
+    await allFinal(customer, tenant.serviceId, 'the failing pipeline');
+    const jobs = await jobsOf(customer, file.body.id);
+    expect(jobs.picture).toMatchObject({ state: 'failed', error: expect.stringContaining('thumbnail accepts image/jpeg') });
+    expect(jobs.sum).toMatchObject({ state: 'failed', error: `dependency picture (${jobs.picture.id}) failed` });
+    expect(jobs.sum2).toMatchObject({ state: 'failed', error: `dependency picture (${jobs.picture.id}) failed` });
+    expect(jobs.independent.state).toBe('succeeded');
+
+    // a first step on a queue nobody serves waits; cancelling it cancels what comes after
+    await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, {
+      ingest: { steps: [{ name: 'first', task: 'md5', queue: 'hardware.nobody' }, { name: 'second', task: 'sha256', after: ['first'] }] },
+    });
+    const other = await customer.upload(tenant.serviceId, 'more.txt', Buffer.from('more'));
+    const waiting = await jobsOf(customer, other.body.id);
+    expect(waiting.first).toMatchObject({ state: 'queued', queue: 'hardware.nobody' });
+    expect(waiting.second.state).toBe('waiting');
+    expect((await customer.post(`/jobs/${waiting.first.id}/cancel`)).status).toBe(201);
+    const after = await jobsOf(customer, other.body.id);
+    expect(after.second).toMatchObject({ state: 'cancelled', error: `dependency first (${waiting.first.id}) was cancelled` });
+  }, 120_000);
+
+  it('profiles: default on GET, every mistake listed on PUT, only service:update may change them', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const serviceAdmin = admin.as(tenant.serviceAdminKey);
+    const initial = await customer.get(`/services/${tenant.serviceId}/profile`);
+    expect(initial.status).toBe(200);
+    expect(initial.body.isDefault).toBe(true);
+    expect(initial.body.definition.ingest.steps.map((step: { name: string }) => step.name)).toEqual(['mime', 'md5', 'image-metadata', 'thumbnail', 'poster', 'video-metadata', 'video-poster', 'video-proxy']);
+    expect(initial.body.definition.ingest.steps.find((step: { name: string }) => step.name === 'thumbnail').options).toMatchObject({ width: 210, height: 128 });
+    expect((await customer.put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } })).status).toBe(403);
+
+    const bad = await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, {
+      ingest: {
+        steps: [
+          { name: 'a', task: 'nope' },
+          { name: 'b', task: 'thumbnail', options: { width: 'big', colour: 'red' }, after: ['c'] },
+          { name: 'c', task: 'md5', after: ['b'] },
+          { name: 'd', task: 'md5', when: { mimetypes: ['not a glob'], minSize: 10, maxSize: 5 }, queue: 'fast', after: ['ghost'] },
+          { name: 'd', task: 'sha256', script: 'rm -rf /' },
+        ],
+      },
+      periodic: { steps: [{ task: 'fixity' }], schedule: 'every day' },
+      sometimes: { steps: [] },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toMatch(/problem\+json/);
+    const errors: string[] = bad.body.errors;
+    for (const expected of [
+      /ingest\.steps\[0\]\.task "nope" is not a task/,
+      /options\.width must be an integer/,
+      /options\.colour is not an option of thumbnail/,
+      /the steps form a cycle: (b → c → b|c → b → c)/,
+      /when\.mimetypes must be a non-empty array/,
+      /minSize is larger than maxSize/,
+      /queue "fast" is not normal, priority or hardware/,
+      /comes after "ghost", which is not a step/,
+      /name "d" is used twice/,
+      /script is not a step property/,
+      /periodic\.schedule "every day" is not a cron expression/,
+      /sometimes is not a trigger/,
+    ]) {
+      expect([expected.source, errors.some((error) => expected.test(error))]).toEqual([expected.source, true]);
+    }
+
+    const good = await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, {
+      ingest: { steps: [{ task: 'mime' }, { task: 'thumbnail', options: { width: 64, height: 64, format: 'webp' }, when: { mimetypes: ['image/*'], maxSize: 10_000_000 }, after: ['mime'] }] },
+      periodic: { schedule: '0 3 * * *', steps: [{ task: 'fixity' }] },
+    });
+    expect(good.status).toBe(200);
+    expect(good.body.isDefault).toBe(false);
+    expect(good.body.definition.ingest.steps[1]).toEqual({
+      name: 'thumbnail',
+      task: 'thumbnail',
+      options: { width: 64, height: 64, format: 'webp', quality: 80, fit: 'inside' },
+      when: { mimetypes: ['image/*'], maxSize: 10_000_000 },
+      after: ['mime'],
+    });
+    const picture = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#336699' } }).jpeg().toBuffer();
+    const file = await customer.upload(tenant.serviceId, 'small.jpg', picture);
+    await allFinal(customer, tenant.serviceId, 'the custom pipeline');
+    const jobs = await jobsOf(customer, file.body.id);
+    expect(Object.keys(jobs).sort()).toEqual(['mime', 'thumbnail']);
+    const thumb = await sharp((await outputBytes(customer, jobs.thumbnail.id)).bytes).metadata();
+    expect(thumb).toMatchObject({ format: 'webp', width: 64, height: 48 });
+    expect((await serviceAdmin.delete(`/services/${tenant.serviceId}/profile`)).body.isDefault).toBe(true);
+  }, 120_000);
+
+  it('replacing content runs the update pipeline; manual jobs validate their options', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const first = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#aa0000' } }).jpeg().toBuffer();
+    const file = await customer.upload(tenant.serviceId, 'change.jpg', first);
+    await allFinal(customer, tenant.serviceId, 'ingest');
+    const second = await sharp({ create: { width: 300, height: 600, channels: 3, background: '#00aa00' } }).jpeg().toBuffer();
+    expect((await customer.put(`/mfiles/${file.body.id}/content`, second, { 'content-type': 'image/jpeg' })).status).toBe(200);
+    await allFinal(customer, tenant.serviceId, 'update');
+    const updates = (await customer.get(`/mfiles/${file.body.id}/jobs?trigger=update`)).body.items;
+    expect(updates.map((job: JobRow) => `${job.step}:${job.state}`).sort()).toEqual(['mime:succeeded', 'poster:succeeded', 'thumbnail:succeeded']);
+    const newest = (await customer.get(`/mfiles/${file.body.id}`)).body.metadata.renditions.thumbnail;
+    const thumb = await sharp((await outputBytes(customer, newest.jobId)).bytes).metadata();
+    expect(thumb.height).toBe(128); // portrait now: 300×600 inside 210×128 is 64×128
+    expect(thumb.width).toBe(64);
+
+    const bad = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'thumbnail', options: { width: 0, fit: 'stretch' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors).toEqual(['options.width must be between 8 and 4096', 'options.fit must be one of inside, cover']);
+    const manual = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'transcode', options: { preset: 'h264-480p' } });
+    expect(manual.status).toBe(201);
+    const done = await eventually(async () => {
+      const job = (await customer.get(`/jobs/${manual.body.id}`)).body;
+      return ['succeeded', 'failed'].includes(job.state) ? job : undefined;
+    }, 'the manual transcode');
+    expect(done).toMatchObject({ state: 'failed', error: expect.stringContaining('transcode accepts video/*, audio/*; "change.jpg" is image/jpeg') });
+  }, 120_000);
+});
