@@ -1,0 +1,80 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { QueueName } from '../queues/queue-names';
+import { QueueRegistry } from '../queues/queue-registry';
+
+/** Jobs younger than this are left alone: their own dispatch (right after their commit) may still be on its way. */
+const SETTLE_MS = 2_000;
+const BATCH = 500;
+
+/**
+ * PostgreSQL is the source of truth; Redis only carries ids. When the two disagree — Redis restarted empty, a
+ * dispatch failed after its commit, a process died between commit and dispatch — this puts every job PostgreSQL
+ * has as queued (or running) back on its queue. It runs at start and each time the Redis connection becomes ready
+ * again (a restarted Redis), plus once more a little later for jobs that were too young the first time: events,
+ * not a polling loop.
+ */
+@Injectable()
+export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('reconciler');
+  private running: Promise<number> | undefined;
+  private followUp: NodeJS.Timeout | undefined;
+  private readonly onReady = () => this.schedule('redis connection ready');
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly queues: QueueRegistry,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const client = this.queues.get(QueueName.Normal).client;
+    client.on('ready', this.onReady);
+    this.schedule('start');
+  }
+
+  onApplicationShutdown(): void {
+    this.queues.get(QueueName.Normal).client.off('ready', this.onReady);
+    if (this.followUp) clearTimeout(this.followUp);
+  }
+
+  private schedule(why: string): void {
+    void this.reconcile()
+      .then((restored) => restored > 0 && this.logger.warn(`restored ${restored} job(s) missing from Redis (${why})`))
+      .catch((error) => this.logger.warn(`reconcile (${why}) failed: ${String(error)}`));
+    if (this.followUp) clearTimeout(this.followUp);
+    this.followUp = setTimeout(() => void this.reconcile().catch(() => undefined), SETTLE_MS * 3);
+    this.followUp.unref();
+  }
+
+  /** One pass; concurrent calls share it. Returns how many jobs were put back. */
+  reconcile(): Promise<number> {
+    this.running ??= this.pass().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async pass(): Promise<number> {
+    let restored = 0;
+    let after = '00000000-0000-0000-0000-000000000000';
+    for (;;) {
+      const rows: Array<{ id: string; queue: string }> = await this.dataSource.query(
+        `SELECT id, queue FROM job WHERE state IN ('queued', 'running') AND updated_at < now() - ($2 || ' milliseconds')::interval AND id > $1
+          ORDER BY id LIMIT ${BATCH}`,
+        [after, String(SETTLE_MS)],
+      );
+      for (const row of rows) {
+        const queue = this.queues.get(row.queue);
+        const existing = await queue.getJob(row.id);
+        if (existing) {
+          const state = await existing.getState();
+          if (state !== 'completed' && state !== 'failed') continue;
+          await existing.remove(); // Redis thinks it is over, PostgreSQL does not: run it again
+        }
+        await this.queues.dispatch(row.queue, { jobId: row.id });
+        restored++;
+      }
+      if (rows.length < BATCH) return restored;
+      after = rows[rows.length - 1].id;
+    }
+  }
+}
