@@ -241,8 +241,10 @@ export class MfilesService {
   }
 
   /** Access is metered by bytes actually sent, after the response, never delaying it. */
+  /** After a download was answered: meter the bytes sent and start the access pipeline (never delaying the answer). */
   recordAccess(mfile: Mfile, bytes: number): void {
     if (bytes <= 0) return;
+    void this.pipelines.trigger('access', mfile);
     this.usage
       .record(this.dataSource.manager, { metric: 'access', value: bytes, containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile', resourceId: mfile.id })
       .catch((error) => this.logger.error(`could not record access usage for ${mfile.id}: ${String(error)}`));

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { QueueName } from '../queues/queue-names';
 import { QueueRegistry } from '../queues/queue-registry';
+import { PeriodicScheduler } from './periodic-scheduler';
 
 /** Jobs younger than this are left alone: their own dispatch (right after their commit) may still be on its way. */
 const SETTLE_MS = 2_000;
@@ -25,6 +26,7 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly queues: QueueRegistry,
+    private readonly scheduler: PeriodicScheduler,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -54,6 +56,7 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async pass(): Promise<number> {
+    await this.scheduler.syncAll();
     let restored = 0;
     let after = '00000000-0000-0000-0000-000000000000';
     for (;;) {

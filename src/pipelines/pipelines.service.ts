@@ -12,6 +12,8 @@ import { UsageService } from '../usage/usage.service';
 import { JobOutbox } from './job-outbox';
 import { defaultProfile, ProfileDefinition, ProfileErrors, Trigger, validateProfile } from './profile';
 import { ServiceProfile } from './profile.entity';
+import { PeriodicScheduler } from './periodic-scheduler';
+import { Mfile } from '../mfiles/mfile.entity';
 
 export interface PipelineInput {
   id: string;
@@ -31,6 +33,7 @@ export class PipelinesService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly queues: QueueRegistry,
     private readonly usage: UsageService,
+    private readonly scheduler: PeriodicScheduler,
   ) {}
 
   async profileOf(serviceId: string, manager: EntityManager = this.dataSource.manager): Promise<{ definition: ProfileDefinition; isDefault: boolean; updatedAt: Date | null }> {
@@ -47,11 +50,13 @@ export class PipelinesService {
       throw error;
     }
     await this.dataSource.getRepository(ServiceProfile).save(this.dataSource.getRepository(ServiceProfile).create({ serviceId, definition }));
+    await this.scheduler.sync(serviceId, definition);
     return this.profileOf(serviceId);
   }
 
   async resetProfile(serviceId: string) {
     await this.dataSource.getRepository(ServiceProfile).delete({ serviceId });
+    await this.scheduler.sync(serviceId, undefined);
     return this.profileOf(serviceId);
   }
 
@@ -138,6 +143,44 @@ export class PipelinesService {
         // PostgreSQL has the job as queued: the reconciler will enqueue it once Redis is back.
         this.logger.warn(`could not enqueue job ${job.id} on ${job.queue}: ${String(error)}`);
       }
+    }
+  }
+
+  /**
+   * A trigger outside an upload's transaction (access): starts the pipeline if the profile has one. Never throws:
+   * the request that caused it has been answered already.
+   */
+  async trigger(trigger: Trigger, mfile: PipelineInput): Promise<void> {
+    try {
+      const { definition } = await this.profileOf(mfile.serviceId);
+      if (!definition[trigger]?.steps.length) return;
+      await this.withOutbox((manager, outbox) => this.instantiate(manager, trigger, mfile, outbox));
+    } catch (error) {
+      this.logger.warn(`could not start the ${trigger} pipeline of ${mfile.id}: ${String(error)}`);
+    }
+  }
+
+  /** One tick of a periodic pipeline: its jobs for every Mfile of the service, 200 Mfiles per transaction. */
+  async runPeriodic(serviceId: string): Promise<number> {
+    if (!(await this.dataSource.getRepository(Service).existsBy({ id: serviceId }))) {
+      await this.scheduler.remove(serviceId); // the service went with its container: its schedule goes too
+      return 0;
+    }
+    const { definition } = await this.profileOf(serviceId);
+    if (!definition.periodic?.steps.length) return 0;
+    let after = '00000000-0000-0000-0000-000000000000';
+    let count = 0;
+    for (;;) {
+      const batch = await this.dataSource.getRepository(Mfile).createQueryBuilder('m')
+        .select(['m.id', 'm.containerId', 'm.serviceId'])
+        .where('m.service_id = :serviceId AND m.id > :after', { serviceId, after })
+        .orderBy('m.id').limit(200).getMany();
+      if (batch.length === 0) return count;
+      await this.withOutbox(async (manager, outbox) => {
+        for (const mfile of batch) await this.instantiate(manager, 'periodic', mfile, outbox);
+      });
+      count += batch.length;
+      after = batch[batch.length - 1].id;
     }
   }
 

@@ -1,3 +1,4 @@
+import { PeriodicScheduler } from '../pipelines/periodic-scheduler';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
@@ -21,6 +22,7 @@ export class ServicesService {
     private readonly keys: KeysService,
     private readonly janitor: BlobJanitor,
     private readonly usage: UsageService,
+    private readonly scheduler: PeriodicScheduler,
   ) {}
 
   private requireManage(auth: RequestAuth, dto: ServicePropertiesDto): void {
@@ -105,5 +107,6 @@ export class ServicesService {
       return blobKeys;
     });
     await this.janitor.removeAll(blobs);
+    await this.scheduler.remove(id);
   }
 }

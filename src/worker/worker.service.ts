@@ -4,6 +4,9 @@ import { assertQueueName } from '../queues/queue-names';
 import { workerKey } from '../queues/queue-options';
 import { QueueRegistry } from '../queues/queue-registry';
 import { JobRunner, WORKER_ID } from './job-runner';
+import { PipelinesService } from '../pipelines/pipelines.service';
+import { PeriodicScheduler, PeriodicTick, SCHEDULER_QUEUE } from '../pipelines/periodic-scheduler';
+import type { Job as BullJob } from 'bull';
 
 export const WORKER_QUEUES = Symbol('WORKER_QUEUES');
 const HEARTBEAT_SECONDS = 5;
@@ -23,6 +26,8 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(WORKER_QUEUES) private readonly consumption: QueueConsumption[],
     private readonly queues: QueueRegistry,
     private readonly runner: JobRunner,
+    private readonly pipelines: PipelinesService,
+    private readonly scheduler: PeriodicScheduler,
   ) {}
 
   isHealthy(): boolean {
@@ -43,6 +48,10 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       );
       this.logger.log(`consuming ${queue} at concurrency ${effective}`);
     }
+    // every worker serves the ticks of periodic pipelines (one delayed job per tick, so one of them runs it)
+    const scheduler = this.scheduler.queue();
+    await scheduler.isReady();
+    void scheduler.process(1, (tick: BullJob<PeriodicTick>) => this.pipelines.runPeriodic(tick.data.serviceId));
     await this.beat();
     this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_SECONDS * 1000);
     this.heartbeat.unref();
@@ -65,7 +74,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.healthy = false;
     await this.queues.get(this.consumption[0]?.queue ?? 'normal').client.del(workerKey(this.config.queuePrefix, WORKER_ID)).catch(() => undefined);
-    const closing = Promise.all(this.consumption.map(({ queue }) => this.queues.get(queue).close()));
+    const closing = Promise.all([...this.consumption.map(({ queue }) => queue), SCHEDULER_QUEUE].map((queue) => this.queues.get(queue).close()));
     const timeout = new Promise((resolve) => setTimeout(resolve, this.config.shutdownTimeoutMs).unref());
     await Promise.race([closing, timeout]);
   }
