@@ -1,5 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { JobEvent as JobEventPayload, JobEvents } from '../pipelines/job-events';
+import { FINAL_JOB_STATES, JobState } from './job.entity';
+import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Auth, Authorize, Public, RequestAuth } from '../keys/authorize.decorator';
 import { TASKS } from '../tasks/task-catalogue';
 import { CreateJobDto, ListJobsQuery } from './dto';
@@ -8,7 +11,10 @@ import { JobsService } from './jobs.service';
 @ApiTags('jobs')
 @Controller()
 export class JobsController {
-  constructor(private readonly jobs: JobsService) {}
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly events: JobEvents,
+  ) {}
 
   @Get('tasks')
   @Public()
@@ -29,6 +35,52 @@ export class JobsController {
   @ApiOperation({ summary: 'Read a job: state, progress, result, error, worker' })
   get(@Param('id') id: string) {
     return this.jobs.get(id);
+  }
+
+  @Get('jobs/:id/events')
+  @Authorize('job:read', 'job')
+  @ApiProduces('text/event-stream')
+  @ApiOperation({
+    summary:
+      'Follow a job as Server-Sent Events: `state` (the whole job) at once, then `progress` {progress} and `state` {state, error} as they change; the stream ends after a final state. Comments every 15 s keep proxies from closing it.',
+  })
+  async follow(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
+    response.status(200);
+    response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    response.setHeader('Cache-Control', 'no-store');
+    response.setHeader('X-Accel-Buffering', 'no'); // nginx: do not buffer the stream
+    response.flushHeaders();
+    const send = (event: string, data: unknown) => response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    let done = false;
+    let stop: (() => void) | undefined;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearInterval(heartbeat);
+      stop?.();
+      response.end();
+    };
+    const heartbeat = setInterval(() => response.write(': keep-alive\n\n'), 15_000);
+    request.on('close', finish);
+    // follow first, then read: a change between the two is held back and sent after the snapshot
+    let lastState: string | undefined;
+    let held: JobEventPayload[] | undefined = [];
+    const relay = (event: JobEventPayload) => {
+      if (done) return;
+      if (event.state !== lastState) send('state', { id, state: event.state, progress: event.progress, error: event.error ?? null, at: event.at });
+      else if (event.progress !== undefined) send('progress', { id, progress: event.progress, at: event.at });
+      lastState = event.state;
+      if (FINAL_JOB_STATES.includes(event.state as JobState)) finish();
+    };
+    stop = await this.events.follow(id, (event) => (held ? held.push(event) : relay(event)));
+    if (done) return stop();
+    const job = await this.jobs.get(id);
+    send('state', job);
+    lastState = job.state;
+    if (FINAL_JOB_STATES.includes(job.state)) return finish();
+    const pending = held;
+    held = undefined;
+    for (const event of pending) if (Date.parse(event.at) >= job.updatedAt.getTime()) relay(event);
   }
 
   @Get('services/:id/jobs')

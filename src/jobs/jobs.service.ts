@@ -91,14 +91,17 @@ export class JobsService {
    * waiting for it are cancelled too.
    */
   async cancel(id: string): Promise<JobView> {
+    const outbox = new JobOutbox();
     const job = await this.dataSource.transaction(async (manager) => {
       const locked = await manager.findOne(Job, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!locked) throw Problems.notFound('job', id);
       if (FINAL_JOB_STATES.includes(locked.state)) throw Problems.conflict(`the job is already ${locked.state}`, { state: locked.state });
       await manager.update(Job, { id }, { state: JobState.Cancelled, finishedAt: new Date(), error: 'cancelled on request' });
-      await this.pipelines.settleDependents(manager, locked, JobState.Cancelled, new JobOutbox());
+      await this.pipelines.settleDependents(manager, locked, JobState.Cancelled, outbox);
+      outbox.announce({ jobId: id, serviceId: locked.serviceId, state: JobState.Cancelled, error: 'cancelled on request' });
       return locked;
     });
+    await this.pipelines.dispatch(outbox);
     await this.queues.get(job.queue).removeJobs(job.id).catch((error) => this.logger.warn(`could not remove queued job ${id}: ${String(error)}`));
     return this.get(id);
   }

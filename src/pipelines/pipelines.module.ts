@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
+import { JobEvents } from './job-events';
 import { JobReconciler } from './job-reconciler';
 import { PeriodicScheduler } from './periodic-scheduler';
 import { PipelinesService } from './pipelines.service';
 
 /** The task engine's bookkeeping, shared by the api (triggers) and the worker (dependents). */
-@Module({ providers: [PipelinesService, JobReconciler, PeriodicScheduler], exports: [PipelinesService, JobReconciler, PeriodicScheduler] })
+@Module({ providers: [PipelinesService, JobReconciler, PeriodicScheduler, JobEvents], exports: [PipelinesService, JobReconciler, PeriodicScheduler, JobEvents] })
 export class PipelinesModule {}

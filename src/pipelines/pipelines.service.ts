@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { returnedRows } from '../common/database-errors';
 import { Problems } from '../common/problem';
 import { uuidv7 } from '../database/uuid';
 import { Job, JobDependency, JobInput, JobState } from '../jobs/job.entity';
@@ -9,6 +10,7 @@ import { routeQueue } from '../queues/queue-names';
 import { Service } from '../services/service.entity';
 import { TASKS } from '../tasks/task-catalogue';
 import { UsageService } from '../usage/usage.service';
+import { JobEvents } from './job-events';
 import { JobOutbox } from './job-outbox';
 import { defaultProfile, ProfileDefinition, ProfileErrors, Trigger, validateProfile } from './profile';
 import { ServiceProfile } from './profile.entity';
@@ -34,6 +36,7 @@ export class PipelinesService {
     private readonly queues: QueueRegistry,
     private readonly usage: UsageService,
     private readonly scheduler: PeriodicScheduler,
+    private readonly events: JobEvents,
   ) {}
 
   async profileOf(serviceId: string, manager: EntityManager = this.dataSource.manager): Promise<{ definition: ProfileDefinition; isDefault: boolean; updatedAt: Date | null }> {
@@ -105,8 +108,8 @@ export class PipelinesService {
    */
   async settleDependents(manager: EntityManager, job: Pick<Job, 'id' | 'task' | 'step'>, state: JobState, outbox: JobOutbox): Promise<void> {
     if (state === JobState.Succeeded || state === JobState.Skipped) {
-      const dependents: Array<{ id: string; queue: string }> = await manager.query(
-        `SELECT j.id, j.queue FROM job_dependency d JOIN job j ON j.id = d.job_id
+      const dependents: Array<{ id: string; queue: string; serviceId: string }> = await manager.query(
+        `SELECT j.id, j.queue, j.service_id AS "serviceId" FROM job_dependency d JOIN job j ON j.id = d.job_id
           WHERE d.prerequisite_id = $1 AND j.state = 'waiting' ORDER BY j.id FOR UPDATE OF j`,
         [job.id],
       );
@@ -124,18 +127,20 @@ export class PipelinesService {
     }
     if (state !== JobState.Failed && state !== JobState.Cancelled) return;
     const verb = state === JobState.Failed ? 'failed' : 'was cancelled';
-    await manager.query(
+    const ended = returnedRows<{ id: string; serviceId: string; error: string }>(await manager.query(
       `WITH RECURSIVE downstream(id) AS (
          SELECT job_id FROM job_dependency WHERE prerequisite_id = $1
          UNION SELECT d.job_id FROM job_dependency d JOIN downstream ON d.prerequisite_id = downstream.id)
        UPDATE job SET state = $2::varchar, error = $3, finished_at = now(), updated_at = now()
-        WHERE id IN (SELECT id FROM downstream) AND state = 'waiting'`,
+        WHERE id IN (SELECT id FROM downstream) AND state = 'waiting' RETURNING id, service_id AS "serviceId", error`,
       [job.id, state, `dependency ${job.step ?? job.task} (${job.id}) ${verb}`],
-    );
+    ));
+    outbox.announce(...ended.map((row) => ({ jobId: row.id, serviceId: row.serviceId, state, error: row.error })));
   }
 
-  /** Puts the outbox's jobs on their queues (after the transaction that made them runnable has committed). */
+  /** Puts the outbox's jobs on their queues and announces its changes (after the transaction has committed). */
   async dispatch(outbox: JobOutbox): Promise<void> {
+    this.events.publish(...outbox.events, ...outbox.items.map((job) => ({ jobId: job.id, serviceId: job.serviceId, state: JobState.Queued })));
     for (const job of outbox.items) {
       try {
         await this.queues.dispatch(job.queue, { jobId: job.id });

@@ -9,6 +9,7 @@ import { JobOutput } from '../job-outputs/job-output.entity';
 import { Job, JobInput, JobState } from '../jobs/job.entity';
 import { jobsProcessed } from '../metrics/metrics';
 import { Mfile } from '../mfiles/mfile.entity';
+import { JobEvents } from '../pipelines/job-events';
 import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { conditionMismatch } from '../pipelines/profile';
@@ -40,6 +41,7 @@ export class JobRunner {
     private readonly usage: UsageService,
     private readonly pipelines: PipelinesService,
     private readonly store: ContentStore,
+    private readonly events: JobEvents,
   ) {}
 
   async run(message: BullJob<QueuedJob>): Promise<void> {
@@ -55,6 +57,7 @@ export class JobRunner {
       this.logger.debug(`job ${jobId} is gone, waiting, cancelled or finished: skipped`);
       return;
     }
+    this.events.publish({ jobId, serviceId: job.serviceId, state: JobState.Running, progress: 0 });
     const started = performance.now();
     let outcome: Outcome;
     let processedBytes = 0;
@@ -81,6 +84,7 @@ export class JobRunner {
             if (value - lastProgress < 2 && value < 100) return;
             lastProgress = value;
             await this.dataSource.query("UPDATE job SET progress = $2 WHERE id = $1 AND state = 'running'", [jobId, value]);
+            this.events.publish({ jobId, serviceId: job.serviceId, state: JobState.Running, progress: value });
           },
         });
       }
@@ -88,6 +92,7 @@ export class JobRunner {
       const final = error instanceof TaskFailure || message.attemptsMade + 1 >= (message.opts.attempts ?? 1);
       if (!final) {
         await this.dataSource.query("UPDATE job SET state = 'queued', error = $2 WHERE id = $1 AND state = 'running'", [jobId, `attempt failed, retrying: ${(error as Error).message}`]);
+        this.events.publish({ jobId, serviceId: job.serviceId, state: JobState.Queued, error: `attempt failed, retrying: ${(error as Error).message}` });
         throw error;
       }
       outcome = { status: 'failed', error: (error as Error).message };
@@ -124,6 +129,7 @@ export class JobRunner {
           );
         }
         await this.pipelines.settleDependents(manager, job, state, outbox);
+        outbox.announce({ jobId: job.id, serviceId: job.serviceId, state, progress: state === JobState.Failed ? undefined : 100, error: outcome.status === 'failed' ? outcome.error : null });
         return true;
       });
     } finally {

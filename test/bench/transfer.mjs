@@ -8,123 +8,23 @@
 // Every timed transfer streams from / to disk: the client pipes fs.createReadStream into a node:http request
 // (with Content-Length) and pipes responses into fs.createWriteStream. Between transfers the script runs an
 // untimed `sync`, so dirty pages left by one transfer are not written back during the next one.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import http from 'node:http';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
+import { cleanupAll, freePort, json, makeTenant, onCleanup, say, startChild, startPlatform, waitUntil } from './harness.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MIB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.SIZE_MIB ?? 1024);
 const RUNS = Number(process.env.RUNS ?? 3);
 if (!Number.isFinite(SIZE_MIB) || SIZE_MIB <= 0) throw new Error(`SIZE_MIB must be a positive number, got ${process.env.SIZE_MIB}`);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`RUNS must be a positive integer, got ${process.env.RUNS}`);
 const SIZE = Math.round(SIZE_MIB * MIB);
-
-const say = (line) => process.stderr.write(`[bench] ${line}\n`);
-
-// ---------------------------------------------------------------------------------------------------------------
-// Cleanup registry: everything started or created is registered here and undone in reverse order, on success,
-// on failure and on SIGINT/SIGTERM.
-// ---------------------------------------------------------------------------------------------------------------
-const cleanups = [];
-let cleaning;
-function cleanupAll() {
-  cleaning ??= (async () => {
-    for (const step of cleanups.reverse()) {
-      try {
-        await step.run();
-      } catch (error) {
-        say(`cleanup (${step.what}) failed: ${error?.message ?? error}`);
-      }
-    }
-  })();
-  return cleaning;
-}
-const onCleanup = (what, run) => cleanups.push({ what, run });
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    say(`${signal}: cleaning up`);
-    void cleanupAll().finally(() => process.exit(130));
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------------------------------------------
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Starts a child process, keeps the tail of its output, and registers its termination. */
-function startChild(what, args, options) {
-  const child = spawn(process.execPath, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (chunk) => {
-    output = (output + chunk.toString()).slice(-20000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  child.exited = exited;
-  child.output = () => output;
-  onCleanup(`stop ${what}`, async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const done = await Promise.race([exited, sleep(15000).then(() => undefined)]);
-    if (!done) {
-      say(`${what} ignored SIGTERM for 15 s: SIGKILL`);
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  return child;
-}
-
-async function waitUntil(what, child, probe, timeoutMs = 120000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${what}: the process exited (${child.signalCode ?? child.exitCode}) while starting:\n${child.output().trim().slice(-4000)}`);
-    }
-    if (await probe().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not ready within ${timeoutMs} ms:\n${child.output().trim().slice(-4000)}`);
-    await sleep(100);
-  }
-}
-
-async function json(method, url, key, body) {
-  const headers = {};
-  if (key) headers.authorization = `Bearer ${key}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await response.text();
-  let parsed = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status: response.status, body: parsed, text };
-}
 
 /** Writes `size` random bytes in 8 MiB chunks; returns md5 and sha256 of what was written. */
 async function writeRandomFile(path, size) {
@@ -376,12 +276,6 @@ function table(headers, rows) {
 // Main
 // ---------------------------------------------------------------------------------------------------------------
 async function main() {
-  const distConfig = join(ROOT, 'dist', 'src', 'config', 'config.js');
-  const distMain = join(ROOT, 'dist', 'src', 'main.js');
-  if (!existsSync(distConfig) || !existsSync(distMain)) throw new Error('dist/ is missing: run `npm run build` first');
-  const require = createRequire(import.meta.url);
-  const { loadConfig } = require('../../dist/src/config/config.js');
-  const { ensureInfrastructure } = require('../../dist/src/infrastructure/infrastructure.js');
 
   const loadBefore = loadavg();
   if (loadBefore[0] > 0.5 * availableParallelism()) say(`warning: 1-min load average is ${fmt(loadBefore[0], 2)} on ${availableParallelism()} CPUs: other work may skew the numbers`);
@@ -400,39 +294,8 @@ async function main() {
   settle();
   say(`  done in ${fmt((performance.now() - t) / 1000, 1)} s (sha256 ${source.sha256.slice(0, 16)}...)`);
 
-  // Infrastructure (embedded PostgreSQL + local redis-server) in the temp VAR_DIR, on free ports.
-  say('starting embedded PostgreSQL and redis-server');
-  t = performance.now();
-  const infraConfig = loadConfig({
-    VAR_DIR: varDir,
-    EMBEDDED_POSTGRES_PORT: String(await freePort()),
-    EMBEDDED_REDIS_PORT: String(await freePort()),
-  });
-  const infrastructure = await ensureInfrastructure(infraConfig, (line) => say(`  infra: ${line}`));
-  onCleanup('stop infrastructure', () => infrastructure.stop());
-  say(`  ready in ${fmt((performance.now() - t) / 1000, 1)} s`);
-
-  // The api process.
-  const apiPort = await freePort();
-  const adminKey = 'msk_' + randomBytes(32).toString('base64url');
-  const api = startChild('api', [distMain], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_OPTIONS: '',
-      PORT: String(apiPort),
-      HOST: '127.0.0.1',
-      DATABASE_URL: infrastructure.databaseUrl,
-      REDIS_URL: infrastructure.redisUrl,
-      STORAGE_DIR: storageDir,
-      VAR_DIR: varDir,
-      ADMIN_KEY: adminKey,
-      LOG_LEVEL: 'warn',
-    },
-  });
-  const apiBase = `http://127.0.0.1:${apiPort}`;
-  say(`starting the api (pid ${api.pid}) on ${apiBase}`);
-  await waitUntil('api', api, async () => (await fetch(`${apiBase}/health/ready`)).status === 200);
+  const platform = await startPlatform({ varDir, storageDir });
+  const { api, apiBase, adminKey } = platform;
 
   // The baseline server.
   const baselinePort = await freePort();
@@ -446,14 +309,11 @@ async function main() {
   say(`starting the baseline server (pid ${baseline.pid}) on ${baselineBase}`);
   await waitUntil('baseline server', baseline, async () => baseline.output().includes('listening'));
 
-  // A tenant.
-  const v1 = `${apiBase}/api/v1`;
-  const container = await json('POST', `${v1}/containers`, adminKey, { name: `bench-${Date.now()}` });
-  if (container.status !== 201) throw new Error(`create container: ${container.status} ${container.text}`);
-  const service = await json('POST', `${v1}/containers/${container.body.id}/services`, container.body.key, { name: 'bench-svc' });
-  if (service.status !== 201) throw new Error(`create service: ${service.status} ${service.text}`);
-  const serviceId = service.body.id;
-  const customerKey = service.body.customerKey;
+  // A tenant, with an empty ingest profile: this benchmark measures transfers, not the task engine.
+  const v1 = platform.v1;
+  const { serviceId, customerKey, serviceAdminKey } = await makeTenant(v1, adminKey, 'bench');
+  const emptied = await json('PUT', `${v1}/services/${serviceId}/profile`, serviceAdminKey, { ingest: { steps: [] } });
+  if (emptied.status !== 200) throw new Error(`profile: ${emptied.status} ${emptied.text}`);
   const auth = { authorization: `Bearer ${customerKey}` };
 
   // Warm-up (untimed): one small upload + download through both servers, so first-request costs are not measured.

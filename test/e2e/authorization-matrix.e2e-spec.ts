@@ -49,6 +49,20 @@ async function chunkedUpload(world: World): Promise<string> {
   const created = await world.admin.post(`/services/${world.ids.S}/chunked-uploads?name=${unique('by-admin')}`, bytes('xyz'), { 'content-range': 'bytes 3-5/9', 'content-type': 'application/octet-stream' });
   return `/services/${world.ids.S}/chunked-uploads/${created.body.id}`;
 }
+/** An event stream (the job never ends here: no worker): the status and the first event, then hang up. */
+async function firstEvent(client: Client, path: string) {
+  const abort = new AbortController();
+  const response = await fetch(`${client.api}${path}`, { headers: client.key ? { authorization: `Bearer ${client.key}` } : {}, signal: abort.signal });
+  if (!response.headers.get('content-type')?.startsWith('text/event-stream')) {
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined, text };
+  }
+  const reader = response.body!.getReader();
+  const { value } = await reader.read();
+  abort.abort();
+  const text = new TextDecoder().decode(value);
+  return { status: response.status, headers: response.headers, body: text, text };
+}
 const unique = (role: string) => `${role}-${Date.now()}-${Math.random().toString(36).slice(2, 7)}`;
 
 const ENDPOINTS: Endpoint[] = [
@@ -100,6 +114,7 @@ const ENDPOINTS: Endpoint[] = [
   { name: 'PUT /mfiles/:id/content', actions: ['mfile:write'], target: 'M', ok: 200, mutates: true, call: (c, w) => c.put(`/mfiles/${w.ids.M}/content`, bytes('new content'), { 'content-type': 'application/octet-stream' }) },
   { name: 'POST /jobs', actions: ['job:create'], target: 'M', ok: 201, mutates: true, actionFirst: true, call: (c, w) => c.post('/jobs', { mfileIds: [w.ids.M], task: 'sha256' }) },
   { name: 'GET /jobs/:id', actions: ['job:read'], target: 'J', ok: 200, call: (c, w) => c.get(`/jobs/${w.ids.J}`) },
+  { name: 'GET /jobs/:id/events', actions: ['job:read'], target: 'J', ok: 200, call: (c, w) => firstEvent(c, `/jobs/${w.ids.J}/events`) },
   { name: 'GET /services/:id/jobs', actions: ['job:read'], target: 'S', ok: 200, call: (c, w) => c.get(`/services/${w.ids.S}/jobs`) },
   { name: 'GET /mfiles/:id/jobs', actions: ['job:read'], target: 'M', ok: 200, call: (c, w) => c.get(`/mfiles/${w.ids.M}/jobs`) },
   { name: 'POST /jobs/:id/cancel', actions: ['job:cancel'], target: 'J', ok: 201, mutates: true, call: (c, w) => c.post(`/jobs/${w.ids.J}/cancel`) },

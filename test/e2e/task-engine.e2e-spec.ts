@@ -346,4 +346,36 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     }, 'the manual transcode');
     expect(done).toMatchObject({ state: 'failed', error: expect.stringContaining('transcode accepts video/*, audio/*; "change.jpg" is image/jpeg') });
   }, 120_000);
+  it('streams a job as Server-Sent Events: the job at once, progress as it runs, the final state, then the end', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
+    const clip = join(work, 'sse.mp4');
+    await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=duration=20:size=640x480:rate=25', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', clip]);
+    const file = await customer.upload(tenant.serviceId, 'sse.mp4', readFileSync(clip));
+    const job = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'video-proxy', options: { height: 360 } });
+    const response = await fetch(`${app.api}/jobs/${job.body.id}/events`, { headers: { authorization: `Bearer ${tenant.customerKey}` } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const text = await response.text(); // the server ends the stream after the final state
+    const events = text
+      .split('\n\n')
+      .filter((block) => block.startsWith('event:'))
+      .map((block) => {
+        const [eventLine, dataLine] = block.split('\n');
+        return { event: eventLine.slice('event: '.length), data: JSON.parse(dataLine.slice('data: '.length)) };
+      });
+    expect(events[0]).toMatchObject({ event: 'state', data: { id: job.body.id, task: 'video-proxy', mfileIds: [file.body.id] } });
+    expect(events.at(-1)).toMatchObject({ event: 'state', data: { state: 'succeeded', progress: 100 } });
+    const states = events.filter((event) => event.event === 'state').map((event) => event.data.state);
+    expect(states).toContain('running');
+    const progress = events.filter((event) => event.event === 'progress').map((event) => event.data.progress);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    expect(progress.every((value) => value >= 0 && value <= 100)).toBe(true);
+    // a finished job: one state event and the end
+    const again = await (await fetch(`${app.api}/jobs/${job.body.id}/events`, { headers: { authorization: `Bearer ${tenant.customerKey}` } })).text();
+    expect(again.match(/^event: /gm)).toHaveLength(1);
+    expect(again).toContain('"state":"succeeded"');
+  }, 120_000);
 });

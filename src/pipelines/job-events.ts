@@ -1,0 +1,81 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { QueueName } from '../queues/queue-names';
+import { QueueRegistry } from '../queues/queue-registry';
+
+/** What changed about a job: its state, or its progress while running. */
+export interface JobEvent {
+  jobId: string;
+  serviceId: string;
+  state: string;
+  progress?: number;
+  error?: string | null;
+  at: string;
+}
+
+type Listener = (event: JobEvent) => void;
+
+/**
+ * Job state and progress changes, across processes, over Redis pub/sub: workers publish, api processes relay to
+ * Server-Sent Events clients. One subscriber connection per process however many clients listen. Best effort by
+ * design (a client reads the job first, then follows the events), never a source of truth.
+ */
+@Injectable()
+export class JobEvents implements OnApplicationShutdown {
+  private readonly logger = new Logger('job-events');
+  private readonly channel: string;
+  private subscriber?: Redis;
+  private subscribing?: Promise<void>;
+  private readonly listeners = new Map<string, Set<Listener>>();
+
+  constructor(
+    private readonly queues: QueueRegistry,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.channel = `${config.queuePrefix}:job-events`;
+  }
+
+  publish(...events: Array<Omit<JobEvent, 'at'>>): void {
+    const client = this.queues.get(QueueName.Normal).client;
+    const at = new Date().toISOString();
+    for (const event of events) {
+      client.publish(this.channel, JSON.stringify({ ...event, at })).catch((error: unknown) => this.logger.debug(`publish failed: ${String(error)}`));
+    }
+  }
+
+  /** Calls `listener` for every event of `jobId` until the returned function is called. */
+  async follow(jobId: string, listener: Listener): Promise<() => void> {
+    await this.ensureSubscribed();
+    let set = this.listeners.get(jobId);
+    if (!set) this.listeners.set(jobId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(jobId);
+    };
+  }
+
+  private ensureSubscribed(): Promise<void> {
+    this.subscribing ??= (async () => {
+      const subscriber = this.queues.get(QueueName.Normal).client.duplicate();
+      this.subscriber = subscriber;
+      subscriber.on('message', (_channel: string, message: string) => {
+        let event: JobEvent;
+        try {
+          event = JSON.parse(message) as JobEvent;
+        } catch {
+          return;
+        }
+        for (const listener of this.listeners.get(event.jobId) ?? []) listener(event);
+      });
+      await subscriber.subscribe(this.channel);
+    })();
+    return this.subscribing;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.listeners.clear();
+    this.subscriber?.disconnect();
+  }
+}
