@@ -63,6 +63,9 @@ export class EnvironmentSchema {
 
   @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,50}$/, { message: 'QUEUE_PREFIX must be 1-50 letters, digits, _ or -' })
   QUEUE_PREFIX = 'mserve';
+
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  BACKUP_DIR?: string;
 }
 
 export interface QueueConsumption {
@@ -77,6 +80,8 @@ export interface AppConfig {
   redisUrl?: string;
   varDir: string;
   storageDir: string;
+  /** Where `backup` keeps verified copies (another disk or mount in production). */
+  backupDir: string;
   adminKey?: string;
   maxUploadBytes: number;
   maxJsonBytes: number;
@@ -126,6 +131,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     redisUrl: parsed.REDIS_URL,
     varDir,
     storageDir: resolve(parsed.STORAGE_DIR ?? `${varDir}/storage`),
+    backupDir: resolve(parsed.BACKUP_DIR ?? `${varDir}/backup`),
     adminKey: parsed.ADMIN_KEY,
     maxUploadBytes: parsed.MAX_UPLOAD_BYTES,
     maxJsonBytes: parsed.MAX_JSON_BYTES,

@@ -51,6 +51,7 @@ export function defaultProfile(): ProfileDefinition {
         step('video-metadata', TaskName.VideoMetadata, ['mime'], videos),
         step('video-poster', TaskName.VideoPoster, ['video-metadata'], videos),
         step('video-proxy', TaskName.VideoProxy, ['video-metadata'], videos),
+        step('backup', TaskName.Backup, ['md5']),
       ],
     },
     update: {

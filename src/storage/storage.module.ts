@@ -1,5 +1,6 @@
 import { Global, Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { BackupStore } from './backup-store';
 import { BlobJanitor } from './blob-janitor';
 import { ContentStore } from './content-store';
 import { MimeDetector } from './mime-detector';
@@ -8,10 +9,11 @@ import { MimeDetector } from './mime-detector';
 @Module({
   providers: [
     { provide: ContentStore, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new ContentStore(config.storageDir) },
+    { provide: BackupStore, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new BackupStore(config.backupDir) },
     MimeDetector,
     BlobJanitor,
   ],
-  exports: [ContentStore, MimeDetector, BlobJanitor],
+  exports: [ContentStore, BackupStore, MimeDetector, BlobJanitor],
 })
 export class StorageModule implements OnModuleInit {
   private readonly logger = new Logger('storage');

@@ -3,14 +3,16 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { DataSource } from 'typeorm';
-import { ContentStore, DigestingCounter } from '../storage/content-store';
+import { createReadStream } from 'node:fs';
+import { Mfile } from '../mfiles/mfile.entity';
+import { BackupStore, SourceMismatch } from '../storage/backup-store';
+import { ContentStore, StoredBlob } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { UsageService } from '../usage/usage.service';
-import { Writable } from 'node:stream';
 import { TaskName } from './task-catalogue';
-import { TaskContext, TaskHandler, TaskOutcome } from './task-handler.decorator';
+import { TaskContext, TaskFailure, TaskHandler, TaskOutcome } from './task-handler.decorator';
 
-/** Tasks on the stored bytes themselves: checksums, fixity, media type. */
+/** Tasks on the stored bytes themselves: checksums, fixity, backup and retrieval, media type. */
 @Injectable()
 export class ChecksumHandlers {
   constructor(
@@ -18,6 +20,7 @@ export class ChecksumHandlers {
     private readonly mime: MimeDetector,
     private readonly usage: UsageService,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly backups: BackupStore,
   ) {}
 
   private async digest(algorithm: 'md5' | 'sha256', blobKey: string): Promise<string> {
@@ -40,28 +43,72 @@ export class ChecksumHandlers {
     return { status: 'succeeded', result: { sha256, matchesRecorded: sha256 === input.sha256 } };
   }
 
-  /** One read, both digests and the size; a difference is corruption, metered as such, and fails the job. */
+  /**
+   * One read, both digests and the size. A difference is corruption, metered as such; the bytes are then restored
+   * from a verified backup copy, or, without one, the loss is metered as `dataloss` and the job fails.
+   */
   @TaskHandler(TaskName.Fixity)
   async fixity(context: TaskContext<TaskName.Fixity>): Promise<TaskOutcome<TaskName.Fixity>> {
     const [input] = context.inputs;
-    const counter = new DigestingCounter(Number.MAX_SAFE_INTEGER);
-    await pipeline(this.store.read(input.blobKey), counter, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
-    const now = { md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex'), size: counter.size };
+    const now = await this.backups.digest(this.store.pathOf(input.blobKey)).catch(() => ({ md5: '', sha256: '', size: -1 }));
     const ok = now.md5 === input.md5 && now.sha256 === input.sha256 && now.size === input.size;
-    if (ok) return { status: 'succeeded', result: { ok, ...now } };
-    await this.usage.record(this.dataSource.manager, {
-      metric: 'corruption',
+    if (ok) return { status: 'succeeded', result: { ok, ...now, restored: false } };
+    await this.meter('corruption', input, context.jobId);
+    const what = now.size < 0 ? 'the file is missing' : [now.size !== input.size ? `size ${now.size} instead of ${input.size}` : '', now.sha256 !== input.sha256 ? `sha256 ${now.sha256} instead of ${input.sha256}` : '', now.md5 !== input.md5 ? 'md5 differs' : ''].filter(Boolean).join(', ');
+    const restored = await this.restore(input);
+    if (!restored) {
+      await this.meter('dataloss', input, context.jobId);
+      return { status: 'failed', error: `corruption: the stored bytes of "${input.name}" changed (${what}) and there is no backup to restore them from` };
+    }
+    return { status: 'succeeded', result: { ok: false, ...now, restored: true }, mfilePatch: { content: restored, metadata: { restoredAt: new Date().toISOString() } } };
+  }
+
+  @TaskHandler(TaskName.Backup)
+  async backup(context: TaskContext<TaskName.Backup>): Promise<TaskOutcome<TaskName.Backup>> {
+    const [input] = context.inputs;
+    try {
+      const { created, size } = await this.backups.put(this.store.pathOf(input.blobKey), input.sha256);
+      return { status: 'succeeded', result: { sha256: input.sha256, size, created }, mfilePatch: { metadata: { backup: { sha256: input.sha256, at: new Date().toISOString() } } } };
+    } catch (error) {
+      if (error instanceof SourceMismatch) throw new TaskFailure(`"${input.name}": ${error.message} (run fixity)`);
+      throw error;
+    }
+  }
+
+  @TaskHandler(TaskName.Retrieve)
+  async retrieve(context: TaskContext<TaskName.Retrieve>): Promise<TaskOutcome<TaskName.Retrieve>> {
+    const [input] = context.inputs;
+    const now = await this.backups.digest(this.store.pathOf(input.blobKey)).catch(() => undefined);
+    const restored = await this.restore(input);
+    if (!restored) throw new TaskFailure(`"${input.name}" has no verified backup copy (sha256 ${input.sha256})`);
+    return {
+      status: 'succeeded',
+      result: { sha256: input.sha256, size: restored.size, storedWasDamaged: !now || now.sha256 !== input.sha256 },
+      mfilePatch: { content: restored, metadata: { restoredAt: new Date().toISOString() } },
+    };
+  }
+
+  /** A new blob with the backup's bytes, if a copy exists and still hashes right; undefined otherwise. */
+  private async restore(input: Mfile): Promise<StoredBlob | undefined> {
+    if (!(await this.backups.has(input.sha256))) return undefined;
+    const blob = await this.store.receive(createReadStream(this.backups.pathOf(input.sha256), { highWaterMark: 1024 * 1024 }), { maxBytes: Number.MAX_SAFE_INTEGER });
+    if (blob.sha256 !== input.sha256) {
+      await this.store.remove(blob.blobKey);
+      return undefined; // the copy is damaged too
+    }
+    return blob;
+  }
+
+  private meter(metric: 'corruption' | 'dataloss', input: Mfile, jobId: string) {
+    return this.usage.record(this.dataSource.manager, {
+      metric,
       value: 1,
       containerId: input.containerId,
       serviceId: input.serviceId,
       resourceType: 'mfile',
       resourceId: input.id,
-      idempotencyKey: `${context.jobId}:corruption`,
+      idempotencyKey: `${jobId}:${metric}`,
     });
-    const what = [now.size !== input.size ? `size ${now.size} instead of ${input.size}` : '', now.sha256 !== input.sha256 ? `sha256 ${now.sha256} instead of ${input.sha256}` : '', now.md5 !== input.md5 ? 'md5 differs' : '']
-      .filter(Boolean)
-      .join(', ');
-    return { status: 'failed', error: `corruption: the stored bytes of "${input.name}" changed (${what}); no backup to restore from` };
   }
 
   @TaskHandler(TaskName.Mime)

@@ -12,6 +12,8 @@ export enum TaskName {
   VideoPoster = 'video-poster',
   VideoProxy = 'video-proxy',
   Transcode = 'transcode',
+  Backup = 'backup',
+  Retrieve = 'retrieve',
 }
 
 export type ImageFormat = 'jpeg' | 'webp' | 'png';
@@ -38,7 +40,9 @@ export type TranscodePreset = keyof typeof TRANSCODE_PRESETS;
 export interface TaskTypes {
   [TaskName.Md5]: { options: Record<string, never>; result: { md5: string; matchesRecorded: boolean } };
   [TaskName.Sha256]: { options: Record<string, never>; result: { sha256: string; matchesRecorded: boolean } };
-  [TaskName.Fixity]: { options: Record<string, never>; result: { ok: boolean; md5: string; sha256: string; size: number } };
+  [TaskName.Fixity]: { options: Record<string, never>; result: { ok: boolean; md5: string; sha256: string; size: number; restored: boolean } };
+  [TaskName.Backup]: { options: Record<string, never>; result: { sha256: string; size: number; created: boolean } };
+  [TaskName.Retrieve]: { options: Record<string, never>; result: { sha256: string; size: number; storedWasDamaged: boolean } };
   [TaskName.Mime]: { options: Record<string, never>; result: { mimetype: string; previous: string; changed: boolean } };
   [TaskName.ImageMetadata]: {
     options: Record<string, never>;
@@ -104,12 +108,30 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
   },
   [TaskName.Fixity]: {
     name: TaskName.Fixity,
-    description: 'Re-hashes the stored bytes (MD5 and SHA-256 in one read) and compares them and the size with what was recorded; a mismatch fails the job and records `corruption` usage',
+    description: 'Re-hashes the stored bytes (MD5 and SHA-256 in one read) and compares them with what was recorded; a mismatch records `corruption` usage and restores the bytes from the backup, or, without one, records `dataloss` and fails',
     defaultQueue: QueueName.Normal,
     inputs: ['*/*'],
     options: NO_OPTIONS,
     outputs: {},
-    results: { ok: 'size, MD5 and SHA-256 all match', md5: 'hex MD5 now', sha256: 'hex SHA-256 now', size: 'bytes now' },
+    results: { ok: 'size, MD5 and SHA-256 all match', md5: 'hex MD5 now', sha256: 'hex SHA-256 now', size: 'bytes now', restored: 'the bytes were damaged and restored from the backup' },
+  },
+  [TaskName.Backup]: {
+    name: TaskName.Backup,
+    description: 'Copies the content to the backup store (BACKUP_DIR) and verifies the copy by hashing it; identical content is kept once',
+    defaultQueue: QueueName.Normal,
+    inputs: ['*/*'],
+    options: NO_OPTIONS,
+    outputs: {},
+    results: { sha256: 'the content backed up', size: 'bytes', created: 'false when a verified copy was there already' },
+  },
+  [TaskName.Retrieve]: {
+    name: TaskName.Retrieve,
+    description: 'Restores the content from the backup store (verified before use), replacing the stored bytes',
+    defaultQueue: QueueName.Normal,
+    inputs: ['*/*'],
+    options: NO_OPTIONS,
+    outputs: {},
+    results: { sha256: 'the content restored', size: 'bytes', storedWasDamaged: 'the stored bytes were missing or different before' },
   },
   [TaskName.Mime]: {
     name: TaskName.Mime,

@@ -28,6 +28,8 @@ export interface MfilePatch {
   mimetype?: string;
   /** Merged into the Mfile's metadata (top-level keys replaced). */
   metadata?: JsonObject;
+  /** New bytes for the Mfile (a restore): the old blob is released once the change committed. */
+  content?: StoredBlob;
 }
 
 /** What a handler says happened. Throwing means "retry me"; throwing a TaskFailure (or returning failed) does not. */

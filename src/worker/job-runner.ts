@@ -103,6 +103,8 @@ export class JobRunner {
   private async finish(job: ClaimedJob, outcome: Outcome, seconds: number, processedBytes: number): Promise<void> {
     const state = outcome.status === 'succeeded' ? JobState.Succeeded : outcome.status === 'skipped' ? JobState.Skipped : JobState.Failed;
     const outputs = outcome.status === 'succeeded' ? (outcome.outputs ?? []) : [];
+    const newBlobs = [...outputs.map((output) => output.blob.blobKey), ...(outcome.status === 'succeeded' && outcome.mfilePatch?.content ? [outcome.mfilePatch.content.blobKey] : [])];
+    const released: string[] = [];
     const outbox = new JobOutbox();
     let recorded = false;
     try {
@@ -118,7 +120,7 @@ export class JobRunner {
           ],
         ));
         if (updated.length === 0) return false; // cancelled meanwhile: its result is dropped
-        if (outcome.status === 'succeeded') await this.applyEffects(manager, job, outcome);
+        if (outcome.status === 'succeeded') released.push(...(await this.applyEffects(manager, job, outcome)));
         const scope = { containerId: job.containerId, serviceId: job.serviceId, resourceType: 'job' as const, resourceId: job.id };
         if (outcome.status !== 'skipped') {
           await this.usage.record(
@@ -133,8 +135,9 @@ export class JobRunner {
         return true;
       });
     } finally {
-      if (!recorded) await Promise.all(outputs.map((output) => this.store.remove(output.blob.blobKey)));
+      if (!recorded) await Promise.all(newBlobs.map((blobKey) => this.store.remove(blobKey)));
     }
+    await Promise.all(released.map((blobKey) => this.store.remove(blobKey).catch(() => undefined)));
     await this.pipelines.dispatch(outbox);
     jobsProcessed.inc({ task: job.task, queue: job.queue, state });
     this.logger.log({
@@ -147,8 +150,11 @@ export class JobRunner {
     });
   }
 
-  /** Stores the outputs and applies the task's changes to its input Mfile (type, metadata, rendition links). */
-  private async applyEffects(manager: EntityManager, job: ClaimedJob, outcome: Extract<Outcome, { status: 'succeeded' }>): Promise<void> {
+  /**
+   * Stores the outputs and applies the task's changes to its input Mfile (type, metadata, rendition links, restored
+   * bytes). Returns the blobs it replaced, to remove once this has committed.
+   */
+  private async applyEffects(manager: EntityManager, job: ClaimedJob, outcome: Extract<Outcome, { status: 'succeeded' }>): Promise<string[]> {
     const [input] = await manager.query('SELECT mfile_id AS "mfileId" FROM job_input WHERE job_id = $1 ORDER BY mfile_id LIMIT 1', [job.id]);
     const renditions: Record<string, unknown> = {};
     for (const output of outcome.outputs ?? []) {
@@ -168,8 +174,14 @@ export class JobRunner {
       await manager.insert(JobOutput, row);
       renditions[output.role] = { jobOutputId: row.id, jobId: job.id, mimetype: output.mimetype, size: output.blob.size, ...(output.data ?? {}), url: `/api/v1/joboutputs/${row.id}/content` };
     }
-    if (!input) return;
+    if (!input) return [];
     const patch = outcome.mfilePatch ?? {};
+    const released: string[] = [];
+    if (patch.content) {
+      const [previous] = await manager.query('SELECT blob_key AS "blobKey" FROM mfile WHERE id = $1 FOR UPDATE', [input.mfileId]);
+      await manager.query('UPDATE mfile SET blob_key = $2, size = $3, md5 = $4, sha256 = $5 WHERE id = $1', [input.mfileId, patch.content.blobKey, patch.content.size, patch.content.md5, patch.content.sha256]);
+      if (previous?.blobKey && previous.blobKey !== patch.content.blobKey) released.push(previous.blobKey);
+    }
     const metadata = { ...(patch.metadata ?? {}) };
     if (Object.keys(renditions).length) {
       await manager.query(
@@ -179,5 +191,6 @@ export class JobRunner {
     }
     if (Object.keys(metadata).length) await manager.query('UPDATE mfile SET metadata = metadata || $2::jsonb WHERE id = $1', [input.mfileId, JSON.stringify(metadata)]);
     if (patch.mimetype) await manager.query('UPDATE mfile SET mimetype = $2 WHERE id = $1', [input.mfileId, patch.mimetype]);
+    return released;
   }
 }

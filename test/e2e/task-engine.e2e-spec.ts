@@ -139,8 +139,8 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     for (const file of uploaded.values()) {
       const jobs = await jobsOf(customer, file.id);
       summary[file.name] = Object.fromEntries(Object.entries(jobs).map(([step, job]) => [step, job.state]));
-      expect(Object.keys(jobs).sort()).toEqual(['md5', 'mime', ...imageSteps, ...videoSteps].sort());
-      expect([file.name, jobs.mime.state, jobs.md5.state]).toEqual([file.name, 'succeeded', 'succeeded']);
+      expect(Object.keys(jobs).sort()).toEqual(['backup', 'md5', 'mime', ...imageSteps, ...videoSteps].sort());
+      expect([file.name, jobs.mime.state, jobs.md5.state, jobs.backup.state]).toEqual([file.name, 'succeeded', 'succeeded', 'succeeded']);
       const expectStates = (steps: string[], state: string) => steps.forEach((step) => expect([file.name, step, jobs[step].state, jobs[step].error]).toEqual([file.name, step, state, expect.anything()]));
       const expectState = (steps: string[], state: string) => steps.forEach((step) => expect([file.name, step, jobs[step].state]).toEqual([file.name, step, state]));
       if (file.kind === 'image' || file.kind === 'rotated') {
@@ -210,7 +210,7 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
               count(*) FILTER (WHERE metric LIKE 'task/%/failed')::int AS failures FROM usage WHERE service_id = $1`,
       [tenant.serviceId],
     );
-    expect(jobs).toBe(30 * 8);
+    expect(jobs).toBe(30 * 9);
     const ran = Object.values(summary).flatMap((steps) => Object.values(steps)).filter((state) => state !== 'skipped').length;
     expect(runtimes).toBe(ran);
     expect(failures).toBe(Object.values(summary).flatMap((steps) => Object.values(steps)).filter((state) => state === 'failed').length);
@@ -259,7 +259,7 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     const initial = await customer.get(`/services/${tenant.serviceId}/profile`);
     expect(initial.status).toBe(200);
     expect(initial.body.isDefault).toBe(true);
-    expect(initial.body.definition.ingest.steps.map((step: { name: string }) => step.name)).toEqual(['mime', 'md5', 'image-metadata', 'thumbnail', 'poster', 'video-metadata', 'video-poster', 'video-proxy']);
+    expect(initial.body.definition.ingest.steps.map((step: { name: string }) => step.name)).toEqual(['mime', 'md5', 'image-metadata', 'thumbnail', 'poster', 'video-metadata', 'video-poster', 'video-proxy', 'backup']);
     expect(initial.body.definition.ingest.steps.find((step: { name: string }) => step.name === 'thumbnail').options).toMatchObject({ width: 210, height: 128 });
     expect((await customer.put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } })).status).toBe(403);
 
@@ -377,5 +377,47 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     const again = await (await fetch(`${app.api}/jobs/${job.body.id}/events`, { headers: { authorization: `Bearer ${tenant.customerKey}` } })).text();
     expect(again.match(/^event: /gm)).toHaveLength(1);
     expect(again).toContain('"state":"succeeded"');
+  }, 120_000);
+  it('backup keeps a verified copy; fixity finds corruption and restores from it; without a copy it is data loss', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const original = Buffer.from('precious bytes '.repeat(1000));
+    const file = await customer.upload(tenant.serviceId, 'precious.txt', original);
+    await allFinal(customer, tenant.serviceId, 'ingest with backup');
+    const backup = (await jobsOf(customer, file.body.id)).backup;
+    expect(backup).toMatchObject({ state: 'succeeded', result: { sha256: file.body.sha256, size: original.length, created: true } });
+    const copy = join(app.config.backupDir, file.body.sha256.slice(0, 2), file.body.sha256);
+    expect(readFileSync(copy).equals(original)).toBe(true);
+    const blobPath = async () => join(app.config.storageDir, 'blobs', (await app.dataSource.query('SELECT blob_key FROM mfile WHERE id = $1', [file.body.id]))[0].blob_key);
+    const runTask = async (task: string) => {
+      const job = await customer.post('/jobs', { mfileIds: [file.body.id], task });
+      return eventually(async () => {
+        const current = (await customer.get(`/jobs/${job.body.id}`)).body;
+        return ['succeeded', 'failed'].includes(current.state) ? current : undefined;
+      }, task);
+    };
+    const content = async () => Buffer.from(await (await fetch(`${app.api}/mfiles/${file.body.id}/content`, { headers: { authorization: `Bearer ${tenant.customerKey}` } })).arrayBuffer());
+    const metered = async (metric: string) => (await app.dataSource.query('SELECT count(*)::int AS n FROM usage WHERE resource_id = $1 AND metric = $2', [file.body.id, metric]))[0].n;
+
+    // bit rot on the stored copy: found, metered, restored from the backup
+    require('node:fs').writeFileSync(await blobPath(), Buffer.from('rotten'));
+    const fixed = await runTask('fixity');
+    expect(fixed).toMatchObject({ state: 'succeeded', result: { ok: false, restored: true, size: 6 } });
+    expect((await content()).equals(original)).toBe(true);
+    expect(await metered('corruption')).toBe(1);
+    expect((await runTask('fixity')).result).toMatchObject({ ok: true, restored: false });
+
+    // retrieve on demand: the stored file deleted, brought back
+    rmSync(await blobPath());
+    expect(await runTask('retrieve')).toMatchObject({ state: 'succeeded', result: { storedWasDamaged: true, size: original.length } });
+    expect((await content()).equals(original)).toBe(true);
+
+    // no backup copy left: corruption is data loss, the job fails and says so
+    rmSync(copy);
+    require('node:fs').writeFileSync(await blobPath(), Buffer.from('rotten again'));
+    const lost = await runTask('fixity');
+    expect(lost).toMatchObject({ state: 'failed', error: expect.stringContaining('no backup to restore them from') });
+    expect(await metered('dataloss')).toBe(1);
+    expect(await metered('corruption')).toBe(2);
   }, 120_000);
 });

@@ -1,0 +1,65 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomUUID } from 'node:crypto';
+import { DigestingCounter, translateStorageError } from './content-store';
+
+/**
+ * Verified copies of content, addressed by sha256 (`<backupDir>/ab/<sha256>`): the same bytes are kept once however
+ * many Mfiles hold them. Written like the content store (temp, fsync, rename, fsync of the folder) and verified by
+ * hashing what was written before it counts.
+ */
+export class BackupStore {
+  constructor(readonly root: string) {}
+
+  pathOf(sha256: string): string {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`invalid sha256 ${sha256}`);
+    return join(this.root, sha256.slice(0, 2), sha256);
+  }
+
+  async has(sha256: string): Promise<boolean> {
+    return stat(this.pathOf(sha256)).then(() => true, () => false);
+  }
+
+  /** Hashes a file without keeping its bytes. */
+  async digest(path: string): Promise<{ md5: string; sha256: string; size: number }> {
+    const counter = new DigestingCounter(Number.MAX_SAFE_INTEGER);
+    await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), counter, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+    return { md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex'), size: counter.size };
+  }
+
+  /**
+   * Copies `source` in unless a verified copy is there already. The copy must hash to `sha256`, else nothing is
+   * kept and the error says the source does not match (it changed since it was recorded).
+   */
+  async put(source: string, sha256: string): Promise<{ created: boolean; size: number }> {
+    const target = this.pathOf(sha256);
+    if (await this.has(sha256)) {
+      const existing = await this.digest(target);
+      if (existing.sha256 === sha256) return { created: false, size: existing.size };
+      await unlink(target); // a damaged copy is replaced
+    }
+    const folder = join(this.root, sha256.slice(0, 2));
+    await mkdir(folder, { recursive: true });
+    const temp = join(folder, `.${randomUUID()}.tmp`);
+    try {
+      const counter = new DigestingCounter(Number.MAX_SAFE_INTEGER);
+      await pipeline(createReadStream(source, { highWaterMark: 1024 * 1024 }), counter, createWriteStream(temp, { flags: 'wx' }));
+      const written = counter.sha256.digest('hex');
+      if (written !== sha256) throw new SourceMismatch(`the stored bytes hash to ${written}, not the recorded ${sha256}: not backed up`);
+      const handle = await open(temp, 'r+');
+      await handle.sync().finally(() => handle.close());
+      await rename(temp, target);
+      const dir = await open(folder, 'r');
+      await dir.sync().finally(() => dir.close());
+      return { created: true, size: counter.size };
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      throw error instanceof SourceMismatch ? error : translateStorageError(error);
+    }
+  }
+}
+
+export class SourceMismatch extends Error {}
