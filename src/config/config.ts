@@ -66,6 +66,9 @@ export class EnvironmentSchema {
 
   @IsOptional() @Transform(emptyToUndefined) @IsString()
   BACKUP_DIR?: string;
+
+  @IsOptional() @IsIn(['true', 'false'])
+  OUTBOUND_ALLOW_PRIVATE = 'false';
 }
 
 export interface QueueConsumption {
@@ -82,6 +85,8 @@ export interface AppConfig {
   storageDir: string;
   /** Where `backup` keeps verified copies (another disk or mount in production). */
   backupDir: string;
+  /** Whether webhooks and fetch-url may reach loopback, private and link-local addresses. */
+  outboundAllowPrivate: boolean;
   adminKey?: string;
   maxUploadBytes: number;
   maxJsonBytes: number;
@@ -132,6 +137,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     varDir,
     storageDir: resolve(parsed.STORAGE_DIR ?? `${varDir}/storage`),
     backupDir: resolve(parsed.BACKUP_DIR ?? `${varDir}/backup`),
+    outboundAllowPrivate: parsed.OUTBOUND_ALLOW_PRIVATE === 'true',
     adminKey: parsed.ADMIN_KEY,
     maxUploadBytes: parsed.MAX_UPLOAD_BYTES,
     maxJsonBytes: parsed.MAX_JSON_BYTES,

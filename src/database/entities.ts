@@ -2,6 +2,7 @@ import { Container } from '../containers/container.entity';
 import { JobOutput } from '../job-outputs/job-output.entity';
 import { Job, JobDependency, JobInput } from '../jobs/job.entity';
 import { ServiceProfile } from '../pipelines/profile.entity';
+import { ServiceWebhook } from '../webhooks/webhook.entity';
 import { Key } from '../keys/key.entity';
 import { Mfile } from '../mfiles/mfile.entity';
 import { Mfolder } from '../mfolders/mfolder.entity';
@@ -9,4 +10,4 @@ import { Service } from '../services/service.entity';
 import { UploadSession } from '../uploads/upload-session.entity';
 import { Usage } from '../usage/usage.entity';
 
-export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobDependency, JobOutput, ServiceProfile, Key, Usage, UploadSession];
+export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobDependency, JobOutput, ServiceProfile, ServiceWebhook, Key, Usage, UploadSession];

@@ -10,6 +10,7 @@ import { routeQueue } from '../queues/queue-names';
 import { Service } from '../services/service.entity';
 import { TASKS } from '../tasks/task-catalogue';
 import { UsageService } from '../usage/usage.service';
+import { WebhooksService } from '../webhooks/webhooks.service';
 import { JobEvents } from './job-events';
 import { JobOutbox } from './job-outbox';
 import { defaultProfile, ProfileDefinition, ProfileErrors, Trigger, validateProfile } from './profile';
@@ -37,6 +38,7 @@ export class PipelinesService {
     private readonly usage: UsageService,
     private readonly scheduler: PeriodicScheduler,
     private readonly events: JobEvents,
+    private readonly webhooks: WebhooksService,
   ) {}
 
   async profileOf(serviceId: string, manager: EntityManager = this.dataSource.manager): Promise<{ definition: ProfileDefinition; isDefault: boolean; updatedAt: Date | null }> {
@@ -141,6 +143,9 @@ export class PipelinesService {
   /** Puts the outbox's jobs on their queues and announces its changes (after the transaction has committed). */
   async dispatch(outbox: JobOutbox): Promise<void> {
     this.events.publish(...outbox.events, ...outbox.items.map((job) => ({ jobId: job.id, serviceId: job.serviceId, state: JobState.Queued })));
+    for (const event of outbox.events) {
+      await this.webhooks.notify(event).catch((error) => this.logger.warn(`could not notify the webhooks of job ${event.jobId}: ${String(error)}`));
+    }
     for (const job of outbox.items) {
       try {
         await this.queues.dispatch(job.queue, { jobId: job.id });

@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
 import { PipelinesModule } from '../pipelines/pipelines.module';
 import { ProfilesController } from '../pipelines/profiles.controller';
+import { WebhooksController } from '../webhooks/webhooks.controller';
+import { WebhooksModule } from '../webhooks/webhooks.module';
 import { ServicesController } from './services.controller';
 import { ServicesService } from './services.service';
 
-@Module({ imports: [PipelinesModule], controllers: [ServicesController, ProfilesController], providers: [ServicesService] })
+@Module({ imports: [PipelinesModule, WebhooksModule], controllers: [ServicesController, ProfilesController, WebhooksController], providers: [ServicesService] })
 export class ServicesModule {}

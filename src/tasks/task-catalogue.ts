@@ -14,6 +14,8 @@ export enum TaskName {
   Transcode = 'transcode',
   Backup = 'backup',
   Retrieve = 'retrieve',
+  FetchUrl = 'fetch-url',
+  Webhook = 'webhook',
 }
 
 export type ImageFormat = 'jpeg' | 'webp' | 'png';
@@ -43,6 +45,8 @@ export interface TaskTypes {
   [TaskName.Fixity]: { options: Record<string, never>; result: { ok: boolean; md5: string; sha256: string; size: number; restored: boolean } };
   [TaskName.Backup]: { options: Record<string, never>; result: { sha256: string; size: number; created: boolean } };
   [TaskName.Retrieve]: { options: Record<string, never>; result: { sha256: string; size: number; storedWasDamaged: boolean } };
+  [TaskName.FetchUrl]: { options: { url: string }; result: { url: string; status: number; changed: boolean; size: number; sha256: string; etag: string | null; lastModified: string | null } };
+  [TaskName.Webhook]: { options: { webhookId: string }; result: { url: string; status: number; durationMs: number; response: unknown } };
   [TaskName.Mime]: { options: Record<string, never>; result: { mimetype: string; previous: string; changed: boolean } };
   [TaskName.ImageMetadata]: {
     options: Record<string, never>;
@@ -61,7 +65,9 @@ export interface TaskTypes {
 
 export type OptionSpec =
   | { type: 'integer' | 'number'; description: string; default: number; minimum: number; maximum: number }
-  | { type: 'string'; description: string; default: string; enum: readonly string[] };
+  | { type: 'string'; description: string; default: string; enum: readonly string[] }
+  /** A free value checked against a pattern; without a default it is required. */
+  | { type: 'text'; description: string; default?: string; pattern: string; maxLength: number };
 
 export interface TaskDefinition {
   name: TaskName;
@@ -132,6 +138,26 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     options: NO_OPTIONS,
     outputs: {},
     results: { sha256: 'the content restored', size: 'bytes', storedWasDamaged: 'the stored bytes were missing or different before' },
+  },
+  [TaskName.FetchUrl]: {
+    name: TaskName.FetchUrl,
+    description:
+      'Pulls the content of the Mfile from a URL (http or https), conditionally (ETag, Last-Modified): new bytes replace the content like an upload, unchanged ones cost nothing. Run it periodically to keep a file in step with its source',
+    defaultQueue: QueueName.Normal,
+    inputs: ['*/*'],
+    options: { url: { type: 'text', description: 'where to fetch from (http or https)', pattern: '^https?://\\S+$', maxLength: 2000 } },
+    outputs: {},
+    results: { url: 'fetched', status: 'HTTP status (304: unchanged)', changed: 'the content was replaced', size: 'bytes', sha256: 'of the content now', etag: 'the source ETag', lastModified: 'the source Last-Modified' },
+  },
+  [TaskName.Webhook]: {
+    name: TaskName.Webhook,
+    description:
+      "Calls a web service registered as one of the service's webhooks with the Mfile's description (signed: MServe-Signature t=<unix>,v1=<HMAC-SHA256 of \"t.body\">), and records its answer",
+    defaultQueue: QueueName.Normal,
+    inputs: ['*/*'],
+    options: { webhookId: { type: 'text', description: 'id of a webhook of the service (POST /services/:id/webhooks)', pattern: '^[0-9a-f-]{36}$', maxLength: 36 } },
+    outputs: {},
+    results: { url: 'called', status: 'HTTP status', durationMs: 'time to answer', response: 'its JSON body, or the first 4 KB of text' },
   },
   [TaskName.Mime]: {
     name: TaskName.Mime,
@@ -231,10 +257,14 @@ export function resolveTaskOptions(task: TaskDefinition, given: Record<string, u
   for (const [name, spec] of Object.entries(task.options)) {
     const value = given?.[name];
     if (value === undefined) {
-      options[name] = spec.default;
+      if (spec.default === undefined) errors.push(`${path}.${name} is required`);
+      else options[name] = spec.default;
       continue;
     }
-    if (spec.type === 'string') {
+    if (spec.type === 'text') {
+      if (typeof value !== 'string' || value.length > spec.maxLength || !new RegExp(spec.pattern).test(value)) errors.push(`${path}.${name} must match ${spec.pattern} (at most ${spec.maxLength} characters)`);
+      else options[name] = value;
+    } else if (spec.type === 'string') {
       if (typeof value !== 'string' || !spec.enum.includes(value)) errors.push(`${path}.${name} must be one of ${spec.enum.join(', ')}`);
       else options[name] = value;
     } else {

@@ -28,8 +28,10 @@ export interface MfilePatch {
   mimetype?: string;
   /** Merged into the Mfile's metadata (top-level keys replaced). */
   metadata?: JsonObject;
-  /** New bytes for the Mfile (a restore): the old blob is released once the change committed. */
+  /** New bytes for the Mfile: the old blob is released once the change committed. */
   content?: StoredBlob;
+  /** The new bytes are new content (fetched), not a restore of the same: metered as ingest, contentUpdatedAt moves. */
+  newContent?: boolean;
 }
 
 /** What a handler says happened. Throwing means "retry me"; throwing a TaskFailure (or returning failed) does not. */

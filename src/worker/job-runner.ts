@@ -178,8 +178,15 @@ export class JobRunner {
     const patch = outcome.mfilePatch ?? {};
     const released: string[] = [];
     if (patch.content) {
-      const [previous] = await manager.query('SELECT blob_key AS "blobKey" FROM mfile WHERE id = $1 FOR UPDATE', [input.mfileId]);
-      await manager.query('UPDATE mfile SET blob_key = $2, size = $3, md5 = $4, sha256 = $5 WHERE id = $1', [input.mfileId, patch.content.blobKey, patch.content.size, patch.content.md5, patch.content.sha256]);
+      const [previous] = await manager.query('SELECT blob_key AS "blobKey", size::float AS size FROM mfile WHERE id = $1 FOR UPDATE', [input.mfileId]);
+      await manager.query(
+        `UPDATE mfile SET blob_key = $2, size = $3, md5 = $4, sha256 = $5, content_updated_at = CASE WHEN $6 THEN now() ELSE content_updated_at END WHERE id = $1`,
+        [input.mfileId, patch.content.blobKey, patch.content.size, patch.content.md5, patch.content.sha256, patch.newContent === true],
+      );
+      if (patch.newContent && previous) {
+        const scope = { containerId: job.containerId, serviceId: job.serviceId, resourceType: 'mfile' as const, resourceId: input.mfileId };
+        await this.usage.record(manager, { metric: 'ingest', value: patch.content.size, ...scope, idempotencyKey: `${job.id}:ingest` }, { metric: 'disc', value: patch.content.size - previous.size, ...scope, idempotencyKey: `${job.id}:disc` });
+      }
       if (previous?.blobKey && previous.blobKey !== patch.content.blobKey) released.push(previous.blobKey);
     }
     const metadata = { ...(patch.metadata ?? {}) };

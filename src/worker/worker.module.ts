@@ -6,6 +6,8 @@ import { PipelinesModule } from '../pipelines/pipelines.module';
 import { ChecksumHandlers } from '../tasks/checksum.handlers';
 import { ImageHandlers } from '../tasks/image.handlers';
 import { VideoHandlers } from '../tasks/video.handlers';
+import { WebHandlers } from '../tasks/web.handlers';
+import { WebhooksModule } from '../webhooks/webhooks.module';
 import { TaskRegistry } from '../tasks/task-registry';
 import { JobRunner } from './job-runner';
 import { WORKER_QUEUES, WorkerService } from './worker.service';
@@ -16,8 +18,8 @@ export class WorkerModule {
   static forRoot(config: AppConfig, queues: QueueConsumption[]): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [CoreModule.forRoot(config), DiscoveryModule, PipelinesModule],
-      providers: [{ provide: WORKER_QUEUES, useValue: queues }, TaskRegistry, ChecksumHandlers, ImageHandlers, VideoHandlers, JobRunner, WorkerService],
+      imports: [CoreModule.forRoot(config), DiscoveryModule, PipelinesModule, WebhooksModule],
+      providers: [{ provide: WORKER_QUEUES, useValue: queues }, TaskRegistry, ChecksumHandlers, ImageHandlers, VideoHandlers, WebHandlers, JobRunner, WorkerService],
     };
   }
 }

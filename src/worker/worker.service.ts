@@ -4,6 +4,7 @@ import { assertQueueName } from '../queues/queue-names';
 import { workerKey } from '../queues/queue-options';
 import { QueueRegistry } from '../queues/queue-registry';
 import { JobRunner, WORKER_ID } from './job-runner';
+import { WEBHOOK_QUEUE, WebhookDelivery, WebhooksService } from '../webhooks/webhooks.service';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { PeriodicScheduler, PeriodicTick, SCHEDULER_QUEUE } from '../pipelines/periodic-scheduler';
 import type { Job as BullJob } from 'bull';
@@ -28,6 +29,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     private readonly runner: JobRunner,
     private readonly pipelines: PipelinesService,
     private readonly scheduler: PeriodicScheduler,
+    private readonly webhooks: WebhooksService,
   ) {}
 
   isHealthy(): boolean {
@@ -52,6 +54,10 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     const scheduler = this.scheduler.queue();
     await scheduler.isReady();
     void scheduler.process(1, (tick: BullJob<PeriodicTick>) => this.pipelines.runPeriodic(tick.data.serviceId));
+    // and the webhook deliveries
+    const deliveries = this.webhooks.queue();
+    await deliveries.isReady();
+    void deliveries.process(4, (delivery: BullJob<WebhookDelivery>) => this.webhooks.deliver(delivery.data));
     await this.beat();
     this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_SECONDS * 1000);
     this.heartbeat.unref();
@@ -74,7 +80,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.healthy = false;
     await this.queues.get(this.consumption[0]?.queue ?? 'normal').client.del(workerKey(this.config.queuePrefix, WORKER_ID)).catch(() => undefined);
-    const closing = Promise.all([...this.consumption.map(({ queue }) => queue), SCHEDULER_QUEUE].map((queue) => this.queues.get(queue).close()));
+    const closing = Promise.all([...this.consumption.map(({ queue }) => queue), SCHEDULER_QUEUE, WEBHOOK_QUEUE].map((queue) => this.queues.get(queue).close()));
     const timeout = new Promise((resolve) => setTimeout(resolve, this.config.shutdownTimeoutMs).unref());
     await Promise.race([closing, timeout]);
   }

@@ -79,6 +79,12 @@ const ENDPOINTS: Endpoint[] = [
   { name: 'GET /services/:id/profile', actions: ['service:read'], target: 'S', ok: 200, call: (c, w) => c.get(`/services/${w.ids.S}/profile`) },
   { name: 'PUT /services/:id/profile', actions: ['service:update'], target: 'S', ok: 200, mutates: true, call: (c, w) => c.put(`/services/${w.ids.S}/profile`, { ingest: { steps: [{ task: 'md5' }] } }) },
   { name: 'DELETE /services/:id/profile', actions: ['service:update'], target: 'S', ok: 200, mutates: true, call: (c, w) => c.delete(`/services/${w.ids.S}/profile`) },
+  { name: 'POST /services/:id/webhooks', actions: ['service:update'], target: 'S', ok: 201, mutates: true, call: (c, w) => c.post(`/services/${w.ids.S}/webhooks`, { url: 'https://hooks.example.org/x', events: [] }) },
+  { name: 'GET /services/:id/webhooks', actions: ['service:read'], target: 'S', ok: 200, call: (c, w) => c.get(`/services/${w.ids.S}/webhooks`) },
+  {
+    name: 'DELETE /services/:id/webhooks/:webhookId', actions: ['service:update'], target: 'S', ok: 204, mutates: true,
+    call: async (c, w) => c.delete(`/services/${w.ids.S}/webhooks/${(await w.admin.post(`/services/${w.ids.S}/webhooks`, { url: 'https://hooks.example.org/y', events: [] })).body.id}`),
+  },
   { name: 'DELETE /services/:id', actions: ['service:delete'], target: 'S', ok: 204, mutates: true, call: (c, w) => c.delete(`/services/${w.ids.S}`) },
   { name: 'POST /mfolders/:id/mfolders', actions: ['mfolder:write'], target: 'R', ok: 201, mutates: true, call: (c, w, r) => c.post(`/mfolders/${w.ids.R}/mfolders`, { name: unique(r) }) },
   { name: 'GET /mfolders/:id', actions: ['mfolder:read'], target: 'F', ok: 200, call: (c, w) => c.get(`/mfolders/${w.ids.F}`) },

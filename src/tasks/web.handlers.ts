@@ -1,0 +1,101 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { presentMfile } from '../mfiles/mfiles.service';
+import { ContentStore } from '../storage/content-store';
+import { MimeDetector } from '../storage/mime-detector';
+import { assertOutboundUrl } from '../webhooks/signing';
+import { WebhooksService } from '../webhooks/webhooks.service';
+import { TaskName } from './task-catalogue';
+import { TaskContext, TaskFailure, TaskHandler, TaskOutcome } from './task-handler.decorator';
+
+const MAX_REDIRECTS = 5;
+
+interface Source {
+  url: string;
+  etag: string | null;
+  lastModified: string | null;
+}
+
+/** Tasks that talk to other web services: pulling content from a URL, calling a registered webhook. */
+@Injectable()
+export class WebHandlers {
+  constructor(
+    private readonly store: ContentStore,
+    private readonly mime: MimeDetector,
+    private readonly webhooks: WebhooksService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** GET with redirects followed by hand, so every hop is checked like the first URL. */
+  private async get(url: string, headers: Record<string, string>): Promise<{ response: Response; url: string }> {
+    let current = url;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      try {
+        await assertOutboundUrl(current, this.config.outboundAllowPrivate);
+      } catch (error) {
+        throw new TaskFailure((error as Error).message);
+      }
+      const response = await fetch(current, { headers, redirect: 'manual', signal: AbortSignal.timeout(10 * 60_000) });
+      const location = response.headers.get('location');
+      if (response.status >= 300 && response.status < 400 && response.status !== 304 && location) {
+        await response.body?.cancel();
+        current = new URL(location, current).href;
+        continue;
+      }
+      return { response, url: current };
+    }
+    throw new TaskFailure(`more than ${MAX_REDIRECTS} redirects from ${url}`);
+  }
+
+  @TaskHandler(TaskName.FetchUrl)
+  async fetchUrl(context: TaskContext<TaskName.FetchUrl>): Promise<TaskOutcome<TaskName.FetchUrl>> {
+    const [input] = context.inputs;
+    const { url } = context.options;
+    const known = (input.metadata as { source?: Source }).source;
+    const headers: Record<string, string> = { 'user-agent': 'MServe-Fetch/1' };
+    if (known?.url === url && known.etag) headers['if-none-match'] = known.etag;
+    if (known?.url === url && known.lastModified) headers['if-modified-since'] = known.lastModified;
+    const { response } = await this.get(url, headers);
+    const source: Source = { url, etag: response.headers.get('etag'), lastModified: response.headers.get('last-modified') };
+    const unchanged = (status: number) => ({
+      status: 'succeeded' as const,
+      result: { url, status, changed: false, size: input.size, sha256: input.sha256, etag: source.etag ?? known?.etag ?? null, lastModified: source.lastModified ?? known?.lastModified ?? null },
+      mfilePatch: { metadata: { source: { ...source, etag: source.etag ?? known?.etag ?? null, lastModified: source.lastModified ?? known?.lastModified ?? null, fetchedAt: new Date().toISOString() } } },
+    });
+    if (response.status === 304) return unchanged(304);
+    if (response.status >= 500 || response.status === 429) throw new Error(`${url} answered ${response.status}: will retry`);
+    if (!response.ok || !response.body) {
+      await response.body?.cancel();
+      throw new TaskFailure(`${url} answered ${response.status}`);
+    }
+    const blob = await this.store.receive(Readable.fromWeb(response.body as unknown as WebReadableStream), { maxBytes: this.config.maxUploadBytes });
+    if (blob.sha256 === input.sha256) {
+      await this.store.remove(blob.blobKey);
+      return unchanged(response.status);
+    }
+    const mimetype = await this.mime.detect(blob.head, input.name);
+    return {
+      status: 'succeeded',
+      result: { url, status: response.status, changed: true, size: blob.size, sha256: blob.sha256, etag: source.etag, lastModified: source.lastModified },
+      mfilePatch: { content: blob, newContent: true, mimetype, metadata: { source: { ...source, fetchedAt: new Date().toISOString() } } },
+    };
+  }
+
+  @TaskHandler(TaskName.Webhook)
+  async webhook(context: TaskContext<TaskName.Webhook>): Promise<TaskOutcome<TaskName.Webhook>> {
+    const [input] = context.inputs;
+    const payload = { type: 'mfile', jobId: context.jobId, mfile: presentMfile(input) };
+    let result;
+    try {
+      result = await this.webhooks.call(input.serviceId, context.options.webhookId, payload, context.jobId);
+    } catch (error) {
+      if (error instanceof TypeError || (error as Error).name === 'TimeoutError') throw new Error(`calling the webhook failed: ${(error as Error).message}: will retry`);
+      throw new TaskFailure((error as Error).message);
+    }
+    if (result.status >= 500) throw new Error(`${result.url} answered ${result.status}: will retry`);
+    if (result.status >= 400) return { status: 'failed', error: `${result.url} answered ${result.status}: ${JSON.stringify(result.response).slice(0, 300)}` };
+    return { status: 'succeeded', result };
+  }
+}

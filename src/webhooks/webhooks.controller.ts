@@ -1,0 +1,43 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ArrayMaxSize, IsArray, IsOptional, IsString, IsUrl, MaxLength } from 'class-validator';
+import { Authorize } from '../keys/authorize.decorator';
+import { WebhooksService } from './webhooks.service';
+
+export class CreateWebhookDto {
+  @ApiProperty({ example: 'https://example.org/mserve-events' })
+  @IsString() @MaxLength(2000) @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false }) url: string;
+  @ApiPropertyOptional({ description: 'Final job states to notify; default succeeded and failed; [] for a target of the webhook task only', example: ['succeeded', 'failed'] })
+  @IsOptional() @IsArray() @ArrayMaxSize(4) @IsString({ each: true }) events?: string[];
+}
+
+@ApiTags('webhooks')
+@Controller('services/:id/webhooks')
+export class WebhooksController {
+  constructor(private readonly webhooks: WebhooksService) {}
+
+  @Post()
+  @Authorize('service:update', 'service')
+  @ApiOperation({
+    summary:
+      'Register a URL told about finished jobs: POST of {id, type: job.<state>, data: {job}} with Idempotency-Key and MServe-Signature t=<unix>,v1=<HMAC-SHA256(secret, "t.body")>, retried with backoff until a 2xx. The secret is shown once.',
+  })
+  create(@Param('id') serviceId: string, @Body() dto: CreateWebhookDto) {
+    return this.webhooks.create(serviceId, dto);
+  }
+
+  @Get()
+  @Authorize('service:read', 'service')
+  @ApiOperation({ summary: "The service's webhooks (without their secrets)" })
+  async list(@Param('id') serviceId: string) {
+    return { items: await this.webhooks.list(serviceId) };
+  }
+
+  @Delete(':webhookId')
+  @HttpCode(204)
+  @Authorize('service:update', 'service')
+  @ApiOperation({ summary: 'Remove a webhook' })
+  async remove(@Param('id') serviceId: string, @Param('webhookId') webhookId: string) {
+    await this.webhooks.remove(serviceId, webhookId);
+  }
+}

@@ -1,0 +1,130 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Queue } from 'bull';
+import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { Problems } from '../common/problem';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { uuidv7 } from '../database/uuid';
+import { FINAL_JOB_STATES, JobState } from '../jobs/job.entity';
+import { QueueRegistry } from '../queues/queue-registry';
+import { assertOutboundUrl, signature } from './signing';
+import { ServiceWebhook } from './webhook.entity';
+
+/** The internal queue of webhook deliveries; every worker serves it. */
+export const WEBHOOK_QUEUE = 'webhooks';
+const NOTIFIABLE = FINAL_JOB_STATES as readonly string[];
+const TIMEOUT_MS = 10_000;
+
+export interface WebhookDelivery {
+  /** Also the Idempotency-Key: the same delivery retried carries the same one. */
+  deliveryId: string;
+  webhookId: string;
+  type: string;
+  jobId: string;
+}
+
+export interface CallResult {
+  url: string;
+  status: number;
+  durationMs: number;
+  response: unknown;
+}
+
+@Injectable()
+export class WebhooksService {
+  private readonly logger = new Logger('webhooks');
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly queues: QueueRegistry,
+  ) {}
+
+  queue(): Queue<WebhookDelivery> {
+    return this.queues.get(WEBHOOK_QUEUE) as unknown as Queue<WebhookDelivery>;
+  }
+
+  async create(serviceId: string, input: { url: string; events?: string[] }) {
+    try {
+      await assertOutboundUrl(input.url, this.config.outboundAllowPrivate, { resolve: false });
+    } catch (error) {
+      throw Problems.badRequest(`url: ${(error as Error).message}`, { errors: [`url: ${(error as Error).message}`] });
+    }
+    const events = [...new Set(input.events ?? [JobState.Succeeded, JobState.Failed])];
+    const unknown = events.filter((event) => !NOTIFIABLE.includes(event));
+    if (unknown.length) throw Problems.badRequest(`events: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not a final job state (${NOTIFIABLE.join(', ')})`, { errors: unknown.map((event) => `events: ${event} is not a final job state`) });
+    const secret = `whsec_${randomBytes(24).toString('base64url')}`;
+    const webhook = this.dataSource.getRepository(ServiceWebhook).create({ id: uuidv7(), serviceId, url: input.url, events, secret });
+    await this.dataSource.getRepository(ServiceWebhook).insert(webhook);
+    const { secret: _shown, ...visible } = webhook;
+    return { ...visible, createdAt: new Date(), secret };
+  }
+
+  list(serviceId: string): Promise<ServiceWebhook[]> {
+    return this.dataSource.getRepository(ServiceWebhook).find({ where: { serviceId }, order: { id: 'ASC' } });
+  }
+
+  async remove(serviceId: string, id: string): Promise<void> {
+    const result = await this.dataSource.getRepository(ServiceWebhook).delete({ id, serviceId });
+    if (!result.affected) throw Problems.notFound('webhook', id);
+  }
+
+  /** Queues a delivery to every webhook of the job's service that asked for this state. */
+  async notify(event: { jobId: string; serviceId: string; state: string }): Promise<void> {
+    if (!NOTIFIABLE.includes(event.state)) return;
+    const hooks: Array<{ id: string }> = await this.dataSource.query('SELECT id FROM service_webhook WHERE service_id = $1 AND events ? $2', [event.serviceId, event.state]);
+    for (const hook of hooks) {
+      const deliveryId = `${hook.id}-${event.jobId}-${event.state}`;
+      await this.queue()
+        .add({ deliveryId, webhookId: hook.id, type: `job.${event.state}`, jobId: event.jobId }, { jobId: deliveryId, attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 5000 })
+        .catch((error) => this.logger.warn(`could not queue webhook delivery ${deliveryId}: ${String(error)}`));
+    }
+  }
+
+  /** One delivery attempt; a failure (network, timeout, non-2xx) throws, so Bull retries it with backoff. */
+  async deliver(delivery: WebhookDelivery): Promise<void> {
+    const webhook = await this.withSecret(delivery.webhookId);
+    if (!webhook) return; // deleted since: nothing to do
+    const [job] = await this.dataSource.query(
+      `SELECT j.id, j.task, j.step, j.trigger, j.state, j.error, j.result, j.queue, j.attempts, j.finished_at AS "finishedAt",
+              COALESCE((SELECT json_agg(mfile_id ORDER BY mfile_id) FROM job_input WHERE job_id = j.id), '[]') AS "mfileIds"
+         FROM job j WHERE j.id = $1`,
+      [delivery.jobId],
+    );
+    const body = JSON.stringify({ id: delivery.deliveryId, type: delivery.type, createdAt: new Date().toISOString(), serviceId: webhook.serviceId, data: { job: job ?? { id: delivery.jobId, deleted: true } } });
+    const answer = await this.post(webhook, body, delivery.deliveryId);
+    if (answer.status < 200 || answer.status >= 300) throw new Error(`${webhook.url} answered ${answer.status}`);
+  }
+
+  /** The `webhook` task: one signed call, its answer recorded whatever it is. */
+  async call(serviceId: string, webhookId: string, payload: unknown, idempotencyKey: string): Promise<CallResult> {
+    const webhook = await this.withSecret(webhookId);
+    if (!webhook || webhook.serviceId !== serviceId) throw new Error(`webhook ${webhookId} is not one of this service's webhooks`);
+    return this.post(webhook, JSON.stringify(payload), idempotencyKey);
+  }
+
+  private withSecret(id: string): Promise<ServiceWebhook | null> {
+    return this.dataSource.getRepository(ServiceWebhook).createQueryBuilder('w').addSelect('w.secret').where('w.id = :id', { id }).getOne();
+  }
+
+  private async post(webhook: ServiceWebhook, body: string, idempotencyKey: string): Promise<CallResult> {
+    await assertOutboundUrl(webhook.url, this.config.outboundAllowPrivate);
+    const started = performance.now();
+    const response = await fetch(webhook.url, {
+      method: 'POST',
+      redirect: 'manual',
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+      headers: { 'content-type': 'application/json', 'user-agent': 'MServe-Webhook/1', 'idempotency-key': idempotencyKey, 'mserve-signature': signature(webhook.secret, body) },
+      body,
+    });
+    const text = (await response.text()).slice(0, 4096);
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* text */
+    }
+    return { url: webhook.url, status: response.status, durationMs: Math.round(performance.now() - started), response: parsed };
+  }
+}

@@ -1,0 +1,157 @@
+import { createHash, createHmac } from 'node:crypto';
+import { createServer, IncomingMessage, Server } from 'node:http';
+import { Client, makeTenant } from '../support/client';
+import { eventually, startRole, waitForExit } from '../support/processes';
+import { startTestApp, TestApp } from '../support/test-app';
+
+interface Received {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+/** Webhook notifications, the webhook task and fetch-url, against a real HTTP server the test runs. */
+describe('webhooks and web tasks', () => {
+  let app: TestApp;
+  let admin: Client;
+  let worker: ReturnType<typeof startRole>;
+  let server: Server;
+  let base: string;
+  const received: Received[] = [];
+  let failNext = 0;
+  let source = Buffer.from('version one');
+
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        received.push({ method: request.method!, path: request.url!, headers: request.headers, body: Buffer.concat(chunks).toString() });
+        if (request.url === '/source.bin') {
+          const etag = `"${createHash('sha256').update(source).digest('hex').slice(0, 16)}"`;
+          if (request.headers['if-none-match'] === etag) return void response.writeHead(304, { etag }).end();
+          return void response.writeHead(200, { etag, 'content-type': 'application/octet-stream' }).end(source);
+        }
+        if (request.url === '/moved') return void response.writeHead(302, { location: '/source.bin' }).end();
+        if (request.url === '/missing') return void response.writeHead(404).end('no such thing');
+        if (failNext > 0) {
+          failNext--;
+          return void response.writeHead(500).end('try again');
+        }
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, seen: request.url }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    app = await startTestApp({ OUTBOUND_ALLOW_PRIVATE: 'true' });
+    admin = new Client(app.api, app.adminKey);
+    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, OUTBOUND_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'warn' }, ['--queues', 'normal:2']);
+  });
+  afterAll(async () => {
+    worker.kill('SIGTERM');
+    await waitForExit(worker).catch(() => undefined);
+    await app.close();
+    server.close();
+  });
+
+  const finished = (client: Client, id: string) =>
+    eventually(async () => {
+      const job = (await client.get(`/jobs/${id}`)).body;
+      return ['succeeded', 'failed'].includes(job.state) ? job : undefined;
+    }, `job ${id}`);
+
+  it('notifies registered URLs of finished jobs: signed, with an idempotency key, retried until accepted', async () => {
+    const tenant = await makeTenant(admin);
+    const serviceAdmin = admin.as(tenant.serviceAdminKey);
+    const customer = admin.as(tenant.customerKey);
+    await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [{ task: 'md5' }] } });
+    expect((await customer.post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/hook` })).status).toBe(403);
+    expect((await serviceAdmin.post(`/services/${tenant.serviceId}/webhooks`, { url: 'ftp://example.org/x' })).status).toBe(400);
+    expect((await serviceAdmin.post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/hook`, events: ['running'] })).body.errors).toEqual(['events: running is not a final job state']);
+    const hook = await serviceAdmin.post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/hook` });
+    expect(hook.status).toBe(201);
+    expect(hook.body).toMatchObject({ url: `${base}/hook`, events: ['succeeded', 'failed'], secret: expect.stringMatching(/^whsec_/) });
+    const listed = await customer.get(`/services/${tenant.serviceId}/webhooks`);
+    expect(listed.body.items).toHaveLength(1);
+    expect(listed.body.items[0].secret).toBeUndefined();
+
+    failNext = 1;
+    const file = await customer.upload(tenant.serviceId, 'hooked.txt', Buffer.from('notify me'));
+    const deliveries = await eventually(async () => {
+      const hits = received.filter((hit) => hit.path === '/hook');
+      return hits.length >= 2 ? hits : undefined;
+    }, 'the delivery and its retry');
+    const [failed, accepted] = deliveries;
+    expect(failed.headers['idempotency-key']).toBe(accepted.headers['idempotency-key']);
+    const event = JSON.parse(accepted.body);
+    expect(event).toMatchObject({ type: 'job.succeeded', serviceId: tenant.serviceId, data: { job: { task: 'md5', state: 'succeeded', mfileIds: [file.body.id] } } });
+    const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(accepted.headers['mserve-signature']))!;
+    expect(v1).toBe(createHmac('sha256', hook.body.secret).update(`${t}.${accepted.body}`).digest('hex'));
+    expect(Math.abs(Date.now() / 1000 - Number(t))).toBeLessThan(120);
+    // removed: no more deliveries
+    expect((await serviceAdmin.delete(`/services/${tenant.serviceId}/webhooks/${hook.body.id}`)).status).toBe(204);
+    expect((await serviceAdmin.delete(`/services/${tenant.serviceId}/webhooks/${hook.body.id}`)).status).toBe(404);
+  }, 60_000);
+
+  it('the webhook task calls a registered webhook with the Mfile and records the answer', async () => {
+    const tenant = await makeTenant(admin);
+    const serviceAdmin = admin.as(tenant.serviceAdminKey);
+    const customer = admin.as(tenant.customerKey);
+    await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
+    const hook = await serviceAdmin.post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/classify`, events: [] });
+    const file = await customer.upload(tenant.serviceId, 'ask.txt', Buffer.from('what is this?'));
+    expect((await customer.post('/jobs', { mfileIds: [file.body.id], task: 'webhook' })).body.errors).toEqual(['options.webhookId is required']);
+    const job = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'webhook', options: { webhookId: hook.body.id } });
+    const done = await finished(customer, job.body.id);
+    expect(done).toMatchObject({ state: 'succeeded', result: { url: `${base}/classify`, status: 200, response: { ok: true, seen: '/classify' } } });
+    const call = received.filter((hit) => hit.path === '/classify').at(-1)!;
+    expect(JSON.parse(call.body)).toMatchObject({ type: 'mfile', jobId: job.body.id, mfile: { id: file.body.id, name: 'ask.txt', sha256: file.body.sha256 } });
+    expect(JSON.parse(call.body).mfile.blobKey).toBeUndefined();
+    // another service's webhook cannot be used
+    const other = await makeTenant(admin);
+    const foreign = await admin.as(other.serviceAdminKey).post(`/services/${other.serviceId}/webhooks`, { url: `${base}/classify`, events: [] });
+    const stolen = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'webhook', options: { webhookId: foreign.body.id } });
+    expect(await finished(customer, stolen.body.id)).toMatchObject({ state: 'failed', error: expect.stringContaining("is not one of this service's webhooks") });
+  }, 60_000);
+
+  it('fetch-url pulls new content conditionally (ETag), follows redirects, meters it, and fails clearly on a 404', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
+    const file = await customer.upload(tenant.serviceId, 'mirror.bin', Buffer.from('placeholder'));
+    const run = async (url: string) => finished(customer, (await customer.post('/jobs', { mfileIds: [file.body.id], task: 'fetch-url', options: { url } })).body.id);
+    const content = async () => Buffer.from(await (await fetch(`${app.api}/mfiles/${file.body.id}/content`, { headers: { authorization: `Bearer ${tenant.customerKey}` } })).arrayBuffer()).toString();
+
+    const first = await run(`${base}/moved`);
+    expect(first).toMatchObject({ state: 'succeeded', result: { status: 200, changed: true, size: source.length } });
+    expect(await content()).toBe('version one');
+    const unchanged = await run(`${base}/moved`); // the same URL again: asked conditionally
+    expect(unchanged).toMatchObject({ state: 'succeeded', result: { status: 304, changed: false } });
+    expect(received.filter((hit) => hit.path === '/source.bin').at(-1)!.headers['if-none-match']).toBeTruthy();
+    source = Buffer.from('version two, longer');
+    expect((await run(`${base}/source.bin`)).result).toMatchObject({ status: 200, changed: true, size: source.length });
+    expect(await content()).toBe('version two, longer');
+    const mfile = (await customer.get(`/mfiles/${file.body.id}`)).body;
+    expect(mfile).toMatchObject({ size: source.length, sha256: createHash('sha256').update(source).digest('hex'), metadata: { source: { url: `${base}/source.bin` } } });
+    const [{ ingest }] = await app.dataSource.query("SELECT COALESCE(SUM(value), 0)::float AS ingest FROM usage WHERE resource_id = $1 AND metric = 'ingest'", [file.body.id]);
+    expect(ingest).toBe('placeholder'.length + 'version one'.length + source.length);
+    expect(await run(`${base}/missing`)).toMatchObject({ state: 'failed', error: `${base}/missing answered 404` });
+    expect((await customer.post('/jobs', { mfileIds: [file.body.id], task: 'fetch-url', options: { url: 'file:///etc/passwd' } })).status).toBe(400);
+  }, 60_000);
+
+  it('refuses private addresses unless allowed', async () => {
+    const strict = await startTestApp();
+    try {
+      const strictAdmin = new Client(strict.api, strict.adminKey);
+      const tenant = await makeTenant(strictAdmin);
+      const refused = await strictAdmin.as(tenant.serviceAdminKey).post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/hook` });
+      expect(refused.status).toBe(400);
+      expect(refused.body.detail).toContain('private, loopback or link-local');
+      const metadata = await strictAdmin.as(tenant.serviceAdminKey).post(`/services/${tenant.serviceId}/webhooks`, { url: 'http://169.254.169.254/latest/meta-data' });
+      expect(metadata.status).toBe(400);
+    } finally {
+      await strict.close();
+    }
+  });
+});
