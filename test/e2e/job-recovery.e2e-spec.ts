@@ -55,37 +55,41 @@ describe('routing across workers, a worker killed mid-job, Redis restarted empty
     it('routes each job to the queue it belongs on, and only workers serving that queue run it', async () => {
       const general = worker(app, 'normal:2');
       const special = worker(app, 'priority:1,hardware.gpu:1');
-      await online(app, redis, general);
-      await online(app, redis, special);
-      const tenant = await makeTenant(admin);
-      const customer = admin.as(tenant.customerKey);
-      await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
-      const file = await customer.upload(tenant.serviceId, 'r.txt', Buffer.from('route me'));
-      const jobs = {
-        normal: await customer.post('/jobs', { mfileIds: [file.body.id], task: 'md5' }),
-        priority: await customer.post('/jobs', { mfileIds: [file.body.id], task: 'md5', queue: 'priority' }),
-        gpu: await customer.post('/jobs', { mfileIds: [file.body.id], task: 'sha256', queue: 'hardware.gpu' }),
-      };
-      const done = Object.fromEntries(await Promise.all(Object.entries(jobs).map(async ([name, job]) => [name, await finalJob(customer, job.body.id)])));
-      expect(done.normal).toMatchObject({ state: 'succeeded', queue: 'normal', workerHost: expect.stringMatching(new RegExp(`:${general.pid}$`)) });
-      expect(done.priority).toMatchObject({ state: 'succeeded', queue: 'priority', workerHost: expect.stringMatching(new RegExp(`:${special.pid}$`)) });
-      expect(done.gpu).toMatchObject({ state: 'succeeded', queue: 'hardware.gpu', workerHost: expect.stringMatching(new RegExp(`:${special.pid}$`)) });
-      // a priority service: its ingest pipeline goes to the priority queue, hence to the special worker
-      await admin.as(tenant.containerKey).patch(`/services/${tenant.serviceId}`, { priority: true });
-      await admin.as(tenant.serviceAdminKey).delete(`/services/${tenant.serviceId}/profile`);
-      const urgent = await customer.upload(tenant.serviceId, 'urgent.txt', Buffer.from('now'));
-      const ingest = await eventually(async () => {
-        const page = (await customer.get(`/mfiles/${urgent.body.id}/jobs`)).body.items;
-        return page.every((job: { state: string }) => ['succeeded', 'skipped'].includes(job.state)) ? page : undefined;
-      }, 'the priority ingest');
-      const ran = ingest.filter((job: { state: string }) => job.state === 'succeeded');
-      expect(ran.map((job: { step: string }) => job.step).sort()).toEqual(['md5', 'mime']);
-      for (const job of ingest) expect([job.step, job.queue]).toEqual([job.step, 'priority']);
-      for (const job of ran) expect(job.workerHost).toMatch(new RegExp(`:${special.pid}$`));
-      general.kill('SIGTERM');
-      special.kill('SIGTERM');
-      await waitForExit(general);
-      await waitForExit(special);
+      try {
+        await online(app, redis, general);
+        await online(app, redis, special);
+        const tenant = await makeTenant(admin);
+        const customer = admin.as(tenant.customerKey);
+        await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
+        const file = await customer.upload(tenant.serviceId, 'r.txt', Buffer.from('route me'));
+        const jobs = {
+          normal: await customer.post('/jobs', { mfileIds: [file.body.id], task: 'md5' }),
+          priority: await customer.post('/jobs', { mfileIds: [file.body.id], task: 'md5', queue: 'priority' }),
+          gpu: await customer.post('/jobs', { mfileIds: [file.body.id], task: 'sha256', queue: 'hardware.gpu' }),
+        };
+        const done = Object.fromEntries(await Promise.all(Object.entries(jobs).map(async ([name, job]) => [name, await finalJob(customer, job.body.id)])));
+        expect(done.normal).toMatchObject({ state: 'succeeded', queue: 'normal', workerHost: expect.stringMatching(new RegExp(`:${general.pid}$`)) });
+        expect(done.priority).toMatchObject({ state: 'succeeded', queue: 'priority', workerHost: expect.stringMatching(new RegExp(`:${special.pid}$`)) });
+        expect(done.gpu).toMatchObject({ state: 'succeeded', queue: 'hardware.gpu', workerHost: expect.stringMatching(new RegExp(`:${special.pid}$`)) });
+        // a priority service: its ingest pipeline goes to the priority queue, hence to the special worker
+        await admin.as(tenant.containerKey).patch(`/services/${tenant.serviceId}`, { priority: true });
+        await admin.as(tenant.serviceAdminKey).delete(`/services/${tenant.serviceId}/profile`);
+        const urgent = await customer.upload(tenant.serviceId, 'urgent.txt', Buffer.from('now'));
+        const ingest = await eventually(async () => {
+          const page = (await customer.get(`/mfiles/${urgent.body.id}/jobs`)).body.items;
+          return page.every((job: { state: string }) => ['succeeded', 'skipped'].includes(job.state)) ? page : undefined;
+        }, 'the priority ingest');
+        const ran = ingest.filter((job: { state: string }) => job.state === 'succeeded');
+        expect(ran.map((job: { step: string }) => job.step).sort()).toEqual(['backup', 'md5', 'mime']);
+        for (const job of ingest) expect([job.step, job.queue]).toEqual([job.step, 'priority']);
+        for (const job of ran) expect(job.workerHost).toMatch(new RegExp(`:${special.pid}$`));
+      } finally {
+        // these workers serve `normal`: they must be gone before the next test's jobs are queued
+        general.kill('SIGTERM');
+        special.kill('SIGTERM');
+        await waitForExit(general);
+        await waitForExit(special);
+      }
     }, 120_000);
 
     it('a worker SIGKILLed mid-transcode: the job runs again on another worker and succeeds once', async () => {

@@ -66,7 +66,7 @@ describe('platform surface', () => {
   it('the task registry lists each task with its queue, inputs, options and results', async () => {
     const reply = await new Client(app.api).get('/tasks');
     expect(reply.body.items.map((task: { name: string }) => task.name)).toEqual([
-      'md5', 'sha256', 'fixity', 'backup', 'retrieve', 'mime', 'image-metadata', 'thumbnail', 'poster', 'video-metadata', 'video-poster', 'video-proxy', 'transcode',
+      'md5', 'sha256', 'fixity', 'backup', 'retrieve', 'fetch-url', 'webhook', 'mime', 'image-metadata', 'thumbnail', 'poster', 'video-metadata', 'video-poster', 'video-proxy', 'transcode',
     ]);
     expect(reply.body.items[0]).toMatchObject({ defaultQueue: 'normal', inputs: ['*/*'], options: {} });
     const thumbnail = reply.body.items.find((task: { name: string }) => task.name === 'thumbnail');
