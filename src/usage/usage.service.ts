@@ -36,6 +36,14 @@ export class UsageService {
         ...(fact.recordedAt ? { recordedAt: fact.recordedAt } : {}),
       }));
     if (rows.length === 0) return;
-    await manager.createQueryBuilder().insert().into(Usage).values(rows).orIgnore().execute();
+    // One plain multi-row INSERT: this runs in every upload and every job, where the query builder's cost shows.
+    const columns = ['metric', 'value', 'container_id', 'service_id', 'resource_type', 'resource_id', 'idempotency_key', 'recorded_at'];
+    const values: unknown[] = [];
+    const tuples = rows.map((row) => {
+      const at = values.length;
+      values.push(row.metric, row.value, row.containerId, row.serviceId, row.resourceType, row.resourceId, row.idempotencyKey, 'recordedAt' in row ? row.recordedAt : null);
+      return `(${columns.map((_, index) => (index === 7 ? `COALESCE($${at + index + 1}::timestamptz, now())` : `$${at + index + 1}`)).join(', ')})`;
+    });
+    await manager.query(`INSERT INTO ${manager.connection.getMetadata(Usage).tableName} (${columns.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, values);
   }
 }

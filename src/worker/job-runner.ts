@@ -2,11 +2,11 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job as BullJob } from 'bull';
 import { hostname } from 'node:os';
-import { DataSource, EntityManager, In } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { returnedRows } from '../common/database-errors';
 import { uuidv7 } from '../database/uuid';
 import { JobOutput } from '../job-outputs/job-output.entity';
-import { Job, JobInput, JobState } from '../jobs/job.entity';
+import { Job, JobState } from '../jobs/job.entity';
 import { jobsProcessed } from '../metrics/metrics';
 import { Mfile } from '../mfiles/mfile.entity';
 import { JobEvents } from '../pipelines/job-events';
@@ -18,11 +18,16 @@ import { ContentStore } from '../storage/content-store';
 import { isTaskName, mimetypeMatches, TaskName, TASKS } from '../tasks/task-catalogue';
 import { TaskFailure, TaskOutcome } from '../tasks/task-handler.decorator';
 import { TaskRegistry } from '../tasks/task-registry';
-import { UsageService } from '../usage/usage.service';
+import { Metric, UsageService } from '../usage/usage.service';
 
 export const WORKER_ID = `${hostname()}:${process.pid}`;
 
-type ClaimedJob = Pick<Job, 'id' | 'task' | 'options' | 'queue' | 'serviceId' | 'containerId' | 'step' | 'condition'>;
+type ClaimedJob = Pick<Job, 'id' | 'task' | 'options' | 'queue' | 'serviceId' | 'containerId' | 'step' | 'condition'> & {
+  /** Whether other jobs wait for this one (when none do, recording the outcome is a single statement). */
+  hasDependents: boolean;
+  /** The first input, which task effects (metadata, renditions, content) apply to. */
+  inputId?: string;
+};
 type Outcome = TaskOutcome<TaskName> | { status: 'skipped'; reason: string };
 
 /**
@@ -46,12 +51,22 @@ export class JobRunner {
 
   async run(message: BullJob<QueuedJob>): Promise<void> {
     const { jobId } = message.data;
-    const claimed = returnedRows<ClaimedJob>(await this.dataSource.query(
-      `UPDATE job SET state = 'running', started_at = now(), attempts = attempts + 1, worker_host = $2, updated_at = now()
-        WHERE id = $1 AND state IN ('queued', 'running')
-        RETURNING id, task, options, queue, step, condition, service_id AS "serviceId", container_id AS "containerId"`,
+    // one statement: claim the row and read the inputs (a job is small; its bookkeeping must be too)
+    const claimed: Array<ClaimedJob & { inputs: Array<Omit<Mfile, 'size'> & { size: string | number }> }> = await this.dataSource.query(
+      `WITH claimed AS (
+         UPDATE job SET state = 'running', started_at = now(), attempts = attempts + 1, worker_host = $2, updated_at = now()
+          WHERE id = $1 AND state IN ('queued', 'running')
+          RETURNING id, task, options, queue, step, condition, service_id, container_id)
+       SELECT c.id, c.task, c.options, c.queue, c.step, c.condition, c.service_id AS "serviceId", c.container_id AS "containerId",
+              COALESCE((SELECT json_agg(json_build_object(
+                  'id', m.id, 'containerId', m.container_id, 'serviceId', m.service_id, 'folderId', m.folder_id, 'name', m.name,
+                  'size', m.size, 'md5', m.md5, 'sha256', m.sha256, 'mimetype', m.mimetype, 'blobKey', m.blob_key, 'metadata', m.metadata,
+                  'createdAt', m.created_at, 'updatedAt', m.updated_at, 'contentUpdatedAt', m.content_updated_at) ORDER BY m.id)
+                FROM job_input i JOIN mfile m ON m.id = i.mfile_id WHERE i.job_id = c.id), '[]'::json) AS inputs,
+              EXISTS (SELECT 1 FROM job_dependency d WHERE d.prerequisite_id = c.id) AS "hasDependents"
+         FROM claimed c`,
       [jobId, WORKER_ID],
-    ));
+    );
     const job = claimed[0];
     if (!job) {
       this.logger.debug(`job ${jobId} is gone, waiting, cancelled or finished: skipped`);
@@ -63,8 +78,8 @@ export class JobRunner {
     let processedBytes = 0;
     try {
       if (!isTaskName(job.task)) throw new TaskFailure(`task ${job.task} is not known to this worker`);
-      const inputIds = (await this.dataSource.getRepository(JobInput).findBy({ jobId })).map((input) => input.mfileId);
-      const inputs = await this.dataSource.getRepository(Mfile).find({ where: { id: In(inputIds) }, order: { id: 'ASC' } });
+      job.inputId = job.inputs[0]?.id;
+      const inputs: Mfile[] = job.inputs.map((row) => ({ ...row, size: Number(row.size), createdAt: new Date(row.createdAt), updatedAt: new Date(row.updatedAt), contentUpdatedAt: new Date(row.contentUpdatedAt) }));
       if (inputs.length === 0) throw new TaskFailure('the job has no input left (its files were deleted)');
       processedBytes = inputs.reduce((sum, input) => sum + input.size, 0);
       const skip = conditionMismatch(job.condition, inputs[0]);
@@ -107,31 +122,46 @@ export class JobRunner {
     const released: string[] = [];
     const outbox = new JobOutbox();
     let recorded = false;
+    const usage =
+      outcome.status === 'skipped'
+        ? []
+        : [
+            { metric: 'jobruntime', value: seconds, key: `${job.id}:jobruntime` },
+            { metric: 'jobbytes', value: processedBytes, key: `${job.id}:jobbytes` },
+            { metric: `task/${job.task}/${outcome.status === 'succeeded' ? 'success' : 'failed'}`, value: 1, key: `${job.id}:outcome` },
+          ];
+    const result = outcome.status === 'succeeded' ? outcome.result : outcome.status === 'skipped' ? { skipped: outcome.reason } : null;
+    const error = outcome.status === 'failed' ? outcome.error : null;
+    const simple = newBlobs.length === 0 && !(outcome.status === 'succeeded' && outcome.mfilePatch) && !job.hasDependents;
     try {
-      recorded = await this.dataSource.transaction(async (manager) => {
+      if (simple) {
+        // the common case, one statement (its own transaction): the state and the usage, together or not at all
+        const values = usage.map((_, index) => `($${6 + index * 3}::varchar, $${7 + index * 3}::float8, $${8 + index * 3}::varchar)`);
+        const rows = returnedRows(await this.dataSource.query(
+          `WITH finished AS (
+             UPDATE job SET state = $2::varchar, result = $3, error = $4, progress = CASE WHEN $2::varchar = 'failed' THEN progress ELSE 100 END,
+                    finished_at = now(), updated_at = now() WHERE id = $1 AND state = 'running' RETURNING id, container_id, service_id)
+           ${usage.length ? `, metered AS (
+             INSERT INTO usage (metric, value, container_id, service_id, resource_type, resource_id, idempotency_key)
+             SELECT v.metric, v.value, f.container_id, f.service_id, 'job', f.id, v.key FROM finished f, (VALUES ${values.join(', ')}) AS v(metric, value, key)
+             ON CONFLICT DO NOTHING)` : ''}
+           SELECT id, $5::int AS n FROM finished`,
+          [job.id, state, result, error, usage.length, ...usage.flatMap((fact) => [fact.metric, fact.value, fact.key])],
+        ));
+        recorded = rows.length > 0;
+        if (recorded) outbox.announce({ jobId: job.id, serviceId: job.serviceId, state, progress: state === JobState.Failed ? undefined : 100, error });
+      } else recorded = await this.dataSource.transaction(async (manager) => {
         const updated = returnedRows(await manager.query(
           `UPDATE job SET state = $2::varchar, result = $3, error = $4, progress = CASE WHEN $2::varchar = 'failed' THEN progress ELSE 100 END,
                   finished_at = now(), updated_at = now() WHERE id = $1 AND state = 'running' RETURNING id`,
-          [
-            job.id,
-            state,
-            outcome.status === 'succeeded' ? outcome.result : outcome.status === 'skipped' ? { skipped: outcome.reason } : null,
-            outcome.status === 'failed' ? outcome.error : null,
-          ],
+          [job.id, state, result, error],
         ));
         if (updated.length === 0) return false; // cancelled meanwhile: its result is dropped
         if (outcome.status === 'succeeded') released.push(...(await this.applyEffects(manager, job, outcome)));
         const scope = { containerId: job.containerId, serviceId: job.serviceId, resourceType: 'job' as const, resourceId: job.id };
-        if (outcome.status !== 'skipped') {
-          await this.usage.record(
-            manager,
-            { metric: 'jobruntime', value: seconds, ...scope, idempotencyKey: `${job.id}:jobruntime` },
-            { metric: 'jobbytes', value: processedBytes, ...scope, idempotencyKey: `${job.id}:jobbytes` },
-            { metric: `task/${job.task}/${outcome.status === 'succeeded' ? 'success' : 'failed'}`, value: 1, ...scope, idempotencyKey: `${job.id}:outcome` },
-          );
-        }
-        await this.pipelines.settleDependents(manager, job, state, outbox);
-        outbox.announce({ jobId: job.id, serviceId: job.serviceId, state, progress: state === JobState.Failed ? undefined : 100, error: outcome.status === 'failed' ? outcome.error : null });
+        await this.usage.record(manager, ...usage.map((fact) => ({ metric: fact.metric as Metric, value: fact.value, ...scope, idempotencyKey: fact.key })));
+        if (job.hasDependents) await this.pipelines.settleDependents(manager, job, state, outbox);
+        outbox.announce({ jobId: job.id, serviceId: job.serviceId, state, progress: state === JobState.Failed ? undefined : 100, error });
         return true;
       });
     } finally {
@@ -155,24 +185,22 @@ export class JobRunner {
    * bytes). Returns the blobs it replaced, to remove once this has committed.
    */
   private async applyEffects(manager: EntityManager, job: ClaimedJob, outcome: Extract<Outcome, { status: 'succeeded' }>): Promise<string[]> {
-    const [input] = await manager.query('SELECT mfile_id AS "mfileId" FROM job_input WHERE job_id = $1 ORDER BY mfile_id LIMIT 1', [job.id]);
+    const input = job.inputId ? { mfileId: job.inputId } : undefined;
     const renditions: Record<string, unknown> = {};
-    for (const output of outcome.outputs ?? []) {
-      const row = manager.create(JobOutput, {
-        id: uuidv7(),
-        containerId: job.containerId,
-        serviceId: job.serviceId,
-        jobId: job.id,
-        name: output.name,
-        mimetype: output.mimetype,
-        size: output.blob.size,
-        sha256: output.blob.sha256,
-        md5: output.blob.md5,
-        blobKey: output.blob.blobKey,
-        data: output.data ?? null,
+    const outputs = outcome.outputs ?? [];
+    if (outputs.length) {
+      const values: unknown[] = [];
+      const tuples = outputs.map((output) => {
+        const id = uuidv7();
+        renditions[output.role] = { jobOutputId: id, jobId: job.id, mimetype: output.mimetype, size: output.blob.size, ...(output.data ?? {}), url: `/api/v1/joboutputs/${id}/content` };
+        const at = values.length;
+        values.push(id, job.containerId, job.serviceId, job.id, output.name, output.mimetype, output.blob.size, output.blob.sha256, output.blob.md5, output.blob.blobKey, output.data ? JSON.stringify(output.data) : null);
+        return `(${Array.from({ length: 11 }, (_, index) => `$${at + index + 1}`).join(', ')})`;
       });
-      await manager.insert(JobOutput, row);
-      renditions[output.role] = { jobOutputId: row.id, jobId: job.id, mimetype: output.mimetype, size: output.blob.size, ...(output.data ?? {}), url: `/api/v1/joboutputs/${row.id}/content` };
+      await manager.query(
+        `INSERT INTO ${manager.connection.getMetadata(JobOutput).tableName} (id, container_id, service_id, job_id, name, mimetype, size, sha256, md5, blob_key, data) VALUES ${tuples.join(', ')}`,
+        values,
+      );
     }
     if (!input) return [];
     const patch = outcome.mfilePatch ?? {};
@@ -189,15 +217,16 @@ export class JobRunner {
       }
       if (previous?.blobKey && previous.blobKey !== patch.content.blobKey) released.push(previous.blobKey);
     }
-    const metadata = { ...(patch.metadata ?? {}) };
-    if (Object.keys(renditions).length) {
+    if (Object.keys(renditions).length || patch.metadata || patch.mimetype) {
+      // one statement: new metadata keys, the latest rendition links merged into the old ones, the type
       await manager.query(
-        `UPDATE mfile SET metadata = jsonb_set(metadata, '{renditions}', COALESCE(metadata->'renditions', '{}'::jsonb) || $2::jsonb) WHERE id = $1`,
-        [input.mfileId, JSON.stringify(renditions)],
+        `UPDATE mfile SET metadata = (metadata || $2::jsonb)
+                   || CASE WHEN $3::jsonb = '{}'::jsonb THEN '{}'::jsonb ELSE jsonb_build_object('renditions', COALESCE(metadata->'renditions', '{}'::jsonb) || $3::jsonb) END,
+                mimetype = COALESCE($4, mimetype)
+          WHERE id = $1`,
+        [input.mfileId, JSON.stringify(patch.metadata ?? {}), JSON.stringify(renditions), patch.mimetype ?? null],
       );
     }
-    if (Object.keys(metadata).length) await manager.query('UPDATE mfile SET metadata = metadata || $2::jsonb WHERE id = $1', [input.mfileId, JSON.stringify(metadata)]);
-    if (patch.mimetype) await manager.query('UPDATE mfile SET mimetype = $2 WHERE id = $1', [input.mfileId, patch.mimetype]);
     return released;
   }
 }
