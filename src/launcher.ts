@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { loadConfig } from './config/config';
 import { ensureInfrastructure } from './infrastructure/infrastructure';
+import { ensureDebianPackage } from './infrastructure/system-packages';
 
 /**
  * `npm start`: the whole platform on one machine. Starts embedded PostgreSQL and a local redis-server when no
@@ -12,6 +13,12 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = (line: string) => process.stdout.write(`[launcher] ${line}\n`);
   const infrastructure = await ensureInfrastructure(config, log);
+  // the worker's video tasks run ffmpeg and ffprobe: install them like redis-server when we may
+  try {
+    ensureDebianPackage('ffmpeg', 'ffmpeg', log);
+  } catch (error) {
+    log(`warning: ${(error as Error).message} Until then video tasks fail; everything else works.`);
+  }
   const env = { ...process.env, DATABASE_URL: infrastructure.databaseUrl, REDIS_URL: infrastructure.redisUrl };
   const children = new Map<string, ChildProcess>();
   const restarts: number[] = [];
