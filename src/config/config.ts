@@ -69,6 +69,9 @@ export class EnvironmentSchema {
 
   @IsOptional() @IsIn(['true', 'false'])
   OUTBOUND_ALLOW_PRIVATE = 'false';
+
+  @IsOptional() @IsIn(['true', 'false'])
+  JOB_RECONCILER = 'true';
 }
 
 export interface QueueConsumption {
@@ -87,6 +90,8 @@ export interface AppConfig {
   backupDir: string;
   /** Whether webhooks and fetch-url may reach loopback, private and link-local addresses. */
   outboundAllowPrivate: boolean;
+  /** Put PostgreSQL's queued jobs back on Redis at start and on reconnect (off only where one database serves unrelated queue prefixes, as in the tests). */
+  jobReconciler: boolean;
   adminKey?: string;
   maxUploadBytes: number;
   maxJsonBytes: number;
@@ -138,6 +143,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     storageDir: resolve(parsed.STORAGE_DIR ?? `${varDir}/storage`),
     backupDir: resolve(parsed.BACKUP_DIR ?? `${varDir}/backup`),
     outboundAllowPrivate: parsed.OUTBOUND_ALLOW_PRIVATE === 'true',
+    jobReconciler: parsed.JOB_RECONCILER === 'true',
     adminKey: parsed.ADMIN_KEY,
     maxUploadBytes: parsed.MAX_UPLOAD_BYTES,
     maxJsonBytes: parsed.MAX_JSON_BYTES,

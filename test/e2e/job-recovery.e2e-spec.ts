@@ -137,7 +137,7 @@ describe('routing across workers, a worker killed mid-job, Redis restarted empty
       port = await freePort();
       secretFile = join(work, 'redis.secret');
       redisServer = await startLocalRedis({ dataDir: join(work, 'redis-1'), secretFile, port, log: () => undefined });
-      app = await startTestApp({ REDIS_URL: redisServer.url });
+      app = await startTestApp({ REDIS_URL: redisServer.url, JOB_RECONCILER: 'true' });
     });
     afterAll(async () => {
       await app.close();

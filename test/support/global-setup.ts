@@ -24,6 +24,9 @@ export default async function globalSetup(): Promise<void> {
   process.env.DATABASE_URL = infrastructure.databaseUrl;
   process.env.REDIS_URL = infrastructure.redisUrl;
   process.env.VAR_DIR = varDir;
+  // Every suite runs its own apps with their own queue prefix against this one database: a reconciler would put
+  // the other suites' queued jobs on its queues. Suites that test the reconciler turn it on for their app.
+  process.env.JOB_RECONCILER = 'false';
   process.env.ADMIN_KEY = generateKeySecret();
   process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'warn';
 }
