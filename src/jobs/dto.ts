@@ -1,12 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsObject, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsObject, IsOptional, IsString, IsUUID, MaxLength, ValidateIf } from 'class-validator';
 import { PageQuery } from '../common/validation';
 import { JobState } from './job.entity';
 
 export class CreateJobDto {
   @ApiProperty({ description: 'The Mfiles the task runs on (same service)', type: [String] })
   @IsArray() @ArrayMinSize(1) @ArrayMaxSize(100) @IsUUID('all', { each: true }) mfileIds: string[];
-  @ApiProperty({ description: 'Task name, from GET /api/v1/tasks', example: 'sha256' }) @IsString() @MaxLength(100) task: string;
+  @ApiPropertyOptional({ description: 'Task name, from GET /api/v1/tasks (or give `pipeline`)', example: 'sha256' }) @ValidateIf((dto: CreateJobDto) => dto.pipeline === undefined) @IsString() @MaxLength(100) task?: string;
+  @ApiPropertyOptional({ description: "Instead of a task: run the service profile's manual pipeline on each Mfile", enum: ['manual'] }) @IsOptional() @IsIn(['manual']) pipeline?: 'manual';
   @ApiPropertyOptional({ description: 'Task options' }) @IsOptional() @IsObject() options?: Record<string, unknown>;
   @ApiPropertyOptional({ description: 'Queue override: normal, priority or hardware.<tag>' }) @IsOptional() @IsString() @MaxLength(100) queue?: string;
 }

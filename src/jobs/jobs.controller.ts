@@ -25,9 +25,9 @@ export class JobsController {
 
   @Post('jobs')
   @Authorize('job:create')
-  @ApiOperation({ summary: 'Run a task on one or more Mfiles (job:create on each of them); dispatched at once' })
+  @ApiOperation({ summary: "Run a task on one or more Mfiles (job:create on each of them), dispatched at once; or, with pipeline: 'manual', the service profile's manual pipeline on each ({items: jobs})" })
   create(@Auth() auth: RequestAuth, @Body() dto: CreateJobDto) {
-    return this.jobs.create(auth, dto);
+    return dto.pipeline ? this.jobs.runManualPipeline(auth, dto) : this.jobs.create(auth, dto);
   }
 
   @Get('jobs/:id')

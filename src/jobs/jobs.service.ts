@@ -11,6 +11,7 @@ import { ResourceResolver } from '../keys/resource-resolver.service';
 import { enforceServiceState } from '../keys/key.guard';
 import { QueueRegistry } from '../queues/queue-registry';
 import { routeQueue } from '../queues/queue-names';
+import { Mfile } from '../mfiles/mfile.entity';
 import { Service } from '../services/service.entity';
 import { BlobJanitor } from '../storage/blob-janitor';
 import { isTaskName, resolveTaskOptions, TASKS } from '../tasks/task-catalogue';
@@ -35,13 +36,9 @@ export class JobsService {
     private readonly pipelines: PipelinesService,
   ) {}
 
-  /** A manual job: every input must be reachable with job:create, all in one service. Dispatched at once. */
-  async create(auth: RequestAuth, dto: CreateJobDto): Promise<JobView> {
-    if (!isTaskName(dto.task)) throw Problems.badRequest(`unknown task "${dto.task}": see GET /api/v1/tasks`, { errors: [`task ${dto.task} is not registered`] });
-    const task = TASKS[dto.task];
-    const { options, errors } = resolveTaskOptions(task, dto.options);
-    if (errors.length) throw Problems.badRequest(`bad options for ${task.name}: ${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`, { errors });
-    const mfileIds = [...new Set(dto.mfileIds)];
+  /** The inputs of a manual job or pipeline: each reachable with job:create, all in one service. */
+  private async manualInputs(auth: RequestAuth, ids: string[]): Promise<{ mfileIds: string[]; serviceId: string; containerId: string }> {
+    const mfileIds = [...new Set(ids)];
     let serviceId: string | null = null;
     let containerId: string | null = null;
     for (const id of mfileIds) {
@@ -52,10 +49,34 @@ export class JobsService {
       serviceId = target.serviceId;
       containerId = target.containerId;
     }
+    return { mfileIds, serviceId: serviceId!, containerId: containerId! };
+  }
+
+  /** The service profile's `manual` pipeline on each Mfile: one run per Mfile, dispatched after commit. */
+  async runManualPipeline(auth: RequestAuth, dto: CreateJobDto): Promise<{ items: JobView[] }> {
+    if (dto.task) throw Problems.badRequest('give either a task or a pipeline, not both', { errors: ['task and pipeline are exclusive'] });
+    const { mfileIds, serviceId } = await this.manualInputs(auth, dto.mfileIds);
+    const { definition } = await this.pipelines.profileOf(serviceId);
+    if (!definition.manual?.steps.length) throw Problems.conflict("the service's profile has no manual pipeline: PUT /services/:id/profile with one", { errors: ['no manual pipeline'] });
+    const jobs = await this.pipelines.withOutbox(async (manager, outbox) => {
+      const made: Job[] = [];
+      for (const id of mfileIds) made.push(...(await this.pipelines.instantiate(manager, 'manual', await manager.findOneByOrFail(Mfile, { id }), outbox)));
+      return made;
+    });
+    return { items: await Promise.all(jobs.map((job) => this.get(job.id))) };
+  }
+
+  /** A manual job: every input must be reachable with job:create, all in one service. Dispatched at once. */
+  async create(auth: RequestAuth, dto: CreateJobDto): Promise<JobView> {
+    if (!dto.task || !isTaskName(dto.task)) throw Problems.badRequest(`unknown task "${dto.task}": see GET /api/v1/tasks`, { errors: [`task ${dto.task} is not registered`] });
+    const task = TASKS[dto.task];
+    const { options, errors } = resolveTaskOptions(task, dto.options);
+    if (errors.length) throw Problems.badRequest(`bad options for ${task.name}: ${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`, { errors });
+    const { mfileIds, serviceId, containerId } = await this.manualInputs(auth, dto.mfileIds);
     const job = await this.dataSource.transaction(async (manager) => {
-      const service = await manager.findOneByOrFail(Service, { id: serviceId! });
+      const service = await manager.findOneByOrFail(Service, { id: serviceId });
       const queue = routeQueue({ requested: dto.queue, servicePriority: service.priority, taskDefault: task.defaultQueue });
-      const created = manager.create(Job, { id: uuidv7(), containerId: containerId!, serviceId: serviceId!, task: task.name, options: options as Job['options'], queue, state: JobState.Queued, trigger: 'manual' });
+      const created = manager.create(Job, { id: uuidv7(), containerId, serviceId, task: task.name, options: options as Job['options'], queue, state: JobState.Queued, trigger: 'manual' });
       await manager.insert(Job, created);
       await manager.insert(JobInput, mfileIds.map((mfileId) => ({ jobId: created.id, mfileId })));
       await this.usage.record(manager, { metric: 'jobs', value: 1, containerId, serviceId, resourceType: 'job', resourceId: created.id, idempotencyKey: `${created.id}:jobs` });

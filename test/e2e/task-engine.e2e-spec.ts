@@ -335,6 +335,19 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     expect(thumb.height).toBe(128); // portrait now: 300×600 inside 210×128 is 64×128
     expect(thumb.width).toBe(64);
 
+    // the profile's manual pipeline, on request
+    expect((await customer.post('/jobs', { mfileIds: [file.body.id], pipeline: 'manual' })).status).toBe(409);
+    await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, {
+      manual: { steps: [{ name: 'check', task: 'fixity' }, { name: 'small', task: 'thumbnail', options: { width: 32, height: 32 }, after: ['check'] }] },
+    });
+    expect((await customer.post('/jobs', { mfileIds: [file.body.id], pipeline: 'manual', task: 'md5' })).status).toBe(400);
+    const run = await customer.post('/jobs', { mfileIds: [file.body.id], pipeline: 'manual' });
+    expect(run.status).toBe(201);
+    expect(run.body.items.map((job: JobRow) => [job.step, job.state])).toEqual([['check', 'queued'], ['small', 'waiting']]);
+    await allFinal(customer, tenant.serviceId, 'the manual pipeline');
+    const manualJobs = (await customer.get(`/mfiles/${file.body.id}/jobs?trigger=manual`)).body.items;
+    expect(manualJobs.map((job: JobRow) => `${job.step}:${job.state}`).sort()).toEqual(['check:succeeded', 'small:succeeded']);
+
     const bad = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'thumbnail', options: { width: 0, fit: 'stretch' } });
     expect(bad.status).toBe(400);
     expect(bad.body.errors).toEqual(['options.width must be between 8 and 4096', 'options.fit must be one of inside, cover']);
