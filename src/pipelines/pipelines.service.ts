@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { returnedRows } from '../common/database-errors';
 import { Problems } from '../common/problem';
 import { uuidv7 } from '../database/uuid';
-import { Job, JobDependency, JobInput, JobState } from '../jobs/job.entity';
+import { Job, JobState } from '../jobs/job.entity';
 import { QueueRegistry } from '../queues/queue-registry';
 import { routeQueue } from '../queues/queue-names';
 import { Service } from '../services/service.entity';
@@ -71,10 +71,15 @@ export class PipelinesService {
    * Steps without prerequisites go to the outbox, to be dispatched after commit. Returns the jobs made.
    */
   async instantiate(manager: EntityManager, trigger: Trigger, mfile: PipelineInput, outbox: JobOutbox): Promise<Job[]> {
-    const { definition } = await this.profileOf(mfile.serviceId, manager);
-    const pipeline = definition[trigger];
+    // the profile and the priority flag in one read (this runs inside every upload)
+    const [row]: Array<{ priority: boolean; definition: ProfileDefinition | null }> = await manager.query(
+      'SELECT s.priority, p.definition FROM service s LEFT JOIN service_profile p ON p.service_id = s.id WHERE s.id = $1',
+      [mfile.serviceId],
+    );
+    if (!row) throw Problems.notFound('service', mfile.serviceId);
+    const pipeline = (row.definition ?? defaultProfile())[trigger];
     if (!pipeline || pipeline.steps.length === 0) return [];
-    const service = await manager.findOneByOrFail(Service, { id: mfile.serviceId });
+    const service = { priority: row.priority };
     const runId = uuidv7();
     const ids = new Map(pipeline.steps.map((step) => [step.name, uuidv7()]));
     const jobs = pipeline.steps.map((step) =>
@@ -92,10 +97,20 @@ export class PipelinesService {
         condition: step.when ?? null,
       }),
     );
-    await manager.insert(Job, jobs);
-    await manager.insert(JobInput, jobs.map((job) => ({ jobId: job.id, mfileId: mfile.id })));
-    const edges = pipeline.steps.flatMap((step) => step.after.map((prerequisite) => ({ jobId: ids.get(step.name)!, prerequisiteId: ids.get(prerequisite)! })));
-    if (edges.length) await manager.insert(JobDependency, edges);
+    // the jobs, their input and their edges in one statement
+    const values: unknown[] = [];
+    const param = (value: unknown) => `$${values.push(value)}`;
+    const jobRows = jobs.map((job) => `(${[job.id, job.containerId, job.serviceId, job.task, JSON.stringify(job.options), job.queue, job.state, job.trigger, job.runId, job.step, job.condition ? JSON.stringify(job.condition) : null].map(param).join(', ')})`);
+    const inputRows = jobs.map((job) => `(${param(job.id)}::uuid, ${param(mfile.id)}::uuid)`);
+    const edges = pipeline.steps.flatMap((step) => step.after.map((prerequisite) => `(${param(ids.get(step.name))}::uuid, ${param(ids.get(prerequisite))}::uuid)`));
+    await manager.query(
+      `WITH made AS (
+         INSERT INTO job (id, container_id, service_id, task, options, queue, state, trigger, run_id, step, condition) VALUES ${jobRows.join(', ')} RETURNING id),
+       inputs AS (INSERT INTO job_input (job_id, mfile_id) SELECT v.job_id, v.mfile_id FROM (VALUES ${inputRows.join(', ')}) AS v(job_id, mfile_id) JOIN made ON made.id = v.job_id)
+       ${edges.length ? `, edges AS (INSERT INTO job_dependency (job_id, prerequisite_id) SELECT v.job_id, v.prerequisite_id FROM (VALUES ${edges.join(', ')}) AS v(job_id, prerequisite_id) WHERE (SELECT count(*) FROM made) > 0)` : ''}
+       SELECT count(*)::int AS n FROM made`,
+      values,
+    );
     await this.usage.record(manager, ...jobs.map((job) => ({ metric: 'jobs' as const, value: 1, containerId: job.containerId, serviceId: job.serviceId, resourceType: 'job' as const, resourceId: job.id, idempotencyKey: `${job.id}:jobs` })));
     outbox.add(...jobs.filter((job) => job.state === JobState.Queued));
     return jobs;
@@ -146,12 +161,14 @@ export class PipelinesService {
     for (const event of outbox.events) {
       await this.webhooks.notify(event).catch((error) => this.logger.warn(`could not notify the webhooks of job ${event.jobId}: ${String(error)}`));
     }
-    for (const job of outbox.items) {
+    const byQueue = new Map<string, string[]>();
+    for (const job of outbox.items) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job.id]);
+    for (const [queue, ids] of byQueue) {
       try {
-        await this.queues.dispatch(job.queue, { jobId: job.id });
+        await this.queues.dispatchMany(queue, ids.map((jobId) => ({ jobId })));
       } catch (error) {
-        // PostgreSQL has the job as queued: the reconciler will enqueue it once Redis is back.
-        this.logger.warn(`could not enqueue job ${job.id} on ${job.queue}: ${String(error)}`);
+        // PostgreSQL has the jobs as queued: the reconciler will enqueue them once Redis is back.
+        this.logger.warn(`could not enqueue ${ids.length} job(s) on ${queue}: ${String(error)}`);
       }
     }
   }

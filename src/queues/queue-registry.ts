@@ -31,7 +31,15 @@ export class QueueRegistry implements OnApplicationShutdown {
 
   /** Queue options chosen in one place: the job id dedupes, attempts retry crashed workers. */
   async dispatch(queueName: string, job: QueuedJob): Promise<void> {
-    await this.get(queueName).add(job, { jobId: job.jobId, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 5000 });
+    await this.dispatchMany(queueName, [job]);
+  }
+
+  /** Several jobs of one queue in one Redis round trip. */
+  async dispatchMany(queueName: string, jobs: QueuedJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    const opts = { attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 5000 };
+    if (jobs.length === 1) await this.get(queueName).add(jobs[0], { ...opts, jobId: jobs[0].jobId });
+    else await this.get(queueName).addBulk(jobs.map((job) => ({ data: job, opts: { ...opts, jobId: job.jobId } })));
   }
 
   all(): Queue<QueuedJob>[] {
