@@ -13,7 +13,14 @@ function privateAddress(address: string): boolean {
     return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
   }
   const lower = address.toLowerCase();
-  return lower === '::1' || lower === '::' || lower.startsWith('fc') || lower.startsWith('fd') || lower.startsWith('fe80') || lower.startsWith('::ffff:') && privateAddress(lower.slice(7));
+  const mapped = /^::ffff:(.+)$/.exec(lower)?.[1];
+  if (mapped) {
+    // an IPv4-mapped address, dotted (::ffff:127.0.0.1) or as URL parsing normalises it (::ffff:7f00:1)
+    const hex = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(mapped);
+    const ipv4 = hex ? [parseInt(hex[1], 16) >> 8, parseInt(hex[1], 16) & 255, parseInt(hex[2], 16) >> 8, parseInt(hex[2], 16) & 255].join('.') : mapped;
+    return isIP(ipv4) !== 4 || privateAddress(ipv4);
+  }
+  return lower === '::1' || lower === '::' || lower.startsWith('fc') || lower.startsWith('fd') || lower.startsWith('fe80');
 }
 
 /**
