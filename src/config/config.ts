@@ -72,6 +72,9 @@ export class EnvironmentSchema {
 
   @IsOptional() @IsIn(['true', 'false'])
   JOB_RECONCILER = 'true';
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  PERIODIC_MIN_INTERVAL_SECONDS = 60;
 }
 
 export interface QueueConsumption {
@@ -92,6 +95,8 @@ export interface AppConfig {
   outboundAllowPrivate: boolean;
   /** Put PostgreSQL's queued jobs back on Redis at start and on reconnect (off only where one database serves unrelated queue prefixes, as in the tests). */
   jobReconciler: boolean;
+  /** The shortest period a profile's periodic schedule may have (each tick walks the whole service). */
+  periodicMinIntervalSeconds: number;
   adminKey?: string;
   maxUploadBytes: number;
   maxJsonBytes: number;
@@ -144,6 +149,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     backupDir: resolve(parsed.BACKUP_DIR ?? `${varDir}/backup`),
     outboundAllowPrivate: parsed.OUTBOUND_ALLOW_PRIVATE === 'true',
     jobReconciler: parsed.JOB_RECONCILER === 'true',
+    periodicMinIntervalSeconds: parsed.PERIODIC_MIN_INTERVAL_SECONDS,
     adminKey: parsed.ADMIN_KEY,
     maxUploadBytes: parsed.MAX_UPLOAD_BYTES,
     maxJsonBytes: parsed.MAX_JSON_BYTES,

@@ -60,7 +60,15 @@ export class JobsController {
       stop?.();
       response.end();
     };
-    const heartbeat = setInterval(() => response.write(': keep-alive\n\n'), 15_000);
+    // a comment keeps proxies from closing the stream; the job is read again too, so a lost event cannot leave
+    // the stream open after the job ended (or was deleted)
+    const heartbeat = setInterval(() => {
+      response.write(': keep-alive\n\n');
+      void this.jobs
+        .get(id)
+        .then((current) => FINAL_JOB_STATES.includes(current.state) && relay({ jobId: id, serviceId: current.serviceId, state: current.state, progress: current.progress, error: current.error, at: new Date().toISOString() }))
+        .catch(() => finish());
+    }, 15_000);
     request.on('close', finish);
     // follow first, then read: a change between the two is held back and sent after the snapshot
     let lastState: string | undefined;
@@ -80,7 +88,12 @@ export class JobsController {
     if (FINAL_JOB_STATES.includes(job.state)) return finish();
     const pending = held;
     held = undefined;
-    for (const event of pending) if (Date.parse(event.at) >= job.updatedAt.getTime()) relay(event);
+    // events held while the snapshot was read: only those that are news after it (clocks of different hosts are
+    // not compared: a later state, or more progress, is news)
+    const rank = (state: string) => (FINAL_JOB_STATES.includes(state as JobState) ? 3 : state === JobState.Running ? 2 : state === JobState.Queued ? 1 : 0);
+    for (const event of pending) {
+      if (rank(event.state) > rank(job.state) || (event.state === job.state && (event.progress ?? 0) > job.progress)) relay(event);
+    }
   }
 
   @Get('services/:id/jobs')

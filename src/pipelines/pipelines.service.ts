@@ -1,4 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returnedRows } from '../common/database-errors';
@@ -39,6 +40,7 @@ export class PipelinesService {
     private readonly scheduler: PeriodicScheduler,
     private readonly events: JobEvents,
     private readonly webhooks: WebhooksService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async profileOf(serviceId: string, manager: EntityManager = this.dataSource.manager): Promise<{ definition: ProfileDefinition; isDefault: boolean; updatedAt: Date | null }> {
@@ -49,7 +51,7 @@ export class PipelinesService {
   async saveProfile(serviceId: string, input: unknown) {
     let definition: ProfileDefinition;
     try {
-      definition = validateProfile(input);
+      definition = validateProfile(input, { minIntervalSeconds: this.config.periodicMinIntervalSeconds });
     } catch (error) {
       if (error instanceof ProfileErrors) throw Problems.badRequest(`the profile is not valid: ${error.errors[0]}${error.errors.length > 1 ? ` (and ${error.errors.length - 1} more)` : ''}`, { errors: error.errors });
       throw error;

@@ -41,5 +41,8 @@ describe('profiles', () => {
     ]);
     expect(() => validateProfile([])).toThrow(ProfileErrors);
     expect(() => validateProfile({ ingest: { steps: [], schedule: '* * * * *' } })).toThrow('only the periodic pipeline has a schedule');
+    expect(() => validateProfile({ periodic: { schedule: '* * * * * *', steps: [] } })).toThrow('it fires every 1 s; the minimum is 60 s');
+    expect(validateProfile({ periodic: { schedule: '*/5 * * * * *', steps: [] } }, { minIntervalSeconds: 5 }).periodic!.schedule).toBe('*/5 * * * * *');
+    expect(validateProfile({ periodic: { schedule: '0 3 * * *', steps: [] } }).periodic!.schedule).toBe('0 3 * * *');
   });
 });

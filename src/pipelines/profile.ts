@@ -77,7 +77,7 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
  * Every problem is listed: unknown trigger or task, bad option, bad condition or queue, an `after` naming no step,
  * a cycle, a schedule that is not a cron expression.
  */
-export function validateProfile(input: unknown): ProfileDefinition {
+export function validateProfile(input: unknown, limits: { minIntervalSeconds: number } = { minIntervalSeconds: 60 }): ProfileDefinition {
   const errors: string[] = [];
   if (!isObject(input)) throw new ProfileErrors(['the profile must be an object with one pipeline per trigger (ingest, update, access, periodic, manual)']);
   const profile: ProfileDefinition = {};
@@ -86,14 +86,14 @@ export function validateProfile(input: unknown): ProfileDefinition {
       errors.push(`${trigger} is not a trigger (use ${TRIGGERS.join(', ')})`);
       continue;
     }
-    const pipeline = validatePipeline(trigger as Trigger, value, errors);
+    const pipeline = validatePipeline(trigger as Trigger, value, errors, limits.minIntervalSeconds);
     if (pipeline) profile[trigger as Trigger] = pipeline;
   }
   if (errors.length) throw new ProfileErrors(errors);
   return profile;
 }
 
-function validatePipeline(trigger: Trigger, value: unknown, errors: string[]): Pipeline | undefined {
+function validatePipeline(trigger: Trigger, value: unknown, errors: string[], minIntervalSeconds: number): Pipeline | undefined {
   if (!isObject(value)) {
     errors.push(`${trigger} must be an object with steps`);
     return undefined;
@@ -106,7 +106,11 @@ function validatePipeline(trigger: Trigger, value: unknown, errors: string[]): P
       const fields = value.schedule.trim().split(/\s+/).length;
       try {
         if (fields < 5 || fields > 6) throw new Error('it needs 5 or 6 fields');
-        CronExpressionParser.parse(value.schedule, { tz: 'UTC' });
+        const expression = CronExpressionParser.parse(value.schedule, { tz: 'UTC' });
+        // every tick walks the whole service: ticks closer than the minimum would flood the queues
+        const ticks = [0, 1, 2, 3].map(() => expression.next().getTime());
+        const closest = Math.min(...ticks.slice(1).map((tick, index) => tick - ticks[index])) / 1000;
+        if (closest < minIntervalSeconds) throw new Error(`it fires every ${closest} s; the minimum is ${minIntervalSeconds} s (PERIODIC_MIN_INTERVAL_SECONDS)`);
         pipeline.schedule = value.schedule.trim();
       } catch (error) {
         errors.push(`periodic.schedule "${value.schedule}" is not a cron expression: ${(error as Error).message}`);

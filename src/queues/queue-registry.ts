@@ -1,7 +1,11 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import Bull, { Queue, QueueOptions } from 'bull';
+import { Problems } from '../common/problem';
 import { QUEUE_OPTIONS } from './queue-options';
+
+/** hardware.<tag> queues plus the internal scheduler and webhooks queues. */
+const MAX_DYNAMIC_QUEUES = 34;
 import { QueuedJob, QueueName } from './queue-names';
 
 /**
@@ -23,6 +27,10 @@ export class QueueRegistry implements OnApplicationShutdown {
     if (name === QueueName.Priority) return this.priority;
     let queue = this.dynamic.get(name);
     if (!queue) {
+      // each queue holds Redis connections: a client inventing hardware tags must not exhaust them
+      if (this.dynamic.size >= MAX_DYNAMIC_QUEUES) {
+        throw Problems.badRequest(`no more than ${MAX_DYNAMIC_QUEUES - 2} hardware queues per process: "${name}" is one too many`, { errors: [`queue ${name} is not known here`] });
+      }
       queue = new Bull<QueuedJob>(name, this.options);
       this.dynamic.set(name, queue);
     }

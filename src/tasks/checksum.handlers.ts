@@ -50,7 +50,10 @@ export class ChecksumHandlers {
   @TaskHandler(TaskName.Fixity)
   async fixity(context: TaskContext<TaskName.Fixity>): Promise<TaskOutcome<TaskName.Fixity>> {
     const [input] = context.inputs;
-    const now = await this.backups.digest(this.store.pathOf(input.blobKey)).catch(() => ({ md5: '', sha256: '', size: -1 }));
+    const now = await this.backups.digest(this.store.pathOf(input.blobKey)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return { md5: '', sha256: '', size: -1 }; // gone: corruption
+      throw error; // EIO, EMFILE...: not evidence about the bytes, try again
+    });
     const ok = now.md5 === input.md5 && now.sha256 === input.sha256 && now.size === input.size;
     if (ok) return { status: 'succeeded', result: { ok, ...now, restored: false } };
     await this.meter('corruption', input, context.jobId);

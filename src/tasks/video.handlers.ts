@@ -10,6 +10,9 @@ import { TaskContext, TaskFailure, TaskHandler, TaskOutcome } from './task-handl
 
 type Probe = TaskTypes[TaskName.VideoMetadata]['result'];
 
+/** Inputs may use the file protocol only: no http, tcp, rtmp... from inside an uploaded playlist. */
+const LOCAL_ONLY = ['-protocol_whitelist', 'file'];
+
 /** The last meaningful lines of ffmpeg's stderr: what a person needs to see why it failed. */
 function reason(error: unknown, stderr?: string): string {
   const lines = (stderr ?? '').split('\n').map((line) => line.trim()).filter((line) => line && !/^(frame=|size=|\s*Metadata:|Stream mapping|Press \[q\])/.test(line));
@@ -32,9 +35,14 @@ function rate(value: string | undefined): number | null {
 export class VideoHandlers {
   constructor(private readonly store: ContentStore) {}
 
+  /** An ffmpeg command on the stored file that may open local files only (a playlist inside an upload cannot make it fetch URLs). */
+  private command(input: Mfile): ffmpeg.FfmpegCommand {
+    return ffmpeg(this.store.pathOf(input.blobKey)).inputOptions(LOCAL_ONLY);
+  }
+
   private probe(input: Mfile): Promise<Probe> {
     return new Promise((resolve, reject) => {
-      ffmpeg.ffprobe(this.store.pathOf(input.blobKey), (error: Error | null, data: FfprobeData) => {
+      ffmpeg.ffprobe(this.store.pathOf(input.blobKey), LOCAL_ONLY, (error: Error | null, data: FfprobeData) => {
         if (error) return reject(new TaskFailure(`"${input.name}" is not a media file ffprobe can read: ${reason(error, error.message)}`));
         const video = data.streams.find((stream) => stream.codec_type === 'video' && stream.disposition?.attached_pic !== 1);
         const audio = data.streams.find((stream) => stream.codec_type === 'audio');
@@ -102,7 +110,7 @@ export class VideoHandlers {
     const { width, height } = context.options;
     // a frame a little before the end at most, so a short clip still has one
     const at = probe.duration ? Math.max(0, Math.min(probe.duration * (context.options.at / 100), probe.duration - 0.1)) : 0;
-    const command = ffmpeg(this.store.pathOf(input.blobKey))
+    const command = this.command(input)
       .seekInput(at)
       .frames(1)
       .videoFilters(`scale='min(${width},iw)':'min(${height},ih)':force_original_aspect_ratio=decrease`)
@@ -122,7 +130,7 @@ export class VideoHandlers {
     const probe = await this.requireVideo(input);
     const height = Math.min(context.options.height, probe.video.height) & ~1;
     const width = Math.round((probe.video.width * height) / probe.video.height / 2) * 2;
-    const command = ffmpeg(this.store.pathOf(input.blobKey))
+    const command = this.command(input)
       .videoCodec('libx264')
       .videoFilters(`scale=${width}:${height}`)
       .outputOptions(['-preset', 'veryfast', '-crf', String(context.options.crf), '-pix_fmt', 'yuv420p', '-movflags', '+faststart'])
@@ -142,7 +150,7 @@ export class VideoHandlers {
     const [input] = context.inputs;
     const preset = TRANSCODE_PRESETS[context.options.preset];
     const probe = await this.probe(input);
-    const command = ffmpeg(this.store.pathOf(input.blobKey));
+    const command = this.command(input);
     if (preset.video) {
       if (!probe.video) throw new TaskFailure(`preset ${context.options.preset} makes a video, but "${input.name}" has no video stream`);
       const height = Math.min(preset.video.height, probe.video.height) & ~1;

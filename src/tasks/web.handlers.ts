@@ -65,7 +65,10 @@ export class WebHandlers {
       mfilePatch: { metadata: { source: { ...source, etag: source.etag ?? known?.etag ?? null, lastModified: source.lastModified ?? known?.lastModified ?? null, fetchedAt: new Date().toISOString() } } },
     });
     if (response.status === 304) return unchanged(304);
-    if (response.status >= 500 || response.status === 429) throw new Error(`${url} answered ${response.status}: will retry`);
+    if (response.status >= 500 || response.status === 429) {
+      await response.body?.cancel();
+      throw new Error(`${url} answered ${response.status}: will retry`);
+    }
     if (!response.ok || !response.body) {
       await response.body?.cancel();
       throw new TaskFailure(`${url} answered ${response.status}`);

@@ -118,7 +118,7 @@ export class WebhooksService {
       headers: { 'content-type': 'application/json', 'user-agent': 'MServe-Webhook/1', 'idempotency-key': idempotencyKey, 'mserve-signature': signature(webhook.secret, body) },
       body,
     });
-    const text = (await response.text()).slice(0, 4096);
+    const text = await readAtMost(response, 4096);
     let parsed: unknown = text;
     try {
       parsed = JSON.parse(text);
@@ -127,4 +127,23 @@ export class WebhooksService {
     }
     return { url: webhook.url, status: response.status, durationMs: Math.round(performance.now() - started), response: parsed };
   }
+}
+
+/** The first `limit` bytes of a response body as text; the rest is never read (a hostile endpoint cannot flood us). */
+export async function readAtMost(response: Response, limit: number): Promise<string> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    while (length < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      length += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }

@@ -27,6 +27,8 @@ type ClaimedJob = Pick<Job, 'id' | 'task' | 'options' | 'queue' | 'serviceId' | 
   hasDependents: boolean;
   /** The first input, which task effects (metadata, renditions, content) apply to. */
   inputId?: string;
+  /** That input's blob when the job was claimed: new content replaces it only if it is still the current one. */
+  inputBlobKey?: string;
 };
 type Outcome = TaskOutcome<TaskName> | { status: 'skipped'; reason: string };
 
@@ -79,6 +81,7 @@ export class JobRunner {
     try {
       if (!isTaskName(job.task)) throw new TaskFailure(`task ${job.task} is not known to this worker`);
       job.inputId = job.inputs[0]?.id;
+      job.inputBlobKey = job.inputs[0]?.blobKey;
       const inputs: Mfile[] = job.inputs.map((row) => ({ ...row, size: Number(row.size), createdAt: new Date(row.createdAt), updatedAt: new Date(row.updatedAt), contentUpdatedAt: new Date(row.contentUpdatedAt) }));
       if (inputs.length === 0) throw new TaskFailure('the job has no input left (its files were deleted)');
       processedBytes = inputs.reduce((sum, input) => sum + input.size, 0);
@@ -113,6 +116,25 @@ export class JobRunner {
       outcome = { status: 'failed', error: (error as Error).message };
     }
     await this.finish(job, outcome, (performance.now() - started) / 1000, processedBytes);
+  }
+
+  /**
+   * Bull gave up on a message (its last attempt threw, or it stalled too often, its worker dying each time): the
+   * job must not stay `running` in PostgreSQL, with its dependents waiting forever. It fails, and so do they.
+   */
+  async giveUp(jobId: string, reason: string): Promise<void> {
+    const outbox = new JobOutbox();
+    await this.dataSource.transaction(async (manager) => {
+      const rows = returnedRows<Pick<Job, 'id' | 'task' | 'step' | 'serviceId'>>(await manager.query(
+        `UPDATE job SET state = 'failed', error = $2, finished_at = now(), updated_at = now()
+          WHERE id = $1 AND state IN ('queued', 'running') RETURNING id, task, step, service_id AS "serviceId"`,
+        [jobId, `gave up: ${reason}`.slice(0, 2000)],
+      ));
+      if (!rows[0]) return;
+      await this.pipelines.settleDependents(manager, rows[0], JobState.Failed, outbox);
+      outbox.announce({ jobId, serviceId: rows[0].serviceId, state: JobState.Failed, error: `gave up: ${reason}` });
+    });
+    await this.pipelines.dispatch(outbox);
   }
 
   private async finish(job: ClaimedJob, outcome: Outcome, seconds: number, processedBytes: number): Promise<void> {
@@ -207,6 +229,11 @@ export class JobRunner {
     const released: string[] = [];
     if (patch.content) {
       const [previous] = await manager.query('SELECT blob_key AS "blobKey", size::float AS size FROM mfile WHERE id = $1 FOR UPDATE', [input.mfileId]);
+      if (!previous || previous.blobKey !== job.inputBlobKey) {
+        // the content changed (or the Mfile went) while the task ran: its bytes are stale, the newer ones stay
+        released.push(patch.content.blobKey);
+        return released;
+      }
       await manager.query(
         `UPDATE mfile SET blob_key = $2, size = $3, md5 = $4, sha256 = $5, content_updated_at = CASE WHEN $6 THEN now() ELSE content_updated_at END WHERE id = $1`,
         [input.mfileId, patch.content.blobKey, patch.content.size, patch.content.md5, patch.content.sha256, patch.newContent === true],

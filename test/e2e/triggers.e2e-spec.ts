@@ -12,8 +12,9 @@ describe('triggers: access and periodic', () => {
   const prefix = `mserve-triggers-${Math.random().toString(36).slice(2, 8)}`;
 
   beforeAll(async () => {
-    first = await startTestApp({ QUEUE_PREFIX: prefix });
-    second = await startTestApp({ QUEUE_PREFIX: prefix, STORAGE_DIR: first.config.storageDir });
+    // a tick every 2 s, so the test sees several (deployments keep the 60 s minimum)
+    first = await startTestApp({ QUEUE_PREFIX: prefix, PERIODIC_MIN_INTERVAL_SECONDS: '1' });
+    second = await startTestApp({ QUEUE_PREFIX: prefix, STORAGE_DIR: first.config.storageDir, PERIODIC_MIN_INTERVAL_SECONDS: '1' });
     workers = [0, 1].map(() => startRole('worker', { STORAGE_DIR: first.config.storageDir, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' }, ['--queues', 'normal:2']));
     redis = new Redis(process.env.REDIS_URL!);
     await eventually(async () => (await redis.keys(`${prefix}:workers:*`)).length === 2, 'two workers');
