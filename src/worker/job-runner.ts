@@ -179,7 +179,7 @@ export class JobRunner {
           [job.id, state, result, error],
         ));
         if (updated.length === 0) return false; // cancelled meanwhile: its result is dropped
-        if (outcome.status === 'succeeded') released.push(...(await this.applyEffects(manager, job, outcome)));
+        if (outcome.status === 'succeeded') released.push(...(await this.applyEffects(manager, job, outcome, outbox)));
         const scope = { containerId: job.containerId, serviceId: job.serviceId, resourceType: 'job' as const, resourceId: job.id };
         await this.usage.record(manager, ...usage.map((fact) => ({ metric: fact.metric as Metric, value: fact.value, ...scope, idempotencyKey: fact.key })));
         if (job.hasDependents) await this.pipelines.settleDependents(manager, job, state, outbox);
@@ -206,7 +206,7 @@ export class JobRunner {
    * Stores the outputs and applies the task's changes to its input Mfile (type, metadata, rendition links, restored
    * bytes). Returns the blobs it replaced, to remove once this has committed.
    */
-  private async applyEffects(manager: EntityManager, job: ClaimedJob, outcome: Extract<Outcome, { status: 'succeeded' }>): Promise<string[]> {
+  private async applyEffects(manager: EntityManager, job: ClaimedJob, outcome: Extract<Outcome, { status: 'succeeded' }>, outbox: JobOutbox): Promise<string[]> {
     const input = job.inputId ? { mfileId: job.inputId } : undefined;
     const renditions: Record<string, unknown> = {};
     const outputs = outcome.outputs ?? [];
@@ -239,6 +239,8 @@ export class JobRunner {
         [input.mfileId, patch.content.blobKey, patch.content.size, patch.content.md5, patch.content.sha256, patch.newContent === true],
       );
       if (patch.newContent && previous) {
+        // new content is an update, as when a client replaces it: the update pipeline runs on it
+        await this.pipelines.instantiate(manager, 'update', { id: input.mfileId, containerId: job.containerId, serviceId: job.serviceId }, outbox);
         const scope = { containerId: job.containerId, serviceId: job.serviceId, resourceType: 'mfile' as const, resourceId: input.mfileId };
         await this.usage.record(manager, { metric: 'ingest', value: patch.content.size, ...scope, idempotencyKey: `${job.id}:ingest` }, { metric: 'disc', value: patch.content.size - previous.size, ...scope, idempotencyKey: `${job.id}:disc` });
       }

@@ -137,6 +137,11 @@ describe('webhooks and web tasks', () => {
     const [{ ingest }] = await app.dataSource.query("SELECT COALESCE(SUM(value), 0)::float AS ingest FROM usage WHERE resource_id = $1 AND metric = 'ingest'", [file.body.id]);
     expect(ingest).toBe('placeholder'.length + 'version one'.length + source.length);
     expect(await run(`${base}/missing`)).toMatchObject({ state: 'failed', error: `${base}/missing answered 404` });
+    // the disk quota holds for fetched content as for uploads
+    expect((await admin.as(tenant.serviceAdminKey).patch(`/services/${tenant.serviceId}`, { diskQuota: source.length + 5 })).status).toBe(200);
+    source = Buffer.from('version three is much longer than the quota allows');
+    expect(await run(`${base}/source.bin`)).toMatchObject({ state: 'failed', error: expect.stringContaining("would exceed the service's disk quota") });
+    expect(await content()).toBe('version two, longer');
     expect((await customer.post('/jobs', { mfileIds: [file.body.id], task: 'fetch-url', options: { url: 'file:///etc/passwd' } })).status).toBe(400);
   }, 60_000);
 
