@@ -1,13 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { presentMfile } from '../mfiles/mfiles.service';
 import { ContentStore } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
-import { assertOutboundUrl } from '../webhooks/signing';
+import { outboundRequest, OutboundResponse } from '../webhooks/outbound';
 import { WebhooksService } from '../webhooks/webhooks.service';
 import { TaskName } from './task-catalogue';
 import { TaskContext, TaskFailure, TaskHandler, TaskOutcome } from './task-handler.decorator';
@@ -32,18 +30,20 @@ export class WebHandlers {
   ) {}
 
   /** GET with redirects followed by hand, so every hop is checked like the first URL. */
-  private async get(url: string, headers: Record<string, string>): Promise<{ response: Response; url: string }> {
+  private async get(url: string, headers: Record<string, string>): Promise<{ response: OutboundResponse; url: string }> {
     let current = url;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      let response: OutboundResponse;
       try {
-        await assertOutboundUrl(current, this.config.outboundAllowPrivate);
+        response = await outboundRequest(current, { method: 'GET', headers, timeoutMs: 60_000, allowPrivate: this.config.outboundAllowPrivate });
       } catch (error) {
-        throw new TaskFailure((error as Error).message);
+        // a refused address is permanent; anything else (connection refused, reset, timeout) is worth a retry
+        if ((error as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL' || /not a URL|only http|credentials|address/.test((error as Error).message)) throw new TaskFailure((error as Error).message);
+        throw error;
       }
-      const response = await fetch(current, { headers, redirect: 'manual', signal: AbortSignal.timeout(10 * 60_000) });
-      const location = response.headers.get('location');
+      const location = response.header('location');
       if (response.status >= 300 && response.status < 400 && response.status !== 304 && location) {
-        await response.body?.cancel();
+        response.body.destroy();
         current = new URL(location, current).href;
         continue;
       }
@@ -61,22 +61,25 @@ export class WebHandlers {
     if (known?.url === url && known.etag) headers['if-none-match'] = known.etag;
     if (known?.url === url && known.lastModified) headers['if-modified-since'] = known.lastModified;
     const { response } = await this.get(url, headers);
-    const source: Source = { url, etag: response.headers.get('etag'), lastModified: response.headers.get('last-modified') };
+    const source: Source = { url, etag: response.header('etag'), lastModified: response.header('last-modified') };
     const unchanged = (status: number) => ({
       status: 'succeeded' as const,
       result: { url, status, changed: false, size: input.size, sha256: input.sha256, etag: source.etag ?? known?.etag ?? null, lastModified: source.lastModified ?? known?.lastModified ?? null },
       mfilePatch: { metadata: { source: { ...source, etag: source.etag ?? known?.etag ?? null, lastModified: source.lastModified ?? known?.lastModified ?? null, fetchedAt: new Date().toISOString() } } },
     });
-    if (response.status === 304) return unchanged(304);
+    if (response.status === 304) {
+      response.body.destroy();
+      return unchanged(304);
+    }
     if (response.status >= 500 || response.status === 429) {
-      await response.body?.cancel();
+      response.body.destroy();
       throw new Error(`${url} answered ${response.status}: will retry`);
     }
-    if (!response.ok || !response.body) {
-      await response.body?.cancel();
+    if (response.status < 200 || response.status >= 300) {
+      response.body.destroy();
       throw new TaskFailure(`${url} answered ${response.status}`);
     }
-    const blob = await this.store.receive(Readable.fromWeb(response.body as unknown as WebReadableStream), { maxBytes: this.config.maxUploadBytes });
+    const blob = await this.store.receive(response.body, { maxBytes: this.config.maxUploadBytes });
     if (blob.sha256 === input.sha256) {
       await this.store.remove(blob.blobKey);
       return unchanged(response.status);
@@ -106,7 +109,8 @@ export class WebHandlers {
     try {
       result = await this.webhooks.call(input.serviceId, context.options.webhookId, payload, context.jobId);
     } catch (error) {
-      if (error instanceof TypeError || (error as Error).name === 'TimeoutError') throw new Error(`calling the webhook failed: ${(error as Error).message}: will retry`);
+      const code = (error as NodeJS.ErrnoException).code;
+      if ((code && code !== 'EADDRNOTAVAIL') || (error as Error).name === 'TimeoutError') throw new Error(`calling the webhook failed: ${(error as Error).message}: will retry`);
       throw new TaskFailure((error as Error).message);
     }
     if (result.status >= 500) throw new Error(`${result.url} answered ${result.status}: will retry`);

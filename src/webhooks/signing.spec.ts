@@ -1,5 +1,9 @@
 import { createHmac } from 'node:crypto';
-import { assertOutboundUrl, signature } from './signing';
+import { lookup } from 'node:dns/promises';
+import { createServer } from 'node:http';
+import { hostname } from 'node:os';
+import { outboundRequest } from './outbound';
+import { assertOutboundUrl, privateAddress, signature } from './signing';
 
 describe('outbound calls', () => {
   it('signs "t.body" with HMAC-SHA256 and says when', () => {
@@ -18,5 +22,24 @@ describe('outbound calls', () => {
     await expect(assertOutboundUrl('https://93.184.215.14/x', false)).resolves.toBeInstanceOf(URL);
     // a host name is only resolved when asked (registration does not need the network)
     await expect(assertOutboundUrl('https://hooks.example.org/x', false, { resolve: false })).resolves.toBeInstanceOf(URL);
+  });
+
+  it('checks the address it connects to, not only the one it checked first (DNS rebinding)', async () => {
+    const server = createServer((_request, response) => response.end('inside'));
+    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      // this machine's own name resolves to one of its addresses, which are private here
+      const own = await lookup(hostname()).catch(() => undefined);
+      if (own && privateAddress(own.address)) {
+        await expect(outboundRequest(`http://${hostname()}:${port}/`, { method: 'GET', headers: {}, timeoutMs: 5000, allowPrivate: false })).rejects.toThrow(/private, loopback or link-local/);
+        const allowed = await outboundRequest(`http://${hostname()}:${port}/`, { method: 'GET', headers: {}, timeoutMs: 5000, allowPrivate: true });
+        expect(allowed.status).toBe(200);
+        allowed.body.destroy();
+      }
+      await expect(outboundRequest(`http://127.0.0.1:${port}/`, { method: 'GET', headers: {}, timeoutMs: 5000, allowPrivate: false })).rejects.toThrow(/address/);
+    } finally {
+      server.close();
+    }
   });
 });

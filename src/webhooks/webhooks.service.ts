@@ -8,6 +8,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { uuidv7 } from '../database/uuid';
 import { FINAL_JOB_STATES, JobState } from '../jobs/job.entity';
 import { QueueRegistry } from '../queues/queue-registry';
+import { outboundRequest, readAtMost } from './outbound';
 import { assertOutboundUrl, signature } from './signing';
 import { ServiceWebhook } from './webhook.entity';
 
@@ -109,16 +110,15 @@ export class WebhooksService {
   }
 
   private async post(webhook: ServiceWebhook, body: string, idempotencyKey: string): Promise<CallResult> {
-    await assertOutboundUrl(webhook.url, this.config.outboundAllowPrivate);
     const started = performance.now();
-    const response = await fetch(webhook.url, {
+    const response = await outboundRequest(webhook.url, {
       method: 'POST',
-      redirect: 'manual',
-      signal: AbortSignal.timeout(TIMEOUT_MS),
+      timeoutMs: TIMEOUT_MS,
+      allowPrivate: this.config.outboundAllowPrivate,
       headers: { 'content-type': 'application/json', 'user-agent': 'MServe-Webhook/1', 'idempotency-key': idempotencyKey, 'mserve-signature': signature(webhook.secret, body) },
       body,
     });
-    const text = await readAtMost(response, 4096);
+    const text = await readAtMost(response.body, 4096);
     let parsed: unknown = text;
     try {
       parsed = JSON.parse(text);
@@ -129,21 +129,3 @@ export class WebhooksService {
   }
 }
 
-/** The first `limit` bytes of a response body as text; the rest is never read (a hostile endpoint cannot flood us). */
-export async function readAtMost(response: Response, limit: number): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  try {
-    while (length < limit) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      length += value.length;
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
-}
