@@ -126,7 +126,41 @@ describe('routing across workers, a worker killed mid-job, Redis restarted empty
       second.kill('SIGTERM');
       await waitForExit(second);
     }, 240_000);
+    it('ffmpeg killed mid-run: the attempt fails with a clear message, the job runs again, the worker keeps serving', async () => {
+      const clip = join(work, 'killed.mp4');
+      await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=duration=30:size=640x480:rate=25', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', clip]);
+      const tenant = await makeTenant(admin);
+      const customer = admin.as(tenant.customerKey);
+      await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
+      const file = await customer.upload(tenant.serviceId, 'killed.mp4', readFileSync(clip));
+      const serving = worker(app, 'normal:1');
+      try {
+        await online(app, redis, serving);
+        const job = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'transcode', options: { preset: 'vp9-480p' } });
+        await eventually(async () => {
+          const current = (await customer.get(`/jobs/${job.body.id}`)).body;
+          return current.state === 'running' && current.progress > 3 ? current : undefined;
+        }, 'the transcode to be under way', 60_000, 100);
+        execFileSync('pkill', ['-KILL', '-f', app.config.storageDir]); // the ffmpeg child, not the worker
+        const retried = await eventually(async () => {
+          const current = (await customer.get(`/jobs/${job.body.id}`)).body;
+          return current.attempts >= 2 || ['succeeded', 'failed'].includes(current.state) ? current : undefined;
+        }, 'the second attempt', 60_000, 100);
+        expect(retried.attempts).toBe(2);
+        const done = await finalJob(customer, job.body.id, 120_000);
+        expect(done).toMatchObject({ state: 'succeeded', attempts: 2 });
+        expect(serving.output()).toMatch(/attempt 1 failed[\s\S]*ffmpeg was stopped \(ffmpeg was killed with signal SIGKILL\): will retry/);
+        expect(serving.exitCode).toBeNull();
+        // and it still serves
+        const next = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'md5' });
+        expect(await finalJob(customer, next.body.id)).toMatchObject({ state: 'succeeded', workerHost: expect.stringMatching(new RegExp(`:${serving.pid}$`)) });
+      } finally {
+        serving.kill('SIGTERM');
+        await waitForExit(serving);
+      }
+    }, 240_000);
   });
+
 
   describe('with a Redis of its own, restarted empty', () => {
     let redisServer: LocalRedisHandle;
