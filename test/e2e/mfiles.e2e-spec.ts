@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { Client, makeTenant } from '../support/client';
 import { filesUnder } from '../support/storage-files';
 import { startTestApp, TestApp } from '../support/test-app';
+import { accessMetered } from '../support/usage';
 
 const text = (value: string) => new TextEncoder().encode(value);
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -148,9 +149,7 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     const head = await customer.request('HEAD', `/mfiles/${file.body.id}/content`);
     expect(head.status).toBe(200);
     expect(head.headers.get('content-length')).toBe('20');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const [{ sum }] = await app.dataSource.query("SELECT COALESCE(SUM(value), 0)::float AS sum FROM usage WHERE metric = 'access' AND resource_id = $1", [file.body.id]);
-    expect(sum).toBe(20 + 5 + 3 + 20);
+    expect(await accessMetered(app.dataSource, file.body.id, 20 + 5 + 3 + 20)).toBe(20 + 5 + 3 + 20);
     const [{ ingest }] = await app.dataSource.query("SELECT SUM(value)::float AS ingest FROM usage WHERE metric = 'ingest' AND resource_id = $1", [file.body.id]);
     expect(ingest).toBe(20);
   });
