@@ -1,10 +1,9 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
-import { DigestingCounter, translateStorageError } from './content-store';
+import { DigestingCounter, digestFile, translateStorageError } from './content-store';
 
 /**
  * Verified copies of content, addressed by sha256 (`<backupDir>/ab/<sha256>`): the same bytes are kept once however
@@ -23,13 +22,6 @@ export class BackupStore {
     return stat(this.pathOf(sha256)).then(() => true, () => false);
   }
 
-  /** Hashes a file without keeping its bytes. */
-  async digest(path: string): Promise<{ md5: string; sha256: string; size: number }> {
-    const counter = new DigestingCounter(Number.MAX_SAFE_INTEGER);
-    await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), counter, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
-    return { md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex'), size: counter.size };
-  }
-
   /**
    * Copies `source` in unless a verified copy is there already. The copy must hash to `sha256`, else nothing is
    * kept and the error says the source does not match (it changed since it was recorded).
@@ -37,7 +29,7 @@ export class BackupStore {
   async put(source: string, sha256: string): Promise<{ created: boolean; size: number }> {
     const target = this.pathOf(sha256);
     if (await this.has(sha256)) {
-      const existing = await this.digest(target);
+      const existing = await digestFile(target);
       if (existing.sha256 === sha256) return { created: false, size: existing.size };
       await unlink(target); // a damaged copy is replaced
     }

@@ -110,6 +110,13 @@ export class Writeback extends Transform {
   }
 }
 
+/** md5, sha256, size and head of a file, in one read, keeping none of its bytes. */
+export async function digestFile(path: string): Promise<Omit<StoredBlob, 'blobKey'>> {
+  const counter = new DigestingCounter(Number.MAX_SAFE_INTEGER);
+  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), counter, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+  return { size: counter.size, md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex'), head: counter.head() };
+}
+
 function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -206,9 +213,7 @@ export class ContentStore {
    */
   async commitFile(tempPath: string): Promise<StoredBlob> {
     try {
-      const counter = new DigestingCounter(Number.MAX_SAFE_INTEGER);
-      await pipeline(createReadStream(tempPath, { highWaterMark: 1024 * 1024 }), counter, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
-      return await this.commitTemp(tempPath, { size: counter.size, md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex'), head: counter.head() });
+      return await this.commitTemp(tempPath, await digestFile(tempPath));
     } catch (error) {
       await unlink(tempPath).catch(() => undefined);
       throw translateStorageError(error);

@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { createReadStream } from 'node:fs';
 import { Mfile } from '../mfiles/mfile.entity';
 import { BackupStore, SourceMismatch } from '../storage/backup-store';
-import { ContentStore, StoredBlob } from '../storage/content-store';
+import { ContentStore, digestFile, StoredBlob } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { UsageService } from '../usage/usage.service';
 import { TaskName } from './task-catalogue';
@@ -50,7 +50,7 @@ export class ChecksumHandlers {
   @TaskHandler(TaskName.Fixity)
   async fixity(context: TaskContext<TaskName.Fixity>): Promise<TaskOutcome<TaskName.Fixity>> {
     const [input] = context.inputs;
-    const now = await this.backups.digest(this.store.pathOf(input.blobKey)).catch((error: NodeJS.ErrnoException) => {
+    const now = await digestFile(this.store.pathOf(input.blobKey)).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return { md5: '', sha256: '', size: -1 }; // gone: corruption
       throw error; // EIO, EMFILE...: not evidence about the bytes, try again
     });
@@ -81,7 +81,7 @@ export class ChecksumHandlers {
   @TaskHandler(TaskName.Retrieve)
   async retrieve(context: TaskContext<TaskName.Retrieve>): Promise<TaskOutcome<TaskName.Retrieve>> {
     const [input] = context.inputs;
-    const now = await this.backups.digest(this.store.pathOf(input.blobKey)).catch(() => undefined);
+    const now = await digestFile(this.store.pathOf(input.blobKey)).catch(() => undefined);
     const restored = await this.restore(input);
     if (!restored) throw new TaskFailure(`"${input.name}" has no verified backup copy (sha256 ${input.sha256})`);
     return {

@@ -32,6 +32,10 @@ type ClaimedJob = Pick<Job, 'id' | 'task' | 'options' | 'queue' | 'serviceId' | 
 };
 type Outcome = TaskOutcome<TaskName> | { status: 'skipped'; reason: string };
 
+/** Records an outcome ($1 id, $2 state, $3 result, $4 error), only if the job is still running (not cancelled meanwhile). */
+const RECORD_OUTCOME = `UPDATE job SET state = $2::varchar, result = $3, error = $4, progress = CASE WHEN $2::varchar = 'failed' THEN progress ELSE 100 END,
+         finished_at = now(), updated_at = now() WHERE id = $1 AND state = 'running'`;
+
 /**
  * Runs one queued job: claims the row (skipping cancelled or finished ones, so a redelivered message is
  * harmless), checks its condition (skipped when it does not hold), runs the handler, then records the outcome,
@@ -160,9 +164,7 @@ export class JobRunner {
         // the common case, one statement (its own transaction): the state and the usage, together or not at all
         const values = usage.map((_, index) => `($${6 + index * 3}::varchar, $${7 + index * 3}::float8, $${8 + index * 3}::varchar)`);
         const rows = returnedRows(await this.dataSource.query(
-          `WITH finished AS (
-             UPDATE job SET state = $2::varchar, result = $3, error = $4, progress = CASE WHEN $2::varchar = 'failed' THEN progress ELSE 100 END,
-                    finished_at = now(), updated_at = now() WHERE id = $1 AND state = 'running' RETURNING id, container_id, service_id)
+          `WITH finished AS (${RECORD_OUTCOME} RETURNING id, container_id, service_id)
            ${usage.length ? `, metered AS (
              INSERT INTO usage (metric, value, container_id, service_id, resource_type, resource_id, idempotency_key)
              SELECT v.metric, v.value, f.container_id, f.service_id, 'job', f.id, v.key FROM finished f, (VALUES ${values.join(', ')}) AS v(metric, value, key)
@@ -174,8 +176,7 @@ export class JobRunner {
         if (recorded) outbox.announce({ jobId: job.id, serviceId: job.serviceId, state, progress: state === JobState.Failed ? undefined : 100, error });
       } else recorded = await this.dataSource.transaction(async (manager) => {
         const updated = returnedRows(await manager.query(
-          `UPDATE job SET state = $2::varchar, result = $3, error = $4, progress = CASE WHEN $2::varchar = 'failed' THEN progress ELSE 100 END,
-                  finished_at = now(), updated_at = now() WHERE id = $1 AND state = 'running' RETURNING id`,
+          `${RECORD_OUTCOME} RETURNING id`,
           [job.id, state, result, error],
         ));
         if (updated.length === 0) return false; // cancelled meanwhile: its result is dropped

@@ -158,3 +158,17 @@ export async function makeTenant(v1, adminKey, name) {
   if (service.status !== 201) throw new Error(`create service: ${service.status} ${service.text}`);
   return { serviceId: service.body.id, serviceAdminKey: service.body.key, customerKey: service.body.customerKey };
 }
+
+/** Runs a benchmark's main: its failure is reported and sets the exit code; everything it started is stopped. */
+export async function runBench(main) {
+  try {
+    await main();
+  } catch (error) {
+    process.exitCode = 1;
+    say(`FAILED: ${error?.stack ?? error}`);
+  } finally {
+    say('cleaning up');
+    await cleanupAll();
+    say('done');
+  }
+}

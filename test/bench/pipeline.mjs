@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { cleanupAll, json, makeTenant, onCleanup, ROOT, say, startPlatform } from './harness.mjs';
+import { json, makeTenant, onCleanup, ROOT, runBench, say, startPlatform } from './harness.mjs';
 
 const COUNT = Number(process.env.COUNT ?? 500);
 const CONCURRENCY = Number(process.env.UPLOAD_CONCURRENCY ?? 4);
@@ -240,13 +240,4 @@ async function main() {
   process.stdout.write(lines.join('\n'));
 }
 
-try {
-  await main();
-} catch (error) {
-  process.exitCode = 1;
-  say(`FAILED: ${error?.stack ?? error}`);
-} finally {
-  say('cleaning up');
-  await cleanupAll();
-  say('done');
-}
+await runBench(main);

@@ -17,7 +17,7 @@ import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { cleanupAll, freePort, json, makeTenant, onCleanup, say, startChild, startPlatform, waitUntil } from './harness.mjs';
+import { freePort, json, makeTenant, onCleanup, runBench, say, startChild, startPlatform, waitUntil } from './harness.mjs';
 
 const MIB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.SIZE_MIB ?? 1024);
@@ -510,13 +510,4 @@ async function main() {
   process.stdout.write(out.join('\n') + '\n');
 }
 
-try {
-  await main();
-} catch (error) {
-  process.exitCode = 1;
-  say(`FAILED: ${error?.stack ?? error}`);
-} finally {
-  say('cleaning up');
-  await cleanupAll();
-  say('done');
-}
+await runBench(main);
