@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // Installs what the test suite needs from Debian when it is missing (the suite runs real peers, not mocks):
-// redis-server (the queue), ffmpeg (test media), git (the fresh-clone check). Root + apt-get only; otherwise it
-// says exactly what to install.
+// redis-server (the queue), ffmpeg (test media), git (the fresh-clone check), and the WebDAV peers the /dav/ tests
+// drive: litmus (conformance suite), rclone and cadaver (real clients). Root + apt-get only; otherwise it says
+// exactly what to install.
 import { spawnSync } from 'node:child_process';
 
 const NEEDED = [
   { command: 'redis-server', pkg: 'redis-server' },
   { command: 'ffmpeg', pkg: 'ffmpeg' },
   { command: 'git', pkg: 'git' },
+  { command: 'litmus', pkg: 'litmus' },
+  { command: 'rclone', pkg: 'rclone' },
+  { command: 'cadaver', pkg: 'cadaver' },
 ];
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
 const missing = NEEDED.filter(({ command }) => !has(command));
