@@ -1,7 +1,8 @@
+import { WebdavLocksAndProperties1795441381027 } from './1795441381027-WebdavLocksAndProperties';
 import { Webhooks1795435547516 } from './1795435547516-Webhooks';
 import { TaskEngine1795433782387 } from './1795433782387-TaskEngine';
 import { AddUploadSessions1795430619827 } from './1795430619827-AddUploadSessions';
 import { Initial1795426813017 } from './1795426813017-Initial';
 
 // Every migration, in order. scripts/migration-generate.mjs appends new ones here.
-export const MIGRATIONS: Function[] = [Initial1795426813017, AddUploadSessions1795430619827, TaskEngine1795433782387, Webhooks1795435547516];
+export const MIGRATIONS: Function[] = [Initial1795426813017, AddUploadSessions1795430619827, TaskEngine1795433782387, Webhooks1795435547516, WebdavLocksAndProperties1795441381027];

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from './config/config';
 import { ContainersModule } from './containers/containers.module';
 import { CoreModule } from './core.module';
+import { DavModule } from './dav/dav.module';
 import { HealthController } from './health/health.controller';
 import { JobsModule } from './jobs/jobs.module';
 import { KeysModule } from './keys/keys.module';
@@ -11,13 +12,13 @@ import { MfoldersModule } from './mfolders/mfolders.module';
 import { ServicesModule } from './services/services.module';
 import { UploadsModule } from './uploads/uploads.module';
 
-/** The api role: REST (and, in later issues, WebDAV and the console). Never runs heavy tasks itself. */
+/** The api role: REST, WebDAV (and, in a later issue, the console). Never runs heavy tasks itself. */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config), KeysModule, ContainersModule, ServicesModule, MfoldersModule, MfilesModule, UploadsModule, JobsModule],
+      imports: [CoreModule.forRoot(config), KeysModule, ContainersModule, ServicesModule, MfoldersModule, MfilesModule, UploadsModule, JobsModule, DavModule],
       controllers: [HealthController, MetricsController],
     };
   }

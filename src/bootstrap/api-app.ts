@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { pinoHttp } from 'pino-http';
 import { AppModule } from '../app.module';
+import { davMiddleware } from '../dav/dav.middleware';
+import { DavService } from '../dav/dav.service';
 import { PinoNestLogger, rootLogger } from '../common/logger';
 import { ProblemFilter } from '../common/problem.filter';
 import { AppConfig } from '../config/config';
@@ -63,6 +65,8 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
     });
     next();
   });
+  // WebDAV before the body parsers: a PUT of a .json file is content, not a request body to parse.
+  app.use(davMiddleware(() => app.get(DavService)));
   app.useBodyParser('json', { limit: config.maxJsonBytes });
   app.setGlobalPrefix('api/v1', {
     exclude: [

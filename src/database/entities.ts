@@ -1,3 +1,4 @@
+import { DavLock, DavProperty } from '../dav/dav.entities';
 import { Container } from '../containers/container.entity';
 import { JobOutput } from '../job-outputs/job-output.entity';
 import { Job, JobDependency, JobInput } from '../jobs/job.entity';
@@ -10,4 +11,4 @@ import { Service } from '../services/service.entity';
 import { UploadSession } from '../uploads/upload-session.entity';
 import { Usage } from '../usage/usage.entity';
 
-export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobDependency, JobOutput, ServiceProfile, ServiceWebhook, Key, Usage, UploadSession];
+export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobDependency, JobOutput, ServiceProfile, ServiceWebhook, Key, Usage, UploadSession, DavLock, DavProperty];

@@ -20,7 +20,7 @@ import { ContentStore, StoredBlob } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
-import { openUpload } from '../uploads/upload-source';
+import { openUpload, UploadSource } from '../uploads/upload-source';
 import { UsageService } from '../usage/usage.service';
 import { ListMfilesQuery, UpdateMfileDto } from './dto';
 import { Mfile } from './mfile.entity';
@@ -76,15 +76,37 @@ export class MfilesService {
     const target = auth.target!;
     const folder = await this.targetFolder(auth, target, query.folderId);
     const source = await openUpload(request, { maxBytes: this.config.maxUploadBytes, nameOverride: query.name });
+    return this.createFromSource(auth.key, folder, source);
+  }
+
+  /** A new Mfile from a stream of bytes (a REST or WebDAV upload): stored, verified, committed, then the row. */
+  async createFromSource(createdBy: Key, folder: Mfolder, source: UploadSource) {
     const blob = await this.store.receive(source.stream, { maxBytes: this.config.maxUploadBytes, expectedSize: source.expectedSize, verify: source.verify });
     try {
       const mimetype = await this.mime.detect(blob.head, source.name);
       return await this.pipelines.withOutbox((manager, outbox) =>
-        this.createFromBlob(manager, { folder, name: source.name, blob, mimetype, createdBy: auth.key, ingest: outbox }),
+        this.createFromBlob(manager, { folder, name: source.name, blob, mimetype, createdBy, ingest: outbox }),
       );
     } catch (error) {
       await this.store.remove(blob.blobKey);
       if (isUniqueViolation(error)) throw Problems.conflict(`a file named "${source.name}" already exists in this folder`);
+      throw error;
+    }
+  }
+
+  /**
+   * A copy of an Mfile (WebDAV COPY): its bytes duplicated (a reflink where the file system can), a new row with
+   * its own key, disc usage and the ingest pipeline — but no ingest usage, since no byte came from outside.
+   */
+  async copy(createdBy: Key, source: Mfile, folder: Mfolder, name: string) {
+    const blob = await this.store.duplicate(source.blobKey, source);
+    try {
+      return await this.pipelines.withOutbox((manager, outbox) =>
+        this.createFromBlob(manager, { folder, name, blob, mimetype: source.mimetype, createdBy, ingest: outbox, meterIngest: false, metadata: {} }),
+      );
+    } catch (error) {
+      await this.store.remove(blob.blobKey);
+      if (isUniqueViolation(error)) throw Problems.conflict(`a file named "${name}" already exists in this folder`);
       throw error;
     }
   }
@@ -97,7 +119,7 @@ export class MfilesService {
    */
   async createFromBlob(
     manager: EntityManager,
-    input: { folder: Mfolder; name: string; blob: StoredBlob; mimetype: string; createdBy: Key; ingest: JobOutbox | null; metadata?: JsonObject },
+    input: { folder: Mfolder; name: string; blob: StoredBlob; mimetype: string; createdBy: Key; ingest: JobOutbox | null; meterIngest?: boolean; metadata?: JsonObject },
   ): Promise<PublicMfile & { key: string; keyId: string }> {
     const { folder, name, blob } = input;
     await this.reserveQuota(manager, folder.serviceId, blob.size, 0);
@@ -121,7 +143,7 @@ export class MfilesService {
     const scope = { containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile' as const, resourceId: mfile.id };
     await this.usage.record(
       manager,
-      ...(input.ingest ? [{ metric: 'ingest' as const, value: blob.size, ...scope }] : []),
+      ...(input.ingest && input.meterIngest !== false ? [{ metric: 'ingest' as const, value: blob.size, ...scope }] : []),
       { metric: 'disc', value: blob.size, ...scope },
       { metric: 'mfiles', value: 1, ...scope },
     );
@@ -149,6 +171,12 @@ export class MfilesService {
   async replaceContent(id: string, request: Request) {
     const current = await this.get(id);
     const source = await openUpload(request, { maxBytes: this.config.maxUploadBytes, nameOverride: current.name });
+    return this.replaceFromSource(current, source);
+  }
+
+  /** New content for an existing Mfile (REST replace or a WebDAV PUT over a file). */
+  async replaceFromSource(current: Mfile, source: UploadSource) {
+    const id = current.id;
     const blob: StoredBlob = await this.store.receive(source.stream, { maxBytes: this.config.maxUploadBytes, expectedSize: source.expectedSize, verify: source.verify });
     let oldBlobKey: string;
     let updated: Mfile;

@@ -1,6 +1,6 @@
 import { createHash, Hash } from 'node:crypto';
-import { createReadStream, createWriteStream, ReadStream } from 'node:fs';
-import { FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream, ReadStream } from 'node:fs';
+import { copyFile, FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
@@ -246,6 +246,26 @@ export class ContentStore {
       await folderHandle.close();
     }
     return { blobKey, ...digest };
+  }
+
+  /** A second, independent blob with the same bytes (a reflink where the file system can, else a copy). */
+  async duplicate(blobKey: string, digest: { size: number; md5: string; sha256: string }): Promise<StoredBlob> {
+    const tempPath = this.newTempPath();
+    try {
+      await copyFile(this.pathOf(blobKey), tempPath, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+      const handle = await open(tempPath, 'r');
+      const head = Buffer.alloc(HEAD_BYTES);
+      let read: number;
+      try {
+        ({ bytesRead: read } = await handle.read(head, 0, HEAD_BYTES, 0));
+      } finally {
+        await handle.close();
+      }
+      return await this.commitTemp(tempPath, { size: digest.size, md5: digest.md5, sha256: digest.sha256, head: head.subarray(0, read) });
+    } catch (error) {
+      await unlink(tempPath).catch(() => undefined);
+      throw translateStorageError(error);
+    }
   }
 
   read(blobKey: string, range?: { start: number; end: number }): ReadStream {

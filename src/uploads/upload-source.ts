@@ -1,5 +1,6 @@
 import busboy from 'busboy';
 import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { Problems } from '../common/problem';
 import { unsafeNameReason } from '../common/validation';
@@ -24,6 +25,22 @@ function checkName(name: string | undefined, where: string): string {
 }
 
 /**
+ * A raw request body as an upload (also WebDAV's PUT, whatever its Content-Type): its Content-Length, when sent,
+ * is the size it must reach (chunked bodies have none), and its digest headers are checked before the commit.
+ */
+export function rawUpload(request: IncomingMessage, name: string): UploadSource {
+  const length = request.headers['content-length'] !== undefined ? Number(request.headers['content-length']) : undefined;
+  const expected = expectedDigests(request.headers);
+  return {
+    stream: request,
+    name,
+    declaredType: (request.headers['content-type'] ?? 'application/octet-stream').split(';')[0].trim(),
+    expectedSize: length,
+    verify: hasExpectations(expected) ? (digest) => verifyDigests(expected, digest) : undefined,
+  };
+}
+
+/**
  * Opens the bytes of an upload without buffering them: a multipart/form-data body (field `file`, its filename
  * used unless ?name= is given) or a raw body with ?name=. Never reads the whole file into memory.
  */
@@ -37,15 +54,7 @@ export function openUpload(request: Request, options: { maxBytes: number; nameOv
     if (/^application\/(json|x-www-form-urlencoded)/i.test(contentType)) {
       throw Problems.unsupportedMediaType('send the file as multipart/form-data (field "file") or as a raw body with ?name=');
     }
-    const name = checkName(options.nameOverride, 'as ?name= for a raw body');
-    const expected = expectedDigests(request.headers);
-    return Promise.resolve({
-      stream: request,
-      name,
-      declaredType: contentType.split(';')[0].trim(),
-      expectedSize: length,
-      verify: hasExpectations(expected) ? (digest) => verifyDigests(expected, digest) : undefined,
-    });
+    return Promise.resolve(rawUpload(request, checkName(options.nameOverride, 'as ?name= for a raw body')));
   }
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;

@@ -1,0 +1,68 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { uuidv7 } from '../database/uuid';
+import { DavProperty } from './dav.entities';
+
+export interface ResourceRef {
+  kind: 'mfile' | 'mfolder';
+  id: string;
+}
+
+const column = (ref: ResourceRef) => (ref.kind === 'mfile' ? 'mfile_id' : 'mfolder_id');
+
+/** Dead properties (PROPPATCH) in PostgreSQL, keyed by the row they belong to. */
+@Injectable()
+export class DavProperties {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** The properties of many resources in one query: resource id → (Clark name → serialised element). */
+  async of(refs: ResourceRef[]): Promise<Map<string, Map<string, string>>> {
+    const result = new Map<string, Map<string, string>>();
+    const files = refs.filter((ref) => ref.kind === 'mfile').map((ref) => ref.id);
+    const folders = refs.filter((ref) => ref.kind === 'mfolder').map((ref) => ref.id);
+    if (!files.length && !folders.length) return result;
+    const rows: { owner: string; name: string; xml: string }[] = await this.dataSource.query(
+      `SELECT COALESCE(mfile_id, mfolder_id) AS owner, name, xml FROM dav_property
+       WHERE mfile_id = ANY($1::uuid[]) OR mfolder_id = ANY($2::uuid[]) ORDER BY name`,
+      [files, folders],
+    );
+    for (const row of rows) {
+      if (!result.has(row.owner)) result.set(row.owner, new Map());
+      result.get(row.owner)!.set(row.name, row.xml);
+    }
+    return result;
+  }
+
+  /** Applies a PROPPATCH's instructions in order, all or nothing. */
+  async apply(ref: ResourceRef, instructions: ({ set: true; name: string; xml: string } | { set: false; name: string })[]): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      for (const instruction of instructions) {
+        await manager.query(`DELETE FROM dav_property WHERE ${column(ref)} = $1 AND name = $2`, [ref.id, instruction.name]);
+        if (instruction.set) {
+          await manager.insert(DavProperty, {
+            id: uuidv7(),
+            mfileId: ref.kind === 'mfile' ? ref.id : null,
+            mfolderId: ref.kind === 'mfolder' ? ref.id : null,
+            name: instruction.name,
+            xml: instruction.xml,
+          });
+        }
+      }
+    });
+  }
+
+  /** A COPY takes the dead properties along. */
+  async copy(from: ResourceRef, to: ResourceRef, manager: EntityManager = this.dataSource.manager): Promise<void> {
+    const rows: { name: string; xml: string }[] = await manager.query(`SELECT name, xml FROM dav_property WHERE ${column(from)} = $1`, [from.id]);
+    for (const row of rows) {
+      await manager.insert(DavProperty, {
+        id: uuidv7(),
+        mfileId: to.kind === 'mfile' ? to.id : null,
+        mfolderId: to.kind === 'mfolder' ? to.id : null,
+        name: row.name,
+        xml: row.xml,
+      });
+    }
+  }
+}

@@ -1,0 +1,129 @@
+import sax from 'sax';
+import { Problems } from '../common/problem';
+
+/** A namespace-resolved XML element: what WebDAV bodies are made of. */
+export interface XmlElement {
+  ns: string;
+  local: string;
+  attributes: { ns: string; local: string; value: string }[];
+  children: XmlNode[];
+}
+export type XmlNode = XmlElement | string;
+
+export const DAV = 'DAV:';
+/** Request bodies are small documents; anything larger is refused before it is read whole. */
+export const MAX_XML_BYTES = 1024 * 1024;
+const MAX_DEPTH = 64;
+const MAX_ELEMENTS = 100_000;
+
+export function isElement(node: XmlNode): node is XmlElement {
+  return typeof node !== 'string';
+}
+
+export function elements(parent: XmlElement): XmlElement[] {
+  return parent.children.filter(isElement);
+}
+
+export function child(parent: XmlElement, ns: string, local: string): XmlElement | undefined {
+  return elements(parent).find((element) => element.ns === ns && element.local === local);
+}
+
+export function textOf(element: XmlElement): string {
+  return element.children.map((node) => (isElement(node) ? textOf(node) : node)).join('');
+}
+
+/**
+ * Parses a request body strictly (sax, strict mode, namespaces resolved): malformed XML, undeclared prefixes,
+ * DOCTYPE declarations (no entity expansion, no bombs), excessive nesting or size are a 400 that says where.
+ */
+export function parseXml(body: Buffer): XmlElement {
+  if (body.length > MAX_XML_BYTES) throw Problems.tooLarge(`the XML body is larger than ${MAX_XML_BYTES} bytes`, { limit: MAX_XML_BYTES });
+  const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body);
+  const parser = sax.parser(true, { xmlns: true, position: true });
+  const stack: XmlElement[] = [];
+  let root: XmlElement | undefined;
+  let count = 0;
+  let failure: string | undefined;
+  const fail = (message: string) => {
+    failure ??= `${message} (line ${parser.line + 1}, column ${parser.column + 1})`;
+  };
+  parser.onerror = (error) => {
+    fail(error.message.split('\n')[0]);
+    throw error;
+  };
+  parser.ondoctype = () => fail('DOCTYPE declarations are not accepted');
+  parser.onopentag = (tag) => {
+    const node = tag as sax.QualifiedTag;
+    if (++count > MAX_ELEMENTS) fail('too many elements');
+    if (stack.length >= MAX_DEPTH) fail(`elements nested deeper than ${MAX_DEPTH}`);
+    if (node.prefix && !node.uri) fail(`the prefix "${node.prefix}" is not declared`);
+    const element: XmlElement = {
+      ns: node.uri ?? '',
+      local: node.local,
+      attributes: Object.values(node.attributes)
+        .filter((attribute) => attribute.prefix !== 'xmlns' && attribute.name !== 'xmlns')
+        .map((attribute) => ({ ns: attribute.uri ?? '', local: attribute.local, value: attribute.value })),
+      children: [],
+    };
+    if (stack.length) stack[stack.length - 1].children.push(element);
+    else if (root) fail('more than one root element');
+    else root = element;
+    stack.push(element);
+  };
+  parser.onclosetag = () => {
+    stack.pop();
+  };
+  const onText = (value: string) => {
+    if (stack.length) stack[stack.length - 1].children.push(value);
+    else if (value.trim()) fail('text outside the root element');
+  };
+  parser.ontext = onText;
+  parser.oncdata = onText;
+  try {
+    parser.write(text).close();
+  } catch {
+    // recorded by onerror
+  }
+  if (failure) throw Problems.badRequest(`the XML body is malformed: ${failure}`);
+  if (!root) throw Problems.badRequest('the XML body has no root element');
+  return root;
+}
+
+export function escapeXml(value: string): string {
+  return value.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+}
+
+/**
+ * Serialises an element with its namespaces declared on itself (so it can be stored and replayed anywhere,
+ * a dead property value inside a multistatus among them).
+ */
+export function serializeXml(node: XmlNode, declared: Map<string, string> = new Map([[DAV, 'D']])): string {
+  if (!isElement(node)) return escapeXml(node);
+  const scope = new Map(declared);
+  const declarations: string[] = [];
+  const prefixOf = (ns: string): string => {
+    if (!ns) return '';
+    let prefix = scope.get(ns);
+    if (!prefix) {
+      prefix = `n${scope.size}`;
+      scope.set(ns, prefix);
+      declarations.push(` xmlns:${prefix}="${escapeXml(ns)}"`);
+    }
+    return `${prefix}:`;
+  };
+  // An element in no namespace must not inherit a default namespace: we never declare one, so it cannot.
+  const name = `${prefixOf(node.ns)}${node.local}`;
+  const attributes = node.attributes.map((attribute) => ` ${prefixOf(attribute.ns)}${attribute.local}="${escapeXml(attribute.value)}"`).join('');
+  const inner = node.children.map((childNode) => serializeXml(childNode, scope)).join('');
+  return `<${name}${declarations.join('')}${attributes}>${inner}</${name}>`;
+}
+
+/** Clark notation, the key of a property: `{namespace}local`. */
+export function clark(ns: string, local: string): string {
+  return `{${ns}}${local}`;
+}
+
+export function fromClark(name: string): { ns: string; local: string } {
+  const close = name.indexOf('}');
+  return { ns: name.slice(1, close), local: name.slice(close + 1) };
+}
