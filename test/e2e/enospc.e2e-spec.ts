@@ -263,6 +263,29 @@ suite(title, () => {
     expect(free()).toBe(freeBefore);
   });
 
+  it('a WebDAV PUT larger than the free space (Content-Length or chunked, new file or over one) is a 507 and keeps nothing', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const original = randomBytes(32 * 1024);
+    expect((await rawUpload(app!.baseUrl + '/', 'PUT', 'dav/kept.bin', tenant.customerKey, 'application/octet-stream', original)).status).toBe(201);
+    const rowsBefore = await mfileRows(tenant.serviceId);
+    const usageBefore = await usageRows(tenant.serviceId);
+    const blobsBefore = blobs();
+    const freeBefore = free();
+    const big = randomBytes(freeBefore + 2 * MiB);
+    for (const [path, chunked] of [['dav/big.bin', false], ['dav/big-chunked.bin', true], ['dav/kept.bin', false], ['dav/kept.bin', true]] as const) {
+      const reply = await rawUpload(app!.baseUrl + '/', 'PUT', path, tenant.customerKey, 'application/octet-stream', big, { chunked });
+      expect({ path, chunked, ...shapeOf(reply) }).toEqual({ path, chunked, ...INSUFFICIENT_STORAGE });
+      expect({ blobs: blobs(), temps: temps() }).toEqual({ blobs: blobsBefore, temps: [] });
+    }
+    expect(await mfileRows(tenant.serviceId)).toEqual(rowsBefore);
+    expect(await usageRows(tenant.serviceId)).toEqual(usageBefore);
+    const kept = await fetch(`${app!.baseUrl}/dav/kept.bin`, { headers: { authorization: `Bearer ${tenant.customerKey}` } });
+    expect(sha256(new Uint8Array(await kept.arrayBuffer()))).toBe(sha256(original));
+    expect(free()).toBe(freeBefore);
+    expect((await customer.get(`/services/${tenant.serviceId}/mfiles`)).body.items.map((item: { name: string }) => item.name)).toEqual(['kept.bin']);
+  });
+
   it('a small upload works afterwards, with the right digests and bytes', async () => {
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);
