@@ -38,7 +38,12 @@ export function textOf(element: XmlElement): string {
  */
 export function parseXml(body: Buffer): XmlElement {
   if (body.length > MAX_XML_BYTES) throw Problems.tooLarge(`the XML body is larger than ${MAX_XML_BYTES} bytes`, { limit: MAX_XML_BYTES });
-  const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body);
+  } catch {
+    throw Problems.badRequest('the XML body is not valid UTF-8');
+  }
   const parser = sax.parser(true, { xmlns: true, position: true });
   const stack: XmlElement[] = [];
   let root: XmlElement | undefined;
