@@ -2,7 +2,7 @@
 // platform (embedded PostgreSQL + local redis-server + the built api and workers) in a temp folder.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -57,7 +57,12 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts a child process, keeps the tail of its output, and registers its termination. */
 export function startChild(what, args, options) {
-  const child = spawn(process.execPath, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startCommand(what, process.execPath, args, options);
+}
+
+/** startChild for any executable (`file`), not only this Node. */
+export function startCommand(what, file, args, options) {
+  const child = spawn(file, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk) => {
     output = (output + chunk.toString()).slice(-20000);
@@ -107,6 +112,86 @@ export async function json(method, url, key, body) {
   return { status: response.status, body: parsed, text };
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// RSS sampling from /proc, statistics and tables (the same as transfer.mjs's, for the other benchmarks)
+// ---------------------------------------------------------------------------------------------------------------
+export function readStatusKb(pid, field) {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) : NaN;
+}
+
+/** `pid` and all its descendants (through /proc/<pid>/task/<tid>/children). */
+export function processTree(pid) {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) {
+    let tids = [];
+    try {
+      tids = readdirSync(`/proc/${all[i]}/task`);
+    } catch {
+      continue; /* gone */
+    }
+    for (const tid of tids) {
+      try {
+        for (const child of readFileSync(`/proc/${all[i]}/task/${tid}/children`, 'utf8').split(' ')) if (child.trim()) all.push(Number(child));
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  return all;
+}
+
+/** Sum of VmRSS (kB) of `pid`, or of `pid` and its descendants when `tree` (shared pages are counted per process). */
+export function rssKb(pid, tree = false) {
+  let kb = 0;
+  for (const one of tree ? processTree(pid) : [pid]) {
+    try {
+      const oneKb = readStatusKb(one, 'VmRSS');
+      if (Number.isFinite(oneKb)) kb += oneKb;
+    } catch {
+      /* gone */
+    }
+  }
+  return kb;
+}
+
+/** Polls VmRSS every `everyMs` until stop(); stop() returns the peak (kB) and the number of samples. */
+export function rssSampler(pid, everyMs = 50, { tree = false } = {}) {
+  let peakKb = 0;
+  let samples = 0;
+  const sample = () => {
+    try {
+      const kb = tree ? rssKb(pid, true) : readStatusKb(pid, 'VmRSS');
+      samples++;
+      if (kb > peakKb) peakKb = kb;
+    } catch {
+      /* process gone */
+    }
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return { peakKb, samples };
+    },
+  };
+}
+
+export const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+export const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1000);
+export const fmt = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+export function table(headers, rows) {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
 
 /**
  * Starts embedded PostgreSQL and a local redis-server in `varDir`, then the built api and the given workers
