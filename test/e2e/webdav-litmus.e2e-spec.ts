@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, makeTenant } from '../support/client';
 import { dav, runTool, startApiProcess } from '../support/dav';
@@ -54,6 +54,17 @@ describe('WebDAV: litmus 0.13', () => {
       const output = `${run.stdout}${run.stderr}`;
       log += `\n===== litmus TESTS=${suite} (exit ${run.code}) =====\n${output}`;
       const summary = summaries(output).find((candidate) => candidate.suite === suite);
+      // for each failed test, the request/response trace litmus wrote to debug.log (evidence for the server's author)
+      const failed = output.split('\n').filter((line) => /\bFAIL\b/.test(line)).map((line) => /\d+\. (\w+)/.exec(line)?.[1]).filter((name): name is string => !!name);
+      const debugLog = join(work, 'debug.log');
+      if (failed.length && existsSync(debugLog)) {
+        const trace = readFileSync(debugLog, 'latin1');
+        for (const name of new Set(failed)) {
+          const start = trace.search(new RegExp(`\\*+ Running test \\d+: ${name} \\*+`));
+          const end = start < 0 ? -1 : trace.indexOf('******* Running test', start + 10);
+          if (start >= 0) log += `\n----- debug.log for ${suite}/${name} -----\n${trace.slice(start, end < 0 ? undefined : end).slice(0, 12_000)}`;
+        }
+      }
       found.push(summary ?? { suite, run: 0, passed: 0, failed: -1 });
     }
     console.log(`litmus 0.13 against ${api.baseUrl}/dav/ (service key):\n${log}`);
