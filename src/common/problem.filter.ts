@@ -58,6 +58,9 @@ export function toProblem(error: unknown, requestId?: string, instance?: string)
   const candidate = error as { status?: number; statusCode?: number; type?: string; message?: string; code?: string };
   if (candidate && typeof candidate === 'object') {
     if (candidate.code === 'ENOSPC' || candidate.code === 'EDQUOT') return base(507, 'the storage is full: nothing was stored');
+    // a deadlock or serialisation failure PostgreSQL resolved by aborting this transaction: nothing was changed
+    const sqlState = (candidate as { driverError?: { code?: string } }).driverError?.code ?? candidate.code;
+    if (sqlState === '40P01' || sqlState === '40001') return base(503, 'a concurrent change conflicted with this one and nothing was changed: retry', 'retry');
     const status = candidate.status ?? candidate.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       if (candidate.type === 'entity.too.large') return base(413, 'the request body is larger than the configured limit (MAX_JSON_BYTES)');

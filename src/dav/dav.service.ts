@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
-import { toProblem } from '../common/problem.filter';
+import { sendProblem, toProblem } from '../common/problem.filter';
 import { ProblemError, Problems } from '../common/problem';
 import { enforceServiceState } from '../keys/key.guard';
 import { extractKeySecret } from '../keys/key-extraction';
@@ -131,12 +131,7 @@ export class DavService {
   fail(req: Request, res: Response, error: unknown): void {
     const problem = error instanceof DestinationElsewhere ? toProblem(new ProblemError(502, 'bad-gateway', 'Bad Gateway', error.message)) : toProblem(error, String(req.id ?? ''));
     if (problem.status >= 500 && problem.status !== 507 && problem.status !== 501 && problem.status !== 502) this.logger.error(`${req.method} ${req.originalUrl}: ${(error as Error)?.stack ?? String(error)}`);
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    if (!req.complete) res.setHeader('Connection', 'close');
-    res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+    sendProblem(res, problem);
   }
 
   // ---------------------------------------------------------------------------------------------------------

@@ -139,7 +139,7 @@ export class MfilesService {
     });
     await manager.insert(Mfile, mfile);
     const resource = await this.resolver.resolve({ type: 'mfile', id: mfile.id }, manager);
-    const issued = await this.keys.issue(manager, { resource, roles: ['mfileowner'], createdBy: input.createdBy, label: `mfileowner for ${name}` });
+    const issued = await this.keys.issue(manager, { resource, roles: ['mfileowner'], createdBy: input.createdBy, label: `mfileowner for ${name}`.slice(0, 255) });
     const scope = { containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile' as const, resourceId: mfile.id };
     await this.usage.record(
       manager,
@@ -156,7 +156,8 @@ export class MfilesService {
    * never jointly overshoot it.
    */
   private async reserveQuota(manager: EntityManager, serviceId: string, adding: number, releasing: number): Promise<void> {
-    const service = await manager.findOne(Service, { where: { id: serviceId }, lock: { mode: 'pessimistic_write' } });
+    // FOR NO KEY UPDATE: serialises quota checks without blocking rows that merely reference the service
+    const service = await manager.findOne(Service, { where: { id: serviceId }, lock: { mode: 'for_no_key_update' } });
     if (!service || service.diskQuota === null) return;
     const [{ used }] = await manager.query('SELECT COALESCE(SUM(size), 0)::bigint AS used FROM mfile WHERE service_id = $1', [serviceId]);
     const after = Number(used) + adding - releasing;
@@ -238,7 +239,7 @@ export class MfilesService {
           if (!covers(auth.key, target) || target.serviceId !== mfile.serviceId) throw Problems.notFound('mfolder', dto.folderId);
         }
         const name = dto.name ?? mfile.name;
-        await manager.query('SELECT id FROM mfolder WHERE id = $1 FOR UPDATE', [folderId]);
+        await manager.query('SELECT id FROM mfolder WHERE id = $1 FOR NO KEY UPDATE', [folderId]);
         await this.folders.assertNameFree(manager, folderId, name, mfile.id);
         await manager.update(Mfile, { id }, { name, folderId });
         return presentMfile(await this.get(id, manager));

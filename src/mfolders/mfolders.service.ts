@@ -44,7 +44,7 @@ export class MfoldersService {
     try {
       return await this.dataSource.transaction(async (manager) => {
         const parent = await this.get(parentId, manager);
-        await manager.query('SELECT id FROM mfolder WHERE id = $1 FOR UPDATE', [parentId]);
+        await manager.query('SELECT id FROM mfolder WHERE id = $1 FOR NO KEY UPDATE', [parentId]);
         await this.assertNameFree(manager, parentId, dto.name);
         const folder = manager.create(Mfolder, { id: uuidv7(), containerId: parent.containerId, serviceId: parent.serviceId, parentId, name: dto.name });
         await manager.insert(Mfolder, folder);
@@ -77,7 +77,7 @@ export class MfoldersService {
           if (target.ancestors.has(folder.id)) throw Problems.conflict('a folder cannot be moved into itself or one of its subfolders');
         }
         const name = dto.name ?? folder.name;
-        await manager.query('SELECT id FROM mfolder WHERE id = $1 FOR UPDATE', [parentId]);
+        await manager.query('SELECT id FROM mfolder WHERE id = $1 FOR NO KEY UPDATE', [parentId]);
         await this.assertNameFree(manager, parentId, name, folder.id);
         await manager.update(Mfolder, { id }, { name, parentId });
         return this.get(id, manager);

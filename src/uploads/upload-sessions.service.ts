@@ -141,7 +141,8 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
    * running at the same time cannot jointly overshoot it.
    */
   private async reserve(manager: EntityManager, serviceId: string, length: number): Promise<void> {
-    const service = await manager.findOne(Service, { where: { id: serviceId }, lock: { mode: 'pessimistic_write' } });
+    // FOR NO KEY UPDATE: serialises quota checks without blocking rows that merely reference the service
+    const service = await manager.findOne(Service, { where: { id: serviceId }, lock: { mode: 'for_no_key_update' } });
     if (!service || service.diskQuota === null) return;
     const [{ stored, reserved }] = await manager.query(
       `SELECT (SELECT COALESCE(SUM(size), 0) FROM mfile WHERE service_id = $1)::bigint AS stored,
