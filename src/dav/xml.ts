@@ -49,13 +49,12 @@ export function parseXml(body: Buffer): XmlElement {
   let root: XmlElement | undefined;
   let count = 0;
   let failure: string | undefined;
-  const fail = (message: string) => {
+  // the first problem stops the parse at once (sax's namespace scopes make very deep documents quadratic)
+  const fail = (message: string): never => {
     failure ??= `${message} (line ${parser.line + 1}, column ${parser.column + 1})`;
+    throw new Error(failure);
   };
-  parser.onerror = (error) => {
-    fail(error.message.split('\n')[0]);
-    throw error;
-  };
+  parser.onerror = (error) => fail(error.message.split('\n')[0]);
   parser.ondoctype = () => fail('DOCTYPE declarations are not accepted');
   parser.onopentag = (tag) => {
     const node = tag as sax.QualifiedTag;
@@ -86,8 +85,8 @@ export function parseXml(body: Buffer): XmlElement {
   parser.oncdata = onText;
   try {
     parser.write(text).close();
-  } catch {
-    // recorded by onerror
+  } catch (error) {
+    failure ??= (error as Error).message.split('\n')[0];
   }
   if (failure) throw Problems.badRequest(`the XML body is malformed: ${failure}`);
   if (!root) throw Problems.badRequest('the XML body has no root element');

@@ -137,7 +137,7 @@ const describeCase = (c: FuzzCase) => {
   return `#${c.n} ${c.method} ${c.target.length > 200 ? `${c.target.slice(0, 200)}… (${c.target.length} chars)` : c.target} headers=${JSON.stringify(headers)} mutations=[${c.mutations.join(',')}] ${c.keepAlive ? 'keep-alive' : 'fresh connection'} body=${body}`;
 };
 
-/** Sends raw bytes on a fresh TCP connection; resolves with whatever came back before the server closed (or 60 s passed). */
+/** Sends raw bytes on a fresh TCP connection; resolves with whatever came back before the server closed (or 5 s passed: a request whose body never completes is, rightly, still being waited for). */
 function rawExchange(port: number, bytes: Buffer): Promise<string> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
@@ -146,7 +146,7 @@ function rawExchange(port: number, bytes: Buffer): Promise<string> {
       socket.destroy();
       resolve(received);
     };
-    const timer = setTimeout(finish, 60_000);
+    const timer = setTimeout(finish, 5_000);
     socket.on('data', (chunk) => {
       received += chunk.toString('latin1');
       if (/^HTTP\/1\.[01] \d{3}[^\r]*\r\n[\s\S]*?\r\n\r\n/.test(received) && !/content-length: [1-9]|transfer-encoding/i.test(received.split('\r\n\r\n')[0])) {
@@ -324,7 +324,7 @@ describe(`WebDAV fuzz (seed ${SEED}, ${CASES} cases)`, () => {
     const failures: string[] = [];
     const slowest: Array<{ ms: number; what: string }> = [];
     let unanswered = 0;
-    for (let n = 0; n < CASES && unanswered < 5; n++) {
+    for (let n = 0; n < CASES && unanswered < 3; n++) {
       const c = generate(n);
       let reply: DavReply | undefined;
       const started = process.hrtime.bigint();
