@@ -379,6 +379,7 @@ export class DavService {
     }
     if (samePath(destinationNames, ctx.names)) throw Problems.forbidden('the source and the destination are the same resource');
     if (isBelow(destinationNames, ctx.names)) throw Problems.forbidden(`a collection cannot be ${method === 'COPY' ? 'copied' : 'moved'} into itself`);
+    if (isBelow(ctx.names, destinationNames)) throw Problems.forbidden('the destination contains the source: overwriting it would remove the source');
     const destination = await this.target(ctx, destinationNames);
     if (destination.parent?.kind !== 'folder') throw this.noParent({ ...ctx, names: destinationNames }, destination.parent);
     if (destination.node && overwriteHeader === 'F') throw Problems.preconditionFailed('the destination exists and Overwrite is F');

@@ -493,5 +493,22 @@ describe('WebDAV clients: rclone, cadaver, the webdav npm client (two api proces
       expect((await dav(first.baseUrl, tenant.customerKey, 'MKCOL', davPath('without body'))).status).toBe(201);
       expect((await restTree(customer, tenant.rootFolderId)).folders.has('without body')).toBe(true);
     });
+
+    it('refuses a MOVE or COPY onto a collection that contains the source (403), and one into its own subtree; nothing moves', async () => {
+      expect((await dav(first.baseUrl, tenant.customerKey, 'MKCOL', davPath('outer'))).status).toBe(201);
+      expect((await dav(first.baseUrl, tenant.customerKey, 'MKCOL', davPath('outer', 'inner'))).status).toBe(201);
+      expect((await dav(first.baseUrl, tenant.customerKey, 'PUT', davPath('outer', 'inner', 'kept.txt'), { body: 'kept' })).status).toBe(201);
+      for (const [method, from, to] of [
+        ['MOVE', 'outer/inner/kept.txt', 'outer'],
+        ['MOVE', 'outer/inner', 'outer'],
+        ['COPY', 'outer/inner', 'outer'],
+        ['MOVE', 'outer', 'outer/inner/deeper'],
+        ['COPY', 'outer', 'outer/inner/deeper'],
+      ]) {
+        const reply = await dav(first.baseUrl, tenant.customerKey, method, davPath(...from.split('/')), { headers: { destination: `${first.baseUrl}${davPath(...to.split('/'))}`, overwrite: 'T' } });
+        expect({ method, from, to, status: reply.status }).toEqual({ method, from, to, status: 403 });
+      }
+      expect((await dav(first.baseUrl, tenant.customerKey, 'GET', davPath('outer', 'inner', 'kept.txt'))).text).toBe('kept');
+    });
   });
 });
