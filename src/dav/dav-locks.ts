@@ -10,17 +10,17 @@ export const MAX_LOCK_SECONDS = 86_400;
 
 /** A lock's path and a resource's path are names below the service root. */
 export const lockKey = (names: readonly string[]) => names.join('/');
-const namesOf = (lock: DavLock) => (lock.path === '' ? [] : lock.path.split('/'));
+export const lockNames = (lock: DavLock): string[] => (lock.path === '' ? [] : lock.path.split('/'));
 
 /** Does the lock apply to the resource at `names` (on it, or a Depth: infinity lock above it)? */
 export function covers(lock: DavLock, names: readonly string[]): boolean {
-  const path = namesOf(lock);
+  const path = lockNames(lock);
   return samePath(path, names) || (lock.deep && isBelow(names, path));
 }
 
 /** Is the lock on the resource at `names` or on something below it? */
 export function within(lock: DavLock, names: readonly string[]): boolean {
-  const path = namesOf(lock);
+  const path = lockNames(lock);
   return samePath(path, names) || isBelow(path, names);
 }
 

@@ -1,4 +1,4 @@
-import { Problems } from '../common/problem';
+import { ProblemError, Problems } from '../common/problem';
 import { unsafeNameReason } from '../common/validation';
 
 export const DAV_PREFIX = '/dav';
@@ -40,20 +40,16 @@ export function parseDestination(header: string | undefined, host: string | unde
     } catch {
       throw Problems.badRequest('the Destination header is not a valid URL');
     }
-    if (host && url.host !== host) throw new DestinationElsewhere();
+    if (host && url.host !== host) throw elsewhere();
     path = url.pathname;
   }
   if (!path.startsWith('/')) throw Problems.badRequest('the Destination header must be an absolute URL or path');
-  if (!path.startsWith(`${DAV_PREFIX}/`) && path !== DAV_PREFIX) throw new DestinationElsewhere();
+  if (!path.startsWith(`${DAV_PREFIX}/`) && path !== DAV_PREFIX) throw elsewhere();
   return parseDavPath(path);
 }
 
 /** A Destination on another server or outside /dav: 502 Bad Gateway (RFC 4918 §9.8.5, §9.9.4). */
-export class DestinationElsewhere extends Error {
-  constructor() {
-    super('the Destination is not on this WebDAV mount');
-  }
-}
+const elsewhere = () => new ProblemError(502, 'bad-gateway', 'Bad Gateway', 'the Destination is not on this WebDAV mount');
 
 /** The href of a resource: every name percent-encoded, collections with a trailing slash. */
 export function hrefOf(names: readonly string[], collection: boolean): string {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { uuidv7 } from '../database/uuid';
 import { DavProperty } from './dav.entities';
 
@@ -10,6 +10,13 @@ export interface ResourceRef {
 }
 
 const column = (ref: ResourceRef) => (ref.kind === 'mfile' ? 'mfile_id' : 'mfolder_id');
+const propertyRow = (ref: ResourceRef, name: string, xml: string) => ({
+  id: uuidv7(),
+  mfileId: ref.kind === 'mfile' ? ref.id : null,
+  mfolderId: ref.kind === 'mfolder' ? ref.id : null,
+  name,
+  xml,
+});
 
 /** Dead properties (PROPPATCH) in PostgreSQL, keyed by the row they belong to. */
 @Injectable()
@@ -39,30 +46,14 @@ export class DavProperties {
     await this.dataSource.transaction(async (manager) => {
       for (const instruction of instructions) {
         await manager.query(`DELETE FROM dav_property WHERE ${column(ref)} = $1 AND name = $2`, [ref.id, instruction.name]);
-        if (instruction.set) {
-          await manager.insert(DavProperty, {
-            id: uuidv7(),
-            mfileId: ref.kind === 'mfile' ? ref.id : null,
-            mfolderId: ref.kind === 'mfolder' ? ref.id : null,
-            name: instruction.name,
-            xml: instruction.xml,
-          });
-        }
+        if (instruction.set) await manager.insert(DavProperty, propertyRow(ref, instruction.name, instruction.xml));
       }
     });
   }
 
-  /** A COPY takes the dead properties along. */
-  async copy(from: ResourceRef, to: ResourceRef, manager: EntityManager = this.dataSource.manager): Promise<void> {
-    const rows: { name: string; xml: string }[] = await manager.query(`SELECT name, xml FROM dav_property WHERE ${column(from)} = $1`, [from.id]);
-    for (const row of rows) {
-      await manager.insert(DavProperty, {
-        id: uuidv7(),
-        mfileId: to.kind === 'mfile' ? to.id : null,
-        mfolderId: to.kind === 'mfolder' ? to.id : null,
-        name: row.name,
-        xml: row.xml,
-      });
-    }
+  /** A COPY takes the dead properties along (one read, one insert). */
+  async copy(from: ResourceRef, to: ResourceRef): Promise<void> {
+    const rows: { name: string; xml: string }[] = await this.dataSource.query(`SELECT name, xml FROM dav_property WHERE ${column(from)} = $1`, [from.id]);
+    if (rows.length) await this.dataSource.getRepository(DavProperty).insert(rows.map((row) => propertyRow(to, row.name, row.xml)));
   }
 }

@@ -142,10 +142,20 @@ export class DavView {
   private async lookup(parent: DavNode, names: string[]): Promise<DavNode | null> {
     const name = names[names.length - 1];
     if (parent.kind === 'folder') {
-      const [folder] = (await this.dataSource.query('SELECT * FROM mfolder WHERE parent_id = $1 AND name = $2', [parent.folder.id, name])) as FolderRow[];
-      if (folder) return { kind: 'folder', names, folder: toFolder(folder), servicePath: [...parent.servicePath, name] };
-      const [file] = (await this.dataSource.query(`SELECT ${FILE_COLUMNS} FROM mfile WHERE folder_id = $1 AND name = $2`, [parent.folder.id, name])) as FileRow[];
-      return file ? { kind: 'file', names, mfile: toFile(file), servicePath: [...parent.servicePath, name] } : null;
+      // one query for both kinds (a name is taken by a folder or a file, never both: MfoldersService.assertNameFree)
+      const [row] = (await this.dataSource.query(
+        `SELECT 'folder' AS kind, id, container_id, service_id, parent_id, NULL::uuid AS folder_id, name, NULL::bigint AS size, NULL AS md5, NULL AS sha256,
+                NULL AS mimetype, NULL AS blob_key, created_at, updated_at, NULL::timestamptz AS content_updated_at
+           FROM mfolder WHERE parent_id = $1 AND name = $2
+         UNION ALL
+         SELECT 'file', id, container_id, service_id, NULL, folder_id, name, size, md5, sha256, mimetype, blob_key, created_at, updated_at, content_updated_at
+           FROM mfile WHERE folder_id = $1 AND name = $2
+         ORDER BY kind DESC LIMIT 1`,
+        [parent.folder.id, name],
+      )) as (FolderRow & FileRow & { kind: 'folder' | 'file' })[];
+      if (!row) return null;
+      const servicePath = [...parent.servicePath, name];
+      return row.kind === 'folder' ? { kind: 'folder', names, folder: toFolder(row), servicePath } : { kind: 'file', names, mfile: toFile(row), servicePath };
     }
     if (parent.kind === 'file') return null;
     const children = await this.children(parent);

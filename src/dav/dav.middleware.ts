@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { finished } from 'node:stream';
 import { v2 as webdav } from 'webdav-server';
 import { ProblemError } from '../common/problem';
 import { DAV_METHODS, DavRequest, DavService } from './dav.service';
@@ -95,20 +96,10 @@ export function davMiddleware(resolveService: () => DavService) {
         service
           .run(method, request.dav!)
           .catch((error) => service.fail(request, ctx.response as Response, error))
-          .finally(() => {
-            if (ctx.response.writableFinished) done();
-            else ctx.response.once('finish', done).once('close', done);
-          });
+          .finally(() => finished(ctx.response, () => done()));
       },
     });
   }
-  server.onUnknownMethod({
-    chunked: (ctx: webdav.HTTPRequestContext, _body: unknown, done: () => void) => {
-      resolveService().fail(ctx.request as Request, ctx.response as Response, notAllowed(ctx.request.method ?? ''));
-      done();
-    },
-  });
-
   return (req: Request & { dav?: DavRequest }, res: Response, next: NextFunction) => {
     if (!(req.originalUrl === DAV_PREFIX || req.originalUrl.startsWith(`${DAV_PREFIX}/`) || req.originalUrl.startsWith(`${DAV_PREFIX}?`))) return next();
     requests.run({ req, res }, () => {

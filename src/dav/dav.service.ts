@@ -10,13 +10,12 @@ import { extractKeySecret } from '../keys/key-extraction';
 import { AuthenticatedKey, KeysService } from '../keys/keys.service';
 import { ResourceResolver } from '../keys/resource-resolver.service';
 import { strongEtag, etagMatches } from '../mfiles/content-headers';
-import { sendContent } from '../mfiles/download';
 import { MfilesService } from '../mfiles/mfiles.service';
+import { Mfolder } from '../mfolders/mfolder.entity';
 import { MfoldersService } from '../mfolders/mfolders.service';
-import { ContentStore } from '../storage/content-store';
 import { rawUpload } from '../uploads/upload-source';
-import { covers, DavLocks, lockKey, parseTimeout, within } from './dav-locks';
-import { DestinationElsewhere, hrefOf, isBelow, parseDavPath, parseDestination, samePath } from './dav-path';
+import { covers, DavLocks, lockKey, lockNames, parseTimeout, within } from './dav-locks';
+import { hrefOf, isBelow, parseDavPath, parseDestination, samePath } from './dav-path';
 import { DavProperties, ResourceRef } from './dav-properties';
 import { ContentNode, DavNode, DavView, isCollection, isContent, serviceOf } from './dav-tree';
 import { DavLock } from './dav.entities';
@@ -58,6 +57,9 @@ export const DAV_METHODS = ['OPTIONS', 'GET', 'HEAD', 'PUT', 'DELETE', 'MKCOL', 
 const status = (code: number) => `HTTP/1.1 ${code} ${{ 200: 'OK', 403: 'Forbidden', 404: 'Not Found', 424: 'Failed Dependency', 409: 'Conflict' }[code] ?? ''}`;
 const folderEtag = (node: DavNode) => (node.kind === 'folder' ? `"${node.folder.id}-${node.folder.updatedAt.getTime()}"` : undefined);
 const etagOf = (node: DavNode | null) => (!node ? undefined : node.kind === 'file' ? strongEtag(node.mfile.sha256) : folderEtag(node));
+/** Where a lock's root is in the request's names (the mount may start above or below the service root). */
+const lockRootNames = (lock: DavLock, requestNames: readonly string[], servicePath: readonly string[]) =>
+  requestNames.slice(0, requestNames.length - (servicePath.length - lockNames(lock).length));
 const refOf = (node: DavNode): ResourceRef | null => (node.kind === 'file' ? { kind: 'mfile', id: node.mfile.id } : node.kind === 'folder' ? { kind: 'mfolder', id: node.folder.id } : null);
 
 /**
@@ -77,7 +79,6 @@ export class DavService {
     private readonly resolver: ResourceResolver,
     private readonly mfiles: MfilesService,
     private readonly folders: MfoldersService,
-    private readonly store: ContentStore,
     private readonly locks: DavLocks,
     private readonly properties: DavProperties,
   ) {}
@@ -129,8 +130,9 @@ export class DavService {
 
   /** The answer for any error: problem+json; a half-read body closes the connection (its rest is unread). */
   fail(req: Request, res: Response, error: unknown): void {
-    const problem = error instanceof DestinationElsewhere ? toProblem(new ProblemError(502, 'bad-gateway', 'Bad Gateway', error.message)) : toProblem(error, String(req.id ?? ''));
-    if (problem.status >= 500 && problem.status !== 507 && problem.status !== 501 && problem.status !== 502) this.logger.error(`${req.method} ${req.originalUrl}: ${(error as Error)?.stack ?? String(error)}`);
+    const problem = toProblem(error, String(req.id ?? ''));
+    // an answer we chose (ProblemError) is not a fault; anything else that reached here is
+    if (!(error instanceof ProblemError)) this.logger.error(`${req.method} ${req.originalUrl}: ${(error as Error)?.stack ?? String(error)}`);
     sendProblem(res, problem);
   }
 
@@ -141,7 +143,7 @@ export class DavService {
   private async target(ctx: DavRequest, names: string[]): Promise<Target> {
     const node = await ctx.view.resolve(names);
     const parent = names.length ? await ctx.view.resolve(names.slice(0, -1)) : null;
-    if (node && (node.kind === 'folder' || node.kind === 'file' || node.kind === 'single')) return { names, node, parent, serviceId: serviceOf(node), servicePath: node.kind === 'single' ? node.servicePath : node.servicePath };
+    if (node && (node.kind === 'folder' || node.kind === 'file' || node.kind === 'single')) return { names, node, parent, serviceId: serviceOf(node), servicePath: node.servicePath };
     if (!node && parent?.kind === 'folder') return { names, node, parent, serviceId: parent.folder.serviceId, servicePath: [...parent.servicePath, names[names.length - 1]] };
     return { names, node, parent, serviceId: null, servicePath: [] };
   }
@@ -208,7 +210,7 @@ export class DavService {
     const blocking = relevant.filter((lock) => !held(lock) && !(lock.scope === 'shared' && relevant.some((other) => other.scope === 'shared' && other.path === lock.path && held(other))));
     if (blocking.length) {
       throw new ProblemError(423, 'locked', 'Locked', `the resource is locked${ctx.submitted.size ? ' and the If header does not submit its lock token' : ': submit its lock token in an If header'}`, {
-        lockRoot: hrefOf(ctx.names.slice(0, ctx.names.length - (target.servicePath.length - lockPath(blocking[0]).length)), true),
+        lockRoot: hrefOf(lockRootNames(blocking[0], ctx.names, target.servicePath), true),
       });
     }
   }
@@ -265,9 +267,7 @@ export class DavService {
     if (!node) throw Problems.notFound('resource', ctx.names.join('/'));
     if (node.kind === 'file') {
       await this.need(ctx, 'mfile:read', node.mfile.serviceId, node.mfile.name);
-      const bytesPerSecond = await this.mfiles.accessSpeedOf(node.mfile.serviceId);
-      const sent = await sendContent(this.store, ctx.req, ctx.res, node.mfile, { bytesPerSecond });
-      if (ctx.req.method === 'GET') this.mfiles.recordAccess(node.mfile, sent);
+      await this.mfiles.sendDownload(ctx.req, ctx.res, node.mfile);
       return;
     }
     // A collection: a plain HTML index, for people who open the mount in a browser.
@@ -402,7 +402,7 @@ export class DavService {
       if (sourceNode.kind === 'file') await this.mfiles.update(auth, sourceNode.mfile.id, { name, folderId: destinationFolder.id });
       else await this.folders.update(auth, sourceNode.folder.id, { name, parentId: destinationFolder.id });
     } else {
-      await this.copyTree(ctx, sourceNode, destinationFolder.id, name, depth === 'infinity');
+      await this.copyTree(ctx, sourceNode, destinationFolder, name, depth === 'infinity');
       if (method === 'MOVE') await this.removeSource(ctx, sourceNode);
     }
     if (method === 'MOVE') await this.locks.releaseWithin(source.serviceId!, source.servicePath);
@@ -415,18 +415,17 @@ export class DavService {
     else await this.folders.remove({ key: ctx.auth.key, actions: ctx.auth.actions }, node.folder.id);
   }
 
-  private async copyTree(ctx: DavRequest, node: ContentNode, folderId: string, name: string, deep: boolean): Promise<void> {
-    const folder = await this.folders.get(folderId);
+  private async copyTree(ctx: DavRequest, node: ContentNode, folder: Mfolder, name: string, deep: boolean): Promise<void> {
     if (node.kind === 'file') {
       const copy = await this.mfiles.copy(ctx.auth.key, node.mfile, folder, name);
       await this.properties.copy({ kind: 'mfile', id: node.mfile.id }, { kind: 'mfile', id: copy.id });
       return;
     }
-    const created = await this.folders.create(folderId, { name });
+    const created = await this.folders.create(folder.id, { name });
     await this.properties.copy({ kind: 'mfolder', id: node.folder.id }, { kind: 'mfolder', id: created.id });
     if (!deep) return;
     for (const member of await ctx.view.children(node)) {
-      if (isContent(member)) await this.copyTree(ctx, member, created.id, member.names[member.names.length - 1], true);
+      if (isContent(member)) await this.copyTree(ctx, member, created, member.names[member.names.length - 1], true);
     }
   }
 
@@ -574,13 +573,12 @@ export class DavService {
   // ---------------------------------------------------------------------------------------------------------
 
   private activeLock(lock: DavLock, requestNames: readonly string[], servicePath: readonly string[]): string {
-    const rootNames = requestNames.slice(0, requestNames.length - (servicePath.length - lockPath(lock).length));
     const seconds = Math.max(0, Math.round((lock.expiresAt.getTime() - Date.now()) / 1000));
     return (
       `<D:activelock><D:locktype><D:write/></D:locktype><D:lockscope><D:${lock.scope}/></D:lockscope>` +
       `<D:depth>${lock.deep ? 'infinity' : '0'}</D:depth>${lock.owner ? `<D:owner>${lock.owner}</D:owner>` : ''}` +
       `<D:timeout>Second-${seconds}</D:timeout><D:locktoken><D:href>${escapeXml(lock.token)}</D:href></D:locktoken>` +
-      `<D:lockroot><D:href>${escapeXml(hrefOf(rootNames, false))}</D:href></D:lockroot></D:activelock>`
+      `<D:lockroot><D:href>${escapeXml(hrefOf(lockRootNames(lock, requestNames, servicePath), false))}</D:href></D:lockroot></D:activelock>`
     );
   }
 
@@ -661,8 +659,4 @@ export class DavService {
     await this.locks.release(lock.token);
     ctx.res.status(204).end();
   }
-}
-
-function lockPath(lock: DavLock): string[] {
-  return lock.path === '' ? [] : lock.path.split('/');
 }

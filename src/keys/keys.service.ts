@@ -82,7 +82,8 @@ export class KeysService {
     const key = manager.create(Key, {
       id: uuidv7(),
       secretHash: hashKeySecret(secret),
-      label: options.label ?? null,
+      // labels we compose ("mfileowner for <a 255-byte name>") may be longer than the column: they are notes, cut them
+      label: options.label?.slice(0, 255) ?? null,
       resourceType: options.resource.type,
       resourceId: options.resource.id,
       containerId: options.resource.containerId,

@@ -2,8 +2,6 @@ import { Body, Controller, Delete, Get, Head, HttpCode, Param, Patch, Post, Put,
 import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
-import { ContentStore } from '../storage/content-store';
-import { sendContent } from './download';
 import { ListMfilesQuery, UpdateMfileDto, UploadQuery } from './dto';
 import { MfilesService, presentMfile } from './mfiles.service';
 
@@ -15,10 +13,7 @@ const UPLOAD_BODY = {
 @ApiTags('mfiles')
 @Controller()
 export class MfilesController {
-  constructor(
-    private readonly mfiles: MfilesService,
-    private readonly store: ContentStore,
-  ) {}
+  constructor(private readonly mfiles: MfilesService) {}
 
   @Post('services/:id/mfiles')
   @Authorize('mfile:create', 'service')
@@ -83,17 +78,14 @@ export class MfilesController {
   })
   @ApiProduces('application/octet-stream', 'multipart/byteranges')
   async download(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
-    const mfile = await this.mfiles.get(id);
-    const bytesPerSecond = await this.mfiles.accessSpeedOf(mfile.serviceId);
-    const sent = await sendContent(this.store, request, response, mfile, { bytesPerSecond });
-    this.mfiles.recordAccess(mfile, sent);
+    await this.mfiles.sendDownload(request, response, await this.mfiles.get(id));
   }
 
   @Head('mfiles/:id/content')
   @Authorize('mfile:read', 'mfile')
   @ApiOperation({ summary: 'Headers of the content: size, type, ETag, Repr-Digest' })
   async head(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
-    await sendContent(this.store, request, response, await this.mfiles.get(id));
+    await this.mfiles.sendDownload(request, response, await this.mfiles.get(id));
   }
 
   @Put('mfiles/:id/content')

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { isUniqueViolation } from '../common/database-errors';
 import { decodeCursor, escapeLike, Page, toPage } from '../common/pagination';
@@ -22,6 +22,7 @@ import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { openUpload, UploadSource } from '../uploads/upload-source';
 import { UsageService } from '../usage/usage.service';
+import { sendContent } from './download';
 import { ListMfilesQuery, UpdateMfileDto } from './dto';
 import { Mfile } from './mfile.entity';
 
@@ -139,7 +140,7 @@ export class MfilesService {
     });
     await manager.insert(Mfile, mfile);
     const resource = await this.resolver.resolve({ type: 'mfile', id: mfile.id }, manager);
-    const issued = await this.keys.issue(manager, { resource, roles: ['mfileowner'], createdBy: input.createdBy, label: `mfileowner for ${name}`.slice(0, 255) });
+    const issued = await this.keys.issue(manager, { resource, roles: ['mfileowner'], createdBy: input.createdBy, label: `mfileowner for ${name}` });
     const scope = { containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile' as const, resourceId: mfile.id };
     await this.usage.record(
       manager,
@@ -263,13 +264,25 @@ export class MfilesService {
     await this.janitor.removeAll([blobKey]);
   }
 
+  /**
+   * Answers a GET or HEAD of an Mfile's content (REST and WebDAV alike): the download path, throttled to the
+   * service's accessSpeed, and for a GET the bytes actually sent are metered and the access pipeline started.
+   */
+  async sendDownload(request: Request, response: Response, mfile: Mfile): Promise<void> {
+    if (request.method === 'HEAD') {
+      await sendContent(this.store, request, response, mfile);
+      return;
+    }
+    const bytesPerSecond = await this.accessSpeedOf(mfile.serviceId);
+    this.recordAccess(mfile, await sendContent(this.store, request, response, mfile, { bytesPerSecond }));
+  }
+
   /** The service's download bandwidth cap in bytes per second (`accessSpeed`), null when unlimited. */
   async accessSpeedOf(serviceId: string): Promise<number | null> {
     const service = await this.dataSource.getRepository(Service).findOne({ where: { id: serviceId }, select: { id: true, accessSpeed: true } });
     return service?.accessSpeed ?? null;
   }
 
-  /** Access is metered by bytes actually sent, after the response, never delaying it. */
   /** After a download was answered: meter the bytes sent and start the access pipeline (never delaying the answer). */
   recordAccess(mfile: Mfile, bytes: number): void {
     if (bytes <= 0) return;

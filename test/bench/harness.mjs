@@ -185,6 +185,7 @@ export const median = (values) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 export const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1000);
+export const mib = (kb) => kb / 1024;
 export const fmt = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
 export function table(headers, rows) {

@@ -10,14 +10,14 @@
 // untimed `sync`, so dirty pages left by one transfer are not written back during the next one.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import http from 'node:http';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { freePort, json, makeTenant, onCleanup, runBench, say, startChild, startPlatform, waitUntil } from './harness.mjs';
+import { fmt, freePort, json, makeTenant, mbps, median, mib, onCleanup, readStatusKb, rssSampler, runBench, say, startChild, startPlatform, table, waitUntil } from './harness.mjs';
 
 const MIB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.SIZE_MIB ?? 1024);
@@ -222,55 +222,6 @@ server.timeout = 0;
 server.listen(Number(process.env.PORT), '127.0.0.1', () => process.stdout.write('listening\\n'));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
-
-// ---------------------------------------------------------------------------------------------------------------
-// RSS sampling from /proc
-// ---------------------------------------------------------------------------------------------------------------
-function readStatusKb(pid, field) {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) : NaN;
-}
-
-function rssSampler(pid, everyMs = 50) {
-  let peakKb = 0;
-  let samples = 0;
-  const sample = () => {
-    try {
-      const kb = readStatusKb(pid, 'VmRSS');
-      samples++;
-      if (kb > peakKb) peakKb = kb;
-    } catch {
-      /* process gone */
-    }
-  };
-  sample();
-  const timer = setInterval(sample, everyMs);
-  return {
-    stop() {
-      clearInterval(timer);
-      sample();
-      return { peakKb, samples };
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Statistics and output
-// ---------------------------------------------------------------------------------------------------------------
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1000);
-const fmt = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-const mib = (kb) => kb / 1024;
-
-function table(headers, rows) {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Main

@@ -38,6 +38,7 @@ import {
   makeTenant,
   mbps,
   median,
+  mib,
   onCleanup,
   readStatusKb,
   ROOT,
@@ -623,7 +624,6 @@ async function main() {
     propfind: [`PROPFIND Depth 1, ${ENTRIES} entries (s)`, 'Apache / MServe'],
     rclone: [`rclone copy ${tree.files} files (s)`, 'Apache / MServe'],
   };
-  const mib = (kb) => kb / 1024;
   const out = [];
   out.push('');
   out.push('MServe WebDAV benchmark');

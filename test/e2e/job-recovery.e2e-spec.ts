@@ -1,16 +1,15 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { startLocalRedis, LocalRedisHandle } from '../../src/infrastructure/local-redis';
 import { Client, makeTenant } from '../support/client';
+import { testClip } from '../support/media';
 import { freePort } from '../support/free-port';
 import { eventually, startRole, waitForExit } from '../support/processes';
 import { startTestApp, TestApp } from '../support/test-app';
 
-const run = (command: string, args: string[]) =>
-  new Promise<string>((resolve, reject) => execFile(command, args, (error, stdout, stderr) => (error ? reject(new Error(`${command}: ${stderr || error.message}`)) : resolve(stdout))));
 
 type Worker = ReturnType<typeof startRole>;
 
@@ -94,7 +93,7 @@ describe('routing across workers, a worker killed mid-job, Redis restarted empty
 
     it('a worker SIGKILLed mid-transcode: the job runs again on another worker and succeeds once', async () => {
       const clip = join(work, 'long.mp4');
-      await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=duration=40:size=640x480:rate=25', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', clip]);
+      await testClip(clip, 40);
       const tenant = await makeTenant(admin);
       const customer = admin.as(tenant.customerKey);
       await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
@@ -128,7 +127,7 @@ describe('routing across workers, a worker killed mid-job, Redis restarted empty
     }, 240_000);
     it('ffmpeg killed mid-run: the attempt fails with a clear message, the job runs again, the worker keeps serving', async () => {
       const clip = join(work, 'killed.mp4');
-      await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=duration=30:size=640x480:rate=25', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', clip]);
+      await testClip(clip, 30);
       const tenant = await makeTenant(admin);
       const customer = admin.as(tenant.customerKey);
       await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });

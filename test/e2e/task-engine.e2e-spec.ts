@@ -1,15 +1,12 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { Client, makeTenant } from '../support/client';
+import { run, testClip } from '../support/media';
 import { eventually, startRole } from '../support/processes';
 import { startTestApp, TestApp } from '../support/test-app';
-
-const run = (command: string, args: string[]) =>
-  new Promise<string>((resolve, reject) => execFile(command, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => (error ? reject(new Error(`${command}: ${stderr || error.message}`)) : resolve(stdout))));
 
 /** A PNG whose header claims width×height (a decompression bomb's shape) with one tiny compressed row. */
 function pngClaiming(width: number, height: number): Buffer {
@@ -109,7 +106,7 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     }
     for (let i = 0; i < 6; i++) {
       const path = join(work, `clip-${i}.mp4`);
-      await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=duration=2:size=${320 + i * 16}x240:rate=25`, '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path]);
+      await testClip(path, 2, `${320 + i * 16}x240`);
       files.push({ name: `clip-${i}.mp4`, bytes: readFileSync(path), kind: 'video' });
     }
     for (let i = 0; i < 5; i++) files.push({ name: i % 2 ? `notes-${i}.txt` : `table-${i}.csv`, bytes: Buffer.from(i % 2 ? `line ${i}\nmore text\n` : 'a,b\n1,2\n'), kind: 'text' });
@@ -364,7 +361,7 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     const customer = admin.as(tenant.customerKey);
     await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
     const clip = join(work, 'sse.mp4');
-    await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=duration=20:size=640x480:rate=25', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', clip]);
+    await testClip(clip, 20);
     const file = await customer.upload(tenant.serviceId, 'sse.mp4', readFileSync(clip));
     const job = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'video-proxy', options: { height: 360 } });
     const response = await fetch(`${app.api}/jobs/${job.body.id}/events`, { headers: { authorization: `Bearer ${tenant.customerKey}` } });
