@@ -11,6 +11,7 @@ import { MfilesModule } from './mfiles/mfiles.module';
 import { MfoldersModule } from './mfolders/mfolders.module';
 import { ServicesModule } from './services/services.module';
 import { UploadsModule } from './uploads/uploads.module';
+import { UsageController } from './usage/usage.controller';
 
 /** The api role: REST, WebDAV (and, in a later issue, the console). Never runs heavy tasks itself. */
 @Module({})
@@ -19,7 +20,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CoreModule.forRoot(config), KeysModule, ContainersModule, ServicesModule, MfoldersModule, MfilesModule, UploadsModule, JobsModule, DavModule],
-      controllers: [HealthController, MetricsController],
+      controllers: [HealthController, MetricsController, UsageController],
     };
   }
 }

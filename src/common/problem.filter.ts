@@ -81,6 +81,8 @@ export function sendProblem(response: Response, problem: ProblemBody): void {
   // kept-alive connection would hang the client's next request. Close it after the answer instead (RFC 9112 §9.6).
   const request = response.req as (Request & { complete?: boolean }) | undefined;
   if (request && !request.complete) response.setHeader('Connection', 'close');
+  // a limit that lifts at a known time (a monthly quota): tell clients when
+  if (typeof problem.retryAfterSeconds === 'number') response.setHeader('Retry-After', String(Math.max(1, Math.ceil(problem.retryAfterSeconds))));
   response.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
 }
 

@@ -75,6 +75,9 @@ export class EnvironmentSchema {
 
   @IsOptional() @Transform(toInt) @IsInt() @Min(1)
   PERIODIC_MIN_INTERVAL_SECONDS = 60;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0)
+  USAGE_ROLLUP_INTERVAL_MS = 5000;
 }
 
 export interface QueueConsumption {
@@ -109,6 +112,8 @@ export interface AppConfig {
   uploadExpirySeconds: number;
   /** Images with more pixels are refused before decoding (decompression bombs). */
   imageMaxPixels: number;
+  /** How often usage facts are added to the hourly/daily/monthly rollups (0: never, in this process). */
+  usageRollupIntervalMs: number;
   /** Redis key prefix of the queues and worker heartbeats: deployments (or test runs) sharing a Redis stay apart. */
   queuePrefix: string;
 }
@@ -162,6 +167,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     uploadExpirySeconds: parsed.UPLOAD_EXPIRY_SECONDS,
     imageMaxPixels: parsed.IMAGE_MAX_PIXELS,
     queuePrefix: parsed.QUEUE_PREFIX,
+    usageRollupIntervalMs: parsed.USAGE_ROLLUP_INTERVAL_MS,
   };
 }
 

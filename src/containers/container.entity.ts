@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import { JsonObject } from '../database/columns';
+import { bigintToNumber, JsonObject } from '../database/columns';
 
 /** A provider's hosting space: holds services, carries container-wide limits. */
 @Entity('container')
@@ -8,8 +8,14 @@ export class Container {
   @PrimaryColumn('uuid') id: string;
   @Column({ type: 'varchar', length: 255 }) name: string;
   @Column({ type: 'text', nullable: true }) description: string | null;
-  /** Management properties (quotas and the like) applied to every service inside. */
+  /** Free-form provider properties. */
   @Column({ type: 'jsonb', default: () => "'{}'" }) properties: JsonObject;
+  /** Every service inside is read-only while set. */
+  @Column({ type: 'boolean', default: false }) suspended: boolean;
+  /** Limits on all services inside together (null: unlimited): bytes stored, bytes ingested and job-runtime seconds per calendar month (UTC). */
+  @Column({ type: 'bigint', nullable: true, transformer: bigintToNumber }) diskQuota: number | null;
+  @Column({ type: 'bigint', nullable: true, transformer: bigintToNumber }) ingestQuota: number | null;
+  @Column({ type: 'double precision', nullable: true }) jobruntimeQuota: number | null;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;
 }

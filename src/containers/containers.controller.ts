@@ -34,8 +34,8 @@ export class ContainersController {
   @Patch(':id')
   @Authorize('container:update', 'container')
   @ApiOperation({ summary: 'Rename or describe a container' })
-  update(@Param('id') id: string, @Body() dto: UpdateContainerDto) {
-    return this.containers.update(id, dto);
+  update(@Auth() auth: RequestAuth, @Param('id') id: string, @Body() dto: UpdateContainerDto) {
+    return this.containers.update(auth, id, dto);
   }
 
   @Delete(':id')

@@ -9,7 +9,7 @@ import { KeysService } from '../keys/keys.service';
 import { BlobJanitor } from '../storage/blob-janitor';
 import { UsageService } from '../usage/usage.service';
 import { Container } from './container.entity';
-import { CreateContainerDto, ListContainersQuery, UpdateContainerDto } from './dto';
+import { CONTAINER_MANAGEMENT_PROPERTIES, CreateContainerDto, ListContainersQuery, UpdateContainerDto } from './dto';
 
 @Injectable()
 export class ContainersService {
@@ -54,13 +54,18 @@ export class ContainersService {
     return container;
   }
 
-  async update(id: string, dto: UpdateContainerDto): Promise<Container> {
+  async update(auth: RequestAuth, id: string, dto: UpdateContainerDto): Promise<Container> {
+    const touched = CONTAINER_MANAGEMENT_PROPERTIES.filter((name) => dto[name] !== undefined);
+    if (touched.length && !auth.actions.has('container:create')) {
+      throw Problems.forbidden(`setting ${touched.join(', ')} is the provider's: it needs the action container:create, which this key lacks`, { missingActions: ['container:create'] });
+    }
     const container = await this.get(id);
     Object.assign(container, {
       ...(dto.name !== undefined && { name: dto.name }),
       ...(dto.description !== undefined && { description: dto.description }),
       ...(dto.properties !== undefined && { properties: dto.properties }),
     });
+    for (const name of touched) (container as unknown as Record<string, unknown>)[name] = dto[name];
     return this.dataSource.getRepository(Container).save(container);
   }
 
@@ -70,6 +75,9 @@ export class ContainersService {
       const rows = await manager.query('SELECT id FROM container WHERE id = $1 FOR UPDATE', [id]);
       if (rows.length === 0) throw Problems.notFound('container', id);
       const blobKeys = await this.janitor.blobsUnder(manager, { containerId: id });
+      // its services' rows are locked too, so no upload commits into them meanwhile
+      await manager.query('SELECT id FROM service WHERE container_id = $1 FOR UPDATE', [id]);
+      await this.usage.zeroGauges(manager, { containerId: id });
       await manager.delete(Container, { id });
       return blobKeys;
     });

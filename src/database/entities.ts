@@ -9,6 +9,6 @@ import { Mfile } from '../mfiles/mfile.entity';
 import { Mfolder } from '../mfolders/mfolder.entity';
 import { Service } from '../services/service.entity';
 import { UploadSession } from '../uploads/upload-session.entity';
-import { Usage } from '../usage/usage.entity';
+import { Usage, UsageRollup } from '../usage/usage.entity';
 
-export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobDependency, JobOutput, ServiceProfile, ServiceWebhook, Key, Usage, UploadSession, DavLock, DavProperty];
+export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobDependency, JobOutput, ServiceProfile, ServiceWebhook, Key, Usage, UsageRollup, UploadSession, DavLock, DavProperty];

@@ -17,6 +17,7 @@ import { BlobJanitor } from '../storage/blob-janitor';
 import { isTaskName, resolveTaskOptions, TASKS } from '../tasks/task-catalogue';
 import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
+import { QuotaService } from '../usage/quota.service';
 import { UsageService } from '../usage/usage.service';
 import { CreateJobDto, ListJobsQuery } from './dto';
 import { FINAL_JOB_STATES, Job, JobInput, JobState } from './job.entity';
@@ -34,6 +35,7 @@ export class JobsService {
     private readonly janitor: BlobJanitor,
     private readonly usage: UsageService,
     private readonly pipelines: PipelinesService,
+    private readonly quotas: QuotaService,
   ) {}
 
   /** The inputs of a manual job or pipeline: each reachable with job:create, all in one service. */
@@ -49,6 +51,8 @@ export class JobsService {
       serviceId = target.serviceId;
       containerId = target.containerId;
     }
+    // a service (or container) whose monthly job runtime is used up gets a 429 naming the quota, not a job that fails
+    if (serviceId) await this.dataSource.transaction((manager) => this.quotas.enforce(manager, serviceId!, { job: true }));
     return { mfileIds, serviceId: serviceId!, containerId: containerId! };
   }
 

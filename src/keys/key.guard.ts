@@ -7,12 +7,17 @@ import { covers, KeysService } from './keys.service';
 import { ResolvedResource, ResourceResolver } from './resource-resolver.service';
 
 /**
- * Suspension and MServe's time window. The provider's side (keys with service:manage) keeps working so it can
- * lift them; everyone else gets a 403 that says why.
+ * Suspension and MServe's time window. Whoever can lift them keeps working: keys with service:manage for the
+ * service's own state, provider keys (container:create) for a suspended container. Everyone else gets a 403 that
+ * says why.
  */
 export function enforceServiceState(target: ResolvedResource, action: string, actions: ReadonlySet<string>, now = new Date()): void {
-  if (!target.service || actions.has('service:manage')) return;
-  const { startsAt, endsAt, suspended } = target.service;
+  if (!target.service) return;
+  const { startsAt, endsAt, suspended, containerSuspended } = target.service;
+  if (containerSuspended && !action.endsWith(':read') && !actions.has('container:create')) {
+    throw new ProblemError(403, 'container-suspended', 'Forbidden', `the container is suspended: every service in it is read-only, so ${action} is refused`);
+  }
+  if (actions.has('service:manage')) return;
   if ((startsAt && now < startsAt) || (endsAt && now >= endsAt)) {
     throw new ProblemError(403, 'outside-time-window', 'Forbidden', `the service is only available ${startsAt ? `from ${startsAt.toISOString()} ` : ''}${endsAt ? `until ${endsAt.toISOString()}` : ''}`.trim(), {
       startsAt,

@@ -15,8 +15,11 @@ export interface ResolvedResource extends ResourceRef {
   ancestors: Set<string>;
   containerId: string | null;
   serviceId: string | null;
-  /** Management state of the enclosing service, for suspension and time-window checks. */
-  service?: { suspended: boolean; startsAt: Date | null; endsAt: Date | null };
+  /**
+   * Management state of the enclosing service, for suspension and time-window checks: suspended when the service
+   * or its container is. For a container itself, the container's suspension (no window).
+   */
+  service?: { suspended: boolean; containerSuspended: boolean; startsAt: Date | null; endsAt: Date | null };
 }
 
 const LABEL: Record<ResourceType, string> = {
@@ -49,15 +52,19 @@ export class ResourceResolver {
     let serviceId: string | null = null;
     let containerId: string | null = null;
     let folderSeeds: string[] = [];
+    let service: ResolvedResource['service'];
     const one = async (sql: string) => {
       const rows: Record<string, string>[] = await manager.query(sql, [ref.id]);
       if (rows.length === 0) throw Problems.notFound(LABEL[ref.type], ref.id!);
       return rows;
     };
     switch (ref.type) {
-      case 'container':
-        containerId = (await one('SELECT id FROM container WHERE id = $1'))[0].id;
+      case 'container': {
+        const [row] = await one('SELECT id, suspended FROM container WHERE id = $1');
+        containerId = row.id;
+        service = { suspended: false, containerSuspended: Boolean(row.suspended), startsAt: null, endsAt: null };
         break;
+      }
       case 'service':
         containerId = (await one('SELECT container_id FROM service WHERE id = $1'))[0].container_id;
         serviceId = ref.id;
@@ -95,11 +102,10 @@ export class ResourceResolver {
       const folders: { id: string }[] = await manager.query(FOLDER_CHAIN, [folderSeeds]);
       for (const folder of folders) ancestors.add(folder.id);
     }
-    let service: ResolvedResource['service'];
     if (serviceId) {
       ancestors.add(serviceId);
-      const [row] = await manager.query('SELECT suspended, starts_at, ends_at FROM service WHERE id = $1', [serviceId]);
-      service = { suspended: row.suspended, startsAt: row.starts_at, endsAt: row.ends_at };
+      const [row] = await manager.query('SELECT s.suspended, c.suspended AS container_suspended, s.starts_at, s.ends_at FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $1', [serviceId]);
+      service = { suspended: row.suspended, containerSuspended: row.container_suspended, startsAt: row.starts_at, endsAt: row.ends_at };
     }
     if (containerId) ancestors.add(containerId);
     return { type: ref.type, id: ref.id, ancestors, containerId, serviceId, service };

@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { isUniqueViolation } from '../common/database-errors';
 import { decodeCursor, escapeLike, Page, toPage } from '../common/pagination';
-import { ProblemError, Problems } from '../common/problem';
+import { Problems } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { uuidv7 } from '../database/uuid';
 import { RequestAuth } from '../keys/authorize.decorator';
@@ -21,6 +21,7 @@ import { MimeDetector } from '../storage/mime-detector';
 import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { openUpload, UploadSource } from '../uploads/upload-source';
+import { QuotaService } from '../usage/quota.service';
 import { UsageService } from '../usage/usage.service';
 import { sendContent } from './download';
 import { ListMfilesQuery, UpdateMfileDto } from './dto';
@@ -47,6 +48,7 @@ export class MfilesService {
     private readonly folders: MfoldersService,
     private readonly janitor: BlobJanitor,
     private readonly usage: UsageService,
+    private readonly quotas: QuotaService,
     private readonly pipelines: PipelinesService,
   ) {}
 
@@ -123,7 +125,7 @@ export class MfilesService {
     input: { folder: Mfolder; name: string; blob: StoredBlob; mimetype: string; createdBy: Key; ingest: JobOutbox | null; meterIngest?: boolean; metadata?: JsonObject },
   ): Promise<PublicMfile & { key: string; keyId: string }> {
     const { folder, name, blob } = input;
-    await this.reserveQuota(manager, folder.serviceId, blob.size, 0);
+    await this.quotas.enforce(manager, folder.serviceId, { disc: blob.size, ingest: input.ingest && input.meterIngest !== false ? blob.size : 0 });
     await this.folders.assertNameFree(manager, folder.id, name);
     const mfile = manager.create(Mfile, {
       id: uuidv7(),
@@ -152,23 +154,6 @@ export class MfilesService {
     return { ...presentMfile(await this.get(mfile.id, manager)), key: issued.secret, keyId: issued.key.id };
   }
 
-  /**
-   * Checks the service's disk quota with the service row locked, so concurrent commits are serialised and can
-   * never jointly overshoot it.
-   */
-  private async reserveQuota(manager: EntityManager, serviceId: string, adding: number, releasing: number): Promise<void> {
-    // FOR NO KEY UPDATE: serialises quota checks without blocking rows that merely reference the service
-    const service = await manager.findOne(Service, { where: { id: serviceId }, lock: { mode: 'for_no_key_update' } });
-    if (!service || service.diskQuota === null) return;
-    const [{ used }] = await manager.query('SELECT COALESCE(SUM(size), 0)::bigint AS used FROM mfile WHERE service_id = $1', [serviceId]);
-    const after = Number(used) + adding - releasing;
-    if (adding > releasing && after > service.diskQuota) {
-      throw new ProblemError(507, 'quota-exceeded', 'Insufficient Storage', `storing ${adding} more bytes would exceed the service's disk quota: nothing was stored`, {
-        quota: { name: 'diskQuota', limit: service.diskQuota, used: Number(used), requested: adding },
-      });
-    }
-  }
-
   /** Replaces the content (an update): same streaming path; the old bytes go only after the new ones committed. */
   async replaceContent(id: string, request: Request) {
     const current = await this.get(id);
@@ -187,7 +172,7 @@ export class MfilesService {
       ({ oldBlobKey, updated } = await this.pipelines.withOutbox(async (manager, outbox) => {
         const locked = await manager.findOne(Mfile, { where: { id }, lock: { mode: 'pessimistic_write' } });
         if (!locked) throw Problems.notFound('mfile', id);
-        await this.reserveQuota(manager, locked.serviceId, blob.size, locked.size);
+        await this.quotas.enforce(manager, locked.serviceId, { disc: blob.size, releasing: locked.size, ingest: blob.size });
         await manager.update(Mfile, { id }, { size: blob.size, md5: blob.md5, sha256: blob.sha256, mimetype, blobKey: blob.blobKey, contentUpdatedAt: new Date() });
         const scope = { containerId: locked.containerId, serviceId: locked.serviceId, resourceType: 'mfile' as const, resourceId: id };
         await this.usage.record(manager, { metric: 'ingest', value: blob.size, ...scope }, { metric: 'disc', value: blob.size - locked.size, ...scope });

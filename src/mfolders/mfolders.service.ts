@@ -102,11 +102,13 @@ export class MfoldersService {
       if (files.length && !auth.actions.has('mfile:delete')) throw Problems.missingActions(['mfile:delete'], `the ${files.length} file(s) in this folder`);
       const blobKeys = await this.janitor.blobsUnder(manager, { folderIds });
       await this.keys.revokeForResources(manager, [...folderIds, ...files.map((file) => file.id)]);
-      const bytes = files.reduce((sum, file) => sum + Number(file.size), 0);
+      // per file, so each Mfile's own usage ends at zero too
       await this.usage.record(
         manager,
-        { metric: 'disc', value: -bytes, containerId: folder.containerId, serviceId: folder.serviceId },
-        { metric: 'mfiles', value: -files.length, containerId: folder.containerId, serviceId: folder.serviceId },
+        ...files.flatMap((file) => {
+          const scope = { containerId: folder.containerId, serviceId: folder.serviceId, resourceType: 'mfile' as const, resourceId: file.id };
+          return [{ metric: 'disc' as const, value: -Number(file.size), ...scope }, { metric: 'mfiles' as const, value: -1, ...scope }];
+        }),
       );
       await manager.delete(Mfolder, { id });
       return blobKeys;

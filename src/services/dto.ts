@@ -1,10 +1,10 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsDate, IsInt, IsOptional, IsString, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import { IsBoolean, IsDate, IsInt, IsNumber, IsOptional, IsString, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import { NameProperty, OptionalNameProperty, PageQuery } from '../common/validation';
 
 /** Properties only the provider side (keys with service:manage) may set. */
-export const MANAGEMENT_PROPERTIES = ['suspended', 'startsAt', 'endsAt', 'priority', 'diskQuota', 'accessSpeed'] as const;
+export const MANAGEMENT_PROPERTIES = ['suspended', 'startsAt', 'endsAt', 'priority', 'diskQuota', 'ingestQuota', 'jobruntimeQuota', 'accessSpeed'] as const;
 
 export class ServicePropertiesDto {
   @ApiPropertyOptional({ description: 'Suspended services are read-only (service:manage)' }) @IsOptional() @IsBoolean() suspended?: boolean;
@@ -14,7 +14,11 @@ export class ServicePropertiesDto {
   @IsOptional() @ValidateIf((_, v) => v !== null) @Type(() => Date) @IsDate() endsAt?: Date | null;
   @ApiPropertyOptional({ description: "Route this service's tasks to the priority queue (service:manage)" }) @IsOptional() @IsBoolean() priority?: boolean;
   @ApiPropertyOptional({ description: 'Bytes the service may store, null for no limit (service:manage)', nullable: true, type: Number })
-  @IsOptional() @ValidateIf((_, v) => v !== null) @IsInt() @Min(0) diskQuota?: number | null;
+  @IsOptional() @ValidateIf((_, v) => v !== null) @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) diskQuota?: number | null;
+  @ApiPropertyOptional({ description: 'Bytes the service may ingest per calendar month (UTC), null for no limit (service:manage)', nullable: true, type: Number })
+  @IsOptional() @ValidateIf((_, v) => v !== null) @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) ingestQuota?: number | null;
+  @ApiPropertyOptional({ description: 'Seconds of job runtime the service may use per calendar month (UTC), null for no limit (service:manage)', nullable: true, type: Number })
+  @IsOptional() @ValidateIf((_, v) => v !== null) @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) jobruntimeQuota?: number | null;
   @ApiPropertyOptional({
     description:
       'Download bandwidth cap in bytes per second for the content of this service (Mfiles and job outputs), per download; at least 1024, null for no limit (service:manage)',

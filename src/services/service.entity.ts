@@ -23,6 +23,10 @@ export class Service {
   @Column({ type: 'bigint', nullable: true, transformer: bigintToNumber }) accessSpeed: number | null;
   /** Bytes the service may store (null: unlimited). */
   @Column({ type: 'bigint', nullable: true, transformer: bigintToNumber }) diskQuota: number | null;
+  /** Bytes the service may ingest per calendar month, UTC (null: unlimited). */
+  @Column({ type: 'bigint', nullable: true, transformer: bigintToNumber }) ingestQuota: number | null;
+  /** Seconds of job runtime the service may use per calendar month, UTC (null: unlimited). */
+  @Column({ type: 'double precision', nullable: true }) jobruntimeQuota: number | null;
   @Column({ type: 'jsonb', default: () => "'{}'" }) properties: JsonObject;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;

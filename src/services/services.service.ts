@@ -49,6 +49,8 @@ export class ServicesService {
         endsAt: dto.endsAt ?? null,
         priority: dto.priority ?? false,
         diskQuota: dto.diskQuota ?? null,
+        ingestQuota: dto.ingestQuota ?? null,
+        jobruntimeQuota: dto.jobruntimeQuota ?? null,
         accessSpeed: dto.accessSpeed ?? null,
         properties: {},
       });
@@ -103,6 +105,7 @@ export class ServicesService {
       const rows = await manager.query('SELECT id FROM service WHERE id = $1 FOR UPDATE', [id]);
       if (rows.length === 0) throw Problems.notFound('service', id);
       const blobKeys = await this.janitor.blobsUnder(manager, { serviceId: id });
+      await this.usage.zeroGauges(manager, { serviceId: id });
       await manager.delete(Service, { id });
       return blobKeys;
     });

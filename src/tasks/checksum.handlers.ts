@@ -71,7 +71,13 @@ export class ChecksumHandlers {
     const [input] = context.inputs;
     try {
       const { created, size } = await this.backups.put(this.store.pathOf(input.blobKey), input.sha256);
-      return { status: 'succeeded', result: { sha256: input.sha256, size, created }, mfilePatch: { metadata: { backup: { sha256: input.sha256, at: new Date().toISOString() } } } };
+      return {
+        status: 'succeeded',
+        result: { sha256: input.sha256, size, created },
+        mfilePatch: { metadata: { backup: { sha256: input.sha256, at: new Date().toISOString() } } },
+        // identical content is kept once, so only the copy that stored new bytes adds to what is on disk
+        usage: created ? [{ metric: 'disc', value: size, about: 'backup' }] : [],
+      };
     } catch (error) {
       if (error instanceof SourceMismatch) throw new TaskFailure(`"${input.name}": ${error.message} (run fixity)`);
       throw error;

@@ -35,8 +35,15 @@ export interface MfilePatch {
 }
 
 /** What a handler says happened. Throwing means "retry me"; throwing a TaskFailure (or returning failed) does not. */
+/** A metric a task measured, recorded with its outcome: about the job, its input Mfile, or a backup copy of it. */
+export interface TaskUsage {
+  metric: string;
+  value: number;
+  about?: 'mfile' | 'backup';
+}
+
 export type TaskOutcome<N extends TaskName> =
-  | { status: 'succeeded'; result: TaskTypes[N]['result']; outputs?: TaskOutputFile[]; mfilePatch?: MfilePatch }
+  | { status: 'succeeded'; result: TaskTypes[N]['result']; outputs?: TaskOutputFile[]; mfilePatch?: MfilePatch; usage?: TaskUsage[] }
   | { status: 'failed'; error: string };
 
 /** A permanent failure (bad input, unsupported content): the job fails at once, without retries. */

@@ -1,6 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { presentMfile } from '../mfiles/mfiles.service';
 import { ContentStore } from '../storage/content-store';
@@ -26,7 +24,6 @@ export class WebHandlers {
     private readonly mime: MimeDetector,
     private readonly webhooks: WebhooksService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   /** GET with redirects followed by hand, so every hop is checked like the first URL. */
@@ -84,15 +81,7 @@ export class WebHandlers {
       await this.store.remove(blob.blobKey);
       return unchanged(response.status);
     }
-    // the disk quota, as for an upload that replaces content
-    const [service]: Array<{ quota: string | null; used: string }> = await this.dataSource.query(
-      'SELECT disk_quota AS quota, (SELECT COALESCE(SUM(size), 0) FROM mfile WHERE service_id = $1) AS used FROM service WHERE id = $1',
-      [input.serviceId],
-    );
-    if (service?.quota !== null && service !== undefined && Number(service.used) - input.size + blob.size > Number(service.quota)) {
-      await this.store.remove(blob.blobKey);
-      throw new TaskFailure(`the new content (${blob.size} bytes) would exceed the service's disk quota (limit ${service.quota}, used ${service.used}): not stored`);
-    }
+    // the disk quota holds for fetched content as for an upload: the worker checks it when recording the result
     const mimetype = await this.mime.detect(blob.head, input.name);
     return {
       status: 'succeeded',

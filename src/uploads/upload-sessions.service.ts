@@ -4,7 +4,7 @@ import { createHash, Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { FileHandle, open, unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { DataSource, EntityManager, LessThan } from 'typeorm';
+import { DataSource, LessThan } from 'typeorm';
 import { isUniqueViolation } from '../common/database-errors';
 import { ProblemError, Problems } from '../common/problem';
 import { unsafeNameReason } from '../common/validation';
@@ -14,13 +14,13 @@ import { RequestAuth } from '../keys/authorize.decorator';
 import { MfilesService } from '../mfiles/mfiles.service';
 import { Mfolder } from '../mfolders/mfolder.entity';
 import { MfoldersService } from '../mfolders/mfolders.service';
-import { Service } from '../services/service.entity';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { ContentStore, translateStorageError, WRITEBACK_EVERY_BYTES } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { ByteRange, classifyRange, mergeRange, missingRanges } from './byte-ranges';
 import { ExpectedDigests, verifyDigests } from './digest-headers';
 import { ResumableDigest } from './resumable-digest';
+import { QuotaService } from '../usage/quota.service';
 import { UploadLock } from './upload-lock';
 import { UploadProtocol, UploadSession } from './upload-session.entity';
 
@@ -73,6 +73,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     private readonly mime: MimeDetector,
     private readonly lock: UploadLock,
     private readonly pipelines: PipelinesService,
+    private readonly quotas: QuotaService,
   ) {}
 
   onModuleInit(): void {
@@ -98,7 +99,9 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     }
     const folder = await this.mfiles.targetFolder(auth, auth.target!, input.folderId);
     const session = await this.dataSource.transaction(async (manager) => {
-      await this.reserve(manager, folder.serviceId, input.length);
+      // the declared length counts against the disk quota from creation on (reserved until the upload ends), and
+      // against the monthly ingest quota: uploads running at the same time cannot jointly overshoot either
+      await this.quotas.enforce(manager, folder.serviceId, { disc: input.length, reservations: true, ingest: input.length });
       await this.folders.assertNameFree(manager, folder.id, input.name);
       const pending = await manager.query(
         'SELECT id FROM upload_session WHERE folder_id = $1 AND name = $2 AND completed_at IS NULL AND expires_at > now() LIMIT 1',
@@ -134,27 +137,6 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     const handle = await open(this.store.partPath(session.id), 'wx');
     await handle.close();
     return this.find(session.serviceId, session.id);
-  }
-
-  /**
-   * The declared length counts against the disk quota from creation on, with the service row locked, so uploads
-   * running at the same time cannot jointly overshoot it.
-   */
-  private async reserve(manager: EntityManager, serviceId: string, length: number): Promise<void> {
-    // FOR NO KEY UPDATE: serialises quota checks without blocking rows that merely reference the service
-    const service = await manager.findOne(Service, { where: { id: serviceId }, lock: { mode: 'for_no_key_update' } });
-    if (!service || service.diskQuota === null) return;
-    const [{ stored, reserved }] = await manager.query(
-      `SELECT (SELECT COALESCE(SUM(size), 0) FROM mfile WHERE service_id = $1)::bigint AS stored,
-              (SELECT COALESCE(SUM(length), 0) FROM upload_session WHERE service_id = $1 AND completed_at IS NULL AND expires_at > now())::bigint AS reserved`,
-      [serviceId],
-    );
-    const used = Number(stored) + Number(reserved);
-    if (used + length > service.diskQuota) {
-      throw new ProblemError(507, 'quota-exceeded', 'Insufficient Storage', `an upload of ${length} bytes would exceed the service's disk quota`, {
-        quota: { name: 'diskQuota', limit: service.diskQuota, used: Number(stored), reservedByUploads: Number(reserved), requested: length },
-      });
-    }
   }
 
   /** An upload of this service, or 404 (also once it has expired). */

@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+import { Clock } from './clock';
 import { Usage } from './usage.entity';
+import { NIL_UUID } from './usage-query.service';
+import { GAUGES } from './usage-report';
 
 export type Metric = 'disc' | 'ingest' | 'access' | 'jobs' | 'jobruntime' | 'jobbytes' | 'corruption' | 'dataloss' | 'containers' | 'services' | 'mfiles' | `task/${string}`;
 
@@ -9,7 +12,7 @@ export interface UsageFact {
   value: number;
   containerId: string | null;
   serviceId: string | null;
-  resourceType?: 'mfile' | 'job' | 'joboutput' | 'container' | 'service';
+  resourceType?: 'mfile' | 'job' | 'joboutput' | 'backup' | 'container' | 'service';
   resourceId?: string | null;
   /** Same key twice records once: retried requests and jobs cannot double-count. */
   idempotencyKey?: string;
@@ -22,6 +25,8 @@ export interface UsageFact {
  */
 @Injectable()
 export class UsageService {
+  constructor(private readonly clock: Clock) {}
+
   async record(manager: EntityManager, ...facts: UsageFact[]): Promise<void> {
     const rows = facts
       .filter((fact) => fact.value !== 0)
@@ -33,7 +38,7 @@ export class UsageService {
         resourceType: fact.resourceType ?? null,
         resourceId: fact.resourceId ?? null,
         idempotencyKey: fact.idempotencyKey ?? null,
-        ...(fact.recordedAt ? { recordedAt: fact.recordedAt } : {}),
+        recordedAt: fact.recordedAt ?? this.clock.now(),
       }));
     if (rows.length === 0) return;
     // One plain multi-row INSERT: this runs in every upload and every job, where the query builder's cost shows.
@@ -41,9 +46,27 @@ export class UsageService {
     const values: unknown[] = [];
     const tuples = rows.map((row) => {
       const at = values.length;
-      values.push(row.metric, row.value, row.containerId, row.serviceId, row.resourceType, row.resourceId, row.idempotencyKey, 'recordedAt' in row ? row.recordedAt : null);
-      return `(${columns.map((_, index) => (index === 7 ? `COALESCE($${at + index + 1}::timestamptz, now())` : `$${at + index + 1}`)).join(', ')})`;
+      values.push(row.metric, row.value, row.containerId, row.serviceId, row.resourceType, row.resourceId, row.idempotencyKey, row.recordedAt);
+      return `(${columns.map((_, index) => `$${at + index + 1}`).join(', ')})`;
     });
     await manager.query(`INSERT INTO ${manager.connection.getMetadata(Usage).tableName} (${columns.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, values);
+  }
+
+  /**
+   * A service or container is being deleted: its gauges (bytes stored, files, the service and container counts)
+   * drop to zero with it. Records, per service, the negative of each gauge's current level (rollups plus facts not rolled up yet, locked out of the
+   * way by the caller's row lock on what is deleted).
+   */
+  async zeroGauges(manager: EntityManager, scope: { serviceId: string } | { containerId: string }): Promise<void> {
+    const [column, id] = 'serviceId' in scope ? ['service_id', scope.serviceId] : ['container_id', scope.containerId];
+    const levels: Array<{ container_id: string | null; service_id: string | null; metric: string; level: number }> = await manager.query(
+      `SELECT NULLIF(container_id, '${NIL_UUID}') AS container_id, NULLIF(service_id, '${NIL_UUID}') AS service_id, metric, SUM(sum)::float8 AS level FROM (
+         SELECT container_id, service_id, metric, sum FROM usage_rollup WHERE grain = 'month' AND ${column} = $1 AND metric = ANY($2::varchar[])
+         UNION ALL
+         SELECT COALESCE(container_id, '${NIL_UUID}'), COALESCE(service_id, '${NIL_UUID}'), metric, value FROM usage WHERE NOT rolled_up AND ${column} = $1 AND metric = ANY($2::varchar[])
+       ) levels GROUP BY 1, 2, 3`,
+      [id, [...GAUGES]],
+    );
+    await this.record(manager, ...levels.map((row) => ({ metric: row.metric as Metric, value: -row.level, containerId: row.container_id, serviceId: row.service_id })));
   }
 }

@@ -4,6 +4,7 @@ import type { Job as BullJob } from 'bull';
 import { hostname } from 'node:os';
 import { DataSource, EntityManager } from 'typeorm';
 import { returnedRows } from '../common/database-errors';
+import { ProblemError } from '../common/problem';
 import { uuidv7 } from '../database/uuid';
 import { JobOutput } from '../job-outputs/job-output.entity';
 import { Job, JobState } from '../jobs/job.entity';
@@ -18,9 +19,13 @@ import { ContentStore } from '../storage/content-store';
 import { isTaskName, mimetypeMatches, TaskName, TASKS } from '../tasks/task-catalogue';
 import { TaskFailure, TaskOutcome } from '../tasks/task-handler.decorator';
 import { TaskRegistry } from '../tasks/task-registry';
-import { Metric, UsageService } from '../usage/usage.service';
+import { QuotaService } from '../usage/quota.service';
+import { Metric, UsageFact, UsageService } from '../usage/usage.service';
 
 export const WORKER_ID = `${hostname()}:${process.pid}`;
+
+/** A job's results would exceed a disk quota: the transaction recording them is rolled back, the job fails. */
+class QuotaRefusal extends Error {}
 
 type ClaimedJob = Pick<Job, 'id' | 'task' | 'options' | 'queue' | 'serviceId' | 'containerId' | 'step' | 'condition'> & {
   /** Whether other jobs wait for this one (when none do, recording the outcome is a single statement). */
@@ -53,6 +58,7 @@ export class JobRunner {
     private readonly pipelines: PipelinesService,
     private readonly store: ContentStore,
     private readonly events: JobEvents,
+    private readonly quotas: QuotaService,
   ) {}
 
   async run(message: BullJob<QueuedJob>): Promise<void> {
@@ -88,6 +94,9 @@ export class JobRunner {
       job.inputBlobKey = job.inputs[0]?.blobKey;
       const inputs: Mfile[] = job.inputs.map((row) => ({ ...row, size: Number(row.size), createdAt: new Date(row.createdAt), updatedAt: new Date(row.updatedAt), contentUpdatedAt: new Date(row.contentUpdatedAt) }));
       if (inputs.length === 0) throw new TaskFailure('the job has no input left (its files were deleted)');
+      // suspension, the time window and the monthly job-runtime quota apply to tasks as to requests
+      const refusal = await this.quotas.jobRefusal(job.serviceId);
+      if (refusal) throw new TaskFailure(refusal);
       processedBytes = inputs.reduce((sum, input) => sum + input.size, 0);
       const skip = conditionMismatch(job.condition, inputs[0]);
       if (skip) {
@@ -158,7 +167,18 @@ export class JobRunner {
           ];
     const result = outcome.status === 'succeeded' ? outcome.result : outcome.status === 'skipped' ? { skipped: outcome.reason } : null;
     const error = outcome.status === 'failed' ? outcome.error : null;
-    const simple = newBlobs.length === 0 && !(outcome.status === 'succeeded' && outcome.mfilePatch) && !job.hasDependents;
+    // what the task itself measured (a backup copy it stored): about its input, recorded with the outcome
+    const reported: UsageFact[] = (outcome.status === 'succeeded' ? (outcome.usage ?? []) : []).map((fact) => ({
+      metric: fact.metric as Metric,
+      value: fact.value,
+      containerId: job.containerId,
+      serviceId: job.serviceId,
+      resourceType: fact.about ?? 'job',
+      resourceId: fact.about ? (job.inputId ?? null) : job.id,
+      idempotencyKey: `${job.id}:task:${fact.about ?? 'job'}:${fact.metric}`,
+    }));
+    const simple = newBlobs.length === 0 && !(outcome.status === 'succeeded' && outcome.mfilePatch) && !job.hasDependents && reported.length === 0;
+    let refused: string | undefined;
     try {
       if (simple) {
         // the common case, one statement (its own transaction): the state and the usage, together or not at all
@@ -182,14 +202,19 @@ export class JobRunner {
         if (updated.length === 0) return false; // cancelled meanwhile: its result is dropped
         if (outcome.status === 'succeeded') released.push(...(await this.applyEffects(manager, job, outcome, outbox)));
         const scope = { containerId: job.containerId, serviceId: job.serviceId, resourceType: 'job' as const, resourceId: job.id };
-        await this.usage.record(manager, ...usage.map((fact) => ({ metric: fact.metric as Metric, value: fact.value, ...scope, idempotencyKey: fact.key })));
+        await this.usage.record(manager, ...usage.map((fact) => ({ metric: fact.metric as Metric, value: fact.value, ...scope, idempotencyKey: fact.key })), ...reported);
         if (job.hasDependents) await this.pipelines.settleDependents(manager, job, state, outbox);
         outbox.announce({ jobId: job.id, serviceId: job.serviceId, state, progress: state === JobState.Failed ? undefined : 100, error });
         return true;
       });
+    } catch (error) {
+      if (!(error instanceof QuotaRefusal)) throw error;
+      refused = error.message;
     } finally {
       if (!recorded) await Promise.all(newBlobs.map((blobKey) => this.store.remove(blobKey)));
     }
+    // what it produced does not fit the disk quota: nothing of it is kept, and the job fails saying so
+    if (refused) return this.finish(job, { status: 'failed', error: refused }, seconds, processedBytes);
     await Promise.all(released.map((blobKey) => this.store.remove(blobKey).catch(() => undefined)));
     await this.pipelines.dispatch(outbox);
     jobsProcessed.inc({ task: job.task, queue: job.queue, state });
@@ -211,11 +236,39 @@ export class JobRunner {
     const input = job.inputId ? { mfileId: job.inputId } : undefined;
     const renditions: Record<string, unknown> = {};
     const outputs = outcome.outputs ?? [];
+    const patch = (input && outcome.mfilePatch) || {};
+    const released: string[] = [];
+    let previous: { blobKey: string; size: number } | undefined;
+    let stale = false;
+    if (input && patch.content) {
+      [previous] = await manager.query('SELECT blob_key AS "blobKey", size::float AS size FROM mfile WHERE id = $1 FOR UPDATE', [input.mfileId]);
+      if (!previous || previous.blobKey !== job.inputBlobKey) {
+        // the content changed (or the Mfile went) while the task ran: its bytes are stale, the newer ones stay
+        released.push(patch.content.blobKey);
+        if (outputs.length === 0) return released;
+        previous = undefined;
+        stale = true;
+      }
+    }
+    const content = previous ? patch.content : undefined;
+    // what the job stores counts against the disk quotas, checked with the service row locked like any upload
+    const adding = outputs.reduce((sum, output) => sum + output.blob.size, 0) + (content?.size ?? 0);
+    if (adding > 0) {
+      try {
+        await this.quotas.enforce(manager, job.serviceId, { disc: adding, releasing: previous?.size ?? 0 });
+      } catch (error) {
+        if (error instanceof ProblemError) throw new QuotaRefusal(error.detail ?? error.title);
+        throw error;
+      }
+    }
+    const scope = { containerId: job.containerId, serviceId: job.serviceId };
     if (outputs.length) {
       const values: unknown[] = [];
+      const facts: UsageFact[] = [];
       const tuples = outputs.map((output) => {
         const id = uuidv7();
         renditions[output.role] = { jobOutputId: id, jobId: job.id, mimetype: output.mimetype, size: output.blob.size, ...(output.data ?? {}), url: `/api/v1/joboutputs/${id}/content` };
+        facts.push({ metric: 'disc', value: output.blob.size, ...scope, resourceType: 'joboutput', resourceId: id, idempotencyKey: `${id}:disc` });
         const at = values.length;
         values.push(id, job.containerId, job.serviceId, job.id, output.name, output.mimetype, output.blob.size, output.blob.sha256, output.blob.md5, output.blob.blobKey, output.data ? JSON.stringify(output.data) : null);
         return `(${Array.from({ length: 11 }, (_, index) => `$${at + index + 1}`).join(', ')})`;
@@ -224,28 +277,23 @@ export class JobRunner {
         `INSERT INTO ${manager.connection.getMetadata(JobOutput).tableName} (id, container_id, service_id, job_id, name, mimetype, size, sha256, md5, blob_key, data) VALUES ${tuples.join(', ')}`,
         values,
       );
+      await this.usage.record(manager, ...facts);
     }
-    if (!input) return [];
-    const patch = outcome.mfilePatch ?? {};
-    const released: string[] = [];
-    if (patch.content) {
-      const [previous] = await manager.query('SELECT blob_key AS "blobKey", size::float AS size FROM mfile WHERE id = $1 FOR UPDATE', [input.mfileId]);
-      if (!previous || previous.blobKey !== job.inputBlobKey) {
-        // the content changed (or the Mfile went) while the task ran: its bytes are stale, the newer ones stay
-        released.push(patch.content.blobKey);
-        return released;
-      }
+    if (!input || stale) return released;
+    if (content && previous) {
       await manager.query(
         `UPDATE mfile SET blob_key = $2, size = $3, md5 = $4, sha256 = $5, content_updated_at = CASE WHEN $6 THEN now() ELSE content_updated_at END WHERE id = $1`,
-        [input.mfileId, patch.content.blobKey, patch.content.size, patch.content.md5, patch.content.sha256, patch.newContent === true],
+        [input.mfileId, content.blobKey, content.size, content.md5, content.sha256, patch.newContent === true],
       );
-      if (patch.newContent && previous) {
-        // new content is an update, as when a client replaces it: the update pipeline runs on it
-        await this.pipelines.instantiate(manager, 'update', { id: input.mfileId, containerId: job.containerId, serviceId: job.serviceId }, outbox);
-        const scope = { containerId: job.containerId, serviceId: job.serviceId, resourceType: 'mfile' as const, resourceId: input.mfileId };
-        await this.usage.record(manager, { metric: 'ingest', value: patch.content.size, ...scope, idempotencyKey: `${job.id}:ingest` }, { metric: 'disc', value: patch.content.size - previous.size, ...scope, idempotencyKey: `${job.id}:disc` });
-      }
-      if (previous?.blobKey && previous.blobKey !== patch.content.blobKey) released.push(previous.blobKey);
+      const mfileScope = { ...scope, resourceType: 'mfile' as const, resourceId: input.mfileId };
+      // restored bytes are stored bytes (disc) but nothing ingested; new content (a fetch) is both, and an update
+      await this.usage.record(
+        manager,
+        { metric: 'disc', value: content.size - previous.size, ...mfileScope, idempotencyKey: `${job.id}:disc` },
+        ...(patch.newContent ? [{ metric: 'ingest' as const, value: content.size, ...mfileScope, idempotencyKey: `${job.id}:ingest` }] : []),
+      );
+      if (patch.newContent) await this.pipelines.instantiate(manager, 'update', { id: input.mfileId, containerId: job.containerId, serviceId: job.serviceId }, outbox);
+      if (previous.blobKey !== content.blobKey) released.push(previous.blobKey);
     }
     if (Object.keys(renditions).length || patch.metadata || patch.mimetype) {
       // one statement: new metadata keys, the latest rendition links merged into the old ones, the type

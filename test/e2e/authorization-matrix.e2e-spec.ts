@@ -135,6 +135,17 @@ const ENDPOINTS: Endpoint[] = [
   { name: 'GET /joboutputs/:id', actions: ['joboutput:read'], target: 'O', ok: 200, call: (c, w) => c.get(`/joboutputs/${w.ids.O}`) },
   { name: 'GET /joboutputs/:id/content', actions: ['joboutput:read'], target: 'O', ok: 200, call: (c, w) => c.get(`/joboutputs/${w.ids.O}/content`) },
   { name: 'POST /joboutputs/:id/mfile', actions: ['joboutput:promote'], target: 'O', ok: 201, mutates: true, call: (c, w) => c.post(`/joboutputs/${w.ids.O}/mfile`) },
+  // usage: each role sees its own resource and what is below it; the provider-wide view is the admin key's alone
+  { name: 'GET /usage', actions: ['usage:read', 'container:create'], ok: 200, call: (c) => c.get('/usage?bucket=total') },
+  { name: 'GET /containers/:id/usage', actions: ['usage:read'], target: 'C', ok: 200, call: (c, w) => c.get(`/containers/${w.ids.C}/usage?groupBy=service`) },
+  { name: 'GET /services/:id/usage', actions: ['usage:read'], target: 'S', ok: 200, call: (c, w) => c.get(`/services/${w.ids.S}/usage`) },
+  { name: 'GET /mfiles/:id/usage', actions: ['usage:read'], target: 'M', ok: 200, call: (c, w) => c.get(`/mfiles/${w.ids.M}/usage?format=csv`) },
+  { name: 'GET /jobs/:id/usage', actions: ['usage:read'], target: 'J', ok: 200, call: (c, w) => c.get(`/jobs/${w.ids.J}/usage?bucket=hour`) },
+  {
+    // container limits are the provider's: container admins may rename their container, not lift its quota
+    name: 'PATCH /containers/:id (quota)', actions: ['container:update', 'container:create'], target: 'C', ok: 200, mutates: true,
+    call: (c, w) => c.patch(`/containers/${w.ids.C}`, { diskQuota: 10_000_000 }),
+  },
   { name: 'POST /keys', actions: ['key:create'], ok: 201, mutates: true, call: (c, _w, r) => c.post('/keys', { actions: [ROLE_ACTIONS[r][0]] }) },
   { name: 'GET /keys', actions: ['key:read'], ok: 200, call: (c) => c.get('/keys') },
   { name: 'GET /me', actions: [], ok: 200, call: (c) => c.get('/me') },

@@ -1,0 +1,155 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { ProblemError } from '../common/problem';
+import { Clock } from './clock';
+import { addGrain, floorTo } from './usage-report';
+
+/** What a change is about to add: bytes stored (minus what it frees), bytes ingested, and whether it runs a job. */
+export interface Demand {
+  /** Bytes the change stores. */
+  disc?: number;
+  /** Bytes it frees at the same time (the old content of a replaced file). */
+  releasing?: number;
+  /** Count the declared lengths of unfinished uploads as used (a new resumable upload reserves its length). */
+  reservations?: boolean;
+  /** Bytes it ingests this month. */
+  ingest?: number;
+  /** A job is about to run: refused once this month's job runtime reached its quota. */
+  job?: boolean;
+}
+
+interface Limits {
+  serviceId: string;
+  containerId: string;
+  service: { disc: number | null; ingest: number | null; jobruntime: number | null };
+  container: { disc: number | null; ingest: number | null; jobruntime: number | null };
+}
+
+type QuotaName = 'diskQuota' | 'ingestQuota' | 'jobruntimeQuota';
+const METRIC: Record<QuotaName, 'disc' | 'ingest' | 'jobruntime'> = { diskQuota: 'disc', ingestQuota: 'ingest', jobruntimeQuota: 'jobruntime' };
+
+/**
+ * The management limits of a service and its container: bytes stored (`diskQuota`) and, per calendar month (UTC),
+ * bytes ingested (`ingestQuota`) and job runtime in seconds (`jobruntimeQuota`). Checked inside the transaction of
+ * the change, with the service row (and the container row, when the container has limits) locked, against the
+ * usage those same transactions record: concurrent changes are serialised and can never jointly overshoot.
+ */
+@Injectable()
+export class QuotaService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Throws the problem naming the quota, its limit and the use, when the change would exceed one. */
+  async enforce(manager: EntityManager, serviceId: string, demand: Demand): Promise<void> {
+    // FOR NO KEY UPDATE: serialises quota checks without blocking rows that merely reference the service
+    const [row] = await manager.query(
+      `SELECT s.id, s.container_id, s.disk_quota::float8 AS s_disc, s.ingest_quota::float8 AS s_ingest, s.jobruntime_quota AS s_jobruntime,
+              c.disk_quota::float8 AS c_disc, c.ingest_quota::float8 AS c_ingest, c.jobruntime_quota AS c_jobruntime
+         FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $1 FOR NO KEY UPDATE OF s`,
+      [serviceId],
+    );
+    if (!row) return;
+    const limits: Limits = {
+      serviceId,
+      containerId: row.container_id,
+      service: { disc: row.s_disc, ingest: row.s_ingest, jobruntime: row.s_jobruntime },
+      container: { disc: row.c_disc, ingest: row.c_ingest, jobruntime: row.c_jobruntime },
+    };
+    const wanted = (level: 'service' | 'container'): QuotaName[] => {
+      const set = limits[level];
+      return [
+        ...(set.disc !== null && (demand.disc ?? 0) > (demand.releasing ?? 0) ? (['diskQuota'] as const) : []),
+        ...(set.ingest !== null && (demand.ingest ?? 0) > 0 ? (['ingestQuota'] as const) : []),
+        ...(set.jobruntime !== null && demand.job ? (['jobruntimeQuota'] as const) : []),
+      ];
+    };
+    const checks = { service: wanted('service'), container: wanted('container') };
+    if (checks.container.length) await manager.query('SELECT id FROM container WHERE id = $1 FOR NO KEY UPDATE', [limits.containerId]);
+    for (const level of ['service', 'container'] as const) {
+      if (checks[level].length === 0) continue;
+      const use = await this.use(manager, level === 'service' ? { serviceId } : { containerId: limits.containerId }, demand.reservations ?? false);
+      for (const quota of checks[level]) this.check(level, quota, limits[level][METRIC[quota]]!, use, demand);
+    }
+  }
+
+  private check(level: 'service' | 'container', quota: QuotaName, limit: number, use: Use, demand: Demand): void {
+    const scope = level === 'service' ? "the service's" : "the container's";
+    if (quota === 'diskQuota') {
+      const adding = (demand.disc ?? 0) - (demand.releasing ?? 0);
+      const used = use.disc + use.reserved;
+      if (used + adding > limit) {
+        throw new ProblemError(507, 'quota-exceeded', 'Insufficient Storage', `storing ${adding} more bytes would exceed ${scope} disk quota (limit ${limit} bytes, ${used} in use): nothing was stored`, {
+          quota: { name: quota, scope: level, limit, used: use.disc, ...(use.reserved ? { reservedByUploads: use.reserved } : {}), requested: adding },
+        });
+      }
+      return;
+    }
+    const resetsAt = addGrain('month', use.monthStart);
+    const retryAfterSeconds = (resetsAt.getTime() - this.clock.now().getTime()) / 1000;
+    if (quota === 'ingestQuota' && use.ingest + use.reserved + demand.ingest! > limit) {
+      throw new ProblemError(429, 'quota-exceeded', 'Too Many Requests', `ingesting ${demand.ingest} more bytes would exceed ${scope} monthly ingest quota (limit ${limit} bytes, ${use.ingest + use.reserved} used this month): nothing was stored`, {
+        quota: { name: quota, scope: level, limit, used: use.ingest, ...(use.reserved ? { reservedByUploads: use.reserved } : {}), requested: demand.ingest, period: 'month', resetsAt: resetsAt.toISOString() },
+        retryAfterSeconds,
+      });
+    }
+    if (quota === 'jobruntimeQuota' && use.jobruntime >= limit) {
+      throw new ProblemError(429, 'quota-exceeded', 'Too Many Requests', `${scope} monthly job runtime quota is used up (limit ${limit} s, ${Number(use.jobruntime.toFixed(3))} s used this month): no job runs until ${resetsAt.toISOString()}`, {
+        quota: { name: quota, scope: level, limit, used: use.jobruntime, period: 'month', resetsAt: resetsAt.toISOString() },
+        retryAfterSeconds,
+      });
+    }
+  }
+
+  /**
+   * Bytes stored (all time), ingested and job seconds (this month), and bytes reserved by unfinished uploads: one
+   * statement over the month rollups and the facts not rolled up yet.
+   */
+  private async use(manager: EntityManager, scope: { serviceId: string } | { containerId: string }, reservations: boolean): Promise<Use> {
+    const [column, id] = 'serviceId' in scope ? ['service_id', scope.serviceId] : ['container_id', scope.containerId];
+    const monthStart = floorTo('month', this.clock.now());
+    const [row] = await manager.query(
+      `SELECT COALESCE(SUM(v) FILTER (WHERE metric = 'disc'), 0)::float8 AS disc,
+              COALESCE(SUM(v) FILTER (WHERE metric = 'ingest' AND at >= $2), 0)::float8 AS ingest,
+              COALESCE(SUM(v) FILTER (WHERE metric = 'jobruntime' AND at >= $2), 0)::float8 AS jobruntime,
+              ${reservations ? `(SELECT COALESCE(SUM(length), 0) FROM upload_session WHERE ${column} = $1 AND completed_at IS NULL AND expires_at > now())::float8` : '0::float8'} AS reserved
+         FROM (
+           SELECT metric, sum AS v, bucket AS at FROM usage_rollup WHERE grain = 'month' AND ${column} = $1 AND metric IN ('disc', 'ingest', 'jobruntime')
+           UNION ALL
+           SELECT metric, value, recorded_at FROM usage WHERE NOT rolled_up AND ${column} = $1 AND metric IN ('disc', 'ingest', 'jobruntime')
+         ) facts`,
+      [id, monthStart],
+    );
+    return { disc: row.disc, ingest: row.ingest, jobruntime: row.jobruntime, reserved: row.reserved, monthStart };
+  }
+
+  /** Why a job of this service may not start now (suspension, time window, job-runtime quota), or undefined. */
+  async jobRefusal(serviceId: string): Promise<string | undefined> {
+    const [state] = await this.dataSource.query(
+      `SELECT s.suspended OR c.suspended AS suspended, s.starts_at, s.ends_at FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $1`,
+      [serviceId],
+    );
+    if (!state) return 'the service was deleted';
+    const now = this.clock.now();
+    if (state.suspended) return 'the service is suspended (read-only): its tasks do not run';
+    if ((state.starts_at && now < state.starts_at) || (state.ends_at && now >= state.ends_at)) return 'the service is outside its time window: its tasks do not run';
+    try {
+      await this.dataSource.transaction((manager) => this.enforce(manager, serviceId, { job: true }));
+    } catch (error) {
+      if (error instanceof ProblemError) return error.detail;
+      throw error;
+    }
+    return undefined;
+  }
+}
+
+interface Use {
+  disc: number;
+  ingest: number;
+  jobruntime: number;
+  reserved: number;
+  monthStart: Date;
+}
+

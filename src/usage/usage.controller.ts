@@ -1,0 +1,119 @@
+import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsDate, IsIn, IsOptional, Matches } from 'class-validator';
+import type { Request, Response } from 'express';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { Problems } from '../common/problem';
+import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
+import { Clock } from './clock';
+import { GroupBy, UsageQueryService, UsageScope } from './usage-query.service';
+import { Bucketing, ceilTo, countBuckets, floorTo, Grain, toCsv } from './usage-report';
+
+const METRIC_LIST = /^[A-Za-z0-9_.:/-]{1,200}(,[A-Za-z0-9_.:/-]{1,200}){0,49}$/;
+
+export class UsageQueryDto {
+  @ApiPropertyOptional({ description: 'Comma-separated metrics (disc, ingest, access, jobs, jobruntime, jobbytes, task/<name>/success, ...); all when omitted', example: 'disc,ingest' })
+  @IsOptional() @Matches(METRIC_LIST, { message: 'metric must be a comma-separated list of metric names (letters, digits, _ . : / -), at most 50' }) metric?: string;
+  @ApiPropertyOptional({ description: 'Start (ISO 8601), rounded down to the bucket; default: 30 days before `to`', type: String })
+  @IsOptional() @Type(() => Date) @IsDate({ message: 'from must be an ISO 8601 date' }) from?: Date;
+  @ApiPropertyOptional({ description: 'End, exclusive (ISO 8601), rounded up to the bucket; default: now', type: String })
+  @IsOptional() @Type(() => Date) @IsDate({ message: 'to must be an ISO 8601 date' }) to?: Date;
+  @ApiPropertyOptional({ enum: ['hour', 'day', 'month', 'total'], default: 'day', description: 'Bucket size (UTC), or one total over the range' })
+  @IsOptional() @IsIn(['hour', 'day', 'month', 'total']) bucket?: Bucketing;
+  @ApiPropertyOptional({ enum: ['container', 'service'], description: 'One series per container or service below the resource (provider: either; container: service)' })
+  @IsOptional() @IsIn(['container', 'service']) groupBy?: GroupBy;
+  @ApiPropertyOptional({ enum: ['rollup', 'raw'], default: 'rollup', description: 'raw reads every recorded fact instead of the rollups (same answer, slower)' })
+  @IsOptional() @IsIn(['rollup', 'raw']) source?: 'rollup' | 'raw';
+  @ApiPropertyOptional({ enum: ['json', 'csv'], description: 'csv: one line per bucket (also chosen by Accept: text/csv)' })
+  @IsOptional() @IsIn(['json', 'csv']) format?: 'json' | 'csv';
+}
+
+/** Longest range one report may span, in buckets of its grain. */
+const MAX_BUCKETS = 20_000;
+
+/**
+ * Usage reports (MServe's usagesummary) for a resource and what is below it: per bucket sum, count, min, max, mean
+ * and standard deviation; gauges (disc, mfiles, ...) add their level and its time integral (byte-hours for disc).
+ */
+@ApiTags('usage')
+@Controller()
+export class UsageController {
+  constructor(
+    private readonly usage: UsageQueryService,
+    private readonly clock: Clock,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  @Get('usage')
+  @Authorize('usage:read')
+  @ApiProduces('application/json', 'text/csv')
+  @ApiOperation({ summary: 'Provider-wide usage (the admin key only); groupBy=container or service for one series each' })
+  provider(@Auth() auth: RequestAuth, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
+    if (auth.key.resourceType !== 'provider') throw Problems.forbidden("this key lacks the provider scope: the provider-wide usage is the admin key's; ask for the usage of your container or service instead");
+    return this.answer({ type: 'provider' }, { type: 'provider', id: null }, query, ['container', 'service'], request, response);
+  }
+
+  @Get('containers/:id/usage')
+  @Authorize('usage:read', 'container')
+  @ApiProduces('application/json', 'text/csv')
+  @ApiOperation({ summary: 'Usage of a container and its services (groupBy=service for one series each)' })
+  container(@Param('id') id: string, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
+    return this.answer({ type: 'container', id }, { type: 'container', id }, query, ['service'], request, response);
+  }
+
+  @Get('services/:id/usage')
+  @Authorize('usage:read', 'service')
+  @ApiProduces('application/json', 'text/csv')
+  @ApiOperation({ summary: 'Usage of a service: its Mfiles, jobs, job outputs and backups' })
+  service(@Param('id') id: string, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
+    return this.answer({ type: 'service', id }, { type: 'service', id }, query, [], request, response);
+  }
+
+  @Get('mfiles/:id/usage')
+  @Authorize('usage:read', 'mfile')
+  @ApiProduces('application/json', 'text/csv')
+  @ApiOperation({ summary: 'Usage of an Mfile: its bytes stored, ingested and accessed, its backup copy, and the jobs run on it with their outputs' })
+  async mfile(@Param('id') id: string, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `SELECT job_id AS id FROM job_input WHERE mfile_id = $1
+       UNION SELECT o.id FROM job_output o JOIN job_input i ON i.job_id = o.job_id WHERE i.mfile_id = $1`,
+      [id],
+    );
+    return this.answer({ type: 'resources', ids: [id, ...rows.map((row) => row.id)] }, { type: 'mfile', id }, query, [], request, response);
+  }
+
+  @Get('jobs/:id/usage')
+  @Authorize('usage:read', 'job')
+  @ApiProduces('application/json', 'text/csv')
+  @ApiOperation({ summary: 'Usage of a job: runtime, bytes processed, outcome, and the bytes its outputs store' })
+  async job(@Param('id') id: string, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
+    const rows: Array<{ id: string }> = await this.dataSource.query('SELECT id FROM job_output WHERE job_id = $1', [id]);
+    return this.answer({ type: 'resources', ids: [id, ...rows.map((row) => row.id)] }, { type: 'job', id }, query, [], request, response);
+  }
+
+  private async answer(scope: UsageScope, resource: { type: string; id: string | null }, query: UsageQueryDto, groupings: GroupBy[], request: Request, response: Response): Promise<void> {
+    if (query.groupBy && !groupings.includes(query.groupBy)) {
+      throw Problems.badRequest(`groupBy=${query.groupBy} is not available here${groupings.length ? `: use ${groupings.join(' or ')}` : ' (there is nothing below to group by)'}`);
+    }
+    const bucket = query.bucket ?? 'day';
+    const grain: Grain = bucket === 'total' ? 'hour' : bucket;
+    const to = ceilTo(grain, query.to ?? this.clock.now());
+    const from = floorTo(grain, query.from ?? new Date(to.getTime() - 30 * 86_400_000));
+    if (from >= to) throw Problems.badRequest('from must be before to');
+    if (bucket !== 'total' && countBuckets(grain, from, to) > MAX_BUCKETS) {
+      throw Problems.badRequest(`from..to spans ${countBuckets(grain, from, to)} ${grain}s: at most ${MAX_BUCKETS} buckets, choose a coarser bucket or a shorter range`);
+    }
+    const metrics = query.metric ? [...new Set(query.metric.split(','))] : undefined;
+    const report = await this.usage.report(scope, { metrics, from, to, bucket, groupBy: query.groupBy, source: query.source });
+    const csv = query.format === 'csv' || (query.format === undefined && request.accepts(['application/json', 'text/csv']) === 'text/csv');
+    if (csv) {
+      const name = `usage-${resource.type}${resource.id ? `-${resource.id}` : ''}-${from.toISOString().slice(0, 10)}-${to.toISOString().slice(0, 10)}.csv`;
+      response.status(200).type('text/csv; charset=utf-8').setHeader('Content-Disposition', `attachment; filename="${name}"`);
+      response.send(toCsv(report.series));
+      return;
+    }
+    response.status(200).json({ resource, ...report });
+  }
+}
