@@ -71,10 +71,12 @@ export class ContainersService {
 
   /** Deletes the container with everything in it; its bytes go once the rows are gone. */
   async remove(id: string): Promise<void> {
+    let backups: string[] = [];
     const blobs = await this.dataSource.transaction(async (manager) => {
       const rows = await manager.query('SELECT id FROM container WHERE id = $1 FOR UPDATE', [id]);
       if (rows.length === 0) throw Problems.notFound('container', id);
       const blobKeys = await this.janitor.blobsUnder(manager, { containerId: id });
+      backups = await this.janitor.backupsUnder(manager, { containerId: id });
       // its services' rows are locked too, so no upload commits into them meanwhile
       await manager.query('SELECT id FROM service WHERE container_id = $1 FOR UPDATE', [id]);
       await this.usage.zeroGauges(manager, { containerId: id });
@@ -82,5 +84,6 @@ export class ContainersService {
       return blobKeys;
     });
     await this.janitor.removeAll(blobs);
+    await this.janitor.removeBackups(this.dataSource.manager, backups);
   }
 }

@@ -101,15 +101,18 @@ export class ServicesService {
   }
 
   async remove(id: string): Promise<void> {
+    let backups: string[] = [];
     const blobs = await this.dataSource.transaction(async (manager) => {
       const rows = await manager.query('SELECT id FROM service WHERE id = $1 FOR UPDATE', [id]);
       if (rows.length === 0) throw Problems.notFound('service', id);
       const blobKeys = await this.janitor.blobsUnder(manager, { serviceId: id });
+      backups = await this.janitor.backupsUnder(manager, { serviceId: id });
       await this.usage.zeroGauges(manager, { serviceId: id });
       await manager.delete(Service, { id });
       return blobKeys;
     });
     await this.janitor.removeAll(blobs);
+    await this.janitor.removeBackups(this.dataSource.manager, backups);
     await this.scheduler.remove(id);
   }
 }

@@ -28,10 +28,12 @@ export class BackupStore {
    */
   async put(source: string, sha256: string): Promise<{ created: boolean; size: number }> {
     const target = this.pathOf(sha256);
+    let replacing = false;
     if (await this.has(sha256)) {
       const existing = await digestFile(target);
       if (existing.sha256 === sha256) return { created: false, size: existing.size };
-      await unlink(target); // a damaged copy is replaced
+      await unlink(target); // a damaged copy is replaced (its place was counted already: not a new copy)
+      replacing = true;
     }
     const folder = join(this.root, sha256.slice(0, 2));
     await mkdir(folder, { recursive: true });
@@ -46,11 +48,18 @@ export class BackupStore {
       await rename(temp, target);
       const dir = await open(folder, 'r');
       await dir.sync().finally(() => dir.close());
-      return { created: true, size: counter.size };
+      return { created: !replacing, size: counter.size };
     } catch (error) {
       await unlink(temp).catch(() => undefined);
       throw error instanceof SourceMismatch ? error : translateStorageError(error);
     }
+  }
+
+  /** Removes a copy this process just made and could not account for (its job's outcome was not recorded). */
+  async remove(sha256: string): Promise<void> {
+    await unlink(this.pathOf(sha256)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
   }
 }
 

@@ -75,8 +75,10 @@ export class ChecksumHandlers {
         status: 'succeeded',
         result: { sha256: input.sha256, size, created },
         mfilePatch: { metadata: { backup: { sha256: input.sha256, at: new Date().toISOString() } } },
-        // identical content is kept once, so only the copy that stored new bytes adds to what is on disk
+        // identical content is kept once, so only the copy that stored new bytes adds to what is on disk (and to
+        // the disk quota: a copy that does not fit is removed again and the job fails)
         usage: created ? [{ metric: 'disc', value: size, about: 'backup' }] : [],
+        discard: created ? () => this.backups.remove(input.sha256) : undefined,
       };
     } catch (error) {
       if (error instanceof SourceMismatch) throw new TaskFailure(`"${input.name}": ${error.message} (run fixity)`);

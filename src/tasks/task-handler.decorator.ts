@@ -42,8 +42,12 @@ export interface TaskUsage {
   about?: 'mfile' | 'backup';
 }
 
+/**
+ * What a handler returns. `discard` undoes what it stored outside the content store (a backup copy) when the
+ * outcome cannot be recorded (a disk quota refused it, or the job was cancelled meanwhile).
+ */
 export type TaskOutcome<N extends TaskName> =
-  | { status: 'succeeded'; result: TaskTypes[N]['result']; outputs?: TaskOutputFile[]; mfilePatch?: MfilePatch; usage?: TaskUsage[] }
+  | { status: 'succeeded'; result: TaskTypes[N]['result']; outputs?: TaskOutputFile[]; mfilePatch?: MfilePatch; usage?: TaskUsage[]; discard?: () => Promise<void> }
   | { status: 'failed'; error: string };
 
 /** A permanent failure (bad input, unsupported content): the job fails at once, without retries. */

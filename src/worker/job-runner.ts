@@ -200,7 +200,10 @@ export class JobRunner {
           [job.id, state, result, error],
         ));
         if (updated.length === 0) return false; // cancelled meanwhile: its result is dropped
-        if (outcome.status === 'succeeded') released.push(...(await this.applyEffects(manager, job, outcome, outbox)));
+        if (outcome.status === 'succeeded') {
+          const reportedDisc = reported.reduce((sum, fact) => sum + (fact.metric === 'disc' ? fact.value : 0), 0);
+          released.push(...(await this.applyEffects(manager, job, outcome, outbox, reportedDisc)));
+        }
         const scope = { containerId: job.containerId, serviceId: job.serviceId, resourceType: 'job' as const, resourceId: job.id };
         await this.usage.record(manager, ...usage.map((fact) => ({ metric: fact.metric as Metric, value: fact.value, ...scope, idempotencyKey: fact.key })), ...reported);
         if (job.hasDependents) await this.pipelines.settleDependents(manager, job, state, outbox);
@@ -211,7 +214,10 @@ export class JobRunner {
       if (!(error instanceof QuotaRefusal)) throw error;
       refused = error.message;
     } finally {
-      if (!recorded) await Promise.all(newBlobs.map((blobKey) => this.store.remove(blobKey)));
+      if (!recorded) {
+        await Promise.all(newBlobs.map((blobKey) => this.store.remove(blobKey)));
+        if (outcome.status === 'succeeded') await outcome.discard?.().catch((error) => this.logger.warn(`job ${job.id}: could not discard what it stored: ${String(error)}`));
+      }
     }
     // what it produced does not fit the disk quota: nothing of it is kept, and the job fails saying so
     if (refused) return this.finish(job, { status: 'failed', error: refused }, seconds, processedBytes);
@@ -232,7 +238,7 @@ export class JobRunner {
    * Stores the outputs and applies the task's changes to its input Mfile (type, metadata, rendition links, restored
    * bytes). Returns the blobs it replaced, to remove once this has committed.
    */
-  private async applyEffects(manager: EntityManager, job: ClaimedJob, outcome: Extract<Outcome, { status: 'succeeded' }>, outbox: JobOutbox): Promise<string[]> {
+  private async applyEffects(manager: EntityManager, job: ClaimedJob, outcome: Extract<Outcome, { status: 'succeeded' }>, outbox: JobOutbox, reportedDisc: number): Promise<string[]> {
     const input = job.inputId ? { mfileId: job.inputId } : undefined;
     const renditions: Record<string, unknown> = {};
     const outputs = outcome.outputs ?? [];
@@ -252,7 +258,7 @@ export class JobRunner {
     }
     const content = previous ? patch.content : undefined;
     // what the job stores counts against the disk quotas, checked with the service row locked like any upload
-    const adding = outputs.reduce((sum, output) => sum + output.blob.size, 0) + (content?.size ?? 0);
+    const adding = outputs.reduce((sum, output) => sum + output.blob.size, 0) + (content?.size ?? 0) + reportedDisc;
     if (adding > 0) {
       try {
         await this.quotas.enforce(manager, job.serviceId, { disc: adding, releasing: previous?.size ?? 0 });

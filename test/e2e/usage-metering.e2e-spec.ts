@@ -1,0 +1,230 @@
+import { createCipheriv, createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import * as tus from 'tus-js-client';
+import { Client, makeTenant } from '../support/client';
+import { dav, davPath } from '../support/dav';
+import { eventually, startRole, waitForExit } from '../support/processes';
+import { filesUnder } from '../support/storage-files';
+import { startTestApp, TestApp } from '../support/test-app';
+import { UsageRollupService } from '../../src/usage/usage-rollup.service';
+
+/** Seeded pseudo-random bytes (AES-CTR keystream): incompressible, reproducible, never sniffed as an image. */
+function bytesFor(seed: string, size: number): Buffer {
+  const cipher = createCipheriv('aes-128-ctr', createHash('md5').update(seed).digest(), Buffer.alloc(16));
+  return Buffer.concat([Buffer.from('usage\n'), cipher.update(Buffer.alloc(Math.max(0, size - 6)))]).subarray(0, size);
+}
+
+/** Bytes of every regular file under these folders, by their apparent size (what `du --apparent-size -b` adds). */
+const bytesOnDisk = (...roots: string[]) => roots.reduce((sum, root) => sum + filesUnder(root).reduce((inner, path) => inner + statSync(join(root, path)).size, 0), 0);
+
+type Protocol = 'rest' | 'tus' | 'dav';
+
+/**
+ * Metering against the real platform: an api, a worker process, PostgreSQL and the disk. What the clients sent
+ * and received, and what is on disk, are counted independently of the server and compared with its usage.
+ */
+describe('usage metering', () => {
+  let app: TestApp;
+  let admin: Client;
+  let backupDir: string;
+  let worker: ReturnType<typeof startRole>;
+
+  beforeAll(async () => {
+    backupDir = mkdtempSync(join(process.env.VAR_DIR!, 'backup-'));
+    app = await startTestApp({ BACKUP_DIR: backupDir });
+    admin = new Client(app.api, app.adminKey);
+    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, BACKUP_DIR: backupDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, ['--queues', 'normal:3,priority:1']);
+  });
+  afterAll(async () => {
+    if (worker.exitCode === null) {
+      worker.kill('SIGTERM');
+      await waitForExit(worker).catch(() => worker.kill('SIGKILL'));
+    }
+    await app.close();
+    rmSync(backupDir, { recursive: true, force: true });
+  });
+
+  const unfinishedJobs = async (serviceIds: string[]) =>
+    Number((await app.dataSource.query("SELECT COUNT(*) AS n FROM job WHERE service_id = ANY($1::uuid[]) AND state IN ('queued', 'running', 'waiting')", [serviceIds]))[0].n);
+
+  const total = async (path: string, metrics: string, source: 'rollup' | 'raw' = 'rollup') => {
+    const reply = await admin.get(`${path}?bucket=total&metric=${metrics}&from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&source=${source}`);
+    expect(reply.status).toBe(200);
+    return Object.fromEntries(reply.body.series.map((series: { metric: string; total: { sum: number; level?: number } }) => [series.metric, series.total]));
+  };
+
+  it('20 clients over REST, tus and WebDAV at once: ingest = bytes sent, access = bytes received, disc = bytes on disk', async () => {
+    const one = await makeTenant(admin);
+    const second = await admin.as(one.containerKey).post(`/containers/${one.containerId}/services`, { name: 'second' });
+    expect(second.status).toBe(201);
+    const services = [
+      { id: one.serviceId, key: one.customerKey },
+      { id: second.body.id as string, key: second.body.customerKey as string },
+    ];
+    const png = await sharp({ create: { width: 640, height: 400, channels: 3, background: { r: 200, g: 40, b: 90 } } }).png().toBuffer();
+    let sent = 0;
+    let received = 0;
+
+    const client = async (index: number) => {
+      const protocol: Protocol = (['rest', 'tus', 'dav'] as const)[index % 3];
+      const service = services[index % 2];
+      const api = admin.as(service.key);
+      const files = [
+        { name: `c${index}-a.bin`, bytes: bytesFor(`a${index}`, 1000 + ((index * 7919) % 900_000)) },
+        { name: `c${index}-b.${index % 5 === 0 ? 'png' : 'bin'}`, bytes: index % 5 === 0 ? Buffer.concat([png, Buffer.from(`#${index}`)]) : bytesFor(`b${index}`, 6000 + ((index * 104_729) % 1_300_000)) },
+      ];
+      const ids: string[] = [];
+      for (const file of files) {
+        if (protocol === 'rest') {
+          const reply = await api.upload(service.id, file.name, file.bytes);
+          expect(reply.status).toBe(201);
+          ids.push(reply.body.id);
+        } else if (protocol === 'tus') {
+          ids.push(
+            await new Promise<string>((resolve, reject) => {
+              let mfileId: string | undefined;
+              new tus.Upload(file.bytes, {
+                endpoint: `${app.api}/services/${service.id}/uploads`,
+                chunkSize: 256 * 1024,
+                uploadSize: file.bytes.length,
+                metadata: { filename: file.name },
+                headers: { authorization: `Bearer ${service.key}` },
+                onAfterResponse: (_request, response) => {
+                  mfileId = response.getHeader('Mfile-Id') ?? mfileId;
+                },
+                onError: reject,
+                onSuccess: () => (mfileId ? resolve(mfileId) : reject(new Error('no Mfile-Id'))),
+              }).start();
+            }),
+          );
+        } else {
+          const reply = await dav(app.baseUrl, service.key, 'PUT', davPath(file.name), { body: file.bytes });
+          expect(reply.status).toBe(201);
+          const listed = await api.get(`/services/${service.id}/mfiles?name=${encodeURIComponent(file.name)}`);
+          ids.push(listed.body.items.find((item: { name: string }) => item.name === file.name).id);
+        }
+        sent += file.bytes.length;
+      }
+      // downloads: one whole, one range, each through the client's own protocol (tus clients read over REST)
+      if (protocol === 'dav') {
+        const whole = await dav(app.baseUrl, service.key, 'GET', davPath(files[0].name));
+        const part = await dav(app.baseUrl, service.key, 'GET', davPath(files[1].name), { headers: { range: 'bytes=100-4099' } });
+        expect([whole.status, part.status]).toEqual([200, 206]);
+        expect(whole.body.equals(files[0].bytes)).toBe(true);
+        received += whole.body.length + part.body.length;
+      } else {
+        const whole = await fetch(`${app.api}/mfiles/${ids[0]}/content`, { headers: { authorization: `Bearer ${service.key}` } });
+        const part = await fetch(`${app.api}/mfiles/${ids[1]}/content`, { headers: { authorization: `Bearer ${service.key}`, range: 'bytes=100-4099' } });
+        expect([whole.status, part.status]).toEqual([200, 206]);
+        const bodies = [Buffer.from(await whole.arrayBuffer()), Buffer.from(await part.arrayBuffer())];
+        expect(bodies[0].equals(files[0].bytes)).toBe(true);
+        received += bodies[0].length + bodies[1].length;
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, (_, index) => client(index)));
+    expect(received).toBeGreaterThan(0);
+
+    // the ingest pipelines (checksums, thumbnails and posters of the PNGs, backup copies) run to their end
+    const serviceIds = services.map((service) => service.id);
+    await eventually(async () => (await unfinishedJobs(serviceIds)) === 0, 'the ingest pipelines to finish', 120_000, 250);
+    const failed = await app.dataSource.query("SELECT task, error FROM job WHERE service_id = ANY($1::uuid[]) AND state = 'failed'", [serviceIds]);
+    expect(failed).toEqual([]);
+    const outputs = Number((await app.dataSource.query('SELECT COUNT(*) AS n FROM job_output WHERE service_id = ANY($1::uuid[]) AND blob_key IS NOT NULL', [serviceIds]))[0].n);
+    expect(outputs).toBeGreaterThanOrEqual(8); // a thumbnail and a poster of each of the 4 PNGs
+
+    // access is metered after each answer: wait until it arrives, then it must be exact
+    const container = `/containers/${one.containerId}/usage`;
+    await eventually(async () => (await total(container, 'access')).access?.sum === received, `access usage to reach ${received}`, 10_000);
+    const onDisk = bytesOnDisk(app.config.storageDir, backupDir);
+    for (const source of ['raw', 'rollup'] as const) {
+      const figures = await total(container, 'ingest,access,disc,mfiles', source);
+      expect({ source, ingest: figures.ingest.sum, access: figures.access.sum, disc: figures.disc.level, mfiles: figures.mfiles.level }).toEqual({
+        source, ingest: sent, access: received, disc: onDisk, mfiles: 40,
+      });
+    }
+    // the same after the facts were rolled up (no fact counted twice or lost on the way)
+    await app.app.get(UsageRollupService).rollUp();
+    expect((await total(container, 'ingest,access,disc')).disc.level).toBe(onDisk);
+    expect((await total(container, 'ingest')).ingest.sum).toBe(sent);
+    // per service, the two parts add up to the container
+    const perService = await Promise.all(serviceIds.map((id) => total(`/services/${id}/usage`, 'disc')));
+    expect(perService.reduce((sum, figures) => sum + figures.disc.level, 0)).toBe(onDisk);
+
+    // Prometheus carries the per-service totals
+    const metrics = await (await fetch(`${app.baseUrl}/metrics`)).text();
+    const line = metrics.split('\n').find((text) => text.startsWith('mserve_usage_total{') && text.includes(`service="${serviceIds[0]}"`) && text.includes('metric="disc"'));
+    expect(Number(line?.split(' ').pop())).toBe(perService[0].disc.level);
+
+    // deleting a service takes its bytes (files, outputs, backup copies) off disc, in the usage and on the disk alike
+    expect((await admin.delete(`/services/${serviceIds[1]}`)).status).toBe(204);
+    const after = await total(container, 'disc,mfiles,services');
+    expect(after).toMatchObject({ disc: { level: perService[0].disc.level }, mfiles: { level: 20 }, services: { level: 1 } });
+    // the deleted service stays in the container's history (billed for the time it existed), at zero now
+    const grouped = await admin.get(`${container}?bucket=total&metric=disc&groupBy=service&from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z`);
+    const gone = grouped.body.series.find((series: { group: { id: string } }) => series.group.id === serviceIds[1]);
+    expect(gone.total.level).toBe(0);
+    expect(gone.total.levelHours).toBeGreaterThan(0);
+    expect(bytesOnDisk(app.config.storageDir, backupDir)).toBe(after.disc.level);
+  }, 300_000);
+
+  it('jobs: runtime, bytes and outcome per job; the monthly job-runtime quota stops new jobs with a 429 that names it', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const provider = admin.as(tenant.containerKey);
+    const mfile = await customer.upload(tenant.serviceId, 'data.bin', bytesFor('jobs', 200_000));
+    await eventually(async () => (await unfinishedJobs([tenant.serviceId])) === 0, 'the ingest pipeline', 60_000, 200);
+    const job = await customer.post('/jobs', { mfileIds: [mfile.body.id], task: 'sha256' });
+    expect(job.status).toBe(201);
+    await eventually(async () => (await customer.get(`/jobs/${job.body.id}`)).body.state === 'succeeded', 'the sha256 job', 60_000, 100);
+    const usage = await customer.get(`/jobs/${job.body.id}/usage?bucket=total`);
+    const byMetric = Object.fromEntries(usage.body.series.map((series: { metric: string; total: { sum: number } }) => [series.metric, series.total.sum]));
+    expect(byMetric).toMatchObject({ jobbytes: 200_000, 'task/sha256/success': 1, jobs: 1 });
+    expect(byMetric.jobruntime).toBeGreaterThan(0);
+    // the Mfile's usage holds its own bytes and the jobs run on it
+    const mfileUsage = await customer.get(`/mfiles/${mfile.body.id}/usage?bucket=total&metric=disc,ingest,jobs`);
+    const mfileFigures = Object.fromEntries(mfileUsage.body.series.map((series: { metric: string; total: { sum: number } }) => [series.metric, series.total.sum]));
+    expect(mfileFigures.ingest).toBe(200_000);
+    expect(mfileFigures.jobs).toBeGreaterThanOrEqual(2);
+
+    // a quota below what was used: manual jobs are refused up front, queued pipeline jobs fail saying why
+    expect((await provider.patch(`/services/${tenant.serviceId}`, { jobruntimeQuota: 0.000001 })).status).toBe(200);
+    const refused = await customer.post('/jobs', { mfileIds: [mfile.body.id], task: 'md5' });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('content-type')).toMatch(/problem\+json/);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(refused.body.quota).toMatchObject({ name: 'jobruntimeQuota', scope: 'service', limit: 0.000001, period: 'month' });
+    expect(refused.body.quota.used).toBeGreaterThan(0);
+    expect(refused.body.detail).toMatch(/job runtime quota/);
+    const second = await customer.upload(tenant.serviceId, 'more.bin', bytesFor('more', 1000));
+    expect(second.status).toBe(201);
+    await eventually(async () => (await unfinishedJobs([tenant.serviceId])) === 0, 'the refused pipeline', 60_000, 200);
+    const refusedJobs = await customer.get(`/mfiles/${second.body.id}/jobs`);
+    expect(refusedJobs.body.items.length).toBeGreaterThan(0);
+    // the first step is refused, those after it fail with it
+    for (const item of refusedJobs.body.items) expect(item.state).toBe('failed');
+    expect(refusedJobs.body.items.find((item: { task: string }) => item.task === 'mime')).toMatchObject({ error: expect.stringMatching(/job runtime quota is used up/) });
+    // lifting it takes effect on the next request
+    expect((await provider.patch(`/services/${tenant.serviceId}`, { jobruntimeQuota: null })).status).toBe(200);
+    expect((await customer.post('/jobs', { mfileIds: [mfile.body.id], task: 'md5' })).status).toBe(201);
+  }, 180_000);
+
+  it('a job whose outputs would exceed the disk quota fails and keeps nothing', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const png = await sharp({ create: { width: 1200, height: 800, channels: 3, background: { r: 10, g: 120, b: 200 } } }).png().toBuffer();
+    // room for the image and not much more: its thumbnail or poster cannot both fit
+    expect((await admin.as(tenant.containerKey).patch(`/services/${tenant.serviceId}`, { diskQuota: png.length + 10 })).status).toBe(200);
+    const mfile = await customer.upload(tenant.serviceId, 'photo.png', png);
+    expect(mfile.status).toBe(201);
+    await eventually(async () => (await unfinishedJobs([tenant.serviceId])) === 0, 'the ingest pipeline', 60_000, 200);
+    const jobs = (await customer.get(`/mfiles/${mfile.body.id}/jobs`)).body.items as Array<{ task: string; state: string; error: string | null }>;
+    const thumbnail = jobs.find((job) => job.task === 'thumbnail')!;
+    expect(thumbnail).toMatchObject({ state: 'failed', error: expect.stringMatching(/disk quota/) });
+    const disc = (await total(`/services/${tenant.serviceId}/usage`, 'disc')).disc.level;
+    expect(disc).toBeLessThanOrEqual(png.length + 10);
+    const stored = await app.dataSource.query('SELECT COALESCE(SUM(size), 0)::float AS n FROM job_output WHERE service_id = $1 AND blob_key IS NOT NULL', [tenant.serviceId]);
+    expect(disc).toBe(png.length + stored[0].n);
+  }, 120_000);
+});
