@@ -69,6 +69,8 @@ export class UsageQueryService {
   async report(scope: UsageScope, query: UsageQuery, manager: EntityManager = this.dataSource.manager): Promise<UsageReport> {
     const grain: Grain = query.bucket === 'total' ? coarsestTiling(query.from, query.to) : query.bucket;
     const source = scope.type === 'resources' ? 'raw' : (query.source ?? 'rollup');
+    // hours are not rolled up: hourly buckets come from the facts themselves (same answer, shorter ranges)
+    const fromRollups = source === 'rollup' && grain !== 'hour';
     const params: unknown[] = [];
     const param = (value: unknown) => `$${params.push(value)}`;
     const filters = this.filters(scope, param, query.metrics);
@@ -79,8 +81,7 @@ export class UsageQueryService {
     const rawBuckets = (where: string) =>
       `SELECT ${group(false)} AS grp, metric, ${bucketOf(grain, 'recorded_at')} AS bucket, value AS sum, 1 AS count, value AS min, value AS max, value * value AS sum_sq, value * ${restOf(grain)} AS sum_rest
          FROM usage WHERE ${where} AND ${filters.raw} AND recorded_at >= ${from} AND recorded_at < ${to}`;
-    const inner =
-      source === 'raw'
+    const inner = !fromRollups
         ? rawBuckets('TRUE')
         : `SELECT ${group(true)} AS grp, metric, bucket, sum, count, min, max, sum_sq, sum_rest FROM usage_rollup
             WHERE grain = '${grain}' AND ${filters.rollup} AND bucket >= ${from} AND bucket < ${to}
@@ -133,8 +134,9 @@ export class UsageQueryService {
   }
 
   /**
-   * Gauge levels at `from`: the sum of every change before it. From rollups, months before from's month, then its
-   * days, then its hours, then what is not rolled up yet: each fact once, whatever the alignment of `from` to hours.
+   * Gauge levels at `from`: the sum of every change before it. From rollups: months before from's month, then its
+   * days before from's day, the facts not rolled up yet before that day, and every fact of from's day before from:
+   * each fact once, whatever the alignment of `from`.
    */
   private async levelsBefore(scope: UsageScope, query: UsageQuery, source: 'rollup' | 'raw', manager: EntityManager): Promise<Array<{ grp: string | null; metric: string; sum: number }>> {
     const gauges = [...GAUGES].filter((metric) => !query.metrics || query.metrics.includes(metric));
@@ -146,13 +148,18 @@ export class UsageQueryService {
       query.groupBy === 'service' ? (rollup ? `NULLIF(service_id, '${NIL_UUID}')::text` : 'service_id::text') : query.groupBy === 'container' ? (rollup ? `NULLIF(container_id, '${NIL_UUID}')::text` : 'container_id::text') : 'NULL::text';
     const from = param(query.from);
     const raw = (where: string) => `SELECT ${group(false)} AS grp, metric, value AS sum FROM usage WHERE ${where} AND ${filters.raw} AND recorded_at < ${from}`;
-    const month = `date_trunc('month', ${from}::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
-    const day = `date_trunc('day', ${from}::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
+    const month = `(date_trunc('month', ${from}::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')`;
+    const day = `(date_trunc('day', ${from}::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')`;
     const rollup = (grain: Grain, range: string) => `SELECT ${group(true)} AS grp, metric, sum FROM usage_rollup WHERE grain = '${grain}' AND ${filters.rollup} AND ${range}`;
     const inner =
       source === 'raw'
         ? raw('TRUE')
-        : [rollup('month', `bucket < ${month}`), rollup('day', `bucket >= ${month} AND bucket < ${day}`), rollup('hour', `bucket >= ${day} AND bucket < ${from}`), raw('NOT rolled_up')].join(' UNION ALL ');
+        : [
+            rollup('month', `bucket < ${month}`),
+            rollup('day', `bucket >= ${month} AND bucket < ${day}`),
+            raw(`NOT rolled_up AND recorded_at < ${day}`),
+            raw(`recorded_at >= ${day}`),
+          ].join(' UNION ALL ');
     return manager.query(`SELECT grp, metric, SUM(sum)::float8 AS sum FROM (${inner}) facts GROUP BY grp, metric`, params);
   }
 

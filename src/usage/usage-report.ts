@@ -5,6 +5,11 @@
  */
 export const GRAINS = ['hour', 'day', 'month'] as const;
 export type Grain = (typeof GRAINS)[number];
+/**
+ * The grains kept in rollups. Hours are not: an hour holds too few facts per service to be worth a row (measured:
+ * the hourly rollup of a year of facts was as large as the facts), and hourly reports span short ranges.
+ */
+export const ROLLUP_GRAINS = ['day', 'month'] as const satisfies readonly Grain[];
 export type Bucketing = Grain | 'total';
 
 /** Metrics whose facts are changes to a level (a gauge): reports add the level and its integral over time. */

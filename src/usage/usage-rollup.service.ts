@@ -3,13 +3,13 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { NIL_UUID } from './usage-query.service';
-import { GRAINS } from './usage-report';
+import { ROLLUP_GRAINS } from './usage-report';
 
 /** One advisory lock for the whole platform: one roller at a time (any process), the others skip their turn. */
 const ROLLUP_LOCK = 0x6d736572; // 'mser'
 
 /**
- * Moves facts into the hourly, daily and monthly rollups. Each batch flags its facts `rolled_up` and adds them to
+ * Moves facts into the daily and monthly rollups. Each batch flags its facts `rolled_up` and adds them to
  * the rollups in one statement, so a fact is counted by a query either raw or rolled up, never both or neither;
  * queries read rollups plus the (few) facts still unflagged, so they are exact at any moment.
  */
@@ -44,7 +44,7 @@ export class UsageRollupService implements OnApplicationBootstrap, OnApplication
       const count = await this.dataSource.transaction(async (manager) => {
         const [{ ok }] = await manager.query('SELECT pg_try_advisory_xact_lock($1) AS ok', [ROLLUP_LOCK]);
         if (!ok) return -1;
-        const grains = GRAINS.map((grain) => `('${grain}')`).join(', ');
+        const grains = ROLLUP_GRAINS.map((grain) => `('${grain}')`).join(', ');
         const rows: Array<{ n: string }> = await manager.query(
           `WITH moved AS (
              UPDATE usage SET rolled_up = true

@@ -28,7 +28,7 @@ export class Usage {
 }
 
 /**
- * Pre-aggregated usage per hour, day and month (UTC), per service (or per container for container-level facts,
+ * Pre-aggregated usage per day and month (UTC), per service (or per container for container-level facts,
  * with the nil UUID as service) and metric. Enough to answer sum/count/min/max/mean/stddev and byte-hours without
  * reading raw facts: `sumRest` is Σ value × (bucket end − time of the fact) in hours, the part of a bucket's
  * byte-hours that comes from changes inside it.
