@@ -2,7 +2,7 @@ import { DavLock, DavProperty } from '../dav/dav.entities';
 import { Container } from '../containers/container.entity';
 import { JobOutput } from '../job-outputs/job-output.entity';
 import { Job, JobDependency, JobInput } from '../jobs/job.entity';
-import { ServiceProfile } from '../pipelines/profile.entity';
+import { ContainerProfile, ServiceProfile } from '../pipelines/profile.entity';
 import { ServiceWebhook } from '../webhooks/webhook.entity';
 import { Key } from '../keys/key.entity';
 import { Mfile } from '../mfiles/mfile.entity';
@@ -11,4 +11,4 @@ import { Service } from '../services/service.entity';
 import { UploadSession } from '../uploads/upload-session.entity';
 import { Usage, UsageRollup } from '../usage/usage.entity';
 
-export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobDependency, JobOutput, ServiceProfile, ServiceWebhook, Key, Usage, UsageRollup, UploadSession, DavLock, DavProperty];
+export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobDependency, JobOutput, ServiceProfile, ContainerProfile, ServiceWebhook, Key, Usage, UsageRollup, UploadSession, DavLock, DavProperty];

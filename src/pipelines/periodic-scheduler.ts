@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
 import { DataSource } from 'typeorm';
 import { QueueRegistry } from '../queues/queue-registry';
+import { EFFECTIVE_PROFILE } from './profile.entity';
 import { ProfileDefinition } from './profile';
 
 /** The internal queue that carries the ticks of periodic pipelines; every worker serves it. */
@@ -48,8 +49,9 @@ export class PeriodicScheduler {
 
   /** Registers every schedule PostgreSQL knows (idempotent: an existing repeatable is not added twice). */
   async syncAll(): Promise<number> {
+    // what each service runs: its selected container profile, else its own
     const rows: Array<{ serviceId: string; definition: ProfileDefinition }> = await this.dataSource.query(
-      `SELECT service_id AS "serviceId", definition FROM service_profile WHERE definition ? 'periodic'`,
+      `SELECT "serviceId", COALESCE(selected, own) AS definition FROM (${EFFECTIVE_PROFILE}) e WHERE COALESCE(selected, own) ? 'periodic'`,
     );
     for (const row of rows) await this.sync(row.serviceId, row.definition);
     return rows.length;

@@ -15,7 +15,18 @@ import { WebhooksService } from '../webhooks/webhooks.service';
 import { JobEvents } from './job-events';
 import { JobOutbox } from './job-outbox';
 import { defaultProfile, ProfileDefinition, ProfileErrors, Trigger, validateProfile } from './profile';
-import { ServiceProfile } from './profile.entity';
+import { ContainerProfile, EFFECTIVE_PROFILE, ServiceProfile } from './profile.entity';
+
+export interface EffectiveProfile {
+  definition: ProfileDefinition;
+  isDefault: boolean;
+  updatedAt: Date | null;
+  /** container: selected by the provider (`name`); service: the service's own; default: MServe's. */
+  source: 'container' | 'service' | 'default';
+  name: string | null;
+}
+
+
 import { PeriodicScheduler } from './periodic-scheduler';
 import { Mfile } from '../mfiles/mfile.entity';
 
@@ -43,28 +54,81 @@ export class PipelinesService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async profileOf(serviceId: string, manager: EntityManager = this.dataSource.manager): Promise<{ definition: ProfileDefinition; isDefault: boolean; updatedAt: Date | null }> {
-    const row = await manager.findOneBy(ServiceProfile, { serviceId });
-    return row ? { definition: row.definition, isDefault: false, updatedAt: row.updatedAt } : { definition: defaultProfile(), isDefault: true, updatedAt: null };
+  /**
+   * The profile a service runs: the container profile its `profile` property selects, else its own, else the
+   * default. `source` says which (and `name` which container profile).
+   */
+  async profileOf(serviceId: string, manager: EntityManager = this.dataSource.manager): Promise<EffectiveProfile> {
+    const [row]: Array<{ name: string | null; selected: ProfileDefinition | null; selectedAt: Date | null; own: ProfileDefinition | null; ownAt: Date | null }> = await manager.query(
+      `${EFFECTIVE_PROFILE} WHERE s.id = $1`,
+      [serviceId],
+    );
+    if (!row) throw Problems.notFound('service', serviceId);
+    if (row.selected) return { definition: row.selected, isDefault: false, updatedAt: row.selectedAt, source: 'container', name: row.name };
+    if (row.own) return { definition: row.own, isDefault: false, updatedAt: row.ownAt, source: 'service', name: null };
+    return { definition: defaultProfile(), isDefault: true, updatedAt: null, source: 'default', name: null };
   }
 
-  async saveProfile(serviceId: string, input: unknown) {
-    let definition: ProfileDefinition;
+  private validate(input: unknown): ProfileDefinition {
     try {
-      definition = validateProfile(input, { minIntervalSeconds: this.config.periodicMinIntervalSeconds });
+      return validateProfile(input, { minIntervalSeconds: this.config.periodicMinIntervalSeconds });
     } catch (error) {
       if (error instanceof ProfileErrors) throw Problems.badRequest(`the profile is not valid: ${error.errors[0]}${error.errors.length > 1 ? ` (and ${error.errors.length - 1} more)` : ''}`, { errors: error.errors });
       throw error;
     }
+  }
+
+  /** A service whose provider selected a container profile runs that one: its own cannot be edited meanwhile. */
+  private async assertNotSelected(serviceId: string): Promise<void> {
+    const { source, name } = await this.profileOf(serviceId);
+    if (source === 'container') throw Problems.conflict(`the provider selected the container profile "${name}" for this service: its pipelines are that profile's (clear the service's profile property to edit its own)`);
+  }
+
+  async saveProfile(serviceId: string, input: unknown) {
+    const definition = this.validate(input);
+    await this.assertNotSelected(serviceId);
     await this.dataSource.getRepository(ServiceProfile).save(this.dataSource.getRepository(ServiceProfile).create({ serviceId, definition }));
     await this.scheduler.sync(serviceId, definition);
     return this.profileOf(serviceId);
   }
 
   async resetProfile(serviceId: string) {
+    await this.assertNotSelected(serviceId);
     await this.dataSource.getRepository(ServiceProfile).delete({ serviceId });
     await this.scheduler.sync(serviceId, undefined);
     return this.profileOf(serviceId);
+  }
+
+  /** Brings the periodic schedule of services in line with the profile they now run. */
+  async resyncSchedules(serviceIds: string[]): Promise<void> {
+    for (const serviceId of serviceIds) await this.scheduler.sync(serviceId, (await this.profileOf(serviceId)).definition);
+  }
+
+  async containerProfiles(containerId: string) {
+    const rows = await this.dataSource.getRepository(ContainerProfile).find({ where: { containerId }, order: { name: 'ASC' } });
+    const used: Array<{ profile: string; n: string }> = await this.dataSource.query('SELECT profile, COUNT(*) AS n FROM service WHERE container_id = $1 AND profile IS NOT NULL GROUP BY profile', [containerId]);
+    const counts = new Map(used.map((row) => [row.profile, Number(row.n)]));
+    return { items: rows.map((row) => ({ name: row.name, definition: row.definition, updatedAt: row.updatedAt, selectedBy: counts.get(row.name) ?? 0 })) };
+  }
+
+  /** Creates or replaces a container profile; the services running it pick the change up at once. */
+  async saveContainerProfile(containerId: string, name: string, input: unknown) {
+    const definition = this.validate(input);
+    await this.dataSource.getRepository(ContainerProfile).save(this.dataSource.getRepository(ContainerProfile).create({ containerId, name, definition }));
+    const selecting: Array<{ id: string }> = await this.dataSource.query('SELECT id FROM service WHERE container_id = $1 AND profile = $2', [containerId, name]);
+    await this.resyncSchedules(selecting.map((row) => row.id));
+    const saved = await this.dataSource.getRepository(ContainerProfile).findOneByOrFail({ containerId, name });
+    return { name, definition: saved.definition, updatedAt: saved.updatedAt, selectedBy: selecting.length };
+  }
+
+  async deleteContainerProfile(containerId: string, name: string): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      const row = await manager.findOne(ContainerProfile, { where: { containerId, name }, lock: { mode: 'pessimistic_write' } });
+      if (!row) throw Problems.notFound('container profile', name);
+      const selecting: Array<{ id: string }> = await manager.query('SELECT id FROM service WHERE container_id = $1 AND profile = $2', [containerId, name]);
+      if (selecting.length) throw Problems.conflict(`${selecting.length} service(s) run the profile "${name}": select another profile for them first`, { services: selecting.map((one) => one.id) });
+      await manager.delete(ContainerProfile, { containerId, name });
+    });
   }
 
   /**
@@ -74,12 +138,12 @@ export class PipelinesService {
    */
   async instantiate(manager: EntityManager, trigger: Trigger, mfile: PipelineInput, outbox: JobOutbox): Promise<Job[]> {
     // the profile and the priority flag in one read (this runs inside every upload)
-    const [row]: Array<{ priority: boolean; definition: ProfileDefinition | null }> = await manager.query(
-      'SELECT s.priority, p.definition FROM service s LEFT JOIN service_profile p ON p.service_id = s.id WHERE s.id = $1',
+    const [row]: Array<{ priority: boolean; selected: ProfileDefinition | null; own: ProfileDefinition | null }> = await manager.query(
+      `${EFFECTIVE_PROFILE} WHERE s.id = $1`,
       [mfile.serviceId],
     );
     if (!row) throw Problems.notFound('service', mfile.serviceId);
-    const pipeline = (row.definition ?? defaultProfile())[trigger];
+    const pipeline = (row.selected ?? row.own ?? defaultProfile())[trigger];
     if (!pipeline || pipeline.steps.length === 0) return [];
     const service = { priority: row.priority };
     const runId = uuidv7();

@@ -1,4 +1,5 @@
-import { Column, Entity, JoinColumn, OneToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Column, Entity, JoinColumn, ManyToOne, OneToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Container } from '../containers/container.entity';
 import { Service } from '../services/service.entity';
 import type { ProfileDefinition } from './profile';
 
@@ -10,3 +11,21 @@ export class ServiceProfile {
   @Column({ type: 'jsonb' }) definition: ProfileDefinition;
   @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;
 }
+
+/**
+ * A named profile a container offers its services (MServe's profile selection): a service whose `profile`
+ * property names it runs these pipelines, and its own profile cannot be edited meanwhile.
+ */
+@Entity('container_profile')
+export class ContainerProfile {
+  @PrimaryColumn('uuid') containerId: string;
+  @ManyToOne(() => Container, { onDelete: 'CASCADE' }) @JoinColumn({ name: 'container_id' }) container?: Container;
+  @PrimaryColumn({ type: 'varchar', length: 100 }) name: string;
+  @Column({ type: 'jsonb' }) definition: ProfileDefinition;
+  @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;
+}
+
+/** A service's selected container profile and its own, in one read (this runs inside every upload). */
+export const EFFECTIVE_PROFILE = `SELECT s.id AS "serviceId", s.priority, s.profile AS name, cp.definition AS selected, cp.updated_at AS "selectedAt", p.definition AS own, p.updated_at AS "ownAt"
+  FROM service s LEFT JOIN container_profile cp ON cp.container_id = s.container_id AND cp.name = s.profile
+  LEFT JOIN service_profile p ON p.service_id = s.id`;

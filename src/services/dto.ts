@@ -1,10 +1,13 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsDate, IsInt, IsNumber, IsOptional, IsString, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import { IsBoolean, IsDate, IsInt, IsNumber, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import { NameProperty, OptionalNameProperty, PageQuery } from '../common/validation';
 
 /** Properties only the provider side (keys with service:manage) may set. */
-export const MANAGEMENT_PROPERTIES = ['suspended', 'startsAt', 'endsAt', 'priority', 'diskQuota', 'ingestQuota', 'jobruntimeQuota', 'accessSpeed'] as const;
+export const MANAGEMENT_PROPERTIES = ['suspended', 'startsAt', 'endsAt', 'priority', 'diskQuota', 'ingestQuota', 'jobruntimeQuota', 'accessSpeed', 'profile'] as const;
+
+/** A container profile's name. */
+export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 export class ServicePropertiesDto {
   @ApiPropertyOptional({ description: 'Suspended services are read-only (service:manage)' }) @IsOptional() @IsBoolean() suspended?: boolean;
@@ -28,6 +31,8 @@ export class ServicePropertiesDto {
     example: 262144,
   })
   @IsOptional() @ValidateIf((_, v) => v !== null) @IsInt() @Min(1024) @Max(Number.MAX_SAFE_INTEGER) accessSpeed?: number | null;
+  @ApiPropertyOptional({ description: "The container profile this service runs (GET /containers/:id/profiles), null for its own or the default (service:manage)", nullable: true, type: String })
+  @IsOptional() @ValidateIf((_, v) => v !== null) @Matches(PROFILE_NAME, { message: 'profile must be a profile name: letters, digits, . _ -, at most 100' }) profile?: string | null;
 }
 
 export class CreateServiceDto extends ServicePropertiesDto {

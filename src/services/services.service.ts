@@ -1,4 +1,5 @@
 import { PeriodicScheduler } from '../pipelines/periodic-scheduler';
+import { PipelinesService } from '../pipelines/pipelines.service';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
@@ -23,6 +24,7 @@ export class ServicesService {
     private readonly janitor: BlobJanitor,
     private readonly usage: UsageService,
     private readonly scheduler: PeriodicScheduler,
+    private readonly pipelines: PipelinesService,
   ) {}
 
   private requireManage(auth: RequestAuth, dto: ServicePropertiesDto): void {
@@ -38,7 +40,8 @@ export class ServicesService {
   /** Creates the service, its root folder, and its serviceadmin and servicecustomer keys (shown once). */
   async create(auth: RequestAuth, containerId: string, dto: CreateServiceDto) {
     this.requireManage(auth, dto);
-    return this.dataSource.transaction(async (manager) => {
+    const created = await this.dataSource.transaction(async (manager) => {
+      if (dto.profile) await this.assertOffered(manager, containerId, dto.profile);
       const service = manager.create(Service, {
         id: uuidv7(),
         containerId,
@@ -52,6 +55,7 @@ export class ServicesService {
         ingestQuota: dto.ingestQuota ?? null,
         jobruntimeQuota: dto.jobruntimeQuota ?? null,
         accessSpeed: dto.accessSpeed ?? null,
+        profile: dto.profile ?? null,
         properties: {},
       });
       await manager.insert(Service, service);
@@ -64,6 +68,14 @@ export class ServicesService {
       const view = await this.view(manager, service.id);
       return { ...view, key: admin.secret, keyId: admin.key.id, customerKey: customer.secret, customerKeyId: customer.key.id };
     });
+    if (dto.profile) await this.pipelines.resyncSchedules([created.id]);
+    return created;
+  }
+
+  /** The container offers this profile; FOR KEY SHARE: it cannot be deleted before the caller commits. */
+  private async assertOffered(manager: EntityManager, containerId: string, name: string): Promise<void> {
+    const offered = await manager.query('SELECT name FROM container_profile WHERE container_id = $1 AND name = $2 FOR KEY SHARE', [containerId, name]);
+    if (offered.length === 0) throw Problems.badRequest(`the container offers no profile named "${name}" (GET /containers/${containerId}/profiles)`, { errors: [`profile ${name} does not exist`] });
   }
 
   async view(manager: EntityManager, id: string): Promise<ServiceView> {
@@ -88,16 +100,20 @@ export class ServicesService {
 
   async update(auth: RequestAuth, id: string, dto: UpdateServiceDto): Promise<ServiceView> {
     this.requireManage(auth, dto);
-    return this.dataSource.transaction(async (manager) => {
+    const view = await this.dataSource.transaction(async (manager) => {
       const service = await manager.findOne(Service, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!service) throw Problems.notFound('service', id);
       for (const field of ['name', 'description', ...MANAGEMENT_PROPERTIES] as const) {
         if (dto[field] !== undefined) (service as unknown as Record<string, unknown>)[field] = dto[field];
       }
       if (service.startsAt && service.endsAt && service.startsAt >= service.endsAt) throw Problems.badRequest('startsAt must be before endsAt', { errors: ['startsAt must be before endsAt'] });
+      if (dto.profile) await this.assertOffered(manager, service.containerId, dto.profile);
       await manager.save(Service, service);
       return this.view(manager, id);
     });
+    // the selected profile's periodic pipeline (or none) is the schedule now
+    if (dto.profile !== undefined) await this.pipelines.resyncSchedules([id]);
+    return view;
   }
 
   async remove(id: string): Promise<void> {

@@ -135,6 +135,23 @@ const ENDPOINTS: Endpoint[] = [
   { name: 'GET /joboutputs/:id', actions: ['joboutput:read'], target: 'O', ok: 200, call: (c, w) => c.get(`/joboutputs/${w.ids.O}`) },
   { name: 'GET /joboutputs/:id/content', actions: ['joboutput:read'], target: 'O', ok: 200, call: (c, w) => c.get(`/joboutputs/${w.ids.O}/content`) },
   { name: 'POST /joboutputs/:id/mfile', actions: ['joboutput:promote'], target: 'O', ok: 201, mutates: true, call: (c, w) => c.post(`/joboutputs/${w.ids.O}/mfile`) },
+  // container profiles: offered by the container's side, selected per service with service:manage
+  { name: 'GET /containers/:id/profiles', actions: ['container:read'], target: 'C', ok: 200, call: (c, w) => c.get(`/containers/${w.ids.C}/profiles`) },
+  { name: 'PUT /containers/:id/profiles/:name', actions: ['container:update'], target: 'C', ok: 200, mutates: true, call: (c, w) => c.put(`/containers/${w.ids.C}/profiles/basic`, { ingest: { steps: [{ name: 'md5', task: 'md5' }] } }) },
+  {
+    name: 'DELETE /containers/:id/profiles/:name', actions: ['container:update'], target: 'C', ok: 204, mutates: true,
+    call: async (c, w) => {
+      await w.admin.put(`/containers/${w.ids.C}/profiles/basic`, { ingest: { steps: [{ name: 'md5', task: 'md5' }] } });
+      return c.delete(`/containers/${w.ids.C}/profiles/basic`);
+    },
+  },
+  {
+    name: 'PATCH /services/:id (profile)', actions: ['service:update', 'service:manage'], target: 'S', ok: 200, mutates: true,
+    call: async (c, w) => {
+      await w.admin.put(`/containers/${w.ids.C}/profiles/basic`, { ingest: { steps: [{ name: 'md5', task: 'md5' }] } });
+      return c.patch(`/services/${w.ids.S}`, { profile: 'basic' });
+    },
+  },
   // usage: each role sees its own resource and what is below it; the provider-wide view is the admin key's alone
   { name: 'GET /usage', actions: ['usage:read', 'container:create'], ok: 200, call: (c) => c.get('/usage?bucket=total') },
   { name: 'GET /containers/:id/usage', actions: ['usage:read'], target: 'C', ok: 200, call: (c, w) => c.get(`/containers/${w.ids.C}/usage?groupBy=service`) },

@@ -148,6 +148,45 @@ describe('quotas, management actions and usage reports', () => {
     expect((await dav(app.baseUrl, tenant.customerKey, 'PROPFIND', davPath(), { headers: { depth: '0' } })).status).toBe(403);
   });
 
+  it('profile selection: the container profile the provider selects runs on uploads; the service cannot edit its own meanwhile', async () => {
+    const tenant = await makeTenant(admin);
+    const containerAdmin = admin.as(tenant.containerKey);
+    const customer = admin.as(tenant.customerKey);
+    const profiles = `/containers/${tenant.containerId}/profiles`;
+    const checksums = { ingest: { steps: [{ name: 'md5', task: 'md5' }, { name: 'sha256', task: 'sha256', after: ['md5'] }] } };
+    expect((await containerAdmin.put(`${profiles}/checksums`, checksums)).body).toMatchObject({ name: 'checksums', selectedBy: 0 });
+    const broken = await containerAdmin.put(`${profiles}/broken`, { ingest: { steps: [{ name: 'x', task: 'no-such-task' }] } });
+    expect(broken.status).toBe(400);
+    expect(broken.body.errors.join(' ')).toMatch(/no-such-task/);
+    expect((await containerAdmin.put(`${profiles}/bad%20name`, checksums)).status).toBe(400);
+    expect((await customer.patch(`/services/${tenant.serviceId}`, { profile: 'checksums' })).status).toBe(403);
+    const unknown = await containerAdmin.patch(`/services/${tenant.serviceId}`, { profile: 'nothing' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.detail).toMatch(/offers no profile named "nothing"/);
+
+    expect((await containerAdmin.patch(`/services/${tenant.serviceId}`, { profile: 'checksums' })).body.profile).toBe('checksums');
+    expect((await customer.get(`/services/${tenant.serviceId}/profile`)).body).toMatchObject({ source: 'container', name: 'checksums', definition: { ingest: { steps: [{ task: 'md5' }, { task: 'sha256' }] } } });
+    const selected = await customer.upload(tenant.serviceId, 'a.bin', filled(100, 1));
+    const tasks = async (mfileId: string) => ((await customer.get(`/mfiles/${mfileId}/jobs`)).body.items as Array<{ task: string }>).map((job) => job.task).sort();
+    expect(await tasks(selected.body.id)).toEqual(['md5', 'sha256']);
+    const own = await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [{ name: 'mime', task: 'mime' }] } });
+    expect(own.status).toBe(409);
+    expect(own.body.detail).toMatch(/selected the container profile "checksums"/);
+    const inUse = await containerAdmin.delete(`${profiles}/checksums`);
+    expect(inUse.status).toBe(409);
+    expect(inUse.body.services).toEqual([tenant.serviceId]);
+    expect((await containerAdmin.get(profiles)).body.items).toEqual([expect.objectContaining({ name: 'checksums', selectedBy: 1 })]);
+    // a change to the container profile applies to the service on the next upload
+    await containerAdmin.put(`${profiles}/checksums`, { ingest: { steps: [{ name: 'md5', task: 'md5' }] } });
+    expect(await tasks((await customer.upload(tenant.serviceId, 'b.bin', filled(100, 2))).body.id)).toEqual(['md5']);
+    // cleared: back to the default profile
+    await containerAdmin.patch(`/services/${tenant.serviceId}`, { profile: null });
+    expect((await customer.get(`/services/${tenant.serviceId}/profile`)).body).toMatchObject({ source: 'default', isDefault: true });
+    const fallback = await tasks((await customer.upload(tenant.serviceId, 'c.bin', filled(100, 3))).body.id);
+    expect(fallback).toEqual(expect.arrayContaining(['backup', 'md5', 'mime', 'thumbnail']));
+    expect((await containerAdmin.delete(`${profiles}/checksums`)).status).toBe(204);
+  });
+
   it('byte-hours integrate across a simulated day (injected clock); deletes lower disc; rollups and raw facts agree', async () => {
     const clock = app.app.get(Clock);
     const t0 = Date.parse('2026-03-10T00:00:00.000Z');
