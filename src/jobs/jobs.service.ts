@@ -52,7 +52,7 @@ export class JobsService {
       containerId = target.containerId;
     }
     // a service (or container) whose monthly job runtime is used up gets a 429 naming the quota, not a job that fails
-    if (serviceId) await this.dataSource.transaction((manager) => this.quotas.enforce(manager, serviceId!, { job: true }));
+    if (serviceId) await this.quotas.enforce(this.dataSource.manager, serviceId, { job: true });
     return { mfileIds, serviceId: serviceId!, containerId: containerId! };
   }
 

@@ -272,8 +272,14 @@ export class MfilesService {
   recordAccess(mfile: Mfile, bytes: number): void {
     if (bytes <= 0) return;
     void this.pipelines.trigger('access', mfile);
+    this.meterAccess({ containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile', resourceId: mfile.id }, bytes);
+  }
+
+  /** Meters the bytes a download sent (an Mfile's or a job output's), off the answer's path. */
+  meterAccess(about: { containerId: string; serviceId: string; resourceType: 'mfile' | 'joboutput'; resourceId: string }, bytes: number): void {
+    if (bytes <= 0) return;
     this.usage
-      .record(this.dataSource.manager, { metric: 'access', value: bytes, containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile', resourceId: mfile.id })
-      .catch((error) => this.logger.error(`could not record access usage for ${mfile.id}: ${String(error)}`));
+      .record(this.dataSource.manager, { metric: 'access', value: bytes, ...about })
+      .catch((error) => this.logger.error(`could not record access usage for ${about.resourceType} ${about.resourceId}: ${String(error)}`));
   }
 }

@@ -42,13 +42,18 @@ export class QuotaService {
     private readonly clock: Clock,
   ) {}
 
-  /** Throws the problem naming the quota, its limit and the use, when the change would exceed one. */
+  /**
+   * Throws the problem naming the quota, its limit and the use, when the change would exceed one. A change that
+   * stores or ingests bytes locks the service row (and the container's when it has limits) until its commit; a
+   * job check (`job` alone) reads without locking: runtime is only known afterwards, so nothing is reserved.
+   */
   async enforce(manager: EntityManager, serviceId: string, demand: Demand): Promise<void> {
+    const locking = demand.disc !== undefined || demand.ingest !== undefined;
     // FOR NO KEY UPDATE: serialises quota checks without blocking rows that merely reference the service
     const [row] = await manager.query(
       `SELECT s.id, s.container_id, s.disk_quota::float8 AS s_disc, s.ingest_quota::float8 AS s_ingest, s.jobruntime_quota AS s_jobruntime,
               c.disk_quota::float8 AS c_disc, c.ingest_quota::float8 AS c_ingest, c.jobruntime_quota AS c_jobruntime
-         FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $1 FOR NO KEY UPDATE OF s`,
+         FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $1${locking ? ' FOR NO KEY UPDATE OF s' : ''}`,
       [serviceId],
     );
     if (!row) return;
@@ -67,7 +72,7 @@ export class QuotaService {
       ];
     };
     const checks = { service: wanted('service'), container: wanted('container') };
-    if (checks.container.length) await manager.query('SELECT id FROM container WHERE id = $1 FOR NO KEY UPDATE', [limits.containerId]);
+    if (checks.container.length && locking) await manager.query('SELECT id FROM container WHERE id = $1 FOR NO KEY UPDATE', [limits.containerId]);
     for (const level of ['service', 'container'] as const) {
       if (checks[level].length === 0) continue;
       const use = await this.use(manager, level === 'service' ? { serviceId } : { containerId: limits.containerId }, demand.reservations ?? false);
@@ -136,7 +141,7 @@ export class QuotaService {
     if (state.suspended) return 'the service is suspended (read-only): its tasks do not run';
     if ((state.starts_at && now < state.starts_at) || (state.ends_at && now >= state.ends_at)) return 'the service is outside its time window: its tasks do not run';
     try {
-      await this.dataSource.transaction((manager) => this.enforce(manager, serviceId, { job: true }));
+      await this.enforce(this.dataSource.manager, serviceId, { job: true });
     } catch (error) {
       if (error instanceof ProblemError) return error.detail;
       throw error;

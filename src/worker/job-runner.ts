@@ -257,11 +257,12 @@ export class JobRunner {
       }
     }
     const content = previous ? patch.content : undefined;
-    // what the job stores counts against the disk quotas, checked with the service row locked like any upload
+    // what the job stores counts against the disk quotas (and new content fetched from outside against the ingest
+    // quotas), checked with the service row locked like any upload
     const adding = outputs.reduce((sum, output) => sum + output.blob.size, 0) + (content?.size ?? 0) + reportedDisc;
     if (adding > 0) {
       try {
-        await this.quotas.enforce(manager, job.serviceId, { disc: adding, releasing: previous?.size ?? 0 });
+        await this.quotas.enforce(manager, job.serviceId, { disc: adding, releasing: previous?.size ?? 0, ingest: content && patch.newContent ? content.size : 0 });
       } catch (error) {
         if (error instanceof ProblemError) throw new QuotaRefusal(error.detail ?? error.title);
         throw error;

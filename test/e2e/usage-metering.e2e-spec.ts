@@ -133,6 +133,15 @@ describe('usage metering', () => {
     expect(failed).toEqual([]);
     const outputs = Number((await app.dataSource.query('SELECT COUNT(*) AS n FROM job_output WHERE service_id = ANY($1::uuid[]) AND blob_key IS NOT NULL', [serviceIds]))[0].n);
     expect(outputs).toBeGreaterThanOrEqual(8); // a thumbnail and a poster of each of the 4 PNGs
+    // downloads of job outputs are access too
+    const outputIds: Array<{ id: string }> = await app.dataSource.query('SELECT id FROM job_output WHERE service_id = ANY($1::uuid[]) AND blob_key IS NOT NULL', [serviceIds]);
+    await Promise.all(
+      outputIds.map(async ({ id }) => {
+        const reply = await fetch(`${app.api}/joboutputs/${id}/content`, { headers: { authorization: `Bearer ${app.adminKey}` } });
+        expect(reply.status).toBe(200);
+        received += (await reply.arrayBuffer()).byteLength;
+      }),
+    );
 
     // access is metered after each answer: wait until it arrives, then it must be exact
     const container = `/containers/${one.containerId}/usage`;
