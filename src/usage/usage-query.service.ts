@@ -32,6 +32,7 @@ export interface UsageReport {
   bucket: Bucketing;
   grain: Grain;
   groupBy: GroupBy | null;
+  /** What was read: rollups (plus facts not rolled up yet), or the facts alone (hourly buckets, Mfiles, jobs). */
   source: 'rollup' | 'raw';
   series: Series[];
 }
@@ -42,6 +43,10 @@ export const MAX_CELLS = 200_000;
 /** SQL for the UTC start (or end) of the grain's bucket holding `column`. */
 const bucketOf = (grain: Grain, column: string, plus = false) =>
   `((date_trunc('${grain}', ${column} AT TIME ZONE 'UTC')${plus ? ` + interval '1 ${grain}'` : ''}) AT TIME ZONE 'UTC')`;
+
+/** The column a report groups by, in rollup rows (nil UUID for "none") or in facts (NULL). */
+const groupColumn = (groupBy: GroupBy | undefined, rollup: boolean) =>
+  groupBy ? (rollup ? `NULLIF(${groupBy}_id, '${NIL_UUID}')::text` : `${groupBy}_id::text`) : 'NULL::text';
 
 /** Hours from a fact to the end of its bucket. */
 const restOf = (grain: Grain) => `(extract(epoch FROM ${bucketOf(grain, 'recorded_at', true)} - recorded_at) / 3600.0)`;
@@ -74,8 +79,7 @@ export class UsageQueryService {
     const params: unknown[] = [];
     const param = (value: unknown) => `$${params.push(value)}`;
     const filters = this.filters(scope, param, query.metrics);
-    const group = (rollup: boolean) =>
-      query.groupBy === 'service' ? (rollup ? `NULLIF(service_id, '${NIL_UUID}')::text` : 'service_id::text') : query.groupBy === 'container' ? (rollup ? `NULLIF(container_id, '${NIL_UUID}')::text` : 'container_id::text') : 'NULL::text';
+    const group = (rollup: boolean) => groupColumn(query.groupBy, rollup);
     const from = param(query.from);
     const to = param(query.to);
     const rawBuckets = (where: string) =>
@@ -130,7 +134,7 @@ export class UsageQueryService {
         ),
       )
       .sort((a, b) => a.metric.localeCompare(b.metric) || (a.group?.id ?? '').localeCompare(b.group?.id ?? ''));
-    return { from: query.from.toISOString(), to: query.to.toISOString(), bucket: query.bucket, grain, groupBy: query.groupBy ?? null, source, series };
+    return { from: query.from.toISOString(), to: query.to.toISOString(), bucket: query.bucket, grain, groupBy: query.groupBy ?? null, source: fromRollups ? 'rollup' : 'raw', series };
   }
 
   /**
@@ -144,8 +148,7 @@ export class UsageQueryService {
     const params: unknown[] = [];
     const param = (value: unknown) => `$${params.push(value)}`;
     const filters = this.filters(scope, param, gauges);
-    const group = (rollup: boolean) =>
-      query.groupBy === 'service' ? (rollup ? `NULLIF(service_id, '${NIL_UUID}')::text` : 'service_id::text') : query.groupBy === 'container' ? (rollup ? `NULLIF(container_id, '${NIL_UUID}')::text` : 'container_id::text') : 'NULL::text';
+    const group = (rollup: boolean) => groupColumn(query.groupBy, rollup);
     const from = param(query.from);
     const raw = (where: string) => `SELECT ${group(false)} AS grp, metric, value AS sum FROM usage WHERE ${where} AND ${filters.raw} AND recorded_at < ${from}`;
     const month = `(date_trunc('month', ${from}::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')`;

@@ -40,16 +40,20 @@ export class UsageRollupService implements OnApplicationBootstrap, OnApplication
   /** Rolls up every fact waiting, in batches; returns how many it moved (0 when another process holds the turn). */
   async rollUp(batch = 50_000): Promise<number> {
     let moved = 0;
+    // each batch starts after the last one's highest id: the index entries of facts just flagged stay behind
+    // until vacuum, and a scan from the start would wade through all of them again (quadratic on a backlog).
+    // Facts committed meanwhile with lower ids are the next round's.
+    let after = '0';
     for (;;) {
       const count = await this.dataSource.transaction(async (manager) => {
         const [{ ok }] = await manager.query('SELECT pg_try_advisory_xact_lock($1) AS ok', [ROLLUP_LOCK]);
         if (!ok) return -1;
         const grains = ROLLUP_GRAINS.map((grain) => `('${grain}')`).join(', ');
-        const rows: Array<{ n: string }> = await manager.query(
+        const rows: Array<{ n: string; last: string | null }> = await manager.query(
           `WITH moved AS (
              UPDATE usage SET rolled_up = true
-              WHERE id IN (SELECT id FROM usage WHERE NOT rolled_up ORDER BY id LIMIT $1)
-              RETURNING metric, value, COALESCE(container_id, '${NIL_UUID}') AS container_id, COALESCE(service_id, '${NIL_UUID}') AS service_id, recorded_at
+              WHERE id IN (SELECT id FROM usage WHERE NOT rolled_up AND id > $2 ORDER BY id LIMIT $1)
+              RETURNING id, metric, value, COALESCE(container_id, '${NIL_UUID}') AS container_id, COALESCE(service_id, '${NIL_UUID}') AS service_id, recorded_at
            ), placed AS (
              SELECT g.grain, m.metric, m.value, m.container_id, m.service_id, m.recorded_at,
                     (date_trunc(g.grain, m.recorded_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS bucket,
@@ -65,9 +69,10 @@ export class UsageRollupService implements OnApplicationBootstrap, OnApplication
                min = LEAST(usage_rollup.min, EXCLUDED.min), max = GREATEST(usage_rollup.max, EXCLUDED.max),
                sum_sq = usage_rollup.sum_sq + EXCLUDED.sum_sq, sum_rest = usage_rollup.sum_rest + EXCLUDED.sum_rest
            )
-           SELECT COUNT(*) AS n FROM moved`,
-          [batch],
+           SELECT COUNT(*) AS n, MAX(id) AS last FROM moved`,
+          [batch, after],
         );
+        if (rows[0].last) after = rows[0].last;
         return Number(rows[0].n);
       });
       if (count < 0) return moved;
