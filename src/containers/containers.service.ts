@@ -79,8 +79,9 @@ export class ContainersService {
       backups = await this.janitor.backupsUnder(manager, { containerId: id });
       // its services' rows are locked too, so no upload commits into them meanwhile
       await manager.query('SELECT id FROM service WHERE container_id = $1 FOR UPDATE', [id]);
-      await this.usage.zeroGauges(manager, { containerId: id });
       await manager.delete(Container, { id });
+      // after the cascade: it waited for deletes still running inside, whose facts are now visible
+      await this.usage.zeroGauges(manager, { containerId: id });
       return blobKeys;
     });
     await this.janitor.removeAll(blobs);

@@ -138,6 +138,12 @@ export class JobsService {
       if (!job) throw Problems.notFound('job', id);
       if (!FINAL_JOB_STATES.includes(job.state)) throw Problems.conflict(`the job is ${job.state}: cancel it first`, { state: job.state });
       const blobKeys = await this.janitor.blobsUnder(manager, { jobIds: [id] });
+      // the bytes its outputs stored leave disc with them
+      const outputs: Array<{ id: string; size: number }> = await manager.query('SELECT id, size::float8 AS size FROM job_output WHERE job_id = $1 AND blob_key IS NOT NULL', [id]);
+      await this.usage.record(
+        manager,
+        ...outputs.map((output) => ({ metric: 'disc' as const, value: -output.size, containerId: job.containerId, serviceId: job.serviceId, resourceType: 'joboutput' as const, resourceId: output.id })),
+      );
       await manager.delete(JobOutput, { jobId: id });
       await manager.delete(Job, { id });
       return blobKeys;

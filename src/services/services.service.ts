@@ -123,8 +123,9 @@ export class ServicesService {
       if (rows.length === 0) throw Problems.notFound('service', id);
       const blobKeys = await this.janitor.blobsUnder(manager, { serviceId: id });
       backups = await this.janitor.backupsUnder(manager, { serviceId: id });
-      await this.usage.zeroGauges(manager, { serviceId: id });
       await manager.delete(Service, { id });
+      // after the cascade: it waited for deletes still running inside the service, whose facts are now visible
+      await this.usage.zeroGauges(manager, { serviceId: id });
       return blobKeys;
     });
     await this.janitor.removeAll(blobs);

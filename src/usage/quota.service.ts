@@ -49,11 +49,10 @@ export class QuotaService {
    */
   async enforce(manager: EntityManager, serviceId: string, demand: Demand): Promise<void> {
     const locking = demand.disc !== undefined || demand.ingest !== undefined;
-    // FOR NO KEY UPDATE: serialises quota checks without blocking rows that merely reference the service
     const [row] = await manager.query(
       `SELECT s.id, s.container_id, s.disk_quota::float8 AS s_disc, s.ingest_quota::float8 AS s_ingest, s.jobruntime_quota AS s_jobruntime,
               c.disk_quota::float8 AS c_disc, c.ingest_quota::float8 AS c_ingest, c.jobruntime_quota AS c_jobruntime
-         FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $1${locking ? ' FOR NO KEY UPDATE OF s' : ''}`,
+         FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $1`,
       [serviceId],
     );
     if (!row) return;
@@ -72,7 +71,12 @@ export class QuotaService {
       ];
     };
     const checks = { service: wanted('service'), container: wanted('container') };
-    if (checks.container.length && locking) await manager.query('SELECT id FROM container WHERE id = $1 FOR NO KEY UPDATE', [limits.containerId]);
+    if (locking) {
+      // container before service, the order a container's deletion takes them in; FOR NO KEY UPDATE serialises
+      // quota checks without blocking rows that merely reference them
+      if (checks.container.length) await manager.query('SELECT id FROM container WHERE id = $1 FOR NO KEY UPDATE', [limits.containerId]);
+      await manager.query('SELECT id FROM service WHERE id = $1 FOR NO KEY UPDATE', [serviceId]);
+    }
     for (const level of ['service', 'container'] as const) {
       if (checks[level].length === 0) continue;
       const use = await this.use(manager, level === 'service' ? { serviceId } : { containerId: limits.containerId }, demand.reservations ?? false);

@@ -41,8 +41,9 @@ export class UsageRollupService implements OnApplicationBootstrap, OnApplication
   async rollUp(batch = 50_000): Promise<number> {
     let moved = 0;
     // each batch starts after the last one's highest id: the index entries of facts just flagged stay behind
-    // until vacuum, and a scan from the start would wade through all of them again (quadratic on a backlog).
-    // Facts committed meanwhile with lower ids are the next round's.
+    // until vacuum, and a scan from the start would wade through all of them again. Facts committed meanwhile
+    // with lower ids are the next round's. `= ANY(ARRAY(...))`, not `IN (...)`: with IN the planner hashes the
+    // batch and scans the whole table for every batch (measured: 4 k facts/s on 10 million facts).
     let after = '0';
     for (;;) {
       const count = await this.dataSource.transaction(async (manager) => {
@@ -52,7 +53,7 @@ export class UsageRollupService implements OnApplicationBootstrap, OnApplication
         const rows: Array<{ n: string; last: string | null }> = await manager.query(
           `WITH moved AS (
              UPDATE usage SET rolled_up = true
-              WHERE id IN (SELECT id FROM usage WHERE NOT rolled_up AND id > $2 ORDER BY id LIMIT $1)
+              WHERE id = ANY(ARRAY(SELECT id FROM usage WHERE NOT rolled_up AND id > $2 ORDER BY id LIMIT $1))
               RETURNING id, metric, value, COALESCE(container_id, '${NIL_UUID}') AS container_id, COALESCE(service_id, '${NIL_UUID}') AS service_id, recorded_at
            ), placed AS (
              SELECT g.grain, m.metric, m.value, m.container_id, m.service_id, m.recorded_at,

@@ -161,15 +161,29 @@ describe('usage metering', () => {
     const perService = await Promise.all(serviceIds.map((id) => total(`/services/${id}/usage`, 'disc')));
     expect(perService.reduce((sum, figures) => sum + figures.disc.level, 0)).toBe(onDisk);
 
-    // Prometheus carries the per-service totals
-    const metrics = await (await fetch(`${app.baseUrl}/metrics`)).text();
+    // Prometheus carries the per-service totals for the admin key's scrape, and no tenant's figures for anyone else
+    expect(await (await fetch(`${app.baseUrl}/metrics`)).text()).not.toContain(serviceIds[0]);
+    expect((await fetch(`${app.baseUrl}/metrics`, { headers: { authorization: `Bearer ${one.customerKey}` } })).status).toBe(200);
+    expect(await (await fetch(`${app.baseUrl}/metrics`, { headers: { authorization: `Bearer ${one.customerKey}` } })).text()).not.toContain(serviceIds[0]);
+    const metrics = await (await fetch(`${app.baseUrl}/metrics`, { headers: { authorization: `Bearer ${app.adminKey}` } })).text();
     const line = metrics.split('\n').find((text) => text.startsWith('mserve_usage_total{') && text.includes(`service="${serviceIds[0]}"`) && text.includes('metric="disc"'));
     expect(Number(line?.split(' ').pop())).toBe(perService[0].disc.level);
+
+    // deleting a job takes its outputs' bytes off disc
+    const [withOutputs] = await app.dataSource.query(
+      'SELECT j.id, SUM(o.size)::float8 AS bytes FROM job j JOIN job_output o ON o.job_id = j.id WHERE j.service_id = $1 AND o.blob_key IS NOT NULL GROUP BY j.id LIMIT 1',
+      [serviceIds[0]],
+    );
+    expect(withOutputs.bytes).toBeGreaterThan(0);
+    expect((await admin.delete(`/jobs/${withOutputs.id}`)).status).toBe(204);
+    const kept = perService[0].disc.level - withOutputs.bytes;
+    expect((await total(`/services/${serviceIds[0]}/usage`, 'disc')).disc.level).toBe(kept);
+    expect(bytesOnDisk(app.config.storageDir, backupDir)).toBe(onDisk - withOutputs.bytes);
 
     // deleting a service takes its bytes (files, outputs, backup copies) off disc, in the usage and on the disk alike
     expect((await admin.delete(`/services/${serviceIds[1]}`)).status).toBe(204);
     const after = await total(container, 'disc,mfiles,services');
-    expect(after).toMatchObject({ disc: { level: perService[0].disc.level }, mfiles: { level: 20 }, services: { level: 1 } });
+    expect(after).toMatchObject({ disc: { level: kept }, mfiles: { level: 20 }, services: { level: 1 } });
     // the deleted service stays in the container's history (billed for the time it existed), at zero now
     const grouped = await admin.get(`${container}?bucket=total&metric=disc&groupBy=service&from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z`);
     const gone = grouped.body.series.find((series: { group: { id: string } }) => series.group.id === serviceIds[1]);
