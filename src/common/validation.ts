@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, Min, registerDecorator, ValidationOptions } from 'class-validator';
+import { IsInt, IsNumber, IsOptional, IsString, Max, Min, registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
 
 /** Why a name is unsafe, or null when it is fine. Names become WebDAV paths and download file names. */
 export function unsafeNameReason(value: unknown): string | null {
@@ -35,6 +35,14 @@ export const NameProperty = (description = 'Name (1-255 bytes, no / \\ or contro
 
 export const OptionalNameProperty = (description = 'New name') =>
   applyDecorators(ApiPropertyOptional({ description }), IsOptional(), IsSafeName());
+
+/** An optional limit in bytes (a whole number ≥ 0), null to clear it. Quotas of services and containers alike. */
+export const ByteLimitProperty = (description: string) =>
+  applyDecorators(ApiPropertyOptional({ description, nullable: true, type: Number }), IsOptional(), ValidateIf((_, v) => v !== null), IsInt(), Min(0), Max(Number.MAX_SAFE_INTEGER));
+
+/** An optional limit in seconds (a finite number ≥ 0), null to clear it. */
+export const SecondsLimitProperty = (description: string) =>
+  applyDecorators(ApiPropertyOptional({ description, nullable: true, type: Number }), IsOptional(), ValidateIf((_, v) => v !== null), IsNumber({ allowNaN: false, allowInfinity: false }), Min(0));
 
 export class PageQuery {
   @ApiPropertyOptional({ description: 'Opaque cursor from a previous page (`nextCursor`)' })

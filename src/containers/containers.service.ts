@@ -73,12 +73,13 @@ export class ContainersService {
   async remove(id: string): Promise<void> {
     let backups: string[] = [];
     const blobs = await this.dataSource.transaction(async (manager) => {
+      // its services' rows first, then its own (the order quota checks take them in), so no upload commits into
+      // them meanwhile and the bytes listed below are all there are
+      await manager.query('SELECT id FROM service WHERE container_id = $1 FOR UPDATE', [id]);
       const rows = await manager.query('SELECT id FROM container WHERE id = $1 FOR UPDATE', [id]);
       if (rows.length === 0) throw Problems.notFound('container', id);
       const blobKeys = await this.janitor.blobsUnder(manager, { containerId: id });
       backups = await this.janitor.backupsUnder(manager, { containerId: id });
-      // its services' rows are locked too, so no upload commits into them meanwhile
-      await manager.query('SELECT id FROM service WHERE container_id = $1 FOR UPDATE', [id]);
       await manager.delete(Container, { id });
       // after the cascade: it waited for deletes still running inside, whose facts are now visible
       await this.usage.zeroGauges(manager, { containerId: id });

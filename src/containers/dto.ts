@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsInt, IsNumber, IsObject, IsOptional, IsString, Max, MaxLength, Min, ValidateIf } from 'class-validator';
-import { NameProperty, OptionalNameProperty, PageQuery } from '../common/validation';
+import { IsBoolean, IsObject, IsOptional, IsString, MaxLength } from 'class-validator';
+import { ByteLimitProperty, NameProperty, OptionalNameProperty, PageQuery, SecondsLimitProperty } from '../common/validation';
 
 export class CreateContainerDto {
   @NameProperty('Container name') name: string;
@@ -15,12 +15,9 @@ export class UpdateContainerDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(4000) description?: string;
   @ApiPropertyOptional({ description: 'Free-form provider properties' }) @IsOptional() @IsObject() properties?: Record<string, unknown>;
   @ApiPropertyOptional({ description: 'Every service inside is read-only while set (provider only)' }) @IsOptional() @IsBoolean() suspended?: boolean;
-  @ApiPropertyOptional({ description: 'Bytes all services inside may store together, null for no limit (provider only)', nullable: true, type: Number })
-  @IsOptional() @ValidateIf((_, v) => v !== null) @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) diskQuota?: number | null;
-  @ApiPropertyOptional({ description: 'Bytes all services inside may ingest per calendar month (UTC), null for no limit (provider only)', nullable: true, type: Number })
-  @IsOptional() @ValidateIf((_, v) => v !== null) @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) ingestQuota?: number | null;
-  @ApiPropertyOptional({ description: 'Seconds of job runtime all services inside may use per calendar month (UTC), null for no limit (provider only)', nullable: true, type: Number })
-  @IsOptional() @ValidateIf((_, v) => v !== null) @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) jobruntimeQuota?: number | null;
+  @ByteLimitProperty('Bytes all services inside may store together, null for no limit (provider only)') diskQuota?: number | null;
+  @ByteLimitProperty('Bytes all services inside may ingest per calendar month (UTC), null for no limit (provider only)') ingestQuota?: number | null;
+  @SecondsLimitProperty('Seconds of job runtime all services inside may use per calendar month (UTC), null for no limit (provider only)') jobruntimeQuota?: number | null;
 }
 
 export class ListContainersQuery extends PageQuery {

@@ -45,7 +45,7 @@ export class MetricsController {
     );
     usageTotals.reset();
     if (provider) {
-      for (const row of await this.usage.serviceTotals()) usageTotals.set({ container: row.containerId ?? '', service: row.serviceId ?? '', metric: row.metric }, row.sum);
+      for (const row of await this.usage.totals()) usageTotals.set({ container: row.containerId ?? '', service: row.serviceId ?? '', metric: row.metric }, row.sum);
     }
     const text = await registry.metrics();
     usageTotals.reset(); // never left for the next (maybe public) scrape

@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsDate, IsInt, IsNumber, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
-import { NameProperty, OptionalNameProperty, PageQuery } from '../common/validation';
+import { IsBoolean, IsDate, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import { ByteLimitProperty, NameProperty, OptionalNameProperty, PageQuery, SecondsLimitProperty } from '../common/validation';
 
 /** Properties only the provider side (keys with service:manage) may set. */
 export const MANAGEMENT_PROPERTIES = ['suspended', 'startsAt', 'endsAt', 'priority', 'diskQuota', 'ingestQuota', 'jobruntimeQuota', 'accessSpeed', 'profile'] as const;
@@ -16,12 +16,9 @@ export class ServicePropertiesDto {
   @ApiPropertyOptional({ description: 'End of the availability window, ISO 8601, null to clear (service:manage)', nullable: true, type: String })
   @IsOptional() @ValidateIf((_, v) => v !== null) @Type(() => Date) @IsDate() endsAt?: Date | null;
   @ApiPropertyOptional({ description: "Route this service's tasks to the priority queue (service:manage)" }) @IsOptional() @IsBoolean() priority?: boolean;
-  @ApiPropertyOptional({ description: 'Bytes the service may store, null for no limit (service:manage)', nullable: true, type: Number })
-  @IsOptional() @ValidateIf((_, v) => v !== null) @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) diskQuota?: number | null;
-  @ApiPropertyOptional({ description: 'Bytes the service may ingest per calendar month (UTC), null for no limit (service:manage)', nullable: true, type: Number })
-  @IsOptional() @ValidateIf((_, v) => v !== null) @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) ingestQuota?: number | null;
-  @ApiPropertyOptional({ description: 'Seconds of job runtime the service may use per calendar month (UTC), null for no limit (service:manage)', nullable: true, type: Number })
-  @IsOptional() @ValidateIf((_, v) => v !== null) @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) jobruntimeQuota?: number | null;
+  @ByteLimitProperty('Bytes the service may store, null for no limit (service:manage)') diskQuota?: number | null;
+  @ByteLimitProperty('Bytes the service may ingest per calendar month (UTC), null for no limit (service:manage)') ingestQuota?: number | null;
+  @SecondsLimitProperty('Seconds of job runtime the service may use per calendar month (UTC), null for no limit (service:manage)') jobruntimeQuota?: number | null;
   @ApiPropertyOptional({
     description:
       'Download bandwidth cap in bytes per second for the content of this service (Mfiles and job outputs), per download; at least 1024, null for no limit (service:manage)',

@@ -2,7 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { ProblemError } from '../common/problem';
+import { enforceServiceState } from '../keys/key.guard';
+import { ResolvedResource } from '../keys/resource-resolver.service';
 import { Clock } from './clock';
+import { allTimeFacts } from './usage-query.service';
 import { addGrain, floorTo } from './usage-report';
 
 /** What a change is about to add: bytes stored (minus what it frees), bytes ingested, and whether it runs a job. */
@@ -22,6 +25,7 @@ export interface Demand {
 interface Limits {
   serviceId: string;
   containerId: string;
+  state: NonNullable<ResolvedResource['service']>;
   service: { disc: number | null; ingest: number | null; jobruntime: number | null };
   container: { disc: number | null; ingest: number | null; jobruntime: number | null };
 }
@@ -44,24 +48,37 @@ export class QuotaService {
 
   /**
    * Throws the problem naming the quota, its limit and the use, when the change would exceed one. A change that
-   * stores or ingests bytes locks the service row (and the container's when it has limits) until its commit; a
-   * job check (`job` alone) reads without locking: runtime is only known afterwards, so nothing is reserved.
+   * stores or ingests bytes locks the service row, then the container's when it has limits (the order a
+   * container's deletion takes them in), until its commit; a job check (`job` alone) reads without locking:
+   * runtime is only known afterwards, so nothing is reserved.
    */
   async enforce(manager: EntityManager, serviceId: string, demand: Demand): Promise<void> {
     const locking = demand.disc !== undefined || demand.ingest !== undefined;
+    const limits = await this.limitsOf(manager, serviceId, locking);
+    if (limits) await this.checkAll(manager, limits, demand, locking);
+  }
+
+  /** One read: the service's and its container's limits and state; FOR NO KEY UPDATE of the service row when locking. */
+  private async limitsOf(manager: EntityManager, serviceId: string, lock: boolean): Promise<Limits | undefined> {
+    // FOR NO KEY UPDATE: serialises quota checks without blocking rows that merely reference the service
     const [row] = await manager.query(
-      `SELECT s.id, s.container_id, s.disk_quota::float8 AS s_disc, s.ingest_quota::float8 AS s_ingest, s.jobruntime_quota AS s_jobruntime,
+      `SELECT s.container_id, s.suspended, c.suspended AS container_suspended, s.starts_at, s.ends_at,
+              s.disk_quota::float8 AS s_disc, s.ingest_quota::float8 AS s_ingest, s.jobruntime_quota AS s_jobruntime,
               c.disk_quota::float8 AS c_disc, c.ingest_quota::float8 AS c_ingest, c.jobruntime_quota AS c_jobruntime
-         FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $1`,
+         FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $1${lock ? ' FOR NO KEY UPDATE OF s' : ''}`,
       [serviceId],
     );
-    if (!row) return;
-    const limits: Limits = {
+    if (!row) return undefined;
+    return {
       serviceId,
       containerId: row.container_id,
+      state: { suspended: row.suspended, containerSuspended: row.container_suspended, startsAt: row.starts_at, endsAt: row.ends_at },
       service: { disc: row.s_disc, ingest: row.s_ingest, jobruntime: row.s_jobruntime },
       container: { disc: row.c_disc, ingest: row.c_ingest, jobruntime: row.c_jobruntime },
     };
+  }
+
+  private async checkAll(manager: EntityManager, limits: Limits, demand: Demand, locking: boolean): Promise<void> {
     const wanted = (level: 'service' | 'container'): QuotaName[] => {
       const set = limits[level];
       return [
@@ -71,15 +88,10 @@ export class QuotaService {
       ];
     };
     const checks = { service: wanted('service'), container: wanted('container') };
-    if (locking) {
-      // container before service, the order a container's deletion takes them in; FOR NO KEY UPDATE serialises
-      // quota checks without blocking rows that merely reference them
-      if (checks.container.length) await manager.query('SELECT id FROM container WHERE id = $1 FOR NO KEY UPDATE', [limits.containerId]);
-      await manager.query('SELECT id FROM service WHERE id = $1 FOR NO KEY UPDATE', [serviceId]);
-    }
+    if (locking && checks.container.length) await manager.query('SELECT id FROM container WHERE id = $1 FOR NO KEY UPDATE', [limits.containerId]);
     for (const level of ['service', 'container'] as const) {
       if (checks[level].length === 0) continue;
-      const use = await this.use(manager, level === 'service' ? { serviceId } : { containerId: limits.containerId }, demand.reservations ?? false);
+      const use = await this.use(manager, level === 'service' ? { serviceId: limits.serviceId } : { containerId: limits.containerId }, demand.reservations ?? false);
       for (const quota of checks[level]) this.check(level, quota, limits[level][METRIC[quota]]!, use, demand);
     }
   }
@@ -120,34 +132,29 @@ export class QuotaService {
     const [column, id] = 'serviceId' in scope ? ['service_id', scope.serviceId] : ['container_id', scope.containerId];
     const monthStart = floorTo('month', this.clock.now());
     const [row] = await manager.query(
-      `SELECT COALESCE(SUM(v) FILTER (WHERE metric = 'disc'), 0)::float8 AS disc,
-              COALESCE(SUM(v) FILTER (WHERE metric = 'ingest' AND at >= $2), 0)::float8 AS ingest,
-              COALESCE(SUM(v) FILTER (WHERE metric = 'jobruntime' AND at >= $2), 0)::float8 AS jobruntime,
+      `SELECT COALESCE(SUM(value) FILTER (WHERE metric = 'disc'), 0)::float8 AS disc,
+              COALESCE(SUM(value) FILTER (WHERE metric = 'ingest' AND at >= $2), 0)::float8 AS ingest,
+              COALESCE(SUM(value) FILTER (WHERE metric = 'jobruntime' AND at >= $2), 0)::float8 AS jobruntime,
               ${reservations ? `(SELECT COALESCE(SUM(length), 0) FROM upload_session WHERE ${column} = $1 AND completed_at IS NULL AND expires_at > now())::float8` : '0::float8'} AS reserved
-         FROM (
-           SELECT metric, sum AS v, bucket AS at FROM usage_rollup WHERE grain = 'month' AND ${column} = $1 AND metric IN ('disc', 'ingest', 'jobruntime')
-           UNION ALL
-           SELECT metric, value, recorded_at FROM usage WHERE NOT rolled_up AND ${column} = $1 AND metric IN ('disc', 'ingest', 'jobruntime')
-         ) facts`,
+         FROM (${allTimeFacts(`${column} = $1 AND metric IN ('disc', 'ingest', 'jobruntime')`)}) facts`,
       [id, monthStart],
     );
     return { disc: row.disc, ingest: row.ingest, jobruntime: row.jobruntime, reserved: row.reserved, monthStart };
   }
 
-  /** Why a job of this service may not start now (suspension, time window, job-runtime quota), or undefined. */
+  /**
+   * Why a job of this service may not start now, or undefined: the same suspension and time-window rules as
+   * requests (no key can lift them for a task), then the monthly job-runtime quota. One read when no quota is set.
+   */
   async jobRefusal(serviceId: string): Promise<string | undefined> {
-    const [state] = await this.dataSource.query(
-      `SELECT s.suspended OR c.suspended AS suspended, s.starts_at, s.ends_at FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $1`,
-      [serviceId],
-    );
-    if (!state) return 'the service was deleted';
-    const now = this.clock.now();
-    if (state.suspended) return 'the service is suspended (read-only): its tasks do not run';
-    if ((state.starts_at && now < state.starts_at) || (state.ends_at && now >= state.ends_at)) return 'the service is outside its time window: its tasks do not run';
+    const limits = await this.limitsOf(this.dataSource.manager, serviceId, false);
+    if (!limits) return 'the service was deleted';
     try {
-      await this.enforce(this.dataSource.manager, serviceId, { job: true });
+      const target = { type: 'service' as const, id: serviceId, ancestors: new Set<string>(), containerId: limits.containerId, serviceId, service: limits.state };
+      enforceServiceState(target, 'task:run', new Set(), this.clock.now());
+      await this.checkAll(this.dataSource.manager, limits, { job: true }, false);
     } catch (error) {
-      if (error instanceof ProblemError) return error.detail;
+      if (error instanceof ProblemError) return `${error.detail ?? error.title}: its tasks do not run`;
       throw error;
     }
     return undefined;

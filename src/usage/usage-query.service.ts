@@ -186,16 +186,44 @@ export class UsageQueryService {
   }
 
   /**
-   * All-time totals per service and metric (gauges are their current level): what Prometheus exports. Month
-   * rollups plus the facts not rolled up yet.
+   * All-time totals per container, service and metric (gauges are their current level), of everything or of one
+   * service or container: what Prometheus exports, and what a deleted service's gauges are zeroed from.
    */
-  async serviceTotals(): Promise<Array<{ containerId: string | null; serviceId: string | null; metric: string; sum: number }>> {
-    return this.dataSource.query(
-      `SELECT NULLIF(container_id::text, '${NIL_UUID}') AS "containerId", NULLIF(service_id::text, '${NIL_UUID}') AS "serviceId", metric, SUM(sum)::float8 AS sum FROM (
-         SELECT container_id, service_id, metric, sum FROM usage_rollup WHERE grain = 'month'
-         UNION ALL
-         SELECT COALESCE(container_id, '${NIL_UUID}'), COALESCE(service_id, '${NIL_UUID}'), metric, value FROM usage WHERE NOT rolled_up
-       ) facts GROUP BY 1, 2, 3`,
+  async totals(
+    manager: EntityManager = this.dataSource.manager,
+    scope?: { serviceId: string } | { containerId: string },
+    metrics?: string[],
+  ): Promise<Array<{ containerId: string | null; serviceId: string | null; metric: string; sum: number }>> {
+    const params: unknown[] = [];
+    const where = [
+      ...(scope ? [`${'serviceId' in scope ? 'service_id' : 'container_id'} = $${params.push('serviceId' in scope ? scope.serviceId : scope.containerId)}`] : []),
+      ...(metrics ? [`metric = ANY($${params.push(metrics)}::varchar[])`] : []),
+    ].join(' AND ');
+    return manager.query(
+      `SELECT NULLIF(container_id::text, '${NIL_UUID}') AS "containerId", NULLIF(service_id::text, '${NIL_UUID}') AS "serviceId", metric, SUM(value)::float8 AS sum
+         FROM (${allTimeFacts(where || 'TRUE')}) facts GROUP BY 1, 2, 3`,
+      params,
     );
   }
+
+  /** What an Mfile's or a job's report covers: the resource, the jobs run on an Mfile, and their outputs. */
+  async resourcesOf(type: 'mfile' | 'job', id: string): Promise<string[]> {
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      type === 'mfile'
+        ? `SELECT job_id AS id FROM job_input WHERE mfile_id = $1
+           UNION SELECT o.id FROM job_output o JOIN job_input i ON i.job_id = o.job_id WHERE i.mfile_id = $1`
+        : 'SELECT id FROM job_output WHERE job_id = $1',
+      [id],
+    );
+    return [id, ...rows.map((row) => row.id)];
+  }
 }
+
+/**
+ * Every fact once, all time: the month rollups plus the facts not rolled up yet, as (container_id, service_id —
+ * the nil UUID for none —, metric, value, at). `where` may name container_id, service_id and metric.
+ */
+export const allTimeFacts = (where: string) => `
+  SELECT container_id, service_id, metric, sum AS value, bucket AS at FROM usage_rollup WHERE grain = 'month' AND ${where}
+  UNION ALL
+  SELECT COALESCE(container_id, '${NIL_UUID}'), COALESCE(service_id, '${NIL_UUID}'), metric, value, recorded_at FROM usage WHERE NOT rolled_up AND ${where}`;

@@ -3,8 +3,6 @@ import { ApiOperation, ApiProduces, ApiPropertyOptional, ApiTags } from '@nestjs
 import { Type } from 'class-transformer';
 import { IsDate, IsIn, IsOptional, Matches } from 'class-validator';
 import type { Request, Response } from 'express';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { Problems } from '../common/problem';
 import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
 import { Clock } from './clock';
@@ -43,7 +41,6 @@ export class UsageController {
   constructor(
     private readonly usage: UsageQueryService,
     private readonly clock: Clock,
-    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   @Get('usage')
@@ -76,12 +73,7 @@ export class UsageController {
   @ApiProduces('application/json', 'text/csv')
   @ApiOperation({ summary: 'Usage of an Mfile: its bytes stored, ingested and accessed, its backup copy, and the jobs run on it with their outputs' })
   async mfile(@Param('id') id: string, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
-    const rows: Array<{ id: string }> = await this.dataSource.query(
-      `SELECT job_id AS id FROM job_input WHERE mfile_id = $1
-       UNION SELECT o.id FROM job_output o JOIN job_input i ON i.job_id = o.job_id WHERE i.mfile_id = $1`,
-      [id],
-    );
-    return this.answer({ type: 'resources', ids: [id, ...rows.map((row) => row.id)] }, { type: 'mfile', id }, query, [], request, response);
+    return this.answer({ type: 'resources', ids: await this.usage.resourcesOf('mfile', id) }, { type: 'mfile', id }, query, [], request, response);
   }
 
   @Get('jobs/:id/usage')
@@ -89,8 +81,7 @@ export class UsageController {
   @ApiProduces('application/json', 'text/csv')
   @ApiOperation({ summary: 'Usage of a job: runtime, bytes processed, outcome, and the bytes its outputs store' })
   async job(@Param('id') id: string, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
-    const rows: Array<{ id: string }> = await this.dataSource.query('SELECT id FROM job_output WHERE job_id = $1', [id]);
-    return this.answer({ type: 'resources', ids: [id, ...rows.map((row) => row.id)] }, { type: 'job', id }, query, [], request, response);
+    return this.answer({ type: 'resources', ids: await this.usage.resourcesOf('job', id) }, { type: 'job', id }, query, [], request, response);
   }
 
   private async answer(scope: UsageScope, resource: { type: string; id: string | null }, query: UsageQueryDto, groupings: GroupBy[], request: Request, response: Response): Promise<void> {

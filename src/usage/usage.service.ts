@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Clock } from './clock';
 import { Usage } from './usage.entity';
-import { NIL_UUID } from './usage-query.service';
+import { UsageQueryService } from './usage-query.service';
 import { GAUGES } from './usage-report';
 
 export type Metric = 'disc' | 'ingest' | 'access' | 'jobs' | 'jobruntime' | 'jobbytes' | 'corruption' | 'dataloss' | 'containers' | 'services' | 'mfiles' | `task/${string}`;
@@ -25,7 +25,10 @@ export interface UsageFact {
  */
 @Injectable()
 export class UsageService {
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly query: UsageQueryService,
+  ) {}
 
   async record(manager: EntityManager, ...facts: UsageFact[]): Promise<void> {
     const rows = facts
@@ -58,15 +61,7 @@ export class UsageService {
    * way by the caller's row lock on what is deleted).
    */
   async zeroGauges(manager: EntityManager, scope: { serviceId: string } | { containerId: string }): Promise<void> {
-    const [column, id] = 'serviceId' in scope ? ['service_id', scope.serviceId] : ['container_id', scope.containerId];
-    const levels: Array<{ container_id: string | null; service_id: string | null; metric: string; level: number }> = await manager.query(
-      `SELECT NULLIF(container_id, '${NIL_UUID}') AS container_id, NULLIF(service_id, '${NIL_UUID}') AS service_id, metric, SUM(sum)::float8 AS level FROM (
-         SELECT container_id, service_id, metric, sum FROM usage_rollup WHERE grain = 'month' AND ${column} = $1 AND metric = ANY($2::varchar[])
-         UNION ALL
-         SELECT COALESCE(container_id, '${NIL_UUID}'), COALESCE(service_id, '${NIL_UUID}'), metric, value FROM usage WHERE NOT rolled_up AND ${column} = $1 AND metric = ANY($2::varchar[])
-       ) levels GROUP BY 1, 2, 3`,
-      [id, [...GAUGES]],
-    );
-    await this.record(manager, ...levels.map((row) => ({ metric: row.metric as Metric, value: -row.level, containerId: row.container_id, serviceId: row.service_id })));
+    const levels = await this.query.totals(manager, scope, [...GAUGES]);
+    await this.record(manager, ...levels.map((row) => ({ metric: row.metric as Metric, value: -row.sum, containerId: row.containerId, serviceId: row.serviceId })));
   }
 }
