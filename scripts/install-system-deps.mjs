@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Installs what the test suite needs from Debian when it is missing (the suite runs real peers, not mocks):
 // redis-server (the queue), ffmpeg (test media), git (the fresh-clone check), and the WebDAV peers the /dav/ tests
-// drive: litmus (conformance suite), rclone and cadaver (real clients). Root + apt-get only; otherwise it says
+// drive: litmus (conformance suite), rclone and cadaver (real clients), and Chromium for the console tests
+// (driven by playwright-core; never a browser download). Root + apt-get only; otherwise it says
 // exactly what to install.
 import { spawnSync } from 'node:child_process';
 
@@ -12,6 +13,7 @@ const NEEDED = [
   { command: 'litmus', pkg: 'litmus' },
   { command: 'rclone', pkg: 'rclone' },
   { command: 'cadaver', pkg: 'cadaver' },
+  { command: 'chromium', pkg: 'chromium' },
 ];
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
 const missing = NEEDED.filter(({ command }) => !has(command));
