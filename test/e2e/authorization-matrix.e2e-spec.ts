@@ -154,6 +154,8 @@ const ENDPOINTS: Endpoint[] = [
   },
   // usage: each role sees its own resource and what is below it; the provider-wide view is the admin key's alone
   { name: 'GET /usage', actions: ['usage:read', 'container:create'], ok: 200, call: (c) => c.get('/usage?bucket=total') },
+  // queues and workers: the provider's alone, like the provider-wide usage
+  { name: 'GET /queues', actions: ['usage:read', 'container:create'], ok: 200, call: (c) => c.get('/queues') },
   { name: 'GET /containers/:id/usage', actions: ['usage:read'], target: 'C', ok: 200, call: (c, w) => c.get(`/containers/${w.ids.C}/usage?groupBy=service`) },
   { name: 'GET /services/:id/usage', actions: ['usage:read'], target: 'S', ok: 200, call: (c, w) => c.get(`/services/${w.ids.S}/usage`) },
   { name: 'GET /mfiles/:id/usage', actions: ['usage:read'], target: 'M', ok: 200, call: (c, w) => c.get(`/mfiles/${w.ids.M}/usage?format=csv`) },
