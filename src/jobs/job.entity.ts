@@ -3,6 +3,7 @@ import { JsonObject } from '../database/columns';
 import { Container } from '../containers/container.entity';
 import { Mfile } from '../mfiles/mfile.entity';
 import { Service } from '../services/service.entity';
+import type { StepCondition } from './step-condition';
 
 export enum JobState {
   /** Created by a pipeline, waiting for the steps it comes after. */
@@ -18,12 +19,7 @@ export enum JobState {
 
 export const FINAL_JOB_STATES: readonly JobState[] = [JobState.Succeeded, JobState.Failed, JobState.Cancelled, JobState.Skipped];
 
-/** A step's condition, as data (never code): input mimetype globs and a size range in bytes. */
-export interface StepCondition {
-  mimetypes?: string[];
-  minSize?: number;
-  maxSize?: number;
-}
+export type { StepCondition } from './step-condition';
 
 /** One task run on one or more Mfiles. PostgreSQL is the source of truth; Redis only carries the work. */
 @Entity('job')

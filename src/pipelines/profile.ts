@@ -1,5 +1,5 @@
 import { CronExpressionParser } from 'cron-parser';
-import { StepCondition } from '../jobs/job.entity';
+import type { StepCondition } from '../jobs/step-condition';
 import { assertQueueName } from '../queues/queue-names';
 import { isTaskName, mimetypeMatches, resolveTaskOptions, TaskName, TASKS } from '../tasks/task-catalogue';
 
