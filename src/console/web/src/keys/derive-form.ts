@@ -84,7 +84,7 @@ export function offeredRoles(parentActions: readonly string[]): RoleOffer[] {
 
 /** The single actions the acting key can hand on, in the server's order. */
 export function grantableActions(parentActions: readonly string[]): string[] {
-  const held = new Set(parentActions);
+  const held = new Set<string>(parentActions);
   return ACTIONS.filter((action) => held.has(action));
 }
 
@@ -92,7 +92,8 @@ export function grantableActions(parentActions: readonly string[]): string[] {
 export function grantedActions(draft: Pick<DeriveDraft, 'roles' | 'actions'>): string[] {
   const wanted = new Set<string>(draft.actions);
   for (const role of draft.roles) for (const action of (ROLES as Record<string, readonly string[]>)[role] ?? []) wanted.add(action);
-  return ACTIONS.filter((action) => wanted.has(action)).concat([...wanted].filter((action) => !(ACTIONS as readonly string[]).includes(action)));
+  const known: string[] = ACTIONS.filter((action) => wanted.has(action));
+  return [...known, ...[...wanted].filter((action) => !(ACTIONS as readonly string[]).includes(action))];
 }
 
 /** Ready-made permission sets; offered only when the acting key holds all they grant. */

@@ -1,0 +1,37 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
+
+/**
+ * A modal question before something that cannot be undone (revoking keys, deleting webhooks, resetting a profile):
+ * a native <dialog>, so focus stays inside it and Escape cancels; Cancel has the focus when it opens.
+ */
+export function ConfirmDialog(props: {
+  open: boolean;
+  title: string;
+  children: ComponentChildren;
+  confirmLabel: string;
+  busy?: boolean;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const cancelRef = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    if (props.open && !dialog.open) {
+      dialog.showModal();
+      cancelRef.current?.focus();
+    } else if (!props.open && dialog.open) dialog.close();
+  }, [props.open]);
+  return (
+    <dialog ref={ref} class="keys-dialog" aria-labelledby="confirm-title" onClose={() => props.open && props.onCancel()}>
+      <h2 id="confirm-title">{props.title}</h2>
+      <div class="keys-dialog-body">{props.children}</div>
+      <div class="actions">
+        <button type="button" class="danger" disabled={props.busy} onClick={props.onConfirm}>{props.busy ? 'Working…' : props.confirmLabel}</button>
+        <button type="button" class="secondary" ref={cancelRef} onClick={props.onCancel}>Cancel</button>
+      </div>
+    </dialog>
+  );
+}
