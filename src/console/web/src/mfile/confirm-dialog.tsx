@@ -1,0 +1,53 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { describeError } from '../api';
+
+/**
+ * Asks before something that cannot be undone. A native modal <dialog>: focus moves into it and stays there,
+ * Escape cancels, and focus returns to the button that opened it. The action's error is shown inside it.
+ */
+export function ConfirmDialog(props: {
+  open: boolean;
+  title: string;
+  children: ComponentChildren;
+  confirmLabel: string;
+  busyLabel: string;
+  /** The button that closes without acting (default "Cancel"). */
+  dismissLabel?: string;
+  onConfirm: () => Promise<void>;
+  onClose: () => void;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    if (props.open && !dialog.open) {
+      setError(null);
+      dialog.showModal();
+    } else if (!props.open && dialog.open) dialog.close();
+  }, [props.open]);
+  const confirm = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await props.onConfirm();
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <dialog ref={ref} class="confirm-dialog" aria-labelledby="confirm-title" onClose={props.onClose} onCancel={(event) => busy && event.preventDefault()}>
+      <h2 id="confirm-title">{props.title}</h2>
+      <div class="confirm-body">{props.children}</div>
+      {error ? <div class="notice error" role="alert">{describeError(error)}</div> : null}
+      <div class="actions">
+        <button type="button" class="danger" onClick={confirm} disabled={busy}>{busy ? props.busyLabel : props.confirmLabel}</button>
+        <button type="button" class="secondary" onClick={props.onClose} disabled={busy} autofocus>{props.dismissLabel ?? 'Cancel'}</button>
+      </div>
+    </dialog>
+  );
+}
