@@ -1,3 +1,4 @@
+import { UsersAndSessions1795457611751 } from './1795457611751-UsersAndSessions';
 import { ContainerProfiles1795449939959 } from './1795449939959-ContainerProfiles';
 import { UsageRollupsAndQuotas1795448804001 } from './1795448804001-UsageRollupsAndQuotas';
 import { WebdavLocksAndProperties1795441381027 } from './1795441381027-WebdavLocksAndProperties';
@@ -7,4 +8,4 @@ import { AddUploadSessions1795430619827 } from './1795430619827-AddUploadSession
 import { Initial1795426813017 } from './1795426813017-Initial';
 
 // Every migration, in order. scripts/migration-generate.mjs appends new ones here.
-export const MIGRATIONS: Function[] = [Initial1795426813017, AddUploadSessions1795430619827, TaskEngine1795433782387, Webhooks1795435547516, WebdavLocksAndProperties1795441381027, UsageRollupsAndQuotas1795448804001, ContainerProfiles1795449939959];
+export const MIGRATIONS: Function[] = [Initial1795426813017, AddUploadSessions1795430619827, TaskEngine1795433782387, Webhooks1795435547516, WebdavLocksAndProperties1795441381027, UsageRollupsAndQuotas1795448804001, ContainerProfiles1795449939959, UsersAndSessions1795457611751];

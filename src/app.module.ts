@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AuthModule } from './auth/auth.module';
 import { AppConfig } from './config/config';
 import { ContainersModule } from './containers/containers.module';
 import { CoreModule } from './core.module';
@@ -13,13 +14,13 @@ import { ServicesModule } from './services/services.module';
 import { UploadsModule } from './uploads/uploads.module';
 import { UsageController } from './usage/usage.controller';
 
-/** The api role: REST, WebDAV (and, in a later issue, the console). Never runs heavy tasks itself. */
+/** The api role: REST, WebDAV, sessions and the console. Never runs heavy tasks itself. */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config), KeysModule, ContainersModule, ServicesModule, MfoldersModule, MfilesModule, UploadsModule, JobsModule, DavModule],
+      imports: [CoreModule.forRoot(config), KeysModule, ContainersModule, ServicesModule, MfoldersModule, MfilesModule, UploadsModule, JobsModule, DavModule, AuthModule],
       controllers: [HealthController, MetricsController, UsageController],
     };
   }

@@ -5,10 +5,11 @@ import { rootLogger } from './common/logger';
 import { loadConfig } from './config/config';
 import { runMigrations } from './database/data-source';
 import { HealthController } from './health/health.controller';
+import { ensureAdminUser } from './auth/admin-user';
 import { ensureAdminKey } from './keys/admin-key';
 import { DataSource } from 'typeorm';
 
-/** The api process: REST (later WebDAV and the console). Migrates, makes sure the admin key exists, serves. */
+/** The api process: REST, WebDAV and the console. Migrates, makes sure the admin key and user exist, serves. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = rootLogger(config.logLevel, { role: 'api' });
@@ -21,8 +22,13 @@ async function main(): Promise<void> {
     logger.info(line);
     if (line.startsWith('generated')) process.stdout.write(`\n  ${line}\n\n`);
   });
+  await ensureAdminUser(app.get(DataSource), config, (line) => {
+    logger.info(line);
+    if (line.includes('shown once')) process.stdout.write(`\n  ${line}\n\n`);
+  });
   await app.listen(config.port, config.host);
-  logger.info(`MServe api listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port} (OpenAPI at /api/docs)`);
+  logger.info(`MServe api listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port} (console at /, OpenAPI at /api/docs)`);
+  process.stdout.write(`\n  MServe console: ${config.publicUrl}/  (log in as ${config.adminUsername}; the password is in ${config.varDir}/admin.password unless ADMIN_PASSWORD is set)\n\n`);
   handleSignals(
     logger,
     async () => {

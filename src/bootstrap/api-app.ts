@@ -7,6 +7,10 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { pinoHttp } from 'pino-http';
 import { AppModule } from '../app.module';
+import { sessionMiddleware } from '../auth/session';
+import { consoleMiddleware } from '../console/console-middleware';
+import { QueueName } from '../queues/queue-names';
+import { QueueRegistry } from '../queues/queue-registry';
 import { davMiddleware } from '../dav/dav.middleware';
 import { DavService } from '../dav/dav.service';
 import { PinoNestLogger, rootLogger } from '../common/logger';
@@ -14,11 +18,11 @@ import { ProblemFilter } from '../common/problem.filter';
 import { AppConfig } from '../config/config';
 import { httpRequests } from '../metrics/metrics';
 
-/** `?key=` is a credential, not a query parameter: it is neither validated as one nor ever logged. */
+/** `?key=` (a credential) and `?as=` (a held key's id) are not query parameters: neither is validated as one; keys are never logged. */
 class AppValidationPipe extends ValidationPipe {
   override transform(value: unknown, metadata: ArgumentMetadata) {
-    if (metadata.type === 'query' && value && typeof value === 'object' && 'key' in value) {
-      const { key: _credential, ...rest } = value as Record<string, unknown>;
+    if (metadata.type === 'query' && value && typeof value === 'object' && ('key' in value || 'as' in value)) {
+      const { key: _credential, as: _heldKeyId, ...rest } = value as Record<string, unknown>;
       value = rest;
     }
     return super.transform(value, metadata);
@@ -28,7 +32,7 @@ class AppValidationPipe extends ValidationPipe {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function redactUrl(url: string | undefined): string | undefined {
-  return url?.replace(/([?&]key=)[^&]*/gi, '$1[redacted]');
+  return url?.replace(/([?&]key=)[^&]*/gi, '$1[redacted]').replace(/^(\/browse\/)[^/?#]+/, '$1[redacted]');
 }
 
 /** Builds the api application: the one place where HTTP-wide behaviour is configured (main.ts and tests). */
@@ -67,6 +71,10 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
   });
   // WebDAV before the body parsers: a PUT of a .json file is content, not a request body to parse.
   app.use(davMiddleware(() => app.get(DavService)));
+  // The console (static files) and people's sessions; requests without the session cookie never reach the store.
+  app.use(consoleMiddleware());
+  if (config.session.trustProxy) app.set('trust proxy', /^\d+$/.test(config.session.trustProxy) ? Number(config.session.trustProxy) : config.session.trustProxy === 'true' ? true : config.session.trustProxy);
+  app.use(...sessionMiddleware(config, () => app.get(QueueRegistry).get(QueueName.Normal).client));
   app.useBodyParser('json', { limit: config.maxJsonBytes });
   app.setGlobalPrefix('api/v1', {
     exclude: [

@@ -78,6 +78,54 @@ export class EnvironmentSchema {
 
   @IsOptional() @Transform(toInt) @IsInt() @Min(0)
   USAGE_ROLLUP_INTERVAL_MS = 5000;
+
+  @IsOptional() @Transform(emptyToUndefined) @Matches(/^https?:\/\/[^/]+$/, { message: 'PUBLIC_URL must be the origin people use, like https://media.example.org (no path)' })
+  PUBLIC_URL?: string;
+
+  @IsOptional() @Matches(/^[a-z0-9._-]{1,64}$/i, { message: 'ADMIN_USERNAME must be 1-64 letters, digits, . _ or -' })
+  ADMIN_USERNAME = 'admin';
+
+  @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(12, { message: 'ADMIN_PASSWORD must be at least 12 characters' })
+  ADMIN_PASSWORD?: string;
+
+  @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(32, { message: 'SESSION_SECRET must be at least 32 characters' })
+  SESSION_SECRET?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  SESSION_IDLE_SECONDS = 8 * 3600;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  SESSION_MAX_SECONDS = 7 * 86400;
+
+  @IsOptional() @IsIn(['auto', 'true', 'false'])
+  COOKIE_SECURE = 'auto';
+
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  TRUST_PROXY?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  LOGIN_MAX_FAILURES = 5;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  LOGIN_WINDOW_SECONDS = 900;
+
+  @IsOptional() @Transform(emptyToUndefined) @Matches(/^https?:\/\//, { message: 'OIDC_ISSUER must be an http(s) URL' })
+  OIDC_ISSUER?: string;
+
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  OIDC_CLIENT_ID?: string;
+
+  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  OIDC_CLIENT_SECRET?: string;
+
+  @IsOptional() @Matches(/^openid( [\x21-\x7e]+)*$|^[\x21-\x7e]+( [\x21-\x7e]+)* openid( [\x21-\x7e]+)*$/, { message: 'OIDC_SCOPES must be space-separated scopes including openid' })
+  OIDC_SCOPES = 'openid email profile';
+
+  @IsOptional() @IsString()
+  OIDC_LABEL = 'OpenID Connect';
+
+  @IsOptional() @IsIn(['true', 'false'])
+  OIDC_ALLOW_HTTP = 'false';
 }
 
 export interface QueueConsumption {
@@ -116,6 +164,14 @@ export interface AppConfig {
   usageRollupIntervalMs: number;
   /** Redis key prefix of the queues and worker heartbeats: deployments (or test runs) sharing a Redis stay apart. */
   queuePrefix: string;
+  /** The origin people reach the console at (OpenID Connect redirect URI); default http://localhost:PORT. */
+  publicUrl: string;
+  adminUsername: string;
+  adminPassword?: string;
+  session: { secret?: string; idleSeconds: number; maxSeconds: number; cookieSecure: 'auto' | boolean; trustProxy?: string };
+  login: { maxFailures: number; windowSeconds: number };
+  /** Present when OIDC_ISSUER and OIDC_CLIENT_ID are set. */
+  oidc?: { issuer: string; clientId: string; clientSecret?: string; scopes: string; label: string; allowHttp: boolean };
 }
 
 export class ConfigurationError extends Error {
@@ -135,7 +191,7 @@ export function parseQueueList(spec: string): QueueConsumption[] {
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppConfig {
   const known = Object.keys(new EnvironmentSchema());
   const raw: Record<string, unknown> = {};
-  for (const name of [...known, 'DATABASE_URL', 'REDIS_URL', 'STORAGE_DIR', 'ADMIN_KEY']) {
+  for (const name of [...known, 'DATABASE_URL', 'REDIS_URL', 'STORAGE_DIR', 'ADMIN_KEY', 'PUBLIC_URL', 'ADMIN_PASSWORD', 'TRUST_PROXY', 'OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'SESSION_SECRET']) {
     if (environment[name] !== undefined) raw[name] = environment[name];
   }
   const parsed = plainToInstance(EnvironmentSchema, raw);
@@ -168,6 +224,21 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     imageMaxPixels: parsed.IMAGE_MAX_PIXELS,
     queuePrefix: parsed.QUEUE_PREFIX,
     usageRollupIntervalMs: parsed.USAGE_ROLLUP_INTERVAL_MS,
+    publicUrl: parsed.PUBLIC_URL ?? `http://localhost:${parsed.PORT}`,
+    adminUsername: parsed.ADMIN_USERNAME,
+    adminPassword: parsed.ADMIN_PASSWORD,
+    session: {
+      secret: parsed.SESSION_SECRET,
+      idleSeconds: parsed.SESSION_IDLE_SECONDS,
+      maxSeconds: parsed.SESSION_MAX_SECONDS,
+      cookieSecure: parsed.COOKIE_SECURE === 'auto' ? 'auto' : parsed.COOKIE_SECURE === 'true',
+      trustProxy: parsed.TRUST_PROXY,
+    },
+    login: { maxFailures: parsed.LOGIN_MAX_FAILURES, windowSeconds: parsed.LOGIN_WINDOW_SECONDS },
+    oidc:
+      parsed.OIDC_ISSUER && parsed.OIDC_CLIENT_ID
+        ? { issuer: parsed.OIDC_ISSUER, clientId: parsed.OIDC_CLIENT_ID, clientSecret: parsed.OIDC_CLIENT_SECRET, scopes: parsed.OIDC_SCOPES, label: parsed.OIDC_LABEL, allowHttp: parsed.OIDC_ALLOW_HTTP === 'true' }
+        : undefined,
   };
 }
 

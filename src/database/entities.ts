@@ -1,3 +1,4 @@
+import { User, UserKey } from '../auth/user.entity';
 import { DavLock, DavProperty } from '../dav/dav.entities';
 import { Container } from '../containers/container.entity';
 import { JobOutput } from '../job-outputs/job-output.entity';
@@ -11,4 +12,4 @@ import { Service } from '../services/service.entity';
 import { UploadSession } from '../uploads/upload-session.entity';
 import { Usage, UsageRollup } from '../usage/usage.entity';
 
-export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobDependency, JobOutput, ServiceProfile, ContainerProfile, ServiceWebhook, Key, Usage, UsageRollup, UploadSession, DavLock, DavProperty];
+export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobDependency, JobOutput, ServiceProfile, ContainerProfile, ServiceWebhook, Key, Usage, UsageRollup, UploadSession, DavLock, DavProperty, User, UserKey];

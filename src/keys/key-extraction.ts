@@ -24,3 +24,19 @@ export function extractKeySecret(request: IncomingMessage & { query?: Record<str
   if (distinct.length > 1) throw Problems.badRequest('two different keys presented (header and ?key=): send one');
   return distinct[0];
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A person's request names the wallet key it acts with by id (`X-MServe-Key`, or `?as=` where no header can be
+ * set: <img>, <video>, EventSource); the session cookie proves they hold it.
+ */
+export function extractHeldKeyId(request: IncomingMessage & { query?: Record<string, unknown> }): string | undefined {
+  const header = request.headers['x-mserve-key'];
+  const query = request.query?.as ?? new URL(request.url ?? '/', 'http://x').searchParams.get('as') ?? undefined;
+  const values = [header, query].flat().filter((value): value is string => typeof value === 'string' && value !== '');
+  const distinct = [...new Set(values)];
+  if (distinct.length > 1) throw Problems.badRequest('two different key ids given (X-MServe-Key and ?as=): send one');
+  if (distinct.length === 1 && !UUID.test(distinct[0])) throw Problems.badRequest('X-MServe-Key / ?as= must be the id (a UUID) of a key this session holds');
+  return distinct[0];
+}

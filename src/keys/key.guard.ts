@@ -2,7 +2,9 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ProblemError, Problems } from '../common/problem';
 import { AUTHORIZE_METADATA, AuthorizeSpec, AuthorizedRequest, PUBLIC_METADATA } from './authorize.decorator';
-import { extractKeySecret } from './key-extraction';
+import type { Request } from 'express';
+import { requireCsrf } from '../auth/session';
+import { extractHeldKeyId, extractKeySecret } from './key-extraction';
 import { covers, KeysService } from './keys.service';
 import { ResolvedResource, ResourceResolver } from './resource-resolver.service';
 
@@ -44,7 +46,7 @@ export class KeyGuard implements CanActivate {
     const spec = this.reflector.getAllAndOverride<AuthorizeSpec | undefined>(AUTHORIZE_METADATA, targets);
     if (!spec) throw new Error(`route ${context.getClass().name}.${context.getHandler().name} declares neither @Authorize nor @Public`);
     const request = context.switchToHttp().getRequest<AuthorizedRequest>();
-    const auth = await this.keys.authenticate(extractKeySecret(request));
+    const auth = await this.authenticate(request);
     request.auth = auth;
     if (!spec.action) return true;
     if (!spec.resource) {
@@ -59,5 +61,17 @@ export class KeyGuard implements CanActivate {
     enforceServiceState(target, spec.action, auth.actions);
     request.auth = { ...auth, target };
     return true;
+  }
+
+  /** A key secret (machines, capability links), or a held key named by id through the session (people). */
+  private async authenticate(request: AuthorizedRequest & Request) {
+    const secret = extractKeySecret(request);
+    const heldId = extractHeldKeyId(request);
+    if (secret && heldId) throw Problems.badRequest('a key secret and a held key id given: send one');
+    if (secret || !heldId) return this.keys.authenticate(secret);
+    const holder = request.session ?? {};
+    const auth = await this.keys.authenticateHeld(heldId, holder);
+    requireCsrf(request);
+    return auth;
   }
 }

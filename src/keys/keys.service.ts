@@ -68,6 +68,25 @@ export class KeysService {
     const hash = hashKeySecret(secret);
     const key = await this.dataSource.getRepository(Key).findOneBy({ secretHash: hash });
     if (!key || !sameHash(key.secretHash, hash)) throw Problems.unauthenticated('the presented key is not known');
+    return this.usable(key);
+  }
+
+  /**
+   * A key a person holds, named by id: in their wallet (user_key) or held by their session (added with its secret).
+   * Anything else is a 401, exactly as an unknown secret.
+   */
+  async authenticateHeld(keyId: string, holder: { userId?: string; keyIds?: string[] }): Promise<AuthenticatedKey> {
+    const rows: { id: string }[] = await this.dataSource.query(
+      `SELECT k.id FROM key k
+        WHERE k.id = $1 AND (k.id = ANY($2::uuid[]) OR EXISTS (SELECT 1 FROM user_key uk WHERE uk.key_id = k.id AND uk.user_id = $3::uuid))`,
+      [keyId, holder.keyIds ?? [], holder.userId ?? null],
+    );
+    const key = rows.length ? await this.dataSource.getRepository(Key).findOneBy({ id: keyId }) : null;
+    if (!key) throw Problems.unauthenticated(`key ${keyId} is not held by this session: log in, or add the key with its secret`);
+    return this.usable(key);
+  }
+
+  private usable(key: Key): AuthenticatedKey {
     if (key.revokedAt) throw Problems.unauthenticated('the presented key has been revoked');
     if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw Problems.unauthenticated('the presented key has expired');
     return { key, actions: new Set(key.actions) };

@@ -29,7 +29,12 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 export async function newContext(browser: Browser, baseUrl: string, options: { width?: number; height?: number } = {}): Promise<BrowserContext & { consoleErrors: string[] }> {
   const context = (await browser.newContext({ baseURL: baseUrl, viewport: { width: options.width ?? 1280, height: options.height ?? 860 } })) as BrowserContext & { consoleErrors: string[] };
   context.consoleErrors = [];
-  context.on('page', (page) => page.on('pageerror', (error) => context.consoleErrors.push(String(error))));
+  context.on('page', (page) => {
+    page.on('pageerror', (error) => context.consoleErrors.push(String(error)));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/Failed to load resource/.test(message.text())) context.consoleErrors.push(message.text());
+    });
+  });
   return context;
 }
 

@@ -28,5 +28,7 @@ export default async function globalSetup(): Promise<void> {
   // the other suites' queued jobs on its queues. Suites that test the reconciler turn it on for their app.
   process.env.JOB_RECONCILER = 'false';
   process.env.ADMIN_KEY = generateKeySecret();
+  // the console's provider administrator (user `admin`, holding the admin key)
+  process.env.ADMIN_PASSWORD = process.env.ADMIN_PASSWORD ?? 'test-admin-password';
   process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'warn';
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { createApiApp, tuneServer } from '../../src/bootstrap/api-app';
 import { AppConfig, loadConfig } from '../../src/config/config';
+import { ensureAdminUser } from '../../src/auth/admin-user';
 import { ensureAdminKey } from '../../src/keys/admin-key';
 
 export interface TestApp {
@@ -26,7 +27,8 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
   tuneServer(app);
   const dataSource = app.get(DataSource);
   await ensureAdminKey(dataSource, config, () => undefined);
-  await app.listen(0, '127.0.0.1');
+  await ensureAdminUser(dataSource, config, () => undefined);
+  await app.listen(config.port, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   const baseUrl = `http://127.0.0.1:${address.port}`;
   return {

@@ -1,0 +1,127 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import session, { SessionData, Store } from 'express-session';
+import type Redis from 'ioredis';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { join } from 'node:path';
+import { ProblemError } from '../common/problem';
+import { AppConfig } from '../config/config';
+import { readOrCreateSecret } from '../infrastructure/secret-file';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** The logged-in user, if any. */
+    userId?: string;
+    /** Keys held by this session only (pasted keys, share links), by id; the secret was checked when added. */
+    keyIds?: string[];
+    /** The synchronizer token every state change made through this session must echo in X-CSRF-Token. */
+    csrf?: string;
+    /** When the session began (ms): sessions end SESSION_MAX_SECONDS after it, however active. */
+    createdAt?: number;
+  }
+}
+
+export const SESSION_COOKIE = 'mserve.sid';
+export const CSRF_HEADER = 'x-csrf-token';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * express-session's store on the Redis the queues use: one JSON value per session with the idle timeout as its TTL,
+ * under the SHA-256 of the session id (a Redis dump yields no usable cookie). Every api process shares it.
+ */
+export class RedisSessionStore extends Store {
+  constructor(
+    private readonly client: () => Redis,
+    private readonly prefix: string,
+    private readonly idleSeconds: number,
+  ) {
+    super();
+  }
+
+  private key(sid: string): string {
+    return `${this.prefix}:sess:${createHash('sha256').update(sid).digest('hex')}`;
+  }
+
+  override get(sid: string, callback: (error: unknown, session?: SessionData | null) => void): void {
+    this.client()
+      .get(this.key(sid))
+      .then((value) => callback(null, value ? (JSON.parse(value) as SessionData) : null), callback);
+  }
+
+  override set(sid: string, data: SessionData, callback?: (error?: unknown) => void): void {
+    this.client()
+      .set(this.key(sid), JSON.stringify(data), 'EX', this.idleSeconds)
+      .then(() => callback?.(), callback);
+  }
+
+  override touch(sid: string, _data: SessionData, callback?: (error?: unknown) => void): void {
+    this.client()
+      .expire(this.key(sid), this.idleSeconds)
+      .then(() => callback?.(), callback);
+  }
+
+  override destroy(sid: string, callback?: (error?: unknown) => void): void {
+    this.client()
+      .del(this.key(sid))
+      .then(() => callback?.(), callback);
+  }
+}
+
+/**
+ * Sessions for people (the console): an HttpOnly, SameSite=Lax cookie (Lax so the OpenID Connect redirect back
+ * arrives with it), Secure over HTTPS (COOKIE_SECURE=auto follows the request, behind TRUST_PROXY), idle timeout
+ * SESSION_IDLE_SECONDS (rolling), absolute limit SESSION_MAX_SECONDS. Machines keep using keys; a request
+ * without the cookie never touches the store.
+ */
+export function sessionMiddleware(config: AppConfig, client: () => Redis): RequestHandler[] {
+  const secret = config.session.secret ?? readOrCreateSecret(join(config.varDir, 'session.secret'));
+  const handler = session({
+    name: SESSION_COOKIE,
+    secret,
+    store: new RedisSessionStore(client, config.queuePrefix, config.session.idleSeconds),
+    resave: false,
+    saveUninitialized: false,
+    rolling: true,
+    unset: 'destroy',
+    cookie: { httpOnly: true, sameSite: 'lax', secure: config.session.cookieSecure, maxAge: config.session.idleSeconds * 1000, path: '/' },
+  });
+  const absoluteLimit = (request: Request, _response: Response, next: NextFunction) => {
+    const created = request.session?.createdAt;
+    if (created && Date.now() - created > config.session.maxSeconds * 1000) {
+      request.session.regenerate((error) => next(error));
+      return;
+    }
+    next();
+  };
+  // Machines present keys and carry no cookie: they skip the session entirely (no id minted, no store read).
+  const cookie = `${SESSION_COOKIE}=`;
+  const whenUsed = (request: Request, response: Response, next: NextFunction) => {
+    if (request.headers.cookie?.includes(cookie) || request.path.startsWith('/api/v1/session')) return handler(request, response, (error?: unknown) => (error ? next(error) : absoluteLimit(request, response, next)));
+    next();
+  };
+  return [whenUsed];
+}
+
+/** The session's CSRF token, made on first use (the console reads it from GET /api/v1/session). */
+export function csrfToken(request: Request): string {
+  request.session.csrf ??= randomBytes(32).toString('base64url');
+  request.session.createdAt ??= Date.now();
+  return request.session.csrf;
+}
+
+/**
+ * A state change carried by the session cookie must echo the session's token: a page on another site can make the
+ * browser send the cookie, but cannot read the token. Requests that present a key secret carry no ambient
+ * credential and need none.
+ */
+export function requireCsrf(request: Request): void {
+  if (SAFE_METHODS.has(request.method)) return;
+  const expected = request.session?.csrf;
+  const given = request.headers[CSRF_HEADER];
+  if (!expected || typeof given !== 'string' || given.length !== expected.length || !timingSafeEqual(Buffer.from(given), Buffer.from(expected))) {
+    throw new ProblemError(403, 'csrf', 'Forbidden', "a state change through the session needs the session's CSRF token in X-CSRF-Token (GET /api/v1/session gives it)");
+  }
+}
+
+export function hasSession(request: Request): boolean {
+  return Boolean(request.session?.userId || request.session?.keyIds?.length);
+}

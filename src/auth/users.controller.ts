@@ -1,0 +1,92 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Put } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { Problems } from '../common/problem';
+import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
+import { KeysService, presentKey } from '../keys/keys.service';
+import { Key } from '../keys/key.entity';
+import { AuthService, presentUser } from './auth.service';
+import { CreateUserDto, GiveKeyDto, UpdateUserDto } from './dto';
+import { keyFromText } from './session.controller';
+import { User, UserKey } from './user.entity';
+
+function requireProvider(auth: RequestAuth): void {
+  if (auth.key.resourceType !== 'provider') throw Problems.forbidden('user accounts are managed with the provider admin key');
+}
+
+/**
+ * Accounts, for the provider: create people with a password, reset or disable them, and put keys in their
+ * wallets (by the key's secret — whoever gives a key must hold it).
+ */
+@ApiTags('users')
+@Controller('users')
+export class UsersController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly keys: KeysService,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  @Get()
+  @Authorize('key:create')
+  @ApiOperation({ summary: 'List user accounts (provider admin key)' })
+  async list(@Auth() auth: RequestAuth) {
+    requireProvider(auth);
+    const users = await this.dataSource.getRepository(User).find({ order: { createdAt: 'ASC' }, take: 1000 });
+    return { items: users.map(presentUser) };
+  }
+
+  @Post()
+  @Authorize('key:create')
+  @ApiOperation({ summary: 'Create a user account with a password (provider admin key)' })
+  async create(@Auth() auth: RequestAuth, @Body() dto: CreateUserDto) {
+    requireProvider(auth);
+    return presentUser(await this.auth.createUser(dto));
+  }
+
+  @Patch(':id')
+  @Authorize('key:create')
+  @ApiOperation({ summary: 'Reset a password, disable or re-enable an account (provider admin key)' })
+  async update(@Auth() auth: RequestAuth, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: UpdateUserDto) {
+    requireProvider(auth);
+    const repository = this.dataSource.getRepository(User);
+    if (!(await repository.existsBy({ id }))) throw Problems.notFound('user', id);
+    if (dto.password !== undefined) await this.auth.setPassword(id, dto.password);
+    const changes: Partial<User> = {};
+    if (dto.disabled !== undefined) changes.disabled = dto.disabled;
+    if (dto.displayName !== undefined) changes.displayName = dto.displayName;
+    if (Object.keys(changes).length) await repository.update(id, changes);
+    return presentUser(await repository.findOneByOrFail({ id }));
+  }
+
+  @Get(':id/keys')
+  @Authorize('key:create')
+  @ApiOperation({ summary: "The keys in a user's wallet (provider admin key)" })
+  async wallet(@Auth() auth: RequestAuth, @Param('id', new ParseUUIDPipe()) id: string) {
+    requireProvider(auth);
+    const keys = await this.dataSource.getRepository(Key).createQueryBuilder('k').innerJoin(UserKey, 'uk', 'uk.key_id = k.id').where('uk.user_id = :id', { id }).orderBy('k.id').getMany();
+    return { items: keys.map(presentKey) };
+  }
+
+  @Put(':id/keys')
+  @Authorize('key:create')
+  @ApiOperation({ summary: "Put a key (given by its secret) in a user's wallet (provider admin key)" })
+  async give(@Auth() auth: RequestAuth, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: GiveKeyDto) {
+    requireProvider(auth);
+    if (!(await this.dataSource.getRepository(User).existsBy({ id }))) throw Problems.notFound('user', id);
+    const { key } = await this.keys.authenticate(keyFromText(dto.key));
+    await this.auth.saveKey(id, key.id);
+    return presentKey(key);
+  }
+
+  @Delete(':id/keys/:keyId')
+  @Authorize('key:create')
+  @HttpCode(204)
+  @ApiOperation({ summary: "Take a key out of a user's wallet (the key stays valid: revoke it for that)" })
+  async take(@Auth() auth: RequestAuth, @Param('id', new ParseUUIDPipe()) id: string, @Param('keyId', new ParseUUIDPipe()) keyId: string): Promise<void> {
+    requireProvider(auth);
+    const result = await this.dataSource.getRepository(UserKey).delete({ userId: id, keyId });
+    if (!result.affected) throw Problems.notFound('wallet key', keyId);
+  }
+}

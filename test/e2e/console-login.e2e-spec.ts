@@ -1,0 +1,260 @@
+import type { Browser } from 'playwright-core';
+import { Client, makeTenant } from '../support/client';
+import { freePort } from '../support/free-port';
+import { launchBrowser, newContext, screenshot } from '../support/browser';
+import { SessionClient } from '../support/session-client';
+import { startTestApp, TestApp } from '../support/test-app';
+
+const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD!;
+
+describe('people: password login, sessions, CSRF, wallets (API)', () => {
+  let app: TestApp;
+  let admin: Client;
+
+  beforeAll(async () => {
+    app = await startTestApp({ LOGIN_MAX_FAILURES: '3', LOGIN_WINDOW_SECONDS: '60' });
+    admin = new Client(app.api, app.adminKey);
+  });
+  afterAll(() => app?.close());
+
+  it('logs the admin user in, gives them the admin key to act with, and logs out', async () => {
+    const person = new SessionClient(app.api);
+    const anonymous = await person.refresh();
+    expect(anonymous).toMatchObject({ user: null, keys: [] });
+    expect(anonymous.csrfToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const cookieBefore = person.cookie;
+    const login = await person.login('admin', ADMIN_PASSWORD);
+    expect(login.status).toBe(200);
+    expect(login.body.user).toMatchObject({ username: 'admin', provider: 'password' });
+    expect(person.cookie).not.toBe(cookieBefore); // a new session id at login (no fixation)
+    const setCookie = login.headers.getSetCookie().join('\n');
+    expect(setCookie).toMatch(/HttpOnly/i);
+    expect(setCookie).toMatch(/SameSite=Lax/i);
+    const adminKey = login.body.keys.find((key: { resource: { type: string } }) => key.resource.type === 'provider');
+    expect(adminKey).toMatchObject({ roles: ['admin'], saved: true });
+
+    // the held key works on the public REST API, through the session
+    person.actingKeyId = adminKey.id;
+    const created = await person.request('POST', '/containers', { name: 'made-through-a-session' });
+    expect(created.status).toBe(201);
+    expect((await admin.get(`/containers/${created.body.id}`)).status).toBe(200);
+
+    expect((await person.request('POST', '/session/logout')).status).toBe(204);
+    const after = await person.request('GET', '/containers');
+    expect(after.status).toBe(401);
+    expect(after.headers.get('content-type')).toMatch(/problem\+json/);
+  });
+
+  it('refuses a state change through the session without the CSRF token, and one with another session\'s token', async () => {
+    const person = new SessionClient(app.api);
+    expect((await person.login('admin', ADMIN_PASSWORD)).status).toBe(200);
+    const { keys } = await person.refresh();
+    person.actingKeyId = keys[0].id;
+    const without = await person.request('POST', '/containers', { name: 'csrf-less' }, { csrf: null });
+    expect(without.status).toBe(403);
+    expect(without.body).toMatchObject({ status: 403, detail: expect.stringMatching(/CSRF token/) });
+    const other = new SessionClient(app.api);
+    await other.refresh();
+    const forged = await person.request('POST', '/containers', { name: 'csrf-forged' }, { csrf: other.csrf });
+    expect(forged.status).toBe(403);
+    // login itself needs the token (no login CSRF)
+    const fresh = new SessionClient(app.api);
+    await fresh.refresh();
+    expect((await fresh.request('POST', '/session/login', { username: 'admin', password: ADMIN_PASSWORD }, { csrf: null })).status).toBe(403);
+    // reads need none, and nothing was created
+    expect((await person.request('GET', '/containers', undefined, { csrf: null })).status).toBe(200);
+    const listed = await admin.get('/containers?name=csrf-');
+    expect(listed.body.items).toHaveLength(0);
+  });
+
+  it('answers a wrong password and an unknown user alike, and rate-limits repeated failures', async () => {
+    const made = await admin.post('/users', { username: `olga-${Date.now()}`, password: 'olga has a long password' });
+    expect(made.status).toBe(201);
+    const person = new SessionClient(app.api);
+    await person.refresh();
+    const wrong = await person.login(made.body.username, 'not her password');
+    const unknown = await person.login('nobody-at-all', 'not her password');
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect(wrong.body.detail).toBe(unknown.body.detail);
+    expect((await person.login(made.body.username, 'still not it')).status).toBe(401);
+    expect((await person.login(made.body.username, 'third time')).status).toBe(401);
+    const limited = await person.login(made.body.username, 'olga has a long password');
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    // another name from the same address is not locked by her failures
+    const other = await admin.post('/users', { username: `piet-${Date.now()}`, password: 'piet has a long password' });
+    expect((await person.login(other.body.username, 'piet has a long password')).status).toBe(200);
+  });
+
+  it('holds a pasted key in the session, keeps it in the wallet on request, and drops revoked keys', async () => {
+    const tenant = await makeTenant(admin);
+    const user = await admin.post('/users', { username: `wallet-${Date.now()}`, password: 'a wallet password' });
+    const person = new SessionClient(app.api);
+    expect((await person.login(user.body.username, 'a wallet password')).status).toBe(200);
+    expect((await person.refresh()).keys).toEqual([]);
+    const added = await person.request('POST', '/session/keys', { key: `http://elsewhere/browse/${tenant.serviceAdminKey}`, save: true });
+    expect(added.status).toBe(201);
+    expect(added.body).toMatchObject({ resource: { type: 'service', id: tenant.serviceId }, saved: true });
+    person.actingKeyId = added.body.id;
+    expect((await person.request('GET', `/services/${tenant.serviceId}`)).status).toBe(200);
+    // another service is out of this key's reach
+    const elsewhere = await makeTenant(admin);
+    expect((await person.request('GET', `/services/${elsewhere.serviceId}`)).status).toBe(404);
+    // a second login (new session) still holds it: it is in the wallet
+    const again = new SessionClient(app.api);
+    await again.login(user.body.username, 'a wallet password');
+    expect((await again.refresh()).keys.map((key: { id: string }) => key.id)).toEqual([added.body.id]);
+    // a key id the session does not hold is refused like an unknown key
+    again.actingKeyId = (await admin.get('/me')).body.id;
+    expect((await again.request('GET', '/containers')).status).toBe(401);
+    // revoked: gone from the wallet and refused
+    expect((await admin.delete(`/keys/${added.body.id}`)).status).toBe(200);
+    expect((await again.refresh()).keys).toEqual([]);
+    again.actingKeyId = added.body.id;
+    expect((await again.request('GET', `/services/${tenant.serviceId}`)).status).toBe(401);
+  });
+
+  it('opens a share link without an account, and forgets it at logout', async () => {
+    const tenant = await makeTenant(admin);
+    const person = new SessionClient(app.api);
+    await person.refresh();
+    const added = await person.request('POST', '/session/keys', { key: tenant.serviceAdminKey });
+    expect(added.status).toBe(201);
+    expect(added.body.saved).toBe(false);
+    expect((await person.request('POST', '/session/keys', { key: tenant.serviceAdminKey, save: true })).status).toBe(400);
+    person.actingKeyId = added.body.id;
+    expect((await person.request('GET', `/services/${tenant.serviceId}/mfiles`)).status).toBe(200);
+    // ?as= for <img>/<video> URLs
+    person.actingKeyId = undefined;
+    expect((await person.request('GET', `/services/${tenant.serviceId}/mfiles?as=${added.body.id}`)).status).toBe(200);
+    expect((await person.request('POST', '/session/keys', { key: 'msk_not-a-real-key' })).status).toBe(401);
+    await person.request('POST', '/session/logout');
+    expect((await person.request('GET', `/services/${tenant.serviceId}/mfiles?as=${added.body.id}`)).status).toBe(401);
+  });
+
+  it('manages accounts with the provider key only', async () => {
+    const tenant = await makeTenant(admin);
+    expect((await admin.as(tenant.containerKey).get('/users')).status).toBe(403);
+    expect((await admin.post('/users', { username: 'bad name!', password: 'long enough password' })).status).toBe(400);
+    expect((await admin.post('/users', { username: `short-${Date.now()}`, password: 'short' })).body.detail).toMatch(/at least 10/);
+    const made = await admin.post('/users', { username: `Case-${Date.now()}`, password: 'long enough password' });
+    expect((await admin.post('/users', { username: made.body.username.toLowerCase(), password: 'long enough password' })).status).toBe(409);
+    expect((await admin.request('PUT', `/users/${made.body.id}/keys`, { key: tenant.serviceAdminKey })).status).toBe(200);
+    const person = new SessionClient(app.api);
+    expect((await person.login(made.body.username.toUpperCase(), 'long enough password')).status).toBe(200);
+    expect((await person.refresh()).keys).toHaveLength(1);
+    expect((await admin.patch(`/users/${made.body.id}`, { disabled: true })).status).toBe(200);
+    expect((await person.refresh()).user).toBeNull();
+    const relogin = new SessionClient(app.api);
+    expect((await relogin.login(made.body.username, 'long enough password')).status).toBe(401);
+  });
+});
+
+describe('people: session expiry', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ SESSION_IDLE_SECONDS: '2' });
+  });
+  afterAll(() => app?.close());
+
+  it('ends an idle session', async () => {
+    const person = new SessionClient(app.api);
+    expect((await person.login('admin', ADMIN_PASSWORD)).status).toBe(200);
+    const { keys } = await person.refresh();
+    person.actingKeyId = keys[0].id;
+    expect((await person.request('GET', '/containers')).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    expect((await person.request('GET', '/containers')).status).toBe(401);
+    expect((await person.refresh()).user).toBeNull();
+  });
+});
+
+describe('people: OpenID Connect and password login in Chromium', () => {
+  let app: TestApp;
+  let browser: Browser;
+  let idp: { close(): Promise<void> };
+  let issuer: string;
+
+  beforeAll(async () => {
+    const [apiPort, idpPort] = [await freePort(), await freePort()];
+    issuer = `http://127.0.0.1:${idpPort}`;
+    const publicUrl = `http://127.0.0.1:${apiPort}`;
+    const { default: Provider } = (await import('oidc-provider')) as { default: new (issuer: string, configuration: object) => { listen(port: number): import('node:http').Server } };
+    const provider = new Provider(issuer, {
+      clients: [{ client_id: 'mserve', client_secret: 'mserve-test-secret', redirect_uris: [`${publicUrl}/api/v1/session/oidc/callback`], grant_types: ['authorization_code'], response_types: ['code'] }],
+      pkce: { required: () => true },
+      features: { devInteractions: { enabled: true } },
+      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+      cookies: { keys: ['oidc-test-cookie-key'] },
+      findAccount: async (_context: unknown, sub: string) => ({ accountId: sub, claims: async () => ({ sub, email: `${sub}@example.test`, email_verified: true, name: `Person ${sub}` }) }),
+    });
+    const server = provider.listen(idpPort);
+    idp = { close: () => new Promise((resolve) => server.close(() => resolve())) };
+    app = await startTestApp({ PORT: String(apiPort), PUBLIC_URL: publicUrl, OIDC_ISSUER: issuer, OIDC_CLIENT_ID: 'mserve', OIDC_CLIENT_SECRET: 'mserve-test-secret', OIDC_ALLOW_HTTP: 'true', OIDC_LABEL: 'Test IdP' });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await idp?.close();
+  });
+
+  it('logs a new person in through the identity provider and creates their account from its claims', async () => {
+    const context = await newContext(browser, app.baseUrl);
+    const page = await context.newPage();
+    await page.goto('/login');
+    await screenshot(page, 'login');
+    await page.getByRole('link', { name: 'Log in with Test IdP' }).click();
+    // oidc-provider's development login form: any account name, then consent
+    await page.waitForURL((url) => url.origin === issuer);
+    await page.locator('input[name=login]').fill('olivia');
+    await page.locator('input[name=password]').fill('anything');
+    await page.locator('button[type=submit]').click();
+    await page.waitForURL((url) => url.origin === issuer && /interaction/.test(url.pathname) || url.origin === app.baseUrl);
+    if (new URL(page.url()).origin === issuer) await page.locator('button[type=submit]').click();
+    await page.waitForURL(`${app.baseUrl}/`);
+    await page.getByRole('heading', { name: /Welcome, Person olivia/ }).waitFor();
+    const session = await page.evaluate(() => fetch('/api/v1/session').then((response) => response.json() as Promise<{ user: unknown }>));
+    expect(session.user).toMatchObject({ email: 'olivia@example.test', displayName: 'Person olivia', provider: 'oidc' });
+    // the account exists once: logging in again finds it
+    const users = await new Client(app.api, app.adminKey).get('/users');
+    expect(users.body.items.filter((user: { email: string }) => user.email === 'olivia@example.test')).toHaveLength(1);
+    expect(context.consoleErrors).toEqual([]);
+    await context.close();
+  });
+
+  it('refuses a callback whose state does not match (no login without the request it answers)', async () => {
+    const context = await newContext(browser, app.baseUrl);
+    const page = await context.newPage();
+    await page.goto('/api/v1/session/oidc/callback?code=forged&state=forged');
+    await page.waitForURL(/\/login\?error=/);
+    await page.getByRole('alert').waitFor();
+    expect(await page.getByRole('alert').textContent()).toMatch(/OpenID Connect login failed/);
+    const session = await page.evaluate(() => fetch('/api/v1/session').then((response) => response.json() as Promise<{ user: unknown }>));
+    expect(session.user).toBeNull();
+    await context.close();
+  });
+
+  it('logs in with a password in the console and out again', async () => {
+    const context = await newContext(browser, app.baseUrl);
+    const page = await context.newPage();
+    await page.goto('/');
+    await page.waitForURL(/\/login$/);
+    await page.getByLabel('User name').fill('admin');
+    await page.getByLabel('Password').fill('wrong password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').waitFor();
+    expect(await page.getByRole('alert').textContent()).toMatch(/wrong user name or password/);
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: /Welcome, Provider administrator/ }).waitFor();
+    await screenshot(page, 'home');
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL(/\/login$/);
+    const session = await page.evaluate(() => fetch('/api/v1/session').then((response) => response.json() as Promise<{ user: unknown }>));
+    expect(session.user).toBeNull();
+    expect(context.consoleErrors).toEqual([]);
+    await context.close();
+  });
+});
