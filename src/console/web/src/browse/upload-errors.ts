@@ -17,11 +17,12 @@ export function problemFromResponse(status: number, body: string, retryAfter?: s
     const parsed = JSON.parse(body) as unknown;
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) problem = { ...(parsed as Record<string, unknown>), status };
   } catch {
-    if (body.trim()) problem.detail = body.trim().slice(0, 300);
+    // a proxy's HTML error page says nothing a person can use
+    if (body.trim() && !/^\s*</.test(body)) problem.detail = body.trim().slice(0, 300);
   }
   if (problem.retryAfterSeconds === undefined && retryAfter && /^\d+$/.test(retryAfter)) problem.retryAfterSeconds = Number(retryAfter);
-  if (!problem.title) problem.title = STATUS_TITLES[status] ?? `HTTP ${status}`;
-  if (!problem.detail) problem.detail = STATUS_HINTS[status] ?? '';
+  if (!problem.title) problem.title = STATUS_TITLES[status] ?? (status >= 500 ? 'Server error' : 'Error');
+  if (!problem.detail) problem.detail = STATUS_HINTS[status] ?? (status >= 500 ? 'the server could not take the upload right now; retry in a moment' : '');
   return problem;
 }
 
@@ -55,8 +56,9 @@ export function shouldRetryUpload(status: number, problemType?: string): boolean
 
 /** Human text for a problem, naming the quota or state that refused it. */
 export function describeUploadProblem(problem: UploadProblem): string {
-  const retry = typeof problem.retryAfterSeconds === 'number' && problem.retryAfterSeconds > 0 ? ` Try again in ${formatWait(problem.retryAfterSeconds)}.` : '';
-  return `${problem.title ?? 'Error'} (${problem.status}): ${problem.detail ?? ''}${retry}`.trim();
+  const detail = (problem.detail ?? '').trim();
+  const retry = typeof problem.retryAfterSeconds === 'number' && problem.retryAfterSeconds > 0 ? `${detail && !/[.!?]$/.test(detail) ? '.' : ''} Try again in ${formatWait(problem.retryAfterSeconds)}.` : '';
+  return `${problem.title ?? 'Error'} (${problem.status}): ${detail}${retry}`.trim();
 }
 
 function formatWait(seconds: number): string {
