@@ -108,7 +108,7 @@ export function bytesInput(bytes: number | null | undefined): string {
   // the unit the size falls in, when it says the number exactly; "5120.001 KiB" would only hide 5242881
   const [unit, size] = BINARY.find(([, size]) => bytes >= size) ?? ['B', 1];
   const scaled = Number((bytes / size).toFixed(3));
-  return size > 1 && Math.round(scaled * size) === bytes ? `${scaled} ${unit}` : String(bytes);
+  return size > 1 && scaled * size === bytes ? `${scaled} ${unit}` : String(bytes);
 }
 
 /** Seconds as text that parses back to the same number ("10 h", "90 min", "45 s"). */
