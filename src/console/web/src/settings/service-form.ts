@@ -1,0 +1,115 @@
+/**
+ * Rules of the service properties and webhook forms, free of the DOM. The server's own checks live in modules that
+ * import NestJS and class-validator (src/common/validation.ts, src/services/dto.ts, src/webhooks), which cannot be
+ * bundled for the browser, so the few rules needed here are mirrored from them, and the server's 400 answers are
+ * placed on the fields too.
+ */
+
+export interface ServiceView {
+  id: string;
+  containerId: string;
+  name: string;
+  description: string | null;
+  profile: string | null;
+  properties: Record<string, unknown>;
+  suspended: boolean;
+  priority: boolean;
+  rootFolderId: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface PropertiesDraft {
+  name: string;
+  description: string;
+  /** '' for none: the service runs its own profile, or the default. */
+  profile: string;
+}
+
+export type PropertiesField = keyof PropertiesDraft;
+
+/** Mirror of `unsafeNameReason` in src/common/validation.ts: names become WebDAV paths and download file names. */
+export function nameProblem(value: string): string | null {
+  if (value.length === 0) return 'A name is required.';
+  if (new TextEncoder().encode(value).length > 255) return 'At most 255 bytes of UTF-8.';
+  if (value === '.' || value === '..') return 'Cannot be . or ..';
+  if (/[/\\]/.test(value)) return 'Cannot contain / or \\.';
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(value)) return 'Cannot contain control characters.';
+  if (value !== value.trim()) return 'Cannot start or end with a space.';
+  return null;
+}
+
+/** Mirror of `PROFILE_NAME` in src/services/dto.ts. */
+export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const DESCRIPTION_MAX = 4000;
+
+export function propertiesDraft(service: Pick<ServiceView, 'name' | 'description' | 'profile'>): PropertiesDraft {
+  return { name: service.name, description: service.description ?? '', profile: service.profile ?? '' };
+}
+
+export function validateProperties(draft: PropertiesDraft): Partial<Record<PropertiesField, string>> {
+  const errors: Partial<Record<PropertiesField, string>> = {};
+  const name = nameProblem(draft.name);
+  if (name) errors.name = name;
+  if (draft.description.length > DESCRIPTION_MAX) errors.description = `At most ${DESCRIPTION_MAX} characters (now ${draft.description.length}).`;
+  if (draft.profile && !PROFILE_NAME.test(draft.profile)) errors.profile = 'A profile name is 1-100 letters, digits, . _ or -, starting with a letter or digit.';
+  return errors;
+}
+
+/**
+ * The body of PATCH /services/:id: only what changed. The profile selection is a management property
+ * (service:manage): without that action it is never sent.
+ */
+export function buildServicePatch(service: Pick<ServiceView, 'name' | 'description' | 'profile'>, draft: PropertiesDraft, canManage: boolean): Record<string, unknown> {
+  const patch: Record<string, unknown> = {};
+  if (draft.name !== service.name) patch.name = draft.name;
+  if (draft.description !== (service.description ?? '')) patch.description = draft.description;
+  if (canManage && draft.profile !== (service.profile ?? '')) patch.profile = draft.profile || null;
+  return patch;
+}
+
+/**
+ * Places the messages of a 400 answer (`errors`, "name must …", "profile x does not exist", "url: …") on the field
+ * whose name starts them; the rest stay general.
+ */
+export function errorsToFields<F extends string>(errors: readonly string[], fields: readonly F[]): { fields: Partial<Record<F, string>>; general: string[] } {
+  const placed: Partial<Record<F, string>> = {};
+  const general: string[] = [];
+  for (const message of errors) {
+    const first = /^([A-Za-z]+)\b:?/.exec(message)?.[1];
+    const field = fields.find((each) => each === first);
+    if (field) {
+      const rest = message.slice(field.length).replace(/^[\s:]+/, '');
+      // "name must not be empty" → "Must not be empty"; "profile x does not exist" stays whole
+      const text = /^(must|is|should|has|the|only)\b/i.test(rest) ? rest.charAt(0).toUpperCase() + rest.slice(1) : message;
+      placed[field] = placed[field] ? `${placed[field]} ${text}` : text;
+    } else general.push(message);
+  }
+  return { fields: placed, general };
+}
+
+/** Final job states a webhook can be told about; mirror of FINAL_JOB_STATES in src/jobs/job.entity.ts. */
+export const WEBHOOK_EVENTS = ['succeeded', 'failed', 'cancelled', 'skipped'] as const;
+
+export interface WebhookDraft {
+  url: string;
+  events: string[];
+}
+
+export type WebhookField = keyof WebhookDraft;
+
+/** What the form can tell before asking; the server also refuses private and loopback addresses (unless allowed). */
+export function validateWebhook(draft: WebhookDraft): Partial<Record<WebhookField, string>> {
+  const errors: Partial<Record<WebhookField, string>> = {};
+  let url: URL | null = null;
+  try {
+    url = new URL(draft.url.trim());
+  } catch {
+    errors.url = draft.url.trim() ? 'Enter a full address such as https://example.org/mserve-events.' : 'An address is required.';
+  }
+  if (url && url.protocol !== 'http:' && url.protocol !== 'https:') errors.url = 'Only http and https addresses can be called.';
+  else if (url && (url.username || url.password)) errors.url = 'Put no user name or password in the address.';
+  if (draft.url.trim().length > 2000) errors.url = 'At most 2000 characters.';
+  return errors;
+}
