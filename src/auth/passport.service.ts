@@ -63,7 +63,11 @@ export class PassportService {
             done(new ProblemError(502, 'oidc', 'Bad Gateway', 'the identity provider returned no subject'));
             return;
           }
-          this.auth.oidcUser(issuer, claims).then((user) => done(null, user), done);
+          // Providers may keep email and name out of the ID token (they are in UserInfo): ask, bound to the same sub.
+          const profile = tokens.access_token ? client.fetchUserInfo(configuration, tokens.access_token, claims.sub).catch(() => ({})) : Promise.resolve({});
+          profile
+            .then((info) => this.auth.oidcUser(issuer, { ...info, ...claims }))
+            .then((user) => done(null, user), done);
         }),
       );
     })().catch((error: unknown) => {

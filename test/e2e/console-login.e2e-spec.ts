@@ -242,11 +242,11 @@ describe('people: OpenID Connect and password login in Chromium', () => {
     await page.goto('/');
     await page.waitForURL(/\/login$/);
     await page.getByLabel('User name').fill('admin');
-    await page.getByLabel('Password').fill('wrong password');
+    await page.getByLabel('Password', { exact: true }).fill('wrong password');
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('alert').waitFor();
     expect(await page.getByRole('alert').textContent()).toMatch(/wrong user name or password/);
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { name: /Welcome, Provider administrator/ }).waitFor();
     await screenshot(page, 'home');

@@ -13,5 +13,5 @@ export default defineConfig({
     sourcemap: true,
     chunkSizeWarningLimit: 600,
   },
-  server: { proxy: { '/api': 'http://127.0.0.1:3000', '/auth': 'http://127.0.0.1:3000' } },
+  server: { proxy: { '/api': 'http://127.0.0.1:3000' } },
 });

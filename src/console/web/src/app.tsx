@@ -25,7 +25,8 @@ export function App() {
   }, []);
   if (!session.value) return <p class="loading" role="status">Loading MServe…</p>;
   return (
-    <LocationProvider>
+    // links into the API (downloads, the OpenID Connect redirect) are real page loads, not client routes
+    <LocationProvider scope={/^\/(?!api\/|dav\/)/}>
       <ErrorBoundary>
         <Layout>
           <Router>

@@ -67,7 +67,7 @@ export function Login() {
           <div class="card">
             <h2>With your organisation</h2>
             <p>Sign in at your identity provider; MServe creates your account the first time.</p>
-            <a class="button" href="/auth/oidc/login">Log in with {state.oidc.label}</a>
+            <a class="button" href="/api/v1/session/oidc/login">Log in with {state.oidc.label}</a>
           </div>
         )}
         <form class="card" onSubmit={openKey} aria-labelledby="key-login">
