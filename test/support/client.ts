@@ -52,7 +52,7 @@ export class Client {
   /** Uploads bytes as multipart (field `file`). */
   upload(serviceId: string, name: string, bytes: Uint8Array, query = '') {
     const form = new FormData();
-    form.append('file', new Blob([bytes]), name);
+    form.append('file', new Blob([bytes as Uint8Array<ArrayBuffer>]), name);
     return this.post(`/services/${serviceId}/mfiles${query}`, form);
   }
 }
