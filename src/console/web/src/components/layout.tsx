@@ -30,6 +30,7 @@ export function Layout({ children }: { children: ComponentChildren }) {
     ...(key ? [{ href: '/keys', label: 'Keys' }] : []),
     ...(key && key.actions.includes('usage:read') ? [{ href: usagePath(key.resource), label: 'Usage' }] : []),
     ...(provider ? [{ href: '/queues', label: 'Queues' }] : []),
+    ...(state.user || provider ? [{ href: '/account', label: provider ? 'Account & people' : 'Account' }] : []),
   ];
   return (
     <>
