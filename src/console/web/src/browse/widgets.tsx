@@ -67,3 +67,26 @@ export function Breadcrumbs({ items }: { items: Crumb[] }) {
 export function Badge({ children, tone = 'muted' }: { children: ComponentChildren; tone?: 'muted' | 'warn' | 'ok' | 'danger' }) {
   return <span class={`badge badge-${tone}`}>{children}</span>;
 }
+
+/**
+ * A labelled input with its error below it, outside the label (so the input's accessible name stays its label, and
+ * the error is its description). The input must carry `id` and, when there is an error, `aria-describedby={id}-error`.
+ */
+export function Field({ id, label, error, children, class: className }: { id: string; label: ComponentChildren; error?: string | null; children: ComponentChildren; class?: string }) {
+  return (
+    <div class={`field${className ? ` ${className}` : ''}`}>
+      <label for={id}>{label}</label>
+      {children}
+      {error && (
+        <span id={`${id}-error`} class="field-error">
+          {error}
+        </span>
+      )}
+    </div>
+  );
+}
+
+/** The attributes an input in a <Field> carries for its error. */
+export function describedBy(id: string, error: string | null | undefined) {
+  return { id, 'aria-invalid': error ? ('true' as const) : undefined, 'aria-describedby': error ? `${id}-error` : undefined };
+}

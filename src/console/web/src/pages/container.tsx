@@ -8,7 +8,7 @@ import { KeyReveal } from '../browse/key-reveal';
 import { upsertFirst } from '../browse/paging';
 import type { Container, CreatedService, Service } from '../browse/types';
 import { usePaged } from '../browse/use-paged';
-import { Badge, Breadcrumbs, LoadMore, SearchField } from '../browse/widgets';
+import { Badge, Breadcrumbs, describedBy, Field, LoadMore, SearchField } from '../browse/widgets';
 
 const PAGE_SIZE = 50;
 
@@ -159,11 +159,9 @@ function ContainerDetails({ container, onChange }: { container: Container; onCha
       <ErrorNotice error={error} onDismiss={() => setError(null)} />
       {editing ? (
         <form class="inline" onSubmit={save} noValidate>
-          <label>
-            Name
-            <input value={name} required maxLength={255} aria-invalid={problem ? 'true' : undefined} aria-describedby={problem ? 'edit-container-name-error' : undefined} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
-            {problem && <span id="edit-container-name-error" class="field-error">{problem}</span>}
-          </label>
+          <Field id="edit-container-name" label="Name" error={problem}>
+            <input {...describedBy('edit-container-name', problem)} value={name} required maxLength={255} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+          </Field>
           <label>
             Description
             <input value={description} maxLength={4000} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />
@@ -221,11 +219,9 @@ function CreateService({ containerId, onCreated }: { containerId: string; onCrea
     <Card title="Create a service">
       <ErrorNotice error={error} onDismiss={() => setError(null)} />
       <form class="inline" onSubmit={submit} noValidate>
-        <label>
-          Service name
-          <input value={name} required maxLength={255} aria-invalid={problem ? 'true' : undefined} aria-describedby={problem ? 'service-name-error' : undefined} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
-          {problem && <span id="service-name-error" class="field-error">{problem}</span>}
-        </label>
+        <Field id="service-name" label="Service name" error={problem}>
+          <input {...describedBy('service-name', problem)} value={name} required maxLength={255} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+        </Field>
         <label>
           Description <small>(optional)</small>
           <input value={description} maxLength={4000} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />

@@ -7,7 +7,7 @@ import { KeyReveal } from '../browse/key-reveal';
 import { upsertFirst } from '../browse/paging';
 import type { Container, WithKey } from '../browse/types';
 import { usePaged } from '../browse/use-paged';
-import { Badge, LoadMore, SearchField } from '../browse/widgets';
+import { Badge, describedBy, Field, LoadMore, SearchField } from '../browse/widgets';
 
 const PAGE_SIZE = 50;
 
@@ -112,11 +112,9 @@ function CreateContainer({ onCreated }: { onCreated: (container: WithKey<Contain
     <Card title="Create a container">
       <ErrorNotice error={error} onDismiss={() => setError(null)} />
       <form class="inline" onSubmit={submit} noValidate>
-        <label>
-          Name
-          <input value={name} required maxLength={255} aria-invalid={problem ? 'true' : undefined} aria-describedby={problem ? 'container-name-error' : undefined} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
-          {problem && <span id="container-name-error" class="field-error">{problem}</span>}
-        </label>
+        <Field id="container-name" label="Name" error={problem}>
+          <input {...describedBy('container-name', problem)} value={name} required maxLength={255} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+        </Field>
         <label>
           Description <small>(optional)</small>
           <input value={description} maxLength={4000} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />

@@ -16,7 +16,7 @@ import { addUploads, onUploaded } from '../browse/upload-manager';
 import { UploadPanel } from '../browse/upload-panel';
 import { pathKey, type PlannedFile } from '../browse/upload-plan';
 import { usePaged, type Paged } from '../browse/use-paged';
-import { Breadcrumbs, LoadMore, SearchField, type Crumb } from '../browse/widgets';
+import { Breadcrumbs, describedBy, Field, LoadMore, SearchField, type Crumb } from '../browse/widgets';
 
 const FILE_PAGE = 50;
 const FOLDER_PAGE = 100;
@@ -277,27 +277,14 @@ function Toolbar(props: {
   return (
     <form class="toolbar" role="search" aria-label="Search files" onSubmit={(event) => event.preventDefault()}>
       <SearchField label="Name contains" value={props.name} onChange={props.setName} />
-      <label class="search-field">
-        Type
-        <input
-          list="mimetype-suggestions"
-          value={typeText}
-          placeholder="image/*"
-          aria-invalid={typeProblem ? 'true' : undefined}
-          aria-describedby={typeProblem ? 'type-filter-error' : undefined}
-          onInput={(event) => setTypeText((event.target as HTMLInputElement).value)}
-        />
+      <Field id="type-filter" label="Type" error={typeProblem} class="search-field">
+        <input {...describedBy('type-filter', typeProblem)} list="mimetype-suggestions" value={typeText} placeholder="image/*" onInput={(event) => setTypeText((event.target as HTMLInputElement).value)} />
         <datalist id="mimetype-suggestions">
           {TYPE_SUGGESTIONS.map((type) => (
             <option key={type} value={type} />
           ))}
         </datalist>
-        {typeProblem && (
-          <span id="type-filter-error" class="field-error">
-            {typeProblem}
-          </span>
-        )}
-      </label>
+      </Field>
       <label>
         Sort by
         <select value={props.sort} onChange={(event) => props.setSort((event.target as HTMLSelectElement).value as 'name' | 'created')}>
@@ -455,15 +442,9 @@ function CreateFolder({ parent, onCreated }: { parent: Mfolder; onCreated: (fold
   return (
     <form class="inline create-folder" onSubmit={submit} noValidate>
       <ErrorNotice error={error} onDismiss={() => setError(null)} />
-      <label>
-        New folder
-        <input value={name} maxLength={255} aria-invalid={problem ? 'true' : undefined} aria-describedby={problem ? 'new-folder-error' : undefined} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
-        {problem && (
-          <span id="new-folder-error" class="field-error">
-            {problem}
-          </span>
-        )}
-      </label>
+      <Field id={`new-folder-${parent.id}`} label="New folder" error={problem}>
+        <input {...describedBy(`new-folder-${parent.id}`, problem)} value={name} maxLength={255} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+      </Field>
       <button type="submit">Create folder</button>
     </form>
   );
@@ -501,11 +482,9 @@ function FolderRow({ place, folder, writable, onChange, onRemoved }: { place: Pl
     <li class="folder-row" data-folder-name={folder.name}>
       {renaming ? (
         <form class="inline" onSubmit={rename} noValidate>
-          <label for={inputId}>
-            New name for {folder.name}
-            <input id={inputId} value={name} maxLength={255} aria-invalid={problem ? 'true' : undefined} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
-            {problem && <span class="field-error">{problem}</span>}
-          </label>
+          <Field id={inputId} label={`New name for ${folder.name}`} error={problem}>
+            <input {...describedBy(inputId, problem)} value={name} maxLength={255} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+          </Field>
           <div class="actions">
             <button type="submit">Save</button>
             <button type="button" class="secondary" onClick={() => { setRenaming(false); setName(folder.name); setProblem(null); }}>
