@@ -62,6 +62,7 @@ describe('Mfile preview choices', () => {
     expect(imageSource(mfile({ mimetype: 'image/tiff', metadata: { renditions: { thumbnail: rendition('t') } } }))).toMatchObject({ path: '/joboutputs/t/content', what: 'thumbnail' });
     expect(imageSource(mfile({ mimetype: 'image/jpeg', size: 100 * 1024 * 1024, metadata: { renditions: { poster: rendition('p') } } }))?.what).toBe('poster');
     expect(imageSource(mfile({ mimetype: 'image/tiff' }))).toBeNull();
+    expect(imageSource(tiff, false)).toBeNull(); // a key without joboutput:read cannot load renditions
   });
 
   it('plays the proxy with the poster, or a playable original when no proxy is coming', () => {
@@ -70,6 +71,7 @@ describe('Mfile preview choices', () => {
     expect(videoSources(mfile({ mimetype: 'video/mp4' }), true)).toEqual({ src: null, poster: null, playing: null });
     expect(videoSources(mfile({ mimetype: 'video/mp4' }), false)).toMatchObject({ src: { path: '/mfiles/f1/content' }, playing: 'original' });
     expect(videoSources(mfile({ mimetype: 'video/x-matroska' }), false).src).toBeNull();
+    expect(videoSources({ ...made, mimetype: 'video/mp4' }, false, false)).toMatchObject({ src: { path: '/mfiles/f1/content' }, poster: null, playing: 'original' });
   });
 
   it('says the media facts in words', () => {

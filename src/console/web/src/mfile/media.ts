@@ -46,10 +46,11 @@ const fromRendition = (rendition: Rendition, what: ImageSource['what']): ImageSo
 
 /**
  * The picture to show for an image: the file itself when a browser can draw it and it is not huge, else the
- * poster (medium) or thumbnail rendition the image tasks made, else nothing yet.
+ * poster (medium) or thumbnail rendition the image tasks made, else nothing yet. `renditions` false: the key may not
+ * read job outputs (joboutput:read), so only the file itself can be shown.
  */
-export function imageSource(mfile: Mfile): ImageSource | null {
-  const renditions = mfile.metadata.renditions ?? {};
+export function imageSource(mfile: Mfile, renditionsReadable = true): ImageSource | null {
+  const renditions = renditionsReadable ? (mfile.metadata.renditions ?? {}) : {};
   if (BROWSER_IMAGES.includes(bare(mfile.mimetype)) && mfile.size <= LARGEST_ORIGINAL_PREVIEW) {
     const image = mfile.metadata.image as { width?: number; height?: number } | undefined;
     return { path: `/mfiles/${mfile.id}/content`, version: mfile.sha256.slice(0, 16), width: image?.width, height: image?.height, what: 'original' };
@@ -67,8 +68,8 @@ export interface VideoSources {
 }
 
 /** The player's source and poster: the video-proxy and video-poster outputs (linked from the file's metadata). */
-export function videoSources(mfile: Mfile, proxyPending: boolean): VideoSources {
-  const renditions = mfile.metadata.renditions ?? {};
+export function videoSources(mfile: Mfile, proxyPending: boolean, renditionsReadable = true): VideoSources {
+  const renditions = renditionsReadable ? (mfile.metadata.renditions ?? {}) : {};
   const poster = renditions.poster ? fromRendition(renditions.poster, 'poster') : null;
   if (renditions.proxy) return { src: fromRendition(renditions.proxy, 'original'), poster, playing: 'proxy' };
   if (!proxyPending && BROWSER_VIDEOS.includes(bare(mfile.mimetype))) {

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { contentUrl, describeError, request } from '../api';
+import { can, contentUrl, describeError, request } from '../api';
 import { formatBytes } from '../format';
 import { ImageSource, imageSource, previewKind, TEXT_PREVIEW_BYTES, videoSources } from './media';
 import { isFinal, Job, Mfile } from './types';
@@ -39,7 +39,7 @@ export function Preview({ mfile, jobs }: { mfile: Mfile; jobs: Job[] }) {
 }
 
 function ImagePreview({ mfile, jobs }: { mfile: Mfile; jobs: Job[] }) {
-  const source = imageSource(mfile);
+  const source = imageSource(mfile, can('joboutput:read'));
   const [failed, setFailed] = useState(false);
   useEffect(() => setFailed(false), [source?.path, source?.version]);
   if (!source) {
@@ -61,7 +61,7 @@ function ImagePreview({ mfile, jobs }: { mfile: Mfile; jobs: Job[] }) {
 
 function VideoPreview({ mfile, jobs }: { mfile: Mfile; jobs: Job[] }) {
   const proxyJob = pendingTask(jobs, ['video-proxy']);
-  const { src, poster, playing } = videoSources(mfile, proxyJob !== undefined);
+  const { src, poster, playing } = videoSources(mfile, proxyJob !== undefined, can('joboutput:read'));
   if (!src) {
     return (
       <>

@@ -74,8 +74,8 @@ export function RunTask({ mfile, tasks, onCreated }: { mfile: Mfile; tasks: Task
 
   return (
     <form ref={form} class="run-task" onSubmit={submit} noValidate aria-label="Run a task">
-      <label>
-        Task
+      <div class="field">
+        <label for={fieldId('task')}>Task</label>
         <select id={fieldId('task')} value={choice} onChange={(event) => choose((event.target as HTMLSelectElement).value)} aria-describedby="run-task-about">
           {fitting.length > 0 && (
             <optgroup label={`For ${mfile.mimetype}`}>
@@ -91,7 +91,7 @@ export function RunTask({ mfile, tasks, onCreated }: { mfile: Mfile; tasks: Task
             </optgroup>
           )}
         </select>
-      </label>
+      </div>
       <p id="run-task-about" class="muted run-task-about">
         {task ? task.description : "Runs the steps of the service profile's manual pipeline on this file (set in the service settings)."}
         {task && Object.keys(task.outputs).length > 0 && ` Makes: ${Object.keys(task.outputs).join(', ')}.`}
@@ -105,8 +105,8 @@ export function RunTask({ mfile, tasks, onCreated }: { mfile: Mfile; tasks: Task
       {task && fields.length === 0 && <p class="muted">This task has no options.</p>}
       <details class="run-task-advanced">
         <summary>Queue</summary>
-        <label>
-          Queue (optional)
+        <div class="field">
+          <label for={fieldId(QUEUE_FIELD)}>Queue (optional)</label>
           <input
             id={fieldId(QUEUE_FIELD)}
             list="run-task-queues"
@@ -118,7 +118,7 @@ export function RunTask({ mfile, tasks, onCreated }: { mfile: Mfile; tasks: Task
           />
           <small id={`${fieldId(QUEUE_FIELD)}-hint`} class="field-hint">Empty: the task's default queue ({task?.defaultQueue ?? 'normal'}), or priority for a priority service. hardware.&lt;tag&gt; runs on a dedicated device.</small>
           {errors[QUEUE_FIELD] && <span id={`${fieldId(QUEUE_FIELD)}-error`} class="field-error">{errors[QUEUE_FIELD]}</span>}
-        </label>
+        </div>
         <datalist id="run-task-queues">
           <option value="normal" />
           <option value="priority" />
@@ -142,8 +142,8 @@ function OptionInput({ field, value, error, onInput }: { field: OptionField; val
   const described = `${id}-hint${error ? ` ${id}-error` : ''}`;
   const common = { id, name: field.name, required: field.required, 'aria-invalid': error ? ('true' as const) : undefined, 'aria-describedby': described };
   return (
-    <label>
-      {field.label}
+    <div class="field">
+      <label for={id}>{field.label}</label>
       {field.kind === 'select' ? (
         <select {...common} value={value} onChange={(event) => onInput((event.target as HTMLSelectElement).value)}>
           {field.choices.map((choice) => <option key={choice} value={choice}>{choice}</option>)}
@@ -155,6 +155,6 @@ function OptionInput({ field, value, error, onInput }: { field: OptionField; val
       )}
       <small id={`${id}-hint`} class="field-hint">{field.hint}</small>
       {error && <span id={`${id}-error`} class="field-error">{error}</span>}
-    </label>
+    </div>
   );
 }

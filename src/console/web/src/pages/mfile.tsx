@@ -267,11 +267,11 @@ function RenameForm({ mfile, onDone, onCancel }: { mfile: Mfile; onDone: (mfile:
   };
   return (
     <form class="inline card rename-form" onSubmit={submit} aria-label="Rename the file" noValidate>
-      <label>
-        New name
-        <input ref={input} value={name} maxLength={255} required aria-invalid={error ? 'true' : undefined} aria-describedby={error ? 'rename-error' : undefined} onInput={(event) => setName((event.target as HTMLInputElement).value)} />
+      <div class="field">
+        <label for="rename-name">New name</label>
+        <input id="rename-name" ref={input} value={name} maxLength={255} required aria-invalid={error ? 'true' : undefined} aria-describedby={error ? 'rename-error' : undefined} onInput={(event) => setName((event.target as HTMLInputElement).value)} />
         {error && <span id="rename-error" class="field-error" role="alert">{error}</span>}
-      </label>
+      </div>
       <div class="actions">
         <button type="submit" disabled={busy}>{busy ? 'Saving…' : 'Save name'}</button>
         <button type="button" class="secondary" onClick={onCancel}>Cancel</button>
