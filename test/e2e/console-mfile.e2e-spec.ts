@@ -210,6 +210,18 @@ describe('console: the Mfile page and jobs (Chromium, real api and worker)', () 
     await expect(page.locator('.job-page').textContent()).resolves.toContain('height = 480');
     await screenshot(page, 'job');
 
+    // an output kept as a file of its own: linked both ways
+    await page.getByRole('button', { name: 'Keep clip.proxy.mp4 as a file of its own' }).click();
+    await page.getByRole('link', { name: 'Open as file' }).click();
+    await page.getByRole('heading', { level: 1, name: 'clip.proxy.mp4' }).waitFor();
+    const madeBy = page.locator('[data-fact="made-by"]');
+    await madeBy.getByRole('link', { name: 'video-proxy job' }).waitFor();
+    expect(await madeBy.getByRole('link', { name: 'its source file' }).getAttribute('href')).toBe(`/mfiles/${video.id}`);
+    const promoted = (await owner.get(`/services/${tenant.serviceId}/mfiles?name=clip.proxy`)).body.items;
+    expect(promoted).toHaveLength(1);
+    expect(page.url()).toContain(`/mfiles/${promoted[0].id}`);
+    expect(promoted[0].metadata.promotedFrom).toMatchObject({ jobId: proxyJob.id });
+
     // a job on a queue no worker serves stays queued until cancelled through the page
     const stuck = await owner.post('/jobs', { mfileIds: [video.id], task: 'md5', queue: 'hardware.nobody' });
     expect(stuck.status).toBe(201);

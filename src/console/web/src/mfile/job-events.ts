@@ -46,9 +46,14 @@ export function jobsToFollow(jobs: Job[], limit: number): string[] {
     .map((job) => job.id);
 }
 
-/** Newest first, as people read a history. Ids are UUIDv7: their order is the order of creation. */
+const time = (value: string | null) => (value ? new Date(value).getTime() : Number.POSITIVE_INFINITY);
+
+/**
+ * Newest first, as people read a history. The steps of one pipeline run are created in one transaction (the same
+ * instant): among them, the order they started in (the pipeline's order), those not started yet last.
+ */
 export function newestFirst(jobs: Iterable<Job>): Job[] {
-  return [...jobs].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return [...jobs].sort((a, b) => time(b.createdAt) - time(a.createdAt) || time(a.startedAt) - time(b.startedAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /** Seconds between two instants, or null when either is missing. */

@@ -112,7 +112,16 @@ describe('live jobs', () => {
   });
 
   it('orders and times jobs', () => {
-    expect(newestFirst([job('0190-a', 'queued'), job('0190-c', 'queued'), job('0190-b', 'queued')]).map((j) => j.id)).toEqual(['0190-c', '0190-b', '0190-a']);
+    const at = (second: number) => `2025-01-01T00:00:0${second}Z`;
+    const jobs = [
+      job('a', 'succeeded', { createdAt: at(0), startedAt: at(1) }),
+      job('b', 'waiting', { createdAt: at(5) }),
+      job('c', 'succeeded', { createdAt: at(5), startedAt: at(7) }),
+      job('d', 'succeeded', { createdAt: at(5), startedAt: at(6) }),
+      job('e', 'queued', { createdAt: at(9) }),
+    ];
+    // newest run first; inside a run, in the order its steps started, unstarted ones last
+    expect(newestFirst(jobs).map((j) => j.id)).toEqual(['e', 'd', 'c', 'b', 'a']);
     expect(secondsBetween('2025-01-01T00:00:00Z', '2025-01-01T00:01:30Z')).toBe(90);
     expect(secondsBetween(null, '2025-01-01T00:01:30Z')).toBeNull();
   });

@@ -1,6 +1,6 @@
 import { useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, describeError } from '../api';
-import { buildJobRequest, errorsFromProblem, FieldErrors, fieldsOf, FormValues, groupTasks, initialValues, MANUAL_PIPELINE, OptionField, QUEUE_FIELD } from './task-form';
+import { buildJobRequest, errorsFromProblem, plainText, FieldErrors, fieldsOf, FormValues, groupTasks, initialValues, MANUAL_PIPELINE, OptionField, QUEUE_FIELD } from './task-form';
 import type { Job, Mfile, TaskDefinition } from './types';
 
 const fieldId = (name: string) => `run-task-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
@@ -93,7 +93,7 @@ export function RunTask({ mfile, tasks, onCreated }: { mfile: Mfile; tasks: Task
         </select>
       </div>
       <p id="run-task-about" class="muted run-task-about">
-        {task ? task.description : "Runs the steps of the service profile's manual pipeline on this file (set in the service settings)."}
+        {task ? plainText(task.description) : "Runs the steps of the service profile's manual pipeline on this file (set in the service settings)."}
         {task && Object.keys(task.outputs).length > 0 && ` Makes: ${Object.keys(task.outputs).join(', ')}.`}
       </p>
       {fields.length > 0 && (

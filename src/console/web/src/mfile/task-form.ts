@@ -42,9 +42,13 @@ export function labelOf(name: string): string {
   return [first === first.toLowerCase() ? first.charAt(0).toUpperCase() + first.slice(1) : first, ...rest].join(' ');
 }
 
+/** Registry descriptions mark option values as `code`; people read them as plain text. */
+export function plainText(description: string): string {
+  return description.replace(/`([^`]*)`/g, '$1');
+}
+
 function hintOf(spec: OptionSpec): string {
-  // descriptions use `code` marks for option values; a hint is plain text
-  const description = spec.description.replace(/`([^`]*)`/g, '$1');
+  const description = plainText(spec.description);
   if (spec.type === 'integer' || spec.type === 'number') return `${description} (${spec.minimum}–${spec.maximum}, default ${spec.default})`;
   if (spec.type === 'string') return `${description} (default ${spec.default})`;
   return spec.default === undefined ? `${description} (required)` : description;

@@ -8,6 +8,7 @@ import { ConfirmDialog } from '../mfile/confirm-dialog';
 import { secondsBetween } from '../mfile/job-events';
 import { JobProgress, JobsTable, OutputsTable, StateBadge } from '../mfile/job-parts';
 import { useLiveJob, useLiveJobs } from '../mfile/live-jobs';
+import { plainText } from '../mfile/task-form';
 import { loadTasks } from '../mfile/tasks';
 import { isFinal, JobOutput, Mfile, TaskDefinition } from '../mfile/types';
 
@@ -138,7 +139,7 @@ export default function JobPage() {
             <span><strong>{job.state === 'failed' ? 'Failed: ' : 'Note: '}</strong>{job.error}</span>
           </div>
         )}
-        {task && <p class="muted">{task.description}</p>}
+        {task && <p class="muted">{plainText(task.description)}</p>}
       </Card>
 
       <div class="mfile-grid">

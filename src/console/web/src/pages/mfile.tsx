@@ -56,6 +56,19 @@ export default function MfilePage() {
     };
   }, [mfile?.serviceId, mfile?.folderId, keyId]);
 
+  // the job whose output this file was promoted from, named by its task where the key may read it
+  const promotedJobId = mfile?.metadata.promotedFrom?.jobId;
+  const [origin, setOrigin] = useState<Job | null>(null);
+  useEffect(() => {
+    setOrigin(null);
+    if (!promotedJobId || !can('job:read')) return;
+    let current = true;
+    api<Job>(`/jobs/${promotedJobId}`).then((job) => current && setOrigin(job), () => undefined);
+    return () => {
+      current = false;
+    };
+  }, [promotedJobId, keyId]);
+
   // a job that ends may have changed the file (mimetype, metadata, renditions) and made outputs: read them
   const onFinished = useCallback(
     (job: Job) => {
@@ -166,7 +179,10 @@ export default function MfilePage() {
             {promotedFrom && (
               <>
                 <dt>Made by</dt>
-                <dd>an output of <a href={`/jobs/${promotedFrom.jobId}`}>job {promotedFrom.jobId.slice(0, 8)}</a></dd>
+                <dd data-fact="made-by">
+                  an output of the <a href={`/jobs/${promotedFrom.jobId}`}>{origin ? `${origin.task} job` : `job ${promotedFrom.jobId.slice(0, 8)}…`}</a>
+                  {origin?.mfileIds?.[0] && <> on <a href={`/mfiles/${origin.mfileIds[0]}`}>its source file</a></>}
+                </dd>
               </>
             )}
             <dt>ID</dt>
