@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useId, useRef } from 'preact/hooks';
 
 /**
  * A modal question before something that cannot be undone (revoking keys, deleting webhooks, resetting a profile):
@@ -16,6 +16,7 @@ export function ConfirmDialog(props: {
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const cancelRef = useRef<HTMLButtonElement>(null);
+  const titleId = `confirm-${useId()}`;
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
@@ -25,8 +26,8 @@ export function ConfirmDialog(props: {
     } else if (!props.open && dialog.open) dialog.close();
   }, [props.open]);
   return (
-    <dialog ref={ref} class="keys-dialog" aria-labelledby="confirm-title" onClose={() => props.open && props.onCancel()}>
-      <h2 id="confirm-title">{props.title}</h2>
+    <dialog ref={ref} class="keys-dialog" aria-labelledby={titleId} onClose={() => props.open && props.onCancel()}>
+      <h2 id={titleId}>{props.title}</h2>
       <div class="keys-dialog-body">{props.children}</div>
       <div class="actions">
         <button type="button" class="danger" disabled={props.busy} onClick={props.onConfirm}>{props.busy ? 'Working…' : props.confirmLabel}</button>
