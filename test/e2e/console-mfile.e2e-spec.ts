@@ -6,7 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { launchBrowser, newContext, openWithKey, screenshot } from '../support/browser';
 import { Client, makeTenant } from '../support/client';
-import { testClip } from '../support/media';
+import { run, testClip } from '../support/media';
 import { eventually, startRole } from '../support/processes';
 import { startTestApp, TestApp } from '../support/test-app';
 
@@ -332,10 +332,32 @@ describe('console: the Mfile page and jobs (Chromium, real api and worker)', () 
     await pre.waitFor();
     expect(await pre.textContent()).toBe(text.subarray(0, 64 * 1024).toString());
     await expect(page.locator('.mfile-preview figcaption').textContent()).resolves.toContain('The first 64.0 KiB of 99.6 KiB');
+    // a task that does not take the file's type fails, and the page says why, in the row and on the job page
+    const form = page.getByRole('form', { name: 'Run a task' });
+    await form.getByLabel('Task', { exact: true }).selectOption('video-metadata');
+    await form.getByRole('button', { name: 'Run task' }).click();
+    const failedRow = page.locator('table.jobs-table tr[data-task="video-metadata"][data-state="failed"]');
+    await failedRow.waitFor({ timeout: LONG });
+    expect(await failedRow.locator('.job-error').textContent()).toBe('video-metadata accepts video/*, audio/*; "notes.txt" is text/plain');
+    await failedRow.getByRole('link', { name: 'video-metadata' }).click();
+    await page.getByRole('heading', { level: 1, name: 'video-metadata job' }).waitFor();
+    await expect(page.getByRole('alert').textContent()).resolves.toBe('Failed: video-metadata accepts video/*, audio/*; "notes.txt" is text/plain');
+    await page.getByRole('link', { name: 'notes.txt' }).first().click();
+    await page.getByRole('heading', { level: 1, name: 'notes.txt' }).waitFor();
+
     // a root-folder file goes back to the service page when deleted
     await page.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('dialog', { name: 'Delete “notes.txt”?' }).getByRole('button', { name: 'Delete file' }).click();
     await page.waitForURL(`**/services/${tenant.serviceId}`);
+
+    // audio plays in a player of its own
+    const tonePath = join(scratch, 'tone.m4a');
+    await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=2', '-c:a', 'aac', tonePath]);
+    const tone = await owner.upload(tenant.serviceId, 'tone.m4a', new Uint8Array(readFileSync(tonePath)));
+    await page.goto(`/mfiles/${tone.body.id}`);
+    await page.locator('.mfile-preview audio').waitFor();
+    await page.evaluate(() => document.querySelector<HTMLAudioElement>('.mfile-preview audio')!.play());
+    await page.waitForFunction(() => document.querySelector<HTMLAudioElement>('.mfile-preview audio')!.currentTime > 0, undefined, { timeout: LONG });
     expect(context.consoleErrors).toEqual([]);
   });
 
