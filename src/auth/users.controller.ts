@@ -12,7 +12,7 @@ import { keyFromText } from './session.controller';
 import { User, UserKey } from './user.entity';
 
 function requireProvider(auth: RequestAuth): void {
-  if (auth.key.resourceType !== 'provider') throw Problems.forbidden('user accounts are managed with the provider admin key');
+  if (auth.key.resourceType !== 'provider') throw Problems.forbidden('this key lacks the provider scope: user accounts are managed with the provider admin key');
 }
 
 /**

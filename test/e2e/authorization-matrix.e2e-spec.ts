@@ -165,6 +165,26 @@ const ENDPOINTS: Endpoint[] = [
     name: 'PATCH /containers/:id (quota)', actions: ['container:update', 'container:create'], target: 'C', ok: 200, mutates: true,
     call: (c, w) => c.patch(`/containers/${w.ids.C}`, { diskQuota: 10_000_000 }),
   },
+  // people's accounts and wallets: the provider's alone
+  { name: 'GET /users', actions: ['key:create', 'container:create'], ok: 200, call: (c) => c.get('/users') },
+  { name: 'POST /users', actions: ['key:create', 'container:create'], ok: 201, mutates: true, call: (c, _w, r) => c.post('/users', { username: unique(r), password: 'a long enough password' }) },
+  {
+    name: 'PATCH /users/:id', actions: ['key:create', 'container:create'], ok: 200, mutates: true,
+    call: async (c, w, r) => c.patch(`/users/${(await w.admin.post('/users', { username: unique(r) })).body.id}`, { displayName: 'Renamed' }),
+  },
+  { name: 'GET /users/:id/keys', actions: ['key:create', 'container:create'], ok: 200, call: async (c, w) => c.get(`/users/${(await w.admin.get('/users')).body.items[0].id}/keys`) },
+  {
+    name: 'PUT /users/:id/keys', actions: ['key:create', 'container:create'], ok: 200, mutates: true,
+    call: async (c, w, r) => c.put(`/users/${(await w.admin.post('/users', { username: unique(r) })).body.id}/keys`, { key: w.keys.servicecustomer }),
+  },
+  {
+    name: 'DELETE /users/:id/keys/:keyId', actions: ['key:create', 'container:create'], ok: 204, mutates: true,
+    call: async (c, w, r) => {
+      const user = await w.admin.post('/users', { username: unique(r) });
+      const given = await w.admin.put(`/users/${user.body.id}/keys`, { key: w.keys.servicecustomer });
+      return c.delete(`/users/${user.body.id}/keys/${given.body.id}`);
+    },
+  },
   { name: 'POST /keys', actions: ['key:create'], ok: 201, mutates: true, call: (c, _w, r) => c.post('/keys', { actions: [ROLE_ACTIONS[r][0]] }) },
   { name: 'GET /keys', actions: ['key:read'], ok: 200, call: (c) => c.get('/keys') },
   { name: 'GET /me', actions: [], ok: 200, call: (c) => c.get('/me') },
@@ -208,7 +228,8 @@ describe('authorisation: role × endpoint matrix', () => {
     const untested = routes
       .filter((route) => route.includes(' /api/v1/'))
       .map((route) => route.replace('/api/v1', ''))
-      .filter((route) => !tested.has(route) && route !== 'GET /tasks' && route !== 'OPTIONS /services/:id/uploads');
+      // the browser session's own routes are public (no key: the session is the credential); console-login tests them
+      .filter((route) => !tested.has(route) && route !== 'GET /tasks' && route !== 'OPTIONS /services/:id/uploads' && !/^\w+ \/session(\/|$)/.test(route));
     expect(untested).toEqual([]);
   });
 
