@@ -205,7 +205,9 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     await page.getByRole('button', { name: 'Remove step md5' }).click();
     await step(page, 'backup').locator('.pf-after').getByText('“md5” is not a step of this pipeline.').waitFor();
     expect(await step(page, 'backup').getByRole('checkbox', { name: /md5 \(no such step\)/ }).isChecked()).toBe(true);
-    // a bad option value, next to its field
+    // steps are one line each until opened; a bad option value shows next to its field
+    expect(await step(page, 'thumbnail').locator('.pf-step-line').innerText()).toBe('thumbnail · for image/* · after mime');
+    await page.getByRole('button', { name: 'Edit step thumbnail' }).click();
     await step(page, 'thumbnail').getByLabel('width', { exact: true }).fill('5000');
     await step(page, 'thumbnail').getByText('width must be between 8 and 4096').waitFor();
     expect(await step(page, 'thumbnail').getByLabel('width', { exact: true }).getAttribute('aria-invalid')).toBe('true');
@@ -226,7 +228,7 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     const summary = page.locator('.pf-summary');
     await summary.getByText('The profile cannot be saved yet: 3 problems').waitFor();
     expect((await serviceAdmin.get(`/services/${tenant.serviceId}/profile`)).body.source).toBe('default');
-    await summary.getByRole('link', { name: /options\.width/ }).click();
+    await summary.getByRole('link', { name: 'Ingest › step 3 “thumbnail” › width: width must be between 8 and 4096' }).click();
     await eventually(async () => (await page.evaluate(() => document.activeElement?.id)) === 'pf-ingest-steps-2-options-width', 'the width field to get the focus');
     await screenshot(page, 'service-settings');
 
@@ -257,6 +259,9 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     expect(ingest.steps.find((each: { name: string }) => each.name === 'thumbnail').options).toMatchObject({ width: 320, height: 128 });
     expect(periodic).toEqual({ schedule: '0 3 * * *', steps: [{ name: 'fixity', task: 'fixity', options: {}, after: [] }] });
     await page.getByText('this service’s own profile').waitFor();
+    await page.getByRole('button', { name: /^Ingest/ }).click();
+    expect(await step(page, 'backup').locator('.pf-step-line').innerText()).toBe('backup · for any file · after mime');
+    await page.getByRole('button', { name: /^Periodic/ }).click();
 
     // the JSON view shows the same profile, and a change made there comes back to the form
     await page.getByRole('button', { name: 'Edit as JSON' }).click();

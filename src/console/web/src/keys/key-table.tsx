@@ -1,6 +1,7 @@
 import type { KeyView } from '../api';
 import { formatDate, resourcePath } from '../format';
 import { extraActions, keyStatus, RESOURCE_LABELS, ResourceType } from './derive-form';
+import { useResourceNames } from './use-resource-names';
 
 const short = (id: string | null) => (id ? id.slice(-8) : '');
 
@@ -18,6 +19,7 @@ function origin(key: KeyView, actingId: string, byId: Map<string, KeyView>): str
 /** The keys the acting key manages: what each may do, where, until when, and a revoke button for live ones. */
 export function KeyTable(props: { keys: KeyView[]; actingId: string; canRevoke: boolean; onRevoke: (key: KeyView) => void }) {
   const byId = new Map(props.keys.map((key) => [key.id, key]));
+  const names = useResourceNames(props.keys.map((key) => key.resource));
   return (
     <div class="table-wrap">
       <table class="key-table">
@@ -50,7 +52,13 @@ export function KeyTable(props: { keys: KeyView[]; actingId: string; canRevoke: 
                   {extra.length > 0 && <small class="key-meta" title={extra.join(', ')}>+ {extra.join(', ')}</small>}
                 </td>
                 <td>
-                  {type === 'provider' ? 'Everything' : <a href={resourcePath(key.resource)}>{RESOURCE_LABELS[type] ?? type} …{short(key.resource.id)}</a>}
+                  {type === 'provider' ? (
+                    'Everything'
+                  ) : (
+                    <a href={resourcePath(key.resource)} title={key.resource.id ?? undefined}>
+                      {RESOURCE_LABELS[type] ?? type} {names.get(key.resource.id ?? '') ?? `…${short(key.resource.id)}`}
+                    </a>
+                  )}
                 </td>
                 <td>{status === 'revoked' ? <span class="muted">revoked {formatDate(key.revokedAt)}</span> : key.expiresAt ? formatDate(key.expiresAt) : 'never'}</td>
                 <td class="optional">{formatDate(key.createdAt)}</td>

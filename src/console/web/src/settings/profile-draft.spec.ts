@@ -6,6 +6,7 @@ import {
   checkDraft,
   danglingAfter,
   definitionFromDraft,
+  describeField,
   draftFromDefinition,
   emptyProfileDraft,
   fieldDomId,
@@ -17,6 +18,7 @@ import {
   ProfileDraft,
   removeStep,
   renameStep,
+  stepLine,
   stepProblemCount,
   TaskInfo,
   uniqueStepName,
@@ -198,6 +200,17 @@ describe('profile editor model', () => {
     expect(nextRuns('0 3 * * *', 2, from)?.map((date) => date.toISOString())).toEqual(['2026-03-11T03:00:00.000Z', '2026-03-12T03:00:00.000Z']);
     expect(nextRuns('nonsense', 2, from)).toBeNull();
     expect(nextRuns('* *', 2, from)).toBeNull();
+  });
+
+  it('says where a field is, and sums a step up in a line', () => {
+    const draft = chain();
+    expect(describeField('ingest.steps[1].options.width', draft)).toBe('Ingest › step 2 “thumbnail” › width');
+    expect(describeField('ingest.steps[1].when.minSize', draft)).toBe('Ingest › step 2 “thumbnail” › smallest size');
+    expect(describeField('periodic.schedule', draft)).toBe('Periodic › schedule');
+    expect(describeField('manual', draft)).toBe('Manual');
+    const thumbnail = updateStep(draft.ingest, 1, { options: { width: '210', height: '64' }, mimetypes: 'image/*', maxSize: '5 MiB', queue: 'priority' }).steps[1];
+    expect(stepLine(thumbnail, tasks.find((task) => task.name === 'thumbnail'))).toBe('thumbnail · height 64 · for image/*, ≤ 5 MiB · after mime · on priority');
+    expect(stepLine(draft.ingest.steps[0], tasks.find((task) => task.name === 'mime'))).toBe('mime · for any file · starts at once');
   });
 
   it('makes DOM ids from field keys', () => {

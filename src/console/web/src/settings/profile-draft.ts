@@ -56,7 +56,7 @@ export interface ProfileCheck {
   fields: Record<string, string[]>;
   general: string[];
   /** Every message, as the validator wrote it, with the field it was placed on (for the summary). */
-  all: Array<{ message: string; key: string | null }>;
+  all: Array<{ message: string; key: string | null; text: string }>;
 }
 
 export const TRIGGER_INFO: Record<Trigger, { label: string; description: string }> = {
@@ -224,7 +224,7 @@ export function mapProfileErrors(messages: readonly string[], draft: ProfileDraf
   const put = (key: string, message: string, original: string) => {
     const list = (check.fields[key] ??= []);
     if (!list.includes(message)) list.push(message);
-    check.all.push({ message: original, key });
+    check.all.push({ message: original, key, text: message });
   };
   const indexOf = (trigger: Trigger, name: string) => draft[trigger]?.steps.findIndex((step) => step.name.trim() === name) ?? -1;
   for (const message of messages) {
@@ -262,7 +262,7 @@ export function mapProfileErrors(messages: readonly string[], draft: ProfileDraf
       continue;
     }
     check.general.push(message);
-    check.all.push({ message, key: null });
+    check.all.push({ message, key: null, text: message });
   }
   return check;
 }
@@ -277,7 +277,7 @@ export function checkDraft(draft: ProfileDraft, tasks: readonly TaskInfo[]): Pro
     return { fields: {}, general: [], all: [] };
   } catch (error) {
     if (error instanceof ProfileErrors) return mapProfileErrors(error.errors, draft);
-    return { fields: {}, general: [String(error)], all: [{ message: String(error), key: null }] };
+    return { fields: {}, general: [String(error)], all: [{ message: String(error), key: null, text: String(error) }] };
   }
 }
 
@@ -363,4 +363,44 @@ export function nextRuns(schedule: string, count: number, from = new Date()): Da
 export function danglingAfter(pipeline: PipelineDraft, index: number): string[] {
   const names = new Set(pipeline.steps.map((step) => step.name));
   return pipeline.steps[index].after.filter((name) => !names.has(name));
+}
+
+const FIELD_LABELS: Record<string, string> = {
+  name: 'name',
+  task: 'task',
+  queue: 'queue',
+  options: 'options',
+  when: 'condition',
+  'when.mimetypes': 'mimetypes',
+  'when.minSize': 'smallest size',
+  'when.maxSize': 'largest size',
+  after: 'comes after',
+  schedule: 'schedule',
+  steps: 'steps',
+};
+
+/** Where a field is, in words, for the error summary: "Ingest › step 3 “thumbnail” › width". */
+export function describeField(key: string, draft: ProfileDraft): string {
+  const match = /^(\w+)(?:\.steps\[(\d+)\])?(?:\.(.+))?$/.exec(key);
+  if (!match) return key;
+  const [, trigger, index, field] = match;
+  const parts = [TRIGGER_INFO[trigger as Trigger]?.label ?? trigger];
+  if (index !== undefined) {
+    const name = draft[trigger as Trigger]?.steps[Number(index)]?.name;
+    parts.push(`step ${Number(index) + 1}${name ? ` “${name}”` : ''}`);
+  }
+  if (field) parts.push(FIELD_LABELS[field] ?? field.replace(/^options\./, ''));
+  return parts.join(' › ');
+}
+
+/** A step in one line, for a collapsed step: task, options that differ from the defaults, condition, edges, queue. */
+export function stepLine(step: StepDraft, task: TaskInfo | undefined): string {
+  const parts = [step.task || 'no task'];
+  const options = Object.entries(step.options).filter(([name, value]) => value.trim() !== '' && String(task?.options[name]?.default ?? '') !== value.trim());
+  if (options.length) parts.push(options.map(([name, value]) => `${name} ${value}`).join(', '));
+  const when = [splitMimetypes(step.mimetypes).join(' or '), step.minSize.trim() && `≥ ${step.minSize.trim()}`, step.maxSize.trim() && `≤ ${step.maxSize.trim()}`].filter(Boolean);
+  parts.push(when.length ? `for ${when.join(', ')}` : 'for any file');
+  parts.push(step.after.length ? `after ${step.after.join(', ')}` : 'starts at once');
+  if (step.queue.trim()) parts.push(`on ${step.queue.trim()}`);
+  return parts.join(' · ');
 }

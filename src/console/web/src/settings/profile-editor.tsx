@@ -8,6 +8,7 @@ import {
   changeTask,
   checkDraft,
   definitionFromDraft,
+  describeField,
   draftFromDefinition,
   fieldDomId,
   mapProfileErrors,
@@ -76,6 +77,7 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
   const [jsonError, setJsonError] = useState<string | null>(null);
   const [newTask, setNewTask] = useState('');
   const [focusKey, setFocusKey] = useState<string | null>(null);
+  const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
   const summaryRef = useRef<HTMLDivElement>(null);
 
   const load = (next: EffectiveProfile) => {
@@ -112,6 +114,13 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
 
   const clientCheck = useMemo(() => (draft && tasks.length ? checkDraft(draft, tasks) : null), [draft, tasks]);
   const check = merge(clientCheck, serverCheck);
+
+  // a step with a problem opens, and stays open once fixed (it does not fold away under the cursor)
+  useEffect(() => {
+    if (!draft) return;
+    const troubled = TRIGGERS.flatMap((each) => draft[each].steps.filter((_, index) => stepProblemCount(check, each, index) > 0).map((step) => step.uid));
+    if (troubled.some((uid) => !open.has(uid))) setOpen(new Set([...open, ...troubled]));
+  }, [clientCheck, serverCheck]);
   const saved = useMemo(() => (profile && tasks.length ? JSON.stringify(definitionFromDraft(draftFromDefinition(profile.definition).draft, tasks)) : ''), [profile, tasks]);
   const body = draft && tasks.length ? definitionFromDraft(draft, tasks) : null;
   const dirty = body !== null && JSON.stringify(body) !== saved;
@@ -184,8 +193,17 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
 
   const goTo = (key: string | null) => {
     if (!key) return;
+    const index = /\.steps\[(\d+)\]/.exec(key)?.[1];
+    const uid = index === undefined ? undefined : draft[triggerOf(key)].steps[Number(index)]?.uid;
+    if (uid) setOpen(new Set([...open, uid]));
     setTrigger(triggerOf(key));
     setFocusKey(key);
+  };
+  const toggle = (uid: string) => {
+    const next = new Set(open);
+    if (next.has(uid)) next.delete(uid);
+    else next.add(uid);
+    setOpen(next);
   };
 
   const pipeline = draft[trigger];
@@ -222,10 +240,10 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
                         goTo(item.key);
                       }}
                     >
-                      {item.message}
+                      {describeField(item.key, draft)}: {item.text}
                     </a>
                   ) : (
-                    item.message
+                    item.text
                   )}
                 </li>
               ))}
@@ -288,7 +306,15 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
                     <FieldErrors id={`${fieldDomId(scheduleKey)}-errors`} messages={check.fields[scheduleKey]} />
                   </div>
                 )}
-                <h3 id={fieldDomId(`${trigger}.steps`)} tabIndex={-1}>Steps</h3>
+                <div class="pf-steps-head">
+                  <h3 id={fieldDomId(`${trigger}.steps`)} tabIndex={-1}>Steps</h3>
+                  {!readOnly && pipeline.steps.length > 0 && (
+                    <div class="actions">
+                      <button type="button" class="link" onClick={() => setOpen(new Set([...open, ...pipeline.steps.map((each) => each.uid)]))}>Edit all</button>
+                      <button type="button" class="link" onClick={() => setOpen(new Set([...open].filter((uid) => !pipeline.steps.some((each) => each.uid === uid && stepProblemCount(check, trigger, pipeline.steps.indexOf(each)) === 0))))}>Collapse all</button>
+                    </div>
+                  )}
+                </div>
                 <FieldErrors id={`${fieldDomId(`${trigger}.steps`)}-errors`} messages={check.fields[`${trigger}.steps`]} />
                 {pipeline.steps.length === 0 && <p class="muted">No steps yet.</p>}
                 {pipeline.steps.map((step, index) => (
@@ -301,6 +327,8 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
                     webhooks={props.webhooks}
                     errors={check.fields}
                     readOnly={readOnly}
+                    expanded={open.has(step.uid)}
+                    onToggle={() => toggle(step.uid)}
                     onRename={(name) => edit((current) => renameStep(current, index, name))}
                     onTask={(task) => edit((current) => changeTask(current, index, task))}
                     onChange={(change) => edit((current) => updateStep(current, index, change))}
@@ -316,7 +344,20 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
                         {tasks.map((task) => <option key={task.name} value={task.name}>{task.name}</option>)}
                       </select>
                     </label>
-                    <button type="button" class="secondary" disabled={!newTask} onClick={() => edit((current) => addStep(current, newTask))}>Add step</button>
+                    <button
+                      type="button"
+                      class="secondary"
+                      disabled={!newTask}
+                      onClick={() => {
+                        const added = addStep(pipeline, newTask);
+                        const uid = added.steps[added.steps.length - 1].uid;
+                        edit(() => added);
+                        setOpen(new Set([...open, uid]));
+                        setFocusKey(`${trigger}.steps[${added.steps.length - 1}].name`);
+                      }}
+                    >
+                      Add step
+                    </button>
                   </div>
                 )}
                 <p class="muted pf-summary-line">{stepSummary(pipeline, check, trigger)}</p>

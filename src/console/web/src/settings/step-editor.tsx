@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { formatBytes } from '../format';
-import { danglingAfter, fieldDomId, fieldKey, OptionSpec, parseByteSize, PipelineDraft, StepDraft, TaskInfo, Trigger } from './profile-draft';
+import { danglingAfter, fieldDomId, fieldKey, OptionSpec, parseByteSize, PipelineDraft, StepDraft, stepLine, TaskInfo, Trigger } from './profile-draft';
 
 export interface WebhookChoice {
   id: string;
@@ -55,6 +55,9 @@ export function StepEditor(props: {
   webhooks: WebhookChoice[];
   errors: Record<string, string[]>;
   readOnly: boolean;
+  /** Collapsed, a step is one line; a step with problems is always open. */
+  expanded: boolean;
+  onToggle: () => void;
   onRename: (name: string) => void;
   onTask: (task: string) => void;
   onChange: (change: Partial<Omit<StepDraft, 'uid' | 'name' | 'task'>>) => void;
@@ -72,6 +75,27 @@ export function StepEditor(props: {
   const dangling = danglingAfter(pipeline, index);
   const setOption = (name: string, value: string) => props.onChange({ options: { ...step.options, [name]: value } });
   const title = step.name || step.task || `step ${index + 1}`;
+  const open = props.expanded || props.readOnly;
+  const actions = !props.readOnly && (
+    <div class="actions pf-step-actions">
+      <button type="button" class="secondary" aria-expanded={props.expanded} aria-label={`${props.expanded ? 'Collapse' : 'Edit'} step ${title}`} onClick={props.onToggle}>{props.expanded ? 'Collapse' : 'Edit'}</button>
+      <button type="button" class="secondary" disabled={index === 0} aria-label={`Move ${title} up`} onClick={() => props.onMove(-1)}>Move up</button>
+      <button type="button" class="secondary" disabled={index === pipeline.steps.length - 1} aria-label={`Move ${title} down`} onClick={() => props.onMove(1)}>Move down</button>
+      <button type="button" class="danger" aria-label={`Remove step ${title}`} onClick={props.onRemove}>Remove</button>
+    </div>
+  );
+
+  if (!open) {
+    return (
+      <fieldset class="pf-step pf-step-collapsed" data-step={step.name}>
+        <legend id={id()} tabIndex={-1}>
+          <span class="pf-step-number">{index + 1}</span> {title}
+        </legend>
+        <p class="pf-step-line">{stepLine(step, task)}</p>
+        {actions}
+      </fieldset>
+    );
+  }
 
   return (
     <fieldset class="pf-step" data-step={step.name}>
@@ -185,13 +209,7 @@ export function StepEditor(props: {
         <FieldErrors id={`${id('after')}-errors`} messages={errors('after')} />
       </fieldset>
 
-      {!props.readOnly && (
-        <div class="actions pf-step-actions">
-          <button type="button" class="secondary" disabled={index === 0} aria-label={`Move ${title} up`} onClick={() => props.onMove(-1)}>Move up</button>
-          <button type="button" class="secondary" disabled={index === pipeline.steps.length - 1} aria-label={`Move ${title} down`} onClick={() => props.onMove(1)}>Move down</button>
-          <button type="button" class="danger" aria-label={`Remove step ${title}`} onClick={props.onRemove}>Remove</button>
-        </div>
-      )}
+      {actions}
     </fieldset>
   );
 }
