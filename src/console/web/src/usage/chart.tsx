@@ -17,7 +17,7 @@ const KiB = 1024;
 /** Axis steps that read well: 1, 2, 5 (× 10ⁿ) for counts; powers of two of each binary unit for bytes; clock steps for seconds. */
 const COUNT_STEPS = Array.from({ length: 16 }, (_, power) => [1, 2, 5].map((m) => m * 10 ** power)).flat();
 const BYTE_STEPS = Array.from({ length: 6 }, (_, power) => [1, 2, 4, 8, 16, 32, 64, 128, 256, 512].map((m) => m * KiB ** power)).flat();
-const SECOND_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 4 * 3600, 6 * 3600, 12 * 3600, 86_400, 2 * 86_400, 7 * 86_400, 30 * 86_400, 100 * 86_400, 365 * 86_400];
+const SECOND_STEPS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 4 * 3600, 6 * 3600, 12 * 3600, 86_400, 2 * 86_400, 7 * 86_400, 30 * 86_400, 100 * 86_400, 365 * 86_400];
 const STEPS: Record<Unit, number[]> = { count: COUNT_STEPS, bytes: BYTE_STEPS, seconds: SECOND_STEPS };
 
 /** Short axis labels: "256 KiB", "1.5 GiB", "30 min", "2 h". */
@@ -36,6 +36,7 @@ export function axisLabel(unit: Unit, value: number): string {
     if (value >= 86_400) return `${Number((value / 86_400).toFixed(1))} d`;
     if (value >= 3600) return `${Number((value / 3600).toFixed(1))} h`;
     if (value >= 60) return `${Number((value / 60).toFixed(1))} min`;
+    if (value > 0 && value < 1) return `${Number((value * 1000).toPrecision(3))} ms`;
     return `${Number(value.toFixed(1))} s`;
   }
   return new Intl.NumberFormat('en', { notation: value >= 10_000 ? 'compact' : 'standard' }).format(value);
@@ -97,7 +98,9 @@ export function UsageChart({ label, x, end, series, height = 220 }: { label: str
         }),
       ],
     };
-    const data: uPlot.AlignedData = [x, ...series.map((one) => one.values)];
+    // one more point at the range's end: a level is drawn through its last bucket (a step ends at its last point),
+    // and no bar starts there
+    const data: uPlot.AlignedData = [[...x, end], ...series.map((one) => [...one.values, one.kind === 'step' ? (one.values.at(-1) ?? 0) : null])];
     const plot = new uPlot(options, data, element);
     const resize = new ResizeObserver(() => {
       const width = Math.max(200, element.clientWidth);

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { usePaged } from '../browse/use-paged';
 import type { Page } from '../browse/paging';
@@ -9,6 +9,16 @@ import { quotaMonth } from './range';
 import { groupRows, GroupFigures, reportPath, Scope, UsageReport } from './report';
 
 const PAGE = 100;
+
+/** The value once it has stopped changing for `ms`: a list is asked for once per pause in typing, not per key. */
+function useDebounced<T>(value: T, ms: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = setTimeout(() => setSettled(value), ms);
+    return () => clearTimeout(timer);
+  }, [value, ms]);
+  return settled;
+}
 
 /** This month's use per container or service below a scope: disc now, ingest and job runtime since the 1st (UTC). */
 export function useMonthByGroup(scope: Scope, groupBy: 'container' | 'service', refresh: number) {
@@ -93,7 +103,9 @@ function stateOf(resource: ManagedService | ManagedContainer): string {
 
 /** The provider's list: every container with its quota use; each opens to its services. */
 export function ContainersTable({ refresh }: { refresh: number }) {
-  const containers = usePaged<ManagedContainer>((cursor) => api<Page<ManagedContainer>>('/containers', { query: { limit: PAGE, cursor } }), [refresh]);
+  const [filter, setFilter] = useState('');
+  const name = useDebounced(filter.trim(), 250);
+  const containers = usePaged<ManagedContainer>((cursor) => api<Page<ManagedContainer>>('/containers', { query: { limit: PAGE, cursor, name } }), [refresh, name]);
   const month = useMonthByGroup({ type: 'provider' }, 'container', refresh);
   const [open, setOpen] = useState<Set<string>>(new Set());
   const toggle = (id: string) => setOpen((current) => {
@@ -102,12 +114,19 @@ export function ContainersTable({ refresh }: { refresh: number }) {
     else next.add(id);
     return next;
   });
-  if (containers.loading && containers.items.length === 0) return <Spinner label="Loading containers…" />;
   return (
     <>
+      <form class="inline containers-filter" role="search" onSubmit={(event) => event.preventDefault()}>
+        <label>
+          Filter containers by name
+          <input type="search" value={filter} autoComplete="off" onInput={(event) => setFilter((event.target as HTMLInputElement).value)} />
+        </label>
+      </form>
       <ErrorNotice error={containers.error ?? month.error} />
-      {containers.items.length === 0 ? (
-        <p class="muted">No containers yet.</p>
+      {containers.loading && containers.items.length === 0 ? (
+        <Spinner label="Loading containers…" />
+      ) : containers.items.length === 0 ? (
+        <p class="muted">{name ? `No container's name contains "${name}".` : 'No containers yet.'}</p>
       ) : (
         <div class="table-wrap">
           <table class="usage-table">

@@ -40,7 +40,7 @@ export function RangePicker({ choice, onChange, onRefresh, busy }: { choice: Ran
   };
 
   return (
-    <form class="range-picker" onSubmit={apply} aria-label="Time range">
+    <form class="range-picker" onSubmit={apply} aria-label="Range and bucket of the charts">
       <label>
         Time range
         <select value={draft.preset} onChange={(event) => pickPreset((event.target as HTMLSelectElement).value as Preset)}>

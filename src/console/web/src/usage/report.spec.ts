@@ -1,4 +1,4 @@
-import { bucketStarts, chartValues, findSeries, groupRows, quotaUse, rankRows, totalValue, METRICS, UsageReport } from './report';
+import { bucketStarts, chartValues, findSeries, formatValue, groupRows, quotaUse, rankRows, totalValue, METRICS, UsageReport } from './report';
 
 const bucket = (start: string, end: string, sum: number, level?: number) => ({ start, end, sum, count: 1, min: sum, max: sum, mean: sum, stddev: 0, ...(level === undefined ? {} : { level, levelHours: 0 }) });
 
@@ -73,5 +73,16 @@ describe('quota use', () => {
     expect(quotaUse(80, 100).state).toBe('near');
     expect(quotaUse(100, 100)).toEqual({ used: 100, limit: 100, fraction: 1, state: 'full' });
     expect(quotaUse(0, 0).state).toBe('full');
+  });
+});
+
+describe('formatting', () => {
+  it('writes sub-second runtimes in milliseconds', () => {
+    expect(formatValue('seconds', 0.0172)).toBe('17 ms');
+    expect(formatValue('seconds', 0.0001)).toBe('1 ms');
+    expect(formatValue('seconds', 0)).toBe('0.0 s');
+    expect(formatValue('seconds', 90)).toBe('1 min 30 s');
+    expect(formatValue('bytes', 1_000_001)).toBe('976.6 KiB');
+    expect(formatValue('count', 12345)).toBe('12,345');
   });
 });

@@ -68,7 +68,8 @@ export const CHART_METRICS = Object.keys(METRICS) as ChartMetric[];
 export function formatValue(unit: Unit, value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return '—';
   if (unit === 'bytes') return formatBytes(value);
-  if (unit === 'seconds') return formatDuration(value);
+  // job runtimes are often far below a second: "17 ms" says more than "0.0 s"
+  if (unit === 'seconds') return value > 0 && value < 1 ? `${Math.max(1, Math.round(value * 1000))} ms` : formatDuration(value);
   return new Intl.NumberFormat('en').format(value);
 }
 
