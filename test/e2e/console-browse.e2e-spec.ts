@@ -341,6 +341,38 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
     expect(ctx.consoleErrors).toEqual([]);
   });
 
+  it('a key for one folder uploads into it with a plain POST (progress, no pause), gets the thumbnail, and sees nothing above it', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = new Client(app.api, tenant.customerKey);
+    const shared = await customer.post(`/mfolders/${tenant.rootFolderId}/mfolders`, { name: 'shared-with-agency' });
+    expect((await customer.upload(tenant.serviceId, 'private.txt', Buffer.from('not for the agency\n'))).status).toBe(201);
+    const derived = await customer.post('/keys', {
+      actions: ['mfolder:read', 'mfolder:write', 'mfile:create', 'mfile:read', 'job:read', 'joboutput:read'],
+      resource: { type: 'mfolder', id: shared.body.id },
+      label: 'agency drop box',
+    });
+    expect(derived.status).toBe(201);
+    const ctx = await context();
+    const page = await openWithKey(ctx, derived.body.key);
+    expect(new URL(page.url()).pathname).toBe(`/mfolders/${shared.body.id}`);
+    await page.getByRole('heading', { name: 'shared-with-agency', level: 1 }).waitFor();
+    expect(await page.getByRole('navigation', { name: 'Breadcrumbs' }).count()).toBe(0);
+    expect(await page.getByText('private.txt').count()).toBe(0);
+    expect(await page.getByLabel('Search all folders').count()).toBe(0);
+
+    const photo = await picture(800, 600, 'jpeg', 120);
+    await dropFiles(page, [{ name: 'proof.jpg', type: 'image/jpeg', bytes: photo }]);
+    await uploadRow(page, 'proof.jpg', 'done').waitFor({ timeout: 60_000 });
+    expect(await progressOf(page, 'proof.jpg').evaluate((bar) => (bar as unknown as { value: number }).value)).toBe(100);
+    expect(await page.getByRole('button', { name: 'Pause proof.jpg' }).count()).toBe(0);
+    const thumb = page.locator('tr[data-mfile-name="proof.jpg"] img.thumb');
+    await thumb.waitFor({ timeout: 60_000 });
+    await eventually(() => thumb.evaluate((img) => (img as unknown as { complete: boolean }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0), 'the thumbnail to load', 30_000);
+    const inside = await customer.get(`/mfolders/${shared.body.id}/mfiles`);
+    expect(inside.body.items.map((file: { name: string; size: number }) => [file.name, file.size])).toEqual([['proof.jpg', photo.length]]);
+    expect(ctx.consoleErrors).toEqual([]);
+  });
+
   it('pause and resume continue from the server offset; a quota refusal shows the problem detail', async () => {
     const tenant = await makeTenant(admin);
     const customer = new Client(app.api, tenant.customerKey);

@@ -3,12 +3,13 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Paged } from './use-paged';
 
 /** Under a keyset-paged list: how many are shown, and a button for the next page while there is one. */
-export function LoadMore<T>({ paged, noun }: { paged: Paged<T>; noun: string }) {
+export function LoadMore<T>({ paged, noun }: { paged: Paged<T>; noun: [singular: string, plural: string] }) {
   if (paged.loading) return null;
+  const count = paged.items.length;
   return (
     <div class="load-more">
       <span class="muted" role="status" aria-live="polite">
-        {paged.items.length === 0 ? '' : `${paged.items.length} ${noun}${paged.nextCursor ? ' shown, more to load' : ''}`}
+        {count === 0 ? '' : `${count} ${count === 1 ? noun[0] : noun[1]}${paged.nextCursor ? ' shown, more to load' : ''}`}
       </span>
       {paged.nextCursor && (
         <button type="button" class="secondary" onClick={() => void paged.loadMore()} disabled={paged.loadingMore} aria-busy={paged.loadingMore}>
@@ -53,6 +54,8 @@ export interface Crumb {
 }
 
 export function Breadcrumbs({ items }: { items: Crumb[] }) {
+  // one crumb would only repeat the page's heading
+  if (items.length < 2) return null;
   return (
     <nav aria-label="Breadcrumbs">
       <ol class="breadcrumbs">

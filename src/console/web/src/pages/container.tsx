@@ -109,7 +109,7 @@ export default function ContainerPage() {
             </table>
           </div>
         )}
-        <LoadMore paged={services} noun="services" />
+        <LoadMore paged={services} noun={['service', 'services']} />
       </Card>
       {can('container:delete') && <DeleteContainer container={current} />}
     </section>

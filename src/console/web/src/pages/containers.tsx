@@ -78,7 +78,7 @@ export default function Containers() {
             </table>
           </div>
         )}
-        <LoadMore paged={paged} noun="containers" />
+        <LoadMore paged={paged} noun={['container', 'containers']} />
       </Card>
     </section>
   );

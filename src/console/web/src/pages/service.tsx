@@ -243,7 +243,7 @@ function FolderView({ place }: { place: Place }) {
           ) : (
             <FileView files={files.items} view={view} pending={pending} fresh={fresh} />
           )}
-          <LoadMore paged={files} noun="files" />
+          <LoadMore paged={files} noun={['file', 'files']} />
         </section>
       </DropZone>
     </section>
@@ -416,7 +416,7 @@ function Folders({ place, parent, folders, filtered }: { place: Place; parent: M
           ))}
         </ul>
       )}
-      <LoadMore paged={folders} noun="folders" />
+      <LoadMore paged={folders} noun={['folder', 'folders']} />
       {writable && <CreateFolder parent={parent} onCreated={(folder) => folders.setItems((items) => upsertFirst(items, folder))} />}
     </section>
   );
