@@ -66,8 +66,8 @@ export function FileView(props: FileViewProps) {
 function Status({ mfile, pending, fresh }: { mfile: Mfile; pending: ReadonlySet<string>; fresh: ReadonlySet<string> }) {
   return (
     <>
-      {fresh.has(mfile.id) && <span class="badge badge-ok">New</span>}
-      {pending.has(mfile.id) && !previewOf(mfile) && <span class="badge badge-muted">Making preview…</span>}
+      {fresh.has(mfile.id) && <span class="pill pill-ok">New</span>}
+      {pending.has(mfile.id) && !previewOf(mfile) && <span class="pill pill-muted">Making preview…</span>}
     </>
   );
 }

@@ -68,7 +68,7 @@ export function Breadcrumbs({ items }: { items: Crumb[] }) {
 }
 
 export function Badge({ children, tone = 'muted' }: { children: ComponentChildren; tone?: 'muted' | 'warn' | 'ok' | 'danger' }) {
-  return <span class={`badge badge-${tone}`}>{children}</span>;
+  return <span class={`pill pill-${tone}`}>{children}</span>;
 }
 
 /**
