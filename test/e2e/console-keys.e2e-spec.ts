@@ -305,6 +305,23 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     await page.setViewportSize({ width: 375, height: 800 });
     expect(await overflowing(page)).toEqual([]);
 
+    // the container admin chooses a profile the container offers: the service runs it, and its own is read-only
+    const containerAdmin = new Client(app.api, tenant.containerKey);
+    expect((await containerAdmin.put(`/containers/${tenant.containerId}/profiles/photo-lab`, { ingest: { steps: [{ name: 'sum', task: 'sha256' }] } })).status).toBe(200);
+    const provider = await openWithKey(await context(), tenant.containerKey);
+    await provider.goto(`/services/${tenant.serviceId}/settings`);
+    await provider.getByRole('combobox', { name: 'Container profile it runs' }).selectOption('photo-lab');
+    await provider.getByRole('button', { name: 'Save properties' }).click();
+    await provider.getByText(/The provider chose the container profile “photo-lab”/).waitFor();
+    expect((await admin.get(`/services/${tenant.serviceId}`)).body.profile).toBe('photo-lab');
+    expect(await provider.getByRole('button', { name: 'Save profile' }).count()).toBe(0);
+    expect(await provider.locator('fieldset.pf-step[data-step="sum"]').getByLabel('Task').inputValue()).toBe('sha256');
+    await provider.getByRole('combobox', { name: 'Container profile it runs' }).selectOption('');
+    await provider.getByRole('button', { name: 'Save properties' }).click();
+    await provider.getByRole('button', { name: 'Save profile' }).waitFor();
+    expect((await admin.get(`/services/${tenant.serviceId}`)).body.profile).toBeNull();
+    expect((await admin.get(`/services/${tenant.serviceId}/profile`)).body.definition.periodic.schedule).toBe('30 4 * * 1');
+
     // a customer key cannot reach the settings
     const customer = await openWithKey(await context(), tenant.customerKey);
     await customer.goto(`/services/${tenant.serviceId}/settings`);

@@ -90,6 +90,12 @@ export default function KeysPage() {
   const [notice, setNotice] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [showInactive, setShowInactive] = useState(false);
+  // another acting key: nothing of the previous one's stays on screen
+  useEffect(() => {
+    setDerived(null);
+    setNotice('');
+    setTarget(null);
+  }, [keyId]);
 
   if (!acting) {
     return (
@@ -147,7 +153,7 @@ export default function KeysPage() {
             <p class="muted">
               A derived key can do at most what yours can, on your {RESOURCE_LABELS[me.data.resource.type as ResourceType].toLowerCase()} or something inside it, and expires no later than yours. Revoking yours revokes it too.
             </p>
-            <DeriveKeyForm parent={me.data} parentName={acting.resourceName} onDerived={(key) => onDerived(key, key.resource.id === me.data!.resource.id ? acting.resourceName : null)} />
+            <DeriveKeyForm key={me.data.id} parent={me.data} parentName={acting.resourceName} onDerived={(key) => onDerived(key, key.resource.id === me.data!.resource.id ? acting.resourceName : null)} />
           </>
         ) : me.data ? (
           <p>This key cannot derive keys: that needs the action <code>key:create</code>.</p>

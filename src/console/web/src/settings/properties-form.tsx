@@ -18,7 +18,8 @@ export function PropertiesForm(props: { service: ServiceView; canUpdate: boolean
   const [error, setError] = useState<unknown>(null);
   const [status, setStatus] = useState('');
   const [busy, setBusy] = useState(false);
-  const [offered, setOffered] = useState<Array<{ name: string; selectedBy: number }> | null>(null);
+  // undefined while loading, null when the key cannot list the container's profiles
+  const [offered, setOffered] = useState<Array<{ name: string; selectedBy: number }> | null | undefined>(props.canManage && props.canListProfiles ? undefined : null);
 
   useEffect(() => setDraft(propertiesDraft(service)), [service.id, service.updatedAt]);
   useEffect(() => {
@@ -93,7 +94,11 @@ export function PropertiesForm(props: { service: ServiceView; canUpdate: boolean
         <FieldErrors id="sp-description-errors" messages={errors.description ? [errors.description] : undefined} />
         <label>
           Container profile it runs
-          {props.canManage && offered ? (
+          {offered === undefined ? (
+            <select {...field('profile')} disabled>
+              <option>Loading the container’s profiles…</option>
+            </select>
+          ) : props.canManage && offered ? (
             <select {...field('profile')} value={draft.profile} onChange={(event) => change({ profile: (event.target as HTMLSelectElement).value })}>
               <option value="">None: its own profile (or the default)</option>
               {draft.profile && !inOffer && <option value={draft.profile}>{draft.profile} (not offered by the container)</option>}
