@@ -1,4 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { launchBrowser, newContext, openWithKey, screenshot } from '../support/browser';
@@ -297,7 +300,7 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
     expect(ctx.consoleErrors).toEqual([]);
   });
 
-  it('folders: create, rename and delete; an upload into a subfolder lands there', async () => {
+  it('folders: create, rename and delete; uploads into a subfolder land there, a picked folder keeps its tree', async () => {
     const tenant = await makeTenant(admin);
     const customer = new Client(app.api, tenant.customerKey);
     const ctx = await context({ width: 375, height: 800 });
@@ -325,6 +328,29 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
     await page.locator('tr[data-mfile-name="letter.txt"]').waitFor();
     const inside = await customer.get(`/mfolders/${folders.body.items[0].id}/mfiles`);
     expect(inside.body.items.map((file: { name: string; size: number }) => [file.name, file.size])).toEqual([['letter.txt', 15]]);
+    // a whole folder picked with the folder picker: its tree is made here, each file in its own folder
+    const tree = mkdtempSync(join(tmpdir(), 'browse-tree-'));
+    mkdirSync(join(tree, 'photos', '2024'), { recursive: true });
+    const treePng = await picture(200, 150, 'png', 60);
+    writeFileSync(join(tree, 'photos', '2024', 'pier.png'), treePng);
+    writeFileSync(join(tree, 'photos', 'list.txt'), 'pier\n');
+    writeFileSync(join(tree, 'photos', '.DS_Store'), 'desktop bookkeeping');
+    try {
+      await page.locator('#folder-picker').setInputFiles(join(tree, 'photos'));
+      await uploadRow(page, 'pier.png', 'done').waitFor({ timeout: 60_000 });
+      await uploadRow(page, 'list.txt', 'done').waitFor({ timeout: 60_000 });
+    } finally {
+      rmSync(tree, { recursive: true, force: true });
+    }
+    await page.getByRole('link', { name: 'photos', exact: true }).waitFor();
+    const photos = (await customer.get(`/mfolders/${folders.body.items[0].id}/mfolders`)).body.items;
+    expect(photos.map((folder: { name: string }) => folder.name)).toEqual(['photos']);
+    const year = (await customer.get(`/mfolders/${photos[0].id}/mfolders`)).body.items;
+    expect(year.map((folder: { name: string }) => folder.name)).toEqual(['2024']);
+    expect((await customer.get(`/mfolders/${photos[0].id}/mfiles`)).body.items.map((file: { name: string; size: number }) => [file.name, file.size])).toEqual([['list.txt', 5]]);
+    expect((await customer.get(`/mfolders/${year[0].id}/mfiles`)).body.items.map((file: { name: string; size: number }) => [file.name, file.size])).toEqual([['pier.png', treePng.length]]);
+    expect(await uploadRow(page, '.DS_Store').count()).toBe(0);
+
     // the folder view fits a phone: nothing in it is wider than the window
     const overflowing = await page.evaluate(() =>
       Array.from((globalThis as any).document.querySelectorAll('main *') as any[])
@@ -338,6 +364,7 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
     await page.getByRole('button', { name: 'Delete final' }).click();
     await eventually(async () => (await page.getByRole('link', { name: 'final', exact: true }).count()) === 0, 'the folder to go');
     expect((await customer.get(`/mfolders/${tenant.rootFolderId}/mfolders`)).body.items).toEqual([]);
+    expect((await customer.get(`/services/${tenant.serviceId}/mfiles`)).body.items).toEqual([]);
     expect(ctx.consoleErrors).toEqual([]);
   });
 

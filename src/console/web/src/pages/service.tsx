@@ -117,6 +117,9 @@ function FolderView({ place }: { place: Place }) {
   const stops = useRef(new Set<() => void>());
   useEffect(() => () => stops.current.forEach((stop) => stop()), []);
   const watch = (mfile: Mfile) => {
+    const kind = fileKind(mfile.mimetype);
+    // only pictures and videos get one (the profile's thumbnail and video-poster steps)
+    if (kind !== 'image' && kind !== 'video') return;
     if (previewOf(mfile) || watched.current.has(mfile.id) || !can('job:read') || !can('joboutput:read')) return;
     watched.current.add(mfile.id);
     setPending((ids) => new Set(ids).add(mfile.id));
@@ -137,10 +140,7 @@ function FolderView({ place }: { place: Place }) {
   };
   useEffect(() => {
     const now = Date.now();
-    for (const mfile of files.items) {
-      const kind = fileKind(mfile.mimetype);
-      if ((kind === 'image' || kind === 'video') && now - new Date(mfile.createdAt).getTime() < RECENT_MS) watch(mfile);
-    }
+    for (const mfile of files.items) if (now - new Date(mfile.createdAt).getTime() < RECENT_MS) watch(mfile);
   }, [files.items]);
 
   // an upload that finished into what this page shows appears at the top, marked new, and its picture is awaited
