@@ -66,8 +66,11 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
     worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, ['--queues', 'normal:4,priority:1']);
     browser = await launchBrowser();
   });
+  // each test's pages go with it: no stream or upload of one test holds connections in the next
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close().catch(() => undefined);
+  });
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => undefined);
     await browser?.close();
     if (worker && worker.exitCode === null) worker.kill('SIGKILL');
     await app?.close();
