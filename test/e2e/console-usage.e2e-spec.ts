@@ -194,6 +194,14 @@ describe('console: usage dashboards, management actions and the queue view (Chro
     await eventually(async () => (await page.locator('.usage-range').textContent())?.includes('by hour'), 'hourly buckets');
     await eventually(async () => (await exactTotal(ingested, 'ingest')) === uploaded, 'the hourly total');
     expect(await exactTotal(stored, 'disc')).toBe(uploaded);
+    // twelve months by month: this month's bucket holds it all
+    await page.getByLabel('Time range').selectOption('12m');
+    await page.waitForURL(/range=12m&bucket=month/);
+    await eventually(async () => (await page.locator('.usage-range').textContent())?.includes('by month'), 'monthly buckets');
+    await eventually(async () => (await exactTotal(ingested, 'ingest')) === uploaded, 'the monthly total');
+    expect(await exactTotal(stored, 'disc')).toBe(uploaded);
+    await page.getByLabel('Time range').selectOption('24h');
+    await page.waitForURL(/range=24h&bucket=hour/);
     // a custom range is checked before it is asked for
     await page.getByLabel('Time range').selectOption('custom');
     await page.getByLabel('From (UTC)').fill('2026-02-01T00:00');
@@ -202,6 +210,9 @@ describe('console: usage dashboards, management actions and the queue view (Chro
     await page.getByText('the end must be after the start').waitFor();
     expect(await page.getByLabel('To (UTC)').getAttribute('aria-invalid')).toBe('true');
     expect(page.url()).toContain('range=24h');
+    // a range edited into the address that cannot be shown says so
+    await page.goto(`/services/${tenant.serviceId}/usage?range=custom&bucket=day&from=2026-02-01T00:00&to=2025-02-01T00:00`);
+    await page.getByRole('alert').filter({ hasText: 'This range cannot be shown: the end must be after the start' }).waitFor();
     // on a phone the dashboard fits the screen
     await page.setViewportSize({ width: 375, height: 800 });
     await page.goto(`/services/${tenant.serviceId}/usage?range=7d&bucket=day`);

@@ -140,7 +140,9 @@ export default function UsagePage() {
     () => (rangeQuery ? api<UsageReport>(reportPath(scope), { query: { ...rangeQuery, metric: CHART_METRICS.join(',') } }) : Promise.resolve(null)),
     [scopeKey, rangeQuery?.from, rangeQuery?.to, rangeQuery?.bucket, refresh],
   );
-  const month = useLoad(() => {
+  // quota use: the provider has no quotas of its own (its containers' and services' are in the lists below)
+  const month = useLoad<UsageReport | null>(() => {
+    if (scope.type === 'provider') return Promise.resolve(null);
     const { from, to } = quotaMonth(new Date());
     return api<UsageReport>(reportPath(scope), { query: { metric: 'disc,ingest,jobruntime', bucket: 'total', from: from.toISOString(), to: to.toISOString() } });
   }, [scopeKey, refresh]);
@@ -185,6 +187,11 @@ export default function UsagePage() {
       </div>
 
       <ErrorNotice error={report.error} />
+      {!resolved.ok && (
+        <p class="notice error" role="alert">
+          This range cannot be shown: {resolved.error}. Choose another above.
+        </p>
+      )}
       {!resolved.ok ? null : report.loading && !report.data ? (
         <Spinner label="Loading usage…" />
       ) : (
