@@ -172,7 +172,7 @@ function ContainerDetails({ container, onChange }: { container: Container; onCha
           </div>
         </form>
       ) : (
-        <dl class="facts">
+        <dl class="browse-facts">
           <dt>Description</dt>
           <dd>{container.description || <span class="muted">—</span>}</dd>
           <dt>Disk quota</dt>
