@@ -166,6 +166,7 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     await page.getByText('Chosen: File chapter-1.txt').waitFor();
     expect(await page.getByLabel('Id', { exact: true }).inputValue()).toBe(inFolder.body.id);
     expect(await overflowing(page)).toEqual([]);
+    await screenshot(page, 'keys-phone');
     await page.getByRole('button', { name: 'Create key' }).click();
     await page.getByRole('heading', { name: 'Key created: copy it now' }).waitFor();
     const secret = await page.getByLabel('Key', { exact: true }).inputValue();
@@ -190,6 +191,17 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     await other.getByRole('heading', { name: 'Key created: copy it now' }).waitFor();
     const capped = await new Client(app.api, await other.getByLabel('Key', { exact: true }).inputValue()).get('/me');
     expect(new Date(capped.body.expiresAt).getTime()).toBeLessThanOrEqual(new Date(shortLived.body.expiresAt).getTime());
+
+    // many keys: the list pages through them (keyset paging, 50 at a time)
+    const asShortLived = new Client(app.api, shortLived.body.key);
+    for (let n = 0; n < 55; n += 1) expect((await asShortLived.post('/keys', { roles: ['jobreadonly'], label: `batch ${n}` })).status).toBe(201);
+    await other.reload();
+    const rows = other.locator('table.key-table tbody tr');
+    await other.getByRole('button', { name: 'Show more keys' }).waitFor();
+    expect(await rows.count()).toBe(50);
+    await other.getByRole('button', { name: 'Show more keys' }).click();
+    await eventually(async () => (await rows.count()) === 56, 'the second page of keys');
+    expect(await other.getByRole('button', { name: 'Show more keys' }).count()).toBe(0);
   }, 120_000);
 
   it('profile editor: inline errors from the form and from the server, fixed and saved, read back over REST; properties and webhooks', async () => {
