@@ -45,7 +45,7 @@ export function KeyTable(props: { keys: KeyView[]; actingId: string; canRevoke: 
                   <small class="key-meta">
                     …{short(key.id)} {origin(key, props.actingId, byId) && `· ${origin(key, props.actingId, byId)}`}
                   </small>
-                  {status !== 'active' && <span class={`badge badge-${status}`}>{status}</span>}
+                  {status !== 'active' && <span class={`key-badge key-badge-${status}`}>{status}</span>}
                 </td>
                 <td>
                   {key.roles.join(', ') || <span class="muted">no role</span>}

@@ -271,7 +271,7 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
                 <button key={each} type="button" class={each === trigger ? undefined : 'secondary'} aria-pressed={each === trigger} onClick={() => setTrigger(each)}>
                   {TRIGGER_INFO[each].label}
                   <small> {draft[each].enabled ? `${draft[each].steps.length} step${draft[each].steps.length === 1 ? '' : 's'}` : 'off'}</small>
-                  {problems > 0 && <span class="badge badge-error" aria-label={`${problems} problems`}>{problems}</span>}
+                  {problems > 0 && <span class="key-badge key-badge-error" aria-label={`${problems} problems`}>{problems}</span>}
                 </button>
               );
             })}
