@@ -40,7 +40,7 @@ function FieldError({ id, message }: { id: string; message?: string }) {
 }
 
 /** Derive a sub-key of the acting key: what it may do, where, until when, and a note. */
-export function DeriveKeyForm(props: { parent: KeyView; parentName: string | null; onDerived: (key: DerivedKey) => void }) {
+export function DeriveKeyForm(props: { parent: KeyView; parentName: string | null; onDerived: (key: DerivedKey, resourceName: string | null) => void }) {
   const { parent } = props;
   const [draft, setDraft] = useState<DeriveDraft>(() => ({ ...emptyDraft(), resourceType: scopeTypesBelow(parent.resource.type)[0] ?? 'mfile' }));
   const [chosenName, setChosenName] = useState<string | null>(null);
@@ -77,7 +77,7 @@ export function DeriveKeyForm(props: { parent: KeyView; parentName: string | nul
     setBusy(true);
     try {
       const derived = await api<DerivedKey>('/keys', { method: 'POST', body: buildDeriveBody(draft) });
-      props.onDerived(derived);
+      props.onDerived(derived, draft.scope === 'own' ? props.parentName : chosenName);
       setDraft({ ...emptyDraft(), resourceType: draft.resourceType });
       setChosenName(null);
       setSubmitted(false);

@@ -153,7 +153,7 @@ export default function KeysPage() {
             <p class="muted">
               A derived key can do at most what yours can, on your {RESOURCE_LABELS[me.data.resource.type as ResourceType].toLowerCase()} or something inside it, and expires no later than yours. Revoking yours revokes it too.
             </p>
-            <DeriveKeyForm key={me.data.id} parent={me.data} parentName={acting.resourceName} onDerived={(key) => onDerived(key, key.resource.id === me.data!.resource.id ? acting.resourceName : null)} />
+            <DeriveKeyForm key={me.data.id} parent={me.data} parentName={acting.resourceName} onDerived={onDerived} />
           </>
         ) : me.data ? (
           <p>This key cannot derive keys: that needs the action <code>key:create</code>.</p>
