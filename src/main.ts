@@ -18,12 +18,14 @@ async function main(): Promise<void> {
   if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
   const app = await createApiApp(config);
   tuneServer(app);
+  // secrets shown once go to the terminal only, never into the log stream
+  const unlogged = (line: string) => (line.includes('shown once') ? line.replace(/: \S+$/, ': [printed once on stdout]') : line);
   await ensureAdminKey(app.get(DataSource), config, (line) => {
-    logger.info(line);
+    logger.info(unlogged(line));
     if (line.startsWith('generated')) process.stdout.write(`\n  ${line}\n\n`);
   });
   await ensureAdminUser(app.get(DataSource), config, (line) => {
-    logger.info(line);
+    logger.info(unlogged(line));
     if (line.includes('shown once')) process.stdout.write(`\n  ${line}\n\n`);
   });
   await app.listen(config.port, config.host);

@@ -10,6 +10,7 @@ import { KeysService, presentKey } from '../keys/keys.service';
 import { QueueName } from '../queues/queue-names';
 import { QueueRegistry } from '../queues/queue-registry';
 import { DUMMY_HASH, hashPassword, passwordProblem, verifyPassword } from './password';
+import { sessionKey } from './session';
 import { User, UserKey } from './user.entity';
 
 export function presentUser(user: User) {
@@ -53,17 +54,20 @@ export class AuthService {
   }
 
   /**
-   * Failed attempts are counted per address and per (address, user name) in Redis; past LOGIN_MAX_FAILURES in
-   * LOGIN_WINDOW_SECONDS the answer is 429 with Retry-After, before any hash is computed. A success clears the
-   * name's count.
+   * Attempts are counted per address and per (address, user name) in Redis before any hash is computed (so
+   * parallel guesses cannot slip past the count); past LOGIN_MAX_FAILURES in LOGIN_WINDOW_SECONDS (ten times that
+   * per address) the answer is 429 with Retry-After. A success takes its attempt back and clears the name's count.
    */
   async checkPassword(username: string, password: string, address: string): Promise<User> {
     const { maxFailures, windowSeconds } = this.config.login;
     const name = username.trim().toLowerCase();
     const counters = [`${this.config.queuePrefix}:login:ip:${address}`, `${this.config.queuePrefix}:login:user:${address}:${name}`];
-    const [perAddress, perName] = await Promise.all(counters.map((key) => this.redis.get(key)));
-    if (Number(perName ?? 0) >= maxFailures || Number(perAddress ?? 0) >= maxFailures * 10) {
-      const ttl = await this.redis.ttl(Number(perName ?? 0) >= maxFailures ? counters[1] : counters[0]);
+    const counted = this.redis.multi();
+    for (const key of counters) counted.incr(key).expire(key, windowSeconds, 'NX');
+    const replies = (await counted.exec()) ?? [];
+    const [perAddress, perName] = [Number(replies[0]?.[1] ?? 0), Number(replies[2]?.[1] ?? 0)];
+    if (perName > maxFailures || perAddress > maxFailures * 10) {
+      const ttl = await this.redis.ttl(perName > maxFailures ? counters[1] : counters[0]);
       const retryAfterSeconds = Math.max(1, ttl);
       throw new ProblemError(429, 'too-many-login-attempts', 'Too Many Requests', `too many failed logins from this address: try again in ${retryAfterSeconds} s`, { retryAfterSeconds });
     }
@@ -75,12 +79,9 @@ export class AuthService {
       .getOne();
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
     if (!user || !user.passwordHash || !ok || user.disabled) {
-      const multi = this.redis.multi();
-      for (const key of counters) multi.incr(key).expire(key, windowSeconds, 'NX');
-      await multi.exec();
       throw Problems.unauthenticated(user?.disabled && ok ? 'this account is disabled' : 'wrong user name or password');
     }
-    await this.redis.del(counters[1]);
+    await this.redis.multi().decr(counters[0]).del(counters[1]).exec();
     await this.dataSource.getRepository(User).update(user.id, { lastLoginAt: new Date() });
     return user;
   }
@@ -168,6 +169,22 @@ export class AuthService {
     if (userId && saved) await this.dataSource.getRepository(UserKey).delete({ userId, keyId });
     if (change === 'unsave' && saved) request.session.keyIds = [...new Set([...(request.session.keyIds ?? []), keyId])];
     if (change === 'forget') request.session.keyIds = (request.session.keyIds ?? []).filter((id) => id !== keyId);
+  }
+
+  /** Notes a person's session, so that a password reset or a disabled account can end it. */
+  async rememberSession(userId: string, sid: string): Promise<void> {
+    const set = `${this.config.queuePrefix}:user-sessions:${userId}`;
+    await this.redis.multi().sadd(set, sessionKey(this.config.queuePrefix, sid)).expire(set, this.config.session.maxSeconds).exec();
+  }
+
+  /** Ends every session of a person (but `keep`, the one asking, when they changed their own password). */
+  async endSessions(userId: string, keep?: string): Promise<void> {
+    const set = `${this.config.queuePrefix}:user-sessions:${userId}`;
+    const kept = keep ? sessionKey(this.config.queuePrefix, keep) : undefined;
+    const keys = (await this.redis.smembers(set)).filter((key) => key !== kept);
+    const multi = this.redis.multi();
+    if (keys.length) multi.del(...keys).srem(set, ...keys);
+    await multi.exec();
   }
 
   async setPassword(userId: string, password: string): Promise<void> {

@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, ScryptOptions, timingSafeEqual } from 'node:crypto';
+import { ProblemError } from '../common/problem';
 
 /**
  * Passwords are hashed with scrypt (memory-hard; in Node's crypto, so no native add-on): N = 2^15, r = 8, p = 1
@@ -10,9 +11,32 @@ const R = 8;
 const P = 1;
 const KEY_LENGTH = 32;
 
+/**
+ * At most two hashes at a time: each holds a libuv thread (~0.1 s, 32 MiB), and file reads and new database
+ * connections share those four threads. A flood of logins waits its turn (64 at most), then gets a 503.
+ */
+const MAX_RUNNING = 2;
+const MAX_WAITING = 64;
+let running = 0;
+const waiting: Array<() => void> = [];
+
+async function limited<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= MAX_RUNNING) {
+    if (waiting.length >= MAX_WAITING) throw new ProblemError(503, 'busy', 'Service Unavailable', 'too many password checks at once: try again in a moment', { retryAfterSeconds: 1 });
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  }
+  running += 1;
+  try {
+    return await work();
+  } finally {
+    running -= 1;
+    waiting.shift()?.();
+  }
+}
+
 function derive(password: string, salt: Buffer, logN: number, r: number, p: number): Promise<Buffer> {
   const options: ScryptOptions = { N: 2 ** logN, r, p, maxmem: 256 * 2 ** logN * r };
-  return new Promise((resolve, reject) => scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, options, (error, key) => (error ? reject(error) : resolve(key))));
+  return limited(() => new Promise((resolve, reject) => scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, options, (error, key) => (error ? reject(error) : resolve(key)))));
 }
 
 export async function hashPassword(password: string): Promise<string> {

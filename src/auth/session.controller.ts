@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { Problems } from '../common/problem';
+import { ProblemError, Problems } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Inject } from '@nestjs/common';
 import { Public } from '../keys/authorize.decorator';
@@ -75,6 +75,7 @@ export class SessionController {
     if (!user) throw Problems.unauthenticated(reason ?? 'wrong user name or password');
     await regenerate(request);
     request.session.userId = user.id;
+    await this.auth.rememberSession(user.id, request.sessionID);
     return this.state(request);
   }
 
@@ -127,10 +128,22 @@ export class SessionController {
     if (!userId) throw Problems.unauthenticated('log in first');
     const user = await this.dataSource.getRepository(User).createQueryBuilder('u').addSelect('u.passwordHash').where('u.id = :userId', { userId }).getOne();
     if (!user) throw Problems.unauthenticated('log in first');
-    if (user.passwordHash && !(await verifyPassword(dto.currentPassword ?? '', user.passwordHash))) {
-      throw Problems.forbidden('the current password is wrong', { errors: ['currentPassword is wrong'] });
+    if (user.passwordHash) {
+      // the same rate-limited check as a login: a stolen session cannot guess the password here either
+      const right = user.username
+        ? await this.auth.checkPassword(user.username, dto.currentPassword ?? '', request.ip ?? 'unknown').then(
+            () => true,
+            (error: unknown) => {
+              if (error instanceof ProblemError && error.status === 401) return false;
+              throw error;
+            },
+          )
+        : await verifyPassword(dto.currentPassword ?? '', user.passwordHash);
+      if (!right) throw Problems.forbidden('the current password is wrong', { errors: ['currentPassword is wrong'] });
     }
     await this.auth.setPassword(userId, dto.password);
+    // every other session of this person ends (a stolen session does not survive the change)
+    await this.auth.endSessions(userId, request.sessionID);
   }
 
   @Get('oidc/login')
@@ -152,6 +165,7 @@ export class SessionController {
       if (user) {
         await regenerate(request);
         request.session.userId = user.id;
+        await this.auth.rememberSession(user.id, request.sessionID);
         csrfToken(request);
         response.redirect(303, '/');
         return;

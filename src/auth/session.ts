@@ -23,6 +23,14 @@ declare module 'express-session' {
 export const SESSION_COOKIE = 'mserve.sid';
 export const CSRF_HEADER = 'x-csrf-token';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const PRIVATE_PATHS = /^\/api\/v1\/(session|users)(\/|$)/;
+/** A session that holds nothing yet (a visitor who only read the login page) lives this long at most. */
+const ANONYMOUS_TTL_SECONDS = 600;
+
+/** Where a session lives in Redis: under the SHA-256 of its id, so a Redis dump yields no usable cookie. */
+export function sessionKey(prefix: string, sid: string): string {
+  return `${prefix}:sess:${createHash('sha256').update(sid).digest('hex')}`;
+}
 
 /**
  * express-session's store on the Redis the queues use: one JSON value per session with the idle timeout as its TTL,
@@ -38,7 +46,7 @@ export class RedisSessionStore extends Store {
   }
 
   private key(sid: string): string {
-    return `${this.prefix}:sess:${createHash('sha256').update(sid).digest('hex')}`;
+    return sessionKey(this.prefix, sid);
   }
 
   override get(sid: string, callback: (error: unknown, session?: SessionData | null) => void): void {
@@ -47,17 +55,24 @@ export class RedisSessionStore extends Store {
       .then((value) => callback(null, value ? (JSON.parse(value) as SessionData) : null), callback);
   }
 
+  /** Anonymous visitors' sessions (a CSRF token, nothing held) expire within minutes: they cannot fill Redis. */
+  private ttl(data: SessionData): number {
+    return data.userId || data.keyIds?.length ? this.idleSeconds : Math.min(this.idleSeconds, ANONYMOUS_TTL_SECONDS);
+  }
+
   override set(sid: string, data: SessionData, callback?: (error?: unknown) => void): void {
     this.client()
-      .set(this.key(sid), JSON.stringify(data), 'EX', this.idleSeconds)
+      .set(this.key(sid), JSON.stringify(data), 'EX', this.ttl(data))
       .then(() => callback?.(), callback);
   }
 
-  override touch(sid: string, _data: SessionData, callback?: (error?: unknown) => void): void {
+  override touch(sid: string, data: SessionData, callback?: (error?: unknown) => void): void {
     this.client()
-      .expire(this.key(sid), this.idleSeconds)
+      .expire(this.key(sid), this.ttl(data))
       .then(() => callback?.(), callback);
   }
+
+
 
   override destroy(sid: string, callback?: (error?: unknown) => void): void {
     this.client()
@@ -95,6 +110,8 @@ export function sessionMiddleware(config: AppConfig, client: () => Redis): Reque
   // Machines present keys and carry no cookie: they skip the session entirely (no id minted, no store read).
   const cookie = `${SESSION_COOKIE}=`;
   const whenUsed = (request: Request, response: Response, next: NextFunction) => {
+    // the session's answers (CSRF token, wallet) and accounts are never cached anywhere
+    if (PRIVATE_PATHS.test(request.path)) response.setHeader('Cache-Control', 'no-store');
     if (request.headers.cookie?.includes(cookie) || request.path.startsWith('/api/v1/session')) return handler(request, response, (error?: unknown) => (error ? next(error) : absoluteLimit(request, response, next)));
     next();
   };
@@ -117,7 +134,9 @@ export function requireCsrf(request: Request): void {
   if (SAFE_METHODS.has(request.method)) return;
   const expected = request.session?.csrf;
   const given = request.headers[CSRF_HEADER];
-  if (!expected || typeof given !== 'string' || given.length !== expected.length || !timingSafeEqual(Buffer.from(given), Buffer.from(expected))) {
+  const givenBytes = typeof given === 'string' ? Buffer.from(given) : Buffer.alloc(0);
+  const expectedBytes = Buffer.from(expected ?? '');
+  if (!expected || givenBytes.length !== expectedBytes.length || !timingSafeEqual(givenBytes, expectedBytes)) {
     throw new ProblemError(403, 'csrf', 'Forbidden', "a state change through the session needs the session's CSRF token in X-CSRF-Token (GET /api/v1/session gives it)");
   }
 }

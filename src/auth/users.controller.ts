@@ -3,6 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Problems } from '../common/problem';
+import { ACTIONS } from '../keys/actions';
 import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
 import { KeysService, presentKey } from '../keys/keys.service';
 import { Key } from '../keys/key.entity';
@@ -11,8 +12,14 @@ import { CreateUserDto, GiveKeyDto, UpdateUserDto } from './dto';
 import { keyFromText } from './session.controller';
 import { User, UserKey } from './user.entity';
 
+/**
+ * Accounts are the provider administrator's: a key that can set someone's password can act with everything in
+ * their wallet, so only a provider key holding every action (the admin key, or a full copy) may manage them.
+ */
 function requireProvider(auth: RequestAuth): void {
-  if (auth.key.resourceType !== 'provider') throw Problems.forbidden('this key lacks the provider scope: user accounts are managed with the provider admin key');
+  if (auth.key.resourceType !== 'provider' || !ACTIONS.every((action) => auth.actions.has(action))) {
+    throw Problems.forbidden('this key lacks the provider admin role: user accounts are managed with the provider admin key (every action, provider scope)');
+  }
 }
 
 /**
@@ -57,6 +64,8 @@ export class UsersController {
     if (dto.disabled !== undefined) changes.disabled = dto.disabled;
     if (dto.displayName !== undefined) changes.displayName = dto.displayName;
     if (Object.keys(changes).length) await repository.update(id, changes);
+    // a reset password or a disabled account ends every session the person has open
+    if (dto.password !== undefined || dto.disabled) await this.auth.endSessions(id);
     return presentUser(await repository.findOneByOrFail({ id }));
   }
 

@@ -76,12 +76,12 @@ export class KeysService {
    * Anything else is a 401, exactly as an unknown secret.
    */
   async authenticateHeld(keyId: string, holder: { userId?: string; keyIds?: string[] }): Promise<AuthenticatedKey> {
-    const rows: { id: string }[] = await this.dataSource.query(
-      `SELECT k.id FROM key k
-        WHERE k.id = $1 AND (k.id = ANY($2::uuid[]) OR EXISTS (SELECT 1 FROM user_key uk WHERE uk.key_id = k.id AND uk.user_id = $3::uuid))`,
-      [keyId, holder.keyIds ?? [], holder.userId ?? null],
-    );
-    const key = rows.length ? await this.dataSource.getRepository(Key).findOneBy({ id: keyId }) : null;
+    const key = await this.dataSource
+      .getRepository(Key)
+      .createQueryBuilder('k')
+      .where('k.id = :keyId', { keyId })
+      .andWhere('(k.id = ANY(CAST(:held AS uuid[])) OR EXISTS (SELECT 1 FROM user_key uk JOIN app_user u ON u.id = uk.user_id WHERE uk.key_id = k.id AND uk.user_id = CAST(:userId AS uuid) AND NOT u.disabled))', { held: holder.keyIds ?? [], userId: holder.userId ?? null })
+      .getOne();
     if (!key) throw Problems.unauthenticated(`key ${keyId} is not held by this session: log in, or add the key with its secret`);
     return this.usable(key);
   }

@@ -19,3 +19,19 @@ export function etagMatches(header: string | undefined, etag: string, weak = tru
     return tag === etag || (weak && tag === `W/${etag}`);
   });
 }
+
+/**
+ * Types a browser would run as a document on our origin (script in HTML, SVG, XML): a tenant's upload must never
+ * execute where people's session cookies live. They are served as attachments; everything else inline.
+ */
+const ACTIVE_TYPES = /^(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml|[a-z]+\/[a-z0-9.+-]*\+xml|text\/javascript|application\/javascript|application\/ecmascript|text\/xsl)\b/i;
+
+export function isActiveContent(mimetype: string): boolean {
+  return ACTIVE_TYPES.test(mimetype.trim());
+}
+
+/**
+ * The sandbox every stored byte is served in: were a browser ever to render it as a page, it is an opaque origin
+ * with no script, so it cannot reach the session or the API (media and images still load in the console).
+ */
+export const CONTENT_SECURITY_POLICY = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'";

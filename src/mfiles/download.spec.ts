@@ -1,4 +1,4 @@
-import { contentDisposition, etagMatches } from './content-headers';
+import { contentDisposition, etagMatches, isActiveContent } from './content-headers';
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -136,5 +136,16 @@ describe('download helpers', () => {
     expect(etagMatches('W/"b"', '"b"', false)).toBe(false);
     expect(etagMatches('*', '"b"')).toBe(true);
     expect(etagMatches(undefined, '"b"')).toBe(false);
+  });
+});
+
+describe('active content', () => {
+  it('serves what a browser would run as an attachment, media inline', () => {
+    for (const type of ['text/html', 'text/html; charset=utf-8', 'image/svg+xml', 'application/xhtml+xml', 'text/xml', 'application/xml', 'application/rss+xml', 'text/javascript', 'application/javascript']) {
+      expect([type, isActiveContent(type)]).toEqual([type, true]);
+    }
+    for (const type of ['image/jpeg', 'image/png', 'video/mp4', 'audio/mpeg', 'text/plain', 'application/pdf', 'application/octet-stream', 'application/json']) {
+      expect([type, isActiveContent(type)]).toEqual([type, false]);
+    }
   });
 });

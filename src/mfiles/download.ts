@@ -4,7 +4,7 @@ import { Readable, Transform, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import { ContentStore } from '../storage/content-store';
-import { contentDisposition, etagMatches, strongEtag } from './content-headers';
+import { CONTENT_SECURITY_POLICY, contentDisposition, etagMatches, isActiveContent, strongEtag } from './content-headers';
 
 export interface Downloadable {
   blobKey: string;
@@ -186,7 +186,8 @@ export async function sendContent(store: ContentStore, request: Request, respons
   response.setHeader('Last-Modified', lastModified.toUTCString());
   response.setHeader('Accept-Ranges', 'bytes');
   response.setHeader('Content-Type', file.mimetype);
-  response.setHeader('Content-Disposition', contentDisposition(file.name));
+  response.setHeader('Content-Disposition', contentDisposition(file.name, isActiveContent(file.mimetype) ? 'attachment' : 'inline'));
+  response.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
   response.setHeader('Cache-Control', 'private, no-cache');
   response.setHeader('X-Content-Type-Options', 'nosniff');
   const ifNoneMatch = request.headers['if-none-match'];

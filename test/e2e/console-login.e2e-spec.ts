@@ -1,4 +1,6 @@
+import Redis from 'ioredis';
 import type { Browser } from 'playwright-core';
+import { sessionKey } from '../../src/auth/session';
 import { Client, makeTenant } from '../support/client';
 import { freePort } from '../support/free-port';
 import { launchBrowser, newContext, screenshot } from '../support/browser';
@@ -151,6 +153,111 @@ describe('people: password login, sessions, CSRF, wallets (API)', () => {
   });
 });
 
+describe('people: what the security review found', () => {
+  let app: TestApp;
+  let admin: Client;
+  beforeAll(async () => {
+    app = await startTestApp({ LOGIN_MAX_FAILURES: '3', LOGIN_WINDOW_SECONDS: '60' });
+    admin = new Client(app.api, app.adminKey);
+  });
+  afterAll(() => app?.close());
+
+  it('serves uploads a browser would run (HTML, SVG) as sandboxed attachments, never as pages on the console origin', async () => {
+    const tenant = await makeTenant(admin);
+    const owner = admin.as(tenant.serviceAdminKey);
+    const page = await owner.upload(tenant.serviceId, 'x.html', new TextEncoder().encode('<script>fetch("/api/v1/session")</script>'));
+    const drawing = await owner.upload(tenant.serviceId, 'x.svg', new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'));
+    const photo = await owner.upload(tenant.serviceId, 'x.txt', new TextEncoder().encode('plain words'));
+    for (const [file, disposition] of [[page, 'attachment'], [drawing, 'attachment'], [photo, 'inline']] as const) {
+      const reply = await owner.get(`/mfiles/${file.body.id}/content`);
+      expect(reply.status).toBe(200);
+      expect(reply.headers.get('content-disposition')).toMatch(new RegExp(`^${disposition};`));
+      expect(reply.headers.get('content-security-policy')).toMatch(/^sandbox; default-src 'none'/);
+      expect(reply.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+  });
+
+  it('lets only the full admin key manage accounts (a provider key with key:create alone cannot take one over)', async () => {
+    const narrow = await admin.post('/keys', { actions: ['key:create'] });
+    expect(narrow.status).toBe(201);
+    const users = await admin.get('/users');
+    const adminUser = users.body.items.find((user: { username: string }) => user.username === 'admin');
+    const attempt = await admin.as(narrow.body.key).patch(`/users/${adminUser.id}`, { password: 'attacker-chosen-pw-123' });
+    expect(attempt.status).toBe(403);
+    expect((await admin.as(narrow.body.key).get('/users')).status).toBe(403);
+    expect((await new SessionClient(app.api).login('admin', ADMIN_PASSWORD)).status).toBe(200);
+  });
+
+  it('ends a person\'s sessions when their account is disabled or their password reset', async () => {
+    const tenant = await makeTenant(admin);
+    const made = await admin.post('/users', { username: `sess-${Date.now()}`, password: 'first long password' });
+    await admin.request('PUT', `/users/${made.body.id}/keys`, { key: tenant.serviceAdminKey });
+    const person = new SessionClient(app.api);
+    expect((await person.login(made.body.username, 'first long password')).status).toBe(200);
+    person.actingKeyId = (await person.refresh()).keys[0].id;
+    expect((await person.request('PATCH', `/services/${tenant.serviceId}`, { description: 'before' })).status).toBe(200);
+    expect((await admin.patch(`/users/${made.body.id}`, { password: 'second long password' })).status).toBe(200);
+    expect((await person.request('GET', `/services/${tenant.serviceId}`)).status).toBe(401);
+    // a second device: disabling ends it too, and the wallet no longer acts even for a session that survived
+    const again = new SessionClient(app.api);
+    expect((await again.login(made.body.username, 'second long password')).status).toBe(200);
+    again.actingKeyId = person.actingKeyId;
+    expect((await admin.patch(`/users/${made.body.id}`, { disabled: true })).status).toBe(200);
+    expect((await again.request('PATCH', `/services/${tenant.serviceId}`, { description: 'after' })).status).toBe(401);
+    // changing one's own password ends the other sessions, not this one
+    const olga = await admin.post('/users', { username: `own-${Date.now()}`, password: 'olga first password' });
+    await admin.request('PUT', `/users/${olga.body.id}/keys`, { key: tenant.customerKey });
+    const laptop = new SessionClient(app.api);
+    const phone = new SessionClient(app.api);
+    await laptop.login(olga.body.username, 'olga first password');
+    await phone.login(olga.body.username, 'olga first password');
+    expect((await laptop.request('PUT', '/session/password', { currentPassword: 'wrong', password: 'olga second password' })).status).toBe(403);
+    expect((await laptop.request('PUT', '/session/password', { currentPassword: 'olga first password', password: 'olga second password' })).status).toBe(204);
+    expect((await laptop.refresh()).user).not.toBeNull();
+    expect((await phone.refresh()).user).toBeNull();
+  });
+
+  it('counts parallel guesses before hashing: no more wrong passwords get checked than the limit', async () => {
+    const made = await admin.post('/users', { username: `race-${Date.now()}`, password: 'race long password' });
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const person = new SessionClient(app.api);
+        await person.refresh();
+        return (await person.login(made.body.username, 'guess')).status;
+      }),
+    );
+    expect(replies.filter((status) => status === 401)).toHaveLength(3);
+    expect(replies.filter((status) => status === 429)).toHaveLength(17);
+  });
+
+  it('answers a malformed CSRF header with 403, keeps session answers out of caches, and keeps anonymous sessions short', async () => {
+    const person = new SessionClient(app.api);
+    const state = await person.request('GET', '/session');
+    expect(state.headers.get('cache-control')).toBe('no-store');
+    person.csrf = state.body.csrfToken;
+    const bytes = await person.request('POST', '/session/login', { username: 'admin', password: 'x' }, { csrf: '\u00e9'.repeat(43) });
+    expect(bytes.status).toBe(403);
+    expect((await admin.get('/users')).headers.get('cache-control')).toBe('no-store');
+    // the visitor's session (a CSRF token, nothing held) expires within ten minutes; a login's lives SESSION_IDLE_SECONDS
+    const ttlOf = async (client: SessionClient) => {
+      const signed = decodeURIComponent(client.cookie!.slice('mserve.sid='.length));
+      const sid = signed.slice(2, signed.lastIndexOf('.'));
+      const redis = new Redis(process.env.REDIS_URL!);
+      try {
+        return await redis.ttl(sessionKey(app.config.queuePrefix, sid));
+      } finally {
+        redis.disconnect();
+      }
+    };
+    const visitorTtl = await ttlOf(person);
+    expect(visitorTtl).toBeGreaterThan(0);
+    expect(visitorTtl).toBeLessThanOrEqual(600);
+    const member = new SessionClient(app.api);
+    await member.login('admin', ADMIN_PASSWORD);
+    expect(await ttlOf(member)).toBeGreaterThan(600);
+  });
+});
+
 describe('people: session expiry', () => {
   let app: TestApp;
   beforeAll(async () => {
@@ -250,6 +357,13 @@ describe('people: OpenID Connect and password login in Chromium', () => {
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { name: /Welcome, Provider administrator/ }).waitFor();
     await screenshot(page, 'home');
+    // a share link opened while logged in asks first, then acts with the shared key
+    const tenant = await makeTenant(new Client(app.api, app.adminKey));
+    await page.goto(`/browse/${tenant.customerKey}`);
+    await page.getByRole('heading', { name: 'Open a shared link?' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/browse');
+    await page.getByRole('button', { name: 'Open the shared link' }).click();
+    await page.waitForURL(`${app.baseUrl}/services/${tenant.serviceId}`);
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(/\/login$/);
     const session = await page.evaluate(() => fetch('/api/v1/session').then((response) => response.json() as Promise<{ user: unknown }>));
