@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
-import { launchBrowser, newContext, openWithKey, screenshot } from '../support/browser';
+import { contextPool, launchBrowser, openWithKey, screenshot } from '../support/browser';
 import { Client, makeTenant } from '../support/client';
 import { eventually, startRole } from '../support/processes';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -58,7 +58,8 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
   let admin: Client;
   let worker: ReturnType<typeof startRole>;
   let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  const contexts = contextPool(() => browser, () => app.baseUrl);
+  const context = contexts.open;
 
   beforeAll(async () => {
     app = await startTestApp();
@@ -68,19 +69,13 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
   });
   // each test's pages go with it: no stream or upload of one test holds connections in the next
   afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close().catch(() => undefined);
+    await contexts.closeAll();
   });
   afterAll(async () => {
     await browser?.close();
     if (worker && worker.exitCode === null) worker.kill('SIGKILL');
     await app?.close();
   });
-
-  const context = async (options: { width?: number; height?: number } = {}) => {
-    const made = await newContext(browser, app.baseUrl, options);
-    contexts.push(made);
-    return made;
-  };
 
   it('a provider finds containers by name, creates a container and a service, and is shown each new key once', async () => {
     const stamp = Date.now().toString(36);

@@ -1,5 +1,5 @@
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { launchBrowser, newContext, openWithKey, screenshot } from '../support/browser';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { contextPool, launchBrowser, openWithKey, screenshot } from '../support/browser';
 import { Client, makeTenant } from '../support/client';
 import { eventually } from '../support/processes';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -34,7 +34,8 @@ describe('console: keys and service settings (Chromium, real api)', () => {
   let app: TestApp;
   let admin: Client;
   let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  const contexts = contextPool(() => browser, () => app.baseUrl);
+  const context = contexts.open;
 
   beforeAll(async () => {
     app = await startTestApp();
@@ -42,16 +43,10 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     browser = await launchBrowser();
   });
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => undefined);
+    await contexts.closeAll();
     await browser?.close();
     await app?.close();
   });
-
-  const context = async (options: { width?: number; height?: number } = {}) => {
-    const made = await newContext(browser, app.baseUrl, options);
-    contexts.push(made);
-    return made;
-  };
 
   it('a service admin derives a view-only key, its share link opens in a fresh browser (can view, cannot delete), and revoking it closes the link', async () => {
     const tenant = await makeTenant(admin);

@@ -20,6 +20,18 @@ async function jobRows(page: Page): Promise<Array<{ task: string; state: string;
   );
 }
 
+/** Waits until the jobs table holds `count` rows, every one in a final state. */
+async function jobsAllFinal(page: Page, count: number): Promise<void> {
+  await page.waitForFunction(
+    ({ final, count }) => {
+      const rows = [...document.querySelectorAll('table.jobs-table tbody tr')];
+      return rows.length === count && rows.every((row) => final.includes(row.getAttribute('data-state') ?? ''));
+    },
+    { final: FINAL, count },
+    { timeout: LONG },
+  );
+}
+
 const picture = (width: number, height: number, colour: { r: number; g: number; b: number }) =>
   sharp({ create: { width, height, channels: 3, background: colour } })
     .composite([{ input: { create: { width: Math.round(width / 2), height: Math.round(height / 2), channels: 3, background: { r: 255, g: 255, b: 255 } } }, left: 4, top: 4 }])
@@ -90,14 +102,7 @@ describe('console: the Mfile page and jobs (Chromium, real api and worker)', () 
 
     await ensureWorker();
 
-    await page.waitForFunction(
-      (final) => {
-        const rows = [...document.querySelectorAll('table.jobs-table tbody tr')];
-        return rows.length === 9 && rows.every((row) => final.includes(row.getAttribute('data-state') ?? ''));
-      },
-      FINAL,
-      { timeout: LONG },
-    );
+    await jobsAllFinal(page, 9);
     expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
     const after = Object.fromEntries((await jobRows(page)).map((row) => [row.task, row.state]));
     expect(after).toEqual({
@@ -257,14 +262,7 @@ describe('console: the Mfile page and jobs (Chromium, real api and worker)', () 
     await page.waitForFunction(() => (document.querySelector<HTMLImageElement>('img.preview-image')?.naturalWidth ?? 0) > 0, undefined, { timeout: LONG });
     expect(await preview.evaluate((element: HTMLImageElement) => [element.naturalWidth, element.naturalHeight])).toEqual([640, 480]);
     // the image tasks run live; their metadata and thumbnail/poster outputs appear
-    await page.waitForFunction(
-      (final) => {
-        const rows = [...document.querySelectorAll('table.jobs-table tbody tr')];
-        return rows.length === 9 && rows.every((row) => final.includes(row.getAttribute('data-state') ?? ''));
-      },
-      FINAL,
-      { timeout: LONG },
-    );
+    await jobsAllFinal(page, 9);
     await page.locator('dl.facts', { hasText: '640 × 480 px' }).waitFor({ timeout: LONG });
     await eventually(async () => (await page.locator('table.outputs-table tbody tr').count()) === 2, 'thumbnail and poster outputs', LONG);
     await screenshot(page, 'mfile-image');
@@ -294,14 +292,7 @@ describe('console: the Mfile page and jobs (Chromium, real api and worker)', () 
     await expect(page.locator('[data-fact="sha256"]').textContent()).resolves.toBe(replaced.sha256);
     await page.waitForFunction((sha) => document.querySelector<HTMLImageElement>('img.preview-image')?.src.includes(`v=${sha.slice(0, 16)}`), replaced.sha256);
     await page.waitForFunction(() => (document.querySelector<HTMLImageElement>('img.preview-image')?.naturalWidth ?? 0) === 320, undefined, { timeout: LONG });
-    await page.waitForFunction(
-      (final) => {
-        const rows = [...document.querySelectorAll('table.jobs-table tbody tr')];
-        return rows.length === 12 && rows.every((row) => final.includes(row.getAttribute('data-state') ?? ''));
-      },
-      FINAL,
-      { timeout: LONG },
-    );
+    await jobsAllFinal(page, 12);
     const triggers = (await owner.get(`/mfiles/${image.body.id}/jobs?trigger=update`)).body.items;
     expect(triggers.map((job: { task: string }) => job.task).sort()).toEqual(['mime', 'poster', 'thumbnail']);
 

@@ -1,7 +1,7 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Browser, BrowserContext, Locator } from 'playwright-core';
-import { launchBrowser, newContext, openWithKey, screenshot } from '../support/browser';
+import type { Browser, Locator } from 'playwright-core';
+import { contextPool, launchBrowser, openWithKey, screenshot } from '../support/browser';
 import { Client, makeTenant } from '../support/client';
 import { eventually, startRole, waitForExit } from '../support/processes';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -58,7 +58,8 @@ describe('console: usage dashboards, management actions and the queue view (Chro
   let admin: Client;
   let worker: ReturnType<typeof startRole>;
   let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  const contexts = contextPool(() => browser, () => app.baseUrl);
+  const context = contexts.open;
 
   beforeAll(async () => {
     app = await startTestApp();
@@ -67,7 +68,7 @@ describe('console: usage dashboards, management actions and the queue view (Chro
     browser = await launchBrowser();
   });
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => undefined);
+    await contexts.closeAll();
     await browser?.close();
     if (worker && worker.exitCode === null) {
       worker.kill('SIGTERM');
@@ -75,12 +76,6 @@ describe('console: usage dashboards, management actions and the queue view (Chro
     }
     await app?.close();
   });
-
-  const context = async (options: { width?: number; height?: number } = {}) => {
-    const made = await newContext(browser, app.baseUrl, options);
-    contexts.push(made);
-    return made;
-  };
 
   /** A tenant whose service runs md5 alone on ingest, so stored bytes are exactly the bytes uploaded. */
   const md5Tenant = async () => {

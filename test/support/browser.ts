@@ -45,3 +45,21 @@ export async function openWithKey(context: BrowserContext, key: string): Promise
   await page.waitForURL((url) => !url.pathname.startsWith('/browse'));
   return page;
 }
+
+/**
+ * The browser contexts one spec file opens, closed together (after each test or after all of them). `browser` and
+ * `baseUrl` are read when a context is opened, so the pool can be made before `beforeAll` has started them.
+ */
+export function contextPool(browser: () => Browser, baseUrl: () => string) {
+  const opened: BrowserContext[] = [];
+  return {
+    open: async (options: { width?: number; height?: number } = {}) => {
+      const made = await newContext(browser(), baseUrl(), options);
+      opened.push(made);
+      return made;
+    },
+    closeAll: async () => {
+      for (const context of opened.splice(0)) await context.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
-import { api, refreshSession, session, type WalletKey } from '../api';
+import { session } from '../api';
 import { ErrorNotice } from '../components/ui';
+import { keepKey } from '../keys/keep-key';
 
 export interface RevealedKey {
   /** What the key is for, e.g. "serviceadmin key". */
@@ -37,8 +38,7 @@ function SecretField({ item, index }: { item: RevealedKey; index: number }) {
   };
   const keep = async () => {
     try {
-      await api<WalletKey>('/session/keys', { method: 'POST', body: { key: item.secret, save: Boolean(session.value?.user) }, keyId: null });
-      await refreshSession();
+      await keepKey(item.secret);
       setAdded(true);
       setStatus(session.value?.user ? 'Saved to your wallet.' : 'Added to this session.');
     } catch (caught) {

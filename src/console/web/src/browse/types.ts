@@ -65,7 +65,13 @@ export interface Mfile {
   md5: string;
   sha256: string;
   mimetype: string;
-  metadata: { renditions?: Record<string, Rendition>; [key: string]: unknown };
+  metadata: {
+    renditions?: Record<string, Rendition>;
+    promotedFrom?: { jobOutputId: string; jobId: string };
+    image?: Record<string, unknown>;
+    video?: Record<string, unknown>;
+    [key: string]: unknown;
+  };
   createdAt: string;
   updatedAt: string;
   contentUpdatedAt: string;
@@ -75,14 +81,27 @@ export type JobState = 'waiting' | 'queued' | 'running' | 'succeeded' | 'failed'
 
 export interface Job {
   id: string;
+  containerId: string;
   serviceId: string;
   task: string;
+  options: Record<string, unknown>;
+  queue: string;
   state: JobState;
   progress: number;
+  result: Record<string, unknown> | null;
   error: string | null;
-  step: string | null;
+  attempts: number;
+  workerHost: string | null;
   trigger: string;
+  runId: string | null;
+  step: string | null;
+  condition: { mimetypes?: string[]; minSize?: number; maxSize?: number } | null;
   createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Only on GET /jobs/:id and POST /jobs (not in lists). */
+  mfileIds?: string[];
 }
 
 /** A created resource with the key that came with it (its secret is shown once). */

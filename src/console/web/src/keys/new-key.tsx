@@ -1,9 +1,10 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, describeError, refreshSession, session, WalletKey } from '../api';
+import { describeError, session } from '../api';
 import { formatDate } from '../format';
 import { copyText } from './clipboard';
 import type { DerivedKey } from './derive-key-form';
 import { RESOURCE_LABELS, ResourceType, shareLink } from './derive-form';
+import { keepKey } from './keep-key';
 
 /**
  * The secret of a key just derived, shown this once (the server keeps only its hash): copy it, copy a share link
@@ -23,8 +24,7 @@ export function NewKey(props: { derived: DerivedKey; resourceName: string | null
   };
   const keep = async () => {
     try {
-      await api<WalletKey>('/session/keys', { method: 'POST', body: { key: derived.key, save: Boolean(session.value?.user) }, keyId: null });
-      await refreshSession();
+      await keepKey(derived.key);
       setKept(true);
       setStatus(session.value?.user ? 'Saved to your wallet.' : 'Added to this session’s keys.');
     } catch (error) {

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, describeError, Page } from '../api';
 import { RESOURCE_LABELS, ResourceType, scopeTypesBelow } from './derive-form';
+import { useCursorList } from './use-cursor-list';
 
 /** Somewhere a key can point at, as the picker lists it. */
 export interface ScopeChoice {
@@ -26,23 +27,7 @@ const PAGE = 50;
 
 /** One listing (containers, services, folders or files) of the node being browsed, keyset-paged, filtered by name. */
 function PickList(props: { title: string; type: ResourceType; load: (cursor: string | null) => Promise<Page<Named>>; reloadKey: string; selectedId: string; onChoose: (choice: ScopeChoice) => void; onOpen?: (item: Named) => void }) {
-  const [items, setItems] = useState<Named[]>([]);
-  const [next, setNext] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [loading, setLoading] = useState(true);
-  const fetchPage = async (cursor: string | null) => {
-    setLoading(true);
-    try {
-      const page = await props.load(cursor);
-      setItems((before) => (cursor ? [...before, ...page.items] : page.items));
-      setNext(page.nextCursor);
-      setError(null);
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setLoading(false);
-    }
-  };
+  const { items, setItems, next, error, loading, fetchPage } = useCursorList(props.load, true);
   useEffect(() => {
     setItems([]);
     void fetchPage(null);

@@ -3,6 +3,7 @@ import { useLocation, useRoute } from 'preact-iso';
 import { actingKey, api, can, type Page } from '../api';
 import { Card, ErrorNotice, Spinner, useLoad } from '../components/ui';
 import { formatBytes, formatDate, formatDuration } from '../format';
+import { CreateNamedForm } from '../browse/create-form';
 import { nameProblem } from '../browse/files';
 import { KeyReveal } from '../browse/key-reveal';
 import { upsertFirst } from '../browse/paging';
@@ -192,44 +193,7 @@ function ContainerDetails({ container, onChange }: { container: Container; onCha
 }
 
 function CreateService({ containerId, onCreated }: { containerId: string; onCreated: (service: CreatedService) => void }) {
-  const [name, setName] = useState('');
-  const [description, setDescription] = useState('');
-  const [problem, setProblem] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    const reason = nameProblem(name);
-    setProblem(reason);
-    if (reason) return;
-    setBusy(true);
-    try {
-      const created = await api<CreatedService>(`/containers/${containerId}/services`, { method: 'POST', body: { name, ...(description.trim() ? { description: description.trim() } : {}) } });
-      setName('');
-      setDescription('');
-      setError(null);
-      onCreated(created);
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <Card title="Create a service">
-      <ErrorNotice error={error} onDismiss={() => setError(null)} />
-      <form class="inline" onSubmit={submit} noValidate>
-        <Field id="service-name" label="Service name" error={problem}>
-          <input {...describedBy('service-name', problem)} value={name} required maxLength={255} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
-        </Field>
-        <label>
-          Description <small>(optional)</small>
-          <input value={description} maxLength={4000} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />
-        </label>
-        <button type="submit" disabled={busy}>{busy ? 'Creating…' : 'Create service'}</button>
-      </form>
-    </Card>
-  );
+  return <CreateNamedForm<CreatedService> title="Create a service" path={`/containers/${containerId}/services`} inputId="service-name" nameLabel="Service name" submitLabel="Create service" onCreated={onCreated} />;
 }
 
 function DeleteContainer({ container }: { container: Container }) {

@@ -2,12 +2,12 @@ import { useState } from 'preact/hooks';
 import { actingKey, api, can, type Page } from '../api';
 import { Card, ErrorNotice, Spinner } from '../components/ui';
 import { formatDate, resourcePath } from '../format';
-import { nameProblem } from '../browse/files';
+import { CreateNamedForm } from '../browse/create-form';
 import { KeyReveal } from '../browse/key-reveal';
 import { upsertFirst } from '../browse/paging';
 import type { Container, WithKey } from '../browse/types';
 import { usePaged } from '../browse/use-paged';
-import { Badge, describedBy, Field, LoadMore, SearchField } from '../browse/widgets';
+import { Badge, LoadMore, SearchField } from '../browse/widgets';
 
 const PAGE_SIZE = 50;
 
@@ -85,42 +85,5 @@ export default function Containers() {
 }
 
 function CreateContainer({ onCreated }: { onCreated: (container: WithKey<Container>) => void }) {
-  const [name, setName] = useState('');
-  const [description, setDescription] = useState('');
-  const [problem, setProblem] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    const reason = nameProblem(name);
-    setProblem(reason);
-    if (reason) return;
-    setBusy(true);
-    try {
-      const created = await api<WithKey<Container>>('/containers', { method: 'POST', body: { name, ...(description.trim() ? { description: description.trim() } : {}) } });
-      setName('');
-      setDescription('');
-      setError(null);
-      onCreated(created);
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <Card title="Create a container">
-      <ErrorNotice error={error} onDismiss={() => setError(null)} />
-      <form class="inline" onSubmit={submit} noValidate>
-        <Field id="container-name" label="Name" error={problem}>
-          <input {...describedBy('container-name', problem)} value={name} required maxLength={255} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
-        </Field>
-        <label>
-          Description <small>(optional)</small>
-          <input value={description} maxLength={4000} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />
-        </label>
-        <button type="submit" disabled={busy}>{busy ? 'Creating…' : 'Create container'}</button>
-      </form>
-    </Card>
-  );
+  return <CreateNamedForm<WithKey<Container>> title="Create a container" path="/containers" inputId="container-name" nameLabel="Name" submitLabel="Create container" onCreated={onCreated} />;
 }

@@ -7,34 +7,19 @@ import { RESOURCE_LABELS, ResourceType } from '../keys/derive-form';
 import { DeriveKeyForm, DerivedKey } from '../keys/derive-key-form';
 import { KeyTable } from '../keys/key-table';
 import { NewKey } from '../keys/new-key';
+import { useCursorList } from '../keys/use-cursor-list';
 
 const PAGE_SIZE = 50;
 
 /** The keys derived from the acting key, page by page (keyset paging on GET /keys). */
 function useManagedKeys(keyId: string | null, enabled: boolean) {
-  const [items, setItems] = useState<KeyView[]>([]);
-  const [next, setNext] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [loading, setLoading] = useState(false);
-  const load = async (cursor: string | null) => {
-    setLoading(true);
-    try {
-      const page = await api<Page<KeyView>>('/keys', { query: { limit: PAGE_SIZE, cursor: cursor ?? undefined } });
-      setItems((before) => (cursor ? [...before, ...page.items] : page.items));
-      setNext(page.nextCursor);
-      setError(null);
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setLoading(false);
-    }
-  };
+  const { items, setItems, next, setNext, error, loading, fetchPage } = useCursorList((cursor) => api<Page<KeyView>>('/keys', { query: { limit: PAGE_SIZE, cursor: cursor ?? undefined } }), false);
   useEffect(() => {
     setItems([]);
     setNext(null);
-    if (keyId && enabled) void load(null);
+    if (keyId && enabled) void fetchPage(null);
   }, [keyId, enabled]);
-  return { items, setItems, next, error, loading, loadMore: () => load(next) };
+  return { items, setItems, next, error, loading, loadMore: () => fetchPage(next) };
 }
 
 function ActingKey({ me, name }: { me: KeyView; name: string | null }) {

@@ -1,36 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { actingKey, api } from '../api';
 import { Card, ErrorNotice, Spinner } from '../components/ui';
-
-interface QueueCounts {
-  waiting: number;
-  active: number;
-  delayed: number;
-  failed: number;
-  completed: number;
-  paused: number;
-}
-
-interface QueueState {
-  name: string;
-  kind: 'task' | 'internal';
-  counts: QueueCounts | null;
-  error?: string;
-  workers: number;
-  concurrency: number;
-}
-
-interface WorkerState {
-  id: string;
-  queues: Array<{ queue: string; concurrency: number }>;
-  lastSeen: string;
-}
-
-interface QueuesStatus {
-  at: string;
-  queues: QueueState[];
-  workers: WorkerState[];
-}
+import type { QueueCounts, QueuesStatus } from '../../../../queues/queue-status';
 
 /** How often the view asks again while it is visible and not paused. */
 const EVERY_MS = 2000;

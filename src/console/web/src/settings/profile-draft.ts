@@ -7,25 +7,12 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { ProfileErrors, TRIGGERS, validateProfile, type Trigger } from '../../../../pipelines/profile';
+import type { OptionSpec, TaskDefinition as TaskInfo } from '../mfile/types';
 
 export { TRIGGERS, type Trigger };
 
-/** A task option as GET /api/v1/tasks describes it (src/tasks/task-catalogue.ts `OptionSpec`). */
-export type OptionSpec =
-  | { type: 'integer' | 'number'; description: string; default: number; minimum: number; maximum: number }
-  | { type: 'string'; description: string; default: string; enum: readonly string[] }
-  | { type: 'text'; description: string; default?: string; pattern: string; maxLength: number };
-
-/** A task as GET /api/v1/tasks lists it. */
-export interface TaskInfo {
-  name: string;
-  description: string;
-  defaultQueue: string;
-  inputs: string[];
-  options: Record<string, OptionSpec>;
-  outputs: Record<string, string>;
-  results: Record<string, string>;
-}
+/** A task option and a task as GET /api/v1/tasks describes them (src/tasks/task-catalogue.ts). */
+export type { OptionSpec, TaskInfo };
 
 export interface StepDraft {
   /** Stable identity for the list while names are being typed. */

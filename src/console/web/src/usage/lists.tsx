@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { usePaged } from '../browse/use-paged';
@@ -41,6 +42,27 @@ function QuotaCells({ limits, figures }: { limits: ManagedService | ManagedConta
   );
 }
 
+/** A table of containers or services with the columns QuotaCells fills, then their state; `children` are its bodies. */
+function QuotaTable({ caption, first, children }: { caption: string; first: string; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap">
+      <table class="usage-table">
+        <caption class="sr-only">{caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">{first}</th>
+            <th scope="col">Disk</th>
+            <th scope="col">Ingest this month</th>
+            <th scope="col" class="optional">Job runtime this month</th>
+            <th scope="col">State</th>
+          </tr>
+        </thead>
+        {children}
+      </table>
+    </div>
+  );
+}
+
 function MoreButton({ shown, more, loading, onMore }: { shown: number; more: boolean; loading: boolean; onMore: () => void }) {
   if (!more) return null;
   return (
@@ -61,29 +83,17 @@ export function ServicesTable({ containerId, refresh, caption }: { containerId: 
       {services.items.length === 0 ? (
         <p class="muted">No services in this container yet.</p>
       ) : (
-        <div class="table-wrap">
-          <table class="usage-table">
-            <caption class="sr-only">{caption}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Service</th>
-                <th scope="col">Disk</th>
-                <th scope="col">Ingest this month</th>
-                <th scope="col" class="optional">Job runtime this month</th>
-                <th scope="col">State</th>
+        <QuotaTable caption={caption} first="Service">
+          <tbody>
+            {services.items.map((service) => (
+              <tr key={service.id}>
+                <th scope="row"><a href={`/services/${service.id}/usage`}>{service.name}</a></th>
+                <QuotaCells limits={service} figures={month.data?.get(service.id)?.values ?? ZERO} />
+                <td>{stateOf(service)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {services.items.map((service) => (
-                <tr key={service.id}>
-                  <th scope="row"><a href={`/services/${service.id}/usage`}>{service.name}</a></th>
-                  <QuotaCells limits={service} figures={month.data?.get(service.id)?.values ?? ZERO} />
-                  <td>{stateOf(service)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </QuotaTable>
       )}
       <MoreButton shown={services.items.length} more={Boolean(services.nextCursor)} loading={services.loadingMore} onMore={() => void services.loadMore()} />
     </>
@@ -128,41 +138,29 @@ export function ContainersTable({ refresh }: { refresh: number }) {
       ) : containers.items.length === 0 ? (
         <p class="muted">{name ? `No container's name contains "${name}".` : 'No containers yet.'}</p>
       ) : (
-        <div class="table-wrap">
-          <table class="usage-table">
-            <caption class="sr-only">Containers, their quota use, and their services</caption>
-            <thead>
+        <QuotaTable caption="Containers, their quota use, and their services" first="Container">
+          {containers.items.map((container) => (
+            <tbody key={container.id}>
               <tr>
-                <th scope="col">Container</th>
-                <th scope="col">Disk</th>
-                <th scope="col">Ingest this month</th>
-                <th scope="col" class="optional">Job runtime this month</th>
-                <th scope="col">State</th>
+                <th scope="row">
+                  <button type="button" class="link expander" aria-expanded={open.has(container.id)} aria-controls={`services-of-${container.id}`} aria-label={`Services of ${container.name}`} onClick={() => toggle(container.id)}>
+                    <span aria-hidden="true">{open.has(container.id) ? '▾' : '▸'}</span>
+                  </button>{' '}
+                  <a href={`/containers/${container.id}/usage`}>{container.name}</a>
+                </th>
+                <QuotaCells limits={container} figures={month.data?.get(container.id)?.values ?? ZERO} />
+                <td>{stateOf(container)}</td>
               </tr>
-            </thead>
-            {containers.items.map((container) => (
-              <tbody key={container.id}>
-                <tr>
-                  <th scope="row">
-                    <button type="button" class="link expander" aria-expanded={open.has(container.id)} aria-controls={`services-of-${container.id}`} aria-label={`Services of ${container.name}`} onClick={() => toggle(container.id)}>
-                      <span aria-hidden="true">{open.has(container.id) ? '▾' : '▸'}</span>
-                    </button>{' '}
-                    <a href={`/containers/${container.id}/usage`}>{container.name}</a>
-                  </th>
-                  <QuotaCells limits={container} figures={month.data?.get(container.id)?.values ?? ZERO} />
-                  <td>{stateOf(container)}</td>
+              {open.has(container.id) && (
+                <tr id={`services-of-${container.id}`} class="nested">
+                  <td colSpan={5}>
+                    <ServicesTable containerId={container.id} refresh={refresh} caption={`Services of ${container.name}`} />
+                  </td>
                 </tr>
-                {open.has(container.id) && (
-                  <tr id={`services-of-${container.id}`} class="nested">
-                    <td colSpan={5}>
-                      <ServicesTable containerId={container.id} refresh={refresh} caption={`Services of ${container.name}`} />
-                    </td>
-                  </tr>
-                )}
-              </tbody>
-            ))}
-          </table>
-        </div>
+              )}
+            </tbody>
+          ))}
+        </QuotaTable>
       )}
       <MoreButton shown={containers.items.length} more={Boolean(containers.nextCursor)} loading={containers.loadingMore} onMore={() => void containers.loadMore()} />
     </>

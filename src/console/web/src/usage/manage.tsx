@@ -141,6 +141,31 @@ function FormButtons({ busy, changed, onReset, children }: { busy: boolean; chan
   );
 }
 
+type ManagedForm<F extends LimitFields> = ReturnType<typeof useManagedForm<F>>;
+
+/** A management form: what the API said above the fields, the save and reset buttons below them. */
+function ManageForm<F extends LimitFields>({ state, label, children }: { state: ManagedForm<F>; label: string; children: ComponentChildren }) {
+  return (
+    <form class="manage" ref={state.form} onSubmit={state.submit} noValidate aria-label={label}>
+      <Feedback error={state.error} saved={state.saved} onDismiss={() => state.setError(null)} />
+      {children}
+      <FormButtons busy={state.busy} changed={state.changed} onReset={state.reset} />
+    </form>
+  );
+}
+
+/** The three quotas a container and a service both have; `examples` are the hints' sample values (disk, ingest, runtime). */
+function QuotaInputs<F extends LimitFields>({ state, examples }: { state: ManagedForm<F>; examples: [disk: string, ingest: string, jobruntime: string] }) {
+  const { fields, shown, set, blur } = state;
+  return (
+    <>
+      <LimitInput label="Disk quota" kind="bytes" example={examples[0]} value={fields.diskQuota} error={shown.diskQuota} onInput={set('diskQuota')} onBlur={blur('diskQuota')} />
+      <LimitInput label="Monthly ingest quota" kind="bytes" example={examples[1]} value={fields.ingestQuota} error={shown.ingestQuota} onInput={set('ingestQuota')} onBlur={blur('ingestQuota')} />
+      <LimitInput label="Monthly job runtime quota" kind="seconds" example={examples[2]} value={fields.jobruntimeQuota} error={shown.jobruntimeQuota} onInput={set('jobruntimeQuota')} onBlur={blur('jobruntimeQuota')} />
+    </>
+  );
+}
+
 /** Quotas, suspension, time window, access speed and priority of a service (PATCH /services/:id, service:manage). */
 export function ServiceManagement({ service, onSaved }: { service: ManagedService; onSaved: (service: ManagedService) => void }) {
   const state = useManagedForm<ServiceFields>(serviceFields(service), (fields) => serviceChanges(service, fields), async (body) => {
@@ -148,14 +173,11 @@ export function ServiceManagement({ service, onSaved }: { service: ManagedServic
   });
   const { fields, shown, set, blur } = state;
   return (
-    <form class="manage" ref={state.form} onSubmit={state.submit} noValidate aria-label={`Manage service ${service.name}`}>
-      <Feedback error={state.error} saved={state.saved} onDismiss={() => state.setError(null)} />
+    <ManageForm state={state} label={`Manage service ${service.name}`}>
       <fieldset>
         <legend>Quotas</legend>
         <div class="manage-grid">
-          <LimitInput label="Disk quota" kind="bytes" example="5 GiB" value={fields.diskQuota} error={shown.diskQuota} onInput={set('diskQuota')} onBlur={blur('diskQuota')} />
-          <LimitInput label="Monthly ingest quota" kind="bytes" example="500 GB" value={fields.ingestQuota} error={shown.ingestQuota} onInput={set('ingestQuota')} onBlur={blur('ingestQuota')} />
-          <LimitInput label="Monthly job runtime quota" kind="seconds" example="10 h" value={fields.jobruntimeQuota} error={shown.jobruntimeQuota} onInput={set('jobruntimeQuota')} onBlur={blur('jobruntimeQuota')} />
+          <QuotaInputs state={state} examples={['5 GiB', '500 GB', '10 h']} />
           <LimitInput label="Access speed" kind="rate" example="256 KiB/s" value={fields.accessSpeed} error={shown.accessSpeed} onInput={set('accessSpeed')} onBlur={blur('accessSpeed')} />
         </div>
       </fieldset>
@@ -174,8 +196,7 @@ export function ServiceManagement({ service, onSaved }: { service: ManagedServic
           Priority (its tasks run on the priority queue)
         </label>
       </fieldset>
-      <FormButtons busy={state.busy} changed={state.changed} onReset={state.reset} />
-    </form>
+    </ManageForm>
   );
 }
 
@@ -184,23 +205,19 @@ export function ContainerManagement({ container, onSaved }: { container: Managed
   const state = useManagedForm<LimitFields>(limitFields(container), (fields) => containerChanges(container, fields), async (body) => {
     onSaved(await api<ManagedContainer>(`/containers/${container.id}`, { method: 'PATCH', body }));
   });
-  const { fields, shown, set, blur } = state;
+  const { fields, set } = state;
   return (
-    <form class="manage" ref={state.form} onSubmit={state.submit} noValidate aria-label={`Manage container ${container.name}`}>
-      <Feedback error={state.error} saved={state.saved} onDismiss={() => state.setError(null)} />
+    <ManageForm state={state} label={`Manage container ${container.name}`}>
       <fieldset>
         <legend>Limits on all its services together</legend>
         <div class="manage-grid">
-          <LimitInput label="Disk quota" kind="bytes" example="1 TiB" value={fields.diskQuota} error={shown.diskQuota} onInput={set('diskQuota')} onBlur={blur('diskQuota')} />
-          <LimitInput label="Monthly ingest quota" kind="bytes" example="2 TB" value={fields.ingestQuota} error={shown.ingestQuota} onInput={set('ingestQuota')} onBlur={blur('ingestQuota')} />
-          <LimitInput label="Monthly job runtime quota" kind="seconds" example="100 h" value={fields.jobruntimeQuota} error={shown.jobruntimeQuota} onInput={set('jobruntimeQuota')} onBlur={blur('jobruntimeQuota')} />
+          <QuotaInputs state={state} examples={['1 TiB', '2 TB', '100 h']} />
         </div>
         <label class="check">
           <input type="checkbox" checked={fields.suspended} onChange={(event) => set('suspended')((event.target as HTMLInputElement).checked)} />
           Suspended (every service inside is read-only)
         </label>
       </fieldset>
-      <FormButtons busy={state.busy} changed={state.changed} onReset={state.reset} />
-    </form>
+    </ManageForm>
   );
 }

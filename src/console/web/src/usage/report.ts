@@ -4,27 +4,11 @@
  * beside it, and per-group figures for the consumers and quota tables.
  */
 import { formatBytes, formatDuration } from '../format';
+import type { BucketFigures, Series } from '../../../../usage/usage-report';
 import type { Bucket } from './range';
 
-export interface BucketFigures {
-  start: string;
-  end: string;
-  sum: number;
-  count: number;
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  stddev: number | null;
-  level?: number;
-  levelHours?: number;
-}
-
-export interface Series {
-  metric: string;
-  group: { type: 'container' | 'service'; id: string | null } | null;
-  total: BucketFigures;
-  buckets: BucketFigures[];
-}
+/** A bucket's figures and a metric's series, as src/usage/usage-report.ts builds them for the API. */
+export type { BucketFigures, Series };
 
 export interface UsageReport {
   resource: { type: string; id: string | null };
