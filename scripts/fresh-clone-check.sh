@@ -41,6 +41,12 @@ status=$(curl -s -o "$work/container.json" -w '%{http_code}' -H "Authorization: 
   -H 'content-type: application/json' -d '{"name":"fresh"}' "http://127.0.0.1:$PORT/api/v1/containers")
 [ "$status" = "201" ] || { echo "creating a container answered $status: $(cat "$work/container.json")"; exit 1; }
 echo "created a container with the admin key: HTTP $status"
+# the console: built, served at /, and the admin user's generated password kept like the admin key
+curl -s -o "$work/console.html" "http://127.0.0.1:$PORT/" && grep -q '<div id="app">' "$work/console.html" || { echo "the console is not served at /"; exit 1; }
+asset=$(grep -o '/assets/[^"]*\.js' "$work/console.html" | head -1)
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT$asset")" = "200" ] || { echo "the console's script $asset is not served"; exit 1; }
+[ "$(stat -c %a var/admin.password)" = "600" ] || { echo "var/admin.password is not mode 0600"; exit 1; }
+echo "the console is served at / (script $asset); log in as admin with var/admin.password"
 
 # Ctrl-C: SIGINT to the whole foreground group; everything must stop, nothing may be left running.
 kill -INT -- "-$launcher"

@@ -26,7 +26,7 @@ export function ConfirmDialog(props: {
     } else if (!props.open && dialog.open) dialog.close();
   }, [props.open]);
   return (
-    <dialog ref={ref} class="keys-dialog" aria-labelledby={titleId} onClose={() => props.open && props.onCancel()}>
+    <dialog ref={ref} class="keys-dialog" aria-labelledby={titleId} onClose={() => props.open && !ref.current?.open && props.onCancel()}>
       <h2 id={titleId}>{props.title}</h2>
       <div class="keys-dialog-body">{props.children}</div>
       <div class="actions">

@@ -28,6 +28,11 @@ export function ConfirmDialog(props: {
       dialog.showModal();
     } else if (!props.open && dialog.open) dialog.close();
   }, [props.open]);
+  // 'close' is dispatched after the fact: one left over from closing this dialog must not close it again once
+  // it has been reopened (a quick cancel, then delete)
+  const closed = () => {
+    if (!ref.current?.open) props.onClose();
+  };
   const confirm = async () => {
     setBusy(true);
     setError(null);
@@ -40,7 +45,7 @@ export function ConfirmDialog(props: {
     }
   };
   return (
-    <dialog ref={ref} class="confirm-dialog" aria-labelledby="confirm-title" onClose={props.onClose} onCancel={(event) => busy && event.preventDefault()}>
+    <dialog ref={ref} class="confirm-dialog" aria-labelledby="confirm-title" onClose={closed} onCancel={(event) => busy && event.preventDefault()}>
       <h2 id="confirm-title">{props.title}</h2>
       <div class="confirm-body">{props.children}</div>
       {error ? <div class="notice error" role="alert">{describeError(error)}</div> : null}
