@@ -16,7 +16,8 @@ cleanup() {
 trap cleanup EXIT
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 export PORT=$(free_port) EMBEDDED_POSTGRES_PORT=$(free_port) EMBEDDED_REDIS_PORT=$(free_port)
-unset DATABASE_URL REDIS_URL ADMIN_KEY STORAGE_DIR VAR_DIR NODE_OPTIONS
+# nothing of the caller's configuration (the test suite sets ADMIN_KEY, ADMIN_PASSWORD, ...): the embedded defaults only
+unset DATABASE_URL REDIS_URL ADMIN_KEY ADMIN_PASSWORD ADMIN_USERNAME SESSION_SECRET PUBLIC_URL OIDC_ISSUER OIDC_CLIENT_ID OIDC_CLIENT_SECRET STORAGE_DIR VAR_DIR NODE_OPTIONS
 
 git clone -q "$repo" "$work/mserve"
 cd "$work/mserve"
