@@ -3,6 +3,55 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsNumber, IsOptional, IsString, Max, Min, registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
 
+/** Limits of free-form `properties` of containers and services (stored as jsonb). */
+export const FREE_FORM_LIMITS = { maxBytes: 64 * 1024, maxDepth: 16, maxNameLength: 255 } as const;
+
+/**
+ * Why a free-form properties value cannot be stored, or null when it can: a JSON object of at most 64 KiB, 16 levels
+ * deep, with non-empty names of at most 255 characters, and no NUL character anywhere (PostgreSQL's jsonb refuses
+ * \u0000, which would otherwise surface as a 500).
+ */
+export function freeFormPropertiesProblem(value: unknown): string | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'must be a JSON object';
+  for (const name of Object.keys(value)) {
+    if (name.length === 0) return 'must not have an empty property name';
+    if (name.length > FREE_FORM_LIMITS.maxNameLength) return `must have property names of at most ${FREE_FORM_LIMITS.maxNameLength} characters`;
+  }
+  const walk = (node: unknown, depth: number): string | null => {
+    if (typeof node === 'string') return node.includes('\u0000') ? 'must not contain NUL characters' : null;
+    if (node === null || typeof node !== 'object') return null;
+    if (depth > FREE_FORM_LIMITS.maxDepth) return `must be nested at most ${FREE_FORM_LIMITS.maxDepth} levels deep`;
+    for (const [name, child] of Object.entries(node)) {
+      if (name.includes('\u0000')) return 'must not contain NUL characters';
+      const problem = walk(child, depth + 1);
+      if (problem) return problem;
+    }
+    return null;
+  };
+  const problem = walk(value, 1);
+  if (problem) return problem;
+  const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
+  if (bytes > FREE_FORM_LIMITS.maxBytes) return `must be at most ${FREE_FORM_LIMITS.maxBytes} bytes as JSON (is ${bytes})`;
+  return null;
+}
+
+/** Optional free-form properties, replaced whole on update (send the object you want to keep). */
+export const FreeFormProperties = (description: string) =>
+  applyDecorators(
+    ApiPropertyOptional({ description: `${description}: a JSON object, replaced whole when given (at most 64 KiB as JSON, 16 levels deep)`, type: Object, example: { department: 'news', costCentre: 4711 } }),
+    IsOptional(),
+    (target: object, propertyName: string | symbol) =>
+      registerDecorator({
+        name: 'isFreeFormProperties',
+        target: target.constructor,
+        propertyName: String(propertyName),
+        validator: {
+          validate: (value: unknown) => freeFormPropertiesProblem(value) === null,
+          defaultMessage: (args) => `${args?.property} ${freeFormPropertiesProblem(args?.value)}`,
+        },
+      }),
+  );
+
 /** Why a name is unsafe, or null when it is fine. Names become WebDAV paths and download file names. */
 export function unsafeNameReason(value: unknown): string | null {
   if (typeof value !== 'string') return 'must be a string';

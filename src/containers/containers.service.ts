@@ -23,7 +23,7 @@ export class ContainersService {
   /** Creates the container and its containeradmin key (shown once). */
   async create(auth: RequestAuth, dto: CreateContainerDto): Promise<Container & { key: string; keyId: string }> {
     return this.dataSource.transaction(async (manager) => {
-      const container = manager.create(Container, { id: uuidv7(), name: dto.name, description: dto.description ?? null, properties: {} });
+      const container = manager.create(Container, { id: uuidv7(), name: dto.name, description: dto.description ?? null, properties: dto.properties ?? {} });
       await manager.insert(Container, container);
       const issued = await this.keys.issue(manager, {
         resource: { type: 'container', id: container.id, ancestors: new Set([container.id]), containerId: container.id, serviceId: null },

@@ -1,10 +1,11 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsObject, IsOptional, IsString, MaxLength } from 'class-validator';
-import { ByteLimitProperty, NameProperty, OptionalNameProperty, PageQuery, SecondsLimitProperty } from '../common/validation';
+import { IsBoolean, IsOptional, IsString, MaxLength } from 'class-validator';
+import { ByteLimitProperty, FreeFormProperties, NameProperty, OptionalNameProperty, PageQuery, SecondsLimitProperty } from '../common/validation';
 
 export class CreateContainerDto {
   @NameProperty('Container name') name: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(4000) description?: string;
+  @FreeFormProperties('Free-form provider properties') properties?: Record<string, unknown>;
 }
 
 /** Limits on a whole container: only the provider (keys holding container:create) sets them. */
@@ -13,7 +14,7 @@ export const CONTAINER_MANAGEMENT_PROPERTIES = ['suspended', 'diskQuota', 'inges
 export class UpdateContainerDto {
   @OptionalNameProperty() name?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(4000) description?: string;
-  @ApiPropertyOptional({ description: 'Free-form provider properties' }) @IsOptional() @IsObject() properties?: Record<string, unknown>;
+  @FreeFormProperties('Free-form provider properties') properties?: Record<string, unknown>;
   @ApiPropertyOptional({ description: 'Every service inside is read-only while set (provider only)' }) @IsOptional() @IsBoolean() suspended?: boolean;
   @ByteLimitProperty('Bytes all services inside may store together, null for no limit (provider only)') diskQuota?: number | null;
   @ByteLimitProperty('Bytes all services inside may ingest per calendar month (UTC), null for no limit (provider only)') ingestQuota?: number | null;

@@ -4,6 +4,16 @@ import { bigintToNumber, JsonObject } from '../database/columns';
 import { Mfolder } from '../mfolders/mfolder.entity';
 import { Service } from '../services/service.entity';
 
+/**
+ * Metadata keys that describe the bytes (what the image and video tasks read, the renditions made from them, the
+ * backup copy of them): dropped when the content changes to other bytes, so that nothing describes bytes that are
+ * gone; the update pipeline makes them again. `source` (where fetched content came from) describes the file and stays.
+ */
+export const CONTENT_DERIVED_METADATA = ['image', 'video', 'renditions', 'backup', 'restoredAt'] as const;
+
+/** SQL: the metadata column without the keys that describe the bytes. */
+export const METADATA_WITHOUT_CONTENT_DERIVED = `metadata - ARRAY[${CONTENT_DERIVED_METADATA.map((key) => `'${key}'`).join(', ')}]::text[]`;
+
 /** Content plus metadata. Exists only once its bytes are committed and verified. */
 @Entity('mfile')
 @Index('idx_mfile_service', ['serviceId', 'id'])

@@ -25,7 +25,7 @@ import { QuotaService } from '../usage/quota.service';
 import { UsageService } from '../usage/usage.service';
 import { sendContent } from './download';
 import { ListMfilesQuery, UpdateMfileDto } from './dto';
-import { Mfile } from './mfile.entity';
+import { METADATA_WITHOUT_CONTENT_DERIVED, Mfile } from './mfile.entity';
 
 export type PublicMfile = Omit<Mfile, 'blobKey'>;
 
@@ -173,7 +173,20 @@ export class MfilesService {
         const locked = await manager.findOne(Mfile, { where: { id }, lock: { mode: 'pessimistic_write' } });
         if (!locked) throw Problems.notFound('mfile', id);
         await this.quotas.enforce(manager, locked.serviceId, { disc: blob.size, releasing: locked.size, ingest: blob.size });
-        await manager.update(Mfile, { id }, { size: blob.size, md5: blob.md5, sha256: blob.sha256, mimetype, blobKey: blob.blobKey, contentUpdatedAt: new Date() });
+        await manager.update(
+          Mfile,
+          { id },
+          {
+            size: blob.size,
+            md5: blob.md5,
+            sha256: blob.sha256,
+            mimetype,
+            blobKey: blob.blobKey,
+            contentUpdatedAt: new Date(),
+            // the dimensions, renditions and backup of the old bytes describe bytes that are gone
+            ...(blob.sha256 !== locked.sha256 && { metadata: () => METADATA_WITHOUT_CONTENT_DERIVED }),
+          },
+        );
         const scope = { containerId: locked.containerId, serviceId: locked.serviceId, resourceType: 'mfile' as const, resourceId: id };
         await this.usage.record(manager, { metric: 'ingest', value: blob.size, ...scope }, { metric: 'disc', value: blob.size - locked.size, ...scope });
         await this.pipelines.instantiate(manager, 'update', locked, outbox);

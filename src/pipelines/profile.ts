@@ -29,7 +29,7 @@ const STEP_NAME = /^[a-z0-9][a-z0-9_-]{0,99}$/;
 const MIME_GLOB = /^([a-z0-9][a-z0-9!#$&^_.+-]{0,126}|\*)\/([a-z0-9][a-z0-9!#$&^_.+-]{0,126}|\*)$/i;
 export const MAX_STEPS = 50;
 
-/** MServe's own ingest profile, what every service starts with. */
+/** MServe's own profile, what every service starts with. */
 export function defaultProfile(): ProfileDefinition {
   const images = { mimetypes: ['image/*'] };
   const videos = { mimetypes: ['video/*'] };
@@ -40,28 +40,20 @@ export function defaultProfile(): ProfileDefinition {
     ...(when ? { when } : {}),
     after,
   });
-  return {
-    ingest: {
-      steps: [
-        step('mime', TaskName.Mime, []),
-        step('md5', TaskName.Md5, ['mime']),
-        step('image-metadata', TaskName.ImageMetadata, ['mime'], images),
-        step('thumbnail', TaskName.Thumbnail, ['mime'], images, { width: 210, height: 128 }),
-        step('poster', TaskName.Poster, ['mime'], images, { width: 420, height: 256 }),
-        step('video-metadata', TaskName.VideoMetadata, ['mime'], videos),
-        step('video-poster', TaskName.VideoPoster, ['video-metadata'], videos),
-        step('video-proxy', TaskName.VideoProxy, ['video-metadata'], videos),
-        step('backup', TaskName.Backup, ['md5']),
-      ],
-    },
-    update: {
-      steps: [
-        step('mime', TaskName.Mime, []),
-        step('thumbnail', TaskName.Thumbnail, ['mime'], images, { width: 210, height: 128 }),
-        step('poster', TaskName.Poster, ['mime'], images, { width: 420, height: 256 }),
-      ],
-    },
-  };
+  // what ingest finds out about the bytes is found out again when they are replaced (a replace drops what described
+  // the old bytes: dimensions, renditions, backup)
+  const derive = () => [
+    step('mime', TaskName.Mime, []),
+    step('md5', TaskName.Md5, ['mime']),
+    step('image-metadata', TaskName.ImageMetadata, ['mime'], images),
+    step('thumbnail', TaskName.Thumbnail, ['mime'], images, { width: 210, height: 128 }),
+    step('poster', TaskName.Poster, ['mime'], images, { width: 420, height: 256 }),
+    step('video-metadata', TaskName.VideoMetadata, ['mime'], videos),
+    step('video-poster', TaskName.VideoPoster, ['video-metadata'], videos),
+    step('video-proxy', TaskName.VideoProxy, ['video-metadata'], videos),
+    step('backup', TaskName.Backup, ['md5']),
+  ];
+  return { ingest: { steps: derive() }, update: { steps: derive() } };
 }
 
 export class ProfileErrors extends Error {

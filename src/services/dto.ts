@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsBoolean, IsDate, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
-import { ByteLimitProperty, NameProperty, OptionalNameProperty, PageQuery, SecondsLimitProperty } from '../common/validation';
+import { ByteLimitProperty, FreeFormProperties, NameProperty, OptionalNameProperty, PageQuery, SecondsLimitProperty } from '../common/validation';
 
 /** Properties only the provider side (keys with service:manage) may set. */
 export const MANAGEMENT_PROPERTIES = ['suspended', 'startsAt', 'endsAt', 'priority', 'diskQuota', 'ingestQuota', 'jobruntimeQuota', 'accessSpeed', 'profile'] as const;
@@ -35,11 +35,13 @@ export class ServicePropertiesDto {
 export class CreateServiceDto extends ServicePropertiesDto {
   @NameProperty('Service name') name: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(4000) description?: string;
+  @FreeFormProperties("The customer's own properties (service:update)") properties?: Record<string, unknown>;
 }
 
 export class UpdateServiceDto extends ServicePropertiesDto {
   @OptionalNameProperty() name?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(4000) description?: string;
+  @FreeFormProperties("The customer's own properties (service:update)") properties?: Record<string, unknown>;
 }
 
 export class ListServicesQuery extends PageQuery {

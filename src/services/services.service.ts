@@ -56,7 +56,7 @@ export class ServicesService {
         jobruntimeQuota: dto.jobruntimeQuota ?? null,
         accessSpeed: dto.accessSpeed ?? null,
         profile: dto.profile ?? null,
-        properties: {},
+        properties: dto.properties ?? {},
       });
       await manager.insert(Service, service);
       const root = manager.create(Mfolder, { id: uuidv7(), containerId, serviceId: service.id, parentId: null, name: '' });
@@ -103,7 +103,7 @@ export class ServicesService {
     const view = await this.dataSource.transaction(async (manager) => {
       const service = await manager.findOne(Service, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!service) throw Problems.notFound('service', id);
-      for (const field of ['name', 'description', ...MANAGEMENT_PROPERTIES] as const) {
+      for (const field of ['name', 'description', 'properties', ...MANAGEMENT_PROPERTIES] as const) {
         if (dto[field] !== undefined) (service as unknown as Record<string, unknown>)[field] = dto[field];
       }
       if (service.startsAt && service.endsAt && service.startsAt >= service.endsAt) throw Problems.badRequest('startsAt must be before endsAt', { errors: ['startsAt must be before endsAt'] });

@@ -9,7 +9,7 @@ import { uuidv7 } from '../database/uuid';
 import { JobOutput } from '../job-outputs/job-output.entity';
 import { Job, JobState } from '../jobs/job.entity';
 import { jobsProcessed } from '../metrics/metrics';
-import { Mfile } from '../mfiles/mfile.entity';
+import { METADATA_WITHOUT_CONTENT_DERIVED, Mfile } from '../mfiles/mfile.entity';
 import { JobEvents } from '../pipelines/job-events';
 import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
@@ -34,6 +34,8 @@ type ClaimedJob = Pick<Job, 'id' | 'task' | 'options' | 'queue' | 'serviceId' | 
   inputId?: string;
   /** That input's blob when the job was claimed: new content replaces it only if it is still the current one. */
   inputBlobKey?: string;
+  /** That input's digest when the job was claimed: what the task found out describes these bytes only. */
+  inputSha256?: string;
 };
 type Outcome = TaskOutcome<TaskName> | { status: 'skipped'; reason: string };
 
@@ -92,6 +94,7 @@ export class JobRunner {
       if (!isTaskName(job.task)) throw new TaskFailure(`task ${job.task} is not known to this worker`);
       job.inputId = job.inputs[0]?.id;
       job.inputBlobKey = job.inputs[0]?.blobKey;
+      job.inputSha256 = job.inputs[0]?.sha256;
       const inputs: Mfile[] = job.inputs.map((row) => ({ ...row, size: Number(row.size), createdAt: new Date(row.createdAt), updatedAt: new Date(row.updatedAt), contentUpdatedAt: new Date(row.contentUpdatedAt) }));
       if (inputs.length === 0) throw new TaskFailure('the job has no input left (its files were deleted)');
       // suspension, the time window and the monthly job-runtime quota apply to tasks as to requests
@@ -288,8 +291,11 @@ export class JobRunner {
     }
     if (!input || stale) return released;
     if (content && previous) {
+      // other bytes (a fetch): what described the old ones goes; the same bytes restored keep it
       await manager.query(
-        `UPDATE mfile SET blob_key = $2, size = $3, md5 = $4, sha256 = $5, content_updated_at = CASE WHEN $6 THEN now() ELSE content_updated_at END WHERE id = $1`,
+        `UPDATE mfile SET blob_key = $2, size = $3, md5 = $4, sha256 = $5, content_updated_at = CASE WHEN $6 THEN now() ELSE content_updated_at END,
+                metadata = CASE WHEN sha256 = $5 THEN metadata ELSE ${METADATA_WITHOUT_CONTENT_DERIVED} END
+          WHERE id = $1`,
         [input.mfileId, content.blobKey, content.size, content.md5, content.sha256, patch.newContent === true],
       );
       const mfileScope = { ...scope, resourceType: 'mfile' as const, resourceId: input.mfileId };
@@ -303,13 +309,15 @@ export class JobRunner {
       if (previous.blobKey !== content.blobKey) released.push(previous.blobKey);
     }
     if (Object.keys(renditions).length || patch.metadata || patch.mimetype) {
-      // one statement: new metadata keys, the latest rendition links merged into the old ones, the type
+      // one statement: new metadata keys, the latest rendition links merged into the old ones, the type; only while
+      // the file still holds the bytes the task read (content replaced meanwhile: the outputs stay with the job, but
+      // they no longer describe the file)
       await manager.query(
         `UPDATE mfile SET metadata = (metadata || $2::jsonb)
                    || CASE WHEN $3::jsonb = '{}'::jsonb THEN '{}'::jsonb ELSE jsonb_build_object('renditions', COALESCE(metadata->'renditions', '{}'::jsonb) || $3::jsonb) END,
                 mimetype = COALESCE($4, mimetype)
-          WHERE id = $1`,
-        [input.mfileId, JSON.stringify(patch.metadata ?? {}), JSON.stringify(renditions), patch.mimetype ?? null],
+          WHERE id = $1 AND sha256 = $5`,
+        [input.mfileId, JSON.stringify(patch.metadata ?? {}), JSON.stringify(renditions), patch.mimetype ?? null, content?.sha256 ?? job.inputSha256],
       );
     }
     return released;

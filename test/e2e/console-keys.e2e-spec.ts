@@ -292,6 +292,32 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     await page.getByRole('button', { name: 'Save properties' }).click();
     await page.locator('#sp-name-errors').getByText('Cannot contain / or \\.').waitFor();
 
+    // custom properties: rows of name, type and value, checked as typed (focus on the first wrong one), saved whole
+    await properties.getByLabel('Name', { exact: true }).fill((await admin.get(`/services/${tenant.serviceId}`)).body.name);
+    await properties.getByRole('button', { name: 'Add property' }).click();
+    await properties.getByLabel('Name of property 1').fill('department');
+    await properties.getByLabel('Value of property 1', { exact: true }).fill('news');
+    await properties.getByRole('button', { name: 'Add property' }).click();
+    await properties.getByLabel('Name of property 2').fill('costCentre');
+    await properties.getByLabel('Type of property 2').selectOption('number');
+    await properties.getByLabel('Value of property 2', { exact: true }).fill('47x');
+    await page.getByRole('button', { name: 'Save properties' }).click();
+    await page.locator('#sp-prop-1-value-errors').getByText('Enter a number, such as 42 or 0.5.').waitFor();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('sp-prop-1-value');
+    await properties.getByLabel('Value of property 2', { exact: true }).fill('4711');
+    await properties.getByRole('button', { name: 'Add property' }).click();
+    await properties.getByLabel('Name of property 3').fill('tags');
+    await properties.getByLabel('Type of property 3').selectOption('json');
+    await properties.getByLabel('Value of property 3 (JSON)').fill('["summer", "fair"]');
+    await page.getByRole('button', { name: 'Save properties' }).click();
+    await properties.getByText('Saved.').waitFor();
+    expect((await admin.get(`/services/${tenant.serviceId}`)).body.properties).toEqual({ department: 'news', costCentre: 4711, tags: ['summer', 'fair'] });
+    await properties.getByRole('button', { name: 'Remove property department' }).click();
+    await page.getByRole('button', { name: 'Save properties' }).click();
+    await properties.getByText('Saved.').waitFor();
+    expect((await admin.get(`/services/${tenant.serviceId}`)).body.properties).toEqual({ costCentre: 4711, tags: ['summer', 'fair'] });
+    expect(await properties.getByLabel('Name of property 1').inputValue()).toBe('costCentre');
+
     // webhooks: a private address is refused by the server, next to the field; a public one is added, then removed
     await page.getByLabel('Address').fill('http://10.0.0.7/hook');
     await page.getByRole('button', { name: 'Add webhook' }).click();

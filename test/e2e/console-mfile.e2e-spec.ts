@@ -292,9 +292,9 @@ describe('console: the Mfile page and jobs (Chromium, real api and worker)', () 
     await expect(page.locator('[data-fact="sha256"]').textContent()).resolves.toBe(replaced.sha256);
     await page.waitForFunction((sha) => document.querySelector<HTMLImageElement>('img.preview-image')?.src.includes(`v=${sha.slice(0, 16)}`), replaced.sha256);
     await page.waitForFunction(() => (document.querySelector<HTMLImageElement>('img.preview-image')?.naturalWidth ?? 0) === 320, undefined, { timeout: LONG });
-    await jobsAllFinal(page, 12);
+    await jobsAllFinal(page, 18);
     const triggers = (await owner.get(`/mfiles/${image.body.id}/jobs?trigger=update`)).body.items;
-    expect(triggers.map((job: { task: string }) => job.task).sort()).toEqual(['mime', 'poster', 'thumbnail']);
+    expect(triggers.map((job: { task: string }) => job.task).sort()).toEqual(['backup', 'image-metadata', 'md5', 'mime', 'poster', 'thumbnail', 'video-metadata', 'video-poster', 'video-proxy']);
 
     // rename
     await page.getByRole('button', { name: 'Rename' }).click();

@@ -283,6 +283,37 @@ describe('service properties act on the next request', () => {
     expect((await customer.get(`/services/${tenant.serviceId}/mfiles`)).status).toBe(200);
   });
 
+  it('free-form properties: set by service:update holders, replaced whole, kept by other edits, refused with reasons', async () => {
+    const tenant = await makeTenant(admin);
+    const serviceAdmin = admin.as(tenant.serviceAdminKey);
+    const properties = { department: 'news', costCentre: 4711, archived: false, tags: ['summer', 'fair'], owner: { name: 'Ana' } };
+    const set = await serviceAdmin.patch(`/services/${tenant.serviceId}`, { properties });
+    expect(set.status).toBe(200);
+    expect(set.body.properties).toEqual(properties);
+    expect((await serviceAdmin.patch(`/services/${tenant.serviceId}`, { description: 'other edit' })).body.properties).toEqual(properties);
+    expect((await serviceAdmin.patch(`/services/${tenant.serviceId}`, { properties: { department: 'sport' } })).body.properties).toEqual({ department: 'sport' });
+    expect((await admin.as(tenant.customerKey).patch(`/services/${tenant.serviceId}`, { properties: {} })).status).toBe(403);
+    for (const [bad, reason] of [
+      [[1, 2], 'properties must be a JSON object'],
+      ['text', 'properties must be a JSON object'],
+      [{ note: 'a\u0000b' }, 'properties must not contain NUL characters'],
+      [{ big: 'x'.repeat(70_000) }, 'properties must be at most 65536 bytes as JSON'],
+    ] as const) {
+      const refused = await serviceAdmin.patch(`/services/${tenant.serviceId}`, { properties: bad });
+      expect(refused.status).toBe(400);
+      expect(refused.headers.get('content-type')).toContain('application/problem+json');
+      expect(refused.body.errors.join(' ')).toContain(reason);
+    }
+    expect((await admin.get(`/services/${tenant.serviceId}`)).body.properties).toEqual({ department: 'sport' });
+    const created = await admin.as(tenant.containerKey).post(`/containers/${tenant.containerId}/services`, { name: 'with-properties', properties: { plan: 'gold' } });
+    expect(created.status).toBe(201);
+    expect(created.body.properties).toEqual({ plan: 'gold' });
+    // containers share the rule: jsonb cannot hold NUL, which is a 400 now rather than a database error
+    const container = await admin.patch(`/containers/${tenant.containerId}`, { properties: { 'nul\u0000': 1 } });
+    expect(container.status).toBe(400);
+    expect((await admin.patch(`/containers/${tenant.containerId}`, { properties: { region: 'eu' } })).body.properties).toEqual({ region: 'eu' });
+  });
+
   it('disk quota: concurrent uploads racing for the last bytes never overshoot', async () => {
     const tenant = await makeTenant(admin);
     expect((await admin.as(tenant.containerKey).patch(`/services/${tenant.serviceId}`, { diskQuota: 10_000 })).status).toBe(200);

@@ -322,12 +322,23 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     const first = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#aa0000' } }).jpeg().toBuffer();
     const file = await customer.upload(tenant.serviceId, 'change.jpg', first);
     await allFinal(customer, tenant.serviceId, 'ingest');
+    const ingested = (await customer.get(`/mfiles/${file.body.id}`)).body.metadata;
+    expect(ingested).toMatchObject({ image: { width: 400, height: 300 }, renditions: { thumbnail: {}, poster: {} }, backup: {} });
     const second = await sharp({ create: { width: 300, height: 600, channels: 3, background: '#00aa00' } }).jpeg().toBuffer();
-    expect((await customer.put(`/mfiles/${file.body.id}/content`, second, { 'content-type': 'image/jpeg' })).status).toBe(200);
+    const replaced = await customer.put(`/mfiles/${file.body.id}/content`, second, { 'content-type': 'image/jpeg' });
+    expect(replaced.status).toBe(200);
+    // what described the old bytes is gone with them, at once: no 400×300, no old thumbnail, no backup of other bytes
+    expect(Object.keys(replaced.body.metadata)).toEqual([]);
     await allFinal(customer, tenant.serviceId, 'update');
     const updates = (await customer.get(`/mfiles/${file.body.id}/jobs?trigger=update`)).body.items;
-    expect(updates.map((job: JobRow) => `${job.step}:${job.state}`).sort()).toEqual(['mime:succeeded', 'poster:succeeded', 'thumbnail:succeeded']);
-    const newest = (await customer.get(`/mfiles/${file.body.id}`)).body.metadata.renditions.thumbnail;
+    expect(updates.map((job: JobRow) => `${job.step}:${job.state}`).sort()).toEqual([
+      'backup:succeeded', 'image-metadata:succeeded', 'md5:succeeded', 'mime:succeeded', 'poster:succeeded', 'thumbnail:succeeded',
+      'video-metadata:skipped', 'video-poster:skipped', 'video-proxy:skipped',
+    ]);
+    const updated = (await customer.get(`/mfiles/${file.body.id}`)).body;
+    expect(updated.metadata).toMatchObject({ image: { width: 300, height: 600 }, backup: { sha256: updated.sha256 } });
+    expect(updated.metadata.renditions.thumbnail.jobId).not.toBe(ingested.renditions.thumbnail.jobId);
+    const newest = updated.metadata.renditions.thumbnail;
     const thumb = await sharp((await outputBytes(customer, newest.jobId)).bytes).metadata();
     expect(thumb.height).toBe(128); // portrait now: 300×600 inside 210×128 is 64×128
     expect(thumb.width).toBe(64);

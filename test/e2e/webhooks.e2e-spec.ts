@@ -21,6 +21,8 @@ describe('webhooks and web tasks', () => {
   const received: Received[] = [];
   let failNext = 0;
   let source = Buffer.from('version one');
+  /** While set, /held waits for it before answering (a task still running when the content is replaced). */
+  let hold: Promise<void> | undefined;
 
   beforeAll(async () => {
     server = createServer((request, response) => {
@@ -32,6 +34,11 @@ describe('webhooks and web tasks', () => {
           const etag = `"${createHash('sha256').update(source).digest('hex').slice(0, 16)}"`;
           if (request.headers['if-none-match'] === etag) return void response.writeHead(304, { etag }).end();
           return void response.writeHead(200, { etag, 'content-type': 'application/octet-stream' }).end(source);
+        }
+        if (request.url === '/held') {
+          const etag = '"held-1"';
+          const answer = () => (request.headers['if-none-match'] === etag ? response.writeHead(304, { etag }).end() : response.writeHead(200, { etag }).end('held v1'));
+          return void (hold ? hold.then(answer) : answer());
         }
         if (request.url === '/moved') return void response.writeHead(302, { location: '/source.bin' }).end();
         if (request.url === '/missing') return void response.writeHead(404).end('no such thing');
@@ -143,6 +150,31 @@ describe('webhooks and web tasks', () => {
     expect(await run(`${base}/source.bin`)).toMatchObject({ state: 'failed', error: expect.stringContaining("would exceed the service's disk quota") });
     expect(await content()).toBe('version two, longer');
     expect((await customer.post('/jobs', { mfileIds: [file.body.id], task: 'fetch-url', options: { url: 'file:///etc/passwd' } })).status).toBe(400);
+  }, 60_000);
+
+  it('a task that read content replaced while it ran leaves the file alone: its findings described the old bytes', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] }, update: { steps: [] } });
+    const file = await customer.upload(tenant.serviceId, 'held.bin', Buffer.from('placeholder'));
+    const run = async () => (await customer.post('/jobs', { mfileIds: [file.body.id], task: 'fetch-url', options: { url: `${base}/held` } })).body.id as string;
+    expect(await finished(customer, await run())).toMatchObject({ state: 'succeeded', result: { changed: true } });
+    const before = (await customer.get(`/mfiles/${file.body.id}`)).body;
+    expect(before.metadata.source).toMatchObject({ url: `${base}/held`, etag: '"held-1"' });
+
+    let release!: () => void;
+    hold = new Promise<void>((resolve) => (release = resolve));
+    const asked = received.filter((hit) => hit.path === '/held').length;
+    const job = await run();
+    await eventually(async () => received.filter((hit) => hit.path === '/held').length > asked || undefined, 'the task to ask the server');
+    expect((await customer.put(`/mfiles/${file.body.id}/content`, Buffer.from('edited by hand'), { 'content-type': 'application/octet-stream' })).status).toBe(200);
+    release();
+    hold = undefined;
+    // the task saw the old bytes unchanged upstream (304); that says nothing about the bytes the file holds now
+    expect(await finished(customer, job)).toMatchObject({ state: 'succeeded', result: { status: 304, changed: false, sha256: before.sha256 } });
+    const after = (await customer.get(`/mfiles/${file.body.id}`)).body;
+    expect(after.sha256).toBe(createHash('sha256').update('edited by hand').digest('hex'));
+    expect(after.metadata.source).toEqual(before.metadata.source);
   }, 60_000);
 
   it('refuses private addresses unless allowed', async () => {

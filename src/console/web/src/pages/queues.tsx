@@ -49,7 +49,8 @@ export default function QueuesPage() {
     const wake = () => {
       if (document.visibilityState === 'visible' && !paused) void poll();
     };
-    void poll();
+    // pausing freezes what is shown: no last request on the way in (it could land after the pause)
+    if (!paused) void poll();
     document.addEventListener('visibilitychange', wake);
     return () => {
       live = false;

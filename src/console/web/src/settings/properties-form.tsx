@@ -1,14 +1,16 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { ErrorNotice } from '../components/ui';
+import { CustomPropertiesEditor, customFieldId } from './custom-properties-editor';
+import { validateCustomRows } from './custom-properties';
 import { buildServicePatch, errorsToFields, propertiesDraft, PropertiesDraft, PropertiesField, ServiceView, validateProperties } from './service-form';
 import { FieldErrors } from './step-editor';
 
-const FIELDS: PropertiesField[] = ['name', 'description', 'profile'];
+const FIELDS: PropertiesField[] = ['name', 'description', 'profile', 'properties'];
 
 /**
- * Name, description and (with service:manage) which of the container's profiles the service runs. Management
- * properties (quotas, suspension, window, speed, priority) live on the usage pages.
+ * Name, description, the customer's free-form properties and (with service:manage) which of the container's profiles
+ * the service runs. Management properties (quotas, suspension, window, speed, priority) live on the usage pages.
  */
 export function PropertiesForm(props: { service: ServiceView; canUpdate: boolean; canManage: boolean; canListProfiles: boolean; onSaved: (service: ServiceView) => void }) {
   const { service } = props;
@@ -31,6 +33,10 @@ export function PropertiesForm(props: { service: ServiceView; canUpdate: boolean
 
   const local = validateProperties(draft);
   const errors = { ...serverErrors, ...(submitted ? local : {}) };
+  const custom = validateCustomRows(draft.properties);
+  // row errors once submitted; a whole-set problem from the form or the server in any case
+  const rowErrors = submitted ? custom.rows : [];
+  const customGeneral = (submitted ? custom.general : null) ?? serverErrors.properties ?? null;
   const patch = buildServicePatch(service, draft, props.canManage);
   const readOnly = !props.canUpdate;
 
@@ -47,7 +53,10 @@ export function PropertiesForm(props: { service: ServiceView; canUpdate: boolean
     const found = validateProperties(draft);
     const first = FIELDS.find((field) => found[field]);
     if (first) {
-      document.getElementById(`sp-${first}`)?.focus();
+      const rows = validateCustomRows(draft.properties).rows;
+      const row = Math.max(0, rows.findIndex((each) => each.name || each.value));
+      const target = first === 'properties' ? customFieldId(row, rows[row]?.name ? 'name' : 'value') : `sp-${first}`;
+      document.getElementById(target)?.focus();
       return;
     }
     if (Object.keys(patch).length === 0) {
@@ -112,12 +121,7 @@ export function PropertiesForm(props: { service: ServiceView; canUpdate: boolean
         </label>
         <small class="muted">{props.canManage ? 'A profile the container offers; while one is chosen, the service’s own profile is not used and cannot be edited.' : 'Chosen by the provider (needs service:manage).'}</small>
         <FieldErrors id="sp-profile-errors" messages={errors.profile ? [errors.profile] : undefined} />
-        {Object.keys(service.properties ?? {}).length > 0 && (
-          <details class="sp-custom">
-            <summary>Custom properties</summary>
-            <pre>{JSON.stringify(service.properties, null, 2)}</pre>
-          </details>
-        )}
+        <CustomPropertiesEditor rows={draft.properties} errors={rowErrors} general={customGeneral} readOnly={readOnly} onChange={(rows) => change({ properties: rows })} />
       </fieldset>
       {!readOnly && (
         <div class="actions">

@@ -15,18 +15,30 @@ describe('service settings forms', () => {
 
   it('validates the properties draft', () => {
     expect(validateProperties(propertiesDraft(service))).toEqual({});
-    expect(validateProperties({ name: '', description: 'x'.repeat(4001), profile: '-bad' })).toEqual({
+    expect(validateProperties({ name: '', description: 'x'.repeat(4001), profile: '-bad', properties: [{ name: 'costCentre', type: 'number', value: 'abc' }] })).toEqual({
       name: expect.stringMatching(/required/),
       description: expect.stringMatching(/4000/),
       profile: expect.stringMatching(/profile name/),
+      properties: 'Row 1: Enter a number, such as 42 or 0.5.',
     });
   });
 
   it('sends only what changed, and the profile only with service:manage', () => {
     expect(buildServicePatch(service, propertiesDraft(service), true)).toEqual({});
-    expect(buildServicePatch(service, { name: 'pictures', description: 'ours', profile: 'photo-lab' }, true)).toEqual({ name: 'pictures', description: 'ours', profile: 'photo-lab' });
-    expect(buildServicePatch(service, { name: 'photos', description: '', profile: 'photo-lab' }, false)).toEqual({});
-    expect(buildServicePatch({ ...service, profile: 'photo-lab' }, { name: 'photos', description: '', profile: '' }, true)).toEqual({ profile: null });
+    expect(buildServicePatch(service, { name: 'pictures', description: 'ours', profile: 'photo-lab', properties: [] }, true)).toEqual({ name: 'pictures', description: 'ours', profile: 'photo-lab' });
+    expect(buildServicePatch(service, { name: 'photos', description: '', profile: 'photo-lab', properties: [] }, false)).toEqual({});
+    expect(buildServicePatch({ ...service, profile: 'photo-lab' }, { name: 'photos', description: '', profile: '', properties: [] }, true)).toEqual({ profile: null });
+  });
+
+  it('sends the free-form properties whole when a row changed, and nothing when only the order did', () => {
+    const kept = { ...service, properties: { department: 'news', costCentre: 4711 } };
+    const draft = propertiesDraft(kept);
+    expect(buildServicePatch(kept, draft, false)).toEqual({});
+    expect(buildServicePatch(kept, { ...draft, properties: [...draft.properties].reverse() }, false)).toEqual({});
+    expect(buildServicePatch(kept, { ...draft, properties: [...draft.properties, { name: 'archived', type: 'boolean', value: 'true' }] }, false)).toEqual({
+      properties: { department: 'news', costCentre: 4711, archived: true },
+    });
+    expect(buildServicePatch(kept, { ...draft, properties: draft.properties.slice(1) }, false)).toEqual({ properties: { department: 'news' } });
   });
 
   it('places 400 messages on the fields they start with', () => {

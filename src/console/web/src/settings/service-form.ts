@@ -5,6 +5,8 @@
  * placed on the fields too.
  */
 
+import { CustomRow, propertiesFromRows, rowsFromProperties, sameProperties, validateCustomRows } from './custom-properties';
+
 export interface ServiceView {
   id: string;
   containerId: string;
@@ -24,6 +26,8 @@ export interface PropertiesDraft {
   description: string;
   /** '' for none: the service runs its own profile, or the default. */
   profile: string;
+  /** The free-form properties, a row each. */
+  properties: CustomRow[];
 }
 
 export type PropertiesField = keyof PropertiesDraft;
@@ -44,8 +48,10 @@ export function nameProblem(value: string): string | null {
 export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const DESCRIPTION_MAX = 4000;
 
-export function propertiesDraft(service: Pick<ServiceView, 'name' | 'description' | 'profile'>): PropertiesDraft {
-  return { name: service.name, description: service.description ?? '', profile: service.profile ?? '' };
+type EditedService = Pick<ServiceView, 'name' | 'description' | 'profile'> & { properties?: Record<string, unknown> | null };
+
+export function propertiesDraft(service: EditedService): PropertiesDraft {
+  return { name: service.name, description: service.description ?? '', profile: service.profile ?? '', properties: rowsFromProperties(service.properties) };
 }
 
 export function validateProperties(draft: PropertiesDraft): Partial<Record<PropertiesField, string>> {
@@ -54,18 +60,25 @@ export function validateProperties(draft: PropertiesDraft): Partial<Record<Prope
   if (name) errors.name = name;
   if (draft.description.length > DESCRIPTION_MAX) errors.description = `At most ${DESCRIPTION_MAX} characters (now ${draft.description.length}).`;
   if (draft.profile && !PROFILE_NAME.test(draft.profile)) errors.profile = 'A profile name is 1-100 letters, digits, . _ or -, starting with a letter or digit.';
+  const custom = validateCustomRows(draft.properties);
+  const bad = custom.rows.findIndex((row) => row.name || row.value);
+  if (bad >= 0) errors.properties = `Row ${bad + 1}: ${custom.rows[bad].name ?? custom.rows[bad].value}`;
+  else if (custom.general) errors.properties = custom.general;
   return errors;
 }
 
 /**
  * The body of PATCH /services/:id: only what changed. The profile selection is a management property
- * (service:manage): without that action it is never sent.
+ * (service:manage): without that action it is never sent. Free-form properties are sent whole when any row changed.
  */
-export function buildServicePatch(service: Pick<ServiceView, 'name' | 'description' | 'profile'>, draft: PropertiesDraft, canManage: boolean): Record<string, unknown> {
+export function buildServicePatch(service: EditedService, draft: PropertiesDraft, canManage: boolean): Record<string, unknown> {
   const patch: Record<string, unknown> = {};
   if (draft.name !== service.name) patch.name = draft.name;
   if (draft.description !== (service.description ?? '')) patch.description = draft.description;
   if (canManage && draft.profile !== (service.profile ?? '')) patch.profile = draft.profile || null;
+  // replaced whole on the server: the object sent is every row
+  const properties = propertiesFromRows(draft.properties);
+  if (!sameProperties(properties, service.properties)) patch.properties = properties;
   return patch;
 }
 

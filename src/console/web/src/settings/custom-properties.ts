@@ -1,0 +1,134 @@
+/**
+ * The rows editor of a service's free-form `properties`, free of the DOM. Each row is a name, a type and the value as
+ * typed; the object sent is built from the rows. The limits mirror `freeFormPropertiesProblem` in
+ * src/common/validation.ts (which imports Node's Buffer and cannot be bundled), and the server's 400 answers are shown
+ * too.
+ */
+
+export const CUSTOM_TYPES = ['text', 'number', 'boolean', 'json'] as const;
+export type CustomType = (typeof CUSTOM_TYPES)[number];
+
+export interface CustomRow {
+  name: string;
+  type: CustomType;
+  /** As typed: 'true'/'false' for booleans, JSON text for json. */
+  value: string;
+}
+
+export interface CustomRowErrors {
+  name?: string;
+  value?: string;
+}
+
+/** Mirror of FREE_FORM_LIMITS in src/common/validation.ts. */
+export const CUSTOM_LIMITS = { maxBytes: 64 * 1024, maxDepth: 16, maxNameLength: 255 } as const;
+
+export const CUSTOM_TYPE_LABELS: Record<CustomType, string> = { text: 'Text', number: 'Number', boolean: 'Yes/no', json: 'JSON' };
+
+/** A row per property, by name (PostgreSQL keeps jsonb keys in its own order: shortest first). */
+export function rowsFromProperties(properties: Record<string, unknown> | null | undefined): CustomRow[] {
+  const entries = Object.entries(properties ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return entries.map(([name, value]): CustomRow => {
+    if (typeof value === 'string') return { name, type: 'text', value };
+    if (typeof value === 'number') return { name, type: 'number', value: String(value) };
+    if (typeof value === 'boolean') return { name, type: 'boolean', value: String(value) };
+    return { name, type: 'json', value: JSON.stringify(value) };
+  });
+}
+
+/** A row nobody filled in is left out rather than refused. */
+export function isBlankRow(row: CustomRow): boolean {
+  return row.name.trim() === '' && row.value.trim() === '' && row.type !== 'boolean';
+}
+
+function depthOf(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0;
+  let deepest = 0;
+  for (const child of Object.values(value as Record<string, unknown>)) deepest = Math.max(deepest, depthOf(child));
+  return 1 + deepest;
+}
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (value === null || typeof value !== 'object') return false;
+  return Object.entries(value as Record<string, unknown>).some(([name, child]) => name.includes('\u0000') || hasNul(child));
+}
+
+/** The value a row stands for, or the reason it stands for none. */
+export function parseRowValue(row: CustomRow): { value: unknown } | { problem: string } {
+  switch (row.type) {
+    case 'text':
+      return row.value.includes('\u0000') ? { problem: 'Cannot contain a NUL character.' } : { value: row.value };
+    case 'number': {
+      const text = row.value.trim();
+      const number = Number(text);
+      if (text === '' || !Number.isFinite(number)) return { problem: 'Enter a number, such as 42 or 0.5.' };
+      return { value: number };
+    }
+    case 'boolean':
+      if (row.value !== 'true' && row.value !== 'false') return { problem: 'Choose yes or no.' };
+      return { value: row.value === 'true' };
+    case 'json': {
+      let value: unknown;
+      try {
+        value = JSON.parse(row.value);
+      } catch (caught) {
+        return { problem: `Not valid JSON: ${caught instanceof Error ? caught.message : String(caught)}` };
+      }
+      // the property's own object counts as the second level under `properties`
+      if (depthOf(value) > CUSTOM_LIMITS.maxDepth - 1) return { problem: `Nested more than ${CUSTOM_LIMITS.maxDepth - 1} levels deep.` };
+      if (hasNul(value)) return { problem: 'Cannot contain a NUL character.' };
+      return { value };
+    }
+  }
+}
+
+/** Errors per row (same index as the rows), and a general one for the whole set (its size). */
+export function validateCustomRows(rows: readonly CustomRow[]): { rows: CustomRowErrors[]; general: string | null } {
+  const seen = new Map<string, number>();
+  const errors = rows.map((row, index): CustomRowErrors => {
+    if (isBlankRow(row)) return {};
+    const found: CustomRowErrors = {};
+    if (row.name === '') found.name = 'A name is required.';
+    else if (row.name.length > CUSTOM_LIMITS.maxNameLength) found.name = `At most ${CUSTOM_LIMITS.maxNameLength} characters.`;
+    else if (row.name.includes('\u0000')) found.name = 'Cannot contain a NUL character.';
+    else if (seen.has(row.name)) found.name = `Same name as row ${(seen.get(row.name) ?? 0) + 1}.`;
+    else seen.set(row.name, index);
+    const parsed = parseRowValue(row);
+    if ('problem' in parsed) found.value = parsed.problem;
+    return found;
+  });
+  let general: string | null = null;
+  if (errors.every((each) => !each.name && !each.value)) {
+    const bytes = new TextEncoder().encode(JSON.stringify(propertiesFromRows(rows))).length;
+    if (bytes > CUSTOM_LIMITS.maxBytes) general = `At most ${CUSTOM_LIMITS.maxBytes / 1024} KiB as JSON altogether (now ${Math.ceil(bytes / 1024)} KiB).`;
+  }
+  return { rows: errors, general };
+}
+
+/** The object the rows stand for; rows that do not parse are left out (validate first). */
+export function propertiesFromRows(rows: readonly CustomRow[]): Record<string, unknown> {
+  const properties: Record<string, unknown> = {};
+  for (const row of rows) {
+    if (isBlankRow(row)) continue;
+    const parsed = parseRowValue(row);
+    if ('value' in parsed) properties[row.name] = parsed.value;
+  }
+  return properties;
+}
+
+/** JSON with object keys sorted, so that two objects differing only in key order compare equal. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value as Record<string, unknown>)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function sameProperties(a: Record<string, unknown> | null | undefined, b: Record<string, unknown> | null | undefined): boolean {
+  return canonical(a ?? {}) === canonical(b ?? {});
+}
