@@ -144,6 +144,16 @@ export class JobsService {
         manager,
         ...outputs.map((output) => ({ metric: 'disc' as const, value: -output.size, containerId: job.containerId, serviceId: job.serviceId, resourceType: 'joboutput' as const, resourceId: output.id })),
       );
+      // the files' links to these outputs (their thumbnail, poster, proxy...) go with them, rather than point at nothing
+      await manager.query(
+        `UPDATE mfile m
+            SET metadata = jsonb_set(m.metadata, '{renditions}',
+                  COALESCE((SELECT jsonb_object_agg(r.key, r.value) FROM jsonb_each(m.metadata->'renditions') r WHERE r.value->>'jobId' IS DISTINCT FROM $2), '{}'::jsonb))
+          WHERE m.id IN (SELECT i.mfile_id FROM job_input i WHERE i.job_id = $1)
+            AND jsonb_typeof(m.metadata->'renditions') = 'object'
+            AND EXISTS (SELECT 1 FROM jsonb_each(m.metadata->'renditions') r WHERE r.value->>'jobId' = $2)`,
+        [id, id],
+      );
       await manager.delete(JobOutput, { jobId: id });
       await manager.delete(Job, { id });
       return blobKeys;

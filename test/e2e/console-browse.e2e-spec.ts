@@ -446,4 +446,31 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
     expect((await customer.get(`/mfolders/${tenant.rootFolderId}/mfiles`)).body.items).toHaveLength(1);
     expect(ctx.consoleErrors).toEqual([]);
   });
+  it('a name held by an unfinished upload from elsewhere: the console says so, and discarding that upload lets this file through', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = new Client(app.api, tenant.customerKey);
+    const bytes = randomBytes(20_000);
+    // another browser started "held.bin" and went away: the server keeps the name for its upload
+    const other = await customer.post(`/services/${tenant.serviceId}/uploads`, undefined, {
+      'tus-resumable': '1.0.0',
+      'upload-length': String(bytes.length),
+      'upload-metadata': `filename ${Buffer.from('held.bin').toString('base64')}`,
+    });
+    expect(other.status).toBe(201);
+    const otherUrl = new URL(other.headers.get('location')!, app.baseUrl).toString();
+    const ctx = await context();
+    const page = await openWithKey(ctx, tenant.customerKey);
+    await page.getByText('No files here yet').waitFor();
+    await dropFiles(page, [{ name: 'held.bin', type: 'application/octet-stream', bytes }]);
+    await uploadRow(page, 'held.bin', 'failed').waitFor({ timeout: 30_000 });
+    expect(await uploadRow(page, 'held.bin').locator('.upload-error').textContent()).toMatch(/^Another upload of this name into this folder is unfinished/);
+    expect((await customer.request('HEAD', otherUrl, undefined, { 'tus-resumable': '1.0.0' })).status).toBe(200);
+    await page.getByRole('button', { name: 'Discard the other upload of held.bin and send this one' }).click();
+    await uploadRow(page, 'held.bin', 'done').waitFor({ timeout: 30_000 });
+    const stored = (await customer.get(`/mfolders/${tenant.rootFolderId}/mfiles`)).body.items;
+    expect(stored).toMatchObject([{ name: 'held.bin', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }]);
+    // the other upload went, with the bytes and the quota it held
+    expect((await customer.request('HEAD', otherUrl, undefined, { 'tus-resumable': '1.0.0' })).status).toBe(404);
+    expect(ctx.consoleErrors.filter((text) => !/status of 409/.test(text))).toEqual([]);
+  });
 });

@@ -342,6 +342,12 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     const thumb = await sharp((await outputBytes(customer, newest.jobId)).bytes).metadata();
     expect(thumb.height).toBe(128); // portrait now: 300×600 inside 210×128 is 64×128
     expect(thumb.width).toBe(64);
+    // deleting the job that made the thumbnail takes the file's link to it too; the poster's stays
+    expect((await customer.delete(`/jobs/${newest.jobId}`)).status).toBe(204);
+    const renditions = (await customer.get(`/mfiles/${file.body.id}`)).body.metadata.renditions;
+    expect(renditions.thumbnail).toBeUndefined();
+    expect(renditions.poster).toMatchObject({ jobId: updated.metadata.renditions.poster.jobId });
+    expect((await customer.get(renditions.poster.url.replace('/api/v1', ''))).status).toBe(200);
 
     // the profile's manual pipeline, on request
     expect((await customer.post('/jobs', { mfileIds: [file.body.id], pipeline: 'manual' })).status).toBe(409);

@@ -1,6 +1,6 @@
 import { fileKind, matchesFilters, nameProblem, normaliseMimetypeFilter, previewOf } from './files';
 import { appendPage, removeItem, replaceItem, upsertFirst } from './paging';
-import { describeUploadProblem, percent, problemFromResponse, shouldRetryUpload } from './upload-errors';
+import { describeUploadProblem, pendingUploadOf, percent, problemFromResponse, shouldRetryUpload } from './upload-errors';
 import { dirsOfRelativePath, foldersToCreate, isSystemJunk } from './upload-plan';
 
 describe('keyset paging on the client', () => {
@@ -108,6 +108,15 @@ describe('upload errors', () => {
     expect(shouldRetryUpload(429)).toBe(false);
     expect(shouldRetryUpload(403)).toBe(false);
     expect(shouldRetryUpload(404)).toBe(false);
+  });
+
+  it('recognises a name held by another unfinished upload, and nothing else', () => {
+    const held = JSON.stringify({ type: 'conflict', status: 409, detail: 'an upload of "a.jpg" into this folder is already in progress', existing: { type: 'upload', id: '0194-up' } });
+    expect(pendingUploadOf(409, held)).toBe('0194-up');
+    expect(pendingUploadOf(409, JSON.stringify({ type: 'conflict', existing: { type: 'mfile', id: 'm1' } }))).toBeNull();
+    expect(pendingUploadOf(409, JSON.stringify({ type: 'offset-mismatch', offset: 3 }))).toBeNull();
+    expect(pendingUploadOf(507, held)).toBeNull();
+    expect(pendingUploadOf(409, 'not json')).toBeNull();
   });
 
   it('shows 100 % only when every byte is there', () => {

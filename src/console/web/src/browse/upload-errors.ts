@@ -74,3 +74,14 @@ export function percent(sent: number, total: number): number {
   const value = Math.floor((sent / total) * 100);
   return sent >= total ? 100 : Math.min(99, Math.max(0, value));
 }
+
+/** The id of the unfinished upload a 409 names (`existing: {type: 'upload', id}`), if that is why it refused. */
+export function pendingUploadOf(status: number, body: string): string | null {
+  if (status !== 409) return null;
+  try {
+    const existing = (JSON.parse(body) as { existing?: { type?: unknown; id?: unknown } }).existing;
+    return existing?.type === 'upload' && typeof existing.id === 'string' ? existing.id : null;
+  } catch {
+    return null;
+  }
+}

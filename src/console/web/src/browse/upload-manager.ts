@@ -1,8 +1,8 @@
 import { computed, signal } from '@preact/signals';
 import { DetailedError, Upload } from 'tus-js-client';
-import { actingKey, api, apiUrl, authHeaders } from '../api';
+import { actingKey, api, ApiError, apiUrl, authHeaders, describeError } from '../api';
 import type { Mfile } from './types';
-import { describeUploadProblem, percent, problemFromResponse, shouldRetryUpload } from './upload-errors';
+import { describeUploadProblem, pendingUploadOf, percent, problemFromResponse, shouldRetryUpload } from './upload-errors';
 
 /**
  * Every upload this browser tab is running, across page changes: a person may start twenty files, open another
@@ -29,6 +29,11 @@ export interface UploadItem {
   state: UploadState;
   error: string | null;
   mfile: Mfile | null;
+  /**
+   * An unfinished upload of the same name into the same folder (another tab, browser or person started it) that
+   * the server holds the name for: it can be discarded so that this one goes ahead.
+   */
+  blockedBy: string | null;
 }
 
 export interface UploadTarget {
@@ -101,6 +106,7 @@ export function addUploads(list: Iterable<File>, target: UploadTarget): UploadIt
       state: 'queued',
       error: null,
       mfile: null,
+      blockedBy: null,
     });
   }
   uploads.value = [...uploads.value, ...added];
@@ -207,8 +213,33 @@ async function finish(id: string, mfileId: string | null): Promise<void> {
 
 function fail(id: string, error: Error | DetailedError): void {
   const response = error instanceof DetailedError ? error.originalResponse : null;
-  if (response) failWith(id, describeUploadProblem(problemFromResponse(response.getStatus(), response.getBody(), response.getHeader('Retry-After'))));
+  const blockedBy = response ? pendingUploadOf(response.getStatus(), response.getBody()) : null;
+  if (blockedBy) {
+    failWith(id, 'Another upload of this name into this folder is unfinished (started in another tab or browser, or by someone else). Discard it to send this file instead, or wait for it to finish.');
+    update(id, { blockedBy });
+  } else if (response) failWith(id, describeUploadProblem(problemFromResponse(response.getStatus(), response.getBody(), response.getHeader('Retry-After'))));
   else failWith(id, `The connection to the server was lost (${error.message.replace(/^tus: /, '')}). Resume to continue where it stopped.`);
+}
+
+/**
+ * Discards the unfinished upload that holds this file's name (tus termination: its bytes and the quota it holds are
+ * released), then sends this file from the start.
+ */
+export async function discardBlockingUpload(id: string): Promise<void> {
+  const item = find(id);
+  if (!item?.blockedBy || !item.serviceId) return;
+  try {
+    await api(`/services/${item.serviceId}/uploads/${item.blockedBy}`, { method: 'DELETE', keyId: item.keyId, headers: { 'Tus-Resumable': '1.0.0' } });
+  } catch (caught) {
+    // already gone (finished or expired meanwhile) is what was wanted; anything else is said
+    if (!(caught instanceof ApiError && caught.status === 404)) {
+      update(id, { error: `The other upload could not be discarded: ${describeError(caught)}` });
+      return;
+    }
+  }
+  transfers.delete(id);
+  update(id, { blockedBy: null, sent: 0 });
+  resumeUpload(id);
 }
 
 function failWith(id: string, message: string): void {
@@ -234,7 +265,7 @@ export function resumeUpload(id: string): void {
     transfers.delete(id);
     update(id, { sent: 0 });
   }
-  update(id, { state: 'queued', error: null });
+  update(id, { state: 'queued', error: null, blockedBy: null });
   pump();
 }
 

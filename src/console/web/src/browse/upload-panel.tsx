@@ -1,5 +1,5 @@
 import { formatBytes } from '../format';
-import { cancelUpload, clearFinished, itemPercent, pauseUpload, resumeUpload, uploads, uploadTotals, type UploadItem, type UploadState } from './upload-manager';
+import { cancelUpload, clearFinished, discardBlockingUpload, itemPercent, pauseUpload, resumeUpload, uploads, uploadTotals, type UploadItem, type UploadState } from './upload-manager';
 
 const STATE_LABEL: Record<UploadState, string> = {
   queued: 'Waiting',
@@ -41,6 +41,11 @@ function UploadRow({ item }: { item: UploadItem }) {
           {item.state === 'paused' && (
             <button type="button" class="secondary" onClick={() => resumeUpload(item.id)} aria-label={`Resume ${item.name}`}>
               Resume
+            </button>
+          )}
+          {item.state === 'failed' && item.blockedBy && (
+            <button type="button" class="secondary" onClick={() => void discardBlockingUpload(item.id)} aria-label={`Discard the other upload of ${item.name} and send this one`}>
+              Discard the other upload
             </button>
           )}
           {item.state === 'failed' && (
