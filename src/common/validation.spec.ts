@@ -34,6 +34,8 @@ describe('freeFormPropertiesProblem', () => {
     ['a 256-character name', 'must have property names of at most 255 characters', { ['k'.repeat(256)]: 1 }],
     ['NUL in a value', 'must not contain NUL characters', { note: 'a\u0000b' }],
     ['NUL in a nested name', 'must not contain NUL characters', { list: [{ ['bad\u0000name']: true }] }],
+    ['an unpaired surrogate in a value', 'must not contain unpaired UTF-16 surrogates', { note: 'a\ud800' }],
+    ['an unpaired low surrogate in a name', 'must not contain unpaired UTF-16 surrogates', { nested: { ['\udc00x']: 1 } }],
     ['17 levels', 'must be nested at most 16 levels deep', deep(17)],
     ['64 KiB + 10 bytes', `must be at most 65536 bytes as JSON (is ${64 * 1024 + 10})`, { big: 'x'.repeat(64 * 1024) }],
   ])('%s is refused: %s', (_label, reason, value) => {
@@ -41,7 +43,7 @@ describe('freeFormPropertiesProblem', () => {
   });
 
   it('accepts objects of any JSON values within the limits', () => {
-    for (const value of [{}, { department: 'news', costCentre: 4711, archived: false, tags: ['a', 'b'], owner: { name: 'Ana' }, none: null }, deep(16), { text: '€'.repeat(21_000) }]) {
+    for (const value of [{}, { emoji: '😀 in a pair' }, { department: 'news', costCentre: 4711, archived: false, tags: ['a', 'b'], owner: { name: 'Ana' }, none: null }, deep(16), { text: '€'.repeat(21_000) }]) {
       expect(freeFormPropertiesProblem(value)).toBeNull();
     }
   });

@@ -6,10 +6,17 @@ import { IsInt, IsNumber, IsOptional, IsString, Max, Min, registerDecorator, Val
 /** Limits of free-form `properties` of containers and services (stored as jsonb). */
 export const FREE_FORM_LIMITS = { maxBytes: 64 * 1024, maxDepth: 16, maxNameLength: 255 } as const;
 
+/** jsonb holds neither NUL nor half of a UTF-16 surrogate pair (JSON.parse accepts both, as "\u0000" and "\ud800"). */
+function textProblem(text: string): string | null {
+  if (text.includes('\u0000')) return 'must not contain NUL characters';
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)) return 'must not contain unpaired UTF-16 surrogates';
+  return null;
+}
+
 /**
  * Why a free-form properties value cannot be stored, or null when it can: a JSON object of at most 64 KiB, 16 levels
- * deep, with non-empty names of at most 255 characters, and no NUL character anywhere (PostgreSQL's jsonb refuses
- * \u0000, which would otherwise surface as a 500).
+ * deep, with non-empty names of at most 255 characters, and no NUL or unpaired surrogate anywhere (PostgreSQL's jsonb
+ * refuses both, which would otherwise surface as a 500).
  */
 export function freeFormPropertiesProblem(value: unknown): string | null {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'must be a JSON object';
@@ -18,12 +25,11 @@ export function freeFormPropertiesProblem(value: unknown): string | null {
     if (name.length > FREE_FORM_LIMITS.maxNameLength) return `must have property names of at most ${FREE_FORM_LIMITS.maxNameLength} characters`;
   }
   const walk = (node: unknown, depth: number): string | null => {
-    if (typeof node === 'string') return node.includes('\u0000') ? 'must not contain NUL characters' : null;
+    if (typeof node === 'string') return textProblem(node);
     if (node === null || typeof node !== 'object') return null;
     if (depth > FREE_FORM_LIMITS.maxDepth) return `must be nested at most ${FREE_FORM_LIMITS.maxDepth} levels deep`;
     for (const [name, child] of Object.entries(node)) {
-      if (name.includes('\u0000')) return 'must not contain NUL characters';
-      const problem = walk(child, depth + 1);
+      const problem = textProblem(name) ?? walk(child, depth + 1);
       if (problem) return problem;
     }
     return null;
@@ -39,7 +45,8 @@ export function freeFormPropertiesProblem(value: unknown): string | null {
 export const FreeFormProperties = (description: string) =>
   applyDecorators(
     ApiPropertyOptional({ description: `${description}: a JSON object, replaced whole when given (at most 64 KiB as JSON, 16 levels deep)`, type: Object, example: { department: 'news', costCentre: 4711 } }),
-    IsOptional(),
+    // absent is fine; null is not (IsOptional would let it through to a NOT NULL column)
+    ValidateIf((_, value) => value !== undefined),
     (target: object, propertyName: string | symbol) =>
       registerDecorator({
         name: 'isFreeFormProperties',

@@ -17,4 +17,8 @@ export class ListJobsQuery extends PageQuery {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(100) task?: string;
   @ApiPropertyOptional({ enum: ['ingest', 'update', 'access', 'periodic', 'manual'] }) @IsOptional() @IsIn(['ingest', 'update', 'access', 'periodic', 'manual']) trigger?: string;
   @ApiPropertyOptional({ description: 'The jobs of one pipeline run' }) @IsOptional() @IsUUID() runId?: string;
+  @ApiPropertyOptional({ enum: ['oldest', 'newest'], default: 'oldest', description: 'Order of creation; a cursor pages on in the same order' })
+  @IsOptional()
+  @IsIn(['oldest', 'newest'])
+  order: 'oldest' | 'newest' = 'oldest';
 }

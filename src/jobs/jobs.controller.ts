@@ -8,6 +8,47 @@ import { TASKS } from '../tasks/task-catalogue';
 import { CreateJobDto, ListJobsQuery } from './dto';
 import { JobsService } from './jobs.service';
 
+/** How long a service's job stream stays open before the client reconnects (and its key is checked again). */
+const SERVICE_STREAM_SECONDS = 300;
+
+/**
+ * Opens a Server-Sent Events response: `send(event, data)`, a comment every 15 s (after which `tick` runs, if
+ * given), `finish()` once, also when the client leaves; `onFinish` adds what to undo then. `retryMs` tells
+ * EventSource clients how soon to reconnect to a stream that ended.
+ */
+function openEventStream(request: Request, response: Response, options: { tick?: () => void; retryMs?: number } = {}) {
+  response.status(200);
+  response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+  response.setHeader('Cache-Control', 'no-store');
+  response.setHeader('X-Accel-Buffering', 'no'); // nginx: do not buffer the stream
+  response.flushHeaders();
+  if (options.retryMs) response.write(`retry: ${options.retryMs}\n\n`);
+  const undo: Array<() => void> = [];
+  const stream = {
+    done: false,
+    send: (event: string, data: unknown) => {
+      if (!stream.done) response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    finish: () => {
+      if (stream.done) return;
+      stream.done = true;
+      clearInterval(heartbeat);
+      for (const step of undo) step();
+      response.end();
+    },
+    onFinish: (step: () => void) => {
+      if (stream.done) step();
+      else undo.push(step);
+    },
+  };
+  const heartbeat = setInterval(() => {
+    response.write(': keep-alive\n\n');
+    options.tick?.();
+  }, 15_000);
+  request.on('close', stream.finish);
+  return stream;
+}
+
 @ApiTags('jobs')
 @Controller()
 export class JobsController {
@@ -45,43 +86,31 @@ export class JobsController {
       'Follow a job as Server-Sent Events: `state` (the whole job) at once, then `progress` {progress} and `state` {state, error} as they change; the stream ends after a final state. Comments every 15 s keep proxies from closing it.',
   })
   async follow(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
-    response.status(200);
-    response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-    response.setHeader('Cache-Control', 'no-store');
-    response.setHeader('X-Accel-Buffering', 'no'); // nginx: do not buffer the stream
-    response.flushHeaders();
-    const send = (event: string, data: unknown) => response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    let done = false;
-    let stop: (() => void) | undefined;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      clearInterval(heartbeat);
-      stop?.();
-      response.end();
-    };
     // a comment keeps proxies from closing the stream; the job is read again too, so a lost event cannot leave
     // the stream open after the job ended (or was deleted)
-    const heartbeat = setInterval(() => {
-      response.write(': keep-alive\n\n');
-      void this.jobs
-        .get(id)
-        .then((current) => FINAL_JOB_STATES.includes(current.state) && relay({ jobId: id, serviceId: current.serviceId, state: current.state, progress: current.progress, error: current.error, at: new Date().toISOString() }))
-        .catch(() => finish());
-    }, 15_000);
-    request.on('close', finish);
+    const stream = openEventStream(request, response, {
+      tick: () =>
+        void this.jobs
+          .get(id)
+          .then((current) => FINAL_JOB_STATES.includes(current.state) && relay({ jobId: id, serviceId: current.serviceId, state: current.state, progress: current.progress, error: current.error, at: new Date().toISOString() }))
+          .catch(() => stream.finish()),
+    });
+    const { send } = stream;
+    const finish = stream.finish;
+    let stop: (() => void) | undefined;
+    stream.onFinish(() => stop?.());
     // follow first, then read: a change between the two is held back and sent after the snapshot
     let lastState: string | undefined;
     let held: JobEventPayload[] | undefined = [];
     const relay = (event: JobEventPayload) => {
-      if (done) return;
+      if (stream.done) return;
       if (event.state !== lastState) send('state', { id, state: event.state, progress: event.progress, error: event.error ?? null, at: event.at });
       else if (event.progress !== undefined) send('progress', { id, progress: event.progress, at: event.at });
       lastState = event.state;
       if (FINAL_JOB_STATES.includes(event.state as JobState)) finish();
     };
     stop = await this.events.follow(id, (event) => (held ? held.push(event) : relay(event)));
-    if (done) return stop();
+    if (stream.done) return stop();
     const job = await this.jobs.get(id);
     send('state', job);
     lastState = job.state;
@@ -96,18 +125,37 @@ export class JobsController {
     }
   }
 
+  @Get('services/:id/jobs/events')
+  @Authorize('job:read', 'service')
+  @ApiProduces('text/event-stream')
+  @ApiOperation({
+    summary:
+      'Follow every job of a service as Server-Sent Events: `ready` once listening (list the jobs then, and nothing is missed), then `job` {id, state, progress, error, at} for each change. Comments every 15 s keep proxies from closing it; it ends after 5 minutes, and EventSource clients reconnect (the key is checked again).',
+  })
+  async followService(@Param('id') serviceId: string, @Req() request: Request, @Res() response: Response) {
+    const stream = openEventStream(request, response, { retryMs: 1000 });
+    const lifetime = setTimeout(() => stream.finish(), SERVICE_STREAM_SECONDS * 1000);
+    stream.onFinish(() => clearTimeout(lifetime));
+    const stop = await this.events.followService(serviceId, (event) =>
+      stream.send('job', { id: event.jobId, state: event.state, progress: event.progress ?? null, error: event.error ?? null, at: event.at }),
+    );
+    if (stream.done) return stop();
+    stream.onFinish(stop);
+    stream.send('ready', { serviceId });
+  }
+
   @Get('services/:id/jobs')
   @Authorize('job:read', 'service')
-  @ApiOperation({ summary: 'List the jobs of a service' })
-  listForService(@Param('id') serviceId: string, @Query() query: ListJobsQuery) {
-    return this.jobs.list({ serviceId }, query);
+  @ApiOperation({ summary: 'List the jobs of a service (`order=newest` for the latest first); each with `mfileIds`, and `inputs` [{id, name}] for keys holding mfile:read' })
+  listForService(@Auth() auth: RequestAuth, @Param('id') serviceId: string, @Query() query: ListJobsQuery) {
+    return this.jobs.list({ serviceId }, query, auth.actions.has('mfile:read'));
   }
 
   @Get('mfiles/:id/jobs')
   @Authorize('job:read', 'mfile')
-  @ApiOperation({ summary: 'List the jobs that ran on an Mfile' })
-  listForMfile(@Param('id') mfileId: string, @Query() query: ListJobsQuery) {
-    return this.jobs.list({ mfileId }, query);
+  @ApiOperation({ summary: 'List the jobs that ran on an Mfile (`order=newest` for the latest first); each with `mfileIds`, and `inputs` [{id, name}] for keys holding mfile:read' })
+  listForMfile(@Auth() auth: RequestAuth, @Param('id') mfileId: string, @Query() query: ListJobsQuery) {
+    return this.jobs.list({ mfileId }, query, auth.actions.has('mfile:read'));
   }
 
   @Post('jobs/:id/cancel')

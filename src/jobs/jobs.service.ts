@@ -23,6 +23,8 @@ import { CreateJobDto, ListJobsQuery } from './dto';
 import { FINAL_JOB_STATES, Job, JobInput, JobState } from './job.entity';
 
 export type JobView = Job & { mfileIds: string[] };
+/** A job in a list: its inputs' ids, and their names for keys that may read files. */
+export type ListedJob = JobView & { inputs?: Array<{ id: string; name: string }> };
 
 @Injectable()
 export class JobsService {
@@ -98,8 +100,13 @@ export class JobsService {
     return { ...job, mfileIds: inputs.map((input) => input.mfileId) };
   }
 
-  async list(scope: { serviceId?: string; mfileId?: string }, query: ListJobsQuery): Promise<Page<Job>> {
-    const builder = this.dataSource.getRepository(Job).createQueryBuilder('j').orderBy('j.id').limit(query.limit + 1);
+  /**
+   * A page of jobs, each with its inputs' ids (as GET /jobs/:id) and, for a key that may read files (`withNames`),
+   * their names: one more query for the page.
+   */
+  async list(scope: { serviceId?: string; mfileId?: string }, query: ListJobsQuery, withNames = false): Promise<Page<ListedJob>> {
+    const newest = query.order === 'newest';
+    const builder = this.dataSource.getRepository(Job).createQueryBuilder('j').orderBy('j.id', newest ? 'DESC' : 'ASC').limit(query.limit + 1);
     if (scope.serviceId) builder.andWhere('j.service_id = :serviceId', { serviceId: scope.serviceId });
     if (scope.mfileId) builder.andWhere('j.id IN (SELECT job_id FROM job_input WHERE mfile_id = :mfileId)', { mfileId: scope.mfileId });
     if (query.state) builder.andWhere('j.state = :state', { state: query.state });
@@ -107,8 +114,24 @@ export class JobsService {
     if (query.trigger) builder.andWhere('j.trigger = :trigger', { trigger: query.trigger });
     if (query.runId) builder.andWhere('j.run_id = :runId', { runId: query.runId });
     const after = decodeIdCursor(query.cursor);
-    if (after) builder.andWhere('j.id > :after', { after });
-    return toPage(await builder.getMany(), query.limit, (last) => [last.id]);
+    // ids are UUIDv7: their order is the order of creation
+    if (after) builder.andWhere(newest ? 'j.id < :after' : 'j.id > :after', { after });
+    const page = toPage(await builder.getMany(), query.limit, (last) => [last.id]);
+    const inputs: Array<{ jobId: string; id: string; name: string }> = page.items.length
+      ? await this.dataSource.query('SELECT i.job_id AS "jobId", m.id, m.name FROM job_input i JOIN mfile m ON m.id = i.mfile_id WHERE i.job_id = ANY($1::uuid[]) ORDER BY m.id', [page.items.map((job) => job.id)])
+      : [];
+    const byJob = new Map<string, Array<{ id: string; name: string }>>();
+    for (const input of inputs) {
+      if (!byJob.has(input.jobId)) byJob.set(input.jobId, []);
+      byJob.get(input.jobId)!.push({ id: input.id, name: input.name });
+    }
+    return {
+      ...page,
+      items: page.items.map((job) => {
+        const of = byJob.get(job.id) ?? [];
+        return { ...job, mfileIds: of.map((input) => input.id), ...(withNames && { inputs: of }) };
+      }),
+    };
   }
 
   /**

@@ -45,14 +45,23 @@ export class JobEvents implements OnApplicationShutdown {
   }
 
   /** Calls `listener` for every event of `jobId` until the returned function is called. */
-  async follow(jobId: string, listener: Listener): Promise<() => void> {
+  follow(jobId: string, listener: Listener): Promise<() => void> {
+    return this.listen(`job:${jobId}`, listener);
+  }
+
+  /** Calls `listener` for every event of every job of `serviceId` until the returned function is called. */
+  followService(serviceId: string, listener: Listener): Promise<() => void> {
+    return this.listen(`service:${serviceId}`, listener);
+  }
+
+  private async listen(topic: string, listener: Listener): Promise<() => void> {
     await this.ensureSubscribed();
-    let set = this.listeners.get(jobId);
-    if (!set) this.listeners.set(jobId, (set = new Set()));
+    let set = this.listeners.get(topic);
+    if (!set) this.listeners.set(topic, (set = new Set()));
     set.add(listener);
     return () => {
       set.delete(listener);
-      if (set.size === 0) this.listeners.delete(jobId);
+      if (set.size === 0) this.listeners.delete(topic);
     };
   }
 
@@ -67,7 +76,8 @@ export class JobEvents implements OnApplicationShutdown {
         } catch {
           return;
         }
-        for (const listener of this.listeners.get(event.jobId) ?? []) listener(event);
+        for (const listener of this.listeners.get(`job:${event.jobId}`) ?? []) listener(event);
+        for (const listener of this.listeners.get(`service:${event.serviceId}`) ?? []) listener(event);
       });
       await subscriber.subscribe(this.channel);
     })();

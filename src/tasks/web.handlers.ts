@@ -14,6 +14,8 @@ interface Source {
   url: string;
   etag: string | null;
   lastModified: string | null;
+  /** The bytes the validators above describe: once the file holds other bytes (replaced by hand), they say nothing. */
+  sha256?: string;
 }
 
 /** Tasks that talk to other web services: pulling content from a URL, calling a registered webhook. */
@@ -55,14 +57,20 @@ export class WebHandlers {
     const { url } = context.options;
     const known = (input.metadata as { source?: Source }).source;
     const headers: Record<string, string> = { 'user-agent': 'MServe-Fetch/1' };
-    if (known?.url === url && known.etag) headers['if-none-match'] = known.etag;
-    if (known?.url === url && known.lastModified) headers['if-modified-since'] = known.lastModified;
+    // ask conditionally only while the file still holds the bytes the validators describe
+    const current = known?.url === url && (known.sha256 === undefined || known.sha256 === input.sha256);
+    if (current && known.etag) headers['if-none-match'] = known.etag;
+    if (current && known.lastModified) headers['if-modified-since'] = known.lastModified;
     const { response } = await this.get(url, headers);
     const source: Source = { url, etag: response.header('etag'), lastModified: response.header('last-modified') };
     const unchanged = (status: number) => ({
       status: 'succeeded' as const,
       result: { url, status, changed: false, size: input.size, sha256: input.sha256, etag: source.etag ?? known?.etag ?? null, lastModified: source.lastModified ?? known?.lastModified ?? null },
-      mfilePatch: { metadata: { source: { ...source, etag: source.etag ?? known?.etag ?? null, lastModified: source.lastModified ?? known?.lastModified ?? null, fetchedAt: new Date().toISOString() } } },
+      mfilePatch: {
+        metadata: {
+          source: { ...source, etag: source.etag ?? (current ? known.etag : null), lastModified: source.lastModified ?? (current ? known.lastModified : null), sha256: input.sha256, fetchedAt: new Date().toISOString() },
+        },
+      },
     });
     if (response.status === 304) {
       response.body.destroy();
@@ -86,7 +94,7 @@ export class WebHandlers {
     return {
       status: 'succeeded',
       result: { url, status: response.status, changed: true, size: blob.size, sha256: blob.sha256, etag: source.etag, lastModified: source.lastModified },
-      mfilePatch: { content: blob, newContent: true, mimetype, metadata: { source: { ...source, fetchedAt: new Date().toISOString() } } },
+      mfilePatch: { content: blob, newContent: true, mimetype, metadata: { source: { ...source, sha256: blob.sha256, fetchedAt: new Date().toISOString() } } },
     };
   }
 

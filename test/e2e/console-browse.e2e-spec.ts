@@ -466,6 +466,7 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
     expect(await uploadRow(page, 'held.bin').locator('.upload-error').textContent()).toMatch(/^Another upload of this name into this folder is unfinished/);
     expect((await customer.request('HEAD', otherUrl, undefined, { 'tus-resumable': '1.0.0' })).status).toBe(200);
     await page.getByRole('button', { name: 'Discard the other upload of held.bin and send this one' }).click();
+    await page.getByRole('dialog', { name: 'Discard the other upload of held.bin?' }).getByRole('button', { name: 'Discard it and send mine' }).click();
     await uploadRow(page, 'held.bin', 'done').waitFor({ timeout: 30_000 });
     const stored = (await customer.get(`/mfolders/${tenant.rootFolderId}/mfiles`)).body.items;
     expect(stored).toMatchObject([{ name: 'held.bin', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }]);

@@ -313,6 +313,9 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     await properties.getByText('Saved.').waitFor();
     expect((await admin.get(`/services/${tenant.serviceId}`)).body.properties).toEqual({ department: 'news', costCentre: 4711, tags: ['summer', 'fair'] });
     await properties.getByRole('button', { name: 'Remove property department' }).click();
+    // the focus stays in the table, on the row that took the removed one's place
+    await page.waitForFunction(() => document.activeElement?.id === 'sp-prop-1-name');
+    expect(await page.evaluate(() => (document.activeElement as HTMLInputElement).value)).toBe('tags');
     await page.getByRole('button', { name: 'Save properties' }).click();
     await properties.getByText('Saved.').waitFor();
     expect((await admin.get(`/services/${tenant.serviceId}`)).body.properties).toEqual({ costCentre: 4711, tags: ['summer', 'fair'] });

@@ -298,6 +298,8 @@ describe('service properties act on the next request', () => {
       ['text', 'properties must be a JSON object'],
       [{ note: 'a\u0000b' }, 'properties must not contain NUL characters'],
       [{ big: 'x'.repeat(70_000) }, 'properties must be at most 65536 bytes as JSON'],
+      [{ half: 'a\ud800' }, 'properties must not contain unpaired UTF-16 surrogates'],
+      [null, 'properties must be a JSON object'],
     ] as const) {
       const refused = await serviceAdmin.patch(`/services/${tenant.serviceId}`, { properties: bad });
       expect(refused.status).toBe(400);

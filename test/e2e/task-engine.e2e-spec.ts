@@ -405,6 +405,60 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     expect(again.match(/^event: /gm)).toHaveLength(1);
     expect(again).toContain('"state":"succeeded"');
   }, 120_000);
+  it("streams every job of a service as Server-Sent Events, none of another's; lists jobs newest first with a cursor", async () => {
+    const tenant = await makeTenant(admin);
+    const other = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    for (const each of [tenant, other]) await admin.as(each.serviceAdminKey).put(`/services/${each.serviceId}/profile`, { ingest: { steps: [{ name: 'mime', task: 'mime' }, { name: 'md5', task: 'md5', after: ['mime'] }] } });
+    const abort = new AbortController();
+    const response = await fetch(`${app.api}/services/${tenant.serviceId}/jobs/events`, { headers: { authorization: `Bearer ${tenant.customerKey}` }, signal: abort.signal });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffered = '';
+    const events: Array<{ event: string; data: any }> = [];
+    const next = async (until: () => boolean, what: string) => {
+      const deadline = Date.now() + 60_000;
+      while (!until()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the stream ended before ${what}`);
+        buffered += decoder.decode(value, { stream: true });
+        const blocks = buffered.split('\n\n');
+        buffered = blocks.pop()!;
+        for (const block of blocks.filter((each) => each.startsWith('event:'))) {
+          const [eventLine, dataLine] = block.split('\n');
+          events.push({ event: eventLine.slice('event: '.length), data: JSON.parse(dataLine.slice('data: '.length)) });
+        }
+      }
+    };
+    await next(() => events.some((event) => event.event === 'ready'), 'ready');
+    expect(events[0]).toEqual({ event: 'ready', data: { serviceId: tenant.serviceId } });
+    await admin.as(other.customerKey).upload(other.serviceId, 'elsewhere.txt', Buffer.from('not ours'));
+    const files = await Promise.all(['a.txt', 'b.txt'].map((name) => customer.upload(tenant.serviceId, name, Buffer.from(`file ${name}`))));
+    const ours = (await customer.get(`/services/${tenant.serviceId}/jobs?limit=100`)).body.items.map((job: JobRow) => job.id);
+    expect(ours).toHaveLength(4);
+    const finished = () => ours.every((id: string) => events.some((event) => event.event === 'job' && event.data.id === id && event.data.state === 'succeeded'));
+    await next(finished, 'all four jobs to succeed');
+    abort.abort();
+    const seen = new Set(events.filter((event) => event.event === 'job').map((event) => event.data.id));
+    expect([...seen].every((id) => ours.includes(id))).toBe(true);
+    expect(events.filter((event) => event.event === 'job').every((event) => typeof event.data.at === 'string' && 'progress' in event.data && 'error' in event.data)).toBe(true);
+    expect(files.every((file) => file.status === 201)).toBe(true);
+
+    // newest first, a page at a time
+    const first = await customer.get(`/services/${tenant.serviceId}/jobs?order=newest&limit=3`);
+    const second = await customer.get(`/services/${tenant.serviceId}/jobs?order=newest&limit=3&cursor=${encodeURIComponent(first.body.nextCursor)}`);
+    expect([...first.body.items, ...second.body.items].map((job: JobRow) => job.id)).toEqual([...ours].reverse());
+    expect(second.body.nextCursor).toBeNull();
+    expect((await customer.get(`/services/${tenant.serviceId}/jobs?order=sideways`)).status).toBe(400);
+    // a key for one file cannot follow the whole service
+    const fileKey = (await customer.post('/keys', { resource: { type: 'mfile', id: files[0].body.id }, roles: ['mfileowner'] })).body.key;
+    const refused = await fetch(`${app.api}/services/${tenant.serviceId}/jobs/events`, { headers: { authorization: `Bearer ${fileKey}` } });
+    expect([403, 404]).toContain(refused.status);
+    await refused.text();
+  }, 120_000);
   it('backup keeps a verified copy; fixity finds corruption and restores from it; without a copy it is data loss', async () => {
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);

@@ -175,6 +175,14 @@ describe('webhooks and web tasks', () => {
     const after = (await customer.get(`/mfiles/${file.body.id}`)).body;
     expect(after.sha256).toBe(createHash('sha256').update('edited by hand').digest('hex'));
     expect(after.metadata.source).toEqual(before.metadata.source);
+    expect(before.metadata.source.sha256).toBe(before.sha256);
+    // the validators described the fetched bytes, not the hand-edited ones: the next fetch asks unconditionally
+    const asking = received.filter((hit) => hit.path === '/held').length;
+    expect(await finished(customer, await run())).toMatchObject({ state: 'succeeded', result: { status: 200, changed: true } });
+    expect(received.filter((hit) => hit.path === '/held')[asking].headers['if-none-match']).toBeUndefined();
+    const refetched = (await customer.get(`/mfiles/${file.body.id}`)).body;
+    expect(refetched.sha256).toBe(createHash('sha256').update('held v1').digest('hex'));
+    expect(refetched.metadata.source).toMatchObject({ etag: '"held-1"', sha256: refetched.sha256 });
   }, 60_000);
 
   it('refuses private addresses unless allowed', async () => {

@@ -15,6 +15,7 @@ const Mfile = lazy(() => import('./pages/mfile'));
 const Job = lazy(() => import('./pages/job'));
 const Keys = lazy(() => import('./pages/keys'));
 const ServiceSettings = lazy(() => import('./pages/service-settings'));
+const ServiceJobs = lazy(() => import('./pages/service-jobs'));
 const Usage = lazy(() => import('./pages/usage'));
 const Queues = lazy(() => import('./pages/queues'));
 const Account = lazy(() => import('./pages/account'));
@@ -40,6 +41,7 @@ export function App() {
             <Route path="/services/:id/folders/:folderId" component={Service} />
             <Route path="/mfolders/:folderId" component={Service} />
             <Route path="/services/:id/settings" component={ServiceSettings} />
+            <Route path="/services/:id/jobs" component={ServiceJobs} />
             <Route path="/services/:id/usage" component={Usage} />
             <Route path="/mfiles/:id" component={Mfile} />
             <Route path="/jobs/:id" component={Job} />

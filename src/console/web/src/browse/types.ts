@@ -100,8 +100,10 @@ export interface Job {
   updatedAt: string;
   startedAt: string | null;
   finishedAt: string | null;
-  /** Only on GET /jobs/:id and POST /jobs (not in lists). */
+  /** The files it ran on (GET /jobs/:id, POST /jobs and lists). */
   mfileIds?: string[];
+  /** In lists, for keys that may read files: the files' names too. */
+  inputs?: Array<{ id: string; name: string }>;
 }
 
 /** A created resource with the key that came with it (its secret is shown once). */

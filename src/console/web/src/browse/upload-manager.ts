@@ -1,6 +1,6 @@
 import { computed, signal } from '@preact/signals';
 import { DetailedError, Upload } from 'tus-js-client';
-import { actingKey, api, ApiError, apiUrl, authHeaders, describeError } from '../api';
+import { actingKey, api, ApiError, apiUrl, authHeaders } from '../api';
 import type { Mfile } from './types';
 import { describeUploadProblem, pendingUploadOf, percent, problemFromResponse, shouldRetryUpload } from './upload-errors';
 
@@ -221,22 +221,26 @@ function fail(id: string, error: Error | DetailedError): void {
   else failWith(id, `The connection to the server was lost (${error.message.replace(/^tus: /, '')}). Resume to continue where it stopped.`);
 }
 
+const discarding = new Set<string>();
+
 /**
  * Discards the unfinished upload that holds this file's name (tus termination: its bytes and the quota it holds are
- * released), then sends this file from the start.
+ * released), then sends this file from the start. Throws what the server answered when it refused; a second call
+ * while one is on its way does nothing.
  */
 export async function discardBlockingUpload(id: string): Promise<void> {
   const item = find(id);
-  if (!item?.blockedBy || !item.serviceId) return;
+  if (!item?.blockedBy || !item.serviceId || discarding.has(id)) return;
+  discarding.add(id);
   try {
     await api(`/services/${item.serviceId}/uploads/${item.blockedBy}`, { method: 'DELETE', keyId: item.keyId, headers: { 'Tus-Resumable': '1.0.0' } });
   } catch (caught) {
-    // already gone (finished or expired meanwhile) is what was wanted; anything else is said
-    if (!(caught instanceof ApiError && caught.status === 404)) {
-      update(id, { error: `The other upload could not be discarded: ${describeError(caught)}` });
-      return;
-    }
+    // already gone (finished or expired meanwhile) is what was wanted
+    if (!(caught instanceof ApiError && caught.status === 404)) throw caught;
+  } finally {
+    discarding.delete(id);
   }
+  if (find(id)?.state !== 'failed') return;
   transfers.delete(id);
   update(id, { blockedBy: null, sent: 0 });
   resumeUpload(id);

@@ -1,4 +1,6 @@
+import { useState } from 'preact/hooks';
 import { formatBytes } from '../format';
+import { ConfirmDialog } from '../mfile/confirm-dialog';
 import { cancelUpload, clearFinished, discardBlockingUpload, itemPercent, pauseUpload, resumeUpload, uploads, uploadTotals, type UploadItem, type UploadState } from './upload-manager';
 
 const STATE_LABEL: Record<UploadState, string> = {
@@ -14,6 +16,7 @@ function UploadRow({ item }: { item: UploadItem }) {
   const value = itemPercent(item);
   const id = `upload-${item.id}`;
   const running = item.state === 'uploading' || item.state === 'queued';
+  const [confirming, setConfirming] = useState(false);
   return (
     <li class={`upload-item upload-${item.state}`} data-upload-name={item.name} data-state={item.state}>
       <div class="upload-head">
@@ -44,7 +47,7 @@ function UploadRow({ item }: { item: UploadItem }) {
             </button>
           )}
           {item.state === 'failed' && item.blockedBy && (
-            <button type="button" class="secondary" onClick={() => void discardBlockingUpload(item.id)} aria-label={`Discard the other upload of ${item.name} and send this one`}>
+            <button type="button" class="secondary" onClick={() => setConfirming(true)} aria-label={`Discard the other upload of ${item.name} and send this one`}>
               Discard the other upload
             </button>
           )}
@@ -58,6 +61,19 @@ function UploadRow({ item }: { item: UploadItem }) {
           </button>
         </div>
       )}
+      <ConfirmDialog
+        open={confirming}
+        title={`Discard the other upload of ${item.name}?`}
+        confirmLabel="Discard it and send mine"
+        busyLabel="Discarding…"
+        onConfirm={async () => {
+          await discardBlockingUpload(item.id);
+          setConfirming(false);
+        }}
+        onClose={() => setConfirming(false)}
+      >
+        <p>An unfinished upload of “{item.name}” into this folder holds the name: it may be running in another tab or browser, perhaps someone else’s. Its bytes are deleted and it cannot be resumed; this file is sent instead.</p>
+      </ConfirmDialog>
     </li>
   );
 }

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { describeError } from '../api';
 
 /**
@@ -18,6 +18,8 @@ export function ConfirmDialog(props: {
   onClose: () => void;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  // a page may hold several (one per upload row): each names itself
+  const titleId = `confirm-title-${useId()}`;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
@@ -45,8 +47,8 @@ export function ConfirmDialog(props: {
     }
   };
   return (
-    <dialog ref={ref} class="confirm-dialog" aria-labelledby="confirm-title" onClose={closed} onCancel={(event) => busy && event.preventDefault()}>
-      <h2 id="confirm-title">{props.title}</h2>
+    <dialog ref={ref} class="confirm-dialog" aria-labelledby={titleId} onClose={closed} onCancel={(event) => busy && event.preventDefault()}>
+      <h2 id={titleId}>{props.title}</h2>
       <div class="confirm-body">{props.children}</div>
       {error ? <div class="notice error" role="alert">{describeError(error)}</div> : null}
       <div class="actions">

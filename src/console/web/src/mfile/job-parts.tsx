@@ -45,7 +45,7 @@ export function stateCounts(jobs: Job[]): string {
   return [...counts].map(([state, count]) => `${count} ${STATE_WORDS[state] ?? state}`).join(', ');
 }
 
-export function JobsTable({ jobs, following, caption }: { jobs: Job[]; following: string[]; caption: string }) {
+export function JobsTable({ jobs, following, caption, showFile = false }: { jobs: Job[]; following: string[]; caption: string; showFile?: boolean }) {
   return (
     <div class="table-wrap">
       <table class="jobs-table">
@@ -53,6 +53,7 @@ export function JobsTable({ jobs, following, caption }: { jobs: Job[]; following
         <thead>
           <tr>
             <th scope="col">Task</th>
+            {showFile && <th scope="col">File</th>}
             <th scope="col">State</th>
             <th scope="col">Progress</th>
             <th scope="col" class="optional">Trigger</th>
@@ -70,6 +71,12 @@ export function JobsTable({ jobs, following, caption }: { jobs: Job[]; following
                 {following.includes(job.id) && <span class="live-dot" title="Followed live">live</span>}
                 {job.error && <small class="job-error">{job.error}</small>}
               </td>
+              {showFile && (
+                <td class="job-file">
+                  {job.mfileIds?.[0] ? <a href={`/mfiles/${job.mfileIds[0]}`}>{job.inputs?.[0]?.name ?? 'Open the file'}</a> : <span class="muted">—</span>}
+                  {(job.mfileIds?.length ?? 0) > 1 && <small class="muted"> and {(job.mfileIds?.length ?? 0) - 1} more</small>}
+                </td>
+              )}
               <td><StateBadge state={job.state} /></td>
               <td><JobProgress job={job} label={`Progress of ${job.task}`} /></td>
               <td class="optional">{job.trigger}</td>

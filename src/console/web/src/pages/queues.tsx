@@ -26,6 +26,8 @@ export default function QueuesPage() {
   const [paused, setPaused] = useState(false);
   const timer = useRef<number | undefined>(undefined);
   const keyId = actingKey.value?.id;
+  // the key the shown figures were read with
+  const shownFor = useRef<string | undefined | null>(null);
 
   useEffect(() => {
     let live = true;
@@ -49,8 +51,11 @@ export default function QueuesPage() {
     const wake = () => {
       if (document.visibilityState === 'visible' && !paused) void poll();
     };
-    // pausing freezes what is shown: no last request on the way in (it could land after the pause)
-    if (!paused) void poll();
+    // pausing freezes what is shown: no last request on the way in (it could land after the pause); another key
+    // is another view, read once even while paused
+    const keyChanged = shownFor.current !== keyId;
+    shownFor.current = keyId;
+    if (!paused || keyChanged) void poll();
     document.addEventListener('visibilitychange', wake);
     return () => {
       live = false;

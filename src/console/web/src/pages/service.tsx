@@ -190,6 +190,11 @@ function FolderView({ place }: { place: Place }) {
         <h1>{folderLabel(place, folder)}</h1>
         <div class="actions">
           {service && <ServiceState service={service} />}
+          {service && can('job:read') && (
+            <a class="button secondary" href={`/services/${service.id}/jobs`}>
+              Jobs
+            </a>
+          )}
           {service && can('usage:read') && (
             <a class="button secondary" href={`/services/${service.id}/usage`}>
               Usage

@@ -1,3 +1,4 @@
+import { useRef } from 'preact/hooks';
 import { CUSTOM_TYPE_LABELS, CUSTOM_TYPES, CustomRow, CustomRowErrors, CustomType, parseRowValue } from './custom-properties';
 import { FieldErrors } from './step-editor';
 
@@ -20,12 +21,25 @@ function retype(row: CustomRow, type: CustomType): CustomRow {
  */
 export function CustomPropertiesEditor(props: { rows: CustomRow[]; errors: CustomRowErrors[]; general: string | null; readOnly: boolean; onChange: (rows: CustomRow[]) => void }) {
   const { rows, errors } = props;
+  // a stable key per row, so that removing one does not re-create (and unfocus) the others; rows replaced from
+  // outside (read again after saving) get new keys
+  const keys = useRef<number[]>([]);
+  const counter = useRef(0);
+  if (keys.current.length !== rows.length) keys.current = rows.map(() => counter.current++);
+  const focus = (id: string) => setTimeout(() => document.getElementById(id)?.focus(), 0);
   const update = (index: number, row: CustomRow) => props.onChange(rows.map((each, at) => (at === index ? row : each)));
-  const remove = (index: number) => props.onChange(rows.filter((_, at) => at !== index));
+  const remove = (index: number) => {
+    keys.current = keys.current.filter((_, at) => at !== index);
+    props.onChange(rows.filter((_, at) => at !== index));
+    // the focus goes to the row that took its place, the one before it, or "Add property"
+    const left = rows.length - 1;
+    focus(left === 0 ? 'sp-prop-add' : customFieldId(Math.min(index, left - 1), 'name'));
+  };
   const add = () => {
+    keys.current = [...keys.current, counter.current++];
     props.onChange([...rows, { name: '', type: 'text', value: '' }]);
     // the new row's name field, once rendered
-    setTimeout(() => document.getElementById(customFieldId(rows.length, 'name'))?.focus(), 0);
+    focus(customFieldId(rows.length, 'name'));
   };
   const aria = (index: number, part: 'name' | 'value') => {
     const message = errors[index]?.[part];
@@ -49,7 +63,7 @@ export function CustomPropertiesEditor(props: { rows: CustomRow[]; errors: Custo
           </thead>
           <tbody>
             {rows.map((row, index) => (
-              <tr key={index}>
+              <tr key={keys.current[index]}>
                 <td data-label="Name">
                   <input {...aria(index, 'name')} aria-label={`Name of property ${index + 1}`} value={row.name} maxLength={255} spellcheck={false} onInput={(event) => update(index, { ...row, name: (event.target as HTMLInputElement).value })} />
                   <FieldErrors id={`${customFieldId(index, 'name')}-errors`} messages={errors[index]?.name ? [errors[index].name!] : undefined} />
@@ -86,7 +100,7 @@ export function CustomPropertiesEditor(props: { rows: CustomRow[]; errors: Custo
       )}
       <FieldErrors id="sp-properties-errors" messages={props.general ? [props.general] : undefined} />
       {!props.readOnly && (
-        <button type="button" class="secondary" onClick={add}>
+        <button type="button" id="sp-prop-add" class="secondary" onClick={add}>
           Add property
         </button>
       )}

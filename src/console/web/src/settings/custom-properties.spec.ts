@@ -47,7 +47,7 @@ describe('custom properties rows', () => {
     expect(errors[3].value).toMatch(/^Not valid JSON: /);
     expect(errors[4]).toEqual({ value: 'Choose yes or no.' });
     expect(errors[5]).toEqual({ name: 'At most 255 characters.' });
-    expect(errors[6]).toEqual({ value: 'Cannot contain a NUL character.' });
+    expect(errors[6]).toEqual({ value: 'Cannot contain a NUL character or half of a surrogate pair.' });
     expect(errors[7]).toEqual({ value: 'Nested more than 15 levels deep.' });
     // 15 levels inside the property: 16 with the properties object, the server's limit
     expect(validateCustomRows([{ name: 'deep', type: 'json', value: '['.repeat(15) + ']'.repeat(15) }]).rows).toEqual([{}]);
@@ -60,6 +60,19 @@ describe('custom properties rows', () => {
     ];
     expect(validateCustomRows(rows).general).toBe('At most 64 KiB as JSON altogether (now 69 KiB).');
     expect(validateCustomRows(rows.slice(0, 1)).general).toBeNull();
+  });
+
+  it('refuses what jsonb cannot hold anywhere, and keeps a property named __proto__', () => {
+    const rows: CustomRow[] = [
+      { name: 'half', type: 'text', value: 'a\ud800b' },
+      { name: 'nested', type: 'json', value: '{"deep": ["\\udc00"]}' },
+      { name: 'pair', type: 'text', value: 'emoji 😀' },
+    ];
+    expect(validateCustomRows(rows).rows).toEqual([{ value: 'Cannot contain a NUL character or half of a surrogate pair.' }, { value: 'Cannot contain a NUL character or half of a surrogate pair.' }, {}]);
+    const odd = propertiesFromRows([{ name: '__proto__', type: 'text', value: 'kept' }]);
+    expect(Object.keys(odd)).toEqual(['__proto__']);
+    expect(JSON.stringify(odd)).toBe('{"__proto__":"kept"}');
+    expect(sameProperties(odd, JSON.parse('{"__proto__":"kept"}'))).toBe(true);
   });
 
   it('compares properties regardless of key order', () => {

@@ -48,17 +48,24 @@ function depthOf(value: unknown): number {
   return 1 + deepest;
 }
 
-function hasNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (value === null || typeof value !== 'object') return false;
-  return Object.entries(value as Record<string, unknown>).some(([name, child]) => name.includes('\u0000') || hasNul(child));
+/** What jsonb cannot hold: NUL, and half of a UTF-16 surrogate pair (mirror of textProblem on the server). */
+function unstorable(text: string): boolean {
+  return text.includes('\u0000') || /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
 }
+
+function hasUnstorable(value: unknown): boolean {
+  if (typeof value === 'string') return unstorable(value);
+  if (value === null || typeof value !== 'object') return false;
+  return Object.entries(value as Record<string, unknown>).some(([name, child]) => unstorable(name) || hasUnstorable(child));
+}
+
+const UNSTORABLE = 'Cannot contain a NUL character or half of a surrogate pair.';
 
 /** The value a row stands for, or the reason it stands for none. */
 export function parseRowValue(row: CustomRow): { value: unknown } | { problem: string } {
   switch (row.type) {
     case 'text':
-      return row.value.includes('\u0000') ? { problem: 'Cannot contain a NUL character.' } : { value: row.value };
+      return unstorable(row.value) ? { problem: UNSTORABLE } : { value: row.value };
     case 'number': {
       const text = row.value.trim();
       const number = Number(text);
@@ -77,7 +84,7 @@ export function parseRowValue(row: CustomRow): { value: unknown } | { problem: s
       }
       // the property's own object counts as the second level under `properties`
       if (depthOf(value) > CUSTOM_LIMITS.maxDepth - 1) return { problem: `Nested more than ${CUSTOM_LIMITS.maxDepth - 1} levels deep.` };
-      if (hasNul(value)) return { problem: 'Cannot contain a NUL character.' };
+      if (hasUnstorable(value)) return { problem: UNSTORABLE };
       return { value };
     }
   }
@@ -91,7 +98,7 @@ export function validateCustomRows(rows: readonly CustomRow[]): { rows: CustomRo
     const found: CustomRowErrors = {};
     if (row.name === '') found.name = 'A name is required.';
     else if (row.name.length > CUSTOM_LIMITS.maxNameLength) found.name = `At most ${CUSTOM_LIMITS.maxNameLength} characters.`;
-    else if (row.name.includes('\u0000')) found.name = 'Cannot contain a NUL character.';
+    else if (unstorable(row.name)) found.name = UNSTORABLE;
     else if (seen.has(row.name)) found.name = `Same name as row ${(seen.get(row.name) ?? 0) + 1}.`;
     else seen.set(row.name, index);
     const parsed = parseRowValue(row);
@@ -112,7 +119,8 @@ export function propertiesFromRows(rows: readonly CustomRow[]): Record<string, u
   for (const row of rows) {
     if (isBlankRow(row)) continue;
     const parsed = parseRowValue(row);
-    if ('value' in parsed) properties[row.name] = parsed.value;
+    // defined, not assigned: a property named __proto__ is a property like any other
+    if ('value' in parsed) Object.defineProperty(properties, row.name, { value: parsed.value, enumerable: true, writable: true, configurable: true });
   }
   return properties;
 }
