@@ -373,4 +373,41 @@ describe('console: the Mfile page and jobs (Chromium, real api and worker)', () 
     expect(reader.consoleErrors).toEqual([]);
     await reader.close();
   });
+  it("a service's jobs page: newest first with the file's name, new jobs appear and run live, filters by state", async () => {
+    await ensureWorker();
+    const own = await makeTenant(admin);
+    const customer = admin.as(own.customerKey);
+    await admin.as(own.serviceAdminKey).put(`/services/${own.serviceId}/profile`, { ingest: { steps: [{ name: 'mime', task: 'mime' }, { name: 'md5', task: 'md5', after: ['mime'] }] } });
+    const earlier = await customer.upload(own.serviceId, 'earlier.txt', Buffer.from('first file\n'));
+    const ctx = await newContext(browser, app.baseUrl);
+    const jobsPage = await openWithKey(ctx, own.customerKey);
+    await jobsPage.getByRole('link', { name: 'Jobs', exact: true }).click();
+    await jobsPage.waitForURL(`**/services/${own.serviceId}/jobs`);
+    await jobsPage.getByRole('heading', { level: 1, name: /^Jobs of / }).waitFor();
+    await jobsPage.locator('.live-status[data-live="live"]').waitFor();
+    await jobsPage.waitForFunction(() => document.querySelectorAll('table.jobs-table tbody tr[data-state="succeeded"]').length === 2, undefined, { timeout: 60_000 });
+    expect(await jobsPage.locator('table.jobs-table td.job-file a').first().textContent()).toBe('earlier.txt');
+
+    // a file uploaded now: its jobs appear at the top and run to the end without a reload
+    const later = await customer.upload(own.serviceId, 'later.txt', Buffer.from('second file\n'));
+    await jobsPage.waitForFunction(() => document.querySelectorAll('table.jobs-table tbody tr[data-state="succeeded"]').length === 4, undefined, { timeout: 60_000 });
+    const files = await jobsPage.locator('table.jobs-table td.job-file a').allTextContents();
+    expect(files).toEqual(['later.txt', 'later.txt', 'earlier.txt', 'earlier.txt']);
+    expect(await jobsPage.locator('table.jobs-table td.job-file a').first().getAttribute('href')).toBe(`/mfiles/${later.body.id}`);
+    await screenshot(jobsPage, 'service-jobs');
+
+    // filtered to failures: none yet; a job that fails shows up there live
+    await jobsPage.getByLabel('State').selectOption('failed');
+    await jobsPage.getByText('No job matches these filters.').waitFor();
+    const failing = await customer.post('/jobs', { mfileIds: [earlier.body.id], task: 'transcode', options: { preset: 'h264-480p' } });
+    expect(failing.status).toBe(201);
+    const row = jobsPage.locator(`table.jobs-table tr[data-job-id="${failing.body.id}"][data-state="failed"]`);
+    await row.waitFor({ timeout: 60_000 });
+    expect(await row.locator('.job-error').textContent()).toContain('transcode accepts video/*, audio/*');
+    expect(await jobsPage.locator('table.jobs-table tbody tr').count()).toBe(1);
+    await jobsPage.getByRole('button', { name: 'Clear the filters' }).click();
+    await jobsPage.waitForFunction(() => document.querySelectorAll('table.jobs-table tbody tr').length === 5);
+    expect(ctx.consoleErrors).toEqual([]);
+    await ctx.close();
+  });
 });

@@ -452,6 +452,13 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     const second = await customer.get(`/services/${tenant.serviceId}/jobs?order=newest&limit=3&cursor=${encodeURIComponent(first.body.nextCursor)}`);
     expect([...first.body.items, ...second.body.items].map((job: JobRow) => job.id)).toEqual([...ours].reverse());
     expect(second.body.nextCursor).toBeNull();
+    // each with its file, named for a key that may read files, only by id for one that may not
+    const named = first.body.items.find((job: JobRow & { mfileIds: string[] }) => job.mfileIds[0] === files[1].body.id);
+    expect(named).toMatchObject({ mfileIds: [files[1].body.id], inputs: [{ id: files[1].body.id, name: 'b.txt' }] });
+    const jobsOnly = (await customer.post('/keys', { actions: ['job:read'] })).body.key;
+    const unnamed = (await admin.as(jobsOnly).get(`/services/${tenant.serviceId}/jobs?order=newest&limit=1`)).body.items[0];
+    expect(unnamed.mfileIds).toHaveLength(1);
+    expect(unnamed.inputs).toBeUndefined();
     expect((await customer.get(`/services/${tenant.serviceId}/jobs?order=sideways`)).status).toBe(400);
     // a key for one file cannot follow the whole service
     const fileKey = (await customer.post('/keys', { resource: { type: 'mfile', id: files[0].body.id }, roles: ['mfileowner'] })).body.key;
