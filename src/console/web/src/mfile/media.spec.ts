@@ -1,5 +1,6 @@
 import { applyJobEvent, jobsToFollow, newestFirst, secondsBetween } from './job-events';
 import { formatClock, imageSource, mediaFacts, previewKind, videoSources } from './media';
+import { makeJob } from './job-fixture';
 import type { Job, Mfile } from './types';
 
 const mfile = (patch: Partial<Mfile>): Mfile => ({
@@ -20,29 +21,7 @@ const mfile = (patch: Partial<Mfile>): Mfile => ({
 });
 const rendition = (id: string, extra = {}) => ({ jobOutputId: id, jobId: 'j', mimetype: 'image/jpeg', size: 10, url: `/api/v1/joboutputs/${id}/content`, ...extra });
 
-const job = (id: string, state: Job['state'], patch: Partial<Job> = {}): Job => ({
-  id,
-  containerId: 'c',
-  serviceId: 's',
-  task: 'md5',
-  options: {},
-  queue: 'normal',
-  state,
-  progress: 0,
-  result: null,
-  error: null,
-  attempts: 0,
-  workerHost: null,
-  trigger: 'ingest',
-  runId: null,
-  step: null,
-  condition: null,
-  createdAt: '2025-01-01T00:00:00Z',
-  updatedAt: '2025-01-01T00:00:00Z',
-  startedAt: null,
-  finishedAt: null,
-  ...patch,
-});
+const job = (id: string, state: Job['state'], patch: Partial<Job> = {}): Job => makeJob(id, { state, ...patch });
 
 describe('Mfile preview choices', () => {
   it('knows how to preview each kind of file', () => {

@@ -1,29 +1,8 @@
 import { applyServiceEvent, jobsQuery, matchesFilters, mergeFirstPage, NO_FILTERS } from './service-jobs';
+import { makeJob } from './job-fixture';
 import type { Job } from './types';
 
-const job = (id: string, patch: Partial<Job> = {}): Job => ({
-  id,
-  containerId: 'c',
-  serviceId: 's',
-  task: 'thumbnail',
-  options: {},
-  queue: 'normal',
-  state: 'queued',
-  progress: 0,
-  result: null,
-  error: null,
-  attempts: 0,
-  workerHost: null,
-  trigger: 'ingest',
-  runId: null,
-  step: null,
-  condition: null,
-  createdAt: '2026-12-06T00:00:00Z',
-  updatedAt: '2026-12-06T00:00:00Z',
-  startedAt: null,
-  finishedAt: null,
-  ...patch,
-});
+const job = (id: string, patch: Partial<Job> = {}): Job => makeJob(id, { task: 'thumbnail', createdAt: '2026-12-06T00:00:00Z', ...patch });
 
 describe("a service's jobs page", () => {
   it('asks for the newest first, with only the filters that are set', () => {
