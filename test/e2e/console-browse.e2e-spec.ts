@@ -195,7 +195,14 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
     for (const name of ['sunset.png', 'harbour.jpg']) {
       const thumb = page.locator(`tr[data-mfile-name="${name}"] img.thumb`);
       await thumb.waitFor({ timeout: 60_000 });
-      await eventually(() => thumb.evaluate((img) => (img as unknown as { complete: boolean }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0), `the thumbnail of ${name} to load`, 30_000);
+      // the poster may be shown first (it can finish before the thumbnail); the thumbnail takes its place
+      const id = stored.body.items.find((file: { name: string }) => file.name === name).id;
+      const thumbnailId = await eventually(async () => (await customer.get(`/mfiles/${id}`)).body.metadata.renditions?.thumbnail?.jobOutputId as string | undefined, `the thumbnail of ${name} to be made`, 60_000);
+      await eventually(
+        () => thumb.evaluate((img, wanted) => (img as unknown as { src: string }).src.includes(wanted) && (img as unknown as { complete: boolean }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0, thumbnailId),
+        `the thumbnail of ${name} to load`,
+        30_000,
+      );
       const width = await thumb.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth);
       expect(width).toBeLessThanOrEqual(210);
       expect(width).toBeGreaterThan(100);
