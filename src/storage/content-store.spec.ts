@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { ProblemError } from '../common/problem';
 import { ContentStore, translateStorageError, Writeback } from './content-store';
 import { createWriteStream, readdirSync as listDir, readFileSync } from 'node:fs';
@@ -53,6 +53,27 @@ describe('ContentStore (real disk)', () => {
     expect(readFileSync(path).equals(Buffer.concat(chunks))).toBe(true);
     expect(fds()).toBe(before);
     expect(writeback.syncs).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a write-back before the writer created the file is skipped, not a failure', async () => {
+    const path = join(root, 'tmp', 'late.bin');
+    const writeback = new Writeback(path, 1);
+    const kept: Buffer[] = [];
+    // a writer that creates its file only at the end, as a slow open of createWriteStream would
+    const late = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        kept.push(chunk);
+        setTimeout(callback, 2);
+      },
+      final(callback) {
+        writeFileSync(path, Buffer.concat(kept));
+        callback();
+      },
+    });
+    await pipeline(Readable.from([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')]), writeback, late);
+    await expect(writeback.settle()).resolves.toBeUndefined();
+    expect(readFileSync(path).toString()).toBe('abc');
+    expect(writeback.syncs).toBe(0);
   });
 
   it('maps a full disk to 507', () => {

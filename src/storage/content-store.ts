@@ -90,11 +90,16 @@ export class Writeback extends Transform {
     this.sinceSync += chunk.length;
     if (this.sinceSync >= this.interval && !this.pending) {
       this.sinceSync = 0;
-      this.handle ??= open(this.path, 'r');
-      this.pending = this.handle
-        .then((handle) => handle.datasync())
+      const handle = (this.handle ??= open(this.path, 'r'));
+      this.pending = handle
+        .then((opened) => opened.datasync())
         .then(() => void this.syncs++)
-        .catch((error: unknown) => void (this.failure = error))
+        .catch((error: NodeJS.ErrnoException) => {
+          // the writer downstream opens the file asynchronously: not there yet is no failure, the next interval tries again
+          if (error.code === 'ENOENT') {
+            if (this.handle === handle) this.handle = undefined;
+          } else this.failure = error;
+        })
         .finally(() => (this.pending = undefined));
     }
     callback(null, chunk);
