@@ -337,6 +337,17 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     await page.getByText('Removed https://example.org/mserve-events.').waitFor();
     expect((await serviceAdmin.get(`/services/${tenant.serviceId}/webhooks`)).body.items).toEqual([]);
 
+    // an update pipeline that lacks what ingest derives says what replaced files will go without
+    await page.getByRole('button', { name: /^Update/ }).click();
+    expect(await page.locator('.pf-update-gap').count()).toBe(0);
+    const saved = (await admin.get(`/services/${tenant.serviceId}/profile`)).body.definition;
+    expect((await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, { ...saved, update: { steps: [{ name: 'thumbnail', task: 'thumbnail' }] } })).status).toBe(200);
+    await page.reload();
+    await page.getByRole('button', { name: /^Update/ }).click();
+    const missing = (await page.locator('.pf-update-gap').getAttribute('data-missing'))!.split(' ');
+    expect(missing).toContain('backup');
+    expect(missing).not.toContain('thumbnail');
+
     // a phone-sized window: the settings still fit
     await page.setViewportSize({ width: 375, height: 800 });
     expect(await overflowing(page)).toEqual([]);

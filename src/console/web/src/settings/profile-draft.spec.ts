@@ -8,6 +8,7 @@ import {
   definitionFromDraft,
   describeField,
   draftFromDefinition,
+  notRemadeOnUpdate,
   emptyProfileDraft,
   fieldDomId,
   mapProfileErrors,
@@ -216,5 +217,17 @@ describe('profile editor model', () => {
   it('makes DOM ids from field keys', () => {
     expect(fieldDomId('ingest.steps[2].options.width')).toBe('pf-ingest-steps-2-options-width');
     expect(fieldDomId('periodic.schedule')).toBe('pf-periodic-schedule');
+  });
+});
+
+describe('what a replace leaves unmade', () => {
+  it('nothing with the default profile; what the update pipeline lacks of ingest otherwise', () => {
+    const profile = defaultProfile();
+    expect(notRemadeOnUpdate(draftFromDefinition(profile).draft)).toEqual([]);
+    const older = { ...profile, update: { steps: profile.update!.steps.filter((step) => ['mime', 'thumbnail', 'poster'].includes(step.name)) } };
+    expect(notRemadeOnUpdate(draftFromDefinition(older).draft)).toEqual(['image-metadata', 'video-metadata', 'video-poster', 'video-proxy', 'backup']);
+    const noUpdate = { ingest: profile.ingest };
+    expect(notRemadeOnUpdate(draftFromDefinition(noUpdate).draft)).toEqual(['image-metadata', 'thumbnail', 'poster', 'video-metadata', 'video-poster', 'video-proxy', 'backup']);
+    expect(notRemadeOnUpdate(draftFromDefinition({}).draft)).toEqual([]);
   });
 });

@@ -391,3 +391,17 @@ export function stepLine(step: StepDraft, task: TaskInfo | undefined): string {
   if (step.queue.trim()) parts.push(`on ${step.queue.trim()}`);
   return parts.join(' · ');
 }
+
+/**
+ * Tasks whose findings a replace drops (they describe the old bytes: dimensions, renditions, the backup; mirror of
+ * CONTENT_DERIVED_METADATA in src/mfiles/mfile.entity.ts) and that the ingest pipeline runs but the update pipeline
+ * does not: after a replace, a file of this service goes without them until a manual job makes them.
+ */
+export const CONTENT_DERIVING_TASKS = ['image-metadata', 'thumbnail', 'poster', 'video-metadata', 'video-poster', 'video-proxy', 'backup'] as const;
+
+export function notRemadeOnUpdate(draft: ProfileDraft): string[] {
+  const tasksOf = (pipeline: PipelineDraft) => new Set(pipeline.enabled ? pipeline.steps.map((step) => step.task) : []);
+  const ingest = tasksOf(draft.ingest);
+  const update = tasksOf(draft.update);
+  return CONTENT_DERIVING_TASKS.filter((task) => ingest.has(task) && !update.has(task));
+}

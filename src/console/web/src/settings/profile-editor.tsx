@@ -14,6 +14,7 @@ import {
   mapProfileErrors,
   moveStep,
   nextRuns,
+  notRemadeOnUpdate,
   PipelineDraft,
   ProfileCheck,
   ProfileDraft,
@@ -207,6 +208,7 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
   };
 
   const pipeline = draft[trigger];
+  const updateGap = notRemadeOnUpdate(draft);
   const runs = trigger === 'periodic' && pipeline.enabled ? nextRuns(pipeline.schedule, 3) : null;
   const problemsIn = (each: Trigger) => Object.entries(check.fields).filter(([key]) => triggerOf(key) === each).reduce((sum, [, list]) => sum + list.length, 0);
   const scheduleKey = 'periodic.schedule';
@@ -285,6 +287,12 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
               Run a pipeline on {trigger}
             </label>
             <FieldErrors id={`${fieldDomId(trigger)}-errors`} messages={check.fields[trigger]} />
+            {trigger === 'update' && updateGap.length > 0 && (
+              <p class="notice pf-update-gap" data-missing={updateGap.join(' ')}>
+                A replace drops what described the old bytes. Ingest runs {updateGap.join(', ')}; this pipeline does not, so replaced files go without
+                {updateGap.length === 1 ? ' it' : ' them'} until a manual job makes {updateGap.length === 1 ? 'it' : 'them'}.
+              </p>
+            )}
             {pipeline.enabled && (
               <>
                 {trigger === 'periodic' && (
