@@ -2,44 +2,9 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsNumber, IsOptional, IsString, Max, Min, registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
+import { freeFormPropertiesProblem } from './free-form';
 
-/** Limits of free-form `properties` of containers and services (stored as jsonb). */
-export const FREE_FORM_LIMITS = { maxBytes: 64 * 1024, maxDepth: 16, maxNameLength: 255 } as const;
-
-/** jsonb holds neither NUL nor half of a UTF-16 surrogate pair (JSON.parse accepts both, as "\u0000" and "\ud800"). */
-function textProblem(text: string): string | null {
-  if (text.includes('\u0000')) return 'must not contain NUL characters';
-  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)) return 'must not contain unpaired UTF-16 surrogates';
-  return null;
-}
-
-/**
- * Why a free-form properties value cannot be stored, or null when it can: a JSON object of at most 64 KiB, 16 levels
- * deep, with non-empty names of at most 255 characters, and no NUL or unpaired surrogate anywhere (PostgreSQL's jsonb
- * refuses both, which would otherwise surface as a 500).
- */
-export function freeFormPropertiesProblem(value: unknown): string | null {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'must be a JSON object';
-  for (const name of Object.keys(value)) {
-    if (name.length === 0) return 'must not have an empty property name';
-    if (name.length > FREE_FORM_LIMITS.maxNameLength) return `must have property names of at most ${FREE_FORM_LIMITS.maxNameLength} characters`;
-  }
-  const walk = (node: unknown, depth: number): string | null => {
-    if (typeof node === 'string') return textProblem(node);
-    if (node === null || typeof node !== 'object') return null;
-    if (depth > FREE_FORM_LIMITS.maxDepth) return `must be nested at most ${FREE_FORM_LIMITS.maxDepth} levels deep`;
-    for (const [name, child] of Object.entries(node)) {
-      const problem = textProblem(name) ?? walk(child, depth + 1);
-      if (problem) return problem;
-    }
-    return null;
-  };
-  const problem = walk(value, 1);
-  if (problem) return problem;
-  const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
-  if (bytes > FREE_FORM_LIMITS.maxBytes) return `must be at most ${FREE_FORM_LIMITS.maxBytes} bytes as JSON (is ${bytes})`;
-  return null;
-}
+export { FREE_FORM_LIMITS, freeFormPropertiesProblem } from './free-form';
 
 /** Optional free-form properties, replaced whole on update (send the object you want to keep). */
 export const FreeFormProperties = (description: string) =>

@@ -96,8 +96,23 @@ export class JobsService {
   async get(id: string, manager: EntityManager = this.dataSource.manager): Promise<JobView> {
     const job = await manager.findOneBy(Job, { id });
     if (!job) throw Problems.notFound('job', id);
-    const inputs = await manager.find(JobInput, { where: { jobId: id }, order: { mfileId: 'ASC' } });
-    return { ...job, mfileIds: inputs.map((input) => input.mfileId) };
+    const inputs = (await this.inputsOf(manager, [id])).get(id) ?? [];
+    return { ...job, mfileIds: inputs.map((input) => input.id) };
+  }
+
+  /** The files each job ran on, by id, with their names: one query for any number of jobs. */
+  private async inputsOf(manager: EntityManager, jobIds: string[]): Promise<Map<string, Array<{ id: string; name: string }>>> {
+    const byJob = new Map<string, Array<{ id: string; name: string }>>();
+    if (jobIds.length === 0) return byJob;
+    const rows: Array<{ jobId: string; id: string; name: string }> = await manager.query(
+      'SELECT i.job_id AS "jobId", m.id, m.name FROM job_input i JOIN mfile m ON m.id = i.mfile_id WHERE i.job_id = ANY($1::uuid[]) ORDER BY m.id',
+      [jobIds],
+    );
+    for (const row of rows) {
+      if (!byJob.has(row.jobId)) byJob.set(row.jobId, []);
+      byJob.get(row.jobId)!.push({ id: row.id, name: row.name });
+    }
+    return byJob;
   }
 
   /**
@@ -117,14 +132,7 @@ export class JobsService {
     // ids are UUIDv7: their order is the order of creation
     if (after) builder.andWhere(newest ? 'j.id < :after' : 'j.id > :after', { after });
     const page = toPage(await builder.getMany(), query.limit, (last) => [last.id]);
-    const inputs: Array<{ jobId: string; id: string; name: string }> = page.items.length
-      ? await this.dataSource.query('SELECT i.job_id AS "jobId", m.id, m.name FROM job_input i JOIN mfile m ON m.id = i.mfile_id WHERE i.job_id = ANY($1::uuid[]) ORDER BY m.id', [page.items.map((job) => job.id)])
-      : [];
-    const byJob = new Map<string, Array<{ id: string; name: string }>>();
-    for (const input of inputs) {
-      if (!byJob.has(input.jobId)) byJob.set(input.jobId, []);
-      byJob.get(input.jobId)!.push({ id: input.id, name: input.name });
-    }
+    const byJob = await this.inputsOf(this.dataSource.manager, page.items.map((job) => job.id));
     return {
       ...page,
       items: page.items.map((job) => {

@@ -63,15 +63,16 @@ export class WebHandlers {
     if (current && known.lastModified) headers['if-modified-since'] = known.lastModified;
     const { response } = await this.get(url, headers);
     const source: Source = { url, etag: response.header('etag'), lastModified: response.header('last-modified') };
-    const unchanged = (status: number) => ({
-      status: 'succeeded' as const,
-      result: { url, status, changed: false, size: input.size, sha256: input.sha256, etag: source.etag ?? known?.etag ?? null, lastModified: source.lastModified ?? known?.lastModified ?? null },
-      mfilePatch: {
-        metadata: {
-          source: { ...source, etag: source.etag ?? (current ? known.etag : null), lastModified: source.lastModified ?? (current ? known.lastModified : null), sha256: input.sha256, fetchedAt: new Date().toISOString() },
-        },
-      },
-    });
+    const unchanged = (status: number) => {
+      // the validators of the bytes the file holds: the answer's, else the ones it was asked with
+      const etag = source.etag ?? (current ? known.etag : null);
+      const lastModified = source.lastModified ?? (current ? known.lastModified : null);
+      return {
+        status: 'succeeded' as const,
+        result: { url, status, changed: false, size: input.size, sha256: input.sha256, etag, lastModified },
+        mfilePatch: { metadata: { source: { ...source, etag, lastModified, sha256: input.sha256, fetchedAt: new Date().toISOString() } } },
+      };
+    };
     if (response.status === 304) {
       response.body.destroy();
       return unchanged(304);

@@ -2,6 +2,8 @@ import '../mfile/mfile.css';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useRoute } from 'preact-iso';
 import { actingKey, api, can, contentUrl, type Page } from '../api';
+import { usePaged } from '../browse/use-paged';
+import { LoadMore } from '../browse/widgets';
 import { ErrorNotice, Spinner } from '../components/ui';
 import type { JobEventData } from '../mfile/job-events';
 import { JobsTable, stateCounts } from '../mfile/job-parts';
@@ -35,16 +37,14 @@ export default function ServiceJobs() {
   const [name, setName] = useState<string | null>(null);
   const [tasks, setTasks] = useState<TaskDefinition[]>([]);
   const [filters, setFilters] = useState<JobFilters>(NO_FILTERS);
-  const [jobs, setJobs] = useState<Job[]>([]);
-  const [nextCursor, setNextCursor] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [loadingMore, setLoadingMore] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   const [live, setLive] = useState<Live>('connecting');
+  const fetchPage = (cursor: string | null) =>
+    allowed ? api<Page<Job>>(`/services/${serviceId}/jobs`, { query: jobsQuery(filters, cursor, PAGE) }) : Promise.resolve({ items: [], nextCursor: null });
+  const paged = usePaged<Job>(fetchPage, [serviceId, keyId, allowed, filters.state, filters.task, filters.trigger]);
+  const jobs = paged.items;
   // the newest values for the stream's handlers, which are made once per connection
-  const current = useRef({ jobs, filters });
-  current.current = { jobs, filters };
-  const generation = useRef(0);
+  const current = useRef({ jobs, filters, fetchPage, setItems: paged.setItems });
+  current.current = { jobs, filters, fetchPage, setItems: paged.setItems };
   const rereadTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
   useEffect(() => {
@@ -53,38 +53,14 @@ export default function ServiceJobs() {
     loadTasks().then(setTasks, () => setTasks([]));
   }, [serviceId, keyId, allowed]);
 
-  /** The first page: replaces the list when the filters changed, else is merged into it. */
-  const readFirst = async (replace: boolean) => {
-    const mine = replace ? ++generation.current : generation.current;
-    const asked = current.current.filters;
-    try {
-      const page = await api<Page<Job>>(`/services/${serviceId}/jobs`, { query: jobsQuery(asked, null, PAGE) });
-      if (mine !== generation.current) return;
-      if (replace) {
-        setJobs(page.items);
-        setNextCursor(page.nextCursor);
-      } else {
-        setJobs((shown) => mergeFirstPage(shown, page.items, asked));
-      }
-      setError(null);
-    } catch (caught) {
-      if (mine === generation.current) setError(caught);
-    } finally {
-      if (mine === generation.current) setLoading(false);
-    }
-  };
+  /** The first page read again and merged in: the pages loaded below it stay. */
   const scheduleReread = (delay: number) => {
     clearTimeout(rereadTimer.current);
-    rereadTimer.current = setTimeout(() => void readFirst(false), delay);
+    rereadTimer.current = setTimeout(() => {
+      const { filters: asked, fetchPage: read, setItems } = current.current;
+      read(null).then((page) => current.current.filters === asked && setItems((shown) => mergeFirstPage(shown, page.items, asked)), () => undefined);
+    }, delay);
   };
-
-  useEffect(() => {
-    if (!allowed) return;
-    setLoading(true);
-    setJobs([]);
-    setNextCursor(null);
-    void readFirst(true);
-  }, [serviceId, keyId, allowed, filters.state, filters.task, filters.trigger]);
 
   useEffect(() => {
     if (!allowed) return;
@@ -102,11 +78,9 @@ export default function ServiceJobs() {
       } catch {
         return;
       }
-      const applied = applyServiceEvent(current.current.jobs, event, current.current.filters);
-      if (applied.jobs !== current.current.jobs) {
-        current.current = { ...current.current, jobs: applied.jobs };
-        setJobs(applied.jobs);
-      }
+      const { jobs: shown, filters: now, setItems } = current.current;
+      const applied = applyServiceEvent(shown, event, now);
+      if (applied.jobs !== shown) setItems((latest) => applyServiceEvent(latest, event, now).jobs);
       if (applied.reread) scheduleReread(REREAD_MS);
     });
     source.onerror = () => setLive(source.readyState === EventSource.CLOSED ? 'unavailable' : 'reconnecting');
@@ -115,22 +89,6 @@ export default function ServiceJobs() {
       clearTimeout(rereadTimer.current);
     };
   }, [serviceId, keyId, allowed]);
-
-  const loadMore = async () => {
-    if (!nextCursor || loadingMore) return;
-    const mine = generation.current;
-    setLoadingMore(true);
-    try {
-      const page = await api<Page<Job>>(`/services/${serviceId}/jobs`, { query: jobsQuery(filters, nextCursor, PAGE) });
-      if (mine !== generation.current) return;
-      setJobs((shown) => [...shown, ...page.items.filter((job) => !shown.some((each) => each.id === job.id))]);
-      setNextCursor(page.nextCursor);
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setLoadingMore(false);
-    }
-  };
 
   if (!allowed) {
     return (
@@ -174,8 +132,8 @@ export default function ServiceJobs() {
           </button>
         )}
       </form>
-      <ErrorNotice error={error} onDismiss={() => setError(null)} />
-      {loading ? (
+      <ErrorNotice error={paged.error} onDismiss={paged.clearError} />
+      {paged.loading ? (
         <Spinner label="Loading the jobs…" />
       ) : jobs.length === 0 ? (
         <p>{filters.state || filters.task || filters.trigger ? 'No job matches these filters.' : 'No jobs yet: they start when files are uploaded, replaced or read, on a schedule, or on request.'}</p>
@@ -183,14 +141,7 @@ export default function ServiceJobs() {
         <>
           <p class="muted">{stateCounts(jobs)} among the {jobs.length} shown.</p>
           <JobsTable jobs={jobs} following={live === 'live' ? running : []} caption={`Jobs${name ? ` of ${name}` : ''}, newest first`} showFile />
-          <div class="load-more">
-            <span class="muted">{nextCursor ? `${jobs.length} shown, more to load` : `${jobs.length} shown, all of them`}</span>
-            {nextCursor && (
-              <button type="button" class="secondary" onClick={() => void loadMore()} disabled={loadingMore} aria-busy={loadingMore}>
-                {loadingMore ? 'Loading…' : 'Load more'}
-              </button>
-            )}
-          </div>
+          <LoadMore paged={paged} noun={['job', 'jobs']} />
         </>
       )}
     </section>

@@ -1,8 +1,9 @@
+import { depthOf, FREE_FORM_LIMITS, jsonBytes, textProblem, textProblemIn } from '../../../../common/free-form';
+
 /**
  * The rows editor of a service's free-form `properties`, free of the DOM. Each row is a name, a type and the value as
- * typed; the object sent is built from the rows. The limits mirror `freeFormPropertiesProblem` in
- * src/common/validation.ts (which imports Node's Buffer and cannot be bundled), and the server's 400 answers are shown
- * too.
+ * typed; the object sent is built from the rows. The rules are the server's own (src/common/free-form.ts), said in
+ * the form's words; the server's 400 answers are shown too.
  */
 
 export const CUSTOM_TYPES = ['text', 'number', 'boolean', 'json'] as const;
@@ -20,8 +21,6 @@ export interface CustomRowErrors {
   value?: string;
 }
 
-/** Mirror of FREE_FORM_LIMITS in src/common/validation.ts. */
-export const CUSTOM_LIMITS = { maxBytes: 64 * 1024, maxDepth: 16, maxNameLength: 255 } as const;
 
 export const CUSTOM_TYPE_LABELS: Record<CustomType, string> = { text: 'Text', number: 'Number', boolean: 'Yes/no', json: 'JSON' };
 
@@ -41,31 +40,13 @@ export function isBlankRow(row: CustomRow): boolean {
   return row.name.trim() === '' && row.value.trim() === '' && row.type !== 'boolean';
 }
 
-function depthOf(value: unknown): number {
-  if (value === null || typeof value !== 'object') return 0;
-  let deepest = 0;
-  for (const child of Object.values(value as Record<string, unknown>)) deepest = Math.max(deepest, depthOf(child));
-  return 1 + deepest;
-}
-
-/** What jsonb cannot hold: NUL, and half of a UTF-16 surrogate pair (mirror of textProblem on the server). */
-function unstorable(text: string): boolean {
-  return text.includes('\u0000') || /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
-}
-
-function hasUnstorable(value: unknown): boolean {
-  if (typeof value === 'string') return unstorable(value);
-  if (value === null || typeof value !== 'object') return false;
-  return Object.entries(value as Record<string, unknown>).some(([name, child]) => unstorable(name) || hasUnstorable(child));
-}
-
 const UNSTORABLE = 'Cannot contain a NUL character or half of a surrogate pair.';
 
 /** The value a row stands for, or the reason it stands for none. */
 export function parseRowValue(row: CustomRow): { value: unknown } | { problem: string } {
   switch (row.type) {
     case 'text':
-      return unstorable(row.value) ? { problem: UNSTORABLE } : { value: row.value };
+      return textProblem(row.value) ? { problem: UNSTORABLE } : { value: row.value };
     case 'number': {
       const text = row.value.trim();
       const number = Number(text);
@@ -83,8 +64,8 @@ export function parseRowValue(row: CustomRow): { value: unknown } | { problem: s
         return { problem: `Not valid JSON: ${caught instanceof Error ? caught.message : String(caught)}` };
       }
       // the property's own object counts as the second level under `properties`
-      if (depthOf(value) > CUSTOM_LIMITS.maxDepth - 1) return { problem: `Nested more than ${CUSTOM_LIMITS.maxDepth - 1} levels deep.` };
-      if (hasUnstorable(value)) return { problem: UNSTORABLE };
+      if (depthOf(value) > FREE_FORM_LIMITS.maxDepth - 1) return { problem: `Nested more than ${FREE_FORM_LIMITS.maxDepth - 1} levels deep.` };
+      if (textProblemIn(value)) return { problem: UNSTORABLE };
       return { value };
     }
   }
@@ -97,8 +78,8 @@ export function validateCustomRows(rows: readonly CustomRow[]): { rows: CustomRo
     if (isBlankRow(row)) return {};
     const found: CustomRowErrors = {};
     if (row.name === '') found.name = 'A name is required.';
-    else if (row.name.length > CUSTOM_LIMITS.maxNameLength) found.name = `At most ${CUSTOM_LIMITS.maxNameLength} characters.`;
-    else if (unstorable(row.name)) found.name = UNSTORABLE;
+    else if (row.name.length > FREE_FORM_LIMITS.maxNameLength) found.name = `At most ${FREE_FORM_LIMITS.maxNameLength} characters.`;
+    else if (textProblem(row.name)) found.name = UNSTORABLE;
     else if (seen.has(row.name)) found.name = `Same name as row ${(seen.get(row.name) ?? 0) + 1}.`;
     else seen.set(row.name, index);
     const parsed = parseRowValue(row);
@@ -107,8 +88,8 @@ export function validateCustomRows(rows: readonly CustomRow[]): { rows: CustomRo
   });
   let general: string | null = null;
   if (errors.every((each) => !each.name && !each.value)) {
-    const bytes = new TextEncoder().encode(JSON.stringify(propertiesFromRows(rows))).length;
-    if (bytes > CUSTOM_LIMITS.maxBytes) general = `At most ${CUSTOM_LIMITS.maxBytes / 1024} KiB as JSON altogether (now ${Math.ceil(bytes / 1024)} KiB).`;
+    const bytes = jsonBytes(propertiesFromRows(rows));
+    if (bytes > FREE_FORM_LIMITS.maxBytes) general = `At most ${FREE_FORM_LIMITS.maxBytes / 1024} KiB as JSON altogether (now ${Math.ceil(bytes / 1024)} KiB).`;
   }
   return { rows: errors, general };
 }
