@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useLayoutEffect, useState } from 'preact/hooks';
 import { useLocation, useRoute } from 'preact-iso';
 import { actWith, api, refreshSession, session, WalletKey } from '../api';
 import { resourcePath } from '../format';
@@ -26,7 +26,8 @@ export function BrowseKey() {
       setError(caught);
     }
   };
-  useEffect(() => {
+  // in the same task as the first render: the key leaves the address bar before anything of the page is shown
+  useLayoutEffect(() => {
     history.replaceState(null, '', '/browse');
     if (!asking) void open();
   }, []);
