@@ -3,7 +3,7 @@ import { covers, parseTimeout, within } from './dav-locks';
 import { hrefOf, parseDavPath, parseDestination } from './dav-path';
 import { DavLock } from './dav.entities';
 import { parseIfHeader, submittedTokens } from './if-header';
-import { parseXml, serializeXml } from './xml';
+import { parseXml, serializeXml, textOf } from './xml';
 
 const status = (fn: () => unknown) => {
   try {
@@ -89,5 +89,21 @@ describe('XML bodies', () => {
     const cases = ['<a', '<a></b>', '<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', '<x:a/>', '{"json":true}', '<a/><b/>', `${'<a>'.repeat(100)}${'</a>'.repeat(100)}`];
     for (const body of cases) expect({ body: body.slice(0, 30), status: status(() => parseXml(Buffer.from(body))) }).toEqual({ body: body.slice(0, 30), status: 400 });
     expect(status(() => parseXml(Buffer.from([0x3c, 0x61, 0x3e, 0xff, 0x3c, 0x2f, 0x61, 0x3e])))).toBe(400);
+  });
+  it('refuses characters XML does not allow, written out or as references, in names, namespaces, attributes and text', () => {
+    // found by the WebDAV fuzz (seed 2357159516): a NUL in a namespace became a property name PostgreSQL could not store
+    const cases = [
+      '<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-fuz\u0000z:"><D:set><D:prop><Z:high/></D:prop></D:set></D:propertyupdate>',
+      '<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x&#0;"><D:set><D:prop><Z:high/></D:prop></D:set></D:propertyupdate>',
+      '<a b="x&#x1;"/>',
+      '<a>text\u0007</a>',
+      '<a>&#xFFFE;</a>',
+      '<a>&#xD800;</a>',
+      '<a><![CDATA[\u0000]]></a>',
+    ];
+    for (const body of cases) expect({ body, status: status(() => parseXml(Buffer.from(body))) }).toEqual({ body, status: 400 });
+    expect(() => parseXml(Buffer.from(cases[0]))).toThrow(/U\+0000 is not an XML character/);
+    // tab, LF and characters beyond the BMP are XML characters
+    expect(textOf(parseXml(Buffer.from('<a>\t\n&#x1F600;\u{1F600}</a>')))).toBe('\t\n\u{1F600}\u{1F600}');
   });
 });

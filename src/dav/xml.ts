@@ -15,6 +15,17 @@ export const DAV = 'DAV:';
 export const MAX_XML_BYTES = 1024 * 1024;
 const MAX_DEPTH = 64;
 const MAX_ELEMENTS = 100_000;
+/**
+ * What XML 1.0's Char production (§2.2) leaves out: C0 controls but tab, LF and CR, U+FFFE, U+FFFF and halves
+ * of surrogate pairs. A document holding one is not well-formed, written out or as a character reference
+ * (sax resolves `&#0;` without complaint), and PostgreSQL cannot store a NUL in text.
+ */
+const NOT_XML_CHAR = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function badCharacter(value: string): string | undefined {
+  const found = NOT_XML_CHAR.exec(value);
+  return found ? `U+${found[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} is not an XML character` : undefined;
+}
 
 export function isElement(node: XmlNode): node is XmlElement {
   return typeof node !== 'string';
@@ -44,6 +55,8 @@ export function parseXml(body: Buffer): XmlElement {
   } catch {
     throw Problems.badRequest('the XML body is not valid UTF-8');
   }
+  const literal = badCharacter(text);
+  if (literal) throw Problems.badRequest(`the XML body is malformed: ${literal}`);
   const parser = sax.parser(true, { xmlns: true, position: true });
   const stack: XmlElement[] = [];
   let root: XmlElement | undefined;
@@ -61,6 +74,10 @@ export function parseXml(body: Buffer): XmlElement {
     if (++count > MAX_ELEMENTS) fail('too many elements');
     if (stack.length >= MAX_DEPTH) fail(`elements nested deeper than ${MAX_DEPTH}`);
     if (node.prefix && !node.uri) fail(`the prefix "${node.prefix}" is not declared`);
+    for (const attribute of Object.values(node.attributes)) {
+      const bad = badCharacter(attribute.value);
+      if (bad) fail(`${bad} (attribute ${attribute.name})`);
+    }
     const element: XmlElement = {
       ns: node.uri ?? '',
       local: node.local,
@@ -78,6 +95,8 @@ export function parseXml(body: Buffer): XmlElement {
     stack.pop();
   };
   const onText = (value: string) => {
+    const bad = badCharacter(value);
+    if (bad) fail(bad);
     if (stack.length) stack[stack.length - 1].children.push(value);
     else if (value.trim()) fail('text outside the root element');
   };
