@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, P
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Problems } from '../common/problem';
+import { ProblemError, Problems } from '../common/problem';
 import { ACTIONS } from '../keys/actions';
 import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
 import { KeysService, presentKey } from '../keys/keys.service';
@@ -84,7 +84,12 @@ export class UsersController {
   async give(@Auth() auth: RequestAuth, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: GiveKeyDto) {
     requireProvider(auth);
     if (!(await this.dataSource.getRepository(User).existsBy({ id }))) throw Problems.notFound('user', id);
-    const { key } = await this.keys.authenticate(keyFromText(dto.key));
+    const { key } = await this.keys.authenticate(keyFromText(dto.key)).catch((error: unknown) => {
+      // the key in the body is what is given, not this request's credential: a 401 would say the caller's key failed
+      // (and make the console think its session ended)
+      if (error instanceof ProblemError && error.status === 401) throw Problems.unprocessable(`the key to give cannot be used: ${error.detail}`);
+      throw error;
+    });
     await this.auth.saveKey(id, key.id);
     return presentKey(key);
   }

@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { pinoHttp } from 'pino-http';
 import { AppModule } from '../app.module';
 import { sessionMiddleware } from '../auth/session';
@@ -14,7 +15,8 @@ import { QueueRegistry } from '../queues/queue-registry';
 import { davMiddleware } from '../dav/dav.middleware';
 import { DavService } from '../dav/dav.service';
 import { PinoNestLogger, rootLogger } from '../common/logger';
-import { ProblemFilter } from '../common/problem.filter';
+import { ProblemFilter, toProblem } from '../common/problem.filter';
+import { requestGuards } from '../common/request-guards';
 import { AppConfig } from '../config/config';
 import { httpRequests } from '../metrics/metrics';
 
@@ -76,6 +78,7 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
   if (config.session.trustProxy) app.set('trust proxy', /^\d+$/.test(config.session.trustProxy) ? Number(config.session.trustProxy) : config.session.trustProxy === 'true' ? true : config.session.trustProxy);
   app.use(...sessionMiddleware(config, () => app.get(QueueRegistry).get(QueueName.Normal).client));
   app.useBodyParser('json', { limit: config.maxJsonBytes });
+  app.use(requestGuards());
   app.setGlobalPrefix('api/v1', {
     exclude: [
       { path: 'health/live', method: RequestMethod.GET },
@@ -121,4 +124,27 @@ export function tuneServer(app: INestApplication): void {
       callback?.(error);
     });
   }) as Server['close'];
+  server.on('clientError', answerClientError);
+}
+
+/**
+ * A request Node's HTTP parser refuses before any handler sees it (headers over 16 KiB, a malformed request line or
+ * header, chunk extensions too long, a request that did not arrive in time) gets the same problem+json every other
+ * refusal gets instead of Node's bare status line, then the connection closes (its framing is unknown).
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Duplex & { _httpMessage?: { headersSent?: boolean } | null }): void {
+  if (error.code !== 'ECONNRESET' && socket.writable && !socket._httpMessage?.headersSent) {
+    const [status, detail]: [number, string] =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'the request line and headers are larger than the server accepts (16 KiB)']
+        : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+          ? [413, 'a chunk extension of the request body is larger than the server accepts']
+          : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'the request headers did not arrive in time']
+            : [400, `the request is not well-formed HTTP/1.1${error.code?.startsWith('HPE_') ? ` (${error.code.slice(4).toLowerCase().replace(/_/g, ' ')})` : ''}`];
+    const problem = toProblem({ status, message: detail });
+    const body = JSON.stringify(problem);
+    socket.write(`HTTP/1.1 ${status} ${problem.title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(error);
 }

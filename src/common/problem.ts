@@ -27,5 +27,6 @@ export const Problems = {
   tooLarge: (detail: string, extra: Record<string, unknown> = {}) => new ProblemError(413, 'payload-too-large', 'Payload Too Large', detail, extra),
   unsupportedMediaType: (detail: string) => new ProblemError(415, 'unsupported-media-type', 'Unsupported Media Type', detail),
   insufficientStorage: (detail: string) => new ProblemError(507, 'insufficient-storage', 'Insufficient Storage', detail),
+  unprocessable: (detail: string) => new ProblemError(422, 'unprocessable', 'Unprocessable Content', detail),
   preconditionFailed: (detail: string) => new ProblemError(412, 'precondition-failed', 'Precondition Failed', detail),
 };

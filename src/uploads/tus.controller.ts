@@ -27,7 +27,10 @@ export function parseUploadMetadata(value: string | undefined): Record<string, s
   for (const pair of value.split(',')) {
     const [key, encoded = ''] = pair.trim().split(' ');
     if (!key || !/^[\x21-\x7e]+$/.test(key) || !/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) throw Problems.badRequest('Upload-Metadata is malformed', { errors: ['Upload-Metadata must be "key base64value" pairs'] });
-    metadata[key] = Buffer.from(encoded, 'base64').toString('utf8');
+    const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+    // kept with the upload (jsonb) and echoed on HEAD: a NUL can be neither
+    if (decoded.includes('\u0000')) throw Problems.badRequest(`Upload-Metadata "${key}" must not contain NUL characters`, { errors: [`${key} must not contain NUL characters`] });
+    metadata[key] = decoded;
   }
   return metadata;
 }

@@ -2,7 +2,7 @@ import busboy from 'busboy';
 import type { Request } from 'express';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import { Problems } from '../common/problem';
+import { ProblemError, Problems } from '../common/problem';
 import { unsafeNameReason } from '../common/validation';
 import { expectedDigests, ExpectedDigests, hasExpectations, verifyDigests } from './digest-headers';
 
@@ -75,6 +75,11 @@ export function openUpload(request: Request, options: { maxBytes: number; nameOv
         return;
       }
       settled = true;
+      // busboy ends the file with a plain Error when the form is cut short (no closing boundary) or a part is
+      // malformed: the client's doing, so it is told so (400) instead of a server error
+      stream.once('error', (error: Error & { status?: number }) => {
+        if (!(error instanceof ProblemError) && error.status === undefined) Object.assign(error, { status: 400, message: `malformed multipart body: ${error.message}` });
+      });
       stream.on('limit', () => stream.destroy(Problems.tooLarge(`the file is larger than the ${options.maxBytes} bytes allowed`, { limit: options.maxBytes })));
       try {
         const name = checkName(options.nameOverride ?? info.filename, 'as the multipart filename or ?name=');

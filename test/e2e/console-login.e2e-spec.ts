@@ -142,6 +142,11 @@ describe('people: password login, sessions, CSRF, wallets (API)', () => {
     expect((await admin.post('/users', { username: `short-${Date.now()}`, password: 'short' })).body.detail).toMatch(/at least 10/);
     const made = await admin.post('/users', { username: `Case-${Date.now()}`, password: 'long enough password' });
     expect((await admin.post('/users', { username: made.body.username.toLowerCase(), password: 'long enough password' })).status).toBe(409);
+    // a key that cannot be given is the body's problem (422), not the caller's credential (401)
+    for (const key of ['not a key', `msk_${'A'.repeat(43)}`]) {
+      const refused = await admin.request('PUT', `/users/${made.body.id}/keys`, { key });
+      expect([refused.status, refused.body.detail]).toEqual([422, expect.stringMatching(/^the key to give cannot be used: the presented key is (malformed|not known)$/)]);
+    }
     expect((await admin.request('PUT', `/users/${made.body.id}/keys`, { key: tenant.serviceAdminKey })).status).toBe(200);
     const person = new SessionClient(app.api);
     expect((await person.login(made.body.username.toUpperCase(), 'long enough password')).status).toBe(200);

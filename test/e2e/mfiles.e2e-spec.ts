@@ -122,6 +122,39 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     expect(broken.body.type).toContain('malformed-json');
   });
 
+  it('refuses input no route can take with a problem that says what, and stores nothing (found by the REST fuzz)', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const problem = (reply: { status: number; headers: Headers; body: { status?: number; detail?: string } }) => [reply.status, reply.headers.get('content-type')?.split(';')[0], reply.body.detail];
+    // a NUL in a query string reached PostgreSQL (ILIKE) and was a 500
+    for (const path of [`/mfolders/${tenant.rootFolderId}/mfolders?name=a%00b`, `/services/${tenant.serviceId}/mfiles?name=%00`, `/containers?name=x%00`]) {
+      expect(problem(await customer.get(path))).toEqual([400, 'application/problem+json', 'the request URL holds a NUL character (%00), which no id, name or parameter may contain']);
+    }
+    // JSON nested deep enough overflowed the validator's stack; a NUL or a lone surrogate anywhere could not be stored
+    const deep = `{"name":"x","description":${'['.repeat(1500)}${']'.repeat(1500)}}`;
+    expect(problem(await admin.post('/containers', deep, { 'content-type': 'application/json' }))).toEqual([400, 'application/problem+json', expect.stringMatching(/^the JSON body is nested deeper than 64 levels/)]);
+    expect(problem(await admin.post('/users', '{"username":"nul-user","displayName":"a\\u0000b"}', { 'content-type': 'application/json' }))).toEqual([400, 'application/problem+json', 'the string at displayName must not contain NUL characters']);
+    expect(problem(await admin.post('/containers', '{"name":"x","\\ud800":1}', { 'content-type': 'application/json' }))).toEqual([400, 'application/problem+json', 'the member name at the top level must not contain unpaired UTF-16 surrogates']);
+    // a multipart form cut short (no closing boundary) was a 500 from busboy, and must leave nothing behind
+    const before = { blobs: blobs().length, temps: temps().length };
+    const cut = Buffer.concat([Buffer.from('--b0undary\r\nContent-Disposition: form-data; name="file"; filename="cut.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'), Buffer.alloc(3000, 7)]);
+    for (const path of [`/services/${tenant.serviceId}/mfiles`]) {
+      expect(problem(await customer.post(path, cut, { 'content-type': 'multipart/form-data; boundary=b0undary' }))).toEqual([400, 'application/problem+json', 'malformed multipart body: Unexpected end of form']);
+    }
+    const existing = await customer.post(`/services/${tenant.serviceId}/mfiles?name=kept.txt`, text('kept'), { 'content-type': 'text/plain' });
+    expect(problem(await customer.put(`/mfiles/${existing.body.id}/content`, cut, { 'content-type': 'multipart/form-data; boundary=b0undary' }))).toEqual([400, 'application/problem+json', 'malformed multipart body: Unexpected end of form']);
+    expect((await customer.get(`/mfiles/${existing.body.id}/content`)).text).toBe('kept');
+    expect((await customer.get(`/services/${tenant.serviceId}/mfiles`)).body.items.map((item: { name: string }) => item.name)).toEqual(['kept.txt']);
+    expect({ blobs: blobs().length, temps: temps().length }).toEqual({ blobs: before.blobs + 1, temps: before.temps });
+    // tus metadata is kept as jsonb: a NUL in a value was a 500
+    const tus = await customer.post(`/services/${tenant.serviceId}/uploads`, undefined, { 'tus-resumable': '1.0.0', 'upload-length': '4', 'upload-metadata': `filename ${Buffer.from('t.bin').toString('base64')},filetype ${Buffer.from('\u0000').toString('base64')}` });
+    expect(problem(tus)).toEqual([400, 'application/problem+json', 'Upload-Metadata "filetype" must not contain NUL characters']);
+    // what Node's HTTP parser refuses before any route (headers over 16 KiB) is problem+json too, not a bare status line
+    const huge = await customer.get(`/services/${tenant.serviceId}`, { 'x-padding': 'p'.repeat(20_000) });
+    expect(problem(huge)).toEqual([431, 'application/problem+json', 'the request line and headers are larger than the server accepts (16 KiB)']);
+    expect(huge.headers.get('connection')).toBe('close');
+  });
+
   it('downloads with ETag, conditional requests, a range and HEAD; meters access', async () => {
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);

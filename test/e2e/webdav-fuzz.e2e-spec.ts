@@ -1,6 +1,7 @@
 import { Agent } from 'node:http';
 import { createConnection } from 'node:net';
 import { Client, makeTenant } from '../support/client';
+import { fuzzSeed, Rng } from '../support/rng';
 import { dav, davPath, DavReply, lockBody, lockTokenOf, parseMultistatus, propfind, startApiProcess } from '../support/dav';
 
 /**
@@ -11,40 +12,8 @@ import { dav, davPath, DavReply, lockBody, lockTokenOf, parseMultistatus, propfi
  *
  * Reproduce a run with DAV_FUZZ_SEED=<seed printed in the log>; DAV_FUZZ_CASES changes the count (default 3000).
  */
-const SEED = Number(process.env.DAV_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
+const SEED = fuzzSeed(process.env.DAV_FUZZ_SEED);
 const CASES = Number(process.env.DAV_FUZZ_CASES ?? 3000);
-
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class Rng {
-  private readonly next: () => number;
-  constructor(seed: number) {
-    this.next = mulberry32(seed);
-  }
-  float() {
-    return this.next();
-  }
-  int(max: number) {
-    return Math.floor(this.next() * max);
-  }
-  chance(p: number) {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
-  bytes(n: number) {
-    return Buffer.from(Array.from({ length: n }, () => this.int(256)));
-  }
-}
 
 const XML = '<?xml version="1.0" encoding="utf-8"?>';
 const PROPFIND_BODIES = [
