@@ -132,7 +132,7 @@ export function tuneServer(app: INestApplication): void {
  * header, chunk extensions too long, a request that did not arrive in time) gets the same problem+json every other
  * refusal gets instead of Node's bare status line, then the connection closes (its framing is unknown).
  */
-export function answerClientError(error: Error & { code?: string }, socket: Duplex & { _httpMessage?: { headersSent?: boolean } | null }): void {
+export function answerClientError(error: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex & { _httpMessage?: { headersSent?: boolean } | null }): void {
   if (error.code !== 'ECONNRESET' && socket.writable && !socket._httpMessage?.headersSent) {
     const [status, detail]: [number, string] =
       error.code === 'HPE_HEADER_OVERFLOW'
@@ -143,8 +143,11 @@ export function answerClientError(error: Error & { code?: string }, socket: Dupl
             ? [408, 'the request headers did not arrive in time']
             : [400, `the request is not well-formed HTTP/1.1${error.code?.startsWith('HPE_') ? ` (${error.code.slice(4).toLowerCase().replace(/_/g, ' ')})` : ''}`];
     const problem = toProblem({ status, message: detail });
-    const body = JSON.stringify(problem);
-    socket.write(`HTTP/1.1 ${status} ${problem.title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    // an answer to HEAD has no body, and a client would read one as a broken next answer: the body goes out only when
+    // the bytes that failed visibly start a request with another method (the parser keeps no method to ask)
+    const start = error.rawPacket?.subarray(0, 16).toString('latin1') ?? '';
+    const body = /^[A-Z][A-Z-]* /.test(start) && !start.startsWith('HEAD ') ? JSON.stringify(problem) : '';
+    socket.write(`HTTP/1.1 ${status} ${problem.title}\r\n${body ? `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` : ''}Connection: close\r\n\r\n${body}`);
   }
   socket.destroy(error);
 }

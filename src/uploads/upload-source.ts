@@ -70,6 +70,9 @@ export function openUpload(request: Request, options: { maxBytes: number; nameOv
       if (name === 'md5' || name === 'sha256') fields[name] = value.trim();
     });
     parser.on('file', (field, stream, info) => {
+      // busboy destroys every file stream with the parser's error when the form is cut short: a stream nobody reads
+      // still needs a listener, or that error is unhandled and takes the process down
+      stream.on('error', () => undefined);
       if (field !== 'file' || settled) {
         stream.resume();
         return;
@@ -77,7 +80,7 @@ export function openUpload(request: Request, options: { maxBytes: number; nameOv
       settled = true;
       // busboy ends the file with a plain Error when the form is cut short (no closing boundary) or a part is
       // malformed: the client's doing, so it is told so (400) instead of a server error
-      stream.once('error', (error: Error & { status?: number }) => {
+      stream.on('error', (error: Error & { status?: number }) => {
         if (!(error instanceof ProblemError) && error.status === undefined) Object.assign(error, { status: 400, message: `malformed multipart body: ${error.message}` });
       });
       stream.on('limit', () => stream.destroy(Problems.tooLarge(`the file is larger than the ${options.maxBytes} bytes allowed`, { limit: options.maxBytes })));

@@ -141,6 +141,13 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     for (const path of [`/services/${tenant.serviceId}/mfiles`]) {
       expect(problem(await customer.post(path, cut, { 'content-type': 'multipart/form-data; boundary=b0undary' }))).toEqual([400, 'application/problem+json', 'malformed multipart body: Unexpected end of form']);
     }
+    // file parts nobody reads (another field, a refused name) are destroyed with the same error: it was unhandled and
+    // took the whole process down
+    for (const [field, filename, detail] of [['other', 'x.bin', 'the multipart body has no file field named "file"'], ['file', ' padded', expect.stringContaining('name')]]) {
+      const unread = Buffer.concat([Buffer.from(`--b0undary\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\n\r\n`), Buffer.alloc(3000, 7)]);
+      const reply = await customer.post(`/services/${tenant.serviceId}/mfiles`, unread, { 'content-type': 'multipart/form-data; boundary=b0undary' });
+      expect(problem(reply)).toEqual([400, 'application/problem+json', field === 'other' ? expect.stringMatching(/^(malformed multipart body: Unexpected end of form|the multipart body has no file field named "file")$/) : detail]);
+    }
     const existing = await customer.post(`/services/${tenant.serviceId}/mfiles?name=kept.txt`, text('kept'), { 'content-type': 'text/plain' });
     expect(problem(await customer.put(`/mfiles/${existing.body.id}/content`, cut, { 'content-type': 'multipart/form-data; boundary=b0undary' }))).toEqual([400, 'application/problem+json', 'malformed multipart body: Unexpected end of form']);
     expect((await customer.get(`/mfiles/${existing.body.id}/content`)).text).toBe('kept');
@@ -153,6 +160,9 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     const huge = await customer.get(`/services/${tenant.serviceId}`, { 'x-padding': 'p'.repeat(20_000) });
     expect(problem(huge)).toEqual([431, 'application/problem+json', 'the request line and headers are larger than the server accepts (16 KiB)']);
     expect(huge.headers.get('connection')).toBe('close');
+    // ... and an answer to HEAD carries no body, which the client would otherwise read as a broken next answer
+    const hugeHead = await customer.request('HEAD', `/mfiles/${existing.body.id}/content`, undefined, { 'x-padding': 'p'.repeat(20_000) });
+    expect([hugeHead.status, hugeHead.headers.get('content-length')]).toEqual([431, null]);
   });
 
   it('downloads with ETag, conditional requests, a range and HEAD; meters access', async () => {
