@@ -51,8 +51,13 @@ export function isAction(value: string): value is Action {
   return (ACTIONS as readonly string[]).includes(value);
 }
 
+/** Own names only: `constructor` or `__proto__` are in every object, and were taken for roles (a 500 on derive). */
+export function isRole(value: string): value is Role {
+  return Object.hasOwn(ROLES, value);
+}
+
 export function actionsOfRoles(roles: readonly string[]): Action[] {
   const set = new Set<Action>();
-  for (const role of roles) for (const action of ROLES[role as Role] ?? []) set.add(action);
+  for (const role of roles) if (isRole(role)) for (const action of ROLES[role]) set.add(action);
   return ACTIONS.filter((action) => set.has(action));
 }

@@ -5,7 +5,7 @@ import { returnedRows } from '../common/database-errors';
 import { Problems } from '../common/problem';
 import { decodeCursor, encodeCursor, Page } from '../common/pagination';
 import { uuidv7 } from '../database/uuid';
-import { Action, actionsOfRoles, isAction, ROLES } from './actions';
+import { Action, actionsOfRoles, isAction, isRole } from './actions';
 import { Key } from './key.entity';
 import { generateKeySecret, hashKeySecret, looksLikeKey, sameHash } from './key-secret';
 import { ResolvedResource, ResourceRef, ResourceResolver } from './resource-resolver.service';
@@ -122,7 +122,7 @@ export class KeysService {
   /** Derives a sub-key: never more actions, never a wider resource, never a later expiry than the parent. */
   async derive(parent: AuthenticatedKey, request: DeriveRequest): Promise<IssuedKey> {
     const roles = request.roles ?? [];
-    const unknownRoles = roles.filter((role) => !(role in ROLES));
+    const unknownRoles = roles.filter((role) => !isRole(role));
     const unknownActions = (request.actions ?? []).filter((action) => !isAction(action));
     if (unknownRoles.length || unknownActions.length) {
       throw Problems.badRequest(`unknown ${[...unknownRoles.map((r) => `role ${r}`), ...unknownActions.map((a) => `action ${a}`)].join(', ')}`, { unknownRoles, unknownActions });

@@ -45,4 +45,9 @@ describe('profiles', () => {
     expect(validateProfile({ periodic: { schedule: '*/5 * * * * *', steps: [] } }, { minIntervalSeconds: 5 }).periodic!.schedule).toBe('*/5 * * * * *');
     expect(validateProfile({ periodic: { schedule: '0 3 * * *', steps: [] } }).periodic!.schedule).toBe('0 3 * * *');
   });
+
+  it('names every object inherits are not options (they were accepted and silently dropped)', () => {
+    expect(() => validateProfile({ ingest: { steps: [{ task: 'thumbnail', options: { constructor: 1 } }] } })).toThrow('ingest.steps[0].options.constructor is not an option of thumbnail');
+    expect(() => validateProfile({ ingest: { steps: [{ task: 'md5', options: { toString: 'x' } }] } })).toThrow('ingest.steps[0].options.toString is not an option of md5 (it has none)');
+  });
 });

@@ -252,7 +252,7 @@ export function resolveTaskOptions(task: TaskDefinition, given: Record<string, u
   const errors: string[] = [];
   const options: Record<string, unknown> = {};
   for (const name of Object.keys(given ?? {})) {
-    if (!(name in task.options)) errors.push(`${path}.${name} is not an option of ${task.name}${Object.keys(task.options).length ? ` (it has ${Object.keys(task.options).join(', ')})` : ' (it has none)'}`);
+    if (!Object.hasOwn(task.options, name)) errors.push(`${path}.${name} is not an option of ${task.name}${Object.keys(task.options).length ? ` (it has ${Object.keys(task.options).join(', ')})` : ' (it has none)'}`);
   }
   for (const [name, spec] of Object.entries(task.options)) {
     const value = given?.[name];

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { Problems } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { uuidv7 } from '../database/uuid';
+import { UUID_PATTERN, uuidv7 } from '../database/uuid';
 import { FINAL_JOB_STATES, JobState } from '../jobs/job.entity';
 import { QueueRegistry } from '../queues/queue-registry';
 import { outboundRequest, readAtMost } from './outbound';
@@ -67,6 +67,8 @@ export class WebhooksService {
   }
 
   async remove(serviceId: string, id: string): Promise<void> {
+    // a malformed id names no webhook, as everywhere else (PostgreSQL would refuse it as a uuid: a 500)
+    if (!UUID_PATTERN.test(id)) throw Problems.notFound('webhook', id);
     const result = await this.dataSource.getRepository(ServiceWebhook).delete({ id, serviceId });
     if (!result.affected) throw Problems.notFound('webhook', id);
   }

@@ -138,7 +138,7 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
     /** A real id for a path parameter, by the collection it follows. */
     const realId = async (path: string, name: string, method: string): Promise<string> => {
       if (name === 'uploadId') return path.includes('/chunked-uploads/') ? chunked() : tus();
-      if (name === 'webhookId') return webhook.body.id;
+      if (name === 'webhookId') return method === 'DELETE' ? ((await admin.post(`/services/${world.ids.S}/webhooks`, { url: 'https://hooks.example.org/gone', events: [] })).body.id ?? randomUUID()) : webhook.body.id;
       if (name === 'keyId') return given.body.id;
       if (name === 'name') return rng.pick(['fuzz', 'missing', 'other']);
       const collection = path.split('/')[1];
@@ -298,8 +298,9 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
       return undefined;
     };
 
-    /** The upload protocols' own headers (tus, Content-Range) and the read paths' conditional ones. */
-    const protocolHeaders = (operation: Operation, headers: Record<string, string>, mutations: string[], mutating: boolean) => {
+    /** The upload protocols' own headers (tus, Content-Range) and bytes, and the read paths' conditional headers. */
+    const protocolHeaders = (operation: Operation, headers: Record<string, string>, mutations: string[], mutating: boolean): Buffer | undefined => {
+      let body: Buffer | undefined;
       const nasty = (good: string) => {
         if (!mutating || rng.chance(0.7)) return good;
         mutations.push(`header:${good.slice(0, 12)}`);
@@ -316,6 +317,8 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
         if (operation.method === 'PATCH') {
           headers['upload-offset'] = nasty('0');
           headers['content-type'] = !mutating || rng.chance(0.9) ? 'application/offset+octet-stream' : 'application/octet-stream';
+          // the uploads made for these cases declare 8 bytes
+          body = rng.bytes(!mutating || rng.chance(0.7) ? 1 + rng.int(8) : rng.int(50));
         }
       }
       if (operation.path.includes('/chunked-uploads')) {
@@ -323,6 +326,7 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
         const start = rng.int(total);
         headers['content-range'] = !mutating || rng.chance(0.6) ? `bytes ${start}-${total - 1}/${total}` : rng.pick(['bytes */10', 'bytes 5-1/10', 'bytes 0-9/5', 'bytes 0-0/*', 'bytes=0-1/2', 'items 0-1/2', '', `bytes 0-${2 ** 60}/${2 ** 61}`, 'bytes -1-2/3']);
         headers['content-type'] = 'application/octet-stream';
+        if (operation.method !== 'GET' && operation.method !== 'DELETE') body = rng.bytes(!mutating || rng.chance(0.7) ? total - start : rng.int(200));
       }
       if (operation.method === 'GET' || operation.method === 'HEAD') {
         if (rng.chance(0.3)) {
@@ -335,6 +339,7 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
         if (rng.chance(0.1)) headers.accept = rng.pick(['text/csv', 'application/xml', '*/*', 'text/event-stream', '']);
       }
       if (mutating && rng.chance(0.05)) headers['if-match'] = rng.pick(['*', '"x"', 'garbage']);
+      return body;
     };
 
     // weighted towards keys that reach past authorization, where most of the code is
@@ -378,8 +383,8 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
       // from the template, not the declared parameters: the tus routes are middleware the document lists without them
       for (const [placeholder, name] of operation.path.matchAll(/\{(\w+)\}/g)) {
         // the world's resources are never deleted (later cases need them): a DELETE aims at a made-up id, but for
-        // what is cheap to lose (uploads, profiles)
-        const disposable = name === 'uploadId' || /\/profiles?(\/|$)/.test(operation.path);
+        // what is cheap to lose or made for the case (uploads, profiles, webhooks)
+        const disposable = /\/(uploads|chunked-uploads)\/\{uploadId\}$|\/profiles?(\/\{name\})?$|\/webhooks\/\{webhookId\}$/.test(operation.path);
         const mutate = operation.method === 'DELETE' && !disposable ? true : mutating && rng.chance(0.2);
         let value = await realId(operation.path, name, operation.method);
         if (mutate) {
@@ -391,8 +396,7 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
       const headers: Record<string, string> = {};
       const [credential, authorise] = rng.pick(credentials);
       authorise(headers);
-      protocolHeaders(operation, headers, mutations, mutating);
-      const body = bodyOf(operation, headers, mutations, mutating);
+      const body = protocolHeaders(operation, headers, mutations, mutating) ?? bodyOf(operation, headers, mutations, mutating);
       const fuzzCase: FuzzCase = { n, operation: `${operation.method} ${operation.path}`, method: operation.method, url: `${app.api}${path}${queryOf(operation.parameters, mutations, mutating)}`, headers, body, credential, mutations };
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), 15_000);

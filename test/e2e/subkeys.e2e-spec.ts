@@ -49,6 +49,11 @@ describe('sub-key attenuation and revocation', () => {
     expect(reply.body.unknownRoles).toEqual(['superuser']);
     expect(reply.body.unknownActions).toEqual(['mfile:explode']);
     expect((await owner.post('/keys', {})).status).toBe(400);
+    // names every object has are not roles (they were taken for one, and deriving failed with a 500)
+    for (const role of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const inherited = await owner.post('/keys', { roles: [role] });
+      expect([role, inherited.status, inherited.body.unknownRoles]).toEqual([role, 400, [role]]);
+    }
   });
 
   it('refuses a wider scope: a parent resource, a sibling, another tenant', async () => {

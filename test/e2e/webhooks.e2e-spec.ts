@@ -99,6 +99,8 @@ describe('webhooks and web tasks', () => {
     // removed: no more deliveries
     expect((await serviceAdmin.delete(`/services/${tenant.serviceId}/webhooks/${hook.body.id}`)).status).toBe(204);
     expect((await serviceAdmin.delete(`/services/${tenant.serviceId}/webhooks/${hook.body.id}`)).status).toBe(404);
+    // a malformed id names no webhook either (it reached PostgreSQL as a uuid and was a 500)
+    for (const id of ['not-a-uuid', `${hook.body.id}x`, '%20']) expect((await serviceAdmin.delete(`/services/${tenant.serviceId}/webhooks/${id}`)).status).toBe(404);
   }, 60_000);
 
   it('the webhook task calls a registered webhook with the Mfile and records the answer', async () => {
