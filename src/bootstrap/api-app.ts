@@ -144,9 +144,10 @@ export function answerClientError(error: Error & { code?: string; rawPacket?: Bu
             : [400, `the request is not well-formed HTTP/1.1${error.code?.startsWith('HPE_') ? ` (${error.code.slice(4).toLowerCase().replace(/_/g, ' ')})` : ''}`];
     const problem = toProblem({ status, message: detail });
     // an answer to HEAD has no body, and a client would read one as a broken next answer: the body goes out only when
-    // the bytes that failed visibly start a request with another method (the parser keeps no method to ask)
+    // the bytes that failed visibly start a request with another method (the parser keeps no method to ask; a request
+    // split over several reads is answered with the status alone, as Node does) and no answer is still in flight
     const start = error.rawPacket?.subarray(0, 16).toString('latin1') ?? '';
-    const body = /^[A-Z][A-Z-]* /.test(start) && !start.startsWith('HEAD ') ? JSON.stringify(problem) : '';
+    const body = !socket._httpMessage && /^[A-Z][A-Z-]* /.test(start) && !start.startsWith('HEAD ') ? JSON.stringify(problem) : '';
     socket.write(`HTTP/1.1 ${status} ${problem.title}\r\n${body ? `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` : ''}Connection: close\r\n\r\n${body}`);
   }
   socket.destroy(error);

@@ -1,3 +1,5 @@
+import { UUID_PATTERN } from '../database/uuid';
+import { textProblem } from './free-form';
 import { Problems } from './problem';
 
 export interface Page<T> {
@@ -11,14 +13,27 @@ export function encodeCursor(values: unknown[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string): unknown[] {
+const MALFORMED = () => Problems.badRequest('cursor is not one this server issued', { errors: ['cursor is malformed'] });
+
+/**
+ * Decodes a cursor this server issued into its sort key, checked part by part against the shape the list sorts by:
+ * `uuid` (a row id) or `text` (a name: no NUL or lone surrogate, at most 1,024 characters). A cursor is base64url, so
+ * what it holds never went through the URL and body guards; anything else would reach PostgreSQL.
+ */
+export function decodeCursor(cursor: string, shape: readonly ('uuid' | 'text')[]): string[] {
+  let values: unknown;
   try {
-    const values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(values)) return values;
+    values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    // fall through
+    throw MALFORMED();
   }
-  throw Problems.badRequest('cursor is not one this server issued', { errors: ['cursor is malformed'] });
+  if (!Array.isArray(values) || values.length !== shape.length) throw MALFORMED();
+  shape.forEach((kind, index) => {
+    const value = values[index];
+    const fits = typeof value === 'string' && (kind === 'uuid' ? UUID_PATTERN.test(value) : value.length <= 1024 && !textProblem(value));
+    if (!fits) throw MALFORMED();
+  });
+  return values as string[];
 }
 
 /** Escapes LIKE wildcards in user text. */
@@ -28,10 +43,7 @@ export function escapeLike(text: string): string {
 
 /** A cursor holding one uuid (the last id of the previous page), validated. */
 export function decodeIdCursor(cursor: string | undefined): string | null {
-  if (!cursor) return null;
-  const [id] = decodeCursor(cursor);
-  if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/i.test(id)) throw Problems.badRequest('cursor is not one this server issued', { errors: ['cursor is malformed'] });
-  return id;
+  return cursor ? decodeCursor(cursor, ['uuid'])[0] : null;
 }
 
 /** Turns `limit + 1` fetched rows into a page. */

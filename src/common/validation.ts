@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsNumber, IsOptional, IsString, Max, Min, registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
+import { IsDate, IsInt, IsNumber, IsOptional, IsString, Max, MaxDate, Min, MinDate, registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
 import { freeFormPropertiesProblem } from './free-form';
 
 export { FREE_FORM_LIMITS, freeFormPropertiesProblem } from './free-form';
@@ -23,6 +23,15 @@ export const FreeFormProperties = (description: string) =>
         },
       }),
   );
+
+/** The instants a date input may name: four-digit years, all PostgreSQL stores (JS dates reach ±271,821 years). */
+export const DATE_RANGE = { min: new Date('0001-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z') } as const;
+
+/** A date input (ISO 8601 text, or milliseconds as a JSON number) within DATE_RANGE; a 400 that says so otherwise. */
+export const StorableDate = () => {
+  const message = (args: { property: string }) => `${args.property} must be an ISO 8601 date between 0001-01-01 and 9999-12-31`;
+  return applyDecorators(Type(() => Date), IsDate({ message }), MinDate(DATE_RANGE.min, { message }), MaxDate(DATE_RANGE.max, { message }));
+};
 
 /** Why a name is unsafe, or null when it is fine. Names become WebDAV paths and download file names. */
 export function unsafeNameReason(value: unknown): string | null {

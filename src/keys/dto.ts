@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsDate, IsIn, IsOptional, IsString, IsUUID, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, IsUUID, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
+import { StorableDate } from '../common/validation';
 import { ACTIONS, ROLE_NAMES } from './actions';
 
 export class ResourceRefDto {
@@ -17,6 +18,6 @@ export class DeriveKeyDto {
   @ApiPropertyOptional({ type: ResourceRefDto, description: "Resource the key is for: the presented key's resource or one below it (default: the same)" })
   @IsOptional() @ValidateNested() @Type(() => ResourceRefDto) resource?: ResourceRefDto;
   @ApiPropertyOptional({ description: "Expiry (ISO 8601); no later than the presented key's. Default: the presented key's" })
-  @IsOptional() @Type(() => Date) @IsDate() expiresAt?: Date;
+  @IsOptional() @StorableDate() expiresAt?: Date;
   @ApiPropertyOptional({ description: 'A note for whoever lists keys' }) @IsOptional() @IsString() @MaxLength(255) label?: string;
 }

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returnedRows } from '../common/database-errors';
 import { Problems } from '../common/problem';
-import { decodeCursor, encodeCursor, Page } from '../common/pagination';
+import { decodeIdCursor, encodeCursor, Page } from '../common/pagination';
 import { uuidv7 } from '../database/uuid';
 import { Action, actionsOfRoles, isAction, isRole } from './actions';
 import { Key } from './key.entity';
@@ -147,7 +147,7 @@ export class KeysService {
 
   /** Keys the presented key derived (at any depth) or minted when it created a resource. */
   async listManaged(presenter: Key, cursor: string | undefined, limit: number): Promise<Page<ReturnType<typeof presentKey>>> {
-    const after = cursor ? decodeCursor(cursor)[0] : null;
+    const after = decodeIdCursor(cursor);
     const rows: { id: string }[] = await this.dataSource.query(
       `${DESCENDANTS}
        SELECT id FROM key

@@ -1,7 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsBoolean, IsDate, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
-import { ByteLimitProperty, FreeFormProperties, NameProperty, OptionalNameProperty, PageQuery, SecondsLimitProperty } from '../common/validation';
+import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import { ByteLimitProperty, FreeFormProperties, NameProperty, OptionalNameProperty, PageQuery, SecondsLimitProperty, StorableDate } from '../common/validation';
 
 /** Properties only the provider side (keys with service:manage) may set. */
 export const MANAGEMENT_PROPERTIES = ['suspended', 'startsAt', 'endsAt', 'priority', 'diskQuota', 'ingestQuota', 'jobruntimeQuota', 'accessSpeed', 'profile'] as const;
@@ -12,9 +11,9 @@ export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 export class ServicePropertiesDto {
   @ApiPropertyOptional({ description: 'Suspended services are read-only (service:manage)' }) @IsOptional() @IsBoolean() suspended?: boolean;
   @ApiPropertyOptional({ description: 'Start of the availability window, ISO 8601, null to clear (service:manage)', nullable: true, type: String })
-  @IsOptional() @ValidateIf((_, v) => v !== null) @Type(() => Date) @IsDate() startsAt?: Date | null;
+  @IsOptional() @ValidateIf((_, v) => v !== null) @StorableDate() startsAt?: Date | null;
   @ApiPropertyOptional({ description: 'End of the availability window, ISO 8601, null to clear (service:manage)', nullable: true, type: String })
-  @IsOptional() @ValidateIf((_, v) => v !== null) @Type(() => Date) @IsDate() endsAt?: Date | null;
+  @IsOptional() @ValidateIf((_, v) => v !== null) @StorableDate() endsAt?: Date | null;
   @ApiPropertyOptional({ description: "Route this service's tasks to the priority queue (service:manage)" }) @IsOptional() @IsBoolean() priority?: boolean;
   @ByteLimitProperty('Bytes the service may store, null for no limit (service:manage)') diskQuota?: number | null;
   @ByteLimitProperty('Bytes the service may ingest per calendar month (UTC), null for no limit (service:manage)') ingestQuota?: number | null;

@@ -1,9 +1,9 @@
 import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsDate, IsIn, IsOptional, Matches } from 'class-validator';
+import { IsIn, IsOptional, Matches } from 'class-validator';
 import type { Request, Response } from 'express';
 import { Problems } from '../common/problem';
+import { StorableDate } from '../common/validation';
 import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
 import { Clock } from './clock';
 import { GroupBy, UsageQueryService, UsageScope } from './usage-query.service';
@@ -15,9 +15,9 @@ export class UsageQueryDto {
   @ApiPropertyOptional({ description: 'Comma-separated metrics (disc, ingest, access, jobs, jobruntime, jobbytes, task/<name>/success, ...); all when omitted', example: 'disc,ingest' })
   @IsOptional() @Matches(METRIC_LIST, { message: 'metric must be a comma-separated list of metric names (letters, digits, _ . : / -), at most 50' }) metric?: string;
   @ApiPropertyOptional({ description: 'Start (ISO 8601), rounded down to the bucket; default: 30 days before `to`', type: String })
-  @IsOptional() @Type(() => Date) @IsDate({ message: 'from must be an ISO 8601 date' }) from?: Date;
+  @IsOptional() @StorableDate() from?: Date;
   @ApiPropertyOptional({ description: 'End, exclusive (ISO 8601), rounded up to the bucket; default: now', type: String })
-  @IsOptional() @Type(() => Date) @IsDate({ message: 'to must be an ISO 8601 date' }) to?: Date;
+  @IsOptional() @StorableDate() to?: Date;
   @ApiPropertyOptional({ enum: ['hour', 'day', 'month', 'total'], default: 'day', description: 'Bucket size (UTC), or one total over the range' })
   @IsOptional() @IsIn(['hour', 'day', 'month', 'total']) bucket?: Bucketing;
   @ApiPropertyOptional({ enum: ['container', 'service'], description: 'One series per container or service below the resource (provider: either; container: service)' })

@@ -135,6 +135,26 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     expect(problem(await admin.post('/containers', deep, { 'content-type': 'application/json' }))).toEqual([400, 'application/problem+json', expect.stringMatching(/^the JSON body is nested deeper than 64 levels/)]);
     expect(problem(await admin.post('/users', '{"username":"nul-user","displayName":"a\\u0000b"}', { 'content-type': 'application/json' }))).toEqual([400, 'application/problem+json', 'the string at displayName must not contain NUL characters']);
     expect(problem(await admin.post('/containers', '{"name":"x","\\ud800":1}', { 'content-type': 'application/json' }))).toEqual([400, 'application/problem+json', 'the member name at the top level must not contain unpaired UTF-16 surrogates']);
+    // dates PostgreSQL cannot store (JS dates reach year ±271,821) and cursors forged with ids or names that are not
+    // (a cursor is base64url: what it holds never went through the URL guard) were 500s
+    const dates = 'must be an ISO 8601 date between 0001-01-01 and 9999-12-31';
+    for (const [reply, field] of [
+      [await customer.get(`/services/${tenant.serviceId}/mfiles?createdFrom=-271821-04-20T00:00:00.000Z`), 'createdFrom'],
+      [await customer.get(`/services/${tenant.serviceId}/usage?bucket=month&to=%2B275760-09-13T00:00:00.000Z`), 'to'],
+      [await admin.patch(`/services/${tenant.serviceId}`, { startsAt: -8.64e15 }), 'startsAt'],
+      [await customer.post('/keys', { roles: ['mfilereadonly'], expiresAt: '+010000-01-01T00:00:00Z' }), 'expiresAt'],
+    ] as const) {
+      expect(problem(reply)).toEqual([400, 'application/problem+json', `the request is invalid: ${field} ${dates}`]);
+    }
+    const cursor = (values: unknown[]) => Buffer.from(JSON.stringify(values)).toString('base64url');
+    for (const path of [
+      `/services/${tenant.serviceId}/mfiles?cursor=${cursor(['-'.repeat(36)])}`,
+      `/services/${tenant.serviceId}/mfiles?sort=name&cursor=${cursor(['a\u0000', tenant.serviceId])}`,
+      `/mfolders/${tenant.rootFolderId}/mfolders?cursor=${cursor([{}])}`,
+      `/keys?cursor=${cursor(['x'])}`,
+    ]) {
+      expect(problem(await customer.get(path))).toEqual([400, 'application/problem+json', 'cursor is not one this server issued']);
+    }
     // a multipart form cut short (no closing boundary) was a 500 from busboy, and must leave nothing behind
     const before = { blobs: blobs().length, temps: temps().length };
     const cut = Buffer.concat([Buffer.from('--b0undary\r\nContent-Disposition: form-data; name="file"; filename="cut.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'), Buffer.alloc(3000, 7)]);
@@ -339,9 +359,10 @@ describe('service properties act on the next request', () => {
     for (const [bad, reason] of [
       [[1, 2], 'properties must be a JSON object'],
       ['text', 'properties must be a JSON object'],
-      [{ note: 'a\u0000b' }, 'properties must not contain NUL characters'],
+      // these two are refused before validation, for every body (src/common/request-guards.ts), naming the member
+      [{ note: 'a\u0000b' }, 'the string at properties.note must not contain NUL characters'],
       [{ big: 'x'.repeat(70_000) }, 'properties must be at most 65536 bytes as JSON'],
-      [{ half: 'a\ud800' }, 'properties must not contain unpaired UTF-16 surrogates'],
+      [{ half: 'a\ud800' }, 'the string at properties.half must not contain unpaired UTF-16 surrogates'],
       [null, 'properties must be a JSON object'],
     ] as const) {
       const refused = await serviceAdmin.patch(`/services/${tenant.serviceId}`, { properties: bad });
