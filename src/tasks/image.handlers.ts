@@ -7,6 +7,7 @@ import { Mfile } from '../mfiles/mfile.entity';
 import { ContentStore } from '../storage/content-store';
 import { ImageFormat, TaskName, TaskTypes } from './task-catalogue';
 import { TaskContext, TaskFailure, TaskHandler, TaskOutcome } from './task-handler.decorator';
+import { toolMessage } from './tool-message';
 
 const MIMETYPE: Record<ImageFormat, string> = { jpeg: 'image/jpeg', webp: 'image/webp', png: 'image/png' };
 const EXTENSION: Record<ImageFormat, string> = { jpeg: 'jpg', webp: 'webp', png: 'png' };
@@ -36,7 +37,7 @@ export class ImageHandlers {
   private failure(input: Mfile, error: unknown): TaskFailure {
     const message = (error as Error).message ?? String(error);
     if (/pixel limit/i.test(message)) return new TaskFailure(`"${input.name}" has more pixels than the ${this.config.imageMaxPixels} allowed (IMAGE_MAX_PIXELS): not decoded`);
-    return new TaskFailure(`"${input.name}" is not an image sharp can read: ${message}`);
+    return new TaskFailure(`"${input.name}" is not an image sharp can read: ${toolMessage(message, [[this.store.pathOf(input.blobKey), 'the file']]) || 'no reason given'}`);
   }
 
   @TaskHandler(TaskName.ImageMetadata)

@@ -7,16 +7,16 @@ import { Mfile } from '../mfiles/mfile.entity';
 import { ContentStore } from '../storage/content-store';
 import { TaskName, TaskTypes, TRANSCODE_PRESETS } from './task-catalogue';
 import { TaskContext, TaskFailure, TaskHandler, TaskOutcome } from './task-handler.decorator';
+import { toolMessage } from './tool-message';
 
 type Probe = TaskTypes[TaskName.VideoMetadata]['result'];
 
 /** Inputs may use the file protocol only: no http, tcp, rtmp... from inside an uploaded playlist. */
 const LOCAL_ONLY = ['-protocol_whitelist', 'file'];
 
-/** The last meaningful lines of ffmpeg's stderr: what a person needs to see why it failed. */
-function reason(error: unknown, stderr?: string): string {
-  const lines = (stderr ?? '').split('\n').map((line) => line.trim()).filter((line) => line && !/^(frame=|size=|\s*Metadata:|Stream mapping|Press \[q\])/.test(line));
-  return (lines.slice(-3).join(' / ') || (error as Error).message || String(error)).slice(0, 500);
+/** Why ffmpeg or ffprobe failed on the input, in the tool's words without the server's paths (toolMessage). */
+function reason(error: unknown, output: string | undefined, paths: ReadonlyArray<readonly [string, string]>): string {
+  return toolMessage(output ?? '', paths) || toolMessage((error as Error)?.message ?? String(error), paths);
 }
 
 function rate(value: string | undefined): number | null {
@@ -43,7 +43,7 @@ export class VideoHandlers {
   private probe(input: Mfile): Promise<Probe> {
     return new Promise((resolve, reject) => {
       ffmpeg.ffprobe(this.store.pathOf(input.blobKey), LOCAL_ONLY, (error: Error | null, data: FfprobeData) => {
-        if (error) return reject(new TaskFailure(`"${input.name}" is not a media file ffprobe can read: ${reason(error, error.message)}`));
+        if (error) return reject(new TaskFailure(`"${input.name}" is not a media file ffprobe can read: ${reason(error, error.message, [[this.store.pathOf(input.blobKey), 'the file']])}`));
         const video = data.streams.find((stream) => stream.codec_type === 'video' && stream.disposition?.attached_pic !== 1);
         const audio = data.streams.find((stream) => stream.codec_type === 'audio');
         const duration = Number(data.format.duration);
@@ -68,7 +68,7 @@ export class VideoHandlers {
    * Runs one ffmpeg command into a temp file and commits it. A signal (the process killed) is worth a retry; any
    * other failure is the input's and permanent.
    */
-  private async render(command: ffmpeg.FfmpegCommand, extension: string, context: { reportProgress(percent: number): Promise<void> }, duration: number | null) {
+  private async render(input: Mfile, command: ffmpeg.FfmpegCommand, extension: string, context: { reportProgress(percent: number): Promise<void> }, duration: number | null) {
     const temp = `${this.store.newTempPath()}.${extension}`;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -83,7 +83,7 @@ export class VideoHandlers {
           })
           .on('error', (error: Error, _stdout: string | null, stderr: string | null) => {
             if (/killed with signal|SIGKILL|SIGTERM/i.test(error.message)) reject(new Error(`ffmpeg was stopped (${error.message}): will retry`));
-            else reject(new TaskFailure(`ffmpeg failed: ${reason(error, stderr ?? undefined)}`));
+            else reject(new TaskFailure(`ffmpeg failed: ${reason(error, stderr ?? undefined, [[this.store.pathOf(input.blobKey), 'the file'], [temp, 'the output']])}`));
           })
           .on('end', () => resolve())
           .save(temp);
@@ -115,7 +115,7 @@ export class VideoHandlers {
       .frames(1)
       .videoFilters(`scale='min(${width},iw)':'min(${height},ih)':force_original_aspect_ratio=decrease`)
       .outputOptions(['-q:v', '3', '-f', 'image2', '-c:v', 'mjpeg']);
-    const blob = await this.render(command, 'jpg', context, null);
+    const blob = await this.render(input, command, 'jpg', context, null);
     const fitted = fit(probe.video.width, probe.video.height, width, height);
     return {
       status: 'succeeded',
@@ -137,7 +137,7 @@ export class VideoHandlers {
       .audioCodec('aac')
       .audioBitrate('128k')
       .format('mp4');
-    const blob = await this.render(command, 'mp4', context, probe.duration);
+    const blob = await this.render(input, command, 'mp4', context, probe.duration);
     return {
       status: 'succeeded',
       result: { width, height, duration: probe.duration, size: blob.size },
@@ -166,7 +166,7 @@ export class VideoHandlers {
     const format = preset.container === 'm4a' ? 'ipod' : preset.container;
     command.format(format);
     if (preset.container === 'mp4' || preset.container === 'm4a') command.outputOptions(['-movflags', '+faststart']);
-    const blob = await this.render(command, preset.container, context, probe.duration);
+    const blob = await this.render(input, command, preset.container, context, probe.duration);
     return {
       status: 'succeeded',
       result: { preset: context.options.preset, mimetype: preset.mimetype, size: blob.size, duration: probe.duration },
