@@ -19,6 +19,7 @@ import { ContentStore } from '../storage/content-store';
 import { isTaskName, mimetypeMatches, TaskName, TASKS } from '../tasks/task-catalogue';
 import { TaskFailure, TaskOutcome } from '../tasks/task-handler.decorator';
 import { TaskRegistry } from '../tasks/task-registry';
+import { toolMessage } from '../tasks/tool-message';
 import { QuotaService } from '../usage/quota.service';
 import { Metric, UsageFact, UsageService } from '../usage/usage.service';
 
@@ -124,12 +125,17 @@ export class JobRunner {
       }
     } catch (error) {
       const final = error instanceof TaskFailure || message.attemptsMade + 1 >= (message.opts.attempts ?? 1);
+      // a task's own failure is written for the customer; anything else (a disk error, a bug) is shown without where
+      // the server keeps its files
+      const said = error instanceof TaskFailure ? error.message : toolMessage(String((error as Error)?.message ?? error), [[this.store.root, 'the storage']]) || 'an unexpected error';
+      // an attempt that will be retried is logged by the worker when it rethrows; the last one is logged here, whole
+      if (final && !(error instanceof TaskFailure)) this.logger.error({ msg: `job ${jobId} (${job.task}) failed unexpectedly on its last attempt`, err: { message: (error as Error)?.message, stack: (error as Error)?.stack } });
       if (!final) {
-        await this.dataSource.query("UPDATE job SET state = 'queued', error = $2 WHERE id = $1 AND state = 'running'", [jobId, `attempt failed, retrying: ${(error as Error).message}`]);
-        this.events.publish({ jobId, serviceId: job.serviceId, state: JobState.Queued, error: `attempt failed, retrying: ${(error as Error).message}` });
+        await this.dataSource.query("UPDATE job SET state = 'queued', error = $2 WHERE id = $1 AND state = 'running'", [jobId, `attempt failed, retrying: ${said}`]);
+        this.events.publish({ jobId, serviceId: job.serviceId, state: JobState.Queued, error: `attempt failed, retrying: ${said}` });
         throw error;
       }
-      outcome = { status: 'failed', error: (error as Error).message };
+      outcome = { status: 'failed', error: said };
     }
     await this.finish(job, outcome, (performance.now() - started) / 1000, processedBytes);
   }

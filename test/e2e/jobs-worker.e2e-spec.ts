@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { Client, makeTenant } from '../support/client';
@@ -63,6 +63,24 @@ describe('jobs through a real worker process', () => {
     const job = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'sha256' });
     const done = await finished(customer, job.body.id);
     expect(done.result.matchesRecorded).toBe(false);
+  });
+
+  it('a task that fails unexpectedly (its stored bytes are gone) fails its job saying so, without the server\'s paths', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const file = await customer.upload(tenant.serviceId, 'gone.txt', new TextEncoder().encode('soon gone'));
+    const [{ blob_key }] = await app.dataSource.query('SELECT blob_key FROM mfile WHERE id = $1', [file.body.id]);
+    rmSync(join(app.config.storageDir, 'blobs', blob_key));
+    const job = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'md5' });
+    const done = await eventually(async () => {
+      const current = (await customer.get(`/jobs/${job.body.id}`)).body;
+      return current.state === 'failed' ? current : undefined;
+    }, 'the job to fail after its attempts', 120_000);
+    expect(done.error).toMatch(/ENOENT: no such file or directory, open 'the storage\/blobs\//);
+    expect(done.error).not.toContain(app.config.storageDir);
+    // the operator's log has the whole error
+    expect(worker.output()).toContain(`job ${job.body.id} (md5) failed unexpectedly on its last attempt`);
+    expect(worker.output()).toContain(join(app.config.storageDir, 'blobs', blob_key));
   });
 
   it('routes: the service priority flag and the request override pick the queue', async () => {
