@@ -1,12 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { Client, makeTenant, Reply } from '../support/client';
+import { appWithWorker, FINAL_JOB_STATES, JobRow } from '../support/app-with-worker';
+import { makeTenant, Reply, uploadAll } from '../support/client';
 import { run, testClip } from '../support/media';
-import { eventually, startRole } from '../support/processes';
+import { eventually } from '../support/processes';
 import { fuzzSeed, Rng } from '../support/rng';
-import { startTestApp, TestApp } from '../support/test-app';
 
 /**
  * A seeded fuzz run of the ingest pipeline: real media (JPEG with EXIF, PNG, WebP, GIF, TIFF, SVG, MP4, WAV) mutated
@@ -21,14 +20,6 @@ import { startTestApp, TestApp } from '../support/test-app';
 const SEED = fuzzSeed(process.env.MEDIA_FUZZ_SEED);
 const FILES = Number(process.env.MEDIA_FUZZ_FILES ?? 40);
 
-interface JobRow {
-  id: string;
-  task: string;
-  step: string;
-  state: string;
-  error: string | null;
-  mfileIds: string[];
-}
 
 type Mutation = (bytes: Buffer, rng: Rng, other: Buffer) => Buffer;
 const MUTATIONS: Record<string, Mutation> = {
@@ -73,27 +64,12 @@ const MUTATIONS: Record<string, Mutation> = {
   repeatTail: (bytes, rng) => Buffer.concat([bytes, bytes.subarray(rng.int(bytes.length))]),
 };
 const MUTATION_NAMES = Object.keys(MUTATIONS);
-const FINAL = ['succeeded', 'failed', 'cancelled', 'skipped'];
 
 describe(`media fuzz (seed ${SEED}, ${FILES} files)`, () => {
-  let app: TestApp;
-  let admin: Client;
-  let worker: ReturnType<typeof startRole>;
-  let work: string;
-
-  beforeAll(async () => {
-    app = await startTestApp();
-    admin = new Client(app.api, app.adminKey);
-    work = mkdtempSync(join(tmpdir(), 'mserve-media-fuzz-'));
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, ['--queues', 'normal:4,priority:1']);
-  });
-  afterAll(async () => {
-    if (worker.exitCode === null) worker.kill('SIGKILL');
-    rmSync(work, { recursive: true, force: true });
-    await app.close();
-  });
+  const env = appWithWorker('mserve-media-fuzz-');
 
   it('ends every job of mutated media with a state and a reason, and the worker survives them all', async () => {
+    const { app, admin, worker, work } = env;
     console.log(`media fuzz: seed ${SEED} (reproduce with MEDIA_FUZZ_SEED=${SEED}), ${FILES} files`);
     const rng = new Rng(SEED);
     const picture = sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 200, g: 80, b: 40 } } }).composite([
@@ -128,17 +104,8 @@ describe(`media fuzz (seed ${SEED}, ${FILES} files)`, () => {
 
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);
-    const uploaded = new Map<string, string>();
-    const queue = [...files];
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        for (let file = queue.shift(); file; file = queue.shift()) {
-          const reply = await customer.upload(tenant.serviceId, file.name, file.bytes);
-          expect([file.name, reply.status]).toEqual([file.name, 201]);
-          uploaded.set(reply.body.id, file.name);
-        }
-      }),
-    );
+    const stored = await uploadAll(customer, tenant.serviceId, files, 4);
+    const uploaded = new Map([...stored].map(([name, mfile]) => [mfile.id, name]));
     const workerPid = worker.pid;
     const jobs = await eventually(
       async () => {
@@ -148,7 +115,7 @@ describe(`media fuzz (seed ${SEED}, ${FILES} files)`, () => {
           items.push(...page.body.items);
           cursor = page.body.nextCursor;
         }
-        return items.length > 0 && items.every((job) => FINAL.includes(job.state)) && new Set(items.flatMap((job) => job.mfileIds)).size === FILES ? items : undefined;
+        return items.length > 0 && items.every((job) => FINAL_JOB_STATES.includes(job.state)) && new Set(items.flatMap((job) => job.mfileIds)).size === FILES ? items : undefined;
       },
       'every ingest job of the mutated files to end',
       600_000,
@@ -184,7 +151,7 @@ describe(`media fuzz (seed ${SEED}, ${FILES} files)`, () => {
     const after = await eventually(
       async () => {
         const page = await customer.get(`/mfiles/${good.body.id}/jobs?limit=100`);
-        return page.body.items.length > 0 && page.body.items.every((job: JobRow) => FINAL.includes(job.state)) ? (page.body.items as JobRow[]) : undefined;
+        return page.body.items.length > 0 && page.body.items.every((job: JobRow) => FINAL_JOB_STATES.includes(job.state)) ? (page.body.items as JobRow[]) : undefined;
       },
       'the good file after the fuzz',
       120_000,

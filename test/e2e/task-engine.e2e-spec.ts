@@ -1,12 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { Client, makeTenant } from '../support/client';
+import { appWithWorker, AppWithWorker, JobRow } from '../support/app-with-worker';
+import { Client, makeTenant, uploadAll } from '../support/client';
 import { run, testClip } from '../support/media';
-import { eventually, startRole } from '../support/processes';
-import { startTestApp, TestApp } from '../support/test-app';
+import { eventually } from '../support/processes';
+import { TestApp } from '../support/test-app';
 
 /** A PNG whose header claims width×height (a decompression bomb's shape) with one tiny compressed row. */
 function pngClaiming(width: number, height: number): Buffer {
@@ -35,34 +35,14 @@ function pngClaiming(width: number, height: number): Buffer {
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.alloc(1 + width * 3))), chunk('IEND', Buffer.alloc(0))]);
 }
 
-interface JobRow {
-  id: string;
-  task: string;
-  step: string;
-  state: string;
-  error: string | null;
-  result: any;
-  workerHost: string;
-  progress: number;
-}
 
 describe('task engine: profiles, pipelines, triggers, outputs (real worker, sharp, ffmpeg)', () => {
   let app: TestApp;
   let admin: Client;
-  let worker: ReturnType<typeof startRole>;
+  let worker: AppWithWorker['worker'];
   let work: string;
-
-  beforeAll(async () => {
-    app = await startTestApp();
-    admin = new Client(app.api, app.adminKey);
-    work = mkdtempSync(join(tmpdir(), 'mserve-engine-'));
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, ['--queues', 'normal:4,priority:1']);
-  });
-  afterAll(async () => {
-    if (worker.exitCode === null) worker.kill('SIGKILL');
-    rmSync(work, { recursive: true, force: true });
-    await app.close();
-  });
+  const env = appWithWorker('mserve-engine-');
+  beforeAll(() => ({ app, admin, worker, work } = env));
 
   const jobsOf = async (customer: Client, mfileId: string): Promise<Record<string, JobRow>> => {
     const page = await customer.get(`/mfiles/${mfileId}/jobs?limit=100`);
@@ -116,17 +96,8 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     files.push({ name: 'bomb.png', bytes: pngClaiming(30000, 30000), kind: 'bomb' });
     expect(files).toHaveLength(30);
 
-    const uploaded = new Map<string, { id: string; kind: string; name: string }>();
-    const queue = [...files];
-    await Promise.all(
-      Array.from({ length: 6 }, async () => {
-        for (let file = queue.shift(); file; file = queue.shift()) {
-          const reply = await customer.upload(tenant.serviceId, file.name, file.bytes);
-          expect([file.name, reply.status]).toEqual([file.name, 201]);
-          uploaded.set(file.name, { id: reply.body.id, kind: file.kind, name: file.name });
-        }
-      }),
-    );
+    const stored = await uploadAll(customer, tenant.serviceId, files, 6);
+    const uploaded = new Map(files.map((file) => [file.name, { id: stored.get(file.name)!.id, kind: file.kind, name: file.name }]));
     await allFinal(customer, tenant.serviceId, 'every ingest job to finish');
     expect(worker.exitCode).toBeNull();
 

@@ -57,6 +57,22 @@ export class Client {
   }
 }
 
+/** Uploads files with `concurrency` requests at once; every one must be stored (201). Name → the new Mfile. */
+export async function uploadAll(client: Client, serviceId: string, files: ReadonlyArray<{ name: string; bytes: Uint8Array }>, concurrency: number): Promise<Map<string, { id: string }>> {
+  const stored = new Map<string, { id: string }>();
+  const queue = [...files];
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let file = queue.shift(); file; file = queue.shift()) {
+        const reply = await client.upload(serviceId, file.name, file.bytes);
+        if (reply.status !== 201) throw new Error(`upload of ${file.name}: ${reply.status} ${reply.text}`);
+        stored.set(file.name, reply.body);
+      }
+    }),
+  );
+  return stored;
+}
+
 /** A fresh tenant: a container and a service with all their keys. */
 export async function makeTenant(admin: Client, name = `t-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`) {
   const container = await admin.post('/containers', { name });
