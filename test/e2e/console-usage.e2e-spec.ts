@@ -197,6 +197,8 @@ describe('console: usage dashboards, management actions and the queue view (Chro
     expect(await exactTotal(stored, 'disc')).toBe(uploaded);
     await page.getByLabel('Time range').selectOption('24h');
     await page.waitForURL(/range=24h&bucket=hour/);
+    // the page shows the applied range before the next pick (the address changes first)
+    await eventually(async () => (await page.locator('.usage-range').textContent())?.includes('by hour'), 'hourly buckets again');
     // a custom range is checked before it is asked for
     await page.getByLabel('Time range').selectOption('custom');
     await page.getByLabel('From (UTC)').fill('2026-02-01T00:00');

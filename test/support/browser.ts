@@ -25,9 +25,33 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
+/** Every context a browser test has open, for the screenshots taken when a test fails. */
+const openContexts = new Set<BrowserContext>();
+
+/**
+ * When a test fails (test/support/jest-environment.js calls this before any afterEach closes a page), every open page
+ * is saved as var/screenshots/failures/<test>-<n>.png: what the browser showed when the assertion gave up.
+ */
+(globalThis as { __mserveOnFailure?: (testName: string) => Promise<void> }).__mserveOnFailure = async (testName) => {
+  const pages = [...openContexts].flatMap((context) => context.pages());
+  if (!pages.length) return;
+  const folder = join(SCREENSHOT_DIR, 'failures');
+  mkdirSync(folder, { recursive: true });
+  const slug = testName.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 80);
+  for (const [index, page] of pages.entries()) {
+    const path = join(folder, `${slug}-${index + 1}.png`);
+    await page.screenshot({ path, fullPage: true, timeout: 10_000 }).then(
+      () => console.log(`failure screenshot (${page.url()}): ${path}`),
+      () => undefined,
+    );
+  }
+};
+
 /** A fresh browser context (no cookies) with a laptop-sized window; console errors are collected for assertions. */
 export async function newContext(browser: Browser, baseUrl: string, options: { width?: number; height?: number } = {}): Promise<BrowserContext & { consoleErrors: string[] }> {
   const context = (await browser.newContext({ baseURL: baseUrl, viewport: { width: options.width ?? 1280, height: options.height ?? 860 } })) as BrowserContext & { consoleErrors: string[] };
+  openContexts.add(context);
+  context.on('close', () => openContexts.delete(context));
   context.consoleErrors = [];
   context.on('page', (page) => {
     page.on('pageerror', (error) => context.consoleErrors.push(String(error)));

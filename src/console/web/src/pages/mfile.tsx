@@ -1,6 +1,6 @@
 import '../mfile/mfile.css';
 import { Fragment } from 'preact';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useLocation, useRoute } from 'preact-iso';
 import { actingKey, api, can, contentUrl, describeError, refreshSession } from '../api';
 import { formatBytes, formatDate } from '../format';
@@ -261,7 +261,9 @@ function RenameForm({ mfile, onDone, onCancel }: { mfile: Mfile; onDone: (mfile:
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const input = useRef<HTMLInputElement>(null);
-  useEffect(() => {
+  // in the commit that shows the field: typing that starts before a later effect would lose its first characters to
+  // the selection (a full run's fill of "sunset.png" became "sunset.png.png")
+  useLayoutEffect(() => {
     input.current?.focus();
     input.current?.setSelectionRange(0, mfile.name.lastIndexOf('.') > 0 ? mfile.name.lastIndexOf('.') : mfile.name.length);
   }, []);

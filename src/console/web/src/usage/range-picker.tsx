@@ -1,4 +1,4 @@
-import { useEffect, useId, useState } from 'preact/hooks';
+import { useId, useLayoutEffect, useState } from 'preact/hooks';
 import { Bucket, bucketChoices, defaultBucket, Preset, PRESETS, RangeChoice, resolveRange, utcInput } from './range';
 
 const BUCKET_LABEL: Record<Bucket, string> = { hour: 'Hour', day: 'Day', month: 'Month' };
@@ -11,7 +11,9 @@ export function RangePicker({ choice, onChange, onRefresh, busy }: { choice: Ran
   const id = useId();
   const [draft, setDraft] = useState<RangeChoice>(choice);
   const [checked, setChecked] = useState(false);
-  useEffect(() => setDraft(choice), [choice.preset, choice.bucket, choice.from, choice.to]);
+  // in the commit that shows a new applied choice, not after the paint: a pick made in between (custom, right after
+  // a preset was applied) would otherwise be overwritten by the late sync (seen in a full run of console-usage)
+  useLayoutEffect(() => setDraft(choice), [choice.preset, choice.bucket, choice.from, choice.to]);
   const problem = draft.preset === 'custom' && checked ? resolveRange(draft, new Date()) : null;
   const error = problem && !problem.ok ? problem : null;
 
