@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useId, useRef } from 'preact/hooks';
+import { useId, useLayoutEffect, useRef } from 'preact/hooks';
 
 /**
  * A modal question before something that cannot be undone (revoking keys, deleting webhooks, resetting a profile):
@@ -17,16 +17,29 @@ export function ConfirmDialog(props: {
   const ref = useRef<HTMLDialogElement>(null);
   const cancelRef = useRef<HTMLButtonElement>(null);
   const titleId = `confirm-${useId()}`;
-  useEffect(() => {
+  // opened and closed in the commit that changes `open`; the 'close' event that follows a close for `open` is not
+  // news to the page (and must not cancel a dialog reopened in between) — as in mfile/confirm-dialog.tsx
+  const closingForProp = useRef(false);
+  useLayoutEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
     if (props.open && !dialog.open) {
       dialog.showModal();
       cancelRef.current?.focus();
-    } else if (!props.open && dialog.open) dialog.close();
+    } else if (!props.open && dialog.open) {
+      closingForProp.current = true;
+      dialog.close();
+    }
   }, [props.open]);
+  const closed = () => {
+    if (closingForProp.current) {
+      closingForProp.current = false;
+      return;
+    }
+    if (props.open && !ref.current?.open) props.onCancel();
+  };
   return (
-    <dialog ref={ref} class="keys-dialog" aria-labelledby={titleId} onClose={() => props.open && !ref.current?.open && props.onCancel()}>
+    <dialog ref={ref} class="keys-dialog" aria-labelledby={titleId} onClose={closed}>
       <h2 id={titleId}>{props.title}</h2>
       <div class="keys-dialog-body">{props.children}</div>
       <div class="actions">

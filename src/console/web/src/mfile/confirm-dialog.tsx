@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useId, useRef, useState } from 'preact/hooks';
+import { useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { describeError } from '../api';
 
 /**
@@ -22,17 +22,27 @@ export function ConfirmDialog(props: {
   const titleId = `confirm-title-${useId()}`;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  useEffect(() => {
+  // the dialog opens and closes in the commit that changes `open`, not after the paint
+  const closingForProp = useRef(false);
+  useLayoutEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
     if (props.open && !dialog.open) {
       setError(null);
       dialog.showModal();
-    } else if (!props.open && dialog.open) dialog.close();
+    } else if (!props.open && dialog.open) {
+      closingForProp.current = true;
+      dialog.close();
+    }
   }, [props.open]);
-  // 'close' is dispatched after the fact: one left over from closing this dialog must not close it again once
-  // it has been reopened (a quick cancel, then delete)
+  // 'close' is dispatched a task later. Only a close the dialog made itself (Escape) is news to the page; the one
+  // that follows closing it for `open` is not, and it must not close the dialog again if the page reopened it in
+  // between (a job cancelled, then at once asked to be deleted: seen in a loaded full run)
   const closed = () => {
+    if (closingForProp.current) {
+      closingForProp.current = false;
+      return;
+    }
     if (!ref.current?.open) props.onClose();
   };
   const confirm = async () => {
