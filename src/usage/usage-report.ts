@@ -148,10 +148,20 @@ export function buildSeries(
   const buckets: BucketFigures[] = [];
   let level = levelBefore;
   let total: Parts = { ...EMPTY_PARTS };
+  if (!withBuckets) {
+    // a total needs the buckets that hold something, in order, not every empty one between: a range of centuries
+    // by the hour is tens of millions of them (`bucket=total&to=9999-12-31` ran the api out of memory). An empty
+    // bucket adds exactly nothing, so the figures are the same to the last bit.
+    for (const startMs of [...byBucket.keys()].sort((a, b) => a - b)) {
+      if (startMs < from.getTime() || startMs >= to.getTime()) continue;
+      total = mergeParts(total, byBucket.get(startMs)!, addGrain(grain, new Date(startMs)), to);
+    }
+    return { metric, group, total: figures(from, to, total, levelBefore), buckets };
+  }
   for (const start of bucketStarts(grain, from, to)) {
     const end = addGrain(grain, start);
     const parts = byBucket.get(start.getTime()) ?? EMPTY_PARTS;
-    if (withBuckets) buckets.push(figures(start, end, parts, level));
+    buckets.push(figures(start, end, parts, level));
     if (level !== undefined) level += parts.sum;
     total = mergeParts(total, parts, end, to);
   }

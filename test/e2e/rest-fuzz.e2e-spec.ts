@@ -407,6 +407,8 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
       authorise(headers);
       const body = protocolHeaders(operation, headers, mutations, mutating) ?? bodyOf(operation, headers, mutations, mutating);
       const fuzzCase: FuzzCase = { n, operation: `${operation.method} ${operation.path}`, method: operation.method, url: `${app.api}${path}${queryOf(operation.parameters, mutations, mutating)}`, headers, body, credential, mutations };
+      // traced before it is sent too: a case that takes the process down is the last one printed
+      if (process.env.REST_FUZZ_TRACE) console.log(`→ ${describeCase(fuzzCase)}`);
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), 120_000);
       let status: number;
