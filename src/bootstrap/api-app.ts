@@ -1,4 +1,4 @@
-import { ArgumentMetadata, INestApplication, RequestMethod, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, BadRequestException, INestApplication, RequestMethod, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -27,9 +27,27 @@ class AppValidationPipe extends ValidationPipe {
       const { key: _credential, as: _heldKeyId, ...rest } = value as Record<string, unknown>;
       value = rest;
     }
+    if (metadata.type === 'body' && metadata.metatype && value && typeof value === 'object' && !Array.isArray(value)) {
+      const refused = nullsNotDocumented(value as Record<string, unknown>, metadata.metatype);
+      if (refused.length) throw new BadRequestException({ message: refused.map((name) => `${name} must not be null (leave it out to keep it as it is)`) });
+    }
     return super.transform(value, metadata);
   }
 }
+
+/**
+ * Members of a body sent as null that the API does not document as nullable (`nullable: true` in their
+ * ApiProperty: quotas, the availability window, accessSpeed, profile). class-validator's IsOptional lets null through
+ * as if absent, and a NOT NULL column then refused it with a 500 (`{"disabled": null}` on a user, REST fuzz).
+ */
+function nullsNotDocumented(body: Record<string, unknown>, metatype: NonNullable<ArgumentMetadata['metatype']>): string[] {
+  return Object.keys(body).filter((name) => {
+    if (body[name] !== null) return false;
+    const documented = Reflect.getMetadata(SWAGGER_MODEL_PROPERTY, metatype.prototype, name) as { nullable?: boolean } | undefined;
+    return documented?.nullable !== true;
+  });
+}
+const SWAGGER_MODEL_PROPERTY = 'swagger/apiModelProperties';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
