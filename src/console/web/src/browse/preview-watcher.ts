@@ -1,5 +1,5 @@
 import { api, contentUrl, type Page } from '../api';
-import { isFinal, previewOf, PREVIEW_TASKS } from './files';
+import { isFinal, PREVIEW_TASKS } from './files';
 import type { Job, Mfile } from './types';
 
 /**
@@ -96,8 +96,10 @@ export function watchPreview(mfileId: string, keyId: string | null, onChange: (m
       pending.map(async (job) => {
         await followJob(job.id, keyId, stopped);
         const mfile = await reread();
-        // the first picture is enough: a video poster need not wait for an image thumbnail that was skipped
-        if (mfile && previewOf(mfile)) stop = true;
+        // stop once the best picture is there, the thumbnail. Any picture was enough before, and an image's poster
+        // (the poster task, which may finish first) then stopped the watch: its thumbnail never replaced it (seen in a
+        // loaded full run). A video's thumbnail job is skipped at once, so its poster does not wait on it.
+        if (mfile?.metadata?.renditions?.thumbnail) stop = true;
       }),
     );
   })().finally(() => onDone?.());
