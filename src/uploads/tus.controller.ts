@@ -1,6 +1,7 @@
 import { Controller, Delete, Head, HttpCode, Options, Param, Patch, Post, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { textProblem } from '../common/free-form';
 import { ProblemError, Problems } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Inject } from '@nestjs/common';
@@ -28,8 +29,9 @@ export function parseUploadMetadata(value: string | undefined): Record<string, s
     const [key, encoded = ''] = pair.trim().split(' ');
     if (!key || !/^[\x21-\x7e]+$/.test(key) || !/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) throw Problems.badRequest('Upload-Metadata is malformed', { errors: ['Upload-Metadata must be "key base64value" pairs'] });
     const decoded = Buffer.from(encoded, 'base64').toString('utf8');
-    // kept with the upload (jsonb) and echoed on HEAD: a NUL can be neither
-    if (decoded.includes('\u0000')) throw Problems.badRequest(`Upload-Metadata "${key}" must not contain NUL characters`, { errors: [`${key} must not contain NUL characters`] });
+    // kept with the upload (jsonb) and echoed on HEAD: the rule of every stored text (free-form.ts)
+    const problem = textProblem(decoded);
+    if (problem) throw Problems.badRequest(`Upload-Metadata "${key}" ${problem}`, { errors: [`${key} ${problem}`] });
     metadata[key] = decoded;
   }
   return metadata;

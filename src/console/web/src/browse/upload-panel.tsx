@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { formatBytes } from '../format';
-import { ConfirmDialog } from '../mfile/confirm-dialog';
+import { ConfirmDialog } from '../components/confirm-dialog';
 import { cancelUpload, clearFinished, discardBlockingUpload, itemPercent, pauseUpload, resumeUpload, uploads, uploadTotals, type UploadItem, type UploadState } from './upload-manager';
 
 const STATE_LABEL: Record<UploadState, string> = {

@@ -4,7 +4,7 @@ import { useLocation, useRoute } from 'preact-iso';
 import { actingKey, api, ApiError, can } from '../api';
 import { formatDate, formatDuration } from '../format';
 import { Card, ErrorNotice, Spinner } from '../components/ui';
-import { ConfirmDialog } from '../mfile/confirm-dialog';
+import { ConfirmDialog } from '../components/confirm-dialog';
 import { secondsBetween } from '../mfile/job-events';
 import { JobProgress, JobsTable, OutputsTable, StateBadge } from '../mfile/job-parts';
 import { useLiveJob, useLiveJobs } from '../mfile/live-jobs';

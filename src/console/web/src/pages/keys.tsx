@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { actingKey, api, KeyView, Page, refreshSession, session } from '../api';
 import { formatDate, resourcePath } from '../format';
 import { Card, ErrorNotice, Spinner, useLoad } from '../components/ui';
-import { ConfirmDialog } from '../keys/confirm-dialog';
+import { ConfirmDialog } from '../components/confirm-dialog';
 import { RESOURCE_LABELS, ResourceType } from '../keys/derive-form';
 import { DeriveKeyForm, DerivedKey } from '../keys/derive-key-form';
 import { KeyTable } from '../keys/key-table';
@@ -71,7 +71,6 @@ export default function KeysPage() {
   const list = useManagedKeys(keyId, canRead);
   const [derived, setDerived] = useState<{ key: DerivedKey; name: string | null } | null>(null);
   const [target, setTarget] = useState<KeyView | null>(null);
-  const [revoking, setRevoking] = useState(false);
   const [notice, setNotice] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [showInactive, setShowInactive] = useState(false);
@@ -100,7 +99,7 @@ export default function KeysPage() {
 
   const revoke = async () => {
     if (!target) return;
-    setRevoking(true);
+    // the dialog shows it is working while this runs
     try {
       const result = await api<{ revoked: string[] }>(`/keys/${target.id}`, { method: 'DELETE' });
       const gone = new Set(result.revoked);
@@ -113,8 +112,6 @@ export default function KeysPage() {
     } catch (caught) {
       setError(caught);
       setTarget(null);
-    } finally {
-      setRevoking(false);
     }
   };
 
@@ -175,7 +172,7 @@ export default function KeysPage() {
         )}
       </Card>
 
-      <ConfirmDialog open={Boolean(target)} title="Revoke this key?" confirmLabel="Revoke" busy={revoking} onConfirm={revoke} onCancel={() => setTarget(null)}>
+      <ConfirmDialog open={Boolean(target)} title="Revoke this key?" confirmLabel="Revoke" busyLabel="Revoking…" onConfirm={revoke} onClose={() => setTarget(null)}>
         {target && (
           <>
             <p>

@@ -5,7 +5,7 @@ import { useLocation, useRoute } from 'preact-iso';
 import { actingKey, api, can, contentUrl, describeError, refreshSession } from '../api';
 import { formatBytes, formatDate } from '../format';
 import { Card, ErrorNotice, Spinner, useLoad } from '../components/ui';
-import { ConfirmDialog } from '../mfile/confirm-dialog';
+import { ConfirmDialog } from '../components/confirm-dialog';
 import { JobsTable, OutputsTable, stateCounts } from '../mfile/job-parts';
 import { useLiveJobs } from '../mfile/live-jobs';
 import { mediaFacts } from '../mfile/media';

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { formatDate } from '../format';
 import { ErrorNotice, Spinner } from '../components/ui';
-import { ConfirmDialog } from '../keys/confirm-dialog';
+import { ConfirmDialog } from '../components/confirm-dialog';
 import {
   addStep,
   changeTask,
@@ -396,7 +396,7 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
         <span class="muted" role="status" aria-live="polite">{dirty ? 'Unsaved changes. ' : ''}{status}</span>
       </div>
 
-      <ConfirmDialog open={confirmReset} title="Go back to the default profile?" confirmLabel="Reset" busy={busy} onConfirm={reset} onCancel={() => setConfirmReset(false)}>
+      <ConfirmDialog open={confirmReset} title="Go back to the default profile?" confirmLabel="Reset" busyLabel="Resetting…" onConfirm={reset} onClose={() => setConfirmReset(false)}>
         <p>The service’s own profile is deleted and MServe’s default ingest pipeline (mime, checksums, thumbnails, posters, video proxies, backup) runs again. A periodic schedule stops.</p>
       </ConfirmDialog>
     </div>

@@ -3,7 +3,7 @@ import { api, ApiError } from '../api';
 import { formatDate } from '../format';
 import { ErrorNotice } from '../components/ui';
 import { copyText } from '../keys/clipboard';
-import { ConfirmDialog } from '../keys/confirm-dialog';
+import { ConfirmDialog } from '../components/confirm-dialog';
 import { errorsToFields, validateWebhook, WEBHOOK_EVENTS, WebhookDraft, WebhookField } from './service-form';
 import { FieldErrors } from './step-editor';
 
@@ -169,7 +169,7 @@ export function WebhooksCard(props: { serviceId: string; webhooks: Webhook[]; ca
         <p class="muted">Adding and removing webhooks needs service:update.</p>
       )}
 
-      <ConfirmDialog open={Boolean(target)} title="Remove this webhook?" confirmLabel="Remove" busy={busy} onConfirm={remove} onCancel={() => setTarget(null)}>
+      <ConfirmDialog open={Boolean(target)} title="Remove this webhook?" confirmLabel="Remove" busyLabel="Removing…" onConfirm={remove} onClose={() => setTarget(null)}>
         <p>
           <strong>{target?.url}</strong> is no longer told about jobs, and steps of the webhook task that call it will fail.
         </p>
