@@ -1,27 +1,53 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module';
 import { AppConfig } from './config/config';
+import { ConfigModule } from './config/config.module';
 import { ContainersModule } from './containers/containers.module';
-import { CoreModule } from './core.module';
+import { DatabaseModule } from './database/database.module';
 import { DavModule } from './dav/dav.module';
-import { HealthController } from './health/health.controller';
+import { HealthModule } from './health/health.module';
+import { JobOutputsModule } from './job-outputs/job-outputs.module';
 import { JobsModule } from './jobs/jobs.module';
 import { KeysModule } from './keys/keys.module';
-import { MetricsController } from './metrics/metrics.controller';
+import { MetricsModule } from './metrics/metrics.module';
 import { MfilesModule } from './mfiles/mfiles.module';
 import { MfoldersModule } from './mfolders/mfolders.module';
+import { PipelinesModule } from './pipelines/pipelines.module';
+import { QueuesModule } from './queues/queues.module';
 import { ServicesModule } from './services/services.module';
 import { UploadsModule } from './uploads/uploads.module';
-import { UsageController } from './usage/usage.controller';
+import { UsageModule } from './usage/usage.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
-/** The api role: REST, WebDAV, sessions and the console. Never runs heavy tasks itself. */
+/**
+ * The api role: REST, WebDAV, sessions and the console. Never runs heavy tasks itself. Each folder's module
+ * declares its own controllers and providers and imports what it uses; only config and the database are global.
+ */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config), KeysModule, ContainersModule, ServicesModule, MfoldersModule, MfilesModule, UploadsModule, JobsModule, DavModule, AuthModule],
-      controllers: [HealthController, MetricsController, UsageController],
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule,
+        KeysModule,
+        ContainersModule,
+        ServicesModule,
+        PipelinesModule,
+        WebhooksModule,
+        MfoldersModule,
+        MfilesModule,
+        UploadsModule,
+        JobsModule,
+        JobOutputsModule,
+        DavModule,
+        AuthModule,
+        UsageModule,
+        QueuesModule,
+        HealthModule,
+        MetricsModule,
+      ],
     };
   }
 }

@@ -5,7 +5,7 @@ import { AppConfig } from '../config/config';
 import { uuidv7 } from '../database/uuid';
 import { readOrCreateSecret } from '../infrastructure/secret-file';
 import { hashPassword, verifyPassword } from './password';
-import { User } from './user.entity';
+import { UserRepository } from './user.repository';
 
 /**
  * The provider administrator is a user holding the admin key. On every start: the ADMIN_USERNAME account exists
@@ -14,13 +14,14 @@ import { User } from './user.entity';
  */
 export async function ensureAdminUser(dataSource: DataSource, config: AppConfig, announce: (line: string) => void): Promise<void> {
   const file = join(config.varDir, 'admin.password');
+  const users = new UserRepository(dataSource);
   await dataSource.transaction(async (manager) => {
-    await manager.query('SELECT pg_advisory_xact_lock(727276)');
-    let user = await manager.getRepository(User).createQueryBuilder('u').addSelect('u.passwordHash').where('lower(u.username) = lower(:name)', { name: config.adminUsername }).getOne();
+    await users.lockAdminUser(manager);
+    let user = await users.findWithPasswordByName(config.adminUsername, manager);
     if (!user) {
       const generated = !config.adminPassword && !existsSync(file);
       const password = config.adminPassword ?? readOrCreateSecret(file);
-      user = manager.create(User, {
+      user = await users.insert({
         id: uuidv7(),
         username: config.adminUsername,
         email: null,
@@ -30,23 +31,19 @@ export async function ensureAdminUser(dataSource: DataSource, config: AppConfig,
         oidcSubject: null,
         disabled: false,
         lastLoginAt: null,
-      });
-      await manager.insert(User, user);
+      }, manager);
       announce(
         config.adminPassword
           ? `created the console user ${config.adminUsername} (password from ADMIN_PASSWORD)`
           : `created the console user ${config.adminUsername}; password${generated ? ' (shown once, also' : ' (in'} ${file}${generated ? `): ${password}` : ')'}`,
       );
     } else if (config.adminPassword && !(user.passwordHash && (await verifyPassword(config.adminPassword, user.passwordHash)))) {
-      await manager.update(User, user.id, { passwordHash: await hashPassword(config.adminPassword) });
+      await users.update(user.id, { passwordHash: await hashPassword(config.adminPassword) }, manager);
       announce(`ADMIN_PASSWORD changed: the password of ${config.adminUsername} is updated`);
     } else if (!config.adminPassword && existsSync(file)) {
       announce(`console user ${config.adminUsername}: password in ${file}`);
     }
-    await manager.query(
-      `INSERT INTO user_key (user_id, key_id) SELECT $1, id FROM key WHERE bootstrap AND revoked_at IS NULL ON CONFLICT DO NOTHING`,
-      [user.id],
-    );
+    await users.giveAdminKeys(user.id, manager);
   });
 }
 

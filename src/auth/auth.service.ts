@@ -1,17 +1,17 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Request } from 'express';
-import { DataSource } from 'typeorm';
 import { ProblemError, Problems } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { uuidv7 } from '../database/uuid';
 import { Key } from '../keys/key.entity';
+import { KeyRepository } from '../keys/key.repository';
 import { KeysService, presentKey } from '../keys/keys.service';
-import { QueueName } from '../queues/queue-names';
-import { QueueRegistry } from '../queues/queue-registry';
+import { REDIS_CLIENT } from '../redis/redis-connections';
+import type Redis from 'ioredis';
 import { DUMMY_HASH, hashPassword, passwordProblem, verifyPassword } from './password';
 import { sessionKey } from './session';
-import { User, UserKey } from './user.entity';
+import { User } from './user.entity';
+import { UserRepository } from './user.repository';
 
 export function presentUser(user: User) {
   return {
@@ -26,14 +26,6 @@ export function presentUser(user: User) {
   };
 }
 
-const RESOURCE_NAME = `
-  CASE k.resource_type
-    WHEN 'container' THEN (SELECT name FROM container WHERE id = k.resource_id)
-    WHEN 'service' THEN (SELECT name FROM service WHERE id = k.resource_id)
-    WHEN 'mfolder' THEN (SELECT name FROM mfolder WHERE id = k.resource_id)
-    WHEN 'mfile' THEN (SELECT name FROM mfile WHERE id = k.resource_id)
-  END`;
-
 /**
  * People: password checks (rate-limited, same cost whether or not the user exists), OpenID Connect users made on
  * first login, and wallets — the keys a person holds. A person can do exactly what their keys can.
@@ -43,15 +35,12 @@ export class AuthService {
   private readonly logger = new Logger('auth');
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly keys: KeysService,
-    private readonly queues: QueueRegistry,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    private readonly users: UserRepository,
+    private readonly keyRows: KeyRepository,
   ) {}
-
-  private get redis() {
-    return this.queues.get(QueueName.Normal).client;
-  }
 
   /**
    * Attempts are counted per address and per (address, user name) in Redis before any hash is computed (so
@@ -71,32 +60,26 @@ export class AuthService {
       const retryAfterSeconds = Math.max(1, ttl);
       throw new ProblemError(429, 'too-many-login-attempts', 'Too Many Requests', `too many failed logins from this address: try again in ${retryAfterSeconds} s`, { retryAfterSeconds });
     }
-    const user = await this.dataSource
-      .getRepository(User)
-      .createQueryBuilder('u')
-      .addSelect('u.passwordHash')
-      .where('lower(u.username) = :name', { name })
-      .getOne();
+    const user = await this.users.findWithPasswordByLowerName(name);
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
     if (!user || !user.passwordHash || !ok || user.disabled) {
       throw Problems.unauthenticated(user?.disabled && ok ? 'this account is disabled' : 'wrong user name or password');
     }
     await this.redis.multi().decr(counters[0]).del(counters[1]).exec();
-    await this.dataSource.getRepository(User).update(user.id, { lastLoginAt: new Date() });
+    await this.users.update(user.id, { lastLoginAt: new Date() });
     return user;
   }
 
   /** The user for an OpenID Connect identity: found by (issuer, sub), or made on first login from its claims. */
   async oidcUser(issuer: string, claims: { sub: string; email?: unknown; name?: unknown; preferred_username?: unknown }): Promise<User> {
-    const repository = this.dataSource.getRepository(User);
     const text = (value: unknown, max: number) => (typeof value === 'string' && value.trim() ? value.trim().slice(0, max) : null);
-    const existing = await repository.findOneBy({ oidcIssuer: issuer, oidcSubject: claims.sub });
+    const existing = await this.users.findByOidc(issuer, claims.sub);
     if (existing) {
       if (existing.disabled) throw Problems.forbidden('this account is disabled');
-      await repository.update(existing.id, { lastLoginAt: new Date(), email: text(claims.email, 320) ?? existing.email, displayName: text(claims.name, 200) ?? existing.displayName });
-      return (await repository.findOneBy({ id: existing.id }))!;
+      await this.users.update(existing.id, { lastLoginAt: new Date(), email: text(claims.email, 320) ?? existing.email, displayName: text(claims.name, 200) ?? existing.displayName });
+      return (await this.users.findById(existing.id))!;
     }
-    const user = repository.create({
+    const values = {
       id: uuidv7(),
       username: null,
       email: text(claims.email, 320),
@@ -106,14 +89,14 @@ export class AuthService {
       oidcSubject: claims.sub,
       disabled: false,
       lastLoginAt: new Date(),
-    });
-    await repository.createQueryBuilder().insert().values(user).orIgnore().execute();
-    this.logger.log(`created user ${user.id} on first OpenID Connect login (${issuer})`);
-    return (await repository.findOneByOrFail({ oidcIssuer: issuer, oidcSubject: claims.sub }));
+    };
+    const user = await this.users.createOidcUser(values);
+    this.logger.log(`created user ${values.id} on first OpenID Connect login (${issuer})`);
+    return user;
   }
 
   async user(id: string): Promise<User | null> {
-    return this.dataSource.getRepository(User).findOneBy({ id, disabled: false });
+    return this.users.findEnabled(id);
   }
 
   /** Every usable key this request's session holds, broadest first, with the name of what each opens. */
@@ -121,21 +104,15 @@ export class AuthService {
     const userId = request.session?.userId ?? null;
     const sessionIds = request.session?.keyIds ?? [];
     if (!userId && sessionIds.length === 0) return [];
-    const rows: { id: string; saved: boolean; resource_name: string | null }[] = await this.dataSource.query(
-      `SELECT k.id, EXISTS (SELECT 1 FROM user_key uk WHERE uk.key_id = k.id AND uk.user_id = $2::uuid) AS saved, ${RESOURCE_NAME} AS resource_name
-         FROM key k
-        WHERE (k.id = ANY($1::uuid[]) OR k.id IN (SELECT key_id FROM user_key WHERE user_id = $2::uuid))
-          AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
-      [sessionIds, userId],
-    );
-    const keys = rows.length ? await this.dataSource.getRepository(Key).findBy(rows.map((row) => ({ id: row.id }))) : [];
+    const rows = await this.users.heldKeys(sessionIds, userId);
+    const keys = await this.keyRows.findByIds(rows.map((row) => row.id));
     const extra = new Map(rows.map((row) => [row.id, row]));
     const order = ['provider', 'container', 'service', 'mfolder', 'mfile', 'job', 'joboutput'];
     // a key revoked or expired since it was pasted leaves the session
     if (request.session?.keyIds) request.session.keyIds = sessionIds.filter((id) => extra.has(id));
     return keys
       .sort((a, b) => order.indexOf(a.resourceType) - order.indexOf(b.resourceType) || b.actions.length - a.actions.length || a.id.localeCompare(b.id))
-      .map((key) => ({ ...presentKey(key), saved: extra.get(key.id)!.saved, resourceName: extra.get(key.id)!.resource_name }));
+      .map((key) => ({ ...presentKey(key), saved: extra.get(key.id)!.saved, resourceName: extra.get(key.id)!.resourceName }));
   }
 
   /** Adds a key, proven by its secret, to the session (and, when asked and logged in, to the user's wallet). */
@@ -152,21 +129,21 @@ export class AuthService {
   }
 
   async saveKey(userId: string, keyId: string): Promise<void> {
-    await this.dataSource.createQueryBuilder().insert().into(UserKey).values({ userId, keyId }).orIgnore().execute();
+    await this.users.saveKey(userId, keyId);
   }
 
   /** Keeps (save) or drops (unsave) a key the session holds in the user's wallet; forget drops it everywhere. */
   async changeKey(request: Request, keyId: string, change: 'save' | 'unsave' | 'forget'): Promise<void> {
     const userId = request.session.userId;
     const inSession = (request.session.keyIds ?? []).includes(keyId);
-    const saved = userId ? await this.dataSource.getRepository(UserKey).existsBy({ userId, keyId }) : false;
+    const saved = userId ? await this.users.hasKey(userId, keyId) : false;
     if (!inSession && !saved) throw Problems.notFound('held key', keyId);
     if (change === 'save') {
       if (!userId) throw Problems.badRequest('log in to save a key in a wallet');
       await this.saveKey(userId, keyId);
       return;
     }
-    if (userId && saved) await this.dataSource.getRepository(UserKey).delete({ userId, keyId });
+    if (userId && saved) await this.users.removeKey(userId, keyId);
     if (change === 'unsave' && saved) request.session.keyIds = [...new Set([...(request.session.keyIds ?? []), keyId])];
     if (change === 'forget') request.session.keyIds = (request.session.keyIds ?? []).filter((id) => id !== keyId);
   }
@@ -190,16 +167,15 @@ export class AuthService {
   async setPassword(userId: string, password: string): Promise<void> {
     const problem = passwordProblem(password);
     if (problem) throw Problems.badRequest(problem, { errors: [problem] });
-    await this.dataSource.getRepository(User).update(userId, { passwordHash: await hashPassword(password) });
+    await this.users.update(userId, { passwordHash: await hashPassword(password) });
   }
 
   async createUser(input: { username: string; password?: string; email?: string; displayName?: string }): Promise<User> {
     const problem = input.password !== undefined ? passwordProblem(input.password) : undefined;
     if (problem) throw Problems.badRequest(problem, { errors: [problem] });
-    const repository = this.dataSource.getRepository(User);
-    const taken = await repository.createQueryBuilder('u').where('lower(u.username) = lower(:name)', { name: input.username }).getExists();
+    const taken = await this.users.nameTaken(input.username);
     if (taken) throw Problems.conflict(`the user name ${input.username} is taken`);
-    const user = repository.create({
+    return this.users.create({
       id: uuidv7(),
       username: input.username,
       email: input.email ?? null,
@@ -210,7 +186,5 @@ export class AuthService {
       disabled: false,
       lastLoginAt: null,
     });
-    await repository.insert(user);
-    return repository.findOneByOrFail({ id: user.id });
   }
 }

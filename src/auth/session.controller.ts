@@ -8,11 +8,9 @@ import { Public } from '../keys/authorize.decorator';
 import { AuthService, presentUser } from './auth.service';
 import { AddKeyDto, ChangeHeldKeyDto, ChangePasswordDto, LoginDto } from './dto';
 import { PassportService } from './passport.service';
-import { csrfToken, requireCsrf } from './session';
+import { csrfToken, requireCsrf } from '../common/csrf';
 import { verifyPassword } from './password';
-import { User } from './user.entity';
-import { DataSource } from 'typeorm';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { UserRepository } from './user.repository';
 
 /** A share link pasted whole works as well as the bare key. */
 export function keyFromText(text: string): string {
@@ -43,7 +41,7 @@ export class SessionController {
     private readonly auth: AuthService,
     private readonly passport: PassportService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly users: UserRepository,
   ) {}
 
   @Get()
@@ -126,7 +124,7 @@ export class SessionController {
     requireCsrf(request);
     const userId = request.session.userId;
     if (!userId) throw Problems.unauthenticated('log in first');
-    const user = await this.dataSource.getRepository(User).createQueryBuilder('u').addSelect('u.passwordHash').where('u.id = :userId', { userId }).getOne();
+    const user = await this.users.findWithPasswordById(userId);
     if (!user) throw Problems.unauthenticated('log in first');
     if (user.passwordHash) {
       // the same rate-limited check as a login: a stolen session cannot guess the password here either

@@ -1,9 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session, { SessionData, Store } from 'express-session';
 import type Redis from 'ioredis';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { ProblemError } from '../common/problem';
 import { AppConfig } from '../config/config';
 import { readOrCreateSecret } from '../infrastructure/secret-file';
 
@@ -21,8 +20,6 @@ declare module 'express-session' {
 }
 
 export const SESSION_COOKIE = 'mserve.sid';
-export const CSRF_HEADER = 'x-csrf-token';
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const PRIVATE_PATHS = /^\/api\/v1\/(session|users)(\/|$)/;
 /** A session that holds nothing yet (a visitor who only read the login page) lives this long at most. */
 const ANONYMOUS_TTL_SECONDS = 600;
@@ -116,29 +113,6 @@ export function sessionMiddleware(config: AppConfig, client: () => Redis): Reque
     next();
   };
   return [whenUsed];
-}
-
-/** The session's CSRF token, made on first use (the console reads it from GET /api/v1/session). */
-export function csrfToken(request: Request): string {
-  request.session.csrf ??= randomBytes(32).toString('base64url');
-  request.session.createdAt ??= Date.now();
-  return request.session.csrf;
-}
-
-/**
- * A state change carried by the session cookie must echo the session's token: a page on another site can make the
- * browser send the cookie, but cannot read the token. Requests that present a key secret carry no ambient
- * credential and need none.
- */
-export function requireCsrf(request: Request): void {
-  if (SAFE_METHODS.has(request.method)) return;
-  const expected = request.session?.csrf;
-  const given = request.headers[CSRF_HEADER];
-  const givenBytes = typeof given === 'string' ? Buffer.from(given) : Buffer.alloc(0);
-  const expectedBytes = Buffer.from(expected ?? '');
-  if (!expected || givenBytes.length !== expectedBytes.length || !timingSafeEqual(givenBytes, expectedBytes)) {
-    throw new ProblemError(403, 'csrf', 'Forbidden', "a state change through the session needs the session's CSRF token in X-CSRF-Token (GET /api/v1/session gives it)");
-  }
 }
 
 export function hasSession(request: Request): boolean {

@@ -1,16 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Put } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { ProblemError, Problems } from '../common/problem';
 import { ACTIONS } from '../keys/actions';
 import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
 import { KeysService, presentKey } from '../keys/keys.service';
-import { Key } from '../keys/key.entity';
 import { AuthService, presentUser } from './auth.service';
 import { CreateUserDto, GiveKeyDto, UpdateUserDto } from './dto';
 import { keyFromText } from './session.controller';
-import { User, UserKey } from './user.entity';
+import { User } from './user.entity';
+import { UserRepository } from './user.repository';
 
 /**
  * Accounts are the provider administrator's: a key that can set someone's password can act with everything in
@@ -32,7 +30,7 @@ export class UsersController {
   constructor(
     private readonly auth: AuthService,
     private readonly keys: KeysService,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly users: UserRepository,
   ) {}
 
   @Get()
@@ -40,7 +38,7 @@ export class UsersController {
   @ApiOperation({ summary: 'List user accounts (provider admin key)' })
   async list(@Auth() auth: RequestAuth) {
     requireProvider(auth);
-    const users = await this.dataSource.getRepository(User).find({ order: { createdAt: 'ASC' }, take: 1000 });
+    const users = await this.users.list(1000);
     return { items: users.map(presentUser) };
   }
 
@@ -57,16 +55,15 @@ export class UsersController {
   @ApiOperation({ summary: 'Reset a password, disable or re-enable an account (provider admin key)' })
   async update(@Auth() auth: RequestAuth, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: UpdateUserDto) {
     requireProvider(auth);
-    const repository = this.dataSource.getRepository(User);
-    if (!(await repository.existsBy({ id }))) throw Problems.notFound('user', id);
+    if (!(await this.users.exists(id))) throw Problems.notFound('user', id);
     if (dto.password !== undefined) await this.auth.setPassword(id, dto.password);
     const changes: Partial<User> = {};
     if (dto.disabled !== undefined) changes.disabled = dto.disabled;
     if (dto.displayName !== undefined) changes.displayName = dto.displayName;
-    if (Object.keys(changes).length) await repository.update(id, changes);
+    if (Object.keys(changes).length) await this.users.update(id, changes);
     // a reset password or a disabled account ends every session the person has open
     if (dto.password !== undefined || dto.disabled) await this.auth.endSessions(id);
-    return presentUser(await repository.findOneByOrFail({ id }));
+    return presentUser((await this.users.findById(id))!);
   }
 
   @Get(':id/keys')
@@ -74,7 +71,7 @@ export class UsersController {
   @ApiOperation({ summary: "The keys in a user's wallet (provider admin key)" })
   async wallet(@Auth() auth: RequestAuth, @Param('id', new ParseUUIDPipe()) id: string) {
     requireProvider(auth);
-    const keys = await this.dataSource.getRepository(Key).createQueryBuilder('k').innerJoin(UserKey, 'uk', 'uk.key_id = k.id').where('uk.user_id = :id', { id }).orderBy('k.id').getMany();
+    const keys = await this.users.walletKeys(id);
     return { items: keys.map(presentKey) };
   }
 
@@ -83,7 +80,7 @@ export class UsersController {
   @ApiOperation({ summary: "Put a key (given by its secret) in a user's wallet (provider admin key)" })
   async give(@Auth() auth: RequestAuth, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: GiveKeyDto) {
     requireProvider(auth);
-    if (!(await this.dataSource.getRepository(User).existsBy({ id }))) throw Problems.notFound('user', id);
+    if (!(await this.users.exists(id))) throw Problems.notFound('user', id);
     const { key } = await this.keys.authenticate(keyFromText(dto.key)).catch((error: unknown) => {
       // the key in the body is what is given, not this request's credential: a 401 would say the caller's key failed
       // (and make the console think its session ended)
@@ -100,7 +97,6 @@ export class UsersController {
   @ApiOperation({ summary: "Take a key out of a user's wallet (the key stays valid: revoke it for that)" })
   async take(@Auth() auth: RequestAuth, @Param('id', new ParseUUIDPipe()) id: string, @Param('keyId', new ParseUUIDPipe()) keyId: string): Promise<void> {
     requireProvider(auth);
-    const result = await this.dataSource.getRepository(UserKey).delete({ userId: id, keyId });
-    if (!result.affected) throw Problems.notFound('wallet key', keyId);
+    if (!(await this.users.removeKey(id, keyId))) throw Problems.notFound('wallet key', keyId);
   }
 }

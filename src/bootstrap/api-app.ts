@@ -10,8 +10,8 @@ import { pinoHttp } from 'pino-http';
 import { AppModule } from '../app.module';
 import { sessionMiddleware } from '../auth/session';
 import { consoleMiddleware } from '../console/console-middleware';
-import { QueueName } from '../queues/queue-names';
-import { QueueRegistry } from '../queues/queue-registry';
+import type Redis from 'ioredis';
+import { REDIS_CLIENT } from '../redis/redis-connections';
 import { davMiddleware } from '../dav/dav.middleware';
 import { DavService } from '../dav/dav.service';
 import { PinoNestLogger, rootLogger } from '../common/logger';
@@ -94,7 +94,7 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
   // The console (static files) and people's sessions; requests without the session cookie never reach the store.
   app.use(consoleMiddleware());
   if (config.session.trustProxy) app.set('trust proxy', /^\d+$/.test(config.session.trustProxy) ? Number(config.session.trustProxy) : config.session.trustProxy === 'true' ? true : config.session.trustProxy);
-  app.use(...sessionMiddleware(config, () => app.get(QueueRegistry).get(QueueName.Normal).client));
+  app.use(...sessionMiddleware(config, () => app.get<Redis>(REDIS_CLIENT)));
   app.useBodyParser('json', { limit: config.maxJsonBytes });
   app.use(requestGuards());
   app.setGlobalPrefix('api/v1', {

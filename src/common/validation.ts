@@ -3,8 +3,11 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsDate, IsInt, IsNumber, IsOptional, IsString, Max, MaxDate, Min, MinDate, registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
 import { freeFormPropertiesProblem } from './free-form';
+import { unsafeNameReason } from './file-name';
 
 export { FREE_FORM_LIMITS, freeFormPropertiesProblem } from './free-form';
+/** The file-name rule lives in ./file-name (Node-free, shared with the console); re-exported for the API's callers. */
+export { unsafeNameReason } from './file-name';
 
 /** Optional free-form properties, replaced whole on update (send the object you want to keep). */
 export const FreeFormProperties = (description: string) =>
@@ -32,18 +35,6 @@ export const StorableDate = () => {
   const message = (args: { property: string }) => `${args.property} must be an ISO 8601 date between 0001-01-01 and 9999-12-31`;
   return applyDecorators(Type(() => Date), IsDate({ message }), MinDate(DATE_RANGE.min, { message }), MaxDate(DATE_RANGE.max, { message }));
 };
-
-/** Why a name is unsafe, or null when it is fine. Names become WebDAV paths and download file names. */
-export function unsafeNameReason(value: unknown): string | null {
-  if (typeof value !== 'string') return 'must be a string';
-  if (value.length === 0) return 'must not be empty';
-  if (Buffer.byteLength(value, 'utf8') > 255) return 'must be at most 255 bytes of UTF-8';
-  if (value === '.' || value === '..') return 'must not be . or ..';
-  if (/[\/\\]/.test(value)) return 'must not contain / or \\';
-  if (/[\x00-\x1f\x7f]/.test(value)) return 'must not contain NUL or control characters';
-  if (value !== value.trim()) return 'must not start or end with whitespace';
-  return null;
-}
 
 export function IsSafeName(options?: ValidationOptions) {
   return (target: object, propertyName: string | symbol) =>

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager, MoreThan } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { DavLockRepository } from './dav-lock.repository';
 import { isBelow, samePath } from './dav-path';
 import { DavLock } from './dav.entities';
 
@@ -41,11 +42,14 @@ export function parseTimeout(header: string | undefined): number {
  */
 @Injectable()
 export class DavLocks {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: DavLockRepository,
+  ) {}
 
   /** The live locks of a service (few: a service's locks are what its clients hold right now). */
-  active(serviceId: string, manager: EntityManager = this.dataSource.manager): Promise<DavLock[]> {
-    return manager.createQueryBuilder(DavLock, 'l').where('l.service_id = :serviceId AND l.expires_at > now()', { serviceId }).getMany();
+  active(serviceId: string, manager?: EntityManager): Promise<DavLock[]> {
+    return this.repository.findActive(serviceId, manager);
   }
 
   /**
@@ -54,37 +58,34 @@ export class DavLocks {
    */
   async acquire(input: Omit<DavLock, 'token' | 'expiresAt' | 'createdAt' | 'service'>, names: readonly string[]): Promise<DavLock | { conflict: DavLock }> {
     return this.dataSource.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`dav_lock:${input.serviceId}`]);
-      await manager.query("DELETE FROM dav_lock WHERE service_id = $1 AND expires_at < now() - interval '1 minute'", [input.serviceId]);
+      await this.repository.lockService(input.serviceId, manager);
+      await this.repository.deleteExpired(input.serviceId, manager);
       const live = await this.active(input.serviceId, manager);
       const conflict = live.find(
         (lock) => (covers(lock, names) || (input.deep && within(lock, names))) && (lock.scope === 'exclusive' || input.scope === 'exclusive'),
       );
       if (conflict) return { conflict };
-      const lock = manager.create(DavLock, {
-        ...input,
-        token: `urn:uuid:${randomUUID()}`,
-        expiresAt: new Date(Date.now() + input.timeoutSeconds * 1000),
-      });
-      await manager.insert(DavLock, lock);
-      return lock;
+      return this.repository.insert(
+        {
+          ...input,
+          token: `urn:uuid:${randomUUID()}`,
+          expiresAt: new Date(Date.now() + input.timeoutSeconds * 1000),
+        },
+        manager,
+      );
     });
   }
 
-  async refresh(token: string, timeoutSeconds: number): Promise<DavLock | null> {
-    const repository = this.dataSource.getRepository(DavLock);
-    const result = await repository.update({ token, expiresAt: MoreThan(new Date()) }, { timeoutSeconds, expiresAt: new Date(Date.now() + timeoutSeconds * 1000) });
-    return result.affected ? repository.findOneBy({ token }) : null;
+  refresh(token: string, timeoutSeconds: number): Promise<DavLock | null> {
+    return this.repository.extend(token, timeoutSeconds, new Date(Date.now() + timeoutSeconds * 1000));
   }
 
-  async release(token: string): Promise<boolean> {
-    const result = await this.dataSource.getRepository(DavLock).delete({ token });
-    return (result.affected ?? 0) > 0;
+  release(token: string): Promise<boolean> {
+    return this.repository.delete(token);
   }
 
   /** Locks on a resource and below it go with it (DELETE, or the source of a MOVE). */
   async releaseWithin(serviceId: string, names: readonly string[]): Promise<void> {
-    const path = lockKey(names);
-    await this.dataSource.query(`DELETE FROM dav_lock WHERE service_id = $1 AND (path = $2 OR $2 = '' OR starts_with(path, $2 || '/'))`, [serviceId, path]);
+    await this.repository.deleteWithin(serviceId, lockKey(names));
   }
 }

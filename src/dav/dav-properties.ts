@@ -2,14 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { uuidv7 } from '../database/uuid';
-import { DavProperty } from './dav.entities';
+import { DavPropertyRepository, ResourceRef } from './dav-property.repository';
 
-export interface ResourceRef {
-  kind: 'mfile' | 'mfolder';
-  id: string;
-}
+export type { ResourceRef } from './dav-property.repository';
 
-const column = (ref: ResourceRef) => (ref.kind === 'mfile' ? 'mfile_id' : 'mfolder_id');
 const propertyRow = (ref: ResourceRef, name: string, xml: string) => ({
   id: uuidv7(),
   mfileId: ref.kind === 'mfile' ? ref.id : null,
@@ -21,7 +17,10 @@ const propertyRow = (ref: ResourceRef, name: string, xml: string) => ({
 /** Dead properties (PROPPATCH) in PostgreSQL, keyed by the row they belong to. */
 @Injectable()
 export class DavProperties {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: DavPropertyRepository,
+  ) {}
 
   /** The properties of many resources in one query: resource id → (Clark name → serialised element). */
   async of(refs: ResourceRef[]): Promise<Map<string, Map<string, string>>> {
@@ -29,11 +28,7 @@ export class DavProperties {
     const files = refs.filter((ref) => ref.kind === 'mfile').map((ref) => ref.id);
     const folders = refs.filter((ref) => ref.kind === 'mfolder').map((ref) => ref.id);
     if (!files.length && !folders.length) return result;
-    const rows: { owner: string; name: string; xml: string }[] = await this.dataSource.query(
-      `SELECT COALESCE(mfile_id, mfolder_id) AS owner, name, xml FROM dav_property
-       WHERE mfile_id = ANY($1::uuid[]) OR mfolder_id = ANY($2::uuid[]) ORDER BY name`,
-      [files, folders],
-    );
+    const rows = await this.repository.listOfMany(files, folders);
     for (const row of rows) {
       if (!result.has(row.owner)) result.set(row.owner, new Map());
       result.get(row.owner)!.set(row.name, row.xml);
@@ -45,15 +40,15 @@ export class DavProperties {
   async apply(ref: ResourceRef, instructions: ({ set: true; name: string; xml: string } | { set: false; name: string })[]): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
       for (const instruction of instructions) {
-        await manager.query(`DELETE FROM dav_property WHERE ${column(ref)} = $1 AND name = $2`, [ref.id, instruction.name]);
-        if (instruction.set) await manager.insert(DavProperty, propertyRow(ref, instruction.name, instruction.xml));
+        await this.repository.deleteOne(ref, instruction.name, manager);
+        if (instruction.set) await this.repository.insert(propertyRow(ref, instruction.name, instruction.xml), manager);
       }
     });
   }
 
   /** A COPY takes the dead properties along (one read, one insert). */
   async copy(from: ResourceRef, to: ResourceRef): Promise<void> {
-    const rows: { name: string; xml: string }[] = await this.dataSource.query(`SELECT name, xml FROM dav_property WHERE ${column(from)} = $1`, [from.id]);
-    if (rows.length) await this.dataSource.getRepository(DavProperty).insert(rows.map((row) => propertyRow(to, row.name, row.xml)));
+    const rows = await this.repository.listOf(from);
+    if (rows.length) await this.repository.insert(rows.map((row) => propertyRow(to, row.name, row.xml)));
   }
 }

@@ -1,8 +1,10 @@
-import { DataSource } from 'typeorm';
 import { Problems } from '../common/problem';
+import { ContainerRepository } from '../containers/container.repository';
 import { Key } from '../keys/key.entity';
 import { Mfile } from '../mfiles/mfile.entity';
+import { MfileRepository } from '../mfiles/mfile.repository';
 import { Mfolder } from '../mfolders/mfolder.entity';
+import { MfolderRepository } from '../mfolders/mfolder.repository';
 
 /**
  * What a WebDAV path names. Folders and files are the rows the REST API sees; `provider`, `container` and
@@ -25,43 +27,11 @@ export const serviceOf = (node: DavNode): string | null => (node.kind === 'folde
 /** The most entries a Depth: infinity PROPFIND walks before refusing (RFC 4918 propfind-finite-depth). */
 export const MAX_TREE_ENTRIES = 100_000;
 
-const FILE_COLUMNS = 'id, container_id, service_id, folder_id, name, size, md5, sha256, mimetype, blob_key, created_at, updated_at, content_updated_at';
-
-interface FileRow {
-  id: string;
-  container_id: string;
-  service_id: string;
-  folder_id: string;
-  name: string;
-  size: string;
-  md5: string;
-  sha256: string;
-  mimetype: string;
-  blob_key: string;
-  created_at: Date;
-  updated_at: Date;
-  content_updated_at: Date;
-}
-interface FolderRow {
-  id: string;
-  container_id: string;
-  service_id: string;
-  parent_id: string | null;
-  name: string;
-  created_at: Date;
-  updated_at: Date;
-}
-
-function toFile(row: FileRow): Mfile {
-  return Object.assign(new Mfile(), {
-    id: row.id, containerId: row.container_id, serviceId: row.service_id, folderId: row.folder_id, name: row.name, size: Number(row.size), md5: row.md5,
-    sha256: row.sha256, mimetype: row.mimetype, blobKey: row.blob_key, metadata: {}, createdAt: row.created_at, updatedAt: row.updated_at, contentUpdatedAt: row.content_updated_at,
-  });
-}
-function toFolder(row: FolderRow): Mfolder {
-  return Object.assign(new Mfolder(), {
-    id: row.id, containerId: row.container_id, serviceId: row.service_id, parentId: row.parent_id, name: row.name, createdAt: row.created_at, updatedAt: row.updated_at,
-  });
+/** Where the tree is read from: the repositories of the rows it shows. */
+export interface DavTreeSource {
+  containers: ContainerRepository;
+  folders: MfolderRepository;
+  files: MfileRepository;
 }
 
 /** Gives rows with the same name distinct, stable names (the later by id gets ` (id prefix)`). */
@@ -84,34 +54,33 @@ export class DavView {
   private readonly cache = new Map<string, DavNode | null>();
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly source: DavTreeSource,
     readonly root: DavNode,
   ) {}
 
-  static async mount(dataSource: DataSource, key: Key): Promise<DavView> {
-    const one = async <T>(sql: string, params: unknown[]): Promise<T> => {
-      const [row] = await dataSource.query(sql, params);
+  static async mount(source: DavTreeSource, key: Key): Promise<DavView> {
+    const found = <T>(row: T | null): T => {
       if (!row) throw Problems.notFound(key.resourceType, key.resourceId ?? undefined);
-      return row as T;
+      return row;
     };
     switch (key.resourceType) {
       case 'provider':
-        return new DavView(dataSource, { kind: 'provider', names: [] });
+        return new DavView(source, { kind: 'provider', names: [] });
       case 'container': {
-        const row = await one<{ id: string; name: string; created_at: Date; updated_at: Date }>('SELECT id, name, created_at, updated_at FROM container WHERE id = $1', [key.resourceId]);
-        return new DavView(dataSource, { kind: 'container', names: [], id: row.id, name: row.name, createdAt: row.created_at, updatedAt: row.updated_at });
+        const row = found(await source.containers.findSummary(key.resourceId!));
+        return new DavView(source, { kind: 'container', names: [], id: row.id, name: row.name, createdAt: row.createdAt, updatedAt: row.updatedAt });
       }
       case 'service': {
-        const row = await one<FolderRow>('SELECT * FROM mfolder WHERE service_id = $1 AND parent_id IS NULL', [key.resourceId]);
-        return new DavView(dataSource, { kind: 'folder', names: [], folder: toFolder(row), servicePath: [] });
+        const folder = found(await source.folders.findServiceRoot(key.resourceId!));
+        return new DavView(source, { kind: 'folder', names: [], folder, servicePath: [] });
       }
       case 'mfolder': {
-        const folder = toFolder(await one<FolderRow>('SELECT * FROM mfolder WHERE id = $1', [key.resourceId]));
-        return new DavView(dataSource, { kind: 'folder', names: [], folder, servicePath: await folderPath(dataSource, folder.id) });
+        const folder = found(await source.folders.findFolder(key.resourceId!));
+        return new DavView(source, { kind: 'folder', names: [], folder, servicePath: await folderPath(source, folder.id) });
       }
       case 'mfile': {
-        const mfile = toFile(await one<FileRow>(`SELECT ${FILE_COLUMNS} FROM mfile WHERE id = $1`, [key.resourceId]));
-        return new DavView(dataSource, { kind: 'single', names: [], mfile, servicePath: await folderPath(dataSource, mfile.folderId) });
+        const mfile = found(await source.files.findLean(key.resourceId!));
+        return new DavView(source, { kind: 'single', names: [], mfile, servicePath: await folderPath(source, mfile.folderId) });
       }
       default:
         throw Problems.forbidden(`a ${key.resourceType} key does not open a WebDAV mount; use a container, service, folder or file key`);
@@ -143,19 +112,10 @@ export class DavView {
     const name = names[names.length - 1];
     if (parent.kind === 'folder') {
       // one query for both kinds (a name is taken by a folder or a file, never both: MfoldersService.assertNameFree)
-      const [row] = (await this.dataSource.query(
-        `SELECT 'folder' AS kind, id, container_id, service_id, parent_id, NULL::uuid AS folder_id, name, NULL::bigint AS size, NULL AS md5, NULL AS sha256,
-                NULL AS mimetype, NULL AS blob_key, created_at, updated_at, NULL::timestamptz AS content_updated_at
-           FROM mfolder WHERE parent_id = $1 AND name = $2
-         UNION ALL
-         SELECT 'file', id, container_id, service_id, NULL, folder_id, name, size, md5, sha256, mimetype, blob_key, created_at, updated_at, content_updated_at
-           FROM mfile WHERE folder_id = $1 AND name = $2
-         ORDER BY kind DESC LIMIT 1`,
-        [parent.folder.id, name],
-      )) as (FolderRow & FileRow & { kind: 'folder' | 'file' })[];
-      if (!row) return null;
+      const member = await this.source.folders.findMemberNamed(parent.folder.id, name);
+      if (!member) return null;
       const servicePath = [...parent.servicePath, name];
-      return row.kind === 'folder' ? { kind: 'folder', names, folder: toFolder(row), servicePath } : { kind: 'file', names, mfile: toFile(row), servicePath };
+      return member.kind === 'folder' ? { kind: 'folder', names, folder: member.folder, servicePath } : { kind: 'file', names, mfile: member.mfile, servicePath };
     }
     if (parent.kind === 'file') return null;
     const children = await this.children(parent);
@@ -168,31 +128,25 @@ export class DavView {
     let nodes: DavNode[];
     switch (parent.kind) {
       case 'provider': {
-        const rows: { id: string; name: string; created_at: Date; updated_at: Date }[] = await this.dataSource.query('SELECT id, name, created_at, updated_at FROM container');
-        nodes = distinctNames(rows).map((row) => ({ kind: 'container', names: below(row.davName), id: row.id, name: row.name, createdAt: row.created_at, updatedAt: row.updated_at }));
+        const rows = await this.source.containers.listSummaries();
+        nodes = distinctNames(rows).map((row) => ({ kind: 'container', names: below(row.davName), id: row.id, name: row.name, createdAt: row.createdAt, updatedAt: row.updatedAt }));
         break;
       }
       case 'container': {
-        const rows: (FolderRow & { service_name: string; service_id: string })[] = await this.dataSource.query(
-          'SELECT f.*, s.name AS service_name FROM mfolder f JOIN service s ON s.id = f.service_id WHERE s.container_id = $1 AND f.parent_id IS NULL',
-          [parent.id],
-        );
-        nodes = distinctNames(rows.map((row) => ({ id: row.service_id, name: row.service_name, row }))).map(({ davName, row }) => ({
+        const rows = await this.source.folders.listServiceRootsOfContainer(parent.id);
+        nodes = distinctNames(rows.map((row) => ({ id: row.serviceId, name: row.serviceName, folder: row.folder }))).map(({ davName, folder }) => ({
           kind: 'folder',
           names: below(davName),
-          folder: toFolder(row),
+          folder,
           servicePath: [],
         }));
         break;
       }
       case 'folder': {
-        const [folders, files] = await Promise.all([
-          this.dataSource.query('SELECT * FROM mfolder WHERE parent_id = $1 ORDER BY name', [parent.folder.id]) as Promise<FolderRow[]>,
-          this.dataSource.query(`SELECT ${FILE_COLUMNS} FROM mfile WHERE folder_id = $1 ORDER BY name`, [parent.folder.id]) as Promise<FileRow[]>,
-        ]);
+        const [folders, files] = await Promise.all([this.source.folders.listSubfolders(parent.folder.id), this.source.files.listLeanInFolder(parent.folder.id)]);
         nodes = [
-          ...folders.map((row): DavNode => ({ kind: 'folder', names: below(row.name), folder: toFolder(row), servicePath: [...parent.servicePath, row.name] })),
-          ...files.map((row): DavNode => ({ kind: 'file', names: below(row.name), mfile: toFile(row), servicePath: [...parent.servicePath, row.name] })),
+          ...folders.map((folder): DavNode => ({ kind: 'folder', names: below(folder.name), folder, servicePath: [...parent.servicePath, folder.name] })),
+          ...files.map((mfile): DavNode => ({ kind: 'file', names: below(mfile.name), mfile, servicePath: [...parent.servicePath, mfile.name] })),
         ];
         break;
       }
@@ -226,14 +180,7 @@ export class DavView {
 }
 
 /** The names from a service's root folder down to a folder (for lock paths). */
-async function folderPath(dataSource: DataSource, folderId: string): Promise<string[]> {
-  const rows: { name: string; parent_id: string | null }[] = await dataSource.query(
-    `WITH RECURSIVE chain AS (
-       SELECT id, parent_id, name, 0 AS depth FROM mfolder WHERE id = $1
-       UNION ALL SELECT f.id, f.parent_id, f.name, c.depth + 1 FROM mfolder f JOIN chain c ON f.id = c.parent_id
-     ) SELECT name, parent_id FROM chain ORDER BY depth DESC`,
-    [folderId],
-  );
-  return rows.filter((row) => row.parent_id !== null).map((row) => row.name);
+async function folderPath(source: DavTreeSource, folderId: string): Promise<string[]> {
+  const chain = await source.folders.listAncestry(folderId);
+  return chain.filter((folder) => folder.parentId !== null).map((folder) => folder.name);
 }
-

@@ -4,8 +4,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { finished } from 'node:stream';
 import { v2 as webdav } from 'webdav-server';
 import { ProblemError } from '../common/problem';
-import { DAV_METHODS, DavRequest, DavService } from './dav.service';
 import { DAV_PREFIX } from './dav-path';
+import { DAV_METHODS, DavRequest } from './dav-request';
+import { DavService } from './dav.service';
 
 type DavHttpContext = webdav.HTTPRequestContext & { request: Request & { dav?: DavRequest } };
 

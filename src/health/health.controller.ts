@@ -5,9 +5,9 @@ import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { Public } from '../keys/authorize.decorator';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { workerKey } from '../queues/queue-options';
-import { QueueRegistry } from '../queues/queue-registry';
-import { QueueName } from '../queues/queue-names';
+import { workerKey } from '../queues/queue-catalogue';
+import type Redis from 'ioredis';
+import { REDIS_CLIENT } from '../redis/redis-connections';
 import { ContentStore } from '../storage/content-store';
 
 type CheckResult = { status: 'up' | 'down'; latencyMs: number; error?: string };
@@ -30,7 +30,7 @@ export class HealthController {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly queues: QueueRegistry,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
     private readonly store: ContentStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -51,7 +51,7 @@ export class HealthController {
     const checks = {
       database: await check(() => this.dataSource.query('SELECT 1')),
       redis: await check(async () => {
-        const client = await this.queues.get(QueueName.Normal).client;
+        const client = this.redis;
         if ((await client.ping()) !== 'PONG') throw new Error('unexpected PING answer');
       }),
       storage: await check(() => this.store.probe()),
@@ -64,7 +64,7 @@ export class HealthController {
   }
 
   private async workersOnline(): Promise<number> {
-    const client = this.queues.get(QueueName.Normal).client;
+    const client = this.redis;
     let cursor = '0';
     let count = 0;
     do {

@@ -1,10 +1,54 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { returnedRows } from '../common/database-errors';
+import { Mfile } from '../mfiles/mfile.entity';
+import { Job, JobInput, JobState } from './job.entity';
+
+/** A job as the worker claimed it, with the Mfiles it reads. */
+export type ClaimedJob = Pick<Job, 'id' | 'task' | 'options' | 'queue' | 'serviceId' | 'containerId' | 'step' | 'condition'> & {
+  /** Whether other jobs wait for this one (when none do, recording the outcome is a single statement). */
+  hasDependents: boolean;
+  /** The inputs as read in the claim (json: sizes may be strings, dates are strings). */
+  inputs: Array<Omit<Mfile, 'size'> & { size: string | number }>;
+};
+
+/** A job that became runnable: what dispatching it needs. */
+export interface RunnableJob {
+  id: string;
+  queue: string;
+  serviceId: string;
+}
+
+/** A job ended with another (its dependency failed or was cancelled). */
+export interface EndedJob {
+  id: string;
+  serviceId: string;
+  error: string;
+}
+
+/** The filters of a page of jobs. */
+export interface JobPageQuery {
+  serviceId?: string;
+  mfileId?: string;
+  state?: JobState;
+  task?: string;
+  trigger?: string;
+  runId?: string;
+  newest: boolean;
+  /** The id of the last job of the previous page. */
+  after?: string;
+  limit: number;
+}
+
+/** Records an outcome ($1 id, $2 state, $3 result, $4 error), only if the job is still running (not cancelled meanwhile). */
+const RECORD_OUTCOME = `UPDATE job SET state = $2::varchar, result = $3, error = $4, progress = CASE WHEN $2::varchar = '${JobState.Failed}' THEN progress ELSE 100 END,
+         finished_at = now(), updated_at = now() WHERE id = $1 AND state = '${JobState.Running}'`;
 
 /**
  * The only place SQL on `job`, `job_input` and `job_dependency` is written (docs/architecture.md: services hold rules, repositories hold queries).
- * Every method takes the EntityManager of the caller's transaction when it must take part in one.
+ * Every method takes the EntityManager of the caller's transaction when it must take part in one. The job state
+ * machine (waiting → queued → running → succeeded | failed | skipped | cancelled) is written here, and only here.
  */
 @Injectable()
 export class JobRepository {
@@ -12,5 +56,229 @@ export class JobRepository {
 
   private db(manager?: EntityManager): EntityManager {
     return manager ?? this.dataSource.manager;
+  }
+
+  // --- creating
+
+  /**
+   * The jobs of one pipeline run on one Mfile, their input and their `after` edges, in one statement (this runs
+   * inside every upload).
+   */
+  async createRun(jobs: Job[], mfileId: string, edges: Array<{ jobId: string; prerequisiteId: string }>, manager?: EntityManager): Promise<void> {
+    const values: unknown[] = [];
+    const param = (value: unknown) => `$${values.push(value)}`;
+    const jobRows = jobs.map((job) => `(${[job.id, job.containerId, job.serviceId, job.task, JSON.stringify(job.options), job.queue, job.state, job.trigger, job.runId, job.step, job.condition ? JSON.stringify(job.condition) : null].map(param).join(', ')})`);
+    const inputRows = jobs.map((job) => `(${param(job.id)}::uuid, ${param(mfileId)}::uuid)`);
+    const edgeRows = edges.map((edge) => `(${param(edge.jobId)}::uuid, ${param(edge.prerequisiteId)}::uuid)`);
+    await this.db(manager).query(
+      `WITH made AS (
+         INSERT INTO job (id, container_id, service_id, task, options, queue, state, trigger, run_id, step, condition) VALUES ${jobRows.join(', ')} RETURNING id),
+       inputs AS (INSERT INTO job_input (job_id, mfile_id) SELECT v.job_id, v.mfile_id FROM (VALUES ${inputRows.join(', ')}) AS v(job_id, mfile_id) JOIN made ON made.id = v.job_id)
+       ${edgeRows.length ? `, edges AS (INSERT INTO job_dependency (job_id, prerequisite_id) SELECT v.job_id, v.prerequisite_id FROM (VALUES ${edgeRows.join(', ')}) AS v(job_id, prerequisite_id) WHERE (SELECT count(*) FROM made) > 0)` : ''}
+       SELECT count(*)::int AS n FROM made`,
+      values,
+    );
+  }
+
+  /** A manual job on its inputs. */
+  async createManual(job: Job, mfileIds: string[], manager?: EntityManager): Promise<void> {
+    await this.db(manager).insert(Job, job);
+    await this.db(manager).insert(JobInput, mfileIds.map((mfileId) => ({ jobId: job.id, mfileId })));
+  }
+
+  // --- reading
+
+  async findById(id: string, manager?: EntityManager): Promise<Job | null> {
+    return this.db(manager).findOneBy(Job, { id });
+  }
+
+  /** The files each job ran on, with their names: one query for any number of jobs. */
+  async inputsOf(jobIds: string[], manager?: EntityManager): Promise<Array<{ jobId: string; id: string; name: string }>> {
+    if (jobIds.length === 0) return [];
+    return this.db(manager).query(
+      'SELECT i.job_id AS "jobId", m.id, m.name FROM job_input i JOIN mfile m ON m.id = i.mfile_id WHERE i.job_id = ANY($1::uuid[]) ORDER BY m.id',
+      [jobIds],
+    );
+  }
+
+  /** One more than `limit` jobs (so the caller knows whether a next page exists), in order of creation (ids are UUIDv7). */
+  async page(query: JobPageQuery): Promise<Job[]> {
+    const builder = this.dataSource.getRepository(Job).createQueryBuilder('j').orderBy('j.id', query.newest ? 'DESC' : 'ASC').limit(query.limit + 1);
+    if (query.serviceId) builder.andWhere('j.service_id = :serviceId', { serviceId: query.serviceId });
+    if (query.mfileId) builder.andWhere('j.id IN (SELECT job_id FROM job_input WHERE mfile_id = :mfileId)', { mfileId: query.mfileId });
+    if (query.state) builder.andWhere('j.state = :state', { state: query.state });
+    if (query.task) builder.andWhere('j.task = :task', { task: query.task });
+    if (query.trigger) builder.andWhere('j.trigger = :trigger', { trigger: query.trigger });
+    if (query.runId) builder.andWhere('j.run_id = :runId', { runId: query.runId });
+    if (query.after) builder.andWhere(query.newest ? 'j.id < :after' : 'j.id > :after', { after: query.after });
+    return builder.getMany();
+  }
+
+  /** The job as a webhook delivery describes it (with its inputs' ids), or undefined when it was deleted. */
+  async forDelivery(id: string): Promise<Record<string, unknown> | undefined> {
+    const [job] = await this.dataSource.query(
+      `SELECT j.id, j.task, j.step, j.trigger, j.state, j.error, j.result, j.queue, j.attempts, j.finished_at AS "finishedAt",
+              COALESCE((SELECT json_agg(mfile_id ORDER BY mfile_id) FROM job_input WHERE job_id = j.id), '[]') AS "mfileIds"
+         FROM job j WHERE j.id = $1`,
+      [id],
+    );
+    return job;
+  }
+
+  /**
+   * Jobs PostgreSQL has as queued or running, last changed more than `settleMs` ago, after `after` in id order: what
+   * the reconciler checks against Redis, a batch at a time.
+   */
+  async unsettled(after: string, settleMs: number, limit: number): Promise<Array<{ id: string; queue: string }>> {
+    return this.dataSource.query(
+      `SELECT id, queue FROM job WHERE state IN ($3, $4) AND updated_at < now() - ($2 || ' milliseconds')::interval AND id > $1
+        ORDER BY id LIMIT ${Number(limit)}`,
+      [after, String(settleMs), JobState.Queued, JobState.Running],
+    );
+  }
+
+  /** The job, its row locked for the rest of the transaction (to cancel or delete it). */
+  async lock(id: string, manager?: EntityManager): Promise<Job | null> {
+    return this.db(manager).findOne(Job, { where: { id }, lock: { mode: 'pessimistic_write' } });
+  }
+
+  // --- the state machine
+
+  /**
+   * A worker takes the job: running, one more attempt, its host; with the inputs and whether anything waits for it,
+   * in one statement (a job is small; its bookkeeping must be too). Nothing when the job is gone, waiting,
+   * cancelled or finished (a redelivered message is harmless).
+   */
+  async claim(jobId: string, workerHost: string): Promise<ClaimedJob | undefined> {
+    const claimed: ClaimedJob[] = await this.dataSource.query(
+      `WITH claimed AS (
+         UPDATE job SET state = '${JobState.Running}', started_at = now(), attempts = attempts + 1, worker_host = $2, updated_at = now()
+          WHERE id = $1 AND state IN ('${JobState.Queued}', '${JobState.Running}')
+          RETURNING id, task, options, queue, step, condition, service_id, container_id)
+       SELECT c.id, c.task, c.options, c.queue, c.step, c.condition, c.service_id AS "serviceId", c.container_id AS "containerId",
+              COALESCE((SELECT json_agg(json_build_object(
+                  'id', m.id, 'containerId', m.container_id, 'serviceId', m.service_id, 'folderId', m.folder_id, 'name', m.name,
+                  'size', m.size, 'md5', m.md5, 'sha256', m.sha256, 'mimetype', m.mimetype, 'blobKey', m.blob_key, 'metadata', m.metadata,
+                  'createdAt', m.created_at, 'updatedAt', m.updated_at, 'contentUpdatedAt', m.content_updated_at) ORDER BY m.id)
+                FROM job_input i JOIN mfile m ON m.id = i.mfile_id WHERE i.job_id = c.id), '[]'::json) AS inputs,
+              EXISTS (SELECT 1 FROM job_dependency d WHERE d.prerequisite_id = c.id) AS "hasDependents"
+         FROM claimed c`,
+      [jobId, workerHost],
+    );
+    return claimed[0];
+  }
+
+  /** A running job's progress (0..100). */
+  async reportProgress(jobId: string, percent: number): Promise<void> {
+    await this.dataSource.query(`UPDATE job SET progress = $2 WHERE id = $1 AND state = '${JobState.Running}'`, [jobId, percent]);
+  }
+
+  /** An attempt failed and will be retried: the running job is queued again, saying why. */
+  async retry(jobId: string, error: string): Promise<void> {
+    await this.dataSource.query(`UPDATE job SET state = '${JobState.Queued}', error = $2 WHERE id = $1 AND state = '${JobState.Running}'`, [jobId, error]);
+  }
+
+  /**
+   * Records a running job's final state, result and error. False when it is not running any more (cancelled
+   * meanwhile: its result is dropped).
+   */
+  async recordOutcome(id: string, outcome: { state: JobState; result: unknown; error: string | null }, manager?: EntityManager): Promise<boolean> {
+    const rows = returnedRows(await this.db(manager).query(`${RECORD_OUTCOME} RETURNING id`, [id, outcome.state, outcome.result, outcome.error]));
+    return rows.length > 0;
+  }
+
+  /**
+   * The same in one statement (its own transaction) with what `also` writes once the outcome was recorded: `also`
+   * gets the placeholder of its first parameter and a condition that holds only if the outcome was recorded, and
+   * gives back a data-modifying statement (a usage insert) and its parameters. The common case of the worker: the
+   * state and its usage, together or not at all.
+   */
+  async recordOutcomeWith(
+    id: string,
+    outcome: { state: JobState; result: unknown; error: string | null },
+    also: (firstParam: number, recorded: string) => { sql: string; params: unknown[] } | undefined,
+  ): Promise<boolean> {
+    const extra = also(5, 'EXISTS (SELECT 1 FROM finished)');
+    const rows = returnedRows(await this.dataSource.query(
+      `WITH finished AS (${RECORD_OUTCOME} RETURNING id)
+       ${extra ? `, also AS (${extra.sql})` : ''}
+       SELECT id FROM finished`,
+      [id, outcome.state, outcome.result, outcome.error, ...(extra?.params ?? [])],
+    ));
+    return rows.length > 0;
+  }
+
+  /** Bull gave up on a queued or running job: it fails. The job, or nothing when it had ended already. */
+  async giveUp(jobId: string, error: string, manager?: EntityManager): Promise<Pick<Job, 'id' | 'task' | 'step' | 'serviceId'> | undefined> {
+    const rows = returnedRows<Pick<Job, 'id' | 'task' | 'step' | 'serviceId'>>(await this.db(manager).query(
+      `UPDATE job SET state = '${JobState.Failed}', error = $2, finished_at = now(), updated_at = now()
+        WHERE id = $1 AND state IN ('${JobState.Queued}', '${JobState.Running}') RETURNING id, task, step, service_id AS "serviceId"`,
+      [jobId, error],
+    ));
+    return rows[0];
+  }
+
+  /** A job that has not finished is cancelled (the caller holds its row lock). */
+  async cancel(id: string, error: string, manager?: EntityManager): Promise<void> {
+    await this.db(manager).update(Job, { id }, { state: JobState.Cancelled, finishedAt: new Date(), error });
+  }
+
+  /**
+   * A prerequisite succeeded or was skipped: each waiting dependent whose prerequisites are now all succeeded or
+   * skipped is queued (the dependent row is locked first and its prerequisites read after, so two prerequisites
+   * finishing at once cannot both miss each other). Returns the jobs queued.
+   */
+  async releaseDependents(prerequisiteId: string, manager?: EntityManager): Promise<RunnableJob[]> {
+    const dependents: RunnableJob[] = await this.db(manager).query(
+      `SELECT j.id, j.queue, j.service_id AS "serviceId" FROM job_dependency d JOIN job j ON j.id = d.job_id
+        WHERE d.prerequisite_id = $1 AND j.state = '${JobState.Waiting}' ORDER BY j.id FOR UPDATE OF j`,
+      [prerequisiteId],
+    );
+    const released: RunnableJob[] = [];
+    for (const dependent of dependents) {
+      const [{ open }] = await this.db(manager).query(
+        `SELECT count(*)::int AS open FROM job_dependency d JOIN job p ON p.id = d.prerequisite_id
+          WHERE d.job_id = $1 AND p.state NOT IN ('${JobState.Succeeded}', '${JobState.Skipped}')`,
+        [dependent.id],
+      );
+      if (open > 0) continue;
+      await this.db(manager).query(`UPDATE job SET state = '${JobState.Queued}', updated_at = now() WHERE id = $1 AND state = '${JobState.Waiting}'`, [dependent.id]);
+      released.push(dependent);
+    }
+    return released;
+  }
+
+  /** A prerequisite failed or was cancelled: every waiting job downstream ends in `state` with `error`. Returns them. */
+  async endDownstream(prerequisiteId: string, state: JobState.Failed | JobState.Cancelled, error: string, manager?: EntityManager): Promise<EndedJob[]> {
+    return returnedRows<EndedJob>(await this.db(manager).query(
+      `WITH RECURSIVE downstream(id) AS (
+         SELECT job_id FROM job_dependency WHERE prerequisite_id = $1
+         UNION SELECT d.job_id FROM job_dependency d JOIN downstream ON d.prerequisite_id = downstream.id)
+       UPDATE job SET state = $2::varchar, error = $3, finished_at = now(), updated_at = now()
+        WHERE id IN (SELECT id FROM downstream) AND state = '${JobState.Waiting}' RETURNING id, service_id AS "serviceId", error`,
+      [prerequisiteId, state, error],
+    ));
+  }
+
+  // --- deleting
+
+  /** Deletes a job row (its inputs and edges go with it by cascade). */
+  async delete(id: string, manager?: EntityManager): Promise<void> {
+    await this.db(manager).delete(Job, { id });
+  }
+
+  // --- used by deletes (content: subtree deletion)
+
+  /**
+   * The backup copies (by sha256) that a service's or container's backup jobs created: what the backup task
+   * recorded as its result, `{ sha256, created }`.
+   */
+  async backupCopiesUnder(scope: { serviceId: string } | { containerId: string }, manager?: EntityManager): Promise<string[]> {
+    const [column, id] = 'serviceId' in scope ? ['service_id', scope.serviceId] : ['container_id', scope.containerId];
+    const rows: { sha256: string }[] = await this.db(manager).query(
+      `SELECT DISTINCT result->>'sha256' AS sha256 FROM job WHERE ${column} = $1 AND task = 'backup' AND state = $2 AND (result->>'created')::boolean`,
+      [id, JobState.Succeeded],
+    );
+    return rows.map((row) => row.sha256).filter((sha256) => /^[0-9a-f]{64}$/.test(sha256));
   }
 }

@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
-import { JobOutputsController } from '../job-outputs/job-outputs.controller';
-import { JobOutputsService } from '../job-outputs/job-outputs.service';
-import { MfilesModule } from '../mfiles/mfiles.module';
+import { KeysModule } from '../keys/keys.module';
 import { PipelinesModule } from '../pipelines/pipelines.module';
+import { QueuesModule } from '../queues/queues.module';
+import { StorageModule } from '../storage/storage.module';
+import { UsageModule } from '../usage/usage.module';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 
-@Module({ imports: [MfilesModule, PipelinesModule], controllers: [JobsController, JobOutputsController], providers: [JobsService, JobOutputsService] })
+/** Jobs on request: create, follow (SSE), cancel, retry, delete. */
+@Module({ imports: [KeysModule, PipelinesModule, QueuesModule, StorageModule, UsageModule], controllers: [JobsController], providers: [JobsService] })
 export class JobsModule {}

@@ -1,26 +1,28 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { InjectEntityManager } from '@nestjs/typeorm';
+import { EntityManager } from 'typeorm';
 import { decodeIdCursor, Page, toPage } from '../common/pagination';
 import { Problems } from '../common/problem';
+import { UnitOfWork } from '../database/unit-of-work';
 import { uuidv7 } from '../database/uuid';
-import { JobOutput } from '../job-outputs/job-output.entity';
+import { JobOutputRepository } from '../job-outputs/job-output.repository';
 import { RequestAuth } from '../keys/authorize.decorator';
 import { covers } from '../keys/keys.service';
 import { ResourceResolver } from '../keys/resource-resolver.service';
-import { enforceServiceState } from '../keys/key.guard';
+import { enforceServiceState } from '../services/service-state';
 import { QueueRegistry } from '../queues/queue-registry';
-import { routeQueue } from '../queues/queue-names';
-import { Mfile } from '../mfiles/mfile.entity';
-import { Service } from '../services/service.entity';
-import { BlobJanitor } from '../storage/blob-janitor';
+import { routeQueue } from '../queues/queue-catalogue';
+import { MfileRepository } from '../mfiles/mfile.repository';
+import { ServiceRepository } from '../services/service.repository';
+import { SubtreeDeletion } from '../storage/subtree-deletion';
 import { isTaskName, resolveTaskOptions, TASKS } from '../tasks/task-catalogue';
 import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { QuotaService } from '../usage/quota.service';
 import { UsageService } from '../usage/usage.service';
 import { CreateJobDto, ListJobsQuery } from './dto';
-import { FINAL_JOB_STATES, Job, JobInput, JobState } from './job.entity';
+import { FINAL_JOB_STATES, Job, JobState } from './job.entity';
+import { JobRepository } from './job.repository';
 
 export type JobView = Job & { mfileIds: string[] };
 /** A job in a list: its inputs' ids, and their names for keys that may read files. */
@@ -31,10 +33,16 @@ export class JobsService {
   private readonly logger = new Logger('jobs');
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    /** Outside any transaction (the quota check takes a manager). */
+    @InjectEntityManager() private readonly manager: EntityManager,
+    private readonly unitOfWork: UnitOfWork,
+    private readonly jobs: JobRepository,
+    private readonly outputs: JobOutputRepository,
+    private readonly mfiles: MfileRepository,
+    private readonly services: ServiceRepository,
     private readonly resolver: ResourceResolver,
     private readonly queues: QueueRegistry,
-    private readonly janitor: BlobJanitor,
+    private readonly deletion: SubtreeDeletion,
     private readonly usage: UsageService,
     private readonly pipelines: PipelinesService,
     private readonly quotas: QuotaService,
@@ -54,7 +62,7 @@ export class JobsService {
       containerId = target.containerId;
     }
     // a service (or container) whose monthly job runtime is used up gets a 429 naming the quota, not a job that fails
-    if (serviceId) await this.quotas.enforce(this.dataSource.manager, serviceId, { job: true });
+    if (serviceId) await this.quotas.enforce(this.manager, serviceId, { job: true });
     return { mfileIds, serviceId: serviceId!, containerId: containerId! };
   }
 
@@ -64,9 +72,14 @@ export class JobsService {
     const { mfileIds, serviceId } = await this.manualInputs(auth, dto.mfileIds);
     const { definition } = await this.pipelines.profileOf(serviceId);
     if (!definition.manual?.steps.length) throw Problems.conflict("the service's profile has no manual pipeline: PUT /services/:id/profile with one", { errors: ['no manual pipeline'] });
-    const jobs = await this.pipelines.withOutbox(async (manager, outbox) => {
+    const jobs = await this.unitOfWork.run(async (work) => {
+      const outbox = this.pipelines.outboxFor(work);
       const made: Job[] = [];
-      for (const id of mfileIds) made.push(...(await this.pipelines.instantiate(manager, 'manual', await manager.findOneByOrFail(Mfile, { id }), outbox)));
+      for (const id of mfileIds) {
+        const mfile = await this.mfiles.findById(id, work.manager);
+        if (!mfile) throw Problems.notFound('mfile', id);
+        made.push(...(await this.pipelines.instantiate(work.manager, 'manual', mfile, outbox)));
+      }
       return made;
     });
     return { items: await Promise.all(jobs.map((job) => this.get(job.id))) };
@@ -79,12 +92,12 @@ export class JobsService {
     const { options, errors } = resolveTaskOptions(task, dto.options);
     if (errors.length) throw Problems.badRequest(`bad options for ${task.name}: ${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`, { errors });
     const { mfileIds, serviceId, containerId } = await this.manualInputs(auth, dto.mfileIds);
-    const job = await this.dataSource.transaction(async (manager) => {
-      const service = await manager.findOneByOrFail(Service, { id: serviceId });
+    const job = await this.unitOfWork.run(async ({ manager }) => {
+      const service = await this.services.findById(serviceId, manager);
+      if (!service) throw Problems.notFound('service', serviceId);
       const queue = routeQueue({ requested: dto.queue, servicePriority: service.priority, taskDefault: task.defaultQueue });
       const created = manager.create(Job, { id: uuidv7(), containerId, serviceId, task: task.name, options: options as Job['options'], queue, state: JobState.Queued, trigger: 'manual' });
-      await manager.insert(Job, created);
-      await manager.insert(JobInput, mfileIds.map((mfileId) => ({ jobId: created.id, mfileId })));
+      await this.jobs.createManual(created, mfileIds, manager);
       await this.usage.record(manager, { metric: 'jobs', value: 1, containerId, serviceId, resourceType: 'job', resourceId: created.id, idempotencyKey: `${created.id}:jobs` });
       return created;
     });
@@ -93,22 +106,17 @@ export class JobsService {
     return this.get(job.id);
   }
 
-  async get(id: string, manager: EntityManager = this.dataSource.manager): Promise<JobView> {
-    const job = await manager.findOneBy(Job, { id });
+  async get(id: string, manager?: EntityManager): Promise<JobView> {
+    const job = await this.jobs.findById(id, manager);
     if (!job) throw Problems.notFound('job', id);
-    const inputs = (await this.inputsOf(manager, [id])).get(id) ?? [];
+    const inputs = (await this.inputsOf([id], manager)).get(id) ?? [];
     return { ...job, mfileIds: inputs.map((input) => input.id) };
   }
 
   /** The files each job ran on, by id, with their names: one query for any number of jobs. */
-  private async inputsOf(manager: EntityManager, jobIds: string[]): Promise<Map<string, Array<{ id: string; name: string }>>> {
+  private async inputsOf(jobIds: string[], manager?: EntityManager): Promise<Map<string, Array<{ id: string; name: string }>>> {
     const byJob = new Map<string, Array<{ id: string; name: string }>>();
-    if (jobIds.length === 0) return byJob;
-    const rows: Array<{ jobId: string; id: string; name: string }> = await manager.query(
-      'SELECT i.job_id AS "jobId", m.id, m.name FROM job_input i JOIN mfile m ON m.id = i.mfile_id WHERE i.job_id = ANY($1::uuid[]) ORDER BY m.id',
-      [jobIds],
-    );
-    for (const row of rows) {
+    for (const row of await this.jobs.inputsOf(jobIds, manager)) {
       if (!byJob.has(row.jobId)) byJob.set(row.jobId, []);
       byJob.get(row.jobId)!.push({ id: row.id, name: row.name });
     }
@@ -120,19 +128,11 @@ export class JobsService {
    * their names: one more query for the page.
    */
   async list(scope: { serviceId?: string; mfileId?: string }, query: ListJobsQuery, withNames = false): Promise<Page<ListedJob>> {
-    const newest = query.order === 'newest';
-    const builder = this.dataSource.getRepository(Job).createQueryBuilder('j').orderBy('j.id', newest ? 'DESC' : 'ASC').limit(query.limit + 1);
-    if (scope.serviceId) builder.andWhere('j.service_id = :serviceId', { serviceId: scope.serviceId });
-    if (scope.mfileId) builder.andWhere('j.id IN (SELECT job_id FROM job_input WHERE mfile_id = :mfileId)', { mfileId: scope.mfileId });
-    if (query.state) builder.andWhere('j.state = :state', { state: query.state });
-    if (query.task) builder.andWhere('j.task = :task', { task: query.task });
-    if (query.trigger) builder.andWhere('j.trigger = :trigger', { trigger: query.trigger });
-    if (query.runId) builder.andWhere('j.run_id = :runId', { runId: query.runId });
     const after = decodeIdCursor(query.cursor);
     // ids are UUIDv7: their order is the order of creation
-    if (after) builder.andWhere(newest ? 'j.id < :after' : 'j.id > :after', { after });
-    const page = toPage(await builder.getMany(), query.limit, (last) => [last.id]);
-    const byJob = await this.inputsOf(this.dataSource.manager, page.items.map((job) => job.id));
+    const rows = await this.jobs.page({ ...scope, state: query.state, task: query.task, trigger: query.trigger, runId: query.runId, newest: query.order === 'newest', after: after ?? undefined, limit: query.limit });
+    const page = toPage(rows, query.limit, (last) => [last.id]);
+    const byJob = await this.inputsOf(page.items.map((job) => job.id));
     return {
       ...page,
       items: page.items.map((job) => {
@@ -148,11 +148,11 @@ export class JobsService {
    */
   async cancel(id: string): Promise<JobView> {
     const outbox = new JobOutbox();
-    const job = await this.dataSource.transaction(async (manager) => {
-      const locked = await manager.findOne(Job, { where: { id }, lock: { mode: 'pessimistic_write' } });
+    const job = await this.unitOfWork.run(async ({ manager }) => {
+      const locked = await this.jobs.lock(id, manager);
       if (!locked) throw Problems.notFound('job', id);
       if (FINAL_JOB_STATES.includes(locked.state)) throw Problems.conflict(`the job is already ${locked.state}`, { state: locked.state });
-      await manager.update(Job, { id }, { state: JobState.Cancelled, finishedAt: new Date(), error: 'cancelled on request' });
+      await this.jobs.cancel(id, 'cancelled on request', manager);
       await this.pipelines.settleDependents(manager, locked, JobState.Cancelled, outbox);
       outbox.announce({ jobId: id, serviceId: locked.serviceId, state: JobState.Cancelled, error: 'cancelled on request' });
       return locked;
@@ -164,31 +164,24 @@ export class JobsService {
 
   /** Deletes a finished job with its outputs. */
   async remove(id: string): Promise<void> {
-    const blobs = await this.dataSource.transaction(async (manager) => {
-      const job = await manager.findOne(Job, { where: { id }, lock: { mode: 'pessimistic_write' } });
-      if (!job) throw Problems.notFound('job', id);
-      if (!FINAL_JOB_STATES.includes(job.state)) throw Problems.conflict(`the job is ${job.state}: cancel it first`, { state: job.state });
-      const blobKeys = await this.janitor.blobsUnder(manager, { jobIds: [id] });
-      // the bytes its outputs stored leave disc with them
-      const outputs: Array<{ id: string; size: number }> = await manager.query('SELECT id, size::float8 AS size FROM job_output WHERE job_id = $1 AND blob_key IS NOT NULL', [id]);
-      await this.usage.record(
-        manager,
-        ...outputs.map((output) => ({ metric: 'disc' as const, value: -output.size, containerId: job.containerId, serviceId: job.serviceId, resourceType: 'joboutput' as const, resourceId: output.id })),
-      );
-      // the files' links to these outputs (their thumbnail, poster, proxy...) go with them, rather than point at nothing
-      await manager.query(
-        `UPDATE mfile m
-            SET metadata = jsonb_set(m.metadata, '{renditions}',
-                  COALESCE((SELECT jsonb_object_agg(r.key, r.value) FROM jsonb_each(m.metadata->'renditions') r WHERE r.value->>'jobId' IS DISTINCT FROM $2), '{}'::jsonb))
-          WHERE m.id IN (SELECT i.mfile_id FROM job_input i WHERE i.job_id = $1)
-            AND jsonb_typeof(m.metadata->'renditions') = 'object'
-            AND EXISTS (SELECT 1 FROM jsonb_each(m.metadata->'renditions') r WHERE r.value->>'jobId' = $2)`,
-        [id, id],
-      );
-      await manager.delete(JobOutput, { jobId: id });
-      await manager.delete(Job, { id });
-      return blobKeys;
+    let job: Job | null = null;
+    await this.deletion.run({
+      lock: async (manager) => {
+        job = await this.jobs.lock(id, manager);
+        if (!job) throw Problems.notFound('job', id);
+        if (!FINAL_JOB_STATES.includes(job.state)) throw Problems.conflict(`the job is ${job.state}: cancel it first`, { state: job.state });
+        return { jobIds: [id] };
+      },
+      delete: async (manager) => {
+        const { containerId, serviceId } = job!;
+        // the bytes its outputs stored leave disc with them
+        const outputs = await this.outputs.storedOfJob(id, manager);
+        await this.usage.record(manager, ...outputs.map((output) => ({ metric: 'disc' as const, value: -output.size, containerId, serviceId, resourceType: 'joboutput' as const, resourceId: output.id })));
+        // the files' links to these outputs (their thumbnail, poster, proxy...) go with them, rather than point at nothing
+        await this.mfiles.dropRenditionsOfJob(id, manager);
+        await this.outputs.deleteOfJob(id, manager);
+        await this.jobs.delete(id, manager);
+      },
     });
-    await this.janitor.removeAll(blobs);
   }
 }

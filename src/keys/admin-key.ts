@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/config';
 import { actionsOfRoles } from './actions';
-import { Key } from './key.entity';
+import { KeyRepository } from './key.repository';
 import { generateKeySecret, hashKeySecret } from './key-secret';
 import { uuidv7 } from '../database/uuid';
 
@@ -14,11 +14,12 @@ import { uuidv7 } from '../database/uuid';
  */
 export async function ensureAdminKey(dataSource: DataSource, config: AppConfig, announce: (line: string) => void): Promise<void> {
   const file = join(config.varDir, 'admin.key');
+  const keys = new KeyRepository(dataSource);
   await dataSource.transaction(async (manager) => {
-    await manager.query('SELECT pg_advisory_xact_lock(727275)');
-    const active = await manager.getRepository(Key).createQueryBuilder('k').where('k.bootstrap = true AND k.revoked_at IS NULL').getMany();
+    await keys.lockAdminKeys(manager);
+    const active = await keys.activeAdminKeys(manager);
     const insert = async (secret: string, label: string) =>
-      manager.insert(Key, {
+      keys.create({
         id: uuidv7(),
         secretHash: hashKeySecret(secret),
         label,
@@ -33,17 +34,11 @@ export async function ensureAdminKey(dataSource: DataSource, config: AppConfig, 
         expiresAt: null,
         revokedAt: null,
         bootstrap: true,
-      });
+      }, manager);
     if (config.adminKey) {
       const hash = hashKeySecret(config.adminKey);
       if (active.some((key) => key.secretHash === hash)) return;
-      for (const key of active) {
-        await manager.query(
-          `WITH RECURSIVE tree AS (SELECT id FROM key WHERE id = $1 UNION SELECT k.id FROM key k JOIN tree t ON k.parent_id = t.id)
-           UPDATE key SET revoked_at = now() WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL`,
-          [key.id],
-        );
-      }
+      for (const key of active) await keys.revokeTree(key.id, manager);
       await insert(config.adminKey, 'provider admin (ADMIN_KEY)');
       announce(active.length ? 'ADMIN_KEY changed: the previous admin key and its sub-keys are revoked' : 'admin key set from ADMIN_KEY');
       return;

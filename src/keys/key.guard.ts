@@ -1,35 +1,13 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ProblemError, Problems } from '../common/problem';
+import { requireCsrf } from '../common/csrf';
+import { Problems } from '../common/problem';
+import { enforceServiceState } from '../services/service-state';
 import { AUTHORIZE_METADATA, AuthorizeSpec, AuthorizedRequest, PUBLIC_METADATA } from './authorize.decorator';
 import type { Request } from 'express';
-import { requireCsrf } from '../auth/session';
 import { extractHeldKeyId, extractKeySecret } from './key-extraction';
 import { covers, KeysService } from './keys.service';
-import { ResolvedResource, ResourceResolver } from './resource-resolver.service';
-
-/**
- * Suspension and MServe's time window. Whoever can lift them keeps working: keys with service:manage for the
- * service's own state, provider keys (container:create) for a suspended container. Everyone else gets a 403 that
- * says why.
- */
-export function enforceServiceState(target: ResolvedResource, action: string, actions: ReadonlySet<string>, now = new Date()): void {
-  if (!target.service) return;
-  const { startsAt, endsAt, suspended, containerSuspended } = target.service;
-  if (containerSuspended && !action.endsWith(':read') && !actions.has('container:create')) {
-    throw new ProblemError(403, 'container-suspended', 'Forbidden', `the container is suspended: every service in it is read-only, so ${action} is refused`);
-  }
-  if (actions.has('service:manage')) return;
-  if ((startsAt && now < startsAt) || (endsAt && now >= endsAt)) {
-    throw new ProblemError(403, 'outside-time-window', 'Forbidden', `the service is only available ${startsAt ? `from ${startsAt.toISOString()} ` : ''}${endsAt ? `until ${endsAt.toISOString()}` : ''}`.trim(), {
-      startsAt,
-      endsAt,
-    });
-  }
-  if (suspended && !action.endsWith(':read')) {
-    throw new ProblemError(403, 'service-suspended', 'Forbidden', `the service is suspended: it is read-only, so ${action} is refused`);
-  }
-}
+import { ResourceResolver } from './resource-resolver.service';
 
 /** Every route needs a key unless marked @Public(); routes declare their action with @Authorize(). */
 @Injectable()

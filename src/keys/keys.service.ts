@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returnedRows } from '../common/database-errors';
 import { Problems } from '../common/problem';
 import { decodeIdCursor, encodeCursor, Page } from '../common/pagination';
 import { uuidv7 } from '../database/uuid';
 import { Action, actionsOfRoles, isAction, isRole } from './actions';
 import { Key } from './key.entity';
+import { KeyRepository } from './key.repository';
 import { generateKeySecret, hashKeySecret, looksLikeKey, sameHash } from './key-secret';
 import { ResolvedResource, ResourceRef, ResourceResolver } from './resource-resolver.service';
 
@@ -48,17 +48,12 @@ export function presentKey(key: Key) {
   };
 }
 
-const DESCENDANTS = `
-  WITH RECURSIVE tree AS (
-    SELECT id FROM key WHERE id = $1
-    UNION SELECT k.id FROM key k JOIN tree t ON k.parent_id = t.id
-  )`;
-
 @Injectable()
 export class KeysService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly resolver: ResourceResolver,
+    private readonly keys: KeyRepository,
   ) {}
 
   /** Looks a presented secret up by its hash. Every failure is a 401 that says why. */
@@ -66,7 +61,7 @@ export class KeysService {
     if (!secret) throw Problems.unauthenticated('no key presented: send Authorization: Bearer <key>, ?key=<key>, or the key as the Basic-auth password');
     if (!looksLikeKey(secret)) throw Problems.unauthenticated('the presented key is malformed');
     const hash = hashKeySecret(secret);
-    const key = await this.dataSource.getRepository(Key).findOneBy({ secretHash: hash });
+    const key = await this.keys.findBySecretHash(hash);
     if (!key || !sameHash(key.secretHash, hash)) throw Problems.unauthenticated('the presented key is not known');
     return this.usable(key);
   }
@@ -76,12 +71,7 @@ export class KeysService {
    * Anything else is a 401, exactly as an unknown secret.
    */
   async authenticateHeld(keyId: string, holder: { userId?: string; keyIds?: string[] }): Promise<AuthenticatedKey> {
-    const key = await this.dataSource
-      .getRepository(Key)
-      .createQueryBuilder('k')
-      .where('k.id = :keyId', { keyId })
-      .andWhere('(k.id = ANY(CAST(:held AS uuid[])) OR EXISTS (SELECT 1 FROM user_key uk JOIN app_user u ON u.id = uk.user_id WHERE uk.key_id = k.id AND uk.user_id = CAST(:userId AS uuid) AND NOT u.disabled))', { held: holder.keyIds ?? [], userId: holder.userId ?? null })
-      .getOne();
+    const key = await this.keys.findHeld(keyId, holder);
     if (!key) throw Problems.unauthenticated(`key ${keyId} is not held by this session: log in, or add the key with its secret`);
     return this.usable(key);
   }
@@ -98,7 +88,7 @@ export class KeysService {
     options: { resource: ResolvedResource; roles: string[]; actions?: Action[]; parent?: Key | null; createdBy?: Key | null; expiresAt?: Date | null; label?: string | null; bootstrap?: boolean; secret?: string },
   ): Promise<IssuedKey> {
     const secret = options.secret ?? generateKeySecret();
-    const key = manager.create(Key, {
+    const key = await this.keys.create({
       id: uuidv7(),
       secretHash: hashKeySecret(secret),
       // labels we compose ("mfileowner for <a 255-byte name>") may be longer than the column: they are notes, cut them
@@ -114,9 +104,8 @@ export class KeysService {
       expiresAt: options.expiresAt ?? null,
       revokedAt: null,
       bootstrap: options.bootstrap ?? false,
-    });
-    await manager.insert(Key, key);
-    return { key: (await manager.findOneByOrFail(Key, { id: key.id })), secret };
+    }, manager);
+    return { key, secret };
   }
 
   /** Derives a sub-key: never more actions, never a wider resource, never a later expiry than the parent. */
@@ -148,16 +137,9 @@ export class KeysService {
   /** Keys the presented key derived (at any depth) or minted when it created a resource. */
   async listManaged(presenter: Key, cursor: string | undefined, limit: number): Promise<Page<ReturnType<typeof presentKey>>> {
     const after = decodeIdCursor(cursor);
-    const rows: { id: string }[] = await this.dataSource.query(
-      `${DESCENDANTS}
-       SELECT id FROM key
-        WHERE (id IN (SELECT id FROM tree WHERE id <> $1) OR created_by_key_id = $1)
-          AND ($2::uuid IS NULL OR id > $2::uuid)
-        ORDER BY id LIMIT $3`,
-      [presenter.id, after, limit + 1],
-    );
-    const ids = rows.slice(0, limit).map((row) => row.id);
-    const keys = ids.length ? await this.dataSource.getRepository(Key).createQueryBuilder('k').where('k.id IN (:...ids)', { ids }).orderBy('k.id').getMany() : [];
+    const rows = await this.keys.managedIds(presenter.id, after, limit + 1);
+    const ids = rows.slice(0, limit);
+    const keys = await this.keys.findByIdsOrdered(ids);
     return { items: keys.map(presentKey), nextCursor: rows.length > limit ? encodeCursor([ids[ids.length - 1]]) : null };
   }
 
@@ -174,21 +156,13 @@ export class KeysService {
   }
 
   async revokeTree(manager: EntityManager, id: string): Promise<string[]> {
-    const rows = returnedRows<{ id: string }>(
-      await manager.query(
-        `${DESCENDANTS}
-         UPDATE key SET revoked_at = now() WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL RETURNING id`,
-        [id],
-      ),
-    );
-    return rows.map((row) => row.id);
+    return this.keys.revokeTree(id, manager);
   }
 
   /** Revokes every key that points at one of these resources (they are being deleted), with their sub-keys. */
   async revokeForResources(manager: EntityManager, resourceIds: string[]): Promise<void> {
     if (resourceIds.length === 0) return;
-    const rows: { id: string }[] = await manager.query('SELECT id FROM key WHERE resource_id = ANY($1::uuid[]) AND revoked_at IS NULL', [resourceIds]);
-    for (const row of rows) await this.revokeTree(manager, row.id);
+    for (const id of await this.keys.activeIdsForResources(resourceIds, manager)) await this.revokeTree(manager, id);
   }
 
   /**
@@ -196,15 +170,10 @@ export class KeysService {
    * key that could have minted it (covers its resource and holds every action it has, plus key:revoke).
    */
   private async findManageable(presenter: AuthenticatedKey, id: string): Promise<Key> {
-    const key = await this.dataSource.getRepository(Key).findOneBy({ id });
+    const key = await this.keys.findById(id);
     if (!key) throw Problems.notFound('key', id);
     if (key.id === presenter.key.id || key.createdByKeyId === presenter.key.id) return key;
-    const ancestors: { id: string }[] = await this.dataSource.query(
-      `WITH RECURSIVE up AS (SELECT id, parent_id FROM key WHERE id = $1 UNION SELECT k.id, k.parent_id FROM key k JOIN up ON k.id = up.parent_id)
-       SELECT id FROM up WHERE id = $2`,
-      [key.id, presenter.key.id],
-    );
-    if (ancestors.length) return key;
+    if (await this.keys.isDerivedFrom(key.id, presenter.key.id)) return key;
     if (presenter.actions.has('key:revoke') && key.actions.every((action) => presenter.actions.has(action))) {
       const target = await this.resolver.resolve({ type: key.resourceType, id: key.resourceId }).catch(() => null);
       if (target && covers(presenter.key, target)) return key;

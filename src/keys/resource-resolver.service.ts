@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { Problems } from '../common/problem';
 import { UUID_PATTERN } from '../database/uuid';
+import { ServiceState } from '../services/service-state';
 import { ResourceType } from './key.entity';
 
 export interface ResourceRef {
@@ -19,7 +20,7 @@ export interface ResolvedResource extends ResourceRef {
    * Management state of the enclosing service, for suspension and time-window checks: suspended when the service
    * or its container is. For a container itself, the container's suspension (no window).
    */
-  service?: { suspended: boolean; containerSuspended: boolean; startsAt: Date | null; endsAt: Date | null };
+  service?: ServiceState;
 }
 
 const LABEL: Record<ResourceType, string> = {

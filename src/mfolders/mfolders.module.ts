@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
+import { KeysModule } from '../keys/keys.module';
+import { StorageModule } from '../storage/storage.module';
+import { UsageModule } from '../usage/usage.module';
 import { MfoldersController } from './mfolders.controller';
 import { MfoldersService } from './mfolders.service';
 
-@Module({ controllers: [MfoldersController], providers: [MfoldersService], exports: [MfoldersService] })
+@Module({ imports: [KeysModule, StorageModule, UsageModule], controllers: [MfoldersController], providers: [MfoldersService], exports: [MfoldersService] })
 export class MfoldersModule {}

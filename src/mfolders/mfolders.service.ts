@@ -2,40 +2,40 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { isUniqueViolation } from '../common/database-errors';
-import { decodeIdCursor, escapeLike, Page, toPage } from '../common/pagination';
+import { decodeIdCursor, Page, toPage } from '../common/pagination';
 import { Problems } from '../common/problem';
 import { uuidv7 } from '../database/uuid';
 import { RequestAuth } from '../keys/authorize.decorator';
 import { covers, KeysService } from '../keys/keys.service';
 import { ResourceResolver } from '../keys/resource-resolver.service';
-import { BlobJanitor } from '../storage/blob-janitor';
+import { MfileRepository } from '../mfiles/mfile.repository';
+import { SubtreeDeletion } from '../storage/subtree-deletion';
 import { UsageService } from '../usage/usage.service';
 import { CreateMfolderDto, ListMfoldersQuery, UpdateMfolderDto } from './dto';
 import { Mfolder } from './mfolder.entity';
+import { MfolderRepository } from './mfolder.repository';
 
 @Injectable()
 export class MfoldersService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly folders: MfolderRepository,
+    private readonly mfiles: MfileRepository,
     private readonly resolver: ResourceResolver,
     private readonly keys: KeysService,
-    private readonly janitor: BlobJanitor,
+    private readonly deletion: SubtreeDeletion,
     private readonly usage: UsageService,
   ) {}
 
-  async get(id: string, manager: EntityManager = this.dataSource.manager): Promise<Mfolder> {
-    const folder = await manager.findOneBy(Mfolder, { id });
+  async get(id: string, manager?: EntityManager): Promise<Mfolder> {
+    const folder = await this.folders.findById(id, manager);
     if (!folder) throw Problems.notFound('mfolder', id);
     return folder;
   }
 
   /** A name is taken in a folder by a subfolder or a file (WebDAV cannot show both). */
   async assertNameFree(manager: EntityManager, folderId: string, name: string, except?: string): Promise<void> {
-    const rows: { id: string; kind: string }[] = await manager.query(
-      `SELECT id, 'mfolder' AS kind FROM mfolder WHERE parent_id = $1 AND name = $2
-       UNION ALL SELECT id, 'mfile' FROM mfile WHERE folder_id = $1 AND name = $2`,
-      [folderId, name],
-    );
+    const rows = await this.folders.entriesNamed(folderId, name, manager);
     const clash = rows.find((row) => row.id !== except);
     if (clash) throw Problems.conflict(`an ${clash.kind} named "${name}" already exists in this folder`, { existing: { type: clash.kind, id: clash.id } });
   }
@@ -44,11 +44,10 @@ export class MfoldersService {
     try {
       return await this.dataSource.transaction(async (manager) => {
         const parent = await this.get(parentId, manager);
-        await manager.query('SELECT id FROM mfolder WHERE id = $1 FOR NO KEY UPDATE', [parentId]);
+        await this.folders.lockNames(parentId, manager);
         await this.assertNameFree(manager, parentId, dto.name);
-        const folder = manager.create(Mfolder, { id: uuidv7(), containerId: parent.containerId, serviceId: parent.serviceId, parentId, name: dto.name });
-        await manager.insert(Mfolder, folder);
-        return manager.findOneByOrFail(Mfolder, { id: folder.id });
+        const folder = await this.folders.create({ id: uuidv7(), containerId: parent.containerId, serviceId: parent.serviceId, parentId, name: dto.name }, manager);
+        return this.folders.reload(folder.id, manager);
       });
     } catch (error) {
       if (isUniqueViolation(error)) throw Problems.conflict(`a folder named "${dto.name}" already exists in this folder`);
@@ -57,11 +56,8 @@ export class MfoldersService {
   }
 
   async listChildren(parentId: string, query: ListMfoldersQuery): Promise<Page<Mfolder>> {
-    const builder = this.dataSource.getRepository(Mfolder).createQueryBuilder('f').where('f.parent_id = :parentId', { parentId }).orderBy('f.id').limit(query.limit + 1);
     const after = decodeIdCursor(query.cursor);
-    if (after) builder.andWhere('f.id > :after', { after });
-    if (query.name) builder.andWhere("f.name ILIKE :name ESCAPE '\\'", { name: `%${escapeLike(query.name)}%` });
-    return toPage(await builder.getMany(), query.limit, (last) => [last.id]);
+    return toPage(await this.folders.pageOfChildren({ parentId, after, name: query.name, limit: query.limit }), query.limit, (last) => [last.id]);
   }
 
   /** Renames and/or moves a folder; never under itself, never out of its service or the key's scope. */
@@ -77,9 +73,9 @@ export class MfoldersService {
           if (target.ancestors.has(folder.id)) throw Problems.conflict('a folder cannot be moved into itself or one of its subfolders');
         }
         const name = dto.name ?? folder.name;
-        await manager.query('SELECT id FROM mfolder WHERE id = $1 FOR NO KEY UPDATE', [parentId]);
+        await this.folders.lockNames(parentId, manager);
         await this.assertNameFree(manager, parentId, name, folder.id);
-        await manager.update(Mfolder, { id }, { name, parentId });
+        await this.folders.moveTo(id, { name, parentId }, manager);
         return this.get(id, manager);
       });
     } catch (error) {
@@ -90,29 +86,27 @@ export class MfoldersService {
 
   /** Deletes a folder and its whole subtree (files included). Needs mfile:delete as well when it holds files. */
   async remove(auth: RequestAuth, id: string): Promise<void> {
-    const blobs = await this.dataSource.transaction(async (manager) => {
-      const folder = await this.get(id, manager);
-      if (folder.parentId === null) throw Problems.conflict('the root folder of a service cannot be deleted; delete the service instead');
-      const tree: { id: string }[] = await manager.query(
-        `WITH RECURSIVE tree AS (SELECT id FROM mfolder WHERE id = $1 UNION SELECT f.id FROM mfolder f JOIN tree t ON f.parent_id = t.id) SELECT id FROM tree`,
-        [id],
-      );
-      const folderIds = tree.map((row) => row.id);
-      const files: { id: string; size: string }[] = await manager.query('SELECT id, size FROM mfile WHERE folder_id = ANY($1::uuid[]) FOR UPDATE', [folderIds]);
-      if (files.length && !auth.actions.has('mfile:delete')) throw Problems.missingActions(['mfile:delete'], `the ${files.length} file(s) in this folder`);
-      const blobKeys = await this.janitor.blobsUnder(manager, { folderIds });
-      await this.keys.revokeForResources(manager, [...folderIds, ...files.map((file) => file.id)]);
-      // per file, so each Mfile's own usage ends at zero too
-      await this.usage.record(
-        manager,
-        ...files.flatMap((file) => {
-          const scope = { containerId: folder.containerId, serviceId: folder.serviceId, resourceType: 'mfile' as const, resourceId: file.id };
-          return [{ metric: 'disc' as const, value: -Number(file.size), ...scope }, { metric: 'mfiles' as const, value: -1, ...scope }];
-        }),
-      );
-      await manager.delete(Mfolder, { id });
-      return blobKeys;
+    await this.deletion.run({
+      lock: async (manager) => {
+        const folder = await this.get(id, manager);
+        if (folder.parentId === null) throw Problems.conflict('the root folder of a service cannot be deleted; delete the service instead');
+        const folderIds = await this.folders.subtreeIds(id, manager);
+        const files = await this.mfiles.lockInFolders(folderIds, manager);
+        if (files.length && !auth.actions.has('mfile:delete')) throw Problems.missingActions(['mfile:delete'], `the ${files.length} file(s) in this folder`);
+        return { subtree: { folderIds }, folder, files };
+      },
+      delete: async (manager, { subtree: { folderIds }, folder, files }) => {
+        await this.keys.revokeForResources(manager, [...folderIds, ...files.map((file) => file.id)]);
+        // per file, so each Mfile's own usage ends at zero too
+        await this.usage.record(
+          manager,
+          ...files.flatMap((file) => {
+            const scope = { containerId: folder.containerId, serviceId: folder.serviceId, resourceType: 'mfile' as const, resourceId: file.id };
+            return [{ metric: 'disc' as const, value: -file.size, ...scope }, { metric: 'mfiles' as const, value: -1, ...scope }];
+          }),
+        );
+        await this.folders.delete(id, manager);
+      },
     });
-    await this.janitor.removeAll(blobs);
   }
 }

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { QueueName } from '../queues/queue-names';
-import { QueueRegistry } from '../queues/queue-registry';
+import { REDIS_CLIENT, RedisConnections } from '../redis/redis-connections';
 
 /** What changed about a job: its state, or its progress while running. */
 export interface JobEvent {
@@ -30,14 +29,15 @@ export class JobEvents implements OnApplicationShutdown {
   private readonly listeners = new Map<string, Set<Listener>>();
 
   constructor(
-    private readonly queues: QueueRegistry,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    private readonly connections: RedisConnections,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.channel = `${config.queuePrefix}:job-events`;
   }
 
   publish(...events: Array<Omit<JobEvent, 'at'>>): void {
-    const client = this.queues.get(QueueName.Normal).client;
+    const client = this.redis;
     const at = new Date().toISOString();
     for (const event of events) {
       client.publish(this.channel, JSON.stringify({ ...event, at })).catch((error: unknown) => this.logger.debug(`publish failed: ${String(error)}`));
@@ -67,7 +67,7 @@ export class JobEvents implements OnApplicationShutdown {
 
   private ensureSubscribed(): Promise<void> {
     this.subscribing ??= (async () => {
-      const subscriber = this.queues.get(QueueName.Normal).client.duplicate();
+      const subscriber = this.connections.dedicated('job-events');
       this.subscriber = subscriber;
       subscriber.on('message', (_channel: string, message: string) => {
         let event: JobEvent;

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
-import { QueueName } from '../queues/queue-names';
+import { JobRepository } from '../jobs/job.repository';
+import type Redis from 'ioredis';
+import { REDIS_CLIENT } from '../redis/redis-connections';
 import { QueueRegistry } from '../queues/queue-registry';
 import { PeriodicScheduler } from './periodic-scheduler';
 
@@ -25,21 +25,21 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
   private readonly onReady = () => this.schedule('redis connection ready');
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly jobs: JobRepository,
     private readonly queues: QueueRegistry,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
     private readonly scheduler: PeriodicScheduler,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.jobReconciler) return;
-    const client = this.queues.get(QueueName.Normal).client;
-    client.on('ready', this.onReady);
+    this.redis.on('ready', this.onReady);
     this.schedule('start');
   }
 
   onApplicationShutdown(): void {
-    this.queues.get(QueueName.Normal).client.off('ready', this.onReady);
+    this.redis.off('ready', this.onReady);
     if (this.followUp) clearTimeout(this.followUp);
   }
 
@@ -63,11 +63,7 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
     let restored = 0;
     let after = '00000000-0000-0000-0000-000000000000';
     for (;;) {
-      const rows: Array<{ id: string; queue: string }> = await this.dataSource.query(
-        `SELECT id, queue FROM job WHERE state IN ('queued', 'running') AND updated_at < now() - ($2 || ' milliseconds')::interval AND id > $1
-          ORDER BY id LIMIT ${BATCH}`,
-        [after, String(SETTLE_MS)],
-      );
+      const rows = await this.jobs.unsettled(after, SETTLE_MS, BATCH);
       for (const row of rows) {
         const queue = this.queues.get(row.queue);
         const existing = await queue.getJob(row.id);

@@ -1,17 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
-import { DataSource } from 'typeorm';
+import { PeriodicTick, QueueName } from '../queues/queue-catalogue';
 import { QueueRegistry } from '../queues/queue-registry';
-import { EFFECTIVE_PROFILE } from './profile.entity';
 import { ProfileDefinition } from './profile';
+import { ProfileRepository } from './profile.repository';
 
-/** The internal queue that carries the ticks of periodic pipelines; every worker serves it. */
-export const SCHEDULER_QUEUE = 'scheduler';
-
-export interface PeriodicTick {
-  serviceId: string;
-}
 
 // no ':' in it: Bull splits repeatable keys on ':'
 const tickId = (serviceId: string) => `periodic-${serviceId}`;
@@ -26,13 +19,13 @@ export class PeriodicScheduler {
   private readonly logger = new Logger('scheduler');
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly profiles: ProfileRepository,
     private readonly queues: QueueRegistry,
   ) {}
 
   /** The ticks' queue (not a job queue: its payload is a service, not a job id). */
   queue(): Queue<PeriodicTick> {
-    return this.queues.get(SCHEDULER_QUEUE) as unknown as Queue<PeriodicTick>;
+    return this.queues.get(QueueName.Scheduler);
   }
 
   /** Makes Redis hold exactly the schedule the profile says (none, or its cron), replacing an older one. */
@@ -43,16 +36,14 @@ export class PeriodicScheduler {
       if (repeatable.id === tickId(serviceId) && (repeatable.cron !== schedule || repeatable.tz !== 'UTC')) await queue.removeRepeatableByKey(repeatable.key);
     }
     if (schedule) {
-      await queue.add({ serviceId } satisfies PeriodicTick, { jobId: tickId(serviceId), repeat: { cron: schedule, tz: 'UTC' }, removeOnComplete: 100, removeOnFail: 100 });
+      await this.queues.add(QueueName.Scheduler, { serviceId }, { jobId: tickId(serviceId), repeat: { cron: schedule, tz: 'UTC' } });
     }
   }
 
   /** Registers every schedule PostgreSQL knows (idempotent: an existing repeatable is not added twice). */
   async syncAll(): Promise<number> {
     // what each service runs: its selected container profile, else its own
-    const rows: Array<{ serviceId: string; definition: ProfileDefinition }> = await this.dataSource.query(
-      `SELECT "serviceId", COALESCE(selected, own) AS definition FROM (${EFFECTIVE_PROFILE}) e WHERE COALESCE(selected, own) ? 'periodic'`,
-    );
+    const rows = await this.profiles.periodicDefinitions();
     for (const row of rows) await this.sync(row.serviceId, row.definition);
     return rows.length;
   }

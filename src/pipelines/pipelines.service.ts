@@ -1,21 +1,22 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
-import { returnedRows } from '../common/database-errors';
+import { EntityManager } from 'typeorm';
 import { Problems } from '../common/problem';
+import { UnitOfWork, Work } from '../database/unit-of-work';
 import { uuidv7 } from '../database/uuid';
 import { Job, JobState } from '../jobs/job.entity';
+import { JobRepository } from '../jobs/job.repository';
+import { MfileRepository } from '../mfiles/mfile.repository';
 import { QueueRegistry } from '../queues/queue-registry';
-import { routeQueue } from '../queues/queue-names';
-import { Service } from '../services/service.entity';
+import { routeQueue } from '../queues/queue-catalogue';
 import { TASKS } from '../tasks/task-catalogue';
 import { UsageService } from '../usage/usage.service';
 import { WebhooksService } from '../webhooks/webhooks.service';
 import { JobEvents } from './job-events';
 import { JobOutbox } from './job-outbox';
+import { PeriodicScheduler } from './periodic-scheduler';
 import { defaultProfile, ProfileDefinition, ProfileErrors, Trigger, validateProfile } from './profile';
-import { ContainerProfile, EFFECTIVE_PROFILE, ServiceProfile } from './profile.entity';
+import { ProfileRepository, ProfileSelection } from './profile.repository';
 
 export interface EffectiveProfile {
   definition: ProfileDefinition;
@@ -26,9 +27,6 @@ export interface EffectiveProfile {
   name: string | null;
 }
 
-
-import { PeriodicScheduler } from './periodic-scheduler';
-import { Mfile } from '../mfiles/mfile.entity';
 
 export interface PipelineInput {
   id: string;
@@ -45,7 +43,10 @@ export class PipelinesService {
   private readonly logger = new Logger('pipelines');
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly unitOfWork: UnitOfWork,
+    private readonly profiles: ProfileRepository,
+    private readonly jobs: JobRepository,
+    private readonly mfiles: MfileRepository,
     private readonly queues: QueueRegistry,
     private readonly usage: UsageService,
     private readonly scheduler: PeriodicScheduler,
@@ -58,12 +59,13 @@ export class PipelinesService {
    * The profile a service runs: the container profile its `profile` property selects, else its own, else the
    * default. `source` says which (and `name` which container profile).
    */
-  async profileOf(serviceId: string, manager: EntityManager = this.dataSource.manager): Promise<EffectiveProfile> {
-    const [row]: Array<{ name: string | null; selected: ProfileDefinition | null; selectedAt: Date | null; own: ProfileDefinition | null; ownAt: Date | null }> = await manager.query(
-      `${EFFECTIVE_PROFILE} WHERE s.id = $1`,
-      [serviceId],
-    );
+  async profileOf(serviceId: string, manager?: EntityManager): Promise<EffectiveProfile> {
+    const row = await this.profiles.selectionOf(serviceId, manager);
     if (!row) throw Problems.notFound('service', serviceId);
+    return this.effective(row);
+  }
+
+  private effective(row: ProfileSelection): EffectiveProfile {
     if (row.selected) return { definition: row.selected, isDefault: false, updatedAt: row.selectedAt, source: 'container', name: row.name };
     if (row.own) return { definition: row.own, isDefault: false, updatedAt: row.ownAt, source: 'service', name: null };
     return { definition: defaultProfile(), isDefault: true, updatedAt: null, source: 'default', name: null };
@@ -87,14 +89,14 @@ export class PipelinesService {
   async saveProfile(serviceId: string, input: unknown) {
     const definition = this.validate(input);
     await this.assertNotSelected(serviceId);
-    await this.dataSource.getRepository(ServiceProfile).save(this.dataSource.getRepository(ServiceProfile).create({ serviceId, definition }));
+    await this.profiles.saveServiceProfile(serviceId, definition);
     await this.scheduler.sync(serviceId, definition);
     return this.profileOf(serviceId);
   }
 
   async resetProfile(serviceId: string) {
     await this.assertNotSelected(serviceId);
-    await this.dataSource.getRepository(ServiceProfile).delete({ serviceId });
+    await this.profiles.deleteServiceProfile(serviceId);
     await this.scheduler.sync(serviceId, undefined);
     return this.profileOf(serviceId);
   }
@@ -105,29 +107,28 @@ export class PipelinesService {
   }
 
   async containerProfiles(containerId: string) {
-    const rows = await this.dataSource.getRepository(ContainerProfile).find({ where: { containerId }, order: { name: 'ASC' } });
-    const used: Array<{ profile: string; n: string }> = await this.dataSource.query('SELECT profile, COUNT(*) AS n FROM service WHERE container_id = $1 AND profile IS NOT NULL GROUP BY profile', [containerId]);
-    const counts = new Map(used.map((row) => [row.profile, Number(row.n)]));
+    const rows = await this.profiles.containerProfiles(containerId);
+    const counts = await this.profiles.selectionCounts(containerId);
     return { items: rows.map((row) => ({ name: row.name, definition: row.definition, updatedAt: row.updatedAt, selectedBy: counts.get(row.name) ?? 0 })) };
   }
 
   /** Creates or replaces a container profile; the services running it pick the change up at once. */
   async saveContainerProfile(containerId: string, name: string, input: unknown) {
     const definition = this.validate(input);
-    await this.dataSource.getRepository(ContainerProfile).save(this.dataSource.getRepository(ContainerProfile).create({ containerId, name, definition }));
-    const selecting: Array<{ id: string }> = await this.dataSource.query('SELECT id FROM service WHERE container_id = $1 AND profile = $2', [containerId, name]);
+    await this.profiles.saveContainerProfile(containerId, name, definition);
+    const selecting = await this.profiles.servicesSelecting(containerId, name);
     await this.resyncSchedules(selecting.map((row) => row.id));
-    const saved = await this.dataSource.getRepository(ContainerProfile).findOneByOrFail({ containerId, name });
+    const saved = await this.profiles.getContainerProfile(containerId, name);
     return { name, definition: saved.definition, updatedAt: saved.updatedAt, selectedBy: selecting.length };
   }
 
   async deleteContainerProfile(containerId: string, name: string): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      const row = await manager.findOne(ContainerProfile, { where: { containerId, name }, lock: { mode: 'pessimistic_write' } });
+    await this.unitOfWork.run(async ({ manager }) => {
+      const row = await this.profiles.lockContainerProfile(containerId, name, manager);
       if (!row) throw Problems.notFound('container profile', name);
-      const selecting: Array<{ id: string }> = await manager.query('SELECT id FROM service WHERE container_id = $1 AND profile = $2', [containerId, name]);
+      const selecting = await this.profiles.servicesSelecting(containerId, name, manager);
       if (selecting.length) throw Problems.conflict(`${selecting.length} service(s) run the profile "${name}": select another profile for them first`, { services: selecting.map((one) => one.id) });
-      await manager.delete(ContainerProfile, { containerId, name });
+      await this.profiles.deleteContainerProfile(containerId, name, manager);
     });
   }
 
@@ -138,10 +139,7 @@ export class PipelinesService {
    */
   async instantiate(manager: EntityManager, trigger: Trigger, mfile: PipelineInput, outbox: JobOutbox): Promise<Job[]> {
     // the profile and the priority flag in one read (this runs inside every upload)
-    const [row]: Array<{ priority: boolean; selected: ProfileDefinition | null; own: ProfileDefinition | null }> = await manager.query(
-      `${EFFECTIVE_PROFILE} WHERE s.id = $1`,
-      [mfile.serviceId],
-    );
+    const row = await this.profiles.selectionOf(mfile.serviceId, manager);
     if (!row) throw Problems.notFound('service', mfile.serviceId);
     const pipeline = (row.selected ?? row.own ?? defaultProfile())[trigger];
     if (!pipeline || pipeline.steps.length === 0) return [];
@@ -164,19 +162,8 @@ export class PipelinesService {
       }),
     );
     // the jobs, their input and their edges in one statement
-    const values: unknown[] = [];
-    const param = (value: unknown) => `$${values.push(value)}`;
-    const jobRows = jobs.map((job) => `(${[job.id, job.containerId, job.serviceId, job.task, JSON.stringify(job.options), job.queue, job.state, job.trigger, job.runId, job.step, job.condition ? JSON.stringify(job.condition) : null].map(param).join(', ')})`);
-    const inputRows = jobs.map((job) => `(${param(job.id)}::uuid, ${param(mfile.id)}::uuid)`);
-    const edges = pipeline.steps.flatMap((step) => step.after.map((prerequisite) => `(${param(ids.get(step.name))}::uuid, ${param(ids.get(prerequisite))}::uuid)`));
-    await manager.query(
-      `WITH made AS (
-         INSERT INTO job (id, container_id, service_id, task, options, queue, state, trigger, run_id, step, condition) VALUES ${jobRows.join(', ')} RETURNING id),
-       inputs AS (INSERT INTO job_input (job_id, mfile_id) SELECT v.job_id, v.mfile_id FROM (VALUES ${inputRows.join(', ')}) AS v(job_id, mfile_id) JOIN made ON made.id = v.job_id)
-       ${edges.length ? `, edges AS (INSERT INTO job_dependency (job_id, prerequisite_id) SELECT v.job_id, v.prerequisite_id FROM (VALUES ${edges.join(', ')}) AS v(job_id, prerequisite_id) WHERE (SELECT count(*) FROM made) > 0)` : ''}
-       SELECT count(*)::int AS n FROM made`,
-      values,
-    );
+    const edges = pipeline.steps.flatMap((step) => step.after.map((prerequisite) => ({ jobId: ids.get(step.name)!, prerequisiteId: ids.get(prerequisite)! })));
+    await this.jobs.createRun(jobs, mfile.id, edges, manager);
     await this.usage.record(manager, ...jobs.map((job) => ({ metric: 'jobs' as const, value: 1, containerId: job.containerId, serviceId: job.serviceId, resourceType: 'job' as const, resourceId: job.id, idempotencyKey: `${job.id}:jobs` })));
     outbox.add(...jobs.filter((job) => job.state === JobState.Queued));
     return jobs;
@@ -191,33 +178,12 @@ export class PipelinesService {
    */
   async settleDependents(manager: EntityManager, job: Pick<Job, 'id' | 'task' | 'step'>, state: JobState, outbox: JobOutbox): Promise<void> {
     if (state === JobState.Succeeded || state === JobState.Skipped) {
-      const dependents: Array<{ id: string; queue: string; serviceId: string }> = await manager.query(
-        `SELECT j.id, j.queue, j.service_id AS "serviceId" FROM job_dependency d JOIN job j ON j.id = d.job_id
-          WHERE d.prerequisite_id = $1 AND j.state = 'waiting' ORDER BY j.id FOR UPDATE OF j`,
-        [job.id],
-      );
-      for (const dependent of dependents) {
-        const [{ open }] = await manager.query(
-          `SELECT count(*)::int AS open FROM job_dependency d JOIN job p ON p.id = d.prerequisite_id
-            WHERE d.job_id = $1 AND p.state NOT IN ('succeeded', 'skipped')`,
-          [dependent.id],
-        );
-        if (open > 0) continue;
-        await manager.query("UPDATE job SET state = 'queued', updated_at = now() WHERE id = $1 AND state = 'waiting'", [dependent.id]);
-        outbox.add(dependent);
-      }
+      outbox.add(...(await this.jobs.releaseDependents(job.id, manager)));
       return;
     }
     if (state !== JobState.Failed && state !== JobState.Cancelled) return;
     const verb = state === JobState.Failed ? 'failed' : 'was cancelled';
-    const ended = returnedRows<{ id: string; serviceId: string; error: string }>(await manager.query(
-      `WITH RECURSIVE downstream(id) AS (
-         SELECT job_id FROM job_dependency WHERE prerequisite_id = $1
-         UNION SELECT d.job_id FROM job_dependency d JOIN downstream ON d.prerequisite_id = downstream.id)
-       UPDATE job SET state = $2::varchar, error = $3, finished_at = now(), updated_at = now()
-        WHERE id IN (SELECT id FROM downstream) AND state = 'waiting' RETURNING id, service_id AS "serviceId", error`,
-      [job.id, state, `dependency ${job.step ?? job.task} (${job.id}) ${verb}`],
-    ));
+    const ended = await this.jobs.endDownstream(job.id, state, `dependency ${job.step ?? job.task} (${job.id}) ${verb}`, manager);
     outbox.announce(...ended.map((row) => ({ jobId: row.id, serviceId: row.serviceId, state, error: row.error })));
   }
 
@@ -247,7 +213,7 @@ export class PipelinesService {
     try {
       const { definition } = await this.profileOf(mfile.serviceId);
       if (!definition[trigger]?.steps.length) return;
-      await this.withOutbox((manager, outbox) => this.instantiate(manager, trigger, mfile, outbox));
+      await this.unitOfWork.run((work) => this.instantiate(work.manager, trigger, mfile, this.outboxFor(work)));
     } catch (error) {
       this.logger.warn(`could not start the ${trigger} pipeline of ${mfile.id}: ${String(error)}`);
     }
@@ -255,33 +221,41 @@ export class PipelinesService {
 
   /** One tick of a periodic pipeline: its jobs for every Mfile of the service, 200 Mfiles per transaction. */
   async runPeriodic(serviceId: string): Promise<number> {
-    if (!(await this.dataSource.getRepository(Service).existsBy({ id: serviceId }))) {
+    const selection = await this.profiles.selectionOf(serviceId);
+    if (!selection) {
       await this.scheduler.remove(serviceId); // the service went with its container: its schedule goes too
       return 0;
     }
-    const { definition } = await this.profileOf(serviceId);
+    const { definition } = this.effective(selection);
     if (!definition.periodic?.steps.length) return 0;
     let after = '00000000-0000-0000-0000-000000000000';
     let count = 0;
     for (;;) {
-      const batch = await this.dataSource.getRepository(Mfile).createQueryBuilder('m')
-        .select(['m.id', 'm.containerId', 'm.serviceId'])
-        .where('m.service_id = :serviceId AND m.id > :after', { serviceId, after })
-        .orderBy('m.id').limit(200).getMany();
+      const batch = await this.mfiles.pageOfServiceRefs(serviceId, after, 200);
       if (batch.length === 0) return count;
-      await this.withOutbox(async (manager, outbox) => {
-        for (const mfile of batch) await this.instantiate(manager, 'periodic', mfile, outbox);
+      await this.unitOfWork.run(async (work) => {
+        const outbox = this.outboxFor(work);
+        for (const mfile of batch) await this.instantiate(work.manager, 'periodic', mfile, outbox);
       });
       count += batch.length;
       after = batch[batch.length - 1].id;
     }
   }
 
-  /** Runs `work` in a transaction with an outbox, then dispatches what it made runnable. */
+  /**
+   * The job outbox of a unit of work: the jobs its transaction makes runnable, dispatched (and its job changes
+   * announced) once it committed. One per unit of work however many pipelines it starts.
+   */
+  outboxFor(work: Work): JobOutbox {
+    return work.slot(JobOutbox, (unit) => {
+      const outbox = new JobOutbox();
+      unit.afterCommit(() => this.dispatch(outbox));
+      return outbox;
+    });
+  }
+
+  /** Runs `work` in a unit of work with a job outbox, dispatched after commit. */
   async withOutbox<T>(work: (manager: EntityManager, outbox: JobOutbox) => Promise<T>): Promise<T> {
-    const outbox = new JobOutbox();
-    const result = await this.dataSource.transaction((manager) => work(manager, outbox));
-    await this.dispatch(outbox);
-    return result;
+    return this.unitOfWork.run((unit) => work(unit.manager, this.outboxFor(unit)));
   }
 }

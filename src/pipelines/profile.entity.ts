@@ -25,7 +25,3 @@ export class ContainerProfile {
   @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;
 }
 
-/** A service's selected container profile and its own, in one read (this runs inside every upload). */
-export const EFFECTIVE_PROFILE = `SELECT s.id AS "serviceId", s.priority, s.profile AS name, cp.definition AS selected, cp.updated_at AS "selectedAt", p.definition AS own, p.updated_at AS "ownAt"
-  FROM service s LEFT JOIN container_profile cp ON cp.container_id = s.container_id AND cp.name = s.profile
-  LEFT JOIN service_profile p ON p.service_id = s.id`;

@@ -1,6 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { StepCondition } from '../jobs/step-condition';
-import { assertQueueName } from '../queues/queue-names';
+import { assertQueueName } from '../queues/queue-catalogue';
 import { isTaskName, mimetypeMatches, resolveTaskOptions, TaskName, TASKS } from '../tasks/task-catalogue';
 
 export const TRIGGERS = ['ingest', 'update', 'access', 'periodic', 'manual'] as const;

@@ -1,17 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { SCHEDULER_QUEUE } from '../pipelines/periodic-scheduler';
-import { WEBHOOK_QUEUE } from '../webhooks/webhooks.service';
-import { QueueName } from './queue-names';
-import { workerKey } from './queue-options';
+import { REDIS_CLIENT } from '../redis/redis-connections';
+import { INTERNAL_QUEUES, isHardwareQueue, QueueName, workerKey } from './queue-catalogue';
 import { QueueRegistry } from './queue-registry';
 import type { QueueCounts, QueuesStatus, QueueState, WorkerState } from './queue-status';
 
 export type { QueueCounts, QueuesStatus, QueueState, WorkerState };
 
-const HARDWARE = /^hardware\.[a-z0-9][a-z0-9-]{0,30}$/;
-/** Every worker also serves these (periodic ticks, webhook deliveries). */
-const INTERNAL = [SCHEDULER_QUEUE, WEBHOOK_QUEUE];
 /** How long a scan for hardware queues that hold jobs is reused: they appear rarely, and a scan reads every key. */
 const DISCOVERY_TTL_MS = 30_000;
 
@@ -27,6 +23,7 @@ export class QueueStatusService {
   constructor(
     private readonly queues: QueueRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
   ) {}
 
   async status(): Promise<QueuesStatus> {
@@ -42,9 +39,9 @@ export class QueueStatusService {
     const taskNames = [
       QueueName.Normal,
       QueueName.Priority,
-      ...[...new Set([...hardware, ...served.keys(), ...known])].filter((name) => HARDWARE.test(name)).sort(),
+      ...[...new Set([...hardware, ...served.keys(), ...known])].filter(isHardwareQueue).sort(),
     ];
-    const names: Array<[string, QueueState['kind']]> = [...taskNames.map((name) => [name, 'task'] as [string, 'task']), ...INTERNAL.map((name) => [name, 'internal'] as [string, 'internal'])];
+    const names: Array<[string, QueueState['kind']]> = [...taskNames.map((name) => [name, 'task'] as [string, 'task']), ...INTERNAL_QUEUES.map((name) => [name, 'internal'] as [string, 'internal'])];
     const queues = await Promise.all(
       names.map(async ([name, kind]): Promise<QueueState> => {
         const workersOn = kind === 'internal' ? { workers: workers.length, concurrency: 0 } : (served.get(name) ?? { workers: 0, concurrency: 0 });
@@ -64,13 +61,9 @@ export class QueueStatusService {
     return { at: new Date().toISOString(), queues, workers };
   }
 
-  private client() {
-    return this.queues.get(QueueName.Normal).client;
-  }
-
   /** Keys matching a pattern, by SCAN (never KEYS: it blocks Redis while it walks the whole keyspace). */
   private async scan(pattern: string): Promise<string[]> {
-    const client = this.client();
+    const client = this.redis;
     const keys: string[] = [];
     let cursor = '0';
     do {
@@ -84,7 +77,7 @@ export class QueueStatusService {
   private async workers(): Promise<WorkerState[]> {
     const keys = await this.scan(workerKey(this.config.queuePrefix, '*'));
     if (keys.length === 0) return [];
-    const values = await this.client().mget(...keys);
+    const values = await this.redis.mget(...keys);
     const workers: WorkerState[] = [];
     for (const value of values) {
       if (!value) continue; // lapsed between SCAN and MGET
@@ -106,7 +99,7 @@ export class QueueStatusService {
   private async hardwareQueues(): Promise<string[]> {
     if (this.discovered && Date.now() - this.discovered.at < DISCOVERY_TTL_MS) return this.discovered.names;
     const prefix = `${this.config.queuePrefix}:`;
-    const names = (await this.scan(`${prefix}hardware.*:id`)).map((key) => key.slice(prefix.length, -':id'.length)).filter((name) => HARDWARE.test(name));
+    const names = (await this.scan(`${prefix}hardware.*:id`)).map((key) => key.slice(prefix.length, -':id'.length)).filter(isHardwareQueue);
     this.discovered = { at: Date.now(), names };
     return names;
   }

@@ -1,20 +1,27 @@
 import { BullModule } from '@nestjs/bull';
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import type { QueueOptions } from 'bull';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { queueOptions, QUEUE_OPTIONS } from './queue-options';
-import { QueueName } from './queue-names';
-import { QueueRegistry } from './queue-registry';
+import { RedisConnections } from '../redis/redis-connections';
+import { RedisModule } from '../redis/redis.module';
+import { QUEUE_SETTINGS, QueueName } from './queue-catalogue';
+import { QUEUE_OPTIONS, QueueRegistry } from './queue-registry';
 import { QueueStatusService } from './queue-status.service';
 import { QueuesController } from './queues.controller';
 
-@Global()
+/** Every queue shares the process's Redis connections (one client, one subscriber; a blocking one per consumed queue). */
+function queueOptions(config: AppConfig, connections: RedisConnections): QueueOptions {
+  return { prefix: config.queuePrefix, settings: QUEUE_SETTINGS, createClient: (type) => connections.forBull(type) };
+}
+
 @Module({
   imports: [
-    BullModule.forRootAsync({ inject: [APP_CONFIG], useFactory: (config: AppConfig) => queueOptions(config.redisUrl!, config.queuePrefix) }),
-    BullModule.registerQueue({ name: QueueName.Normal }, { name: QueueName.Priority }),
+    RedisModule,
+    BullModule.forRootAsync({ imports: [RedisModule], inject: [APP_CONFIG, RedisConnections], useFactory: queueOptions }),
+    BullModule.registerQueue(...Object.values(QueueName).map((name) => ({ name }))),
   ],
   controllers: [QueuesController],
-  providers: [{ provide: QUEUE_OPTIONS, inject: [APP_CONFIG], useFactory: (config: AppConfig) => queueOptions(config.redisUrl!, config.queuePrefix) }, QueueRegistry, QueueStatusService],
-  exports: [QueueRegistry, BullModule, QUEUE_OPTIONS],
+  providers: [{ provide: QUEUE_OPTIONS, inject: [APP_CONFIG, RedisConnections], useFactory: queueOptions }, QueueRegistry, QueueStatusService],
+  exports: [QueueRegistry, RedisModule],
 })
 export class QueuesModule {}

@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
+import { KeysModule } from '../keys/keys.module';
 import { PipelinesModule } from '../pipelines/pipelines.module';
-import { ContainerProfilesController } from '../pipelines/container-profiles.controller';
-import { ProfilesController } from '../pipelines/profiles.controller';
-import { WebhooksController } from '../webhooks/webhooks.controller';
-import { WebhooksModule } from '../webhooks/webhooks.module';
+import { StorageModule } from '../storage/storage.module';
+import { UsageModule } from '../usage/usage.module';
 import { ServicesController } from './services.controller';
 import { ServicesService } from './services.service';
 
-@Module({ imports: [PipelinesModule, WebhooksModule], controllers: [ServicesController, ProfilesController, ContainerProfilesController, WebhooksController], providers: [ServicesService] })
+/** Services: a customer's space in a container, with its profile, quotas and management properties. */
+@Module({ imports: [KeysModule, PipelinesModule, StorageModule, UsageModule], controllers: [ServicesController], providers: [ServicesService] })
 export class ServicesModule {}

@@ -2,17 +2,19 @@ import { PeriodicScheduler } from '../pipelines/periodic-scheduler';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, IsNull } from 'typeorm';
-import { decodeIdCursor, escapeLike, Page, toPage } from '../common/pagination';
+import { DataSource, EntityManager } from 'typeorm';
+import { decodeIdCursor, Page, toPage } from '../common/pagination';
 import { Problems } from '../common/problem';
 import { uuidv7 } from '../database/uuid';
 import { RequestAuth } from '../keys/authorize.decorator';
 import { KeysService } from '../keys/keys.service';
-import { Mfolder } from '../mfolders/mfolder.entity';
-import { BlobJanitor } from '../storage/blob-janitor';
+import { MfolderRepository } from '../mfolders/mfolder.repository';
+import { ProfileRepository } from '../pipelines/profile.repository';
+import { SubtreeDeletion } from '../storage/subtree-deletion';
 import { UsageService } from '../usage/usage.service';
 import { CreateServiceDto, ListServicesQuery, MANAGEMENT_PROPERTIES, ServicePropertiesDto, UpdateServiceDto } from './dto';
 import { Service } from './service.entity';
+import { ServiceRepository } from './service.repository';
 
 export type ServiceView = Service & { rootFolderId: string };
 
@@ -20,8 +22,11 @@ export type ServiceView = Service & { rootFolderId: string };
 export class ServicesService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly services: ServiceRepository,
+    private readonly folders: MfolderRepository,
+    private readonly profiles: ProfileRepository,
     private readonly keys: KeysService,
-    private readonly janitor: BlobJanitor,
+    private readonly deletion: SubtreeDeletion,
     private readonly usage: UsageService,
     private readonly scheduler: PeriodicScheduler,
     private readonly pipelines: PipelinesService,
@@ -42,7 +47,8 @@ export class ServicesService {
     this.requireManage(auth, dto);
     const created = await this.dataSource.transaction(async (manager) => {
       if (dto.profile) await this.assertOffered(manager, containerId, dto.profile);
-      const service = manager.create(Service, {
+      const service = await this.services.create(
+        {
         id: uuidv7(),
         containerId,
         name: dto.name,
@@ -57,10 +63,10 @@ export class ServicesService {
         accessSpeed: dto.accessSpeed ?? null,
         profile: dto.profile ?? null,
         properties: dto.properties ?? {},
-      });
-      await manager.insert(Service, service);
-      const root = manager.create(Mfolder, { id: uuidv7(), containerId, serviceId: service.id, parentId: null, name: '' });
-      await manager.insert(Mfolder, root);
+        },
+        manager,
+      );
+      await this.folders.create({ id: uuidv7(), containerId, serviceId: service.id, parentId: null, name: '' }, manager);
       const resource = { type: 'service' as const, id: service.id, ancestors: new Set([service.id, containerId]), containerId, serviceId: service.id };
       const admin = await this.keys.issue(manager, { resource, roles: ['serviceadmin'], createdBy: auth.key, label: `serviceadmin for ${dto.name}` });
       const customer = await this.keys.issue(manager, { resource, roles: ['servicecustomer'], createdBy: auth.key, label: `servicecustomer for ${dto.name}` });
@@ -74,14 +80,14 @@ export class ServicesService {
 
   /** The container offers this profile; FOR KEY SHARE: it cannot be deleted before the caller commits. */
   private async assertOffered(manager: EntityManager, containerId: string, name: string): Promise<void> {
-    const offered = await manager.query('SELECT name FROM container_profile WHERE container_id = $1 AND name = $2 FOR KEY SHARE', [containerId, name]);
-    if (offered.length === 0) throw Problems.badRequest(`the container offers no profile named "${name}" (GET /containers/${containerId}/profiles)`, { errors: [`profile ${name} does not exist`] });
+    if (!(await this.profiles.lockOffered(containerId, name, manager))) throw Problems.badRequest(`the container offers no profile named "${name}" (GET /containers/${containerId}/profiles)`, { errors: [`profile ${name} does not exist`] });
   }
 
   async view(manager: EntityManager, id: string): Promise<ServiceView> {
-    const service = await manager.findOneBy(Service, { id });
+    const service = await this.services.findById(id, manager);
     if (!service) throw Problems.notFound('service', id);
-    const root = await manager.findOneByOrFail(Mfolder, { serviceId: id, parentId: IsNull() });
+    const root = await this.folders.findServiceRoot(id, manager);
+    if (!root) throw new Error(`service ${id} has no root folder`);
     return { ...service, rootFolderId: root.id };
   }
 
@@ -90,25 +96,22 @@ export class ServicesService {
   }
 
   async list(auth: RequestAuth, containerId: string, query: ListServicesQuery): Promise<Page<Service>> {
-    const builder = this.dataSource.getRepository(Service).createQueryBuilder('s').where('s.container_id = :containerId', { containerId }).orderBy('s.id').limit(query.limit + 1);
-    if (auth.key.resourceType === 'service') builder.andWhere('s.id = :own', { own: auth.key.resourceId });
+    const onlyId = auth.key.resourceType === 'service' ? auth.key.resourceId : undefined;
     const after = decodeIdCursor(query.cursor);
-    if (after) builder.andWhere('s.id > :after', { after });
-    if (query.name) builder.andWhere("s.name ILIKE :name ESCAPE '\\'", { name: `%${escapeLike(query.name)}%` });
-    return toPage(await builder.getMany(), query.limit, (last) => [last.id]);
+    return toPage(await this.services.page({ containerId, onlyId, after, name: query.name, limit: query.limit }), query.limit, (last) => [last.id]);
   }
 
   async update(auth: RequestAuth, id: string, dto: UpdateServiceDto): Promise<ServiceView> {
     this.requireManage(auth, dto);
     const view = await this.dataSource.transaction(async (manager) => {
-      const service = await manager.findOne(Service, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      const service = await this.services.lockForUpdate(id, manager);
       if (!service) throw Problems.notFound('service', id);
       for (const field of ['name', 'description', 'properties', ...MANAGEMENT_PROPERTIES] as const) {
         if (dto[field] !== undefined) (service as unknown as Record<string, unknown>)[field] = dto[field];
       }
       if (service.startsAt && service.endsAt && service.startsAt >= service.endsAt) throw Problems.badRequest('startsAt must be before endsAt', { errors: ['startsAt must be before endsAt'] });
       if (dto.profile) await this.assertOffered(manager, service.containerId, dto.profile);
-      await manager.save(Service, service);
+      await this.services.save(service, manager);
       return this.view(manager, id);
     });
     // the selected profile's periodic pipeline (or none) is the schedule now
@@ -117,19 +120,17 @@ export class ServicesService {
   }
 
   async remove(id: string): Promise<void> {
-    let backups: string[] = [];
-    const blobs = await this.dataSource.transaction(async (manager) => {
-      const rows = await manager.query('SELECT id FROM service WHERE id = $1 FOR UPDATE', [id]);
-      if (rows.length === 0) throw Problems.notFound('service', id);
-      const blobKeys = await this.janitor.blobsUnder(manager, { serviceId: id });
-      backups = await this.janitor.backupsUnder(manager, { serviceId: id });
-      await manager.delete(Service, { id });
-      // after the cascade: it waited for deletes still running inside the service, whose facts are now visible
-      await this.usage.zeroGauges(manager, { serviceId: id });
-      return blobKeys;
+    await this.deletion.run({
+      lock: async (manager) => {
+        if (!(await this.services.lockForDelete(id, manager))) throw Problems.notFound('service', id);
+        return { subtree: { serviceId: id } };
+      },
+      delete: async (manager) => {
+        await this.services.delete(id, manager);
+        // after the cascade: it waited for deletes still running inside the service, whose facts are now visible
+        await this.usage.zeroGauges(manager, { serviceId: id });
+      },
     });
-    await this.janitor.removeAll(blobs);
-    await this.janitor.removeBackups(this.dataSource.manager, backups);
     await this.scheduler.remove(id);
   }
 }

@@ -1,19 +1,21 @@
-import { Global, Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
+import { Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { BackupStore } from './backup-store';
 import { BlobJanitor } from './blob-janitor';
 import { ContentStore } from './content-store';
 import { MimeDetector } from './mime-detector';
+import { SubtreeDeletion } from './subtree-deletion';
 
-@Global()
+/** Content on disk: the content store, backup copies, mime detection, and removing bytes after commit. */
 @Module({
   providers: [
     { provide: ContentStore, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new ContentStore(config.storageDir) },
     { provide: BackupStore, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new BackupStore(config.backupDir) },
     MimeDetector,
     BlobJanitor,
+    SubtreeDeletion,
   ],
-  exports: [ContentStore, BackupStore, MimeDetector, BlobJanitor],
+  exports: [ContentStore, BackupStore, MimeDetector, BlobJanitor, SubtreeDeletion],
 })
 export class StorageModule implements OnModuleInit {
   private readonly logger = new Logger('storage');

@@ -1,4 +1,4 @@
-import { QueueName } from '../queues/queue-names';
+import { QueueName } from '../queues/queue-catalogue';
 
 export enum TaskName {
   Md5 = 'md5',

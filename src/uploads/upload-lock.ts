@@ -1,9 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { ProblemError } from '../common/problem';
-import { QueueRegistry } from '../queues/queue-registry';
-import { QueueName } from '../queues/queue-names';
+import { REDIS_CLIENT } from '../redis/redis-connections';
 
 const TTL_MS = 10_000;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
@@ -30,10 +29,10 @@ function lockCommands(client: Redis): LockCommands {
  */
 @Injectable()
 export class UploadLock {
-  constructor(private readonly queues: QueueRegistry) {}
+  constructor(@Inject(REDIS_CLIENT) private readonly redis: Redis) {}
 
   async withLock<T>(uploadId: string, work: () => Promise<T>): Promise<T> {
-    const client = this.queues.get(QueueName.Normal).client;
+    const client = this.redis;
     const commands = lockCommands(client);
     const key = `mserve:upload-lock:${uploadId}`;
     const token = randomBytes(16).toString('hex');

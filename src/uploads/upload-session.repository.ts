@@ -1,6 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, LessThan } from 'typeorm';
+import { UploadSession } from './upload-session.entity';
+
+/** What a new upload is made of (the database fills in the timestamps). */
+export type NewUploadSession = Omit<UploadSession, 'container' | 'service' | 'folder' | 'createdByKey' | 'createdAt' | 'updatedAt'>;
 
 /**
  * The only place SQL on `upload_session` is written (docs/architecture.md: services hold rules, repositories hold queries).
@@ -12,5 +16,48 @@ export class UploadSessionRepository {
 
   private db(manager?: EntityManager): EntityManager {
     return manager ?? this.dataSource.manager;
+  }
+
+  /** The id of an upload of this name into this folder that is still in progress, or null. */
+  async pendingNamed(folderId: string, name: string, manager?: EntityManager): Promise<string | null> {
+    const pending: { id: string }[] = await this.db(manager).query(
+      'SELECT id FROM upload_session WHERE folder_id = $1 AND name = $2 AND completed_at IS NULL AND expires_at > now() LIMIT 1',
+      [folderId, name],
+    );
+    return pending.length ? pending[0].id : null;
+  }
+
+  async create(fields: NewUploadSession, manager?: EntityManager): Promise<UploadSession> {
+    const session = this.db(manager).create(UploadSession, fields);
+    await this.db(manager).insert(UploadSession, session);
+    return session;
+  }
+
+  /** An upload of this service (expired or not), or null. */
+  async findInService(id: string, serviceId: string, manager?: EntityManager): Promise<UploadSession | null> {
+    return this.db(manager).getRepository(UploadSession).findOneBy({ id, serviceId });
+  }
+
+  /** Records the bytes received so far: the hashed prefix, the running digest states, the new expiry. */
+  async saveProgress(
+    id: string,
+    progress: Pick<UploadSession, 'offset' | 'md5State' | 'sha256State' | 'expiresAt'> & Partial<Pick<UploadSession, 'received'>>,
+    manager?: EntityManager,
+  ): Promise<void> {
+    await this.db(manager).getRepository(UploadSession).update({ id }, progress);
+  }
+
+  /** The upload became this Mfile. */
+  async markCompleted(id: string, mfileId: string, manager?: EntityManager): Promise<void> {
+    await this.db(manager).update(UploadSession, { id }, { completedAt: new Date(), mfileId, md5State: null, sha256State: null });
+  }
+
+  /** Up to `limit` uploads that expired before `now`. */
+  async expired(now: Date, limit: number, manager?: EntityManager): Promise<UploadSession[]> {
+    return this.db(manager).getRepository(UploadSession).find({ where: { expiresAt: LessThan(now) }, take: limit });
+  }
+
+  async delete(id: string, manager?: EntityManager): Promise<void> {
+    await this.db(manager).getRepository(UploadSession).delete({ id });
   }
 }

@@ -2,11 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { ProblemError } from '../common/problem';
-import { enforceServiceState } from '../keys/key.guard';
-import { ResolvedResource } from '../keys/resource-resolver.service';
+import { enforceServiceState, ServiceState } from '../services/service-state';
 import { Clock } from './clock';
-import { allTimeFacts } from './usage-query.service';
 import { addGrain, floorTo } from './usage-report';
+import { UsageRepository } from './usage.repository';
 
 /** What a change is about to add: bytes stored (minus what it frees), bytes ingested, and whether it runs a job. */
 export interface Demand {
@@ -25,7 +24,7 @@ export interface Demand {
 interface Limits {
   serviceId: string;
   containerId: string;
-  state: NonNullable<ResolvedResource['service']>;
+  state: ServiceState;
   service: { disc: number | null; ingest: number | null; jobruntime: number | null };
   container: { disc: number | null; ingest: number | null; jobruntime: number | null };
 }
@@ -44,6 +43,7 @@ export class QuotaService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly clock: Clock,
+    private readonly usage: UsageRepository,
   ) {}
 
   /**
@@ -58,23 +58,16 @@ export class QuotaService {
     if (limits) await this.checkAll(manager, limits, demand, locking);
   }
 
-  /** One read: the service's and its container's limits and state; FOR NO KEY UPDATE of the service row when locking. */
+  /** One read: the service's and its container's limits and state; the service row locked when locking. */
   private async limitsOf(manager: EntityManager, serviceId: string, lock: boolean): Promise<Limits | undefined> {
-    // FOR NO KEY UPDATE: serialises quota checks without blocking rows that merely reference the service
-    const [row] = await manager.query(
-      `SELECT s.container_id, s.suspended, c.suspended AS container_suspended, s.starts_at, s.ends_at,
-              s.disk_quota::float8 AS s_disc, s.ingest_quota::float8 AS s_ingest, s.jobruntime_quota AS s_jobruntime,
-              c.disk_quota::float8 AS c_disc, c.ingest_quota::float8 AS c_ingest, c.jobruntime_quota AS c_jobruntime
-         FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $1${lock ? ' FOR NO KEY UPDATE OF s' : ''}`,
-      [serviceId],
-    );
+    const row = await this.usage.limitsOf(serviceId, lock, manager);
     if (!row) return undefined;
     return {
       serviceId,
-      containerId: row.container_id,
-      state: { suspended: row.suspended, containerSuspended: row.container_suspended, startsAt: row.starts_at, endsAt: row.ends_at },
-      service: { disc: row.s_disc, ingest: row.s_ingest, jobruntime: row.s_jobruntime },
-      container: { disc: row.c_disc, ingest: row.c_ingest, jobruntime: row.c_jobruntime },
+      containerId: row.containerId,
+      state: { suspended: row.suspended, containerSuspended: row.containerSuspended, startsAt: row.startsAt, endsAt: row.endsAt },
+      service: row.service,
+      container: row.container,
     };
   }
 
@@ -88,7 +81,7 @@ export class QuotaService {
       ];
     };
     const checks = { service: wanted('service'), container: wanted('container') };
-    if (locking && checks.container.length) await manager.query('SELECT id FROM container WHERE id = $1 FOR NO KEY UPDATE', [limits.containerId]);
+    if (locking && checks.container.length) await this.usage.lockContainerForQuota(limits.containerId, manager);
     for (const level of ['service', 'container'] as const) {
       if (checks[level].length === 0) continue;
       const use = await this.use(manager, level === 'service' ? { serviceId: limits.serviceId } : { containerId: limits.containerId }, demand.reservations ?? false);
@@ -129,17 +122,8 @@ export class QuotaService {
    * statement over the month rollups and the facts not rolled up yet.
    */
   private async use(manager: EntityManager, scope: { serviceId: string } | { containerId: string }, reservations: boolean): Promise<Use> {
-    const [column, id] = 'serviceId' in scope ? ['service_id', scope.serviceId] : ['container_id', scope.containerId];
     const monthStart = floorTo('month', this.clock.now());
-    const [row] = await manager.query(
-      `SELECT COALESCE(SUM(value) FILTER (WHERE metric = 'disc'), 0)::float8 AS disc,
-              COALESCE(SUM(value) FILTER (WHERE metric = 'ingest' AND at >= $2), 0)::float8 AS ingest,
-              COALESCE(SUM(value) FILTER (WHERE metric = 'jobruntime' AND at >= $2), 0)::float8 AS jobruntime,
-              ${reservations ? `(SELECT COALESCE(SUM(length), 0) FROM upload_session WHERE ${column} = $1 AND completed_at IS NULL AND expires_at > now())::float8` : '0::float8'} AS reserved
-         FROM (${allTimeFacts(`${column} = $1 AND metric IN ('disc', 'ingest', 'jobruntime')`)}) facts`,
-      [id, monthStart],
-    );
-    return { disc: row.disc, ingest: row.ingest, jobruntime: row.jobruntime, reserved: row.reserved, monthStart };
+    return { ...(await this.usage.use(scope, monthStart, reservations, manager)), monthStart };
   }
 
   /**

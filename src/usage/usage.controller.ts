@@ -6,7 +6,8 @@ import { Problems } from '../common/problem';
 import { StorableDate } from '../common/validation';
 import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
 import { Clock } from './clock';
-import { GroupBy, UsageQueryService, UsageScope } from './usage-query.service';
+import { UsageQueryService } from './usage-query.service';
+import { GroupBy, UsageScope } from './usage.repository';
 import { Bucketing, ceilTo, countBuckets, floorTo, Grain, toCsv } from './usage-report';
 
 const METRIC_LIST = /^[A-Za-z0-9_.:/-]{1,200}(,[A-Za-z0-9_.:/-]{1,200}){0,49}$/;

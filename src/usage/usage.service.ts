@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Clock } from './clock';
-import { Usage } from './usage.entity';
 import { UsageQueryService } from './usage-query.service';
 import { GAUGES } from './usage-report';
+import { UsageRepository } from './usage.repository';
 
 export type Metric = 'disc' | 'ingest' | 'access' | 'jobs' | 'jobruntime' | 'jobbytes' | 'corruption' | 'dataloss' | 'containers' | 'services' | 'mfiles' | `task/${string}`;
 
@@ -28,6 +28,7 @@ export class UsageService {
   constructor(
     private readonly clock: Clock,
     private readonly query: UsageQueryService,
+    private readonly usage: UsageRepository,
   ) {}
 
   async record(manager: EntityManager, ...facts: UsageFact[]): Promise<void> {
@@ -43,16 +44,7 @@ export class UsageService {
         idempotencyKey: fact.idempotencyKey ?? null,
         recordedAt: fact.recordedAt ?? this.clock.now(),
       }));
-    if (rows.length === 0) return;
-    // One plain multi-row INSERT: this runs in every upload and every job, where the query builder's cost shows.
-    const columns = ['metric', 'value', 'container_id', 'service_id', 'resource_type', 'resource_id', 'idempotency_key', 'recorded_at'];
-    const values: unknown[] = [];
-    const tuples = rows.map((row) => {
-      const at = values.length;
-      values.push(row.metric, row.value, row.containerId, row.serviceId, row.resourceType, row.resourceId, row.idempotencyKey, row.recordedAt);
-      return `(${columns.map((_, index) => `$${at + index + 1}`).join(', ')})`;
-    });
-    await manager.query(`INSERT INTO ${manager.connection.getMetadata(Usage).tableName} (${columns.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, values);
+    await this.usage.recordMany(rows, manager);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { ServiceWebhook } from './webhook.entity';
 
 /**
  * The only place SQL on `service_webhook` is written (docs/architecture.md: services hold rules, repositories hold queries).
@@ -12,5 +13,34 @@ export class WebhookRepository {
 
   private db(manager?: EntityManager): EntityManager {
     return manager ?? this.dataSource.manager;
+  }
+
+  /** Stores a new webhook; returns the entity as created (its secret included). */
+  async create(webhook: Pick<ServiceWebhook, 'id' | 'serviceId' | 'url' | 'events' | 'secret'>, manager?: EntityManager): Promise<ServiceWebhook> {
+    const repository = this.db(manager).getRepository(ServiceWebhook);
+    const created = repository.create(webhook);
+    await repository.insert(created);
+    return created;
+  }
+
+  /** A service's webhooks, without their secrets. */
+  async ofService(serviceId: string, manager?: EntityManager): Promise<ServiceWebhook[]> {
+    return this.db(manager).getRepository(ServiceWebhook).find({ where: { serviceId }, order: { id: 'ASC' } });
+  }
+
+  /** Deletes one of a service's webhooks; false when there was none. */
+  async delete(serviceId: string, id: string, manager?: EntityManager): Promise<boolean> {
+    const result = await this.db(manager).getRepository(ServiceWebhook).delete({ id, serviceId });
+    return Boolean(result.affected);
+  }
+
+  /** The ids of a service's webhooks that asked to be told about `event` (a job state). */
+  async subscribedTo(serviceId: string, event: string, manager?: EntityManager): Promise<Array<{ id: string }>> {
+    return this.db(manager).query('SELECT id FROM service_webhook WHERE service_id = $1 AND events ? $2', [serviceId, event]);
+  }
+
+  /** A webhook with its signing secret, or null. */
+  async withSecret(id: string, manager?: EntityManager): Promise<ServiceWebhook | null> {
+    return this.db(manager).getRepository(ServiceWebhook).createQueryBuilder('w').addSelect('w.secret').where('w.id = :id', { id }).getOne();
   }
 }

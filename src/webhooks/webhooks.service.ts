@@ -7,23 +7,14 @@ import { Problems } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { UUID_PATTERN, uuidv7 } from '../database/uuid';
 import { FINAL_JOB_STATES, JobState } from '../jobs/job.entity';
+import { QueueName, WebhookDelivery } from '../queues/queue-catalogue';
 import { QueueRegistry } from '../queues/queue-registry';
 import { outboundRequest, readAtMost } from './outbound';
 import { assertOutboundUrl, signature } from './signing';
 import { ServiceWebhook } from './webhook.entity';
 
-/** The internal queue of webhook deliveries; every worker serves it. */
-export const WEBHOOK_QUEUE = 'webhooks';
 const NOTIFIABLE = FINAL_JOB_STATES as readonly string[];
 const TIMEOUT_MS = 10_000;
-
-export interface WebhookDelivery {
-  /** Also the Idempotency-Key: the same delivery retried carries the same one. */
-  deliveryId: string;
-  webhookId: string;
-  type: string;
-  jobId: string;
-}
 
 export interface CallResult {
   url: string;
@@ -43,7 +34,7 @@ export class WebhooksService {
   ) {}
 
   queue(): Queue<WebhookDelivery> {
-    return this.queues.get(WEBHOOK_QUEUE) as unknown as Queue<WebhookDelivery>;
+    return this.queues.get(QueueName.Webhooks);
   }
 
   async create(serviceId: string, input: { url: string; events?: string[] }) {
@@ -79,8 +70,8 @@ export class WebhooksService {
     const hooks: Array<{ id: string }> = await this.dataSource.query('SELECT id FROM service_webhook WHERE service_id = $1 AND events ? $2', [event.serviceId, event.state]);
     for (const hook of hooks) {
       const deliveryId = `${hook.id}-${event.jobId}-${event.state}`;
-      await this.queue()
-        .add({ deliveryId, webhookId: hook.id, type: `job.${event.state}`, jobId: event.jobId }, { jobId: deliveryId, attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 5000 })
+      await this.queues
+        .add(QueueName.Webhooks, { deliveryId, webhookId: hook.id, type: `job.${event.state}`, jobId: event.jobId }, { jobId: deliveryId })
         .catch((error) => this.logger.warn(`could not queue webhook delivery ${deliveryId}: ${String(error)}`));
     }
   }

@@ -14,7 +14,7 @@ import { JobEvents } from '../pipelines/job-events';
 import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { conditionMismatch } from '../pipelines/profile';
-import { QueuedJob } from '../queues/queue-names';
+import { QueuedJob } from '../queues/queue-catalogue';
 import { ContentStore } from '../storage/content-store';
 import { isTaskName, mimetypeMatches, TaskName, TASKS } from '../tasks/task-catalogue';
 import { TaskFailure, TaskOutcome } from '../tasks/task-handler.decorator';

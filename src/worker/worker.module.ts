@@ -1,14 +1,14 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
 import { AppConfig, QueueConsumption } from '../config/config';
-import { CoreModule } from '../core.module';
+import { ConfigModule } from '../config/config.module';
+import { DatabaseModule } from '../database/database.module';
 import { PipelinesModule } from '../pipelines/pipelines.module';
-import { ChecksumHandlers } from '../tasks/checksum.handlers';
-import { ImageHandlers } from '../tasks/image.handlers';
-import { VideoHandlers } from '../tasks/video.handlers';
-import { WebHandlers } from '../tasks/web.handlers';
+import { QueuesModule } from '../queues/queues.module';
+import { RedisModule } from '../redis/redis.module';
+import { StorageModule } from '../storage/storage.module';
+import { TasksModule } from '../tasks/tasks.module';
+import { UsageModule } from '../usage/usage.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
-import { TaskRegistry } from '../tasks/task-registry';
 import { JobRunner } from './job-runner';
 import { WORKER_QUEUES, WorkerService } from './worker.service';
 
@@ -18,8 +18,8 @@ export class WorkerModule {
   static forRoot(config: AppConfig, queues: QueueConsumption[]): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [CoreModule.forRoot(config), DiscoveryModule, PipelinesModule, WebhooksModule],
-      providers: [{ provide: WORKER_QUEUES, useValue: queues }, TaskRegistry, ChecksumHandlers, ImageHandlers, VideoHandlers, WebHandlers, JobRunner, WorkerService],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, RedisModule, QueuesModule, StorageModule, UsageModule, PipelinesModule, WebhooksModule, TasksModule],
+      providers: [{ provide: WORKER_QUEUES, useValue: queues }, JobRunner, WorkerService],
     };
   }
 }

@@ -1,12 +1,13 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, QueueConsumption } from '../config/config';
-import { assertQueueName } from '../queues/queue-names';
-import { workerKey } from '../queues/queue-options';
+import { assertQueueName, INTERNAL_QUEUES, PeriodicTick, WebhookDelivery, workerKey } from '../queues/queue-catalogue';
+import { REDIS_CLIENT } from '../redis/redis-connections';
+import type Redis from 'ioredis';
 import { QueueRegistry } from '../queues/queue-registry';
 import { JobRunner, WORKER_ID } from './job-runner';
-import { WEBHOOK_QUEUE, WebhookDelivery, WebhooksService } from '../webhooks/webhooks.service';
+import { WebhooksService } from '../webhooks/webhooks.service';
 import { PipelinesService } from '../pipelines/pipelines.service';
-import { PeriodicScheduler, PeriodicTick, SCHEDULER_QUEUE } from '../pipelines/periodic-scheduler';
+import { PeriodicScheduler } from '../pipelines/periodic-scheduler';
 import type { Job as BullJob } from 'bull';
 
 export const WORKER_QUEUES = Symbol('WORKER_QUEUES');
@@ -26,6 +27,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(WORKER_QUEUES) private readonly consumption: QueueConsumption[],
     private readonly queues: QueueRegistry,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
     private readonly runner: JobRunner,
     private readonly pipelines: PipelinesService,
     private readonly scheduler: PeriodicScheduler,
@@ -69,7 +71,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
 
   private async beat(): Promise<void> {
     try {
-      const client = this.queues.get(this.consumption[0]?.queue ?? 'normal').client;
+      const client = this.redis;
       const value = JSON.stringify({ id: WORKER_ID, queues: this.consumption, at: new Date().toISOString() });
       await client.set(workerKey(this.config.queuePrefix, WORKER_ID), value, 'EX', HEARTBEAT_SECONDS * 3);
       this.healthy = true;
@@ -83,8 +85,8 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationShutdown(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.healthy = false;
-    await this.queues.get(this.consumption[0]?.queue ?? 'normal').client.del(workerKey(this.config.queuePrefix, WORKER_ID)).catch(() => undefined);
-    const closing = Promise.all([...this.consumption.map(({ queue }) => queue), SCHEDULER_QUEUE, WEBHOOK_QUEUE].map((queue) => this.queues.get(queue).close()));
+    await this.redis.del(workerKey(this.config.queuePrefix, WORKER_ID)).catch(() => undefined);
+    const closing = Promise.all([...this.consumption.map(({ queue }) => queue), ...INTERNAL_QUEUES].map((queue) => this.queues.get(queue).close()));
     const timeout = new Promise((resolve) => setTimeout(resolve, this.config.shutdownTimeoutMs).unref());
     await Promise.race([closing, timeout]);
   }

@@ -1,3 +1,4 @@
+import { FILE_NAME_MAX_BYTES, fileNameProblem, type FileNameProblem } from '../../../../common/file-name';
 import type { Mfile, Rendition } from './types';
 
 /** What an Mfile looks like in a list or grid, from its renditions (thumbnail first, else a poster). */
@@ -55,14 +56,18 @@ export function matchesFilters(mfile: Pick<Mfile, 'name' | 'mimetype'>, filters:
   return true;
 }
 
-/** Why a folder or file name cannot be used, or null: the API's rule (src/common/validation.ts), checked before sending. */
+/** The console's wording of the API's file-name rule (src/common/file-name.ts). */
+const NAME_PROBLEMS: Record<FileNameProblem, string> = {
+  empty: 'Enter a name.',
+  'too-long': `The name is longer than ${FILE_NAME_MAX_BYTES} bytes.`,
+  dot: 'The name cannot be . or ..',
+  separator: 'The name cannot contain / or \\.',
+  control: 'The name cannot contain control characters.',
+  padded: 'The name cannot start or end with a space.',
+};
+
+/** Why a folder or file name cannot be used, or null: the API's rule (src/common/file-name.ts), checked before sending. */
 export function nameProblem(name: string): string | null {
-  if (name.length === 0) return 'Enter a name.';
-  if (new TextEncoder().encode(name).length > 255) return 'The name is longer than 255 bytes.';
-  if (name === '.' || name === '..') return 'The name cannot be . or ..';
-  if (/[/\\]/.test(name)) return 'The name cannot contain / or \\.';
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(name)) return 'The name cannot contain control characters.';
-  if (name !== name.trim()) return 'The name cannot start or end with a space.';
-  return null;
+  const problem = fileNameProblem(name);
+  return problem === null ? null : NAME_PROBLEMS[problem];
 }

@@ -1,27 +1,23 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useRoute } from 'preact-iso';
-import { actingKey, api, ApiError, can, type Page } from '../api';
+import { actingKey, api, ApiError, can } from '../api';
 import { ErrorNotice, Spinner, useLoad } from '../components/ui';
 import { formatDate } from '../format';
 import { ServiceState } from './container';
 import { takeDrop, takePicked } from '../browse/dropped-files';
 import { FileView, rememberedView, rememberView, type ViewMode } from '../browse/file-views';
-import { fileKind, matchesFilters, nameProblem, normaliseMimetypeFilter, previewOf } from '../browse/files';
+import { nameProblem, normaliseMimetypeFilter } from '../browse/files';
 import { ensureFolders } from '../browse/folder-tree';
 import { removeItem, replaceItem, upsertFirst } from '../browse/paging';
-import { watchPreview } from '../browse/preview-watcher';
-import type { Container, Mfile, Mfolder, Service } from '../browse/types';
+import type { Container, Mfolder, Service } from '../browse/types';
 import { addUploads, onUploaded } from '../browse/upload-manager';
 import { UploadPanel } from '../browse/upload-panel';
 import { pathKey, type PlannedFile } from '../browse/upload-plan';
-import { usePaged, type Paged } from '../browse/use-paged';
+import { useFolderListing, type FileSort } from '../browse/use-folder-listing';
+import type { Paged } from '../browse/use-paged';
+import { usePreviewWatch } from '../browse/use-preview-watch';
 import { Breadcrumbs, describedBy, Field, LoadMore, SearchField, type Crumb } from '../browse/widgets';
-
-const FILE_PAGE = 50;
-const FOLDER_PAGE = 100;
-/** A listed picture or video this young without a preview is probably having one made: it is watched too. */
-const RECENT_MS = 15 * 60 * 1000;
 
 interface Place {
   /** Null when the key reaches only a folder inside the service. */
@@ -93,64 +89,24 @@ function ServicePage({ serviceId, folderId }: { serviceId?: string; folderId?: s
 function FolderView({ place }: { place: Place }) {
   const { service, folder, trail, container } = place;
   const keyId = actingKey.value?.id ?? null;
-  const [name, setName] = useState('');
-  const [mimetype, setMimetype] = useState('');
-  const [sort, setSort] = useState<'name' | 'created'>('name');
   const [view, setView] = useState<ViewMode>(rememberedView());
-  const [everywhere, setEverywhere] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const wholeService = everywhere && service !== null;
-  const query = { name, mimetype, sort, limit: FILE_PAGE };
-  const files = usePaged<Mfile>(
-    (cursor) => api<Page<Mfile>>(wholeService ? `/services/${service!.id}/mfiles` : `/mfolders/${folder.id}/mfiles`, { query: { ...query, cursor } }),
-    [folder.id, name, mimetype, sort, wholeService],
-  );
-  const folders = usePaged<Mfolder>((cursor) => api<Page<Mfolder>>(`/mfolders/${folder.id}/mfolders`, { query: { name, cursor, limit: FOLDER_PAGE } }), [folder.id, name]);
+  const listing = useFolderListing(place);
+  const { name, mimetype, wholeService, files, folders } = listing;
   useEffect(() => {
     for (const item of folders.items) folderCache.set(item.id, item);
   }, [folders.items]);
 
   // pictures being made: each new or recent file's picture-making jobs are followed until it has one
-  const [pending, setPending] = useState<ReadonlySet<string>>(new Set());
-  const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
-  const watched = useRef(new Set<string>());
-  const stops = useRef(new Set<() => void>());
-  useEffect(() => () => stops.current.forEach((stop) => stop()), []);
-  const watch = (mfile: Mfile) => {
-    const kind = fileKind(mfile.mimetype);
-    // only pictures and videos get one (the profile's thumbnail and video-poster steps)
-    if (kind !== 'image' && kind !== 'video') return;
-    if (previewOf(mfile) || watched.current.has(mfile.id) || !can('job:read') || !can('joboutput:read')) return;
-    watched.current.add(mfile.id);
-    setPending((ids) => new Set(ids).add(mfile.id));
-    const stop = watchPreview(
-      mfile.id,
-      keyId,
-      (updated) => files.setItems((items) => replaceItem(items, updated)),
-      () => {
-        stops.current.delete(stop);
-        setPending((ids) => {
-          const next = new Set(ids);
-          next.delete(mfile.id);
-          return next;
-        });
-      },
-    );
-    stops.current.add(stop);
-  };
-  useEffect(() => {
-    const now = Date.now();
-    for (const mfile of files.items) if (now - new Date(mfile.createdAt).getTime() < RECENT_MS) watch(mfile);
-  }, [files.items]);
+  const { pending, watch } = usePreviewWatch(files.items, keyId, (updated) => files.setItems((items) => replaceItem(items, updated)));
 
   // an upload that finished into what this page shows appears at the top, marked new, and its picture is awaited
+  const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
   useEffect(
     () =>
       onUploaded((item) => {
         const mfile = item.mfile;
-        if (!mfile) return;
-        const shown = wholeService ? mfile.serviceId === service!.id : mfile.folderId === folder.id;
-        if (!shown || !matchesFilters(mfile, { name, mimetype })) return;
+        if (!mfile || !listing.shows(mfile)) return;
         files.setItems((items) => upsertFirst(items, mfile));
         setFresh((ids) => new Set(ids).add(mfile.id));
         watch(mfile);
@@ -213,21 +169,18 @@ function FolderView({ place }: { place: Place }) {
 
       <Toolbar
         name={name}
-        setName={setName}
-        setMimetype={setMimetype}
-        sort={sort}
-        setSort={setSort}
+        setName={listing.setName}
+        setMimetype={listing.setMimetype}
+        sort={listing.sort}
+        setSort={listing.setSort}
         view={view}
         setView={(next) => {
           setView(next);
           rememberView(next);
         }}
-        everywhere={everywhere}
-        setEverywhere={service ? setEverywhere : null}
-        onRefresh={() => {
-          void files.reload();
-          void folders.reload();
-        }}
+        everywhere={listing.everywhere}
+        setEverywhere={service ? listing.setEverywhere : null}
+        onRefresh={listing.refresh}
       />
 
       <DropZone enabled={canUpload} onFiles={upload}>
@@ -261,8 +214,8 @@ function Toolbar(props: {
   name: string;
   setName: (value: string) => void;
   setMimetype: (value: string) => void;
-  sort: 'name' | 'created';
-  setSort: (value: 'name' | 'created') => void;
+  sort: FileSort;
+  setSort: (value: FileSort) => void;
   view: ViewMode;
   setView: (value: ViewMode) => void;
   everywhere: boolean;
@@ -292,7 +245,7 @@ function Toolbar(props: {
       </Field>
       <label>
         Sort by
-        <select value={props.sort} onChange={(event) => props.setSort((event.target as HTMLSelectElement).value as 'name' | 'created')}>
+        <select value={props.sort} onChange={(event) => props.setSort((event.target as HTMLSelectElement).value as FileSort)}>
           <option value="name">Name</option>
           <option value="created">Upload order</option>
         </select>

@@ -184,7 +184,7 @@ describe('profile editor model', () => {
     });
 
     it('changing the task resets the options and renames an auto-named step (edges follow)', () => {
-      let draft = chain();
+      const draft = chain();
       draft.ingest = addStep(draft.ingest, 'md5'); // after thumbnail
       draft.ingest = updateStep(draft.ingest, 1, { options: { width: '99' } });
       draft.ingest = changeTask(draft.ingest, 1, 'poster');

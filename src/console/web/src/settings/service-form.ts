@@ -1,10 +1,11 @@
 /**
- * Rules of the service properties and webhook forms, free of the DOM. The server's own checks live in modules that
- * import NestJS and class-validator (src/common/validation.ts, src/services/dto.ts, src/webhooks), which cannot be
- * bundled for the browser, so the few rules needed here are mirrored from them, and the server's 400 answers are
- * placed on the fields too.
+ * Rules of the service properties and webhook forms, free of the DOM. The file-name rule is the server's own, from
+ * the Node-free src/common/file-name.ts; the server's other checks live in modules that import NestJS and
+ * class-validator (src/services/dto.ts, src/webhooks), which cannot be bundled for the browser, so the few rules
+ * needed here are mirrored from them, and the server's 400 answers are placed on the fields too.
  */
 
+import { FILE_NAME_MAX_BYTES, fileNameProblem, type FileNameProblem } from '../../../../common/file-name';
 import { CustomRow, propertiesFromRows, rowsFromProperties, sameProperties, validateCustomRows } from './custom-properties';
 
 export interface ServiceView {
@@ -32,16 +33,20 @@ export interface PropertiesDraft {
 
 export type PropertiesField = keyof PropertiesDraft;
 
-/** Mirror of `unsafeNameReason` in src/common/validation.ts: names become WebDAV paths and download file names. */
+/** This form's wording of the API's file-name rule (src/common/file-name.ts): names become WebDAV paths and download file names. */
+const NAME_PROBLEMS: Record<FileNameProblem, string> = {
+  empty: 'A name is required.',
+  'too-long': `At most ${FILE_NAME_MAX_BYTES} bytes of UTF-8.`,
+  dot: 'Cannot be . or ..',
+  separator: 'Cannot contain / or \\.',
+  control: 'Cannot contain control characters.',
+  padded: 'Cannot start or end with a space.',
+};
+
+/** Why a service name cannot be used, or null: checked before sending. */
 export function nameProblem(value: string): string | null {
-  if (value.length === 0) return 'A name is required.';
-  if (new TextEncoder().encode(value).length > 255) return 'At most 255 bytes of UTF-8.';
-  if (value === '.' || value === '..') return 'Cannot be . or ..';
-  if (/[/\\]/.test(value)) return 'Cannot contain / or \\.';
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(value)) return 'Cannot contain control characters.';
-  if (value !== value.trim()) return 'Cannot start or end with a space.';
-  return null;
+  const problem = fileNameProblem(value);
+  return problem === null ? null : NAME_PROBLEMS[problem];
 }
 
 /** Mirror of `PROFILE_NAME` in src/services/dto.ts. */
