@@ -14,7 +14,7 @@ if (!name || !/^[A-Z][A-Za-z0-9]+$/.test(name)) {
   process.exit(2);
 }
 const { startEmbeddedPostgres } = require('../dist/src/infrastructure/embedded-postgres.js');
-const { dataSourceOptions } = require('../dist/src/database/data-source.js');
+const { dataSourceOptions } = require('../dist/src/persistence/data-source.js');
 const { DataSource } = require('typeorm');
 
 const dir = mkdtempSync(join(tmpdir(), 'mserve-migrate-'));

@@ -3,7 +3,7 @@ import { AuthModule } from './auth/auth.module';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { ContainersModule } from './containers/containers.module';
-import { DatabaseModule } from './database/database.module';
+import { DatabaseModule } from './persistence/database.module';
 import { DavModule } from './dav/dav.module';
 import { HealthModule } from './health/health.module';
 import { JobOutputsModule } from './job-outputs/job-outputs.module';

@@ -3,7 +3,7 @@ import { createApiApp, tuneServer } from './bootstrap/api-app';
 import { handleSignals, requireUrls } from './bootstrap/process-lifecycle';
 import { rootLogger } from './common/logger';
 import { loadConfig } from './config/config';
-import { runMigrations } from './database/data-source';
+import { runMigrations } from './persistence/data-source';
 import { HealthController } from './health/health.controller';
 import { ensureAdminUser } from './auth/admin-user';
 import { ensureAdminKey } from './keys/admin-key';

@@ -1,9 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Put, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, ParseUUIDPipe, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ProblemError, Problems } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { Inject } from '@nestjs/common';
 import { Public } from '../keys/authorize.decorator';
 import { AuthService, presentUser } from './auth.service';
 import { AddKeyDto, ChangeHeldKeyDto, ChangePasswordDto, LoginDto } from './dto';

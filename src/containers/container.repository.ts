@@ -81,6 +81,13 @@ export class ContainerRepository {
     const rows = (await this.db(manager).query('SELECT id, name, created_at, updated_at FROM container')) as ContainerSummaryRow[];
     return rows.map((row) => ({ id: row.id, name: row.name, createdAt: row.created_at, updatedAt: row.updated_at }));
   }
+
+  // --- used by key resolution
+  /** Whether the container exists and is suspended; null when there is no such container. */
+  async suspensionOf(id: string, manager?: EntityManager): Promise<{ suspended: boolean } | null> {
+    const [row]: Array<{ id: string; suspended: boolean }> = await this.db(manager).query('SELECT id, suspended FROM container WHERE id = $1', [id]);
+    return row ? { suspended: Boolean(row.suspended) } : null;
+  }
 }
 
 /** What the WebDAV tree shows of a container. */

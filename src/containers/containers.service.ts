@@ -7,7 +7,7 @@ import { uuidv7 } from '../database/uuid';
 import { RequestAuth } from '../keys/authorize.decorator';
 import { KeysService } from '../keys/keys.service';
 import { ServiceRepository } from '../services/service.repository';
-import { SubtreeDeletion } from '../storage/subtree-deletion';
+import { SubtreeDeletion } from '../deletion/subtree-deletion';
 import { UsageService } from '../usage/usage.service';
 import { Container } from './container.entity';
 import { ContainerRepository } from './container.repository';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ProblemError, Problems } from '../common/problem';
-import { enforceServiceState } from '../services/service-state';
+import { enforceServiceState } from '../common/service-state';
 import { ResourceResolver } from '../keys/resource-resolver.service';
 import { covers, DavLocks, within } from './dav-locks';
 import { hrefOf, parseDestination } from './dav-path';

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { ProblemError, Problems } from '../common/problem';
+import { LIVE, parsePropfind, renderResponse, status, XML_HEAD } from './dav-multistatus';
 import { hrefOf } from './dav-path';
 import { DavPreconditions } from './dav-preconditions';
 import { DavProperties } from './dav-properties';
 import { ResourceRef } from './dav-property.repository';
 import { depthOf, DavRequest, readBody, refOf } from './dav-request';
 import { DavNode, isCollection, isContent, serviceOf } from './dav-tree';
-import { LIVE, parsePropfind, renderResponse, status, XML_HEAD } from './dav-multistatus';
 import { child, clark, DAV, elements, escapeXml, parseXml, serializeXml, XmlElement } from './xml';
 
 /** PROPFIND (a multistatus streamed in batches) and PROPPATCH (dead properties, all or nothing). */

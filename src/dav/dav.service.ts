@@ -7,11 +7,12 @@ import { extractKeySecret } from '../keys/key-extraction';
 import { AuthenticatedKey, KeysService } from '../keys/keys.service';
 import { strongEtag, etagMatches } from '../mfiles/content-headers';
 import { MfileRepository } from '../mfiles/mfile.repository';
+import { expressSink } from '../mfiles/express-sink';
 import { MfilesService } from '../mfiles/mfiles.service';
 import { Mfolder } from '../mfolders/mfolder.entity';
 import { MfolderRepository } from '../mfolders/mfolder.repository';
 import { MfoldersService } from '../mfolders/mfolders.service';
-import { rawUpload } from '../uploads/upload-source';
+import { rawUpload } from '../storage/upload-source';
 import { DavLockHandlers } from './dav-lock-handlers';
 import { DavLocks } from './dav-locks';
 import { hrefOf, isBelow, parseDavPath, parseDestination, samePath } from './dav-path';
@@ -124,7 +125,7 @@ export class DavService {
     if (!node) throw Problems.notFound('resource', ctx.names.join('/'));
     if (node.kind === 'file') {
       await this.checks.need(ctx, 'mfile:read', node.mfile.serviceId, node.mfile.name);
-      await this.mfiles.sendDownload(ctx.req, ctx.res, node.mfile);
+      await this.mfiles.sendDownload(ctx.req, expressSink(ctx.res), node.mfile);
       return;
     }
     // A collection: a plain HTML index, for people who open the mount in a browser.

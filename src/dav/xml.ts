@@ -20,11 +20,25 @@ const MAX_ELEMENTS = 100_000;
  * of surrogate pairs. A document holding one is not well-formed, written out or as a character reference
  * (sax resolves `&#0;` without complaint), and PostgreSQL cannot store a NUL in text.
  */
-const NOT_XML_CHAR = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const isHighSurrogate = (unit: number) => unit >= 0xd800 && unit <= 0xdbff;
+const isLowSurrogate = (unit: number) => unit >= 0xdc00 && unit <= 0xdfff;
+/** C0 controls but tab, LF and CR. */
+const isControl = (unit: number) => unit <= 0x08 || unit === 0x0b || unit === 0x0c || (unit >= 0x0e && unit <= 0x1f);
+
+/** The first UTF-16 code unit of `value` that is not (part of) an XML character, or -1. */
+function firstNonXmlUnit(value: string): number {
+  for (let index = 0; index < value.length; index++) {
+    const unit = value.charCodeAt(index);
+    if (isControl(unit) || unit === 0xfffe || unit === 0xffff) return unit;
+    if (isHighSurrogate(unit) && !(index + 1 < value.length && isLowSurrogate(value.charCodeAt(index + 1)))) return unit;
+    if (isLowSurrogate(unit) && !(index > 0 && isHighSurrogate(value.charCodeAt(index - 1)))) return unit;
+  }
+  return -1;
+}
 
 function badCharacter(value: string): string | undefined {
-  const found = NOT_XML_CHAR.exec(value);
-  return found ? `U+${found[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} is not an XML character` : undefined;
+  const unit = firstNonXmlUnit(value);
+  return unit >= 0 ? `U+${unit.toString(16).toUpperCase().padStart(4, '0')} is not an XML character` : undefined;
 }
 
 export function isElement(node: XmlNode): node is XmlElement {
@@ -113,7 +127,19 @@ export function parseXml(body: Buffer): XmlElement {
 }
 
 export function escapeXml(value: string): string {
-  return value.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+  return withoutControls(value.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!));
+}
+
+/** `value` without the C0 controls XML cannot carry (tab, LF and CR stay). */
+function withoutControls(value: string): string {
+  let out = '';
+  let start = 0;
+  for (let index = 0; index < value.length; index++) {
+    if (!isControl(value.charCodeAt(index))) continue;
+    out += value.slice(start, index);
+    start = index + 1;
+  }
+  return start === 0 ? value : out + value.slice(start);
 }
 
 /**

@@ -1,10 +1,9 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Response } from 'express';
-import { DataSource } from 'typeorm';
 import { Public } from '../keys/authorize.decorator';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { DatabaseHealth } from '../database/database-health';
 import { workerKey } from '../queues/queue-catalogue';
 import type Redis from 'ioredis';
 import { REDIS_CLIENT } from '../redis/redis-connections';
@@ -29,7 +28,7 @@ export class HealthController {
   private shuttingDown = false;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly database: DatabaseHealth,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     private readonly store: ContentStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -49,7 +48,7 @@ export class HealthController {
   @Public()
   async ready(@Res() response: Response) {
     const checks = {
-      database: await check(() => this.dataSource.query('SELECT 1')),
+      database: await check(() => this.database.ping()),
       redis: await check(async () => {
         const client = this.redis;
         if ((await client.ping()) !== 'PONG') throw new Error('unexpected PING answer');

@@ -73,4 +73,18 @@ export class JobOutputRepository {
     const outputs: { blob_key: string }[] = await this.db(manager).query(`SELECT blob_key FROM job_output WHERE ${condition} AND blob_key IS NOT NULL`, [value]);
     return outputs.map((row) => row.blob_key);
   }
+
+  // --- used by key resolution
+  /**
+   * Where a job output sits: its job's service and container, the job, and each of the job's input Mfiles with its
+   * folder (one row per input, one row with null Mfile when it has none). Empty when there is no such output.
+   */
+  async placeOf(id: string, manager?: EntityManager): Promise<Array<{ jobId: string; serviceId: string; containerId: string; mfileId: string | null; folderId: string | null }>> {
+    return this.db(manager).query(
+      `SELECT j.id AS "jobId", j.service_id AS "serviceId", j.container_id AS "containerId", m.id AS "mfileId", m.folder_id AS "folderId"
+         FROM job_output o JOIN job j ON j.id = o.job_id LEFT JOIN job_input i ON i.job_id = j.id
+         LEFT JOIN mfile m ON m.id = i.mfile_id WHERE o.id = $1`,
+      [id],
+    );
+  }
 }

@@ -5,6 +5,7 @@ import { Problems } from '../common/problem';
 import { PageQuery } from '../common/validation';
 import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
 import { sendContent } from '../mfiles/download';
+import { expressSink } from '../mfiles/express-sink';
 import { MfilesService } from '../mfiles/mfiles.service';
 import { ContentStore } from '../storage/content-store';
 import { JobOutputsService, presentOutput } from './job-outputs.service';
@@ -40,7 +41,7 @@ export class JobOutputsController {
     const output = await this.outputs.get(id);
     if (!output.blobKey || output.size === null || !output.sha256) throw Problems.notFound('content of job output', id);
     const bytesPerSecond = await this.mfiles.accessSpeedOf(output.serviceId);
-    const sent = await sendContent(this.store, request, response, {
+    const sent = await sendContent(this.store, request, expressSink(response), {
       blobKey: output.blobKey,
       size: output.size,
       sha256: output.sha256,

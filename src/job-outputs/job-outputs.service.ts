@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, IsNull } from 'typeorm';
 import { isUniqueViolation } from '../common/database-errors';
 import { decodeIdCursor, Page, PageQueryLike, toPage } from '../common/pagination';
 import { Problems } from '../common/problem';
 import { RequestAuth } from '../keys/authorize.decorator';
 import { MfilesService } from '../mfiles/mfiles.service';
-import { Mfolder } from '../mfolders/mfolder.entity';
+import { UnitOfWork } from '../database/unit-of-work';
+import { MfolderRepository } from '../mfolders/mfolder.repository';
 import { ContentStore } from '../storage/content-store';
 import { JobOutput } from './job-output.entity';
+import { JobOutputRepository } from './job-output.repository';
 
 export function presentOutput(output: JobOutput) {
   const { blobKey, ...visible } = output;
@@ -18,22 +18,22 @@ export function presentOutput(output: JobOutput) {
 @Injectable()
 export class JobOutputsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly unitOfWork: UnitOfWork,
+    private readonly outputs: JobOutputRepository,
+    private readonly folders: MfolderRepository,
     private readonly store: ContentStore,
     private readonly mfiles: MfilesService,
   ) {}
 
   async get(id: string): Promise<JobOutput> {
-    const output = await this.dataSource.getRepository(JobOutput).findOneBy({ id });
+    const output = await this.outputs.findById(id);
     if (!output) throw Problems.notFound('job output', id);
     return output;
   }
 
   async list(jobId: string, query: PageQueryLike): Promise<Page<ReturnType<typeof presentOutput>>> {
-    const builder = this.dataSource.getRepository(JobOutput).createQueryBuilder('o').where('o.job_id = :jobId', { jobId }).orderBy('o.id').limit(query.limit + 1);
     const after = decodeIdCursor(query.cursor);
-    if (after) builder.andWhere('o.id > :after', { after });
-    const page = toPage(await builder.getMany(), query.limit, (last) => [last.id]);
+    const page = toPage(await this.outputs.pageOfJob(jobId, query.limit, after ?? undefined), query.limit, (last) => [last.id]);
     return { ...page, items: page.items.map(presentOutput) };
   }
 
@@ -47,10 +47,11 @@ export class JobOutputsService {
     if (output.mfileId) throw Problems.conflict('this output was already promoted', { mfileId: output.mfileId });
     const blob = await this.store.receive(this.store.read(output.blobKey), { maxBytes: Number.MAX_SAFE_INTEGER });
     try {
-      return await this.dataSource.transaction(async (manager) => {
-        const locked = await manager.findOne(JobOutput, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      return await this.unitOfWork.run(async ({ manager }) => {
+        const locked = await this.outputs.lock(id, manager);
         if (!locked || locked.mfileId) throw Problems.conflict('this output was already promoted');
-        const folder = await manager.findOneByOrFail(Mfolder, { serviceId: output.serviceId, parentId: IsNull() });
+        const folder = await this.folders.findServiceRoot(output.serviceId, manager);
+        if (!folder) throw Problems.notFound('folder', `root of service ${output.serviceId}`);
         const created = await this.mfiles.createFromBlob(manager, {
           folder,
           name: output.name,
@@ -60,7 +61,7 @@ export class JobOutputsService {
           ingest: null,
           metadata: { promotedFrom: { jobOutputId: output.id, jobId: output.jobId } },
         });
-        await manager.update(JobOutput, { id }, { mfileId: created.id });
+        await this.outputs.markPromoted(id, created.id, manager);
         return created;
       });
     } catch (error) {

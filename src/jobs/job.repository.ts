@@ -281,4 +281,17 @@ export class JobRepository {
     );
     return rows.map((row) => row.sha256).filter((sha256) => /^[0-9a-f]{64}$/.test(sha256));
   }
+
+  // --- used by key resolution
+  /**
+   * Where a job sits: its service and container, and each input Mfile with its folder (one row per input, one row
+   * with null Mfile when it has none). Empty when there is no such job.
+   */
+  async placeOf(id: string, manager?: EntityManager): Promise<Array<{ jobId: string; serviceId: string; containerId: string; mfileId: string | null; folderId: string | null }>> {
+    return this.db(manager).query(
+      `SELECT j.id AS "jobId", j.service_id AS "serviceId", j.container_id AS "containerId", m.id AS "mfileId", m.folder_id AS "folderId"
+         FROM job j LEFT JOIN job_input i ON i.job_id = j.id LEFT JOIN mfile m ON m.id = i.mfile_id WHERE j.id = $1`,
+      [id],
+    );
+  }
 }

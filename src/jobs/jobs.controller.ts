@@ -97,8 +97,9 @@ export class JobsController {
     });
     const { send } = stream;
     const finish = stream.finish;
-    let stop: (() => void) | undefined;
-    stream.onFinish(() => stop?.());
+    // set once following has begun; the stream may finish before that
+    const following: { stop?: () => void } = {};
+    stream.onFinish(() => following.stop?.());
     // follow first, then read: a change between the two is held back and sent after the snapshot
     let lastState: string | undefined;
     let held: JobEventPayload[] | undefined = [];
@@ -109,7 +110,8 @@ export class JobsController {
       lastState = event.state;
       if (FINAL_JOB_STATES.includes(event.state as JobState)) finish();
     };
-    stop = await this.events.follow(id, (event) => (held ? held.push(event) : relay(event)));
+    const stop = await this.events.follow(id, (event) => (held ? held.push(event) : relay(event)));
+    following.stop = stop;
     if (stream.done) return stop();
     const job = await this.jobs.get(id);
     send('state', job);

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DeletionModule } from '../deletion/deletion.module';
 import { KeysModule } from '../keys/keys.module';
 import { PipelinesModule } from '../pipelines/pipelines.module';
 import { QueuesModule } from '../queues/queues.module';
@@ -8,5 +9,5 @@ import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 
 /** Jobs on request: create, follow (SSE), cancel, retry, delete. */
-@Module({ imports: [KeysModule, PipelinesModule, QueuesModule, StorageModule, UsageModule], controllers: [JobsController], providers: [JobsService] })
+@Module({ imports: [DeletionModule, KeysModule, PipelinesModule, QueuesModule, StorageModule, UsageModule], controllers: [JobsController], providers: [JobsService] })
 export class JobsModule {}

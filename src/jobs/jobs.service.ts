@@ -9,12 +9,12 @@ import { JobOutputRepository } from '../job-outputs/job-output.repository';
 import { RequestAuth } from '../keys/authorize.decorator';
 import { covers } from '../keys/keys.service';
 import { ResourceResolver } from '../keys/resource-resolver.service';
-import { enforceServiceState } from '../services/service-state';
+import { enforceServiceState } from '../common/service-state';
 import { QueueRegistry } from '../queues/queue-registry';
 import { routeQueue } from '../queues/queue-catalogue';
 import { MfileRepository } from '../mfiles/mfile.repository';
 import { ServiceRepository } from '../services/service.repository';
-import { SubtreeDeletion } from '../storage/subtree-deletion';
+import { SubtreeDeletion } from '../deletion/subtree-deletion';
 import { isTaskName, resolveTaskOptions, TASKS } from '../tasks/task-catalogue';
 import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
@@ -170,7 +170,7 @@ export class JobsService {
         job = await this.jobs.lock(id, manager);
         if (!job) throw Problems.notFound('job', id);
         if (!FINAL_JOB_STATES.includes(job.state)) throw Problems.conflict(`the job is ${job.state}: cancel it first`, { state: job.state });
-        return { jobIds: [id] };
+        return { subtree: { jobIds: [id] } };
       },
       delete: async (manager) => {
         const { containerId, serviceId } = job!;

@@ -1,6 +1,4 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
-import { Container } from '../containers/container.entity';
-import { Service } from '../services/service.entity';
 
 export type ResourceType = 'provider' | 'container' | 'service' | 'mfolder' | 'mfile' | 'job' | 'joboutput';
 
@@ -24,9 +22,10 @@ export class Key {
   @Column({ type: 'uuid', nullable: true }) resourceId: string | null;
   /** Tenant path of the resource, so deleting a container or service deletes its keys. */
   @Column({ type: 'uuid', nullable: true }) containerId: string | null;
-  @ManyToOne(() => Container, { onDelete: 'CASCADE' }) @JoinColumn({ name: 'container_id' }) container?: Container;
+  // relations named, not imported: keys sit below every domain (docs/architecture.md); the constraint is the same
+  @ManyToOne('Container', { onDelete: 'CASCADE' }) @JoinColumn({ name: 'container_id' }) container?: object;
   @Column({ type: 'uuid', nullable: true }) serviceId: string | null;
-  @ManyToOne(() => Service, { onDelete: 'CASCADE' }) @JoinColumn({ name: 'service_id' }) service?: Service;
+  @ManyToOne('Service', { onDelete: 'CASCADE' }) @JoinColumn({ name: 'service_id' }) service?: object;
   @Column({ type: 'text', array: true }) roles: string[];
   @Column({ type: 'text', array: true }) actions: string[];
   /** The key this one was derived from; revoking the parent revokes this one. */

@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { requireCsrf } from '../common/csrf';
 import { Problems } from '../common/problem';
-import { enforceServiceState } from '../services/service-state';
+import { enforceServiceState } from '../common/service-state';
 import { AUTHORIZE_METADATA, AuthorizeSpec, AuthorizedRequest, PUBLIC_METADATA } from './authorize.decorator';
 import type { Request } from 'express';
 import { extractHeldKeyId, extractKeySecret } from './key-extraction';

@@ -124,7 +124,7 @@ export class KeysService {
     if (!covers(parent.key, target)) {
       throw Problems.forbidden(`the presented key's scope (${parent.key.resourceType} ${parent.key.resourceId ?? ''}) does not include ${target.type} ${target.id}`.replace('  ', ' '), { reason: 'scope' });
     }
-    let expiresAt = request.expiresAt ?? parent.key.expiresAt ?? null;
+    const expiresAt = request.expiresAt ?? parent.key.expiresAt ?? null;
     if (expiresAt && expiresAt.getTime() <= Date.now()) throw Problems.badRequest('expiresAt is in the past');
     if (parent.key.expiresAt && expiresAt && expiresAt.getTime() > parent.key.expiresAt.getTime()) {
       throw Problems.forbidden(`expiresAt ${expiresAt.toISOString()} is later than the presented key's expiry ${parent.key.expiresAt.toISOString()}`, { reason: 'expiry' });

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Readable, Transform, TransformCallback } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Request, Response } from 'express';
 import { ContentStore } from '../storage/content-store';
 import { CONTENT_SECURITY_POLICY, contentDisposition, etagMatches, isActiveContent, strongEtag } from './content-headers';
 
@@ -13,6 +13,34 @@ export interface Downloadable {
   mimetype: string;
   name: string;
   contentUpdatedAt: Date;
+}
+
+/** What a download answers: the method (GET or HEAD) and the headers that condition or narrow it. */
+export interface ContentRequest {
+  method: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** A problem document (RFC 9457) a download ends with: a failed precondition, an unsatisfiable range. */
+export interface ContentProblem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+}
+
+/**
+ * Where a download's answer goes. The download path says what to send (status, headers, a body); the controller
+ * that owns the HTTP response writes it (see `expressSink`), so no service holds a framework's response.
+ */
+export interface ContentSink {
+  setHeader(name: string, value: string): void;
+  /** Ends the answer with this status and no body (304, HEAD, an empty file). */
+  end(status: number): void;
+  /** Ends the answer with a problem document as application/problem+json. */
+  problem(problem: ContentProblem): void;
+  /** Starts the answer with this status: where the body's bytes go, written with back-pressure. */
+  body(status: number): Writable;
 }
 
 export interface SendOptions {
@@ -179,7 +207,7 @@ function multipartBody(store: ContentStore, file: Downloadable, ranges: ByteRang
  * byte ranges (multipart/byteranges), HEAD, and an optional bandwidth cap. Streamed with back-pressure.
  * Resolves with the number of body bytes actually written (multipart framing included), for access metering.
  */
-export async function sendContent(store: ContentStore, request: Request, response: Response, file: Downloadable, options: SendOptions = {}): Promise<number> {
+export async function sendContent(store: ContentStore, request: ContentRequest, response: ContentSink, file: Downloadable, options: SendOptions = {}): Promise<number> {
   const etag = strongEtag(file.sha256);
   const lastModified = new Date(Math.floor(file.contentUpdatedAt.getTime() / 1000) * 1000);
   response.setHeader('ETag', etag);
@@ -193,12 +221,12 @@ export async function sendContent(store: ContentStore, request: Request, respons
   const ifNoneMatch = request.headers['if-none-match'];
   const ifModifiedSince = request.headers['if-modified-since'];
   if (etagMatches(ifNoneMatch, etag) || (!ifNoneMatch && ifModifiedSince && Date.parse(ifModifiedSince) >= lastModified.getTime())) {
-    response.status(304).end();
+    response.end(304);
     return 0;
   }
   const ifMatch = request.headers['if-match'];
   if (ifMatch && !etagMatches(ifMatch, etag, false)) {
-    response.status(412).type('application/problem+json').send(JSON.stringify({ type: 'https://mserve.dev/problems/precondition-failed', title: 'Precondition Failed', status: 412, detail: 'If-Match does not match the current ETag' }));
+    response.problem({ type: 'https://mserve.dev/problems/precondition-failed', title: 'Precondition Failed', status: 412, detail: 'If-Match does not match the current ETag' });
     return 0;
   }
   // Range applies to GET only (RFC 9110 §14.2); a stale If-Range means "send it all".
@@ -206,31 +234,32 @@ export async function sendContent(store: ContentStore, request: Request, respons
   const ranges = request.method !== 'GET' || (ifRange && ifRange !== etag) ? undefined : parseRanges(request.headers.range, file.size);
   if (ranges === 'unsatisfiable') {
     response.setHeader('Content-Range', `bytes */${file.size}`);
-    response.status(416).type('application/problem+json').send(JSON.stringify({ type: 'https://mserve.dev/problems/range-not-satisfiable', title: 'Range Not Satisfiable', status: 416, detail: `the file has ${file.size} bytes` }));
+    response.problem({ type: 'https://mserve.dev/problems/range-not-satisfiable', title: 'Range Not Satisfiable', status: 416, detail: `the file has ${file.size} bytes` });
     return 0;
   }
   const digest = reprDigest(file.sha256);
   if (digest) response.setHeader('Repr-Digest', digest);
   let body: () => Readable;
+  let status: number;
   if (ranges && ranges.length > 1) {
     const multipart = multipartBody(store, file, ranges);
-    response.status(206);
+    status = 206;
     response.setHeader('Content-Type', multipart.contentType);
     response.setHeader('Content-Length', String(multipart.length));
     body = () => multipart.body;
   } else if (ranges) {
     const [range] = ranges;
-    response.status(206);
+    status = 206;
     response.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${file.size}`);
     response.setHeader('Content-Length', String(range.end - range.start + 1));
     body = () => store.read(file.blobKey, range);
   } else {
-    response.status(200);
+    status = 200;
     response.setHeader('Content-Length', String(file.size));
     body = () => store.read(file.blobKey);
   }
   if (request.method === 'HEAD' || file.size === 0) {
-    response.end();
+    response.end(status);
     return 0;
   }
   let sent = 0;
@@ -241,6 +270,6 @@ export async function sendContent(store: ContentStore, request: Request, respons
     },
   });
   const stages: NodeJS.ReadWriteStream[] = options.bytesPerSecond ? [new ThrottleTransform(options.bytesPerSecond), counter] : [counter];
-  await pipeline([body(), ...stages, response]).catch(() => undefined);
+  await pipeline([body(), ...stages, response.body(status)]).catch(() => undefined);
   return sent;
 }

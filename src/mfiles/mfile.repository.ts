@@ -205,6 +205,13 @@ export class MfileRepository {
       .where('m.service_id = :serviceId AND m.id > :after', { serviceId, after })
       .orderBy('m.id').limit(limit).getMany();
   }
+
+  // --- used by key resolution
+  /** Where an Mfile sits (its service, container and folder); null when there is no such Mfile. */
+  async placeOf(id: string, manager?: EntityManager): Promise<{ serviceId: string; containerId: string; folderId: string } | null> {
+    const [row]: Array<{ service_id: string; container_id: string; folder_id: string }> = await this.db(manager).query('SELECT service_id, container_id, folder_id FROM mfile WHERE id = $1', [id]);
+    return row ? { serviceId: row.service_id, containerId: row.container_id, folderId: row.folder_id } : null;
+  }
 }
 
 /** A row of MfileRepository.LEAN_COLUMNS, as PostgreSQL returns it (bigint as a string). */

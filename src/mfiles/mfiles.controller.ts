@@ -3,7 +3,9 @@ import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiOperation, ApiProduces, Ap
 import type { Request, Response } from 'express';
 import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
 import { ListMfilesQuery, UpdateMfileDto, UploadQuery } from './dto';
-import { MfilesService, presentMfile } from './mfiles.service';
+import { expressSink } from './express-sink';
+import { presentMfile } from './mfile.presenter';
+import { MfilesService } from './mfiles.service';
 
 const UPLOAD_BODY = {
   description: 'multipart/form-data with a `file` field, or the raw bytes with ?name=',
@@ -78,14 +80,14 @@ export class MfilesController {
   })
   @ApiProduces('application/octet-stream', 'multipart/byteranges')
   async download(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
-    await this.mfiles.sendDownload(request, response, await this.mfiles.get(id));
+    await this.mfiles.sendDownload(request, expressSink(response), await this.mfiles.get(id));
   }
 
   @Head('mfiles/:id/content')
   @Authorize('mfile:read', 'mfile')
   @ApiOperation({ summary: 'Headers of the content: size, type, ETag, Repr-Digest' })
   async head(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
-    await this.mfiles.sendDownload(request, response, await this.mfiles.get(id));
+    await this.mfiles.sendDownload(request, expressSink(response), await this.mfiles.get(id));
   }
 
   @Put('mfiles/:id/content')

@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { Request, Response } from 'express';
-import { DataSource, EntityManager, IsNull } from 'typeorm';
+import type { IncomingMessage } from 'node:http';
+import { DataSource, EntityManager } from 'typeorm';
 import { isUniqueViolation } from '../common/database-errors';
-import { decodeCursor, escapeLike, Page, toPage } from '../common/pagination';
+import { decodeCursor, Page, toPage } from '../common/pagination';
 import { Problems } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { UnitOfWork } from '../database/unit-of-work';
 import { uuidv7 } from '../database/uuid';
 import { RequestAuth } from '../keys/authorize.decorator';
 import { covers, KeysService } from '../keys/keys.service';
@@ -13,26 +14,23 @@ import { ResolvedResource, ResourceResolver } from '../keys/resource-resolver.se
 import { JsonObject } from '../database/columns';
 import { Key } from '../keys/key.entity';
 import { Mfolder } from '../mfolders/mfolder.entity';
+import { MfolderRepository } from '../mfolders/mfolder.repository';
 import { MfoldersService } from '../mfolders/mfolders.service';
-import { Service } from '../services/service.entity';
+import { ServiceRepository } from '../services/service.repository';
 import { BlobJanitor } from '../storage/blob-janitor';
 import { ContentStore, StoredBlob } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
-import { openUpload, UploadSource } from '../uploads/upload-source';
+import { openUpload, UploadSource } from '../storage/upload-source';
 import { QuotaService } from '../usage/quota.service';
 import { UsageService } from '../usage/usage.service';
-import { sendContent } from './download';
+import { ContentRequest, ContentSink, sendContent } from './download';
 import { ListMfilesQuery, UpdateMfileDto } from './dto';
-import { METADATA_WITHOUT_CONTENT_DERIVED, Mfile } from './mfile.entity';
+import { Mfile } from './mfile.entity';
+import { PublicMfile, presentMfile } from './mfile.presenter';
+import { MfileRepository } from './mfile.repository';
 
-export type PublicMfile = Omit<Mfile, 'blobKey'>;
-
-export function presentMfile(mfile: Mfile): PublicMfile {
-  const { blobKey: _hidden, ...visible } = mfile;
-  return visible;
-}
 
 @Injectable()
 export class MfilesService {
@@ -41,6 +39,9 @@ export class MfilesService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly mfileRepository: MfileRepository,
+    private readonly mfolderRepository: MfolderRepository,
+    private readonly serviceRepository: ServiceRepository,
     private readonly store: ContentStore,
     private readonly mime: MimeDetector,
     private readonly keys: KeysService,
@@ -50,10 +51,11 @@ export class MfilesService {
     private readonly usage: UsageService,
     private readonly quotas: QuotaService,
     private readonly pipelines: PipelinesService,
+    private readonly unitOfWork: UnitOfWork,
   ) {}
 
-  async get(id: string, manager: EntityManager = this.dataSource.manager): Promise<Mfile> {
-    const mfile = await manager.findOneBy(Mfile, { id });
+  async get(id: string, manager?: EntityManager): Promise<Mfile> {
+    const mfile = await this.mfileRepository.findById(id, manager);
     if (!mfile) throw Problems.notFound('mfile', id);
     return mfile;
   }
@@ -66,7 +68,7 @@ export class MfilesService {
       if (!covers(auth.key, resolved) || resolved.serviceId !== target.serviceId) throw Problems.notFound('mfolder', folderId);
       return this.folders.get(folderId);
     }
-    const root = await this.dataSource.getRepository(Mfolder).findOneBy({ serviceId: target.serviceId!, parentId: IsNull() });
+    const root = await this.mfolderRepository.findServiceRoot(target.serviceId!);
     if (!root) throw Problems.notFound('service', target.serviceId!);
     return root;
   }
@@ -75,7 +77,7 @@ export class MfilesService {
    * Simple upload: stream to a temp file with md5 and sha256 computed on the way, commit atomically, then create
    * the Mfile, its mfileowner key and the ingest usage in one transaction. Any failure leaves neither bytes nor row.
    */
-  async upload(auth: RequestAuth, request: Request, query: { name?: string; folderId?: string }) {
+  async upload(auth: RequestAuth, request: IncomingMessage, query: { name?: string; folderId?: string }) {
     const target = auth.target!;
     const folder = await this.targetFolder(auth, target, query.folderId);
     const source = await openUpload(request, { maxBytes: this.config.maxUploadBytes, nameOverride: query.name });
@@ -87,8 +89,8 @@ export class MfilesService {
     const blob = await this.store.receive(source.stream, { maxBytes: this.config.maxUploadBytes, expectedSize: source.expectedSize, verify: source.verify });
     try {
       const mimetype = await this.mime.detect(blob.head, source.name);
-      return await this.pipelines.withOutbox((manager, outbox) =>
-        this.createFromBlob(manager, { folder, name: source.name, blob, mimetype, createdBy, ingest: outbox }),
+      return await this.unitOfWork.run((work) =>
+        this.createFromBlob(work.manager, { folder, name: source.name, blob, mimetype, createdBy, ingest: this.pipelines.outboxFor(work) }),
       );
     } catch (error) {
       await this.store.remove(blob.blobKey);
@@ -104,8 +106,8 @@ export class MfilesService {
   async copy(createdBy: Key, source: Mfile, folder: Mfolder, name: string) {
     const blob = await this.store.duplicate(source.blobKey, source);
     try {
-      return await this.pipelines.withOutbox((manager, outbox) =>
-        this.createFromBlob(manager, { folder, name, blob, mimetype: source.mimetype, createdBy, ingest: outbox, meterIngest: false, metadata: {} }),
+      return await this.unitOfWork.run((work) =>
+        this.createFromBlob(work.manager, { folder, name, blob, mimetype: source.mimetype, createdBy, ingest: this.pipelines.outboxFor(work), meterIngest: false, metadata: {} }),
       );
     } catch (error) {
       await this.store.remove(blob.blobKey);
@@ -127,7 +129,8 @@ export class MfilesService {
     const { folder, name, blob } = input;
     await this.quotas.enforce(manager, folder.serviceId, { disc: blob.size, ingest: input.ingest && input.meterIngest !== false ? blob.size : 0 });
     await this.folders.assertNameFree(manager, folder.id, name);
-    const mfile = manager.create(Mfile, {
+    const mfile = await this.mfileRepository.create(
+      {
       id: uuidv7(),
       containerId: folder.containerId,
       serviceId: folder.serviceId,
@@ -139,8 +142,9 @@ export class MfilesService {
       mimetype: input.mimetype,
       blobKey: blob.blobKey,
       metadata: input.metadata ?? {},
-    });
-    await manager.insert(Mfile, mfile);
+      },
+      manager,
+    );
     const resource = await this.resolver.resolve({ type: 'mfile', id: mfile.id }, manager);
     const issued = await this.keys.issue(manager, { resource, roles: ['mfileowner'], createdBy: input.createdBy, label: `mfileowner for ${name}` });
     const scope = { containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile' as const, resourceId: mfile.id };
@@ -155,7 +159,7 @@ export class MfilesService {
   }
 
   /** Replaces the content (an update): same streaming path; the old bytes go only after the new ones committed. */
-  async replaceContent(id: string, request: Request) {
+  async replaceContent(id: string, request: IncomingMessage) {
     const current = await this.get(id);
     const source = await openUpload(request, { maxBytes: this.config.maxUploadBytes, nameOverride: current.name });
     return this.replaceFromSource(current, source);
@@ -169,24 +173,14 @@ export class MfilesService {
     let updated: Mfile;
     try {
       const mimetype = await this.mime.detect(blob.head, current.name);
-      ({ oldBlobKey, updated } = await this.pipelines.withOutbox(async (manager, outbox) => {
-        const locked = await manager.findOne(Mfile, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      ({ oldBlobKey, updated } = await this.unitOfWork.run(async (work) => {
+        const { manager } = work;
+        const outbox = this.pipelines.outboxFor(work);
+        const locked = await this.mfileRepository.lockById(id, manager);
         if (!locked) throw Problems.notFound('mfile', id);
         await this.quotas.enforce(manager, locked.serviceId, { disc: blob.size, releasing: locked.size, ingest: blob.size });
-        await manager.update(
-          Mfile,
-          { id },
-          {
-            size: blob.size,
-            md5: blob.md5,
-            sha256: blob.sha256,
-            mimetype,
-            blobKey: blob.blobKey,
-            contentUpdatedAt: new Date(),
-            // the dimensions, renditions and backup of the old bytes describe bytes that are gone
-            ...(blob.sha256 !== locked.sha256 && { metadata: () => METADATA_WITHOUT_CONTENT_DERIVED }),
-          },
-        );
+        // the dimensions, renditions and backup of the old bytes describe bytes that are gone
+        await this.mfileRepository.replaceContent(id, { size: blob.size, md5: blob.md5, sha256: blob.sha256, mimetype, blobKey: blob.blobKey }, blob.sha256 !== locked.sha256, manager);
         const scope = { containerId: locked.containerId, serviceId: locked.serviceId, resourceType: 'mfile' as const, resourceId: id };
         await this.usage.record(manager, { metric: 'ingest', value: blob.size, ...scope }, { metric: 'disc', value: blob.size - locked.size, ...scope });
         await this.pipelines.instantiate(manager, 'update', locked, outbox);
@@ -201,25 +195,20 @@ export class MfilesService {
   }
 
   async list(scope: { serviceId?: string; folderId?: string }, query: ListMfilesQuery): Promise<Page<PublicMfile>> {
-    const builder = this.dataSource.getRepository(Mfile).createQueryBuilder('m').limit(query.limit + 1);
-    if (scope.serviceId) builder.andWhere('m.service_id = :serviceId', { serviceId: scope.serviceId });
-    const folderId = scope.folderId ?? query.folderId;
-    if (folderId) builder.andWhere('m.folder_id = :folderId', { folderId });
-    if (query.name) builder.andWhere("m.name ILIKE :name ESCAPE '\\'", { name: `%${escapeLike(query.name)}%` });
-    if (query.mimetype?.endsWith('/*')) builder.andWhere("m.mimetype LIKE :mime ESCAPE '\\'", { mime: `${escapeLike(query.mimetype.slice(0, -1))}%` });
-    else if (query.mimetype) builder.andWhere('m.mimetype = :mime', { mime: query.mimetype });
-    if (query.createdFrom) builder.andWhere('m.created_at >= :from', { from: query.createdFrom });
-    if (query.createdTo) builder.andWhere('m.created_at < :to', { to: query.createdTo });
     // a cursor of the other sort order does not have its shape: refused as not one this server issued for this list
-    const cursor = query.cursor ? decodeCursor(query.cursor, query.sort === 'name' ? ['text', 'uuid'] : ['uuid']) : null;
-    if (query.sort === 'name') {
-      builder.orderBy('m.name', 'ASC').addOrderBy('m.id', 'ASC');
-      if (cursor) builder.andWhere('(m.name, m.id) > (:name0, :id0)', { name0: cursor[0], id0: cursor[1] });
-    } else {
-      builder.orderBy('m.id', 'ASC');
-      if (cursor) builder.andWhere('m.id > :id0', { id0: cursor[0] });
-    }
-    const page = toPage(await builder.getMany(), query.limit, (last) => (query.sort === 'name' ? [last.name, last.id] : [last.id]));
+    const after = query.cursor ? decodeCursor(query.cursor, query.sort === 'name' ? ['text', 'uuid'] : ['uuid']) : null;
+    const rows = await this.mfileRepository.page({
+      serviceId: scope.serviceId,
+      folderId: scope.folderId ?? query.folderId,
+      name: query.name,
+      mimetype: query.mimetype,
+      createdFrom: query.createdFrom,
+      createdTo: query.createdTo,
+      sort: query.sort,
+      after,
+      limit: query.limit,
+    });
+    const page = toPage(rows, query.limit, (last) => (query.sort === 'name' ? [last.name, last.id] : [last.id]));
     return { ...page, items: page.items.map(presentMfile) };
   }
 
@@ -233,9 +222,9 @@ export class MfilesService {
           if (!covers(auth.key, target) || target.serviceId !== mfile.serviceId) throw Problems.notFound('mfolder', dto.folderId);
         }
         const name = dto.name ?? mfile.name;
-        await manager.query('SELECT id FROM mfolder WHERE id = $1 FOR NO KEY UPDATE', [folderId]);
+        await this.mfolderRepository.lockNames(folderId, manager);
         await this.folders.assertNameFree(manager, folderId, name, mfile.id);
-        await manager.update(Mfile, { id }, { name, folderId });
+        await this.mfileRepository.moveTo(id, { name, folderId }, manager);
         return presentMfile(await this.get(id, manager));
       });
     } catch (error) {
@@ -246,12 +235,12 @@ export class MfilesService {
 
   async remove(id: string): Promise<void> {
     const blobKey = await this.dataSource.transaction(async (manager) => {
-      const mfile = await manager.findOne(Mfile, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      const mfile = await this.mfileRepository.lockById(id, manager);
       if (!mfile) throw Problems.notFound('mfile', id);
       await this.keys.revokeForResources(manager, [id]);
       const scope = { containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile' as const, resourceId: id };
       await this.usage.record(manager, { metric: 'disc', value: -mfile.size, ...scope }, { metric: 'mfiles', value: -1, ...scope });
-      await manager.delete(Mfile, { id });
+      await this.mfileRepository.delete(id, manager);
       return mfile.blobKey;
     });
     await this.janitor.removeAll([blobKey]);
@@ -261,19 +250,18 @@ export class MfilesService {
    * Answers a GET or HEAD of an Mfile's content (REST and WebDAV alike): the download path, throttled to the
    * service's accessSpeed, and for a GET the bytes actually sent are metered and the access pipeline started.
    */
-  async sendDownload(request: Request, response: Response, mfile: Mfile): Promise<void> {
+  async sendDownload(request: ContentRequest, sink: ContentSink, mfile: Mfile): Promise<void> {
     if (request.method === 'HEAD') {
-      await sendContent(this.store, request, response, mfile);
+      await sendContent(this.store, request, sink, mfile);
       return;
     }
     const bytesPerSecond = await this.accessSpeedOf(mfile.serviceId);
-    this.recordAccess(mfile, await sendContent(this.store, request, response, mfile, { bytesPerSecond }));
+    this.recordAccess(mfile, await sendContent(this.store, request, sink, mfile, { bytesPerSecond }));
   }
 
   /** The service's download bandwidth cap in bytes per second (`accessSpeed`), null when unlimited. */
   async accessSpeedOf(serviceId: string): Promise<number | null> {
-    const service = await this.dataSource.getRepository(Service).findOne({ where: { id: serviceId }, select: { id: true, accessSpeed: true } });
-    return service?.accessSpeed ?? null;
+    return this.serviceRepository.accessSpeedOf(serviceId);
   }
 
   /** After a download was answered: meter the bytes sent and start the access pipeline (never delaying the answer). */

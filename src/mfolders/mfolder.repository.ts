@@ -150,6 +150,26 @@ export class MfolderRepository {
     );
     return rows.map((row) => ({ name: row.name, parentId: row.parent_id }));
   }
+
+  // --- used by key resolution
+  /** Where a folder sits (its service and container); null when there is no such folder. */
+  async placeOf(id: string, manager?: EntityManager): Promise<{ serviceId: string; containerId: string } | null> {
+    const [row]: Array<{ service_id: string; container_id: string }> = await this.db(manager).query('SELECT service_id, container_id FROM mfolder WHERE id = $1', [id]);
+    return row ? { serviceId: row.service_id, containerId: row.container_id } : null;
+  }
+
+  /** The ids of these folders and of every folder above them. */
+  async chainAbove(folderIds: string[], manager?: EntityManager): Promise<string[]> {
+    const rows: { id: string }[] = await this.db(manager).query(
+      `WITH RECURSIVE chain AS (
+         SELECT id, parent_id FROM mfolder WHERE id = ANY($1::uuid[])
+         UNION
+         SELECT f.id, f.parent_id FROM mfolder f JOIN chain c ON f.id = c.parent_id
+       ) SELECT id FROM chain`,
+      [folderIds],
+    );
+    return rows.map((row) => row.id);
+  }
 }
 
 /** A row of `SELECT * FROM mfolder`, as PostgreSQL returns it. */

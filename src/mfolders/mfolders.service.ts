@@ -9,7 +9,7 @@ import { RequestAuth } from '../keys/authorize.decorator';
 import { covers, KeysService } from '../keys/keys.service';
 import { ResourceResolver } from '../keys/resource-resolver.service';
 import { MfileRepository } from '../mfiles/mfile.repository';
-import { SubtreeDeletion } from '../storage/subtree-deletion';
+import { SubtreeDeletion } from '../deletion/subtree-deletion';
 import { UsageService } from '../usage/usage.service';
 import { CreateMfolderDto, ListMfoldersQuery, UpdateMfolderDto } from './dto';
 import { Mfolder } from './mfolder.entity';

@@ -253,9 +253,4 @@ export class PipelinesService {
       return outbox;
     });
   }
-
-  /** Runs `work` in a unit of work with a job outbox, dispatched after commit. */
-  async withOutbox<T>(work: (manager: EntityManager, outbox: JobOutbox) => Promise<T>): Promise<T> {
-    return this.unitOfWork.run((unit) => work(unit.manager, this.outboxFor(unit)));
-  }
 }

@@ -10,7 +10,7 @@ import { RequestAuth } from '../keys/authorize.decorator';
 import { KeysService } from '../keys/keys.service';
 import { MfolderRepository } from '../mfolders/mfolder.repository';
 import { ProfileRepository } from '../pipelines/profile.repository';
-import { SubtreeDeletion } from '../storage/subtree-deletion';
+import { SubtreeDeletion } from '../deletion/subtree-deletion';
 import { UsageService } from '../usage/usage.service';
 import { CreateServiceDto, ListServicesQuery, MANAGEMENT_PROPERTIES, ServicePropertiesDto, UpdateServiceDto } from './dto';
 import { Service } from './service.entity';

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, mkdtempSync, readdirSync, readdirSync as listDir, readFileSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { ProblemError } from '../common/problem';
 import { ContentStore, translateStorageError, Writeback } from './content-store';
-import { createWriteStream, readdirSync as listDir, readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { looksLikeText } from './mime-detector';
 
@@ -83,7 +82,7 @@ describe('ContentStore (real disk)', () => {
   });
 
   it('cleans temp files of dead processes and stale ones, keeps live ones', async () => {
-    writeFileSync(join(root, 'tmp', `${require('node:os').hostname()}~999999~dead`), 'x');
+    writeFileSync(join(root, 'tmp', `${hostname()}~999999~dead`), 'x');
     writeFileSync(join(root, 'tmp', `otherhost~1~stale`), 'x');
     utimesSync(join(root, 'tmp', 'otherhost~1~stale'), new Date(0), new Date(0));
     writeFileSync(join(root, 'tmp', `otherhost~1~fresh`), 'x');

@@ -36,5 +36,10 @@ export function looksLikeText(sample: Buffer): boolean {
   // A multi-byte character may be cut at the end of the sample: ignore up to 3 trailing bytes.
   const text = new TextDecoder('utf-8', { fatal: false }).decode(sample.subarray(0, Math.max(0, sample.length - 3)));
   if (text.includes('\uFFFD')) return false;
-  return !/[\x00-\x08\x0E-\x1F\x7F]/.test(text);
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    // control characters other than tab, line feed, vertical tab, form feed and carriage return
+    if (code <= 0x08 || (code >= 0x0e && code <= 0x1f) || code === 0x7f) return false;
+  }
+  return true;
 }

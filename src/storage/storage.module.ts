@@ -4,7 +4,6 @@ import { BackupStore } from './backup-store';
 import { BlobJanitor } from './blob-janitor';
 import { ContentStore } from './content-store';
 import { MimeDetector } from './mime-detector';
-import { SubtreeDeletion } from './subtree-deletion';
 
 /** Content on disk: the content store, backup copies, mime detection, and removing bytes after commit. */
 @Module({
@@ -13,9 +12,8 @@ import { SubtreeDeletion } from './subtree-deletion';
     { provide: BackupStore, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new BackupStore(config.backupDir) },
     MimeDetector,
     BlobJanitor,
-    SubtreeDeletion,
   ],
-  exports: [ContentStore, BackupStore, MimeDetector, BlobJanitor, SubtreeDeletion],
+  exports: [ContentStore, BackupStore, MimeDetector, BlobJanitor],
 })
 export class StorageModule implements OnModuleInit {
   private readonly logger = new Logger('storage');

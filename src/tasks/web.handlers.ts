@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { presentMfile } from '../mfiles/mfiles.service';
+import { presentMfile } from '../mfiles/mfile.presenter';
 import { ContentStore } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { outboundRequest, OutboundResponse } from '../webhooks/outbound';
@@ -108,7 +108,7 @@ export class WebHandlers {
       result = await this.webhooks.call(input.serviceId, context.options.webhookId, payload, context.jobId);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if ((code && code !== 'EADDRNOTAVAIL') || (error as Error).name === 'TimeoutError') throw new Error(`calling the webhook failed: ${(error as Error).message}: will retry`);
+      if ((code && code !== 'EADDRNOTAVAIL') || (error as Error).name === 'TimeoutError') throw new Error(`calling the webhook failed: ${(error as Error).message}: will retry`, { cause: error });
       throw new TaskFailure((error as Error).message);
     }
     if (result.status >= 500) throw new Error(`${result.url} answered ${result.status}: will retry`);

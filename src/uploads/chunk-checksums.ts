@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { expectedDigests } from './digest-headers';
+import { expectedDigests } from '../storage/digest-headers';
 import type { ChunkChecksum } from './upload-sessions.service';
 
 /**

@@ -1,15 +1,14 @@
-import { Controller, Delete, Head, HttpCode, Options, Param, Patch, Post, Req, Res } from '@nestjs/common';
+import { Controller, Delete, Head, HttpCode, Inject, Options, Param, Patch, Post, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { textProblem } from '../common/free-form';
 import { ProblemError, Problems } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { Inject } from '@nestjs/common';
 import { Auth, Authorize, Public, RequestAuth } from '../keys/authorize.decorator';
 import { ChunkChecksum, UploadProgress, UploadSessionsService } from './upload-sessions.service';
 import { chunkDigestChecksums } from './chunk-checksums';
 import { UploadSession } from './upload-session.entity';
-import { ExpectedDigests } from './digest-headers';
+import { ExpectedDigests } from '../storage/digest-headers';
 
 const TUS_VERSION = '1.0.0';
 const EXTENSIONS = 'creation,creation-with-upload,termination,expiration,checksum';

@@ -4,25 +4,27 @@ import { createHash, Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { FileHandle, open, unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { DataSource, LessThan } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { isUniqueViolation } from '../common/database-errors';
 import { ProblemError, Problems } from '../common/problem';
 import { unsafeNameReason } from '../common/validation';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { UnitOfWork } from '../database/unit-of-work';
 import { uuidv7 } from '../database/uuid';
 import { RequestAuth } from '../keys/authorize.decorator';
 import { MfilesService } from '../mfiles/mfiles.service';
-import { Mfolder } from '../mfolders/mfolder.entity';
+import { MfolderRepository } from '../mfolders/mfolder.repository';
 import { MfoldersService } from '../mfolders/mfolders.service';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { ContentStore, translateStorageError, WRITEBACK_EVERY_BYTES } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { ByteRange, classifyRange, mergeRange, missingRanges } from './byte-ranges';
-import { ExpectedDigests, verifyDigests } from './digest-headers';
+import { ExpectedDigests, verifyDigests } from '../storage/digest-headers';
 import { ResumableDigest } from './resumable-digest';
 import { QuotaService } from '../usage/quota.service';
 import { UploadLock } from './upload-lock';
 import { UploadProtocol, UploadSession } from './upload-session.entity';
+import { UploadSessionRepository } from './upload-session.repository';
 
 /** A digest the client sent for one chunk (tus Upload-Checksum, or Content-MD5 / Content-Digest of a request). */
 export interface ChunkChecksum {
@@ -67,12 +69,15 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly sessions: UploadSessionRepository,
+    private readonly mfolderRepository: MfolderRepository,
     private readonly store: ContentStore,
     private readonly mfiles: MfilesService,
     private readonly folders: MfoldersService,
     private readonly mime: MimeDetector,
     private readonly lock: UploadLock,
     private readonly pipelines: PipelinesService,
+    private readonly unitOfWork: UnitOfWork,
     private readonly quotas: QuotaService,
   ) {}
 
@@ -103,12 +108,10 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       // against the monthly ingest quota: uploads running at the same time cannot jointly overshoot either
       await this.quotas.enforce(manager, folder.serviceId, { disc: input.length, reservations: true, ingest: input.length });
       await this.folders.assertNameFree(manager, folder.id, input.name);
-      const pending = await manager.query(
-        'SELECT id FROM upload_session WHERE folder_id = $1 AND name = $2 AND completed_at IS NULL AND expires_at > now() LIMIT 1',
-        [folder.id, input.name],
-      );
-      if (pending.length) throw Problems.conflict(`an upload of "${input.name}" into this folder is already in progress`, { existing: { type: 'upload', id: pending[0].id } });
-      const created = manager.create(UploadSession, {
+      const pending = await this.sessions.pendingNamed(folder.id, input.name, manager);
+      if (pending) throw Problems.conflict(`an upload of "${input.name}" into this folder is already in progress`, { existing: { type: 'upload', id: pending } });
+      return this.sessions.create(
+        {
         id: uuidv7(),
         containerId: folder.containerId,
         serviceId: folder.serviceId,
@@ -130,9 +133,9 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
         expiresAt: this.expiry(),
         completedAt: null,
         mfileId: null,
-      });
-      await manager.insert(UploadSession, created);
-      return created;
+        },
+        manager,
+      );
     });
     const handle = await open(this.store.partPath(session.id), 'wx');
     await handle.close();
@@ -141,7 +144,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
 
   /** An upload of this service, or 404 (also once it has expired). */
   async find(serviceId: string, id: string): Promise<UploadSession> {
-    const session = /^[0-9a-f-]{36}$/i.test(id) ? await this.dataSource.getRepository(UploadSession).findOneBy({ id, serviceId }) : null;
+    const session = /^[0-9a-f-]{36}$/i.test(id) ? await this.sessions.findInService(id, serviceId) : null;
     if (!session || (session.completedAt === null && session.expiresAt.getTime() <= Date.now())) throw Problems.notFound('upload', id);
     return session;
   }
@@ -237,16 +240,16 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
   /** Termination: the upload and its bytes are gone. */
   async terminate(session: UploadSession): Promise<void> {
     await this.lock.withLock(session.id, async () => {
-      await this.dataSource.getRepository(UploadSession).delete({ id: session.id });
+      await this.sessions.delete(session.id);
       await unlink(this.store.partPath(session.id)).catch(() => undefined);
     });
   }
 
   /** Removes expired uploads and their bytes (sliding expiry: every chunk extends it). */
   async removeExpired(now = new Date()): Promise<number> {
-    const expired = await this.dataSource.getRepository(UploadSession).find({ where: { expiresAt: LessThan(now) }, take: 500 });
+    const expired = await this.sessions.expired(now, 500);
     for (const session of expired) {
-      await this.dataSource.getRepository(UploadSession).delete({ id: session.id });
+      await this.sessions.delete(session.id);
       if (!session.completedAt) await unlink(this.store.partPath(session.id)).catch(() => undefined);
     }
     if (expired.length) this.logger.log(`removed ${expired.length} expired upload(s)`);
@@ -348,10 +351,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
 
   private async saveProgress(session: UploadSession, offset: number, digest: ResumableDigest, received?: ByteRange[]): Promise<UploadSession> {
     const state = digest.save();
-    await this.dataSource.getRepository(UploadSession).update(
-      { id: session.id },
-      { offset, md5State: state.md5, sha256State: state.sha256, expiresAt: this.expiry(), ...(received ? { received } : {}) },
-    );
+    await this.sessions.saveProgress(session.id, { offset, md5State: state.md5, sha256State: state.sha256, expiresAt: this.expiry(), ...(received ? { received } : {}) });
     return this.find(session.serviceId, session.id);
   }
 
@@ -365,7 +365,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
         final,
       );
     } catch (error) {
-      await this.dataSource.getRepository(UploadSession).delete({ id: session.id });
+      await this.sessions.delete(session.id);
       await unlink(partPath).catch(() => undefined);
       throw error;
     }
@@ -377,16 +377,17 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     const mimetype = await this.mime.detect(head, session.name);
     const blob = await this.store.commitTemp(partPath, { size: session.length, ...final, head });
     try {
-      const mfile = await this.pipelines.withOutbox(async (manager, outbox) => {
-        const folder = await manager.findOneByOrFail(Mfolder, { id: session.folderId });
-        const created = await this.mfiles.createFromBlob(manager, { folder, name: session.name, blob, mimetype, createdBy: auth.key, ingest: outbox });
-        await manager.update(UploadSession, { id: session.id }, { completedAt: new Date(), mfileId: created.id, md5State: null, sha256State: null });
+      const mfile = await this.unitOfWork.run(async (work) => {
+        const { manager } = work;
+        const folder = await this.mfolderRepository.reload(session.folderId, manager);
+        const created = await this.mfiles.createFromBlob(manager, { folder, name: session.name, blob, mimetype, createdBy: auth.key, ingest: this.pipelines.outboxFor(work) });
+        await this.sessions.markCompleted(session.id, created.id, manager);
         return created;
       });
       return { session: await this.find(session.serviceId, session.id), mfile: { id: mfile.id, key: mfile.key, keyId: mfile.keyId, md5: mfile.md5, sha256: mfile.sha256 } };
     } catch (error) {
       await this.store.remove(blob.blobKey);
-      await this.dataSource.getRepository(UploadSession).delete({ id: session.id });
+      await this.sessions.delete(session.id);
       if (isUniqueViolation(error)) throw Problems.conflict(`a file named "${session.name}" appeared in the folder while uploading: the upload was discarded`);
       throw error;
     }

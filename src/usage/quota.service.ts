@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { ProblemError } from '../common/problem';
-import { enforceServiceState, ServiceState } from '../services/service-state';
+import { enforceServiceState, ServiceState } from '../common/service-state';
 import { Clock } from './clock';
 import { addGrain, floorTo } from './usage-report';
 import { UsageRepository } from './usage.repository';

@@ -1,17 +1,17 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
 import { randomBytes } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { Problems } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { UUID_PATTERN, uuidv7 } from '../database/uuid';
 import { FINAL_JOB_STATES, JobState } from '../jobs/job.entity';
+import { JobRepository } from '../jobs/job.repository';
 import { QueueName, WebhookDelivery } from '../queues/queue-catalogue';
 import { QueueRegistry } from '../queues/queue-registry';
 import { outboundRequest, readAtMost } from './outbound';
 import { assertOutboundUrl, signature } from './signing';
 import { ServiceWebhook } from './webhook.entity';
+import { WebhookRepository } from './webhook.repository';
 
 const NOTIFIABLE = FINAL_JOB_STATES as readonly string[];
 const TIMEOUT_MS = 10_000;
@@ -28,7 +28,8 @@ export class WebhooksService {
   private readonly logger = new Logger('webhooks');
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly webhooks: WebhookRepository,
+    private readonly jobs: JobRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly queues: QueueRegistry,
   ) {}
@@ -47,27 +48,25 @@ export class WebhooksService {
     const unknown = events.filter((event) => !NOTIFIABLE.includes(event));
     if (unknown.length) throw Problems.badRequest(`events: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not a final job state (${NOTIFIABLE.join(', ')})`, { errors: unknown.map((event) => `events: ${event} is not a final job state`) });
     const secret = `whsec_${randomBytes(24).toString('base64url')}`;
-    const webhook = this.dataSource.getRepository(ServiceWebhook).create({ id: uuidv7(), serviceId, url: input.url, events, secret });
-    await this.dataSource.getRepository(ServiceWebhook).insert(webhook);
+    const webhook = await this.webhooks.create({ id: uuidv7(), serviceId, url: input.url, events, secret });
     const { secret: _shown, ...visible } = webhook;
     return { ...visible, createdAt: new Date(), secret };
   }
 
   list(serviceId: string): Promise<ServiceWebhook[]> {
-    return this.dataSource.getRepository(ServiceWebhook).find({ where: { serviceId }, order: { id: 'ASC' } });
+    return this.webhooks.ofService(serviceId);
   }
 
   async remove(serviceId: string, id: string): Promise<void> {
     // a malformed id names no webhook, as everywhere else (PostgreSQL would refuse it as a uuid: a 500)
     if (!UUID_PATTERN.test(id)) throw Problems.notFound('webhook', id);
-    const result = await this.dataSource.getRepository(ServiceWebhook).delete({ id, serviceId });
-    if (!result.affected) throw Problems.notFound('webhook', id);
+    if (!(await this.webhooks.delete(serviceId, id))) throw Problems.notFound('webhook', id);
   }
 
   /** Queues a delivery to every webhook of the job's service that asked for this state. */
   async notify(event: { jobId: string; serviceId: string; state: string }): Promise<void> {
     if (!NOTIFIABLE.includes(event.state)) return;
-    const hooks: Array<{ id: string }> = await this.dataSource.query('SELECT id FROM service_webhook WHERE service_id = $1 AND events ? $2', [event.serviceId, event.state]);
+    const hooks = await this.webhooks.subscribedTo(event.serviceId, event.state);
     for (const hook of hooks) {
       const deliveryId = `${hook.id}-${event.jobId}-${event.state}`;
       await this.queues
@@ -80,12 +79,7 @@ export class WebhooksService {
   async deliver(delivery: WebhookDelivery): Promise<void> {
     const webhook = await this.withSecret(delivery.webhookId);
     if (!webhook) return; // deleted since: nothing to do
-    const [job] = await this.dataSource.query(
-      `SELECT j.id, j.task, j.step, j.trigger, j.state, j.error, j.result, j.queue, j.attempts, j.finished_at AS "finishedAt",
-              COALESCE((SELECT json_agg(mfile_id ORDER BY mfile_id) FROM job_input WHERE job_id = j.id), '[]') AS "mfileIds"
-         FROM job j WHERE j.id = $1`,
-      [delivery.jobId],
-    );
+    const job = await this.jobs.forDelivery(delivery.jobId);
     const body = JSON.stringify({ id: delivery.deliveryId, type: delivery.type, createdAt: new Date().toISOString(), serviceId: webhook.serviceId, data: { job: job ?? { id: delivery.jobId, deleted: true } } });
     const answer = await this.post(webhook, body, delivery.deliveryId);
     if (answer.status < 200 || answer.status >= 300) throw new Error(`${webhook.url} answered ${answer.status}`);
@@ -99,7 +93,7 @@ export class WebhooksService {
   }
 
   private withSecret(id: string): Promise<ServiceWebhook | null> {
-    return this.dataSource.getRepository(ServiceWebhook).createQueryBuilder('w').addSelect('w.secret').where('w.id = :id', { id }).getOne();
+    return this.webhooks.withSecret(id);
   }
 
   private async post(webhook: ServiceWebhook, body: string, idempotencyKey: string): Promise<CallResult> {

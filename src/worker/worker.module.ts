@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig, QueueConsumption } from '../config/config';
 import { ConfigModule } from '../config/config.module';
-import { DatabaseModule } from '../database/database.module';
+import { DatabaseModule } from '../persistence/database.module';
 import { PipelinesModule } from '../pipelines/pipelines.module';
 import { QueuesModule } from '../queues/queues.module';
 import { RedisModule } from '../redis/redis.module';
@@ -9,7 +9,9 @@ import { StorageModule } from '../storage/storage.module';
 import { TasksModule } from '../tasks/tasks.module';
 import { UsageModule } from '../usage/usage.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
+import { JobOutcomeRecorder } from './job-outcome-recorder';
 import { JobRunner } from './job-runner';
+import { TaskEffects } from './task-effects';
 import { WORKER_QUEUES, WorkerService } from './worker.service';
 
 /** The worker role: no HTTP API, just queues, task handlers and the database. */
@@ -19,7 +21,7 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       imports: [ConfigModule.forRoot(config), DatabaseModule, RedisModule, QueuesModule, StorageModule, UsageModule, PipelinesModule, WebhooksModule, TasksModule],
-      providers: [{ provide: WORKER_QUEUES, useValue: queues }, JobRunner, WorkerService],
+      providers: [{ provide: WORKER_QUEUES, useValue: queues }, TaskEffects, JobOutcomeRecorder, JobRunner, WorkerService],
     };
   }
 }

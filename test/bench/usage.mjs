@@ -19,7 +19,7 @@ const CHUNK = 1_000_000;
 const YEAR = 2025;
 const require = createRequire(join(ROOT, 'package.json'));
 const { DataSource } = require('typeorm');
-const { dataSourceOptions } = require('./dist/src/database/data-source.js');
+const { dataSourceOptions } = require('./dist/src/persistence/data-source.js');
 const { UsageRollupService } = require('./dist/src/usage/usage-rollup.service.js');
 
 async function timed(url, key) {

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../src/database/data-source';
+import { dataSourceOptions } from '../../src/persistence/data-source';
 import { Client } from '../support/client';
 import { startTestApp, TestApp } from '../support/test-app';
 

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
@@ -146,7 +146,7 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
         const proxy = await outputBytes(customer, jobs['video-proxy'].id);
         expect(proxy.output.mimetype).toBe('video/mp4');
         const proxyPath = join(work, `${file.id}.proxy.mp4`);
-        require('node:fs').writeFileSync(proxyPath, proxy.bytes);
+        writeFileSync(proxyPath, proxy.bytes);
         const probe = JSON.parse(await run('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', proxyPath]));
         expect(probe.streams[0]).toMatchObject({ codec_name: 'h264', height: 240 });
         // +faststart: the moov atom comes before the media data
@@ -459,7 +459,7 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     const metered = async (metric: string) => (await app.dataSource.query('SELECT count(*)::int AS n FROM usage WHERE resource_id = $1 AND metric = $2', [file.body.id, metric]))[0].n;
 
     // bit rot on the stored copy: found, metered, restored from the backup
-    require('node:fs').writeFileSync(await blobPath(), Buffer.from('rotten'));
+    writeFileSync(await blobPath(), Buffer.from('rotten'));
     const fixed = await runTask('fixity');
     expect(fixed).toMatchObject({ state: 'succeeded', result: { ok: false, restored: true, size: 6 } });
     expect((await content()).equals(original)).toBe(true);
@@ -473,7 +473,7 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
 
     // no backup copy left: corruption is data loss, the job fails and says so
     rmSync(copy);
-    require('node:fs').writeFileSync(await blobPath(), Buffer.from('rotten again'));
+    writeFileSync(await blobPath(), Buffer.from('rotten again'));
     const lost = await runTask('fixity');
     expect(lost).toMatchObject({ state: 'failed', error: expect.stringContaining('no backup to restore them from') });
     expect(await metered('dataloss')).toBe(1);

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config';
-import { runMigrations } from '../../src/database/data-source';
+import { runMigrations } from '../../src/persistence/data-source';
 import { ensureInfrastructure, Infrastructure } from '../../src/infrastructure/infrastructure';
 import { generateKeySecret } from '../../src/keys/key-secret';
 import { freePort } from './free-port';

@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { JobOutputRepository } from '../job-outputs/job-output.repository';
 import { JobRepository } from '../jobs/job.repository';
 import { MfileRepository } from '../mfiles/mfile.repository';
-import { BlobJanitor } from './blob-janitor';
+import { BlobJanitor } from '../storage/blob-janitor';
 
 /** What a deletion takes away: everything in a container or a service, a folder's subtree, or jobs with their outputs. */
 export type Subtree = { containerId: string } | { serviceId: string } | { folderIds: string[] } | { jobIds: string[] };

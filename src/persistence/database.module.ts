@@ -1,15 +1,16 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { DatabaseHealth } from '../database/database-health';
 import { dataSourceOptions } from './data-source';
-import { REPOSITORIES } from './repositories';
-import { UnitOfWork } from './unit-of-work';
+import { REPOSITORIES, RESOURCE_PLACES_PROVIDER } from './repositories';
+import { UnitOfWork } from '../database/unit-of-work';
 
 /** The data source, every repository and the unit of work; global, as config is (docs/architecture.md). */
 @Global()
 @Module({
   imports: [TypeOrmModule.forRootAsync({ inject: [APP_CONFIG], useFactory: (config: AppConfig) => dataSourceOptions(config.databaseUrl!) })],
-  providers: [...REPOSITORIES, UnitOfWork],
-  exports: [...REPOSITORIES, UnitOfWork],
+  providers: [...REPOSITORIES, RESOURCE_PLACES_PROVIDER, UnitOfWork, DatabaseHealth],
+  exports: [...REPOSITORIES, RESOURCE_PLACES_PROVIDER.provide, UnitOfWork, DatabaseHealth],
 })
 export class DatabaseModule {}

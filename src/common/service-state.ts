@@ -1,4 +1,4 @@
-import { ProblemError } from '../common/problem';
+import { ProblemError } from './problem';
 
 /**
  * Management state of the service a resource sits in: suspended when the service or its container is, and

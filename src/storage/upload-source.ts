@@ -1,11 +1,11 @@
 import busboy from 'busboy';
-import type { Request } from 'express';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { ProblemError, Problems } from '../common/problem';
 import { unsafeNameReason } from '../common/validation';
 import { expectedDigests, ExpectedDigests, hasExpectations, verifyDigests } from './digest-headers';
 
+/** Bytes arriving from a client (an HTTP body), with its name and what it declared: what the content store receives. */
 export interface UploadSource {
   stream: Readable;
   name: string;
@@ -44,7 +44,7 @@ export function rawUpload(request: IncomingMessage, name: string): UploadSource 
  * Opens the bytes of an upload without buffering them: a multipart/form-data body (field `file`, its filename
  * used unless ?name= is given) or a raw body with ?name=. Never reads the whole file into memory.
  */
-export function openUpload(request: Request, options: { maxBytes: number; nameOverride?: string }): Promise<UploadSource> {
+export function openUpload(request: IncomingMessage, options: { maxBytes: number; nameOverride?: string }): Promise<UploadSource> {
   const contentType = request.headers['content-type'] ?? 'application/octet-stream';
   const length = request.headers['content-length'] !== undefined ? Number(request.headers['content-length']) : undefined;
   if (length !== undefined && length > options.maxBytes) {

@@ -1,0 +1,114 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { ProblemError } from '../common/problem';
+import { uuidv7 } from '../database/uuid';
+import { JobOutputRepository, NewJobOutput } from '../job-outputs/job-output.repository';
+import { ClaimedJob } from '../jobs/job.repository';
+import { MfileRepository } from '../mfiles/mfile.repository';
+import { JobOutbox } from '../pipelines/job-outbox';
+import { PipelinesService } from '../pipelines/pipelines.service';
+import { TaskName } from '../tasks/task-catalogue';
+import { TaskOutcome } from '../tasks/task-handler.decorator';
+import { QuotaService } from '../usage/quota.service';
+import { UsageFact, UsageService } from '../usage/usage.service';
+
+/** A claimed job while it runs, with what task effects need to know about its first input. */
+export type RunningJob = ClaimedJob & {
+  /** The first input, which task effects (metadata, renditions, content) apply to. */
+  inputId?: string;
+  /** That input's blob when the job was claimed: new content replaces it only if it is still the current one. */
+  inputBlobKey?: string;
+  /** That input's digest when the job was claimed: what the task found out describes these bytes only. */
+  inputSha256?: string;
+};
+
+export type Outcome = TaskOutcome<TaskName> | { status: 'skipped'; reason: string };
+export type Success = Extract<Outcome, { status: 'succeeded' }>;
+
+/** A job's results would exceed a disk quota: the transaction recording them is rolled back, the job fails. */
+export class QuotaRefusal extends Error {}
+
+/**
+ * What a task's success does, inside the transaction that records it: its outputs stored (and metered), and its
+ * changes to its input Mfile (type, metadata, rendition links, restored or fetched bytes) applied.
+ */
+@Injectable()
+export class TaskEffects {
+  constructor(
+    private readonly mfiles: MfileRepository,
+    private readonly outputs: JobOutputRepository,
+    private readonly usage: UsageService,
+    private readonly quotas: QuotaService,
+    private readonly pipelines: PipelinesService,
+  ) {}
+
+  /**
+   * Stores the outputs and applies the task's changes to its input Mfile (type, metadata, rendition links, restored
+   * bytes). Returns the blobs it replaced, to remove once this has committed. Throws a QuotaRefusal when what it
+   * adds does not fit a disk (or ingest) quota.
+   */
+  async apply(manager: EntityManager, job: RunningJob, outcome: Success, outbox: JobOutbox, reportedDisc: number): Promise<string[]> {
+    const input = job.inputId ? { mfileId: job.inputId } : undefined;
+    const renditions: Record<string, unknown> = {};
+    const outputs = outcome.outputs ?? [];
+    const patch = (input && outcome.mfilePatch) || {};
+    const released: string[] = [];
+    let previous: { blobKey: string; size: number } | undefined;
+    let stale = false;
+    if (input && patch.content) {
+      previous = await this.mfiles.lockContent(input.mfileId, manager);
+      if (!previous || previous.blobKey !== job.inputBlobKey) {
+        // the content changed (or the Mfile went) while the task ran: its bytes are stale, the newer ones stay
+        released.push(patch.content.blobKey);
+        if (outputs.length === 0) return released;
+        previous = undefined;
+        stale = true;
+      }
+    }
+    const content = previous ? patch.content : undefined;
+    // what the job stores counts against the disk quotas (and new content fetched from outside against the ingest
+    // quotas), checked with the service row locked like any upload
+    const adding = outputs.reduce((sum, output) => sum + output.blob.size, 0) + (content?.size ?? 0) + reportedDisc;
+    if (adding > 0) {
+      try {
+        await this.quotas.enforce(manager, job.serviceId, { disc: adding, releasing: previous?.size ?? 0, ingest: content && patch.newContent ? content.size : 0 });
+      } catch (error) {
+        if (error instanceof ProblemError) throw new QuotaRefusal(error.detail ?? error.title);
+        throw error;
+      }
+    }
+    const scope = { containerId: job.containerId, serviceId: job.serviceId };
+    if (outputs.length) {
+      const facts: UsageFact[] = [];
+      const rows: NewJobOutput[] = outputs.map((output) => {
+        const id = uuidv7();
+        renditions[output.role] = { jobOutputId: id, jobId: job.id, mimetype: output.mimetype, size: output.blob.size, ...(output.data ?? {}), url: `/api/v1/joboutputs/${id}/content` };
+        facts.push({ metric: 'disc', value: output.blob.size, ...scope, resourceType: 'joboutput', resourceId: id, idempotencyKey: `${id}:disc` });
+        return { id, ...scope, jobId: job.id, name: output.name, mimetype: output.mimetype, size: output.blob.size, sha256: output.blob.sha256, md5: output.blob.md5, blobKey: output.blob.blobKey, data: output.data ?? null };
+      });
+      await this.outputs.insertMany(rows, manager);
+      await this.usage.record(manager, ...facts);
+    }
+    if (!input || stale) return released;
+    if (content && previous) {
+      // other bytes (a fetch): what described the old ones goes; the same bytes restored keep it
+      await this.mfiles.replaceContentFromTask(input.mfileId, content, patch.newContent === true, manager);
+      const mfileScope = { ...scope, resourceType: 'mfile' as const, resourceId: input.mfileId };
+      // restored bytes are stored bytes (disc) but nothing ingested; new content (a fetch) is both, and an update
+      await this.usage.record(
+        manager,
+        { metric: 'disc', value: content.size - previous.size, ...mfileScope, idempotencyKey: `${job.id}:disc` },
+        ...(patch.newContent ? [{ metric: 'ingest' as const, value: content.size, ...mfileScope, idempotencyKey: `${job.id}:ingest` }] : []),
+      );
+      if (patch.newContent) await this.pipelines.instantiate(manager, 'update', { id: input.mfileId, containerId: job.containerId, serviceId: job.serviceId }, outbox);
+      if (previous.blobKey !== content.blobKey) released.push(previous.blobKey);
+    }
+    if (Object.keys(renditions).length || patch.metadata || patch.mimetype) {
+      // one statement: new metadata keys, the latest rendition links merged into the old ones, the type; only while
+      // the file still holds the bytes the task read (content replaced meanwhile: the outputs stay with the job, but
+      // they no longer describe the file)
+      await this.mfiles.applyTaskFindings(input.mfileId, { metadata: patch.metadata ?? {}, renditions, mimetype: patch.mimetype ?? null, sha256: content?.sha256 ?? job.inputSha256 }, manager);
+    }
+    return released;
+  }
+}
