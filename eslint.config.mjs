@@ -26,7 +26,9 @@ export default tseslint.config(
     files: ['**/*.ts', '**/*.tsx', '**/*.mts'],
     plugins: { 'import-x': importX },
     settings: {
-      'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['tsconfig.json', 'src/console/web/tsconfig.json'], noWarnOnMultipleProjects: true })],
+      'import-x/resolver-next': [
+        createTypeScriptImportResolver({ project: ['tsconfig.json', 'src/console/web/tsconfig.json'], noWarnOnMultipleProjects: true }),
+      ],
     },
     rules: {
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
@@ -46,7 +48,7 @@ export default tseslint.config(
   },
   {
     // the only places SQL is written
-    files: ['src/**/*.repository.ts', 'migrations/**/*.ts', 'src/database/**/*.ts', 'src/infrastructure/**/*.ts'],
+    files: ['src/**/*.repository.ts', 'migrations/**/*.ts', 'src/database/**/*.ts', 'src/persistence/**/*.ts', 'src/infrastructure/**/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

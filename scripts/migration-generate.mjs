@@ -32,7 +32,9 @@ try {
     const timestamp = Date.now();
     const className = `${name}${timestamp}`;
     const render = (queries) =>
-      queries.map((q) => `    await queryRunner.query(${JSON.stringify(q.query)}${q.parameters?.length ? `, ${JSON.stringify(q.parameters)}` : ''});`).join('\n');
+      queries
+        .map((q) => `    await queryRunner.query(${JSON.stringify(q.query)}${q.parameters?.length ? `, ${JSON.stringify(q.parameters)}` : ''});`)
+        .join('\n');
     const file = `migrations/${timestamp}-${name}.ts`;
     writeFileSync(
       file,
@@ -42,7 +44,9 @@ try {
         `  public async down(queryRunner: QueryRunner): Promise<void> {\n${render(sql.downQueries.reverse())}\n  }\n}\n`,
     );
     const index = readFileSync('migrations/index.ts', 'utf8');
-    const updated = `import { ${className} } from './${timestamp}-${name}';\n` + index.replace(/= \[([^\]]*)\];/, (_, list) => `= [${list.trim() ? `${list.trim().replace(/,$/, '')}, ` : ''}${className}];`);
+    const updated =
+      `import { ${className} } from './${timestamp}-${name}';\n` +
+      index.replace(/= \[([^\]]*)\];/, (_, list) => `= [${list.trim() ? `${list.trim().replace(/,$/, '')}, ` : ''}${className}];`);
     writeFileSync('migrations/index.ts', updated);
     console.log(`wrote ${file} (${sql.upQueries.length} statements) and registered it in migrations/index.ts`);
   }

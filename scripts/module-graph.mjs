@@ -16,8 +16,10 @@ const target = join(root, 'docs', 'modules.md');
  * break it by moving the rule to where it belongs (docs/architecture.md, "Layers").
  */
 const FOLDER_CYCLES_ACCEPTED = {
-  'containers <-> services': 'a service belongs to its container (entity), and deleting a container locks its services first, in the order quota checks take them',
-  'deletion <-> jobs': 'backup copies are recorded as backup jobs\' results (no table of their own), so the delete routine asks the job repository for them; a job delete uses the routine',
+  'containers <-> services':
+    'a service belongs to its container (entity), and deleting a container locks its services first, in the order quota checks take them',
+  'deletion <-> jobs':
+    "backup copies are recorded as backup jobs' results (no table of their own), so the delete routine asks the job repository for them; a job delete uses the routine",
   'job-outputs <-> jobs': 'an output belongs to its job (entity), and deleting a job deletes its outputs',
   'jobs <-> pipelines': 'the engine creates and settles job rows; the jobs API runs manual pipelines through the engine',
   'mfiles <-> mfolders': 'a file sits in a folder (entity); a folder listing (WebDAV) and a folder delete read its files',

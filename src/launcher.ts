@@ -28,7 +28,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log('stopping api and worker');
-    const exits = [...children.values()].map((child) => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve()))));
+    const exits = [...children.values()].map(
+      (child) => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve()))),
+    );
     for (const child of children.values()) child.kill('SIGTERM');
     await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs + 5000))]);
     for (const child of children.values()) if (child.exitCode === null) child.kill('SIGKILL');

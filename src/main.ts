@@ -30,7 +30,9 @@ async function main(): Promise<void> {
   });
   await app.listen(config.port, config.host);
   logger.info(`MServe api listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port} (console at /, OpenAPI at /api/docs)`);
-  process.stdout.write(`\n  MServe console: ${config.publicUrl}/  (log in as ${config.adminUsername}; the password is in ${config.varDir}/admin.password unless ADMIN_PASSWORD is set)\n\n`);
+  process.stdout.write(
+    `\n  MServe console: ${config.publicUrl}/  (log in as ${config.adminUsername}; the password is in ${config.varDir}/admin.password unless ADMIN_PASSWORD is set)\n\n`,
+  );
   handleSignals(
     logger,
     async () => {

@@ -10,7 +10,8 @@ export function queuesFromArguments(argv: string[], fallback: string): string {
   const index = argv.findIndex((argument) => argument === '--queues' || argument.startsWith('--queues='));
   if (index < 0) return fallback;
   const value = argv[index].includes('=') ? argv[index].split('=')[1] : argv[index + 1];
-  if (!value || !/^[a-z0-9.]+(:\d+)?(,[a-z0-9.]+(:\d+)?)*$/.test(value)) throw new Error(`--queues must look like normal:4,priority:2,hardware.gpu:1 (got ${value})`);
+  if (!value || !/^[a-z0-9.]+(:\d+)?(,[a-z0-9.]+(:\d+)?)*$/.test(value))
+    throw new Error(`--queues must look like normal:4,priority:2,hardware.gpu:1 (got ${value})`);
   return value;
 }
 

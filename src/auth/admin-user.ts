@@ -21,17 +21,20 @@ export async function ensureAdminUser(dataSource: DataSource, config: AppConfig,
     if (!user) {
       const generated = !config.adminPassword && !existsSync(file);
       const password = config.adminPassword ?? readOrCreateSecret(file);
-      user = await users.insert({
-        id: uuidv7(),
-        username: config.adminUsername,
-        email: null,
-        displayName: 'Provider administrator',
-        passwordHash: await hashPassword(password),
-        oidcIssuer: null,
-        oidcSubject: null,
-        disabled: false,
-        lastLoginAt: null,
-      }, manager);
+      user = await users.insert(
+        {
+          id: uuidv7(),
+          username: config.adminUsername,
+          email: null,
+          displayName: 'Provider administrator',
+          passwordHash: await hashPassword(password),
+          oidcIssuer: null,
+          oidcSubject: null,
+          disabled: false,
+          lastLoginAt: null,
+        },
+        manager,
+      );
       announce(
         config.adminPassword
           ? `created the console user ${config.adminUsername} (password from ADMIN_PASSWORD)`

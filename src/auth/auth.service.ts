@@ -58,7 +58,13 @@ export class AuthService {
     if (perName > maxFailures || perAddress > maxFailures * 10) {
       const ttl = await this.redis.ttl(perName > maxFailures ? counters[1] : counters[0]);
       const retryAfterSeconds = Math.max(1, ttl);
-      throw new ProblemError(429, 'too-many-login-attempts', 'Too Many Requests', `too many failed logins from this address: try again in ${retryAfterSeconds} s`, { retryAfterSeconds });
+      throw new ProblemError(
+        429,
+        'too-many-login-attempts',
+        'Too Many Requests',
+        `too many failed logins from this address: try again in ${retryAfterSeconds} s`,
+        { retryAfterSeconds },
+      );
     }
     const user = await this.users.findWithPasswordByLowerName(name);
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
@@ -76,7 +82,11 @@ export class AuthService {
     const existing = await this.users.findByOidc(issuer, claims.sub);
     if (existing) {
       if (existing.disabled) throw Problems.forbidden('this account is disabled');
-      await this.users.update(existing.id, { lastLoginAt: new Date(), email: text(claims.email, 320) ?? existing.email, displayName: text(claims.name, 200) ?? existing.displayName });
+      await this.users.update(existing.id, {
+        lastLoginAt: new Date(),
+        email: text(claims.email, 320) ?? existing.email,
+        displayName: text(claims.name, 200) ?? existing.displayName,
+      });
       return (await this.users.findById(existing.id))!;
     }
     const values = {

@@ -16,15 +16,25 @@ export class ChangeHeldKeyDto {
 }
 
 export class ChangePasswordDto {
-  @ApiPropertyOptional({ description: 'The current password (required when the account has one)' }) @IsOptional() @IsString() @MaxLength(1024) currentPassword?: string;
+  @ApiPropertyOptional({ description: 'The current password (required when the account has one)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  currentPassword?: string;
   @ApiProperty() @IsString() @MaxLength(1024) password: string;
 }
 
 export const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 
 export class CreateUserDto {
-  @ApiProperty({ description: '1-64 letters, digits, . _ -' }) @Matches(USERNAME, { message: 'username must be 1-64 letters, digits, . _ or - (starting with a letter or digit)' }) username: string;
-  @ApiPropertyOptional({ description: 'At least 10 characters; omit for an account that only logs in once a password is set' }) @IsOptional() @IsString() @MaxLength(1024) password?: string;
+  @ApiProperty({ description: '1-64 letters, digits, . _ -' })
+  @Matches(USERNAME, { message: 'username must be 1-64 letters, digits, . _ or - (starting with a letter or digit)' })
+  username: string;
+  @ApiPropertyOptional({ description: 'At least 10 characters; omit for an account that only logs in once a password is set' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  password?: string;
   @ApiPropertyOptional() @IsOptional() @IsEmail() @MaxLength(320) email?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200) displayName?: string;
 }
@@ -36,5 +46,9 @@ export class UpdateUserDto {
 }
 
 export class GiveKeyDto {
-  @ApiProperty({ description: 'The secret of the key to put in the user\'s wallet (proves you hold it)' }) @IsString() @MinLength(1) @MaxLength(2048) key: string;
+  @ApiProperty({ description: "The secret of the key to put in the user's wallet (proves you hold it)" })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(2048)
+  key: string;
 }

@@ -28,9 +28,12 @@ export class PassportService {
   ) {
     this.passport.use(
       'local',
-      new LocalStrategy({ passReqToCallback: true }, (request: Request, username: string, password: string, done: (error: unknown, user?: User | false) => void) => {
-        this.auth.checkPassword(username, password, request.ip ?? 'unknown').then((user) => done(null, user), done);
-      }),
+      new LocalStrategy(
+        { passReqToCallback: true },
+        (request: Request, username: string, password: string, done: (error: unknown, user?: User | false) => void) => {
+          this.auth.checkPassword(username, password, request.ip ?? 'unknown').then((user) => done(null, user), done);
+        },
+      ),
     );
   }
 
@@ -41,11 +44,18 @@ export class PassportService {
   /** Discovery happens on first use (the provider may start after MServe), and again after a failure. */
   private ensureOidc(): Promise<void> {
     const oidc = this.config.oidc;
-    if (!oidc) return Promise.reject(new ProblemError(404, 'not-found', 'Not Found', 'OpenID Connect login is not configured (set OIDC_ISSUER and OIDC_CLIENT_ID)'));
+    if (!oidc)
+      return Promise.reject(new ProblemError(404, 'not-found', 'Not Found', 'OpenID Connect login is not configured (set OIDC_ISSUER and OIDC_CLIENT_ID)'));
     this.oidcReady ??= (async () => {
       const client: OpenIdClient = await import('openid-client');
       const { Strategy }: OpenIdPassport = await import('openid-client/passport');
-      const configuration = await client.discovery(new URL(oidc.issuer), oidc.clientId, oidc.clientSecret, undefined, oidc.allowHttp ? { execute: [client.allowInsecureRequests] } : undefined);
+      const configuration = await client.discovery(
+        new URL(oidc.issuer),
+        oidc.clientId,
+        oidc.clientSecret,
+        undefined,
+        oidc.allowHttp ? { execute: [client.allowInsecureRequests] } : undefined,
+      );
       class StateAndNonceStrategy extends Strategy {
         override authorizationRequestParams<T extends import('openid-client/passport').AuthenticateOptions>(request: Request, options: T) {
           const params = new URLSearchParams(super.authorizationRequestParams(request, options) ?? undefined);
@@ -57,22 +67,28 @@ export class PassportService {
       const issuer = configuration.serverMetadata().issuer;
       this.passport.use(
         'oidc',
-        new StateAndNonceStrategy({ config: configuration, scope: oidc.scopes, callbackURL: `${this.config.publicUrl}${OIDC_CALLBACK_PATH}`, sessionKey: 'oidc' }, (tokens, done) => {
-          const claims = tokens.claims();
-          if (!claims?.sub) {
-            done(new ProblemError(502, 'oidc', 'Bad Gateway', 'the identity provider returned no subject'));
-            return;
-          }
-          // Providers may keep email and name out of the ID token (they are in UserInfo): ask, bound to the same sub.
-          const profile = tokens.access_token ? client.fetchUserInfo(configuration, tokens.access_token, claims.sub).catch(() => ({})) : Promise.resolve({});
-          profile
-            .then((info) => this.auth.oidcUser(issuer, { ...info, ...claims }))
-            .then((user) => done(null, user), done);
-        }),
+        new StateAndNonceStrategy(
+          { config: configuration, scope: oidc.scopes, callbackURL: `${this.config.publicUrl}${OIDC_CALLBACK_PATH}`, sessionKey: 'oidc' },
+          (tokens, done) => {
+            const claims = tokens.claims();
+            if (!claims?.sub) {
+              done(new ProblemError(502, 'oidc', 'Bad Gateway', 'the identity provider returned no subject'));
+              return;
+            }
+            // Providers may keep email and name out of the ID token (they are in UserInfo): ask, bound to the same sub.
+            const profile = tokens.access_token ? client.fetchUserInfo(configuration, tokens.access_token, claims.sub).catch(() => ({})) : Promise.resolve({});
+            profile.then((info) => this.auth.oidcUser(issuer, { ...info, ...claims })).then((user) => done(null, user), done);
+          },
+        ),
       );
     })().catch((error: unknown) => {
       this.oidcReady = undefined;
-      throw new ProblemError(502, 'oidc-unavailable', 'Bad Gateway', `the identity provider ${oidc.issuer} cannot be reached: ${error instanceof Error ? error.message : String(error)}`);
+      throw new ProblemError(
+        502,
+        'oidc-unavailable',
+        'Bad Gateway',
+        `the identity provider ${oidc.issuer} cannot be reached: ${error instanceof Error ? error.message : String(error)}`,
+      );
     });
     return this.oidcReady;
   }

@@ -22,7 +22,8 @@ const waiting: Array<() => void> = [];
 
 async function limited<T>(work: () => Promise<T>): Promise<T> {
   if (running >= MAX_RUNNING) {
-    if (waiting.length >= MAX_WAITING) throw new ProblemError(503, 'busy', 'Service Unavailable', 'too many password checks at once: try again in a moment', { retryAfterSeconds: 1 });
+    if (waiting.length >= MAX_WAITING)
+      throw new ProblemError(503, 'busy', 'Service Unavailable', 'too many password checks at once: try again in a moment', { retryAfterSeconds: 1 });
     await new Promise<void>((resolve) => waiting.push(resolve));
   }
   running += 1;
@@ -36,7 +37,10 @@ async function limited<T>(work: () => Promise<T>): Promise<T> {
 
 function derive(password: string, salt: Buffer, logN: number, r: number, p: number): Promise<Buffer> {
   const options: ScryptOptions = { N: 2 ** logN, r, p, maxmem: 256 * 2 ** logN * r };
-  return limited(() => new Promise((resolve, reject) => scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, options, (error, key) => (error ? reject(error) : resolve(key)))));
+  return limited(
+    () =>
+      new Promise((resolve, reject) => scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, options, (error, key) => (error ? reject(error) : resolve(key)))),
+  );
 }
 
 export async function hashPassword(password: string): Promise<string> {

@@ -100,7 +100,7 @@ export class SessionController {
   @Patch('keys/:id')
   @Public()
   @HttpCode(204)
-  @ApiOperation({ summary: "Keep a held key in your wallet, or only in this session" })
+  @ApiOperation({ summary: 'Keep a held key in your wallet, or only in this session' })
   async changeKey(@Req() request: Request, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: ChangeHeldKeyDto): Promise<void> {
     requireCsrf(request);
     await this.auth.changeKey(request, id, dto.save ? 'save' : 'unsave');

@@ -69,8 +69,6 @@ export class RedisSessionStore extends Store {
       .then(() => callback?.(), callback);
   }
 
-
-
   override destroy(sid: string, callback?: (error?: unknown) => void): void {
     this.client()
       .del(this.key(sid))
@@ -109,7 +107,8 @@ export function sessionMiddleware(config: AppConfig, client: () => Redis): Reque
   const whenUsed = (request: Request, response: Response, next: NextFunction) => {
     // the session's answers (CSRF token, wallet) and accounts are never cached anywhere
     if (PRIVATE_PATHS.test(request.path)) response.setHeader('Cache-Control', 'no-store');
-    if (request.headers.cookie?.includes(cookie) || request.path.startsWith('/api/v1/session')) return handler(request, response, (error?: unknown) => (error ? next(error) : absoluteLimit(request, response, next)));
+    if (request.headers.cookie?.includes(cookie) || request.path.startsWith('/api/v1/session'))
+      return handler(request, response, (error?: unknown) => (error ? next(error) : absoluteLimit(request, response, next)));
     next();
   };
   return [whenUsed];

@@ -61,7 +61,12 @@ export class UserRepository {
 
   /** The user with its password hash, by user name in any case. */
   async findWithPasswordByName(name: string, manager?: EntityManager): Promise<User | null> {
-    return this.db(manager).getRepository(User).createQueryBuilder('u').addSelect('u.passwordHash').where('lower(u.username) = lower(:name)', { name }).getOne();
+    return this.db(manager)
+      .getRepository(User)
+      .createQueryBuilder('u')
+      .addSelect('u.passwordHash')
+      .where('lower(u.username) = lower(:name)', { name })
+      .getOne();
   }
 
   /** Whether a user name is taken, in any case. */
@@ -75,7 +80,9 @@ export class UserRepository {
 
   /** The first accounts, oldest first. */
   async list(limit: number, manager?: EntityManager): Promise<User[]> {
-    return this.db(manager).getRepository(User).find({ order: { createdAt: 'ASC' }, take: limit });
+    return this.db(manager)
+      .getRepository(User)
+      .find({ order: { createdAt: 'ASC' }, take: limit });
   }
 
   /** Inserts a user and reads it back. */
@@ -102,7 +109,11 @@ export class UserRepository {
     return repository.findOneByOrFail({ oidcIssuer: values.oidcIssuer, oidcSubject: values.oidcSubject });
   }
 
-  async update(id: string, changes: Partial<Pick<User, 'lastLoginAt' | 'email' | 'displayName' | 'passwordHash' | 'disabled'>>, manager?: EntityManager): Promise<void> {
+  async update(
+    id: string,
+    changes: Partial<Pick<User, 'lastLoginAt' | 'email' | 'displayName' | 'passwordHash' | 'disabled'>>,
+    manager?: EntityManager,
+  ): Promise<void> {
     await this.db(manager).getRepository(User).update(id, changes);
   }
 
@@ -136,7 +147,13 @@ export class UserRepository {
 
   /** The keys in a user's wallet, by id. */
   async walletKeys(userId: string, manager?: EntityManager): Promise<Key[]> {
-    return this.db(manager).getRepository(Key).createQueryBuilder('k').innerJoin(UserKey, 'uk', 'uk.key_id = k.id').where('uk.user_id = :id', { id: userId }).orderBy('k.id').getMany();
+    return this.db(manager)
+      .getRepository(Key)
+      .createQueryBuilder('k')
+      .innerJoin(UserKey, 'uk', 'uk.key_id = k.id')
+      .where('uk.user_id = :id', { id: userId })
+      .orderBy('k.id')
+      .getMany();
   }
 
   /**

@@ -77,7 +77,8 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
         res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
       },
       // 507 (storage or quota full) is an answer, not a fault; other 5xx are faults.
-      customLogLevel: (_request, response) => (response.statusCode >= 500 && response.statusCode !== 507 ? 'error' : response.statusCode >= 400 ? 'info' : 'debug'),
+      customLogLevel: (_request, response) =>
+        response.statusCode >= 500 && response.statusCode !== 507 ? 'error' : response.statusCode >= 400 ? 'info' : 'debug',
       autoLogging: { ignore: (request) => request.url === '/health/live' || request.url === '/metrics' },
     }),
   );
@@ -93,7 +94,11 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
   app.use(davMiddleware(() => app.get(DavService)));
   // The console (static files) and people's sessions; requests without the session cookie never reach the store.
   app.use(consoleMiddleware());
-  if (config.session.trustProxy) app.set('trust proxy', /^\d+$/.test(config.session.trustProxy) ? Number(config.session.trustProxy) : config.session.trustProxy === 'true' ? true : config.session.trustProxy);
+  if (config.session.trustProxy)
+    app.set(
+      'trust proxy',
+      /^\d+$/.test(config.session.trustProxy) ? Number(config.session.trustProxy) : config.session.trustProxy === 'true' ? true : config.session.trustProxy,
+    );
   app.use(...sessionMiddleware(config, () => app.get<Redis>(REDIS_CLIENT)));
   app.useBodyParser('json', { limit: config.maxJsonBytes });
   app.use(requestGuards());
@@ -150,7 +155,10 @@ export function tuneServer(app: INestApplication): void {
  * header, chunk extensions too long, a request that did not arrive in time) gets the same problem+json every other
  * refusal gets instead of Node's bare status line, then the connection closes (its framing is unknown).
  */
-export function answerClientError(error: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex & { _httpMessage?: { headersSent?: boolean } | null }): void {
+export function answerClientError(
+  error: Error & { code?: string; rawPacket?: Buffer },
+  socket: Duplex & { _httpMessage?: { headersSent?: boolean } | null },
+): void {
   if (error.code !== 'ECONNRESET' && socket.writable && !socket._httpMessage?.headersSent) {
     const [status, detail]: [number, string] =
       error.code === 'HPE_HEADER_OVERFLOW'
@@ -159,14 +167,19 @@ export function answerClientError(error: Error & { code?: string; rawPacket?: Bu
           ? [413, 'a chunk extension of the request body is larger than the server accepts']
           : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
             ? [408, 'the request headers did not arrive in time']
-            : [400, `the request is not well-formed HTTP/1.1${error.code?.startsWith('HPE_') ? ` (${error.code.slice(4).toLowerCase().replace(/_/g, ' ')})` : ''}`];
+            : [
+                400,
+                `the request is not well-formed HTTP/1.1${error.code?.startsWith('HPE_') ? ` (${error.code.slice(4).toLowerCase().replace(/_/g, ' ')})` : ''}`,
+              ];
     const problem = toProblem({ status, message: detail });
     // an answer to HEAD has no body, and a client would read one as a broken next answer: the body goes out only when
     // the bytes that failed visibly start a request with another method (the parser keeps no method to ask; a request
     // split over several reads is answered with the status alone, as Node does) and no answer is still in flight
     const start = error.rawPacket?.subarray(0, 16).toString('latin1') ?? '';
     const body = !socket._httpMessage && /^[A-Z][A-Z-]* /.test(start) && !start.startsWith('HEAD ') ? JSON.stringify(problem) : '';
-    socket.write(`HTTP/1.1 ${status} ${problem.title}\r\n${body ? `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` : ''}Connection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${problem.title}\r\n${body ? `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` : ''}Connection: close\r\n\r\n${body}`,
+    );
   }
   socket.destroy(error);
 }

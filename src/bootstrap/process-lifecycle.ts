@@ -36,6 +36,8 @@ export function handleSignals(logger: PinoLogger, stop: () => Promise<void>, tim
 export function requireUrls(config: { databaseUrl?: string; redisUrl?: string }, role: string): void {
   const missing = [!config.databaseUrl && 'DATABASE_URL', !config.redisUrl && 'REDIS_URL'].filter(Boolean);
   if (missing.length) {
-    throw new Error(`the ${role} process needs ${missing.join(' and ')}; "npm start" sets them up (embedded PostgreSQL and a local redis-server) and starts every role`);
+    throw new Error(
+      `the ${role} process needs ${missing.join(' and ')}; "npm start" sets them up (embedded PostgreSQL and a local redis-server) and starts every role`,
+    );
   }
 }

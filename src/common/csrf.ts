@@ -33,6 +33,11 @@ export function requireCsrf(request: Pick<Request, 'method' | 'headers'> & { ses
   const givenBytes = typeof given === 'string' ? Buffer.from(given) : Buffer.alloc(0);
   const expectedBytes = Buffer.from(expected ?? '');
   if (!expected || givenBytes.length !== expectedBytes.length || !timingSafeEqual(givenBytes, expectedBytes)) {
-    throw new ProblemError(403, 'csrf', 'Forbidden', "a state change through the session needs the session's CSRF token in X-CSRF-Token (GET /api/v1/session gives it)");
+    throw new ProblemError(
+      403,
+      'csrf',
+      'Forbidden',
+      "a state change through the session needs the session's CSRF token in X-CSRF-Token (GET /api/v1/session gives it)",
+    );
   }
 }

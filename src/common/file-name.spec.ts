@@ -32,14 +32,40 @@ describe('fileNameProblem', () => {
   });
 
   it('accepts any other Unicode name, up to the byte limit', () => {
-    for (const name of ['photo.jpg', 'Übersicht 100%.pdf', '日本語のファイル', 'x'.repeat(255), '€'.repeat(85), '😀'.repeat(63), '.hidden', 'a..b', '...', 'a b', '\u0080 is not C0'])
+    for (const name of [
+      'photo.jpg',
+      'Übersicht 100%.pdf',
+      '日本語のファイル',
+      'x'.repeat(255),
+      '€'.repeat(85),
+      '😀'.repeat(63),
+      '.hidden',
+      'a..b',
+      '...',
+      'a b',
+      '\u0080 is not C0',
+    ])
       expect(fileNameProblem(name)).toBeNull();
   });
 });
 
 describe('utf8ByteLength', () => {
   it('counts as Buffer.byteLength and TextEncoder do, lone surrogates included', () => {
-    for (const text of ['', 'a', 'é', '€', '😀', 'a😀b', '\ud800', '\udc00', '\ud800x', 'x\udfff', '\udc00\ud800', '\ud83d\ude00\ud83d', '\u07ff\u0800\uffff']) {
+    for (const text of [
+      '',
+      'a',
+      'é',
+      '€',
+      '😀',
+      'a😀b',
+      '\ud800',
+      '\udc00',
+      '\ud800x',
+      'x\udfff',
+      '\udc00\ud800',
+      '\ud83d\ude00\ud83d',
+      '\u07ff\u0800\uffff',
+    ]) {
       expect(utf8ByteLength(text)).toBe(Buffer.byteLength(text, 'utf8'));
       expect(utf8ByteLength(text)).toBe(new TextEncoder().encode(text).length);
     }

@@ -98,7 +98,11 @@ export class ProblemFilter implements ExceptionFilter {
     const response = context.getResponse<Response>();
     const problem = toProblem(error, request.id ? String(request.id) : undefined, request.originalUrl?.split('?')[0]);
     if (problem.status >= 500 && !(error instanceof ProblemError)) {
-      this.logger.error({ msg: `${request.method} ${request.originalUrl?.split('?')[0]} failed`, requestId: request.id, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) });
+      this.logger.error({
+        msg: `${request.method} ${request.originalUrl?.split('?')[0]} failed`,
+        requestId: request.id,
+        err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error),
+      });
     }
     sendProblem(response, problem);
   }

@@ -15,13 +15,20 @@ export class ProblemError extends Error {
 }
 
 export const Problems = {
-  notFound: (what: string, id?: string) => new ProblemError(404, 'not-found', 'Not Found', id ? `${what} ${id} does not exist or is outside this key's scope` : `${what} not found`),
+  notFound: (what: string, id?: string) =>
+    new ProblemError(404, 'not-found', 'Not Found', id ? `${what} ${id} does not exist or is outside this key's scope` : `${what} not found`),
   unauthenticated: (detail: string) => new ProblemError(401, 'unauthenticated', 'Unauthorized', detail),
   forbidden: (detail: string, extra: Record<string, unknown> = {}) => new ProblemError(403, 'forbidden', 'Forbidden', detail, extra),
   missingActions: (actions: string[], on?: string) =>
-    new ProblemError(403, 'missing-actions', 'Forbidden', `this key lacks ${actions.length > 1 ? 'the actions' : 'the action'} ${actions.join(', ')}${on ? ` on ${on}` : ''}`, {
-      missingActions: actions,
-    }),
+    new ProblemError(
+      403,
+      'missing-actions',
+      'Forbidden',
+      `this key lacks ${actions.length > 1 ? 'the actions' : 'the action'} ${actions.join(', ')}${on ? ` on ${on}` : ''}`,
+      {
+        missingActions: actions,
+      },
+    ),
   badRequest: (detail: string, extra: Record<string, unknown> = {}) => new ProblemError(400, 'bad-request', 'Bad Request', detail, extra),
   conflict: (detail: string, extra: Record<string, unknown> = {}) => new ProblemError(409, 'conflict', 'Conflict', detail, extra),
   tooLarge: (detail: string, extra: Record<string, unknown> = {}) => new ProblemError(413, 'payload-too-large', 'Payload Too Large', detail, extra),

@@ -17,7 +17,12 @@ interface Visit {
 function pathOf(visit: Visit | undefined, last?: string | number): string {
   const parts: (string | number)[] = last === undefined ? [] : [last];
   for (let at = visit; at && at.key !== undefined; at = at.parent) parts.unshift(at.key);
-  return parts.length ? parts.map((part) => (typeof part === 'number' ? `[${part}]` : `.${part}`)).join('').replace(/^\./, '') : 'the top level';
+  return parts.length
+    ? parts
+        .map((part) => (typeof part === 'number' ? `[${part}]` : `.${part}`))
+        .join('')
+        .replace(/^\./, '')
+    : 'the top level';
 }
 
 /**
@@ -32,7 +37,11 @@ export function jsonBodyProblem(body: unknown): string | undefined {
   const stack: Visit[] = [{ value: body, depth: 1 }];
   while (stack.length) {
     const visit = stack.pop()!;
-    if (visit.depth > MAX_JSON_DEPTH) return `the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels (at ${pathOf(visit).split(/(?=[.[])/).slice(0, 8).join('')}…)`;
+    if (visit.depth > MAX_JSON_DEPTH)
+      return `the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels (at ${pathOf(visit)
+        .split(/(?=[.[])/)
+        .slice(0, 8)
+        .join('')}…)`;
     const entries: Iterable<[string | number, unknown]> = Array.isArray(visit.value) ? visit.value.entries() : Object.entries(visit.value);
     for (const [key, item] of entries) {
       if (typeof key === 'string') {
@@ -61,6 +70,9 @@ export function requestGuards(): RequestHandler {
     if (/%00/i.test(request.url)) detail = 'the request URL holds a NUL character (%00), which no id, name or parameter may contain';
     else if (request.body !== undefined && request.is('json')) detail = jsonBodyProblem(request.body);
     if (!detail) return next();
-    sendProblem(response, toProblem(Problems.badRequest(detail, { errors: [detail] }), request.id ? String(request.id) : undefined, request.originalUrl?.split('?')[0]));
+    sendProblem(
+      response,
+      toProblem(Problems.badRequest(detail, { errors: [detail] }), request.id ? String(request.id) : undefined, request.originalUrl?.split('?')[0]),
+    );
   };
 }

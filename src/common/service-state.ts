@@ -24,10 +24,16 @@ export function enforceServiceState(target: { service?: ServiceState }, action: 
   }
   if (actions.has('service:manage')) return;
   if ((startsAt && now < startsAt) || (endsAt && now >= endsAt)) {
-    throw new ProblemError(403, 'outside-time-window', 'Forbidden', `the service is only available ${startsAt ? `from ${startsAt.toISOString()} ` : ''}${endsAt ? `until ${endsAt.toISOString()}` : ''}`.trim(), {
-      startsAt,
-      endsAt,
-    });
+    throw new ProblemError(
+      403,
+      'outside-time-window',
+      'Forbidden',
+      `the service is only available ${startsAt ? `from ${startsAt.toISOString()} ` : ''}${endsAt ? `until ${endsAt.toISOString()}` : ''}`.trim(),
+      {
+        startsAt,
+        endsAt,
+      },
+    );
   }
   if (suspended && !action.endsWith(':read')) {
     throw new ProblemError(403, 'service-suspended', 'Forbidden', `the service is suspended: it is read-only, so ${action} is refused`);

@@ -15,7 +15,8 @@ describe('unsafeNameReason', () => {
   });
 
   it('accepts any other Unicode name', () => {
-    for (const name of ['photo.jpg', 'Übersicht 100%.pdf', '日本語のファイル', 'x'.repeat(255), '€'.repeat(85), '.hidden', 'a..b']) expect(unsafeNameReason(name)).toBeNull();
+    for (const name of ['photo.jpg', 'Übersicht 100%.pdf', '日本語のファイル', 'x'.repeat(255), '€'.repeat(85), '.hidden', 'a..b'])
+      expect(unsafeNameReason(name)).toBeNull();
   });
 });
 
@@ -43,7 +44,13 @@ describe('freeFormPropertiesProblem', () => {
   });
 
   it('accepts objects of any JSON values within the limits', () => {
-    for (const value of [{}, { emoji: '😀 in a pair' }, { department: 'news', costCentre: 4711, archived: false, tags: ['a', 'b'], owner: { name: 'Ana' }, none: null }, deep(16), { text: '€'.repeat(21_000) }]) {
+    for (const value of [
+      {},
+      { emoji: '😀 in a pair' },
+      { department: 'news', costCentre: 4711, archived: false, tags: ['a', 'b'], owner: { name: 'Ana' }, none: null },
+      deep(16),
+      { text: '€'.repeat(21_000) },
+    ]) {
       expect(freeFormPropertiesProblem(value)).toBeNull();
     }
   });

@@ -12,7 +12,11 @@ export { unsafeNameReason } from './file-name';
 /** Optional free-form properties, replaced whole on update (send the object you want to keep). */
 export const FreeFormProperties = (description: string) =>
   applyDecorators(
-    ApiPropertyOptional({ description: `${description}: a JSON object, replaced whole when given (at most 64 KiB as JSON, 16 levels deep)`, type: Object, example: { department: 'news', costCentre: 4711 } }),
+    ApiPropertyOptional({
+      description: `${description}: a JSON object, replaced whole when given (at most 64 KiB as JSON, 16 levels deep)`,
+      type: Object,
+      example: { department: 'news', costCentre: 4711 },
+    }),
     // absent is fine; null is not (IsOptional would let it through to a NOT NULL column)
     ValidateIf((_, value) => value !== undefined),
     (target: object, propertyName: string | symbol) =>
@@ -33,7 +37,12 @@ export const DATE_RANGE = { min: new Date('0001-01-01T00:00:00.000Z'), max: new 
 /** A date input (ISO 8601 text, or milliseconds as a JSON number) within DATE_RANGE; a 400 that says so otherwise. */
 export const StorableDate = () => {
   const message = (args: { property: string }) => `${args.property} must be an ISO 8601 date between 0001-01-01 and 9999-12-31`;
-  return applyDecorators(Type(() => Date), IsDate({ message }), MinDate(DATE_RANGE.min, { message }), MaxDate(DATE_RANGE.max, { message }));
+  return applyDecorators(
+    Type(() => Date),
+    IsDate({ message }),
+    MinDate(DATE_RANGE.min, { message }),
+    MaxDate(DATE_RANGE.max, { message }),
+  );
 };
 
 export function IsSafeName(options?: ValidationOptions) {
@@ -54,16 +63,28 @@ export function IsSafeName(options?: ValidationOptions) {
 export const NameProperty = (description = 'Name (1-255 bytes, no / \\ or control characters)') =>
   applyDecorators(ApiProperty({ description, example: 'holiday-2026.jpg' }), IsSafeName());
 
-export const OptionalNameProperty = (description = 'New name') =>
-  applyDecorators(ApiPropertyOptional({ description }), IsOptional(), IsSafeName());
+export const OptionalNameProperty = (description = 'New name') => applyDecorators(ApiPropertyOptional({ description }), IsOptional(), IsSafeName());
 
 /** An optional limit in bytes (a whole number ≥ 0), null to clear it. Quotas of services and containers alike. */
 export const ByteLimitProperty = (description: string) =>
-  applyDecorators(ApiPropertyOptional({ description, nullable: true, type: Number }), IsOptional(), ValidateIf((_, v) => v !== null), IsInt(), Min(0), Max(Number.MAX_SAFE_INTEGER));
+  applyDecorators(
+    ApiPropertyOptional({ description, nullable: true, type: Number }),
+    IsOptional(),
+    ValidateIf((_, v) => v !== null),
+    IsInt(),
+    Min(0),
+    Max(Number.MAX_SAFE_INTEGER),
+  );
 
 /** An optional limit in seconds (a finite number ≥ 0), null to clear it. */
 export const SecondsLimitProperty = (description: string) =>
-  applyDecorators(ApiPropertyOptional({ description, nullable: true, type: Number }), IsOptional(), ValidateIf((_, v) => v !== null), IsNumber({ allowNaN: false, allowInfinity: false }), Min(0));
+  applyDecorators(
+    ApiPropertyOptional({ description, nullable: true, type: Number }),
+    IsOptional(),
+    ValidateIf((_, v) => v !== null),
+    IsNumber({ allowNaN: false, allowInfinity: false }),
+    Min(0),
+  );
 
 export class PageQuery {
   @ApiPropertyOptional({ description: 'Opaque cursor from a previous page (`nextCursor`)' })

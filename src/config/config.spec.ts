@@ -6,7 +6,10 @@ describe('loadConfig', () => {
     expect(config.port).toBe(3000);
     expect(config.databaseUrl).toBeUndefined();
     expect(config.storageDir).toMatch(/\/var\/storage$/);
-    expect(config.workerQueues).toEqual([{ queue: 'normal', concurrency: 2 }, { queue: 'priority', concurrency: 1 }]);
+    expect(config.workerQueues).toEqual([
+      { queue: 'normal', concurrency: 2 },
+      { queue: 'priority', concurrency: 1 },
+    ]);
   });
 
   it('lists every bad variable in one error', () => {

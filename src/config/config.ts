@@ -10,121 +10,211 @@ const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? unde
  * Defaults give a one-machine platform on embedded PostgreSQL and a local redis-server under ./var.
  */
 export class EnvironmentSchema {
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   PORT = 3000;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   HOST = '0.0.0.0';
 
-  @IsOptional() @Transform(emptyToUndefined) @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
   DATABASE_URL?: string;
 
-  @IsOptional() @Transform(emptyToUndefined) @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   VAR_DIR = './var';
 
-  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
   STORAGE_DIR?: string;
 
-  @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(32, { message: 'ADMIN_KEY must be at least 32 characters' })
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  @MinLength(32, { message: 'ADMIN_KEY must be at least 32 characters' })
   ADMIN_KEY?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   MAX_UPLOAD_BYTES = 1024 ** 4;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1024)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
   MAX_JSON_BYTES = 1024 * 1024;
 
-  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  @IsOptional()
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 
-  @IsOptional() @Matches(/^[a-z0-9.]+(:\d+)?(,[a-z0-9.]+(:\d+)?)*$/, { message: 'WORKER_QUEUES must look like normal:4,priority:2,hardware.gpu:1' })
+  @IsOptional()
+  @Matches(/^[a-z0-9.]+(:\d+)?(,[a-z0-9.]+(:\d+)?)*$/, { message: 'WORKER_QUEUES must look like normal:4,priority:2,hardware.gpu:1' })
   WORKER_QUEUES = 'normal:2,priority:1';
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
   EMBEDDED_POSTGRES_PORT = 54329;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
   EMBEDDED_REDIS_PORT = 63790;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(100)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   SHUTDOWN_TIMEOUT_MS = 10000;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
   PAGE_LIMIT_MAX = 500;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(60)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
   UPLOAD_EXPIRY_SECONDS = 86400;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   IMAGE_MAX_PIXELS = 268402689;
 
-  @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,50}$/, { message: 'QUEUE_PREFIX must be 1-50 letters, digits, _ or -' })
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]{1,50}$/, { message: 'QUEUE_PREFIX must be 1-50 letters, digits, _ or -' })
   QUEUE_PREFIX = 'mserve';
 
-  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
   BACKUP_DIR?: string;
 
-  @IsOptional() @IsIn(['true', 'false'])
+  @IsOptional()
+  @IsIn(['true', 'false'])
   OUTBOUND_ALLOW_PRIVATE = 'false';
 
-  @IsOptional() @IsIn(['true', 'false'])
+  @IsOptional()
+  @IsIn(['true', 'false'])
   JOB_RECONCILER = 'true';
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   PERIODIC_MIN_INTERVAL_SECONDS = 60;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   USAGE_ROLLUP_INTERVAL_MS = 5000;
 
-  @IsOptional() @Transform(emptyToUndefined) @Matches(/^https?:\/\/[^/]+$/, { message: 'PUBLIC_URL must be the origin people use, like https://media.example.org (no path)' })
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^https?:\/\/[^/]+$/, { message: 'PUBLIC_URL must be the origin people use, like https://media.example.org (no path)' })
   PUBLIC_URL?: string;
 
-  @IsOptional() @Matches(/^[a-z0-9._-]{1,64}$/i, { message: 'ADMIN_USERNAME must be 1-64 letters, digits, . _ or -' })
+  @IsOptional()
+  @Matches(/^[a-z0-9._-]{1,64}$/i, { message: 'ADMIN_USERNAME must be 1-64 letters, digits, . _ or -' })
   ADMIN_USERNAME = 'admin';
 
-  @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(12, { message: 'ADMIN_PASSWORD must be at least 12 characters' })
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  @MinLength(12, { message: 'ADMIN_PASSWORD must be at least 12 characters' })
   ADMIN_PASSWORD?: string;
 
-  @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(32, { message: 'SESSION_SECRET must be at least 32 characters' })
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  @MinLength(32, { message: 'SESSION_SECRET must be at least 32 characters' })
   SESSION_SECRET?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   SESSION_IDLE_SECONDS = 8 * 3600;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   SESSION_MAX_SECONDS = 7 * 86400;
 
-  @IsOptional() @IsIn(['auto', 'true', 'false'])
+  @IsOptional()
+  @IsIn(['auto', 'true', 'false'])
   COOKIE_SECURE = 'auto';
 
-  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
   TRUST_PROXY?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   LOGIN_MAX_FAILURES = 5;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   LOGIN_WINDOW_SECONDS = 900;
 
-  @IsOptional() @Transform(emptyToUndefined) @Matches(/^https?:\/\//, { message: 'OIDC_ISSUER must be an http(s) URL' })
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^https?:\/\//, { message: 'OIDC_ISSUER must be an http(s) URL' })
   OIDC_ISSUER?: string;
 
-  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
   OIDC_CLIENT_ID?: string;
 
-  @IsOptional() @Transform(emptyToUndefined) @IsString()
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
   OIDC_CLIENT_SECRET?: string;
 
-  @IsOptional() @Matches(/^openid( [\x21-\x7e]+)*$|^[\x21-\x7e]+( [\x21-\x7e]+)* openid( [\x21-\x7e]+)*$/, { message: 'OIDC_SCOPES must be space-separated scopes including openid' })
+  @IsOptional()
+  @Matches(/^openid( [\x21-\x7e]+)*$|^[\x21-\x7e]+( [\x21-\x7e]+)* openid( [\x21-\x7e]+)*$/, {
+    message: 'OIDC_SCOPES must be space-separated scopes including openid',
+  })
   OIDC_SCOPES = 'openid email profile';
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   OIDC_LABEL = 'OpenID Connect';
 
-  @IsOptional() @IsIn(['true', 'false'])
+  @IsOptional()
+  @IsIn(['true', 'false'])
   OIDC_ALLOW_HTTP = 'false';
 }
 
@@ -191,7 +281,20 @@ export function parseQueueList(spec: string): QueueConsumption[] {
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppConfig {
   const known = Object.keys(new EnvironmentSchema());
   const raw: Record<string, unknown> = {};
-  for (const name of [...known, 'DATABASE_URL', 'REDIS_URL', 'STORAGE_DIR', 'ADMIN_KEY', 'PUBLIC_URL', 'ADMIN_PASSWORD', 'TRUST_PROXY', 'OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'SESSION_SECRET']) {
+  for (const name of [
+    ...known,
+    'DATABASE_URL',
+    'REDIS_URL',
+    'STORAGE_DIR',
+    'ADMIN_KEY',
+    'PUBLIC_URL',
+    'ADMIN_PASSWORD',
+    'TRUST_PROXY',
+    'OIDC_ISSUER',
+    'OIDC_CLIENT_ID',
+    'OIDC_CLIENT_SECRET',
+    'SESSION_SECRET',
+  ]) {
     if (environment[name] !== undefined) raw[name] = environment[name];
   }
   const parsed = plainToInstance(EnvironmentSchema, raw);
@@ -237,7 +340,14 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     login: { maxFailures: parsed.LOGIN_MAX_FAILURES, windowSeconds: parsed.LOGIN_WINDOW_SECONDS },
     oidc:
       parsed.OIDC_ISSUER && parsed.OIDC_CLIENT_ID
-        ? { issuer: parsed.OIDC_ISSUER, clientId: parsed.OIDC_CLIENT_ID, clientSecret: parsed.OIDC_CLIENT_SECRET, scopes: parsed.OIDC_SCOPES, label: parsed.OIDC_LABEL, allowHttp: parsed.OIDC_ALLOW_HTTP === 'true' }
+        ? {
+            issuer: parsed.OIDC_ISSUER,
+            clientId: parsed.OIDC_CLIENT_ID,
+            clientSecret: parsed.OIDC_CLIENT_SECRET,
+            scopes: parsed.OIDC_SCOPES,
+            label: parsed.OIDC_LABEL,
+            allowHttp: parsed.OIDC_ALLOW_HTTP === 'true',
+          }
         : undefined,
   };
 }

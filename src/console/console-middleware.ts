@@ -3,7 +3,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The vite build's output, dist/console: next to dist/src when compiled, under dist/ when run from source (tests). */
-export const CONSOLE_DIR = [join(__dirname, '..', '..', 'console'), join(__dirname, '..', '..', 'dist', 'console')].find((dir) => existsSync(join(dir, 'index.html'))) ?? join(__dirname, '..', '..', 'console');
+export const CONSOLE_DIR =
+  [join(__dirname, '..', '..', 'console'), join(__dirname, '..', '..', 'dist', 'console')].find((dir) => existsSync(join(dir, 'index.html'))) ??
+  join(__dirname, '..', '..', 'console');
 
 const NOT_CONSOLE = /^\/(api|dav|health|metrics)(\/|$)/;
 

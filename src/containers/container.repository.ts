@@ -44,7 +44,11 @@ export class ContainerRepository {
 
   /** One more than `limit` containers (so the caller knows whether a next page exists), in id order. */
   async page(query: ContainerPageQuery): Promise<Container[]> {
-    const builder = this.dataSource.getRepository(Container).createQueryBuilder('c').orderBy('c.id').limit(query.limit + 1);
+    const builder = this.dataSource
+      .getRepository(Container)
+      .createQueryBuilder('c')
+      .orderBy('c.id')
+      .limit(query.limit + 1);
     if (query.onlyId !== undefined) builder.andWhere('c.id = :own', { own: query.onlyId });
     if (query.after) builder.andWhere('c.id > :after', { after: query.after });
     if (query.name) builder.andWhere("c.name ILIKE :name ESCAPE '\\'", { name: `%${escapeLike(query.name)}%` });

@@ -27,14 +27,24 @@ export class ContainersService {
   /** Creates the container and its containeradmin key (shown once). */
   async create(auth: RequestAuth, dto: CreateContainerDto): Promise<Container & { key: string; keyId: string }> {
     return this.dataSource.transaction(async (manager) => {
-      const container = await this.containers.create({ id: uuidv7(), name: dto.name, description: dto.description ?? null, properties: dto.properties ?? {} }, manager);
+      const container = await this.containers.create(
+        { id: uuidv7(), name: dto.name, description: dto.description ?? null, properties: dto.properties ?? {} },
+        manager,
+      );
       const issued = await this.keys.issue(manager, {
         resource: { type: 'container', id: container.id, ancestors: new Set([container.id]), containerId: container.id, serviceId: null },
         roles: ['containeradmin'],
         createdBy: auth.key,
         label: `containeradmin for ${dto.name}`,
       });
-      await this.usage.record(manager, { metric: 'containers', value: 1, containerId: container.id, serviceId: null, resourceType: 'container', resourceId: container.id });
+      await this.usage.record(manager, {
+        metric: 'containers',
+        value: 1,
+        containerId: container.id,
+        serviceId: null,
+        resourceType: 'container',
+        resourceId: container.id,
+      });
       const saved = await this.containers.reload(container.id, manager);
       return { ...saved, key: issued.secret, keyId: issued.key.id };
     });
@@ -57,7 +67,9 @@ export class ContainersService {
   async update(auth: RequestAuth, id: string, dto: UpdateContainerDto): Promise<Container> {
     const touched = CONTAINER_MANAGEMENT_PROPERTIES.filter((name) => dto[name] !== undefined);
     if (touched.length && !auth.actions.has('container:create')) {
-      throw Problems.forbidden(`setting ${touched.join(', ')} is the provider's: it needs the action container:create, which this key lacks`, { missingActions: ['container:create'] });
+      throw Problems.forbidden(`setting ${touched.join(', ')} is the provider's: it needs the action container:create, which this key lacks`, {
+        missingActions: ['container:create'],
+      });
     }
     const container = await this.get(id);
     Object.assign(container, {

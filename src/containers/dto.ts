@@ -18,7 +18,8 @@ export class UpdateContainerDto {
   @ApiPropertyOptional({ description: 'Every service inside is read-only while set (provider only)' }) @IsOptional() @IsBoolean() suspended?: boolean;
   @ByteLimitProperty('Bytes all services inside may store together, null for no limit (provider only)') diskQuota?: number | null;
   @ByteLimitProperty('Bytes all services inside may ingest per calendar month (UTC), null for no limit (provider only)') ingestQuota?: number | null;
-  @SecondsLimitProperty('Seconds of job runtime all services inside may use per calendar month (UTC), null for no limit (provider only)') jobruntimeQuota?: number | null;
+  @SecondsLimitProperty('Seconds of job runtime all services inside may use per calendar month (UTC), null for no limit (provider only)') jobruntimeQuota?:
+    number | null;
 }
 
 export class ListContainersQuery extends PageQuery {

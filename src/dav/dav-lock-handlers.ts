@@ -49,7 +49,8 @@ export class DavLockHandlers {
     if (root.ns !== DAV || root.local !== 'lockinfo') throw Problems.badRequest('a LOCK body must be a DAV:lockinfo element');
     const scopeElement = child(root, DAV, 'lockscope');
     const scope = scopeElement && elements(scopeElement)[0];
-    if (!scope || scope.ns !== DAV || (scope.local !== 'exclusive' && scope.local !== 'shared')) throw Problems.badRequest('DAV:lockscope must be DAV:exclusive or DAV:shared');
+    if (!scope || scope.ns !== DAV || (scope.local !== 'exclusive' && scope.local !== 'shared'))
+      throw Problems.badRequest('DAV:lockscope must be DAV:exclusive or DAV:shared');
     const typeElement = child(root, DAV, 'locktype');
     const type = typeElement && elements(typeElement)[0];
     if (!type || type.ns !== DAV || type.local !== 'write') throw Problems.badRequest('DAV:locktype must be DAV:write');
@@ -59,10 +60,21 @@ export class DavLockHandlers {
     await this.checks.checkIf(ctx, target);
     if (!node && target.parent?.kind !== 'folder') throw noParent(ctx, target.parent);
     const result = await this.locks.acquire(
-      { serviceId: target.serviceId, path: lockKey(target.servicePath), scope: scope.local, deep: depth === 'infinity' && (!node || isCollection(node)), owner, keyId: ctx.auth.key.id, timeoutSeconds },
+      {
+        serviceId: target.serviceId,
+        path: lockKey(target.servicePath),
+        scope: scope.local,
+        deep: depth === 'infinity' && (!node || isCollection(node)),
+        owner,
+        keyId: ctx.auth.key.id,
+        timeoutSeconds,
+      },
       target.servicePath,
     );
-    if ('conflict' in result) throw new ProblemError(423, 'locked', 'Locked', 'the resource is already locked in a way that conflicts with this lock', { precondition: 'DAV:no-conflicting-lock' });
+    if ('conflict' in result)
+      throw new ProblemError(423, 'locked', 'Locked', 'the resource is already locked in a way that conflicts with this lock', {
+        precondition: 'DAV:no-conflicting-lock',
+      });
     if (!node) {
       // RFC 4918 §7.3: locking an unmapped URL creates an empty resource there
       const folder = (target.parent as Extract<DavNode, { kind: 'folder' }>).folder;
@@ -87,7 +99,9 @@ export class DavLockHandlers {
     const locks = await this.checks.locksOf(ctx, target.serviceId);
     const lock = locks.find((candidate) => candidate.token === match[1]);
     if (!lock || !covers(lock, target.servicePath)) {
-      throw new ProblemError(409, 'lock-token-mismatch', 'Conflict', 'the Lock-Token names no lock of this resource', { precondition: 'DAV:lock-token-matches-request-uri' });
+      throw new ProblemError(409, 'lock-token-mismatch', 'Conflict', 'the Lock-Token names no lock of this resource', {
+        precondition: 'DAV:lock-token-matches-request-uri',
+      });
     }
     if (lock.keyId !== ctx.auth.key.id) {
       const action = target.node?.kind === 'file' ? 'mfile:write' : 'mfolder:write';

@@ -10,13 +10,24 @@ import { child, clark, DAV, elements, escapeXml, fromClark, parseXml, serializeX
 export type PropRequest = { type: 'allprop'; include: XmlElement[] } | { type: 'propname' } | { type: 'prop'; props: XmlElement[] };
 
 /** Live properties we compute; they cannot be set or removed with PROPPATCH. */
-export const LIVE = ['creationdate', 'displayname', 'getcontentlength', 'getcontenttype', 'getetag', 'getlastmodified', 'lockdiscovery', 'resourcetype', 'supportedlock'];
+export const LIVE = [
+  'creationdate',
+  'displayname',
+  'getcontentlength',
+  'getcontenttype',
+  'getetag',
+  'getlastmodified',
+  'lockdiscovery',
+  'resourcetype',
+  'supportedlock',
+];
 const SUPPORTED_LOCK =
   '<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>' +
   '<D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>';
 export const XML_HEAD = '<?xml version="1.0" encoding="utf-8"?>\n';
 
-export const status = (code: number) => `HTTP/1.1 ${code} ${{ 200: 'OK', 403: 'Forbidden', 404: 'Not Found', 424: 'Failed Dependency', 409: 'Conflict' }[code] ?? ''}`;
+export const status = (code: number) =>
+  `HTTP/1.1 ${code} ${{ 200: 'OK', 403: 'Forbidden', 404: 'Not Found', 424: 'Failed Dependency', 409: 'Conflict' }[code] ?? ''}`;
 
 export function parsePropfind(body: Buffer): PropRequest {
   if (body.length === 0) return { type: 'allprop', include: [] };
@@ -46,7 +57,15 @@ export function liveProperties(ctx: DavRequest, node: DavNode): Map<string, stri
   const props = new Map<string, string>();
   const name = node.names.length ? node.names[node.names.length - 1] : node.kind === 'container' ? node.name : node.kind === 'folder' ? node.folder.name : '';
   const dates =
-    node.kind === 'file' ? [node.mfile.createdAt, node.mfile.contentUpdatedAt] : node.kind === 'folder' ? [node.folder.createdAt, node.folder.updatedAt] : node.kind === 'container' ? [node.createdAt, node.updatedAt] : node.kind === 'single' ? [node.mfile.createdAt, node.mfile.updatedAt] : [new Date(0), new Date(0)];
+    node.kind === 'file'
+      ? [node.mfile.createdAt, node.mfile.contentUpdatedAt]
+      : node.kind === 'folder'
+        ? [node.folder.createdAt, node.folder.updatedAt]
+        : node.kind === 'container'
+          ? [node.createdAt, node.updatedAt]
+          : node.kind === 'single'
+            ? [node.mfile.createdAt, node.mfile.updatedAt]
+            : [new Date(0), new Date(0)];
   props.set('creationdate', `<D:creationdate>${dates[0].toISOString()}</D:creationdate>`);
   props.set('displayname', `<D:displayname>${escapeXml(name)}</D:displayname>`);
   props.set('getlastmodified', `<D:getlastmodified>${dates[1].toUTCString()}</D:getlastmodified>`);

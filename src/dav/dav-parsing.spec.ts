@@ -17,7 +17,13 @@ const status = (fn: () => unknown) => {
 describe('If header', () => {
   it('parses untagged and tagged lists with Not and entity tags', () => {
     expect(parseIfHeader('(<urn:uuid:a> ["x"]) (Not <DAV:no-lock>)')).toEqual([
-      { resource: undefined, conditions: [{ not: false, token: 'urn:uuid:a' }, { not: false, etag: '"x"' }] },
+      {
+        resource: undefined,
+        conditions: [
+          { not: false, token: 'urn:uuid:a' },
+          { not: false, etag: '"x"' },
+        ],
+      },
       { resource: undefined, conditions: [{ not: true, token: 'DAV:no-lock' }] },
     ]);
     expect(parseIfHeader('<http://h/dav/a> (<urn:uuid:a>) <http://h/dav/b> (Not ["y"])')).toEqual([
@@ -34,7 +40,15 @@ describe('If header', () => {
   });
 
   it('keeps the complete lists of a header cut short inside its last list', () => {
-    expect(parseIfHeader('(<urn:a> ["1"]) (Not <DAV:no-lock> ["12')).toEqual([{ resource: undefined, conditions: [{ not: false, token: 'urn:a' }, { not: false, etag: '"1"' }] }]);
+    expect(parseIfHeader('(<urn:a> ["1"]) (Not <DAV:no-lock> ["12')).toEqual([
+      {
+        resource: undefined,
+        conditions: [
+          { not: false, token: 'urn:a' },
+          { not: false, etag: '"1"' },
+        ],
+      },
+    ]);
     expect(status(() => parseIfHeader('(<urn:a'))).toBe(400);
   });
 });
@@ -80,14 +94,25 @@ describe('locks', () => {
 
 describe('XML bodies', () => {
   it('resolves namespaces and round-trips a property value with its namespaces', () => {
-    const root = parseXml(Buffer.from('<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:z="urn:z"><D:prop><z:p a="1"><z:q>v&amp;</z:q></z:p></D:prop></D:propfind>'));
+    const root = parseXml(
+      Buffer.from('<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:z="urn:z"><D:prop><z:p a="1"><z:q>v&amp;</z:q></z:p></D:prop></D:propfind>'),
+    );
     expect(root).toMatchObject({ ns: 'DAV:', local: 'propfind' });
     const prop = (root.children[0] as typeof root).children[0] as typeof root;
     expect(serializeXml(prop)).toBe('<n1:p xmlns:n1="urn:z" a="1"><n1:q>v&amp;</n1:q></n1:p>');
   });
   it('refuses malformed XML, DOCTYPEs (no entity expansion), undeclared prefixes, bad UTF-8 and deep nesting with a 400', () => {
-    const cases = ['<a', '<a></b>', '<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', '<x:a/>', '{"json":true}', '<a/><b/>', `${'<a>'.repeat(100)}${'</a>'.repeat(100)}`];
-    for (const body of cases) expect({ body: body.slice(0, 30), status: status(() => parseXml(Buffer.from(body))) }).toEqual({ body: body.slice(0, 30), status: 400 });
+    const cases = [
+      '<a',
+      '<a></b>',
+      '<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>',
+      '<x:a/>',
+      '{"json":true}',
+      '<a/><b/>',
+      `${'<a>'.repeat(100)}${'</a>'.repeat(100)}`,
+    ];
+    for (const body of cases)
+      expect({ body: body.slice(0, 30), status: status(() => parseXml(Buffer.from(body))) }).toEqual({ body: body.slice(0, 30), status: 400 });
     expect(status(() => parseXml(Buffer.from([0x3c, 0x61, 0x3e, 0xff, 0x3c, 0x2f, 0x61, 0x3e])))).toBe(400);
   });
   it('refuses characters XML does not allow, written out or as references, in names, namespaces, attributes and text', () => {

@@ -22,8 +22,10 @@ export class DavPreconditions {
   async target(ctx: DavRequest, names: string[]): Promise<Target> {
     const node = await ctx.view.resolve(names);
     const parent = names.length ? await ctx.view.resolve(names.slice(0, -1)) : null;
-    if (node && (node.kind === 'folder' || node.kind === 'file' || node.kind === 'single')) return { names, node, parent, serviceId: serviceOf(node), servicePath: node.servicePath };
-    if (!node && parent?.kind === 'folder') return { names, node, parent, serviceId: parent.folder.serviceId, servicePath: [...parent.servicePath, names[names.length - 1]] };
+    if (node && (node.kind === 'folder' || node.kind === 'file' || node.kind === 'single'))
+      return { names, node, parent, serviceId: serviceOf(node), servicePath: node.servicePath };
+    if (!node && parent?.kind === 'folder')
+      return { names, node, parent, serviceId: parent.folder.serviceId, servicePath: [...parent.servicePath, names[names.length - 1]] };
     return { names, node, parent, serviceId: null, servicePath: [] };
   }
 
@@ -91,14 +93,25 @@ export class DavPreconditions {
     const locks = await this.locksOf(ctx, target.serviceId);
     const parentPath = target.servicePath.slice(0, -1);
     const relevant = locks.filter(
-      (lock) => covers(lock, target.servicePath) || (scope.tree && within(lock, target.servicePath)) || (scope.membership && target.servicePath.length > 0 && covers(lock, parentPath)),
+      (lock) =>
+        covers(lock, target.servicePath) ||
+        (scope.tree && within(lock, target.servicePath)) ||
+        (scope.membership && target.servicePath.length > 0 && covers(lock, parentPath)),
     );
     const held = (lock: DavLock) => ctx.submitted.has(lock.token) && lock.keyId === ctx.auth.key.id;
-    const blocking = relevant.filter((lock) => !held(lock) && !(lock.scope === 'shared' && relevant.some((other) => other.scope === 'shared' && other.path === lock.path && held(other))));
+    const blocking = relevant.filter(
+      (lock) => !held(lock) && !(lock.scope === 'shared' && relevant.some((other) => other.scope === 'shared' && other.path === lock.path && held(other))),
+    );
     if (blocking.length) {
-      throw new ProblemError(423, 'locked', 'Locked', `the resource is locked${ctx.submitted.size ? ' and the If header does not submit its lock token' : ': submit its lock token in an If header'}`, {
-        lockRoot: hrefOf(lockRootNames(blocking[0], ctx.names, target.servicePath), true),
-      });
+      throw new ProblemError(
+        423,
+        'locked',
+        'Locked',
+        `the resource is locked${ctx.submitted.size ? ' and the If header does not submit its lock token' : ': submit its lock token in an If header'}`,
+        {
+          lockRoot: hrefOf(lockRootNames(blocking[0], ctx.names, target.servicePath), true),
+        },
+      );
     }
   }
 

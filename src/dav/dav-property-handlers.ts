@@ -29,7 +29,9 @@ export class DavPropertyHandlers {
     if (depth === 'infinity' && isCollection(node)) {
       const all = await ctx.view.descendants(node);
       if (all === 'too-many') {
-        throw new ProblemError(403, 'propfind-finite-depth', 'Forbidden', 'Depth: infinity would list too many resources here; use Depth: 1', { precondition: 'DAV:propfind-finite-depth' });
+        throw new ProblemError(403, 'propfind-finite-depth', 'Forbidden', 'Depth: infinity would list too many resources here; use Depth: 1', {
+          precondition: 'DAV:propfind-finite-depth',
+        });
       }
       nodes = nodes.concat(all);
     }
@@ -66,7 +68,8 @@ export class DavPropertyHandlers {
     await this.checks.writable(ctx, target, {});
     const instructions: ({ set: true; name: string; xml: string; element: XmlElement } | { set: false; name: string; element: XmlElement })[] = [];
     for (const operation of elements(root)) {
-      if (operation.ns !== DAV || (operation.local !== 'set' && operation.local !== 'remove')) throw Problems.badRequest(`DAV:propertyupdate cannot hold {${operation.ns}}${operation.local}`);
+      if (operation.ns !== DAV || (operation.local !== 'set' && operation.local !== 'remove'))
+        throw Problems.badRequest(`DAV:propertyupdate cannot hold {${operation.ns}}${operation.local}`);
       const prop = child(operation, DAV, 'prop');
       if (!prop) throw Problems.badRequest(`DAV:${operation.local} must hold a DAV:prop element`);
       for (const element of elements(prop)) {
@@ -85,7 +88,9 @@ export class DavPropertyHandlers {
       if (!byStatus.has(code)) byStatus.set(code, []);
       byStatus.get(code)!.push(serializeXml({ ...instruction.element, attributes: [], children: [] }));
     }
-    const propstats = [...byStatus].map(([code, props]) => `<D:propstat><D:prop>${props.join('')}</D:prop><D:status>${status(code)}</D:status></D:propstat>`).join('');
+    const propstats = [...byStatus]
+      .map(([code, props]) => `<D:propstat><D:prop>${props.join('')}</D:prop><D:status>${status(code)}</D:status></D:propstat>`)
+      .join('');
     const xml = `${XML_HEAD}<D:multistatus xmlns:D="DAV:"><D:response><D:href>${escapeXml(hrefOf(ctx.names, isCollection(node)))}</D:href>${propstats}</D:response></D:multistatus>`;
     ctx.res.status(207).type('application/xml; charset=utf-8').send(xml);
   }

@@ -40,7 +40,8 @@ export const etagOf = (node: DavNode | null) => (!node ? undefined : node.kind =
 /** Where a lock's root is in the request's names (the mount may start above or below the service root). */
 export const lockRootNames = (lock: DavLock, requestNames: readonly string[], servicePath: readonly string[]) =>
   requestNames.slice(0, requestNames.length - (servicePath.length - lockNames(lock).length));
-export const refOf = (node: DavNode): ResourceRef | null => (node.kind === 'file' ? { kind: 'mfile', id: node.mfile.id } : node.kind === 'folder' ? { kind: 'mfolder', id: node.folder.id } : null);
+export const refOf = (node: DavNode): ResourceRef | null =>
+  node.kind === 'file' ? { kind: 'mfile', id: node.mfile.id } : node.kind === 'folder' ? { kind: 'mfolder', id: node.folder.id } : null;
 
 /** An XML request body, refused past MAX_XML_BYTES (declared or read). */
 export function readBody(ctx: DavRequest): Promise<Buffer> {

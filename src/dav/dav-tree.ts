@@ -22,7 +22,8 @@ export type ContentNode = Extract<DavNode, { kind: 'folder' | 'file' }>;
 
 export const isCollection = (node: DavNode) => node.kind !== 'file';
 export const isContent = (node: DavNode): node is ContentNode => node.kind === 'folder' || node.kind === 'file';
-export const serviceOf = (node: DavNode): string | null => (node.kind === 'folder' ? node.folder.serviceId : node.kind === 'file' || node.kind === 'single' ? node.mfile.serviceId : null);
+export const serviceOf = (node: DavNode): string | null =>
+  node.kind === 'folder' ? node.folder.serviceId : node.kind === 'file' || node.kind === 'single' ? node.mfile.serviceId : null;
 
 /** The most entries a Depth: infinity PROPFIND walks before refusing (RFC 4918 propfind-finite-depth). */
 export const MAX_TREE_ENTRIES = 100_000;
@@ -115,7 +116,9 @@ export class DavView {
       const member = await this.source.folders.findMemberNamed(parent.folder.id, name);
       if (!member) return null;
       const servicePath = [...parent.servicePath, name];
-      return member.kind === 'folder' ? { kind: 'folder', names, folder: member.folder, servicePath } : { kind: 'file', names, mfile: member.mfile, servicePath };
+      return member.kind === 'folder'
+        ? { kind: 'folder', names, folder: member.folder, servicePath }
+        : { kind: 'file', names, mfile: member.mfile, servicePath };
     }
     if (parent.kind === 'file') return null;
     const children = await this.children(parent);
@@ -129,7 +132,14 @@ export class DavView {
     switch (parent.kind) {
       case 'provider': {
         const rows = await this.source.containers.listSummaries();
-        nodes = distinctNames(rows).map((row) => ({ kind: 'container', names: below(row.davName), id: row.id, name: row.name, createdAt: row.createdAt, updatedAt: row.updatedAt }));
+        nodes = distinctNames(rows).map((row) => ({
+          kind: 'container',
+          names: below(row.davName),
+          id: row.id,
+          name: row.name,
+          createdAt: row.createdAt,
+          updatedAt: row.updatedAt,
+        }));
         break;
       }
       case 'container': {
@@ -143,7 +153,10 @@ export class DavView {
         break;
       }
       case 'folder': {
-        const [folders, files] = await Promise.all([this.source.folders.listSubfolders(parent.folder.id), this.source.files.listLeanInFolder(parent.folder.id)]);
+        const [folders, files] = await Promise.all([
+          this.source.folders.listSubfolders(parent.folder.id),
+          this.source.files.listLeanInFolder(parent.folder.id),
+        ]);
         nodes = [
           ...folders.map((folder): DavNode => ({ kind: 'folder', names: below(folder.name), folder, servicePath: [...parent.servicePath, folder.name] })),
           ...files.map((mfile): DavNode => ({ kind: 'file', names: below(mfile.name), mfile, servicePath: [...parent.servicePath, mfile.name] })),

@@ -30,7 +30,19 @@ function installGuard(logger: Logger): void {
     logger.error(`${current.req.method} ${current.req.originalUrl} threw outside its handler: ${error.stack ?? String(error)}`);
     const { res } = current;
     if (res.headersSent) res.destroy();
-    else res.status(500).setHeader('Connection', 'close').type('application/problem+json').end(JSON.stringify({ type: 'https://mserve.dev/problems/internal', title: 'Internal Server Error', status: 500, detail: 'the request failed; the server is still up' }));
+    else
+      res
+        .status(500)
+        .setHeader('Connection', 'close')
+        .type('application/problem+json')
+        .end(
+          JSON.stringify({
+            type: 'https://mserve.dev/problems/internal',
+            title: 'Internal Server Error',
+            status: 500,
+            detail: 'the request failed; the server is still up',
+          }),
+        );
   });
 }
 
@@ -41,7 +53,11 @@ function installGuard(logger: Logger): void {
  */
 class MserveFileSystem extends webdav.FileSystem {
   constructor() {
-    super({ uid: () => 'mserve', serialize: (_fs, callback) => callback(undefined, {}), unserialize: (_data, callback) => callback(undefined, new MserveFileSystem()) });
+    super({
+      uid: () => 'mserve',
+      serialize: (_fs, callback) => callback(undefined, {}),
+      unserialize: (_data, callback) => callback(undefined, new MserveFileSystem()),
+    });
   }
 
   protected _type(path: webdav.Path, info: webdav.TypeInfo, callback: webdav.ReturnCallback<webdav.ResourceType>): void {
@@ -49,7 +65,9 @@ class MserveFileSystem extends webdav.FileSystem {
     if (!dav) return callback(undefined, webdav.ResourceType.Directory);
     dav.view
       .resolve(dav.names)
-      .then((node) => (node ? callback(undefined, node.kind === 'file' ? webdav.ResourceType.File : webdav.ResourceType.Directory) : callback(webdav.Errors.ResourceNotFound)))
+      .then((node) =>
+        node ? callback(undefined, node.kind === 'file' ? webdav.ResourceType.File : webdav.ResourceType.Directory) : callback(webdav.Errors.ResourceNotFound),
+      )
       .catch(() => callback(webdav.Errors.ResourceNotFound));
   }
 
@@ -75,7 +93,8 @@ class KeyAuthentication implements webdav.HTTPAuthentication {
   }
 }
 
-const notAllowed = (method: string) => new ProblemError(405, 'method-not-allowed', 'Method Not Allowed', `${method.slice(0, 20)} is not a WebDAV method of this server`);
+const notAllowed = (method: string) =>
+  new ProblemError(405, 'method-not-allowed', 'Method Not Allowed', `${method.slice(0, 20)} is not a WebDAV method of this server`);
 
 export function davMiddleware(resolveService: () => DavService) {
   const logger = new Logger('dav');
@@ -92,7 +111,8 @@ export function davMiddleware(resolveService: () => DavService) {
       chunked: (ctx: webdav.HTTPRequestContext, _body: unknown, done: () => void) => {
         const request = (ctx as DavHttpContext).request;
         // webdav-server's blanket CORS headers do not belong on an authenticated mount
-        for (const header of ['Access-Control-Allow-Origin', 'Access-Control-Allow-Credentials', 'Access-Control-Expose-Headers']) ctx.response.removeHeader(header);
+        for (const header of ['Access-Control-Allow-Origin', 'Access-Control-Allow-Credentials', 'Access-Control-Expose-Headers'])
+          ctx.response.removeHeader(header);
         const service = resolveService();
         service
           .run(method, request.dav!)

@@ -139,13 +139,17 @@ export class DavService {
       .join('\n');
     const title = escapeXml(hrefOf(ctx.names, true));
     const body = `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><ul>\n${rows}\n</ul></body></html>`;
-    ctx.res.status(200).type('text/html; charset=utf-8').setHeader('Content-Length', String(Buffer.byteLength(body)));
+    ctx.res
+      .status(200)
+      .type('text/html; charset=utf-8')
+      .setHeader('Content-Length', String(Buffer.byteLength(body)));
     if (ctx.req.method === 'HEAD') ctx.res.end();
     else ctx.res.end(body);
   }
 
   private async put(ctx: DavRequest): Promise<void> {
-    if (ctx.req.headers['content-range']) throw Problems.badRequest('PUT with Content-Range is not a partial update here; use the chunked-upload or tus endpoints');
+    if (ctx.req.headers['content-range'])
+      throw Problems.badRequest('PUT with Content-Range is not a partial update here; use the chunked-upload or tus endpoints');
     const target = await this.checks.target(ctx, ctx.names);
     const { node, parent } = target;
     if (node && isCollection(node)) throw new ProblemError(405, 'method-not-allowed', 'Method Not Allowed', 'PUT cannot replace a collection');
@@ -153,7 +157,8 @@ export class DavService {
     const name = ctx.names[ctx.names.length - 1];
     const etag = etagOf(node);
     const ifNoneMatch = ctx.req.headers['if-none-match'];
-    if (ifNoneMatch && node && (ifNoneMatch.trim() === '*' || (etag && etagMatches(ifNoneMatch, etag)))) throw Problems.preconditionFailed('If-None-Match: the resource exists');
+    if (ifNoneMatch && node && (ifNoneMatch.trim() === '*' || (etag && etagMatches(ifNoneMatch, etag))))
+      throw Problems.preconditionFailed('If-None-Match: the resource exists');
     const ifMatch = ctx.req.headers['if-match'];
     if (ifMatch && (!etag || !etagMatches(ifMatch, etag, false))) throw Problems.preconditionFailed('If-Match does not match the current ETag');
     if (node?.kind === 'file') {
@@ -214,7 +219,9 @@ export class DavService {
   private async copyOrMove(ctx: DavRequest, method: 'COPY' | 'MOVE'): Promise<void> {
     const destinationNames = parseDestination(ctx.req.headers.destination as string | undefined, ctx.req.headers.host);
     const depth = method === 'COPY' ? depthOf(ctx, ['0', 'infinity'], 'infinity') : depthOf(ctx, ['infinity'], 'infinity');
-    const overwriteHeader = String(ctx.req.headers.overwrite ?? 'T').trim().toUpperCase();
+    const overwriteHeader = String(ctx.req.headers.overwrite ?? 'T')
+      .trim()
+      .toUpperCase();
     if (overwriteHeader !== 'T' && overwriteHeader !== 'F') throw Problems.badRequest('Overwrite must be T or F');
     const source = await this.checks.target(ctx, ctx.names);
     if (!source.node) throw Problems.notFound('resource', ctx.names.join('/'));

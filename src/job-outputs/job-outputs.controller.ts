@@ -35,20 +35,29 @@ export class JobOutputsController {
 
   @Get('joboutputs/:id/content')
   @Authorize('joboutput:read', 'joboutput')
-  @ApiOperation({ summary: "Download the file of a job output (same headers, ranges and conditional requests as Mfile content; throttled to the service's accessSpeed; metered as access)" })
+  @ApiOperation({
+    summary:
+      "Download the file of a job output (same headers, ranges and conditional requests as Mfile content; throttled to the service's accessSpeed; metered as access)",
+  })
   @ApiProduces('application/octet-stream', 'multipart/byteranges')
   async content(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
     const output = await this.outputs.get(id);
     if (!output.blobKey || output.size === null || !output.sha256) throw Problems.notFound('content of job output', id);
     const bytesPerSecond = await this.mfiles.accessSpeedOf(output.serviceId);
-    const sent = await sendContent(this.store, request, expressSink(response), {
-      blobKey: output.blobKey,
-      size: output.size,
-      sha256: output.sha256,
-      mimetype: output.mimetype ?? 'application/octet-stream',
-      name: output.name,
-      contentUpdatedAt: output.createdAt,
-    }, { bytesPerSecond });
+    const sent = await sendContent(
+      this.store,
+      request,
+      expressSink(response),
+      {
+        blobKey: output.blobKey,
+        size: output.size,
+        sha256: output.sha256,
+        mimetype: output.mimetype ?? 'application/octet-stream',
+        name: output.name,
+        contentUpdatedAt: output.createdAt,
+      },
+      { bytesPerSecond },
+    );
     this.mfiles.meterAccess({ containerId: output.containerId, serviceId: output.serviceId, resourceType: 'joboutput', resourceId: output.id }, sent);
   }
 

@@ -67,7 +67,10 @@ export class JobRepository {
   async createRun(jobs: Job[], mfileId: string, edges: Array<{ jobId: string; prerequisiteId: string }>, manager?: EntityManager): Promise<void> {
     const values: unknown[] = [];
     const param = (value: unknown) => `$${values.push(value)}`;
-    const jobRows = jobs.map((job) => `(${[job.id, job.containerId, job.serviceId, job.task, JSON.stringify(job.options), job.queue, job.state, job.trigger, job.runId, job.step, job.condition ? JSON.stringify(job.condition) : null].map(param).join(', ')})`);
+    const jobRows = jobs.map(
+      (job) =>
+        `(${[job.id, job.containerId, job.serviceId, job.task, JSON.stringify(job.options), job.queue, job.state, job.trigger, job.runId, job.step, job.condition ? JSON.stringify(job.condition) : null].map(param).join(', ')})`,
+    );
     const inputRows = jobs.map((job) => `(${param(job.id)}::uuid, ${param(mfileId)}::uuid)`);
     const edgeRows = edges.map((edge) => `(${param(edge.jobId)}::uuid, ${param(edge.prerequisiteId)}::uuid)`);
     await this.db(manager).query(
@@ -83,7 +86,10 @@ export class JobRepository {
   /** A manual job on its inputs. */
   async createManual(job: Job, mfileIds: string[], manager?: EntityManager): Promise<void> {
     await this.db(manager).insert(Job, job);
-    await this.db(manager).insert(JobInput, mfileIds.map((mfileId) => ({ jobId: job.id, mfileId })));
+    await this.db(manager).insert(
+      JobInput,
+      mfileIds.map((mfileId) => ({ jobId: job.id, mfileId })),
+    );
   }
 
   // --- reading
@@ -103,7 +109,11 @@ export class JobRepository {
 
   /** One more than `limit` jobs (so the caller knows whether a next page exists), in order of creation (ids are UUIDv7). */
   async page(query: JobPageQuery): Promise<Job[]> {
-    const builder = this.dataSource.getRepository(Job).createQueryBuilder('j').orderBy('j.id', query.newest ? 'DESC' : 'ASC').limit(query.limit + 1);
+    const builder = this.dataSource
+      .getRepository(Job)
+      .createQueryBuilder('j')
+      .orderBy('j.id', query.newest ? 'DESC' : 'ASC')
+      .limit(query.limit + 1);
     if (query.serviceId) builder.andWhere('j.service_id = :serviceId', { serviceId: query.serviceId });
     if (query.mfileId) builder.andWhere('j.id IN (SELECT job_id FROM job_input WHERE mfile_id = :mfileId)', { mfileId: query.mfileId });
     if (query.state) builder.andWhere('j.state = :state', { state: query.state });
@@ -199,22 +209,26 @@ export class JobRepository {
     also: (firstParam: number, recorded: string) => { sql: string; params: unknown[] } | undefined,
   ): Promise<boolean> {
     const extra = also(5, 'EXISTS (SELECT 1 FROM finished)');
-    const rows = returnedRows(await this.dataSource.query(
-      `WITH finished AS (${RECORD_OUTCOME} RETURNING id)
+    const rows = returnedRows(
+      await this.dataSource.query(
+        `WITH finished AS (${RECORD_OUTCOME} RETURNING id)
        ${extra ? `, also AS (${extra.sql})` : ''}
        SELECT id FROM finished`,
-      [id, outcome.state, outcome.result, outcome.error, ...(extra?.params ?? [])],
-    ));
+        [id, outcome.state, outcome.result, outcome.error, ...(extra?.params ?? [])],
+      ),
+    );
     return rows.length > 0;
   }
 
   /** Bull gave up on a queued or running job: it fails. The job, or nothing when it had ended already. */
   async giveUp(jobId: string, error: string, manager?: EntityManager): Promise<Pick<Job, 'id' | 'task' | 'step' | 'serviceId'> | undefined> {
-    const rows = returnedRows<Pick<Job, 'id' | 'task' | 'step' | 'serviceId'>>(await this.db(manager).query(
-      `UPDATE job SET state = '${JobState.Failed}', error = $2, finished_at = now(), updated_at = now()
+    const rows = returnedRows<Pick<Job, 'id' | 'task' | 'step' | 'serviceId'>>(
+      await this.db(manager).query(
+        `UPDATE job SET state = '${JobState.Failed}', error = $2, finished_at = now(), updated_at = now()
         WHERE id = $1 AND state IN ('${JobState.Queued}', '${JobState.Running}') RETURNING id, task, step, service_id AS "serviceId"`,
-      [jobId, error],
-    ));
+        [jobId, error],
+      ),
+    );
     return rows[0];
   }
 
@@ -242,7 +256,9 @@ export class JobRepository {
         [dependent.id],
       );
       if (open > 0) continue;
-      await this.db(manager).query(`UPDATE job SET state = '${JobState.Queued}', updated_at = now() WHERE id = $1 AND state = '${JobState.Waiting}'`, [dependent.id]);
+      await this.db(manager).query(`UPDATE job SET state = '${JobState.Queued}', updated_at = now() WHERE id = $1 AND state = '${JobState.Waiting}'`, [
+        dependent.id,
+      ]);
       released.push(dependent);
     }
     return released;
@@ -250,14 +266,16 @@ export class JobRepository {
 
   /** A prerequisite failed or was cancelled: every waiting job downstream ends in `state` with `error`. Returns them. */
   async endDownstream(prerequisiteId: string, state: JobState.Failed | JobState.Cancelled, error: string, manager?: EntityManager): Promise<EndedJob[]> {
-    return returnedRows<EndedJob>(await this.db(manager).query(
-      `WITH RECURSIVE downstream(id) AS (
+    return returnedRows<EndedJob>(
+      await this.db(manager).query(
+        `WITH RECURSIVE downstream(id) AS (
          SELECT job_id FROM job_dependency WHERE prerequisite_id = $1
          UNION SELECT d.job_id FROM job_dependency d JOIN downstream ON d.prerequisite_id = downstream.id)
        UPDATE job SET state = $2::varchar, error = $3, finished_at = now(), updated_at = now()
         WHERE id IN (SELECT id FROM downstream) AND state = '${JobState.Waiting}' RETURNING id, service_id AS "serviceId", error`,
-      [prerequisiteId, state, error],
-    ));
+        [prerequisiteId, state, error],
+      ),
+    );
   }
 
   // --- deleting
@@ -287,7 +305,10 @@ export class JobRepository {
    * Where a job sits: its service and container, and each input Mfile with its folder (one row per input, one row
    * with null Mfile when it has none). Empty when there is no such job.
    */
-  async placeOf(id: string, manager?: EntityManager): Promise<Array<{ jobId: string; serviceId: string; containerId: string; mfileId: string | null; folderId: string | null }>> {
+  async placeOf(
+    id: string,
+    manager?: EntityManager,
+  ): Promise<Array<{ jobId: string; serviceId: string; containerId: string; mfileId: string | null; folderId: string | null }>> {
     return this.db(manager).query(
       `SELECT j.id AS "jobId", j.service_id AS "serviceId", j.container_id AS "containerId", m.id AS "mfileId", m.folder_id AS "folderId"
          FROM job j LEFT JOIN job_input i ON i.job_id = j.id LEFT JOIN mfile m ON m.id = i.mfile_id WHERE j.id = $1`,

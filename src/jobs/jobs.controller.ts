@@ -66,7 +66,10 @@ export class JobsController {
 
   @Post('jobs')
   @Authorize('job:create')
-  @ApiOperation({ summary: "Run a task on one or more Mfiles (job:create on each of them), dispatched at once; or, with pipeline: 'manual', the service profile's manual pipeline on each ({items: jobs})" })
+  @ApiOperation({
+    summary:
+      "Run a task on one or more Mfiles (job:create on each of them), dispatched at once; or, with pipeline: 'manual', the service profile's manual pipeline on each ({items: jobs})",
+  })
   create(@Auth() auth: RequestAuth, @Body() dto: CreateJobDto) {
     return dto.pipeline ? this.jobs.runManualPipeline(auth, dto) : this.jobs.create(auth, dto);
   }
@@ -92,7 +95,18 @@ export class JobsController {
       tick: () =>
         void this.jobs
           .get(id)
-          .then((current) => FINAL_JOB_STATES.includes(current.state) && relay({ jobId: id, serviceId: current.serviceId, state: current.state, progress: current.progress, error: current.error, at: new Date().toISOString() }))
+          .then(
+            (current) =>
+              FINAL_JOB_STATES.includes(current.state) &&
+              relay({
+                jobId: id,
+                serviceId: current.serviceId,
+                state: current.state,
+                progress: current.progress,
+                error: current.error,
+                at: new Date().toISOString(),
+              }),
+          )
           .catch(() => stream.finish()),
     });
     const { send } = stream;
@@ -148,14 +162,19 @@ export class JobsController {
 
   @Get('services/:id/jobs')
   @Authorize('job:read', 'service')
-  @ApiOperation({ summary: 'List the jobs of a service (`order=newest` for the latest first); each with `mfileIds`, and `inputs` [{id, name}] for keys holding mfile:read' })
+  @ApiOperation({
+    summary: 'List the jobs of a service (`order=newest` for the latest first); each with `mfileIds`, and `inputs` [{id, name}] for keys holding mfile:read',
+  })
   listForService(@Auth() auth: RequestAuth, @Param('id') serviceId: string, @Query() query: ListJobsQuery) {
     return this.jobs.list({ serviceId }, query, auth.actions.has('mfile:read'));
   }
 
   @Get('mfiles/:id/jobs')
   @Authorize('job:read', 'mfile')
-  @ApiOperation({ summary: 'List the jobs that ran on an Mfile (`order=newest` for the latest first); each with `mfileIds`, and `inputs` [{id, name}] for keys holding mfile:read' })
+  @ApiOperation({
+    summary:
+      'List the jobs that ran on an Mfile (`order=newest` for the latest first); each with `mfileIds`, and `inputs` [{id, name}] for keys holding mfile:read',
+  })
   listForMfile(@Auth() auth: RequestAuth, @Param('id') mfileId: string, @Query() query: ListJobsQuery) {
     return this.jobs.list({ mfileId }, query, auth.actions.has('mfile:read'));
   }

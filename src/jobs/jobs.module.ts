@@ -9,5 +9,9 @@ import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 
 /** Jobs on request: create, follow (SSE), cancel, retry, delete. */
-@Module({ imports: [DeletionModule, KeysModule, PipelinesModule, QueuesModule, StorageModule, UsageModule], controllers: [JobsController], providers: [JobsService] })
+@Module({
+  imports: [DeletionModule, KeysModule, PipelinesModule, QueuesModule, StorageModule, UsageModule],
+  controllers: [JobsController],
+  providers: [JobsService],
+})
 export class JobsModule {}

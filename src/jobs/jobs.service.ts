@@ -71,7 +71,8 @@ export class JobsService {
     if (dto.task) throw Problems.badRequest('give either a task or a pipeline, not both', { errors: ['task and pipeline are exclusive'] });
     const { mfileIds, serviceId } = await this.manualInputs(auth, dto.mfileIds);
     const { definition } = await this.pipelines.profileOf(serviceId);
-    if (!definition.manual?.steps.length) throw Problems.conflict("the service's profile has no manual pipeline: PUT /services/:id/profile with one", { errors: ['no manual pipeline'] });
+    if (!definition.manual?.steps.length)
+      throw Problems.conflict("the service's profile has no manual pipeline: PUT /services/:id/profile with one", { errors: ['no manual pipeline'] });
     const jobs = await this.unitOfWork.run(async (work) => {
       const outbox = this.pipelines.outboxFor(work);
       const made: Job[] = [];
@@ -87,18 +88,37 @@ export class JobsService {
 
   /** A manual job: every input must be reachable with job:create, all in one service. Dispatched at once. */
   async create(auth: RequestAuth, dto: CreateJobDto): Promise<JobView> {
-    if (!dto.task || !isTaskName(dto.task)) throw Problems.badRequest(`unknown task "${dto.task}": see GET /api/v1/tasks`, { errors: [`task ${dto.task} is not registered`] });
+    if (!dto.task || !isTaskName(dto.task))
+      throw Problems.badRequest(`unknown task "${dto.task}": see GET /api/v1/tasks`, { errors: [`task ${dto.task} is not registered`] });
     const task = TASKS[dto.task];
     const { options, errors } = resolveTaskOptions(task, dto.options);
-    if (errors.length) throw Problems.badRequest(`bad options for ${task.name}: ${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`, { errors });
+    if (errors.length)
+      throw Problems.badRequest(`bad options for ${task.name}: ${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`, { errors });
     const { mfileIds, serviceId, containerId } = await this.manualInputs(auth, dto.mfileIds);
     const job = await this.unitOfWork.run(async ({ manager }) => {
       const service = await this.services.findById(serviceId, manager);
       if (!service) throw Problems.notFound('service', serviceId);
       const queue = routeQueue({ requested: dto.queue, servicePriority: service.priority, taskDefault: task.defaultQueue });
-      const created = manager.create(Job, { id: uuidv7(), containerId, serviceId, task: task.name, options: options as Job['options'], queue, state: JobState.Queued, trigger: 'manual' });
+      const created = manager.create(Job, {
+        id: uuidv7(),
+        containerId,
+        serviceId,
+        task: task.name,
+        options: options as Job['options'],
+        queue,
+        state: JobState.Queued,
+        trigger: 'manual',
+      });
       await this.jobs.createManual(created, mfileIds, manager);
-      await this.usage.record(manager, { metric: 'jobs', value: 1, containerId, serviceId, resourceType: 'job', resourceId: created.id, idempotencyKey: `${created.id}:jobs` });
+      await this.usage.record(manager, {
+        metric: 'jobs',
+        value: 1,
+        containerId,
+        serviceId,
+        resourceType: 'job',
+        resourceId: created.id,
+        idempotencyKey: `${created.id}:jobs`,
+      });
       return created;
     });
     // Dispatch after commit, so a worker never sees a job the database does not have yet.
@@ -130,7 +150,16 @@ export class JobsService {
   async list(scope: { serviceId?: string; mfileId?: string }, query: ListJobsQuery, withNames = false): Promise<Page<ListedJob>> {
     const after = decodeIdCursor(query.cursor);
     // ids are UUIDv7: their order is the order of creation
-    const rows = await this.jobs.page({ ...scope, state: query.state, task: query.task, trigger: query.trigger, runId: query.runId, newest: query.order === 'newest', after: after ?? undefined, limit: query.limit });
+    const rows = await this.jobs.page({
+      ...scope,
+      state: query.state,
+      task: query.task,
+      trigger: query.trigger,
+      runId: query.runId,
+      newest: query.order === 'newest',
+      after: after ?? undefined,
+      limit: query.limit,
+    });
     const page = toPage(rows, query.limit, (last) => [last.id]);
     const byJob = await this.inputsOf(page.items.map((job) => job.id));
     return {
@@ -158,7 +187,10 @@ export class JobsService {
       return locked;
     });
     await this.pipelines.dispatch(outbox);
-    await this.queues.get(job.queue).removeJobs(job.id).catch((error) => this.logger.warn(`could not remove queued job ${id}: ${String(error)}`));
+    await this.queues
+      .get(job.queue)
+      .removeJobs(job.id)
+      .catch((error) => this.logger.warn(`could not remove queued job ${id}: ${String(error)}`));
     return this.get(id);
   }
 
@@ -176,7 +208,17 @@ export class JobsService {
         const { containerId, serviceId } = job!;
         // the bytes its outputs stored leave disc with them
         const outputs = await this.outputs.storedOfJob(id, manager);
-        await this.usage.record(manager, ...outputs.map((output) => ({ metric: 'disc' as const, value: -output.size, containerId, serviceId, resourceType: 'joboutput' as const, resourceId: output.id })));
+        await this.usage.record(
+          manager,
+          ...outputs.map((output) => ({
+            metric: 'disc' as const,
+            value: -output.size,
+            containerId,
+            serviceId,
+            resourceType: 'joboutput' as const,
+            resourceId: output.id,
+          })),
+        );
         // the files' links to these outputs (their thumbnail, poster, proxy...) go with them, rather than point at nothing
         await this.mfiles.dropRenditionsOfJob(id, manager);
         await this.outputs.deleteOfJob(id, manager);

@@ -28,16 +28,50 @@ export const ACTIONS = [
 
 export type Action = (typeof ACTIONS)[number];
 
-const CONTENT: Action[] = ['mfolder:read', 'mfolder:write', 'mfile:create', 'mfile:read', 'mfile:write', 'mfile:delete', 'job:create', 'job:read', 'job:cancel', 'joboutput:read', 'joboutput:promote'];
+const CONTENT: Action[] = [
+  'mfolder:read',
+  'mfolder:write',
+  'mfile:create',
+  'mfile:read',
+  'mfile:write',
+  'mfile:delete',
+  'job:create',
+  'job:read',
+  'job:cancel',
+  'joboutput:read',
+  'joboutput:promote',
+];
 const KEYS: Action[] = ['key:create', 'key:read', 'key:revoke'];
 
 /** MServe's roles. `service:manage` (quotas, suspension, window, priority) stays on the provider's side. */
 export const ROLES = {
   admin: [...ACTIONS],
-  containeradmin: ['container:read', 'container:update', 'service:create', 'service:read', 'service:update', 'service:manage', 'service:delete', ...CONTENT, 'usage:read', ...KEYS],
+  containeradmin: [
+    'container:read',
+    'container:update',
+    'service:create',
+    'service:read',
+    'service:update',
+    'service:manage',
+    'service:delete',
+    ...CONTENT,
+    'usage:read',
+    ...KEYS,
+  ],
   serviceadmin: ['service:read', 'service:update', 'service:manage', ...CONTENT, 'usage:read', ...KEYS],
   servicecustomer: ['service:read', ...CONTENT, 'usage:read', ...KEYS],
-  mfileowner: ['mfile:read', 'mfile:write', 'mfile:delete', 'job:create', 'job:read', 'job:cancel', 'joboutput:read', 'joboutput:promote', 'usage:read', ...KEYS],
+  mfileowner: [
+    'mfile:read',
+    'mfile:write',
+    'mfile:delete',
+    'job:create',
+    'job:read',
+    'job:cancel',
+    'joboutput:read',
+    'joboutput:promote',
+    'usage:read',
+    ...KEYS,
+  ],
   mfilereadwrite: ['mfile:read', 'mfile:write', 'job:read', 'joboutput:read'],
   mfilereadonly: ['mfile:read'],
   jobowner: ['job:read', 'job:cancel', 'joboutput:read', 'usage:read', ...KEYS],

@@ -19,22 +19,25 @@ export async function ensureAdminKey(dataSource: DataSource, config: AppConfig, 
     await keys.lockAdminKeys(manager);
     const active = await keys.activeAdminKeys(manager);
     const insert = async (secret: string, label: string) =>
-      keys.create({
-        id: uuidv7(),
-        secretHash: hashKeySecret(secret),
-        label,
-        resourceType: 'provider',
-        resourceId: null,
-        containerId: null,
-        serviceId: null,
-        roles: ['admin'],
-        actions: actionsOfRoles(['admin']),
-        parentId: null,
-        createdByKeyId: null,
-        expiresAt: null,
-        revokedAt: null,
-        bootstrap: true,
-      }, manager);
+      keys.create(
+        {
+          id: uuidv7(),
+          secretHash: hashKeySecret(secret),
+          label,
+          resourceType: 'provider',
+          resourceId: null,
+          containerId: null,
+          serviceId: null,
+          roles: ['admin'],
+          actions: actionsOfRoles(['admin']),
+          parentId: null,
+          createdByKeyId: null,
+          expiresAt: null,
+          revokedAt: null,
+          bootstrap: true,
+        },
+        manager,
+      );
     if (config.adminKey) {
       const hash = hashKeySecret(config.adminKey);
       if (active.some((key) => key.secretHash === hash)) return;

@@ -33,7 +33,7 @@ export function Authorize(action: Action, resource?: ResourceType, param = 'id')
     ApiBearerAuth('key'),
     ApiSecurity('keyQuery'),
     ApiExtension('x-mserve-action', action),
-    ApiExtension('x-mserve-resource', resource ? `${resource} (path parameter :${param})` : 'the key\'s own scope'),
+    ApiExtension('x-mserve-resource', resource ? `${resource} (path parameter :${param})` : "the key's own scope"),
     ApiUnauthorizedResponse({ description: 'No key, or an unknown, revoked or expired key (problem+json)' }),
     ApiForbiddenResponse({ description: `The key lacks \`${action}\`, or the service is suspended / outside its time window (problem+json)` }),
     ...(resource ? [ApiNotFoundResponse({ description: `The ${resource} does not exist or is outside the key's scope (problem+json)` })] : []),

@@ -6,18 +6,32 @@ import { ACTIONS, ROLE_NAMES } from './actions';
 
 export class ResourceRefDto {
   @ApiProperty({ enum: ['provider', 'container', 'service', 'mfolder', 'mfile', 'job', 'joboutput'] })
-  @IsIn(['provider', 'container', 'service', 'mfolder', 'mfile', 'job', 'joboutput']) type: 'provider' | 'container' | 'service' | 'mfolder' | 'mfile' | 'job' | 'joboutput';
+  @IsIn(['provider', 'container', 'service', 'mfolder', 'mfile', 'job', 'joboutput'])
+  type: 'provider' | 'container' | 'service' | 'mfolder' | 'mfile' | 'job' | 'joboutput';
   @ApiPropertyOptional({ description: 'Resource id (omit for provider)' }) @ValidateIf((o) => o.type !== 'provider') @IsUUID() id: string | null;
 }
 
 export class DeriveKeyDto {
-  @ApiPropertyOptional({ enum: ROLE_NAMES, isArray: true, description: 'Roles to grant (each a subset of the presented key\'s actions)' })
-  @IsOptional() @IsArray() @ArrayMaxSize(20) @IsString({ each: true }) roles?: string[];
+  @ApiPropertyOptional({ enum: ROLE_NAMES, isArray: true, description: "Roles to grant (each a subset of the presented key's actions)" })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(20)
+  @IsString({ each: true })
+  roles?: string[];
   @ApiPropertyOptional({ enum: ACTIONS, isArray: true, description: 'Extra single actions, for keys narrower than any role (e.g. job-only)' })
-  @IsOptional() @IsArray() @ArrayMaxSize(50) @IsString({ each: true }) actions?: string[];
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  actions?: string[];
   @ApiPropertyOptional({ type: ResourceRefDto, description: "Resource the key is for: the presented key's resource or one below it (default: the same)" })
-  @IsOptional() @ValidateNested() @Type(() => ResourceRefDto) resource?: ResourceRefDto;
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ResourceRefDto)
+  resource?: ResourceRefDto;
   @ApiPropertyOptional({ description: "Expiry (ISO 8601); no later than the presented key's. Default: the presented key's" })
-  @IsOptional() @StorableDate() expiresAt?: Date;
+  @IsOptional()
+  @StorableDate()
+  expiresAt?: Date;
   @ApiPropertyOptional({ description: 'A note for whoever lists keys' }) @IsOptional() @IsString() @MaxLength(255) label?: string;
 }

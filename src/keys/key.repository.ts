@@ -40,7 +40,9 @@ export class KeyRepository {
   /** These keys, in no particular order (missing ids are left out). */
   async findByIds(ids: string[], manager?: EntityManager): Promise<Key[]> {
     if (ids.length === 0) return [];
-    return this.db(manager).getRepository(Key).findBy(ids.map((id) => ({ id })));
+    return this.db(manager)
+      .getRepository(Key)
+      .findBy(ids.map((id) => ({ id })));
   }
 
   /** These keys, by id. */
@@ -58,7 +60,10 @@ export class KeyRepository {
       .getRepository(Key)
       .createQueryBuilder('k')
       .where('k.id = :keyId', { keyId })
-      .andWhere('(k.id = ANY(CAST(:held AS uuid[])) OR EXISTS (SELECT 1 FROM user_key uk JOIN app_user u ON u.id = uk.user_id WHERE uk.key_id = k.id AND uk.user_id = CAST(:userId AS uuid) AND NOT u.disabled))', { held: holder.keyIds ?? [], userId: holder.userId ?? null })
+      .andWhere(
+        '(k.id = ANY(CAST(:held AS uuid[])) OR EXISTS (SELECT 1 FROM user_key uk JOIN app_user u ON u.id = uk.user_id WHERE uk.key_id = k.id AND uk.user_id = CAST(:userId AS uuid) AND NOT u.disabled))',
+        { held: holder.keyIds ?? [], userId: holder.userId ?? null },
+      )
       .getOne();
   }
 

@@ -19,7 +19,7 @@ export class KeysController {
 
   @Post('keys')
   @Authorize('key:create')
-  @ApiOperation({ summary: 'Derive a sub-key: a subset of the presented key\'s actions, on its resource or one below, expiring no later' })
+  @ApiOperation({ summary: "Derive a sub-key: a subset of the presented key's actions, on its resource or one below, expiring no later" })
   @ApiCreatedResponse({ description: 'The key with its secret `key`, shown once' })
   async derive(@Auth() auth: RequestAuth, @Body() dto: DeriveKeyDto) {
     const issued = await this.keys.derive(auth, { ...dto, resource: dto.resource ? { type: dto.resource.type, id: dto.resource.id ?? null } : undefined });

@@ -85,26 +85,39 @@ export class KeysService {
   /** Mints a key for a resource (the resource's own capability), inside the caller's transaction. */
   async issue(
     manager: EntityManager,
-    options: { resource: ResolvedResource; roles: string[]; actions?: Action[]; parent?: Key | null; createdBy?: Key | null; expiresAt?: Date | null; label?: string | null; bootstrap?: boolean; secret?: string },
+    options: {
+      resource: ResolvedResource;
+      roles: string[];
+      actions?: Action[];
+      parent?: Key | null;
+      createdBy?: Key | null;
+      expiresAt?: Date | null;
+      label?: string | null;
+      bootstrap?: boolean;
+      secret?: string;
+    },
   ): Promise<IssuedKey> {
     const secret = options.secret ?? generateKeySecret();
-    const key = await this.keys.create({
-      id: uuidv7(),
-      secretHash: hashKeySecret(secret),
-      // labels we compose ("mfileowner for <a 255-byte name>") may be longer than the column: they are notes, cut them
-      label: options.label?.slice(0, 255) ?? null,
-      resourceType: options.resource.type,
-      resourceId: options.resource.id,
-      containerId: options.resource.containerId,
-      serviceId: options.resource.serviceId,
-      roles: options.roles,
-      actions: options.actions ?? actionsOfRoles(options.roles),
-      parentId: options.parent?.id ?? null,
-      createdByKeyId: options.createdBy?.id ?? null,
-      expiresAt: options.expiresAt ?? null,
-      revokedAt: null,
-      bootstrap: options.bootstrap ?? false,
-    }, manager);
+    const key = await this.keys.create(
+      {
+        id: uuidv7(),
+        secretHash: hashKeySecret(secret),
+        // labels we compose ("mfileowner for <a 255-byte name>") may be longer than the column: they are notes, cut them
+        label: options.label?.slice(0, 255) ?? null,
+        resourceType: options.resource.type,
+        resourceId: options.resource.id,
+        containerId: options.resource.containerId,
+        serviceId: options.resource.serviceId,
+        roles: options.roles,
+        actions: options.actions ?? actionsOfRoles(options.roles),
+        parentId: options.parent?.id ?? null,
+        createdByKeyId: options.createdBy?.id ?? null,
+        expiresAt: options.expiresAt ?? null,
+        revokedAt: null,
+        bootstrap: options.bootstrap ?? false,
+      },
+      manager,
+    );
     return { key, secret };
   }
 
@@ -114,7 +127,10 @@ export class KeysService {
     const unknownRoles = roles.filter((role) => !isRole(role));
     const unknownActions = (request.actions ?? []).filter((action) => !isAction(action));
     if (unknownRoles.length || unknownActions.length) {
-      throw Problems.badRequest(`unknown ${[...unknownRoles.map((r) => `role ${r}`), ...unknownActions.map((a) => `action ${a}`)].join(', ')}`, { unknownRoles, unknownActions });
+      throw Problems.badRequest(`unknown ${[...unknownRoles.map((r) => `role ${r}`), ...unknownActions.map((a) => `action ${a}`)].join(', ')}`, {
+        unknownRoles,
+        unknownActions,
+      });
     }
     const wanted = new Set<Action>([...actionsOfRoles(roles), ...((request.actions ?? []) as Action[])]);
     if (wanted.size === 0) throw Problems.badRequest('a key needs at least one role or action');
@@ -122,12 +138,17 @@ export class KeysService {
     if (missing.length) throw Problems.missingActions(missing, 'the presented key, so it cannot grant them');
     const target = await this.resolver.resolve(request.resource ?? { type: parent.key.resourceType, id: parent.key.resourceId });
     if (!covers(parent.key, target)) {
-      throw Problems.forbidden(`the presented key's scope (${parent.key.resourceType} ${parent.key.resourceId ?? ''}) does not include ${target.type} ${target.id}`.replace('  ', ' '), { reason: 'scope' });
+      throw Problems.forbidden(
+        `the presented key's scope (${parent.key.resourceType} ${parent.key.resourceId ?? ''}) does not include ${target.type} ${target.id}`.replace('  ', ' '),
+        { reason: 'scope' },
+      );
     }
     const expiresAt = request.expiresAt ?? parent.key.expiresAt ?? null;
     if (expiresAt && expiresAt.getTime() <= Date.now()) throw Problems.badRequest('expiresAt is in the past');
     if (parent.key.expiresAt && expiresAt && expiresAt.getTime() > parent.key.expiresAt.getTime()) {
-      throw Problems.forbidden(`expiresAt ${expiresAt.toISOString()} is later than the presented key's expiry ${parent.key.expiresAt.toISOString()}`, { reason: 'expiry' });
+      throw Problems.forbidden(`expiresAt ${expiresAt.toISOString()} is later than the presented key's expiry ${parent.key.expiresAt.toISOString()}`, {
+        reason: 'expiry',
+      });
     }
     return this.dataSource.transaction((manager) =>
       this.issue(manager, { resource: target, roles, actions: [...wanted], parent: parent.key, expiresAt, label: request.label ?? null }),

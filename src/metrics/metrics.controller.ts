@@ -9,7 +9,12 @@ import { registry } from './metrics';
 import { Gauge } from 'prom-client';
 import { UsageQueryService } from '../usage/usage-query.service';
 
-const queueDepth = new Gauge({ name: 'mserve_queue_jobs', help: 'Jobs per queue and state (from Redis)', labelNames: ['queue', 'state'], registers: [registry] });
+const queueDepth = new Gauge({
+  name: 'mserve_queue_jobs',
+  help: 'Jobs per queue and state (from Redis)',
+  labelNames: ['queue', 'state'],
+  registers: [registry],
+});
 const usageTotals = new Gauge({
   name: 'mserve_usage_total',
   help: 'All-time usage per service and metric (from PostgreSQL; gauges such as disc are their current level), only when scraped with the admin key. Container-level facts have service=""',
@@ -45,7 +50,8 @@ export class MetricsController {
     );
     usageTotals.reset();
     if (provider) {
-      for (const row of await this.usage.totals()) usageTotals.set({ container: row.containerId ?? '', service: row.serviceId ?? '', metric: row.metric }, row.sum);
+      for (const row of await this.usage.totals())
+        usageTotals.set({ container: row.containerId ?? '', service: row.serviceId ?? '', metric: row.metric }, row.sum);
     }
     const text = await registry.metrics();
     usageTotals.reset(); // never left for the next (maybe public) scrape

@@ -24,7 +24,8 @@ export function etagMatches(header: string | undefined, etag: string, weak = tru
  * Types a browser would run as a document on our origin (script in HTML, SVG, XML): a tenant's upload must never
  * execute where people's session cookies live. They are served as attachments; everything else inline.
  */
-const ACTIVE_TYPES = /^(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml|[a-z]+\/[a-z0-9.+-]*\+xml|text\/javascript|application\/javascript|application\/ecmascript|text\/xsl)\b/i;
+const ACTIVE_TYPES =
+  /^(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml|[a-z]+\/[a-z0-9.+-]*\+xml|text\/javascript|application\/javascript|application\/ecmascript|text\/xsl)\b/i;
 
 export function isActiveContent(mimetype: string): boolean {
   return ACTIVE_TYPES.test(mimetype.trim());

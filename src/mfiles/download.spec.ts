@@ -28,7 +28,22 @@ describe('download helpers', () => {
   });
 
   it('ignores malformed Range headers (the whole representation is sent)', () => {
-    for (const header of ['items=0-1', 'bytes=', 'bytes=-', 'bytes=a-b', 'bytes=1-2-3', 'bytes=0-9;x', 'bytes 0-9', 'bytes=5-1', 'bytes=0-9,5-1', 'bytes=0-9,x', 'bytes=,', 'bytes=1 - 2', 'bytes=+1-2', 'bytes=0x1-2']) {
+    for (const header of [
+      'items=0-1',
+      'bytes=',
+      'bytes=-',
+      'bytes=a-b',
+      'bytes=1-2-3',
+      'bytes=0-9;x',
+      'bytes 0-9',
+      'bytes=5-1',
+      'bytes=0-9,5-1',
+      'bytes=0-9,x',
+      'bytes=,',
+      'bytes=1 - 2',
+      'bytes=+1-2',
+      'bytes=0x1-2',
+    ]) {
       expect([header, parseRanges(header, 100)]).toEqual([header, undefined]);
     }
   });
@@ -66,8 +81,19 @@ describe('download helpers', () => {
     ]);
     expect(parseRanges('bytes=-10,90-99', 100)).toEqual([{ start: 90, end: 99 }]);
     expect(parseRanges('bytes=0-,-1', 100)).toEqual([{ start: 0, end: 99 }]);
-    expect(coalesceRanges([{ start: 5, end: 5 }, { start: 4, end: 4 }, { start: 6, end: 6 }])).toEqual([{ start: 4, end: 6 }]);
-    expect(coalesceRanges([{ start: 0, end: 50 }, { start: 10, end: 20 }])).toEqual([{ start: 0, end: 50 }]);
+    expect(
+      coalesceRanges([
+        { start: 5, end: 5 },
+        { start: 4, end: 4 },
+        { start: 6, end: 6 },
+      ]),
+    ).toEqual([{ start: 4, end: 6 }]);
+    expect(
+      coalesceRanges([
+        { start: 0, end: 50 },
+        { start: 10, end: 20 },
+      ]),
+    ).toEqual([{ start: 0, end: 50 }]);
     expect(coalesceRanges([])).toEqual([]);
   });
 
@@ -141,10 +167,29 @@ describe('download helpers', () => {
 
 describe('active content', () => {
   it('serves what a browser would run as an attachment, media inline', () => {
-    for (const type of ['text/html', 'text/html; charset=utf-8', 'image/svg+xml', 'application/xhtml+xml', 'text/xml', 'application/xml', 'application/rss+xml', 'text/javascript', 'application/javascript']) {
+    for (const type of [
+      'text/html',
+      'text/html; charset=utf-8',
+      'image/svg+xml',
+      'application/xhtml+xml',
+      'text/xml',
+      'application/xml',
+      'application/rss+xml',
+      'text/javascript',
+      'application/javascript',
+    ]) {
       expect([type, isActiveContent(type)]).toEqual([type, true]);
     }
-    for (const type of ['image/jpeg', 'image/png', 'video/mp4', 'audio/mpeg', 'text/plain', 'application/pdf', 'application/octet-stream', 'application/json']) {
+    for (const type of [
+      'image/jpeg',
+      'image/png',
+      'video/mp4',
+      'audio/mpeg',
+      'text/plain',
+      'application/pdf',
+      'application/octet-stream',
+      'application/json',
+    ]) {
       expect([type, isActiveContent(type)]).toEqual([type, false]);
     }
   });

@@ -79,7 +79,10 @@ export function parseRanges(header: string | undefined, size: number): ByteRange
   const match = /^\s*bytes\s*=(.*)$/i.exec(header);
   if (!match) return undefined;
   // HTTP lists allow empty elements (RFC 9110 §5.6.1.2): `bytes=0-1,,5-6` is two ranges.
-  const specs = match[1].split(',').map((spec) => spec.trim()).filter((spec) => spec !== '');
+  const specs = match[1]
+    .split(',')
+    .map((spec) => spec.trim())
+    .filter((spec) => spec !== '');
   if (specs.length === 0 || specs.length > RANGE_LIMITS.maxRanges) return undefined;
   const satisfiable: ByteRange[] = [];
   for (const spec of specs) {
@@ -187,7 +190,10 @@ export class ThrottleTransform extends Transform {
 function multipartBody(store: ContentStore, file: Downloadable, ranges: ByteRange[]): { contentType: string; length: number; body: Readable } {
   const boundary = `mserve-${randomBytes(16).toString('hex')}`;
   const heads = ranges.map((range, index) =>
-    Buffer.from(`${index === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Type: ${file.mimetype}\r\nContent-Range: bytes ${range.start}-${range.end}/${file.size}\r\n\r\n`, 'latin1'),
+    Buffer.from(
+      `${index === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Type: ${file.mimetype}\r\nContent-Range: bytes ${range.start}-${range.end}/${file.size}\r\n\r\n`,
+      'latin1',
+    ),
   );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
   const length = ranges.reduce((sum, range, index) => sum + heads[index].length + (range.end - range.start + 1), tail.length);
@@ -207,7 +213,13 @@ function multipartBody(store: ContentStore, file: Downloadable, ranges: ByteRang
  * byte ranges (multipart/byteranges), HEAD, and an optional bandwidth cap. Streamed with back-pressure.
  * Resolves with the number of body bytes actually written (multipart framing included), for access metering.
  */
-export async function sendContent(store: ContentStore, request: ContentRequest, response: ContentSink, file: Downloadable, options: SendOptions = {}): Promise<number> {
+export async function sendContent(
+  store: ContentStore,
+  request: ContentRequest,
+  response: ContentSink,
+  file: Downloadable,
+  options: SendOptions = {},
+): Promise<number> {
   const etag = strongEtag(file.sha256);
   const lastModified = new Date(Math.floor(file.contentUpdatedAt.getTime() / 1000) * 1000);
   response.setHeader('ETag', etag);
@@ -226,7 +238,12 @@ export async function sendContent(store: ContentStore, request: ContentRequest, 
   }
   const ifMatch = request.headers['if-match'];
   if (ifMatch && !etagMatches(ifMatch, etag, false)) {
-    response.problem({ type: 'https://mserve.dev/problems/precondition-failed', title: 'Precondition Failed', status: 412, detail: 'If-Match does not match the current ETag' });
+    response.problem({
+      type: 'https://mserve.dev/problems/precondition-failed',
+      title: 'Precondition Failed',
+      status: 412,
+      detail: 'If-Match does not match the current ETag',
+    });
     return 0;
   }
   // Range applies to GET only (RFC 9110 §14.2); a stale If-Range means "send it all".
@@ -234,7 +251,12 @@ export async function sendContent(store: ContentStore, request: ContentRequest, 
   const ranges = request.method !== 'GET' || (ifRange && ifRange !== etag) ? undefined : parseRanges(request.headers.range, file.size);
   if (ranges === 'unsatisfiable') {
     response.setHeader('Content-Range', `bytes */${file.size}`);
-    response.problem({ type: 'https://mserve.dev/problems/range-not-satisfiable', title: 'Range Not Satisfiable', status: 416, detail: `the file has ${file.size} bytes` });
+    response.problem({
+      type: 'https://mserve.dev/problems/range-not-satisfiable',
+      title: 'Range Not Satisfiable',
+      status: 416,
+      detail: `the file has ${file.size} bytes`,
+    });
     return 0;
   }
   const digest = reprDigest(file.sha256);

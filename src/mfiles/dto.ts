@@ -15,9 +15,14 @@ export class UpdateMfileDto {
 export class ListMfilesQuery extends PageQuery {
   @ApiPropertyOptional({ description: 'Case-insensitive substring of the name' }) @IsOptional() @IsString() @MaxLength(255) name?: string;
   @ApiPropertyOptional({ description: 'Mimetype, exact or a type wildcard such as image/*' })
-  @IsOptional() @Matches(/^[a-z0-9!#$&^_.+-]+\/([a-z0-9!#$&^_.+-]+|\*)$/i, { message: 'mimetype must look like image/jpeg or image/*' }) mimetype?: string;
+  @IsOptional()
+  @Matches(/^[a-z0-9!#$&^_.+-]+\/([a-z0-9!#$&^_.+-]+|\*)$/i, { message: 'mimetype must look like image/jpeg or image/*' })
+  mimetype?: string;
   @ApiPropertyOptional({ description: 'Only files created at or after this instant (ISO 8601)' }) @IsOptional() @StorableDate() createdFrom?: Date;
   @ApiPropertyOptional({ description: 'Only files created before this instant (ISO 8601)' }) @IsOptional() @StorableDate() createdTo?: Date;
   @ApiPropertyOptional({ description: 'Only files directly in this folder' }) @IsOptional() @IsUUID() folderId?: string;
-  @ApiPropertyOptional({ description: 'Sort order (keyset-paged either way)', enum: ['created', 'name'], default: 'created' }) @IsOptional() @IsIn(['created', 'name']) sort: 'created' | 'name' = 'created';
+  @ApiPropertyOptional({ description: 'Sort order (keyset-paged either way)', enum: ['created', 'name'], default: 'created' })
+  @IsOptional()
+  @IsIn(['created', 'name'])
+  sort: 'created' | 'name' = 'created';
 }

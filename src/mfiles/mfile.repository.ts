@@ -57,7 +57,12 @@ export class MfileRepository {
    * Points the Mfile at new bytes. When they are other bytes than before (`otherBytes`), the metadata that
    * describes the old ones goes (METADATA_WITHOUT_CONTENT_DERIVED): the update pipeline makes it again.
    */
-  async replaceContent(id: string, content: Pick<Mfile, 'size' | 'md5' | 'sha256' | 'mimetype' | 'blobKey'>, otherBytes: boolean, manager?: EntityManager): Promise<void> {
+  async replaceContent(
+    id: string,
+    content: Pick<Mfile, 'size' | 'md5' | 'sha256' | 'mimetype' | 'blobKey'>,
+    otherBytes: boolean,
+    manager?: EntityManager,
+  ): Promise<void> {
     await this.db(manager).update(
       Mfile,
       { id },
@@ -84,7 +89,10 @@ export class MfileRepository {
 
   /** One more than `limit` Mfiles (so the caller knows whether a next page exists), by id or by name. */
   async page(query: MfilePageQuery): Promise<Mfile[]> {
-    const builder = this.dataSource.getRepository(Mfile).createQueryBuilder('m').limit(query.limit + 1);
+    const builder = this.dataSource
+      .getRepository(Mfile)
+      .createQueryBuilder('m')
+      .limit(query.limit + 1);
     if (query.serviceId) builder.andWhere('m.service_id = :serviceId', { serviceId: query.serviceId });
     if (query.folderId) builder.andWhere('m.folder_id = :folderId', { folderId: query.folderId });
     if (query.name) builder.andWhere("m.name ILIKE :name ESCAPE '\\'", { name: `%${escapeLike(query.name)}%` });
@@ -107,13 +115,16 @@ export class MfileRepository {
 
   /** Locks the files directly in these folders for their deletion: their ids and sizes. */
   async lockInFolders(folderIds: string[], manager?: EntityManager): Promise<Array<{ id: string; size: number }>> {
-    const files: { id: string; size: string }[] = await this.db(manager).query('SELECT id, size FROM mfile WHERE folder_id = ANY($1::uuid[]) FOR UPDATE', [folderIds]);
+    const files: { id: string; size: string }[] = await this.db(manager).query('SELECT id, size FROM mfile WHERE folder_id = ANY($1::uuid[]) FOR UPDATE', [
+      folderIds,
+    ]);
     return files.map((file) => ({ id: file.id, size: Number(file.size) }));
   }
 
   /** The blob keys of the Mfiles in a container, a service or these folders. */
   async blobKeysUnder(scope: { containerId: string } | { serviceId: string } | { folderIds: string[] }, manager?: EntityManager): Promise<string[]> {
-    const [column, value] = 'containerId' in scope ? ['container_id', scope.containerId] : 'serviceId' in scope ? ['service_id', scope.serviceId] : ['folder_id', scope.folderIds];
+    const [column, value] =
+      'containerId' in scope ? ['container_id', scope.containerId] : 'serviceId' in scope ? ['service_id', scope.serviceId] : ['folder_id', scope.folderIds];
     const condition = `${column} ${Array.isArray(value) ? '= ANY($1::uuid[])' : '= $1'}`;
     const files: { blob_key: string }[] = await this.db(manager).query(`SELECT blob_key FROM mfile WHERE ${condition}`, [value]);
     return files.map((row) => row.blob_key);
@@ -128,13 +139,26 @@ export class MfileRepository {
   // --- used by the WebDAV tree
 
   /** The columns of an Mfile without its metadata: a WebDAV listing of thousands of files reads only what it shows. */
-  static readonly LEAN_COLUMNS = 'id, container_id, service_id, folder_id, name, size, md5, sha256, mimetype, blob_key, created_at, updated_at, content_updated_at';
+  static readonly LEAN_COLUMNS =
+    'id, container_id, service_id, folder_id, name, size, md5, sha256, mimetype, blob_key, created_at, updated_at, content_updated_at';
 
   /** An Mfile from a row of LEAN_COLUMNS (its metadata left empty). */
   static fromLeanRow(row: LeanMfileRow): Mfile {
     return Object.assign(new Mfile(), {
-      id: row.id, containerId: row.container_id, serviceId: row.service_id, folderId: row.folder_id, name: row.name, size: Number(row.size), md5: row.md5,
-      sha256: row.sha256, mimetype: row.mimetype, blobKey: row.blob_key, metadata: {}, createdAt: row.created_at, updatedAt: row.updated_at, contentUpdatedAt: row.content_updated_at,
+      id: row.id,
+      containerId: row.container_id,
+      serviceId: row.service_id,
+      folderId: row.folder_id,
+      name: row.name,
+      size: Number(row.size),
+      md5: row.md5,
+      sha256: row.sha256,
+      mimetype: row.mimetype,
+      blobKey: row.blob_key,
+      metadata: {},
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      contentUpdatedAt: row.content_updated_at,
     });
   }
 
@@ -146,7 +170,9 @@ export class MfileRepository {
 
   /** The files of a folder without their metadata, by name. */
   async listLeanInFolder(folderId: string, manager?: EntityManager): Promise<Mfile[]> {
-    const rows = (await this.db(manager).query(`SELECT ${MfileRepository.LEAN_COLUMNS} FROM mfile WHERE folder_id = $1 ORDER BY name`, [folderId])) as LeanMfileRow[];
+    const rows = (await this.db(manager).query(`SELECT ${MfileRepository.LEAN_COLUMNS} FROM mfile WHERE folder_id = $1 ORDER BY name`, [
+      folderId,
+    ])) as LeanMfileRow[];
     return rows.map((row) => MfileRepository.fromLeanRow(row));
   }
 
@@ -162,7 +188,12 @@ export class MfileRepository {
    * A task gave the Mfile other bytes (a fetch) or restored them: what described the old bytes goes unless they are
    * the same bytes; `newContent` moves contentUpdatedAt.
    */
-  async replaceContentFromTask(id: string, content: { blobKey: string; size: number; md5: string; sha256: string }, newContent: boolean, manager?: EntityManager): Promise<void> {
+  async replaceContentFromTask(
+    id: string,
+    content: { blobKey: string; size: number; md5: string; sha256: string },
+    newContent: boolean,
+    manager?: EntityManager,
+  ): Promise<void> {
     await this.db(manager).query(
       `UPDATE mfile SET blob_key = $2, size = $3, md5 = $4, sha256 = $5, content_updated_at = CASE WHEN $6 THEN now() ELSE content_updated_at END,
               metadata = CASE WHEN sha256 = $5 THEN metadata ELSE ${METADATA_WITHOUT_CONTENT_DERIVED} END
@@ -175,7 +206,11 @@ export class MfileRepository {
    * What a task found out, in one statement: new metadata keys, rendition links merged into the old ones, the type;
    * only while the file still holds the bytes the task read (`sha256`).
    */
-  async applyTaskFindings(id: string, findings: { metadata: object; renditions: object; mimetype: string | null; sha256: string | undefined }, manager?: EntityManager): Promise<void> {
+  async applyTaskFindings(
+    id: string,
+    findings: { metadata: object; renditions: object; mimetype: string | null; sha256: string | undefined },
+    manager?: EntityManager,
+  ): Promise<void> {
     await this.db(manager).query(
       `UPDATE mfile SET metadata = (metadata || $2::jsonb)
                  || CASE WHEN $3::jsonb = '{}'::jsonb THEN '{}'::jsonb ELSE jsonb_build_object('renditions', COALESCE(metadata->'renditions', '{}'::jsonb) || $3::jsonb) END,
@@ -200,16 +235,23 @@ export class MfileRepository {
 
   /** Up to `limit` Mfiles of a service after `after` in id order, as much as a pipeline needs (a periodic tick's batch). */
   async pageOfServiceRefs(serviceId: string, after: string, limit: number): Promise<Array<Pick<Mfile, 'id' | 'containerId' | 'serviceId'>>> {
-    return this.dataSource.getRepository(Mfile).createQueryBuilder('m')
+    return this.dataSource
+      .getRepository(Mfile)
+      .createQueryBuilder('m')
       .select(['m.id', 'm.containerId', 'm.serviceId'])
       .where('m.service_id = :serviceId AND m.id > :after', { serviceId, after })
-      .orderBy('m.id').limit(limit).getMany();
+      .orderBy('m.id')
+      .limit(limit)
+      .getMany();
   }
 
   // --- used by key resolution
   /** Where an Mfile sits (its service, container and folder); null when there is no such Mfile. */
   async placeOf(id: string, manager?: EntityManager): Promise<{ serviceId: string; containerId: string; folderId: string } | null> {
-    const [row]: Array<{ service_id: string; container_id: string; folder_id: string }> = await this.db(manager).query('SELECT service_id, container_id, folder_id FROM mfile WHERE id = $1', [id]);
+    const [row]: Array<{ service_id: string; container_id: string; folder_id: string }> = await this.db(manager).query(
+      'SELECT service_id, container_id, folder_id FROM mfile WHERE id = $1',
+      [id],
+    );
     return row ? { serviceId: row.service_id, containerId: row.container_id, folderId: row.folder_id } : null;
   }
 }

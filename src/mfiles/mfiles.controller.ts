@@ -19,7 +19,9 @@ export class MfilesController {
 
   @Post('services/:id/mfiles')
   @Authorize('mfile:create', 'service')
-  @ApiOperation({ summary: 'Upload a file into a service (streamed; md5 and sha256 computed on the way). Returns the Mfile and its mfileowner `key`, shown once' })
+  @ApiOperation({
+    summary: 'Upload a file into a service (streamed; md5 and sha256 computed on the way). Returns the Mfile and its mfileowner `key`, shown once',
+  })
   @ApiConsumes('multipart/form-data', 'application/octet-stream')
   @ApiBody(UPLOAD_BODY)
   @ApiCreatedResponse({ description: 'The Mfile with `key` and `keyId`' })

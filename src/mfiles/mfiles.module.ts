@@ -7,5 +7,10 @@ import { UsageModule } from '../usage/usage.module';
 import { MfilesController } from './mfiles.controller';
 import { MfilesService } from './mfiles.service';
 
-@Module({ imports: [KeysModule, MfoldersModule, PipelinesModule, StorageModule, UsageModule], controllers: [MfilesController], providers: [MfilesService], exports: [MfilesService] })
+@Module({
+  imports: [KeysModule, MfoldersModule, PipelinesModule, StorageModule, UsageModule],
+  controllers: [MfilesController],
+  providers: [MfilesService],
+  exports: [MfilesService],
+})
 export class MfilesModule {}

@@ -31,7 +31,6 @@ import { Mfile } from './mfile.entity';
 import { PublicMfile, presentMfile } from './mfile.presenter';
 import { MfileRepository } from './mfile.repository';
 
-
 @Injectable()
 export class MfilesService {
   private readonly logger = new Logger('mfiles');
@@ -107,7 +106,16 @@ export class MfilesService {
     const blob = await this.store.duplicate(source.blobKey, source);
     try {
       return await this.unitOfWork.run((work) =>
-        this.createFromBlob(work.manager, { folder, name, blob, mimetype: source.mimetype, createdBy, ingest: this.pipelines.outboxFor(work), meterIngest: false, metadata: {} }),
+        this.createFromBlob(work.manager, {
+          folder,
+          name,
+          blob,
+          mimetype: source.mimetype,
+          createdBy,
+          ingest: this.pipelines.outboxFor(work),
+          meterIngest: false,
+          metadata: {},
+        }),
       );
     } catch (error) {
       await this.store.remove(blob.blobKey);
@@ -124,24 +132,33 @@ export class MfilesService {
    */
   async createFromBlob(
     manager: EntityManager,
-    input: { folder: Mfolder; name: string; blob: StoredBlob; mimetype: string; createdBy: Key; ingest: JobOutbox | null; meterIngest?: boolean; metadata?: JsonObject },
+    input: {
+      folder: Mfolder;
+      name: string;
+      blob: StoredBlob;
+      mimetype: string;
+      createdBy: Key;
+      ingest: JobOutbox | null;
+      meterIngest?: boolean;
+      metadata?: JsonObject;
+    },
   ): Promise<PublicMfile & { key: string; keyId: string }> {
     const { folder, name, blob } = input;
     await this.quotas.enforce(manager, folder.serviceId, { disc: blob.size, ingest: input.ingest && input.meterIngest !== false ? blob.size : 0 });
     await this.folders.assertNameFree(manager, folder.id, name);
     const mfile = await this.mfileRepository.create(
       {
-      id: uuidv7(),
-      containerId: folder.containerId,
-      serviceId: folder.serviceId,
-      folderId: folder.id,
-      name,
-      size: blob.size,
-      md5: blob.md5,
-      sha256: blob.sha256,
-      mimetype: input.mimetype,
-      blobKey: blob.blobKey,
-      metadata: input.metadata ?? {},
+        id: uuidv7(),
+        containerId: folder.containerId,
+        serviceId: folder.serviceId,
+        folderId: folder.id,
+        name,
+        size: blob.size,
+        md5: blob.md5,
+        sha256: blob.sha256,
+        mimetype: input.mimetype,
+        blobKey: blob.blobKey,
+        metadata: input.metadata ?? {},
       },
       manager,
     );
@@ -168,7 +185,11 @@ export class MfilesService {
   /** New content for an existing Mfile (REST replace or a WebDAV PUT over a file). */
   async replaceFromSource(current: Mfile, source: UploadSource) {
     const id = current.id;
-    const blob: StoredBlob = await this.store.receive(source.stream, { maxBytes: this.config.maxUploadBytes, expectedSize: source.expectedSize, verify: source.verify });
+    const blob: StoredBlob = await this.store.receive(source.stream, {
+      maxBytes: this.config.maxUploadBytes,
+      expectedSize: source.expectedSize,
+      verify: source.verify,
+    });
     let oldBlobKey: string;
     let updated: Mfile;
     try {
@@ -180,7 +201,12 @@ export class MfilesService {
         if (!locked) throw Problems.notFound('mfile', id);
         await this.quotas.enforce(manager, locked.serviceId, { disc: blob.size, releasing: locked.size, ingest: blob.size });
         // the dimensions, renditions and backup of the old bytes describe bytes that are gone
-        await this.mfileRepository.replaceContent(id, { size: blob.size, md5: blob.md5, sha256: blob.sha256, mimetype, blobKey: blob.blobKey }, blob.sha256 !== locked.sha256, manager);
+        await this.mfileRepository.replaceContent(
+          id,
+          { size: blob.size, md5: blob.md5, sha256: blob.sha256, mimetype, blobKey: blob.blobKey },
+          blob.sha256 !== locked.sha256,
+          manager,
+        );
         const scope = { containerId: locked.containerId, serviceId: locked.serviceId, resourceType: 'mfile' as const, resourceId: id };
         await this.usage.record(manager, { metric: 'ingest', value: blob.size, ...scope }, { metric: 'disc', value: blob.size - locked.size, ...scope });
         await this.pipelines.instantiate(manager, 'update', locked, outbox);

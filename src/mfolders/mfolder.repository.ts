@@ -89,7 +89,13 @@ export class MfolderRepository {
   /** An Mfolder from a row of `SELECT * FROM mfolder`. */
   private static fromRow(row: MfolderRow): Mfolder {
     return Object.assign(new Mfolder(), {
-      id: row.id, containerId: row.container_id, serviceId: row.service_id, parentId: row.parent_id, name: row.name, createdAt: row.created_at, updatedAt: row.updated_at,
+      id: row.id,
+      containerId: row.container_id,
+      serviceId: row.service_id,
+      parentId: row.parent_id,
+      name: row.name,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
     });
   }
 
@@ -109,7 +115,11 @@ export class MfolderRepository {
    * The member of a folder with this name, folder or file (a file without its metadata), in one query: a name is
    * taken by a folder or a file, never both (MfoldersService.assertNameFree); a folder would win.
    */
-  async findMemberNamed(folderId: string, name: string, manager?: EntityManager): Promise<{ kind: 'folder'; folder: Mfolder } | { kind: 'file'; mfile: Mfile } | null> {
+  async findMemberNamed(
+    folderId: string,
+    name: string,
+    manager?: EntityManager,
+  ): Promise<{ kind: 'folder'; folder: Mfolder } | { kind: 'file'; mfile: Mfile } | null> {
     const [row] = (await this.db(manager).query(
       `SELECT 'folder' AS kind, id, container_id, service_id, parent_id, NULL::uuid AS folder_id, name, NULL::bigint AS size, NULL AS md5, NULL AS sha256,
               NULL AS mimetype, NULL AS blob_key, created_at, updated_at, NULL::timestamptz AS content_updated_at
@@ -154,7 +164,10 @@ export class MfolderRepository {
   // --- used by key resolution
   /** Where a folder sits (its service and container); null when there is no such folder. */
   async placeOf(id: string, manager?: EntityManager): Promise<{ serviceId: string; containerId: string } | null> {
-    const [row]: Array<{ service_id: string; container_id: string }> = await this.db(manager).query('SELECT service_id, container_id FROM mfolder WHERE id = $1', [id]);
+    const [row]: Array<{ service_id: string; container_id: string }> = await this.db(manager).query(
+      'SELECT service_id, container_id FROM mfolder WHERE id = $1',
+      [id],
+    );
     return row ? { serviceId: row.service_id, containerId: row.container_id } : null;
   }
 

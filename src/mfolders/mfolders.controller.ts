@@ -11,7 +11,7 @@ export class MfoldersController {
 
   @Post(':id/mfolders')
   @Authorize('mfolder:write', 'mfolder')
-  @ApiOperation({ summary: 'Create a subfolder (a service\'s root folder id is `rootFolderId` on the service)' })
+  @ApiOperation({ summary: "Create a subfolder (a service's root folder id is `rootFolderId` on the service)" })
   create(@Param('id') parentId: string, @Body() dto: CreateMfolderDto) {
     return this.folders.create(parentId, dto);
   }

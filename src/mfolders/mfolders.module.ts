@@ -6,5 +6,10 @@ import { UsageModule } from '../usage/usage.module';
 import { MfoldersController } from './mfolders.controller';
 import { MfoldersService } from './mfolders.service';
 
-@Module({ imports: [DeletionModule, KeysModule, StorageModule, UsageModule], controllers: [MfoldersController], providers: [MfoldersService], exports: [MfoldersService] })
+@Module({
+  imports: [DeletionModule, KeysModule, StorageModule, UsageModule],
+  controllers: [MfoldersController],
+  providers: [MfoldersService],
+  exports: [MfoldersService],
+})
 export class MfoldersModule {}

@@ -46,7 +46,10 @@ export class MfoldersService {
         const parent = await this.get(parentId, manager);
         await this.folders.lockNames(parentId, manager);
         await this.assertNameFree(manager, parentId, dto.name);
-        const folder = await this.folders.create({ id: uuidv7(), containerId: parent.containerId, serviceId: parent.serviceId, parentId, name: dto.name }, manager);
+        const folder = await this.folders.create(
+          { id: uuidv7(), containerId: parent.containerId, serviceId: parent.serviceId, parentId, name: dto.name },
+          manager,
+        );
         return this.folders.reload(folder.id, manager);
       });
     } catch (error) {
@@ -102,7 +105,10 @@ export class MfoldersService {
           manager,
           ...files.flatMap((file) => {
             const scope = { containerId: folder.containerId, serviceId: folder.serviceId, resourceType: 'mfile' as const, resourceId: file.id };
-            return [{ metric: 'disc' as const, value: -file.size, ...scope }, { metric: 'mfiles' as const, value: -1, ...scope }];
+            return [
+              { metric: 'disc' as const, value: -file.size, ...scope },
+              { metric: 'mfiles' as const, value: -1, ...scope },
+            ];
           }),
         );
         await this.folders.delete(id, manager);

@@ -12,4 +12,24 @@ import { Service } from '../services/service.entity';
 import { UploadSession } from '../uploads/upload-session.entity';
 import { Usage, UsageRollup } from '../usage/usage.entity';
 
-export const ENTITIES = [Container, Service, Mfolder, Mfile, Job, JobInput, JobDependency, JobOutput, ServiceProfile, ContainerProfile, ServiceWebhook, Key, Usage, UsageRollup, UploadSession, DavLock, DavProperty, User, UserKey];
+export const ENTITIES = [
+  Container,
+  Service,
+  Mfolder,
+  Mfile,
+  Job,
+  JobInput,
+  JobDependency,
+  JobOutput,
+  ServiceProfile,
+  ContainerProfile,
+  ServiceWebhook,
+  Key,
+  Usage,
+  UsageRollup,
+  UploadSession,
+  DavLock,
+  DavProperty,
+  User,
+  UserKey,
+];

@@ -12,7 +12,10 @@ export class ContainerProfilesController {
   constructor(private readonly pipelines: PipelinesService) {}
 
   private static checkName(name: string): void {
-    if (!PROFILE_NAME.test(name)) throw Problems.badRequest('a profile name is 1-100 letters, digits, . _ or -, starting with a letter or digit', { errors: [`bad profile name ${name.slice(0, 120)}`] });
+    if (!PROFILE_NAME.test(name))
+      throw Problems.badRequest('a profile name is 1-100 letters, digits, . _ or -, starting with a letter or digit', {
+        errors: [`bad profile name ${name.slice(0, 120)}`],
+      });
   }
 
   @Get()

@@ -5,7 +5,6 @@ import { QueueRegistry } from '../queues/queue-registry';
 import { ProfileDefinition } from './profile';
 import { ProfileRepository } from './profile.repository';
 
-
 // no ':' in it: Bull splits repeatable keys on ':'
 const tickId = (serviceId: string) => `periodic-${serviceId}`;
 

@@ -14,5 +14,7 @@ import { PipelinesService } from './pipelines.service';
 @Module({
   imports: [QueuesModule, RedisModule, UsageModule, WebhooksModule],
   controllers: [ProfilesController, ContainerProfilesController],
-  providers: [PipelinesService, JobReconciler, PeriodicScheduler, JobEvents], exports: [PipelinesService, JobReconciler, PeriodicScheduler, JobEvents] })
+  providers: [PipelinesService, JobReconciler, PeriodicScheduler, JobEvents],
+  exports: [PipelinesService, JobReconciler, PeriodicScheduler, JobEvents],
+})
 export class PipelinesModule {}

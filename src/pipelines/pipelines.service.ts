@@ -27,7 +27,6 @@ export interface EffectiveProfile {
   name: string | null;
 }
 
-
 export interface PipelineInput {
   id: string;
   containerId: string;
@@ -75,7 +74,10 @@ export class PipelinesService {
     try {
       return validateProfile(input, { minIntervalSeconds: this.config.periodicMinIntervalSeconds });
     } catch (error) {
-      if (error instanceof ProfileErrors) throw Problems.badRequest(`the profile is not valid: ${error.errors[0]}${error.errors.length > 1 ? ` (and ${error.errors.length - 1} more)` : ''}`, { errors: error.errors });
+      if (error instanceof ProfileErrors)
+        throw Problems.badRequest(`the profile is not valid: ${error.errors[0]}${error.errors.length > 1 ? ` (and ${error.errors.length - 1} more)` : ''}`, {
+          errors: error.errors,
+        });
       throw error;
     }
   }
@@ -83,7 +85,10 @@ export class PipelinesService {
   /** A service whose provider selected a container profile runs that one: its own cannot be edited meanwhile. */
   private async assertNotSelected(serviceId: string): Promise<void> {
     const { source, name } = await this.profileOf(serviceId);
-    if (source === 'container') throw Problems.conflict(`the provider selected the container profile "${name}" for this service: its pipelines are that profile's (clear the service's profile property to edit its own)`);
+    if (source === 'container')
+      throw Problems.conflict(
+        `the provider selected the container profile "${name}" for this service: its pipelines are that profile's (clear the service's profile property to edit its own)`,
+      );
   }
 
   async saveProfile(serviceId: string, input: unknown) {
@@ -127,7 +132,10 @@ export class PipelinesService {
       const row = await this.profiles.lockContainerProfile(containerId, name, manager);
       if (!row) throw Problems.notFound('container profile', name);
       const selecting = await this.profiles.servicesSelecting(containerId, name, manager);
-      if (selecting.length) throw Problems.conflict(`${selecting.length} service(s) run the profile "${name}": select another profile for them first`, { services: selecting.map((one) => one.id) });
+      if (selecting.length)
+        throw Problems.conflict(`${selecting.length} service(s) run the profile "${name}": select another profile for them first`, {
+          services: selecting.map((one) => one.id),
+        });
       await this.profiles.deleteContainerProfile(containerId, name, manager);
     });
   }
@@ -164,7 +172,18 @@ export class PipelinesService {
     // the jobs, their input and their edges in one statement
     const edges = pipeline.steps.flatMap((step) => step.after.map((prerequisite) => ({ jobId: ids.get(step.name)!, prerequisiteId: ids.get(prerequisite)! })));
     await this.jobs.createRun(jobs, mfile.id, edges, manager);
-    await this.usage.record(manager, ...jobs.map((job) => ({ metric: 'jobs' as const, value: 1, containerId: job.containerId, serviceId: job.serviceId, resourceType: 'job' as const, resourceId: job.id, idempotencyKey: `${job.id}:jobs` })));
+    await this.usage.record(
+      manager,
+      ...jobs.map((job) => ({
+        metric: 'jobs' as const,
+        value: 1,
+        containerId: job.containerId,
+        serviceId: job.serviceId,
+        resourceType: 'job' as const,
+        resourceId: job.id,
+        idempotencyKey: `${job.id}:jobs`,
+      })),
+    );
     outbox.add(...jobs.filter((job) => job.state === JobState.Queued));
     return jobs;
   }
@@ -197,7 +216,10 @@ export class PipelinesService {
     for (const job of outbox.items) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job.id]);
     for (const [queue, ids] of byQueue) {
       try {
-        await this.queues.dispatchMany(queue, ids.map((jobId) => ({ jobId })));
+        await this.queues.dispatchMany(
+          queue,
+          ids.map((jobId) => ({ jobId })),
+        );
       } catch (error) {
         // PostgreSQL has the jobs as queued: the reconciler will enqueue them once Redis is back.
         this.logger.warn(`could not enqueue ${ids.length} job(s) on ${queue}: ${String(error)}`);

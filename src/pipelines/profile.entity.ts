@@ -24,4 +24,3 @@ export class ContainerProfile {
   @Column({ type: 'jsonb' }) definition: ProfileDefinition;
   @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;
 }
-

@@ -42,7 +42,9 @@ export class ProfileRepository {
 
   /** What each service whose profile (selected, else its own) has a periodic pipeline runs. */
   async periodicDefinitions(manager?: EntityManager): Promise<Array<{ serviceId: string; definition: ProfileDefinition }>> {
-    return this.db(manager).query(`SELECT "serviceId", COALESCE(selected, own) AS definition FROM (${EFFECTIVE_PROFILE}) e WHERE COALESCE(selected, own) ? 'periodic'`);
+    return this.db(manager).query(
+      `SELECT "serviceId", COALESCE(selected, own) AS definition FROM (${EFFECTIVE_PROFILE}) e WHERE COALESCE(selected, own) ? 'periodic'`,
+    );
   }
 
   /** Creates or replaces a service's own profile. */
@@ -57,7 +59,9 @@ export class ProfileRepository {
 
   /** A container's profiles, by name. */
   async containerProfiles(containerId: string, manager?: EntityManager): Promise<ContainerProfile[]> {
-    return this.db(manager).getRepository(ContainerProfile).find({ where: { containerId }, order: { name: 'ASC' } });
+    return this.db(manager)
+      .getRepository(ContainerProfile)
+      .find({ where: { containerId }, order: { name: 'ASC' } });
   }
 
   /** How many services of a container select each profile name. */
@@ -97,10 +101,10 @@ export class ProfileRepository {
 
   /** Whether the container offers this profile; FOR KEY SHARE: it cannot be deleted before the caller commits. */
   async lockOffered(containerId: string, name: string, manager?: EntityManager): Promise<boolean> {
-    const offered: { name: string }[] = await this.db(manager).query(
-      'SELECT name FROM container_profile WHERE container_id = $1 AND name = $2 FOR KEY SHARE',
-      [containerId, name],
-    );
+    const offered: { name: string }[] = await this.db(manager).query('SELECT name FROM container_profile WHERE container_id = $1 AND name = $2 FOR KEY SHARE', [
+      containerId,
+      name,
+    ]);
     return offered.length > 0;
   }
 }

@@ -2,10 +2,28 @@ import { conditionMismatch, defaultProfile, findCycle, ProfileErrors, validatePr
 
 describe('profiles', () => {
   it('finds cycles, including long ones and self-loops, and none in a DAG', () => {
-    expect(findCycle([{ name: 'a', after: [] }, { name: 'b', after: ['a'] }, { name: 'c', after: ['a', 'b'] }])).toBeUndefined();
-    expect(findCycle([{ name: 'a', after: ['c'] }, { name: 'b', after: ['a'] }, { name: 'c', after: ['b'] }])).toEqual(['a', 'c', 'b', 'a']);
+    expect(
+      findCycle([
+        { name: 'a', after: [] },
+        { name: 'b', after: ['a'] },
+        { name: 'c', after: ['a', 'b'] },
+      ]),
+    ).toBeUndefined();
+    expect(
+      findCycle([
+        { name: 'a', after: ['c'] },
+        { name: 'b', after: ['a'] },
+        { name: 'c', after: ['b'] },
+      ]),
+    ).toEqual(['a', 'c', 'b', 'a']);
     expect(findCycle([{ name: 'a', after: ['a'] }])).toEqual(['a', 'a']);
-    expect(findCycle([{ name: 'x', after: [] }, { name: 'a', after: ['b'] }, { name: 'b', after: ['a'] }])).toEqual(['a', 'b', 'a']);
+    expect(
+      findCycle([
+        { name: 'x', after: [] },
+        { name: 'a', after: ['b'] },
+        { name: 'b', after: ['a'] },
+      ]),
+    ).toEqual(['a', 'b', 'a']);
   });
 
   it('conditions are data: mimetype globs and a size range', () => {
@@ -24,13 +42,23 @@ describe('profiles', () => {
   });
 
   it('names default to the task, options get their defaults, and every problem is listed', () => {
-    expect(validateProfile({ ingest: { steps: [{ task: 'md5' }, { task: 'thumbnail', after: ['md5'] }] } }).ingest!.steps.map((step) => [step.name, step.options])).toEqual([
+    expect(
+      validateProfile({ ingest: { steps: [{ task: 'md5' }, { task: 'thumbnail', after: ['md5'] }] } }).ingest!.steps.map((step) => [step.name, step.options]),
+    ).toEqual([
       ['md5', {}],
       ['thumbnail', { width: 210, height: 128, format: 'jpeg', quality: 80, fit: 'inside' }],
     ]);
     let errors: string[] = [];
     try {
-      validateProfile({ ingest: { steps: [{ task: 'md5', name: 'Bad Name' }, { task: 'md5', options: [] }] }, periodic: { steps: [] } });
+      validateProfile({
+        ingest: {
+          steps: [
+            { task: 'md5', name: 'Bad Name' },
+            { task: 'md5', options: [] },
+          ],
+        },
+        periodic: { steps: [] },
+      });
     } catch (error) {
       errors = (error as ProfileErrors).errors;
     }
@@ -47,7 +75,11 @@ describe('profiles', () => {
   });
 
   it('names every object inherits are not options (they were accepted and silently dropped)', () => {
-    expect(() => validateProfile({ ingest: { steps: [{ task: 'thumbnail', options: { constructor: 1 } }] } })).toThrow('ingest.steps[0].options.constructor is not an option of thumbnail');
-    expect(() => validateProfile({ ingest: { steps: [{ task: 'md5', options: { toString: 'x' } }] } })).toThrow('ingest.steps[0].options.toString is not an option of md5 (it has none)');
+    expect(() => validateProfile({ ingest: { steps: [{ task: 'thumbnail', options: { constructor: 1 } }] } })).toThrow(
+      'ingest.steps[0].options.constructor is not an option of thumbnail',
+    );
+    expect(() => validateProfile({ ingest: { steps: [{ task: 'md5', options: { toString: 'x' } }] } })).toThrow(
+      'ingest.steps[0].options.toString is not an option of md5 (it has none)',
+    );
   });
 });

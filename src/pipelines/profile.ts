@@ -90,7 +90,8 @@ function validatePipeline(trigger: Trigger, value: unknown, errors: string[], mi
     errors.push(`${trigger} must be an object with steps`);
     return undefined;
   }
-  for (const key of Object.keys(value)) if (key !== 'steps' && key !== 'schedule') errors.push(`${trigger}.${key} is not a pipeline property (steps, schedule)`);
+  for (const key of Object.keys(value))
+    if (key !== 'steps' && key !== 'schedule') errors.push(`${trigger}.${key} is not a pipeline property (steps, schedule)`);
   const pipeline: Pipeline = { steps: [] };
   if (trigger === 'periodic') {
     if (typeof value.schedule !== 'string') errors.push('periodic.schedule is required: a cron expression such as "0 3 * * *"');
@@ -102,7 +103,8 @@ function validatePipeline(trigger: Trigger, value: unknown, errors: string[], mi
         // every tick walks the whole service: ticks closer than the minimum would flood the queues
         const ticks = [0, 1, 2, 3].map(() => expression.next().getTime());
         const closest = Math.min(...ticks.slice(1).map((tick, index) => tick - ticks[index])) / 1000;
-        if (closest < minIntervalSeconds) throw new Error(`it fires every ${closest} s; the minimum is ${minIntervalSeconds} s (PERIODIC_MIN_INTERVAL_SECONDS)`);
+        if (closest < minIntervalSeconds)
+          throw new Error(`it fires every ${closest} s; the minimum is ${minIntervalSeconds} s (PERIODIC_MIN_INTERVAL_SECONDS)`);
         pipeline.schedule = value.schedule.trim();
       } catch (error) {
         errors.push(`periodic.schedule "${value.schedule}" is not a cron expression: ${(error as Error).message}`);
@@ -121,7 +123,9 @@ function validatePipeline(trigger: Trigger, value: unknown, errors: string[], mi
       errors.push(`${path} must be an object`);
       return;
     }
-    for (const key of Object.keys(raw)) if (!['name', 'task', 'options', 'when', 'queue', 'after'].includes(key)) errors.push(`${path}.${key} is not a step property (name, task, options, when, queue, after)`);
+    for (const key of Object.keys(raw))
+      if (!['name', 'task', 'options', 'when', 'queue', 'after'].includes(key))
+        errors.push(`${path}.${key} is not a step property (name, task, options, when, queue, after)`);
     const task = typeof raw.task === 'string' ? raw.task : '';
     if (!isTaskName(task)) {
       errors.push(`${path}.task "${String(raw.task)}" is not a task (see GET /api/v1/tasks)`);
@@ -166,7 +170,8 @@ function validateCondition(value: unknown, path: string, errors: string[]): Step
     return undefined;
   }
   const condition: StepCondition = {};
-  for (const key of Object.keys(value)) if (!['mimetypes', 'minSize', 'maxSize'].includes(key)) errors.push(`${path}.${key} is not a condition (mimetypes, minSize, maxSize)`);
+  for (const key of Object.keys(value))
+    if (!['mimetypes', 'minSize', 'maxSize'].includes(key)) errors.push(`${path}.${key} is not a condition (mimetypes, minSize, maxSize)`);
   if (value.mimetypes !== undefined) {
     if (!Array.isArray(value.mimetypes) || value.mimetypes.length === 0 || value.mimetypes.some((glob) => typeof glob !== 'string' || !MIME_GLOB.test(glob))) {
       errors.push(`${path}.mimetypes must be a non-empty array of types or globs such as image/jpeg, image/*`);
@@ -178,7 +183,8 @@ function validateCondition(value: unknown, path: string, errors: string[]): Step
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) errors.push(`${path}.${bound} must be a whole number of bytes`);
     else condition[bound] = size;
   }
-  if (condition.minSize !== undefined && condition.maxSize !== undefined && condition.minSize > condition.maxSize) errors.push(`${path}: minSize is larger than maxSize`);
+  if (condition.minSize !== undefined && condition.maxSize !== undefined && condition.minSize > condition.maxSize)
+    errors.push(`${path}: minSize is larger than maxSize`);
   return condition;
 }
 

@@ -21,7 +21,19 @@ export class ProfilesController {
     summary:
       'Replace the profile. Each step: task, options, `when` {mimetypes, minSize, maxSize} (data, never code), queue, `after` (step names; no cycles). periodic has a cron `schedule`. Every error is listed (400).',
   })
-  @ApiBody({ schema: { type: 'object', example: { ingest: { steps: [{ name: 'mime', task: 'mime' }, { name: 'thumbnail', task: 'thumbnail', options: { width: 320, height: 200 }, when: { mimetypes: ['image/*'] }, after: ['mime'] }] } } } })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      example: {
+        ingest: {
+          steps: [
+            { name: 'mime', task: 'mime' },
+            { name: 'thumbnail', task: 'thumbnail', options: { width: 320, height: 200 }, when: { mimetypes: ['image/*'] }, after: ['mime'] },
+          ],
+        },
+      },
+    },
+  })
   put(@Param('id') serviceId: string, @Body() body: unknown) {
     return this.pipelines.saveProfile(serviceId, body);
   }

@@ -77,7 +77,9 @@ export function isHardwareQueue(name: string): name is HardwareQueueName {
 /** `normal`, `priority`, or `hardware.<tag>` for a dedicated device (served with concurrency 1). */
 export function assertQueueName(name: string): TaskQueueName {
   if (name === QueueName.Normal || name === QueueName.Priority || isHardwareQueue(name)) return name;
-  throw Problems.badRequest(`unknown queue "${name}": use normal, priority or hardware.<tag>`, { errors: [`queue must be normal, priority or hardware.<tag>`] });
+  throw Problems.badRequest(`unknown queue "${name}": use normal, priority or hardware.<tag>`, {
+    errors: [`queue must be normal, priority or hardware.<tag>`],
+  });
 }
 
 /**

@@ -43,7 +43,9 @@ export class QueueRegistry implements OnApplicationShutdown {
     if (!queue) {
       // each queue holds a blocking Redis connection once consumed: a client inventing hardware tags must not exhaust them
       if (this.dynamic.size >= MAX_DYNAMIC_QUEUES) {
-        throw Problems.badRequest(`no more than ${MAX_DYNAMIC_QUEUES} hardware queues per process: "${name}" is one too many`, { errors: [`queue ${name} is not known here`] });
+        throw Problems.badRequest(`no more than ${MAX_DYNAMIC_QUEUES} hardware queues per process: "${name}" is one too many`, {
+          errors: [`queue ${name} is not known here`],
+        });
       }
       queue = new Bull<QueuedJob>(name, this.options);
       this.dynamic.set(name, queue);

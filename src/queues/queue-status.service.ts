@@ -36,12 +36,11 @@ export class QueueStatusService {
       }
     }
     const known = this.queues.all().map((queue) => queue.name);
-    const taskNames = [
-      QueueName.Normal,
-      QueueName.Priority,
-      ...[...new Set([...hardware, ...served.keys(), ...known])].filter(isHardwareQueue).sort(),
+    const taskNames = [QueueName.Normal, QueueName.Priority, ...[...new Set([...hardware, ...served.keys(), ...known])].filter(isHardwareQueue).sort()];
+    const names: Array<[string, QueueState['kind']]> = [
+      ...taskNames.map((name) => [name, 'task'] as [string, 'task']),
+      ...INTERNAL_QUEUES.map((name) => [name, 'internal'] as [string, 'internal']),
     ];
-    const names: Array<[string, QueueState['kind']]> = [...taskNames.map((name) => [name, 'task'] as [string, 'task']), ...INTERNAL_QUEUES.map((name) => [name, 'internal'] as [string, 'internal'])];
     const queues = await Promise.all(
       names.map(async ([name, kind]): Promise<QueueState> => {
         const workersOn = kind === 'internal' ? { workers: workers.length, concurrency: 0 } : (served.get(name) ?? { workers: 0, concurrency: 0 });
@@ -50,7 +49,14 @@ export class QueueStatusService {
           return {
             name,
             kind,
-            counts: { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0, completed: counts.completed ?? 0, paused: counts.paused ?? 0 },
+            counts: {
+              waiting: counts.waiting ?? 0,
+              active: counts.active ?? 0,
+              delayed: counts.delayed ?? 0,
+              failed: counts.failed ?? 0,
+              completed: counts.completed ?? 0,
+              paused: counts.paused ?? 0,
+            },
             ...workersOn,
           };
         } catch (error) {

@@ -15,7 +15,11 @@ class QueueCountsDoc {
 
 class QueueStateDoc {
   @ApiProperty({ example: 'normal' }) name: string;
-  @ApiProperty({ enum: ['task', 'internal'], description: 'task: normal, priority, hardware.<tag>; internal: periodic ticks (scheduler) and webhook deliveries' }) kind: string;
+  @ApiProperty({
+    enum: ['task', 'internal'],
+    description: 'task: normal, priority, hardware.<tag>; internal: periodic ticks (scheduler) and webhook deliveries',
+  })
+  kind: string;
   @ApiProperty({ type: QueueCountsDoc, nullable: true }) counts: QueueCountsDoc | null;
   @ApiPropertyOptional({ description: 'Why the counts could not be read' }) error?: string;
   @ApiProperty({ description: 'Workers online consuming this queue' }) workers: number;
@@ -48,7 +52,9 @@ export class QueuesController {
   @Get()
   @Authorize('usage:read')
   @Header('Cache-Control', 'no-store')
-  @ApiOperation({ summary: 'Jobs waiting, active, delayed, failed and completed per queue, and the workers online with the queues they serve (the admin key only)' })
+  @ApiOperation({
+    summary: 'Jobs waiting, active, delayed, failed and completed per queue, and the workers online with the queues they serve (the admin key only)',
+  })
   @ApiOkResponse({ type: QueuesStatusDoc })
   queues(@Auth() auth: RequestAuth): Promise<QueuesStatus> {
     if (auth.key.resourceType !== 'provider') throw Problems.forbidden("this key lacks the provider scope: queues and workers are the provider's to see");

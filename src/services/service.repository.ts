@@ -95,8 +95,14 @@ export class ServiceRepository {
   }
 
   /** The service's management state (its suspension or its container's, its time window), for the suspension and time-window rules. */
-  async stateOf(id: string, manager?: EntityManager): Promise<{ suspended: boolean; containerSuspended: boolean; startsAt: Date | null; endsAt: Date | null } | undefined> {
-    const [row] = await this.db(manager).query('SELECT s.suspended, c.suspended AS container_suspended, s.starts_at, s.ends_at FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $1', [id]);
+  async stateOf(
+    id: string,
+    manager?: EntityManager,
+  ): Promise<{ suspended: boolean; containerSuspended: boolean; startsAt: Date | null; endsAt: Date | null } | undefined> {
+    const [row] = await this.db(manager).query(
+      'SELECT s.suspended, c.suspended AS container_suspended, s.starts_at, s.ends_at FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $1',
+      [id],
+    );
     return row && { suspended: row.suspended, containerSuspended: row.container_suspended, startsAt: row.starts_at, endsAt: row.ends_at };
   }
 }

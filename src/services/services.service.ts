@@ -49,20 +49,20 @@ export class ServicesService {
       if (dto.profile) await this.assertOffered(manager, containerId, dto.profile);
       const service = await this.services.create(
         {
-        id: uuidv7(),
-        containerId,
-        name: dto.name,
-        description: dto.description ?? null,
-        suspended: dto.suspended ?? false,
-        startsAt: dto.startsAt ?? null,
-        endsAt: dto.endsAt ?? null,
-        priority: dto.priority ?? false,
-        diskQuota: dto.diskQuota ?? null,
-        ingestQuota: dto.ingestQuota ?? null,
-        jobruntimeQuota: dto.jobruntimeQuota ?? null,
-        accessSpeed: dto.accessSpeed ?? null,
-        profile: dto.profile ?? null,
-        properties: dto.properties ?? {},
+          id: uuidv7(),
+          containerId,
+          name: dto.name,
+          description: dto.description ?? null,
+          suspended: dto.suspended ?? false,
+          startsAt: dto.startsAt ?? null,
+          endsAt: dto.endsAt ?? null,
+          priority: dto.priority ?? false,
+          diskQuota: dto.diskQuota ?? null,
+          ingestQuota: dto.ingestQuota ?? null,
+          jobruntimeQuota: dto.jobruntimeQuota ?? null,
+          accessSpeed: dto.accessSpeed ?? null,
+          profile: dto.profile ?? null,
+          properties: dto.properties ?? {},
         },
         manager,
       );
@@ -80,7 +80,10 @@ export class ServicesService {
 
   /** The container offers this profile; FOR KEY SHARE: it cannot be deleted before the caller commits. */
   private async assertOffered(manager: EntityManager, containerId: string, name: string): Promise<void> {
-    if (!(await this.profiles.lockOffered(containerId, name, manager))) throw Problems.badRequest(`the container offers no profile named "${name}" (GET /containers/${containerId}/profiles)`, { errors: [`profile ${name} does not exist`] });
+    if (!(await this.profiles.lockOffered(containerId, name, manager)))
+      throw Problems.badRequest(`the container offers no profile named "${name}" (GET /containers/${containerId}/profiles)`, {
+        errors: [`profile ${name} does not exist`],
+      });
   }
 
   async view(manager: EntityManager, id: string): Promise<ServiceView> {
@@ -109,7 +112,8 @@ export class ServicesService {
       for (const field of ['name', 'description', 'properties', ...MANAGEMENT_PROPERTIES] as const) {
         if (dto[field] !== undefined) (service as unknown as Record<string, unknown>)[field] = dto[field];
       }
-      if (service.startsAt && service.endsAt && service.startsAt >= service.endsAt) throw Problems.badRequest('startsAt must be before endsAt', { errors: ['startsAt must be before endsAt'] });
+      if (service.startsAt && service.endsAt && service.startsAt >= service.endsAt)
+        throw Problems.badRequest('startsAt must be before endsAt', { errors: ['startsAt must be before endsAt'] });
       if (dto.profile) await this.assertOffered(manager, service.containerId, dto.profile);
       await this.services.save(service, manager);
       return this.view(manager, id);

@@ -22,7 +22,11 @@ describe('ContentStore (real disk)', () => {
   it('hashes while writing and commits by rename', async () => {
     const chunks = [Buffer.from('hello '), Buffer.from('world')];
     const blob = await store.receive(Readable.from(chunks), { maxBytes: 100 });
-    expect(blob).toMatchObject({ size: 11, md5: createHash('md5').update('hello world').digest('hex'), sha256: createHash('sha256').update('hello world').digest('hex') });
+    expect(blob).toMatchObject({
+      size: 11,
+      md5: createHash('md5').update('hello world').digest('hex'),
+      sha256: createHash('sha256').update('hello world').digest('hex'),
+    });
     expect(blob.head.toString()).toBe('hello world');
     expect(blob.blobKey).toMatch(/^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f-]{36}$/);
     expect(readdirSync(join(root, 'tmp'))).toEqual([]);

@@ -171,7 +171,10 @@ export class ContentStore {
       const path = join(this.tempDir, name);
       const sameHost = host === TEMP_PREFIX.split('~')[0];
       const dead = sameHost ? Number(pid) !== process.pid && !isProcessAlive(Number(pid)) : false;
-      const stale = await stat(path).then((s) => now - s.mtimeMs > 3600_000, () => false);
+      const stale = await stat(path).then(
+        (s) => now - s.mtimeMs > 3600_000,
+        () => false,
+      );
       if (dead || stale) {
         await rm(path, { force: true, recursive: true });
         removed++;

@@ -34,7 +34,8 @@ export function expectedDigests(headers: IncomingHttpHeaders): ExpectedDigests {
   const contentMd5 = header(headers, 'content-md5');
   if (contentMd5) {
     const bytes = Buffer.from(contentMd5.trim(), 'base64');
-    if (bytes.length !== 16 || !/^[A-Za-z0-9+/]{22}==$/.test(contentMd5.trim())) throw Problems.badRequest('Content-MD5 must be the base64 of 16 bytes', { errors: ['Content-MD5 is malformed'] });
+    if (bytes.length !== 16 || !/^[A-Za-z0-9+/]{22}==$/.test(contentMd5.trim()))
+      throw Problems.badRequest('Content-MD5 must be the base64 of 16 bytes', { errors: ['Content-MD5 is malformed'] });
     expected.md5 = { hex: bytes.toString('hex'), header: 'Content-MD5' };
   }
   for (const name of ['repr-digest', 'content-digest']) {

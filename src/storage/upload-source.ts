@@ -81,7 +81,8 @@ export function openUpload(request: IncomingMessage, options: { maxBytes: number
       // busboy ends the file with a plain Error when the form is cut short (no closing boundary) or a part is
       // malformed: the client's doing, so it is told so (400) instead of a server error
       stream.on('error', (error: Error & { status?: number }) => {
-        if (!(error instanceof ProblemError) && error.status === undefined) Object.assign(error, { status: 400, message: `malformed multipart body: ${error.message}` });
+        if (!(error instanceof ProblemError) && error.status === undefined)
+          Object.assign(error, { status: 400, message: `malformed multipart body: ${error.message}` });
       });
       stream.on('limit', () => stream.destroy(Problems.tooLarge(`the file is larger than the ${options.maxBytes} bytes allowed`, { limit: options.maxBytes })));
       try {

@@ -57,13 +57,26 @@ export class ChecksumHandlers {
     const ok = now.md5 === input.md5 && now.sha256 === input.sha256 && now.size === input.size;
     if (ok) return { status: 'succeeded', result: { ok, ...now, restored: false } };
     await this.meter('corruption', input, context.jobId);
-    const what = now.size < 0 ? 'the file is missing' : [now.size !== input.size ? `size ${now.size} instead of ${input.size}` : '', now.sha256 !== input.sha256 ? `sha256 ${now.sha256} instead of ${input.sha256}` : '', now.md5 !== input.md5 ? 'md5 differs' : ''].filter(Boolean).join(', ');
+    const what =
+      now.size < 0
+        ? 'the file is missing'
+        : [
+            now.size !== input.size ? `size ${now.size} instead of ${input.size}` : '',
+            now.sha256 !== input.sha256 ? `sha256 ${now.sha256} instead of ${input.sha256}` : '',
+            now.md5 !== input.md5 ? 'md5 differs' : '',
+          ]
+            .filter(Boolean)
+            .join(', ');
     const restored = await this.restore(input);
     if (!restored) {
       await this.meter('dataloss', input, context.jobId);
       return { status: 'failed', error: `corruption: the stored bytes of "${input.name}" changed (${what}) and there is no backup to restore them from` };
     }
-    return { status: 'succeeded', result: { ok: false, ...now, restored: true }, mfilePatch: { content: restored, metadata: { restoredAt: new Date().toISOString() } } };
+    return {
+      status: 'succeeded',
+      result: { ok: false, ...now, restored: true },
+      mfilePatch: { content: restored, metadata: { restoredAt: new Date().toISOString() } },
+    };
   }
 
   @TaskHandler(TaskName.Backup)
@@ -102,7 +115,9 @@ export class ChecksumHandlers {
   /** A new blob with the backup's bytes, if a copy exists and still hashes right; undefined otherwise. */
   private async restore(input: Mfile): Promise<StoredBlob | undefined> {
     if (!(await this.backups.has(input.sha256))) return undefined;
-    const blob = await this.store.receive(createReadStream(this.backups.pathOf(input.sha256), { highWaterMark: 1024 * 1024 }), { maxBytes: Number.MAX_SAFE_INTEGER });
+    const blob = await this.store.receive(createReadStream(this.backups.pathOf(input.sha256), { highWaterMark: 1024 * 1024 }), {
+      maxBytes: Number.MAX_SAFE_INTEGER,
+    });
     if (blob.sha256 !== input.sha256) {
       await this.store.remove(blob.blobKey);
       return undefined; // the copy is damaged too
@@ -126,7 +141,8 @@ export class ChecksumHandlers {
   async detectMime(context: TaskContext<TaskName.Mime>): Promise<TaskOutcome<TaskName.Mime>> {
     const [input] = context.inputs;
     const chunks: Buffer[] = [];
-    if (input.size > 0) for await (const chunk of this.store.read(input.blobKey, { start: 0, end: Math.min(input.size, 4100) - 1 })) chunks.push(chunk as Buffer);
+    if (input.size > 0)
+      for await (const chunk of this.store.read(input.blobKey, { start: 0, end: Math.min(input.size, 4100) - 1 })) chunks.push(chunk as Buffer);
     const mimetype = await this.mime.detect(Buffer.concat(chunks), input.name);
     const changed = mimetype !== input.mimetype;
     return { status: 'succeeded', result: { mimetype, previous: input.mimetype, changed }, ...(changed ? { mfilePatch: { mimetype } } : {}) };

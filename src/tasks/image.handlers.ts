@@ -14,8 +14,18 @@ const EXTENSION: Record<ImageFormat, string> = { jpeg: 'jpg', webp: 'webp', png:
 
 /** EXIF fields worth showing, by tag number (IFD0 and the Exif sub-IFD). */
 const EXIF_TAGS: Record<number, string> = {
-  0x010f: 'make', 0x0110: 'model', 0x0131: 'software', 0x0132: 'modifiedAt', 0x013b: 'artist', 0x8298: 'copyright',
-  0x9003: 'takenAt', 0x829a: 'exposureTime', 0x829d: 'fNumber', 0x8827: 'iso', 0x920a: 'focalLength', 0xa434: 'lensModel',
+  0x010f: 'make',
+  0x0110: 'model',
+  0x0131: 'software',
+  0x0132: 'modifiedAt',
+  0x013b: 'artist',
+  0x8298: 'copyright',
+  0x9003: 'takenAt',
+  0x829a: 'exposureTime',
+  0x829d: 'fNumber',
+  0x8827: 'iso',
+  0x920a: 'focalLength',
+  0xa434: 'lensModel',
 };
 
 /**
@@ -36,8 +46,11 @@ export class ImageHandlers {
 
   private failure(input: Mfile, error: unknown): TaskFailure {
     const message = (error as Error).message ?? String(error);
-    if (/pixel limit/i.test(message)) return new TaskFailure(`"${input.name}" has more pixels than the ${this.config.imageMaxPixels} allowed (IMAGE_MAX_PIXELS): not decoded`);
-    return new TaskFailure(`"${input.name}" is not an image sharp can read: ${toolMessage(message, [[this.store.pathOf(input.blobKey), 'the file']]) || 'no reason given'}`);
+    if (/pixel limit/i.test(message))
+      return new TaskFailure(`"${input.name}" has more pixels than the ${this.config.imageMaxPixels} allowed (IMAGE_MAX_PIXELS): not decoded`);
+    return new TaskFailure(
+      `"${input.name}" is not an image sharp can read: ${toolMessage(message, [[this.store.pathOf(input.blobKey), 'the file']]) || 'no reason given'}`,
+    );
   }
 
   @TaskHandler(TaskName.ImageMetadata)
@@ -91,7 +104,15 @@ export class ImageHandlers {
     return {
       status: 'succeeded',
       result,
-      outputs: [{ name: `${parse(input.name).name}.${role}.${EXTENSION[format]}`, role, blob, mimetype: MIMETYPE[format], data: { width: result.width, height: result.height } }],
+      outputs: [
+        {
+          name: `${parse(input.name).name}.${role}.${EXTENSION[format]}`,
+          role,
+          blob,
+          mimetype: MIMETYPE[format],
+          data: { width: result.width, height: result.height },
+        },
+      ],
     };
   }
 }
@@ -119,7 +140,12 @@ export function readExif(raw: Buffer): Record<string, string | number> {
         if (!name) continue;
         if (type === 2) {
           const at = n <= 4 ? entry + 8 : u32(entry + 8);
-          if (at + n <= tiff.length) fields[name] = tiff.toString('latin1', at, at + n).replace(/\0+$/, '').trim().slice(0, 200);
+          if (at + n <= tiff.length)
+            fields[name] = tiff
+              .toString('latin1', at, at + n)
+              .replace(/\0+$/, '')
+              .trim()
+              .slice(0, 200);
         } else if (type === 3) fields[name] = u16(entry + 8);
         else if (type === 4) fields[name] = u32(entry + 8);
         else if (type === 5) {

@@ -45,18 +45,36 @@ export interface TaskTypes {
   [TaskName.Fixity]: { options: Record<string, never>; result: { ok: boolean; md5: string; sha256: string; size: number; restored: boolean } };
   [TaskName.Backup]: { options: Record<string, never>; result: { sha256: string; size: number; created: boolean } };
   [TaskName.Retrieve]: { options: Record<string, never>; result: { sha256: string; size: number; storedWasDamaged: boolean } };
-  [TaskName.FetchUrl]: { options: { url: string }; result: { url: string; status: number; changed: boolean; size: number; sha256: string; etag: string | null; lastModified: string | null } };
+  [TaskName.FetchUrl]: {
+    options: { url: string };
+    result: { url: string; status: number; changed: boolean; size: number; sha256: string; etag: string | null; lastModified: string | null };
+  };
   [TaskName.Webhook]: { options: { webhookId: string }; result: { url: string; status: number; durationMs: number; response: unknown } };
   [TaskName.Mime]: { options: Record<string, never>; result: { mimetype: string; previous: string; changed: boolean } };
   [TaskName.ImageMetadata]: {
     options: Record<string, never>;
-    result: { width: number; height: number; format: string; orientation: number | null; space: string | null; hasAlpha: boolean; density: number | null; exif: Record<string, string | number> };
+    result: {
+      width: number;
+      height: number;
+      format: string;
+      orientation: number | null;
+      space: string | null;
+      hasAlpha: boolean;
+      density: number | null;
+      exif: Record<string, string | number>;
+    };
   };
   [TaskName.Thumbnail]: { options: ImageSizeOptions; result: { width: number; height: number; format: string; size: number } };
   [TaskName.Poster]: { options: ImageSizeOptions; result: { width: number; height: number; format: string; size: number } };
   [TaskName.VideoMetadata]: {
     options: Record<string, never>;
-    result: { duration: number | null; format: string | null; bitRate: number | null; video: { codec: string; width: number; height: number; fps: number | null } | null; audio: { codec: string; channels: number; sampleRate: number } | null };
+    result: {
+      duration: number | null;
+      format: string | null;
+      bitRate: number | null;
+      video: { codec: string; width: number; height: number; fps: number | null } | null;
+      audio: { codec: string; channels: number; sampleRate: number } | null;
+    };
   };
   [TaskName.VideoPoster]: { options: { at: number; width: number; height: number }; result: { at: number; width: number; height: number; size: number } };
   [TaskName.VideoProxy]: { options: { height: number; crf: number }; result: { width: number; height: number; duration: number | null; size: number } };
@@ -86,7 +104,12 @@ const imageOptions = (width: number, height: number, what: string): Record<strin
   height: { type: 'integer', description: `largest height of the ${what} in pixels`, default: height, minimum: 8, maximum: 4096 },
   format: { type: 'string', description: 'output format', default: 'jpeg', enum: ['jpeg', 'webp', 'png'] },
   quality: { type: 'integer', description: 'quality for jpeg and webp', default: 80, minimum: 1, maximum: 100 },
-  fit: { type: 'string', description: '`inside` keeps the whole picture within width×height; `cover` fills it and crops', default: 'inside', enum: ['inside', 'cover'] },
+  fit: {
+    type: 'string',
+    description: '`inside` keeps the whole picture within width×height; `cover` fills it and crops',
+    default: 'inside',
+    enum: ['inside', 'cover'],
+  },
 });
 
 const NO_OPTIONS: Record<string, OptionSpec> = {};
@@ -114,12 +137,19 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
   },
   [TaskName.Fixity]: {
     name: TaskName.Fixity,
-    description: 'Re-hashes the stored bytes (MD5 and SHA-256 in one read) and compares them with what was recorded; a mismatch records `corruption` usage and restores the bytes from the backup, or, without one, records `dataloss` and fails',
+    description:
+      'Re-hashes the stored bytes (MD5 and SHA-256 in one read) and compares them with what was recorded; a mismatch records `corruption` usage and restores the bytes from the backup, or, without one, records `dataloss` and fails',
     defaultQueue: QueueName.Normal,
     inputs: ['*/*'],
     options: NO_OPTIONS,
     outputs: {},
-    results: { ok: 'size, MD5 and SHA-256 all match', md5: 'hex MD5 now', sha256: 'hex SHA-256 now', size: 'bytes now', restored: 'the bytes were damaged and restored from the backup' },
+    results: {
+      ok: 'size, MD5 and SHA-256 all match',
+      md5: 'hex MD5 now',
+      sha256: 'hex SHA-256 now',
+      size: 'bytes now',
+      restored: 'the bytes were damaged and restored from the backup',
+    },
   },
   [TaskName.Backup]: {
     name: TaskName.Backup,
@@ -147,15 +177,25 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     inputs: ['*/*'],
     options: { url: { type: 'text', description: 'where to fetch from (http or https)', pattern: '^https?://\\S+$', maxLength: 2000 } },
     outputs: {},
-    results: { url: 'fetched', status: 'HTTP status (304: unchanged)', changed: 'the content was replaced', size: 'bytes', sha256: 'of the content now', etag: 'the source ETag', lastModified: 'the source Last-Modified' },
+    results: {
+      url: 'fetched',
+      status: 'HTTP status (304: unchanged)',
+      changed: 'the content was replaced',
+      size: 'bytes',
+      sha256: 'of the content now',
+      etag: 'the source ETag',
+      lastModified: 'the source Last-Modified',
+    },
   },
   [TaskName.Webhook]: {
     name: TaskName.Webhook,
     description:
-      "Calls a web service registered as one of the service's webhooks with the Mfile's description (signed: MServe-Signature t=<unix>,v1=<HMAC-SHA256 of \"t.body\">), and records its answer",
+      'Calls a web service registered as one of the service\'s webhooks with the Mfile\'s description (signed: MServe-Signature t=<unix>,v1=<HMAC-SHA256 of "t.body">), and records its answer',
     defaultQueue: QueueName.Normal,
     inputs: ['*/*'],
-    options: { webhookId: { type: 'text', description: 'id of a webhook of the service (POST /services/:id/webhooks)', pattern: '^[0-9a-f-]{36}$', maxLength: 36 } },
+    options: {
+      webhookId: { type: 'text', description: 'id of a webhook of the service (POST /services/:id/webhooks)', pattern: '^[0-9a-f-]{36}$', maxLength: 36 },
+    },
     outputs: {},
     results: { url: 'called', status: 'HTTP status', durationMs: 'time to answer', response: 'its JSON body, or the first 4 KB of text' },
   },
@@ -175,7 +215,16 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     inputs: IMAGES,
     options: NO_OPTIONS,
     outputs: {},
-    results: { width: 'displayed width', height: 'displayed height', format: 'decoder format', orientation: 'EXIF orientation 1-8', space: 'colour space', hasAlpha: 'alpha channel', density: 'DPI', exif: 'selected EXIF fields' },
+    results: {
+      width: 'displayed width',
+      height: 'displayed height',
+      format: 'decoder format',
+      orientation: 'EXIF orientation 1-8',
+      space: 'colour space',
+      hasAlpha: 'alpha channel',
+      density: 'DPI',
+      exif: 'selected EXIF fields',
+    },
   },
   [TaskName.Thumbnail]: {
     name: TaskName.Thumbnail,
@@ -202,7 +251,13 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     inputs: [...VIDEOS, 'audio/*'],
     options: NO_OPTIONS,
     outputs: {},
-    results: { duration: 'seconds', format: 'container', bitRate: 'bits per second', video: 'codec, width, height, fps', audio: 'codec, channels, sample rate' },
+    results: {
+      duration: 'seconds',
+      format: 'container',
+      bitRate: 'bits per second',
+      video: 'codec, width, height, fps',
+      audio: 'codec, channels, sample rate',
+    },
   },
   [TaskName.VideoPoster]: {
     name: TaskName.VideoPoster,
@@ -248,11 +303,18 @@ export function isTaskName(name: string): name is TaskName {
  * Checks options against a task's schema and fills in the defaults. Returns the complete options, or the list of
  * what is wrong (unknown option, wrong type, out of range, not one of the allowed values).
  */
-export function resolveTaskOptions(task: TaskDefinition, given: Record<string, unknown> | undefined, path = 'options'): { options: Record<string, unknown>; errors: string[] } {
+export function resolveTaskOptions(
+  task: TaskDefinition,
+  given: Record<string, unknown> | undefined,
+  path = 'options',
+): { options: Record<string, unknown>; errors: string[] } {
   const errors: string[] = [];
   const options: Record<string, unknown> = {};
   for (const name of Object.keys(given ?? {})) {
-    if (!Object.hasOwn(task.options, name)) errors.push(`${path}.${name} is not an option of ${task.name}${Object.keys(task.options).length ? ` (it has ${Object.keys(task.options).join(', ')})` : ' (it has none)'}`);
+    if (!Object.hasOwn(task.options, name))
+      errors.push(
+        `${path}.${name} is not an option of ${task.name}${Object.keys(task.options).length ? ` (it has ${Object.keys(task.options).join(', ')})` : ' (it has none)'}`,
+      );
   }
   for (const [name, spec] of Object.entries(task.options)) {
     const value = given?.[name];
@@ -262,7 +324,8 @@ export function resolveTaskOptions(task: TaskDefinition, given: Record<string, u
       continue;
     }
     if (spec.type === 'text') {
-      if (typeof value !== 'string' || value.length > spec.maxLength || !new RegExp(spec.pattern).test(value)) errors.push(`${path}.${name} must match ${spec.pattern} (at most ${spec.maxLength} characters)`);
+      if (typeof value !== 'string' || value.length > spec.maxLength || !new RegExp(spec.pattern).test(value))
+        errors.push(`${path}.${name} must match ${spec.pattern} (at most ${spec.maxLength} characters)`);
       else options[name] = value;
     } else if (spec.type === 'string') {
       if (typeof value !== 'string' || !spec.enum.includes(value)) errors.push(`${path}.${name} must be one of ${spec.enum.join(', ')}`);

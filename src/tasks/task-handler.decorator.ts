@@ -47,7 +47,14 @@ export interface TaskUsage {
  * outcome cannot be recorded (a disk quota refused it, or the job was cancelled meanwhile).
  */
 export type TaskOutcome<N extends TaskName> =
-  | { status: 'succeeded'; result: TaskTypes[N]['result']; outputs?: TaskOutputFile[]; mfilePatch?: MfilePatch; usage?: TaskUsage[]; discard?: () => Promise<void> }
+  | {
+      status: 'succeeded';
+      result: TaskTypes[N]['result'];
+      outputs?: TaskOutputFile[];
+      mfilePatch?: MfilePatch;
+      usage?: TaskUsage[];
+      discard?: () => Promise<void>;
+    }
   | { status: 'failed'; error: string };
 
 /** A permanent failure (bad input, unsupported content): the job fails at once, without retries. */

@@ -16,14 +16,21 @@ describe('toolMessage', () => {
       `${stored}: Invalid data found when processing input`,
       '',
     ].join('\n');
-    expect(toolMessage(said, [[stored, 'the file']])).toBe('ffprobe exited with code 1 / moov atom not found / the file: Invalid data found when processing input');
+    expect(toolMessage(said, [[stored, 'the file']])).toBe(
+      'ffprobe exited with code 1 / moov atom not found / the file: Invalid data found when processing input',
+    );
   });
 
   it("says repeated lines once (libvips repeats its decoder's complaint)", () => {
-    expect(toolMessage('Input file has corrupt header: VipsJpeg: Bogus Huffman table definition\nVipsJpeg: Bogus Huffman table definition\nVipsJpeg: Bogus Huffman table definition', [])).toBe(
-      'Input file has corrupt header: VipsJpeg: Bogus Huffman table definition / VipsJpeg: Bogus Huffman table definition',
+    expect(
+      toolMessage(
+        'Input file has corrupt header: VipsJpeg: Bogus Huffman table definition\nVipsJpeg: Bogus Huffman table definition\nVipsJpeg: Bogus Huffman table definition',
+        [],
+      ),
+    ).toBe('Input file has corrupt header: VipsJpeg: Bogus Huffman table definition / VipsJpeg: Bogus Huffman table definition');
+    expect(toolMessage(`VipsForeignLoad: "${stored}" is not a known file format`, [[stored, 'the file']])).toBe(
+      'VipsForeignLoad: "the file" is not a known file format',
     );
-    expect(toolMessage(`VipsForeignLoad: "${stored}" is not a known file format`, [[stored, 'the file']])).toBe('VipsForeignLoad: "the file" is not a known file format');
     expect(toolMessage('', [])).toBe('');
   });
 });

@@ -1,5 +1,6 @@
 /** Lines of ffmpeg/ffprobe output that say nothing about why a file failed: progress, the banner, build details. */
-const NOISE = /^(frame=|size=|Metadata:|Stream mapping|Press \[q\]|ffprobe version|ffmpeg version|built with|configuration:|lib(avutil|avcodec|avformat|avdevice|avfilter|swscale|swresample|postproc)\s)/;
+const NOISE =
+  /^(frame=|size=|Metadata:|Stream mapping|Press \[q\]|ffprobe version|ffmpeg version|built with|configuration:|lib(avutil|avcodec|avformat|avdevice|avfilter|swscale|swresample|postproc)\s)/;
 
 /**
  * What a media tool (ffmpeg, ffprobe, libvips through sharp) said, made fit for a job's error: where files are stored

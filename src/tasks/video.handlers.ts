@@ -43,7 +43,12 @@ export class VideoHandlers {
   private probe(input: Mfile): Promise<Probe> {
     return new Promise((resolve, reject) => {
       ffmpeg.ffprobe(this.store.pathOf(input.blobKey), LOCAL_ONLY, (error: Error | null, data: FfprobeData) => {
-        if (error) return reject(new TaskFailure(`"${input.name}" is not a media file ffprobe can read: ${reason(error, error.message, [[this.store.pathOf(input.blobKey), 'the file']])}`));
+        if (error)
+          return reject(
+            new TaskFailure(
+              `"${input.name}" is not a media file ffprobe can read: ${reason(error, error.message, [[this.store.pathOf(input.blobKey), 'the file']])}`,
+            ),
+          );
         const video = data.streams.find((stream) => stream.codec_type === 'video' && stream.disposition?.attached_pic !== 1);
         const audio = data.streams.find((stream) => stream.codec_type === 'audio');
         const duration = Number(data.format.duration);
@@ -51,7 +56,14 @@ export class VideoHandlers {
           duration: Number.isFinite(duration) ? duration : null,
           format: data.format.format_name ?? null,
           bitRate: Number.isFinite(Number(data.format.bit_rate)) ? Number(data.format.bit_rate) : null,
-          video: video ? { codec: video.codec_name ?? 'unknown', width: video.width ?? 0, height: video.height ?? 0, fps: rate(video.avg_frame_rate) ?? rate(video.r_frame_rate) } : null,
+          video: video
+            ? {
+                codec: video.codec_name ?? 'unknown',
+                width: video.width ?? 0,
+                height: video.height ?? 0,
+                fps: rate(video.avg_frame_rate) ?? rate(video.r_frame_rate),
+              }
+            : null,
           audio: audio ? { codec: audio.codec_name ?? 'unknown', channels: audio.channels ?? 0, sampleRate: Number(audio.sample_rate ?? 0) } : null,
         });
       });
@@ -68,7 +80,13 @@ export class VideoHandlers {
    * Runs one ffmpeg command into a temp file and commits it. A signal (the process killed) is worth a retry; any
    * other failure is the input's and permanent.
    */
-  private async render(input: Mfile, command: ffmpeg.FfmpegCommand, extension: string, context: { reportProgress(percent: number): Promise<void> }, duration: number | null) {
+  private async render(
+    input: Mfile,
+    command: ffmpeg.FfmpegCommand,
+    extension: string,
+    context: { reportProgress(percent: number): Promise<void> },
+    duration: number | null,
+  ) {
     const temp = `${this.store.newTempPath()}.${extension}`;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -83,7 +101,15 @@ export class VideoHandlers {
           })
           .on('error', (error: Error, _stdout: string | null, stderr: string | null) => {
             if (/killed with signal|SIGKILL|SIGTERM/i.test(error.message)) reject(new Error(`ffmpeg was stopped (${error.message}): will retry`));
-            else reject(new TaskFailure(`ffmpeg failed: ${reason(error, stderr ?? undefined, [[this.store.pathOf(input.blobKey), 'the file'], [temp, 'the output']])}`));
+            else
+              reject(
+                new TaskFailure(
+                  `ffmpeg failed: ${reason(error, stderr ?? undefined, [
+                    [this.store.pathOf(input.blobKey), 'the file'],
+                    [temp, 'the output'],
+                  ])}`,
+                ),
+              );
           })
           .on('end', () => resolve())
           .save(temp);
@@ -154,7 +180,10 @@ export class VideoHandlers {
     if (preset.video) {
       if (!probe.video) throw new TaskFailure(`preset ${context.options.preset} makes a video, but "${input.name}" has no video stream`);
       const height = Math.min(preset.video.height, probe.video.height) & ~1;
-      command.videoCodec(preset.video.codec).videoFilters(`scale=-2:${height}`).outputOptions(['-crf', String(preset.video.crf), '-pix_fmt', 'yuv420p']);
+      command
+        .videoCodec(preset.video.codec)
+        .videoFilters(`scale=-2:${height}`)
+        .outputOptions(['-crf', String(preset.video.crf), '-pix_fmt', 'yuv420p']);
       if (preset.video.codec === 'libx264') command.outputOptions(['-preset', 'veryfast']);
       if (preset.video.codec === 'libvpx-vp9') command.outputOptions(['-b:v', '0', '-deadline', 'realtime', '-cpu-used', '8']);
     } else {
@@ -170,7 +199,14 @@ export class VideoHandlers {
     return {
       status: 'succeeded',
       result: { preset: context.options.preset, mimetype: preset.mimetype, size: blob.size, duration: probe.duration },
-      outputs: [{ name: `${parse(input.name).name}.${context.options.preset}.${preset.container}`, role: `transcode/${context.options.preset}`, blob, mimetype: preset.mimetype }],
+      outputs: [
+        {
+          name: `${parse(input.name).name}.${context.options.preset}.${preset.container}`,
+          role: `transcode/${context.options.preset}`,
+          blob,
+          mimetype: preset.mimetype,
+        },
+      ],
     };
   }
 }

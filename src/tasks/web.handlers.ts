@@ -37,7 +37,8 @@ export class WebHandlers {
         response = await outboundRequest(current, { method: 'GET', headers, timeoutMs: 60_000, allowPrivate: this.config.outboundAllowPrivate });
       } catch (error) {
         // a refused address is permanent; anything else (connection refused, reset, timeout) is worth a retry
-        if ((error as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL' || /not a URL|only http|credentials|address/.test((error as Error).message)) throw new TaskFailure((error as Error).message);
+        if ((error as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL' || /not a URL|only http|credentials|address/.test((error as Error).message))
+          throw new TaskFailure((error as Error).message);
         throw error;
       }
       const location = response.header('location');
@@ -108,7 +109,8 @@ export class WebHandlers {
       result = await this.webhooks.call(input.serviceId, context.options.webhookId, payload, context.jobId);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if ((code && code !== 'EADDRNOTAVAIL') || (error as Error).name === 'TimeoutError') throw new Error(`calling the webhook failed: ${(error as Error).message}: will retry`, { cause: error });
+      if ((code && code !== 'EADDRNOTAVAIL') || (error as Error).name === 'TimeoutError')
+        throw new Error(`calling the webhook failed: ${(error as Error).message}: will retry`, { cause: error });
       throw new TaskFailure((error as Error).message);
     }
     if (result.status >= 500) throw new Error(`${result.url} answered ${result.status}: will retry`);

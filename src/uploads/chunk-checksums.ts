@@ -10,8 +10,10 @@ export function chunkDigestChecksums(headers: IncomingHttpHeaders): ChunkChecksu
   const { 'repr-digest': _whole, ...chunkHeaders } = headers;
   const expected = expectedDigests(chunkHeaders);
   const checksums: ChunkChecksum[] = [];
-  if (expected.md5) checksums.push({ algorithm: 'md5', expected: Buffer.from(expected.md5.hex, 'hex').toString('base64'), header: expected.md5.header, status: 400 });
-  if (expected.sha256) checksums.push({ algorithm: 'sha256', expected: Buffer.from(expected.sha256.hex, 'hex').toString('base64'), header: expected.sha256.header, status: 400 });
+  if (expected.md5)
+    checksums.push({ algorithm: 'md5', expected: Buffer.from(expected.md5.hex, 'hex').toString('base64'), header: expected.md5.header, status: 400 });
+  if (expected.sha256)
+    checksums.push({ algorithm: 'sha256', expected: Buffer.from(expected.sha256.hex, 'hex').toString('base64'), header: expected.sha256.header, status: 400 });
   return checksums;
 }
 

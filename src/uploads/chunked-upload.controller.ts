@@ -47,7 +47,10 @@ export class ChunkedUploadController {
 
   @Post()
   @Authorize('mfile:create', 'service')
-  @ApiOperation({ summary: 'Start a chunked upload with its first chunk (any chunk): ?name= (&folderId=), Content-Range bytes a-b/total; optional Repr-Digest of the whole file' })
+  @ApiOperation({
+    summary:
+      'Start a chunked upload with its first chunk (any chunk): ?name= (&folderId=), Content-Range bytes a-b/total; optional Repr-Digest of the whole file',
+  })
   @ApiHeader({ name: 'Content-Range', required: true })
   async start(@Auth() auth: RequestAuth, @Query() query: UploadQuery, @Req() request: Request, @Res() response: Response) {
     const range = contentRange(request);
@@ -69,7 +72,13 @@ export class ChunkedUploadController {
   @Authorize('mfile:create', 'service')
   @ApiOperation({ summary: 'Send one more chunk (Content-Range bytes a-b/total); 201 with the Mfile (and its key) when it was the last one' })
   @ApiHeader({ name: 'Content-Range', required: true })
-  async chunk(@Auth() auth: RequestAuth, @Param('id') serviceId: string, @Param('uploadId') uploadId: string, @Req() request: Request, @Res() response: Response) {
+  async chunk(
+    @Auth() auth: RequestAuth,
+    @Param('id') serviceId: string,
+    @Param('uploadId') uploadId: string,
+    @Req() request: Request,
+    @Res() response: Response,
+  ) {
     const range = contentRange(request);
     const session = await this.uploads.find(serviceId, uploadId);
     const progress = await this.uploads.writeRange(auth, session, request, range, chunkDigestChecksums(request.headers));

@@ -13,7 +13,8 @@ import { ExpectedDigests } from '../storage/digest-headers';
 const TUS_VERSION = '1.0.0';
 const EXTENSIONS = 'creation,creation-with-upload,termination,expiration,checksum';
 const ALGORITHMS = ['md5', 'sha1', 'sha256'] as const;
-const EXPOSED = 'Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata, Location, Mfile-Id, Mfile-Key, X-Request-Id';
+const EXPOSED =
+  'Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata, Location, Mfile-Id, Mfile-Key, X-Request-Id';
 
 function header(request: Request, name: string): string | undefined {
   const value = request.headers[name];
@@ -26,7 +27,8 @@ export function parseUploadMetadata(value: string | undefined): Record<string, s
   if (!value) return metadata;
   for (const pair of value.split(',')) {
     const [key, encoded = ''] = pair.trim().split(' ');
-    if (!key || !/^[\x21-\x7e]+$/.test(key) || !/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) throw Problems.badRequest('Upload-Metadata is malformed', { errors: ['Upload-Metadata must be "key base64value" pairs'] });
+    if (!key || !/^[\x21-\x7e]+$/.test(key) || !/^[A-Za-z0-9+/]*={0,2}$/.test(encoded))
+      throw Problems.badRequest('Upload-Metadata is malformed', { errors: ['Upload-Metadata must be "key base64value" pairs'] });
     const decoded = Buffer.from(encoded, 'base64').toString('utf8');
     // kept with the upload (jsonb) and echoed on HEAD: the rule of every stored text (free-form.ts)
     const problem = textProblem(decoded);
@@ -41,7 +43,8 @@ function uploadChecksum(request: Request): ChunkChecksum[] {
   const value = header(request, 'upload-checksum');
   if (!value) return [];
   const [algorithm, expected] = value.trim().split(' ');
-  if (!(ALGORITHMS as readonly string[]).includes(algorithm)) throw Problems.badRequest(`Upload-Checksum algorithm ${algorithm} is not supported: use ${ALGORITHMS.join(', ')}`);
+  if (!(ALGORITHMS as readonly string[]).includes(algorithm))
+    throw Problems.badRequest(`Upload-Checksum algorithm ${algorithm} is not supported: use ${ALGORITHMS.join(', ')}`);
   if (!expected || !/^[A-Za-z0-9+/]+={0,2}$/.test(expected)) throw Problems.badRequest('Upload-Checksum value must be base64');
   return [{ algorithm: algorithm as ChunkChecksum['algorithm'], expected, header: 'Upload-Checksum', status: 460 }];
 }
@@ -70,7 +73,12 @@ export class TusController {
     const version = header(request, 'tus-resumable');
     if (version !== TUS_VERSION) {
       response.setHeader('Tus-Version', TUS_VERSION);
-      throw new ProblemError(412, 'tus-version', 'Precondition Failed', `Tus-Resumable ${version ?? '(missing)'} is not supported: this server speaks tus ${TUS_VERSION}`);
+      throw new ProblemError(
+        412,
+        'tus-version',
+        'Precondition Failed',
+        `Tus-Resumable ${version ?? '(missing)'} is not supported: this server speaks tus ${TUS_VERSION}`,
+      );
     }
   }
 
@@ -102,9 +110,11 @@ export class TusController {
   async create(@Auth() auth: RequestAuth, @Req() request: Request, @Res() response: Response) {
     this.common(response);
     this.requireVersion(request, response);
-    if (header(request, 'upload-defer-length')) throw Problems.badRequest('Upload-Defer-Length is not supported: send Upload-Length (the quota is checked against it)');
+    if (header(request, 'upload-defer-length'))
+      throw Problems.badRequest('Upload-Defer-Length is not supported: send Upload-Length (the quota is checked against it)');
     const lengthHeader = header(request, 'upload-length');
-    if (!lengthHeader || !/^\d{1,16}$/.test(lengthHeader)) throw Problems.badRequest('Upload-Length is required and must be a non-negative integer', { errors: ['Upload-Length is required'] });
+    if (!lengthHeader || !/^\d{1,16}$/.test(lengthHeader))
+      throw Problems.badRequest('Upload-Length is required and must be a non-negative integer', { errors: ['Upload-Length is required'] });
     const metadata = parseUploadMetadata(header(request, 'upload-metadata'));
     const name = metadata.filename ?? metadata.name;
     if (!name) throw Problems.badRequest('Upload-Metadata must carry the file name as "filename"', { errors: ['filename is required in Upload-Metadata'] });
@@ -123,7 +133,8 @@ export class TusController {
     response.setHeader('Location', `/api/v1/services/${session.serviceId}/uploads/${session.id}`);
     const hasBody = Number(header(request, 'content-length') ?? 0) > 0 || header(request, 'transfer-encoding');
     if (hasBody) {
-      if (header(request, 'content-type') !== 'application/offset+octet-stream') throw Problems.unsupportedMediaType('creation-with-upload needs Content-Type: application/offset+octet-stream');
+      if (header(request, 'content-type') !== 'application/offset+octet-stream')
+        throw Problems.unsupportedMediaType('creation-with-upload needs Content-Type: application/offset+octet-stream');
       const progress = await this.uploads.append(auth, session, request, 0, [...uploadChecksum(request), ...chunkDigestChecksums(request.headers)]);
       this.progressHeaders(response, progress.session, progress);
     } else this.progressHeaders(response, session);
@@ -139,7 +150,13 @@ export class TusController {
     const session = await this.uploads.find(serviceId, uploadId);
     response.setHeader('Upload-Length', String(session.length));
     const metadata = session.metadata.tus as Record<string, string> | undefined;
-    if (metadata) response.setHeader('Upload-Metadata', Object.entries(metadata).map(([key, value]) => `${key} ${Buffer.from(value).toString('base64')}`).join(','));
+    if (metadata)
+      response.setHeader(
+        'Upload-Metadata',
+        Object.entries(metadata)
+          .map(([key, value]) => `${key} ${Buffer.from(value).toString('base64')}`)
+          .join(','),
+      );
     this.progressHeaders(response, session);
     response.status(200).end();
   }
@@ -147,10 +164,17 @@ export class TusController {
   @Patch(':uploadId')
   @Authorize('mfile:create', 'service')
   @ApiOperation({ summary: 'tus: append bytes at Upload-Offset (Content-Type application/offset+octet-stream, optional Upload-Checksum)' })
-  async patch(@Auth() auth: RequestAuth, @Param('id') serviceId: string, @Param('uploadId') uploadId: string, @Req() request: Request, @Res() response: Response) {
+  async patch(
+    @Auth() auth: RequestAuth,
+    @Param('id') serviceId: string,
+    @Param('uploadId') uploadId: string,
+    @Req() request: Request,
+    @Res() response: Response,
+  ) {
     this.common(response);
     this.requireVersion(request, response);
-    if (header(request, 'content-type') !== 'application/offset+octet-stream') throw Problems.unsupportedMediaType('PATCH needs Content-Type: application/offset+octet-stream');
+    if (header(request, 'content-type') !== 'application/offset+octet-stream')
+      throw Problems.unsupportedMediaType('PATCH needs Content-Type: application/offset+octet-stream');
     const offset = header(request, 'upload-offset');
     if (!offset || !/^\d{1,16}$/.test(offset)) throw Problems.badRequest('Upload-Offset is required and must be a non-negative integer');
     const checksums = [...uploadChecksum(request), ...chunkDigestChecksums(request.headers)];

@@ -54,7 +54,9 @@ export class UploadSessionRepository {
 
   /** Up to `limit` uploads that expired before `now`. */
   async expired(now: Date, limit: number, manager?: EntityManager): Promise<UploadSession[]> {
-    return this.db(manager).getRepository(UploadSession).find({ where: { expiresAt: LessThan(now) }, take: limit });
+    return this.db(manager)
+      .getRepository(UploadSession)
+      .find({ where: { expiresAt: LessThan(now) }, take: limit });
   }
 
   async delete(id: string, manager?: EntityManager): Promise<void> {

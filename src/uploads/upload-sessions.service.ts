@@ -109,30 +109,31 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       await this.quotas.enforce(manager, folder.serviceId, { disc: input.length, reservations: true, ingest: input.length });
       await this.folders.assertNameFree(manager, folder.id, input.name);
       const pending = await this.sessions.pendingNamed(folder.id, input.name, manager);
-      if (pending) throw Problems.conflict(`an upload of "${input.name}" into this folder is already in progress`, { existing: { type: 'upload', id: pending } });
+      if (pending)
+        throw Problems.conflict(`an upload of "${input.name}" into this folder is already in progress`, { existing: { type: 'upload', id: pending } });
       return this.sessions.create(
         {
-        id: uuidv7(),
-        containerId: folder.containerId,
-        serviceId: folder.serviceId,
-        folderId: folder.id,
-        name: input.name,
-        protocol: input.protocol,
-        length: input.length,
-        offset: 0,
-        received: [],
-        md5State: null,
-        sha256State: null,
-        metadata: {
-          ...(input.metadata ? { tus: input.metadata } : {}),
-          ...(input.declaredType ? { declaredType: input.declaredType } : {}),
-          ...(input.expected?.md5 ? { expectedMd5: input.expected.md5 } : {}),
-          ...(input.expected?.sha256 ? { expectedSha256: input.expected.sha256 } : {}),
-        },
-        createdByKeyId: auth.key.id,
-        expiresAt: this.expiry(),
-        completedAt: null,
-        mfileId: null,
+          id: uuidv7(),
+          containerId: folder.containerId,
+          serviceId: folder.serviceId,
+          folderId: folder.id,
+          name: input.name,
+          protocol: input.protocol,
+          length: input.length,
+          offset: 0,
+          received: [],
+          md5State: null,
+          sha256State: null,
+          metadata: {
+            ...(input.metadata ? { tus: input.metadata } : {}),
+            ...(input.declaredType ? { declaredType: input.declaredType } : {}),
+            ...(input.expected?.md5 ? { expectedMd5: input.expected.md5 } : {}),
+            ...(input.expected?.sha256 ? { expectedSha256: input.expected.sha256 } : {}),
+          },
+          createdByKeyId: auth.key.id,
+          expiresAt: this.expiry(),
+          completedAt: null,
+          mfileId: null,
         },
         manager,
       );
@@ -158,13 +159,24 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     return this.lock.withLock(session.id, async () => {
       const current = await this.find(session.serviceId, session.id);
       if (current.completedAt) throw Problems.conflict('the upload is already complete', { mfileId: current.mfileId });
-      if (offset !== current.offset) throw new ProblemError(409, 'offset-mismatch', 'Conflict', `Upload-Offset ${offset} does not match the upload's offset ${current.offset}`, { offset: current.offset });
+      if (offset !== current.offset)
+        throw new ProblemError(409, 'offset-mismatch', 'Conflict', `Upload-Offset ${offset} does not match the upload's offset ${current.offset}`, {
+          offset: current.offset,
+        });
       const digest = await ResumableDigest.resume({ md5: current.md5State, sha256: current.sha256State });
       const handle = await open(this.store.partPath(current.id), 'r+');
       let written = 0;
       try {
         await handle.truncate(current.offset);
-        const outcome = await this.writeStream(handle, source, current.offset, current.length - current.offset, checksums, (chunk) => digest.update(chunk), (n) => (written = n));
+        const outcome = await this.writeStream(
+          handle,
+          source,
+          current.offset,
+          current.length - current.offset,
+          checksums,
+          (chunk) => digest.update(chunk),
+          (n) => (written = n),
+        );
         if (outcome.error) {
           if (checksums.length === 0 && written > 0) {
             await handle.datasync();
@@ -192,11 +204,18 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
    * arrived ahead of a gap is hashed when the gap is filled (read back once from the part file, the only re-read).
    * The same chunk twice is accepted and ignored; a partial overlap is a 409.
    */
-  async writeRange(auth: RequestAuth, session: UploadSession, source: Readable, range: { start: number; end: number; total: number }, checksums: ChunkChecksum[]): Promise<UploadProgress> {
+  async writeRange(
+    auth: RequestAuth,
+    session: UploadSession,
+    source: Readable,
+    range: { start: number; end: number; total: number },
+    checksums: ChunkChecksum[],
+  ): Promise<UploadProgress> {
     return this.lock.withLock(session.id, async () => {
       const current = await this.find(session.serviceId, session.id);
       if (range.total !== current.length) throw Problems.badRequest(`Content-Range total ${range.total} disagrees with the upload's length ${current.length}`);
-      if (range.end >= current.length || range.start > range.end) throw new ProblemError(416, 'range-out-of-bounds', 'Range Not Satisfiable', `bytes ${range.start}-${range.end} are outside 0-${current.length - 1}`);
+      if (range.end >= current.length || range.start > range.end)
+        throw new ProblemError(416, 'range-out-of-bounds', 'Range Not Satisfiable', `bytes ${range.start}-${range.end} are outside 0-${current.length - 1}`);
       if (current.completedAt) throw Problems.conflict('the upload is already complete', { mfileId: current.mfileId });
       const kind = classifyRange(current.received, [range.start, range.end]);
       if (kind === 'inside') {
@@ -210,9 +229,18 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       const size = range.end - range.start + 1;
       const handle = await open(this.store.partPath(current.id), 'r+');
       try {
-        const outcome = await this.writeStream(handle, source, range.start, size, checksums, inOrder ? (chunk) => digest.update(chunk) : undefined, () => undefined);
+        const outcome = await this.writeStream(
+          handle,
+          source,
+          range.start,
+          size,
+          checksums,
+          inOrder ? (chunk) => digest.update(chunk) : undefined,
+          () => undefined,
+        );
         if (outcome.error) throw outcome.error;
-        if (outcome.size !== size) throw Problems.badRequest(`the body has ${outcome.size} bytes but Content-Range announces ${size}: the chunk was not recorded`);
+        if (outcome.size !== size)
+          throw Problems.badRequest(`the body has ${outcome.size} bytes but Content-Range announces ${size}: the chunk was not recorded`);
         const mismatch = this.checksumMismatch(checksums, outcome.chunkDigests);
         if (mismatch) throw mismatch;
         await handle.datasync();
@@ -224,7 +252,8 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       // Hash chunks that were waiting for this gap to fill.
       for (const [start, end] of received) {
         if (start > offset || end < offset) continue;
-        for await (const chunk of createReadStream(this.store.partPath(current.id), { start: offset, end, highWaterMark: 1024 * 1024 })) digest.update(chunk as Buffer);
+        for await (const chunk of createReadStream(this.store.partPath(current.id), { start: offset, end, highWaterMark: 1024 * 1024 }))
+          digest.update(chunk as Buffer);
         offset = end + 1;
       }
       const updated = await this.saveProgress(current, offset, digest, received);
@@ -338,12 +367,18 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     for (const checksum of checksums) {
       const actual = digests.get(checksum.algorithm)!.digest('base64');
       if (actual !== checksum.expected) {
-        return new ProblemError(checksum.status, 'checksum-mismatch', 'Checksum Mismatch', `the ${checksum.header} (${checksum.algorithm}) does not match this chunk: it was not stored`, {
-          digest: checksum.header,
-          algorithm: checksum.algorithm,
-          expected: checksum.expected,
-          actual,
-        });
+        return new ProblemError(
+          checksum.status,
+          'checksum-mismatch',
+          'Checksum Mismatch',
+          `the ${checksum.header} (${checksum.algorithm}) does not match this chunk: it was not stored`,
+          {
+            digest: checksum.header,
+            algorithm: checksum.algorithm,
+            expected: checksum.expected,
+            actual,
+          },
+        );
       }
     }
     return undefined;
@@ -351,7 +386,13 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
 
   private async saveProgress(session: UploadSession, offset: number, digest: ResumableDigest, received?: ByteRange[]): Promise<UploadSession> {
     const state = digest.save();
-    await this.sessions.saveProgress(session.id, { offset, md5State: state.md5, sha256State: state.sha256, expiresAt: this.expiry(), ...(received ? { received } : {}) });
+    await this.sessions.saveProgress(session.id, {
+      offset,
+      md5State: state.md5,
+      sha256State: state.sha256,
+      expiresAt: this.expiry(),
+      ...(received ? { received } : {}),
+    });
     return this.find(session.serviceId, session.id);
   }
 
@@ -360,10 +401,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     const final = digest.finish();
     const partPath = this.store.partPath(session.id);
     try {
-      verifyDigests(
-        { md5: session.metadata.expectedMd5, sha256: session.metadata.expectedSha256 },
-        final,
-      );
+      verifyDigests({ md5: session.metadata.expectedMd5, sha256: session.metadata.expectedSha256 }, final);
     } catch (error) {
       await this.sessions.delete(session.id);
       await unlink(partPath).catch(() => undefined);
@@ -380,11 +418,21 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       const mfile = await this.unitOfWork.run(async (work) => {
         const { manager } = work;
         const folder = await this.mfolderRepository.reload(session.folderId, manager);
-        const created = await this.mfiles.createFromBlob(manager, { folder, name: session.name, blob, mimetype, createdBy: auth.key, ingest: this.pipelines.outboxFor(work) });
+        const created = await this.mfiles.createFromBlob(manager, {
+          folder,
+          name: session.name,
+          blob,
+          mimetype,
+          createdBy: auth.key,
+          ingest: this.pipelines.outboxFor(work),
+        });
         await this.sessions.markCompleted(session.id, created.id, manager);
         return created;
       });
-      return { session: await this.find(session.serviceId, session.id), mfile: { id: mfile.id, key: mfile.key, keyId: mfile.keyId, md5: mfile.md5, sha256: mfile.sha256 } };
+      return {
+        session: await this.find(session.serviceId, session.id),
+        mfile: { id: mfile.id, key: mfile.key, keyId: mfile.keyId, md5: mfile.md5, sha256: mfile.sha256 },
+      };
     } catch (error) {
       await this.store.remove(blob.blobKey);
       await this.sessions.delete(session.id);

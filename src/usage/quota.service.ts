@@ -84,7 +84,11 @@ export class QuotaService {
     if (locking && checks.container.length) await this.usage.lockContainerForQuota(limits.containerId, manager);
     for (const level of ['service', 'container'] as const) {
       if (checks[level].length === 0) continue;
-      const use = await this.use(manager, level === 'service' ? { serviceId: limits.serviceId } : { containerId: limits.containerId }, demand.reservations ?? false);
+      const use = await this.use(
+        manager,
+        level === 'service' ? { serviceId: limits.serviceId } : { containerId: limits.containerId },
+        demand.reservations ?? false,
+      );
       for (const quota of checks[level]) this.check(level, quota, limits[level][METRIC[quota]]!, use, demand);
     }
   }
@@ -95,25 +99,52 @@ export class QuotaService {
       const adding = (demand.disc ?? 0) - (demand.releasing ?? 0);
       const used = use.disc + use.reserved;
       if (used + adding > limit) {
-        throw new ProblemError(507, 'quota-exceeded', 'Insufficient Storage', `storing ${adding} more bytes would exceed ${scope} disk quota (limit ${limit} bytes, ${used} in use): nothing was stored`, {
-          quota: { name: quota, scope: level, limit, used: use.disc, ...(use.reserved ? { reservedByUploads: use.reserved } : {}), requested: adding },
-        });
+        throw new ProblemError(
+          507,
+          'quota-exceeded',
+          'Insufficient Storage',
+          `storing ${adding} more bytes would exceed ${scope} disk quota (limit ${limit} bytes, ${used} in use): nothing was stored`,
+          {
+            quota: { name: quota, scope: level, limit, used: use.disc, ...(use.reserved ? { reservedByUploads: use.reserved } : {}), requested: adding },
+          },
+        );
       }
       return;
     }
     const resetsAt = addGrain('month', use.monthStart);
     const retryAfterSeconds = (resetsAt.getTime() - this.clock.now().getTime()) / 1000;
     if (quota === 'ingestQuota' && use.ingest + use.reserved + demand.ingest! > limit) {
-      throw new ProblemError(429, 'quota-exceeded', 'Too Many Requests', `ingesting ${demand.ingest} more bytes would exceed ${scope} monthly ingest quota (limit ${limit} bytes, ${use.ingest + use.reserved} used this month): nothing was stored`, {
-        quota: { name: quota, scope: level, limit, used: use.ingest, ...(use.reserved ? { reservedByUploads: use.reserved } : {}), requested: demand.ingest, period: 'month', resetsAt: resetsAt.toISOString() },
-        retryAfterSeconds,
-      });
+      throw new ProblemError(
+        429,
+        'quota-exceeded',
+        'Too Many Requests',
+        `ingesting ${demand.ingest} more bytes would exceed ${scope} monthly ingest quota (limit ${limit} bytes, ${use.ingest + use.reserved} used this month): nothing was stored`,
+        {
+          quota: {
+            name: quota,
+            scope: level,
+            limit,
+            used: use.ingest,
+            ...(use.reserved ? { reservedByUploads: use.reserved } : {}),
+            requested: demand.ingest,
+            period: 'month',
+            resetsAt: resetsAt.toISOString(),
+          },
+          retryAfterSeconds,
+        },
+      );
     }
     if (quota === 'jobruntimeQuota' && use.jobruntime >= limit) {
-      throw new ProblemError(429, 'quota-exceeded', 'Too Many Requests', `${scope} monthly job runtime quota is used up (limit ${limit} s, ${Number(use.jobruntime.toFixed(3))} s used this month): no job runs until ${resetsAt.toISOString()}`, {
-        quota: { name: quota, scope: level, limit, used: use.jobruntime, period: 'month', resetsAt: resetsAt.toISOString() },
-        retryAfterSeconds,
-      });
+      throw new ProblemError(
+        429,
+        'quota-exceeded',
+        'Too Many Requests',
+        `${scope} monthly job runtime quota is used up (limit ${limit} s, ${Number(use.jobruntime.toFixed(3))} s used this month): no job runs until ${resetsAt.toISOString()}`,
+        {
+          quota: { name: quota, scope: level, limit, used: use.jobruntime, period: 'month', resetsAt: resetsAt.toISOString() },
+          retryAfterSeconds,
+        },
+      );
     }
   }
 
@@ -134,7 +165,14 @@ export class QuotaService {
     const limits = await this.limitsOf(this.dataSource.manager, serviceId, false);
     if (!limits) return 'the service was deleted';
     try {
-      const target = { type: 'service' as const, id: serviceId, ancestors: new Set<string>(), containerId: limits.containerId, serviceId, service: limits.state };
+      const target = {
+        type: 'service' as const,
+        id: serviceId,
+        ancestors: new Set<string>(),
+        containerId: limits.containerId,
+        serviceId,
+        service: limits.state,
+      };
       enforceServiceState(target, 'task:run', new Set(), this.clock.now());
       await this.checkAll(this.dataSource.manager, limits, { job: true }, false);
     } catch (error) {
@@ -152,4 +190,3 @@ interface Use {
   reserved: number;
   monthStart: Date;
 }
-

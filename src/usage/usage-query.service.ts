@@ -41,7 +41,11 @@ export class UsageQueryService {
     const source = scope.type === 'resources' ? 'raw' : (query.source ?? 'rollup');
     // hours are not rolled up: hourly buckets come from the facts themselves (same answer, shorter ranges)
     const fromRollups = source === 'rollup' && grain !== 'hour';
-    const rows = await this.usage.bucketCells(scope, { metrics: query.metrics, from: query.from, to: query.to, grain, groupBy: query.groupBy, fromRollups }, manager);
+    const rows = await this.usage.bucketCells(
+      scope,
+      { metrics: query.metrics, from: query.from, to: query.to, grain, groupBy: query.groupBy, fromRollups },
+      manager,
+    );
     const levels = await this.levelsBefore(scope, query, source, manager);
 
     // series: (group, metric) → bucket start → parts
@@ -56,7 +60,12 @@ export class UsageQueryService {
     for (const metric of query.metrics ?? []) if (!query.groupBy) cell(null, metric);
     for (const row of rows) {
       cell(row.grp, row.metric).buckets.set(new Date(row.bucket).getTime(), {
-        sum: row.sum, count: Number(row.count), min: row.min, max: row.max, sumSq: row.sumSq, sumRest: row.sumRest,
+        sum: row.sum,
+        count: Number(row.count),
+        min: row.min,
+        max: row.max,
+        sumSq: row.sumSq,
+        sumRest: row.sumRest,
       });
     }
     for (const level of levels) if (level.sum !== 0) cell(level.grp, level.metric);
@@ -64,7 +73,9 @@ export class UsageQueryService {
 
     const bucketCount = query.bucket === 'total' ? 0 : countBuckets(grain, query.from, query.to);
     if (bucketCount * Math.max(1, cells.size) > MAX_CELLS) {
-      throw Problems.badRequest(`the report would hold ${bucketCount} buckets for each of ${cells.size} series: choose a coarser bucket or a shorter range (at most ${MAX_CELLS} cells)`);
+      throw Problems.badRequest(
+        `the report would hold ${bucketCount} buckets for each of ${cells.size} series: choose a coarser bucket or a shorter range (at most ${MAX_CELLS} cells)`,
+      );
     }
     const series = [...cells.values()]
       .map((one) =>
@@ -80,7 +91,15 @@ export class UsageQueryService {
         ),
       )
       .sort((a, b) => a.metric.localeCompare(b.metric) || (a.group?.id ?? '').localeCompare(b.group?.id ?? ''));
-    return { from: query.from.toISOString(), to: query.to.toISOString(), bucket: query.bucket, grain, groupBy: query.groupBy ?? null, source: fromRollups ? 'rollup' : 'raw', series };
+    return {
+      from: query.from.toISOString(),
+      to: query.to.toISOString(),
+      bucket: query.bucket,
+      grain,
+      groupBy: query.groupBy ?? null,
+      source: fromRollups ? 'rollup' : 'raw',
+      series,
+    };
   }
 
   /**
@@ -88,7 +107,12 @@ export class UsageQueryService {
    * days before from's day, the facts not rolled up yet before that day, and every fact of from's day before from:
    * each fact once, whatever the alignment of `from`.
    */
-  private async levelsBefore(scope: UsageScope, query: UsageQuery, source: 'rollup' | 'raw', manager?: EntityManager): Promise<Array<{ grp: string | null; metric: string; sum: number }>> {
+  private async levelsBefore(
+    scope: UsageScope,
+    query: UsageQuery,
+    source: 'rollup' | 'raw',
+    manager?: EntityManager,
+  ): Promise<Array<{ grp: string | null; metric: string; sum: number }>> {
     const gauges = [...GAUGES].filter((metric) => !query.metrics || query.metrics.includes(metric));
     if (gauges.length === 0) return [];
     return this.usage.levelsBefore(scope, { gauges, from: query.from, groupBy: query.groupBy, source }, manager);

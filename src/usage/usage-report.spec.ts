@@ -39,19 +39,35 @@ describe('usage report arithmetic', () => {
     const start = at('2026-05-01T00:00Z');
     const end = addGrain('hour', start);
     const values = [2, 4, 4, 4, 5, 5, 7, 9];
-    const parts = partsOf(values.map((value, index) => [value, new Date(start.getTime() + index * 60_000)]), end);
+    const parts = partsOf(
+      values.map((value, index) => [value, new Date(start.getTime() + index * 60_000)]),
+      end,
+    );
     expect(figures(start, end, parts)).toMatchObject({ sum: 40, count: 8, min: 2, max: 9, mean: 5, stddev: 2 });
     expect(figures(start, end, partsOf([], end))).toMatchObject({ sum: 0, count: 0, min: null, max: null, mean: null, stddev: null });
   });
 
   it('merging parts of consecutive spans equals the parts of the union', () => {
     const t0 = at('2026-05-01T00:00Z');
-    const facts: Array<[number, Date]> = [[10, at('2026-05-01T00:10Z')], [-3, at('2026-05-01T01:59Z')], [7, at('2026-05-01T02:30Z')], [1.5, at('2026-05-01T05:00Z')]];
+    const facts: Array<[number, Date]> = [
+      [10, at('2026-05-01T00:10Z')],
+      [-3, at('2026-05-01T01:59Z')],
+      [7, at('2026-05-01T02:30Z')],
+      [1.5, at('2026-05-01T05:00Z')],
+    ];
     const end = addGrain('hour', t0, 6);
     let merged: Parts = { sum: 0, count: 0, min: null, max: null, sumSq: 0, sumRest: 0 };
     for (const start of bucketStarts('hour', t0, end)) {
       const bucketEnd = addGrain('hour', start);
-      merged = mergeParts(merged, partsOf(facts.filter(([, time]) => time >= start && time < bucketEnd), bucketEnd), bucketEnd, end);
+      merged = mergeParts(
+        merged,
+        partsOf(
+          facts.filter(([, time]) => time >= start && time < bucketEnd),
+          bucketEnd,
+        ),
+        bucketEnd,
+        end,
+      );
     }
     const direct = partsOf(facts, end);
     expect(merged.sum).toBeCloseTo(direct.sum, 9);
@@ -62,7 +78,10 @@ describe('usage report arithmetic', () => {
   it('a gauge integrates to byte-hours: level carried through empty buckets, changes weighted by the time left', () => {
     // 1000 bytes for the whole day, 500 more from 06:00, the 1000 gone at 12:00: 1000×12 + 500×18 = 21,000 byte-hours
     const day = at('2026-03-10T00:00Z');
-    const changes: Array<[number, Date]> = [[500, at('2026-03-10T06:00Z')], [-1000, at('2026-03-10T12:00Z')]];
+    const changes: Array<[number, Date]> = [
+      [500, at('2026-03-10T06:00Z')],
+      [-1000, at('2026-03-10T12:00Z')],
+    ];
     const byBucket = new Map<number, Parts>();
     for (const [value, time] of changes) {
       const start = floorTo('hour', time);
@@ -79,10 +98,14 @@ describe('usage report arithmetic', () => {
     expect(buildSeries('ingest', null, 'hour', day, addGrain('hour', day), new Map(), undefined, true).buckets[0].level).toBeUndefined();
   });
 
-  it('a total is the dense series\' total, read from the buckets that hold something, over any range', () => {
+  it("a total is the dense series' total, read from the buckets that hold something, over any range", () => {
     const day = at('2026-03-10T00:00Z');
     const byBucket = new Map<number, Parts>();
-    for (const [value, time] of [[500, at('2026-03-10T06:10Z')], [-1000, at('2026-03-10T12:30Z')], [70, at('2026-03-10T23:59Z')]] as Array<[number, Date]>) {
+    for (const [value, time] of [
+      [500, at('2026-03-10T06:10Z')],
+      [-1000, at('2026-03-10T12:30Z')],
+      [70, at('2026-03-10T23:59Z')],
+    ] as Array<[number, Date]>) {
       const start = floorTo('hour', time);
       byBucket.set(start.getTime(), partsOf([[value, time]], addGrain('hour', start)));
     }

@@ -182,7 +182,21 @@ export function toCsv(series: Series[]): string {
   for (const one of series) {
     for (const bucket of one.buckets.length ? one.buckets : [one.total]) {
       lines.push(
-        [one.group?.type, one.group?.id, one.metric, bucket.start, bucket.end, bucket.sum, bucket.count, bucket.min, bucket.max, bucket.mean, bucket.stddev, bucket.level, bucket.levelHours]
+        [
+          one.group?.type,
+          one.group?.id,
+          one.metric,
+          bucket.start,
+          bucket.end,
+          bucket.sum,
+          bucket.count,
+          bucket.min,
+          bucket.max,
+          bucket.mean,
+          bucket.stddev,
+          bucket.level,
+          bucket.levelHours,
+        ]
           .map(csvCell)
           .join(','),
       );

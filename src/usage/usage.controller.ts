@@ -13,20 +13,44 @@ import { Bucketing, ceilTo, countBuckets, floorTo, Grain, toCsv } from './usage-
 const METRIC_LIST = /^[A-Za-z0-9_.:/-]{1,200}(,[A-Za-z0-9_.:/-]{1,200}){0,49}$/;
 
 export class UsageQueryDto {
-  @ApiPropertyOptional({ description: 'Comma-separated metrics (disc, ingest, access, jobs, jobruntime, jobbytes, task/<name>/success, ...); all when omitted', example: 'disc,ingest' })
-  @IsOptional() @Matches(METRIC_LIST, { message: 'metric must be a comma-separated list of metric names (letters, digits, _ . : / -), at most 50' }) metric?: string;
+  @ApiPropertyOptional({
+    description: 'Comma-separated metrics (disc, ingest, access, jobs, jobruntime, jobbytes, task/<name>/success, ...); all when omitted',
+    example: 'disc,ingest',
+  })
+  @IsOptional()
+  @Matches(METRIC_LIST, { message: 'metric must be a comma-separated list of metric names (letters, digits, _ . : / -), at most 50' })
+  metric?: string;
   @ApiPropertyOptional({ description: 'Start (ISO 8601), rounded down to the bucket; default: 30 days before `to`', type: String })
-  @IsOptional() @StorableDate() from?: Date;
+  @IsOptional()
+  @StorableDate()
+  from?: Date;
   @ApiPropertyOptional({ description: 'End, exclusive (ISO 8601), rounded up to the bucket; default: now', type: String })
-  @IsOptional() @StorableDate() to?: Date;
+  @IsOptional()
+  @StorableDate()
+  to?: Date;
   @ApiPropertyOptional({ enum: ['hour', 'day', 'month', 'total'], default: 'day', description: 'Bucket size (UTC), or one total over the range' })
-  @IsOptional() @IsIn(['hour', 'day', 'month', 'total']) bucket?: Bucketing;
-  @ApiPropertyOptional({ enum: ['container', 'service'], description: 'One series per container or service below the resource (provider: either; container: service)' })
-  @IsOptional() @IsIn(['container', 'service']) groupBy?: GroupBy;
-  @ApiPropertyOptional({ enum: ['rollup', 'raw'], default: 'rollup', description: 'raw reads every recorded fact instead of the rollups (same answer, slower)' })
-  @IsOptional() @IsIn(['rollup', 'raw']) source?: 'rollup' | 'raw';
+  @IsOptional()
+  @IsIn(['hour', 'day', 'month', 'total'])
+  bucket?: Bucketing;
+  @ApiPropertyOptional({
+    enum: ['container', 'service'],
+    description: 'One series per container or service below the resource (provider: either; container: service)',
+  })
+  @IsOptional()
+  @IsIn(['container', 'service'])
+  groupBy?: GroupBy;
+  @ApiPropertyOptional({
+    enum: ['rollup', 'raw'],
+    default: 'rollup',
+    description: 'raw reads every recorded fact instead of the rollups (same answer, slower)',
+  })
+  @IsOptional()
+  @IsIn(['rollup', 'raw'])
+  source?: 'rollup' | 'raw';
   @ApiPropertyOptional({ enum: ['json', 'csv'], description: 'csv: one line per bucket (also chosen by Accept: text/csv)' })
-  @IsOptional() @IsIn(['json', 'csv']) format?: 'json' | 'csv';
+  @IsOptional()
+  @IsIn(['json', 'csv'])
+  format?: 'json' | 'csv';
 }
 
 /** Longest range one report may span, in buckets of its grain. */
@@ -49,7 +73,10 @@ export class UsageController {
   @ApiProduces('application/json', 'text/csv')
   @ApiOperation({ summary: 'Provider-wide usage (the admin key only); groupBy=container or service for one series each' })
   provider(@Auth() auth: RequestAuth, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
-    if (auth.key.resourceType !== 'provider') throw Problems.forbidden("this key lacks the provider scope: the provider-wide usage is the admin key's; ask for the usage of your container or service instead");
+    if (auth.key.resourceType !== 'provider')
+      throw Problems.forbidden(
+        "this key lacks the provider scope: the provider-wide usage is the admin key's; ask for the usage of your container or service instead",
+      );
     return this.answer({ type: 'provider' }, { type: 'provider', id: null }, query, ['container', 'service'], request, response);
   }
 
@@ -85,9 +112,18 @@ export class UsageController {
     return this.answer({ type: 'resources', ids: await this.usage.resourcesOf('job', id) }, { type: 'job', id }, query, [], request, response);
   }
 
-  private async answer(scope: UsageScope, resource: { type: string; id: string | null }, query: UsageQueryDto, groupings: GroupBy[], request: Request, response: Response): Promise<void> {
+  private async answer(
+    scope: UsageScope,
+    resource: { type: string; id: string | null },
+    query: UsageQueryDto,
+    groupings: GroupBy[],
+    request: Request,
+    response: Response,
+  ): Promise<void> {
     if (query.groupBy && !groupings.includes(query.groupBy)) {
-      throw Problems.badRequest(`groupBy=${query.groupBy} is not available here${groupings.length ? `: use ${groupings.join(' or ')}` : ' (there is nothing below to group by)'}`);
+      throw Problems.badRequest(
+        `groupBy=${query.groupBy} is not available here${groupings.length ? `: use ${groupings.join(' or ')}` : ' (there is nothing below to group by)'}`,
+      );
     }
     const bucket = query.bucket ?? 'day';
     const grain: Grain = bucket === 'total' ? 'hour' : bucket;
@@ -95,7 +131,9 @@ export class UsageController {
     const from = floorTo(grain, query.from ?? new Date(to.getTime() - 30 * 86_400_000));
     if (from >= to) throw Problems.badRequest('from must be before to');
     if (bucket !== 'total' && countBuckets(grain, from, to) > MAX_BUCKETS) {
-      throw Problems.badRequest(`from..to spans ${countBuckets(grain, from, to)} ${grain}s: at most ${MAX_BUCKETS} buckets, choose a coarser bucket or a shorter range`);
+      throw Problems.badRequest(
+        `from..to spans ${countBuckets(grain, from, to)} ${grain}s: at most ${MAX_BUCKETS} buckets, choose a coarser bucket or a shorter range`,
+      );
     }
     const metrics = query.metric ? [...new Set(query.metric.split(','))] : undefined;
     const report = await this.usage.report(scope, { metrics, from, to, bucket, groupBy: query.groupBy, source: query.source });

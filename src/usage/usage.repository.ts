@@ -8,11 +8,7 @@ import { Usage } from './usage.entity';
 export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
 /** Whose usage: the whole provider, a container, a service, or named Mfiles/Jobs/JobOutputs (read from raw facts). */
-export type UsageScope =
-  | { type: 'provider' }
-  | { type: 'container'; id: string }
-  | { type: 'service'; id: string }
-  | { type: 'resources'; ids: string[] };
+export type UsageScope = { type: 'provider' } | { type: 'container'; id: string } | { type: 'service'; id: string } | { type: 'resources'; ids: string[] };
 
 export type GroupBy = 'container' | 'service';
 
@@ -115,7 +111,10 @@ export class UsageRepository {
       } else placeholders.push('DEFAULT');
       return `(${placeholders.join(', ')})`;
     });
-    await db.query(`INSERT INTO ${db.connection.getMetadata(Usage).tableName} (${columns.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, values);
+    await db.query(
+      `INSERT INTO ${db.connection.getMetadata(Usage).tableName} (${columns.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`,
+      values,
+    );
   }
 
   /**
@@ -134,8 +133,8 @@ export class UsageRepository {
       `SELECT ${group(false)} AS grp, metric, ${bucketOf(grain, 'recorded_at')} AS bucket, value AS sum, 1 AS count, value AS min, value AS max, value * value AS sum_sq, value * ${restOf(grain)} AS sum_rest
          FROM usage WHERE ${where} AND ${filters.raw} AND recorded_at >= ${from} AND recorded_at < ${to}`;
     const inner = !query.fromRollups
-        ? rawBuckets('TRUE')
-        : `SELECT ${group(true)} AS grp, metric, bucket, sum, count, min, max, sum_sq, sum_rest FROM usage_rollup
+      ? rawBuckets('TRUE')
+      : `SELECT ${group(true)} AS grp, metric, bucket, sum, count, min, max, sum_sq, sum_rest FROM usage_rollup
             WHERE grain = '${grain}' AND ${filters.rollup} AND bucket >= ${from} AND bucket < ${to}
            UNION ALL ${rawBuckets('NOT rolled_up')}`;
     return this.db(manager).query(
@@ -164,7 +163,8 @@ export class UsageRepository {
     const raw = (where: string) => `SELECT ${group(false)} AS grp, metric, value AS sum FROM usage WHERE ${where} AND ${filters.raw} AND recorded_at < ${from}`;
     const month = `(date_trunc('month', ${from}::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')`;
     const day = `(date_trunc('day', ${from}::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')`;
-    const rollup = (grain: Grain, range: string) => `SELECT ${group(true)} AS grp, metric, sum FROM usage_rollup WHERE grain = '${grain}' AND ${filters.rollup} AND ${range}`;
+    const rollup = (grain: Grain, range: string) =>
+      `SELECT ${group(true)} AS grp, metric, sum FROM usage_rollup WHERE grain = '${grain}' AND ${filters.rollup} AND ${range}`;
     const inner =
       query.source === 'raw'
         ? raw('TRUE')
@@ -207,7 +207,9 @@ export class UsageRepository {
   ): Promise<Array<{ containerId: string | null; serviceId: string | null; metric: string; sum: number }>> {
     const params: unknown[] = [];
     const where = [
-      ...(scope ? [`${'serviceId' in scope ? 'service_id' : 'container_id'} = $${params.push('serviceId' in scope ? scope.serviceId : scope.containerId)}`] : []),
+      ...(scope
+        ? [`${'serviceId' in scope ? 'service_id' : 'container_id'} = $${params.push('serviceId' in scope ? scope.serviceId : scope.containerId)}`]
+        : []),
       ...(metrics ? [`metric = ANY($${params.push(metrics)}::varchar[])`] : []),
     ].join(' AND ');
     return this.db(manager).query(

@@ -5,7 +5,8 @@ import { UsageQueryService } from './usage-query.service';
 import { GAUGES } from './usage-report';
 import { UsageRepository } from './usage.repository';
 
-export type Metric = 'disc' | 'ingest' | 'access' | 'jobs' | 'jobruntime' | 'jobbytes' | 'corruption' | 'dataloss' | 'containers' | 'services' | 'mfiles' | `task/${string}`;
+export type Metric =
+  'disc' | 'ingest' | 'access' | 'jobs' | 'jobruntime' | 'jobbytes' | 'corruption' | 'dataloss' | 'containers' | 'services' | 'mfiles' | `task/${string}`;
 
 export interface UsageFact {
   metric: Metric;
@@ -54,6 +55,9 @@ export class UsageService {
    */
   async zeroGauges(manager: EntityManager, scope: { serviceId: string } | { containerId: string }): Promise<void> {
     const levels = await this.query.totals(manager, scope, [...GAUGES]);
-    await this.record(manager, ...levels.map((row) => ({ metric: row.metric as Metric, value: -row.sum, containerId: row.containerId, serviceId: row.serviceId })));
+    await this.record(
+      manager,
+      ...levels.map((row) => ({ metric: row.metric as Metric, value: -row.sum, containerId: row.containerId, serviceId: row.serviceId })),
+    );
   }
 }

@@ -23,7 +23,9 @@ function guardedLookup(hostname: string, options: LookupOptions, callback: Looku
     if (error) return callback(error, []);
     const refused = addresses.find((entry) => privateAddress(entry.address));
     if (refused) {
-      const denied: NodeJS.ErrnoException = new Error(`${hostname} resolves to ${refused.address}, a private, loopback or link-local address (set OUTBOUND_ALLOW_PRIVATE=true to allow it)`);
+      const denied: NodeJS.ErrnoException = new Error(
+        `${hostname} resolves to ${refused.address}, a private, loopback or link-local address (set OUTBOUND_ALLOW_PRIVATE=true to allow it)`,
+      );
       denied.code = 'EADDRNOTAVAIL';
       return callback(denied, []);
     }
@@ -64,7 +66,9 @@ export async function outboundRequest(
         });
       },
     );
-    request.on('timeout', () => request.destroy(Object.assign(new Error(`${url.origin} did not answer within ${options.timeoutMs} ms`), { name: 'TimeoutError' })));
+    request.on('timeout', () =>
+      request.destroy(Object.assign(new Error(`${url.origin} did not answer within ${options.timeoutMs} ms`), { name: 'TimeoutError' })),
+    );
     request.on('error', reject);
     request.end(options.body);
   });

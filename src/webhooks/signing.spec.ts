@@ -15,8 +15,26 @@ describe('outbound calls', () => {
     for (const url of ['ftp://example.org/', 'file:///etc/passwd', 'http://user:pass@example.org/', 'not a url']) {
       await expect(assertOutboundUrl(url, true)).rejects.toThrow();
     }
-    for (const url of ['http://127.0.0.1/', 'http://10.1.2.3/', 'http://172.16.0.1/', 'http://192.168.1.1/', 'http://169.254.169.254/latest', 'http://[::1]/', 'http://[fd00::1]/', 'http://[::ffff:127.0.0.1]/', 'http://localhost:8080/', 'http://0.0.0.0/', 'http://100.64.0.1/']) {
-      await expect([url, await assertOutboundUrl(url, false).then(() => 'allowed', (error: Error) => error.message)]).toEqual([url, expect.stringContaining('address')]);
+    for (const url of [
+      'http://127.0.0.1/',
+      'http://10.1.2.3/',
+      'http://172.16.0.1/',
+      'http://192.168.1.1/',
+      'http://169.254.169.254/latest',
+      'http://[::1]/',
+      'http://[fd00::1]/',
+      'http://[::ffff:127.0.0.1]/',
+      'http://localhost:8080/',
+      'http://0.0.0.0/',
+      'http://100.64.0.1/',
+    ]) {
+      await expect([
+        url,
+        await assertOutboundUrl(url, false).then(
+          () => 'allowed',
+          (error: Error) => error.message,
+        ),
+      ]).toEqual([url, expect.stringContaining('address')]);
       await expect(assertOutboundUrl(url, true)).resolves.toBeInstanceOf(URL);
     }
     await expect(assertOutboundUrl('https://93.184.215.14/x', false)).resolves.toBeInstanceOf(URL);
@@ -32,12 +50,16 @@ describe('outbound calls', () => {
       // this machine's own name resolves to one of its addresses, which are private here
       const own = await lookup(hostname()).catch(() => undefined);
       if (own && privateAddress(own.address)) {
-        await expect(outboundRequest(`http://${hostname()}:${port}/`, { method: 'GET', headers: {}, timeoutMs: 5000, allowPrivate: false })).rejects.toThrow(/private, loopback or link-local/);
+        await expect(outboundRequest(`http://${hostname()}:${port}/`, { method: 'GET', headers: {}, timeoutMs: 5000, allowPrivate: false })).rejects.toThrow(
+          /private, loopback or link-local/,
+        );
         const allowed = await outboundRequest(`http://${hostname()}:${port}/`, { method: 'GET', headers: {}, timeoutMs: 5000, allowPrivate: true });
         expect(allowed.status).toBe(200);
         allowed.body.destroy();
       }
-      await expect(outboundRequest(`http://127.0.0.1:${port}/`, { method: 'GET', headers: {}, timeoutMs: 5000, allowPrivate: false })).rejects.toThrow(/address/);
+      await expect(outboundRequest(`http://127.0.0.1:${port}/`, { method: 'GET', headers: {}, timeoutMs: 5000, allowPrivate: false })).rejects.toThrow(
+        /address/,
+      );
     } finally {
       server.close();
     }

@@ -10,7 +10,15 @@ export function signature(secret: string, body: string, at = Math.floor(Date.now
 export function privateAddress(address: string): boolean {
   if (isIP(address) === 4) {
     const [a, b] = address.split('.').map(Number);
-    return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+    return (
+      a === 10 ||
+      a === 127 ||
+      a === 0 ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 100 && b >= 64 && b <= 127)
+    );
   }
   const lower = address.toLowerCase();
   const mapped = /^::ffff:(.+)$/.exec(lower)?.[1];
@@ -38,11 +46,13 @@ export async function assertOutboundUrl(url: string, allowPrivate: boolean, opti
   if (parsed.username || parsed.password) throw new Error('URLs with credentials are not allowed');
   if (!allowPrivate) {
     const host = parsed.hostname.replace(/^\[|\]$/g, '');
-    if (host === 'localhost' || host.endsWith('.localhost')) throw new Error(`${parsed.hostname} is a loopback address (set OUTBOUND_ALLOW_PRIVATE=true to allow it)`);
+    if (host === 'localhost' || host.endsWith('.localhost'))
+      throw new Error(`${parsed.hostname} is a loopback address (set OUTBOUND_ALLOW_PRIVATE=true to allow it)`);
     // registration checks what it can without the network; every call resolves (and checks) again
     if (!isIP(host) && !options.resolve) return parsed;
     const addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((entry) => entry.address);
-    if (addresses.some(privateAddress)) throw new Error(`${parsed.hostname} is a private, loopback or link-local address (set OUTBOUND_ALLOW_PRIVATE=true to allow it)`);
+    if (addresses.some(privateAddress))
+      throw new Error(`${parsed.hostname} is a private, loopback or link-local address (set OUTBOUND_ALLOW_PRIVATE=true to allow it)`);
   }
   return parsed;
 }

@@ -25,7 +25,9 @@ export class WebhookRepository {
 
   /** A service's webhooks, without their secrets. */
   async ofService(serviceId: string, manager?: EntityManager): Promise<ServiceWebhook[]> {
-    return this.db(manager).getRepository(ServiceWebhook).find({ where: { serviceId }, order: { id: 'ASC' } });
+    return this.db(manager)
+      .getRepository(ServiceWebhook)
+      .find({ where: { serviceId }, order: { id: 'ASC' } });
   }
 
   /** Deletes one of a service's webhooks; false when there was none. */

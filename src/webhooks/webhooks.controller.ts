@@ -6,9 +6,19 @@ import { WebhooksService } from './webhooks.service';
 
 export class CreateWebhookDto {
   @ApiProperty({ example: 'https://example.org/mserve-events' })
-  @IsString() @MaxLength(2000) @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false }) url: string;
-  @ApiPropertyOptional({ description: 'Final job states to notify; default succeeded and failed; [] for a target of the webhook task only', example: ['succeeded', 'failed'] })
-  @IsOptional() @IsArray() @ArrayMaxSize(4) @IsString({ each: true }) events?: string[];
+  @IsString()
+  @MaxLength(2000)
+  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
+  url: string;
+  @ApiPropertyOptional({
+    description: 'Final job states to notify; default succeeded and failed; [] for a target of the webhook task only',
+    example: ['succeeded', 'failed'],
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(4)
+  @IsString({ each: true })
+  events?: string[];
 }
 
 @ApiTags('webhooks')

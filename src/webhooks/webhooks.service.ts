@@ -46,7 +46,10 @@ export class WebhooksService {
     }
     const events = [...new Set(input.events ?? [JobState.Succeeded, JobState.Failed])];
     const unknown = events.filter((event) => !NOTIFIABLE.includes(event));
-    if (unknown.length) throw Problems.badRequest(`events: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not a final job state (${NOTIFIABLE.join(', ')})`, { errors: unknown.map((event) => `events: ${event} is not a final job state`) });
+    if (unknown.length)
+      throw Problems.badRequest(`events: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not a final job state (${NOTIFIABLE.join(', ')})`, {
+        errors: unknown.map((event) => `events: ${event} is not a final job state`),
+      });
     const secret = `whsec_${randomBytes(24).toString('base64url')}`;
     const webhook = await this.webhooks.create({ id: uuidv7(), serviceId, url: input.url, events, secret });
     const { secret: _shown, ...visible } = webhook;
@@ -80,7 +83,13 @@ export class WebhooksService {
     const webhook = await this.withSecret(delivery.webhookId);
     if (!webhook) return; // deleted since: nothing to do
     const job = await this.jobs.forDelivery(delivery.jobId);
-    const body = JSON.stringify({ id: delivery.deliveryId, type: delivery.type, createdAt: new Date().toISOString(), serviceId: webhook.serviceId, data: { job: job ?? { id: delivery.jobId, deleted: true } } });
+    const body = JSON.stringify({
+      id: delivery.deliveryId,
+      type: delivery.type,
+      createdAt: new Date().toISOString(),
+      serviceId: webhook.serviceId,
+      data: { job: job ?? { id: delivery.jobId, deleted: true } },
+    });
     const answer = await this.post(webhook, body, delivery.deliveryId);
     if (answer.status < 200 || answer.status >= 300) throw new Error(`${webhook.url} answered ${answer.status}`);
   }
@@ -102,7 +111,12 @@ export class WebhooksService {
       method: 'POST',
       timeoutMs: TIMEOUT_MS,
       allowPrivate: this.config.outboundAllowPrivate,
-      headers: { 'content-type': 'application/json', 'user-agent': 'MServe-Webhook/1', 'idempotency-key': idempotencyKey, 'mserve-signature': signature(webhook.secret, body) },
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'MServe-Webhook/1',
+        'idempotency-key': idempotencyKey,
+        'mserve-signature': signature(webhook.secret, body),
+      },
       body,
     });
     const text = await readAtMost(response.body, 4096);
@@ -115,4 +129,3 @@ export class WebhooksService {
     return { url: webhook.url, status: response.status, durationMs: Math.round(performance.now() - started), response: parsed };
   }
 }
-

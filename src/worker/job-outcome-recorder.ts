@@ -48,7 +48,10 @@ export class JobOutcomeRecorder {
   async record(job: RunningJob, outcome: Outcome, seconds: number, processedBytes: number): Promise<void> {
     const state = outcome.status === 'succeeded' ? JobState.Succeeded : outcome.status === 'skipped' ? JobState.Skipped : JobState.Failed;
     const outputs = outcome.status === 'succeeded' ? (outcome.outputs ?? []) : [];
-    const newBlobs = [...outputs.map((output) => output.blob.blobKey), ...(outcome.status === 'succeeded' && outcome.mfilePatch?.content ? [outcome.mfilePatch.content.blobKey] : [])];
+    const newBlobs = [
+      ...outputs.map((output) => output.blob.blobKey),
+      ...(outcome.status === 'succeeded' && outcome.mfilePatch?.content ? [outcome.mfilePatch.content.blobKey] : []),
+    ];
     const released: string[] = [];
     const outbox = new JobOutbox();
     let recorded = false;
@@ -78,7 +81,9 @@ export class JobOutcomeRecorder {
     try {
       if (simple) {
         // the common case, one statement (its own transaction): the state and the usage, together or not at all
-        recorded = await this.jobs.recordOutcomeWith(job.id, { state, result, error }, (firstParam, onlyIf) => this.usageFacts.recordManyStatement(usage, firstParam, onlyIf));
+        recorded = await this.jobs.recordOutcomeWith(job.id, { state, result, error }, (firstParam, onlyIf) =>
+          this.usageFacts.recordManyStatement(usage, firstParam, onlyIf),
+        );
         if (recorded) outbox.announce({ jobId: job.id, serviceId: job.serviceId, state, progress: state === JobState.Failed ? undefined : 100, error });
       } else {
         recorded = await this.unitOfWork.run(async ({ manager }) => {
@@ -99,7 +104,8 @@ export class JobOutcomeRecorder {
     } finally {
       if (!recorded) {
         await Promise.all(newBlobs.map((blobKey) => this.store.remove(blobKey)));
-        if (outcome.status === 'succeeded') await outcome.discard?.().catch((error) => this.logger.warn(`job ${job.id}: could not discard what it stored: ${String(error)}`));
+        if (outcome.status === 'succeeded')
+          await outcome.discard?.().catch((error) => this.logger.warn(`job ${job.id}: could not discard what it stored: ${String(error)}`));
       }
     }
     // what it produced does not fit the disk quota: nothing of it is kept, and the job fails saying so

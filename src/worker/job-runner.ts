@@ -54,7 +54,13 @@ export class JobRunner {
       job.inputId = job.inputs[0]?.id;
       job.inputBlobKey = job.inputs[0]?.blobKey;
       job.inputSha256 = job.inputs[0]?.sha256;
-      const inputs: Mfile[] = job.inputs.map((row) => ({ ...row, size: Number(row.size), createdAt: new Date(row.createdAt), updatedAt: new Date(row.updatedAt), contentUpdatedAt: new Date(row.contentUpdatedAt) }));
+      const inputs: Mfile[] = job.inputs.map((row) => ({
+        ...row,
+        size: Number(row.size),
+        createdAt: new Date(row.createdAt),
+        updatedAt: new Date(row.updatedAt),
+        contentUpdatedAt: new Date(row.contentUpdatedAt),
+      }));
       if (inputs.length === 0) throw new TaskFailure('the job has no input left (its files were deleted)');
       // suspension, the time window and the monthly job-runtime quota apply to tasks as to requests
       const refusal = await this.quotas.jobRefusal(job.serviceId);
@@ -85,9 +91,16 @@ export class JobRunner {
       const final = error instanceof TaskFailure || message.attemptsMade + 1 >= (message.opts.attempts ?? 1);
       // a task's own failure is written for the customer; anything else (a disk error, a bug) is shown without where
       // the server keeps its files
-      const said = error instanceof TaskFailure ? error.message : toolMessage(String((error as Error)?.message ?? error), [[this.store.root, 'the storage']]) || 'an unexpected error';
+      const said =
+        error instanceof TaskFailure
+          ? error.message
+          : toolMessage(String((error as Error)?.message ?? error), [[this.store.root, 'the storage']]) || 'an unexpected error';
       // an attempt that will be retried is logged by the worker when it rethrows; the last one is logged here, whole
-      if (final && !(error instanceof TaskFailure)) this.logger.error({ msg: `job ${jobId} (${job.task}) failed unexpectedly on its last attempt`, err: { message: (error as Error)?.message, stack: (error as Error)?.stack } });
+      if (final && !(error instanceof TaskFailure))
+        this.logger.error({
+          msg: `job ${jobId} (${job.task}) failed unexpectedly on its last attempt`,
+          err: { message: (error as Error)?.message, stack: (error as Error)?.stack },
+        });
       if (!final) {
         await this.jobs.retry(jobId, `attempt failed, retrying: ${said}`);
         this.events.publish({ jobId, serviceId: job.serviceId, state: JobState.Queued, error: `attempt failed, retrying: ${said}` });

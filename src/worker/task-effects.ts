@@ -71,7 +71,11 @@ export class TaskEffects {
     const adding = outputs.reduce((sum, output) => sum + output.blob.size, 0) + (content?.size ?? 0) + reportedDisc;
     if (adding > 0) {
       try {
-        await this.quotas.enforce(manager, job.serviceId, { disc: adding, releasing: previous?.size ?? 0, ingest: content && patch.newContent ? content.size : 0 });
+        await this.quotas.enforce(manager, job.serviceId, {
+          disc: adding,
+          releasing: previous?.size ?? 0,
+          ingest: content && patch.newContent ? content.size : 0,
+        });
       } catch (error) {
         if (error instanceof ProblemError) throw new QuotaRefusal(error.detail ?? error.title);
         throw error;
@@ -82,9 +86,27 @@ export class TaskEffects {
       const facts: UsageFact[] = [];
       const rows: NewJobOutput[] = outputs.map((output) => {
         const id = uuidv7();
-        renditions[output.role] = { jobOutputId: id, jobId: job.id, mimetype: output.mimetype, size: output.blob.size, ...(output.data ?? {}), url: `/api/v1/joboutputs/${id}/content` };
+        renditions[output.role] = {
+          jobOutputId: id,
+          jobId: job.id,
+          mimetype: output.mimetype,
+          size: output.blob.size,
+          ...(output.data ?? {}),
+          url: `/api/v1/joboutputs/${id}/content`,
+        };
         facts.push({ metric: 'disc', value: output.blob.size, ...scope, resourceType: 'joboutput', resourceId: id, idempotencyKey: `${id}:disc` });
-        return { id, ...scope, jobId: job.id, name: output.name, mimetype: output.mimetype, size: output.blob.size, sha256: output.blob.sha256, md5: output.blob.md5, blobKey: output.blob.blobKey, data: output.data ?? null };
+        return {
+          id,
+          ...scope,
+          jobId: job.id,
+          name: output.name,
+          mimetype: output.mimetype,
+          size: output.blob.size,
+          sha256: output.blob.sha256,
+          md5: output.blob.md5,
+          blobKey: output.blob.blobKey,
+          data: output.data ?? null,
+        };
       });
       await this.outputs.insertMany(rows, manager);
       await this.usage.record(manager, ...facts);
@@ -100,14 +122,19 @@ export class TaskEffects {
         { metric: 'disc', value: content.size - previous.size, ...mfileScope, idempotencyKey: `${job.id}:disc` },
         ...(patch.newContent ? [{ metric: 'ingest' as const, value: content.size, ...mfileScope, idempotencyKey: `${job.id}:ingest` }] : []),
       );
-      if (patch.newContent) await this.pipelines.instantiate(manager, 'update', { id: input.mfileId, containerId: job.containerId, serviceId: job.serviceId }, outbox);
+      if (patch.newContent)
+        await this.pipelines.instantiate(manager, 'update', { id: input.mfileId, containerId: job.containerId, serviceId: job.serviceId }, outbox);
       if (previous.blobKey !== content.blobKey) released.push(previous.blobKey);
     }
     if (Object.keys(renditions).length || patch.metadata || patch.mimetype) {
       // one statement: new metadata keys, the latest rendition links merged into the old ones, the type; only while
       // the file still holds the bytes the task read (content replaced meanwhile: the outputs stay with the job, but
       // they no longer describe the file)
-      await this.mfiles.applyTaskFindings(input.mfileId, { metadata: patch.metadata ?? {}, renditions, mimetype: patch.mimetype ?? null, sha256: content?.sha256 ?? job.inputSha256 }, manager);
+      await this.mfiles.applyTaskFindings(
+        input.mfileId,
+        { metadata: patch.metadata ?? {}, renditions, mimetype: patch.mimetype ?? null, sha256: content?.sha256 ?? job.inputSha256 },
+        manager,
+      );
     }
     return released;
   }

@@ -20,7 +20,17 @@ export class WorkerModule {
   static forRoot(config: AppConfig, queues: QueueConsumption[]): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, RedisModule, QueuesModule, StorageModule, UsageModule, PipelinesModule, WebhooksModule, TasksModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule,
+        RedisModule,
+        QueuesModule,
+        StorageModule,
+        UsageModule,
+        PipelinesModule,
+        WebhooksModule,
+        TasksModule,
+      ],
       providers: [{ provide: WORKER_QUEUES, useValue: queues }, TaskEffects, JobOutcomeRecorder, JobRunner, WorkerService],
     };
   }

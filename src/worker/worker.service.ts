@@ -46,11 +46,17 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       await bull.isReady();
       bull.on('failed', (message: BullJob<{ jobId: string }>, error: Error) => {
         const exhausted = message.attemptsMade >= (message.opts.attempts ?? 1) || /stalled more than/i.test(error?.message ?? '');
-        if (exhausted) void this.runner.giveUp(message.data.jobId, error?.message ?? 'failed').catch((failure) => this.logger.error(`could not record that job ${message.data.jobId} failed: ${String(failure)}`));
+        if (exhausted)
+          void this.runner
+            .giveUp(message.data.jobId, error?.message ?? 'failed')
+            .catch((failure) => this.logger.error(`could not record that job ${message.data.jobId} failed: ${String(failure)}`));
       });
       void bull.process(effective, (message) =>
         this.runner.run(message).catch((error: Error) => {
-          this.logger.error({ msg: `job ${message.data.jobId} attempt ${message.attemptsMade + 1} failed`, err: { message: error.message, stack: error.stack } });
+          this.logger.error({
+            msg: `job ${message.data.jobId} attempt ${message.attemptsMade + 1} failed`,
+            err: { message: error.message, stack: error.stack },
+          });
           throw error;
         }),
       );

@@ -36,7 +36,9 @@ function cookieJar() {
 }
 
 const bareScrypt = (password) =>
-  new Promise((resolve, reject) => scrypt(password, randomBytes(16), 32, { N: 2 ** 15, r: 8, p: 1, maxmem: 256 * 2 ** 15 * 8 }, (error, key) => (error ? reject(error) : resolve(key))));
+  new Promise((resolve, reject) =>
+    scrypt(password, randomBytes(16), 32, { N: 2 ** 15, r: 8, p: 1, maxmem: 256 * 2 ** 15 * 8 }, (error, key) => (error ? reject(error) : resolve(key))),
+  );
 
 async function timeEach(count, run) {
   const times = [];
@@ -59,7 +61,11 @@ await runBench(async () => {
   const loginTimes = await timeEach(RUNS, async () => {
     const jar = cookieJar();
     const { csrfToken } = await (await jar.fetch(`${v1}/session`)).json();
-    const response = await jar.fetch(`${v1}/session/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken }, body: JSON.stringify({ username: 'admin', password: PASSWORD }) });
+    const response = await jar.fetch(`${v1}/session/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken },
+      body: JSON.stringify({ username: 'admin', password: PASSWORD }),
+    });
     if (response.status !== 200) throw new Error(`login: ${response.status} ${await response.text()}`);
   });
   const scryptTimes = await timeEach(RUNS, () => bareScrypt(PASSWORD));
@@ -70,12 +76,22 @@ await runBench(async () => {
   for (let index = 0; index < FILES; index++) {
     const form = new FormData();
     form.append('file', new Blob([`file ${index}\n`]), `file-${String(index).padStart(5, '0')}.txt`);
-    const response = await fetch(`${v1}/services/${tenant.serviceId}/mfiles`, { method: 'POST', headers: { authorization: `Bearer ${tenant.serviceAdminKey}` }, body: form });
+    const response = await fetch(`${v1}/services/${tenant.serviceId}/mfiles`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tenant.serviceAdminKey}` },
+      body: form,
+    });
     if (response.status !== 201) throw new Error(`upload: ${response.status} ${await response.text()}`);
   }
   const jar = cookieJar();
   const { csrfToken } = await (await jar.fetch(`${v1}/session`)).json();
-  const held = await (await jar.fetch(`${v1}/session/keys`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken }, body: JSON.stringify({ key: tenant.serviceAdminKey }) })).json();
+  const held = await (
+    await jar.fetch(`${v1}/session/keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken },
+      body: JSON.stringify({ key: tenant.serviceAdminKey }),
+    })
+  ).json();
   const listUrl = `${v1}/services/${tenant.serviceId}/mfiles?limit=50`;
   say(`REST: ${REQUESTS} listings through the session and ${REQUESTS} with Bearer, interleaved`);
   const sessionTimes = [];
@@ -94,11 +110,27 @@ await runBench(async () => {
 
   // 3. the console in Chromium
   const index = readFileSync(join(ROOT, 'dist', 'console', 'index.html'));
-  const bare = createServer((_request, response) => response.writeHead(200, { 'content-type': 'text/html' }).end(index.toString().replace(/<script[^>]*><\/script>|<link rel="(stylesheet|modulepreload)"[^>]*>/g, '')));
+  const bare = createServer((_request, response) =>
+    response
+      .writeHead(200, { 'content-type': 'text/html' })
+      .end(index.toString().replace(/<script[^>]*><\/script>|<link rel="(stylesheet|modulepreload)"[^>]*>/g, '')),
+  );
   await new Promise((resolve) => bare.listen(0, '127.0.0.1', resolve));
   onCleanup('stop the bare server', () => new Promise((resolve) => bare.close(resolve)));
   const bareUrl = `http://127.0.0.1:${bare.address().port}/`;
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
   onCleanup('close Chromium', () => browser.close());
   const pageTimes = async (count, url, ready, reuse) => {
     const times = [];
@@ -144,12 +176,32 @@ await runBench(async () => {
       ['measure', 'MServe', 'baseline', 'baseline is', 'ratio'],
       [
         ['password login', fmt(median(loginTimes)), fmt(median(scryptTimes)), 'bare scrypt (same N, r, p)', fmt(median(loginTimes) / median(scryptTimes), 2)],
-        [`REST listing (50 of ${FILES}) via session`, fmt(median(sessionTimes), 2), fmt(median(bearerTimes), 2), 'same call with Bearer key', fmt(median(sessionTimes) / median(bearerTimes), 2)],
-        ['console login page, cold', fmt(median(loginCold)), fmt(median(bareTimes)), 'same HTML, no scripts (node:http)', fmt(median(loginCold) / median(bareTimes), 2)],
-        ['console login page, warm cache', fmt(median(loginWarm)), fmt(median(bareTimes)), 'same HTML, no scripts (node:http)', fmt(median(loginWarm) / median(bareTimes), 2)],
+        [
+          `REST listing (50 of ${FILES}) via session`,
+          fmt(median(sessionTimes), 2),
+          fmt(median(bearerTimes), 2),
+          'same call with Bearer key',
+          fmt(median(sessionTimes) / median(bearerTimes), 2),
+        ],
+        [
+          'console login page, cold',
+          fmt(median(loginCold)),
+          fmt(median(bareTimes)),
+          'same HTML, no scripts (node:http)',
+          fmt(median(loginCold) / median(bareTimes), 2),
+        ],
+        [
+          'console login page, warm cache',
+          fmt(median(loginWarm)),
+          fmt(median(bareTimes)),
+          'same HTML, no scripts (node:http)',
+          fmt(median(loginWarm) / median(bareTimes), 2),
+        ],
         [`share link → first files of ${FILES}`, fmt(median(listingTimes)), '', '', ''],
       ],
     ),
   );
-  console.log(`\nfirst paint downloads ${entry.length} files: ${fmt(size(entry) / 1024)} KiB (${fmt(gz(entry) / 1024)} KiB gzipped); all ${assets.length} JS/CSS chunks: ${fmt(size(assets) / 1024)} KiB (${fmt(gz(assets) / 1024)} KiB gzipped)`);
+  console.log(
+    `\nfirst paint downloads ${entry.length} files: ${fmt(size(entry) / 1024)} KiB (${fmt(gz(entry) / 1024)} KiB gzipped); all ${assets.length} JS/CSS chunks: ${fmt(size(assets) / 1024)} KiB (${fmt(gz(assets) / 1024)} KiB gzipped)`,
+  );
 });

@@ -229,7 +229,9 @@ export async function startPlatform({ varDir, storageDir, workers = [], env = {}
   const apiBase = `http://127.0.0.1:${apiPort}`;
   say(`starting the api (pid ${api.pid}) on ${apiBase}`);
   await waitUntil('api', api, async () => (await fetch(`${apiBase}/health/ready`)).status === 200);
-  const workerProcesses = workers.map((queues, index) => startChild(`worker ${index + 1}`, [join(ROOT, 'dist', 'src', 'worker.js'), '--queues', queues], { cwd: ROOT, env: common }));
+  const workerProcesses = workers.map((queues, index) =>
+    startChild(`worker ${index + 1}`, [join(ROOT, 'dist', 'src', 'worker.js'), '--queues', queues], { cwd: ROOT, env: common }),
+  );
   if (workerProcesses.length) {
     await waitUntil('workers', workerProcesses[0], async () => (await (await fetch(`${apiBase}/health/ready`)).json()).workers >= workerProcesses.length);
   }

@@ -27,8 +27,14 @@ const time = (fn) => {
 };
 
 const BODIES = {
-  'create body (180 B)': JSON.stringify({ name: 'Summer fair 2026', description: 'Pictures and video from the fair', properties: { department: 'news', costCentre: 4711, tags: ['summer', 'fair'] } }),
-  'properties (~60 KiB)': JSON.stringify({ properties: Object.fromEntries(Array.from({ length: 1200 }, (_, i) => [`field-${i}`, { label: `value ${i}`, n: i, on: i % 2 === 0 }])) }),
+  'create body (180 B)': JSON.stringify({
+    name: 'Summer fair 2026',
+    description: 'Pictures and video from the fair',
+    properties: { department: 'news', costCentre: 4711, tags: ['summer', 'fair'] },
+  }),
+  'properties (~60 KiB)': JSON.stringify({
+    properties: Object.fromEntries(Array.from({ length: 1200 }, (_, i) => [`field-${i}`, { label: `value ${i}`, n: i, on: i % 2 === 0 }])),
+  }),
   'numbers 63 deep (1 MiB)': `${'['.repeat(62)}[${Array(500_000).fill(0).join(',')}]${']'.repeat(62)}`,
   'strings (1 MiB)': JSON.stringify(Array.from({ length: 90_000 }, (_, i) => `name-${i}`)),
 };
@@ -42,9 +48,11 @@ function inProcess() {
     for (let run = 0; run < RUNS; run++) {
       let value;
       parse.push(time(() => (value = JSON.parse(text))));
-      walk.push(time(() => {
-        if (jsonBodyProblem(value) !== undefined) throw new Error(`the guard refused the ${what} body`);
-      }));
+      walk.push(
+        time(() => {
+          if (jsonBodyProblem(value) !== undefined) throw new Error(`the guard refused the ${what} body`);
+        }),
+      );
     }
     rows.push([what, `${(text.length / 1024).toFixed(0)} KiB`, fmt(median(parse), 3), fmt(median(walk), 3), fmt(median(walk) / median(parse), 2)]);
   }
@@ -60,7 +68,11 @@ async function post(url, body) {
 }
 
 await runBench(async () => {
-  say(`load average ${loadavg().map((n) => n.toFixed(1)).join(' ')}`);
+  say(
+    `load average ${loadavg()
+      .map((n) => n.toFixed(1))
+      .join(' ')}`,
+  );
   const rows = inProcess();
   console.log(`\nThe guard's walk vs JSON.parse of the same body (in process, medians of ${RUNS}, ms)\n`);
   console.log(table(['body', 'size', 'JSON.parse', 'guard walk', 'walk / parse'], rows));
@@ -94,5 +106,7 @@ await runBench(async () => {
       [['numbers 63 deep', fmt(median(hostileMs), 2), fmt(median(plainMs), 2), fmt(median(hostileMs) / median(plainMs), 2)]],
     ),
   );
-  console.log(`\n${CONCURRENCY} hostile bodies at once: all answered in ${fmt(burstMs, 0)} ms; api RSS ${fmt(before / 1024, 0)} → peak ${fmt(peak / 1024, 0)} MiB (+${fmt((peak - before) / 1024, 0)}); /health/live right after: ${fmt(performance.now() - live, 1)} ms`);
+  console.log(
+    `\n${CONCURRENCY} hostile bodies at once: all answered in ${fmt(burstMs, 0)} ms; api RSS ${fmt(before / 1024, 0)} → peak ${fmt(peak / 1024, 0)} MiB (+${fmt((peak - before) / 1024, 0)}); /health/live right after: ${fmt(performance.now() - live, 1)} ms`,
+  );
 });

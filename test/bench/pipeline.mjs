@@ -36,7 +36,9 @@ async function makePicture(index) {
       pixels[i++] = Math.max(0, Math.min(255, ((x + y) / (width + height)) * 255 + grain));
     }
   }
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 82 }).toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 82 })
+    .toBuffer();
 }
 
 async function pictures(count) {
@@ -165,11 +167,18 @@ async function main() {
   onCleanup('remove temp dir', async () => rmSync(workDir, { recursive: true, force: true }));
   const files = await pictures(COUNT);
   const sizes = files.map((file) => statSync(file).size);
-  const megapixels = await Promise.all(files.slice(0, 20).map(async (file) => {
-    const meta = await sharp(file).metadata();
-    return (meta.width * meta.height) / 1e6;
-  }));
-  const platform = await startPlatform({ varDir: join(workDir, 'var'), storageDir: join(workDir, 'storage'), workers: [MSERVE_WORKER], env: process.env.PLATFORM_NODE_OPTIONS ? { NODE_OPTIONS: process.env.PLATFORM_NODE_OPTIONS } : {} });
+  const megapixels = await Promise.all(
+    files.slice(0, 20).map(async (file) => {
+      const meta = await sharp(file).metadata();
+      return (meta.width * meta.height) / 1e6;
+    }),
+  );
+  const platform = await startPlatform({
+    varDir: join(workDir, 'var'),
+    storageDir: join(workDir, 'storage'),
+    workers: [MSERVE_WORKER],
+    env: process.env.PLATFORM_NODE_OPTIONS ? { NODE_OPTIONS: process.env.PLATFORM_NODE_OPTIONS } : {},
+  });
   const pool = new pg.Pool({ connectionString: platform.infrastructure.databaseUrl, max: 2 });
   onCleanup('close pg pool', () => pool.end());
 
@@ -209,8 +218,14 @@ async function main() {
   const eight = {
     ingest: {
       steps: [
-        { task: 'mime' }, { task: 'image-metadata' }, { task: 'md5' }, { task: 'sha256' }, { task: 'fixity' },
-        { task: 'thumbnail' }, { task: 'poster' }, { name: 'preview', task: 'poster', options: { width: 1024, height: 768, format: 'webp' } },
+        { task: 'mime' },
+        { task: 'image-metadata' },
+        { task: 'md5' },
+        { task: 'sha256' },
+        { task: 'fixity' },
+        { task: 'thumbnail' },
+        { task: 'poster' },
+        { name: 'preview', task: 'poster', options: { width: 1024, height: 768, format: 'webp' } },
       ],
     },
   };
@@ -232,7 +247,9 @@ async function main() {
     `| bare script | ${bare.toFixed(1)} | ${(COUNT / bare).toFixed(1)} | ${((COUNT * 5) / bare).toFixed(1)} |`,
     '',
     `throughput ratio MServe / bare: ${(bare / ours.seconds).toFixed(2)}`,
-    `CPU seconds during the MServe run (2 CPUs x ${ours.seconds.toFixed(1)} s = ${(2 * ours.seconds).toFixed(1)} available): ${Object.entries(cpu).map(([role, seconds]) => `${role} ${seconds.toFixed(1)}`).join(', ')}`,
+    `CPU seconds during the MServe run (2 CPUs x ${ours.seconds.toFixed(1)} s = ${(2 * ours.seconds).toFixed(1)} available): ${Object.entries(cpu)
+      .map(([role, seconds]) => `${role} ${seconds.toFixed(1)}`)
+      .join(', ')}`,
     `MServe per task (run = claimed to recorded, wait = created to claimed): ${perTask.map((row) => `${row.task} ${row.run_ms.toFixed(0)} ms run / ${row.wait_ms.toFixed(0)} ms wait`).join('; ')}`,
     `seed test 2 (15 pictures x 8 operations = ${seed.jobs} jobs, upload to last job): ${seed.seconds.toFixed(1)} s (the seed's mprocessor: 16 s, its polling design: 65 s)`,
     '',

@@ -17,7 +17,24 @@ import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fmt, freePort, json, makeTenant, mbps, median, mib, onCleanup, readStatusKb, rssSampler, runBench, say, startChild, startPlatform, table, waitUntil } from './harness.mjs';
+import {
+  fmt,
+  freePort,
+  json,
+  makeTenant,
+  mbps,
+  median,
+  mib,
+  onCleanup,
+  readStatusKb,
+  rssSampler,
+  runBench,
+  say,
+  startChild,
+  startPlatform,
+  table,
+  waitUntil,
+} from './harness.mjs';
 
 const MIB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.SIZE_MIB ?? 1024);
@@ -126,7 +143,14 @@ async function tusUpload(v1, serviceId, auth, filePath, name, chunkSize) {
   let mfileId;
   for (let offset = 0; offset < SIZE; offset += chunkSize) {
     const end = Math.min(SIZE, offset + chunkSize) - 1;
-    const patch = await uploadFile(location, 'PATCH', filePath, end - offset + 1, { ...auth, ...tus, 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset) }, { start: offset, end });
+    const patch = await uploadFile(
+      location,
+      'PATCH',
+      filePath,
+      end - offset + 1,
+      { ...auth, ...tus, 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset) },
+      { start: offset, end },
+    );
     if (patch.status !== 204) throw new Error(`tus PATCH at ${offset}: ${patch.status} ${patch.text.slice(0, 500)}`);
     mfileId = patch.headers['mfile-id'];
   }
@@ -227,9 +251,9 @@ process.on('SIGTERM', () => server.close(() => process.exit(0)));
 // Main
 // ---------------------------------------------------------------------------------------------------------------
 async function main() {
-
   const loadBefore = loadavg();
-  if (loadBefore[0] > 0.5 * availableParallelism()) say(`warning: 1-min load average is ${fmt(loadBefore[0], 2)} on ${availableParallelism()} CPUs: other work may skew the numbers`);
+  if (loadBefore[0] > 0.5 * availableParallelism())
+    say(`warning: 1-min load average is ${fmt(loadBefore[0], 2)} on ${availableParallelism()} CPUs: other work may skew the numbers`);
   const tempRoot = mkdtempSync(join(tmpdir(), 'mserve-bench-'));
   onCleanup('remove temp dir', async () => rmSync(tempRoot, { recursive: true, force: true }));
   const varDir = join(tempRoot, 'var');
@@ -306,7 +330,13 @@ async function main() {
     say(`run ${run}/${RUNS}`);
 
     // (a) MServe upload
-    const up = await uploadFile(`${v1}/services/${serviceId}/mfiles?name=${encodeURIComponent(`bench-${run}-${randomUUID()}.bin`)}`, 'POST', sourceFile, SIZE, auth);
+    const up = await uploadFile(
+      `${v1}/services/${serviceId}/mfiles?name=${encodeURIComponent(`bench-${run}-${randomUUID()}.bin`)}`,
+      'POST',
+      sourceFile,
+      SIZE,
+      auth,
+    );
     if (up.status !== 201) throw new Error(`MServe upload: ${up.status} ${up.text.slice(0, 1000)}`);
     if (up.body.size !== SIZE) throw new Error(`MServe upload stored ${up.body.size} bytes, expected ${SIZE}`);
     if (up.body.sha256 !== source.sha256 || up.body.md5 !== source.md5) throw new Error(`MServe upload digests differ from the source's`);
@@ -320,7 +350,8 @@ async function main() {
       [results.mserveTusChunkedUp, TUS_CHUNK, `MServe tus (${TUS_CHUNK / MIB} MiB PATCHes)`],
     ]) {
       const tus = await tusUpload(v1, serviceId, auth, sourceFile, `tus-${run}-${randomUUID()}.bin`, chunkSize);
-      if (tus.mfile.sha256 !== source.sha256 || tus.mfile.md5 !== source.md5 || tus.mfile.size !== SIZE) throw new Error(`${label}: stored ${tus.mfile.size} bytes, digests ${tus.mfile.sha256} / ${tus.mfile.md5}`);
+      if (tus.mfile.sha256 !== source.sha256 || tus.mfile.md5 !== source.md5 || tus.mfile.size !== SIZE)
+        throw new Error(`${label}: stored ${tus.mfile.size} bytes, digests ${tus.mfile.sha256} / ${tus.mfile.md5}`);
       bucket.push(tus.ms);
       say(`  ${label.padEnd(24)} ${fmt(mbps(SIZE, tus.ms))} MB/s`);
       const removed = await json('DELETE', `${v1}/mfiles/${tus.mfile.id}`, customerKey);
@@ -389,7 +420,10 @@ async function main() {
   );
   const downloadedSha = verifyHash.digest('hex');
   const shaOk = verified.bytes === SIZE && downloadedSha === firstMfile.sha256 && downloadedSha === source.sha256;
-  if (!shaOk) throw new Error(`sha256 verification failed: downloaded ${downloadedSha} (${verified.bytes} bytes), reported ${firstMfile.sha256}, source ${source.sha256}`);
+  if (!shaOk)
+    throw new Error(
+      `sha256 verification failed: downloaded ${downloadedSha} (${verified.bytes} bytes), reported ${firstMfile.sha256}, source ${source.sha256}`,
+    );
 
   // Report
   const med = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, mbps(SIZE, median(v))]));
@@ -406,9 +440,15 @@ async function main() {
   const out = [];
   out.push('');
   out.push('MServe transfer benchmark');
-  out.push(`machine: nproc ${execFileSync('nproc', { encoding: 'utf8' }).trim()} (availableParallelism ${availableParallelism()}), ${cpus()[0]?.model ?? 'unknown cpu'}, ${fmt(totalmem() / 1024 ** 3, 1)} GiB RAM`);
+  out.push(
+    `machine: nproc ${execFileSync('nproc', { encoding: 'utf8' }).trim()} (availableParallelism ${availableParallelism()}), ${cpus()[0]?.model ?? 'unknown cpu'}, ${fmt(totalmem() / 1024 ** 3, 1)} GiB RAM`,
+  );
   out.push(`node ${process.version} (${process.execPath})`);
-  out.push(`load average (1/5/15 min): at start ${loadBefore.map((l) => fmt(l, 2)).join(' ')}, at end ${loadavg().map((l) => fmt(l, 2)).join(' ')} (includes this benchmark)`);
+  out.push(
+    `load average (1/5/15 min): at start ${loadBefore.map((l) => fmt(l, 2)).join(' ')}, at end ${loadavg()
+      .map((l) => fmt(l, 2))
+      .join(' ')} (includes this benchmark)`,
+  );
   out.push(`file: ${SIZE_MIB} MiB (${SIZE} bytes) random, ${RUNS} run(s); temp filesystem: ${diskInfo || 'unknown'} (${tmpdir()})`);
   out.push('client: node:http, fs.createReadStream piped into the request / response piped into fs.createWriteStream; `sync` (untimed) between transfers');
   out.push('MB/s = 10^6 bytes per second, wall time from request start to response end (upload) / file written (download)');
@@ -450,7 +490,14 @@ async function main() {
     table(
       ['RSS (MiB)', 'before', 'peak (50 ms polls)', 'growth', 'VmHWM before', 'VmHWM after'],
       [
-        ['MServe api', fmt(mib(apiRssBeforeKb)), fmt(mib(apiRss.peakKb)), fmt(mib(apiRss.peakKb - apiRssBeforeKb)), fmt(mib(apiHwmBeforeKb)), fmt(mib(apiHwmAfterKb))],
+        [
+          'MServe api',
+          fmt(mib(apiRssBeforeKb)),
+          fmt(mib(apiRss.peakKb)),
+          fmt(mib(apiRss.peakKb - apiRssBeforeKb)),
+          fmt(mib(apiHwmBeforeKb)),
+          fmt(mib(apiHwmAfterKb)),
+        ],
         ['baseline server', fmt(mib(baselineRssBeforeKb)), fmt(mib(baselineRss.peakKb)), fmt(mib(baselineRss.peakKb - baselineRssBeforeKb)), '', ''],
       ],
     ),

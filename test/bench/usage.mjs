@@ -43,7 +43,13 @@ async function measure(url, key) {
 const digest = (body) =>
   JSON.stringify(
     body.series
-      .map((series) => [series.group?.id ?? '', series.metric, Math.round(series.total.sum * 1000) / 1000, series.total.count, series.total.level === undefined ? null : Math.round(series.total.level)])
+      .map((series) => [
+        series.group?.id ?? '',
+        series.metric,
+        Math.round(series.total.sum * 1000) / 1000,
+        series.total.count,
+        series.total.level === undefined ? null : Math.round(series.total.level),
+      ])
       .sort((a, b) => `${a[0]}${a[1]}`.localeCompare(`${b[0]}${b[1]}`)),
   );
 
@@ -68,10 +74,10 @@ await runBench(async () => {
   await dataSource.initialize();
   onCleanup('close the database connection', () => dataSource.destroy());
   await dataSource.query('CREATE TEMP TABLE bench_service (idx int PRIMARY KEY, id uuid, container_id uuid)');
-  await dataSource.query(`INSERT INTO bench_service SELECT ordinality - 1, id, container_id FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS t(id, container_id)`, [
-    services.map((service) => service.id),
-    services.map((service) => service.containerId),
-  ]);
+  await dataSource.query(
+    `INSERT INTO bench_service SELECT ordinality - 1, id, container_id FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS t(id, container_id)`,
+    [services.map((service) => service.id), services.map((service) => service.containerId)],
+  );
 
   say(`loading ${RECORDS.toLocaleString('en')} usage facts over ${YEAR} (ingest, access, disc, jobs, jobruntime)`);
   const loadStarted = performance.now();
@@ -99,7 +105,8 @@ await runBench(async () => {
   const one = services[17];
   const monthByDay = (source) => `${v1}/services/${one.id}/usage?from=${YEAR}-06-01T00:00:00Z&to=${YEAR}-07-01T00:00:00Z&bucket=day&source=${source}`;
   const yearly = (source) => `${v1}/usage?from=${YEAR}-01-01T00:00:00Z&to=${YEAR + 1}-01-01T00:00:00Z&bucket=total&source=${source}`;
-  const topConsumers = (source) => `${v1}/usage?from=${YEAR}-01-01T00:00:00Z&to=${YEAR + 1}-01-01T00:00:00Z&bucket=month&metric=disc,ingest&groupBy=service&source=${source}`;
+  const topConsumers = (source) =>
+    `${v1}/usage?from=${YEAR}-01-01T00:00:00Z&to=${YEAR + 1}-01-01T00:00:00Z&bucket=month&metric=disc,ingest&groupBy=service&source=${source}`;
   const queries = [
     ['month by day, one service', monthByDay],
     ['provider yearly total', yearly],
@@ -110,7 +117,7 @@ await runBench(async () => {
   const raw = [];
   for (const [, url] of queries) raw.push(await measure(url('raw'), adminKey));
 
-  say('rolling up with MServe\'s rollup service');
+  say("rolling up with MServe's rollup service");
   const [{ n: waiting }] = await dataSource.query('SELECT COUNT(*)::int AS n FROM usage WHERE NOT rolled_up');
   const roller = new UsageRollupService(dataSource, { usageRollupIntervalMs: 0 });
   const rollStarted = performance.now();
@@ -132,14 +139,25 @@ await runBench(async () => {
     if (digest(rolled[index].body) !== digest(raw[index].body)) throw new Error(`${queries[index][0]}: rollups and raw facts disagree`);
   }
 
-  console.log(`\nUsage reports over ${RECORDS.toLocaleString('en')} facts (100 services, ${YEAR}); ${availableParallelism()} CPUs, load ${loadavg()[0].toFixed(2)}; medians of ${RUNS}, through the HTTP API`);
-  console.log(`load: ${fmt(loadSeconds)} s (${fmt(RECORDS / loadSeconds / 1000, 0)} k facts/s); rollup: ${fmt(rollSeconds)} s (${fmt(moved / rollSeconds / 1000, 0)} k facts/s) into ${rollupRows.toLocaleString('en')} rollup rows\n`);
+  console.log(
+    `\nUsage reports over ${RECORDS.toLocaleString('en')} facts (100 services, ${YEAR}); ${availableParallelism()} CPUs, load ${loadavg()[0].toFixed(2)}; medians of ${RUNS}, through the HTTP API`,
+  );
+  console.log(
+    `load: ${fmt(loadSeconds)} s (${fmt(RECORDS / loadSeconds / 1000, 0)} k facts/s); rollup: ${fmt(rollSeconds)} s (${fmt(moved / rollSeconds / 1000, 0)} k facts/s) into ${rollupRows.toLocaleString('en')} rollup rows\n`,
+  );
   console.log(
     table(
       ['query', 'rollups ms', 'raw ms (before)', 'raw ms (after)', 'rollups/raw', 'goal < 100 ms'],
       queries.map(([name], index) => {
         const baseline = Math.min(raw[index].ms, rawAfter[index].ms);
-        return [name, fmt(rolled[index].ms), fmt(raw[index].ms), fmt(rawAfter[index].ms), fmt(rolled[index].ms / baseline, 4), rolled[index].ms < 100 ? 'met' : 'NOT met'];
+        return [
+          name,
+          fmt(rolled[index].ms),
+          fmt(raw[index].ms),
+          fmt(rawAfter[index].ms),
+          fmt(rolled[index].ms / baseline, 4),
+          rolled[index].ms < 100 ? 'met' : 'NOT met',
+        ];
       }),
     ),
   );

@@ -84,7 +84,7 @@ async function writeRandomFile(path, size) {
   const out = createWriteStream(path);
   const failed = new Promise((_, reject) => out.once('error', reject));
   failed.catch(() => undefined);
-  for (let written = 0; written < size; ) {
+  for (let written = 0; written < size;) {
     const buffer = randomBytes(Math.min(8 * MIB, size - written));
     sha256.update(buffer);
     written += buffer.length;
@@ -166,7 +166,8 @@ function request(url, { method = 'GET', headers = {}, body, discard = false, kee
 }
 
 const expect = (what, response, ...statuses) => {
-  if (!statuses.includes(response.status)) throw new Error(`${what}: HTTP ${response.status} (expected ${statuses.join('/')}) ${response.text.slice(0, 600).trim()}`);
+  if (!statuses.includes(response.status))
+    throw new Error(`${what}: HTTP ${response.status} (expected ${statuses.join('/')}) ${response.text.slice(0, 600).trim()}`);
   return response;
 };
 
@@ -187,7 +188,12 @@ function davServer(name, base, authorization) {
     del: (path) => request(url(path), { method: 'DELETE', headers }),
     mkcol: (path) => request(url(path), { method: 'MKCOL', headers }),
     propfind: (path, depth, keep = 64 * 1024) =>
-      request(url(path), { method: 'PROPFIND', headers: { ...headers, depth: String(depth), 'content-type': 'application/xml; charset=utf-8' }, body: PROPFIND_BODY, keep }),
+      request(url(path), {
+        method: 'PROPFIND',
+        headers: { ...headers, depth: String(depth), 'content-type': 'application/xml; charset=utf-8' },
+        body: PROPFIND_BODY,
+        keep,
+      }),
   };
 }
 
@@ -326,7 +332,10 @@ function rclone(env) {
   ];
   return {
     async copy(server, source, path) {
-      const result = await run(RCLONE, ['copy', source, `:webdav:${path}`, ...common(server), `--transfers=${RCLONE_TRANSFERS}`], { timeoutMs: RCLONE_TIMEOUT_MS, env });
+      const result = await run(RCLONE, ['copy', source, `:webdav:${path}`, ...common(server), `--transfers=${RCLONE_TRANSFERS}`], {
+        timeoutMs: RCLONE_TIMEOUT_MS,
+        env,
+      });
       if (result.timedOut) throw new Error(`rclone copy to ${server.name}: killed after ${RCLONE_TIMEOUT_MS / 1000} s\n${result.output.slice(-3000)}`);
       if (result.code !== 0) throw new Error(`rclone copy to ${server.name}: exit ${result.code ?? result.signal}\n${result.output.slice(-3000)}`);
       return result;
@@ -334,7 +343,13 @@ function rclone(env) {
     async size(server, path) {
       const result = await run(RCLONE, ['size', '--json', `:webdav:${path}`, ...common(server)], { timeoutMs: RCLONE_TIMEOUT_MS, env });
       if (result.code !== 0) throw new Error(`rclone size on ${server.name}: exit ${result.code}\n${result.output.slice(-3000)}`);
-      return JSON.parse(result.output.trim().split('\n').filter((l) => l.startsWith('{')).pop());
+      return JSON.parse(
+        result.output
+          .trim()
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .pop(),
+      );
     },
   };
 }
@@ -344,7 +359,8 @@ function rclone(env) {
 // ---------------------------------------------------------------------------------------------------------------
 async function main() {
   const loadBefore = loadavg();
-  if (loadBefore[0] > 0.5 * availableParallelism()) say(`warning: 1-min load average is ${fmt(loadBefore[0], 2)} on ${availableParallelism()} CPUs: other work may skew the numbers`);
+  if (loadBefore[0] > 0.5 * availableParallelism())
+    say(`warning: 1-min load average is ${fmt(loadBefore[0], 2)} on ${availableParallelism()} CPUs: other work may skew the numbers`);
   let rcloneVersion;
   try {
     rcloneVersion = execFileSync(RCLONE, ['version'], { encoding: 'utf8' }).split('\n')[0];
@@ -404,7 +420,9 @@ async function main() {
     }
     if (probe.status === 207) oursUp = true;
     else {
-      const built = existsSync(join(ROOT, 'dist', 'src', 'dav')) ? '' : ' (dist/src/dav/ does not exist: is dist/ built from a tree with the WebDAV module? npm run build)';
+      const built = existsSync(join(ROOT, 'dist', 'src', 'dav'))
+        ? ''
+        : ' (dist/src/dav/ does not exist: is dist/ built from a tree with the WebDAV module? npm run build)';
       const message = `MServe's WebDAV endpoint is missing or broken: PROPFIND ${ours.base} (Depth: 0, Basic auth with a service key) answered HTTP ${probe.status}, expected 207${built}: ${probe.text.slice(0, 300).trim()}`;
       errors.push({ step: 'probe', error: message });
       say(`ERROR: ${message}`);
@@ -497,7 +515,8 @@ async function main() {
     const hash = createHash('sha256');
     const got = expect(`${server.name} GET big-1.bin`, await server.get('big-1.bin', { discard: true, onChunk: (chunk) => hash.update(chunk) }), 200);
     const sha = hash.digest('hex');
-    if (got.bytes !== SIZE || sha !== sourceSha) throw new Error(`${server.name}: big-1.bin read back as ${got.bytes} bytes, sha256 ${sha}; the source has ${SIZE} bytes, ${sourceSha}`);
+    if (got.bytes !== SIZE || sha !== sourceSha)
+      throw new Error(`${server.name}: big-1.bin read back as ${got.bytes} bytes, sha256 ${sha}; the source has ${SIZE} bytes, ${sourceSha}`);
     return true;
   };
   const shaOk = { ours: (await oursStep('PUT/GET', () => verify(ours))) ?? false, theirs: await verify(theirs) };
@@ -532,7 +551,9 @@ async function main() {
       }),
     );
     const ms = performance.now() - started;
-    say(`  ${server.name.padEnd(7)} MKCOL + ${ENTRIES} PUTs of ${ENTRY_BYTES} B (${PUT_CONCURRENCY} at a time): ${fmt(ms / 1000, 2)} s, ${fmt(ENTRIES / (ms / 1000), 0)}/s`);
+    say(
+      `  ${server.name.padEnd(7)} MKCOL + ${ENTRIES} PUTs of ${ENTRY_BYTES} B (${PUT_CONCURRENCY} at a time): ${fmt(ms / 1000, 2)} s, ${fmt(ENTRIES / (ms / 1000), 0)}/s`,
+    );
     return ms;
   };
   // MServe's PUTs make the collection PROPFIND lists; Apache's go to another one (its listed one is on disk).
@@ -547,7 +568,8 @@ async function main() {
   const listing = async (server, bucket, label) => {
     const response = expect(`${server.name} PROPFIND entries/`, await server.propfind('entries/', 1, Infinity), 207);
     const count = countResponses(response.text);
-    if (count !== ENTRIES + 1) throw new Error(`${server.name} PROPFIND entries/: ${count} <response> elements, expected ${ENTRIES + 1} (the collection and its ${ENTRIES} entries)`);
+    if (count !== ENTRIES + 1)
+      throw new Error(`${server.name} PROPFIND entries/: ${count} <response> elements, expected ${ENTRIES + 1} (the collection and its ${ENTRIES} entries)`);
     if (bucket) bucket.push(response.ms);
     extra.propfindBytes[server === ours ? 'ours' : 'theirs'] = response.bytes;
     say(`  ${server.name.padEnd(7)} PROPFIND ${label}: ${fmt(response.ms / 1000, 3)} s, ${fmt(response.bytes / 1e6, 2)} MB`);
@@ -577,11 +599,16 @@ async function main() {
         if (server === theirs) {
           const seen = apacheRequests(apache.accessLog, fromLine);
           extra.apacheRequestsPerCopy.push(seen);
-          requests = ` (${seen.total} requests: ${Object.entries(seen.byMethod).map(([m, n]) => `${m} ${n}`).join(', ')})`;
+          requests = ` (${seen.total} requests: ${Object.entries(seen.byMethod)
+            .map(([m, n]) => `${m} ${n}`)
+            .join(', ')})`;
         }
         say(`  ${server.name.padEnd(7)} rclone copy run ${runNo}/${RUNS}: ${fmt(copied.ms / 1000, 2)} s${requests}`);
         const size = await rc.size(server, `tree-${runNo}`);
-        if (size.count !== tree.files || size.bytes !== tree.bytes) throw new Error(`${server.name}: after rclone copy, tree-${runNo} holds ${size.count} files / ${size.bytes} bytes; the source has ${tree.files} / ${tree.bytes}`);
+        if (size.count !== tree.files || size.bytes !== tree.bytes)
+          throw new Error(
+            `${server.name}: after rclone copy, tree-${runNo} holds ${size.count} files / ${size.bytes} bytes; the source has ${tree.files} / ${tree.bytes}`,
+          );
         settle();
       };
       if (server === ours) await oursStep('rclone', step);
@@ -608,7 +635,8 @@ async function main() {
     propfind: (list) => med(list) / 1000,
     rclone: (list) => med(list) / 1000,
   };
-  const perRun = (key, list) => list.map((ms) => (key === 'put' || key === 'get' ? fmt(mbps(SIZE, ms), 0) : fmt(ms / 1000, key === 'propfind' ? 3 : 2))).join(' / ') || 'n/a';
+  const perRun = (key, list) =>
+    list.map((ms) => (key === 'put' || key === 'get' ? fmt(mbps(SIZE, ms), 0) : fmt(ms / 1000, key === 'propfind' ? 3 : 2))).join(' / ') || 'n/a';
   const KEYS = ['put', 'get', 'smallput', 'propfind', 'rclone'];
   const summary = {};
   for (const key of KEYS) {
@@ -628,12 +656,26 @@ async function main() {
   out.push('');
   out.push('MServe WebDAV benchmark');
   if (AA_TEST) out.push('AA_TEST=1: the MServe column is Apache as well (A/A run); its RSS row is an idle api');
-  out.push(`machine: nproc ${execFileSync('nproc', { encoding: 'utf8' }).trim()} (availableParallelism ${availableParallelism()}), ${cpus()[0]?.model ?? 'unknown cpu'}, ${fmt(totalmem() / 1024 ** 3, 1)} GiB RAM`);
-  out.push(`node ${process.version} (${process.execPath}); ${apache.version}, mpm_event, mod_dav + mod_dav_fs, defaults otherwise (config: LimitRequestBody 0); ${rcloneVersion}`);
-  out.push(`load average (1/5/15 min): at start ${loadBefore.map((l) => fmt(l, 2)).join(' ')}, at end ${loadavg().map((l) => fmt(l, 2)).join(' ')} (includes this benchmark)`);
-  out.push(`big file: ${SIZE_MIB} MiB (${SIZE} bytes) random, ${RUNS} run(s); PROPFIND: ${ENTRIES} files of ${ENTRY_BYTES} bytes, 1 untimed + ${RUNS} timed; rclone: ${tree.files} files of 1-64 KiB (${fmt(tree.bytes / MIB, 1)} MiB) in ${tree.folders} folders, ${RUNS} run(s); temp dir ${tmpdir()}`);
-  out.push('client: node:http; PUT streams the file from disk (Content-Length), GET discards the body; `sync` (untimed) between transfers; PROPFIND asks for resourcetype, getcontentlength, getlastmodified, getetag, getcontenttype and reads the whole 207 body');
-  out.push(`the collection PROPFIND lists is made by the timed small PUTs on MServe; on Apache it is written straight into its folder (its timed PUTs go to another collection)`);
+  out.push(
+    `machine: nproc ${execFileSync('nproc', { encoding: 'utf8' }).trim()} (availableParallelism ${availableParallelism()}), ${cpus()[0]?.model ?? 'unknown cpu'}, ${fmt(totalmem() / 1024 ** 3, 1)} GiB RAM`,
+  );
+  out.push(
+    `node ${process.version} (${process.execPath}); ${apache.version}, mpm_event, mod_dav + mod_dav_fs, defaults otherwise (config: LimitRequestBody 0); ${rcloneVersion}`,
+  );
+  out.push(
+    `load average (1/5/15 min): at start ${loadBefore.map((l) => fmt(l, 2)).join(' ')}, at end ${loadavg()
+      .map((l) => fmt(l, 2))
+      .join(' ')} (includes this benchmark)`,
+  );
+  out.push(
+    `big file: ${SIZE_MIB} MiB (${SIZE} bytes) random, ${RUNS} run(s); PROPFIND: ${ENTRIES} files of ${ENTRY_BYTES} bytes, 1 untimed + ${RUNS} timed; rclone: ${tree.files} files of 1-64 KiB (${fmt(tree.bytes / MIB, 1)} MiB) in ${tree.folders} folders, ${RUNS} run(s); temp dir ${tmpdir()}`,
+  );
+  out.push(
+    'client: node:http; PUT streams the file from disk (Content-Length), GET discards the body; `sync` (untimed) between transfers; PROPFIND asks for resourcetype, getcontentlength, getlastmodified, getetag, getcontenttype and reads the whole 207 body',
+  );
+  out.push(
+    `the collection PROPFIND lists is made by the timed small PUTs on MServe; on Apache it is written straight into its folder (its timed PUTs go to another collection)`,
+  );
   out.push('MB/s = 10^6 bytes per second; s = wall time from request start to the end of the response (rclone: of the whole command)');
   out.push('');
   out.push(
@@ -652,22 +694,47 @@ async function main() {
   );
   out.push('(ratio > 1: MServe is faster; throughput ratios are MServe / Apache, time ratios Apache / MServe)');
   out.push('');
-  out.push(`first PROPFIND (untimed warm-up): MServe ${fmt((extra.propfindFirst.ours ?? NaN) / 1000, 3)} s, Apache ${fmt(extra.propfindFirst.theirs / 1000, 3)} s; body MServe ${fmt((extra.propfindBytes.ours ?? NaN) / 1e6, 2)} MB, Apache ${fmt(extra.propfindBytes.theirs / 1e6, 2)} MB`);
+  out.push(
+    `first PROPFIND (untimed warm-up): MServe ${fmt((extra.propfindFirst.ours ?? NaN) / 1000, 3)} s, Apache ${fmt(extra.propfindFirst.theirs / 1000, 3)} s; body MServe ${fmt((extra.propfindBytes.ours ?? NaN) / 1e6, 2)} MB, Apache ${fmt(extra.propfindBytes.theirs / 1e6, 2)} MB`,
+  );
   out.push(`small PUTs per second: MServe ${fmt(ENTRIES / summary.smallput.ours, 0)}, Apache ${fmt(ENTRIES / summary.smallput.theirs, 0)}`);
   const lastCopy = extra.apacheRequestsPerCopy.at(-1);
-  if (lastCopy) out.push(`rclone made ${lastCopy.total} requests to Apache per copy (${Object.entries(lastCopy.byMethod).map(([m, n]) => `${m} ${n}`).join(', ')}); rclone ${rcloneVersion.split(' ')[1]}'s webdav pacer spaces calls >= 10 ms apart`);
+  if (lastCopy)
+    out.push(
+      `rclone made ${lastCopy.total} requests to Apache per copy (${Object.entries(lastCopy.byMethod)
+        .map(([m, n]) => `${m} ${n}`)
+        .join(', ')}); rclone ${rcloneVersion.split(' ')[1]}'s webdav pacer spaces calls >= 10 ms apart`,
+    );
   out.push('');
   out.push(
     table(
       ['RSS (MiB)', 'before', 'peak (polls)', 'growth', 'after', 'VmHWM before', 'VmHWM after'],
       [
-        ['MServe api', fmt(mib(apiRssBeforeKb)), fmt(mib(apiRss.peakKb)), fmt(mib(apiRss.peakKb - apiRssBeforeKb)), fmt(mib(apiRssAfterKb)), fmt(mib(apiHwmBeforeKb)), fmt(mib(apiHwmAfterKb))],
-        ['Apache (sum over its processes)', fmt(mib(apacheRssBeforeKb)), fmt(mib(apacheRss.peakKb)), fmt(mib(apacheRss.peakKb - apacheRssBeforeKb)), fmt(mib(rssKb(apache.child.pid, true))), '', ''],
+        [
+          'MServe api',
+          fmt(mib(apiRssBeforeKb)),
+          fmt(mib(apiRss.peakKb)),
+          fmt(mib(apiRss.peakKb - apiRssBeforeKb)),
+          fmt(mib(apiRssAfterKb)),
+          fmt(mib(apiHwmBeforeKb)),
+          fmt(mib(apiHwmAfterKb)),
+        ],
+        [
+          'Apache (sum over its processes)',
+          fmt(mib(apacheRssBeforeKb)),
+          fmt(mib(apacheRss.peakKb)),
+          fmt(mib(apacheRss.peakKb - apacheRssBeforeKb)),
+          fmt(mib(rssKb(apache.child.pid, true))),
+          '',
+          '',
+        ],
       ],
     ),
   );
   out.push(`MServe api RSS by phase (peak / at its end, MiB): ${phases.map((p) => `${p.name} ${fmt(mib(p.peakKb))} / ${fmt(mib(p.endKb))}`).join('; ')}`);
-  out.push(`(${apiRss.samples} api RSS samples every 50 ms, ${apacheRss.samples} Apache samples every 200 ms; VmHWM is the kernel's high-water mark, including start-up)`);
+  out.push(
+    `(${apiRss.samples} api RSS samples every 50 ms, ${apacheRss.samples} Apache samples every 200 ms; VmHWM is the kernel's high-water mark, including start-up)`,
+  );
   out.push(`sha256 of a ${SIZE_MIB} MiB download verified (untimed): MServe ${shaOk.ours ? 'OK' : 'n/a'}, Apache ${shaOk.theirs ? 'OK' : 'n/a'}`);
   if (apacheErrors.length) out.push(`Apache error log: ${apacheErrors.length} error line(s), last: ${apacheErrors.at(-1)}`);
   if (errors.length) {

@@ -46,7 +46,8 @@ async function throttleUploads(page: Page, bytesPerSecond: number): Promise<void
 }
 
 const progressOf = (page: Page, name: string) => page.locator(`progress[aria-label="Upload of ${name}"]`);
-const uploadRow = (page: Page, name: string, state?: string) => page.locator(`li.upload-item[data-upload-name="${name}"]${state ? `[data-state="${state}"]` : ''}`);
+const uploadRow = (page: Page, name: string, state?: string) =>
+  page.locator(`li.upload-item[data-upload-name="${name}"]${state ? `[data-state="${state}"]` : ''}`);
 
 async function picture(width: number, height: number, format: 'png' | 'jpeg', shade: number): Promise<Buffer> {
   const image = sharp({ create: { width, height, channels: 3, background: { r: shade, g: 140, b: 255 - shade } } });
@@ -58,13 +59,19 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
   let admin: Client;
   let worker: ReturnType<typeof startRole>;
   let browser: Browser;
-  const contexts = contextPool(() => browser, () => app.baseUrl);
+  const contexts = contextPool(
+    () => browser,
+    () => app.baseUrl,
+  );
   const context = contexts.open;
 
   beforeAll(async () => {
     app = await startTestApp();
     admin = new Client(app.api, app.adminKey);
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, ['--queues', 'normal:4,priority:1']);
+    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, [
+      '--queues',
+      'normal:4,priority:1',
+    ]);
     browser = await launchBrowser();
   });
   // each test's pages go with it: no stream or upload of one test holds connections in the next
@@ -167,10 +174,17 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
     await dropFiles(page, files);
 
     // progress while the biggest file is on its way, then every bar at 100 % and Done
-    await eventually(async () => {
-      const value = await progressOf(page, 'notes.bin').evaluate((bar) => (bar as unknown as { value: number }).value).catch(() => 0);
-      return value > 0 && value < 100;
-    }, 'notes.bin part-way', 60_000, 50);
+    await eventually(
+      async () => {
+        const value = await progressOf(page, 'notes.bin')
+          .evaluate((bar) => (bar as unknown as { value: number }).value)
+          .catch(() => 0);
+        return value > 0 && value < 100;
+      },
+      'notes.bin part-way',
+      60_000,
+      50,
+    );
     await screenshot(page, 'upload-progress');
     for (const file of files) {
       await uploadRow(page, file.name, 'done').waitFor({ timeout: 90_000 });
@@ -197,9 +211,20 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
       await thumb.waitFor({ timeout: 60_000 });
       // the poster may be shown first (it can finish before the thumbnail); the thumbnail takes its place
       const id = stored.body.items.find((file: { name: string }) => file.name === name).id;
-      const thumbnailId = await eventually(async () => (await customer.get(`/mfiles/${id}`)).body.metadata.renditions?.thumbnail?.jobOutputId as string | undefined, `the thumbnail of ${name} to be made`, 60_000);
+      const thumbnailId = await eventually(
+        async () => (await customer.get(`/mfiles/${id}`)).body.metadata.renditions?.thumbnail?.jobOutputId as string | undefined,
+        `the thumbnail of ${name} to be made`,
+        60_000,
+      );
       await eventually(
-        () => thumb.evaluate((img, wanted) => (img as unknown as { src: string }).src.includes(wanted) && (img as unknown as { complete: boolean }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0, thumbnailId),
+        () =>
+          thumb.evaluate(
+            (img, wanted) =>
+              (img as unknown as { src: string }).src.includes(wanted) &&
+              (img as unknown as { complete: boolean }).complete &&
+              (img as unknown as { naturalWidth: number }).naturalWidth > 0,
+            thumbnailId,
+          ),
         `the thumbnail of ${name} to load`,
         30_000,
       );
@@ -218,7 +243,9 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
     expect(src).toContain(`/api/v1/joboutputs/${outputs.body.items[0].id}/content`);
 
     // each file links to its page
-    expect(await page.locator('tr[data-mfile-name="harbour.jpg"] td.name-col a').getAttribute('href')).toBe(`/mfiles/${stored.body.items.find((f: { name: string }) => f.name === 'harbour.jpg').id}`);
+    expect(await page.locator('tr[data-mfile-name="harbour.jpg"] td.name-col a').getAttribute('href')).toBe(
+      `/mfiles/${stored.body.items.find((f: { name: string }) => f.name === 'harbour.jpg').id}`,
+    );
     await screenshot(page, 'service-list');
     expect(ctx.consoleErrors).toEqual([]);
   });
@@ -277,7 +304,14 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
     await page.getByRole('button', { name: 'Grid' }).click();
     expect(await page.getByRole('button', { name: 'Grid' }).getAttribute('aria-pressed')).toBe('true');
     await page.locator('ul.file-grid li[data-mfile-name="beach-1.png"]').waitFor();
-    await eventually(() => page.locator('ul.file-grid li[data-mfile-name="beach-1.png"] img.thumb').evaluate((img) => (img as unknown as { complete: boolean }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0), 'grid thumbnail', 60_000);
+    await eventually(
+      () =>
+        page
+          .locator('ul.file-grid li[data-mfile-name="beach-1.png"] img.thumb')
+          .evaluate((img) => (img as unknown as { complete: boolean }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0),
+      'grid thumbnail',
+      60_000,
+    );
     await screenshot(page, 'service-grid');
     await page.reload();
     await page.locator('ul.file-grid li[data-mfile-name="readme.txt"]').waitFor();
@@ -352,8 +386,12 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
     expect(photos.map((folder: { name: string }) => folder.name)).toEqual(['photos']);
     const year = (await customer.get(`/mfolders/${photos[0].id}/mfolders`)).body.items;
     expect(year.map((folder: { name: string }) => folder.name)).toEqual(['2024']);
-    expect((await customer.get(`/mfolders/${photos[0].id}/mfiles`)).body.items.map((file: { name: string; size: number }) => [file.name, file.size])).toEqual([['list.txt', 5]]);
-    expect((await customer.get(`/mfolders/${year[0].id}/mfiles`)).body.items.map((file: { name: string; size: number }) => [file.name, file.size])).toEqual([['pier.png', treePng.length]]);
+    expect((await customer.get(`/mfolders/${photos[0].id}/mfiles`)).body.items.map((file: { name: string; size: number }) => [file.name, file.size])).toEqual([
+      ['list.txt', 5],
+    ]);
+    expect((await customer.get(`/mfolders/${year[0].id}/mfiles`)).body.items.map((file: { name: string; size: number }) => [file.name, file.size])).toEqual([
+      ['pier.png', treePng.length],
+    ]);
     expect(await uploadRow(page, '.DS_Store').count()).toBe(0);
 
     // the folder view fits a phone: nothing in it is wider than the window
@@ -399,7 +437,11 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
     expect(await page.getByRole('button', { name: 'Pause proof.jpg' }).count()).toBe(0);
     const thumb = page.locator('tr[data-mfile-name="proof.jpg"] img.thumb');
     await thumb.waitFor({ timeout: 60_000 });
-    await eventually(() => thumb.evaluate((img) => (img as unknown as { complete: boolean }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0), 'the thumbnail to load', 30_000);
+    await eventually(
+      () => thumb.evaluate((img) => (img as unknown as { complete: boolean }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0),
+      'the thumbnail to load',
+      30_000,
+    );
     const inside = await customer.get(`/mfolders/${shared.body.id}/mfiles`);
     expect(inside.body.items.map((file: { name: string; size: number }) => [file.name, file.size])).toEqual([['proof.jpg', photo.length]]);
     expect(ctx.consoleErrors).toEqual([]);
@@ -414,14 +456,23 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
     await page.getByText('No files here yet').waitFor();
     await throttleUploads(page, 1024 * 1024);
     await dropFiles(page, [{ name: 'film.raw', type: 'application/octet-stream', bytes: big }]);
-    await eventually(async () => (await progressOf(page, 'film.raw').evaluate((bar) => (bar as unknown as { value: number }).value).catch(() => 0)) >= 20, 'a fifth of the file sent', 60_000, 50);
+    await eventually(
+      async () =>
+        (await progressOf(page, 'film.raw')
+          .evaluate((bar) => (bar as unknown as { value: number }).value)
+          .catch(() => 0)) >= 20,
+      'a fifth of the file sent',
+      60_000,
+      50,
+    );
     await page.getByRole('button', { name: 'Pause film.raw' }).click();
     await uploadRow(page, 'film.raw', 'paused').waitFor();
     const pausedAt = await progressOf(page, 'film.raw').evaluate((bar) => (bar as unknown as { value: number }).value);
     expect(pausedAt).toBeLessThan(100);
     // nothing is stored as a file yet: the bytes that arrived wait in the upload on the server
     expect((await customer.get(`/mfolders/${tenant.rootFolderId}/mfiles`)).body.items).toEqual([]);
-    const sessions = () => app.dataSource.query('SELECT "offset"::float AS "offset", completed_at FROM upload_session WHERE service_id = $1', [tenant.serviceId]);
+    const sessions = () =>
+      app.dataSource.query('SELECT "offset"::float AS "offset", completed_at FROM upload_session WHERE service_id = $1', [tenant.serviceId]);
     const [paused] = await eventually(async () => {
       const rows = await sessions();
       return rows.length === 1 && rows[0].offset > 0 ? rows : undefined;

@@ -34,7 +34,10 @@ describe('console: keys and service settings (Chromium, real api)', () => {
   let app: TestApp;
   let admin: Client;
   let browser: Browser;
-  const contexts = contextPool(() => browser, () => app.baseUrl);
+  const contexts = contextPool(
+    () => browser,
+    () => app.baseUrl,
+  );
   const context = contexts.open;
 
   beforeAll(async () => {
@@ -148,7 +151,12 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     const serviceAdmin = new Client(app.api, tenant.serviceAdminKey);
     const folder = await serviceAdmin.post(`/mfolders/${tenant.rootFolderId}/mfolders`, { name: 'drafts' });
     expect(folder.status).toBe(201);
-    const inFolder = await serviceAdmin.upload(tenant.serviceId, 'chapter-1.txt', new TextEncoder().encode('It was a dark night.'), `?folderId=${folder.body.id}`);
+    const inFolder = await serviceAdmin.upload(
+      tenant.serviceId,
+      'chapter-1.txt',
+      new TextEncoder().encode('It was a dark night.'),
+      `?folderId=${folder.body.id}`,
+    );
     expect(inFolder.status).toBe(201);
 
     const page = await openWithKey(await context({ width: 375, height: 800 }), tenant.serviceAdminKey);
@@ -173,14 +181,21 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     expect(await page.getByLabel('Key', { exact: true }).count()).toBe(0);
 
     // a key that expires: what it derives cannot outlive it (the form says so, and so does the server)
-    const shortLived = await serviceAdmin.post('/keys', { roles: ['servicecustomer'], expiresAt: new Date(Date.now() + 2 * 86_400_000).toISOString(), label: 'two days' });
+    const shortLived = await serviceAdmin.post('/keys', {
+      roles: ['servicecustomer'],
+      expiresAt: new Date(Date.now() + 2 * 86_400_000).toISOString(),
+      label: 'two days',
+    });
     expect(shortLived.status).toBe(201);
     const other = await openWithKey(await context(), shortLived.body.key);
     await other.goto('/keys');
     await other.getByRole('checkbox', { name: /^mfilereadonly/ }).check();
     await other.getByLabel('Expires').fill(new Date(Date.now() + 10 * 86_400_000).toISOString().slice(0, 10) + 'T12:00');
     await other.getByRole('button', { name: 'Create key' }).click();
-    await other.locator('#derive-expiresAt-error').getByText(/cannot outlive it/).waitFor();
+    await other
+      .locator('#derive-expiresAt-error')
+      .getByText(/cannot outlive it/)
+      .waitFor();
     await other.getByRole('button', { name: '30 days' }).click(); // capped at the key's own expiry
     await other.getByRole('button', { name: 'Create key' }).click();
     await other.getByRole('heading', { name: 'Key created: copy it now' }).waitFor();
@@ -211,7 +226,11 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     await step(page, 'md5').waitFor();
     await page.getByRole('button', { name: 'Remove step md5' }).click();
     await step(page, 'backup').locator('.pf-after').getByText('“md5” is not a step of this pipeline.').waitFor();
-    expect(await step(page, 'backup').getByRole('checkbox', { name: /md5 \(no such step\)/ }).isChecked()).toBe(true);
+    expect(
+      await step(page, 'backup')
+        .getByRole('checkbox', { name: /md5 \(no such step\)/ })
+        .isChecked(),
+    ).toBe(true);
     // steps are one line each until opened; a bad option value shows next to its field
     expect(await step(page, 'thumbnail').locator('.pf-step-line').innerText()).toBe('thumbnail · for image/* · after mime');
     await page.getByRole('button', { name: 'Edit step thumbnail' }).click();
@@ -227,7 +246,10 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     await step(page, 'fixity').waitFor();
     const schedule = page.getByLabel('Schedule (cron, UTC)');
     await schedule.fill('61 * * * *');
-    await page.locator('#pf-periodic-schedule-errors').getByText(/"61 \* \* \* \*" is not a cron expression/).waitFor();
+    await page
+      .locator('#pf-periodic-schedule-errors')
+      .getByText(/"61 \* \* \* \*" is not a cron expression/)
+      .waitFor();
     expect(await schedule.getAttribute('aria-invalid')).toBe('true');
 
     // saving is refused before anything is sent; the summary links to each field
@@ -236,21 +258,33 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     await summary.getByText('The profile cannot be saved yet: 3 problems').waitFor();
     expect((await serviceAdmin.get(`/services/${tenant.serviceId}/profile`)).body.source).toBe('default');
     await summary.getByRole('link', { name: 'Ingest › step 3 “thumbnail” › width: width must be between 8 and 4096' }).click();
-    await eventually(async () => (await page.evaluate(() => document.activeElement?.id)) === 'pf-ingest-steps-2-options-width', 'the width field to get the focus');
+    await eventually(
+      async () => (await page.evaluate(() => document.activeElement?.id)) === 'pf-ingest-steps-2-options-width',
+      'the width field to get the focus',
+    );
     await screenshot(page, 'service-settings');
 
     // 3. fix the form's errors; a schedule only the server refuses (more often than its minimum interval)
     await page.locator('#pf-ingest-steps-2-options-width').fill('320');
     await page.getByRole('button', { name: /^Ingest/ }).click();
-    await step(page, 'backup').getByRole('checkbox', { name: /md5 \(no such step\)/ }).click();
-    expect(await step(page, 'backup').getByRole('checkbox', { name: /md5 \(no such step\)/ }).count()).toBe(0);
+    await step(page, 'backup')
+      .getByRole('checkbox', { name: /md5 \(no such step\)/ })
+      .click();
+    expect(
+      await step(page, 'backup')
+        .getByRole('checkbox', { name: /md5 \(no such step\)/ })
+        .count(),
+    ).toBe(0);
     await step(page, 'backup').getByRole('checkbox', { name: 'mime', exact: true }).check();
     await page.getByRole('button', { name: /^Periodic/ }).click();
     await schedule.fill('*/10 * * * * *');
     expect(await page.locator('#pf-periodic-schedule-errors').count()).toBe(0);
     await page.getByRole('button', { name: 'Save profile' }).click();
     await summary.getByText('The server refused the profile: 1 problem').waitFor();
-    await page.locator('#pf-periodic-schedule-errors').getByText(/fires every 10 s; the minimum is 60 s/).waitFor();
+    await page
+      .locator('#pf-periodic-schedule-errors')
+      .getByText(/fires every 10 s; the minimum is 60 s/)
+      .waitFor();
     expect((await serviceAdmin.get(`/services/${tenant.serviceId}/profile`)).body.source).toBe('default');
 
     // 4. fix and save; read it back over REST
@@ -261,7 +295,16 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     const stored = await admin.get(`/services/${tenant.serviceId}/profile`);
     expect(stored.body.source).toBe('service');
     const { ingest, periodic } = stored.body.definition;
-    expect(ingest.steps.map((each: { name: string }) => each.name)).toEqual(['mime', 'image-metadata', 'thumbnail', 'poster', 'video-metadata', 'video-poster', 'video-proxy', 'backup']);
+    expect(ingest.steps.map((each: { name: string }) => each.name)).toEqual([
+      'mime',
+      'image-metadata',
+      'thumbnail',
+      'poster',
+      'video-metadata',
+      'video-poster',
+      'video-proxy',
+      'backup',
+    ]);
     expect(ingest.steps.find((each: { name: string }) => each.name === 'backup').after).toEqual(['mime']);
     expect(ingest.steps.find((each: { name: string }) => each.name === 'thumbnail').options).toMatchObject({ width: 320, height: 128 });
     expect(periodic).toEqual({ schedule: '0 3 * * *', steps: [{ name: 'fixity', task: 'fixity', options: {}, after: [] }] });
@@ -280,7 +323,10 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     await page.getByRole('button', { name: 'Apply to the form' }).click();
     expect(await schedule.inputValue()).toBe('30 4 * * 1');
     await page.getByRole('button', { name: 'Save profile' }).click();
-    await eventually(async () => (await admin.get(`/services/${tenant.serviceId}/profile`)).body.definition.periodic?.schedule === '30 4 * * 1', 'the JSON change to be saved');
+    await eventually(
+      async () => (await admin.get(`/services/${tenant.serviceId}/profile`)).body.definition.periodic?.schedule === '30 4 * * 1',
+      'the JSON change to be saved',
+    );
 
     // properties
     const properties = page.locator('.properties-form');
@@ -341,7 +387,9 @@ describe('console: keys and service settings (Chromium, real api)', () => {
     await page.getByRole('button', { name: /^Update/ }).click();
     expect(await page.locator('.pf-update-gap').count()).toBe(0);
     const saved = (await admin.get(`/services/${tenant.serviceId}/profile`)).body.definition;
-    expect((await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, { ...saved, update: { steps: [{ name: 'thumbnail', task: 'thumbnail' }] } })).status).toBe(200);
+    expect(
+      (await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, { ...saved, update: { steps: [{ name: 'thumbnail', task: 'thumbnail' }] } })).status,
+    ).toBe(200);
     await page.reload();
     await page.getByRole('button', { name: /^Update/ }).click();
     const missing = (await page.locator('.pf-update-gap').getAttribute('data-missing'))!.split(' ');
@@ -354,7 +402,9 @@ describe('console: keys and service settings (Chromium, real api)', () => {
 
     // the container admin chooses a profile the container offers: the service runs it, and its own is read-only
     const containerAdmin = new Client(app.api, tenant.containerKey);
-    expect((await containerAdmin.put(`/containers/${tenant.containerId}/profiles/photo-lab`, { ingest: { steps: [{ name: 'sum', task: 'sha256' }] } })).status).toBe(200);
+    expect(
+      (await containerAdmin.put(`/containers/${tenant.containerId}/profiles/photo-lab`, { ingest: { steps: [{ name: 'sum', task: 'sha256' }] } })).status,
+    ).toBe(200);
     const provider = await openWithKey(await context(), tenant.containerKey);
     await provider.goto(`/services/${tenant.serviceId}/settings`);
     await provider.getByRole('combobox', { name: 'Container profile it runs' }).selectOption('photo-lab');

@@ -47,7 +47,7 @@ describe('people: password login, sessions, CSRF, wallets (API)', () => {
     expect(after.headers.get('content-type')).toMatch(/problem\+json/);
   });
 
-  it('refuses a state change through the session without the CSRF token, and one with another session\'s token', async () => {
+  it("refuses a state change through the session without the CSRF token, and one with another session's token", async () => {
     const person = new SessionClient(app.api);
     expect((await person.login('admin', ADMIN_PASSWORD)).status).toBe(200);
     const { keys } = await person.refresh();
@@ -145,7 +145,10 @@ describe('people: password login, sessions, CSRF, wallets (API)', () => {
     // a key that cannot be given is the body's problem (422), not the caller's credential (401)
     for (const key of ['not a key', `msk_${'A'.repeat(43)}`]) {
       const refused = await admin.request('PUT', `/users/${made.body.id}/keys`, { key });
-      expect([refused.status, refused.body.detail]).toEqual([422, expect.stringMatching(/^the key to give cannot be used: the presented key is (malformed|not known)$/)]);
+      expect([refused.status, refused.body.detail]).toEqual([
+        422,
+        expect.stringMatching(/^the key to give cannot be used: the presented key is (malformed|not known)$/),
+      ]);
     }
     expect((await admin.request('PUT', `/users/${made.body.id}/keys`, { key: tenant.serviceAdminKey })).status).toBe(200);
     const person = new SessionClient(app.api);
@@ -171,9 +174,17 @@ describe('people: what the security review found', () => {
     const tenant = await makeTenant(admin);
     const owner = admin.as(tenant.serviceAdminKey);
     const page = await owner.upload(tenant.serviceId, 'x.html', new TextEncoder().encode('<script>fetch("/api/v1/session")</script>'));
-    const drawing = await owner.upload(tenant.serviceId, 'x.svg', new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'));
+    const drawing = await owner.upload(
+      tenant.serviceId,
+      'x.svg',
+      new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
+    );
     const photo = await owner.upload(tenant.serviceId, 'x.txt', new TextEncoder().encode('plain words'));
-    for (const [file, disposition] of [[page, 'attachment'], [drawing, 'attachment'], [photo, 'inline']] as const) {
+    for (const [file, disposition] of [
+      [page, 'attachment'],
+      [drawing, 'attachment'],
+      [photo, 'inline'],
+    ] as const) {
       const reply = await owner.get(`/mfiles/${file.body.id}/content`);
       expect(reply.status).toBe(200);
       expect(reply.headers.get('content-disposition')).toMatch(new RegExp(`^${disposition};`));
@@ -193,7 +204,7 @@ describe('people: what the security review found', () => {
     expect((await new SessionClient(app.api).login('admin', ADMIN_PASSWORD)).status).toBe(200);
   });
 
-  it('ends a person\'s sessions when their account is disabled or their password reset', async () => {
+  it("ends a person's sessions when their account is disabled or their password reset", async () => {
     const tenant = await makeTenant(admin);
     const made = await admin.post('/users', { username: `sess-${Date.now()}`, password: 'first long password' });
     await admin.request('PUT', `/users/${made.body.id}/keys`, { key: tenant.serviceAdminKey });
@@ -292,18 +303,39 @@ describe('people: OpenID Connect and password login in Chromium', () => {
     const [apiPort, idpPort] = [await freePort(), await freePort()];
     issuer = `http://127.0.0.1:${idpPort}`;
     const publicUrl = `http://127.0.0.1:${apiPort}`;
-    const { default: Provider } = (await import('oidc-provider')) as { default: new (issuer: string, configuration: object) => { listen(port: number): import('node:http').Server } };
+    const { default: Provider } = (await import('oidc-provider')) as {
+      default: new (issuer: string, configuration: object) => { listen(port: number): import('node:http').Server };
+    };
     const provider = new Provider(issuer, {
-      clients: [{ client_id: 'mserve', client_secret: 'mserve-test-secret', redirect_uris: [`${publicUrl}/api/v1/session/oidc/callback`], grant_types: ['authorization_code'], response_types: ['code'] }],
+      clients: [
+        {
+          client_id: 'mserve',
+          client_secret: 'mserve-test-secret',
+          redirect_uris: [`${publicUrl}/api/v1/session/oidc/callback`],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+        },
+      ],
       pkce: { required: () => true },
       features: { devInteractions: { enabled: true } },
       claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
       cookies: { keys: ['oidc-test-cookie-key'] },
-      findAccount: async (_context: unknown, sub: string) => ({ accountId: sub, claims: async () => ({ sub, email: `${sub}@example.test`, email_verified: true, name: `Person ${sub}` }) }),
+      findAccount: async (_context: unknown, sub: string) => ({
+        accountId: sub,
+        claims: async () => ({ sub, email: `${sub}@example.test`, email_verified: true, name: `Person ${sub}` }),
+      }),
     });
     const server = provider.listen(idpPort);
     idp = { close: () => new Promise((resolve) => server.close(() => resolve())) };
-    app = await startTestApp({ PORT: String(apiPort), PUBLIC_URL: publicUrl, OIDC_ISSUER: issuer, OIDC_CLIENT_ID: 'mserve', OIDC_CLIENT_SECRET: 'mserve-test-secret', OIDC_ALLOW_HTTP: 'true', OIDC_LABEL: 'Test IdP' });
+    app = await startTestApp({
+      PORT: String(apiPort),
+      PUBLIC_URL: publicUrl,
+      OIDC_ISSUER: issuer,
+      OIDC_CLIENT_ID: 'mserve',
+      OIDC_CLIENT_SECRET: 'mserve-test-secret',
+      OIDC_ALLOW_HTTP: 'true',
+      OIDC_LABEL: 'Test IdP',
+    });
     browser = await launchBrowser();
   });
   afterAll(async () => {
@@ -323,7 +355,7 @@ describe('people: OpenID Connect and password login in Chromium', () => {
     await page.locator('input[name=login]').fill('olivia');
     await page.locator('input[name=password]').fill('anything');
     await page.locator('button[type=submit]').click();
-    await page.waitForURL((url) => url.origin === issuer && /interaction/.test(url.pathname) || url.origin === app.baseUrl);
+    await page.waitForURL((url) => (url.origin === issuer && /interaction/.test(url.pathname)) || url.origin === app.baseUrl);
     if (new URL(page.url()).origin === issuer) await page.locator('button[type=submit]').click();
     await page.waitForURL(`${app.baseUrl}/`);
     await page.getByRole('heading', { name: /Welcome, Person olivia/ }).waitFor();

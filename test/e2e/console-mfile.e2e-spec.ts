@@ -34,7 +34,13 @@ async function jobsAllFinal(page: Page, count: number): Promise<void> {
 
 const picture = (width: number, height: number, colour: { r: number; g: number; b: number }) =>
   sharp({ create: { width, height, channels: 3, background: colour } })
-    .composite([{ input: { create: { width: Math.round(width / 2), height: Math.round(height / 2), channels: 3, background: { r: 255, g: 255, b: 255 } } }, left: 4, top: 4 }])
+    .composite([
+      {
+        input: { create: { width: Math.round(width / 2), height: Math.round(height / 2), channels: 3, background: { r: 255, g: 255, b: 255 } } },
+        left: 4,
+        top: 4,
+      },
+    ])
     .png()
     .toBuffer();
 
@@ -78,7 +84,10 @@ describe('console: the Mfile page and jobs (Chromium, real api and worker)', () 
   /** The first test starts the worker itself, after its page opened; a test run alone starts it here. */
   const ensureWorker = async () => {
     if (worker) return;
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, BACKUP_DIR: app.config.backupDir }, ['--queues', 'normal:3']);
+    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, BACKUP_DIR: app.config.backupDir }, [
+      '--queues',
+      'normal:3',
+    ]);
     await eventually(async () => (await redis.keys(`${app.config.queuePrefix}:workers:*:${worker!.pid}`)).length === 1, 'the worker heartbeat');
   };
 
@@ -94,7 +103,17 @@ describe('console: the Mfile page and jobs (Chromium, real api and worker)', () 
     await page.getByRole('heading', { level: 1, name: 'clip.mp4' }).waitFor();
     await page.waitForFunction(() => document.querySelectorAll('table.jobs-table tbody tr').length >= 9);
     const before = await jobRows(page);
-    expect(before.map((row) => row.task).sort()).toEqual(['backup', 'image-metadata', 'md5', 'mime', 'poster', 'thumbnail', 'video-metadata', 'video-poster', 'video-proxy']);
+    expect(before.map((row) => row.task).sort()).toEqual([
+      'backup',
+      'image-metadata',
+      'md5',
+      'mime',
+      'poster',
+      'thumbnail',
+      'video-metadata',
+      'video-poster',
+      'video-proxy',
+    ]);
     expect(before.every((row) => ['queued', 'waiting'].includes(row.state))).toBe(true);
     await expect(page.locator('.preview-note').first().textContent()).resolves.toMatch(/streaming copy is being made|cannot play/);
     // a mark in the page's memory: it must survive to the end (no reload, no navigation)
@@ -127,22 +146,29 @@ describe('console: the Mfile page and jobs (Chromium, real api and worker)', () 
     await player.waitFor({ timeout: LONG });
     expect(await player.getAttribute('src')).toContain(`/api/v1/joboutputs/${proxy.jobOutputId}/content`);
     expect(await player.getAttribute('poster')).toContain(`/api/v1/joboutputs/${poster.jobOutputId}/content`);
-    const posterSize = await page.evaluate(async (url) => {
-      const image = new Image();
-      image.src = url;
-      await image.decode();
-      return { width: image.naturalWidth, height: image.naturalHeight };
-    }, (await player.getAttribute('poster'))!);
+    const posterSize = await page.evaluate(
+      async (url) => {
+        const image = new Image();
+        image.src = url;
+        await image.decode();
+        return { width: image.naturalWidth, height: image.naturalHeight };
+      },
+      (await player.getAttribute('poster'))!,
+    );
     expect(posterSize).toEqual({ width: poster.width, height: poster.height });
     await page.evaluate(async () => {
       const element = document.querySelector<HTMLVideoElement>('video.preview-video')!;
       element.muted = true;
       await element.play();
     });
-    await page.waitForFunction(() => {
-      const element = document.querySelector<HTMLVideoElement>('video.preview-video')!;
-      return element.currentTime > 0 && element.readyState >= 2;
-    }, undefined, { timeout: LONG });
+    await page.waitForFunction(
+      () => {
+        const element = document.querySelector<HTMLVideoElement>('video.preview-video')!;
+        return element.currentTime > 0 && element.readyState >= 2;
+      },
+      undefined,
+      { timeout: LONG },
+    );
     await page.evaluate(() => document.querySelector<HTMLVideoElement>('video.preview-video')!.pause());
 
     // details from the video-metadata task, read again when it ended
@@ -294,7 +320,17 @@ describe('console: the Mfile page and jobs (Chromium, real api and worker)', () 
     await page.waitForFunction(() => (document.querySelector<HTMLImageElement>('img.preview-image')?.naturalWidth ?? 0) === 320, undefined, { timeout: LONG });
     await jobsAllFinal(page, 18);
     const triggers = (await owner.get(`/mfiles/${image.body.id}/jobs?trigger=update`)).body.items;
-    expect(triggers.map((job: { task: string }) => job.task).sort()).toEqual(['backup', 'image-metadata', 'md5', 'mime', 'poster', 'thumbnail', 'video-metadata', 'video-poster', 'video-proxy']);
+    expect(triggers.map((job: { task: string }) => job.task).sort()).toEqual([
+      'backup',
+      'image-metadata',
+      'md5',
+      'mime',
+      'poster',
+      'thumbnail',
+      'video-metadata',
+      'video-poster',
+      'video-proxy',
+    ]);
 
     // rename
     await page.getByRole('button', { name: 'Rename' }).click();
@@ -377,7 +413,14 @@ describe('console: the Mfile page and jobs (Chromium, real api and worker)', () 
     await ensureWorker();
     const own = await makeTenant(admin);
     const customer = admin.as(own.customerKey);
-    await admin.as(own.serviceAdminKey).put(`/services/${own.serviceId}/profile`, { ingest: { steps: [{ name: 'mime', task: 'mime' }, { name: 'md5', task: 'md5', after: ['mime'] }] } });
+    await admin.as(own.serviceAdminKey).put(`/services/${own.serviceId}/profile`, {
+      ingest: {
+        steps: [
+          { name: 'mime', task: 'mime' },
+          { name: 'md5', task: 'md5', after: ['mime'] },
+        ],
+      },
+    });
     const earlier = await customer.upload(own.serviceId, 'earlier.txt', Buffer.from('first file\n'));
     const ctx = await newContext(browser, app.baseUrl);
     const jobsPage = await openWithKey(ctx, own.customerKey);
@@ -385,12 +428,16 @@ describe('console: the Mfile page and jobs (Chromium, real api and worker)', () 
     await jobsPage.waitForURL(`**/services/${own.serviceId}/jobs`);
     await jobsPage.getByRole('heading', { level: 1, name: /^Jobs of / }).waitFor();
     await jobsPage.locator('.live-status[data-live="live"]').waitFor();
-    await jobsPage.waitForFunction(() => document.querySelectorAll('table.jobs-table tbody tr[data-state="succeeded"]').length === 2, undefined, { timeout: 60_000 });
+    await jobsPage.waitForFunction(() => document.querySelectorAll('table.jobs-table tbody tr[data-state="succeeded"]').length === 2, undefined, {
+      timeout: 60_000,
+    });
     expect(await jobsPage.locator('table.jobs-table td.job-file a').first().textContent()).toBe('earlier.txt');
 
     // a file uploaded now: its jobs appear at the top and run to the end without a reload
     const later = await customer.upload(own.serviceId, 'later.txt', Buffer.from('second file\n'));
-    await jobsPage.waitForFunction(() => document.querySelectorAll('table.jobs-table tbody tr[data-state="succeeded"]').length === 4, undefined, { timeout: 60_000 });
+    await jobsPage.waitForFunction(() => document.querySelectorAll('table.jobs-table tbody tr[data-state="succeeded"]').length === 4, undefined, {
+      timeout: 60_000,
+    });
     const files = await jobsPage.locator('table.jobs-table td.job-file a').allTextContents();
     expect(files).toEqual(['later.txt', 'later.txt', 'earlier.txt', 'earlier.txt']);
     expect(await jobsPage.locator('table.jobs-table td.job-file a').first().getAttribute('href')).toBe(`/mfiles/${later.body.id}`);

@@ -44,7 +44,11 @@ async function expectDrawnChart(panel: Locator): Promise<void> {
   expect(box!.width).toBeGreaterThan(100);
   expect(box!.height).toBeGreaterThan(50);
   const painted = await canvas.evaluate((element) => {
-    const c = element as unknown as { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+    const c = element as unknown as {
+      width: number;
+      height: number;
+      getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+    };
     const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     let count = 0;
     for (let i = 3; i < data.length; i += 4) if (data[i] > 0) count++;
@@ -58,13 +62,19 @@ describe('console: usage dashboards, management actions and the queue view (Chro
   let admin: Client;
   let worker: ReturnType<typeof startRole>;
   let browser: Browser;
-  const contexts = contextPool(() => browser, () => app.baseUrl);
+  const contexts = contextPool(
+    () => browser,
+    () => app.baseUrl,
+  );
   const context = contexts.open;
 
   beforeAll(async () => {
     app = await startTestApp();
     admin = new Client(app.api, app.adminKey);
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, ['--queues', 'normal:2,priority:1']);
+    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, [
+      '--queues',
+      'normal:2,priority:1',
+    ]);
     browser = await launchBrowser();
   });
   afterAll(async () => {
@@ -84,19 +94,39 @@ describe('console: usage dashboards, management actions and the queue view (Chro
     return tenant;
   };
   const jobsDone = (serviceId: string, count: number) =>
-    eventually(async () => {
-      const jobs = (await admin.get(`/services/${serviceId}/jobs`)).body.items as Array<{ state: string }>;
-      return jobs.length === count && jobs.every((job) => job.state === 'succeeded');
-    }, `${count} jobs succeeded`, 60_000, 200);
+    eventually(
+      async () => {
+        const jobs = (await admin.get(`/services/${serviceId}/jobs`)).body.items as Array<{ state: string }>;
+        return jobs.length === count && jobs.every((job) => job.state === 'succeeded');
+      },
+      `${count} jobs succeeded`,
+      60_000,
+      200,
+    );
 
   it('GET /queues: the provider sees counts per queue change as jobs are queued and run, and the worker online; others get a problem', async () => {
-    const status = () => admin.get('/queues').then((reply) => reply.body as { queues: Array<{ name: string; kind: string; counts: Record<string, number>; workers: number; concurrency: number }>; workers: Array<{ id: string; queues: Array<{ queue: string; concurrency: number }> }> });
-    const online = await eventually(async () => {
-      const now = await status();
-      return now.workers.find((one) => one.id.endsWith(`:${worker.pid}`)) ? now : undefined;
-    }, 'the worker online', 60_000, 200);
+    const status = () =>
+      admin.get('/queues').then(
+        (reply) =>
+          reply.body as {
+            queues: Array<{ name: string; kind: string; counts: Record<string, number>; workers: number; concurrency: number }>;
+            workers: Array<{ id: string; queues: Array<{ queue: string; concurrency: number }> }>;
+          },
+      );
+    const online = await eventually(
+      async () => {
+        const now = await status();
+        return now.workers.find((one) => one.id.endsWith(`:${worker.pid}`)) ? now : undefined;
+      },
+      'the worker online',
+      60_000,
+      200,
+    );
     const me = online.workers.find((one) => one.id.endsWith(`:${worker.pid}`))!;
-    expect(me.queues).toEqual([{ queue: 'normal', concurrency: 2 }, { queue: 'priority', concurrency: 1 }]);
+    expect(me.queues).toEqual([
+      { queue: 'normal', concurrency: 2 },
+      { queue: 'priority', concurrency: 1 },
+    ]);
     expect(online.queues.map((queue) => queue.name)).toEqual(expect.arrayContaining(['normal', 'priority', 'scheduler', 'webhooks']));
     expect(online.queues.find((queue) => queue.name === 'normal')).toMatchObject({ kind: 'task', workers: 1, concurrency: 2 });
 
@@ -109,7 +139,8 @@ describe('console: usage dashboards, management actions and the queue view (Chro
     await jobsDone(tenant.serviceId, 1);
     // the worker ran it: one more completed on normal
     await eventually(async () => (await status()).queues.find((queue) => queue.name === 'normal')!.counts.completed === before + 1, 'normal completed +1');
-    for (let n = 0; n < 2; n++) expect((await admin.post('/jobs', { mfileIds: [file.body.id], task: 'sha256', queue: 'hardware.usage-test' })).status).toBe(201);
+    for (let n = 0; n < 2; n++)
+      expect((await admin.post('/jobs', { mfileIds: [file.body.id], task: 'sha256', queue: 'hardware.usage-test' })).status).toBe(201);
     const queued = (await status()).queues.find((queue) => queue.name === 'hardware.usage-test');
     expect(queued).toMatchObject({ kind: 'task', workers: 0, concurrency: 0, counts: { waiting: 2, active: 0, failed: 0 } });
 
@@ -161,7 +192,12 @@ describe('console: usage dashboards, management actions and the queue view (Chro
     // the table alternative holds the same figures: today's bucket has every byte
     await ingested.getByText('Ingested as a table').click();
     const today = new Date().toISOString().slice(0, 10);
-    await expect(ingested.getByRole('row', { name: new RegExp(`^${today} `) }).getByRole('cell').textContent()).resolves.toBe(formatBytes(uploaded));
+    await expect(
+      ingested
+        .getByRole('row', { name: new RegExp(`^${today} `) })
+        .getByRole('cell')
+        .textContent(),
+    ).resolves.toBe(formatBytes(uploaded));
     // quota use without limits: the numbers, no bar to fill
     const quota = page.getByRole('progressbar', { name: 'Disk' });
     expect(await quota.getAttribute('aria-valuetext')).toBe(`${formatBytes(uploaded)} used · no limit`);
@@ -246,7 +282,10 @@ describe('console: usage dashboards, management actions and the queue view (Chro
     const containerName = (await admin.get(`/containers/${tenant.containerId}`)).body.name as string;
     await provider.getByLabel('Filter containers by name').fill(containerName);
     await provider.getByRole('button', { name: `Services of ${containerName}` }).click();
-    await provider.getByRole('table', { name: `Services of ${containerName}` }).getByRole('link', { name: serviceName }).waitFor();
+    await provider
+      .getByRole('table', { name: `Services of ${containerName}` })
+      .getByRole('link', { name: serviceName })
+      .waitFor();
     await screenshot(provider, 'usage-provider');
     expect(providerContext.consoleErrors).toEqual([]);
   });
@@ -277,9 +316,17 @@ describe('console: usage dashboards, management actions and the queue view (Chro
     await form.getByLabel('Available until').fill('2099-12-31T23:00');
     await form.getByRole('button', { name: 'Save 3 changes' }).click();
     await form.getByText('Saved: diskQuota, accessSpeed, endsAt.').waitFor();
-    expect((await admin.get(`/services/${tenant.serviceId}`)).body).toMatchObject({ diskQuota: 1024 * 1024, accessSpeed: 512 * 1024, endsAt: '2099-12-31T23:00:00.000Z', suspended: false });
+    expect((await admin.get(`/services/${tenant.serviceId}`)).body).toMatchObject({
+      diskQuota: 1024 * 1024,
+      accessSpeed: 512 * 1024,
+      endsAt: '2099-12-31T23:00:00.000Z',
+      suspended: false,
+    });
     const bar = page.getByRole('progressbar', { name: 'Disk' });
-    await eventually(async () => (await bar.getAttribute('aria-valuetext')) === `${formatBytes(1_000_000)} of ${formatBytes(1024 * 1024)} (95 %)`, 'the quota bar to show the new limit');
+    await eventually(
+      async () => (await bar.getAttribute('aria-valuetext')) === `${formatBytes(1_000_000)} of ${formatBytes(1024 * 1024)} (95 %)`,
+      'the quota bar to show the new limit',
+    );
     await screenshot(page, 'management');
 
     // the customer uploads on the service page with the file picker: refused, with the API's words
@@ -315,7 +362,8 @@ describe('console: usage dashboards, management actions and the queue view (Chro
     await containerLimits.getByRole('button', { name: 'Save 2 changes' }).click();
     await containerLimits.getByText('Saved: ingestQuota, suspended.').waitFor();
     expect((await admin.get(`/containers/${tenant.containerId}`)).body).toMatchObject({ suspended: false, ingestQuota: 10_000_000_000 });
-    for (const ctx of [providerContext, customerContext, containerContext]) expect(ctx.consoleErrors.filter((text) => !/status of (403|507)/.test(text))).toEqual([]);
+    for (const ctx of [providerContext, customerContext, containerContext])
+      expect(ctx.consoleErrors.filter((text) => !/status of (403|507)/.test(text))).toEqual([]);
   });
 
   it('the queue view shows the worker online and the queues, live', async () => {
@@ -337,7 +385,12 @@ describe('console: usage dashboards, management actions and the queue view (Chro
     const tenant = await md5Tenant();
     const file = await new Client(app.api, tenant.customerKey).upload(tenant.serviceId, 'live.bin', bytesFor('live', 1000));
     expect((await admin.post('/jobs', { mfileIds: [file.body.id], task: 'sha256', queue: 'hardware.usage-test' })).status).toBe(201);
-    await eventually(async () => (await page.locator('tr[data-queue="hardware.usage-test"] td[data-count="waiting"]').textContent()) === '3', 'the new job counted', 30_000, 200);
+    await eventually(
+      async () => (await page.locator('tr[data-queue="hardware.usage-test"] td[data-count="waiting"]').textContent()) === '3',
+      'the new job counted',
+      30_000,
+      200,
+    );
     await screenshot(page, 'queues');
     // paused, it stops asking
     await page.getByRole('button', { name: 'Pause live updates' }).click();
@@ -346,7 +399,12 @@ describe('console: usage dashboards, management actions and the queue view (Chro
     await page.waitForTimeout(3000);
     expect(await page.locator('tr[data-queue="hardware.usage-test"] td[data-count="waiting"]').textContent()).toBe('3');
     await page.getByRole('button', { name: 'Resume live updates' }).click();
-    await eventually(async () => (await page.locator('tr[data-queue="hardware.usage-test"] td[data-count="waiting"]').textContent()) === '4', 'counts again after resuming', 30_000, 200);
+    await eventually(
+      async () => (await page.locator('tr[data-queue="hardware.usage-test"] td[data-count="waiting"]').textContent()) === '4',
+      'counts again after resuming',
+      30_000,
+      200,
+    );
 
     // another key gets the API's refusal, not an empty page
     const customer = await openWithKey(await context(), tenant.customerKey);

@@ -26,7 +26,10 @@ describe('console walkthrough (Chromium, real api and worker)', () => {
 
   beforeAll(async () => {
     app = await startTestApp();
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, BACKUP_DIR: app.config.backupDir }, ['--queues', 'normal:3,priority:1']);
+    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, BACKUP_DIR: app.config.backupDir }, [
+      '--queues',
+      'normal:3,priority:1',
+    ]);
     browser = await launchBrowser();
     const photos = join(scratch, 'summer-photos');
     mkdirSync(photos);
@@ -111,14 +114,20 @@ describe('console walkthrough (Chromium, real api and worker)', () => {
     await video.waitFor({ timeout: 120_000 });
     await eventually(async () => /\/joboutputs\//.test((await video.getAttribute('src')) ?? ''), 'the proxy as the video source', 120_000);
     await video.evaluate((element) => (element as HTMLVideoElement).play().catch(() => undefined));
-    await eventually(() => video.evaluate((element) => (element as HTMLVideoElement).currentTime > 0 && (element as HTMLVideoElement).readyState >= 2), 'the proxy playing', 60_000);
+    await eventually(
+      () => video.evaluate((element) => (element as HTMLVideoElement).currentTime > 0 && (element as HTMLVideoElement).readyState >= 2),
+      'the proxy playing',
+      60_000,
+    );
     await video.evaluate((element) => (element as HTMLVideoElement).pause());
     await screenshot(page, 'walkthrough-6-video');
 
     // 6. a read-only share link of the service, opened by someone else: act with the service's key, derive
     const switcher = page.locator('.key-switch select');
     const optionValue = async (pattern: RegExp) => {
-      const options = await switcher.locator('option').evaluateAll((nodes) => nodes.map((node) => ({ value: (node as HTMLOptionElement).value, text: node.textContent ?? '' })));
+      const options = await switcher
+        .locator('option')
+        .evaluateAll((nodes) => nodes.map((node) => ({ value: (node as HTMLOptionElement).value, text: node.textContent ?? '' })));
       return options.find((option) => pattern.test(option.text))!.value;
     };
     await switcher.selectOption(await optionValue(/serviceadmin.*Summer campaign/));
@@ -153,7 +162,13 @@ describe('console walkthrough (Chromium, real api and worker)', () => {
     const admin = new Client(app.api, app.adminKey);
     const files = await admin.get(`/services/${serviceId}/mfiles?limit=50`);
     expect(files.status).toBe(200);
-    expect(files.body.items.map((file: { name: string }) => file.name).sort()).toEqual(['beach-1.jpg', 'beach-2.jpg', 'beach-3.jpg', 'beach-4.jpg', 'harbour.mp4']);
+    expect(files.body.items.map((file: { name: string }) => file.name).sort()).toEqual([
+      'beach-1.jpg',
+      'beach-2.jpg',
+      'beach-3.jpg',
+      'beach-4.jpg',
+      'harbour.mp4',
+    ]);
     const press = await new Client(app.api, decodeURIComponent(link.split('/browse/')[1])).get('/me');
     expect(press.body).toMatchObject({ label: 'for the press', resource: { type: 'service', id: serviceId } });
     expect(press.body.actions).toContain('mfile:read');

@@ -54,7 +54,10 @@ function parseByteranges(contentType: string, body: Buffer): Part[] {
     expect(body.subarray(position, position + 2).toString()).toBe('\r\n');
     const headerEnd = body.indexOf('\r\n\r\n', position);
     const headers: Record<string, string> = {};
-    for (const line of body.subarray(position + 2, headerEnd).toString('latin1').split('\r\n')) {
+    for (const line of body
+      .subarray(position + 2, headerEnd)
+      .toString('latin1')
+      .split('\r\n')) {
       const colon = line.indexOf(':');
       headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
@@ -94,7 +97,13 @@ describe('Downloads the way HTTP clients expect: multi-range, Repr-Digest, curl 
     const tenant = await makeTenant(admin);
     const reply = await admin.as(tenant.customerKey).upload(tenant.serviceId, name, bytes);
     expect(reply.status).toBe(201);
-    return { tenant, id: reply.body.id as string, url: `${app.api}/mfiles/${reply.body.id}/content`, key: tenant.customerKey, mimetype: reply.body.mimetype as string };
+    return {
+      tenant,
+      id: reply.body.id as string,
+      url: `${app.api}/mfiles/${reply.body.id}/content`,
+      key: tenant.customerKey,
+      mimetype: reply.body.mimetype as string,
+    };
   }
 
   const metered = (mfileId: string, expected: number) => accessMetered(app.dataSource, mfileId, expected);

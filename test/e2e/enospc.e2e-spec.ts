@@ -79,7 +79,8 @@ function probeSmallFs(): { kind: SmallFs['kind'] } | { reason: string } {
 
 const probe = probeSmallFs();
 const suite = 'kind' in probe ? describe : describe.skip;
-const title = 'kind' in probe ? `a full disk is a 507, not a corrupt file (${probe.kind})` : `a full disk is a 507, not a corrupt file — SKIPPED: ${probe.reason}`;
+const title =
+  'kind' in probe ? `a full disk is a 507, not a corrupt file (${probe.kind})` : `a full disk is a 507, not a corrupt file — SKIPPED: ${probe.reason}`;
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
@@ -103,7 +104,15 @@ const PROBE_MS = 3000;
  * answer arrives at all, and whether the connection is left in a state where the next request on it hangs
  * (undici reuses keep-alive connections from one pool for every later request of the test).
  */
-function rawUpload(baseUrl: string, method: 'POST' | 'PUT' | 'PATCH', path: string, key: string, contentType: string, body: Buffer, options: { chunked?: boolean; headers?: Record<string, string> } = {}): Promise<RawReply> {
+function rawUpload(
+  baseUrl: string,
+  method: 'POST' | 'PUT' | 'PATCH',
+  path: string,
+  key: string,
+  contentType: string,
+  body: Buffer,
+  options: { chunked?: boolean; headers?: Record<string, string> } = {},
+): Promise<RawReply> {
   const url = new URL(path, baseUrl);
   return new Promise((resolve) => {
     const socket = connect(Number(url.port), url.hostname);
@@ -114,7 +123,17 @@ function rawUpload(baseUrl: string, method: 'POST' | 'PUT' | 'PATCH', path: stri
     const finish = (connection: RawReply['connection']) => {
       clearTimeout(timer);
       socket.destroy();
-      resolve(reply ? { ...reply, connection } : { status: `no response${failure ? `: ${failure}` : ' (connection closed)'}`, headers: {}, body: undefined, text: buffer.toString('latin1').slice(0, 500), connection: 'n/a' });
+      resolve(
+        reply
+          ? { ...reply, connection }
+          : {
+              status: `no response${failure ? `: ${failure}` : ' (connection closed)'}`,
+              headers: {},
+              body: undefined,
+              text: buffer.toString('latin1').slice(0, 500),
+              connection: 'n/a',
+            },
+      );
     };
     let timer = setTimeout(() => finish('stuck'), 30_000);
     const parse = (): RawReply | undefined => {
@@ -132,14 +151,20 @@ function rawUpload(baseUrl: string, method: 'POST' | 'PUT' | 'PATCH', path: stri
     };
     socket.on('connect', () => {
       const framing = options.chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${body.length}`;
-      const extra = Object.entries(options.headers ?? {}).map(([name, value]) => `${name}: ${value}\r\n`).join('');
-      socket.write(`${method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${key}\r\nContent-Type: ${contentType}\r\n${extra}${framing}\r\n\r\n`);
+      const extra = Object.entries(options.headers ?? {})
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join('');
+      socket.write(
+        `${method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${key}\r\nContent-Type: ${contentType}\r\n${extra}${framing}\r\n\r\n`,
+      );
       let offset = 0;
       const pump = () => {
         while (offset < body.length && !socket.destroyed) {
           const chunk = body.subarray(offset, offset + 64 * 1024);
           offset += chunk.length;
-          const more = options.chunked ? socket.write(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')])) : socket.write(chunk);
+          const more = options.chunked
+            ? socket.write(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]))
+            : socket.write(chunk);
           if (!more) return void socket.once('drain', pump);
         }
         if (options.chunked && !socket.destroyed) socket.write('0\r\n\r\n');
@@ -193,7 +218,12 @@ function shapeOf(reply: RawReply) {
     connection: reply.connection,
   };
 }
-const INSUFFICIENT_STORAGE = { status: 507, contentType: 'application/problem+json', type: 'insufficient-storage', connection: expect.stringMatching(/^(closed|reusable)$/) };
+const INSUFFICIENT_STORAGE = {
+  status: 507,
+  contentType: 'application/problem+json',
+  type: 'insufficient-storage',
+  connection: expect.stringMatching(/^(closed|reusable)$/),
+};
 
 suite(title, () => {
   let fs: SmallFs | undefined;
@@ -226,8 +256,13 @@ suite(title, () => {
   const temps = () => filesUnder(dir).filter((path) => path.startsWith('tmp/'));
   const mfileRows = (serviceId: string) => app!.dataSource.query('SELECT id, size, sha256, blob_key FROM mfile WHERE service_id = $1 ORDER BY id', [serviceId]);
   const usageRows = (serviceId: string) => app!.dataSource.query('SELECT metric, value, resource_id FROM usage WHERE service_id = $1 ORDER BY id', [serviceId]);
-  const raw = (method: 'POST' | 'PUT' | 'PATCH', path: string, key: string, bytes: Buffer, options: { chunked?: boolean; headers?: Record<string, string>; contentType?: string } = {}) =>
-    rawUpload(app!.api + '/', method, path.replace(/^\//, ''), key, options.contentType ?? 'application/octet-stream', bytes, options);
+  const raw = (
+    method: 'POST' | 'PUT' | 'PATCH',
+    path: string,
+    key: string,
+    bytes: Buffer,
+    options: { chunked?: boolean; headers?: Record<string, string>; contentType?: string } = {},
+  ) => rawUpload(app!.api + '/', method, path.replace(/^\//, ''), key, options.contentType ?? 'application/octet-stream', bytes, options);
   const parts = () => filesUnder(dir).filter((path) => path.startsWith('uploads/'));
   const multipart = (method: 'POST' | 'PUT', path: string, key: string, name: string, bytes: Buffer) => {
     const { contentType, body } = multipartBody(name, bytes);
@@ -273,7 +308,12 @@ suite(title, () => {
     const blobsBefore = blobs();
     const freeBefore = free();
     const big = randomBytes(freeBefore + 2 * MiB);
-    for (const [path, chunked] of [['dav/big.bin', false], ['dav/big-chunked.bin', true], ['dav/kept.bin', false], ['dav/kept.bin', true]] as const) {
+    for (const [path, chunked] of [
+      ['dav/big.bin', false],
+      ['dav/big-chunked.bin', true],
+      ['dav/kept.bin', false],
+      ['dav/kept.bin', true],
+    ] as const) {
       const reply = await rawUpload(app!.baseUrl + '/', 'PUT', path, tenant.customerKey, 'application/octet-stream', big, { chunked });
       expect({ path, chunked, ...shapeOf(reply) }).toEqual({ path, chunked, ...INSUFFICIENT_STORAGE });
       expect({ blobs: blobs(), temps: temps() }).toEqual({ blobs: blobsBefore, temps: [] });
@@ -300,7 +340,9 @@ suite(title, () => {
     expect(download.status).toBe(200);
     expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(sha256(bytes));
     expect(temps()).toEqual([]);
-    const [{ ingest }] = await app!.dataSource.query("SELECT SUM(value)::float AS ingest FROM usage WHERE metric = 'ingest' AND resource_id = $1", [reply.body.id]);
+    const [{ ingest }] = await app!.dataSource.query("SELECT SUM(value)::float AS ingest FROM usage WHERE metric = 'ingest' AND resource_id = $1", [
+      reply.body.id,
+    ]);
     expect(ingest).toBe(bytes.length);
   });
 
@@ -355,7 +397,11 @@ suite(title, () => {
     const TUS = { 'tus-resumable': '1.0.0' };
     const length = 2 * MiB;
     const source = randomBytes(length);
-    const created = await customer.post(`/services/${tenant.serviceId}/uploads`, undefined, { ...TUS, 'upload-length': String(length), 'upload-metadata': `filename ${Buffer.from('huge.bin').toString('base64')}` });
+    const created = await customer.post(`/services/${tenant.serviceId}/uploads`, undefined, {
+      ...TUS,
+      'upload-length': String(length),
+      'upload-metadata': `filename ${Buffer.from('huge.bin').toString('base64')}`,
+    });
     expect(created.status).toBe(201);
     const location = new URL(created.headers.get('location')!, app!.baseUrl).pathname.replace(/^\/api\/v1/, '');
     const offset = async () => Number((await customer.request('HEAD', location, undefined, TUS)).headers.get('upload-offset'));
@@ -379,12 +425,17 @@ suite(title, () => {
       expect(shapeOf(checked)).toEqual(INSUFFICIENT_STORAGE);
       expect(await offset()).toBe(0);
       // without one, what reached the disk is kept (fsynced and hashed), so the client resumes from there
-      const plain = await raw('PATCH', location, tenant.customerKey, source, { contentType: 'application/offset+octet-stream', headers: { ...TUS, 'upload-offset': '0' } });
+      const plain = await raw('PATCH', location, tenant.customerKey, source, {
+        contentType: 'application/offset+octet-stream',
+        headers: { ...TUS, 'upload-offset': '0' },
+      });
       expect(shapeOf(plain)).toEqual(INSUFFICIENT_STORAGE);
       kept = await offset();
       expect(kept).toBeLessThan(length);
       // Content-Range: a chunk that does not fit is not recorded as received
-      const put = await raw('PUT', chunkedPath, tenant.customerKey, source.subarray(0, tail[0]), { headers: { 'content-range': `bytes 0-${tail[0] - 1}/${length}` } });
+      const put = await raw('PUT', chunkedPath, tenant.customerKey, source.subarray(0, tail[0]), {
+        headers: { 'content-range': `bytes 0-${tail[0] - 1}/${length}` },
+      });
       expect(shapeOf(put)).toEqual(INSUFFICIENT_STORAGE);
       expect((await customer.get(chunkedPath)).body).toMatchObject({ received: [[tail[0], tail[1]]], missing: [[0, tail[0] - 1]], complete: false });
       // neither is an Mfile, nor visible, nor metered
@@ -395,9 +446,16 @@ suite(title, () => {
     }
 
     // room again: both uploads resume where they stood and end in the right file
-    const resumed = await customer.request('PATCH', location, source.subarray(kept), { ...TUS, 'content-type': 'application/offset+octet-stream', 'upload-offset': String(kept) });
+    const resumed = await customer.request('PATCH', location, source.subarray(kept), {
+      ...TUS,
+      'content-type': 'application/offset+octet-stream',
+      'upload-offset': String(kept),
+    });
     expect(resumed.status).toBe(204);
-    const rest = await customer.put(chunkedPath, source.subarray(0, tail[0]), { 'content-range': `bytes 0-${tail[0] - 1}/${length}`, 'content-type': 'application/octet-stream' });
+    const rest = await customer.put(chunkedPath, source.subarray(0, tail[0]), {
+      'content-range': `bytes 0-${tail[0] - 1}/${length}`,
+      'content-type': 'application/octet-stream',
+    });
     expect(rest.status).toBe(201);
     const rows = await mfileRows(tenant.serviceId);
     expect(rows.map((row: { size: string | number; sha256: string }) => [Number(row.size), row.sha256])).toEqual([

@@ -9,10 +9,18 @@ import { ROOT } from '../support/processes';
  */
 const skip = process.env.MSERVE_SKIP_FRESH_CLONE === '1';
 (skip ? describe.skip : describe)('fresh clone', () => {
-  it('npm ci && npm start comes up ready and stops on Ctrl-C', () => {
-    const result = spawnSync('bash', [join(ROOT, 'scripts', 'fresh-clone-check.sh'), '--start-only'], { encoding: 'utf8', timeout: 15 * 60 * 1000, env: { ...process.env, NODE_OPTIONS: '' } });
-    process.stdout.write(result.stdout + result.stderr);
-    expect(result.stdout).toContain('fresh-clone check passed');
-    expect(result.status).toBe(0);
-  }, 16 * 60 * 1000);
+  it(
+    'npm ci && npm start comes up ready and stops on Ctrl-C',
+    () => {
+      const result = spawnSync('bash', [join(ROOT, 'scripts', 'fresh-clone-check.sh'), '--start-only'], {
+        encoding: 'utf8',
+        timeout: 15 * 60 * 1000,
+        env: { ...process.env, NODE_OPTIONS: '' },
+      });
+      process.stdout.write(result.stdout + result.stderr);
+      expect(result.stdout).toContain('fresh-clone check passed');
+      expect(result.status).toBe(0);
+    },
+    16 * 60 * 1000,
+  );
 });

@@ -10,14 +10,18 @@ import { freePort } from '../support/free-port';
 import { eventually, startRole, waitForExit } from '../support/processes';
 import { startTestApp, TestApp } from '../support/test-app';
 
-
 type Worker = ReturnType<typeof startRole>;
 
 const finalJob = (client: Client, id: string, timeoutMs = 60_000) =>
-  eventually(async () => {
-    const job = (await client.get(`/jobs/${id}`)).body;
-    return ['succeeded', 'failed', 'cancelled'].includes(job.state) ? job : undefined;
-  }, `job ${id} to finish`, timeoutMs, 200);
+  eventually(
+    async () => {
+      const job = (await client.get(`/jobs/${id}`)).body;
+      return ['succeeded', 'failed', 'cancelled'].includes(job.state) ? job : undefined;
+    },
+    `job ${id} to finish`,
+    timeoutMs,
+    200,
+  );
 
 describe('routing across workers, a worker killed mid-job, Redis restarted empty', () => {
   const workers: Worker[] = [];
@@ -30,7 +34,10 @@ describe('routing across workers, a worker killed mid-job, Redis restarted empty
     rmSync(work, { recursive: true, force: true });
   });
   const worker = (app: TestApp, queues: string, env: Record<string, string> = {}) => {
-    const started = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn', ...env }, ['--queues', queues]);
+    const started = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn', ...env }, [
+      '--queues',
+      queues,
+    ]);
     workers.push(started);
     return started;
   };
@@ -102,10 +109,15 @@ describe('routing across workers, a worker killed mid-job, Redis restarted empty
       await online(app, redis, first);
       const job = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'transcode', options: { preset: 'vp9-480p' } });
       expect(job.status).toBe(201);
-      await eventually(async () => {
-        const current = (await customer.get(`/jobs/${job.body.id}`)).body;
-        return current.state === 'running' && current.progress > 3 ? current : undefined;
-      }, 'the transcode to be under way', 60_000, 100);
+      await eventually(
+        async () => {
+          const current = (await customer.get(`/jobs/${job.body.id}`)).body;
+          return current.state === 'running' && current.progress > 3 ? current : undefined;
+        },
+        'the transcode to be under way',
+        60_000,
+        100,
+      );
       first.kill('SIGKILL');
       await waitForExit(first);
       // its ffmpeg child is orphaned, not killed with it: stop it so it does not compete for the CPU
@@ -120,7 +132,9 @@ describe('routing across workers, a worker killed mid-job, Redis restarted empty
       const outputs = (await customer.get(`/jobs/${job.body.id}/outputs`)).body.items;
       expect(outputs).toHaveLength(1);
       expect(outputs[0]).toMatchObject({ mimetype: 'video/webm' });
-      const [{ runs }] = await app.dataSource.query("SELECT count(*)::int AS runs FROM usage WHERE resource_id = $1 AND metric = 'task/transcode/success'", [job.body.id]);
+      const [{ runs }] = await app.dataSource.query("SELECT count(*)::int AS runs FROM usage WHERE resource_id = $1 AND metric = 'task/transcode/success'", [
+        job.body.id,
+      ]);
       expect(runs).toBe(1);
       second.kill('SIGTERM');
       await waitForExit(second);
@@ -136,15 +150,25 @@ describe('routing across workers, a worker killed mid-job, Redis restarted empty
       try {
         await online(app, redis, serving);
         const job = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'transcode', options: { preset: 'vp9-480p' } });
-        await eventually(async () => {
-          const current = (await customer.get(`/jobs/${job.body.id}`)).body;
-          return current.state === 'running' && current.progress > 3 ? current : undefined;
-        }, 'the transcode to be under way', 60_000, 100);
+        await eventually(
+          async () => {
+            const current = (await customer.get(`/jobs/${job.body.id}`)).body;
+            return current.state === 'running' && current.progress > 3 ? current : undefined;
+          },
+          'the transcode to be under way',
+          60_000,
+          100,
+        );
         execFileSync('pkill', ['-KILL', '-f', app.config.storageDir]); // the ffmpeg child, not the worker
-        const retried = await eventually(async () => {
-          const current = (await customer.get(`/jobs/${job.body.id}`)).body;
-          return current.attempts >= 2 || ['succeeded', 'failed'].includes(current.state) ? current : undefined;
-        }, 'the second attempt', 60_000, 100);
+        const retried = await eventually(
+          async () => {
+            const current = (await customer.get(`/jobs/${job.body.id}`)).body;
+            return current.attempts >= 2 || ['succeeded', 'failed'].includes(current.state) ? current : undefined;
+          },
+          'the second attempt',
+          60_000,
+          100,
+        );
         expect(retried.attempts).toBe(2);
         const done = await finalJob(customer, job.body.id, 120_000);
         expect(done).toMatchObject({ state: 'succeeded', attempts: 2 });
@@ -159,7 +183,6 @@ describe('routing across workers, a worker killed mid-job, Redis restarted empty
       }
     }, 240_000);
   });
-
 
   describe('with a Redis of its own, restarted empty', () => {
     let redisServer: LocalRedisHandle;
@@ -189,7 +212,8 @@ describe('routing across workers, a worker killed mid-job, Redis restarted empty
           const file = await customer.upload(tenant.serviceId, name, Buffer.from(name));
           ids.push((await customer.get(`/mfiles/${file.body.id}/jobs`)).body.items[0].id);
         }
-        const inRedis = async () => (await Promise.all(ids.map((id) => redis.exists(`${app.config.queuePrefix}:hardware.spare:${id}`)))).reduce((a, b) => a + b, 0);
+        const inRedis = async () =>
+          (await Promise.all(ids.map((id) => redis.exists(`${app.config.queuePrefix}:hardware.spare:${id}`)))).reduce((a, b) => a + b, 0);
         expect(await inRedis()).toBe(3);
 
         // Redis dies and comes back with nothing (a new data dir: no AOF to replay)
@@ -198,9 +222,19 @@ describe('routing across workers, a worker killed mid-job, Redis restarted empty
         redisServer = await startLocalRedis({ dataDir: join(work, 'redis-2'), secretFile, port, log: () => undefined });
         const fresh = new Redis(redisServer.url);
         try {
-          await eventually(async () => (await Promise.all(ids.map((id) => fresh.exists(`${app.config.queuePrefix}:hardware.spare:${id}`)))).every(Boolean), 'the reconciler to restore the jobs', 60_000, 200);
+          await eventually(
+            async () => (await Promise.all(ids.map((id) => fresh.exists(`${app.config.queuePrefix}:hardware.spare:${id}`)))).every(Boolean),
+            'the reconciler to restore the jobs',
+            60_000,
+            200,
+          );
           const spare = worker(app, 'hardware.spare:1', { REDIS_URL: redisServer.url });
-          for (const id of ids) expect(await finalJob(customer, id)).toMatchObject({ state: 'succeeded', queue: 'hardware.spare', workerHost: expect.stringMatching(new RegExp(`:${spare.pid}$`)) });
+          for (const id of ids)
+            expect(await finalJob(customer, id)).toMatchObject({
+              state: 'succeeded',
+              queue: 'hardware.spare',
+              workerHost: expect.stringMatching(new RegExp(`:${spare.pid}$`)),
+            });
           spare.kill('SIGTERM');
           await waitForExit(spare);
         } finally {

@@ -18,7 +18,10 @@ describe('jobs through a real worker process', () => {
     admin = new Client(app.api, app.adminKey);
     redis = new Redis(process.env.REDIS_URL!, { lazyConnect: true });
     await redis.connect();
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'info' }, ['--queues', 'normal:2,priority:1']);
+    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'info' }, [
+      '--queues',
+      'normal:2,priority:1',
+    ]);
     await eventually(async () => (await redis.keys(`${app.config.queuePrefix}:workers:*:${worker.pid}`)).length === 1, 'the worker heartbeat');
   });
   afterAll(async () => {
@@ -65,17 +68,21 @@ describe('jobs through a real worker process', () => {
     expect(done.result.matchesRecorded).toBe(false);
   });
 
-  it('a task that fails unexpectedly (its stored bytes are gone) fails its job saying so, without the server\'s paths', async () => {
+  it("a task that fails unexpectedly (its stored bytes are gone) fails its job saying so, without the server's paths", async () => {
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);
     const file = await customer.upload(tenant.serviceId, 'gone.txt', new TextEncoder().encode('soon gone'));
     const [{ blob_key }] = await app.dataSource.query('SELECT blob_key FROM mfile WHERE id = $1', [file.body.id]);
     rmSync(join(app.config.storageDir, 'blobs', blob_key));
     const job = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'md5' });
-    const done = await eventually(async () => {
-      const current = (await customer.get(`/jobs/${job.body.id}`)).body;
-      return current.state === 'failed' ? current : undefined;
-    }, 'the job to fail after its attempts', 120_000);
+    const done = await eventually(
+      async () => {
+        const current = (await customer.get(`/jobs/${job.body.id}`)).body;
+        return current.state === 'failed' ? current : undefined;
+      },
+      'the job to fail after its attempts',
+      120_000,
+    );
     expect(done.error).toMatch(/ENOENT: no such file or directory, open 'the storage\/blobs\//);
     expect(done.error).not.toContain(app.config.storageDir);
     // the operator's log has the whole error

@@ -85,7 +85,9 @@ describe('1 GiB upload', () => {
     });
     clearInterval(sampler);
     const growthMiB = (peak - before) / 1024 ** 2;
-    process.stdout.write(`1 GiB upload: api RSS before ${(before / 1024 ** 2).toFixed(1)} MiB, peak ${(peak / 1024 ** 2).toFixed(1)} MiB, growth ${growthMiB.toFixed(1)} MiB; samples ${samples.join(" ")}\n`);
+    process.stdout.write(
+      `1 GiB upload: api RSS before ${(before / 1024 ** 2).toFixed(1)} MiB, peak ${(peak / 1024 ** 2).toFixed(1)} MiB, growth ${growthMiB.toFixed(1)} MiB; samples ${samples.join(' ')}\n`,
+    );
     expect(reply.status).toBe(201);
     expect(reply.body.size).toBe(SIZE);
     const md5sum = execFileSync('md5sum', [source], { encoding: 'utf8' }).split(' ')[0];

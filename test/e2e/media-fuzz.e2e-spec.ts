@@ -20,7 +20,6 @@ import { fuzzSeed, Rng } from '../support/rng';
 const SEED = fuzzSeed(process.env.MEDIA_FUZZ_SEED);
 const FILES = Number(process.env.MEDIA_FUZZ_FILES ?? 40);
 
-
 type Mutation = (bytes: Buffer, rng: Rng, other: Buffer) => Buffer;
 const MUTATIONS: Record<string, Mutation> = {
   flipBits: (bytes, rng) => {
@@ -73,19 +72,35 @@ describe(`media fuzz (seed ${SEED}, ${FILES} files)`, () => {
     console.log(`media fuzz: seed ${SEED} (reproduce with MEDIA_FUZZ_SEED=${SEED}), ${FILES} files`);
     const rng = new Rng(SEED);
     const picture = sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 200, g: 80, b: 40 } } }).composite([
-      { input: Buffer.from('<svg width="320" height="240"><circle cx="160" cy="120" r="90" fill="#2a6"/><text x="20" y="40" font-size="30">fuzz</text></svg>'), top: 0, left: 0 },
+      {
+        input: Buffer.from('<svg width="320" height="240"><circle cx="160" cy="120" r="90" fill="#2a6"/><text x="20" y="40" font-size="30">fuzz</text></svg>'),
+        top: 0,
+        left: 0,
+      },
     ]);
     const clip = join(work, 'clip.mp4');
     const sound = join(work, 'tone.wav');
     await testClip(clip, 1, '160x120');
     await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=1', sound]);
     const seeds: Array<{ name: string; bytes: Buffer }> = [
-      { name: 'photo.jpg', bytes: await picture.clone().jpeg({ quality: 80 }).withMetadata({ orientation: 6, exif: { IFD0: { Artist: 'fuzz', ImageDescription: 'seed picture' } } }).toBuffer() },
+      {
+        name: 'photo.jpg',
+        bytes: await picture
+          .clone()
+          .jpeg({ quality: 80 })
+          .withMetadata({ orientation: 6, exif: { IFD0: { Artist: 'fuzz', ImageDescription: 'seed picture' } } })
+          .toBuffer(),
+      },
       { name: 'drawing.png', bytes: await picture.clone().png().toBuffer() },
       { name: 'picture.webp', bytes: await picture.clone().webp().toBuffer() },
       { name: 'anim.gif', bytes: await picture.clone().gif().toBuffer() },
       { name: 'scan.tiff', bytes: await picture.clone().tiff().toBuffer() },
-      { name: 'vector.svg', bytes: Buffer.from('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="200" height="100"><rect width="200" height="100" fill="#36c"/><text x="10" y="60" font-size="40">MServe</text></svg>') },
+      {
+        name: 'vector.svg',
+        bytes: Buffer.from(
+          '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="200" height="100"><rect width="200" height="100" fill="#36c"/><text x="10" y="60" font-size="40">MServe</text></svg>',
+        ),
+      },
       { name: 'clip.mp4', bytes: readFileSync(clip) },
       { name: 'tone.wav', bytes: readFileSync(sound) },
     ];
@@ -111,11 +126,15 @@ describe(`media fuzz (seed ${SEED}, ${FILES} files)`, () => {
       async () => {
         const items: JobRow[] = [];
         for (let cursor: string | null = '', first = true; first || cursor; first = false) {
-          const page: Reply<{ items: JobRow[]; nextCursor: string | null }> = await customer.get(`/services/${tenant.serviceId}/jobs?limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+          const page: Reply<{ items: JobRow[]; nextCursor: string | null }> = await customer.get(
+            `/services/${tenant.serviceId}/jobs?limit=500${cursor ? `&cursor=${cursor}` : ''}`,
+          );
           items.push(...page.body.items);
           cursor = page.body.nextCursor;
         }
-        return items.length > 0 && items.every((job) => FINAL_JOB_STATES.includes(job.state)) && new Set(items.flatMap((job) => job.mfileIds)).size === FILES ? items : undefined;
+        return items.length > 0 && items.every((job) => FINAL_JOB_STATES.includes(job.state)) && new Set(items.flatMap((job) => job.mfileIds)).size === FILES
+          ? items
+          : undefined;
       },
       'every ingest job of the mutated files to end',
       600_000,
@@ -125,21 +144,32 @@ describe(`media fuzz (seed ${SEED}, ${FILES} files)`, () => {
     const byState: Record<string, number> = {};
     for (const job of jobs) byState[`${job.step ?? job.task}:${job.state}`] = (byState[`${job.step ?? job.task}:${job.state}`] ?? 0) + 1;
     const reasons = [...new Set(jobs.filter((job) => job.state === 'failed').map((job) => `${job.step ?? job.task}: ${job.error}`))];
-    console.log(`media fuzz seed ${SEED}: ${jobs.length} jobs\n${JSON.stringify(byState, null, 1)}\nwhy they failed (distinct):\n${reasons.slice(0, 40).join('\n')}`);
+    console.log(
+      `media fuzz seed ${SEED}: ${jobs.length} jobs\n${JSON.stringify(byState, null, 1)}\nwhy they failed (distinct):\n${reasons.slice(0, 40).join('\n')}`,
+    );
     // every failure says why, in words — not a bare stack, "undefined", the tools' banners or where the server stores
     // files (the storage folder is the server's, not the customer's to see)
     const unexplained = jobs.filter(
-      (job) => job.state === 'failed' && (!job.error || job.error.length < 10 || /^(undefined|null|Error)$|^\s*at |libav|libpostproc|configuration:| @ 0x/m.test(job.error) || job.error.includes(app.config.storageDir)),
+      (job) =>
+        job.state === 'failed' &&
+        (!job.error ||
+          job.error.length < 10 ||
+          /^(undefined|null|Error)$|^\s*at |libav|libpostproc|configuration:| @ 0x/m.test(job.error) ||
+          job.error.includes(app.config.storageDir)),
     );
     expect(unexplained.map((job) => `${uploaded.get(job.mfileIds[0])} ${job.step ?? job.task}: ${JSON.stringify(job.error)}`)).toEqual([]);
     // the checksum and mime steps never depend on the bytes making sense
     const basic = jobs.filter((job) => ['md5', 'mime', 'backup'].includes(job.step ?? job.task) && job.state !== 'succeeded');
     expect(basic.map((job) => `${uploaded.get(job.mfileIds[0])} ${job.step}: ${job.state} ${job.error}`)).toEqual([]);
     // what a task made from a mutated file opens as what it claims to be
-    for (const job of jobs.filter((candidate) => candidate.state === 'succeeded' && ['thumbnail', 'poster', 'video-poster'].includes(candidate.step ?? candidate.task))) {
+    for (const job of jobs.filter(
+      (candidate) => candidate.state === 'succeeded' && ['thumbnail', 'poster', 'video-poster'].includes(candidate.step ?? candidate.task),
+    )) {
       const outputs = await customer.get(`/jobs/${job.id}/outputs`);
       for (const output of outputs.body.items) {
-        const bytes = Buffer.from(await (await fetch(`${app.api}/joboutputs/${output.id}/content`, { headers: { authorization: `Bearer ${customer.key}` } })).arrayBuffer());
+        const bytes = Buffer.from(
+          await (await fetch(`${app.api}/joboutputs/${output.id}/content`, { headers: { authorization: `Bearer ${customer.key}` } })).arrayBuffer(),
+        );
         const meta = await sharp(bytes).metadata();
         expect([uploaded.get(job.mfileIds[0]), job.step, meta.width! > 0 && meta.height! > 0]).toEqual([uploaded.get(job.mfileIds[0]), job.step, true]);
       }
@@ -151,7 +181,9 @@ describe(`media fuzz (seed ${SEED}, ${FILES} files)`, () => {
     const after = await eventually(
       async () => {
         const page = await customer.get(`/mfiles/${good.body.id}/jobs?limit=100`);
-        return page.body.items.length > 0 && page.body.items.every((job: JobRow) => FINAL_JOB_STATES.includes(job.state)) ? (page.body.items as JobRow[]) : undefined;
+        return page.body.items.length > 0 && page.body.items.every((job: JobRow) => FINAL_JOB_STATES.includes(job.state))
+          ? (page.body.items as JobRow[])
+          : undefined;
       },
       'the good file after the fuzz',
       120_000,

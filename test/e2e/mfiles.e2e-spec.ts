@@ -24,14 +24,28 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
   it('stores a raw-body upload with the digests of its bytes and the magic-number mimetype', async () => {
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);
-    const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f0c8b40000000049454e44ae426082', 'hex');
+    const png = Buffer.from(
+      '89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f0c8b40000000049454e44ae426082',
+      'hex',
+    );
     // a PNG named .jpg is still a PNG
-    const reply = await customer.post(`/services/${tenant.serviceId}/mfiles?name=${encodeURIComponent('not really.jpg')}`, png, { 'content-type': 'application/octet-stream' });
+    const reply = await customer.post(`/services/${tenant.serviceId}/mfiles?name=${encodeURIComponent('not really.jpg')}`, png, {
+      'content-type': 'application/octet-stream',
+    });
     expect(reply.status).toBe(201);
-    expect(reply.body).toMatchObject({ name: 'not really.jpg', size: png.length, sha256: sha256(png), md5: createHash('md5').update(png).digest('hex'), mimetype: 'image/png', folderId: tenant.rootFolderId });
+    expect(reply.body).toMatchObject({
+      name: 'not really.jpg',
+      size: png.length,
+      sha256: sha256(png),
+      md5: createHash('md5').update(png).digest('hex'),
+      mimetype: 'image/png',
+      folderId: tenant.rootFolderId,
+    });
     const csv = await customer.post(`/services/${tenant.serviceId}/mfiles?name=data.csv`, text('a,b\n1,2\n'), { 'content-type': 'application/octet-stream' });
     expect(csv.body.mimetype).toBe('text/csv');
-    const plain = await customer.post(`/services/${tenant.serviceId}/mfiles?name=README`, text('just some words\n'), { 'content-type': 'application/octet-stream' });
+    const plain = await customer.post(`/services/${tenant.serviceId}/mfiles?name=README`, text('just some words\n'), {
+      'content-type': 'application/octet-stream',
+    });
     expect(plain.body.mimetype).toBe('text/plain');
     const empty = await customer.post(`/services/${tenant.serviceId}/mfiles?name=empty.bin`, new Uint8Array(0), { 'content-type': 'application/octet-stream' });
     expect(empty.status).toBe(201);
@@ -45,17 +59,23 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);
     for (const name of ['../x', 'a/b', 'nul\u0000byte', 'x'.repeat(256), 'é'.repeat(128), '..', ' padded']) {
-      const reply = await customer.post(`/services/${tenant.serviceId}/mfiles?name=${encodeURIComponent(name)}`, text('x'), { 'content-type': 'application/octet-stream' });
+      const reply = await customer.post(`/services/${tenant.serviceId}/mfiles?name=${encodeURIComponent(name)}`, text('x'), {
+        'content-type': 'application/octet-stream',
+      });
       expect([name.slice(0, 10), reply.status]).toEqual([name.slice(0, 10), 400]);
       expect(reply.headers.get('content-type')).toContain('application/problem+json');
     }
     const missing = await customer.post(`/services/${tenant.serviceId}/mfiles`, text('x'), { 'content-type': 'application/octet-stream' });
     expect(missing.status).toBe(400);
     expect(missing.body.detail).toContain('name');
-    const ok = await customer.post(`/services/${tenant.serviceId}/mfiles?name=${encodeURIComponent('Übersicht 100% (final) 日本.txt')}`, text('x'), { 'content-type': 'text/plain' });
+    const ok = await customer.post(`/services/${tenant.serviceId}/mfiles?name=${encodeURIComponent('Übersicht 100% (final) 日本.txt')}`, text('x'), {
+      'content-type': 'text/plain',
+    });
     expect(ok.status).toBe(201);
     const download = await customer.get(`/mfiles/${ok.body.id}/content`);
-    expect(download.headers.get('content-disposition')).toBe(`inline; filename="_bersicht 100_ (final) __.txt"; filename*=UTF-8''%C3%9Cbersicht%20100%25%20%28final%29%20%E6%97%A5%E6%9C%AC.txt`);
+    expect(download.headers.get('content-disposition')).toBe(
+      `inline; filename="_bersicht 100_ (final) __.txt"; filename*=UTF-8''%C3%9Cbersicht%20100%25%20%28final%29%20%E6%97%A5%E6%9C%AC.txt`,
+    );
     expect(blobs()).not.toContain(expect.stringContaining('..'));
   });
 
@@ -93,7 +113,10 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     const url = new URL(`${app.api}/services/${tenant.serviceId}/mfiles?name=aborted.bin`);
     const before = blobs().length;
     await new Promise<void>((resolve) => {
-      const request = httpRequest(url, { method: 'POST', headers: { authorization: `Bearer ${tenant.customerKey}`, 'content-type': 'application/octet-stream', 'content-length': String(1024 * 1024) } });
+      const request = httpRequest(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tenant.customerKey}`, 'content-type': 'application/octet-stream', 'content-length': String(1024 * 1024) },
+      });
       request.on('error', () => resolve());
       request.write(Buffer.alloc(300 * 1024, 7));
       setTimeout(() => {
@@ -125,16 +148,36 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
   it('refuses input no route can take with a problem that says what, and stores nothing (found by the REST fuzz)', async () => {
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);
-    const problem = (reply: { status: number; headers: Headers; body: { status?: number; detail?: string } }) => [reply.status, reply.headers.get('content-type')?.split(';')[0], reply.body.detail];
+    const problem = (reply: { status: number; headers: Headers; body: { status?: number; detail?: string } }) => [
+      reply.status,
+      reply.headers.get('content-type')?.split(';')[0],
+      reply.body.detail,
+    ];
     // a NUL in a query string reached PostgreSQL (ILIKE) and was a 500
     for (const path of [`/mfolders/${tenant.rootFolderId}/mfolders?name=a%00b`, `/services/${tenant.serviceId}/mfiles?name=%00`, `/containers?name=x%00`]) {
-      expect(problem(await customer.get(path))).toEqual([400, 'application/problem+json', 'the request URL holds a NUL character (%00), which no id, name or parameter may contain']);
+      expect(problem(await customer.get(path))).toEqual([
+        400,
+        'application/problem+json',
+        'the request URL holds a NUL character (%00), which no id, name or parameter may contain',
+      ]);
     }
     // JSON nested deep enough overflowed the validator's stack; a NUL or a lone surrogate anywhere could not be stored
     const deep = `{"name":"x","description":${'['.repeat(1500)}${']'.repeat(1500)}}`;
-    expect(problem(await admin.post('/containers', deep, { 'content-type': 'application/json' }))).toEqual([400, 'application/problem+json', expect.stringMatching(/^the JSON body is nested deeper than 64 levels/)]);
-    expect(problem(await admin.post('/users', '{"username":"nul-user","displayName":"a\\u0000b"}', { 'content-type': 'application/json' }))).toEqual([400, 'application/problem+json', 'the string at displayName must not contain NUL characters']);
-    expect(problem(await admin.post('/containers', '{"name":"x","\\ud800":1}', { 'content-type': 'application/json' }))).toEqual([400, 'application/problem+json', 'the member name at the top level must not contain unpaired UTF-16 surrogates']);
+    expect(problem(await admin.post('/containers', deep, { 'content-type': 'application/json' }))).toEqual([
+      400,
+      'application/problem+json',
+      expect.stringMatching(/^the JSON body is nested deeper than 64 levels/),
+    ]);
+    expect(problem(await admin.post('/users', '{"username":"nul-user","displayName":"a\\u0000b"}', { 'content-type': 'application/json' }))).toEqual([
+      400,
+      'application/problem+json',
+      'the string at displayName must not contain NUL characters',
+    ]);
+    expect(problem(await admin.post('/containers', '{"name":"x","\\ud800":1}', { 'content-type': 'application/json' }))).toEqual([
+      400,
+      'application/problem+json',
+      'the member name at the top level must not contain unpaired UTF-16 surrogates',
+    ]);
     // dates PostgreSQL cannot store (JS dates reach year ±271,821) and cursors forged with ids or names that are not
     // (a cursor is base64url: what it holds never went through the URL guard) were 500s
     const dates = 'must be an ISO 8601 date between 0001-01-01 and 9999-12-31';
@@ -158,7 +201,11 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     // null where the API does not document it (only quotas, the window, accessSpeed and profile take null) reached a
     // NOT NULL column: {"disabled": null} on a user was a 500
     const person = await admin.post('/users', { username: `nulls-${Date.now()}` });
-    expect(problem(await admin.patch(`/users/${person.body.id}`, { disabled: null }))).toEqual([400, 'application/problem+json', 'the request is invalid: disabled must not be null (leave it out to keep it as it is)']);
+    expect(problem(await admin.patch(`/users/${person.body.id}`, { disabled: null }))).toEqual([
+      400,
+      'application/problem+json',
+      'the request is invalid: disabled must not be null (leave it out to keep it as it is)',
+    ]);
     expect(problem(await admin.patch(`/services/${tenant.serviceId}`, { description: null, name: null }))).toEqual([
       400,
       'application/problem+json',
@@ -167,24 +214,51 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     expect((await admin.patch(`/services/${tenant.serviceId}`, { diskQuota: null, startsAt: null, accessSpeed: null, profile: null })).status).toBe(200);
     // a multipart form cut short (no closing boundary) was a 500 from busboy, and must leave nothing behind
     const before = { blobs: blobs().length, temps: temps().length };
-    const cut = Buffer.concat([Buffer.from('--b0undary\r\nContent-Disposition: form-data; name="file"; filename="cut.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'), Buffer.alloc(3000, 7)]);
+    const cut = Buffer.concat([
+      Buffer.from('--b0undary\r\nContent-Disposition: form-data; name="file"; filename="cut.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'),
+      Buffer.alloc(3000, 7),
+    ]);
     for (const path of [`/services/${tenant.serviceId}/mfiles`]) {
-      expect(problem(await customer.post(path, cut, { 'content-type': 'multipart/form-data; boundary=b0undary' }))).toEqual([400, 'application/problem+json', 'malformed multipart body: Unexpected end of form']);
+      expect(problem(await customer.post(path, cut, { 'content-type': 'multipart/form-data; boundary=b0undary' }))).toEqual([
+        400,
+        'application/problem+json',
+        'malformed multipart body: Unexpected end of form',
+      ]);
     }
     // file parts nobody reads (another field, a refused name) are destroyed with the same error: it was unhandled and
     // took the whole process down
-    for (const [field, filename, detail] of [['other', 'x.bin', 'the multipart body has no file field named "file"'], ['file', ' padded', expect.stringContaining('name')]]) {
-      const unread = Buffer.concat([Buffer.from(`--b0undary\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\n\r\n`), Buffer.alloc(3000, 7)]);
+    for (const [field, filename, detail] of [
+      ['other', 'x.bin', 'the multipart body has no file field named "file"'],
+      ['file', ' padded', expect.stringContaining('name')],
+    ]) {
+      const unread = Buffer.concat([
+        Buffer.from(`--b0undary\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\n\r\n`),
+        Buffer.alloc(3000, 7),
+      ]);
       const reply = await customer.post(`/services/${tenant.serviceId}/mfiles`, unread, { 'content-type': 'multipart/form-data; boundary=b0undary' });
-      expect(problem(reply)).toEqual([400, 'application/problem+json', field === 'other' ? expect.stringMatching(/^(malformed multipart body: Unexpected end of form|the multipart body has no file field named "file")$/) : detail]);
+      expect(problem(reply)).toEqual([
+        400,
+        'application/problem+json',
+        field === 'other'
+          ? expect.stringMatching(/^(malformed multipart body: Unexpected end of form|the multipart body has no file field named "file")$/)
+          : detail,
+      ]);
     }
     const existing = await customer.post(`/services/${tenant.serviceId}/mfiles?name=kept.txt`, text('kept'), { 'content-type': 'text/plain' });
-    expect(problem(await customer.put(`/mfiles/${existing.body.id}/content`, cut, { 'content-type': 'multipart/form-data; boundary=b0undary' }))).toEqual([400, 'application/problem+json', 'malformed multipart body: Unexpected end of form']);
+    expect(problem(await customer.put(`/mfiles/${existing.body.id}/content`, cut, { 'content-type': 'multipart/form-data; boundary=b0undary' }))).toEqual([
+      400,
+      'application/problem+json',
+      'malformed multipart body: Unexpected end of form',
+    ]);
     expect((await customer.get(`/mfiles/${existing.body.id}/content`)).text).toBe('kept');
     expect((await customer.get(`/services/${tenant.serviceId}/mfiles`)).body.items.map((item: { name: string }) => item.name)).toEqual(['kept.txt']);
     expect({ blobs: blobs().length, temps: temps().length }).toEqual({ blobs: before.blobs + 1, temps: before.temps });
     // tus metadata is kept as jsonb: a NUL in a value was a 500
-    const tus = await customer.post(`/services/${tenant.serviceId}/uploads`, undefined, { 'tus-resumable': '1.0.0', 'upload-length': '4', 'upload-metadata': `filename ${Buffer.from('t.bin').toString('base64')},filetype ${Buffer.from('\u0000').toString('base64')}` });
+    const tus = await customer.post(`/services/${tenant.serviceId}/uploads`, undefined, {
+      'tus-resumable': '1.0.0',
+      'upload-length': '4',
+      'upload-metadata': `filename ${Buffer.from('t.bin').toString('base64')},filetype ${Buffer.from('\u0000').toString('base64')}`,
+    });
     expect(problem(tus)).toEqual([400, 'application/problem+json', 'Upload-Metadata "filetype" must not contain NUL characters']);
     // what Node's HTTP parser refuses before any route (headers over 16 KiB) is problem+json too, not a bare status line
     const huge = await customer.get(`/services/${tenant.serviceId}`, { 'x-padding': 'p'.repeat(20_000) });
@@ -223,7 +297,9 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     expect(head.status).toBe(200);
     expect(head.headers.get('content-length')).toBe('20');
     expect(await accessMetered(app.dataSource, file.body.id, 20 + 5 + 3 + 20)).toBe(20 + 5 + 3 + 20);
-    const [{ ingest }] = await app.dataSource.query("SELECT SUM(value)::float AS ingest FROM usage WHERE metric = 'ingest' AND resource_id = $1", [file.body.id]);
+    const [{ ingest }] = await app.dataSource.query("SELECT SUM(value)::float AS ingest FROM usage WHERE metric = 'ingest' AND resource_id = $1", [
+      file.body.id,
+    ]);
     expect(ingest).toBe(20);
   });
 
@@ -246,7 +322,12 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     const folder = await customer.post(`/mfolders/${tenant.rootFolderId}/mfolders`, { name: 'inbox' });
     const created: string[] = [];
     for (let index = 0; index < 7; index++) {
-      const reply = await customer.upload(tenant.serviceId, `file-${index}.${index % 2 ? 'txt' : 'csv'}`, text(`n${index}`), index === 6 ? `?folderId=${folder.body.id}` : '');
+      const reply = await customer.upload(
+        tenant.serviceId,
+        `file-${index}.${index % 2 ? 'txt' : 'csv'}`,
+        text(`n${index}`),
+        index === 6 ? `?folderId=${folder.body.id}` : '',
+      );
       created.push(reply.body.id);
     }
     const seen: string[] = [];
@@ -261,10 +342,20 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     expect(seen).toEqual(created);
     const byName = await customer.get(`/services/${tenant.serviceId}/mfiles?sort=name&limit=2`);
     const next = await customer.get(`/services/${tenant.serviceId}/mfiles?sort=name&limit=10&cursor=${byName.body.nextCursor}`);
-    expect([...byName.body.items, ...next.body.items].map((item: { name: string }) => item.name)).toEqual(['file-0.csv', 'file-1.txt', 'file-2.csv', 'file-3.txt', 'file-4.csv', 'file-5.txt', 'file-6.csv']);
+    expect([...byName.body.items, ...next.body.items].map((item: { name: string }) => item.name)).toEqual([
+      'file-0.csv',
+      'file-1.txt',
+      'file-2.csv',
+      'file-3.txt',
+      'file-4.csv',
+      'file-5.txt',
+      'file-6.csv',
+    ]);
     expect((await customer.get(`/services/${tenant.serviceId}/mfiles?mimetype=text/*`)).body.items).toHaveLength(7);
     expect((await customer.get(`/services/${tenant.serviceId}/mfiles?mimetype=text/csv`)).body.items).toHaveLength(4);
-    expect((await customer.get(`/services/${tenant.serviceId}/mfiles?name=FILE-3`)).body.items.map((item: { name: string }) => item.name)).toEqual(['file-3.txt']);
+    expect((await customer.get(`/services/${tenant.serviceId}/mfiles?name=FILE-3`)).body.items.map((item: { name: string }) => item.name)).toEqual([
+      'file-3.txt',
+    ]);
     expect((await customer.get(`/services/${tenant.serviceId}/mfiles?name=%25`)).body.items).toEqual([]);
     expect((await customer.get(`/services/${tenant.serviceId}/mfiles?folderId=${folder.body.id}`)).body.items).toHaveLength(1);
     expect((await customer.get(`/mfolders/${folder.body.id}/mfiles`)).body.items).toHaveLength(1);
@@ -364,7 +455,9 @@ describe('service properties act on the next request', () => {
     expect(set.status).toBe(200);
     expect(set.body.properties).toEqual(properties);
     expect((await serviceAdmin.patch(`/services/${tenant.serviceId}`, { description: 'other edit' })).body.properties).toEqual(properties);
-    expect((await serviceAdmin.patch(`/services/${tenant.serviceId}`, { properties: { department: 'sport' } })).body.properties).toEqual({ department: 'sport' });
+    expect((await serviceAdmin.patch(`/services/${tenant.serviceId}`, { properties: { department: 'sport' } })).body.properties).toEqual({
+      department: 'sport',
+    });
     expect((await admin.as(tenant.customerKey).patch(`/services/${tenant.serviceId}`, { properties: {} })).status).toBe(403);
     for (const [bad, reason] of [
       [[1, 2], 'properties must be a JSON object'],
@@ -381,7 +474,9 @@ describe('service properties act on the next request', () => {
       expect(refused.body.errors.join(' ')).toContain(reason);
     }
     expect((await admin.get(`/services/${tenant.serviceId}`)).body.properties).toEqual({ department: 'sport' });
-    const created = await admin.as(tenant.containerKey).post(`/containers/${tenant.containerId}/services`, { name: 'with-properties', properties: { plan: 'gold' } });
+    const created = await admin
+      .as(tenant.containerKey)
+      .post(`/containers/${tenant.containerId}/services`, { name: 'with-properties', properties: { plan: 'gold' } });
     expect(created.status).toBe(201);
     expect(created.body.properties).toEqual({ plan: 'gold' });
     // containers share the rule: jsonb cannot hold NUL, which is a 400 now rather than a database error

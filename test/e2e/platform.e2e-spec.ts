@@ -55,7 +55,14 @@ describe('platform surface', () => {
 
   it('unknown ids are 404, malformed ids are 404, not 500', async () => {
     const admin = new Client(app.api, app.adminKey);
-    for (const path of ['/containers/not-a-uuid', '/services/00000000-0000-4000-8000-000000000000', '/mfiles/%E2%82%AC', '/jobs/1', '/joboutputs/x', '/mfolders/y']) {
+    for (const path of [
+      '/containers/not-a-uuid',
+      '/services/00000000-0000-4000-8000-000000000000',
+      '/mfiles/%E2%82%AC',
+      '/jobs/1',
+      '/joboutputs/x',
+      '/mfolders/y',
+    ]) {
       const reply = await admin.get(path);
       expect([path, reply.status]).toEqual([path, 404]);
       expect(reply.headers.get('content-type')).toContain('application/problem+json');
@@ -66,7 +73,21 @@ describe('platform surface', () => {
   it('the task registry lists each task with its queue, inputs, options and results', async () => {
     const reply = await new Client(app.api).get('/tasks');
     expect(reply.body.items.map((task: { name: string }) => task.name)).toEqual([
-      'md5', 'sha256', 'fixity', 'backup', 'retrieve', 'fetch-url', 'webhook', 'mime', 'image-metadata', 'thumbnail', 'poster', 'video-metadata', 'video-poster', 'video-proxy', 'transcode',
+      'md5',
+      'sha256',
+      'fixity',
+      'backup',
+      'retrieve',
+      'fetch-url',
+      'webhook',
+      'mime',
+      'image-metadata',
+      'thumbnail',
+      'poster',
+      'video-metadata',
+      'video-poster',
+      'video-proxy',
+      'transcode',
     ]);
     expect(reply.body.items[0]).toMatchObject({ defaultQueue: 'normal', inputs: ['*/*'], options: {} });
     const thumbnail = reply.body.items.find((task: { name: string }) => task.name === 'thumbnail');

@@ -47,25 +47,118 @@ interface Operation {
 
 const LONG = 'x'.repeat(10_000);
 const NASTY_STRINGS = [
-  '', ' ', '\u0000', 'a\u0000b', '\u0007bell', '\ud800', 'lone \udc00 low', '\ufffe', LONG, 'é'.repeat(300), '../../etc/passwd', '..', '/', '%00', '%',
-  '\u202eevil', '𝕏😀', "' OR 1=1 --", '${7*7}', '{{7*7}}', '__proto__', 'constructor', 'null', 'undefined', 'NaN', 'Infinity', '-1', '1e309', '0x10',
-  '2026-13-45T25:61:61Z', '9999-12-31T23:59:59Z', '0000-01-01', '+275760-09-13T00:00:00.001Z', '2026-02-30', '<script>alert(1)</script>',
-  `msk_${'A'.repeat(60)}`, 'line\r\nX-Injected: 1', 'tab\there', 'image/*', '*/*', 'hardware.', 'hardware.' + 'g'.repeat(300), 'http://127.0.0.1:1/x',
-  'file:///etc/passwd', 'javascript:alert(1)',
+  '',
+  ' ',
+  '\u0000',
+  'a\u0000b',
+  '\u0007bell',
+  '\ud800',
+  'lone \udc00 low',
+  '\ufffe',
+  LONG,
+  'é'.repeat(300),
+  '../../etc/passwd',
+  '..',
+  '/',
+  '%00',
+  '%',
+  '\u202eevil',
+  '𝕏😀',
+  "' OR 1=1 --",
+  '${7*7}',
+  '{{7*7}}',
+  '__proto__',
+  'constructor',
+  'null',
+  'undefined',
+  'NaN',
+  'Infinity',
+  '-1',
+  '1e309',
+  '0x10',
+  '2026-13-45T25:61:61Z',
+  '9999-12-31T23:59:59Z',
+  '0000-01-01',
+  '+275760-09-13T00:00:00.001Z',
+  '2026-02-30',
+  '<script>alert(1)</script>',
+  `msk_${'A'.repeat(60)}`,
+  'line\r\nX-Injected: 1',
+  'tab\there',
+  'image/*',
+  '*/*',
+  'hardware.',
+  'hardware.' + 'g'.repeat(300),
+  'http://127.0.0.1:1/x',
+  'file:///etc/passwd',
+  'javascript:alert(1)',
 ];
 /** Instants at and past the edges of JS dates (±8.64e15 ms) and of PostgreSQL's timestamps (4713 BC to 294276 AD). */
-const EDGE_DATES = ['-271821-04-20T00:00:00.000Z', '+275760-09-13T00:00:00.000Z', '-004714-01-01T00:00:00Z', '0000-01-01T00:00:00Z', '0001-01-01T00:00:00Z', '9999-12-31T23:59:59.999Z', '+010000-01-01T00:00:00Z', '1969-12-31T23:59:59.999Z'];
+const EDGE_DATES = [
+  '-271821-04-20T00:00:00.000Z',
+  '+275760-09-13T00:00:00.000Z',
+  '-004714-01-01T00:00:00Z',
+  '0000-01-01T00:00:00Z',
+  '0001-01-01T00:00:00Z',
+  '9999-12-31T23:59:59.999Z',
+  '+010000-01-01T00:00:00Z',
+  '1969-12-31T23:59:59.999Z',
+];
 const deep = (depth: number): unknown => (depth === 0 ? 'bottom' : { d: deep(depth - 1) });
-const NASTY_VALUES: unknown[] = [null, true, false, 0, -1, 1.5, -0.5, 1e308, -1e308, 2 ** 53 + 2, 2 ** 31, 8.64e15, -8.64e15, ...EDGE_DATES, [], {}, [null], [[[]]], { a: 1 }, deep(40), ...NASTY_STRINGS];
+const NASTY_VALUES: unknown[] = [
+  null,
+  true,
+  false,
+  0,
+  -1,
+  1.5,
+  -0.5,
+  1e308,
+  -1e308,
+  2 ** 53 + 2,
+  2 ** 31,
+  8.64e15,
+  -8.64e15,
+  ...EDGE_DATES,
+  [],
+  {},
+  [null],
+  [[[]]],
+  { a: 1 },
+  deep(40),
+  ...NASTY_STRINGS,
+];
 // no '..' or '%2e%2e': the client resolves those segments (WHATWG URL) and would send another route — a DELETE of
 // /containers/:id/profiles/%2e%2e went out as DELETE /containers/:id
-const NASTY_PATH_IDS = ['00000000-0000-0000-0000-000000000000', 'not-a-uuid', '%00', '..x', '%2e%2e%2f', '%2F', 'x'.repeat(600), '%FF', '%C0%80', '1', "'", '%20', randomUUID().toUpperCase(), `${randomUUID()}x`, '%E2%80%AE', '-'];
+const NASTY_PATH_IDS = [
+  '00000000-0000-0000-0000-000000000000',
+  'not-a-uuid',
+  '%00',
+  '..x',
+  '%2e%2e%2f',
+  '%2F',
+  'x'.repeat(600),
+  '%FF',
+  '%C0%80',
+  '1',
+  "'",
+  '%20',
+  randomUUID().toUpperCase(),
+  `${randomUUID()}x`,
+  '%E2%80%AE',
+  '-',
+];
 const RAW_QUERY_VALUES = ['%', '%zz', '%FF', '%C0%80', '%ED%A0%80', '%00', 'a%00b', '%E0%A4%A', '+', '%2B', '&&', '=', '[]', 'a[b]=c'];
 
 /** Percent-encodes a string byte by byte (encodeURIComponent throws on a lone surrogate; these bytes are what a client would send). */
-const encode = (value: string) => [...Buffer.from(value, 'utf8')].map((byte) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+const encode = (value: string) =>
+  [...Buffer.from(value, 'utf8')]
+    .map((byte) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`))
+    .join('');
 
-function operationsOf(document: { paths: Record<string, Record<string, { parameters?: Parameter[]; requestBody?: { content: Record<string, { schema?: Schema }> } }>> }): Operation[] {
+function operationsOf(document: {
+  paths: Record<string, Record<string, { parameters?: Parameter[]; requestBody?: { content: Record<string, { schema?: Schema }> } }>>;
+}): Operation[] {
   const operations: Operation[] = [];
   for (const [path, methods] of Object.entries(document.paths)) {
     if (!path.startsWith('/api/v1/')) continue;
@@ -95,7 +188,11 @@ interface FuzzCase {
 
 const describeCase = (c: FuzzCase) => {
   const body = c.body ? `${c.body.length} bytes: ${JSON.stringify(c.body.subarray(0, 300).toString('utf8'))}${c.body.length > 300 ? '…' : ''}` : 'no body';
-  const headers = Object.fromEntries(Object.entries(c.headers).filter(([name]) => !['authorization', 'cookie', 'x-csrf-token'].includes(name)).map(([name, value]) => [name, value.length > 200 ? `${value.slice(0, 200)}… (${value.length})` : value]));
+  const headers = Object.fromEntries(
+    Object.entries(c.headers)
+      .filter(([name]) => !['authorization', 'cookie', 'x-csrf-token'].includes(name))
+      .map(([name, value]) => [name, value.length > 200 ? `${value.slice(0, 200)}… (${value.length})` : value]),
+  );
   const url = c.url.length > 300 ? `${c.url.slice(0, 300)}… (${c.url.length} chars)` : c.url;
   return `#${c.n} ${c.operation} as ${c.credential}: ${c.method} ${url} headers=${JSON.stringify(headers)} mutations=[${c.mutations.join(',')}] body=${body}`;
 };
@@ -131,30 +228,53 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
     const derived = await admin.as(world.keys.servicecustomer).post('/keys', { roles: ['mfilereadonly'], resource: { type: 'mfile', id: world.ids.M } });
     await admin.put(`/containers/${world.ids.C}/profiles/fuzz`, { ingest: { steps: [{ task: 'md5' }] } });
     const tus = async () => {
-      const created = await admin.post(`/services/${world.ids.S}/uploads`, undefined, { 'tus-resumable': '1.0.0', 'upload-length': '8', 'upload-metadata': `filename ${Buffer.from(`tus-${randomUUID()}.bin`).toString('base64')}` });
+      const created = await admin.post(`/services/${world.ids.S}/uploads`, undefined, {
+        'tus-resumable': '1.0.0',
+        'upload-length': '8',
+        'upload-metadata': `filename ${Buffer.from(`tus-${randomUUID()}.bin`).toString('base64')}`,
+      });
       // refused while an earlier case left the service suspended or over a quota (until the next heal): aim at no upload
       return created.headers.get('location')?.split('/').pop() ?? randomUUID();
     };
-    const chunked = async () => ((await admin.post(`/services/${world.ids.S}/chunked-uploads?name=chunked-${randomUUID()}`, Buffer.from('abc'), { 'content-range': 'bytes 0-2/9', 'content-type': 'application/octet-stream' })).body.id as string | undefined) ?? randomUUID();
+    const chunked = async () =>
+      ((
+        await admin.post(`/services/${world.ids.S}/chunked-uploads?name=chunked-${randomUUID()}`, Buffer.from('abc'), {
+          'content-range': 'bytes 0-2/9',
+          'content-type': 'application/octet-stream',
+        })
+      ).body.id as string | undefined) ?? randomUUID();
 
     /** A real id for a path parameter, by the collection it follows. */
     const realId = async (path: string, name: string, method: string): Promise<string> => {
       if (name === 'uploadId') return path.includes('/chunked-uploads/') ? chunked() : tus();
-      if (name === 'webhookId') return method === 'DELETE' ? ((await admin.post(`/services/${world.ids.S}/webhooks`, { url: 'https://hooks.example.org/gone', events: [] })).body.id ?? randomUUID()) : webhook.body.id;
+      if (name === 'webhookId')
+        return method === 'DELETE'
+          ? ((await admin.post(`/services/${world.ids.S}/webhooks`, { url: 'https://hooks.example.org/gone', events: [] })).body.id ?? randomUUID())
+          : webhook.body.id;
       if (name === 'keyId') return given.body.id;
       if (name === 'name') return rng.pick(['fuzz', 'missing', 'other']);
       const collection = path.split('/')[1];
       switch (collection) {
-        case 'containers': return world.ids.C;
-        case 'services': return world.ids.S;
-        case 'mfolders': return rng.pick([world.ids.R, world.ids.F, world.ids.Sub]);
-        case 'mfiles': return world.ids.M;
-        case 'jobs': return world.ids.J;
-        case 'joboutputs': return world.ids.O;
-        case 'keys': return derived.body.id;
-        case 'users': return person.body.id;
-        case 'session': return given.body.id;
-        default: throw new Error(`no id for ${method} ${path} {${name}}`);
+        case 'containers':
+          return world.ids.C;
+        case 'services':
+          return world.ids.S;
+        case 'mfolders':
+          return rng.pick([world.ids.R, world.ids.F, world.ids.Sub]);
+        case 'mfiles':
+          return world.ids.M;
+        case 'jobs':
+          return world.ids.J;
+        case 'joboutputs':
+          return world.ids.O;
+        case 'keys':
+          return derived.body.id;
+        case 'users':
+          return person.body.id;
+        case 'session':
+          return given.body.id;
+        default:
+          throw new Error(`no id for ${method} ${path} {${name}}`);
       }
     };
 
@@ -172,7 +292,22 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
       if (name === 'cursor') {
         // a cursor is base64url JSON: forged ones carry what the URL and body guards never see
         const id = rng.pick(Object.values(world.ids));
-        const forged = rng.pick<unknown[]>([[id], ['-'.repeat(36)], ['0'.repeat(36)], ['a\u0000', id], ['\ud800', id], [{}], [[id]], ['x'], [1], [id, id], [], [null], ['fuzz', id], ['x'.repeat(5000), id]]);
+        const forged = rng.pick<unknown[]>([
+          [id],
+          ['-'.repeat(36)],
+          ['0'.repeat(36)],
+          ['a\u0000', id],
+          ['\ud800', id],
+          [{}],
+          [[id]],
+          ['x'],
+          [1],
+          [id, id],
+          [],
+          [null],
+          ['fuzz', id],
+          ['x'.repeat(5000), id],
+        ]);
         return rng.chance(0.7) ? Buffer.from(JSON.stringify(forged)).toString('base64url') : `fuzz-${rng.int(1e9)}`;
       }
       if (/At$|^from$|^to$|^created(From|To)$/.test(name) && rng.chance(0.15)) return rng.pick(EDGE_DATES);
@@ -218,7 +353,21 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
       const members = Object.keys(out);
       const roll = rng.int(4);
       if (roll === 0 || !members.length) {
-        const member = rng.pick(['unknown', '__proto__', 'constructor', 'prototype', '', '\u0000', LONG, 'name', 'key', 'id', 'roles', 'actions', 'properties']);
+        const member = rng.pick([
+          'unknown',
+          '__proto__',
+          'constructor',
+          'prototype',
+          '',
+          '\u0000',
+          LONG,
+          'name',
+          'key',
+          'id',
+          'roles',
+          'actions',
+          'properties',
+        ]);
         mutations.push(`add:${member.slice(0, 20)}`);
         Object.defineProperty(out, member, { value: rng.pick(NASTY_VALUES), enumerable: true, configurable: true, writable: true });
       } else if (roll === 1) {
@@ -278,10 +427,32 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
           text = text.slice(0, rng.int(text.length));
         } else if (roll === 1) {
           mutations.push('json:content-type');
-          headers['content-type'] = rng.pick(['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'application/json; charset=latin1', 'multipart/form-data; boundary=x', 'application/xml', '']);
+          headers['content-type'] = rng.pick([
+            'text/plain',
+            'application/x-www-form-urlencoded',
+            'application/json; charset=utf-16',
+            'application/json; charset=latin1',
+            'multipart/form-data; boundary=x',
+            'application/xml',
+            '',
+          ]);
         } else if (roll === 2) {
           mutations.push('json:raw');
-          text = rng.pick(['', 'null', '[]', '"string"', '1', '{"a":', '{"__proto__":{"polluted":true}}', '{"constructor":{"prototype":{"polluted":true}}}', '\u0000', '{"name":"\\u0000"}', '{"name":"\\ud800"}', `[${'['.repeat(5000)}${']'.repeat(5000)}]`, `{"a":"${'x'.repeat(200_000)}"}`]);
+          text = rng.pick([
+            '',
+            'null',
+            '[]',
+            '"string"',
+            '1',
+            '{"a":',
+            '{"__proto__":{"polluted":true}}',
+            '{"constructor":{"prototype":{"polluted":true}}}',
+            '\u0000',
+            '{"name":"\\u0000"}',
+            '{"name":"\\ud800"}',
+            `[${'['.repeat(5000)}${']'.repeat(5000)}]`,
+            `{"a":"${'x'.repeat(200_000)}"}`,
+          ]);
         } else if (roll === 3) {
           mutations.push('json:invalid-utf8');
           return Buffer.concat([Buffer.from(text.slice(0, -2)), Buffer.from([0xff, 0xc0, 0x80]), Buffer.from(text.slice(-2))]);
@@ -291,7 +462,8 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
       if (types.includes('application/octet-stream') || types.includes('multipart/form-data')) {
         const bytes = mutating && rng.chance(0.1) ? Buffer.alloc(0) : rng.bytes(1 + rng.int(4000));
         if (!types.includes('multipart/form-data') || rng.chance(0.5)) {
-          headers['content-type'] = !mutating || rng.chance(0.9) ? 'application/octet-stream' : rng.pick(['image/png', 'text/plain', 'application/json', 'multipart/form-data', '']);
+          headers['content-type'] =
+            !mutating || rng.chance(0.9) ? 'application/octet-stream' : rng.pick(['image/png', 'text/plain', 'application/json', 'multipart/form-data', '']);
           return bytes;
         }
         const boundary = `fuzz${rng.int(1e9)}`;
@@ -299,8 +471,17 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
         const field = !mutating || rng.chance(0.9) ? 'file' : rng.pick(['other', '', 'file[]', '__proto__']);
         mutations.push(`multipart:${field}:${JSON.stringify(filename).slice(0, 20)}`);
         headers['content-type'] = `multipart/form-data; boundary=${!mutating || rng.chance(0.95) ? boundary : 'wrong'}`;
-        const part = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`), bytes, Buffer.from('\r\n')]);
-        const extra = mutating && rng.chance(0.1) ? Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="second.bin"\r\n\r\nsecond\r\n`) : Buffer.alloc(0);
+        const part = Buffer.concat([
+          Buffer.from(
+            `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+          ),
+          bytes,
+          Buffer.from('\r\n'),
+        ]);
+        const extra =
+          mutating && rng.chance(0.1)
+            ? Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="second.bin"\r\n\r\nsecond\r\n`)
+            : Buffer.alloc(0);
         const end = !mutating || rng.chance(0.9) ? Buffer.from(`--${boundary}--\r\n`) : Buffer.alloc(0);
         return Buffer.concat([part, extra, end]);
       }
@@ -321,7 +502,10 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
           headers['upload-length'] = nasty(String(rng.int(5000)));
           if (rng.chance(0.1)) headers['upload-defer-length'] = nasty('1');
           const name = !mutating || rng.chance(0.6) ? `tus-${rng.int(1e6)}.bin` : rng.pick(NASTY_STRINGS);
-          headers['upload-metadata'] = !mutating || rng.chance(0.8) ? `filename ${Buffer.from(name).toString('base64')}${rng.chance(0.2) ? `,filetype ${Buffer.from(rng.pick(['image/png', '\u0000', 'x'])).toString('base64')}` : ''}` : rng.pick(['filename', 'filename !!!', 'filename', ',', 'a b c', `filename ${'QQ=='.repeat(5000)}`, 'filename aGk=,filename aGk=']);
+          headers['upload-metadata'] =
+            !mutating || rng.chance(0.8)
+              ? `filename ${Buffer.from(name).toString('base64')}${rng.chance(0.2) ? `,filetype ${Buffer.from(rng.pick(['image/png', '\u0000', 'x'])).toString('base64')}` : ''}`
+              : rng.pick(['filename', 'filename !!!', 'filename', ',', 'a b c', `filename ${'QQ=='.repeat(5000)}`, 'filename aGk=,filename aGk=']);
         }
         if (operation.method === 'PATCH') {
           headers['upload-offset'] = nasty('0');
@@ -333,14 +517,41 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
       if (operation.path.includes('/chunked-uploads')) {
         const total = 1 + rng.int(100);
         const start = rng.int(total);
-        headers['content-range'] = !mutating || rng.chance(0.6) ? `bytes ${start}-${total - 1}/${total}` : rng.pick(['bytes */10', 'bytes 5-1/10', 'bytes 0-9/5', 'bytes 0-0/*', 'bytes=0-1/2', 'items 0-1/2', '', `bytes 0-${2 ** 60}/${2 ** 61}`, 'bytes -1-2/3']);
+        headers['content-range'] =
+          !mutating || rng.chance(0.6)
+            ? `bytes ${start}-${total - 1}/${total}`
+            : rng.pick([
+                'bytes */10',
+                'bytes 5-1/10',
+                'bytes 0-9/5',
+                'bytes 0-0/*',
+                'bytes=0-1/2',
+                'items 0-1/2',
+                '',
+                `bytes 0-${2 ** 60}/${2 ** 61}`,
+                'bytes -1-2/3',
+              ]);
         headers['content-type'] = 'application/octet-stream';
         if (operation.method !== 'GET' && operation.method !== 'DELETE') body = rng.bytes(!mutating || rng.chance(0.7) ? total - start : rng.int(200));
       }
       if (operation.method === 'GET' || operation.method === 'HEAD') {
         if (rng.chance(0.3)) {
           mutations.push('range');
-          headers.range = rng.pick(['bytes=0-0', 'bytes=5-1', 'bytes=-0', 'bytes=0-', 'bytes=-5', 'bytes=99999999999999999999-', Array.from({ length: 200 }, (_, i) => `${i}-${i}`).join(',').replace(/^/, 'bytes='), 'bytes=0-1,1-2', 'items=0-1', 'bytes=a-b', 'bytes=']);
+          headers.range = rng.pick([
+            'bytes=0-0',
+            'bytes=5-1',
+            'bytes=-0',
+            'bytes=0-',
+            'bytes=-5',
+            'bytes=99999999999999999999-',
+            Array.from({ length: 200 }, (_, i) => `${i}-${i}`)
+              .join(',')
+              .replace(/^/, 'bytes='),
+            'bytes=0-1,1-2',
+            'items=0-1',
+            'bytes=a-b',
+            'bytes=',
+          ]);
         }
         if (rng.chance(0.15)) headers['if-none-match'] = rng.pick(['*', '"x"', 'W/"x"', '', '"unterminated']);
         if (rng.chance(0.1)) headers['if-modified-since'] = rng.pick(['yesterday', 'Thu, 01 Jan 1970 00:00:00 GMT', 'Sat, 01 Jan 10000 00:00:00 GMT', '']);
@@ -361,12 +572,29 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
       ['servicecustomer', (h) => (h.authorization = `Bearer ${world.keys.servicecustomer}`)],
       ['mfileowner', (h) => (h.authorization = `Bearer ${world.keys.mfileowner}`)],
       ['jobreadonly', (h) => (h.authorization = `Bearer ${world.keys.jobreadonly}`)],
-      ['session', (h) => {
-        if (session.cookie) h.cookie = session.cookie;
-        if (session.csrf) h['x-csrf-token'] = rng.chance(0.9) ? session.csrf : rng.pick(['', 'wrong', 'é']);
-      }],
+      [
+        'session',
+        (h) => {
+          if (session.cookie) h.cookie = session.cookie;
+          if (session.csrf) h['x-csrf-token'] = rng.chance(0.9) ? session.csrf : rng.pick(['', 'wrong', 'é']);
+        },
+      ],
       ['none', () => undefined],
-      ['garbage', (h) => (h.authorization = rng.pick(['Bearer', 'Bearer ', 'Basic Zm9vOmJhcg==', `Bearer msk_${'A'.repeat(43)}`, `Bearer ${app.adminKey}x`, `Bearer ${app.adminKey.slice(0, -1)}`, 'Bearer ' + 'k'.repeat(8000), 'Digest x', `bearer ${world.keys.servicecustomer}`]))],
+      [
+        'garbage',
+        (h) =>
+          (h.authorization = rng.pick([
+            'Bearer',
+            'Bearer ',
+            'Basic Zm9vOmJhcg==',
+            `Bearer msk_${'A'.repeat(43)}`,
+            `Bearer ${app.adminKey}x`,
+            `Bearer ${app.adminKey.slice(0, -1)}`,
+            'Bearer ' + 'k'.repeat(8000),
+            'Digest x',
+            `bearer ${world.keys.servicecustomer}`,
+          ])),
+      ],
     ];
 
     const failures: string[] = [];
@@ -378,7 +606,15 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
       if (alive.status !== 200) throw new Error(`the world's file is gone (${alive.status} ${alive.text}) after one of these cases:\n${recent.join('\n')}`);
       // valid mutations can suspend the service or set tiny quotas; put the world back so later cases reach deeper
       await admin.patch(`/containers/${world.ids.C}`, { suspended: false, diskQuota: null, ingestQuota: null, jobruntimeQuota: null });
-      await admin.patch(`/services/${world.ids.S}`, { suspended: false, startsAt: null, endsAt: null, diskQuota: null, ingestQuota: null, jobruntimeQuota: null, profile: null });
+      await admin.patch(`/services/${world.ids.S}`, {
+        suspended: false,
+        startsAt: null,
+        endsAt: null,
+        diskQuota: null,
+        ingestQuota: null,
+        jobruntimeQuota: null,
+        profile: null,
+      });
       if (!session.cookie || rng.chance(0.1)) await session.login(`fuzz-${SEED}`, 'a long enough password');
     };
 
@@ -406,7 +642,16 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
       const [credential, authorise] = rng.pick(credentials);
       authorise(headers);
       const body = protocolHeaders(operation, headers, mutations, mutating) ?? bodyOf(operation, headers, mutations, mutating);
-      const fuzzCase: FuzzCase = { n, operation: `${operation.method} ${operation.path}`, method: operation.method, url: `${app.api}${path}${queryOf(operation.parameters, mutations, mutating)}`, headers, body, credential, mutations };
+      const fuzzCase: FuzzCase = {
+        n,
+        operation: `${operation.method} ${operation.path}`,
+        method: operation.method,
+        url: `${app.api}${path}${queryOf(operation.parameters, mutations, mutating)}`,
+        headers,
+        body,
+        credential,
+        mutations,
+      };
       // traced before it is sent too: a case that takes the process down is the last one printed
       if (process.env.REST_FUZZ_TRACE) console.log(`→ ${describeCase(fuzzCase)}`);
       const abort = new AbortController();
@@ -415,7 +660,13 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
       let contentType = '';
       let text = '';
       try {
-        const response = await fetch(fuzzCase.url, { method: fuzzCase.method, headers, body: body as BodyInit | undefined, redirect: 'manual', signal: abort.signal });
+        const response = await fetch(fuzzCase.url, {
+          method: fuzzCase.method,
+          headers,
+          body: body as BodyInit | undefined,
+          redirect: 'manual',
+          signal: abort.signal,
+        });
         status = response.status;
         contentType = response.headers.get('content-type') ?? '';
         // an event stream stays open: its status and headers are the answer
@@ -454,7 +705,13 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
         } catch {
           problem = undefined;
         }
-        if (!contentType.startsWith('application/problem+json') || problem?.status !== status || typeof problem.detail !== 'string' || !problem.detail || typeof problem.type !== 'string') {
+        if (
+          !contentType.startsWith('application/problem+json') ||
+          problem?.status !== status ||
+          typeof problem.detail !== 'string' ||
+          !problem.detail ||
+          typeof problem.type !== 'string'
+        ) {
           failures.push(`status ${status} without a problem that says why (${contentType}): ${describeCase(fuzzCase)} → ${text.slice(0, 300)}`);
         }
       }

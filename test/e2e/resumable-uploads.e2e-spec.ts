@@ -87,12 +87,16 @@ describe('resumable uploads', () => {
       const tenant = await makeTenant(admin);
       const source = join(dir, 'big.bin');
       const hash = createHash('sha256');
-      await pipeline(randomStream(200 * MiB), async function* (chunks) {
-        for await (const chunk of chunks) {
-          hash.update(chunk as Buffer);
-          yield chunk;
-        }
-      }, createWriteStream(source));
+      await pipeline(
+        randomStream(200 * MiB),
+        async function* (chunks) {
+          for await (const chunk of chunks) {
+            hash.update(chunk as Buffer);
+            yield chunk;
+          }
+        },
+        createWriteStream(source),
+      );
       const sha256 = hash.digest('hex');
       const port = Number(new URL(app.baseUrl).port);
       const proxy = await flakyProxy(port, 37 * MiB, 4);
@@ -138,7 +142,11 @@ describe('resumable uploads', () => {
       expect((await customer.post(base, undefined, { ...TUS, 'upload-length': '10' })).status).toBe(400);
       expect((await customer.post(base, undefined, { ...TUS, 'upload-length': '10', 'upload-metadata': `filename ${b64('../evil')}` })).status).toBe(400);
 
-      const created = await customer.post(base, undefined, { ...TUS, 'upload-length': '11', 'upload-metadata': `filename ${b64('hello world.txt')},filetype ${b64('text/plain')}` });
+      const created = await customer.post(base, undefined, {
+        ...TUS,
+        'upload-length': '11',
+        'upload-metadata': `filename ${b64('hello world.txt')},filetype ${b64('text/plain')}`,
+      });
       expect(created.status).toBe(201);
       const location = created.headers.get('location')!;
       expect(location).toMatch(new RegExp(`^/api/v1${base}/[0-9a-f-]{36}$`));
@@ -152,29 +160,53 @@ describe('resumable uploads', () => {
       expect(head.headers.get('cache-control')).toBe('no-store');
 
       const octets = { ...TUS, 'content-type': 'application/offset+octet-stream' };
-      expect((await customer.request('PATCH', url, new TextEncoder().encode('hello'), { ...TUS, 'content-type': 'text/plain', 'upload-offset': '0' })).status).toBe(415);
+      expect(
+        (await customer.request('PATCH', url, new TextEncoder().encode('hello'), { ...TUS, 'content-type': 'text/plain', 'upload-offset': '0' })).status,
+      ).toBe(415);
       expect((await customer.request('PATCH', url, new TextEncoder().encode('hello'), { ...octets, 'upload-offset': '3' })).status).toBe(409);
-      const badSum = await customer.request('PATCH', url, new TextEncoder().encode('hello'), { ...octets, 'upload-offset': '0', 'upload-checksum': `sha1 ${createHash('sha1').update('HELLO').digest('base64')}` });
+      const badSum = await customer.request('PATCH', url, new TextEncoder().encode('hello'), {
+        ...octets,
+        'upload-offset': '0',
+        'upload-checksum': `sha1 ${createHash('sha1').update('HELLO').digest('base64')}`,
+      });
       expect(badSum.status).toBe(460);
       expect(badSum.body.digest).toBe('Upload-Checksum');
       expect((await customer.request('HEAD', url, undefined, TUS)).headers.get('upload-offset')).toBe('0');
-      const first = await customer.request('PATCH', url, new TextEncoder().encode('hello'), { ...octets, 'upload-offset': '0', 'upload-checksum': `sha1 ${createHash('sha1').update('hello').digest('base64')}` });
+      const first = await customer.request('PATCH', url, new TextEncoder().encode('hello'), {
+        ...octets,
+        'upload-offset': '0',
+        'upload-checksum': `sha1 ${createHash('sha1').update('hello').digest('base64')}`,
+      });
       expect(first.status).toBe(204);
       expect(first.headers.get('upload-offset')).toBe('5');
       expect(new Date(first.headers.get('upload-expires')!).getTime()).toBeGreaterThan(Date.now());
       expect((await customer.request('PATCH', url, new TextEncoder().encode(' world and more'), { ...octets, 'upload-offset': '5' })).status).toBe(413);
       expect((await customer.request('HEAD', url, undefined, TUS)).headers.get('upload-offset')).toBe('5');
-      const last = await customer.request('PATCH', url, new TextEncoder().encode(' world'), { ...octets, 'upload-offset': '5', 'upload-checksum': `sha256 ${createHash('sha256').update(' world').digest('base64')}` });
+      const last = await customer.request('PATCH', url, new TextEncoder().encode(' world'), {
+        ...octets,
+        'upload-offset': '5',
+        'upload-checksum': `sha256 ${createHash('sha256').update(' world').digest('base64')}`,
+      });
       expect(last.status).toBe(204);
       expect(last.headers.get('upload-offset')).toBe('11');
       const mfileId = last.headers.get('mfile-id')!;
       expect(last.headers.get('mfile-key')).toMatch(/^msk_/);
       const mfile = await customer.get(`/mfiles/${mfileId}`);
-      expect(mfile.body).toMatchObject({ name: 'hello world.txt', size: 11, sha256: createHash('sha256').update('hello world').digest('hex'), md5: createHash('md5').update('hello world').digest('hex'), mimetype: 'text/plain' });
+      expect(mfile.body).toMatchObject({
+        name: 'hello world.txt',
+        size: 11,
+        sha256: createHash('sha256').update('hello world').digest('hex'),
+        md5: createHash('md5').update('hello world').digest('hex'),
+        mimetype: 'text/plain',
+      });
       expect((await customer.request('PATCH', url, new TextEncoder().encode('x'), { ...octets, 'upload-offset': '11' })).status).toBe(409);
 
       // creation-with-upload, then termination
-      const withData = await customer.post(base, new TextEncoder().encode('abc'), { ...octets, 'upload-length': '6', 'upload-metadata': `filename ${b64('abc.txt')}` });
+      const withData = await customer.post(base, new TextEncoder().encode('abc'), {
+        ...octets,
+        'upload-length': '6',
+        'upload-metadata': `filename ${b64('abc.txt')}`,
+      });
       expect(withData.status).toBe(201);
       expect(withData.headers.get('upload-offset')).toBe('3');
       const url2 = `${app.baseUrl}${withData.headers.get('location')}`;
@@ -196,7 +228,11 @@ describe('resumable uploads', () => {
       expect(two.body.quota).toMatchObject({ name: 'diskQuota', limit: 1000, reservedByUploads: 600, requested: 600 });
       expect((await customer.post(base, undefined, { ...TUS, 'upload-length': '1', 'upload-metadata': `filename ${b64('one')}` })).status).toBe(409);
       await provider.patch(`/services/${tenant.serviceId}`, { suspended: true });
-      const suspended = await customer.request('PATCH', `${app.baseUrl}${one.headers.get('location')}`, new Uint8Array(10), { ...TUS, 'content-type': 'application/offset+octet-stream', 'upload-offset': '0' });
+      const suspended = await customer.request('PATCH', `${app.baseUrl}${one.headers.get('location')}`, new Uint8Array(10), {
+        ...TUS,
+        'content-type': 'application/offset+octet-stream',
+        'upload-offset': '0',
+      });
       expect(suspended.status).toBe(403);
       await provider.patch(`/services/${tenant.serviceId}`, { suspended: false });
       // the janitor removes expired uploads and their bytes; the reservation is released
@@ -217,20 +253,32 @@ describe('resumable uploads', () => {
       for (let start = 0; start < data.length; start += chunk) ranges.push([start, Math.min(start + chunk, data.length) - 1]);
       const order = [3, 0, 7, 10, 1, 5, 9, 2, 4, 8, 6];
       const send = (path: string, [a, b]: [number, number], method = 'PUT', extra: Record<string, string> = {}) =>
-        customer.request(method, path, data.subarray(a, b + 1), { 'content-range': `bytes ${a}-${b}/${data.length}`, 'content-type': 'application/octet-stream', ...extra });
+        customer.request(method, path, data.subarray(a, b + 1), {
+          'content-range': `bytes ${a}-${b}/${data.length}`,
+          'content-type': 'application/octet-stream',
+          ...extra,
+        });
       const first = await send(`/services/${tenant.serviceId}/chunked-uploads?name=shuffled.bin`, ranges[order[0]], 'POST', {
         'repr-digest': `sha-256=:${createHash('sha256').update(data).digest('base64')}:`,
       });
       expect(first.status).toBe(201);
       const path = `/services/${tenant.serviceId}/chunked-uploads/${first.body.id}`;
-      expect(first.body.missing).toEqual([[0, 299_999], [400_000, data.length - 1]]);
+      expect(first.body.missing).toEqual([
+        [0, 299_999],
+        [400_000, data.length - 1],
+      ]);
       let last: any;
       for (const index of order.slice(1, 6)) expect((last = await send(path, ranges[index])).status).toBe(200);
       const again = await send(path, ranges[0]);
       expect(again.status).toBe(200);
       expect(again.body.duplicate).toBe(true);
       expect((await send(path, [150_000, 250_000])).status).toBe(409);
-      expect((await customer.get(path)).body.missing).toEqual([[200_000, 299_999], [400_000, 499_999], [600_000, 699_999], [800_000, 999_999]]);
+      expect((await customer.get(path)).body.missing).toEqual([
+        [200_000, 299_999],
+        [400_000, 499_999],
+        [600_000, 699_999],
+        [800_000, 999_999],
+      ]);
       for (const index of order.slice(6)) last = await send(path, ranges[index]);
       expect(last.status).toBe(201);
       expect(last.body.complete).toBe(true);
@@ -261,7 +309,13 @@ describe('resumable uploads', () => {
       expect(done.body.mfile.md5).toBe(createHash('md5').update(data).digest('hex'));
 
       // a whole-file digest that does not match: nothing is stored
-      const wrong = await put(`/services/${tenant.serviceId}/chunked-uploads?name=y`, 'bytes 0-9/10', data, { 'repr-digest': `sha-256=:${createHash('sha256').update('other').digest('base64')}:` }, 'POST');
+      const wrong = await put(
+        `/services/${tenant.serviceId}/chunked-uploads?name=y`,
+        'bytes 0-9/10',
+        data,
+        { 'repr-digest': `sha-256=:${createHash('sha256').update('other').digest('base64')}:` },
+        'POST',
+      );
       expect(wrong.status).toBe(400);
       expect(wrong.body.digest).toContain('Repr-Digest');
       expect((await customer.get(`/services/${tenant.serviceId}/mfiles?name=y`)).body.items).toEqual([]);
@@ -275,7 +329,8 @@ describe('resumable uploads', () => {
       const body = new TextEncoder().encode('digest me');
       const md5 = createHash('md5').update(body).digest('base64');
       const sha = createHash('sha256').update(body).digest('base64');
-      const raw = (name: string, headers: Record<string, string>) => customer.post(`/services/${tenant.serviceId}/mfiles?name=${name}`, body, { 'content-type': 'application/octet-stream', ...headers });
+      const raw = (name: string, headers: Record<string, string>) =>
+        customer.post(`/services/${tenant.serviceId}/mfiles?name=${name}`, body, { 'content-type': 'application/octet-stream', ...headers });
       expect((await raw('a', { 'content-md5': md5, 'repr-digest': `sha-256=:${sha}:` })).status).toBe(201);
       const badMd5 = await raw('b', { 'content-md5': createHash('md5').update('x').digest('base64') });
       expect(badMd5.status).toBe(400);

@@ -110,7 +110,9 @@ describe('sub-key attenuation and revocation', () => {
     for (const key of [child, grandchild, greatGrandchild, sibling]) expect((await owner.as(key.body.key).get(`/mfiles/${mfileId}`)).status).toBe(200);
 
     const listed = await owner.get('/keys');
-    expect(listed.body.items.map((key: { id: string }) => key.id)).toEqual(expect.arrayContaining([child.body.id, grandchild.body.id, greatGrandchild.body.id, sibling.body.id]));
+    expect(listed.body.items.map((key: { id: string }) => key.id)).toEqual(
+      expect.arrayContaining([child.body.id, grandchild.body.id, greatGrandchild.body.id, sibling.body.id]),
+    );
 
     const revoke = await owner.delete(`/keys/${child.body.id}`);
     expect(revoke.status).toBe(200);

@@ -32,9 +32,13 @@ function pngClaiming(width: number, height: number): Buffer {
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
   header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.alloc(1 + width * 3))), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(Buffer.alloc(1 + width * 3))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
-
 
 describe('task engine: profiles, pipelines, triggers, outputs (real worker, sharp, ffmpeg)', () => {
   let app: TestApp;
@@ -81,7 +85,9 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
       files.push({ name: `photo-${i}.jpg`, bytes: jpeg, kind: i === 0 ? 'rotated' : 'image' });
     }
     for (let i = 0; i < 6; i++) {
-      const png = await sharp({ create: { width: 300 + i * 50, height: 200 + i * 30, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0.5 } } }).png().toBuffer();
+      const png = await sharp({ create: { width: 300 + i * 50, height: 200 + i * 30, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0.5 } } })
+        .png()
+        .toBuffer();
       files.push({ name: i === 0 ? 'really-a-png.jpg' : `drawing-${i}.png`, bytes: png, kind: 'image' });
     }
     for (let i = 0; i < 6; i++) {
@@ -89,7 +95,8 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
       await testClip(path, 2, `${320 + i * 16}x240`);
       files.push({ name: `clip-${i}.mp4`, bytes: readFileSync(path), kind: 'video' });
     }
-    for (let i = 0; i < 5; i++) files.push({ name: i % 2 ? `notes-${i}.txt` : `table-${i}.csv`, bytes: Buffer.from(i % 2 ? `line ${i}\nmore text\n` : 'a,b\n1,2\n'), kind: 'text' });
+    for (let i = 0; i < 5; i++)
+      files.push({ name: i % 2 ? `notes-${i}.txt` : `table-${i}.csv`, bytes: Buffer.from(i % 2 ? `line ${i}\nmore text\n` : 'a,b\n1,2\n'), kind: 'text' });
     const good = files.find((file) => file.kind === 'image')!.bytes;
     files.push({ name: 'broken.jpg', bytes: Buffer.concat([good.subarray(0, 400), Buffer.alloc(2000, 0x55)]), kind: 'corrupt' });
     files.push({ name: 'empty.bin', bytes: Buffer.alloc(0), kind: 'empty' });
@@ -109,8 +116,10 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
       summary[file.name] = Object.fromEntries(Object.entries(jobs).map(([step, job]) => [step, job.state]));
       expect(Object.keys(jobs).sort()).toEqual(['backup', 'md5', 'mime', ...imageSteps, ...videoSteps].sort());
       expect([file.name, jobs.mime.state, jobs.md5.state, jobs.backup.state]).toEqual([file.name, 'succeeded', 'succeeded', 'succeeded']);
-      const expectStates = (steps: string[], state: string) => steps.forEach((step) => expect([file.name, step, jobs[step].state, jobs[step].error]).toEqual([file.name, step, state, expect.anything()]));
-      const expectState = (steps: string[], state: string) => steps.forEach((step) => expect([file.name, step, jobs[step].state]).toEqual([file.name, step, state]));
+      const expectStates = (steps: string[], state: string) =>
+        steps.forEach((step) => expect([file.name, step, jobs[step].state, jobs[step].error]).toEqual([file.name, step, state, expect.anything()]));
+      const expectState = (steps: string[], state: string) =>
+        steps.forEach((step) => expect([file.name, step, jobs[step].state]).toEqual([file.name, step, state]));
       if (file.kind === 'image' || file.kind === 'rotated') {
         expectState(imageSteps, 'succeeded');
         expectState(videoSteps, 'skipped');
@@ -122,12 +131,19 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
         expect(thumb).toMatchObject({ mimetype: 'image/jpeg', size: bytes.length });
         // the poster fits 420×256 and is never enlarged: a smaller picture keeps its size
         const poster = await sharp((await outputBytes(customer, jobs.poster.id)).bytes).metadata();
-        const original = await sharp(files.find((candidate) => candidate.name === file.name)!.bytes).rotate().metadata();
-        const upright = (original.orientation ?? 1) >= 5 ? { width: original.height!, height: original.width! } : { width: original.width!, height: original.height! };
+        const original = await sharp(files.find((candidate) => candidate.name === file.name)!.bytes)
+          .rotate()
+          .metadata();
+        const upright =
+          (original.orientation ?? 1) >= 5 ? { width: original.height!, height: original.width! } : { width: original.width!, height: original.height! };
         const scale = Math.min(1, 420 / upright.width, 256 / upright.height);
         expect([file.name, poster.width, poster.height]).toEqual([file.name, Math.round(upright.width * scale), Math.round(upright.height * scale)]);
         const mfile = (await customer.get(`/mfiles/${file.id}`)).body;
-        expect(mfile.metadata.renditions.thumbnail).toMatchObject({ jobOutputId: thumb.id, url: `/api/v1/joboutputs/${thumb.id}/content`, mimetype: 'image/jpeg' });
+        expect(mfile.metadata.renditions.thumbnail).toMatchObject({
+          jobOutputId: thumb.id,
+          url: `/api/v1/joboutputs/${thumb.id}/content`,
+          mimetype: 'image/jpeg',
+        });
         expect(mfile.metadata.renditions.poster.url).toMatch(/^\/api\/v1\/joboutputs\/.+\/content$/);
         if (file.kind === 'rotated') {
           // EXIF orientation 6: stored 800×600, shown 600×800; the thumbnail is upright (portrait)
@@ -171,7 +187,13 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     const types = Object.fromEntries(
       await Promise.all([...uploaded.values()].map(async (file) => [file.name, (await customer.get(`/mfiles/${file.id}`)).body.mimetype])),
     );
-    expect(types).toMatchObject({ 'really-a-png.jpg': 'image/png', 'table-0.csv': 'text/csv', 'notes-1.txt': 'text/plain', 'clip-0.mp4': 'video/mp4', 'empty.bin': 'application/octet-stream' });
+    expect(types).toMatchObject({
+      'really-a-png.jpg': 'image/png',
+      'table-0.csv': 'text/csv',
+      'notes-1.txt': 'text/plain',
+      'clip-0.mp4': 'video/mp4',
+      'empty.bin': 'application/octet-stream',
+    });
     // metering: one `jobs` per job, runtime and outcome per job that ran
     const [{ jobs, runtimes, failures }] = await app.dataSource.query(
       `SELECT count(*) FILTER (WHERE metric = 'jobs')::int AS jobs, count(*) FILTER (WHERE metric = 'jobruntime')::int AS runtimes,
@@ -179,9 +201,15 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
       [tenant.serviceId],
     );
     expect(jobs).toBe(30 * 9);
-    const ran = Object.values(summary).flatMap((steps) => Object.values(steps)).filter((state) => state !== 'skipped').length;
+    const ran = Object.values(summary)
+      .flatMap((steps) => Object.values(steps))
+      .filter((state) => state !== 'skipped').length;
     expect(runtimes).toBe(ran);
-    expect(failures).toBe(Object.values(summary).flatMap((steps) => Object.values(steps)).filter((state) => state === 'failed').length);
+    expect(failures).toBe(
+      Object.values(summary)
+        .flatMap((steps) => Object.values(steps))
+        .filter((state) => state === 'failed').length,
+    );
   }, 300_000);
 
   it('a failed step fails the steps after it, naming it; cancelling a step cancels the steps after it', async () => {
@@ -209,7 +237,12 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
 
     // a first step on a queue nobody serves waits; cancelling it cancels what comes after
     await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, {
-      ingest: { steps: [{ name: 'first', task: 'md5', queue: 'hardware.nobody' }, { name: 'second', task: 'sha256', after: ['first'] }] },
+      ingest: {
+        steps: [
+          { name: 'first', task: 'md5', queue: 'hardware.nobody' },
+          { name: 'second', task: 'sha256', after: ['first'] },
+        ],
+      },
     });
     const other = await customer.upload(tenant.serviceId, 'more.txt', Buffer.from('more'));
     const waiting = await jobsOf(customer, other.body.id);
@@ -227,7 +260,17 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     const initial = await customer.get(`/services/${tenant.serviceId}/profile`);
     expect(initial.status).toBe(200);
     expect(initial.body.isDefault).toBe(true);
-    expect(initial.body.definition.ingest.steps.map((step: { name: string }) => step.name)).toEqual(['mime', 'md5', 'image-metadata', 'thumbnail', 'poster', 'video-metadata', 'video-poster', 'video-proxy', 'backup']);
+    expect(initial.body.definition.ingest.steps.map((step: { name: string }) => step.name)).toEqual([
+      'mime',
+      'md5',
+      'image-metadata',
+      'thumbnail',
+      'poster',
+      'video-metadata',
+      'video-poster',
+      'video-proxy',
+      'backup',
+    ]);
     expect(initial.body.definition.ingest.steps.find((step: { name: string }) => step.name === 'thumbnail').options).toMatchObject({ width: 210, height: 128 });
     expect((await customer.put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } })).status).toBe(403);
 
@@ -265,7 +308,12 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     }
 
     const good = await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, {
-      ingest: { steps: [{ task: 'mime' }, { task: 'thumbnail', options: { width: 64, height: 64, format: 'webp' }, when: { mimetypes: ['image/*'], maxSize: 10_000_000 }, after: ['mime'] }] },
+      ingest: {
+        steps: [
+          { task: 'mime' },
+          { task: 'thumbnail', options: { width: 64, height: 64, format: 'webp' }, when: { mimetypes: ['image/*'], maxSize: 10_000_000 }, after: ['mime'] },
+        ],
+      },
       periodic: { schedule: '0 3 * * *', steps: [{ task: 'fixity' }] },
     });
     expect(good.status).toBe(200);
@@ -277,7 +325,9 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
       when: { mimetypes: ['image/*'], maxSize: 10_000_000 },
       after: ['mime'],
     });
-    const picture = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#336699' } }).jpeg().toBuffer();
+    const picture = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#336699' } })
+      .jpeg()
+      .toBuffer();
     const file = await customer.upload(tenant.serviceId, 'small.jpg', picture);
     await allFinal(customer, tenant.serviceId, 'the custom pipeline');
     const jobs = await jobsOf(customer, file.body.id);
@@ -290,12 +340,16 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
   it('replacing content runs the update pipeline; manual jobs validate their options', async () => {
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);
-    const first = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#aa0000' } }).jpeg().toBuffer();
+    const first = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#aa0000' } })
+      .jpeg()
+      .toBuffer();
     const file = await customer.upload(tenant.serviceId, 'change.jpg', first);
     await allFinal(customer, tenant.serviceId, 'ingest');
     const ingested = (await customer.get(`/mfiles/${file.body.id}`)).body.metadata;
     expect(ingested).toMatchObject({ image: { width: 400, height: 300 }, renditions: { thumbnail: {}, poster: {} }, backup: {} });
-    const second = await sharp({ create: { width: 300, height: 600, channels: 3, background: '#00aa00' } }).jpeg().toBuffer();
+    const second = await sharp({ create: { width: 300, height: 600, channels: 3, background: '#00aa00' } })
+      .jpeg()
+      .toBuffer();
     const replaced = await customer.put(`/mfiles/${file.body.id}/content`, second, { 'content-type': 'image/jpeg' });
     expect(replaced.status).toBe(200);
     // what described the old bytes is gone with them, at once: no 400×300, no old thumbnail, no backup of other bytes
@@ -303,8 +357,15 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     await allFinal(customer, tenant.serviceId, 'update');
     const updates = (await customer.get(`/mfiles/${file.body.id}/jobs?trigger=update`)).body.items;
     expect(updates.map((job: JobRow) => `${job.step}:${job.state}`).sort()).toEqual([
-      'backup:succeeded', 'image-metadata:succeeded', 'md5:succeeded', 'mime:succeeded', 'poster:succeeded', 'thumbnail:succeeded',
-      'video-metadata:skipped', 'video-poster:skipped', 'video-proxy:skipped',
+      'backup:succeeded',
+      'image-metadata:succeeded',
+      'md5:succeeded',
+      'mime:succeeded',
+      'poster:succeeded',
+      'thumbnail:succeeded',
+      'video-metadata:skipped',
+      'video-poster:skipped',
+      'video-proxy:skipped',
     ]);
     const updated = (await customer.get(`/mfiles/${file.body.id}`)).body;
     expect(updated.metadata).toMatchObject({ image: { width: 300, height: 600 }, backup: { sha256: updated.sha256 } });
@@ -323,12 +384,20 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     // the profile's manual pipeline, on request
     expect((await customer.post('/jobs', { mfileIds: [file.body.id], pipeline: 'manual' })).status).toBe(409);
     await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, {
-      manual: { steps: [{ name: 'check', task: 'fixity' }, { name: 'small', task: 'thumbnail', options: { width: 32, height: 32 }, after: ['check'] }] },
+      manual: {
+        steps: [
+          { name: 'check', task: 'fixity' },
+          { name: 'small', task: 'thumbnail', options: { width: 32, height: 32 }, after: ['check'] },
+        ],
+      },
     });
     expect((await customer.post('/jobs', { mfileIds: [file.body.id], pipeline: 'manual', task: 'md5' })).status).toBe(400);
     const run = await customer.post('/jobs', { mfileIds: [file.body.id], pipeline: 'manual' });
     expect(run.status).toBe(201);
-    expect(run.body.items.map((job: JobRow) => [job.step, job.state])).toEqual([['check', 'queued'], ['small', 'waiting']]);
+    expect(run.body.items.map((job: JobRow) => [job.step, job.state])).toEqual([
+      ['check', 'queued'],
+      ['small', 'waiting'],
+    ]);
     await allFinal(customer, tenant.serviceId, 'the manual pipeline');
     const manualJobs = (await customer.get(`/mfiles/${file.body.id}/jobs?trigger=manual`)).body.items;
     expect(manualJobs.map((job: JobRow) => `${job.step}:${job.state}`).sort()).toEqual(['check:succeeded', 'small:succeeded']);
@@ -380,9 +449,20 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     const tenant = await makeTenant(admin);
     const other = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);
-    for (const each of [tenant, other]) await admin.as(each.serviceAdminKey).put(`/services/${each.serviceId}/profile`, { ingest: { steps: [{ name: 'mime', task: 'mime' }, { name: 'md5', task: 'md5', after: ['mime'] }] } });
+    for (const each of [tenant, other])
+      await admin.as(each.serviceAdminKey).put(`/services/${each.serviceId}/profile`, {
+        ingest: {
+          steps: [
+            { name: 'mime', task: 'mime' },
+            { name: 'md5', task: 'md5', after: ['mime'] },
+          ],
+        },
+      });
     const abort = new AbortController();
-    const response = await fetch(`${app.api}/services/${tenant.serviceId}/jobs/events`, { headers: { authorization: `Bearer ${tenant.customerKey}` }, signal: abort.signal });
+    const response = await fetch(`${app.api}/services/${tenant.serviceId}/jobs/events`, {
+      headers: { authorization: `Bearer ${tenant.customerKey}` },
+      signal: abort.signal,
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const reader = response.body!.getReader();
@@ -410,12 +490,15 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     const files = await Promise.all(['a.txt', 'b.txt'].map((name) => customer.upload(tenant.serviceId, name, Buffer.from(`file ${name}`))));
     const ours = (await customer.get(`/services/${tenant.serviceId}/jobs?limit=100`)).body.items.map((job: JobRow) => job.id);
     expect(ours).toHaveLength(4);
-    const finished = () => ours.every((id: string) => events.some((event) => event.event === 'job' && event.data.id === id && event.data.state === 'succeeded'));
+    const finished = () =>
+      ours.every((id: string) => events.some((event) => event.event === 'job' && event.data.id === id && event.data.state === 'succeeded'));
     await next(finished, 'all four jobs to succeed');
     abort.abort();
     const seen = new Set(events.filter((event) => event.event === 'job').map((event) => event.data.id));
     expect([...seen].every((id) => ours.includes(id))).toBe(true);
-    expect(events.filter((event) => event.event === 'job').every((event) => typeof event.data.at === 'string' && 'progress' in event.data && 'error' in event.data)).toBe(true);
+    expect(
+      events.filter((event) => event.event === 'job').every((event) => typeof event.data.at === 'string' && 'progress' in event.data && 'error' in event.data),
+    ).toBe(true);
     expect(files.every((file) => file.status === 201)).toBe(true);
 
     // newest first, a page at a time
@@ -447,7 +530,8 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     expect(backup).toMatchObject({ state: 'succeeded', result: { sha256: file.body.sha256, size: original.length, created: true } });
     const copy = join(app.config.backupDir, file.body.sha256.slice(0, 2), file.body.sha256);
     expect(readFileSync(copy).equals(original)).toBe(true);
-    const blobPath = async () => join(app.config.storageDir, 'blobs', (await app.dataSource.query('SELECT blob_key FROM mfile WHERE id = $1', [file.body.id]))[0].blob_key);
+    const blobPath = async () =>
+      join(app.config.storageDir, 'blobs', (await app.dataSource.query('SELECT blob_key FROM mfile WHERE id = $1', [file.body.id]))[0].blob_key);
     const runTask = async (task: string) => {
       const job = await customer.post('/jobs', { mfileIds: [file.body.id], task });
       return eventually(async () => {
@@ -455,8 +539,12 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
         return ['succeeded', 'failed'].includes(current.state) ? current : undefined;
       }, task);
     };
-    const content = async () => Buffer.from(await (await fetch(`${app.api}/mfiles/${file.body.id}/content`, { headers: { authorization: `Bearer ${tenant.customerKey}` } })).arrayBuffer());
-    const metered = async (metric: string) => (await app.dataSource.query('SELECT count(*)::int AS n FROM usage WHERE resource_id = $1 AND metric = $2', [file.body.id, metric]))[0].n;
+    const content = async () =>
+      Buffer.from(
+        await (await fetch(`${app.api}/mfiles/${file.body.id}/content`, { headers: { authorization: `Bearer ${tenant.customerKey}` } })).arrayBuffer(),
+      );
+    const metered = async (metric: string) =>
+      (await app.dataSource.query('SELECT count(*)::int AS n FROM usage WHERE resource_id = $1 AND metric = $2', [file.body.id, metric]))[0].n;
 
     // bit rot on the stored copy: found, metered, restored from the backup
     writeFileSync(await blobPath(), Buffer.from('rotten'));

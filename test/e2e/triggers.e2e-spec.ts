@@ -15,7 +15,9 @@ describe('triggers: access and periodic', () => {
     // a tick every 2 s, so the test sees several (deployments keep the 60 s minimum)
     first = await startTestApp({ QUEUE_PREFIX: prefix, PERIODIC_MIN_INTERVAL_SECONDS: '1' });
     second = await startTestApp({ QUEUE_PREFIX: prefix, STORAGE_DIR: first.config.storageDir, PERIODIC_MIN_INTERVAL_SECONDS: '1' });
-    workers = [0, 1].map(() => startRole('worker', { STORAGE_DIR: first.config.storageDir, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' }, ['--queues', 'normal:2']));
+    workers = [0, 1].map(() =>
+      startRole('worker', { STORAGE_DIR: first.config.storageDir, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' }, ['--queues', 'normal:2']),
+    );
     redis = new Redis(process.env.REDIS_URL!);
     await eventually(async () => (await redis.keys(`${prefix}:workers:*`)).length === 2, 'two workers');
   });
@@ -62,17 +64,26 @@ describe('triggers: access and periodic', () => {
     const files: string[] = [];
     for (const name of ['p1.txt', 'p2.txt']) files.push((await customer.upload(tenant.serviceId, name, Buffer.from(name))).body.id as string);
     const started = Date.now();
-    await eventually(async () => {
-      const counts = await Promise.all(files.map(async (id) => (await customer.get(`/mfiles/${id}/jobs?trigger=periodic`)).body.items.length));
-      return counts.every((count) => count >= 3);
-    }, 'three ticks', 30_000, 200);
+    await eventually(
+      async () => {
+        const counts = await Promise.all(files.map(async (id) => (await customer.get(`/mfiles/${id}/jobs?trigger=periodic`)).body.items.length));
+        return counts.every((count) => count >= 3);
+      },
+      'three ticks',
+      30_000,
+      200,
+    );
     // stop the schedule: the profile without a periodic pipeline removes it
     await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
     expect(await schedules()).toEqual([]);
     const elapsed = (Date.now() - started) / 1000;
     await new Promise((resolve) => setTimeout(resolve, 2500));
     for (const id of files) {
-      const jobs = (await customer.get(`/mfiles/${id}/jobs?trigger=periodic&limit=100`)).body.items as Array<{ createdAt: string; state: string; result: { ok: boolean } }>;
+      const jobs = (await customer.get(`/mfiles/${id}/jobs?trigger=periodic&limit=100`)).body.items as Array<{
+        createdAt: string;
+        state: string;
+        result: { ok: boolean };
+      }>;
       // one run per tick (every 2 s), never two for the same tick
       expect(jobs.length).toBeLessThanOrEqual(Math.floor(elapsed / 2) + 2);
       const times = jobs.map((job) => Date.parse(job.createdAt)).sort((a, b) => a - b);

@@ -50,7 +50,9 @@ describe('api killed during an upload', () => {
           if (!killed && sent > total * 0.4) {
             killed = true;
             api.kill('SIGKILL');
-            void waitForExit(api).then(() => start()).catch(reject);
+            void waitForExit(api)
+              .then(() => start())
+              .catch(reject);
           }
         },
         onAfterResponse: (_request, response) => {

@@ -17,7 +17,8 @@ function bytesFor(seed: string, size: number): Buffer {
 }
 
 /** Bytes of every regular file under these folders, by their apparent size (what `du --apparent-size -b` adds). */
-const bytesOnDisk = (...roots: string[]) => roots.reduce((sum, root) => sum + filesUnder(root).reduce((inner, path) => inner + statSync(join(root, path)).size, 0), 0);
+const bytesOnDisk = (...roots: string[]) =>
+  roots.reduce((sum, root) => sum + filesUnder(root).reduce((inner, path) => inner + statSync(join(root, path)).size, 0), 0);
 
 type Protocol = 'rest' | 'tus' | 'dav';
 
@@ -35,7 +36,10 @@ describe('usage metering', () => {
     backupDir = mkdtempSync(join(process.env.VAR_DIR!, 'backup-'));
     app = await startTestApp({ BACKUP_DIR: backupDir });
     admin = new Client(app.api, app.adminKey);
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, BACKUP_DIR: backupDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, ['--queues', 'normal:3,priority:1']);
+    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, BACKUP_DIR: backupDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, [
+      '--queues',
+      'normal:3,priority:1',
+    ]);
   });
   afterAll(async () => {
     if (worker.exitCode === null) {
@@ -47,7 +51,13 @@ describe('usage metering', () => {
   });
 
   const unfinishedJobs = async (serviceIds: string[]) =>
-    Number((await app.dataSource.query("SELECT COUNT(*) AS n FROM job WHERE service_id = ANY($1::uuid[]) AND state IN ('queued', 'running', 'waiting')", [serviceIds]))[0].n);
+    Number(
+      (
+        await app.dataSource.query("SELECT COUNT(*) AS n FROM job WHERE service_id = ANY($1::uuid[]) AND state IN ('queued', 'running', 'waiting')", [
+          serviceIds,
+        ])
+      )[0].n,
+    );
 
   const total = async (path: string, metrics: string, source: 'rollup' | 'raw' = 'rollup') => {
     const reply = await admin.get(`${path}?bucket=total&metric=${metrics}&from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&source=${source}`);
@@ -63,7 +73,9 @@ describe('usage metering', () => {
       { id: one.serviceId, key: one.customerKey },
       { id: second.body.id as string, key: second.body.customerKey as string },
     ];
-    const png = await sharp({ create: { width: 640, height: 400, channels: 3, background: { r: 200, g: 40, b: 90 } } }).png().toBuffer();
+    const png = await sharp({ create: { width: 640, height: 400, channels: 3, background: { r: 200, g: 40, b: 90 } } })
+      .png()
+      .toBuffer();
     let sent = 0;
     let received = 0;
 
@@ -73,7 +85,10 @@ describe('usage metering', () => {
       const api = admin.as(service.key);
       const files = [
         { name: `c${index}-a.bin`, bytes: bytesFor(`a${index}`, 1000 + ((index * 7919) % 900_000)) },
-        { name: `c${index}-b.${index % 5 === 0 ? 'png' : 'bin'}`, bytes: index % 5 === 0 ? Buffer.concat([png, Buffer.from(`#${index}`)]) : bytesFor(`b${index}`, 6000 + ((index * 104_729) % 1_300_000)) },
+        {
+          name: `c${index}-b.${index % 5 === 0 ? 'png' : 'bin'}`,
+          bytes: index % 5 === 0 ? Buffer.concat([png, Buffer.from(`#${index}`)]) : bytesFor(`b${index}`, 6000 + ((index * 104_729) % 1_300_000)),
+        },
       ];
       const ids: string[] = [];
       for (const file of files) {
@@ -131,10 +146,15 @@ describe('usage metering', () => {
     await eventually(async () => (await unfinishedJobs(serviceIds)) === 0, 'the ingest pipelines to finish', 120_000, 250);
     const failed = await app.dataSource.query("SELECT task, error FROM job WHERE service_id = ANY($1::uuid[]) AND state = 'failed'", [serviceIds]);
     expect(failed).toEqual([]);
-    const outputs = Number((await app.dataSource.query('SELECT COUNT(*) AS n FROM job_output WHERE service_id = ANY($1::uuid[]) AND blob_key IS NOT NULL', [serviceIds]))[0].n);
+    const outputs = Number(
+      (await app.dataSource.query('SELECT COUNT(*) AS n FROM job_output WHERE service_id = ANY($1::uuid[]) AND blob_key IS NOT NULL', [serviceIds]))[0].n,
+    );
     expect(outputs).toBeGreaterThanOrEqual(8); // a thumbnail and a poster of each of the 4 PNGs
     // downloads of job outputs are access too
-    const outputIds: Array<{ id: string }> = await app.dataSource.query('SELECT id FROM job_output WHERE service_id = ANY($1::uuid[]) AND blob_key IS NOT NULL', [serviceIds]);
+    const outputIds: Array<{ id: string }> = await app.dataSource.query(
+      'SELECT id FROM job_output WHERE service_id = ANY($1::uuid[]) AND blob_key IS NOT NULL',
+      [serviceIds],
+    );
     await Promise.all(
       outputIds.map(async ({ id }) => {
         const reply = await fetch(`${app.api}/joboutputs/${id}/content`, { headers: { authorization: `Bearer ${app.adminKey}` } });
@@ -150,7 +170,11 @@ describe('usage metering', () => {
     for (const source of ['raw', 'rollup'] as const) {
       const figures = await total(container, 'ingest,access,disc,mfiles', source);
       expect({ source, ingest: figures.ingest.sum, access: figures.access.sum, disc: figures.disc.level, mfiles: figures.mfiles.level }).toEqual({
-        source, ingest: sent, access: received, disc: onDisk, mfiles: 40,
+        source,
+        ingest: sent,
+        access: received,
+        disc: onDisk,
+        mfiles: 40,
       });
     }
     // the same after the facts were rolled up (no fact counted twice or lost on the way)
@@ -166,7 +190,9 @@ describe('usage metering', () => {
     expect((await fetch(`${app.baseUrl}/metrics`, { headers: { authorization: `Bearer ${one.customerKey}` } })).status).toBe(200);
     expect(await (await fetch(`${app.baseUrl}/metrics`, { headers: { authorization: `Bearer ${one.customerKey}` } })).text()).not.toContain(serviceIds[0]);
     const metrics = await (await fetch(`${app.baseUrl}/metrics`, { headers: { authorization: `Bearer ${app.adminKey}` } })).text();
-    const line = metrics.split('\n').find((text) => text.startsWith('mserve_usage_total{') && text.includes(`service="${serviceIds[0]}"`) && text.includes('metric="disc"'));
+    const line = metrics
+      .split('\n')
+      .find((text) => text.startsWith('mserve_usage_total{') && text.includes(`service="${serviceIds[0]}"`) && text.includes('metric="disc"'));
     expect(Number(line?.split(' ').pop())).toBe(perService[0].disc.level);
 
     // deleting a job takes its outputs' bytes off disc
@@ -207,7 +233,9 @@ describe('usage metering', () => {
     expect(byMetric.jobruntime).toBeGreaterThan(0);
     // the Mfile's usage holds its own bytes and the jobs run on it
     const mfileUsage = await customer.get(`/mfiles/${mfile.body.id}/usage?bucket=total&metric=disc,ingest,jobs`);
-    const mfileFigures = Object.fromEntries(mfileUsage.body.series.map((series: { metric: string; total: { sum: number } }) => [series.metric, series.total.sum]));
+    const mfileFigures = Object.fromEntries(
+      mfileUsage.body.series.map((series: { metric: string; total: { sum: number } }) => [series.metric, series.total.sum]),
+    );
     expect(mfileFigures.ingest).toBe(200_000);
     expect(mfileFigures.jobs).toBeGreaterThanOrEqual(2);
 
@@ -227,7 +255,9 @@ describe('usage metering', () => {
     expect(refusedJobs.body.items.length).toBeGreaterThan(0);
     // the first step is refused, those after it fail with it
     for (const item of refusedJobs.body.items) expect(item.state).toBe('failed');
-    expect(refusedJobs.body.items.find((item: { task: string }) => item.task === 'mime')).toMatchObject({ error: expect.stringMatching(/job runtime quota is used up/) });
+    expect(refusedJobs.body.items.find((item: { task: string }) => item.task === 'mime')).toMatchObject({
+      error: expect.stringMatching(/job runtime quota is used up/),
+    });
     // lifting it takes effect on the next request
     expect((await provider.patch(`/services/${tenant.serviceId}`, { jobruntimeQuota: null })).status).toBe(200);
     expect((await customer.post('/jobs', { mfileIds: [mfile.body.id], task: 'md5' })).status).toBe(201);
@@ -236,7 +266,9 @@ describe('usage metering', () => {
   it('a job whose outputs would exceed the disk quota fails and keeps nothing', async () => {
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);
-    const png = await sharp({ create: { width: 1200, height: 800, channels: 3, background: { r: 10, g: 120, b: 200 } } }).png().toBuffer();
+    const png = await sharp({ create: { width: 1200, height: 800, channels: 3, background: { r: 10, g: 120, b: 200 } } })
+      .png()
+      .toBuffer();
     // room for the image and not much more: its thumbnail or poster cannot both fit
     expect((await admin.as(tenant.containerKey).patch(`/services/${tenant.serviceId}`, { diskQuota: png.length + 10 })).status).toBe(200);
     const mfile = await customer.upload(tenant.serviceId, 'photo.png', png);
@@ -247,7 +279,9 @@ describe('usage metering', () => {
     expect(thumbnail).toMatchObject({ state: 'failed', error: expect.stringMatching(/disk quota/) });
     const disc = (await total(`/services/${tenant.serviceId}/usage`, 'disc')).disc.level;
     expect(disc).toBeLessThanOrEqual(png.length + 10);
-    const stored = await app.dataSource.query('SELECT COALESCE(SUM(size), 0)::float AS n FROM job_output WHERE service_id = $1 AND blob_key IS NOT NULL', [tenant.serviceId]);
+    const stored = await app.dataSource.query('SELECT COALESCE(SUM(size), 0)::float AS n FROM job_output WHERE service_id = $1 AND blob_key IS NOT NULL', [
+      tenant.serviceId,
+    ]);
     expect(disc).toBe(png.length + stored[0].n);
   }, 120_000);
 });

@@ -31,7 +31,11 @@ async function upload(app: TestApp, protocol: 'rest' | 'tus' | 'dav', serviceId:
       headers: { authorization: `Bearer ${key}` },
       onError: (error) => {
         const response = (error as tus.DetailedError).originalResponse;
-        resolve({ status: response?.getStatus() ?? 0, body: response ? JSON.parse(response.getBody() || 'null') : String(error), retryAfter: response?.getHeader('Retry-After') });
+        resolve({
+          status: response?.getStatus() ?? 0,
+          body: response ? JSON.parse(response.getBody() || 'null') : String(error),
+          retryAfter: response?.getHeader('Retry-After'),
+        });
       },
       onSuccess: () => resolve({ status: 201, body: null }),
     }).start();
@@ -62,7 +66,9 @@ describe('quotas, management actions and usage reports', () => {
     expect((await upload(app, 'rest', tenant.serviceId, tenant.customerKey, 'prefill.bin', filled(2 * MiB, 1))).status).toBe(201);
     const protocols = ['rest', 'tus', 'dav'] as const;
     const outcomes = await Promise.all(
-      Array.from({ length: 12 }, (_, index) => upload(app, protocols[index % 3], tenant.serviceId, tenant.customerKey, `race-${index}.bin`, filled(MiB, index + 2))),
+      Array.from({ length: 12 }, (_, index) =>
+        upload(app, protocols[index % 3], tenant.serviceId, tenant.customerKey, `race-${index}.bin`, filled(MiB, index + 2)),
+      ),
     );
     const stored = outcomes.filter((outcome) => outcome.status === 201);
     const refused = outcomes.filter((outcome) => outcome.status !== 201);
@@ -86,7 +92,9 @@ describe('quotas, management actions and usage reports', () => {
     const tenant = await makeTenant(admin);
     await admin.patch(`/services/${tenant.serviceId}`, { ingestQuota: 3 * MiB });
     const outcomes = await Promise.all(
-      Array.from({ length: 8 }, (_, index) => upload(app, index % 2 ? 'dav' : 'rest', tenant.serviceId, tenant.customerKey, `in-${index}.bin`, filled(MiB, index))),
+      Array.from({ length: 8 }, (_, index) =>
+        upload(app, index % 2 ? 'dav' : 'rest', tenant.serviceId, tenant.customerKey, `in-${index}.bin`, filled(MiB, index)),
+      ),
     );
     expect(outcomes.filter((outcome) => outcome.status === 201)).toHaveLength(3);
     const refused = outcomes.filter((outcome) => outcome.status !== 201);
@@ -124,7 +132,11 @@ describe('quotas, management actions and usage reports', () => {
     expect((await admin.patch(`/containers/${tenant.containerId}`, { suspended: true })).status).toBe(200);
     for (const protocol of ['rest', 'tus', 'dav'] as const) {
       const outcome = await upload(app, protocol, tenant.serviceId, tenant.customerKey, `s-${protocol}.bin`, filled(10, 3));
-      expect({ protocol, status: outcome.status, type: outcome.body?.type }).toEqual({ protocol, status: 403, type: 'https://mserve.dev/problems/container-suspended' });
+      expect({ protocol, status: outcome.status, type: outcome.body?.type }).toEqual({
+        protocol,
+        status: 403,
+        type: 'https://mserve.dev/problems/container-suspended',
+      });
     }
     // reading still works, for the customer and the container admin alike; the container admin cannot lift it
     const files = await admin.as(tenant.customerKey).get(`/services/${tenant.serviceId}/mfiles`);
@@ -153,7 +165,14 @@ describe('quotas, management actions and usage reports', () => {
     const containerAdmin = admin.as(tenant.containerKey);
     const customer = admin.as(tenant.customerKey);
     const profiles = `/containers/${tenant.containerId}/profiles`;
-    const checksums = { ingest: { steps: [{ name: 'md5', task: 'md5' }, { name: 'sha256', task: 'sha256', after: ['md5'] }] } };
+    const checksums = {
+      ingest: {
+        steps: [
+          { name: 'md5', task: 'md5' },
+          { name: 'sha256', task: 'sha256', after: ['md5'] },
+        ],
+      },
+    };
     expect((await containerAdmin.put(`${profiles}/checksums`, checksums)).body).toMatchObject({ name: 'checksums', selectedBy: 0 });
     const broken = await containerAdmin.put(`${profiles}/broken`, { ingest: { steps: [{ name: 'x', task: 'no-such-task' }] } });
     expect(broken.status).toBe(400);
@@ -165,9 +184,14 @@ describe('quotas, management actions and usage reports', () => {
     expect(unknown.body.detail).toMatch(/offers no profile named "nothing"/);
 
     expect((await containerAdmin.patch(`/services/${tenant.serviceId}`, { profile: 'checksums' })).body.profile).toBe('checksums');
-    expect((await customer.get(`/services/${tenant.serviceId}/profile`)).body).toMatchObject({ source: 'container', name: 'checksums', definition: { ingest: { steps: [{ task: 'md5' }, { task: 'sha256' }] } } });
+    expect((await customer.get(`/services/${tenant.serviceId}/profile`)).body).toMatchObject({
+      source: 'container',
+      name: 'checksums',
+      definition: { ingest: { steps: [{ task: 'md5' }, { task: 'sha256' }] } },
+    });
     const selected = await customer.upload(tenant.serviceId, 'a.bin', filled(100, 1));
-    const tasks = async (mfileId: string) => ((await customer.get(`/mfiles/${mfileId}/jobs`)).body.items as Array<{ task: string }>).map((job) => job.task).sort();
+    const tasks = async (mfileId: string) =>
+      ((await customer.get(`/mfiles/${mfileId}/jobs`)).body.items as Array<{ task: string }>).map((job) => job.task).sort();
     expect(await tasks(selected.body.id)).toEqual(['md5', 'sha256']);
     const own = await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [{ name: 'mime', task: 'mime' }] } });
     expect(own.status).toBe(409);
@@ -217,7 +241,13 @@ describe('quotas, management actions and usage reports', () => {
         const buckets = hourly.series[0].buckets;
         expect(buckets).toHaveLength(24);
         expect(buckets.reduce((sum, bucket) => sum + bucket.levelHours, 0)).toBe(expected);
-        expect(buckets.map((bucket) => bucket.level)).toEqual([...Array(3).fill(1000), ...Array(3).fill(1300), ...Array(3).fill(1800), ...Array(3).fill(1500), ...Array(12).fill(500)]);
+        expect(buckets.map((bucket) => bucket.level)).toEqual([
+          ...Array(3).fill(1000),
+          ...Array(3).fill(1300),
+          ...Array(3).fill(1800),
+          ...Array(3).fill(1500),
+          ...Array(12).fill(500),
+        ]);
         expect(hourly.series[0].total).toMatchObject({ level: 500, levelHours: expected, sum: 500, count: 5, min: -1000, max: 1000 });
         const daily = await report(admin, path, `${day}&bucket=day&source=${source}`);
         expect(daily.series[0].buckets[0]).toMatchObject({ level: 500, levelHours: expected });
@@ -228,7 +258,12 @@ describe('quotas, management actions and usage reports', () => {
         expect(month.series.find((series) => series.metric === 'mfiles')!.buckets[0]).toMatchObject({ level: 1, sum: 1, count: 5 });
         // a range that starts mid-day: the level before it comes from the facts before it
         const later = await report(admin, path, `from=2026-03-10T10:00:00Z&to=2026-03-10T14:00:00Z&metric=disc&bucket=hour&source=${source}`);
-        expect(later.series[0].buckets.map((bucket) => [bucket.level, bucket.levelHours])).toEqual([[1500, 1500], [1500, 1500], [500, 500], [500, 500]]);
+        expect(later.series[0].buckets.map((bucket) => [bucket.level, bucket.levelHours])).toEqual([
+          [1500, 1500],
+          [1500, 1500],
+          [500, 500],
+          [500, 500],
+        ]);
       };
       await check('raw');
       await check('rollup');
@@ -240,7 +275,9 @@ describe('quotas, management actions and usage reports', () => {
       const csv = await customer.get(`${path}?${day}&bucket=day&format=csv`);
       expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
       expect(csv.headers.get('content-disposition')).toMatch(/attachment; filename="usage-service-/);
-      expect(csv.text.split('\r\n')[1]).toBe(`,,disc,2026-03-10T00:00:00.000Z,2026-03-11T00:00:00.000Z,500,5,-1000,1000,100,${Math.sqrt((1000 ** 2 + 300 ** 2 + 500 ** 2 + 300 ** 2 + 1000 ** 2) / 5 - 100 ** 2)},500,${expected}`);
+      expect(csv.text.split('\r\n')[1]).toBe(
+        `,,disc,2026-03-10T00:00:00.000Z,2026-03-11T00:00:00.000Z,500,5,-1000,1000,100,${Math.sqrt((1000 ** 2 + 300 ** 2 + 500 ** 2 + 300 ** 2 + 1000 ** 2) / 5 - 100 ** 2)},500,${expected}`,
+      );
     } finally {
       clock.now = () => new Date();
     }
@@ -279,14 +316,22 @@ describe('quotas, management actions and usage reports', () => {
     ];
     for (const [query, message] of cases) {
       const reply = await admin.get(`${path}?${query}`);
-      expect({ query, status: reply.status, type: reply.headers.get('content-type') }).toEqual({ query, status: 400, type: expect.stringMatching(/problem\+json/) });
+      expect({ query, status: reply.status, type: reply.headers.get('content-type') }).toEqual({
+        query,
+        status: 400,
+        type: expect.stringMatching(/problem\+json/),
+      });
       expect(JSON.stringify(reply.body)).toMatch(message);
     }
     // a total over any range the dates allow is read from the buckets that hold something: from an odd minute to the
     // year 9999 by the hour walked some 70 million empty buckets per series and ran the api out of memory (REST fuzz)
     await admin.as(tenant.customerKey).upload(tenant.serviceId, 'counted.txt', new TextEncoder().encode('12345'));
-    const far = await admin.get(`/containers/${tenant.containerId}/usage?bucket=total&from=2026-03-02T03:59:35.463Z&to=9999-12-31T23:59:59.999Z&groupBy=service&metric=ingest`);
+    const far = await admin.get(
+      `/containers/${tenant.containerId}/usage?bucket=total&from=2026-03-02T03:59:35.463Z&to=9999-12-31T23:59:59.999Z&groupBy=service&metric=ingest`,
+    );
     expect(far.status).toBe(200);
-    expect(far.body.series.map((series: { group: { id: string }; total: { sum: number } }) => [series.group.id, series.total.sum])).toEqual([[tenant.serviceId, 5]]);
+    expect(far.body.series.map((series: { group: { id: string }; total: { sum: number } }) => [series.group.id, series.total.sum])).toEqual([
+      [tenant.serviceId, 5],
+    ]);
   });
 });

@@ -37,7 +37,13 @@ function localTree(root: string): Map<string, { size: number; md5: string }> {
 /** 200 files in nested folders: 0 B to 8 MiB, names with spaces, accents, CJK and emoji. */
 function makeTree(root: string): void {
   const smallSizes = [0, 1, 3, 17, 100, 512, 1023, 1024, 1025, 4096, 10_000, 65_535, 65_536, 100_000, 250_000];
-  const names = [(i: number) => `file ${i}.txt`, (i: number) => `été 写真 ${i}.txt`, (i: number) => `naïve café ${i}.md`, (i: number) => `Ünïcødé ${i}.bin`, (i: number) => `🎞 notes ${i}.txt`];
+  const names = [
+    (i: number) => `file ${i}.txt`,
+    (i: number) => `été 写真 ${i}.txt`,
+    (i: number) => `naïve café ${i}.md`,
+    (i: number) => `Ünïcødé ${i}.bin`,
+    (i: number) => `🎞 notes ${i}.txt`,
+  ];
   const layout: Array<[string, number]> = [
     ['', 10],
     ['docs', 40],
@@ -116,7 +122,10 @@ describe('WebDAV clients: rclone, cadaver, the webdav npm client (two api proces
     first = await startTestApp();
     // same database, queues and storage: locks and dead properties live in PostgreSQL, bytes in the shared store
     second = await startTestApp({ QUEUE_PREFIX: first.config.queuePrefix, STORAGE_DIR: first.config.storageDir });
-    worker = startRole('worker', { STORAGE_DIR: first.config.storageDir, QUEUE_PREFIX: first.config.queuePrefix, LOG_LEVEL: 'warn' }, ['--queues', 'normal:4,priority:1']);
+    worker = startRole('worker', { STORAGE_DIR: first.config.storageDir, QUEUE_PREFIX: first.config.queuePrefix, LOG_LEVEL: 'warn' }, [
+      '--queues',
+      'normal:4,priority:1',
+    ]);
     admin = new Client(first.api, first.adminKey);
   });
   afterAll(async () => {
@@ -176,7 +185,8 @@ describe('WebDAV clients: rclone, cadaver, the webdav npm client (two api proces
     expect([...rest.files.keys()].sort()).toEqual([...expected.keys()].sort());
     for (const [path, file] of expected) expect([path, rest.files.get(path)!.size, rest.files.get(path)!.md5]).toEqual([path, file.size, file.md5]);
     expect((await allPages(customer, `/services/${tenant.serviceId}/mfiles`)).length).toBe(200);
-    for (const folder of ['docs', 'docs/old', 'photos', 'photos/été 写真', 'misc', 'misc/sub', 'misc/sub/deeper', 'big']) expect(rest.folders.has(folder)).toBe(true);
+    for (const folder of ['docs', 'docs/old', 'photos', 'photos/été 写真', 'misc', 'misc/sub', 'misc/sub/deeper', 'big'])
+      expect(rest.folders.has(folder)).toBe(true);
 
     // the ingest pipeline ran for every file: mime and md5 succeeded, md5 equals the recorded one, nothing failed
     const ids = [...rest.files.values()].map((file) => file.id);
@@ -184,7 +194,12 @@ describe('WebDAV clients: rclone, cadaver, the webdav npm client (two api proces
     for (const [path, file] of rest.files) {
       const jobs = byFile.get(file.id)!;
       const step = (name: string) => jobs.find((job) => job.step === name)!;
-      expect([path, step('mime').state, step('md5').state, step('md5').result]).toEqual([path, 'succeeded', 'succeeded', { md5: expected.get(path)!.md5, matchesRecorded: true }]);
+      expect([path, step('mime').state, step('md5').state, step('md5').result]).toEqual([
+        path,
+        'succeeded',
+        'succeeded',
+        { md5: expected.get(path)!.md5, matchesRecorded: true },
+      ]);
       expect([path, jobs.filter((job) => job.state === 'failed').map((job) => `${job.step}: ${job.error}`)]).toEqual([path, []]);
     }
 
@@ -207,7 +222,9 @@ describe('WebDAV clients: rclone, cadaver, the webdav npm client (two api proces
       if (path.startsWith('photos/')) expect([path, rest.files.get(`archive/photos 2024/${path.slice('photos/'.length)}`)?.id]).toEqual([path, file.id]);
     }
     // rclone delete keeps the (now empty) folders, purge removes the folder
-    expect(['misc/sub', 'misc/sub/deeper', 'archive', 'archive/photos 2024', 'archive/photos 2024/été 写真'].filter((folder) => !rest.folders.has(folder))).toEqual([]);
+    expect(
+      ['misc/sub', 'misc/sub/deeper', 'archive', 'archive/photos 2024', 'archive/photos 2024/été 写真'].filter((folder) => !rest.folders.has(folder)),
+    ).toEqual([]);
     expect(['photos', 'docs/old', 'photos/été 写真'].filter((folder) => rest.folders.has(folder))).toEqual([]);
     expect((await allPages(customer, `/services/${tenant.serviceId}/mfiles`)).length).toBe(after.size);
     expect((await rclone('check', local, ':webdav:', '--download')).code).toBe(0);
@@ -282,12 +299,29 @@ describe('WebDAV clients: rclone, cadaver, the webdav npm client (two api proces
     });
 
     it('stores names with Unicode, spaces, %, names differing only in case, and a 255-character name', async () => {
-      const names = ['été 写真.txt', 'two  spaces here.txt', '100% sure.txt', '%41 not an A.txt', 'a%2Fb.txt', 'Readme.md', 'README.md', 'readme.MD', `${'n'.repeat(251)}.txt`, 'ÅNGSTRÖM ﬁ ligature.txt', '🎞 clip.txt'];
+      const names = [
+        'été 写真.txt',
+        'two  spaces here.txt',
+        '100% sure.txt',
+        '%41 not an A.txt',
+        'a%2Fb.txt',
+        'Readme.md',
+        'README.md',
+        'readme.MD',
+        `${'n'.repeat(251)}.txt`,
+        'ÅNGSTRÖM ﬁ ligature.txt',
+        '🎞 clip.txt',
+      ];
       expect(names.find((name) => name.length === 255)).toBeDefined();
       const content = (name: string) => Buffer.from(`content of ${name}\n`);
       for (const name of names) expect([name, await client.putFileContents(`/${name}`, content(name))]).toEqual([name, true]);
       const listed = (await client.getDirectoryContents('/')) as Array<{ basename: string; type: string; size: number }>;
-      expect(listed.filter((item) => item.type === 'file').map((item) => item.basename).sort()).toEqual([...names].sort());
+      expect(
+        listed
+          .filter((item) => item.type === 'file')
+          .map((item) => item.basename)
+          .sort(),
+      ).toEqual([...names].sort());
       for (const name of names) {
         const bytes = Buffer.from((await client.getFileContents(`/${name}`)) as ArrayBuffer);
         expect([name, bytes.toString()]).toEqual([name, content(name).toString()]);
@@ -367,9 +401,17 @@ describe('WebDAV clients: rclone, cadaver, the webdav npm client (two api proces
         expect([target, [400, 403, 404].includes(reply.status), reply.text.includes('SECRET-B')]).toEqual([target, true, false]);
       }
       // COPY/MOVE destinations that try to climb out
-      for (const destination of ['/dav/../copied-out.txt', '/dav/%2e%2e/copied-out.txt', '/dav/..%2Fcopied-out.txt', `/dav/../../dav/copied-out.txt`, `${davPath(bServiceName)}/stolen.txt`]) {
+      for (const destination of [
+        '/dav/../copied-out.txt',
+        '/dav/%2e%2e/copied-out.txt',
+        '/dav/..%2Fcopied-out.txt',
+        `/dav/../../dav/copied-out.txt`,
+        `${davPath(bServiceName)}/stolen.txt`,
+      ]) {
         for (const method of ['COPY', 'MOVE']) {
-          const reply = await dav(first.baseUrl, innerKey, method, '/dav/inside.txt', { headers: { destination: `${first.baseUrl}${destination}`, overwrite: 'F' } });
+          const reply = await dav(first.baseUrl, innerKey, method, '/dav/inside.txt', {
+            headers: { destination: `${first.baseUrl}${destination}`, overwrite: 'F' },
+          });
           seen.push(`${method} → ${destination}: ${reply.status}`);
           // 502: RFC 4918 9.8.5 / 9.9.4, the destination is outside this URL namespace
           expect([method, destination, reply.status < 500 || reply.status === 502]).toEqual([method, destination, true]);
@@ -418,16 +460,23 @@ describe('WebDAV clients: rclone, cadaver, the webdav npm client (two api proces
     });
 
     it('reports getcontenttype as the mime task found it', async () => {
-      const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 30, b: 30 } } }).png().toBuffer();
+      const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 30, b: 30 } } })
+        .png()
+        .toBuffer();
       expect((await dav(first.baseUrl, tenant.customerKey, 'PUT', davPath('picture with no extension'), { body: png })).status).toBe(201);
       expect((await dav(first.baseUrl, tenant.customerKey, 'PUT', davPath('plain.txt'), { body: 'just words\n' })).status).toBe(201);
       const files = (await restTree(customer, tenant.rootFolderId)).files;
       for (const name of ['picture with no extension', 'plain.txt']) {
         const id = files.get(name)!.id;
-        await eventually(async () => {
-          const jobs = (await customer.get(`/mfiles/${id}/jobs?limit=100`)).body.items as JobRow[];
-          return jobs.some((job) => job.step === 'mime' && job.state === 'succeeded');
-        }, `the mime job of ${name}`, 120_000, 200);
+        await eventually(
+          async () => {
+            const jobs = (await customer.get(`/mfiles/${id}/jobs?limit=100`)).body.items as JobRow[];
+            return jobs.some((job) => job.step === 'mime' && job.state === 'succeeded');
+          },
+          `the mime job of ${name}`,
+          120_000,
+          200,
+        );
         const mimetype = (await customer.get(`/mfiles/${id}`)).body.mimetype as string;
         const [entry] = await propfind(first.baseUrl, tenant.customerKey, davPath(name), '0');
         expect([name, entry.prop('getcontenttype')]).toEqual([name, mimetype]);
@@ -441,33 +490,61 @@ describe('WebDAV clients: rclone, cadaver, the webdav npm client (two api proces
     it('keeps dead properties and locks in PostgreSQL: visible and enforced by a second api process', async () => {
       expect((await dav(first.baseUrl, tenant.customerKey, 'PUT', davPath('shared.txt'), { body: 'v1' })).status).toBe(201);
       const proppatch = `<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-mserve-test:"><D:set><D:prop><Z:color>blue &amp; green</Z:color><Z:rating>5</Z:rating></D:prop></D:set></D:propertyupdate>`;
-      const set = await dav(first.baseUrl, tenant.customerKey, 'PROPPATCH', davPath('shared.txt'), { headers: { 'content-type': 'application/xml' }, body: proppatch });
+      const set = await dav(first.baseUrl, tenant.customerKey, 'PROPPATCH', davPath('shared.txt'), {
+        headers: { 'content-type': 'application/xml' },
+        body: proppatch,
+      });
       expect(set.status).toBe(207);
       expect(set.text).toMatch(/200 OK/);
       const ask = `<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:" xmlns:Z="urn:x-mserve-test:"><D:prop><Z:color/><Z:rating/></D:prop></D:propfind>`;
-      const fromSecond = await dav(second.baseUrl, tenant.customerKey, 'PROPFIND', davPath('shared.txt'), { headers: { depth: '0', 'content-type': 'application/xml' }, body: ask });
+      const fromSecond = await dav(second.baseUrl, tenant.customerKey, 'PROPFIND', davPath('shared.txt'), {
+        headers: { depth: '0', 'content-type': 'application/xml' },
+        body: ask,
+      });
       expect(fromSecond.status).toBe(207);
       const [entry] = parseMultistatus(fromSecond.text);
       expect([entry.prop('color'), entry.prop('rating')]).toEqual(['blue & green', '5']);
       // removed on the second, gone on the first
       const remove = `<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-mserve-test:"><D:remove><D:prop><Z:rating/></D:prop></D:remove></D:propertyupdate>`;
-      expect((await dav(second.baseUrl, tenant.customerKey, 'PROPPATCH', davPath('shared.txt'), { headers: { 'content-type': 'application/xml' }, body: remove })).status).toBe(207);
-      const [again] = parseMultistatus((await dav(first.baseUrl, tenant.customerKey, 'PROPFIND', davPath('shared.txt'), { headers: { depth: '0' }, body: ask })).text);
+      expect(
+        (await dav(second.baseUrl, tenant.customerKey, 'PROPPATCH', davPath('shared.txt'), { headers: { 'content-type': 'application/xml' }, body: remove }))
+          .status,
+      ).toBe(207);
+      const [again] = parseMultistatus(
+        (await dav(first.baseUrl, tenant.customerKey, 'PROPFIND', davPath('shared.txt'), { headers: { depth: '0' }, body: ask })).text,
+      );
       expect(again.prop('color')).toBe('blue & green');
       expect(again.xml).toMatch(/rating[\s\S]*404/);
 
-      const lock = await dav(first.baseUrl, tenant.customerKey, 'LOCK', davPath('shared.txt'), { headers: { timeout: 'Second-600', 'content-type': 'application/xml' }, body: lockBody() });
+      const lock = await dav(first.baseUrl, tenant.customerKey, 'LOCK', davPath('shared.txt'), {
+        headers: { timeout: 'Second-600', 'content-type': 'application/xml' },
+        body: lockBody(),
+      });
       expect(lock.status).toBe(200);
       const token = lockTokenOf(lock)!;
       expect(token).toMatch(/^opaquelocktoken:|^urn:uuid:/);
       // the second process knows the lock
-      const discovered = parseMultistatus((await dav(second.baseUrl, tenant.customerKey, 'PROPFIND', davPath('shared.txt'), { headers: { depth: '0' }, body: '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:lockdiscovery/></D:prop></D:propfind>' })).text);
+      const discovered = parseMultistatus(
+        (
+          await dav(second.baseUrl, tenant.customerKey, 'PROPFIND', davPath('shared.txt'), {
+            headers: { depth: '0' },
+            body: '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:lockdiscovery/></D:prop></D:propfind>',
+          })
+        ).text,
+      );
       expect(discovered[0].prop('lockdiscovery')).toContain(token);
       expect((await dav(second.baseUrl, tenant.customerKey, 'PUT', davPath('shared.txt'), { body: 'v2 without token' })).status).toBe(423);
       expect((await dav(second.baseUrl, tenant.customerKey, 'DELETE', davPath('shared.txt'))).status).toBe(423);
       expect((await dav(second.baseUrl, tenant.customerKey, 'PROPPATCH', davPath('shared.txt'), { body: proppatch })).status).toBe(423);
       // a second exclusive lock is refused
-      expect((await dav(second.baseUrl, tenant.customerKey, 'LOCK', davPath('shared.txt'), { headers: { 'content-type': 'application/xml' }, body: lockBody('other') })).status).toBe(423);
+      expect(
+        (
+          await dav(second.baseUrl, tenant.customerKey, 'LOCK', davPath('shared.txt'), {
+            headers: { 'content-type': 'application/xml' },
+            body: lockBody('other'),
+          })
+        ).status,
+      ).toBe(423);
       const withToken = await dav(second.baseUrl, tenant.customerKey, 'PUT', davPath('shared.txt'), { headers: { if: `(<${token}>)` }, body: 'v2 with token' });
       expect([200, 201, 204]).toContain(withToken.status);
       expect((await dav(first.baseUrl, tenant.customerKey, 'GET', davPath('shared.txt'))).text).toBe('v2 with token');
@@ -480,14 +557,21 @@ describe('WebDAV clients: rclone, cadaver, the webdav npm client (two api proces
     it('answers COPY with Overwrite: F onto an existing resource with 412, and MKCOL with a body with 415', async () => {
       expect((await dav(first.baseUrl, tenant.customerKey, 'PUT', davPath('copy-source.txt'), { body: 'source' })).status).toBe(201);
       expect((await dav(first.baseUrl, tenant.customerKey, 'PUT', davPath('copy-target.txt'), { body: 'target' })).status).toBe(201);
-      const copy = await dav(first.baseUrl, tenant.customerKey, 'COPY', davPath('copy-source.txt'), { headers: { destination: `${first.baseUrl}${davPath('copy-target.txt')}`, overwrite: 'F' } });
+      const copy = await dav(first.baseUrl, tenant.customerKey, 'COPY', davPath('copy-source.txt'), {
+        headers: { destination: `${first.baseUrl}${davPath('copy-target.txt')}`, overwrite: 'F' },
+      });
       expect(copy.status).toBe(412);
       expect((await dav(first.baseUrl, tenant.customerKey, 'GET', davPath('copy-target.txt'))).text).toBe('target');
-      const overwrite = await dav(first.baseUrl, tenant.customerKey, 'COPY', davPath('copy-source.txt'), { headers: { destination: `${first.baseUrl}${davPath('copy-target.txt')}`, overwrite: 'T' } });
+      const overwrite = await dav(first.baseUrl, tenant.customerKey, 'COPY', davPath('copy-source.txt'), {
+        headers: { destination: `${first.baseUrl}${davPath('copy-target.txt')}`, overwrite: 'T' },
+      });
       expect(overwrite.status).toBe(204);
       expect((await dav(first.baseUrl, tenant.customerKey, 'GET', davPath('copy-target.txt'))).text).toBe('source');
 
-      const mkcol = await dav(first.baseUrl, tenant.customerKey, 'MKCOL', davPath('with body'), { headers: { 'content-type': 'text/xml' }, body: '<?xml version="1.0"?><foo xmlns="DAV:"/>' });
+      const mkcol = await dav(first.baseUrl, tenant.customerKey, 'MKCOL', davPath('with body'), {
+        headers: { 'content-type': 'text/xml' },
+        body: '<?xml version="1.0"?><foo xmlns="DAV:"/>',
+      });
       expect(mkcol.status).toBe(415);
       expect((await restTree(customer, tenant.rootFolderId)).folders.has('with body')).toBe(false);
       expect((await dav(first.baseUrl, tenant.customerKey, 'MKCOL', davPath('without body'))).status).toBe(201);
@@ -505,7 +589,9 @@ describe('WebDAV clients: rclone, cadaver, the webdav npm client (two api proces
         ['MOVE', 'outer', 'outer/inner/deeper'],
         ['COPY', 'outer', 'outer/inner/deeper'],
       ]) {
-        const reply = await dav(first.baseUrl, tenant.customerKey, method, davPath(...from.split('/')), { headers: { destination: `${first.baseUrl}${davPath(...to.split('/'))}`, overwrite: 'T' } });
+        const reply = await dav(first.baseUrl, tenant.customerKey, method, davPath(...from.split('/')), {
+          headers: { destination: `${first.baseUrl}${davPath(...to.split('/'))}`, overwrite: 'T' },
+        });
         expect({ method, from, to, status: reply.status }).toEqual({ method, from, to, status: 403 });
       }
       expect((await dav(first.baseUrl, tenant.customerKey, 'GET', davPath('outer', 'inner', 'kept.txt'))).text).toBe('kept');

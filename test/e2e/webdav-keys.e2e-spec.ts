@@ -4,7 +4,8 @@ import { dav, davPath, lockBody, propfind, restTree } from '../support/dav';
 import { startTestApp, TestApp } from '../support/test-app';
 
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
-const PROPPATCH = '<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-mserve-test:"><D:set><D:prop><Z:color>red</Z:color></D:prop></D:set></D:propertyupdate>';
+const PROPPATCH =
+  '<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-mserve-test:"><D:set><D:prop><Z:color>red</Z:color></D:prop></D:set></D:propertyupdate>';
 
 /** What a key may do over WebDAV is exactly what its actions allow; a revoked key is refused on the next request. */
 describe('WebDAV and capability keys', () => {
@@ -115,14 +116,20 @@ describe('WebDAV and capability keys', () => {
   it('no key, a wrong key or a revoked key: 401 with WWW-Authenticate: Basic realm="MServe", from the very next request', async () => {
     const { customer } = await populated();
     // RFC 7617 allows auth-params after the realm (charset="UTF-8")
-    const challenge = (reply: Awaited<ReturnType<typeof dav>>) => [reply.status, /^Basic realm="MServe"(\s*,\s*charset="UTF-8")?$/i.test(reply.headers['www-authenticate'] ?? '') ? 'Basic realm="MServe"' : reply.headers['www-authenticate']];
+    const challenge = (reply: Awaited<ReturnType<typeof dav>>) => [
+      reply.status,
+      /^Basic realm="MServe"(\s*,\s*charset="UTF-8")?$/i.test(reply.headers['www-authenticate'] ?? '')
+        ? 'Basic realm="MServe"'
+        : reply.headers['www-authenticate'],
+    ];
     expect(challenge(await dav(app.baseUrl, undefined, 'PROPFIND', '/dav/', { headers: { depth: '0' } }))).toEqual([401, 'Basic realm="MServe"']);
     expect(challenge(await dav(app.baseUrl, 'not-a-key', 'PROPFIND', '/dav/', { headers: { depth: '0' } }))).toEqual([401, 'Basic realm="MServe"']);
     expect(challenge(await dav(app.baseUrl, `msk_${'A'.repeat(43)}`, 'GET', davPath('top.txt')))).toEqual([401, 'Basic realm="MServe"']);
     // the user name does not matter, only the password
     const derived = await customer.post('/keys', { roles: ['servicecustomer'], label: 'to revoke' });
     const key = derived.body.key as string;
-    const asUser = (user: string) => dav(app.baseUrl, undefined, 'PROPFIND', '/dav/', { headers: { depth: '0', authorization: `Basic ${Buffer.from(`${user}:${key}`).toString('base64')}` } });
+    const asUser = (user: string) =>
+      dav(app.baseUrl, undefined, 'PROPFIND', '/dav/', { headers: { depth: '0', authorization: `Basic ${Buffer.from(`${user}:${key}`).toString('base64')}` } });
     expect((await asUser('anyone')).status).toBe(207);
     expect((await asUser('')).status).toBe(207);
     // keep-alive too: the revocation holds on an open connection

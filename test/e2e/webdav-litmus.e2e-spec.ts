@@ -55,7 +55,11 @@ describe('WebDAV: litmus 0.13', () => {
       log += `\n===== litmus TESTS=${suite} (exit ${run.code}) =====\n${output}`;
       const summary = summaries(output).find((candidate) => candidate.suite === suite);
       // for each failed test, the request/response trace litmus wrote to debug.log (evidence for the server's author)
-      const failed = output.split('\n').filter((line) => /\bFAIL\b/.test(line)).map((line) => /\d+\. (\w+)/.exec(line)?.[1]).filter((name): name is string => !!name);
+      const failed = output
+        .split('\n')
+        .filter((line) => /\bFAIL\b/.test(line))
+        .map((line) => /\d+\. (\w+)/.exec(line)?.[1])
+        .filter((name): name is string => !!name);
       const debugLog = join(work, 'debug.log');
       if (failed.length && existsSync(debugLog)) {
         const trace = readFileSync(debugLog, 'latin1');

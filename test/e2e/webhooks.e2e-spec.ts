@@ -37,7 +37,8 @@ describe('webhooks and web tasks', () => {
         }
         if (request.url === '/held') {
           const etag = '"held-1"';
-          const answer = () => (request.headers['if-none-match'] === etag ? response.writeHead(304, { etag }).end() : response.writeHead(200, { etag }).end('held v1'));
+          const answer = () =>
+            request.headers['if-none-match'] === etag ? response.writeHead(304, { etag }).end() : response.writeHead(200, { etag }).end('held v1');
           return void (hold ? hold.then(answer) : answer());
         }
         if (request.url === '/moved') return void response.writeHead(302, { location: '/source.bin' }).end();
@@ -53,7 +54,11 @@ describe('webhooks and web tasks', () => {
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     app = await startTestApp({ OUTBOUND_ALLOW_PRIVATE: 'true' });
     admin = new Client(app.api, app.adminKey);
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, OUTBOUND_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'warn' }, ['--queues', 'normal:2']);
+    worker = startRole(
+      'worker',
+      { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, OUTBOUND_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'warn' },
+      ['--queues', 'normal:2'],
+    );
   });
   afterAll(async () => {
     worker.kill('SIGTERM');
@@ -75,7 +80,9 @@ describe('webhooks and web tasks', () => {
     await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [{ task: 'md5' }] } });
     expect((await customer.post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/hook` })).status).toBe(403);
     expect((await serviceAdmin.post(`/services/${tenant.serviceId}/webhooks`, { url: 'ftp://example.org/x' })).status).toBe(400);
-    expect((await serviceAdmin.post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/hook`, events: ['running'] })).body.errors).toEqual(['events: running is not a final job state']);
+    expect((await serviceAdmin.post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/hook`, events: ['running'] })).body.errors).toEqual([
+      'events: running is not a final job state',
+    ]);
     const hook = await serviceAdmin.post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/hook` });
     expect(hook.status).toBe(201);
     expect(hook.body).toMatchObject({ url: `${base}/hook`, events: ['succeeded', 'failed'], secret: expect.stringMatching(/^whsec_/) });
@@ -92,7 +99,11 @@ describe('webhooks and web tasks', () => {
     const [failed, accepted] = deliveries;
     expect(failed.headers['idempotency-key']).toBe(accepted.headers['idempotency-key']);
     const event = JSON.parse(accepted.body);
-    expect(event).toMatchObject({ type: 'job.succeeded', serviceId: tenant.serviceId, data: { job: { task: 'md5', state: 'succeeded', mfileIds: [file.body.id] } } });
+    expect(event).toMatchObject({
+      type: 'job.succeeded',
+      serviceId: tenant.serviceId,
+      data: { job: { task: 'md5', state: 'succeeded', mfileIds: [file.body.id] } },
+    });
     const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(accepted.headers['mserve-signature']))!;
     expect(v1).toBe(createHmac('sha256', hook.body.secret).update(`${t}.${accepted.body}`).digest('hex'));
     expect(Math.abs(Date.now() / 1000 - Number(t))).toBeLessThan(120);
@@ -100,7 +111,8 @@ describe('webhooks and web tasks', () => {
     expect((await serviceAdmin.delete(`/services/${tenant.serviceId}/webhooks/${hook.body.id}`)).status).toBe(204);
     expect((await serviceAdmin.delete(`/services/${tenant.serviceId}/webhooks/${hook.body.id}`)).status).toBe(404);
     // a malformed id names no webhook either (it reached PostgreSQL as a uuid and was a 500)
-    for (const id of ['not-a-uuid', `${hook.body.id}x`, '%20']) expect((await serviceAdmin.delete(`/services/${tenant.serviceId}/webhooks/${id}`)).status).toBe(404);
+    for (const id of ['not-a-uuid', `${hook.body.id}x`, '%20'])
+      expect((await serviceAdmin.delete(`/services/${tenant.serviceId}/webhooks/${id}`)).status).toBe(404);
   }, 60_000);
 
   it('the webhook task calls a registered webhook with the Mfile and records the answer', async () => {
@@ -121,7 +133,10 @@ describe('webhooks and web tasks', () => {
     const other = await makeTenant(admin);
     const foreign = await admin.as(other.serviceAdminKey).post(`/services/${other.serviceId}/webhooks`, { url: `${base}/classify`, events: [] });
     const stolen = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'webhook', options: { webhookId: foreign.body.id } });
-    expect(await finished(customer, stolen.body.id)).toMatchObject({ state: 'failed', error: expect.stringContaining("is not one of this service's webhooks") });
+    expect(await finished(customer, stolen.body.id)).toMatchObject({
+      state: 'failed',
+      error: expect.stringContaining("is not one of this service's webhooks"),
+    });
   }, 60_000);
 
   it('fetch-url pulls new content conditionally (ETag), follows redirects, meters it, and fails clearly on a 404', async () => {
@@ -129,8 +144,12 @@ describe('webhooks and web tasks', () => {
     const customer = admin.as(tenant.customerKey);
     await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
     const file = await customer.upload(tenant.serviceId, 'mirror.bin', Buffer.from('placeholder'));
-    const run = async (url: string) => finished(customer, (await customer.post('/jobs', { mfileIds: [file.body.id], task: 'fetch-url', options: { url } })).body.id);
-    const content = async () => Buffer.from(await (await fetch(`${app.api}/mfiles/${file.body.id}/content`, { headers: { authorization: `Bearer ${tenant.customerKey}` } })).arrayBuffer()).toString();
+    const run = async (url: string) =>
+      finished(customer, (await customer.post('/jobs', { mfileIds: [file.body.id], task: 'fetch-url', options: { url } })).body.id);
+    const content = async () =>
+      Buffer.from(
+        await (await fetch(`${app.api}/mfiles/${file.body.id}/content`, { headers: { authorization: `Bearer ${tenant.customerKey}` } })).arrayBuffer(),
+      ).toString();
 
     const first = await run(`${base}/moved`);
     expect(first).toMatchObject({ state: 'succeeded', result: { status: 200, changed: true, size: source.length } });
@@ -142,8 +161,14 @@ describe('webhooks and web tasks', () => {
     expect((await run(`${base}/source.bin`)).result).toMatchObject({ status: 200, changed: true, size: source.length });
     expect(await content()).toBe('version two, longer');
     const mfile = (await customer.get(`/mfiles/${file.body.id}`)).body;
-    expect(mfile).toMatchObject({ size: source.length, sha256: createHash('sha256').update(source).digest('hex'), metadata: { source: { url: `${base}/source.bin` } } });
-    const [{ ingest }] = await app.dataSource.query("SELECT COALESCE(SUM(value), 0)::float AS ingest FROM usage WHERE resource_id = $1 AND metric = 'ingest'", [file.body.id]);
+    expect(mfile).toMatchObject({
+      size: source.length,
+      sha256: createHash('sha256').update(source).digest('hex'),
+      metadata: { source: { url: `${base}/source.bin` } },
+    });
+    const [{ ingest }] = await app.dataSource.query("SELECT COALESCE(SUM(value), 0)::float AS ingest FROM usage WHERE resource_id = $1 AND metric = 'ingest'", [
+      file.body.id,
+    ]);
     expect(ingest).toBe('placeholder'.length + 'version one'.length + source.length);
     expect(await run(`${base}/missing`)).toMatchObject({ state: 'failed', error: `${base}/missing answered 404` });
     // the disk quota holds for fetched content as for uploads
@@ -169,7 +194,9 @@ describe('webhooks and web tasks', () => {
     const asked = received.filter((hit) => hit.path === '/held').length;
     const job = await run();
     await eventually(async () => received.filter((hit) => hit.path === '/held').length > asked || undefined, 'the task to ask the server');
-    expect((await customer.put(`/mfiles/${file.body.id}/content`, Buffer.from('edited by hand'), { 'content-type': 'application/octet-stream' })).status).toBe(200);
+    expect((await customer.put(`/mfiles/${file.body.id}/content`, Buffer.from('edited by hand'), { 'content-type': 'application/octet-stream' })).status).toBe(
+      200,
+    );
     release();
     hold = undefined;
     // the task saw the old bytes unchanged upstream (304); that says nothing about the bytes the file holds now
@@ -195,7 +222,9 @@ describe('webhooks and web tasks', () => {
       const refused = await strictAdmin.as(tenant.serviceAdminKey).post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/hook` });
       expect(refused.status).toBe(400);
       expect(refused.body.detail).toContain('private, loopback or link-local');
-      const metadata = await strictAdmin.as(tenant.serviceAdminKey).post(`/services/${tenant.serviceId}/webhooks`, { url: 'http://169.254.169.254/latest/meta-data' });
+      const metadata = await strictAdmin
+        .as(tenant.serviceAdminKey)
+        .post(`/services/${tenant.serviceId}/webhooks`, { url: 'http://169.254.169.254/latest/meta-data' });
       expect(metadata.status).toBe(400);
     } finally {
       await strict.close();

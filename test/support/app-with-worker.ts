@@ -40,7 +40,10 @@ export function appWithWorker(scratchPrefix: string, queues = 'normal:4,priority
     env.app = await startTestApp();
     env.admin = new Client(env.app.api, env.app.adminKey);
     env.work = mkdtempSync(join(tmpdir(), scratchPrefix));
-    env.worker = startRole('worker', { STORAGE_DIR: env.app.config.storageDir, QUEUE_PREFIX: env.app.config.queuePrefix, LOG_LEVEL: 'warn' }, ['--queues', queues]);
+    env.worker = startRole('worker', { STORAGE_DIR: env.app.config.storageDir, QUEUE_PREFIX: env.app.config.queuePrefix, LOG_LEVEL: 'warn' }, [
+      '--queues',
+      queues,
+    ]);
   });
   afterAll(async () => {
     if (env.worker?.exitCode === null) env.worker.kill('SIGKILL');

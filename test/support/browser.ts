@@ -11,7 +11,16 @@ export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
   });
 }
 
@@ -48,8 +57,15 @@ const openContexts = new Set<BrowserContext>();
 };
 
 /** A fresh browser context (no cookies) with a laptop-sized window; console errors are collected for assertions. */
-export async function newContext(browser: Browser, baseUrl: string, options: { width?: number; height?: number } = {}): Promise<BrowserContext & { consoleErrors: string[] }> {
-  const context = (await browser.newContext({ baseURL: baseUrl, viewport: { width: options.width ?? 1280, height: options.height ?? 860 } })) as BrowserContext & { consoleErrors: string[] };
+export async function newContext(
+  browser: Browser,
+  baseUrl: string,
+  options: { width?: number; height?: number } = {},
+): Promise<BrowserContext & { consoleErrors: string[] }> {
+  const context = (await browser.newContext({
+    baseURL: baseUrl,
+    viewport: { width: options.width ?? 1280, height: options.height ?? 860 },
+  })) as BrowserContext & { consoleErrors: string[] };
   openContexts.add(context);
   context.on('close', () => openContexts.delete(context));
   context.consoleErrors = [];

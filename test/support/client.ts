@@ -20,7 +20,7 @@ export class Client {
     const init: RequestInit & { duplex?: string } = { method, headers: { ...headers } };
     if (this.key) (init.headers as Record<string, string>).authorization = `Bearer ${this.key}`;
     if (body instanceof Uint8Array || body instanceof FormData || typeof body === 'string' || body instanceof ReadableStream) {
-      init.body = body as RequestInit["body"];
+      init.body = body as RequestInit['body'];
       if (body instanceof ReadableStream) init.duplex = 'half';
     } else if (body !== undefined) {
       init.body = JSON.stringify(body);
@@ -58,7 +58,12 @@ export class Client {
 }
 
 /** Uploads files with `concurrency` requests at once; every one must be stored (201). Name → the new Mfile. */
-export async function uploadAll(client: Client, serviceId: string, files: ReadonlyArray<{ name: string; bytes: Uint8Array }>, concurrency: number): Promise<Map<string, { id: string }>> {
+export async function uploadAll(
+  client: Client,
+  serviceId: string,
+  files: ReadonlyArray<{ name: string; bytes: Uint8Array }>,
+  concurrency: number,
+): Promise<Map<string, { id: string }>> {
   const stored = new Map<string, { id: string }>();
   const queue = [...files];
   await Promise.all(

@@ -55,7 +55,10 @@ export function dav(baseUrl: string, key: string | undefined, method: string, ta
         resolve({ status: res.statusCode!, statusMessage: res.statusMessage ?? '', headers: res.headers, body, text: body.toString('utf8') });
       });
     });
-    const timer = setTimeout(() => req.destroy(new Error(`no answer to ${method} ${target.slice(0, 200)} within ${options.timeoutMs ?? 60_000} ms`)), options.timeoutMs ?? 60_000);
+    const timer = setTimeout(
+      () => req.destroy(new Error(`no answer to ${method} ${target.slice(0, 200)} within ${options.timeoutMs ?? 60_000} ms`)),
+      options.timeoutMs ?? 60_000,
+    );
     req.on('error', (error) => {
       clearTimeout(timer);
       reject(error);
@@ -139,7 +142,9 @@ export async function allPages<T = any>(client: Client, path: string): Promise<T
   let cursor: string | null = null;
   do {
     const separator = path.includes('?') ? '&' : '?';
-    const reply: { status: number; text: string; body: any } = await client.get(`${path}${separator}limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const reply: { status: number; text: string; body: any } = await client.get(
+      `${path}${separator}limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
     if (reply.status !== 200) throw new Error(`GET ${path}: ${reply.status} ${reply.text}`);
     items.push(...reply.body.items);
     cursor = reply.body.nextCursor;

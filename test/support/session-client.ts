@@ -11,7 +11,12 @@ export class SessionClient {
 
   constructor(readonly api: string) {}
 
-  async request<T = any>(method: string, path: string, body?: unknown, options: { csrf?: string | null; keyId?: string | null; headers?: Record<string, string> } = {}): Promise<Reply<T>> {
+  async request<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { csrf?: string | null; keyId?: string | null; headers?: Record<string, string> } = {},
+  ): Promise<Reply<T>> {
     const headers: Record<string, string> = { ...options.headers };
     if (this.cookie) headers.cookie = this.cookie;
     const csrf = options.csrf === undefined ? this.csrf : options.csrf;

@@ -5,7 +5,18 @@ import { uuidv7 } from '../../src/database/uuid';
 import { Client, makeTenant } from './client';
 import { TestApp } from './test-app';
 
-export const ROLE_KEYS = ['admin', 'containeradmin', 'serviceadmin', 'servicecustomer', 'mfileowner', 'mfilereadwrite', 'mfilereadonly', 'jobowner', 'jobreadonly', 'outsider'] as const;
+export const ROLE_KEYS = [
+  'admin',
+  'containeradmin',
+  'serviceadmin',
+  'servicecustomer',
+  'mfileowner',
+  'mfilereadwrite',
+  'mfilereadonly',
+  'jobowner',
+  'jobreadonly',
+  'outsider',
+] as const;
 export type RoleKey = (typeof ROLE_KEYS)[number];
 
 /**
@@ -21,13 +32,24 @@ export async function buildWorld(app: TestApp) {
   const sub = await customer.post(`/mfolders/${folder.body.id}/mfolders`, { name: 'Sub' });
   const mfile = await customer.upload(tenant.serviceId, 'm.txt', new TextEncoder().encode('hello world\n'), `?folderId=${folder.body.id}`);
   const job = await customer.post('/jobs', { mfileIds: [mfile.body.id], task: 'md5' });
-  if (folder.status !== 201 || sub.status !== 201 || mfile.status !== 201 || job.status !== 201) throw new Error(`world: ${folder.text} ${sub.text} ${mfile.text} ${job.text}`);
+  if (folder.status !== 201 || sub.status !== 201 || mfile.status !== 201 || job.status !== 201)
+    throw new Error(`world: ${folder.text} ${sub.text} ${mfile.text} ${job.text}`);
   // A file output, as a worker would record it (the output-producing tasks arrive with the task engine).
   const blob = await app.app.get(ContentStore).receive(Readable.from([Buffer.from('output bytes')]), { maxBytes: 1024 });
   const outputId = uuidv7();
   await app.dataSource.getRepository(JobOutput).insert({
-    id: outputId, containerId: tenant.containerId, serviceId: tenant.serviceId, jobId: job.body.id, name: `out-${outputId.slice(-6)}.txt`,
-    mimetype: 'text/plain', size: blob.size, sha256: blob.sha256, md5: blob.md5, blobKey: blob.blobKey, data: null, mfileId: null,
+    id: outputId,
+    containerId: tenant.containerId,
+    serviceId: tenant.serviceId,
+    jobId: job.body.id,
+    name: `out-${outputId.slice(-6)}.txt`,
+    mimetype: 'text/plain',
+    size: blob.size,
+    sha256: blob.sha256,
+    md5: blob.md5,
+    blobKey: blob.blobKey,
+    data: null,
+    mfileId: null,
   });
   const owner = admin.as(mfile.body.key);
   const derive = async (from: Client, roles: string[], type: string, id: string) => {
@@ -36,7 +58,16 @@ export async function buildWorld(app: TestApp) {
     return reply.body.key as string;
   };
   const outsider = await makeTenant(admin);
-  const ids = { C: tenant.containerId, S: tenant.serviceId, R: tenant.rootFolderId, F: folder.body.id, Sub: sub.body.id, M: mfile.body.id, J: job.body.id, O: outputId };
+  const ids = {
+    C: tenant.containerId,
+    S: tenant.serviceId,
+    R: tenant.rootFolderId,
+    F: folder.body.id,
+    Sub: sub.body.id,
+    M: mfile.body.id,
+    J: job.body.id,
+    O: outputId,
+  };
   const keys: Record<RoleKey, string> = {
     admin: app.adminKey,
     containeradmin: tenant.containerKey,
@@ -50,8 +81,16 @@ export async function buildWorld(app: TestApp) {
     outsider: outsider.containerKey,
   };
   const keyResource: Record<RoleKey, string | null> = {
-    admin: null, containeradmin: ids.C, serviceadmin: ids.S, servicecustomer: ids.S, mfileowner: ids.M, mfilereadwrite: ids.M,
-    mfilereadonly: ids.M, jobowner: ids.J, jobreadonly: ids.J, outsider: outsider.containerId,
+    admin: null,
+    containeradmin: ids.C,
+    serviceadmin: ids.S,
+    servicecustomer: ids.S,
+    mfileowner: ids.M,
+    mfilereadwrite: ids.M,
+    mfilereadonly: ids.M,
+    jobowner: ids.J,
+    jobreadonly: ids.J,
+    outsider: outsider.containerId,
   };
   const ancestors: Record<keyof typeof ids, string[]> = {
     C: [ids.C],

@@ -15,7 +15,10 @@ export interface Problem {
 }
 
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly problem: Problem) {
+  constructor(
+    readonly status: number,
+    readonly problem: Problem,
+  ) {
     super(problem.detail ?? problem.title ?? `HTTP ${status}`);
   }
 }
@@ -127,7 +130,11 @@ async function problemOf(response: Response): Promise<Problem> {
 
 export async function request(path: string, options: RequestOptions = {}): Promise<Response> {
   const method = options.method ?? 'GET';
-  const headers: Record<string, string> = { Accept: 'application/json', ...authHeaders(method, options.keyId === undefined ? actingKey.value?.id : (options.keyId ?? undefined)), ...options.headers };
+  const headers: Record<string, string> = {
+    Accept: 'application/json',
+    ...authHeaders(method, options.keyId === undefined ? actingKey.value?.id : (options.keyId ?? undefined)),
+    ...options.headers,
+  };
   let body: BodyInit | undefined;
   if (options.body instanceof Blob || options.body instanceof FormData || typeof options.body === 'string') body = options.body;
   else if (options.body !== undefined) {

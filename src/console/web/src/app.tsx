@@ -24,7 +24,12 @@ export function App() {
   useEffect(() => {
     void refreshSession().catch(() => undefined);
   }, []);
-  if (!session.value) return <p class="loading" role="status">Loading MServe…</p>;
+  if (!session.value)
+    return (
+      <p class="loading" role="status">
+        Loading MServe…
+      </p>
+    );
   return (
     // links into the API (downloads, the OpenID Connect redirect) are real page loads, not client routes
     <LocationProvider scope={/^\/(?!api\/|dav\/)/}>

@@ -16,7 +16,10 @@ describe('keyset paging on the client', () => {
     const uploaded = { id: 'c', v: 1 };
     const shown = upsertFirst([a, b], uploaded);
     expect(shown.map((item) => item.id)).toEqual(['c', 'a', 'b']);
-    const merged = appendPage(shown, [{ id: 'c', v: 2 }, { id: 'd', v: 1 }]);
+    const merged = appendPage(shown, [
+      { id: 'c', v: 2 },
+      { id: 'd', v: 1 },
+    ]);
     expect(merged.map((item) => item.id)).toEqual(['c', 'a', 'b', 'd']);
     expect(merged[0].v).toBe(2);
   });
@@ -30,7 +33,15 @@ describe('keyset paging on the client', () => {
 });
 
 describe('files', () => {
-  const rendition = (jobOutputId: string) => ({ jobOutputId, jobId: 'j', mimetype: 'image/jpeg', size: 10, width: 210, height: 128, url: `/api/v1/joboutputs/${jobOutputId}/content` });
+  const rendition = (jobOutputId: string) => ({
+    jobOutputId,
+    jobId: 'j',
+    mimetype: 'image/jpeg',
+    size: 10,
+    width: 210,
+    height: 128,
+    url: `/api/v1/joboutputs/${jobOutputId}/content`,
+  });
 
   it('shows a thumbnail first, a poster when there is no thumbnail, nothing without renditions', () => {
     expect(previewOf({ metadata: { renditions: { poster: rendition('p'), thumbnail: rendition('t') } } })?.jobOutputId).toBe('t');
@@ -80,19 +91,32 @@ describe('files', () => {
 
 describe('upload errors', () => {
   it('shows the problem detail the api sent, not the client library message', () => {
-    const body = JSON.stringify({ type: 'insufficient-storage', title: 'Insufficient Storage', status: 507, detail: 'storing 10 more bytes would exceed the service disk quota (limit 5 bytes, 0 in use)' });
+    const body = JSON.stringify({
+      type: 'insufficient-storage',
+      title: 'Insufficient Storage',
+      status: 507,
+      detail: 'storing 10 more bytes would exceed the service disk quota (limit 5 bytes, 0 in use)',
+    });
     const text = describeUploadProblem(problemFromResponse(507, body));
     expect(text).toBe('Insufficient Storage (507): storing 10 more bytes would exceed the service disk quota (limit 5 bytes, 0 in use)');
   });
 
   it('says when a monthly quota frees up again', () => {
-    const body = JSON.stringify({ title: 'Too Many Requests', detail: 'ingesting 1 more bytes would exceed the monthly ingest quota', retryAfterSeconds: 7200 });
-    expect(describeUploadProblem(problemFromResponse(429, body))).toBe('Too Many Requests (429): ingesting 1 more bytes would exceed the monthly ingest quota. Try again in 2 h.');
+    const body = JSON.stringify({
+      title: 'Too Many Requests',
+      detail: 'ingesting 1 more bytes would exceed the monthly ingest quota',
+      retryAfterSeconds: 7200,
+    });
+    expect(describeUploadProblem(problemFromResponse(429, body))).toBe(
+      'Too Many Requests (429): ingesting 1 more bytes would exceed the monthly ingest quota. Try again in 2 h.',
+    );
     expect(describeUploadProblem(problemFromResponse(429, '{}', '90'))).toMatch(/Try again in 2 min\./);
   });
 
   it('explains a response that is not a problem', () => {
-    expect(describeUploadProblem(problemFromResponse(502, '<html>Bad gateway</html>'))).toBe('Server error (502): the server could not take the upload right now; retry in a moment');
+    expect(describeUploadProblem(problemFromResponse(502, '<html>Bad gateway</html>'))).toBe(
+      'Server error (502): the server could not take the upload right now; retry in a moment',
+    );
     expect(describeUploadProblem(problemFromResponse(400, 'Upload-Length is required'))).toBe('Error (400): Upload-Length is required');
     expect(describeUploadProblem(problemFromResponse(401, ''))).toMatch(/^Unauthorized \(401\): the session ended/);
   });
@@ -111,7 +135,12 @@ describe('upload errors', () => {
   });
 
   it('recognises a name held by another unfinished upload, and nothing else', () => {
-    const held = JSON.stringify({ type: 'conflict', status: 409, detail: 'an upload of "a.jpg" into this folder is already in progress', existing: { type: 'upload', id: '0194-up' } });
+    const held = JSON.stringify({
+      type: 'conflict',
+      status: 409,
+      detail: 'an upload of "a.jpg" into this folder is already in progress',
+      existing: { type: 'upload', id: '0194-up' },
+    });
     expect(pendingUploadOf(409, held)).toBe('0194-up');
     expect(pendingUploadOf(409, JSON.stringify({ type: 'conflict', existing: { type: 'mfile', id: 'm1' } }))).toBeNull();
     expect(pendingUploadOf(409, JSON.stringify({ type: 'offset-mismatch', offset: 3 }))).toBeNull();

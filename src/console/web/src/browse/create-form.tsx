@@ -57,7 +57,9 @@ export function CreateNamedForm<T>({
           Description <small>(optional)</small>
           <input value={description} maxLength={4000} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />
         </label>
-        <button type="submit" disabled={busy}>{busy ? 'Creating…' : submitLabel}</button>
+        <button type="submit" disabled={busy}>
+          {busy ? 'Creating…' : submitLabel}
+        </button>
       </form>
     </Card>
   );

@@ -79,11 +79,19 @@ function FileTable({ files, pending, fresh }: FileViewProps) {
         <caption class="sr-only">Files</caption>
         <thead>
           <tr>
-            <th scope="col" class="preview-col"><span class="sr-only">Preview</span></th>
+            <th scope="col" class="preview-col">
+              <span class="sr-only">Preview</span>
+            </th>
             <th scope="col">Name</th>
-            <th scope="col" class="optional">Type</th>
-            <th scope="col" class="num">Size</th>
-            <th scope="col" class="optional">Uploaded</th>
+            <th scope="col" class="optional">
+              Type
+            </th>
+            <th scope="col" class="num">
+              Size
+            </th>
+            <th scope="col" class="optional">
+              Uploaded
+            </th>
           </tr>
         </thead>
         <tbody>

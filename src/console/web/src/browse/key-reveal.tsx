@@ -49,13 +49,31 @@ function SecretField({ item, index }: { item: RevealedKey; index: number }) {
     <div class="key-reveal-item">
       <label for={id}>{item.label}</label>
       <div class="key-reveal-row">
-        <input id={id} class="secret" readOnly value={item.secret} spellcheck={false} autoComplete="off" onFocus={(e) => (e.target as HTMLInputElement).select()} />
-        <button type="button" onClick={() => copy(item.secret, 'Key')}>Copy key</button>
-        <button type="button" class="secondary" onClick={() => copy(link, 'Share link')}>Copy share link</button>
-        {!added && <button type="button" class="secondary" onClick={keep}>{session.value?.user ? 'Save to my wallet' : 'Add to my keys'}</button>}
+        <input
+          id={id}
+          class="secret"
+          readOnly
+          value={item.secret}
+          spellcheck={false}
+          autoComplete="off"
+          onFocus={(e) => (e.target as HTMLInputElement).select()}
+        />
+        <button type="button" onClick={() => copy(item.secret, 'Key')}>
+          Copy key
+        </button>
+        <button type="button" class="secondary" onClick={() => copy(link, 'Share link')}>
+          Copy share link
+        </button>
+        {!added && (
+          <button type="button" class="secondary" onClick={keep}>
+            {session.value?.user ? 'Save to my wallet' : 'Add to my keys'}
+          </button>
+        )}
       </div>
       {item.hint && <small>{item.hint}</small>}
-      <p class="muted key-reveal-status" role="status" aria-live="polite">{status}</p>
+      <p class="muted key-reveal-status" role="status" aria-live="polite">
+        {status}
+      </p>
       <ErrorNotice error={error} onDismiss={() => setError(null)} />
     </div>
   );
@@ -68,11 +86,15 @@ export function KeyReveal({ title, keys, onDone }: { title: string; keys: Reveal
       <header>
         <h2 id="key-reveal-title">{title}</h2>
       </header>
-      <p class="notice key-warning">Copy {keys.length > 1 ? 'these keys' : 'this key'} now: MServe stores only a hash and cannot show {keys.length > 1 ? 'them' : 'it'} again.</p>
+      <p class="notice key-warning">
+        Copy {keys.length > 1 ? 'these keys' : 'this key'} now: MServe stores only a hash and cannot show {keys.length > 1 ? 'them' : 'it'} again.
+      </p>
       {keys.map((item, index) => (
         <SecretField key={item.secret} item={item} index={index} />
       ))}
-      <button type="button" onClick={onDone}>I have saved {keys.length > 1 ? 'them' : 'it'}</button>
+      <button type="button" onClick={onDone}>
+        I have saved {keys.length > 1 ? 'them' : 'it'}
+      </button>
     </section>
   );
 }

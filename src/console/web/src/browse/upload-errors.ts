@@ -57,7 +57,10 @@ export function shouldRetryUpload(status: number, problemType?: string): boolean
 /** Human text for a problem, naming the quota or state that refused it. */
 export function describeUploadProblem(problem: UploadProblem): string {
   const detail = (problem.detail ?? '').trim();
-  const retry = typeof problem.retryAfterSeconds === 'number' && problem.retryAfterSeconds > 0 ? `${detail && !/[.!?]$/.test(detail) ? '.' : ''} Try again in ${formatWait(problem.retryAfterSeconds)}.` : '';
+  const retry =
+    typeof problem.retryAfterSeconds === 'number' && problem.retryAfterSeconds > 0
+      ? `${detail && !/[.!?]$/.test(detail) ? '.' : ''} Try again in ${formatWait(problem.retryAfterSeconds)}.`
+      : '';
   return `${problem.title ?? 'Error'} (${problem.status}): ${detail}${retry}`.trim();
 }
 

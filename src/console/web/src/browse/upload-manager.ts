@@ -215,7 +215,10 @@ function fail(id: string, error: Error | DetailedError): void {
   const response = error instanceof DetailedError ? error.originalResponse : null;
   const blockedBy = response ? pendingUploadOf(response.getStatus(), response.getBody()) : null;
   if (blockedBy) {
-    failWith(id, 'Another upload of this name into this folder is unfinished (started in another tab or browser, or by someone else). Discard it to send this file instead, or wait for it to finish.');
+    failWith(
+      id,
+      'Another upload of this name into this folder is unfinished (started in another tab or browser, or by someone else). Discard it to send this file instead, or wait for it to finish.',
+    );
     update(id, { blockedBy });
   } else if (response) failWith(id, describeUploadProblem(problemFromResponse(response.getStatus(), response.getBody(), response.getHeader('Retry-After'))));
   else failWith(id, `The connection to the server was lost (${error.message.replace(/^tus: /, '')}). Resume to continue where it stopped.`);

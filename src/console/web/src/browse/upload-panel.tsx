@@ -1,7 +1,18 @@
 import { useState } from 'preact/hooks';
 import { formatBytes } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
-import { cancelUpload, clearFinished, discardBlockingUpload, itemPercent, pauseUpload, resumeUpload, uploads, uploadTotals, type UploadItem, type UploadState } from './upload-manager';
+import {
+  cancelUpload,
+  clearFinished,
+  discardBlockingUpload,
+  itemPercent,
+  pauseUpload,
+  resumeUpload,
+  uploads,
+  uploadTotals,
+  type UploadItem,
+  type UploadState,
+} from './upload-manager';
 
 const STATE_LABEL: Record<UploadState, string> = {
   queued: 'Waiting',
@@ -20,20 +31,26 @@ function UploadRow({ item }: { item: UploadItem }) {
   return (
     <li class={`upload-item upload-${item.state}`} data-upload-name={item.name} data-state={item.state}>
       <div class="upload-head">
-        <span class="upload-name" id={`${id}-name`}>{item.name}</span>
+        <span class="upload-name" id={`${id}-name`}>
+          {item.name}
+        </span>
         <span class="muted">{formatBytes(item.size)}</span>
         <span class="upload-state">{STATE_LABEL[item.state]}</span>
       </div>
       <div class="progress-row">
         <progress id={id} max={100} value={value} aria-label={`Upload of ${item.name}`} aria-valuetext={`${value} %`} />
-        <span class="pct" aria-hidden="true">{value} %</span>
+        <span class="pct" aria-hidden="true">
+          {value} %
+        </span>
       </div>
       {item.error && (
         <p class="field-error upload-error" role="alert">
           {item.error}
         </p>
       )}
-      {!item.resumable && running && <small class="muted">This key reaches only this folder: the upload cannot be paused (resumable uploads need a key for the whole service).</small>}
+      {!item.resumable && running && (
+        <small class="muted">This key reaches only this folder: the upload cannot be paused (resumable uploads need a key for the whole service).</small>
+      )}
       {item.state !== 'done' && item.state !== 'cancelled' && (
         <div class="actions">
           {item.resumable && running && (
@@ -47,7 +64,12 @@ function UploadRow({ item }: { item: UploadItem }) {
             </button>
           )}
           {item.state === 'failed' && item.blockedBy && (
-            <button type="button" class="secondary" onClick={() => setConfirming(true)} aria-label={`Discard the other upload of ${item.name} and send this one`}>
+            <button
+              type="button"
+              class="secondary"
+              onClick={() => setConfirming(true)}
+              aria-label={`Discard the other upload of ${item.name} and send this one`}
+            >
               Discard the other upload
             </button>
           )}
@@ -72,7 +94,10 @@ function UploadRow({ item }: { item: UploadItem }) {
         }}
         onClose={() => setConfirming(false)}
       >
-        <p>An unfinished upload of “{item.name}” into this folder holds the name: it may be running in another tab or browser, perhaps someone else’s. Its bytes are deleted and it cannot be resumed; this file is sent instead.</p>
+        <p>
+          An unfinished upload of “{item.name}” into this folder holds the name: it may be running in another tab or browser, perhaps someone else’s. Its bytes
+          are deleted and it cannot be resumed; this file is sent instead.
+        </p>
       </ConfirmDialog>
     </li>
   );
@@ -100,7 +125,9 @@ export function UploadPanel() {
         </label>
         <div class="progress-row">
           <progress id="upload-overall" max={100} value={totals.percent} aria-valuetext={`${totals.percent} %`} />
-          <span class="pct" aria-hidden="true">{totals.percent} %</span>
+          <span class="pct" aria-hidden="true">
+            {totals.percent} %
+          </span>
         </div>
         <p class="sr-only" role="status" aria-live="polite">
           {totals.active === 0 ? `${totals.done} of ${totals.files} files uploaded${totals.failed ? `, ${totals.failed} failed` : ''}.` : ''}

@@ -47,7 +47,10 @@ export function useFolderListing({ folder, service }: { folder: Mfolder; service
     (cursor) => api<Page<Mfile>>(wholeService ? `/services/${service!.id}/mfiles` : `/mfolders/${folder.id}/mfiles`, { query: { ...query, cursor } }),
     [folder.id, name, mimetype, sort, wholeService],
   );
-  const folders = usePaged<Mfolder>((cursor) => api<Page<Mfolder>>(`/mfolders/${folder.id}/mfolders`, { query: { name, cursor, limit: FOLDER_PAGE } }), [folder.id, name]);
+  const folders = usePaged<Mfolder>(
+    (cursor) => api<Page<Mfolder>>(`/mfolders/${folder.id}/mfolders`, { query: { name, cursor, limit: FOLDER_PAGE } }),
+    [folder.id, name],
+  );
   return {
     name,
     setName,

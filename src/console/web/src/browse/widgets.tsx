@@ -21,7 +21,17 @@ export function LoadMore<T>({ paged, noun }: { paged: Paged<T>; noun: [singular:
 }
 
 /** A search box that applies what was typed after a short pause (and at once on Enter). */
-export function SearchField({ label, value, onChange, placeholder }: { label: string; value: string; onChange: (value: string) => void; placeholder?: string }) {
+export function SearchField({
+  label,
+  value,
+  onChange,
+  placeholder,
+}: {
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  placeholder?: string;
+}) {
   const [text, setText] = useState(value);
   useEffect(() => setText(value), [value]);
   useEffect(() => {
@@ -60,7 +70,13 @@ export function Breadcrumbs({ items }: { items: Crumb[] }) {
     <nav aria-label="Breadcrumbs">
       <ol class="breadcrumbs">
         {items.map((item, index) => (
-          <li key={index}>{item.href && index < items.length - 1 ? <a href={item.href}>{item.label}</a> : <span aria-current={index === items.length - 1 ? 'page' : undefined}>{item.label}</span>}</li>
+          <li key={index}>
+            {item.href && index < items.length - 1 ? (
+              <a href={item.href}>{item.label}</a>
+            ) : (
+              <span aria-current={index === items.length - 1 ? 'page' : undefined}>{item.label}</span>
+            )}
+          </li>
         ))}
       </ol>
     </nav>
@@ -75,7 +91,19 @@ export function Badge({ children, tone = 'muted' }: { children: ComponentChildre
  * A labelled input with its error below it, outside the label (so the input's accessible name stays its label, and
  * the error is its description). The input must carry `id` and, when there is an error, `aria-describedby={id}-error`.
  */
-export function Field({ id, label, error, children, class: className }: { id: string; label: ComponentChildren; error?: string | null; children: ComponentChildren; class?: string }) {
+export function Field({
+  id,
+  label,
+  error,
+  children,
+  class: className,
+}: {
+  id: string;
+  label: ComponentChildren;
+  error?: string | null;
+  children: ComponentChildren;
+  class?: string;
+}) {
   return (
     <div class={`field${className ? ` ${className}` : ''}`}>
       <label for={id}>{label}</label>

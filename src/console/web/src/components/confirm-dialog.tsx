@@ -60,10 +60,18 @@ export function ConfirmDialog(props: {
     <dialog ref={ref} class="confirm-dialog" aria-labelledby={titleId} onClose={closed} onCancel={(event) => busy && event.preventDefault()}>
       <h2 id={titleId}>{props.title}</h2>
       <div class="confirm-body">{props.children}</div>
-      {error ? <div class="notice error" role="alert">{describeError(error)}</div> : null}
+      {error ? (
+        <div class="notice error" role="alert">
+          {describeError(error)}
+        </div>
+      ) : null}
       <div class="actions">
-        <button type="button" class="danger" onClick={confirm} disabled={busy}>{busy ? props.busyLabel : props.confirmLabel}</button>
-        <button type="button" class="secondary" onClick={props.onClose} disabled={busy} autofocus>{props.dismissLabel ?? 'Cancel'}</button>
+        <button type="button" class="danger" onClick={confirm} disabled={busy}>
+          {busy ? props.busyLabel : props.confirmLabel}
+        </button>
+        <button type="button" class="secondary" onClick={props.onClose} disabled={busy} autofocus>
+          {props.dismissLabel ?? 'Cancel'}
+        </button>
       </div>
     </dialog>
   );

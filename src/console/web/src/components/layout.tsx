@@ -34,14 +34,20 @@ export function Layout({ children }: { children: ComponentChildren }) {
   ];
   return (
     <>
-      <a class="skip" href="#main">Skip to content</a>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
       <header class="top">
-        <a class="brand" href="/">MServe</a>
+        <a class="brand" href="/">
+          MServe
+        </a>
         <nav aria-label="Main">
           <ul>
             {nav.map((item) => (
               <li key={item.href}>
-                <a href={item.href} aria-current={path === item.href ? 'page' : undefined}>{item.label}</a>
+                <a href={item.href} aria-current={path === item.href ? 'page' : undefined}>
+                  {item.label}
+                </a>
               </li>
             ))}
           </ul>
@@ -50,21 +56,35 @@ export function Layout({ children }: { children: ComponentChildren }) {
           {state.keys.length > 0 && (
             <label class="key-switch">
               <span class="sr-only">Act with key</span>
-              <select value={key?.id} onChange={(event) => { actWith((event.target as HTMLSelectElement).value); route(resourcePath(actingKey.value!.resource)); }}>
+              <select
+                value={key?.id}
+                onChange={(event) => {
+                  actWith((event.target as HTMLSelectElement).value);
+                  route(resourcePath(actingKey.value!.resource));
+                }}
+              >
                 {state.keys.map((k) => (
-                  <option key={k.id} value={k.id}>{keyTitle(k)}</option>
+                  <option key={k.id} value={k.id}>
+                    {keyTitle(k)}
+                  </option>
                 ))}
               </select>
             </label>
           )}
           {state.user ? (
             <>
-              <a href="/account" class="user">{state.user.displayName ?? state.user.username ?? state.user.email}</a>
-              <button type="button" class="link" onClick={logout}>Log out</button>
+              <a href="/account" class="user">
+                {state.user.displayName ?? state.user.username ?? state.user.email}
+              </a>
+              <button type="button" class="link" onClick={logout}>
+                Log out
+              </button>
             </>
           ) : state.keys.length ? (
             <>
-              <button type="button" class="link" onClick={logout}>Forget keys</button>
+              <button type="button" class="link" onClick={logout}>
+                Forget keys
+              </button>
               <a href="/login">Log in</a>
             </>
           ) : (
@@ -72,7 +92,9 @@ export function Layout({ children }: { children: ComponentChildren }) {
           )}
         </div>
       </header>
-      <main id="main" tabIndex={-1}>{children}</main>
+      <main id="main" tabIndex={-1}>
+        {children}
+      </main>
     </>
   );
 }

@@ -8,13 +8,21 @@ export function ErrorNotice({ error, onDismiss }: { error: unknown; onDismiss?: 
   return (
     <div class="notice error" role="alert">
       <span>{describeError(error)}</span>
-      {onDismiss && <button type="button" class="link" onClick={onDismiss} aria-label="Dismiss">×</button>}
+      {onDismiss && (
+        <button type="button" class="link" onClick={onDismiss} aria-label="Dismiss">
+          ×
+        </button>
+      )}
     </div>
   );
 }
 
 export function Spinner({ label = 'Loading…' }: { label?: string }) {
-  return <p class="loading" role="status">{label}</p>;
+  return (
+    <p class="loading" role="status">
+      {label}
+    </p>
+  );
 }
 
 export function Card({ title, children, actions }: { title: ComponentChildren; children: ComponentChildren; actions?: ComponentChildren }) {
@@ -30,7 +38,10 @@ export function Card({ title, children, actions }: { title: ComponentChildren; c
 }
 
 /** Loads data for a page and reloads it on demand; errors are kept for <ErrorNotice>. */
-export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T | undefined; error: unknown; loading: boolean; reload: () => Promise<void>; setData: (value: T) => void } {
+export function useLoad<T>(
+  load: () => Promise<T>,
+  deps: unknown[],
+): { data: T | undefined; error: unknown; loading: boolean; reload: () => Promise<void>; setData: (value: T) => void } {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(true);

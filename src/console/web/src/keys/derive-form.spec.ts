@@ -22,7 +22,11 @@ import {
   validateDerive,
 } from './derive-form';
 
-const serviceAdmin: ParentKey = { resource: { type: 'service', id: '0192f3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b' }, actions: [...SERVER_ROLES.serviceadmin], expiresAt: null };
+const serviceAdmin: ParentKey = {
+  resource: { type: 'service', id: '0192f3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b' },
+  actions: [...SERVER_ROLES.serviceadmin],
+  expiresAt: null,
+};
 const customer: ParentKey = { ...serviceAdmin, actions: [...SERVER_ROLES.servicecustomer] };
 const draft = (change: Partial<DeriveDraft>): DeriveDraft => ({ ...emptyDraft(), ...change });
 const NOW = new Date('2026-03-10T12:00:00Z');
@@ -34,7 +38,15 @@ describe('key derivation form', () => {
   });
 
   it('offers only the roles whose every action the acting key holds', () => {
-    expect(offeredRoles(serviceAdmin.actions).map((role) => role.name)).toEqual(['serviceadmin', 'servicecustomer', 'mfileowner', 'mfilereadwrite', 'mfilereadonly', 'jobowner', 'jobreadonly']);
+    expect(offeredRoles(serviceAdmin.actions).map((role) => role.name)).toEqual([
+      'serviceadmin',
+      'servicecustomer',
+      'mfileowner',
+      'mfilereadwrite',
+      'mfilereadonly',
+      'jobowner',
+      'jobreadonly',
+    ]);
     // a customer lacks service:update and service:manage
     expect(offeredRoles(customer.actions).map((role) => role.name)).not.toContain('serviceadmin');
     expect(offeredRoles(customer.actions).map((role) => role.name)).toContain('servicecustomer');
@@ -81,10 +93,18 @@ describe('key derivation form', () => {
     });
 
     it('checks the scope type and id', () => {
-      expect(validateDerive(draft({ roles: ['mfilereadonly'], scope: 'other', resourceType: 'container', resourceId: FILE_ID }), serviceAdmin, NOW).resource).toMatch(/only be narrowed to folder, file, job, job output/);
-      expect(validateDerive(draft({ roles: ['mfilereadonly'], scope: 'other', resourceType: 'mfile', resourceId: '' }), serviceAdmin, NOW).resource).toMatch(/Pick a file/);
-      expect(validateDerive(draft({ roles: ['mfilereadonly'], scope: 'other', resourceType: 'mfile', resourceId: 'abc' }), serviceAdmin, NOW).resource).toMatch(/looks like/);
-      expect(validateDerive(draft({ roles: ['mfilereadonly'], scope: 'other', resourceType: 'mfile', resourceId: ` ${FILE_ID} ` }), serviceAdmin, NOW)).toEqual({});
+      expect(
+        validateDerive(draft({ roles: ['mfilereadonly'], scope: 'other', resourceType: 'container', resourceId: FILE_ID }), serviceAdmin, NOW).resource,
+      ).toMatch(/only be narrowed to folder, file, job, job output/);
+      expect(validateDerive(draft({ roles: ['mfilereadonly'], scope: 'other', resourceType: 'mfile', resourceId: '' }), serviceAdmin, NOW).resource).toMatch(
+        /Pick a file/,
+      );
+      expect(validateDerive(draft({ roles: ['mfilereadonly'], scope: 'other', resourceType: 'mfile', resourceId: 'abc' }), serviceAdmin, NOW).resource).toMatch(
+        /looks like/,
+      );
+      expect(validateDerive(draft({ roles: ['mfilereadonly'], scope: 'other', resourceType: 'mfile', resourceId: ` ${FILE_ID} ` }), serviceAdmin, NOW)).toEqual(
+        {},
+      );
       // the scope is only checked when another resource is chosen
       expect(validateDerive(draft({ roles: ['mfilereadonly'], scope: 'own', resourceType: 'container', resourceId: 'x' }), serviceAdmin, NOW)).toEqual({});
     });
@@ -108,7 +128,9 @@ describe('key derivation form', () => {
 
   describe('request body', () => {
     it('sends roles, only the actions no role covers, and nothing it does not need', () => {
-      expect(buildDeriveBody(draft({ roles: ['mfilereadonly', 'jobreadonly'], actions: ['mfile:read', 'service:read', 'mfolder:read', 'service:read'] }))).toEqual({
+      expect(
+        buildDeriveBody(draft({ roles: ['mfilereadonly', 'jobreadonly'], actions: ['mfile:read', 'service:read', 'mfolder:read', 'service:read'] })),
+      ).toEqual({
         roles: ['mfilereadonly', 'jobreadonly'],
         actions: ['service:read', 'mfolder:read'],
       });
@@ -117,7 +139,11 @@ describe('key derivation form', () => {
 
     it('adds the scope, the expiry as ISO 8601 and a trimmed label', () => {
       const expiry = isoToLocalInput('2026-03-15T12:30:00Z');
-      expect(buildDeriveBody(draft({ roles: ['mfilereadonly'], scope: 'other', resourceType: 'mfile', resourceId: ` ${FILE_ID}`, expiresAt: expiry, label: '  for Ann ' }))).toEqual({
+      expect(
+        buildDeriveBody(
+          draft({ roles: ['mfilereadonly'], scope: 'other', resourceType: 'mfile', resourceId: ` ${FILE_ID}`, expiresAt: expiry, label: '  for Ann ' }),
+        ),
+      ).toEqual({
         roles: ['mfilereadonly'],
         resource: { type: 'mfile', id: FILE_ID },
         expiresAt: '2026-03-15T12:30:00.000Z',
@@ -144,7 +170,7 @@ describe('key derivation form', () => {
     expect(problemField({ status: 403, detail: "the presented key's scope (service x) does not include container y", reason: 'scope' })).toBe('resource');
     expect(problemField({ status: 403, detail: 'expiresAt 2027 is later than', reason: 'expiry' })).toBe('expiresAt');
     expect(problemField({ status: 400, detail: 'expiresAt is in the past' })).toBe('expiresAt');
-    expect(problemField({ status: 404, detail: 'mfile 1 does not exist or is outside this key\'s scope' })).toBe('resource');
+    expect(problemField({ status: 404, detail: "mfile 1 does not exist or is outside this key's scope" })).toBe('resource');
     expect(problemField({ status: 500, detail: 'boom' })).toBeNull();
   });
 

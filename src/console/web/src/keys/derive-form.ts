@@ -147,7 +147,9 @@ const DEPTH: Record<ResourceType, number> = { provider: 0, container: 1, service
  * anything below it, and folders below a folder.
  */
 export function scopeTypesBelow(parent: ResourceType): ResourceType[] {
-  return (Object.keys(DEPTH) as ResourceType[]).filter((type) => type !== 'provider' && (DEPTH[type] > DEPTH[parent] || (type === 'mfolder' && parent === 'mfolder')));
+  return (Object.keys(DEPTH) as ResourceType[]).filter(
+    (type) => type !== 'provider' && (DEPTH[type] > DEPTH[parent] || (type === 'mfolder' && parent === 'mfolder')),
+  );
 }
 
 /** `YYYY-MM-DDTHH:mm` in local time (what `<input type="datetime-local">` holds) → ISO 8601, or null if unparsable. */
@@ -187,7 +189,8 @@ export function validateDerive(draft: DeriveDraft, parent: ParentKey, now = new 
   if (draft.scope === 'other') {
     const allowed = scopeTypesBelow(parent.resource.type);
     const id = draft.resourceId.trim();
-    if (!allowed.includes(draft.resourceType)) errors.resource = `A key on a ${RESOURCE_LABELS[parent.resource.type].toLowerCase()} can only be narrowed to ${allowed.map((type) => RESOURCE_LABELS[type].toLowerCase()).join(', ') || 'nothing below it'}.`;
+    if (!allowed.includes(draft.resourceType))
+      errors.resource = `A key on a ${RESOURCE_LABELS[parent.resource.type].toLowerCase()} can only be narrowed to ${allowed.map((type) => RESOURCE_LABELS[type].toLowerCase()).join(', ') || 'nothing below it'}.`;
     else if (!id) errors.resource = `Pick a ${RESOURCE_LABELS[draft.resourceType].toLowerCase()} or enter its id.`;
     else if (!UUID.test(id)) errors.resource = 'An id looks like 0192f3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b.';
   }

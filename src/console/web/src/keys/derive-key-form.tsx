@@ -36,7 +36,11 @@ function groupActions(actions: string[]): Array<[string, string[]]> {
 }
 
 function FieldError({ id, message }: { id: string; message?: string }) {
-  return message ? <p class="field-error" id={id}>{message}</p> : null;
+  return message ? (
+    <p class="field-error" id={id}>
+      {message}
+    </p>
+  ) : null;
 }
 
 /** Derive a sub-key of the acting key: what it may do, where, until when, and a note. */
@@ -95,11 +99,20 @@ export function DeriveKeyForm(props: { parent: KeyView; parentName: string | nul
     <form class="derive-form" onSubmit={submit} noValidate>
       <ErrorNotice error={error} onDismiss={() => setError(null)} />
       <fieldset aria-describedby={errors.permissions ? 'derive-permissions-error' : undefined}>
-        <legend id="derive-permissions" tabIndex={-1}>What the key may do</legend>
+        <legend id="derive-permissions" tabIndex={-1}>
+          What the key may do
+        </legend>
         {presets.length > 0 && (
           <div class="presets" role="group" aria-label="Ready-made permission sets">
             {presets.map((item) => (
-              <button key={item.id} type="button" class={preset === item.id ? undefined : 'secondary'} aria-pressed={preset === item.id} title={item.description} onClick={() => update({ roles: item.roles, actions: item.actions })}>
+              <button
+                key={item.id}
+                type="button"
+                class={preset === item.id ? undefined : 'secondary'}
+                aria-pressed={preset === item.id}
+                title={item.description}
+                onClick={() => update({ roles: item.roles, actions: item.actions })}
+              >
                 {item.label}
               </button>
             ))}
@@ -109,7 +122,13 @@ export function DeriveKeyForm(props: { parent: KeyView; parentName: string | nul
         <div class="role-grid">
           {roles.map((role) => (
             <label class="check role" key={role.name}>
-              <input type="checkbox" name="role" value={role.name} checked={draft.roles.includes(role.name)} onChange={(event) => update({ roles: toggle(draft.roles, role.name, (event.target as HTMLInputElement).checked) })} />
+              <input
+                type="checkbox"
+                name="role"
+                value={role.name}
+                checked={draft.roles.includes(role.name)}
+                onChange={(event) => update({ roles: toggle(draft.roles, role.name, (event.target as HTMLInputElement).checked) })}
+              />
               <span>
                 <strong>{role.name}</strong>
                 <small>{role.description}</small>
@@ -125,7 +144,13 @@ export function DeriveKeyForm(props: { parent: KeyView; parentName: string | nul
               <legend>{subject}</legend>
               {list.map((action) => (
                 <label class="check" key={action}>
-                  <input type="checkbox" name="action" value={action} checked={draft.actions.includes(action)} onChange={(event) => update({ actions: toggle(draft.actions, action, (event.target as HTMLInputElement).checked) })} />
+                  <input
+                    type="checkbox"
+                    name="action"
+                    value={action}
+                    checked={draft.actions.includes(action)}
+                    onChange={(event) => update({ actions: toggle(draft.actions, action, (event.target as HTMLInputElement).checked) })}
+                  />
                   {action.split(':')[1]}
                 </label>
               ))}
@@ -135,7 +160,12 @@ export function DeriveKeyForm(props: { parent: KeyView; parentName: string | nul
         <p class="granted" aria-live="polite">
           {granted.length ? (
             <>
-              The key will hold {granted.length} action{granted.length > 1 ? 's' : ''}: <span class="action-chips">{granted.map((action) => <code key={action}>{action}</code>)}</span>
+              The key will hold {granted.length} action{granted.length > 1 ? 's' : ''}:{' '}
+              <span class="action-chips">
+                {granted.map((action) => (
+                  <code key={action}>{action}</code>
+                ))}
+              </span>
             </>
           ) : (
             'No permissions chosen yet.'
@@ -145,7 +175,9 @@ export function DeriveKeyForm(props: { parent: KeyView; parentName: string | nul
       </fieldset>
 
       <fieldset>
-        <legend id="derive-resource" tabIndex={-1}>Where it applies</legend>
+        <legend id="derive-resource" tabIndex={-1}>
+          Where it applies
+        </legend>
         <label class="check">
           <input type="radio" name="scope" value="own" checked={draft.scope === 'own'} onChange={() => update({ scope: 'own' })} />
           The whole {RESOURCE_LABELS[parent.resource.type as ResourceType].toLowerCase()} your key opens{props.parentName ? ` (${props.parentName})` : ''}
@@ -153,7 +185,12 @@ export function DeriveKeyForm(props: { parent: KeyView; parentName: string | nul
         {belowTypes.length > 0 && (
           <label class="check">
             <input type="radio" name="scope" value="other" checked={draft.scope === 'other'} onChange={() => update({ scope: 'other' })} />
-            Only part of it: a {belowTypes.slice(0, 3).map((type) => RESOURCE_LABELS[type].toLowerCase()).join(', ')}…
+            Only part of it: a{' '}
+            {belowTypes
+              .slice(0, 3)
+              .map((type) => RESOURCE_LABELS[type].toLowerCase())
+              .join(', ')}
+            …
           </label>
         )}
         {draft.scope === 'other' && (
@@ -190,13 +227,21 @@ export function DeriveKeyForm(props: { parent: KeyView; parentName: string | nul
           </label>
           <div class="actions quick-expiry" role="group" aria-label="Quick expiry">
             {[1, 7, 30].map((days) => (
-              <button key={days} type="button" class="secondary" onClick={() => update({ expiresAt: expiryIn(days, parentKey) })}>{days === 1 ? '1 day' : `${days} days`}</button>
+              <button key={days} type="button" class="secondary" onClick={() => update({ expiresAt: expiryIn(days, parentKey) })}>
+                {days === 1 ? '1 day' : `${days} days`}
+              </button>
             ))}
-            <button type="button" class="secondary" onClick={() => update({ expiresAt: '' })}>{parent.expiresAt ? 'With my key' : 'Never'}</button>
+            <button type="button" class="secondary" onClick={() => update({ expiresAt: '' })}>
+              {parent.expiresAt ? 'With my key' : 'Never'}
+            </button>
           </div>
         </div>
         <p class="muted" id="derive-expiry-hint">
-          {draft.expiresAt ? 'The key stops working at this time.' : parent.expiresAt ? `Left empty, it expires with your key: ${formatDate(parent.expiresAt)}.` : 'Left empty, it never expires (revoke it when done).'}
+          {draft.expiresAt
+            ? 'The key stops working at this time.'
+            : parent.expiresAt
+              ? `Left empty, it expires with your key: ${formatDate(parent.expiresAt)}.`
+              : 'Left empty, it never expires (revoke it when done).'}
         </p>
         <FieldError id="derive-expiresAt-error" message={errors.expiresAt} />
       </fieldset>
@@ -215,7 +260,9 @@ export function DeriveKeyForm(props: { parent: KeyView; parentName: string | nul
       </label>
       <FieldError id="derive-label-error" message={errors.label} />
       <div class="actions">
-        <button type="submit" disabled={busy}>{busy ? 'Creating…' : 'Create key'}</button>
+        <button type="submit" disabled={busy}>
+          {busy ? 'Creating…' : 'Create key'}
+        </button>
       </div>
     </form>
   );

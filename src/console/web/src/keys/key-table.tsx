@@ -29,8 +29,12 @@ export function KeyTable(props: { keys: KeyView[]; actingId: string; canRevoke: 
             <th scope="col">Permissions</th>
             <th scope="col">Applies to</th>
             <th scope="col">Expires</th>
-            <th scope="col" class="optional">Created</th>
-            <th scope="col"><span class="sr-only">Actions</span></th>
+            <th scope="col" class="optional">
+              Created
+            </th>
+            <th scope="col">
+              <span class="sr-only">Actions</span>
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -49,7 +53,11 @@ export function KeyTable(props: { keys: KeyView[]; actingId: string; canRevoke: 
                 </td>
                 <td>
                   {key.roles.join(', ') || <span class="muted">no role</span>}
-                  {extra.length > 0 && <small class="key-meta" title={extra.join(', ')}>+ {extra.join(', ')}</small>}
+                  {extra.length > 0 && (
+                    <small class="key-meta" title={extra.join(', ')}>
+                      + {extra.join(', ')}
+                    </small>
+                  )}
                 </td>
                 <td>
                   {type === 'provider' ? (
@@ -60,11 +68,15 @@ export function KeyTable(props: { keys: KeyView[]; actingId: string; canRevoke: 
                     </a>
                   )}
                 </td>
-                <td>{status === 'revoked' ? <span class="muted">revoked {formatDate(key.revokedAt)}</span> : key.expiresAt ? formatDate(key.expiresAt) : 'never'}</td>
+                <td>
+                  {status === 'revoked' ? <span class="muted">revoked {formatDate(key.revokedAt)}</span> : key.expiresAt ? formatDate(key.expiresAt) : 'never'}
+                </td>
                 <td class="optional">{formatDate(key.createdAt)}</td>
                 <td>
                   {props.canRevoke && status === 'active' && (
-                    <button type="button" class="danger" aria-label={`Revoke ${key.label || `key …${short(key.id)}`}`} onClick={() => props.onRevoke(key)}>Revoke</button>
+                    <button type="button" class="danger" aria-label={`Revoke ${key.label || `key …${short(key.id)}`}`} onClick={() => props.onRevoke(key)}>
+                      Revoke
+                    </button>
                   )}
                 </td>
               </tr>

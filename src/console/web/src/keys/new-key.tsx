@@ -36,12 +36,15 @@ export function NewKey(props: { derived: DerivedKey; resourceName: string | null
   return (
     <section class="card new-key" aria-labelledby="new-key-title">
       <header>
-        <h2 id="new-key-title" ref={heading} tabIndex={-1}>Key created: copy it now</h2>
+        <h2 id="new-key-title" ref={heading} tabIndex={-1}>
+          Key created: copy it now
+        </h2>
       </header>
       <p>
         This is the only time the key is shown; MServe keeps only a fingerprint of it. Whoever has it can{' '}
         {derived.roles.length ? <strong>{derived.roles.join(', ')}</strong> : <strong>{derived.actions.join(', ')}</strong>} on{' '}
-        {RESOURCE_LABELS[derived.resource.type as ResourceType].toLowerCase()} {props.resourceName ? <strong>{props.resourceName}</strong> : <code>{derived.resource.id}</code>}
+        {RESOURCE_LABELS[derived.resource.type as ResourceType].toLowerCase()}{' '}
+        {props.resourceName ? <strong>{props.resourceName}</strong> : <code>{derived.resource.id}</code>}
         {derived.expiresAt ? `, until ${formatDate(derived.expiresAt)}` : ', until it is revoked'}.
       </p>
       <label>
@@ -53,14 +56,24 @@ export function NewKey(props: { derived: DerivedKey; resourceName: string | null
         <input class="secret" readOnly value={link} spellcheck={false} onFocus={select} data-testid="new-key-link" />
       </label>
       <div class="actions">
-        <button type="button" onClick={() => copy('key')}>Copy key</button>
-        <button type="button" onClick={() => copy('link')}>Copy share link</button>
+        <button type="button" onClick={() => copy('key')}>
+          Copy key
+        </button>
+        <button type="button" onClick={() => copy('link')}>
+          Copy share link
+        </button>
         {!kept && (
-          <button type="button" class="secondary" onClick={keep}>{session.value?.user ? 'Save to my wallet' : 'Keep in this session'}</button>
+          <button type="button" class="secondary" onClick={keep}>
+            {session.value?.user ? 'Save to my wallet' : 'Keep in this session'}
+          </button>
         )}
-        <button type="button" class="secondary" onClick={props.onDone}>Done</button>
+        <button type="button" class="secondary" onClick={props.onDone}>
+          Done
+        </button>
       </div>
-      <p class="muted" role="status" aria-live="polite">{status}</p>
+      <p class="muted" role="status" aria-live="polite">
+        {status}
+      </p>
     </section>
   );
 }

@@ -26,7 +26,15 @@ const BROWSABLE = ['provider', 'container', 'service', 'mfolder'];
 const PAGE = 50;
 
 /** One listing (containers, services, folders or files) of the node being browsed, keyset-paged, filtered by name. */
-function PickList(props: { title: string; type: ResourceType; load: (cursor: string | null) => Promise<Page<Named>>; reloadKey: string; selectedId: string; onChoose: (choice: ScopeChoice) => void; onOpen?: (item: Named) => void }) {
+function PickList(props: {
+  title: string;
+  type: ResourceType;
+  load: (cursor: string | null) => Promise<Page<Named>>;
+  reloadKey: string;
+  selectedId: string;
+  onChoose: (choice: ScopeChoice) => void;
+  onOpen?: (item: Named) => void;
+}) {
   const { items, setItems, next, error, loading, fetchPage } = useCursorList(props.load, true);
   useEffect(() => {
     setItems([]);
@@ -36,7 +44,11 @@ function PickList(props: { title: string; type: ResourceType; load: (cursor: str
   return (
     <div class="scope-list">
       <h4>{props.title}</h4>
-      {error ? <p class="field-error">Cannot list {props.title.toLowerCase()}: {describeError(error)}</p> : null}
+      {error ? (
+        <p class="field-error">
+          Cannot list {props.title.toLowerCase()}: {describeError(error)}
+        </p>
+      ) : null}
       {!error && !loading && items.length === 0 && <p class="muted">None.</p>}
       <ul>
         {items.map((item) => (
@@ -47,18 +59,31 @@ function PickList(props: { title: string; type: ResourceType; load: (cursor: str
             </span>
             <span class="actions">
               {props.onOpen && (
-                <button type="button" class="secondary" aria-label={`Open ${label} ${item.name}`} onClick={() => props.onOpen!(item)}>Open</button>
+                <button type="button" class="secondary" aria-label={`Open ${label} ${item.name}`} onClick={() => props.onOpen!(item)}>
+                  Open
+                </button>
               )}
-              <button type="button" aria-pressed={item.id === props.selectedId} aria-label={`Choose ${label} ${item.name}`} onClick={() => props.onChoose({ type: props.type, id: item.id, name: item.name })}>
+              <button
+                type="button"
+                aria-pressed={item.id === props.selectedId}
+                aria-label={`Choose ${label} ${item.name}`}
+                onClick={() => props.onChoose({ type: props.type, id: item.id, name: item.name })}
+              >
                 {item.id === props.selectedId ? 'Chosen' : 'Choose'}
               </button>
             </span>
           </li>
         ))}
       </ul>
-      {loading && <p class="loading" role="status">Loading…</p>}
+      {loading && (
+        <p class="loading" role="status">
+          Loading…
+        </p>
+      )}
       {next && !loading && (
-        <button type="button" class="secondary" onClick={() => fetchPage(next)}>More {props.title.toLowerCase()}</button>
+        <button type="button" class="secondary" onClick={() => fetchPage(next)}>
+          More {props.title.toLowerCase()}
+        </button>
       )}
     </div>
   );
@@ -77,7 +102,9 @@ export function ScopePicker(props: {
   errorId?: string;
   onChange: (choice: { type: ResourceType; id: string; name: string | null }) => void;
 }) {
-  const start: Node | null = BROWSABLE.includes(props.root.type) ? { type: props.root.type as Node['type'], id: props.root.id, name: props.root.name ?? RESOURCE_LABELS[props.root.type] } : null;
+  const start: Node | null = BROWSABLE.includes(props.root.type)
+    ? { type: props.root.type as Node['type'], id: props.root.id, name: props.root.name ?? RESOURCE_LABELS[props.root.type] }
+    : null;
   const [path, setPath] = useState<Node[]>(start ? [start] : []);
   const [filter, setFilter] = useState('');
   const [applied, setApplied] = useState('');
@@ -117,7 +144,9 @@ export function ScopePicker(props: {
                   {index === path.length - 1 ? (
                     <span aria-current="location">{step.name || RESOURCE_LABELS[step.type]}</span>
                   ) : (
-                    <button type="button" class="link" onClick={() => setPath(path.slice(0, index + 1))}>{step.name || RESOURCE_LABELS[step.type]}</button>
+                    <button type="button" class="link" onClick={() => setPath(path.slice(0, index + 1))}>
+                      {step.name || RESOURCE_LABELS[step.type]}
+                    </button>
                   )}
                 </li>
               ))}
@@ -125,8 +154,14 @@ export function ScopePicker(props: {
           </nav>
           {!isRoot && node.id && types.includes(node.type as ResourceType) && (
             <p>
-              <button type="button" aria-pressed={props.resourceId === node.id} onClick={() => choose({ type: node.type as ResourceType, id: node.id!, name: node.name })}>
-                {props.resourceId === node.id ? `This ${RESOURCE_LABELS[node.type].toLowerCase()} is chosen` : `Choose this ${RESOURCE_LABELS[node.type].toLowerCase()}`}
+              <button
+                type="button"
+                aria-pressed={props.resourceId === node.id}
+                onClick={() => choose({ type: node.type as ResourceType, id: node.id!, name: node.name })}
+              >
+                {props.resourceId === node.id
+                  ? `This ${RESOURCE_LABELS[node.type].toLowerCase()} is chosen`
+                  : `Choose this ${RESOURCE_LABELS[node.type].toLowerCase()}`}
               </button>
             </p>
           )}
@@ -146,19 +181,52 @@ export function ScopePicker(props: {
                 }}
               />
             </label>
-            <button type="button" class="secondary" onClick={() => setApplied(filter.trim())}>Filter</button>
+            <button type="button" class="secondary" onClick={() => setApplied(filter.trim())}>
+              Filter
+            </button>
           </div>
           {node.type === 'provider' && (
-            <PickList title="Containers" type="container" reloadKey={reloadKey} selectedId={props.resourceId} load={(cursor) => api<Page<Named>>('/containers', { query: query(cursor) })} onChoose={choose} onOpen={(item) => open({ type: 'container', id: item.id, name: item.name })} />
+            <PickList
+              title="Containers"
+              type="container"
+              reloadKey={reloadKey}
+              selectedId={props.resourceId}
+              load={(cursor) => api<Page<Named>>('/containers', { query: query(cursor) })}
+              onChoose={choose}
+              onOpen={(item) => open({ type: 'container', id: item.id, name: item.name })}
+            />
           )}
           {node.type === 'container' && (
-            <PickList title="Services" type="service" reloadKey={reloadKey} selectedId={props.resourceId} load={(cursor) => api<Page<Named>>(`/containers/${node.id}/services`, { query: query(cursor) })} onChoose={choose} onOpen={(item) => open({ type: 'service', id: item.id, name: item.name })} />
+            <PickList
+              title="Services"
+              type="service"
+              reloadKey={reloadKey}
+              selectedId={props.resourceId}
+              load={(cursor) => api<Page<Named>>(`/containers/${node.id}/services`, { query: query(cursor) })}
+              onChoose={choose}
+              onOpen={(item) => open({ type: 'service', id: item.id, name: item.name })}
+            />
           )}
           {folderError ? <p class="field-error">Cannot open the service's folders: {describeError(folderError)}</p> : null}
           {folderId && (
             <>
-              <PickList title="Folders" type="mfolder" reloadKey={reloadKey} selectedId={props.resourceId} load={(cursor) => api<Page<Named>>(`/mfolders/${folderId}/mfolders`, { query: query(cursor) })} onChoose={choose} onOpen={(item) => open({ type: 'mfolder', id: item.id, name: item.name })} />
-              <PickList title="Files" type="mfile" reloadKey={reloadKey} selectedId={props.resourceId} load={(cursor) => api<Page<Named>>(`/mfolders/${folderId}/mfiles`, { query: query(cursor) })} onChoose={choose} />
+              <PickList
+                title="Folders"
+                type="mfolder"
+                reloadKey={reloadKey}
+                selectedId={props.resourceId}
+                load={(cursor) => api<Page<Named>>(`/mfolders/${folderId}/mfolders`, { query: query(cursor) })}
+                onChoose={choose}
+                onOpen={(item) => open({ type: 'mfolder', id: item.id, name: item.name })}
+              />
+              <PickList
+                title="Files"
+                type="mfile"
+                reloadKey={reloadKey}
+                selectedId={props.resourceId}
+                load={(cursor) => api<Page<Named>>(`/mfolders/${folderId}/mfiles`, { query: query(cursor) })}
+                onChoose={choose}
+              />
             </>
           )}
         </div>
@@ -168,9 +236,14 @@ export function ScopePicker(props: {
         <div class="keys-row">
           <label>
             Kind
-            <select value={props.resourceType} onChange={(event) => props.onChange({ type: (event.target as HTMLSelectElement).value as ResourceType, id: props.resourceId, name: null })}>
+            <select
+              value={props.resourceType}
+              onChange={(event) => props.onChange({ type: (event.target as HTMLSelectElement).value as ResourceType, id: props.resourceId, name: null })}
+            >
               {types.map((type) => (
-                <option key={type} value={type}>{RESOURCE_LABELS[type]}</option>
+                <option key={type} value={type}>
+                  {RESOURCE_LABELS[type]}
+                </option>
               ))}
             </select>
           </label>

@@ -17,7 +17,11 @@ const known = new Map<string, string | null>();
  */
 export function useResourceNames(resources: Array<{ type: string; id: string | null }>): Map<string, string | null> {
   const [names, setNames] = useState<Map<string, string | null>>(() => new Map(known));
-  const wanted = [...new Set(resources.filter((resource) => resource.id && PATHS[resource.type] && !known.has(resource.id)).map((resource) => `${resource.type}:${resource.id}`))];
+  const wanted = [
+    ...new Set(
+      resources.filter((resource) => resource.id && PATHS[resource.type] && !known.has(resource.id)).map((resource) => `${resource.type}:${resource.id}`),
+    ),
+  ];
   const signature = wanted.join(',');
   useEffect(() => {
     if (!wanted.length) return;
@@ -27,7 +31,10 @@ export function useResourceNames(resources: Array<{ type: string; id: string | n
       for (let next = queue.shift(); next; next = queue.shift()) {
         const [type, id] = next.split(':');
         if (known.has(id)) continue;
-        const found = await api<{ name?: string }>(PATHS[type](id)).then((body) => (typeof body.name === 'string' ? body.name || '(root folder)' : null), () => null);
+        const found = await api<{ name?: string }>(PATHS[type](id)).then(
+          (body) => (typeof body.name === 'string' ? body.name || '(root folder)' : null),
+          () => null,
+        );
         known.set(id, found);
       }
     };

@@ -22,7 +22,8 @@ export function applyJobEvent(job: Job, event: JobEventData): Job {
   if (isFinal(job.state) && event.state !== undefined && !isFinal(event.state)) return job;
   const next: Job = { ...job };
   if (event.state !== undefined) next.state = event.state;
-  if (event.progress !== undefined && event.progress !== null) next.progress = event.state !== undefined ? event.progress : Math.max(job.progress, event.progress);
+  if (event.progress !== undefined && event.progress !== null)
+    next.progress = event.state !== undefined ? event.progress : Math.max(job.progress, event.progress);
   if (event.error !== undefined) next.error = event.error;
   if (event.state === 'running' && !next.startedAt && event.at) next.startedAt = event.at;
   if (event.state !== undefined && isFinal(event.state) && !next.finishedAt && event.at) next.finishedAt = event.at;

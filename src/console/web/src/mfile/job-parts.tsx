@@ -17,7 +17,11 @@ const STATE_WORDS: Record<string, string> = {
 };
 
 export function StateBadge({ state }: { state: string }) {
-  return <span class={`job-state job-state-${state}`} data-state={state}>{STATE_WORDS[state] ?? state}</span>;
+  return (
+    <span class={`job-state job-state-${state}`} data-state={state}>
+      {STATE_WORDS[state] ?? state}
+    </span>
+  );
 }
 
 /** A progress bar with its number, labelled for screen readers. */
@@ -26,8 +30,12 @@ export function JobProgress({ job, label }: { job: Job; label: string }) {
   if (isFinal(job.state) && job.state !== 'succeeded') return <span class="muted">—</span>;
   return (
     <span class="job-progress">
-      <progress max={100} value={job.state === 'waiting' ? undefined : percent} aria-label={label}>{percent} %</progress>
-      <span class="job-progress-text" aria-hidden="true">{job.state === 'waiting' ? '—' : `${percent} %`}</span>
+      <progress max={100} value={job.state === 'waiting' ? undefined : percent} aria-label={label}>
+        {percent} %
+      </progress>
+      <span class="job-progress-text" aria-hidden="true">
+        {job.state === 'waiting' ? '—' : `${percent} %`}
+      </span>
     </span>
   );
 }
@@ -56,10 +64,18 @@ export function JobsTable({ jobs, following, caption, showFile = false }: { jobs
             {showFile && <th scope="col">File</th>}
             <th scope="col">State</th>
             <th scope="col">Progress</th>
-            <th scope="col" class="optional">Trigger</th>
-            <th scope="col" class="optional">Queue</th>
-            <th scope="col" class="optional">Created</th>
-            <th scope="col" class="num">Took</th>
+            <th scope="col" class="optional">
+              Trigger
+            </th>
+            <th scope="col" class="optional">
+              Queue
+            </th>
+            <th scope="col" class="optional">
+              Created
+            </th>
+            <th scope="col" class="num">
+              Took
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -68,7 +84,11 @@ export function JobsTable({ jobs, following, caption, showFile = false }: { jobs
               <td>
                 <a href={`/jobs/${job.id}`}>{job.task}</a>
                 {job.step && job.step !== job.task && <small class="job-step"> step {job.step}</small>}
-                {following.includes(job.id) && <span class="live-dot" title="Followed live">live</span>}
+                {following.includes(job.id) && (
+                  <span class="live-dot" title="Followed live">
+                    live
+                  </span>
+                )}
                 {job.error && <small class="job-error">{job.error}</small>}
               </td>
               {showFile && (
@@ -77,8 +97,12 @@ export function JobsTable({ jobs, following, caption, showFile = false }: { jobs
                   {(job.mfileIds?.length ?? 0) > 1 && <small class="muted"> and {(job.mfileIds?.length ?? 0) - 1} more</small>}
                 </td>
               )}
-              <td><StateBadge state={job.state} /></td>
-              <td><JobProgress job={job} label={`Progress of ${job.task}`} /></td>
+              <td>
+                <StateBadge state={job.state} />
+              </td>
+              <td>
+                <JobProgress job={job} label={`Progress of ${job.task}`} />
+              </td>
               <td class="optional">{job.trigger}</td>
               <td class="optional">{job.queue}</td>
               <td class="optional">{formatDate(job.createdAt)}</td>
@@ -95,7 +119,15 @@ export function JobsTable({ jobs, following, caption, showFile = false }: { jobs
  * Files and results jobs produced. File outputs download (a same-origin link with the acting key id in `?as=`) and,
  * with joboutput:promote, become Mfiles of their own.
  */
-export function OutputsTable({ outputs, jobs, onPromoted }: { outputs: JobOutput[]; jobs?: Map<string, Job>; onPromoted: (output: JobOutput, mfileId: string) => void }) {
+export function OutputsTable({
+  outputs,
+  jobs,
+  onPromoted,
+}: {
+  outputs: JobOutput[];
+  jobs?: Map<string, Job>;
+  onPromoted: (output: JobOutput, mfileId: string) => void;
+}) {
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const promote = async (output: JobOutput) => {
@@ -112,7 +144,11 @@ export function OutputsTable({ outputs, jobs, onPromoted }: { outputs: JobOutput
   };
   return (
     <>
-      {error && <div class="notice error" role="alert">{error}</div>}
+      {error && (
+        <div class="notice error" role="alert">
+          {error}
+        </div>
+      )}
       <div class="table-wrap">
         <table class="outputs-table">
           <caption class="sr-only">Job outputs</caption>
@@ -120,10 +156,18 @@ export function OutputsTable({ outputs, jobs, onPromoted }: { outputs: JobOutput
             <tr>
               <th scope="col">Name</th>
               {jobs && <th scope="col">Made by</th>}
-              <th scope="col" class="optional">Type</th>
-              <th scope="col" class="num">Size</th>
-              <th scope="col" class="optional">Made</th>
-              <th scope="col"><span class="sr-only">Actions</span></th>
+              <th scope="col" class="optional">
+                Type
+              </th>
+              <th scope="col" class="num">
+                Size
+              </th>
+              <th scope="col" class="optional">
+                Made
+              </th>
+              <th scope="col">
+                <span class="sr-only">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -132,22 +176,38 @@ export function OutputsTable({ outputs, jobs, onPromoted }: { outputs: JobOutput
               return (
                 <tr key={output.id} data-output-id={output.id}>
                   <td class="output-name">{output.name}</td>
-                  {jobs && <td><a href={`/jobs/${output.jobId}`}>{job?.task ?? 'job'}</a></td>}
+                  {jobs && (
+                    <td>
+                      <a href={`/jobs/${output.jobId}`}>{job?.task ?? 'job'}</a>
+                    </td>
+                  )}
                   <td class="optional">{output.mimetype ?? (output.hasContent ? '—' : 'result')}</td>
                   <td class="num">{output.size === null ? '—' : formatBytes(output.size)}</td>
                   <td class="optional">{formatDate(output.createdAt)}</td>
                   <td>
                     <div class="actions">
                       {output.hasContent && (
-                        <a class="button secondary" href={contentUrl(`/joboutputs/${output.id}/content`)} download={output.name} aria-label={`Download ${output.name}`}>
+                        <a
+                          class="button secondary"
+                          href={contentUrl(`/joboutputs/${output.id}/content`)}
+                          download={output.name}
+                          aria-label={`Download ${output.name}`}
+                        >
                           Download
                         </a>
                       )}
                       {output.mfileId ? (
                         <a href={`/mfiles/${output.mfileId}`}>Open as file</a>
                       ) : (
-                        output.hasContent && can('joboutput:promote') && (
-                          <button type="button" class="secondary" disabled={busy === output.id} onClick={() => promote(output)} aria-label={`Keep ${output.name} as a file of its own`}>
+                        output.hasContent &&
+                        can('joboutput:promote') && (
+                          <button
+                            type="button"
+                            class="secondary"
+                            disabled={busy === output.id}
+                            onClick={() => promote(output)}
+                            aria-label={`Keep ${output.name} as a file of its own`}
+                          >
                             {busy === output.id ? 'Saving…' : 'Keep as file'}
                           </button>
                         )

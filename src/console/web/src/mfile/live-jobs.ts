@@ -150,10 +150,13 @@ export function useLiveJobs(path: string | null, query: Record<string, string>, 
     }
     for (const id of wanted) {
       if (!open.has(id)) {
-        open.set(id, followJob(id, onEvent, () => {
-          open.delete(id);
-          refreshSoon();
-        }));
+        open.set(
+          id,
+          followJob(id, onEvent, () => {
+            open.delete(id);
+            refreshSoon();
+          }),
+        );
       }
     }
   }, [wantedKey, onEvent]);

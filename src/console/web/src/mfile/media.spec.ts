@@ -19,7 +19,14 @@ const mfile = (patch: Partial<Mfile>): Mfile => ({
   contentUpdatedAt: '2025-01-01T00:00:00Z',
   ...patch,
 });
-const rendition = (id: string, extra = {}) => ({ jobOutputId: id, jobId: 'j', mimetype: 'image/jpeg', size: 10, url: `/api/v1/joboutputs/${id}/content`, ...extra });
+const rendition = (id: string, extra = {}) => ({
+  jobOutputId: id,
+  jobId: 'j',
+  mimetype: 'image/jpeg',
+  size: 10,
+  url: `/api/v1/joboutputs/${id}/content`,
+  ...extra,
+});
 
 const job = (id: string, state: Job['state'], patch: Partial<Job> = {}): Job => makeJob(id, { state, ...patch });
 
@@ -35,10 +42,22 @@ describe('Mfile preview choices', () => {
   });
 
   it('shows a picture itself when a browser draws it, else its poster or thumbnail', () => {
-    expect(imageSource(mfile({ mimetype: 'image/png', metadata: { image: { width: 64, height: 48 } } }))).toEqual({ path: '/mfiles/f1/content', version: 'ab'.repeat(8), width: 64, height: 48, what: 'original' });
-    const tiff = mfile({ mimetype: 'image/tiff', metadata: { renditions: { poster: rendition('p', { width: 420, height: 300 }), thumbnail: rendition('t') } } });
+    expect(imageSource(mfile({ mimetype: 'image/png', metadata: { image: { width: 64, height: 48 } } }))).toEqual({
+      path: '/mfiles/f1/content',
+      version: 'ab'.repeat(8),
+      width: 64,
+      height: 48,
+      what: 'original',
+    });
+    const tiff = mfile({
+      mimetype: 'image/tiff',
+      metadata: { renditions: { poster: rendition('p', { width: 420, height: 300 }), thumbnail: rendition('t') } },
+    });
     expect(imageSource(tiff)).toMatchObject({ path: '/joboutputs/p/content', width: 420, what: 'poster' });
-    expect(imageSource(mfile({ mimetype: 'image/tiff', metadata: { renditions: { thumbnail: rendition('t') } } }))).toMatchObject({ path: '/joboutputs/t/content', what: 'thumbnail' });
+    expect(imageSource(mfile({ mimetype: 'image/tiff', metadata: { renditions: { thumbnail: rendition('t') } } }))).toMatchObject({
+      path: '/joboutputs/t/content',
+      what: 'thumbnail',
+    });
     expect(imageSource(mfile({ mimetype: 'image/jpeg', size: 100 * 1024 * 1024, metadata: { renditions: { poster: rendition('p') } } }))?.what).toBe('poster');
     expect(imageSource(mfile({ mimetype: 'image/tiff' }))).toBeNull();
     expect(imageSource(tiff, false)).toBeNull(); // a key without joboutput:read cannot load renditions
@@ -50,14 +69,20 @@ describe('Mfile preview choices', () => {
     expect(videoSources(mfile({ mimetype: 'video/mp4' }), true)).toEqual({ src: null, poster: null, playing: null });
     expect(videoSources(mfile({ mimetype: 'video/mp4' }), false)).toMatchObject({ src: { path: '/mfiles/f1/content' }, playing: 'original' });
     expect(videoSources(mfile({ mimetype: 'video/x-matroska' }), false).src).toBeNull();
-    expect(videoSources({ ...made, mimetype: 'video/mp4' }, false, false)).toMatchObject({ src: { path: '/mfiles/f1/content' }, poster: null, playing: 'original' });
+    expect(videoSources({ ...made, mimetype: 'video/mp4' }, false, false)).toMatchObject({
+      src: { path: '/mfiles/f1/content' },
+      poster: null,
+      playing: 'original',
+    });
   });
 
   it('says the media facts in words', () => {
     expect(formatClock(65.4)).toBe('1:05');
     expect(formatClock(3723)).toBe('1:02:03');
     expect(formatClock(null)).toBeNull();
-    const facts = mediaFacts({ video: { duration: 2, format: 'mov', bitRate: 256000, video: { codec: 'h264', width: 640, height: 480, fps: 25 }, audio: null } });
+    const facts = mediaFacts({
+      video: { duration: 2, format: 'mov', bitRate: 256000, video: { codec: 'h264', width: 640, height: 480, fps: 25 }, audio: null },
+    });
     expect(facts).toEqual([
       { label: 'Duration', value: '0:02' },
       { label: 'Video', value: 'h264, 640 × 480, 25 fps' },

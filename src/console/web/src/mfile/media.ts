@@ -5,10 +5,35 @@ import type { Mfile, Rendition } from './types';
 export type PreviewKind = 'image' | 'video' | 'audio' | 'text' | 'none';
 
 /** Pictures every current browser draws in an <img> (others are shown through their poster or thumbnail). */
-const BROWSER_IMAGES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/avif', 'image/svg+xml', 'image/bmp', 'image/x-icon', 'image/vnd.microsoft.icon'];
+const BROWSER_IMAGES = [
+  'image/jpeg',
+  'image/png',
+  'image/gif',
+  'image/webp',
+  'image/avif',
+  'image/svg+xml',
+  'image/bmp',
+  'image/x-icon',
+  'image/vnd.microsoft.icon',
+];
 /** Originals a <video> can play when no proxy was made. */
 const BROWSER_VIDEOS = ['video/mp4', 'video/webm', 'video/ogg'];
-const TEXT_APPLICATIONS = ['application/json', 'application/xml', 'application/javascript', 'application/x-javascript', 'application/ecmascript', 'application/x-sh', 'application/x-yaml', 'application/yaml', 'application/toml', 'application/sql', 'application/x-ndjson', 'application/csv', 'application/x-subrip', 'application/x-httpd-php'];
+const TEXT_APPLICATIONS = [
+  'application/json',
+  'application/xml',
+  'application/javascript',
+  'application/x-javascript',
+  'application/ecmascript',
+  'application/x-sh',
+  'application/x-yaml',
+  'application/yaml',
+  'application/toml',
+  'application/sql',
+  'application/x-ndjson',
+  'application/csv',
+  'application/x-subrip',
+  'application/x-httpd-php',
+];
 
 /** The bytes a text preview reads: one Range request, whatever the file's size. */
 export const TEXT_PREVIEW_BYTES = 64 * 1024;
@@ -95,12 +120,22 @@ export function mediaFacts(metadata: Mfile['metadata']): Array<{ label: string; 
   if (image?.width && image.height) facts.push({ label: 'Dimensions', value: `${image.width} × ${image.height} px` });
   if (image?.space) facts.push({ label: 'Colour space', value: image.space });
   const video = metadata.video as
-    | { duration?: number | null; format?: string | null; bitRate?: number | null; video?: { codec: string; width: number; height: number; fps: number | null } | null; audio?: { codec: string; channels: number; sampleRate: number } | null }
+    | {
+        duration?: number | null;
+        format?: string | null;
+        bitRate?: number | null;
+        video?: { codec: string; width: number; height: number; fps: number | null } | null;
+        audio?: { codec: string; channels: number; sampleRate: number } | null;
+      }
     | undefined;
   if (video) {
     const duration = formatClock(video.duration);
     if (duration) facts.push({ label: 'Duration', value: duration });
-    if (video.video) facts.push({ label: 'Video', value: `${video.video.codec}, ${video.video.width} × ${video.video.height}${video.video.fps ? `, ${video.video.fps} fps` : ''}` });
+    if (video.video)
+      facts.push({
+        label: 'Video',
+        value: `${video.video.codec}, ${video.video.width} × ${video.video.height}${video.video.fps ? `, ${video.video.fps} fps` : ''}`,
+      });
     if (video.audio) facts.push({ label: 'Audio', value: `${video.audio.codec}, ${video.audio.channels} ch, ${video.audio.sampleRate} Hz` });
     if (video.bitRate) facts.push({ label: 'Bit rate', value: `${Math.round(video.bitRate / 1000)} kbit/s` });
   }

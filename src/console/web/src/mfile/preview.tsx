@@ -31,7 +31,14 @@ export function Preview({ mfile, jobs }: { mfile: Mfile; jobs: Job[] }) {
     <figure class="mfile-preview" data-kind={kind}>
       {kind === 'image' && <ImagePreview mfile={mfile} jobs={jobs} />}
       {kind === 'video' && <VideoPreview mfile={mfile} jobs={jobs} />}
-      {kind === 'audio' && <audio controls preload="metadata" src={contentUrl(`/mfiles/${mfile.id}/content`, { v: mfile.sha256.slice(0, 16) })} aria-label={`Play ${mfile.name}`} />}
+      {kind === 'audio' && (
+        <audio
+          controls
+          preload="metadata"
+          src={contentUrl(`/mfiles/${mfile.id}/content`, { v: mfile.sha256.slice(0, 16) })}
+          aria-label={`Play ${mfile.name}`}
+        />
+      )}
       {kind === 'text' && <TextPreview mfile={mfile} />}
       {kind === 'none' && <p class="preview-note">No preview for {mfile.mimetype} files. Download it to open it.</p>}
     </figure>
@@ -50,10 +57,22 @@ function ImagePreview({ mfile, jobs }: { mfile: Mfile; jobs: Job[] }) {
       </>
     );
   }
-  if (failed) return <p class="preview-note" role="alert">The picture could not be loaded.</p>;
+  if (failed)
+    return (
+      <p class="preview-note" role="alert">
+        The picture could not be loaded.
+      </p>
+    );
   return (
     <>
-      <img class="preview-image" src={urlOf(source)} alt={`Preview of ${mfile.name}`} width={source.width} height={source.height} onError={() => setFailed(true)} />
+      <img
+        class="preview-image"
+        src={urlOf(source)}
+        alt={`Preview of ${mfile.name}`}
+        width={source.width}
+        height={source.height}
+        onError={() => setFailed(true)}
+      />
       {source.what !== 'original' && <figcaption class="muted">Showing the {source.what} made from this file.</figcaption>}
     </>
   );
@@ -66,14 +85,27 @@ function VideoPreview({ mfile, jobs }: { mfile: Mfile; jobs: Job[] }) {
     return (
       <>
         {poster && <img class="preview-image" src={urlOf(poster)} alt={`Poster frame of ${mfile.name}`} width={poster.width} height={poster.height} />}
-        {proxyJob ? <Making job={proxyJob} what="A streaming copy" /> : <p class="preview-note">Browsers cannot play {mfile.mimetype} as it is. Run the video-proxy task below to make a copy that plays.</p>}
+        {proxyJob ? (
+          <Making job={proxyJob} what="A streaming copy" />
+        ) : (
+          <p class="preview-note">Browsers cannot play {mfile.mimetype} as it is. Run the video-proxy task below to make a copy that plays.</p>
+        )}
       </>
     );
   }
   return (
     <>
       {/* key: a new proxy (or replaced content) loads a fresh player */}
-      <video key={src.version} class="preview-video" controls preload="metadata" playsInline src={urlOf(src)} poster={poster ? urlOf(poster) : undefined} aria-label={`Play ${mfile.name}`} />
+      <video
+        key={src.version}
+        class="preview-video"
+        controls
+        preload="metadata"
+        playsInline
+        src={urlOf(src)}
+        poster={poster ? urlOf(poster) : undefined}
+        aria-label={`Play ${mfile.name}`}
+      />
       <figcaption class="muted">{playing === 'proxy' ? 'Playing the streaming copy (video proxy).' : 'Playing the original file.'}</figcaption>
     </>
   );
@@ -92,7 +124,11 @@ function TextPreview({ mfile }: { mfile: Mfile }) {
     setError(null);
     void (async () => {
       try {
-        const response = await request(`/mfiles/${mfile.id}/content`, { headers: { Range: `bytes=0-${TEXT_PREVIEW_BYTES - 1}`, Accept: '*/*' }, query: { v: mfile.sha256.slice(0, 16) }, signal: abort.signal });
+        const response = await request(`/mfiles/${mfile.id}/content`, {
+          headers: { Range: `bytes=0-${TEXT_PREVIEW_BYTES - 1}`, Accept: '*/*' },
+          query: { v: mfile.sha256.slice(0, 16) },
+          signal: abort.signal,
+        });
         const bytes = new Uint8Array(await response.arrayBuffer()).subarray(0, TEXT_PREVIEW_BYTES);
         // stream: a character cut at the 64 KiB edge is left out rather than shown as garbage
         setText(new TextDecoder('utf-8').decode(bytes, { stream: true }));
@@ -102,12 +138,28 @@ function TextPreview({ mfile }: { mfile: Mfile }) {
     })();
     return () => abort.abort();
   }, [mfile.id, mfile.sha256]);
-  if (error) return <p class="preview-note" role="alert">The text could not be read: {describeError(error)}</p>;
-  if (text === null) return <p class="loading" role="status">Reading the text…</p>;
+  if (error)
+    return (
+      <p class="preview-note" role="alert">
+        The text could not be read: {describeError(error)}
+      </p>
+    );
+  if (text === null)
+    return (
+      <p class="loading" role="status">
+        Reading the text…
+      </p>
+    );
   return (
     <>
-      <pre class="preview-text" tabIndex={0} aria-label={`Text of ${mfile.name}`}>{text || '(empty file)'}</pre>
-      {mfile.size > TEXT_PREVIEW_BYTES && <figcaption class="muted">The first {formatBytes(TEXT_PREVIEW_BYTES)} of {formatBytes(mfile.size)}. Download the file for all of it.</figcaption>}
+      <pre class="preview-text" tabIndex={0} aria-label={`Text of ${mfile.name}`}>
+        {text || '(empty file)'}
+      </pre>
+      {mfile.size > TEXT_PREVIEW_BYTES && (
+        <figcaption class="muted">
+          The first {formatBytes(TEXT_PREVIEW_BYTES)} of {formatBytes(mfile.size)}. Download the file for all of it.
+        </figcaption>
+      )}
     </>
   );
 }

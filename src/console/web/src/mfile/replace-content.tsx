@@ -24,7 +24,10 @@ export function putContent(mfileId: string, file: File, onProgress: (sent: numbe
       }
       if (xhr.status >= 200 && xhr.status < 300) resolve(body as Mfile);
       else {
-        const problem: Problem = body && typeof body === 'object' ? { ...(body as Problem), status: xhr.status } : { status: xhr.status, title: xhr.statusText, detail: xhr.responseText.slice(0, 500) };
+        const problem: Problem =
+          body && typeof body === 'object'
+            ? { ...(body as Problem), status: xhr.status }
+            : { status: xhr.status, title: xhr.statusText, detail: xhr.responseText.slice(0, 500) };
         reject(new ApiError(xhr.status, problem));
       }
     };
@@ -70,27 +73,57 @@ export function ReplaceContent({ mfile, onReplaced, onClose }: { mfile: Mfile; o
   return (
     <form class="replace-content card" onSubmit={submit} aria-labelledby="replace-title">
       <h2 id="replace-title">Replace the content</h2>
-      <p class="muted">The new bytes replace the old ones once they are all in and checked; the name stays “{mfile.name}”. The service's update tasks run again.</p>
+      <p class="muted">
+        The new bytes replace the old ones once they are all in and checked; the name stays “{mfile.name}”. The service's update tasks run again.
+      </p>
       <label>
         New content
-        <input type="file" name="file" onChange={(event) => { setFile((event.target as HTMLInputElement).files?.[0] ?? null); setDone(false); }} disabled={progress !== null} />
+        <input
+          type="file"
+          name="file"
+          onChange={(event) => {
+            setFile((event.target as HTMLInputElement).files?.[0] ?? null);
+            setDone(false);
+          }}
+          disabled={progress !== null}
+        />
       </label>
-      {file && !progress && <p class="muted">{file.name}, {formatBytes(file.size)}</p>}
+      {file && !progress && (
+        <p class="muted">
+          {file.name}, {formatBytes(file.size)}
+        </p>
+      )}
       {progress && (
         <div class="replace-progress">
           <progress max={100} value={percent} aria-label={`Uploading ${file?.name ?? 'the new content'}`} />
-          <span role="status">{percent} % ({formatBytes(progress.sent)} of {formatBytes(progress.total)}){percent === 100 ? ', checking…' : ''}</span>
+          <span role="status">
+            {percent} % ({formatBytes(progress.sent)} of {formatBytes(progress.total)}){percent === 100 ? ', checking…' : ''}
+          </span>
         </div>
       )}
-      {error ? <div class="notice error" role="alert">{error instanceof DOMException ? error.message : describeError(error)}</div> : null}
-      {done && <div class="notice ok" role="status">The content was replaced.</div>}
+      {error ? (
+        <div class="notice error" role="alert">
+          {error instanceof DOMException ? error.message : describeError(error)}
+        </div>
+      ) : null}
+      {done && (
+        <div class="notice ok" role="status">
+          The content was replaced.
+        </div>
+      )}
       <div class="actions">
         {progress ? (
-          <button type="button" class="secondary" onClick={() => abort.current?.abort()}>Stop</button>
+          <button type="button" class="secondary" onClick={() => abort.current?.abort()}>
+            Stop
+          </button>
         ) : (
           <>
-            <button type="submit" disabled={!file}>Upload and replace</button>
-            <button type="button" class="secondary" onClick={onClose}>Close</button>
+            <button type="submit" disabled={!file}>
+              Upload and replace
+            </button>
+            <button type="button" class="secondary" onClick={onClose}>
+              Close
+            </button>
           </>
         )}
       </div>

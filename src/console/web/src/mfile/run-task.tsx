@@ -1,6 +1,18 @@
 import { useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, describeError } from '../api';
-import { buildJobRequest, errorsFromProblem, plainText, FieldErrors, fieldsOf, FormValues, groupTasks, initialValues, MANUAL_PIPELINE, OptionField, QUEUE_FIELD } from './task-form';
+import {
+  buildJobRequest,
+  errorsFromProblem,
+  plainText,
+  FieldErrors,
+  fieldsOf,
+  FormValues,
+  groupTasks,
+  initialValues,
+  MANUAL_PIPELINE,
+  OptionField,
+  QUEUE_FIELD,
+} from './task-form';
 import type { Job, Mfile, TaskDefinition } from './types';
 
 const fieldId = (name: string) => `run-task-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
@@ -79,7 +91,11 @@ export function RunTask({ mfile, tasks, onCreated }: { mfile: Mfile; tasks: Task
         <select id={fieldId('task')} value={choice} onChange={(event) => choose((event.target as HTMLSelectElement).value)} aria-describedby="run-task-about">
           {fitting.length > 0 && (
             <optgroup label={`For ${mfile.mimetype}`}>
-              {fitting.map((candidate) => <option key={candidate.name} value={candidate.name}>{candidate.name}</option>)}
+              {fitting.map((candidate) => (
+                <option key={candidate.name} value={candidate.name}>
+                  {candidate.name}
+                </option>
+              ))}
             </optgroup>
           )}
           <optgroup label="Pipelines">
@@ -87,7 +103,11 @@ export function RunTask({ mfile, tasks, onCreated }: { mfile: Mfile; tasks: Task
           </optgroup>
           {others.length > 0 && (
             <optgroup label="Other tasks (may not take this type)">
-              {others.map((candidate) => <option key={candidate.name} value={candidate.name}>{candidate.name}</option>)}
+              {others.map((candidate) => (
+                <option key={candidate.name} value={candidate.name}>
+                  {candidate.name}
+                </option>
+              ))}
             </optgroup>
           )}
         </select>
@@ -99,7 +119,15 @@ export function RunTask({ mfile, tasks, onCreated }: { mfile: Mfile; tasks: Task
       {fields.length > 0 && (
         <fieldset class="run-task-options">
           <legend>Options</legend>
-          {fields.map((field) => <OptionInput key={`${choice}-${field.name}`} field={field} value={values[field.name] ?? ''} error={errors[field.name]} onInput={(value) => set(field.name, value)} />)}
+          {fields.map((field) => (
+            <OptionInput
+              key={`${choice}-${field.name}`}
+              field={field}
+              value={values[field.name] ?? ''}
+              error={errors[field.name]}
+              onInput={(value) => set(field.name, value)}
+            />
+          ))}
         </fieldset>
       )}
       {task && fields.length === 0 && <p class="muted">This task has no options.</p>}
@@ -116,20 +144,40 @@ export function RunTask({ mfile, tasks, onCreated }: { mfile: Mfile; tasks: Task
             aria-describedby={`${fieldId(QUEUE_FIELD)}-hint${errors[QUEUE_FIELD] ? ` ${fieldId(QUEUE_FIELD)}-error` : ''}`}
             onInput={(event) => set(QUEUE_FIELD, (event.target as HTMLInputElement).value)}
           />
-          <small id={`${fieldId(QUEUE_FIELD)}-hint`} class="field-hint">Empty: the task's default queue ({task?.defaultQueue ?? 'normal'}), or priority for a priority service. hardware.&lt;tag&gt; runs on a dedicated device.</small>
-          {errors[QUEUE_FIELD] && <span id={`${fieldId(QUEUE_FIELD)}-error`} class="field-error">{errors[QUEUE_FIELD]}</span>}
+          <small id={`${fieldId(QUEUE_FIELD)}-hint`} class="field-hint">
+            Empty: the task's default queue ({task?.defaultQueue ?? 'normal'}), or priority for a priority service. hardware.&lt;tag&gt; runs on a dedicated
+            device.
+          </small>
+          {errors[QUEUE_FIELD] && (
+            <span id={`${fieldId(QUEUE_FIELD)}-error`} class="field-error">
+              {errors[QUEUE_FIELD]}
+            </span>
+          )}
         </div>
         <datalist id="run-task-queues">
           <option value="normal" />
           <option value="priority" />
         </datalist>
       </details>
-      {problem && <div class="notice error" role="alert">{problem}</div>}
+      {problem && (
+        <div class="notice error" role="alert">
+          {problem}
+        </div>
+      )}
       <div class="actions">
-        <button type="submit" disabled={busy}>{busy ? 'Starting…' : 'Run task'}</button>
+        <button type="submit" disabled={busy}>
+          {busy ? 'Starting…' : 'Run task'}
+        </button>
         {started.length > 0 && (
           <span role="status" class="run-task-started">
-            Started {started.map((job, index) => <span key={job.id}>{index > 0 && ', '}<a href={`/jobs/${job.id}`}>{job.task}</a></span>)}: follow it in the jobs above.
+            Started{' '}
+            {started.map((job, index) => (
+              <span key={job.id}>
+                {index > 0 && ', '}
+                <a href={`/jobs/${job.id}`}>{job.task}</a>
+              </span>
+            ))}
+            : follow it in the jobs above.
           </span>
         )}
       </div>
@@ -146,15 +194,43 @@ function OptionInput({ field, value, error, onInput }: { field: OptionField; val
       <label for={id}>{field.label}</label>
       {field.kind === 'select' ? (
         <select {...common} value={value} onChange={(event) => onInput((event.target as HTMLSelectElement).value)}>
-          {field.choices.map((choice) => <option key={choice} value={choice}>{choice}</option>)}
+          {field.choices.map((choice) => (
+            <option key={choice} value={choice}>
+              {choice}
+            </option>
+          ))}
         </select>
       ) : field.kind === 'number' ? (
-        <input {...common} type="number" inputMode={field.integer ? 'numeric' : 'decimal'} min={field.min} max={field.max} step={field.step} value={value} onInput={(event) => onInput((event.target as HTMLInputElement).value)} />
+        <input
+          {...common}
+          type="number"
+          inputMode={field.integer ? 'numeric' : 'decimal'}
+          min={field.min}
+          max={field.max}
+          step={field.step}
+          value={value}
+          onInput={(event) => onInput((event.target as HTMLInputElement).value)}
+        />
       ) : (
-        <input {...common} type="text" inputMode={field.name === 'url' ? 'url' : 'text'} maxLength={field.maxLength} autoComplete="off" spellcheck={false} value={value} onInput={(event) => onInput((event.target as HTMLInputElement).value)} />
+        <input
+          {...common}
+          type="text"
+          inputMode={field.name === 'url' ? 'url' : 'text'}
+          maxLength={field.maxLength}
+          autoComplete="off"
+          spellcheck={false}
+          value={value}
+          onInput={(event) => onInput((event.target as HTMLInputElement).value)}
+        />
       )}
-      <small id={`${id}-hint`} class="field-hint">{field.hint}</small>
-      {error && <span id={`${id}-error`} class="field-error">{error}</span>}
+      <small id={`${id}-hint`} class="field-hint">
+        {field.hint}
+      </small>
+      {error && (
+        <span id={`${id}-error`} class="field-error">
+          {error}
+        </span>
+      )}
     </div>
   );
 }

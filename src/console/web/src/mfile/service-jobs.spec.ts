@@ -7,7 +7,13 @@ const job = (id: string, patch: Partial<Job> = {}): Job => makeJob(id, { task: '
 describe("a service's jobs page", () => {
   it('asks for the newest first, with only the filters that are set', () => {
     expect(jobsQuery(NO_FILTERS, null, 50)).toEqual({ order: 'newest', limit: 50 });
-    expect(jobsQuery({ state: 'failed', task: '', trigger: 'update' }, 'abc', 20)).toEqual({ order: 'newest', limit: 20, state: 'failed', trigger: 'update', cursor: 'abc' });
+    expect(jobsQuery({ state: 'failed', task: '', trigger: 'update' }, 'abc', 20)).toEqual({
+      order: 'newest',
+      limit: 20,
+      state: 'failed',
+      trigger: 'update',
+      cursor: 'abc',
+    });
   });
 
   it('matches jobs to the filters', () => {

@@ -30,7 +30,9 @@ export function jobsQuery(filters: JobFilters, cursor: string | null, limit: num
 }
 
 export function matchesFilters(job: Pick<Job, 'state' | 'task' | 'trigger'>, filters: JobFilters): boolean {
-  return (!filters.state || job.state === filters.state) && (!filters.task || job.task === filters.task) && (!filters.trigger || job.trigger === filters.trigger);
+  return (
+    (!filters.state || job.state === filters.state) && (!filters.task || job.task === filters.task) && (!filters.trigger || job.trigger === filters.trigger)
+  );
 }
 
 /**

@@ -98,7 +98,9 @@ describe('task options form', () => {
 
   it("puts the api's option errors back on their fields", () => {
     const fields = fieldsOf(task('thumbnail'));
-    expect(errorsFromProblem(['options.width must be between 8 and 4096', 'queue must be normal, priority or hardware.<tag>', 'something else'], fields)).toEqual({
+    expect(
+      errorsFromProblem(['options.width must be between 8 and 4096', 'queue must be normal, priority or hardware.<tag>', 'something else'], fields),
+    ).toEqual({
       fieldErrors: { width: 'Width must be between 8 and 4096', [QUEUE_FIELD]: 'Queue must be normal, priority or hardware.<tag>' },
       rest: ['something else'],
     });

@@ -61,7 +61,16 @@ export function fieldsOf(task: TaskDefinition): OptionField[] {
     switch (spec.type) {
       case 'integer':
       case 'number':
-        return { ...base, kind: 'number', integer: spec.type === 'integer', min: spec.minimum, max: spec.maximum, step: spec.type === 'integer' ? '1' : 'any', required: true, initial: String(spec.default) };
+        return {
+          ...base,
+          kind: 'number',
+          integer: spec.type === 'integer',
+          min: spec.minimum,
+          max: spec.maximum,
+          step: spec.type === 'integer' ? '1' : 'any',
+          required: true,
+          initial: String(spec.default),
+        };
       case 'string':
         return { ...base, kind: 'select', choices: spec.enum, required: true, initial: spec.default };
       default:
@@ -124,7 +133,11 @@ export interface JobRequest {
  * Values → the body of POST /api/v1/jobs, or the messages for the fields that are wrong (keyed by field name; the
  * queue override under QUEUE_FIELD). `task` null means the service's manual pipeline, which takes no options.
  */
-export function buildJobRequest(task: TaskDefinition | null, mfileIds: string[], values: FormValues): { body: JobRequest; errors: null } | { body: null; errors: FieldErrors } {
+export function buildJobRequest(
+  task: TaskDefinition | null,
+  mfileIds: string[],
+  values: FormValues,
+): { body: JobRequest; errors: null } | { body: null; errors: FieldErrors } {
   const errors: FieldErrors = {};
   const options: Record<string, unknown> = {};
   for (const field of task ? fieldsOf(task) : []) {

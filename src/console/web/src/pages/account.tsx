@@ -25,7 +25,13 @@ export default function Account() {
   return (
     <section>
       <h1>Account</h1>
-      {user ? <OwnAccount /> : <p>You are using MServe with a key only. <a href="/login">Log in</a> to keep keys in a wallet.</p>}
+      {user ? (
+        <OwnAccount />
+      ) : (
+        <p>
+          You are using MServe with a key only. <a href="/login">Log in</a> to keep keys in a wallet.
+        </p>
+      )}
       {provider && <Users />}
     </section>
   );
@@ -69,7 +75,11 @@ function OwnAccount() {
       <form onSubmit={submit} aria-labelledby="password-change">
         <h3 id="password-change">{user.provider === 'oidc' ? 'Set a password (optional)' : 'Change your password'}</h3>
         <ErrorNotice error={error} onDismiss={() => setError(null)} />
-        {done && <p class="notice ok" role="status">Password changed.</p>}
+        {done && (
+          <p class="notice ok" role="status">
+            Password changed.
+          </p>
+        )}
         {user.provider === 'password' && (
           <label>
             Current password
@@ -78,15 +88,37 @@ function OwnAccount() {
         )}
         <label>
           New password
-          <input type="password" autoComplete="new-password" required minLength={10} value={password} onInput={field(setPassword)} aria-describedby="password-rule" />
+          <input
+            type="password"
+            autoComplete="new-password"
+            required
+            minLength={10}
+            value={password}
+            onInput={field(setPassword)}
+            aria-describedby="password-rule"
+          />
           <small id="password-rule">At least 10 characters.</small>
         </label>
         <label>
           New password again
-          <input type="password" autoComplete="new-password" required value={repeat} onInput={field(setRepeat)} aria-invalid={mismatch} aria-describedby="repeat-error" />
-          {mismatch && <span id="repeat-error" class="field-error">The two passwords differ.</span>}
+          <input
+            type="password"
+            autoComplete="new-password"
+            required
+            value={repeat}
+            onInput={field(setRepeat)}
+            aria-invalid={mismatch}
+            aria-describedby="repeat-error"
+          />
+          {mismatch && (
+            <span id="repeat-error" class="field-error">
+              The two passwords differ.
+            </span>
+          )}
         </label>
-        <button type="submit" disabled={mismatch || password.length < 10}>Change password</button>
+        <button type="submit" disabled={mismatch || password.length < 10}>
+          Change password
+        </button>
       </form>
     </Card>
   );
@@ -143,8 +175,14 @@ function Users() {
                 <td class="optional">{formatDate(user.lastLoginAt)}</td>
                 <td>
                   <div class="actions">
-                    <button type="button" class="secondary" onClick={() => setGiving(giving === user.id ? null : user.id)}>Give a key</button>
-                    <button type="button" class="secondary" onClick={() => act(() => api(`/users/${user.id}`, { method: 'PATCH', body: { disabled: !user.disabled } }))}>
+                    <button type="button" class="secondary" onClick={() => setGiving(giving === user.id ? null : user.id)}>
+                      Give a key
+                    </button>
+                    <button
+                      type="button"
+                      class="secondary"
+                      onClick={() => act(() => api(`/users/${user.id}`, { method: 'PATCH', body: { disabled: !user.disabled } }))}
+                    >
                       {user.disabled ? 'Enable' : 'Disable'}
                     </button>
                   </div>
@@ -174,7 +212,9 @@ function Users() {
         </table>
       </div>
       <form class="inline" onSubmit={create} aria-labelledby="new-user">
-        <h3 id="new-user" class="sr-only">New user</h3>
+        <h3 id="new-user" class="sr-only">
+          New user
+        </h3>
         <label>
           User name
           <input required pattern="[A-Za-z0-9][A-Za-z0-9._\-]{0,63}" title="letters, digits, . _ -" value={username} onInput={field(setUsername)} />

@@ -36,7 +36,9 @@ export function BrowseKey() {
       <section>
         <h1>This link does not open anything</h1>
         <ErrorNotice error={error} />
-        <p><a href="/login">Log in</a> or ask for a new link.</p>
+        <p>
+          <a href="/login">Log in</a> or ask for a new link.
+        </p>
       </section>
     );
   }
@@ -46,8 +48,12 @@ export function BrowseKey() {
         <h1>Open a shared link?</h1>
         <p>Someone gave you a link with a key. Opening it adds that key to this session and makes it the one you act with; your own keys stay as they are.</p>
         <div class="actions">
-          <button type="button" onClick={() => void open()}>Open the shared link</button>
-          <button type="button" class="secondary" onClick={() => route('/', true)}>Cancel</button>
+          <button type="button" onClick={() => void open()}>
+            Open the shared link
+          </button>
+          <button type="button" class="secondary" onClick={() => route('/', true)}>
+            Cancel
+          </button>
         </div>
       </section>
     );

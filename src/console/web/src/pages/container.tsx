@@ -20,7 +20,10 @@ export default function ContainerPage() {
   const keyId = actingKey.value?.id;
   const container = useLoad(() => api<Container>(`/containers/${id}`), [id, keyId]);
   const [name, setName] = useState('');
-  const services = usePaged<Service>((cursor) => api<Page<Service>>(`/containers/${id}/services`, { query: { name, cursor, limit: PAGE_SIZE } }), [id, name, keyId]);
+  const services = usePaged<Service>(
+    (cursor) => api<Page<Service>>(`/containers/${id}/services`, { query: { name, cursor, limit: PAGE_SIZE } }),
+    [id, name, keyId],
+  );
   const [created, setCreated] = useState<CreatedService | null>(null);
 
   if (container.loading && !container.data) return <Spinner label="Loading the container…" />;
@@ -35,7 +38,9 @@ export default function ContainerPage() {
   const current = container.data;
   return (
     <section>
-      <Breadcrumbs items={[...(actingKey.value?.resource.type === 'provider' ? [{ label: 'Containers', href: '/containers' }] : []), { label: current.name }]} />
+      <Breadcrumbs
+        items={[...(actingKey.value?.resource.type === 'provider' ? [{ label: 'Containers', href: '/containers' }] : []), { label: current.name }]}
+      />
       <div class="page-title">
         <h1>{current.name}</h1>
         <div class="actions">
@@ -83,9 +88,15 @@ export default function ContainerPage() {
                 <tr>
                   <th scope="col">Name</th>
                   <th scope="col">State</th>
-                  <th scope="col" class="optional">Disk quota</th>
-                  <th scope="col" class="optional">Created</th>
-                  <th scope="col"><span class="sr-only">Links</span></th>
+                  <th scope="col" class="optional">
+                    Disk quota
+                  </th>
+                  <th scope="col" class="optional">
+                    Created
+                  </th>
+                  <th scope="col">
+                    <span class="sr-only">Links</span>
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -101,8 +112,16 @@ export default function ContainerPage() {
                     <td class="optional">{service.diskQuota === null ? <span class="muted">none</span> : formatBytes(service.diskQuota)}</td>
                     <td class="optional">{formatDate(service.createdAt)}</td>
                     <td class="row-links">
-                      {can('usage:read') && <a href={`/services/${service.id}/usage`} aria-label={`Usage of ${service.name}`}>Usage</a>}
-                      {can('service:update') && <a href={`/services/${service.id}/settings`} aria-label={`Settings of ${service.name}`}>Settings</a>}
+                      {can('usage:read') && (
+                        <a href={`/services/${service.id}/usage`} aria-label={`Usage of ${service.name}`}>
+                          Usage
+                        </a>
+                      )}
+                      {can('service:update') && (
+                        <a href={`/services/${service.id}/settings`} aria-label={`Settings of ${service.name}`}>
+                          Settings
+                        </a>
+                      )}
                     </td>
                   </tr>
                 ))}
@@ -151,7 +170,15 @@ function ContainerDetails({ container, onChange }: { container: Container; onCha
       actions={
         can('container:update') &&
         !editing && (
-          <button type="button" class="secondary" onClick={() => { setName(container.name); setDescription(container.description ?? ''); setEditing(true); }}>
+          <button
+            type="button"
+            class="secondary"
+            onClick={() => {
+              setName(container.name);
+              setDescription(container.description ?? '');
+              setEditing(true);
+            }}
+          >
             Edit
           </button>
         )
@@ -161,7 +188,13 @@ function ContainerDetails({ container, onChange }: { container: Container; onCha
       {editing ? (
         <form class="inline" onSubmit={save} noValidate>
           <Field id="edit-container-name" label="Name" error={problem}>
-            <input {...describedBy('edit-container-name', problem)} value={name} required maxLength={255} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+            <input
+              {...describedBy('edit-container-name', problem)}
+              value={name}
+              required
+              maxLength={255}
+              onInput={(e) => setName((e.target as HTMLInputElement).value)}
+            />
           </Field>
           <label>
             Description
@@ -169,7 +202,9 @@ function ContainerDetails({ container, onChange }: { container: Container; onCha
           </label>
           <div class="actions">
             <button type="submit">Save</button>
-            <button type="button" class="secondary" onClick={() => setEditing(false)}>Cancel</button>
+            <button type="button" class="secondary" onClick={() => setEditing(false)}>
+              Cancel
+            </button>
           </div>
         </form>
       ) : (
@@ -185,7 +220,9 @@ function ContainerDetails({ container, onChange }: { container: Container; onCha
           <dt>Created</dt>
           <dd>{formatDate(container.createdAt)}</dd>
           <dt>Id</dt>
-          <dd><code>{container.id}</code></dd>
+          <dd>
+            <code>{container.id}</code>
+          </dd>
         </dl>
       )}
     </Card>
@@ -193,7 +230,16 @@ function ContainerDetails({ container, onChange }: { container: Container; onCha
 }
 
 function CreateService({ containerId, onCreated }: { containerId: string; onCreated: (service: CreatedService) => void }) {
-  return <CreateNamedForm<CreatedService> title="Create a service" path={`/containers/${containerId}/services`} inputId="service-name" nameLabel="Service name" submitLabel="Create service" onCreated={onCreated} />;
+  return (
+    <CreateNamedForm<CreatedService>
+      title="Create a service"
+      path={`/containers/${containerId}/services`}
+      inputId="service-name"
+      nameLabel="Service name"
+      submitLabel="Create service"
+      onCreated={onCreated}
+    />
+  );
 }
 
 function DeleteContainer({ container }: { container: Container }) {

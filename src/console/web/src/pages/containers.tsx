@@ -56,10 +56,16 @@ export default function Containers() {
               <thead>
                 <tr>
                   <th scope="col">Name</th>
-                  <th scope="col" class="optional">Description</th>
+                  <th scope="col" class="optional">
+                    Description
+                  </th>
                   <th scope="col">State</th>
-                  <th scope="col" class="optional">Created</th>
-                  <th scope="col"><span class="sr-only">Links</span></th>
+                  <th scope="col" class="optional">
+                    Created
+                  </th>
+                  <th scope="col">
+                    <span class="sr-only">Links</span>
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -71,7 +77,13 @@ export default function Containers() {
                     <td class="optional">{container.description ?? <span class="muted">—</span>}</td>
                     <td>{container.suspended ? <Badge tone="warn">Suspended</Badge> : <Badge tone="ok">Active</Badge>}</td>
                     <td class="optional">{formatDate(container.createdAt)}</td>
-                    <td class="row-links">{can('usage:read') && <a href={`/containers/${container.id}/usage`} aria-label={`Usage of ${container.name}`}>Usage</a>}</td>
+                    <td class="row-links">
+                      {can('usage:read') && (
+                        <a href={`/containers/${container.id}/usage`} aria-label={`Usage of ${container.name}`}>
+                          Usage
+                        </a>
+                      )}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -85,5 +97,14 @@ export default function Containers() {
 }
 
 function CreateContainer({ onCreated }: { onCreated: (container: WithKey<Container>) => void }) {
-  return <CreateNamedForm<WithKey<Container>> title="Create a container" path="/containers" inputId="container-name" nameLabel="Name" submitLabel="Create container" onCreated={onCreated} />;
+  return (
+    <CreateNamedForm<WithKey<Container>>
+      title="Create a container"
+      path="/containers"
+      inputId="container-name"
+      nameLabel="Name"
+      submitLabel="Create container"
+      onCreated={onCreated}
+    />
+  );
 }

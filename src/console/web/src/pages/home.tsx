@@ -59,10 +59,24 @@ export function Home() {
                   </small>
                 </div>
                 <div class="actions">
-                  <button type="button" onClick={() => open(k)}>Open</button>
-                  {state.user && !k.saved && <button type="button" class="secondary" onClick={() => change(k, true)}>Save to wallet</button>}
-                  {state.user && k.saved && <button type="button" class="secondary" onClick={() => change(k, false)}>Remove from wallet</button>}
-                  {!k.saved && <button type="button" class="secondary" onClick={() => change(k, 'forget')}>Forget</button>}
+                  <button type="button" onClick={() => open(k)}>
+                    Open
+                  </button>
+                  {state.user && !k.saved && (
+                    <button type="button" class="secondary" onClick={() => change(k, true)}>
+                      Save to wallet
+                    </button>
+                  )}
+                  {state.user && k.saved && (
+                    <button type="button" class="secondary" onClick={() => change(k, false)}>
+                      Remove from wallet
+                    </button>
+                  )}
+                  {!k.saved && (
+                    <button type="button" class="secondary" onClick={() => change(k, 'forget')}>
+                      Forget
+                    </button>
+                  )}
                 </div>
               </li>
             ))}

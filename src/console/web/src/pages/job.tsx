@@ -71,9 +71,14 @@ export default function JobPage() {
   useEffect(() => {
     if (!inputIds) return;
     let current = true;
-    void Promise.all(inputIds.split(',').map((mfileId) => api<Mfile>(`/mfiles/${mfileId}`).then((mfile) => [mfileId, mfile] as const, () => [mfileId, null] as const))).then(
-      (pairs) => current && setInputs(new Map(pairs)),
-    );
+    void Promise.all(
+      inputIds.split(',').map((mfileId) =>
+        api<Mfile>(`/mfiles/${mfileId}`).then(
+          (mfile) => [mfileId, mfile] as const,
+          () => [mfileId, null] as const,
+        ),
+      ),
+    ).then((pairs) => current && setInputs(new Map(pairs)));
     return () => {
       current = false;
     };
@@ -86,7 +91,11 @@ export default function JobPage() {
       <section>
         <h1>Job</h1>
         <ErrorNotice error={error} />
-        {error instanceof ApiError && error.status === 404 && <p>The job may have been deleted. <a href="/">Back to the start</a></p>}
+        {error instanceof ApiError && error.status === 404 && (
+          <p>
+            The job may have been deleted. <a href="/">Back to the start</a>
+          </p>
+        )}
       </section>
     );
   }
@@ -114,7 +123,9 @@ export default function JobPage() {
       {firstInput && (
         <nav aria-label="Breadcrumb">
           <ol class="breadcrumbs">
-            <li><a href={`/mfiles/${firstInput}`}>{inputs.get(firstInput)?.name ?? 'File'}</a></li>
+            <li>
+              <a href={`/mfiles/${firstInput}`}>{inputs.get(firstInput)?.name ?? 'File'}</a>
+            </li>
             <li aria-current="page">{job.task} job</li>
           </ol>
         </nav>
@@ -122,12 +133,26 @@ export default function JobPage() {
       <header class="mfile-head">
         <h1 id="job-title">{job.task} job</h1>
         <div class="actions">
-          {can('job:cancel') && !final && <button type="button" class="danger" onClick={() => setConfirm('cancel')}>Cancel job</button>}
-          {can('job:cancel') && final && <button type="button" class="secondary" onClick={() => setConfirm('delete')}>Delete job</button>}
+          {can('job:cancel') && !final && (
+            <button type="button" class="danger" onClick={() => setConfirm('cancel')}>
+              Cancel job
+            </button>
+          )}
+          {can('job:cancel') && final && (
+            <button type="button" class="secondary" onClick={() => setConfirm('delete')}>
+              Delete job
+            </button>
+          )}
         </div>
       </header>
 
-      <Card title={<>State: <StateBadge state={job.state} /></>}>
+      <Card
+        title={
+          <>
+            State: <StateBadge state={job.state} />
+          </>
+        }
+      >
         <div class="job-status" aria-live="polite">
           <JobProgress job={job} label={`Progress of the ${job.task} job`} />
           {job.state === 'waiting' && <p class="muted">Waiting for the steps it comes after to finish.</p>}
@@ -135,8 +160,14 @@ export default function JobPage() {
           {job.state === 'skipped' && <p class="muted">Skipped: the file did not match the step's condition.</p>}
         </div>
         {job.error && (
-          <div class={`notice ${job.state === 'cancelled' || job.state === 'skipped' ? 'ok' : 'error'} job-error-text`} role={job.state === 'failed' ? 'alert' : undefined}>
-            <span><strong>{job.state === 'failed' ? 'Failed: ' : 'Note: '}</strong>{job.error}</span>
+          <div
+            class={`notice ${job.state === 'cancelled' || job.state === 'skipped' ? 'ok' : 'error'} job-error-text`}
+            role={job.state === 'failed' ? 'alert' : undefined}
+          >
+            <span>
+              <strong>{job.state === 'failed' ? 'Failed: ' : 'Note: '}</strong>
+              {job.error}
+            </span>
           </div>
         )}
         {task && <p class="muted">{plainText(task.description)}</p>}
@@ -148,7 +179,10 @@ export default function JobPage() {
             <dt>Task</dt>
             <dd>{job.task}</dd>
             <dt>Trigger</dt>
-            <dd>{job.trigger}{job.step ? ` · step ${job.step}` : ''}</dd>
+            <dd>
+              {job.trigger}
+              {job.step ? ` · step ${job.step}` : ''}
+            </dd>
             <dt>Queue</dt>
             <dd>{job.queue}</dd>
             <dt>Attempts</dt>
@@ -157,10 +191,14 @@ export default function JobPage() {
             <dd>{job.workerHost ?? '—'}</dd>
             <dt>Files</dt>
             <dd>
-              {(job.mfileIds ?? []).length === 0 ? '—' : (
+              {(job.mfileIds ?? []).length === 0 ? (
+                '—'
+              ) : (
                 <ul class="plain-list">
                   {(job.mfileIds ?? []).map((mfileId) => (
-                    <li key={mfileId}><a href={`/mfiles/${mfileId}`}>{inputs.get(mfileId)?.name ?? mfileId}</a></li>
+                    <li key={mfileId}>
+                      <a href={`/mfiles/${mfileId}`}>{inputs.get(mfileId)?.name ?? mfileId}</a>
+                    </li>
                   ))}
                 </ul>
               )}
@@ -170,7 +208,11 @@ export default function JobPage() {
                 <dt>Options</dt>
                 <dd>
                   <ul class="plain-list">
-                    {Object.entries(job.options).map(([name, value]) => <li key={name}><code>{name}</code> = {show(value)}</li>)}
+                    {Object.entries(job.options).map(([name, value]) => (
+                      <li key={name}>
+                        <code>{name}</code> = {show(value)}
+                      </li>
+                    ))}
                   </ul>
                 </dd>
               </>
@@ -178,7 +220,15 @@ export default function JobPage() {
             {job.condition && (
               <>
                 <dt>Condition</dt>
-                <dd>{[job.condition.mimetypes?.join(', '), job.condition.minSize !== undefined ? `≥ ${job.condition.minSize} B` : '', job.condition.maxSize !== undefined ? `≤ ${job.condition.maxSize} B` : ''].filter(Boolean).join(' · ')}</dd>
+                <dd>
+                  {[
+                    job.condition.mimetypes?.join(', '),
+                    job.condition.minSize !== undefined ? `≥ ${job.condition.minSize} B` : '',
+                    job.condition.maxSize !== undefined ? `≤ ${job.condition.maxSize} B` : '',
+                  ]
+                    .filter(Boolean)
+                    .join(' · ')}
+                </dd>
               </>
             )}
             <dt>ID</dt>
@@ -209,8 +259,13 @@ export default function JobPage() {
               <tbody>
                 {Object.entries(job.result).map(([name, value]) => (
                   <tr key={name}>
-                    <th scope="row">{name}{task?.results[name] && <small class="field-hint">{task.results[name]}</small>}</th>
-                    <td><pre class="result-value">{show(value)}</pre></td>
+                    <th scope="row">
+                      {name}
+                      {task?.results[name] && <small class="field-hint">{task.results[name]}</small>}
+                    </th>
+                    <td>
+                      <pre class="result-value">{show(value)}</pre>
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -222,10 +277,23 @@ export default function JobPage() {
       {can('joboutput:read') && (
         <Card title="Outputs">
           <ErrorNotice error={outputsError} />
-          {outputs === null ? <Spinner label="Loading the outputs…" /> : outputs.length === 0 ? (
-            <p class="muted">{final ? 'This job made no files.' : task && Object.keys(task.outputs).length ? `It will make: ${Object.entries(task.outputs).map(([name, what]) => `${name} (${what})`).join(', ')}.` : 'Nothing yet.'}</p>
+          {outputs === null ? (
+            <Spinner label="Loading the outputs…" />
+          ) : outputs.length === 0 ? (
+            <p class="muted">
+              {final
+                ? 'This job made no files.'
+                : task && Object.keys(task.outputs).length
+                  ? `It will make: ${Object.entries(task.outputs)
+                      .map(([name, what]) => `${name} (${what})`)
+                      .join(', ')}.`
+                  : 'Nothing yet.'}
+            </p>
           ) : (
-            <OutputsTable outputs={outputs} onPromoted={(output, mfileId) => setOutputs((current) => (current ?? []).map((item) => (item.id === output.id ? { ...item, mfileId } : item)))} />
+            <OutputsTable
+              outputs={outputs}
+              onPromoted={(output, mfileId) => setOutputs((current) => (current ?? []).map((item) => (item.id === output.id ? { ...item, mfileId } : item)))}
+            />
           )}
         </Card>
       )}
@@ -246,7 +314,11 @@ export default function JobPage() {
         onConfirm={confirm === 'cancel' ? cancel : remove}
         onClose={() => setConfirm(null)}
       >
-        <p>{confirm === 'cancel' ? 'It is taken off its queue (a running worker drops its result), and the steps that wait for it are cancelled too.' : 'The job and the files it made are deleted. This cannot be undone.'}</p>
+        <p>
+          {confirm === 'cancel'
+            ? 'It is taken off its queue (a running worker drops its result), and the steps that wait for it are cancelled too.'
+            : 'The job and the files it made are deleted. This cannot be undone.'}
+        </p>
       </ConfirmDialog>
     </section>
   );

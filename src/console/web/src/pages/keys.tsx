@@ -13,7 +13,10 @@ const PAGE_SIZE = 50;
 
 /** The keys derived from the acting key, page by page (keyset paging on GET /keys). */
 function useManagedKeys(keyId: string | null, enabled: boolean) {
-  const { items, setItems, next, setNext, error, loading, fetchPage } = useCursorList((cursor) => api<Page<KeyView>>('/keys', { query: { limit: PAGE_SIZE, cursor: cursor ?? undefined } }), false);
+  const { items, setItems, next, setNext, error, loading, fetchPage } = useCursorList(
+    (cursor) => api<Page<KeyView>>('/keys', { query: { limit: PAGE_SIZE, cursor: cursor ?? undefined } }),
+    false,
+  );
   useEffect(() => {
     setItems([]);
     setNext(null);
@@ -46,11 +49,17 @@ function ActingKey({ me, name }: { me: KeyView; name: string | null }) {
       </div>
       <div>
         <dt>Id</dt>
-        <dd><code>{me.id}</code></dd>
+        <dd>
+          <code>{me.id}</code>
+        </dd>
       </div>
       <div class="wide">
         <dt>Actions</dt>
-        <dd class="action-chips">{me.actions.map((action) => <code key={action}>{action}</code>)}</dd>
+        <dd class="action-chips">
+          {me.actions.map((action) => (
+            <code key={action}>{action}</code>
+          ))}
+        </dd>
       </div>
     </dl>
   );
@@ -85,7 +94,9 @@ export default function KeysPage() {
     return (
       <section>
         <h1>Keys</h1>
-        <p>You hold no key yet. <a href="/login">Log in</a> or paste a key on the <a href="/">home page</a>.</p>
+        <p>
+          You hold no key yet. <a href="/login">Log in</a> or paste a key on the <a href="/">home page</a>.
+        </p>
       </section>
     );
   }
@@ -106,7 +117,9 @@ export default function KeysPage() {
       const now = new Date().toISOString();
       list.setItems(list.items.map((key) => (gone.has(key.id) ? { ...key, revokedAt: now } : key)));
       const others = result.revoked.length - 1;
-      setNotice(`Revoked ${target.label ? `“${target.label}”` : 'the key'}${others > 0 ? ` and ${others} key${others > 1 ? 's' : ''} derived from it` : ''}. ${result.revoked.length > 1 ? 'They stop' : 'It stops'} working at once.`);
+      setNotice(
+        `Revoked ${target.label ? `“${target.label}”` : 'the key'}${others > 0 ? ` and ${others} key${others > 1 ? 's' : ''} derived from it` : ''}. ${result.revoked.length > 1 ? 'They stop' : 'It stops'} working at once.`,
+      );
       if (session.value?.keys.some((key) => gone.has(key.id))) await refreshSession();
       setTarget(null);
     } catch (caught) {
@@ -133,12 +146,15 @@ export default function KeysPage() {
         {canCreate && me.data ? (
           <>
             <p class="muted">
-              A derived key can do at most what yours can, on your {RESOURCE_LABELS[me.data.resource.type as ResourceType].toLowerCase()} or something inside it, and expires no later than yours. Revoking yours revokes it too.
+              A derived key can do at most what yours can, on your {RESOURCE_LABELS[me.data.resource.type as ResourceType].toLowerCase()} or something inside
+              it, and expires no later than yours. Revoking yours revokes it too.
             </p>
             <DeriveKeyForm key={me.data.id} parent={me.data} parentName={acting.resourceName} onDerived={onDerived} />
           </>
         ) : me.data ? (
-          <p>This key cannot derive keys: that needs the action <code>key:create</code>.</p>
+          <p>
+            This key cannot derive keys: that needs the action <code>key:create</code>.
+          </p>
         ) : (
           <Spinner />
         )}
@@ -155,9 +171,15 @@ export default function KeysPage() {
           ) : undefined
         }
       >
-        {notice && <p class="notice ok" role="status">{notice}</p>}
+        {notice && (
+          <p class="notice ok" role="status">
+            {notice}
+          </p>
+        )}
         {!canRead ? (
-          <p>This key cannot list keys: that needs the action <code>key:read</code>.</p>
+          <p>
+            This key cannot list keys: that needs the action <code>key:read</code>.
+          </p>
         ) : list.error ? (
           <ErrorNotice error={list.error} />
         ) : list.items.length === 0 && list.loading ? (
@@ -168,16 +190,25 @@ export default function KeysPage() {
           <KeyTable keys={shown} actingId={acting.id} canRevoke={canRevoke} onRevoke={setTarget} />
         )}
         {list.next && (
-          <button type="button" class="secondary" disabled={list.loading} onClick={list.loadMore}>{list.loading ? 'Loading…' : 'Show more keys'}</button>
+          <button type="button" class="secondary" disabled={list.loading} onClick={list.loadMore}>
+            {list.loading ? 'Loading…' : 'Show more keys'}
+          </button>
         )}
       </Card>
 
-      <ConfirmDialog open={Boolean(target)} title="Revoke this key?" confirmLabel="Revoke" busyLabel="Revoking…" onConfirm={revoke} onClose={() => setTarget(null)}>
+      <ConfirmDialog
+        open={Boolean(target)}
+        title="Revoke this key?"
+        confirmLabel="Revoke"
+        busyLabel="Revoking…"
+        onConfirm={revoke}
+        onClose={() => setTarget(null)}
+      >
         {target && (
           <>
             <p>
-              <strong>{target.label || `Key …${target.id.slice(-8)}`}</strong> ({target.roles.join(', ') || target.actions.join(', ')}) stops working at once, and so does{' '}
-              <strong>every key derived from it</strong>
+              <strong>{target.label || `Key …${target.id.slice(-8)}`}</strong> ({target.roles.join(', ') || target.actions.join(', ')}) stops working at once,
+              and so does <strong>every key derived from it</strong>
               {derivedFromTarget > 0 ? ` (${derivedFromTarget} listed here, and any derived from those)` : ''}. Share links made with them stop opening.
             </p>
             <p>This cannot be undone.</p>

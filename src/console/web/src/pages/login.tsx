@@ -49,7 +49,11 @@ export function Login() {
     <section class="login">
       <h1>Log in to MServe</h1>
       <ErrorNotice error={error} onDismiss={() => setError(null)} />
-      {state.user && <p>You are logged in as {state.user.username ?? state.user.email}. <a href="/">Continue</a>.</p>}
+      {state.user && (
+        <p>
+          You are logged in as {state.user.username ?? state.user.email}. <a href="/">Continue</a>.
+        </p>
+      )}
       <div class="login-options">
         <form class="card" onSubmit={login} aria-labelledby="password-login">
           <h2 id="password-login">With your password</h2>
@@ -59,15 +63,26 @@ export function Login() {
           </label>
           <label>
             Password
-            <input name="password" type="password" autoComplete="current-password" required value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
+            <input
+              name="password"
+              type="password"
+              autoComplete="current-password"
+              required
+              value={password}
+              onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
+            />
           </label>
-          <button type="submit" disabled={busy}>Log in</button>
+          <button type="submit" disabled={busy}>
+            Log in
+          </button>
         </form>
         {state.oidc.enabled && (
           <div class="card">
             <h2>With your organisation</h2>
             <p>Sign in at your identity provider; MServe creates your account the first time.</p>
-            <a class="button" href="/api/v1/session/oidc/login">Log in with {state.oidc.label}</a>
+            <a class="button" href="/api/v1/session/oidc/login">
+              Log in with {state.oidc.label}
+            </a>
           </div>
         )}
         <form class="card" onSubmit={openKey} aria-labelledby="key-login">
@@ -75,9 +90,18 @@ export function Login() {
           <p>Paste a key (or a share link) someone gave you. No account needed.</p>
           <label>
             Key
-            <input name="key" autoComplete="off" spellcheck={false} required value={key} onInput={(e) => setKey(extractKey((e.target as HTMLInputElement).value))} />
+            <input
+              name="key"
+              autoComplete="off"
+              spellcheck={false}
+              required
+              value={key}
+              onInput={(e) => setKey(extractKey((e.target as HTMLInputElement).value))}
+            />
           </label>
-          <button type="submit" disabled={busy}>Open</button>
+          <button type="submit" disabled={busy}>
+            Open
+          </button>
         </form>
       </div>
     </section>

@@ -50,7 +50,10 @@ export default function MfilePage() {
   useEffect(() => {
     if (!mfile) return;
     let current = true;
-    loadPlace(mfile).then((found) => current && setPlace(found), () => current && setPlace({ service: null, folders: [] }));
+    loadPlace(mfile).then(
+      (found) => current && setPlace(found),
+      () => current && setPlace({ service: null, folders: [] }),
+    );
     return () => {
       current = false;
     };
@@ -63,7 +66,10 @@ export default function MfilePage() {
     setOrigin(null);
     if (!promotedJobId || !can('job:read')) return;
     let current = true;
-    api<Job>(`/jobs/${promotedJobId}`).then((job) => current && setOrigin(job), () => undefined);
+    api<Job>(`/jobs/${promotedJobId}`).then(
+      (job) => current && setOrigin(job),
+      () => undefined,
+    );
     return () => {
       current = false;
     };
@@ -84,7 +90,9 @@ export default function MfilePage() {
   const producing = useMemo(() => {
     if (!tasks || !can('joboutput:read')) return [];
     const makesFiles = new Set(tasks.filter((task) => Object.keys(task.outputs).length > 0).map((task) => task.name));
-    return live.jobs.filter((job) => job.state === 'succeeded' && (makesFiles.has(job.task) || !tasks.some((task) => task.name === job.task))).map((job) => job.id);
+    return live.jobs
+      .filter((job) => job.state === 'succeeded' && (makesFiles.has(job.task) || !tasks.some((task) => task.name === job.task)))
+      .map((job) => job.id);
   }, [live.jobs, tasks, keyId]);
   useEffect(() => {
     for (const jobId of producing) {
@@ -105,7 +113,9 @@ export default function MfilePage() {
       <section>
         <h1>File</h1>
         <ErrorNotice error={file.error} />
-        <p><a href="/">Back to the start</a></p>
+        <p>
+          <a href="/">Back to the start</a>
+        </p>
       </section>
     );
   }
@@ -131,14 +141,37 @@ export default function MfilePage() {
       <header class="mfile-head">
         <h1 id="mfile-title">{mfile.name}</h1>
         <div class="actions">
-          <a class="button" href={contentUrl(`/mfiles/${mfile.id}/content`, { v: mfile.sha256.slice(0, 16) })} download={mfile.name}>Download</a>
-          {can('mfile:write') && <button type="button" class="secondary" aria-expanded={panel === 'rename'} onClick={() => setPanel(panel === 'rename' ? null : 'rename')}>Rename</button>}
-          {can('mfile:write') && <button type="button" class="secondary" aria-expanded={panel === 'replace'} onClick={() => setPanel(panel === 'replace' ? null : 'replace')}>Replace content</button>}
-          {can('mfile:delete') && <button type="button" class="danger" onClick={() => setDeleting(true)}>Delete</button>}
+          <a class="button" href={contentUrl(`/mfiles/${mfile.id}/content`, { v: mfile.sha256.slice(0, 16) })} download={mfile.name}>
+            Download
+          </a>
+          {can('mfile:write') && (
+            <button type="button" class="secondary" aria-expanded={panel === 'rename'} onClick={() => setPanel(panel === 'rename' ? null : 'rename')}>
+              Rename
+            </button>
+          )}
+          {can('mfile:write') && (
+            <button type="button" class="secondary" aria-expanded={panel === 'replace'} onClick={() => setPanel(panel === 'replace' ? null : 'replace')}>
+              Replace content
+            </button>
+          )}
+          {can('mfile:delete') && (
+            <button type="button" class="danger" onClick={() => setDeleting(true)}>
+              Delete
+            </button>
+          )}
         </div>
       </header>
       <ErrorNotice error={file.error} />
-      {panel === 'rename' && <RenameForm mfile={mfile} onDone={(updated) => { file.setData(updated); setPanel(null); }} onCancel={() => setPanel(null)} />}
+      {panel === 'rename' && (
+        <RenameForm
+          mfile={mfile}
+          onDone={(updated) => {
+            file.setData(updated);
+            setPanel(null);
+          }}
+          onCancel={() => setPanel(null)}
+        />
+      )}
       {panel === 'replace' && (
         <ReplaceContent
           mfile={mfile}
@@ -159,7 +192,9 @@ export default function MfilePage() {
             <dt>Type</dt>
             <dd data-fact="mimetype">{mfile.mimetype}</dd>
             <dt>Size</dt>
-            <dd data-fact="size">{formatBytes(mfile.size)} <small>({mfile.size.toLocaleString()} bytes)</small></dd>
+            <dd data-fact="size">
+              {formatBytes(mfile.size)} <small>({mfile.size.toLocaleString()} bytes)</small>
+            </dd>
             {facts.map((fact) => (
               <Fragment key={fact.label}>
                 <dt>{fact.label}</dt>
@@ -167,9 +202,13 @@ export default function MfilePage() {
               </Fragment>
             ))}
             <dt>MD5</dt>
-            <dd class="hash" data-fact="md5">{mfile.md5}</dd>
+            <dd class="hash" data-fact="md5">
+              {mfile.md5}
+            </dd>
             <dt>SHA-256</dt>
-            <dd class="hash" data-fact="sha256">{mfile.sha256}</dd>
+            <dd class="hash" data-fact="sha256">
+              {mfile.sha256}
+            </dd>
             <dt>Created</dt>
             <dd>{formatDate(mfile.createdAt)}</dd>
             <dt>Content changed</dt>
@@ -181,7 +220,12 @@ export default function MfilePage() {
                 <dt>Made by</dt>
                 <dd data-fact="made-by">
                   an output of the <a href={`/jobs/${promotedFrom.jobId}`}>{origin ? `${origin.task} job` : `job ${promotedFrom.jobId.slice(0, 8)}…`}</a>
-                  {origin?.mfileIds?.[0] && <> on <a href={`/mfiles/${origin.mfileIds[0]}`}>its source file</a></>}
+                  {origin?.mfileIds?.[0] && (
+                    <>
+                      {' '}
+                      on <a href={`/mfiles/${origin.mfileIds[0]}`}>its source file</a>
+                    </>
+                  )}
                 </dd>
               </>
             )}
@@ -198,9 +242,24 @@ export default function MfilePage() {
       </div>
 
       {can('job:read') && (
-        <Card title="Jobs" actions={live.jobs.length > 0 ? <span class="muted" aria-live="polite">{stateCounts(live.jobs)}</span> : undefined}>
+        <Card
+          title="Jobs"
+          actions={
+            live.jobs.length > 0 ? (
+              <span class="muted" aria-live="polite">
+                {stateCounts(live.jobs)}
+              </span>
+            ) : undefined
+          }
+        >
           <ErrorNotice error={live.error} />
-          {live.loading ? <Spinner label="Loading the jobs…" /> : live.jobs.length === 0 ? <p class="muted">No job has run on this file yet.</p> : <JobsTable jobs={live.jobs} following={live.following} caption={`Jobs of ${mfile.name}`} />}
+          {live.loading ? (
+            <Spinner label="Loading the jobs…" />
+          ) : live.jobs.length === 0 ? (
+            <p class="muted">No job has run on this file yet.</p>
+          ) : (
+            <JobsTable jobs={live.jobs} following={live.following} caption={`Jobs of ${mfile.name}`} />
+          )}
           {live.truncated && <p class="muted">Showing the first {live.jobs.length} jobs of this file.</p>}
         </Card>
       )}
@@ -214,7 +273,14 @@ export default function MfilePage() {
             <OutputsTable
               outputs={allOutputs}
               jobs={jobsById}
-              onPromoted={(output, mfileId) => setOutputs((current) => new Map(current).set(output.jobId, (current.get(output.jobId) ?? []).map((item) => (item.id === output.id ? { ...item, mfileId } : item))))}
+              onPromoted={(output, mfileId) =>
+                setOutputs((current) =>
+                  new Map(current).set(
+                    output.jobId,
+                    (current.get(output.jobId) ?? []).map((item) => (item.id === output.id ? { ...item, mfileId } : item)),
+                  ),
+                )
+              }
             />
           )}
         </Card>
@@ -222,11 +288,24 @@ export default function MfilePage() {
 
       {can('job:create') && (
         <Card title="Run a task">
-          {tasksError ? <ErrorNotice error={tasksError} /> : tasks ? <RunTask mfile={mfile} tasks={tasks} onCreated={(jobs) => jobs.forEach(live.add)} /> : <Spinner label="Loading the tasks…" />}
+          {tasksError ? (
+            <ErrorNotice error={tasksError} />
+          ) : tasks ? (
+            <RunTask mfile={mfile} tasks={tasks} onCreated={(jobs) => jobs.forEach(live.add)} />
+          ) : (
+            <Spinner label="Loading the tasks…" />
+          )}
         </Card>
       )}
 
-      <ConfirmDialog open={deleting} title={`Delete “${mfile.name}”?`} confirmLabel="Delete file" busyLabel="Deleting…" onConfirm={remove} onClose={() => setDeleting(false)}>
+      <ConfirmDialog
+        open={deleting}
+        title={`Delete “${mfile.name}”?`}
+        confirmLabel="Delete file"
+        busyLabel="Deleting…"
+        onConfirm={remove}
+        onClose={() => setDeleting(false)}
+      >
         <p>The file's content ({formatBytes(mfile.size)}) and the keys that open it are deleted at once. This cannot be undone.</p>
       </ConfirmDialog>
     </section>
@@ -287,12 +366,29 @@ function RenameForm({ mfile, onDone, onCancel }: { mfile: Mfile; onDone: (mfile:
     <form class="inline card rename-form" onSubmit={submit} aria-label="Rename the file" noValidate>
       <div class="field">
         <label for="rename-name">New name</label>
-        <input id="rename-name" ref={input} value={name} maxLength={255} required aria-invalid={error ? 'true' : undefined} aria-describedby={error ? 'rename-error' : undefined} onInput={(event) => setName((event.target as HTMLInputElement).value)} />
-        {error && <span id="rename-error" class="field-error" role="alert">{error}</span>}
+        <input
+          id="rename-name"
+          ref={input}
+          value={name}
+          maxLength={255}
+          required
+          aria-invalid={error ? 'true' : undefined}
+          aria-describedby={error ? 'rename-error' : undefined}
+          onInput={(event) => setName((event.target as HTMLInputElement).value)}
+        />
+        {error && (
+          <span id="rename-error" class="field-error" role="alert">
+            {error}
+          </span>
+        )}
       </div>
       <div class="actions">
-        <button type="submit" disabled={busy}>{busy ? 'Saving…' : 'Save name'}</button>
-        <button type="button" class="secondary" onClick={onCancel}>Cancel</button>
+        <button type="submit" disabled={busy}>
+          {busy ? 'Saving…' : 'Save name'}
+        </button>
+        <button type="button" class="secondary" onClick={onCancel}>
+          Cancel
+        </button>
       </div>
     </form>
   );

@@ -65,7 +65,8 @@ export default function QueuesPage() {
     };
   }, [paused, keyId]);
 
-  const idle = status?.queues.filter((queue) => queue.kind === 'task' && queue.workers === 0 && (queue.counts?.waiting ?? 0) + (queue.counts?.delayed ?? 0) > 0) ?? [];
+  const idle =
+    status?.queues.filter((queue) => queue.kind === 'task' && queue.workers === 0 && (queue.counts?.waiting ?? 0) + (queue.counts?.delayed ?? 0) > 0) ?? [];
 
   return (
     <section class="queues-page">
@@ -82,7 +83,8 @@ export default function QueuesPage() {
       {idle.length > 0 && (
         <div class="notice error" role="status">
           <span>
-            {idle.map((queue) => queue.name).join(', ')}: jobs are waiting but no worker online serves {idle.length > 1 ? 'these queues' : 'this queue'}. Start one with
+            {idle.map((queue) => queue.name).join(', ')}: jobs are waiting but no worker online serves {idle.length > 1 ? 'these queues' : 'this queue'}. Start
+            one with
             <code> --queues {idle.map((queue) => `${queue.name}:1`).join(',')}</code>.
           </span>
         </div>
@@ -98,9 +100,13 @@ export default function QueuesPage() {
                   <tr>
                     <th scope="col">Queue</th>
                     {COLUMNS.map((column) => (
-                      <th key={column} scope="col" class={`num${column === 'delayed' || column === 'completed' ? ' optional' : ''}`}>{column[0].toUpperCase() + column.slice(1)}</th>
+                      <th key={column} scope="col" class={`num${column === 'delayed' || column === 'completed' ? ' optional' : ''}`}>
+                        {column[0].toUpperCase() + column.slice(1)}
+                      </th>
                     ))}
-                    <th scope="col" class="num">Workers</th>
+                    <th scope="col" class="num">
+                      Workers
+                    </th>
                   </tr>
                 </thead>
                 <tbody>
@@ -150,7 +156,9 @@ export default function QueuesPage() {
                   <tbody>
                     {status.workers.map((worker) => (
                       <tr key={worker.id} data-worker={worker.id}>
-                        <th scope="row"><code>{worker.id}</code></th>
+                        <th scope="row">
+                          <code>{worker.id}</code>
+                        </th>
                         <td>
                           <ul class="served">
                             {worker.queues.map((queue) => (

@@ -49,7 +49,10 @@ export default function ServiceJobs() {
 
   useEffect(() => {
     if (!allowed) return;
-    api<{ name: string }>(`/services/${serviceId}`).then((service) => setName(service.name), () => setName(null));
+    api<{ name: string }>(`/services/${serviceId}`).then(
+      (service) => setName(service.name),
+      () => setName(null),
+    );
     loadTasks().then(setTasks, () => setTasks([]));
   }, [serviceId, keyId, allowed]);
 
@@ -58,7 +61,10 @@ export default function ServiceJobs() {
     clearTimeout(rereadTimer.current);
     rereadTimer.current = setTimeout(() => {
       const { filters: asked, fetchPage: read, setItems } = current.current;
-      read(null).then((page) => current.current.filters === asked && setItems((shown) => mergeFirstPage(shown, page.items, asked)), () => undefined);
+      read(null).then(
+        (page) => current.current.filters === asked && setItems((shown) => mergeFirstPage(shown, page.items, asked)),
+        () => undefined,
+      );
     }, delay);
   };
 
@@ -94,7 +100,9 @@ export default function ServiceJobs() {
     return (
       <section>
         <h1>Jobs</h1>
-        <p>This key cannot read jobs: that needs the action <code>job:read</code>. <a href={`/services/${serviceId}`}>Back to the service</a>.</p>
+        <p>
+          This key cannot read jobs: that needs the action <code>job:read</code>. <a href={`/services/${serviceId}`}>Back to the service</a>.
+        </p>
       </section>
     );
   }
@@ -105,7 +113,9 @@ export default function ServiceJobs() {
       <select value={filters[field]} onChange={(event) => setFilters({ ...filters, [field]: (event.target as HTMLSelectElement).value })}>
         <option value="">Any</option>
         {options.map((option) => (
-          <option key={option} value={option}>{option}</option>
+          <option key={option} value={option}>
+            {option}
+          </option>
         ))}
       </select>
     </label>
@@ -116,15 +126,23 @@ export default function ServiceJobs() {
     <section class="service-jobs" aria-labelledby="service-jobs-title">
       <nav aria-label="Breadcrumb">
         <ol class="breadcrumbs">
-          <li><a href={`/services/${serviceId}`}>{name ?? 'Service'}</a></li>
+          <li>
+            <a href={`/services/${serviceId}`}>{name ?? 'Service'}</a>
+          </li>
           <li aria-current="page">Jobs</li>
         </ol>
       </nav>
       <h1 id="service-jobs-title">Jobs{name ? ` of ${name}` : ''}</h1>
-      <p class="muted live-status" role="status" aria-live="polite" data-live={live}>{LIVE_WORDS[live]}</p>
+      <p class="muted live-status" role="status" aria-live="polite" data-live={live}>
+        {LIVE_WORDS[live]}
+      </p>
       <form class="job-filters" onSubmit={(event) => event.preventDefault()}>
         {select('state', 'State', JOB_STATES)}
-        {select('task', 'Task', tasks.map((task) => task.name))}
+        {select(
+          'task',
+          'Task',
+          tasks.map((task) => task.name),
+        )}
         {select('trigger', 'Trigger', JOB_TRIGGERS)}
         {(filters.state || filters.task || filters.trigger) && (
           <button type="button" class="link" onClick={() => setFilters(NO_FILTERS)}>
@@ -136,10 +154,16 @@ export default function ServiceJobs() {
       {paged.loading ? (
         <Spinner label="Loading the jobs…" />
       ) : jobs.length === 0 ? (
-        <p>{filters.state || filters.task || filters.trigger ? 'No job matches these filters.' : 'No jobs yet: they start when files are uploaded, replaced or read, on a schedule, or on request.'}</p>
+        <p>
+          {filters.state || filters.task || filters.trigger
+            ? 'No job matches these filters.'
+            : 'No jobs yet: they start when files are uploaded, replaced or read, on a schedule, or on request.'}
+        </p>
       ) : (
         <>
-          <p class="muted">{stateCounts(jobs)} among the {jobs.length} shown.</p>
+          <p class="muted">
+            {stateCounts(jobs)} among the {jobs.length} shown.
+          </p>
           <JobsTable jobs={jobs} following={live === 'live' ? running : []} caption={`Jobs${name ? ` of ${name}` : ''}, newest first`} showFile />
           <LoadMore paged={paged} noun={['job', 'jobs']} />
         </>

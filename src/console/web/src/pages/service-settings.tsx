@@ -17,7 +17,10 @@ export default function ServiceSettings() {
   const keyId = actingKey.value?.id;
   const allowed = can('service:update') || can('service:manage');
   const service = useLoad(() => (allowed ? api<ServiceView>(`/services/${serviceId}`) : Promise.resolve(undefined)), [serviceId, keyId, allowed]);
-  const hooks = useLoad(() => (allowed ? api<{ items: Webhook[] }>(`/services/${serviceId}/webhooks`) : Promise.resolve(undefined)), [serviceId, keyId, allowed]);
+  const hooks = useLoad(
+    () => (allowed ? api<{ items: Webhook[] }>(`/services/${serviceId}/webhooks`) : Promise.resolve(undefined)),
+    [serviceId, keyId, allowed],
+  );
   const [webhooks, setWebhooks] = useState<Webhook[]>([]);
   useEffect(() => setWebhooks(hooks.data?.items ?? []), [hooks.data]);
 
@@ -25,7 +28,10 @@ export default function ServiceSettings() {
     return (
       <section>
         <h1>Service settings</h1>
-        <p>This key cannot change a service’s settings: that needs the action <code>service:update</code>. <a href={`/services/${serviceId}`}>Back to the service</a>.</p>
+        <p>
+          This key cannot change a service’s settings: that needs the action <code>service:update</code>.{' '}
+          <a href={`/services/${serviceId}`}>Back to the service</a>.
+        </p>
       </section>
     );
   }
@@ -57,13 +63,25 @@ export default function ServiceSettings() {
       </nav>
       <h1>Settings of {data.name}</h1>
       <ul class="settings-jump">
-        <li><a href="#settings-properties">Properties</a></li>
-        <li><a href="#settings-profile">Processing profile</a></li>
-        <li><a href="#settings-webhooks">Webhooks</a></li>
+        <li>
+          <a href="#settings-properties">Properties</a>
+        </li>
+        <li>
+          <a href="#settings-profile">Processing profile</a>
+        </li>
+        <li>
+          <a href="#settings-webhooks">Webhooks</a>
+        </li>
       </ul>
       <div id="settings-properties">
         <Card title="Properties">
-          <PropertiesForm service={data} canUpdate={can('service:update')} canManage={can('service:manage')} canListProfiles={can('container:read')} onSaved={service.setData} />
+          <PropertiesForm
+            service={data}
+            canUpdate={can('service:update')}
+            canManage={can('service:manage')}
+            canListProfiles={can('container:read')}
+            onSaved={service.setData}
+          />
         </Card>
       </div>
       <div id="settings-profile">
@@ -74,7 +92,13 @@ export default function ServiceSettings() {
       </div>
       <div id="settings-webhooks">
         <Card title="Webhooks">
-          {hooks.error ? <ErrorNotice error={hooks.error} /> : hooks.loading && !hooks.data ? <Spinner /> : <WebhooksCard serviceId={data.id} webhooks={webhooks} canEdit={can('service:update')} onChange={setWebhooks} />}
+          {hooks.error ? (
+            <ErrorNotice error={hooks.error} />
+          ) : hooks.loading && !hooks.data ? (
+            <Spinner />
+          ) : (
+            <WebhooksCard serviceId={data.id} webhooks={webhooks} canEdit={can('service:update')} onChange={setWebhooks} />
+          )}
         </Card>
       </div>
     </section>

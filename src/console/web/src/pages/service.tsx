@@ -42,11 +42,13 @@ async function folderById(id: string, fresh = false): Promise<Mfolder> {
 async function loadPlace(serviceId: string | undefined, folderId: string | undefined): Promise<Place> {
   let service: Service | null = serviceId ? await api<Service>(`/services/${serviceId}`) : null;
   const folder = await folderById(folderId ?? service!.rootFolderId!, true);
-  if (service && folder.serviceId !== service.id) throw new ApiError(404, { status: 404, title: 'Not Found', detail: `folder ${folder.id} is not in service ${service.id}` });
+  if (service && folder.serviceId !== service.id)
+    throw new ApiError(404, { status: 404, title: 'Not Found', detail: `folder ${folder.id} is not in service ${service.id}` });
   // a key on a folder does not reach its service; the page then starts at that folder
   if (!service) service = await api<Service>(`/services/${folder.serviceId}`).catch(() => null);
   const type = actingKey.value?.resource.type;
-  const container = service && (type === 'provider' || type === 'container') ? await api<Container>(`/containers/${service.containerId}`).catch(() => null) : null;
+  const container =
+    service && (type === 'provider' || type === 'container') ? await api<Container>(`/containers/${service.containerId}`).catch(() => null) : null;
   const trail = [folder];
   while (trail[0].parentId && trail.length < 64) {
     const parent = await folderById(trail[0].parentId).catch(() => null);
@@ -196,7 +198,11 @@ function FolderView({ place }: { place: Place }) {
             <Spinner label="Loading files…" />
           ) : files.items.length === 0 ? (
             <p class="muted empty">
-              {name || mimetype ? 'No file matches the search.' : canUpload ? 'No files here yet. Drop files or folders here, or choose them.' : 'No files here.'}
+              {name || mimetype
+                ? 'No file matches the search.'
+                : canUpload
+                  ? 'No files here yet. Drop files or folders here, or choose them.'
+                  : 'No files here.'}
             </p>
           ) : (
             <FileView files={files.items} view={view} pending={pending} fresh={fresh} />
@@ -236,7 +242,13 @@ function Toolbar(props: {
     <form class="toolbar" role="search" aria-label="Search files" onSubmit={(event) => event.preventDefault()}>
       <SearchField label="Name contains" value={props.name} onChange={props.setName} />
       <Field id="type-filter" label="Type" error={typeProblem} class="search-field">
-        <input {...describedBy('type-filter', typeProblem)} list="mimetype-suggestions" value={typeText} placeholder="image/*" onInput={(event) => setTypeText((event.target as HTMLInputElement).value)} />
+        <input
+          {...describedBy('type-filter', typeProblem)}
+          list="mimetype-suggestions"
+          value={typeText}
+          placeholder="image/*"
+          onInput={(event) => setTypeText((event.target as HTMLInputElement).value)}
+        />
         <datalist id="mimetype-suggestions">
           {TYPE_SUGGESTIONS.map((type) => (
             <option key={type} value={type} />
@@ -329,7 +341,16 @@ function UploadButtons({ onFiles }: { onFiles: (files: PlannedFile[]) => void })
   return (
     <div class="actions">
       <input ref={filesInput} id="file-picker" type="file" multiple hidden aria-label="Files to upload" onChange={picked} />
-      <input ref={folderInput} id="folder-picker" type="file" multiple hidden aria-label="Folder to upload" onChange={picked} {...({ webkitdirectory: true } as Record<string, unknown>)} />
+      <input
+        ref={folderInput}
+        id="folder-picker"
+        type="file"
+        multiple
+        hidden
+        aria-label="Folder to upload"
+        onChange={picked}
+        {...({ webkitdirectory: true } as Record<string, unknown>)}
+      />
       <button type="button" onClick={() => filesInput.current?.click()}>
         Upload files
       </button>
@@ -401,14 +422,31 @@ function CreateFolder({ parent, onCreated }: { parent: Mfolder; onCreated: (fold
     <form class="inline create-folder" onSubmit={submit} noValidate>
       <ErrorNotice error={error} onDismiss={() => setError(null)} />
       <Field id={`new-folder-${parent.id}`} label="New folder" error={problem}>
-        <input {...describedBy(`new-folder-${parent.id}`, problem)} value={name} maxLength={255} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+        <input
+          {...describedBy(`new-folder-${parent.id}`, problem)}
+          value={name}
+          maxLength={255}
+          onInput={(e) => setName((e.target as HTMLInputElement).value)}
+        />
       </Field>
       <button type="submit">Create folder</button>
     </form>
   );
 }
 
-function FolderRow({ place, folder, writable, onChange, onRemoved }: { place: Place; folder: Mfolder; writable: boolean; onChange: (folder: Mfolder) => void; onRemoved: () => void }) {
+function FolderRow({
+  place,
+  folder,
+  writable,
+  onChange,
+  onRemoved,
+}: {
+  place: Place;
+  folder: Mfolder;
+  writable: boolean;
+  onChange: (folder: Mfolder) => void;
+  onRemoved: () => void;
+}) {
   const [renaming, setRenaming] = useState(false);
   const [name, setName] = useState(folder.name);
   const [problem, setProblem] = useState<string | null>(null);
@@ -445,7 +483,15 @@ function FolderRow({ place, folder, writable, onChange, onRemoved }: { place: Pl
           </Field>
           <div class="actions">
             <button type="submit">Save</button>
-            <button type="button" class="secondary" onClick={() => { setRenaming(false); setName(folder.name); setProblem(null); }}>
+            <button
+              type="button"
+              class="secondary"
+              onClick={() => {
+                setRenaming(false);
+                setName(folder.name);
+                setProblem(null);
+              }}
+            >
               Cancel
             </button>
           </div>

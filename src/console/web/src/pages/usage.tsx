@@ -50,7 +50,14 @@ function ChartPanel({ panel, report, scope, query }: { panel: Panel; report: Usa
   const x = useMemo(() => bucketStarts(report), [report]);
   const end = Date.parse(report.to) / 1000;
   const series = useMemo<ChartSeries[]>(
-    () => panel.metrics.map((metric, index) => ({ label: METRICS[metric].label, values: chartValues(report, metric, x.length), unit: METRICS[metric].unit, kind: panel.kinds[index], color: panel.colors[index] })),
+    () =>
+      panel.metrics.map((metric, index) => ({
+        label: METRICS[metric].label,
+        values: chartValues(report, metric, x.length),
+        unit: METRICS[metric].unit,
+        kind: panel.kinds[index],
+        color: panel.colors[index],
+      })),
     [report, x],
   );
   const totals = panel.metrics.map((metric) => ({ metric, info: METRICS[metric], value: totalValue(METRICS[metric], findSeries(report, metric)) }));
@@ -61,7 +68,12 @@ function ChartPanel({ panel, report, scope, query }: { panel: Panel; report: Usa
       <header>
         <h2 id={headingId}>{panel.title}</h2>
         <div class="actions">
-          <a class="button secondary" href={contentUrl(reportPath(scope), { ...query, metric: panel.metrics.join(','), format: 'csv' })} download aria-label={`Download ${panel.title} as CSV`}>
+          <a
+            class="button secondary"
+            href={contentUrl(reportPath(scope), { ...query, metric: panel.metrics.join(','), format: 'csv' })}
+            download
+            aria-label={`Download ${panel.title} as CSV`}
+          >
             CSV
           </a>
         </div>
@@ -89,7 +101,9 @@ function ChartPanel({ panel, report, scope, query }: { panel: Panel; report: Usa
               <tr>
                 <th scope="col">{`${report.grain[0].toUpperCase()}${report.grain.slice(1)} (UTC)`}</th>
                 {panel.metrics.map((metric) => (
-                  <th key={metric} scope="col" class="num">{METRICS[metric].gauge ? `${METRICS[metric].label} at the end` : METRICS[metric].label}</th>
+                  <th key={metric} scope="col" class="num">
+                    {METRICS[metric].gauge ? `${METRICS[metric].label} at the end` : METRICS[metric].label}
+                  </th>
                 ))}
               </tr>
             </thead>
@@ -98,7 +112,9 @@ function ChartPanel({ panel, report, scope, query }: { panel: Panel; report: Usa
                 <tr key={start}>
                   <th scope="row">{bucketLabel(report.grain, new Date(start * 1000).toISOString())}</th>
                   {series.map((one, column) => (
-                    <td key={column} class="num">{formatValue(one.unit, one.values[index])}</td>
+                    <td key={column} class="num">
+                      {formatValue(one.unit, one.values[index])}
+                    </td>
                   ))}
                 </tr>
               ))}
@@ -130,7 +146,9 @@ export default function UsagePage() {
   const [refresh, setRefresh] = useState(0);
   const now = useMemo(() => new Date(), [refresh, choice.preset, choice.bucket, choice.from, choice.to]);
   const resolved = resolveRange(choice, now);
-  const rangeQuery: Record<string, string> | null = resolved.ok ? { from: resolved.from.toISOString(), to: resolved.to.toISOString(), bucket: resolved.bucket } : null;
+  const rangeQuery: Record<string, string> | null = resolved.ok
+    ? { from: resolved.from.toISOString(), to: resolved.to.toISOString(), bucket: resolved.bucket }
+    : null;
 
   const resource = useLoad<ManagedService | ManagedContainer | null>(
     () => (scope.type === 'provider' ? Promise.resolve(null) : api<ManagedService | ManagedContainer>(`/${scope.type}s/${scope.id}`)),
@@ -144,7 +162,9 @@ export default function UsagePage() {
   const month = useLoad<UsageReport | null>(() => {
     if (scope.type === 'provider') return Promise.resolve(null);
     const { from, to } = quotaMonth(new Date());
-    return api<UsageReport>(reportPath(scope), { query: { metric: 'disc,ingest,jobruntime', bucket: 'total', from: from.toISOString(), to: to.toISOString() } });
+    return api<UsageReport>(reportPath(scope), {
+      query: { metric: 'disc,ingest,jobruntime', bucket: 'total', from: from.toISOString(), to: to.toISOString() },
+    });
   }, [scopeKey, refresh]);
 
   const change = (next: RangeChoice) => route(`${path}?${new URLSearchParams(choiceToQuery(next))}`, true);
@@ -157,9 +177,15 @@ export default function UsagePage() {
     <section class="usage-page">
       <nav aria-label="Breadcrumbs">
         <ol class="breadcrumbs">
-          {key?.resource.type === 'provider' && <li><a href="/usage">Provider</a></li>}
+          {key?.resource.type === 'provider' && (
+            <li>
+              <a href="/usage">Provider</a>
+            </li>
+          )}
           {scope.type === 'service' && resource.data && key && key.resource.type !== 'service' && (
-            <li><a href={`/containers/${(resource.data as ManagedService).containerId}/usage`}>Container</a></li>
+            <li>
+              <a href={`/containers/${(resource.data as ManagedService).containerId}/usage`}>Container</a>
+            </li>
           )}
           {scope.type !== 'provider' && <li aria-current="page">{name ?? '…'}</li>}
         </ol>
@@ -220,12 +246,18 @@ export default function UsagePage() {
 
       {scope.type === 'service' && resource.data && can('service:manage') && (
         <Card title="Management">
-          <ServiceManagement service={resource.data as ManagedService} onSaved={(saved) => resource.setData({ ...(resource.data as ManagedService), ...saved })} />
+          <ServiceManagement
+            service={resource.data as ManagedService}
+            onSaved={(saved) => resource.setData({ ...(resource.data as ManagedService), ...saved })}
+          />
         </Card>
       )}
       {scope.type === 'container' && resource.data && can('container:create') && (
         <Card title="Management">
-          <ContainerManagement container={resource.data as ManagedContainer} onSaved={(saved) => resource.setData({ ...(resource.data as ManagedContainer), ...saved })} />
+          <ContainerManagement
+            container={resource.data as ManagedContainer}
+            onSaved={(saved) => resource.setData({ ...(resource.data as ManagedContainer), ...saved })}
+          />
         </Card>
       )}
 

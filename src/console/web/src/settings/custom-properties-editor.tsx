@@ -19,7 +19,13 @@ function retype(row: CustomRow, type: CustomType): CustomRow {
  * Free-form properties of a service as rows of name, type and value, for whatever the customer keeps with it
  * (department, cost centre, retention note). The rows are validated as typed; the whole set is saved with the form.
  */
-export function CustomPropertiesEditor(props: { rows: CustomRow[]; errors: CustomRowErrors[]; general: string | null; readOnly: boolean; onChange: (rows: CustomRow[]) => void }) {
+export function CustomPropertiesEditor(props: {
+  rows: CustomRow[];
+  errors: CustomRowErrors[];
+  general: string | null;
+  readOnly: boolean;
+  onChange: (rows: CustomRow[]) => void;
+}) {
   const { rows, errors } = props;
   // a stable key per row, so that removing one does not re-create (and unfocus) the others; rows replaced from
   // outside (read again after saving) get new keys
@@ -43,7 +49,11 @@ export function CustomPropertiesEditor(props: { rows: CustomRow[]; errors: Custo
   };
   const aria = (index: number, part: 'name' | 'value') => {
     const message = errors[index]?.[part];
-    return { id: customFieldId(index, part), 'aria-invalid': Boolean(message), 'aria-describedby': message ? `${customFieldId(index, part)}-errors` : undefined };
+    return {
+      id: customFieldId(index, part),
+      'aria-invalid': Boolean(message),
+      'aria-describedby': message ? `${customFieldId(index, part)}-errors` : undefined,
+    };
   };
 
   return (
@@ -58,31 +68,66 @@ export function CustomPropertiesEditor(props: { rows: CustomRow[]; errors: Custo
               <th scope="col">Name</th>
               <th scope="col">Type</th>
               <th scope="col">Value</th>
-              <th scope="col"><span class="sr-only">Remove</span></th>
+              <th scope="col">
+                <span class="sr-only">Remove</span>
+              </th>
             </tr>
           </thead>
           <tbody>
             {rows.map((row, index) => (
               <tr key={keys.current[index]}>
                 <td data-label="Name">
-                  <input {...aria(index, 'name')} aria-label={`Name of property ${index + 1}`} value={row.name} maxLength={255} spellcheck={false} onInput={(event) => update(index, { ...row, name: (event.target as HTMLInputElement).value })} />
+                  <input
+                    {...aria(index, 'name')}
+                    aria-label={`Name of property ${index + 1}`}
+                    value={row.name}
+                    maxLength={255}
+                    spellcheck={false}
+                    onInput={(event) => update(index, { ...row, name: (event.target as HTMLInputElement).value })}
+                  />
                   <FieldErrors id={`${customFieldId(index, 'name')}-errors`} messages={errors[index]?.name ? [errors[index].name!] : undefined} />
                 </td>
                 <td data-label="Type">
-                  <select aria-label={`Type of property ${index + 1}`} value={row.type} onChange={(event) => update(index, retype(row, (event.target as HTMLSelectElement).value as CustomType))}>
-                    {CUSTOM_TYPES.map((type) => <option key={type} value={type}>{CUSTOM_TYPE_LABELS[type]}</option>)}
+                  <select
+                    aria-label={`Type of property ${index + 1}`}
+                    value={row.type}
+                    onChange={(event) => update(index, retype(row, (event.target as HTMLSelectElement).value as CustomType))}
+                  >
+                    {CUSTOM_TYPES.map((type) => (
+                      <option key={type} value={type}>
+                        {CUSTOM_TYPE_LABELS[type]}
+                      </option>
+                    ))}
                   </select>
                 </td>
                 <td data-label="Value">
                   {row.type === 'boolean' ? (
-                    <select {...aria(index, 'value')} aria-label={`Value of property ${index + 1}`} value={row.value} onChange={(event) => update(index, { ...row, value: (event.target as HTMLSelectElement).value })}>
+                    <select
+                      {...aria(index, 'value')}
+                      aria-label={`Value of property ${index + 1}`}
+                      value={row.value}
+                      onChange={(event) => update(index, { ...row, value: (event.target as HTMLSelectElement).value })}
+                    >
                       <option value="true">Yes</option>
                       <option value="false">No</option>
                     </select>
                   ) : row.type === 'json' ? (
-                    <textarea {...aria(index, 'value')} aria-label={`Value of property ${index + 1} (JSON)`} rows={2} spellcheck={false} value={row.value} onInput={(event) => update(index, { ...row, value: (event.target as HTMLTextAreaElement).value })} />
+                    <textarea
+                      {...aria(index, 'value')}
+                      aria-label={`Value of property ${index + 1} (JSON)`}
+                      rows={2}
+                      spellcheck={false}
+                      value={row.value}
+                      onInput={(event) => update(index, { ...row, value: (event.target as HTMLTextAreaElement).value })}
+                    />
                   ) : (
-                    <input {...aria(index, 'value')} aria-label={`Value of property ${index + 1}`} inputMode={row.type === 'number' ? 'decimal' : undefined} value={row.value} onInput={(event) => update(index, { ...row, value: (event.target as HTMLInputElement).value })} />
+                    <input
+                      {...aria(index, 'value')}
+                      aria-label={`Value of property ${index + 1}`}
+                      inputMode={row.type === 'number' ? 'decimal' : undefined}
+                      value={row.value}
+                      onInput={(event) => update(index, { ...row, value: (event.target as HTMLInputElement).value })}
+                    />
                   )}
                   <FieldErrors id={`${customFieldId(index, 'value')}-errors`} messages={errors[index]?.value ? [errors[index].value!] : undefined} />
                 </td>

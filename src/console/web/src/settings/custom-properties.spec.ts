@@ -68,7 +68,11 @@ describe('custom properties rows', () => {
       { name: 'nested', type: 'json', value: '{"deep": ["\\udc00"]}' },
       { name: 'pair', type: 'text', value: 'emoji 😀' },
     ];
-    expect(validateCustomRows(rows).rows).toEqual([{ value: 'Cannot contain a NUL character or half of a surrogate pair.' }, { value: 'Cannot contain a NUL character or half of a surrogate pair.' }, {}]);
+    expect(validateCustomRows(rows).rows).toEqual([
+      { value: 'Cannot contain a NUL character or half of a surrogate pair.' },
+      { value: 'Cannot contain a NUL character or half of a surrogate pair.' },
+      {},
+    ]);
     const odd = propertiesFromRows([{ name: '__proto__', type: 'text', value: 'kept' }]);
     expect(Object.keys(odd)).toEqual(['__proto__']);
     expect(JSON.stringify(odd)).toBe('{"__proto__":"kept"}');

@@ -21,7 +21,6 @@ export interface CustomRowErrors {
   value?: string;
 }
 
-
 export const CUSTOM_TYPE_LABELS: Record<CustomType, string> = { text: 'Text', number: 'Number', boolean: 'Yes/no', json: 'JSON' };
 
 /** A row per property, by name (PostgreSQL keeps jsonb keys in its own order: shortest first). */

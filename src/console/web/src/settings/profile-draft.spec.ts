@@ -43,7 +43,12 @@ describe('profile editor model', () => {
     expect(ignored).toEqual([]);
     expect(draft.ingest.enabled).toBe(true);
     expect(draft.access.enabled).toBe(false);
-    expect(draft.ingest.steps.find((step) => step.name === 'thumbnail')).toMatchObject({ task: 'thumbnail', mimetypes: 'image/*', after: ['mime'], options: { width: '210', height: '128', format: 'jpeg' } });
+    expect(draft.ingest.steps.find((step) => step.name === 'thumbnail')).toMatchObject({
+      task: 'thumbnail',
+      mimetypes: 'image/*',
+      after: ['mime'],
+      options: { width: '210', height: '128', format: 'jpeg' },
+    });
     const body = definitionFromDraft(draft, tasks);
     expect(validateProfile(body)).toEqual(defaultProfile());
     expect(checkDraft(draft, tasks).all).toEqual([]);
@@ -58,13 +63,26 @@ describe('profile editor model', () => {
 
   it('builds the request body: disabled triggers out, blank options left to their defaults, sizes with units', () => {
     const draft = chain();
-    draft.ingest = updateStep(draft.ingest, 1, { options: { width: '320', height: '', format: 'webp' }, mimetypes: 'image/jpeg, image/png', minSize: '1 KiB', maxSize: '5 MB', queue: 'priority' });
+    draft.ingest = updateStep(draft.ingest, 1, {
+      options: { width: '320', height: '', format: 'webp' },
+      mimetypes: 'image/jpeg, image/png',
+      minSize: '1 KiB',
+      maxSize: '5 MB',
+      queue: 'priority',
+    });
     draft.periodic = { enabled: true, schedule: ' 0 3 * * * ', steps: [] };
     expect(definitionFromDraft(draft, tasks)).toEqual({
       ingest: {
         steps: [
           { name: 'mime', task: 'mime' },
-          { name: 'thumbnail', task: 'thumbnail', options: { width: 320, format: 'webp' }, when: { mimetypes: ['image/jpeg', 'image/png'], minSize: 1024, maxSize: 5_000_000 }, queue: 'priority', after: ['mime'] },
+          {
+            name: 'thumbnail',
+            task: 'thumbnail',
+            options: { width: 320, format: 'webp' },
+            when: { mimetypes: ['image/jpeg', 'image/png'], minSize: 1024, maxSize: 5_000_000 },
+            queue: 'priority',
+            after: ['mime'],
+          },
         ],
       },
       periodic: { schedule: '0 3 * * *', steps: [] },
@@ -112,7 +130,13 @@ describe('profile editor model', () => {
 
     it('options, conditions, queues and names: each on its own field', () => {
       const draft = chain();
-      draft.ingest = updateStep(draft.ingest, 1, { options: { width: '5000', quality: 'good' }, mimetypes: 'pictures', minSize: '10', maxSize: '5', queue: 'fast' });
+      draft.ingest = updateStep(draft.ingest, 1, {
+        options: { width: '5000', quality: 'good' },
+        mimetypes: 'pictures',
+        minSize: '10',
+        maxSize: '5',
+        queue: 'fast',
+      });
       draft.ingest = renameStep(draft.ingest, 0, 'Mime Type');
       const check = checkDraft(draft, tasks);
       expect(check.fields['ingest.steps[1].options.width']).toEqual(['width must be between 8 and 4096']);
@@ -158,7 +182,10 @@ describe('profile editor model', () => {
       expect(check.fields['periodic.schedule'][0]).toMatch(/minimum is 60 s/);
       expect(check.fields['ingest.steps[1].options.width']).toEqual(['width must be between 8 and 4096']);
       expect(check.fields['ingest.steps[1].after']).toEqual(['“gone” is not a step of this pipeline.']);
-      expect(check.fields.ingest).toEqual(['Step “vanished” comes after "gone", which is not a step of ingest.', 'ingest.colour is not a pipeline property (steps, schedule)']);
+      expect(check.fields.ingest).toEqual([
+        'Step “vanished” comes after "gone", which is not a step of ingest.',
+        'ingest.colour is not a pipeline property (steps, schedule)',
+      ]);
       expect(check.fields['ingest.steps']).toEqual(['Has 51 steps; at most 50']);
       expect(check.general).toEqual(['the profile must be an object']);
       expect(check.all).toHaveLength(7);
@@ -170,7 +197,10 @@ describe('profile editor model', () => {
       let pipeline = addStep({ enabled: false, schedule: '', steps: [] }, 'md5');
       pipeline = addStep(pipeline, 'md5');
       expect(pipeline.enabled).toBe(true);
-      expect(pipeline.steps.map((step) => [step.name, step.after])).toEqual([['md5', []], ['md5-2', ['md5']]]);
+      expect(pipeline.steps.map((step) => [step.name, step.after])).toEqual([
+        ['md5', []],
+        ['md5-2', ['md5']],
+      ]);
       expect(uniqueStepName('Video Poster!', [])).toBe('video-poster-');
       expect(uniqueStepName('', [])).toBe('step');
     });
@@ -209,9 +239,20 @@ describe('profile editor model', () => {
     expect(describeField('ingest.steps[1].when.minSize', draft)).toBe('Ingest › step 2 “thumbnail” › smallest size');
     expect(describeField('periodic.schedule', draft)).toBe('Periodic › schedule');
     expect(describeField('manual', draft)).toBe('Manual');
-    const thumbnail = updateStep(draft.ingest, 1, { options: { width: '210', height: '64' }, mimetypes: 'image/*', maxSize: '5 MiB', queue: 'priority' }).steps[1];
-    expect(stepLine(thumbnail, tasks.find((task) => task.name === 'thumbnail'))).toBe('thumbnail · height 64 · for image/*, ≤ 5 MiB · after mime · on priority');
-    expect(stepLine(draft.ingest.steps[0], tasks.find((task) => task.name === 'mime'))).toBe('mime · for any file · starts at once');
+    const thumbnail = updateStep(draft.ingest, 1, { options: { width: '210', height: '64' }, mimetypes: 'image/*', maxSize: '5 MiB', queue: 'priority' })
+      .steps[1];
+    expect(
+      stepLine(
+        thumbnail,
+        tasks.find((task) => task.name === 'thumbnail'),
+      ),
+    ).toBe('thumbnail · height 64 · for image/*, ≤ 5 MiB · after mime · on priority');
+    expect(
+      stepLine(
+        draft.ingest.steps[0],
+        tasks.find((task) => task.name === 'mime'),
+      ),
+    ).toBe('mime · for any file · starts at once');
   });
 
   it('makes DOM ids from field keys', () => {
@@ -227,7 +268,15 @@ describe('what a replace leaves unmade', () => {
     const older = { ...profile, update: { steps: profile.update!.steps.filter((step) => ['mime', 'thumbnail', 'poster'].includes(step.name)) } };
     expect(notRemadeOnUpdate(draftFromDefinition(older).draft)).toEqual(['image-metadata', 'video-metadata', 'video-poster', 'video-proxy', 'backup']);
     const noUpdate = { ingest: profile.ingest };
-    expect(notRemadeOnUpdate(draftFromDefinition(noUpdate).draft)).toEqual(['image-metadata', 'thumbnail', 'poster', 'video-metadata', 'video-poster', 'video-proxy', 'backup']);
+    expect(notRemadeOnUpdate(draftFromDefinition(noUpdate).draft)).toEqual([
+      'image-metadata',
+      'thumbnail',
+      'poster',
+      'video-metadata',
+      'video-poster',
+      'video-proxy',
+      'backup',
+    ]);
     expect(notRemadeOnUpdate(draftFromDefinition({}).draft)).toEqual([]);
   });
 });

@@ -219,7 +219,11 @@ export function mapProfileErrors(messages: readonly string[], draft: ProfileDraf
     if (step) {
       const [matched, trigger, index, field, option] = step;
       const rest = message.slice(matched.length).replace(/^[\s:]+/, '');
-      put(fieldKey(trigger as Trigger, Number(index), field ? (option && (field === 'options' || field === 'when') ? `${field}.${option}` : field) : undefined), humane(field, option, rest), message);
+      put(
+        fieldKey(trigger as Trigger, Number(index), field ? (option && (field === 'options' || field === 'when') ? `${field}.${option}` : field) : undefined),
+        humane(field, option, rest),
+        message,
+      );
       continue;
     }
     const named = NAMED_STEP.exec(message);
@@ -245,7 +249,11 @@ export function mapProfileErrors(messages: readonly string[], draft: ProfileDraf
     const pipeline = PIPELINE_PATH.exec(message);
     if (pipeline) {
       const [matched, trigger, field] = pipeline;
-      put(fieldKey(trigger as Trigger, undefined, field), field ? humane(field, undefined, message.slice(matched.length).replace(/^[\s:]+/, '')) : message, message);
+      put(
+        fieldKey(trigger as Trigger, undefined, field),
+        field ? humane(field, undefined, message.slice(matched.length).replace(/^[\s:]+/, '')) : message,
+        message,
+      );
       continue;
     }
     check.general.push(message);
@@ -282,16 +290,34 @@ export function stepProblemCount(check: ProfileCheck, trigger: Trigger, index: n
 
 export function uniqueStepName(base: string, taken: Iterable<string>): string {
   const used = new Set(taken);
-  const stem = base.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 90) || 'step';
+  const stem =
+    base
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, '-')
+      .replace(/^[^a-z0-9]+/, '')
+      .slice(0, 90) || 'step';
   if (!used.has(stem)) return stem;
   for (let n = 2; ; n += 1) if (!used.has(`${stem}-${n}`)) return `${stem}-${n}`;
 }
 
 export function addStep(pipeline: PipelineDraft, task: string): PipelineDraft {
-  const name = uniqueStepName(task, pipeline.steps.map((step) => step.name));
+  const name = uniqueStepName(
+    task,
+    pipeline.steps.map((step) => step.name),
+  );
   // a new step comes, by default, after the one before it: a chain is what people usually mean
   const previous = pipeline.steps[pipeline.steps.length - 1];
-  const step: StepDraft = { uid: newUid(), name, task, options: {}, mimetypes: '', minSize: '', maxSize: '', queue: '', after: previous ? [previous.name] : [] };
+  const step: StepDraft = {
+    uid: newUid(),
+    name,
+    task,
+    options: {},
+    mimetypes: '',
+    minSize: '',
+    maxSize: '',
+    queue: '',
+    after: previous ? [previous.name] : [],
+  };
   return { ...pipeline, enabled: true, steps: [...pipeline.steps, step] };
 }
 
@@ -326,7 +352,15 @@ export function changeTask(pipeline: PipelineDraft, index: number, task: string)
   const step = pipeline.steps[index];
   const autoNamed = step.name === step.task || new RegExp(`^${step.task.replace(/[^a-z0-9-]/g, '')}-\\d+$`).test(step.name);
   let next: PipelineDraft = { ...pipeline, steps: pipeline.steps.map((each, at) => (at === index ? { ...each, task, options: {} } : each)) };
-  if (autoNamed) next = renameStep(next, index, uniqueStepName(task, pipeline.steps.filter((_, at) => at !== index).map((each) => each.name)));
+  if (autoNamed)
+    next = renameStep(
+      next,
+      index,
+      uniqueStepName(
+        task,
+        pipeline.steps.filter((_, at) => at !== index).map((each) => each.name),
+      ),
+    );
   return next;
 }
 
@@ -385,7 +419,11 @@ export function stepLine(step: StepDraft, task: TaskInfo | undefined): string {
   const parts = [step.task || 'no task'];
   const options = Object.entries(step.options).filter(([name, value]) => value.trim() !== '' && String(task?.options[name]?.default ?? '') !== value.trim());
   if (options.length) parts.push(options.map(([name, value]) => `${name} ${value}`).join(', '));
-  const when = [splitMimetypes(step.mimetypes).join(' or '), step.minSize.trim() && `≥ ${step.minSize.trim()}`, step.maxSize.trim() && `≤ ${step.maxSize.trim()}`].filter(Boolean);
+  const when = [
+    splitMimetypes(step.mimetypes).join(' or '),
+    step.minSize.trim() && `≥ ${step.minSize.trim()}`,
+    step.maxSize.trim() && `≤ ${step.maxSize.trim()}`,
+  ].filter(Boolean);
   parts.push(when.length ? `for ${when.join(', ')}` : 'for any file');
   parts.push(step.after.length ? `after ${step.after.join(', ')}` : 'starts at once');
   if (step.queue.trim()) parts.push(`on ${step.queue.trim()}`);

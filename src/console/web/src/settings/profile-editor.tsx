@@ -122,7 +122,10 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
     const troubled = TRIGGERS.flatMap((each) => draft[each].steps.filter((_, index) => stepProblemCount(check, each, index) > 0).map((step) => step.uid));
     if (troubled.some((uid) => !open.has(uid))) setOpen(new Set([...open, ...troubled]));
   }, [clientCheck, serverCheck]);
-  const saved = useMemo(() => (profile && tasks.length ? JSON.stringify(definitionFromDraft(draftFromDefinition(profile.definition).draft, tasks)) : ''), [profile, tasks]);
+  const saved = useMemo(
+    () => (profile && tasks.length ? JSON.stringify(definitionFromDraft(draftFromDefinition(profile.definition).draft, tasks)) : ''),
+    [profile, tasks],
+  );
   const body = draft && tasks.length ? definitionFromDraft(draft, tasks) : null;
   const dirty = body !== null && JSON.stringify(body) !== saved;
   const readOnly = !props.canEdit || profile?.source === 'container';
@@ -210,7 +213,10 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
   const pipeline = draft[trigger];
   const updateGap = notRemadeOnUpdate(draft);
   const runs = trigger === 'periodic' && pipeline.enabled ? nextRuns(pipeline.schedule, 3) : null;
-  const problemsIn = (each: Trigger) => Object.entries(check.fields).filter(([key]) => triggerOf(key) === each).reduce((sum, [, list]) => sum + list.length, 0);
+  const problemsIn = (each: Trigger) =>
+    Object.entries(check.fields)
+      .filter(([key]) => triggerOf(key) === each)
+      .reduce((sum, [, list]) => sum + list.length, 0);
   const scheduleKey = 'periodic.schedule';
 
   return (
@@ -221,7 +227,10 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
         {profile.updatedAt ? `, saved ${formatDate(profile.updatedAt)}` : ''}.
       </p>
       {profile.source === 'container' && (
-        <p class="notice">The provider chose the container profile “{profile.name}” for this service, so its own profile cannot be edited. Clear the selection under Properties (needs service:manage) to edit it.</p>
+        <p class="notice">
+          The provider chose the container profile “{profile.name}” for this service, so its own profile cannot be edited. Clear the selection under Properties
+          (needs service:manage) to edit it.
+        </p>
       )}
       {!props.canEdit && profile.source !== 'container' && <p class="notice">This key can read the profile but not change it (that needs service:update).</p>}
       <ErrorNotice error={error} onDismiss={() => setError(null)} />
@@ -230,7 +239,9 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
       {(showSummary || serverCheck) && check.all.length > 0 && (
         <div class="notice error pf-summary" role="alert" tabIndex={-1} ref={summaryRef}>
           <div>
-            <strong>{serverCheck ? 'The server refused the profile' : 'The profile cannot be saved yet'}: {check.all.length} problem{check.all.length > 1 ? 's' : ''}</strong>
+            <strong>
+              {serverCheck ? 'The server refused the profile' : 'The profile cannot be saved yet'}: {check.all.length} problem{check.all.length > 1 ? 's' : ''}
+            </strong>
             <ul>
               {check.all.map((item) => (
                 <li key={item.message}>
@@ -257,11 +268,37 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
       {json !== null ? (
         <div class="pf-json">
           <label for="pf-json">Profile as JSON (the body of PUT /api/v1/services/:id/profile)</label>
-          <textarea id="pf-json" rows={22} spellcheck={false} value={json} readOnly={readOnly} aria-invalid={Boolean(jsonError)} aria-describedby={jsonError ? 'pf-json-error' : undefined} onInput={(event) => setJson((event.target as HTMLTextAreaElement).value)} />
-          {jsonError && <p class="field-error" id="pf-json-error">{jsonError}</p>}
+          <textarea
+            id="pf-json"
+            rows={22}
+            spellcheck={false}
+            value={json}
+            readOnly={readOnly}
+            aria-invalid={Boolean(jsonError)}
+            aria-describedby={jsonError ? 'pf-json-error' : undefined}
+            onInput={(event) => setJson((event.target as HTMLTextAreaElement).value)}
+          />
+          {jsonError && (
+            <p class="field-error" id="pf-json-error">
+              {jsonError}
+            </p>
+          )}
           <div class="actions">
-            {!readOnly && <button type="button" onClick={applyJson}>Apply to the form</button>}
-            <button type="button" class="secondary" onClick={() => { setJson(null); setJsonError(null); }}>Back to the form</button>
+            {!readOnly && (
+              <button type="button" onClick={applyJson}>
+                Apply to the form
+              </button>
+            )}
+            <button
+              type="button"
+              class="secondary"
+              onClick={() => {
+                setJson(null);
+                setJsonError(null);
+              }}
+            >
+              Back to the form
+            </button>
           </div>
         </div>
       ) : (
@@ -270,20 +307,36 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
             {TRIGGERS.map((each) => {
               const problems = problemsIn(each);
               return (
-                <button key={each} type="button" class={each === trigger ? undefined : 'secondary'} aria-pressed={each === trigger} onClick={() => setTrigger(each)}>
+                <button
+                  key={each}
+                  type="button"
+                  class={each === trigger ? undefined : 'secondary'}
+                  aria-pressed={each === trigger}
+                  onClick={() => setTrigger(each)}
+                >
                   {TRIGGER_INFO[each].label}
                   <small> {draft[each].enabled ? `${draft[each].steps.length} step${draft[each].steps.length === 1 ? '' : 's'}` : 'off'}</small>
-                  {problems > 0 && <span class="key-badge key-badge-error" aria-label={`${problems} problems`}>{problems}</span>}
+                  {problems > 0 && (
+                    <span class="key-badge key-badge-error" aria-label={`${problems} problems`}>
+                      {problems}
+                    </span>
+                  )}
                 </button>
               );
             })}
           </div>
 
           <fieldset class="pf-pipeline" disabled={readOnly}>
-            <legend id={fieldDomId(trigger)} tabIndex={-1}>{TRIGGER_INFO[trigger].label} pipeline</legend>
+            <legend id={fieldDomId(trigger)} tabIndex={-1}>
+              {TRIGGER_INFO[trigger].label} pipeline
+            </legend>
             <p class="muted">{TRIGGER_INFO[trigger].description}</p>
             <label class="check">
-              <input type="checkbox" checked={pipeline.enabled} onChange={(event) => edit((current) => ({ ...current, enabled: (event.target as HTMLInputElement).checked }))} />
+              <input
+                type="checkbox"
+                checked={pipeline.enabled}
+                onChange={(event) => edit((current) => ({ ...current, enabled: (event.target as HTMLInputElement).checked }))}
+              />
               Run a pipeline on {trigger}
             </label>
             <FieldErrors id={`${fieldDomId(trigger)}-errors`} messages={check.fields[trigger]} />
@@ -315,11 +368,30 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
                   </div>
                 )}
                 <div class="pf-steps-head">
-                  <h3 id={fieldDomId(`${trigger}.steps`)} tabIndex={-1}>Steps</h3>
+                  <h3 id={fieldDomId(`${trigger}.steps`)} tabIndex={-1}>
+                    Steps
+                  </h3>
                   {!readOnly && pipeline.steps.length > 0 && (
                     <div class="actions">
-                      <button type="button" class="link" onClick={() => setOpen(new Set([...open, ...pipeline.steps.map((each) => each.uid)]))}>Edit all</button>
-                      <button type="button" class="link" onClick={() => setOpen(new Set([...open].filter((uid) => !pipeline.steps.some((each) => each.uid === uid && stepProblemCount(check, trigger, pipeline.steps.indexOf(each)) === 0))))}>Collapse all</button>
+                      <button type="button" class="link" onClick={() => setOpen(new Set([...open, ...pipeline.steps.map((each) => each.uid)]))}>
+                        Edit all
+                      </button>
+                      <button
+                        type="button"
+                        class="link"
+                        onClick={() =>
+                          setOpen(
+                            new Set(
+                              [...open].filter(
+                                (uid) =>
+                                  !pipeline.steps.some((each) => each.uid === uid && stepProblemCount(check, trigger, pipeline.steps.indexOf(each)) === 0),
+                              ),
+                            ),
+                          )
+                        }
+                      >
+                        Collapse all
+                      </button>
                     </div>
                   )}
                 </div>
@@ -349,7 +421,11 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
                     <label>
                       Task for a new step
                       <select value={newTask} onChange={(event) => setNewTask((event.target as HTMLSelectElement).value)}>
-                        {tasks.map((task) => <option key={task.name} value={task.name}>{task.name}</option>)}
+                        {tasks.map((task) => (
+                          <option key={task.name} value={task.name}>
+                            {task.name}
+                          </option>
+                        ))}
                       </select>
                     </label>
                     <button
@@ -383,21 +459,42 @@ export function ProfileEditor(props: { serviceId: string; canEdit: boolean; webh
       <div class="actions pf-save">
         {!readOnly && (
           <>
-            <button type="button" disabled={busy} onClick={save}>{busy ? 'Saving…' : 'Save profile'}</button>
-            <button type="button" class="secondary" disabled={!dirty || busy} onClick={() => load(profile)}>Discard changes</button>
+            <button type="button" disabled={busy} onClick={save}>
+              {busy ? 'Saving…' : 'Save profile'}
+            </button>
+            <button type="button" class="secondary" disabled={!dirty || busy} onClick={() => load(profile)}>
+              Discard changes
+            </button>
           </>
         )}
         {json === null ? (
-          <button type="button" class="secondary" onClick={() => setJson(JSON.stringify(body, null, 2))}>{readOnly ? 'View as JSON' : 'Edit as JSON'}</button>
+          <button type="button" class="secondary" onClick={() => setJson(JSON.stringify(body, null, 2))}>
+            {readOnly ? 'View as JSON' : 'Edit as JSON'}
+          </button>
         ) : null}
         {!readOnly && profile.source === 'service' && (
-          <button type="button" class="secondary" disabled={busy} onClick={() => setConfirmReset(true)}>Reset to the default</button>
+          <button type="button" class="secondary" disabled={busy} onClick={() => setConfirmReset(true)}>
+            Reset to the default
+          </button>
         )}
-        <span class="muted" role="status" aria-live="polite">{dirty ? 'Unsaved changes. ' : ''}{status}</span>
+        <span class="muted" role="status" aria-live="polite">
+          {dirty ? 'Unsaved changes. ' : ''}
+          {status}
+        </span>
       </div>
 
-      <ConfirmDialog open={confirmReset} title="Go back to the default profile?" confirmLabel="Reset" busyLabel="Resetting…" onConfirm={reset} onClose={() => setConfirmReset(false)}>
-        <p>The service’s own profile is deleted and MServe’s default ingest pipeline (mime, checksums, thumbnails, posters, video proxies, backup) runs again. A periodic schedule stops.</p>
+      <ConfirmDialog
+        open={confirmReset}
+        title="Go back to the default profile?"
+        confirmLabel="Reset"
+        busyLabel="Resetting…"
+        onConfirm={reset}
+        onClose={() => setConfirmReset(false)}
+      >
+        <p>
+          The service’s own profile is deleted and MServe’s default ingest pipeline (mime, checksums, thumbnails, posters, video proxies, backup) runs again. A
+          periodic schedule stops.
+        </p>
       </ConfirmDialog>
     </div>
   );

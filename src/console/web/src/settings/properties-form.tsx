@@ -12,7 +12,13 @@ const FIELDS: PropertiesField[] = ['name', 'description', 'profile', 'properties
  * Name, description, the customer's free-form properties and (with service:manage) which of the container's profiles
  * the service runs. Management properties (quotas, suspension, window, speed, priority) live on the usage pages.
  */
-export function PropertiesForm(props: { service: ServiceView; canUpdate: boolean; canManage: boolean; canListProfiles: boolean; onSaved: (service: ServiceView) => void }) {
+export function PropertiesForm(props: {
+  service: ServiceView;
+  canUpdate: boolean;
+  canManage: boolean;
+  canListProfiles: boolean;
+  onSaved: (service: ServiceView) => void;
+}) {
   const { service } = props;
   const [draft, setDraft] = useState<PropertiesDraft>(() => propertiesDraft(service));
   const [serverErrors, setServerErrors] = useState<Partial<Record<PropertiesField, string>>>({});
@@ -21,7 +27,9 @@ export function PropertiesForm(props: { service: ServiceView; canUpdate: boolean
   const [status, setStatus] = useState('');
   const [busy, setBusy] = useState(false);
   // undefined while loading, null when the key cannot list the container's profiles
-  const [offered, setOffered] = useState<Array<{ name: string; selectedBy: number }> | null | undefined>(props.canManage && props.canListProfiles ? undefined : null);
+  const [offered, setOffered] = useState<Array<{ name: string; selectedBy: number }> | null | undefined>(
+    props.canManage && props.canListProfiles ? undefined : null,
+  );
 
   useEffect(() => setDraft(propertiesDraft(service)), [service.id, service.updatedAt]);
   useEffect(() => {
@@ -54,7 +62,10 @@ export function PropertiesForm(props: { service: ServiceView; canUpdate: boolean
     const first = FIELDS.find((field) => found[field]);
     if (first) {
       const rows = validateCustomRows(draft.properties).rows;
-      const row = Math.max(0, rows.findIndex((each) => each.name || each.value));
+      const row = Math.max(
+        0,
+        rows.findIndex((each) => each.name || each.value),
+      );
       const target = first === 'properties' ? customFieldId(row, rows[row]?.name ? 'name' : 'value') : `sp-${first}`;
       document.getElementById(target)?.focus();
       return;
@@ -98,7 +109,12 @@ export function PropertiesForm(props: { service: ServiceView; canUpdate: boolean
         <FieldErrors id="sp-name-errors" messages={errors.name ? [errors.name] : undefined} />
         <label>
           Description
-          <textarea {...field('description')} rows={3} value={draft.description} onInput={(event) => change({ description: (event.target as HTMLTextAreaElement).value })} />
+          <textarea
+            {...field('description')}
+            rows={3}
+            value={draft.description}
+            onInput={(event) => change({ description: (event.target as HTMLTextAreaElement).value })}
+          />
         </label>
         <FieldErrors id="sp-description-errors" messages={errors.description ? [errors.description] : undefined} />
         <label>
@@ -112,21 +128,45 @@ export function PropertiesForm(props: { service: ServiceView; canUpdate: boolean
               <option value="">None: its own profile (or the default)</option>
               {draft.profile && !inOffer && <option value={draft.profile}>{draft.profile} (not offered by the container)</option>}
               {offered.map((profile) => (
-                <option key={profile.name} value={profile.name}>{profile.name} ({profile.selectedBy} service{profile.selectedBy === 1 ? '' : 's'})</option>
+                <option key={profile.name} value={profile.name}>
+                  {profile.name} ({profile.selectedBy} service{profile.selectedBy === 1 ? '' : 's'})
+                </option>
               ))}
             </select>
           ) : (
-            <input {...field('profile')} value={draft.profile} disabled={!props.canManage} placeholder="none: its own profile (or the default)" spellcheck={false} onInput={(event) => change({ profile: (event.target as HTMLInputElement).value })} />
+            <input
+              {...field('profile')}
+              value={draft.profile}
+              disabled={!props.canManage}
+              placeholder="none: its own profile (or the default)"
+              spellcheck={false}
+              onInput={(event) => change({ profile: (event.target as HTMLInputElement).value })}
+            />
           )}
         </label>
-        <small class="muted">{props.canManage ? 'A profile the container offers; while one is chosen, the service’s own profile is not used and cannot be edited.' : 'Chosen by the provider (needs service:manage).'}</small>
+        <small class="muted">
+          {props.canManage
+            ? 'A profile the container offers; while one is chosen, the service’s own profile is not used and cannot be edited.'
+            : 'Chosen by the provider (needs service:manage).'}
+        </small>
         <FieldErrors id="sp-profile-errors" messages={errors.profile ? [errors.profile] : undefined} />
-        <CustomPropertiesEditor rows={draft.properties} errors={rowErrors} general={customGeneral} readOnly={readOnly} onChange={(rows) => change({ properties: rows })} />
+        <CustomPropertiesEditor
+          rows={draft.properties}
+          errors={rowErrors}
+          general={customGeneral}
+          readOnly={readOnly}
+          onChange={(rows) => change({ properties: rows })}
+        />
       </fieldset>
       {!readOnly && (
         <div class="actions">
-          <button type="submit" disabled={busy}>{busy ? 'Saving…' : 'Save properties'}</button>
-          <span class="muted" role="status" aria-live="polite">{Object.keys(patch).length ? 'Unsaved changes. ' : ''}{status}</span>
+          <button type="submit" disabled={busy}>
+            {busy ? 'Saving…' : 'Save properties'}
+          </button>
+          <span class="muted" role="status" aria-live="polite">
+            {Object.keys(patch).length ? 'Unsaved changes. ' : ''}
+            {status}
+          </span>
         </div>
       )}
     </form>

@@ -15,7 +15,9 @@ describe('service settings forms', () => {
 
   it('validates the properties draft', () => {
     expect(validateProperties(propertiesDraft(service))).toEqual({});
-    expect(validateProperties({ name: '', description: 'x'.repeat(4001), profile: '-bad', properties: [{ name: 'costCentre', type: 'number', value: 'abc' }] })).toEqual({
+    expect(
+      validateProperties({ name: '', description: 'x'.repeat(4001), profile: '-bad', properties: [{ name: 'costCentre', type: 'number', value: 'abc' }] }),
+    ).toEqual({
       name: expect.stringMatching(/required/),
       description: expect.stringMatching(/4000/),
       profile: expect.stringMatching(/profile name/),
@@ -25,9 +27,15 @@ describe('service settings forms', () => {
 
   it('sends only what changed, and the profile only with service:manage', () => {
     expect(buildServicePatch(service, propertiesDraft(service), true)).toEqual({});
-    expect(buildServicePatch(service, { name: 'pictures', description: 'ours', profile: 'photo-lab', properties: [] }, true)).toEqual({ name: 'pictures', description: 'ours', profile: 'photo-lab' });
+    expect(buildServicePatch(service, { name: 'pictures', description: 'ours', profile: 'photo-lab', properties: [] }, true)).toEqual({
+      name: 'pictures',
+      description: 'ours',
+      profile: 'photo-lab',
+    });
     expect(buildServicePatch(service, { name: 'photos', description: '', profile: 'photo-lab', properties: [] }, false)).toEqual({});
-    expect(buildServicePatch({ ...service, profile: 'photo-lab' }, { name: 'photos', description: '', profile: '', properties: [] }, true)).toEqual({ profile: null });
+    expect(buildServicePatch({ ...service, profile: 'photo-lab' }, { name: 'photos', description: '', profile: '', properties: [] }, true)).toEqual({
+      profile: null,
+    });
   });
 
   it('sends the free-form properties whole when a row changed, and nothing when only the order did', () => {
@@ -42,11 +50,15 @@ describe('service settings forms', () => {
   });
 
   it('places 400 messages on the fields they start with', () => {
-    expect(errorsToFields(['name must not be empty', 'profile photo-lab does not exist', 'startsAt must be before endsAt'], ['name', 'description', 'profile'])).toEqual({
+    expect(
+      errorsToFields(['name must not be empty', 'profile photo-lab does not exist', 'startsAt must be before endsAt'], ['name', 'description', 'profile']),
+    ).toEqual({
       fields: { name: 'Must not be empty', profile: 'profile photo-lab does not exist' },
       general: ['startsAt must be before endsAt'],
     });
-    expect(errorsToFields(['url: the host resolves to a private address'], ['url', 'events']).fields).toEqual({ url: 'The host resolves to a private address' });
+    expect(errorsToFields(['url: the host resolves to a private address'], ['url', 'events']).fields).toEqual({
+      url: 'The host resolves to a private address',
+    });
   });
 
   it('checks webhook addresses', () => {

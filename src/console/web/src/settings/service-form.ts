@@ -64,7 +64,8 @@ export function validateProperties(draft: PropertiesDraft): Partial<Record<Prope
   const name = nameProblem(draft.name);
   if (name) errors.name = name;
   if (draft.description.length > DESCRIPTION_MAX) errors.description = `At most ${DESCRIPTION_MAX} characters (now ${draft.description.length}).`;
-  if (draft.profile && !PROFILE_NAME.test(draft.profile)) errors.profile = 'A profile name is 1-100 letters, digits, . _ or -, starting with a letter or digit.';
+  if (draft.profile && !PROFILE_NAME.test(draft.profile))
+    errors.profile = 'A profile name is 1-100 letters, digits, . _ or -, starting with a letter or digit.';
   const custom = validateCustomRows(draft.properties);
   const bad = custom.rows.findIndex((row) => row.name || row.value);
   if (bad >= 0) errors.properties = `Row ${bad + 1}: ${custom.rows[bad].name ?? custom.rows[bad].value}`;

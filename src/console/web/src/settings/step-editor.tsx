@@ -12,13 +12,22 @@ export function FieldErrors({ id, messages }: { id: string; messages?: string[] 
   if (!messages?.length) return null;
   return (
     <ul class="field-error inline-errors" id={id}>
-      {messages.map((message) => <li key={message}>{message}</li>)}
+      {messages.map((message) => (
+        <li key={message}>{message}</li>
+      ))}
     </ul>
   );
 }
 
 /** A labelled control with its inline errors; `describedBy` ties hint and errors to the control. */
-function Field(props: { label: string; id: string; errors?: string[]; hint?: ComponentChildren; children: (aria: { id: string; 'aria-invalid': boolean; 'aria-describedby'?: string }) => ComponentChildren; class?: string }) {
+function Field(props: {
+  label: string;
+  id: string;
+  errors?: string[];
+  hint?: ComponentChildren;
+  children: (aria: { id: string; 'aria-invalid': boolean; 'aria-describedby'?: string }) => ComponentChildren;
+  class?: string;
+}) {
   const errorId = `${props.id}-errors`;
   const hintId = `${props.id}-hint`;
   const describedBy = [props.hint ? hintId : '', props.errors?.length ? errorId : ''].filter(Boolean).join(' ') || undefined;
@@ -40,7 +49,11 @@ function optionHint(spec: OptionSpec): string {
 
 function sizeHint(raw: string): string | undefined {
   const parsed = parseByteSize(raw);
-  return typeof parsed === 'number' && Number.isFinite(parsed) && raw.trim() && !/^\d+$/.test(raw.trim()) ? `= ${parsed} bytes` : typeof parsed === 'number' && parsed >= 1024 ? `= ${formatBytes(parsed)}` : undefined;
+  return typeof parsed === 'number' && Number.isFinite(parsed) && raw.trim() && !/^\d+$/.test(raw.trim())
+    ? `= ${parsed} bytes`
+    : typeof parsed === 'number' && parsed >= 1024
+      ? `= ${formatBytes(parsed)}`
+      : undefined;
 }
 
 /**
@@ -71,17 +84,34 @@ export function StepEditor(props: {
   const errors = (field?: string) => props.errors[key(field)];
   const task = props.tasks.find((each) => each.name === step.task);
   const unknownOptions = Object.keys(step.options).filter((name) => !task || !(name in task.options));
-  const others = pipeline.steps.filter((_, at) => at !== index).map((each) => each.name).filter((name, at, all) => name && all.indexOf(name) === at);
+  const others = pipeline.steps
+    .filter((_, at) => at !== index)
+    .map((each) => each.name)
+    .filter((name, at, all) => name && all.indexOf(name) === at);
   const dangling = danglingAfter(pipeline, index);
   const setOption = (name: string, value: string) => props.onChange({ options: { ...step.options, [name]: value } });
   const title = step.name || step.task || `step ${index + 1}`;
   const open = props.expanded || props.readOnly;
   const actions = !props.readOnly && (
     <div class="actions pf-step-actions">
-      <button type="button" class="secondary" aria-expanded={props.expanded} aria-label={`${props.expanded ? 'Collapse' : 'Edit'} step ${title}`} onClick={props.onToggle}>{props.expanded ? 'Collapse' : 'Edit'}</button>
-      <button type="button" class="secondary" disabled={index === 0} aria-label={`Move ${title} up`} onClick={() => props.onMove(-1)}>Move up</button>
-      <button type="button" class="secondary" disabled={index === pipeline.steps.length - 1} aria-label={`Move ${title} down`} onClick={() => props.onMove(1)}>Move down</button>
-      <button type="button" class="danger" aria-label={`Remove step ${title}`} onClick={props.onRemove}>Remove</button>
+      <button
+        type="button"
+        class="secondary"
+        aria-expanded={props.expanded}
+        aria-label={`${props.expanded ? 'Collapse' : 'Edit'} step ${title}`}
+        onClick={props.onToggle}
+      >
+        {props.expanded ? 'Collapse' : 'Edit'}
+      </button>
+      <button type="button" class="secondary" disabled={index === 0} aria-label={`Move ${title} up`} onClick={() => props.onMove(-1)}>
+        Move up
+      </button>
+      <button type="button" class="secondary" disabled={index === pipeline.steps.length - 1} aria-label={`Move ${title} down`} onClick={() => props.onMove(1)}>
+        Move down
+      </button>
+      <button type="button" class="danger" aria-label={`Remove step ${title}`} onClick={props.onRemove}>
+        Remove
+      </button>
     </div>
   );
 
@@ -105,20 +135,44 @@ export function StepEditor(props: {
       <FieldErrors id={`${id()}-errors`} messages={errors()} />
       <div class="pf-row">
         <Field label="Name" id={id('name')} errors={errors('name')}>
-          {(aria) => <input {...aria} value={step.name} spellcheck={false} autoComplete="off" onInput={(event) => props.onRename((event.target as HTMLInputElement).value)} />}
+          {(aria) => (
+            <input
+              {...aria}
+              value={step.name}
+              spellcheck={false}
+              autoComplete="off"
+              onInput={(event) => props.onRename((event.target as HTMLInputElement).value)}
+            />
+          )}
         </Field>
         <Field label="Task" id={id('task')} errors={errors('task')} hint={task?.description}>
           {(aria) => (
             <select {...aria} value={step.task} onChange={(event) => props.onTask((event.target as HTMLSelectElement).value)}>
               {!task && <option value={step.task}>{step.task || '(choose a task)'} — unknown</option>}
               {props.tasks.map((each) => (
-                <option key={each.name} value={each.name}>{each.name}</option>
+                <option key={each.name} value={each.name}>
+                  {each.name}
+                </option>
               ))}
             </select>
           )}
         </Field>
-        <Field label="Queue" id={id('queue')} errors={errors('queue')} hint={`Empty: the task's own (${task?.defaultQueue ?? 'normal'}), or priority when the service has priority.`}>
-          {(aria) => <input {...aria} list="pf-queues" value={step.queue} placeholder={task?.defaultQueue ?? 'normal'} spellcheck={false} onInput={(event) => props.onChange({ queue: (event.target as HTMLInputElement).value })} />}
+        <Field
+          label="Queue"
+          id={id('queue')}
+          errors={errors('queue')}
+          hint={`Empty: the task's own (${task?.defaultQueue ?? 'normal'}), or priority when the service has priority.`}
+        >
+          {(aria) => (
+            <input
+              {...aria}
+              list="pf-queues"
+              value={step.queue}
+              placeholder={task?.defaultQueue ?? 'normal'}
+              spellcheck={false}
+              onInput={(event) => props.onChange({ queue: (event.target as HTMLInputElement).value })}
+            />
+          )}
         </Field>
       </div>
 
@@ -134,16 +188,33 @@ export function StepEditor(props: {
                     spec.type === 'string' ? (
                       <select {...aria} value={step.options[name] ?? ''} onChange={(event) => setOption(name, (event.target as HTMLSelectElement).value)}>
                         <option value="">default ({spec.default})</option>
-                        {spec.enum.map((value) => <option key={value} value={value}>{value}</option>)}
+                        {spec.enum.map((value) => (
+                          <option key={value} value={value}>
+                            {value}
+                          </option>
+                        ))}
                       </select>
                     ) : name === 'webhookId' && props.webhooks.length > 0 ? (
                       <select {...aria} value={step.options[name] ?? ''} onChange={(event) => setOption(name, (event.target as HTMLSelectElement).value)}>
                         <option value="">(choose a webhook)</option>
-                        {step.options[name] && !props.webhooks.some((hook) => hook.id === step.options[name]) && <option value={step.options[name]}>{step.options[name]} (not a webhook of this service)</option>}
-                        {props.webhooks.map((hook) => <option key={hook.id} value={hook.id}>{hook.url}</option>)}
+                        {step.options[name] && !props.webhooks.some((hook) => hook.id === step.options[name]) && (
+                          <option value={step.options[name]}>{step.options[name]} (not a webhook of this service)</option>
+                        )}
+                        {props.webhooks.map((hook) => (
+                          <option key={hook.id} value={hook.id}>
+                            {hook.url}
+                          </option>
+                        ))}
                       </select>
                     ) : spec.type === 'text' ? (
-                      <input {...aria} value={step.options[name] ?? ''} spellcheck={false} maxLength={spec.maxLength} placeholder={spec.default ?? ''} onInput={(event) => setOption(name, (event.target as HTMLInputElement).value)} />
+                      <input
+                        {...aria}
+                        value={step.options[name] ?? ''}
+                        spellcheck={false}
+                        maxLength={spec.maxLength}
+                        placeholder={spec.default ?? ''}
+                        onInput={(event) => setOption(name, (event.target as HTMLInputElement).value)}
+                      />
                     ) : (
                       <input
                         {...aria}
@@ -163,7 +234,13 @@ export function StepEditor(props: {
                   <span class="pf-inline">
                     <input {...aria} value={step.options[name]} onInput={(event) => setOption(name, (event.target as HTMLInputElement).value)} />
                     {!props.readOnly && (
-                      <button type="button" class="secondary" onClick={() => props.onChange({ options: Object.fromEntries(Object.entries(step.options).filter(([other]) => other !== name)) })}>Remove</button>
+                      <button
+                        type="button"
+                        class="secondary"
+                        onClick={() => props.onChange({ options: Object.fromEntries(Object.entries(step.options).filter(([other]) => other !== name)) })}
+                      >
+                        Remove
+                      </button>
                     )}
                   </span>
                 )}
@@ -178,13 +255,40 @@ export function StepEditor(props: {
         <FieldErrors id={`${id('when')}-errors`} messages={errors('when')} />
         <div class="pf-row">
           <Field label="Mimetypes" id={id('when.mimetypes')} errors={errors('when.mimetypes')} hint="Types or globs, comma-separated; empty for any.">
-            {(aria) => <input {...aria} value={step.mimetypes} placeholder="image/*, video/mp4" spellcheck={false} onInput={(event) => props.onChange({ mimetypes: (event.target as HTMLInputElement).value })} />}
+            {(aria) => (
+              <input
+                {...aria}
+                value={step.mimetypes}
+                placeholder="image/*, video/mp4"
+                spellcheck={false}
+                onInput={(event) => props.onChange({ mimetypes: (event.target as HTMLInputElement).value })}
+              />
+            )}
           </Field>
-          <Field label="Smallest size" id={id('when.minSize')} errors={errors('when.minSize')} hint={sizeHint(step.minSize) ?? 'Bytes, or with a unit: 10 MiB.'}>
-            {(aria) => <input {...aria} value={step.minSize} placeholder="no minimum" onInput={(event) => props.onChange({ minSize: (event.target as HTMLInputElement).value })} />}
+          <Field
+            label="Smallest size"
+            id={id('when.minSize')}
+            errors={errors('when.minSize')}
+            hint={sizeHint(step.minSize) ?? 'Bytes, or with a unit: 10 MiB.'}
+          >
+            {(aria) => (
+              <input
+                {...aria}
+                value={step.minSize}
+                placeholder="no minimum"
+                onInput={(event) => props.onChange({ minSize: (event.target as HTMLInputElement).value })}
+              />
+            )}
           </Field>
           <Field label="Largest size" id={id('when.maxSize')} errors={errors('when.maxSize')} hint={sizeHint(step.maxSize) ?? 'Bytes, or with a unit: 2 GB.'}>
-            {(aria) => <input {...aria} value={step.maxSize} placeholder="no maximum" onInput={(event) => props.onChange({ maxSize: (event.target as HTMLInputElement).value })} />}
+            {(aria) => (
+              <input
+                {...aria}
+                value={step.maxSize}
+                placeholder="no maximum"
+                onInput={(event) => props.onChange({ maxSize: (event.target as HTMLInputElement).value })}
+              />
+            )}
           </Field>
         </div>
       </div>
@@ -195,7 +299,13 @@ export function StepEditor(props: {
         <div class="pf-checks">
           {others.map((name) => (
             <label class="check" key={name}>
-              <input type="checkbox" checked={step.after.includes(name)} onChange={(event) => props.onChange({ after: (event.target as HTMLInputElement).checked ? [...step.after, name] : step.after.filter((each) => each !== name) })} />
+              <input
+                type="checkbox"
+                checked={step.after.includes(name)}
+                onChange={(event) =>
+                  props.onChange({ after: (event.target as HTMLInputElement).checked ? [...step.after, name] : step.after.filter((each) => each !== name) })
+                }
+              />
               {name}
             </label>
           ))}

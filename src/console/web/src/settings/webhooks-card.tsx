@@ -40,7 +40,10 @@ export function WebhooksCard(props: { serviceId: string; webhooks: Webhook[]; ca
     }
     setBusy(true);
     try {
-      const hook = await api<Webhook & { secret: string }>(`/services/${props.serviceId}/webhooks`, { method: 'POST', body: { url: draft.url.trim(), events: draft.events } });
+      const hook = await api<Webhook & { secret: string }>(`/services/${props.serviceId}/webhooks`, {
+        method: 'POST',
+        body: { url: draft.url.trim(), events: draft.events },
+      });
       const { secret, ...visible } = hook;
       props.onChange([...props.webhooks, visible]);
       setCreated({ url: hook.url, secret });
@@ -84,8 +87,12 @@ export function WebhooksCard(props: { serviceId: string; webhooks: Webhook[]; ca
               <tr>
                 <th scope="col">Address</th>
                 <th scope="col">Told about</th>
-                <th scope="col" class="optional">Added</th>
-                <th scope="col"><span class="sr-only">Actions</span></th>
+                <th scope="col" class="optional">
+                  Added
+                </th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -97,14 +104,24 @@ export function WebhooksCard(props: { serviceId: string; webhooks: Webhook[]; ca
                   </td>
                   <td>{hook.events.length ? hook.events.join(', ') : <span class="muted">webhook task only</span>}</td>
                   <td class="optional">{formatDate(hook.createdAt)}</td>
-                  <td>{props.canEdit && <button type="button" class="danger" aria-label={`Remove webhook ${hook.url}`} onClick={() => setTarget(hook)}>Remove</button>}</td>
+                  <td>
+                    {props.canEdit && (
+                      <button type="button" class="danger" aria-label={`Remove webhook ${hook.url}`} onClick={() => setTarget(hook)}>
+                        Remove
+                      </button>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
         </div>
       )}
-      {status && <p class="muted" role="status">{status}</p>}
+      {status && (
+        <p class="muted" role="status">
+          {status}
+        </p>
+      )}
 
       {created && (
         <div class="notice ok wh-secret" role="status">
@@ -117,8 +134,15 @@ export function WebhooksCard(props: { serviceId: string; webhooks: Webhook[]; ca
               <input class="secret" readOnly value={created.secret} onFocus={(event) => (event.target as HTMLInputElement).select()} />
             </label>
             <div class="actions">
-              <button type="button" onClick={async () => setStatus((await copyText(created.secret)) ? 'Secret copied.' : 'Copying failed: select it and copy by hand.')}>Copy secret</button>
-              <button type="button" class="secondary" onClick={() => setCreated(null)}>Done</button>
+              <button
+                type="button"
+                onClick={async () => setStatus((await copyText(created.secret)) ? 'Secret copied.' : 'Copying failed: select it and copy by hand.')}
+              >
+                Copy secret
+              </button>
+              <button type="button" class="secondary" onClick={() => setCreated(null)}>
+                Done
+              </button>
             </div>
           </div>
         </div>
@@ -152,7 +176,10 @@ export function WebhooksCard(props: { serviceId: string; webhooks: Webhook[]; ca
                     type="checkbox"
                     checked={draft.events.includes(name)}
                     onChange={(event) => {
-                      setDraft({ ...draft, events: (event.target as HTMLInputElement).checked ? [...draft.events, name] : draft.events.filter((each) => each !== name) });
+                      setDraft({
+                        ...draft,
+                        events: (event.target as HTMLInputElement).checked ? [...draft.events, name] : draft.events.filter((each) => each !== name),
+                      });
                       setServerErrors({});
                     }}
                   />
@@ -160,16 +187,27 @@ export function WebhooksCard(props: { serviceId: string; webhooks: Webhook[]; ca
                 </label>
               ))}
             </div>
-            <small id="wh-events-hint" class="muted">None: it is only called by steps of the webhook task.</small>
+            <small id="wh-events-hint" class="muted">
+              None: it is only called by steps of the webhook task.
+            </small>
             <FieldErrors id="wh-events-errors" messages={errors.events ? [errors.events] : undefined} />
           </fieldset>
-          <button type="submit" disabled={busy}>{busy ? 'Adding…' : 'Add webhook'}</button>
+          <button type="submit" disabled={busy}>
+            {busy ? 'Adding…' : 'Add webhook'}
+          </button>
         </form>
       ) : (
         <p class="muted">Adding and removing webhooks needs service:update.</p>
       )}
 
-      <ConfirmDialog open={Boolean(target)} title="Remove this webhook?" confirmLabel="Remove" busyLabel="Removing…" onConfirm={remove} onClose={() => setTarget(null)}>
+      <ConfirmDialog
+        open={Boolean(target)}
+        title="Remove this webhook?"
+        confirmLabel="Remove"
+        busyLabel="Removing…"
+        onConfirm={remove}
+        onClose={() => setTarget(null)}
+      >
         <p>
           <strong>{target?.url}</strong> is no longer told about jobs, and steps of the webhook task that call it will fail.
         </p>

@@ -17,7 +17,40 @@ const KiB = 1024;
 /** Axis steps that read well: 1, 2, 5 (× 10ⁿ) for counts; powers of two of each binary unit for bytes; clock steps for seconds. */
 const COUNT_STEPS = Array.from({ length: 16 }, (_, power) => [1, 2, 5].map((m) => m * 10 ** power)).flat();
 const BYTE_STEPS = Array.from({ length: 6 }, (_, power) => [1, 2, 4, 8, 16, 32, 64, 128, 256, 512].map((m) => m * KiB ** power)).flat();
-const SECOND_STEPS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 4 * 3600, 6 * 3600, 12 * 3600, 86_400, 2 * 86_400, 7 * 86_400, 30 * 86_400, 100 * 86_400, 365 * 86_400];
+const SECOND_STEPS = [
+  0.001,
+  0.002,
+  0.005,
+  0.01,
+  0.02,
+  0.05,
+  0.1,
+  0.2,
+  0.5,
+  1,
+  2,
+  5,
+  10,
+  15,
+  30,
+  60,
+  120,
+  300,
+  600,
+  900,
+  1800,
+  3600,
+  7200,
+  4 * 3600,
+  6 * 3600,
+  12 * 3600,
+  86_400,
+  2 * 86_400,
+  7 * 86_400,
+  30 * 86_400,
+  100 * 86_400,
+  365 * 86_400,
+];
 const STEPS: Record<Unit, number[]> = { count: COUNT_STEPS, bytes: BYTE_STEPS, seconds: SECOND_STEPS };
 
 /** Short axis labels: "256 KiB", "1.5 GiB", "30 min", "2 h". */
@@ -66,7 +99,9 @@ export function UsageChart({ label, x, end, series, height = 220 }: { label: str
       legend: { live: true },
       scales: {
         x: { time: true, range: () => [x[0] ?? end - 1, end] },
-        ...Object.fromEntries(units.map((unit) => [unit, { range: (_: uPlot, _min: number, max: number): uPlot.Range.MinMax => [0, max > 0 ? max * 1.08 : 1] }])),
+        ...Object.fromEntries(
+          units.map((unit) => [unit, { range: (_: uPlot, _min: number, max: number): uPlot.Range.MinMax => [0, max > 0 ? max * 1.08 : 1] }]),
+        ),
       },
       axes: [
         { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },

@@ -43,7 +43,10 @@ export function TopConsumers({ scope, from, to, refresh }: { scope: Exclude<Scop
   const report = useLoad(() => api<UsageReport>(reportPath(scope), { query }), [reportPath(scope), groupBy, from, to, refresh]);
   const rows = useMemo(() => (report.data ? rankRows(groupRows(report.data), rankBy) : []), [report.data, rankBy]);
   const shown = all ? rows : rows.slice(0, TOP);
-  const resolved = useNames(groupBy, shown.map((row) => row.id));
+  const resolved = useNames(
+    groupBy,
+    shown.map((row) => row.id),
+  );
   return (
     <>
       <form class="inline consumers-controls" onSubmit={(event) => event.preventDefault()} aria-label="Top consumers options">
@@ -60,11 +63,15 @@ export function TopConsumers({ scope, from, to, refresh }: { scope: Exclude<Scop
           Rank by
           <select value={rankBy} onChange={(event) => setRankBy((event.target as HTMLSelectElement).value as ChartMetric)}>
             {CHART_METRICS.map((metric) => (
-              <option key={metric} value={metric}>{METRICS[metric].label}</option>
+              <option key={metric} value={metric}>
+                {METRICS[metric].label}
+              </option>
             ))}
           </select>
         </label>
-        <a class="button secondary" href={contentUrl(reportPath(scope), { ...query, format: 'csv' })} download>Download CSV</a>
+        <a class="button secondary" href={contentUrl(reportPath(scope), { ...query, format: 'csv' })} download>
+          Download CSV
+        </a>
       </form>
       <ErrorNotice error={report.error} />
       {report.loading && !report.data ? (
@@ -77,10 +84,17 @@ export function TopConsumers({ scope, from, to, refresh }: { scope: Exclude<Scop
             <caption class="sr-only">{`Top ${groupBy === 'service' ? 'services' : 'containers'} by ${METRICS[rankBy].label.toLowerCase()}`}</caption>
             <thead>
               <tr>
-                <th scope="col" class="num">#</th>
+                <th scope="col" class="num">
+                  #
+                </th>
                 <th scope="col">{groupBy === 'service' ? 'Service' : 'Container'}</th>
                 {CHART_METRICS.map((metric) => (
-                  <th key={metric} scope="col" class={`num${metric === 'access' || metric === 'jobruntime' ? ' optional' : ''}`} aria-sort={metric === rankBy ? 'descending' : undefined}>
+                  <th
+                    key={metric}
+                    scope="col"
+                    class={`num${metric === 'access' || metric === 'jobruntime' ? ' optional' : ''}`}
+                    aria-sort={metric === rankBy ? 'descending' : undefined}
+                  >
                     {METRICS[metric].gauge ? `${METRICS[metric].label} (end)` : METRICS[metric].label}
                   </th>
                 ))}
@@ -94,7 +108,9 @@ export function TopConsumers({ scope, from, to, refresh }: { scope: Exclude<Scop
                     <a href={`/${groupBy}s/${row.id}/usage`}>{resolved.get(row.id) ?? '…'}</a>
                   </th>
                   {CHART_METRICS.map((metric) => (
-                    <td key={metric} class={`num${metric === 'access' || metric === 'jobruntime' ? ' optional' : ''}`}>{formatValue(METRICS[metric].unit, row.values[metric])}</td>
+                    <td key={metric} class={`num${metric === 'access' || metric === 'jobruntime' ? ' optional' : ''}`}>
+                      {formatValue(METRICS[metric].unit, row.values[metric])}
+                    </td>
                   ))}
                 </tr>
               ))}
@@ -104,7 +120,9 @@ export function TopConsumers({ scope, from, to, refresh }: { scope: Exclude<Scop
       )}
       {rows.length > TOP && (
         <p>
-          <button type="button" class="secondary" onClick={() => setAll(!all)}>{all ? `Show the top ${TOP}` : `Show all ${rows.length}`}</button>
+          <button type="button" class="secondary" onClick={() => setAll(!all)}>
+            {all ? `Show the top ${TOP}` : `Show all ${rows.length}`}
+          </button>
         </p>
       )}
     </>

@@ -25,7 +25,9 @@ function useDebounced<T>(value: T, ms: number): T {
 export function useMonthByGroup(scope: Scope, groupBy: 'container' | 'service', refresh: number) {
   return useLoad(async () => {
     const month = quotaMonth(new Date());
-    const report = await api<UsageReport>(reportPath(scope), { query: { metric: 'disc,ingest,jobruntime', bucket: 'total', groupBy, from: month.from.toISOString(), to: month.to.toISOString() } });
+    const report = await api<UsageReport>(reportPath(scope), {
+      query: { metric: 'disc,ingest,jobruntime', bucket: 'total', groupBy, from: month.from.toISOString(), to: month.to.toISOString() },
+    });
     return new Map(groupRows(report).map((row) => [row.id, row]));
   }, [scope.type, 'id' in scope ? scope.id : null, groupBy, refresh]);
 }
@@ -35,9 +37,15 @@ const ZERO: GroupFigures['values'] = { disc: 0, ingest: 0, access: 0, jobs: 0, j
 function QuotaCells({ limits, figures }: { limits: ManagedService | ManagedContainer; figures: GroupFigures['values'] }) {
   return (
     <>
-      <td><QuotaBar compact label={`Disk of ${limits.name}`} used={figures.disc} limit={limits.diskQuota} unit="bytes" /></td>
-      <td><QuotaBar compact label={`Ingest this month of ${limits.name}`} used={figures.ingest} limit={limits.ingestQuota} unit="bytes" /></td>
-      <td class="optional"><QuotaBar compact label={`Job runtime this month of ${limits.name}`} used={figures.jobruntime} limit={limits.jobruntimeQuota} unit="seconds" /></td>
+      <td>
+        <QuotaBar compact label={`Disk of ${limits.name}`} used={figures.disc} limit={limits.diskQuota} unit="bytes" />
+      </td>
+      <td>
+        <QuotaBar compact label={`Ingest this month of ${limits.name}`} used={figures.ingest} limit={limits.ingestQuota} unit="bytes" />
+      </td>
+      <td class="optional">
+        <QuotaBar compact label={`Job runtime this month of ${limits.name}`} used={figures.jobruntime} limit={limits.jobruntimeQuota} unit="seconds" />
+      </td>
     </>
   );
 }
@@ -53,7 +61,9 @@ function QuotaTable({ caption, first, children }: { caption: string; first: stri
             <th scope="col">{first}</th>
             <th scope="col">Disk</th>
             <th scope="col">Ingest this month</th>
-            <th scope="col" class="optional">Job runtime this month</th>
+            <th scope="col" class="optional">
+              Job runtime this month
+            </th>
             <th scope="col">State</th>
           </tr>
         </thead>
@@ -67,14 +77,19 @@ function MoreButton({ shown, more, loading, onMore }: { shown: number; more: boo
   if (!more) return null;
   return (
     <p>
-      <button type="button" class="secondary" onClick={onMore} disabled={loading}>{loading ? 'Loading…' : `Show more (${shown} shown)`}</button>
+      <button type="button" class="secondary" onClick={onMore} disabled={loading}>
+        {loading ? 'Loading…' : `Show more (${shown} shown)`}
+      </button>
     </p>
   );
 }
 
 /** Every service of a container with its quota use this month; each links to its own dashboard, where it is managed. */
 export function ServicesTable({ containerId, refresh, caption }: { containerId: string; refresh: number; caption: string }) {
-  const services = usePaged<ManagedService>((cursor) => api<Page<ManagedService>>(`/containers/${containerId}/services`, { query: { limit: PAGE, cursor } }), [containerId, refresh]);
+  const services = usePaged<ManagedService>(
+    (cursor) => api<Page<ManagedService>>(`/containers/${containerId}/services`, { query: { limit: PAGE, cursor } }),
+    [containerId, refresh],
+  );
   const month = useMonthByGroup({ type: 'container', id: containerId }, 'service', refresh);
   if (services.loading && services.items.length === 0) return <Spinner label="Loading services…" />;
   return (
@@ -87,7 +102,9 @@ export function ServicesTable({ containerId, refresh, caption }: { containerId: 
           <tbody>
             {services.items.map((service) => (
               <tr key={service.id}>
-                <th scope="row"><a href={`/services/${service.id}/usage`}>{service.name}</a></th>
+                <th scope="row">
+                  <a href={`/services/${service.id}/usage`}>{service.name}</a>
+                </th>
                 <QuotaCells limits={service} figures={month.data?.get(service.id)?.values ?? ZERO} />
                 <td>{stateOf(service)}</td>
               </tr>
@@ -115,15 +132,19 @@ function stateOf(resource: ManagedService | ManagedContainer): string {
 export function ContainersTable({ refresh }: { refresh: number }) {
   const [filter, setFilter] = useState('');
   const name = useDebounced(filter.trim(), 250);
-  const containers = usePaged<ManagedContainer>((cursor) => api<Page<ManagedContainer>>('/containers', { query: { limit: PAGE, cursor, name } }), [refresh, name]);
+  const containers = usePaged<ManagedContainer>(
+    (cursor) => api<Page<ManagedContainer>>('/containers', { query: { limit: PAGE, cursor, name } }),
+    [refresh, name],
+  );
   const month = useMonthByGroup({ type: 'provider' }, 'container', refresh);
   const [open, setOpen] = useState<Set<string>>(new Set());
-  const toggle = (id: string) => setOpen((current) => {
-    const next = new Set(current);
-    if (next.has(id)) next.delete(id);
-    else next.add(id);
-    return next;
-  });
+  const toggle = (id: string) =>
+    setOpen((current) => {
+      const next = new Set(current);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
   return (
     <>
       <form class="inline containers-filter" role="search" onSubmit={(event) => event.preventDefault()}>
@@ -143,7 +164,14 @@ export function ContainersTable({ refresh }: { refresh: number }) {
             <tbody key={container.id}>
               <tr>
                 <th scope="row">
-                  <button type="button" class="link expander" aria-expanded={open.has(container.id)} aria-controls={`services-of-${container.id}`} aria-label={`Services of ${container.name}`} onClick={() => toggle(container.id)}>
+                  <button
+                    type="button"
+                    class="link expander"
+                    aria-expanded={open.has(container.id)}
+                    aria-controls={`services-of-${container.id}`}
+                    aria-label={`Services of ${container.name}`}
+                    onClick={() => toggle(container.id)}
+                  >
                     <span aria-hidden="true">{open.has(container.id) ? '▾' : '▸'}</span>
                   </button>{' '}
                   <a href={`/containers/${container.id}/usage`}>{container.name}</a>
@@ -162,7 +190,12 @@ export function ContainersTable({ refresh }: { refresh: number }) {
           ))}
         </QuotaTable>
       )}
-      <MoreButton shown={containers.items.length} more={Boolean(containers.nextCursor)} loading={containers.loadingMore} onMore={() => void containers.loadMore()} />
+      <MoreButton
+        shown={containers.items.length}
+        more={Boolean(containers.nextCursor)}
+        loading={containers.loadingMore}
+        onMore={() => void containers.loadMore()}
+      />
     </>
   );
 }

@@ -42,7 +42,14 @@ describe('service management form', () => {
   });
 
   it('names each field that is wrong, and sends nothing for it', () => {
-    const fields = { ...serviceFields(service), diskQuota: '5 gigs', jobruntimeQuota: '10 GiB', accessSpeed: '100 B/s', startsAt: '2026-03-01T00:00', endsAt: '2026-02-01T00:00' };
+    const fields = {
+      ...serviceFields(service),
+      diskQuota: '5 gigs',
+      jobruntimeQuota: '10 GiB',
+      accessSpeed: '100 B/s',
+      startsAt: '2026-03-01T00:00',
+      endsAt: '2026-02-01T00:00',
+    };
     const result = serviceChanges(service, fields);
     expect(result.errors).toEqual({
       diskQuota: expect.stringMatching(/unknown unit "gigs"/),
@@ -66,8 +73,13 @@ describe('container management form', () => {
 
   it('round-trips and sends changes only', () => {
     expect(containerChanges(container, limitFields(container))).toEqual({ body: {}, errors: {} });
-    expect(containerChanges(container, { ...limitFields(container), diskQuota: '2 TiB', suspended: false })).toEqual({ body: { diskQuota: 2 * 1024 ** 4, suspended: false }, errors: {} });
-    expect(containerChanges(container, { ...limitFields(container), ingestQuota: 'lots' }).errors).toEqual({ ingestQuota: expect.stringMatching(/not a size/) });
+    expect(containerChanges(container, { ...limitFields(container), diskQuota: '2 TiB', suspended: false })).toEqual({
+      body: { diskQuota: 2 * 1024 ** 4, suspended: false },
+      errors: {},
+    });
+    expect(containerChanges(container, { ...limitFields(container), ingestQuota: 'lots' }).errors).toEqual({
+      ingestQuota: expect.stringMatching(/not a size/),
+    });
   });
 });
 

@@ -52,13 +52,19 @@ export interface FormResult<F> {
 }
 
 export function limitFields(limits: ManagedLimits): LimitFields {
-  return { diskQuota: bytesInput(limits.diskQuota), ingestQuota: bytesInput(limits.ingestQuota), jobruntimeQuota: secondsInput(limits.jobruntimeQuota), suspended: limits.suspended };
+  return {
+    diskQuota: bytesInput(limits.diskQuota),
+    ingestQuota: bytesInput(limits.ingestQuota),
+    jobruntimeQuota: secondsInput(limits.jobruntimeQuota),
+    suspended: limits.suspended,
+  };
 }
 
 export function serviceFields(service: ManagedService): ServiceFields {
   return {
     ...limitFields(service),
-    accessSpeed: service.accessSpeed === null ? '' : /\s/.test(bytesInput(service.accessSpeed)) ? `${bytesInput(service.accessSpeed)}/s` : bytesInput(service.accessSpeed),
+    accessSpeed:
+      service.accessSpeed === null ? '' : /\s/.test(bytesInput(service.accessSpeed)) ? `${bytesInput(service.accessSpeed)}/s` : bytesInput(service.accessSpeed),
     startsAt: service.startsAt ? utcInput(new Date(service.startsAt)) : '',
     endsAt: service.endsAt ? utcInput(new Date(service.endsAt)) : '',
     priority: service.priority,
@@ -91,7 +97,8 @@ export function serviceChanges(original: ManagedService, fields: ServiceFields):
   readLimits(original, fields, result);
   const speed = parseByteRate(fields.accessSpeed);
   if (!speed.ok) result.errors.accessSpeed = speed.error;
-  else if (speed.value !== null && speed.value < MIN_ACCESS_SPEED) result.errors.accessSpeed = 'at least 1 KiB/s (1024 bytes per second), or empty for no limit';
+  else if (speed.value !== null && speed.value < MIN_ACCESS_SPEED)
+    result.errors.accessSpeed = 'at least 1 KiB/s (1024 bytes per second), or empty for no limit';
   else if (speed.value !== original.accessSpeed) result.body.accessSpeed = speed.value;
 
   const instant = (name: 'startsAt' | 'endsAt'): Date | null | undefined => {

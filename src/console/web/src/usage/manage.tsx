@@ -19,7 +19,23 @@ import {
 type Kind = 'bytes' | 'rate' | 'seconds';
 
 /** A text field for a limit, with the parsed value spelled out beneath and the problem, if any, tied to it. */
-function LimitInput({ label, kind, value, error, example, onInput, onBlur }: { label: string; kind: Kind; value: string; error?: string; example: string; onInput: (value: string) => void; onBlur: () => void }) {
+function LimitInput({
+  label,
+  kind,
+  value,
+  error,
+  example,
+  onInput,
+  onBlur,
+}: {
+  label: string;
+  kind: Kind;
+  value: string;
+  error?: string;
+  example: string;
+  onInput: (value: string) => void;
+  onBlur: () => void;
+}) {
   const id = useId();
   const hint = error ? null : fieldHint(kind, value);
   return (
@@ -44,12 +60,32 @@ function LimitInput({ label, kind, value, error, example, onInput, onBlur }: { l
   );
 }
 
-function DateInput({ label, value, error, onInput, onBlur }: { label: string; value: string; error?: string; onInput: (value: string) => void; onBlur: () => void }) {
+function DateInput({
+  label,
+  value,
+  error,
+  onInput,
+  onBlur,
+}: {
+  label: string;
+  value: string;
+  error?: string;
+  onInput: (value: string) => void;
+  onBlur: () => void;
+}) {
   const id = useId();
   return (
     <label>
       {label}
-      <input type="datetime-local" name={label} value={value} aria-invalid={error ? 'true' : undefined} aria-describedby={`${id}-help`} onInput={(event) => onInput((event.target as HTMLInputElement).value)} onBlur={onBlur} />
+      <input
+        type="datetime-local"
+        name={label}
+        value={value}
+        aria-invalid={error ? 'true' : undefined}
+        aria-describedby={`${id}-help`}
+        onInput={(event) => onInput((event.target as HTMLInputElement).value)}
+        onBlur={onBlur}
+      />
       <small id={`${id}-help`} class={error ? 'field-error' : undefined}>
         {error ?? 'UTC; empty for no bound'}
       </small>
@@ -72,10 +108,12 @@ function useManagedForm<F extends LimitFields>(initial: F, check: (fields: F) =>
   useEffect(() => setFields(initial), [JSON.stringify(initial)]);
   const result = check(fields);
   const shown: FieldErrors<F> = Object.fromEntries(Object.entries(result.errors).filter(([name]) => submitted || touched[name as keyof F])) as FieldErrors<F>;
-  const set = <K extends keyof F>(name: K) => (value: F[K]) => {
-    setFields((current) => ({ ...current, [name]: value }));
-    setSaved(null);
-  };
+  const set =
+    <K extends keyof F>(name: K) =>
+    (value: F[K]) => {
+      setFields((current) => ({ ...current, [name]: value }));
+      setSaved(null);
+    };
   const blur = (name: keyof F) => () => setTouched((current) => ({ ...current, [name]: true }));
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -134,8 +172,12 @@ function Feedback({ error, saved, onDismiss }: { error: unknown; saved: string |
 function FormButtons({ busy, changed, onReset, children }: { busy: boolean; changed: number; onReset: () => void; children?: ComponentChildren }) {
   return (
     <div class="actions manage-buttons">
-      <button type="submit" disabled={busy}>{busy ? 'Saving…' : changed ? `Save ${changed} change${changed > 1 ? 's' : ''}` : 'Save'}</button>
-      <button type="button" class="secondary" onClick={onReset} disabled={busy}>Reset</button>
+      <button type="submit" disabled={busy}>
+        {busy ? 'Saving…' : changed ? `Save ${changed} change${changed > 1 ? 's' : ''}` : 'Save'}
+      </button>
+      <button type="button" class="secondary" onClick={onReset} disabled={busy}>
+        Reset
+      </button>
       {children}
     </div>
   );
@@ -159,18 +201,46 @@ function QuotaInputs<F extends LimitFields>({ state, examples }: { state: Manage
   const { fields, shown, set, blur } = state;
   return (
     <>
-      <LimitInput label="Disk quota" kind="bytes" example={examples[0]} value={fields.diskQuota} error={shown.diskQuota} onInput={set('diskQuota')} onBlur={blur('diskQuota')} />
-      <LimitInput label="Monthly ingest quota" kind="bytes" example={examples[1]} value={fields.ingestQuota} error={shown.ingestQuota} onInput={set('ingestQuota')} onBlur={blur('ingestQuota')} />
-      <LimitInput label="Monthly job runtime quota" kind="seconds" example={examples[2]} value={fields.jobruntimeQuota} error={shown.jobruntimeQuota} onInput={set('jobruntimeQuota')} onBlur={blur('jobruntimeQuota')} />
+      <LimitInput
+        label="Disk quota"
+        kind="bytes"
+        example={examples[0]}
+        value={fields.diskQuota}
+        error={shown.diskQuota}
+        onInput={set('diskQuota')}
+        onBlur={blur('diskQuota')}
+      />
+      <LimitInput
+        label="Monthly ingest quota"
+        kind="bytes"
+        example={examples[1]}
+        value={fields.ingestQuota}
+        error={shown.ingestQuota}
+        onInput={set('ingestQuota')}
+        onBlur={blur('ingestQuota')}
+      />
+      <LimitInput
+        label="Monthly job runtime quota"
+        kind="seconds"
+        example={examples[2]}
+        value={fields.jobruntimeQuota}
+        error={shown.jobruntimeQuota}
+        onInput={set('jobruntimeQuota')}
+        onBlur={blur('jobruntimeQuota')}
+      />
     </>
   );
 }
 
 /** Quotas, suspension, time window, access speed and priority of a service (PATCH /services/:id, service:manage). */
 export function ServiceManagement({ service, onSaved }: { service: ManagedService; onSaved: (service: ManagedService) => void }) {
-  const state = useManagedForm<ServiceFields>(serviceFields(service), (fields) => serviceChanges(service, fields), async (body) => {
-    onSaved(await api<ManagedService>(`/services/${service.id}`, { method: 'PATCH', body }));
-  });
+  const state = useManagedForm<ServiceFields>(
+    serviceFields(service),
+    (fields) => serviceChanges(service, fields),
+    async (body) => {
+      onSaved(await api<ManagedService>(`/services/${service.id}`, { method: 'PATCH', body }));
+    },
+  );
   const { fields, shown, set, blur } = state;
   return (
     <ManageForm state={state} label={`Manage service ${service.name}`}>
@@ -178,7 +248,15 @@ export function ServiceManagement({ service, onSaved }: { service: ManagedServic
         <legend>Quotas</legend>
         <div class="manage-grid">
           <QuotaInputs state={state} examples={['5 GiB', '500 GB', '10 h']} />
-          <LimitInput label="Access speed" kind="rate" example="256 KiB/s" value={fields.accessSpeed} error={shown.accessSpeed} onInput={set('accessSpeed')} onBlur={blur('accessSpeed')} />
+          <LimitInput
+            label="Access speed"
+            kind="rate"
+            example="256 KiB/s"
+            value={fields.accessSpeed}
+            error={shown.accessSpeed}
+            onInput={set('accessSpeed')}
+            onBlur={blur('accessSpeed')}
+          />
         </div>
       </fieldset>
       <fieldset>
@@ -202,9 +280,13 @@ export function ServiceManagement({ service, onSaved }: { service: ManagedServic
 
 /** Limits and suspension of a whole container (PATCH /containers/:id): the provider's alone. */
 export function ContainerManagement({ container, onSaved }: { container: ManagedContainer; onSaved: (container: ManagedContainer) => void }) {
-  const state = useManagedForm<LimitFields>(limitFields(container), (fields) => containerChanges(container, fields), async (body) => {
-    onSaved(await api<ManagedContainer>(`/containers/${container.id}`, { method: 'PATCH', body }));
-  });
+  const state = useManagedForm<LimitFields>(
+    limitFields(container),
+    (fields) => containerChanges(container, fields),
+    async (body) => {
+      onSaved(await api<ManagedContainer>(`/containers/${container.id}`, { method: 'PATCH', body }));
+    },
+  );
   const { fields, set } = state;
   return (
     <ManageForm state={state} label={`Manage container ${container.name}`}>

@@ -4,7 +4,21 @@ import { formatValue, quotaUse, Unit } from './report';
  * One limit and how much of it is used: a bar with the numbers written out (the bar alone says nothing to a screen
  * reader or in high-contrast mode). Near the limit it turns amber, at the limit red: the next upload or job is refused.
  */
-export function QuotaBar({ label, used, limit, unit, period, compact }: { label: string; used: number; limit: number | null | undefined; unit: Unit; period?: string; compact?: boolean }) {
+export function QuotaBar({
+  label,
+  used,
+  limit,
+  unit,
+  period,
+  compact,
+}: {
+  label: string;
+  used: number;
+  limit: number | null | undefined;
+  unit: Unit;
+  period?: string;
+  compact?: boolean;
+}) {
   const use = quotaUse(used, limit);
   const percent = use.limit === null ? null : Math.min(100, Math.round(use.fraction * 100));
   const text =
@@ -28,7 +42,9 @@ export function QuotaBar({ label, used, limit, unit, period, compact }: { label:
       >
         <div class="quota-fill" style={{ width: `${percent ?? 0}%` }} />
       </div>
-      {use.state === 'full' && !compact && <small class="quota-warning">Limit reached: further {unit === 'seconds' ? 'jobs are' : 'uploads are'} refused.</small>}
+      {use.state === 'full' && !compact && (
+        <small class="quota-warning">Limit reached: further {unit === 'seconds' ? 'jobs are' : 'uploads are'} refused.</small>
+      )}
     </div>
   );
 }

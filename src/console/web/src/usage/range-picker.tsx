@@ -7,7 +7,17 @@ const BUCKET_LABEL: Record<Bucket, string> = { hour: 'Hour', day: 'Day', month: 
  * Time range and bucket. A preset applies at once; a custom range applies with its button, after its dates are
  * checked here (the field at fault says why). Times are UTC, as the API's buckets are.
  */
-export function RangePicker({ choice, onChange, onRefresh, busy }: { choice: RangeChoice; onChange: (choice: RangeChoice) => void; onRefresh: () => void; busy: boolean }) {
+export function RangePicker({
+  choice,
+  onChange,
+  onRefresh,
+  busy,
+}: {
+  choice: RangeChoice;
+  onChange: (choice: RangeChoice) => void;
+  onRefresh: () => void;
+  busy: boolean;
+}) {
   const id = useId();
   const [draft, setDraft] = useState<RangeChoice>(choice);
   const [checked, setChecked] = useState(false);
@@ -47,7 +57,9 @@ export function RangePicker({ choice, onChange, onRefresh, busy }: { choice: Ran
         Time range
         <select value={draft.preset} onChange={(event) => pickPreset((event.target as HTMLSelectElement).value as Preset)}>
           {PRESETS.map((preset) => (
-            <option key={preset.id} value={preset.id}>{preset.label}</option>
+            <option key={preset.id} value={preset.id}>
+              {preset.label}
+            </option>
           ))}
         </select>
       </label>
@@ -55,27 +67,52 @@ export function RangePicker({ choice, onChange, onRefresh, busy }: { choice: Ran
         <>
           <label>
             From (UTC)
-            <input type="datetime-local" required value={draft.from ?? ''} aria-invalid={error?.field === 'from' ? 'true' : undefined} aria-describedby={`${id}-error`} onInput={(event) => setDraft({ ...draft, from: (event.target as HTMLInputElement).value })} />
+            <input
+              type="datetime-local"
+              required
+              value={draft.from ?? ''}
+              aria-invalid={error?.field === 'from' ? 'true' : undefined}
+              aria-describedby={`${id}-error`}
+              onInput={(event) => setDraft({ ...draft, from: (event.target as HTMLInputElement).value })}
+            />
           </label>
           <label>
             To (UTC)
-            <input type="datetime-local" required value={draft.to ?? ''} aria-invalid={error?.field === 'to' ? 'true' : undefined} aria-describedby={`${id}-error`} onInput={(event) => setDraft({ ...draft, to: (event.target as HTMLInputElement).value })} />
+            <input
+              type="datetime-local"
+              required
+              value={draft.to ?? ''}
+              aria-invalid={error?.field === 'to' ? 'true' : undefined}
+              aria-describedby={`${id}-error`}
+              onInput={(event) => setDraft({ ...draft, to: (event.target as HTMLInputElement).value })}
+            />
           </label>
         </>
       )}
       <label>
         Bucket
-        <select value={draft.bucket} aria-invalid={error?.field === 'bucket' ? 'true' : undefined} aria-describedby={`${id}-error`} onChange={(event) => pickBucket((event.target as HTMLSelectElement).value as Bucket)}>
+        <select
+          value={draft.bucket}
+          aria-invalid={error?.field === 'bucket' ? 'true' : undefined}
+          aria-describedby={`${id}-error`}
+          onChange={(event) => pickBucket((event.target as HTMLSelectElement).value as Bucket)}
+        >
           {bucketChoices(draft.preset).map((bucket) => (
-            <option key={bucket} value={bucket}>{BUCKET_LABEL[bucket]}</option>
+            <option key={bucket} value={bucket}>
+              {BUCKET_LABEL[bucket]}
+            </option>
           ))}
         </select>
       </label>
       <div class="actions">
         {draft.preset === 'custom' && <button type="submit">Apply</button>}
-        <button type="button" class="secondary" onClick={onRefresh} disabled={busy}>{busy ? 'Loading…' : 'Refresh'}</button>
+        <button type="button" class="secondary" onClick={onRefresh} disabled={busy}>
+          {busy ? 'Loading…' : 'Refresh'}
+        </button>
       </div>
-      <p id={`${id}-error`} class="field-error range-error" role={error ? 'alert' : undefined}>{error?.error ?? ''}</p>
+      <p id={`${id}-error`} class="field-error range-error" role={error ? 'alert' : undefined}>
+        {error?.error ?? ''}
+      </p>
     </form>
   );
 }

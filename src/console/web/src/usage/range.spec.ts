@@ -41,15 +41,31 @@ describe('custom ranges', () => {
   const now = at('2026-03-10T12:00:00Z');
 
   it('covers whole buckets from the one holding the start to the one holding the end', () => {
-    expect(bounds(resolveRange({ preset: 'custom', bucket: 'day', from: '2026-01-05T10:30', to: '2026-01-07T00:00' }, now))).toEqual(['2026-01-05T00:00:00.000Z', '2026-01-07T00:00:00.000Z', 2]);
-    expect(bounds(resolveRange({ preset: 'custom', bucket: 'month', from: '2025-11-15', to: '2026-02-02' }, now))).toEqual(['2025-11-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z', 4]);
-    expect(bounds(resolveRange({ preset: 'custom', bucket: 'hour', from: '2026-01-05T10:30', to: '2026-01-05T12:00' }, now))).toEqual(['2026-01-05T10:00:00.000Z', '2026-01-05T12:00:00.000Z', 2]);
+    expect(bounds(resolveRange({ preset: 'custom', bucket: 'day', from: '2026-01-05T10:30', to: '2026-01-07T00:00' }, now))).toEqual([
+      '2026-01-05T00:00:00.000Z',
+      '2026-01-07T00:00:00.000Z',
+      2,
+    ]);
+    expect(bounds(resolveRange({ preset: 'custom', bucket: 'month', from: '2025-11-15', to: '2026-02-02' }, now))).toEqual([
+      '2025-11-01T00:00:00.000Z',
+      '2026-03-01T00:00:00.000Z',
+      4,
+    ]);
+    expect(bounds(resolveRange({ preset: 'custom', bucket: 'hour', from: '2026-01-05T10:30', to: '2026-01-05T12:00' }, now))).toEqual([
+      '2026-01-05T10:00:00.000Z',
+      '2026-01-05T12:00:00.000Z',
+      2,
+    ]);
   });
 
   it('says which field is wrong', () => {
     expect(resolveRange({ preset: 'custom', bucket: 'day', to: '2026-01-07T00:00' }, now)).toMatchObject({ ok: false, field: 'from' });
     expect(resolveRange({ preset: 'custom', bucket: 'day', from: '2026-01-07T00:00', to: 'soon' }, now)).toMatchObject({ ok: false, field: 'to' });
-    expect(resolveRange({ preset: 'custom', bucket: 'day', from: '2026-01-07T00:00', to: '2026-01-07T00:00' }, now)).toMatchObject({ ok: false, field: 'to', error: 'the end must be after the start' });
+    expect(resolveRange({ preset: 'custom', bucket: 'day', from: '2026-01-07T00:00', to: '2026-01-07T00:00' }, now)).toMatchObject({
+      ok: false,
+      field: 'to',
+      error: 'the end must be after the start',
+    });
   });
 
   it('refuses more buckets than a chart can show', () => {
@@ -80,7 +96,10 @@ describe('the range in the query string', () => {
   });
 
   it('round-trips', () => {
-    for (const choice of [{ preset: '7d', bucket: 'hour' }, { preset: 'custom', bucket: 'month', from: '2025-01-01T00:00', to: '2025-06-01T00:00' }] as const) {
+    for (const choice of [
+      { preset: '7d', bucket: 'hour' },
+      { preset: 'custom', bucket: 'month', from: '2025-01-01T00:00', to: '2025-06-01T00:00' },
+    ] as const) {
       expect(choiceFromQuery(choiceToQuery(choice))).toEqual(choice);
     }
   });

@@ -97,23 +97,34 @@ export function resolveRange(choice: RangeChoice, now: Date): Resolved {
     from = floorTo(bucket, start);
     to = ceilTo(bucket, end);
   } else {
-    if (!bucketChoices(choice.preset).includes(bucket)) return { ok: false, error: `${bucket}ly buckets do not suit ${PRESETS.find((p) => p.id === choice.preset)!.label.toLowerCase()}`, field: 'bucket' };
+    if (!bucketChoices(choice.preset).includes(bucket))
+      return { ok: false, error: `${bucket}ly buckets do not suit ${PRESETS.find((p) => p.id === choice.preset)!.label.toLowerCase()}`, field: 'bucket' };
     ({ from, to } = presetBounds(choice.preset, bucket, now));
   }
   const buckets = countBuckets(bucket, from, to);
-  if (buckets > MAX_CHART_BUCKETS) return { ok: false, error: `${buckets} ${bucket}s is too many for one chart (at most ${MAX_CHART_BUCKETS}): choose a coarser bucket or a shorter range`, field: 'bucket' };
+  if (buckets > MAX_CHART_BUCKETS)
+    return {
+      ok: false,
+      error: `${buckets} ${bucket}s is too many for one chart (at most ${MAX_CHART_BUCKETS}): choose a coarser bucket or a shorter range`,
+      field: 'bucket',
+    };
   return { ok: true, from, to, bucket, buckets };
 }
 
 /** The choice a query string holds, defaults filled in: last 30 days by day. */
 export function choiceFromQuery(query: Record<string, string | undefined>): RangeChoice {
   const preset = (PRESETS.some((p) => p.id === query.range) ? query.range : '30d') as Preset;
-  const bucket = (BUCKETS as readonly string[]).includes(query.bucket ?? '') && bucketChoices(preset).includes(query.bucket as Bucket) ? (query.bucket as Bucket) : defaultBucket(preset);
+  const bucket =
+    (BUCKETS as readonly string[]).includes(query.bucket ?? '') && bucketChoices(preset).includes(query.bucket as Bucket)
+      ? (query.bucket as Bucket)
+      : defaultBucket(preset);
   return preset === 'custom' ? { preset, bucket, from: query.from, to: query.to } : { preset, bucket };
 }
 
 export function choiceToQuery(choice: RangeChoice): Record<string, string> {
-  return choice.preset === 'custom' ? { range: 'custom', bucket: choice.bucket, from: choice.from ?? '', to: choice.to ?? '' } : { range: choice.preset, bucket: choice.bucket };
+  return choice.preset === 'custom'
+    ? { range: 'custom', bucket: choice.bucket, from: choice.from ?? '', to: choice.to ?? '' }
+    : { range: choice.preset, bucket: choice.bucket };
 }
 
 /** The current calendar month (UTC): the period of the monthly ingest and job-runtime quotas. */

@@ -1,6 +1,16 @@
 import { bucketStarts, chartValues, findSeries, formatValue, groupRows, quotaUse, rankRows, totalValue, METRICS, UsageReport } from './report';
 
-const bucket = (start: string, end: string, sum: number, level?: number) => ({ start, end, sum, count: 1, min: sum, max: sum, mean: sum, stddev: 0, ...(level === undefined ? {} : { level, levelHours: 0 }) });
+const bucket = (start: string, end: string, sum: number, level?: number) => ({
+  start,
+  end,
+  sum,
+  count: 1,
+  min: sum,
+  max: sum,
+  mean: sum,
+  stddev: 0,
+  ...(level === undefined ? {} : { level, levelHours: 0 }),
+});
 
 const report: UsageReport = {
   resource: { type: 'service', id: 's1' },
@@ -15,7 +25,10 @@ const report: UsageReport = {
       metric: 'disc',
       group: null,
       total: bucket('2026-03-01T00:00:00.000Z', '2026-03-03T00:00:00.000Z', 300, 1300),
-      buckets: [bucket('2026-03-01T00:00:00.000Z', '2026-03-02T00:00:00.000Z', 500, 1500), bucket('2026-03-02T00:00:00.000Z', '2026-03-03T00:00:00.000Z', -200, 1300)],
+      buckets: [
+        bucket('2026-03-01T00:00:00.000Z', '2026-03-02T00:00:00.000Z', 500, 1500),
+        bucket('2026-03-02T00:00:00.000Z', '2026-03-03T00:00:00.000Z', -200, 1300),
+      ],
     },
     {
       metric: 'ingest',

@@ -56,7 +56,14 @@ const SECOND_UNITS: Record<string, number> = {
 const NO_LIMIT = new Set(['', 'none', 'unlimited', 'no limit', '∞']);
 const QUANTITY = /^([0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*([a-zA-Z]*)$/;
 
-function parseQuantity(text: string, units: Record<string, number>, what: string, example: string, round: (value: number) => number, perSecond = false): Parsed {
+function parseQuantity(
+  text: string,
+  units: Record<string, number>,
+  what: string,
+  example: string,
+  round: (value: number) => number,
+  perSecond = false,
+): Parsed {
   let trimmed = text.trim();
   if (NO_LIMIT.has(trimmed.toLowerCase())) return { ok: true, value: null };
   // thousands separators ("1,048,576", "1 000 000", "1_000") and, for rates, a trailing "/s"
@@ -114,7 +121,11 @@ export function bytesInput(bytes: number | null | undefined): string {
 /** Seconds as text that parses back to the same number ("10 h", "90 min", "45 s"). */
 export function secondsInput(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return '';
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['min', 60]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['min', 60],
+  ] as const) {
     if (seconds >= size && seconds % size === 0) return `${seconds / size} ${unit}`;
   }
   return `${seconds} s`;
