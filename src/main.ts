@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const applied = await runMigrations(config.databaseUrl!);
   if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
   const app = await createApiApp(config);
-  tuneServer(app);
+  tuneServer(app, config.http);
   // secrets shown once go to the terminal only, never into the log stream
   const unlogged = (line: string) => (line.includes('shown once') ? line.replace(/: \S+$/, ': [printed once on stdout]') : line);
   await ensureAdminKey(app.get(DataSource), config, (line) => {

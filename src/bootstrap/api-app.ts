@@ -19,6 +19,9 @@ import { ProblemFilter, toProblem } from '../common/problem.filter';
 import { requestGuards } from '../common/request-guards';
 import { AppConfig } from '../config/config';
 import { httpRequests } from '../metrics/metrics';
+import { redactUrl } from '../keys/key-extraction';
+import { RequestAuthenticator } from '../keys/request-authenticator';
+import { capConnectionsPerAddress, jsonBodies, refuseOverCap } from './http-edge';
 
 /** `?key=` (a credential) and `?as=` (a held key's id) are not query parameters: neither is validated as one; keys are never logged. */
 class AppValidationPipe extends ValidationPipe {
@@ -51,10 +54,6 @@ const SWAGGER_MODEL_PROPERTY = 'swagger/apiModelProperties';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export function redactUrl(url: string | undefined): string | undefined {
-  return url?.replace(/([?&]key=)[^&]*/gi, '$1[redacted]').replace(/^(\/browse\/)[^/?#]+/, '$1[redacted]');
-}
-
 /** Builds the api application: the one place where HTTP-wide behaviour is configured (main.ts and tests). */
 export async function createApiApp(config: AppConfig): Promise<NestExpressApplication> {
   const logger = rootLogger(config.logLevel, { role: 'api' });
@@ -82,6 +81,7 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
       autoLogging: { ignore: (request) => request.url === '/health/live' || request.url === '/metrics' },
     }),
   );
+  app.use(refuseOverCap(config.http.maxConnectionsPerAddress));
   app.use((request: Request, response: Response, next: NextFunction) => {
     const end = httpRequests.startTimer();
     response.on('finish', () => {
@@ -100,7 +100,8 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
       /^\d+$/.test(config.session.trustProxy) ? Number(config.session.trustProxy) : config.session.trustProxy === 'true' ? true : config.session.trustProxy,
     );
   app.use(...sessionMiddleware(config, () => app.get<Redis>(REDIS_CLIENT)));
-  app.useBodyParser('json', { limit: config.maxJsonBytes });
+  // no JSON body is read before its key is checked, nor for longer than JSON_BODY_TIMEOUT_MS (http-edge.ts)
+  app.use(jsonBodies(config, () => app.get(RequestAuthenticator)));
   app.use(requestGuards());
   app.setGlobalPrefix('api/v1', {
     exclude: [
@@ -129,9 +130,14 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
   return app;
 }
 
-/** Long uploads must not be cut by Node's default 5-minute request timeout; slow headers still are. */
-export function tuneServer(app: INestApplication): void {
+/**
+ * Long uploads must not be cut by Node's default 5-minute request timeout (an upload reads its own body, as slowly
+ * as the client sends it); slow headers still are (408), JSON bodies have their own deadline (http-edge.ts), and
+ * each client address may hold at most MAX_CONNECTIONS_PER_ADDRESS connections.
+ */
+export function tuneServer(app: INestApplication, http: AppConfig['http']): void {
   const server = app.getHttpServer() as Server;
+  capConnectionsPerAddress(server, http.maxConnectionsPerAddress);
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;

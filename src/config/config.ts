@@ -189,6 +189,42 @@ export class EnvironmentSchema {
   LOGIN_WINDOW_SECONDS = 900;
 
   @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  MAX_CONNECTIONS_PER_ADDRESS = 256;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  JSON_BODY_TIMEOUT_MS = 30_000;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  KEY_FAILURES_PER_ADDRESS = 100;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  KEY_FAILURE_WINDOW_SECONDS = 60;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  KEYS_CREATED_PER_MINUTE = 600;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  SSE_STREAMS_PER_KEY = 32;
+
+  @IsOptional()
   @Transform(emptyToUndefined)
   @Matches(/^https?:\/\//, { message: 'OIDC_ISSUER must be an http(s) URL' })
   OIDC_ISSUER?: string;
@@ -260,6 +296,10 @@ export interface AppConfig {
   adminPassword?: string;
   session: { secret?: string; idleSeconds: number; maxSeconds: number; cookieSecure: 'auto' | boolean; trustProxy?: string };
   login: { maxFailures: number; windowSeconds: number };
+  /** The HTTP edge's limits: connections per client address (0: none), the time a JSON body may take to arrive. */
+  http: { maxConnectionsPerAddress: number; jsonBodyTimeoutMs: number };
+  /** Counting limits (429 with Retry-After): failed keys per address and window, keys derived per key a minute, open event streams per key. */
+  limits: { keyFailures: { max: number; windowSeconds: number }; keysCreatedPerMinute: number; streamsPerKey: number };
   /** Present when OIDC_ISSUER and OIDC_CLIENT_ID are set. */
   oidc?: { issuer: string; clientId: string; clientSecret?: string; scopes: string; label: string; allowHttp: boolean };
 }
@@ -338,6 +378,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
       trustProxy: parsed.TRUST_PROXY,
     },
     login: { maxFailures: parsed.LOGIN_MAX_FAILURES, windowSeconds: parsed.LOGIN_WINDOW_SECONDS },
+    http: { maxConnectionsPerAddress: parsed.MAX_CONNECTIONS_PER_ADDRESS, jsonBodyTimeoutMs: parsed.JSON_BODY_TIMEOUT_MS },
+    limits: {
+      keyFailures: { max: parsed.KEY_FAILURES_PER_ADDRESS, windowSeconds: parsed.KEY_FAILURE_WINDOW_SECONDS },
+      keysCreatedPerMinute: parsed.KEYS_CREATED_PER_MINUTE,
+      streamsPerKey: parsed.SSE_STREAMS_PER_KEY,
+    },
     oidc:
       parsed.OIDC_ISSUER && parsed.OIDC_CLIENT_ID
         ? {

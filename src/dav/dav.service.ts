@@ -3,8 +3,8 @@ import type { Request, Response } from 'express';
 import { sendProblem, toProblem } from '../common/problem.filter';
 import { ProblemError, Problems } from '../common/problem';
 import { ContainerRepository } from '../containers/container.repository';
-import { extractKeySecret } from '../keys/key-extraction';
-import { AuthenticatedKey, KeysService } from '../keys/keys.service';
+import { RequestAuthenticator } from '../keys/request-authenticator';
+import { AuthenticatedKey } from '../keys/keys.service';
 import { strongEtag, etagMatches } from '../mfiles/content-headers';
 import { MfileRepository } from '../mfiles/mfile.repository';
 import { expressSink } from '../mfiles/express-sink';
@@ -42,7 +42,7 @@ export class DavService {
   private readonly tree: DavTreeSource;
 
   constructor(
-    private readonly keys: KeysService,
+    private readonly authenticator: RequestAuthenticator,
     private readonly mfiles: MfilesService,
     private readonly folders: MfoldersService,
     private readonly locks: DavLocks,
@@ -62,7 +62,7 @@ export class DavService {
     const names = parseDavPath(req.originalUrl ?? req.url);
     let auth: AuthenticatedKey;
     try {
-      auth = await this.keys.authenticate(extractKeySecret(req));
+      auth = await this.authenticator.authenticate(req, { held: false });
     } catch (error) {
       res.setHeader('WWW-Authenticate', 'Basic realm="MServe", charset="UTF-8"');
       throw error;

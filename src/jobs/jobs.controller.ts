@@ -7,34 +7,69 @@ import { Auth, Authorize, Public, RequestAuth } from '../keys/authorize.decorato
 import { TASKS } from '../tasks/task-catalogue';
 import { CreateJobDto, ListJobsQuery } from './dto';
 import { JobsService } from './jobs.service';
+import { KeysService } from '../keys/keys.service';
+import { RateLimits } from '../redis/rate-limits';
 
-/** How long a service's job stream stays open before the client reconnects (and its key is checked again). */
-const SERVICE_STREAM_SECONDS = 300;
+/** How long an event stream stays open before the client reconnects (and its key is checked again). */
+const STREAM_SECONDS = 300;
+
+/**
+ * Whether the stream's key may still act, asked again before each event and on each heartbeat: one check in flight
+ * at a time, and the events that arrive during it share the next one (which starts after they arrived).
+ */
+function keyWatch(check: () => Promise<boolean>): () => Promise<boolean> {
+  let running: Promise<boolean> | undefined;
+  let next: Promise<boolean> | undefined;
+  const verify = (): Promise<boolean> => {
+    if (!running) {
+      running = check()
+        .catch(() => false)
+        .finally(() => (running = undefined));
+      return running;
+    }
+    return (next ??= running.then(() => {
+      next = undefined;
+      return verify();
+    }));
+  };
+  return verify;
+}
 
 /**
  * Opens a Server-Sent Events response: `send(event, data)`, a comment every 15 s (after which `tick` runs, if
  * given), `finish()` once, also when the client leaves; `onFinish` adds what to undo then. `retryMs` tells
- * EventSource clients how soon to reconnect to a stream that ended.
+ * EventSource clients how soon to reconnect to a stream that ended. `authorized` is asked before every event and
+ * heartbeat: once it says no (the key was revoked or expired), the stream ends without sending. Sends and finish
+ * keep their order. Every stream ends after STREAM_SECONDS; EventSource reconnects and the key is checked anew.
  */
-function openEventStream(request: Request, response: Response, options: { tick?: () => void; retryMs?: number } = {}) {
+function openEventStream(request: Request, response: Response, options: { tick?: () => void; retryMs?: number; authorized: () => Promise<boolean> }) {
   response.status(200);
   response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
   response.setHeader('Cache-Control', 'no-store');
   response.setHeader('X-Accel-Buffering', 'no'); // nginx: do not buffer the stream
   response.flushHeaders();
-  if (options.retryMs) response.write(`retry: ${options.retryMs}\n\n`);
+  response.write(`retry: ${options.retryMs ?? 1000}\n\n`);
   const undo: Array<() => void> = [];
+  let queue = Promise.resolve();
+  const finishNow = () => {
+    if (stream.done) return;
+    stream.done = true;
+    clearInterval(heartbeat);
+    clearTimeout(lifetime);
+    for (const step of undo) step();
+    response.end();
+  };
+  const whenAuthorized = (write: () => void) => {
+    queue = queue.then(() => (stream.done ? false : options.authorized())).then((ok) => (stream.done ? undefined : ok ? write() : finishNow()));
+  };
   const stream = {
     done: false,
     send: (event: string, data: unknown) => {
-      if (!stream.done) response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+      whenAuthorized(() => response.write(text));
     },
     finish: () => {
-      if (stream.done) return;
-      stream.done = true;
-      clearInterval(heartbeat);
-      for (const step of undo) step();
-      response.end();
+      queue = queue.then(finishNow);
     },
     onFinish: (step: () => void) => {
       if (stream.done) step();
@@ -42,10 +77,13 @@ function openEventStream(request: Request, response: Response, options: { tick?:
     },
   };
   const heartbeat = setInterval(() => {
-    response.write(': keep-alive\n\n');
-    options.tick?.();
+    whenAuthorized(() => {
+      response.write(': keep-alive\n\n');
+      options.tick?.();
+    });
   }, 15_000);
-  request.on('close', stream.finish);
+  const lifetime = setTimeout(finishNow, STREAM_SECONDS * 1000);
+  request.on('close', finishNow);
   return stream;
 }
 
@@ -55,7 +93,16 @@ export class JobsController {
   constructor(
     private readonly jobs: JobsService,
     private readonly events: JobEvents,
+    private readonly keys: KeysService,
+    private readonly limits: RateLimits,
   ) {}
+
+  /** One of the key's SSE_STREAMS_PER_KEY slots (429 when none is free), and the watch on its revocation. */
+  private async streamOptions(auth: RequestAuth, response: Response) {
+    const release = await this.limits.takeStreamSlot(auth.key.id, STREAM_SECONDS);
+    response.once('close', release);
+    return { authorized: keyWatch(() => this.keys.stillUsable(auth.key.id)) };
+  }
 
   @Get('tasks')
   @Public()
@@ -86,12 +133,13 @@ export class JobsController {
   @ApiProduces('text/event-stream')
   @ApiOperation({
     summary:
-      'Follow a job as Server-Sent Events: `state` (the whole job) at once, then `progress` {progress} and `state` {state, error} as they change; the stream ends after a final state. Comments every 15 s keep proxies from closing it.',
+      'Follow a job as Server-Sent Events: `state` (the whole job) at once, then `progress` {progress} and `state` {state, error} as they change; the stream ends after a final state, after 5 minutes (EventSource reconnects, the key checked again) or when the key is revoked. Comments every 15 s keep proxies from closing it. At most SSE_STREAMS_PER_KEY streams per key (429).',
   })
-  async follow(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
+  async follow(@Auth() auth: RequestAuth, @Param('id') id: string, @Req() request: Request, @Res() response: Response) {
     // a comment keeps proxies from closing the stream; the job is read again too, so a lost event cannot leave
     // the stream open after the job ended (or was deleted)
     const stream = openEventStream(request, response, {
+      ...(await this.streamOptions(auth, response)),
       tick: () =>
         void this.jobs
           .get(id)
@@ -146,12 +194,10 @@ export class JobsController {
   @ApiProduces('text/event-stream')
   @ApiOperation({
     summary:
-      'Follow every job of a service as Server-Sent Events: `ready` once listening (list the jobs then, and nothing is missed), then `job` {id, state, progress, error, at} for each change. Comments every 15 s keep proxies from closing it; it ends after 5 minutes, and EventSource clients reconnect (the key is checked again).',
+      'Follow every job of a service as Server-Sent Events: `ready` once listening (list the jobs then, and nothing is missed), then `job` {id, state, progress, error, at} for each change. Comments every 15 s keep proxies from closing it; it ends after 5 minutes, and EventSource clients reconnect (the key is checked again), or when the key is revoked (checked before each event). At most SSE_STREAMS_PER_KEY streams per key (429).',
   })
-  async followService(@Param('id') serviceId: string, @Req() request: Request, @Res() response: Response) {
-    const stream = openEventStream(request, response, { retryMs: 1000 });
-    const lifetime = setTimeout(() => stream.finish(), SERVICE_STREAM_SECONDS * 1000);
-    stream.onFinish(() => clearTimeout(lifetime));
+  async followService(@Auth() auth: RequestAuth, @Param('id') serviceId: string, @Req() request: Request, @Res() response: Response) {
+    const stream = openEventStream(request, response, { ...(await this.streamOptions(auth, response)), retryMs: 1000 });
     const stop = await this.events.followService(serviceId, (event) =>
       stream.send('job', { id: event.jobId, state: event.state, progress: event.progress ?? null, error: event.error ?? null, at: event.at }),
     );

@@ -1,12 +1,10 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { requireCsrf } from '../common/csrf';
 import { Problems } from '../common/problem';
 import { enforceServiceState } from '../common/service-state';
 import { AUTHORIZE_METADATA, AuthorizeSpec, AuthorizedRequest, PUBLIC_METADATA } from './authorize.decorator';
-import type { Request } from 'express';
-import { extractHeldKeyId, extractKeySecret } from './key-extraction';
-import { covers, KeysService } from './keys.service';
+import { covers } from './keys.service';
+import { RequestAuthenticator } from './request-authenticator';
 import { ResourceResolver } from './resource-resolver.service';
 
 /** Every route needs a key unless marked @Public(); routes declare their action with @Authorize(). */
@@ -14,7 +12,7 @@ import { ResourceResolver } from './resource-resolver.service';
 export class KeyGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    private readonly keys: KeysService,
+    private readonly authenticator: RequestAuthenticator,
     private readonly resolver: ResourceResolver,
   ) {}
 
@@ -24,7 +22,7 @@ export class KeyGuard implements CanActivate {
     const spec = this.reflector.getAllAndOverride<AuthorizeSpec | undefined>(AUTHORIZE_METADATA, targets);
     if (!spec) throw new Error(`route ${context.getClass().name}.${context.getHandler().name} declares neither @Authorize nor @Public`);
     const request = context.switchToHttp().getRequest<AuthorizedRequest>();
-    const auth = await this.authenticate(request);
+    const auth = await this.authenticator.authenticate(request);
     request.auth = auth;
     if (!spec.action) return true;
     if (!spec.resource) {
@@ -39,17 +37,5 @@ export class KeyGuard implements CanActivate {
     enforceServiceState(target, spec.action, auth.actions);
     request.auth = { ...auth, target };
     return true;
-  }
-
-  /** A key secret (machines, capability links), or a held key named by id through the session (people). */
-  private async authenticate(request: AuthorizedRequest & Request) {
-    const secret = extractKeySecret(request);
-    const heldId = extractHeldKeyId(request);
-    if (secret && heldId) throw Problems.badRequest('a key secret and a held key id given: send one');
-    if (secret || !heldId) return this.keys.authenticate(secret);
-    const holder = request.session ?? {};
-    const auth = await this.keys.authenticateHeld(heldId, holder);
-    requireCsrf(request);
-    return auth;
   }
 }

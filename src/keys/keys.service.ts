@@ -9,6 +9,7 @@ import { Key } from './key.entity';
 import { KeyRepository } from './key.repository';
 import { generateKeySecret, hashKeySecret, looksLikeKey, sameHash } from './key-secret';
 import { ResolvedResource, ResourceRef, ResourceResolver } from './resource-resolver.service';
+import { RateLimits } from '../redis/rate-limits';
 
 export interface AuthenticatedKey {
   key: Key;
@@ -54,6 +55,7 @@ export class KeysService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly resolver: ResourceResolver,
     private readonly keys: KeyRepository,
+    private readonly limits: RateLimits,
   ) {}
 
   /** Looks a presented secret up by its hash. Every failure is a 401 that says why. */
@@ -74,6 +76,12 @@ export class KeysService {
     const key = await this.keys.findHeld(keyId, holder);
     if (!key) throw Problems.unauthenticated(`key ${keyId} is not held by this session: log in, or add the key with its secret`);
     return this.usable(key);
+  }
+
+  /** Whether a key authenticated earlier may still act (not revoked, not expired): long-lived answers (event streams) ask again. */
+  async stillUsable(keyId: string): Promise<boolean> {
+    const key = await this.keys.findById(keyId);
+    return key !== null && !key.revokedAt && !(key.expiresAt && key.expiresAt.getTime() <= Date.now());
   }
 
   private usable(key: Key): AuthenticatedKey {
@@ -150,6 +158,8 @@ export class KeysService {
         reason: 'expiry',
       });
     }
+    // counted once the request is known to be valid: KEYS_CREATED_PER_MINUTE per key (and ten times that per tenant)
+    await this.limits.keyDerived(parent.key.id, parent.key.serviceId ?? parent.key.containerId ?? 'provider');
     return this.dataSource.transaction((manager) =>
       this.issue(manager, { resource: target, roles, actions: [...wanted], parent: parent.key, expiresAt, label: request.label ?? null }),
     );

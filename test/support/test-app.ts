@@ -24,7 +24,7 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
   const queuePrefix = `mserve-test-${Math.random().toString(36).slice(2, 10)}`;
   const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', STORAGE_DIR: storageDir, QUEUE_PREFIX: queuePrefix, ...overrides });
   const app = await createApiApp(config);
-  tuneServer(app);
+  tuneServer(app, config.http);
   const dataSource = app.get(DataSource);
   await ensureAdminKey(dataSource, config, () => undefined);
   await ensureAdminUser(dataSource, config, () => undefined);
