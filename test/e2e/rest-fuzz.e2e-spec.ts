@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
+import { redactUrl } from '../../src/keys/key-extraction';
 import { fuzzSeed, Rng } from '../support/rng';
 import { SessionClient } from '../support/session-client';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -12,7 +14,10 @@ import { buildWorld, World } from '../support/world';
  * and Content-Range upload headers), with the provider's key, the world's narrower keys, a browser session, garbage
  * credentials or none. Every answer must be below 500, and every refusal a problem+json body whose status matches
  * and that says what was wrong (507, a quota an earlier case set, is such a refusal); afterwards the api still serves
- * normally. REST_FUZZ_TRACE=1 prints every case.
+ * normally. Some cases send a JSON body cut short (declared longer than sent, the connection held): each must still be
+ * answered (408 within the short JSON_BODY_TIMEOUT_MS, or refused before the body is read); others give a real key
+ * under a disguised query name (`%6bey`, `ke%79`, `key[]`, ...): it must not be taken, and the logged form of the URL
+ * must not hold it. REST_FUZZ_TRACE=1 prints every case.
  *
  * Reproduce a run with REST_FUZZ_SEED=<seed printed in the log>; REST_FUZZ_CASES changes the count (default 3000).
  */
@@ -202,7 +207,14 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
   let world: World;
 
   beforeAll(async () => {
-    app = await startTestApp({ MAX_UPLOAD_BYTES: String(1024 * 1024), LOGIN_MAX_FAILURES: '1000000' });
+    // the garbage credentials and the many derived keys must not get the fuzz's own address or keys refused (429)
+    app = await startTestApp({
+      MAX_UPLOAD_BYTES: String(1024 * 1024),
+      LOGIN_MAX_FAILURES: '1000000',
+      KEY_FAILURES_PER_ADDRESS: '1000000',
+      KEYS_CREATED_PER_MINUTE: '1000000',
+      JSON_BODY_TIMEOUT_MS: '500',
+    });
     world = await buildWorld(app);
   });
   afterAll(() => app.close());
@@ -654,6 +666,52 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
       };
       // traced before it is sent too: a case that takes the process down is the last one printed
       if (process.env.REST_FUZZ_TRACE) console.log(`→ ${describeCase(fuzzCase)}`);
+      // a real key under a disguised name (issue 16, item 9): never taken, never in the logged URL
+      if (mutating && rng.chance(0.03)) {
+        const secret = world.keys.servicecustomer;
+        const name = rng.pick(['%6bey', 'ke%79', '%4B%45%59', 'key[]', 'key[0]', 'KEY', '%256bey', 'key%5B%5D']);
+        // aimed at the case's URL when it is a GET, else at /me; taken means answered as if the key had been sent
+        const aim = fuzzCase.method === 'GET' ? fuzzCase.url : `${app.api}/me`;
+        const url = `${aim}${aim.includes('?') ? '&' : '?'}${name}=${secret}`;
+        const plainHeaders = Object.fromEntries(Object.entries(headers).filter(([header]) => !['authorization', 'x-mserve-key', 'cookie'].includes(header)));
+        const bare = await fetch(aim, { headers: plainHeaders, redirect: 'manual' }).catch(() => undefined);
+        const reply = await fetch(url, { headers: plainHeaders, redirect: 'manual' }).catch(() => undefined);
+        const logged = redactUrl(url.slice(app.baseUrl.length)) ?? '';
+        if (logged.includes(secret.slice(4))) failures.push(`a key under ${name} would be logged: ${logged}`);
+        if (bare?.status === 401 && reply && reply.status < 400)
+          failures.push(`a key under ${name} was taken (${reply.status}): GET ${url.replace(secret, '<customer key>')}`);
+        await bare?.text();
+        await reply?.text();
+      }
+      // a JSON body cut short, the connection held (issue 16, item 1): answered anyway, below 500, with a problem
+      if (Buffer.isBuffer(body) && headers['content-type']?.includes('json') && rng.chance(0.05)) {
+        const { port } = new URL(app.baseUrl);
+        const target = fuzzCase.url.slice(app.baseUrl.length);
+        const head = Object.entries(headers)
+          .filter(([name]) => !['content-length', 'transfer-encoding', 'connection'].includes(name) && /^[\x20-\x7e]*$/.test(headers[name]))
+          .map(([name, value]) => `${name}: ${value}\r\n`)
+          .join('');
+        const declared = body.length + 1 + rng.int(1024 * 1024);
+        const answer = await new Promise<string | undefined>((resolve) => {
+          const socket = connect({ port: Number(port), host: '127.0.0.1' });
+          let received = '';
+          // a failure detector, not a speed limit: without the deadline a held body is never answered at all
+          const detector = setTimeout(() => (socket.destroy(), resolve(undefined)), 20_000);
+          socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+          socket.on('error', () => undefined);
+          socket.on('close', () => (clearTimeout(detector), resolve(received)));
+          socket.write(
+            Buffer.concat([Buffer.from(`${fuzzCase.method} ${target} HTTP/1.1\r\nHost: x\r\n${head}Content-Length: ${declared}\r\n\r\n`, 'latin1'), body]),
+          );
+        });
+        const partialStatus = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer ?? '')?.[1] ?? 0);
+        if (!answer) failures.push(`no answer to a JSON body cut short (${declared} bytes declared): ${describeCase(fuzzCase)}`);
+        else if (partialStatus < 400 || partialStatus >= 500 || !/application\/problem\+json/.test(answer))
+          failures.push(`a JSON body cut short got ${partialStatus}: ${describeCase(fuzzCase)} → ${answer.slice(0, 300)}`);
+        (statuses[`${fuzzCase.operation} (cut short)`] ??= {})[partialStatus] =
+          ((statuses[`${fuzzCase.operation} (cut short)`] ??= {})[partialStatus] ?? 0) + 1;
+        continue;
+      }
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), 120_000);
       let status: number;
