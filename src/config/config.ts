@@ -89,6 +89,24 @@ export class EnvironmentSchema {
   @IsOptional()
   @Transform(toInt)
   @IsInt()
+  @Min(100)
+  DATABASE_CONNECT_TIMEOUT_MS = 5000;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  DATABASE_QUERY_TIMEOUT_MS = 120000;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  REDIS_COMMAND_TIMEOUT_MS = 5000;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
   @Min(1)
   @Max(1000)
   PAGE_LIMIT_MAX = 500;
@@ -246,6 +264,10 @@ export interface AppConfig {
   embeddedPostgresPort: number;
   embeddedRedisPort: number;
   shutdownTimeoutMs: number;
+  /** Waits on PostgreSQL: for a connection (or a free pooled one), for a query's answer (0: none); a hung database is then a 503. */
+  database: { connectTimeoutMs: number; queryTimeoutMs: number };
+  /** The longest a request waits on a Redis command (also while Redis is down or reconnecting) before its 503. */
+  redisCommandTimeoutMs: number;
   pageLimitMax: number;
   uploadExpirySeconds: number;
   /** Images with more pixels are refused before decoding (decompression bombs). */
@@ -322,6 +344,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     embeddedPostgresPort: parsed.EMBEDDED_POSTGRES_PORT,
     embeddedRedisPort: parsed.EMBEDDED_REDIS_PORT,
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS,
+    database: { connectTimeoutMs: parsed.DATABASE_CONNECT_TIMEOUT_MS, queryTimeoutMs: parsed.DATABASE_QUERY_TIMEOUT_MS },
+    redisCommandTimeoutMs: parsed.REDIS_COMMAND_TIMEOUT_MS,
     pageLimitMax: parsed.PAGE_LIMIT_MAX,
     uploadExpirySeconds: parsed.UPLOAD_EXPIRY_SECONDS,
     imageMaxPixels: parsed.IMAGE_MAX_PIXELS,

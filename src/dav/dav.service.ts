@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { sendProblem, toProblem } from '../common/problem.filter';
+import { isOutage, sendProblem, toProblem } from '../common/problem.filter';
 import { ProblemError, Problems } from '../common/problem';
 import { ContainerRepository } from '../containers/container.repository';
 import { extractKeySecret } from '../keys/key-extraction';
@@ -106,7 +106,9 @@ export class DavService {
   fail(req: Request, res: Response, error: unknown): void {
     const problem = toProblem(error, String(req.id ?? ''));
     // an answer we chose (ProblemError) is not a fault; anything else that reached here is
-    if (!(error instanceof ProblemError)) this.logger.error(`${req.method} ${req.originalUrl}: ${(error as Error)?.stack ?? String(error)}`);
+    if (isOutage(problem))
+      this.logger.warn(`${req.method} ${req.originalUrl}: ${String(problem.dependency)} unavailable (${(error as Error)?.message ?? String(error)})`);
+    else if (!(error instanceof ProblemError)) this.logger.error(`${req.method} ${req.originalUrl}: ${(error as Error)?.stack ?? String(error)}`);
     sendProblem(res, problem);
   }
 

@@ -6,48 +6,11 @@ import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Auth, Authorize, Public, RequestAuth } from '../keys/authorize.decorator';
 import { TASKS } from '../tasks/task-catalogue';
 import { CreateJobDto, ListJobsQuery } from './dto';
+import { EventStreams } from './event-streams';
 import { JobsService } from './jobs.service';
 
 /** How long a service's job stream stays open before the client reconnects (and its key is checked again). */
 const SERVICE_STREAM_SECONDS = 300;
-
-/**
- * Opens a Server-Sent Events response: `send(event, data)`, a comment every 15 s (after which `tick` runs, if
- * given), `finish()` once, also when the client leaves; `onFinish` adds what to undo then. `retryMs` tells
- * EventSource clients how soon to reconnect to a stream that ended.
- */
-function openEventStream(request: Request, response: Response, options: { tick?: () => void; retryMs?: number } = {}) {
-  response.status(200);
-  response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-  response.setHeader('Cache-Control', 'no-store');
-  response.setHeader('X-Accel-Buffering', 'no'); // nginx: do not buffer the stream
-  response.flushHeaders();
-  if (options.retryMs) response.write(`retry: ${options.retryMs}\n\n`);
-  const undo: Array<() => void> = [];
-  const stream = {
-    done: false,
-    send: (event: string, data: unknown) => {
-      if (!stream.done) response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    },
-    finish: () => {
-      if (stream.done) return;
-      stream.done = true;
-      clearInterval(heartbeat);
-      for (const step of undo) step();
-      response.end();
-    },
-    onFinish: (step: () => void) => {
-      if (stream.done) step();
-      else undo.push(step);
-    },
-  };
-  const heartbeat = setInterval(() => {
-    response.write(': keep-alive\n\n');
-    options.tick?.();
-  }, 15_000);
-  request.on('close', stream.finish);
-  return stream;
-}
 
 @ApiTags('jobs')
 @Controller()
@@ -55,6 +18,7 @@ export class JobsController {
   constructor(
     private readonly jobs: JobsService,
     private readonly events: JobEvents,
+    private readonly streams: EventStreams,
   ) {}
 
   @Get('tasks')
@@ -89,9 +53,21 @@ export class JobsController {
       'Follow a job as Server-Sent Events: `state` (the whole job) at once, then `progress` {progress} and `state` {state, error} as they change; the stream ends after a final state. Comments every 15 s keep proxies from closing it.',
   })
   async follow(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
+    // follow first, then read: a change between the two is held back and sent after the snapshot. Both happen before
+    // the stream opens, so a database or Redis outage is still answered with a problem (503), not a broken stream.
+    let held: JobEventPayload[] | undefined = [];
+    let relay: (event: JobEventPayload) => void = () => undefined;
+    const stop = await this.events.follow(id, (event) => (held ? held.push(event) : relay(event)));
+    let job: Awaited<ReturnType<JobsService['get']>>;
+    try {
+      job = await this.jobs.get(id);
+    } catch (error) {
+      stop();
+      throw error;
+    }
     // a comment keeps proxies from closing the stream; the job is read again too, so a lost event cannot leave
     // the stream open after the job ended (or was deleted)
-    const stream = openEventStream(request, response, {
+    const stream = this.streams.start(request, response, {
       tick: () =>
         void this.jobs
           .get(id)
@@ -109,25 +85,16 @@ export class JobsController {
           )
           .catch(() => stream.finish()),
     });
-    const { send } = stream;
-    const finish = stream.finish;
-    // set once following has begun; the stream may finish before that
-    const following: { stop?: () => void } = {};
-    stream.onFinish(() => following.stop?.());
-    // follow first, then read: a change between the two is held back and sent after the snapshot
+    const { send, finish } = stream;
+    stream.onFinish(stop);
     let lastState: string | undefined;
-    let held: JobEventPayload[] | undefined = [];
-    const relay = (event: JobEventPayload) => {
+    relay = (event: JobEventPayload) => {
       if (stream.done) return;
       if (event.state !== lastState) send('state', { id, state: event.state, progress: event.progress, error: event.error ?? null, at: event.at });
       else if (event.progress !== undefined) send('progress', { id, progress: event.progress, at: event.at });
       lastState = event.state;
       if (FINAL_JOB_STATES.includes(event.state as JobState)) finish();
     };
-    const stop = await this.events.follow(id, (event) => (held ? held.push(event) : relay(event)));
-    following.stop = stop;
-    if (stream.done) return stop();
-    const job = await this.jobs.get(id);
     send('state', job);
     lastState = job.state;
     if (FINAL_JOB_STATES.includes(job.state)) return finish();
@@ -149,14 +116,14 @@ export class JobsController {
       'Follow every job of a service as Server-Sent Events: `ready` once listening (list the jobs then, and nothing is missed), then `job` {id, state, progress, error, at} for each change. Comments every 15 s keep proxies from closing it; it ends after 5 minutes, and EventSource clients reconnect (the key is checked again).',
   })
   async followService(@Param('id') serviceId: string, @Req() request: Request, @Res() response: Response) {
-    const stream = openEventStream(request, response, { retryMs: 1000 });
+    // listening before the stream opens: Redis being down is answered with a problem (503), not a broken stream
+    let send: (event: JobEventPayload) => void = () => undefined;
+    const stop = await this.events.followService(serviceId, (event) => send(event));
+    const stream = this.streams.start(request, response);
+    stream.onFinish(stop);
+    send = (event) => stream.send('job', { id: event.jobId, state: event.state, progress: event.progress ?? null, error: event.error ?? null, at: event.at });
     const lifetime = setTimeout(() => stream.finish(), SERVICE_STREAM_SECONDS * 1000);
     stream.onFinish(() => clearTimeout(lifetime));
-    const stop = await this.events.followService(serviceId, (event) =>
-      stream.send('job', { id: event.jobId, state: event.state, progress: event.progress ?? null, error: event.error ?? null, at: event.at }),
-    );
-    if (stream.done) return stop();
-    stream.onFinish(stop);
     stream.send('ready', { serviceId });
   }
 
