@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { loadConfig } from './config/config';
 import { ensureInfrastructure, Infrastructure } from './infrastructure/infrastructure';
+import { assertPortFree } from './infrastructure/local-ports';
 import { SupervisedProcess } from './infrastructure/supervised-process';
 import { ensureDebianPackage } from './infrastructure/system-packages';
 import { runMigrations } from './persistence/data-source';
@@ -49,6 +50,8 @@ async function main(): Promise<void> {
 
   const giveUp = (reason: string) => void stopAll(1, `giving up (${reason})`);
   startup = (async () => {
+    // the api's port first: a taken one is said at once, not after the api's restarts give up
+    await assertPortFree(config.port, 'PORT', 'api', config.host);
     infrastructure = await ensureInfrastructure(config, log, giveUp);
     // the worker's video tasks run ffmpeg and ffprobe: install them like redis-server when we may
     try {

@@ -13,14 +13,14 @@ export function portTakenMessage(port: number, variable: string, what: string): 
   );
 }
 
-/** Throws portTakenMessage when something already listens on 127.0.0.1:port. */
-export function assertPortFree(port: number, variable: string, what: string): Promise<void> {
+/** Throws portTakenMessage when something already listens on host:port (127.0.0.1 unless said). */
+export function assertPortFree(port: number, variable: string, what: string, host = '127.0.0.1'): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const server = createServer();
     server.once('error', (error: NodeJS.ErrnoException) => {
       reject(error.code === 'EADDRINUSE' ? new Error(portTakenMessage(port, variable, what)) : error);
     });
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolvePromise()));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolvePromise()));
   });
 }
 

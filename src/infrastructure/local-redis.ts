@@ -13,31 +13,47 @@ export interface LocalRedisHandle {
   stop(): Promise<void>;
 }
 
-/** Resolves once something accepts connections on the port; rejects when `gone` settles first. */
-function waitForPort(port: number, gone: Promise<unknown>): Promise<void> {
+/**
+ * Resolves once our redis-server answers PING after AUTH with our password (it has loaded its AOF; something else
+ * listening on the port would not pass), retrying while it starts or loads; rejects when `gone` settles first.
+ */
+function waitUntilServing(port: number, password: string, gone: Promise<unknown>): Promise<void> {
   let over = false;
   gone.then(
     () => (over = true),
     () => (over = true),
   );
+  const command = (...parts: string[]) => `*${parts.length}\r\n${parts.map((part) => `$${Buffer.byteLength(part)}\r\n${part}\r\n`).join('')}`;
   return new Promise((resolve, reject) => {
     const attempt = () => {
       if (over) return reject(new Error('redis-server exited'));
-      const socket = createConnection({ host: '127.0.0.1', port }, () => {
-        socket.end();
-        resolve();
-      });
-      socket.on('error', () => {
+      let answer = '';
+      let settled = false;
+      const retry = () => {
+        if (settled) return;
+        settled = true;
         socket.destroy();
         setTimeout(attempt, 50);
+      };
+      const socket = createConnection({ host: '127.0.0.1', port }, () => socket.write(command('AUTH', password) + command('PING')));
+      socket.setTimeout(2000, retry);
+      socket.on('data', (chunk: Buffer) => {
+        answer += chunk.toString();
+        if (answer.includes('+PONG')) {
+          settled = true;
+          socket.end();
+          resolve();
+        } else if (/^[-+].*\r\n[-+].*\r\n/.test(answer)) retry(); // -LOADING, or not our server
       });
+      socket.on('error', retry);
+      socket.on('close', retry);
     };
     attempt();
   });
 }
 
 /** Spawns redis-server (its own process group, like PostgreSQL) and resolves once it listens. */
-function spawnRedis(executable: string, args: string[], port: number): Promise<ChildProcess> {
+function spawnRedis(executable: string, args: string[], port: number, password: string): Promise<ChildProcess> {
   const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
@@ -52,7 +68,7 @@ function spawnRedis(executable: string, args: string[], port: number): Promise<C
     throw new Error(`redis-server exited at start: ${output.trim().slice(-2000)}`);
   });
   earlyExit.catch(() => undefined);
-  return Promise.race([waitForPort(port, exited).then(() => child), earlyExit]);
+  return Promise.race([waitUntilServing(port, password, exited).then(() => child), earlyExit]);
 }
 
 /**
@@ -101,7 +117,7 @@ export async function startLocalRedis(options: {
   ];
   const supervisor = new SupervisedProcess({
     name: 'redis',
-    spawn: () => spawnRedis(executable, args, options.port),
+    spawn: () => spawnRedis(executable, args, options.port, password),
     stopSignal: 'SIGTERM', // flushes the AOF and exits
     stopTimeoutMs: 30_000,
     log: options.log,

@@ -55,6 +55,7 @@ export class SupervisedProcess {
   private attempt = 0;
   private startedAt = 0;
   private restartTimer?: NodeJS.Timeout;
+  private launching?: Promise<void>;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly maxAttempts: number;
@@ -82,7 +83,15 @@ export class SupervisedProcess {
     await this.launch();
   }
 
-  private async launch(): Promise<void> {
+  private launch(): Promise<void> {
+    const launching = this.spawnOnce();
+    this.launching = launching;
+    return launching.finally(() => {
+      if (this.launching === launching) this.launching = undefined;
+    });
+  }
+
+  private async spawnOnce(): Promise<void> {
     const child = await this.options.spawn();
     this.child = child;
     this.startedAt = Date.now();
@@ -129,6 +138,8 @@ export class SupervisedProcess {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    // a restart under way finishes first, so the process it brings up is the one stopped here
+    await this.launching?.catch(() => undefined);
     const child = this.child;
     running.delete(this);
     if (!child || child.exitCode !== null || child.signalCode !== null) return;

@@ -191,6 +191,7 @@ describe('launcher: supervision and shutdown', () => {
       redis: pidFromFile(join(varDir, 'redis', 'redis-server.pid')),
       postgres: pidFromFile(join(varDir, 'postgres', 'postmaster.pid')),
     };
+    expect(processesUsing(varDir).length).toBeGreaterThanOrEqual(2); // the postmaster and redis-server, seen by the same probe
     // only the launcher is signalled (what systemd, Docker and kill do), not its process group
     launcher.kill('SIGTERM');
     const exit = await waitForExit(launcher, 120_000);
@@ -219,12 +220,13 @@ describe('launcher: supervision and shutdown', () => {
   }, 600_000);
 });
 
-describe('launcher: a taken embedded port', () => {
+describe('launcher: a taken port', () => {
   let holder: Server;
   let taken: number;
 
   beforeAll(async () => {
-    holder = createServer();
+    // holds the port and hangs up on whoever connects (an old launcher would take it for its Redis)
+    holder = createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     taken = (holder.address() as { port: number }).port;
   });
@@ -233,6 +235,7 @@ describe('launcher: a taken embedded port', () => {
   it.each([
     ['EMBEDDED_POSTGRES_PORT', 'postgres'],
     ['EMBEDDED_REDIS_PORT', 'redis'],
+    ['PORT', 'api'],
   ] as const)(
     'is reported with its number and %s, and nothing is left running',
     async (variable, which) => {
