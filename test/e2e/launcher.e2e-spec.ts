@@ -218,6 +218,30 @@ describe('launcher: supervision and shutdown', () => {
     for (const pid of Object.values(second)) expect(alive(pid)).toBe(false);
     expect(processesUsing(varDir)).toEqual([]);
   }, 600_000);
+
+  it('after a launcher was SIGKILLed (no chance to stop anything), the next start stops the Redis and PostgreSQL it left and comes up', async () => {
+    const killed = startLauncher(varDir, ports);
+    launchers.push(killed);
+    await waitUntilReady(ports.api, killed, 'the start to be killed');
+    const left = { redis: pidFromFile(join(varDir, 'redis', 'redis-server.pid')), postgres: pidFromFile(join(varDir, 'postgres', 'postmaster.pid')) };
+    process.kill(killed.pid!, 'SIGKILL');
+    await waitForExit(killed, 60_000);
+    // the api and worker notice their launcher is gone (IPC channel) and stop themselves; the servers cannot
+    const roles = runningPids(killed.output());
+    await eventually(async () => !alive(roles.api) && !alive(roles.worker), 'the orphaned api and worker to stop', 60_000, 100);
+    expect(alive(left.redis) && alive(left.postgres)).toBe(true);
+
+    const next = startLauncher(varDir, ports);
+    launchers.push(next);
+    await waitUntilReady(ports.api, next, 'the start after the killed one');
+    expect(next.output()).toContain(`a redis-server left running by an earlier start (pid ${left.redis})`);
+    expect(next.output()).toContain(`a PostgreSQL left running by an earlier start (pid ${left.postgres})`);
+    expect(alive(left.redis) || alive(left.postgres)).toBe(false);
+    expect(await createContainer(ports.api, varDir, 'after-leftovers')).toBe(201);
+    process.kill(next.pid!, 'SIGTERM');
+    expect((await waitForExit(next, 120_000)).code).toBe(0);
+    expect(processesUsing(varDir)).toEqual([]);
+  }, 600_000);
 });
 
 describe('launcher: a taken port', () => {
