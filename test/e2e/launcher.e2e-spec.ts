@@ -3,8 +3,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSyn
 import { createServer, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
+import { MIGRATIONS } from '../../migrations';
 import { freePort } from '../support/free-port';
-import { eventually, ROOT, waitForExit } from '../support/processes';
+import { eventually, ROOT, startRole, waitForExit } from '../support/processes';
 
 /**
  * The real launcher (`npm start`'s dist/src/launcher.js) on its embedded defaults, in a temp VAR_DIR with free
@@ -156,6 +158,9 @@ describe('launcher: supervision and shutdown', () => {
     launcher = startLauncher(varDir, ports);
     launchers.push(launcher);
     await waitUntilReady(ports.api, launcher, 'the first start to be ready');
+    // migrations ran before the roles: the worker never met a database without its tables
+    expect(launcher.output()).toContain('[launcher] applied migrations: ');
+    expect(launcher.output()).not.toMatch(/does not exist/);
     const first = runningPids(launcher.output());
     expect(Object.keys(first).sort()).toEqual(['api', 'postgres', 'redis', 'worker']);
     expect(await createContainer(ports.api, varDir, 'before-faults')).toBe(201);
@@ -281,4 +286,50 @@ describe('launcher: a taken port', () => {
     },
     300_000,
   );
+});
+
+describe('a worker started alone on an empty database', () => {
+  const database = `mserve_worker_alone_${process.pid}`;
+  const adminUrl = new URL(process.env.DATABASE_URL!);
+  adminUrl.pathname = '/postgres';
+  const url = new URL(process.env.DATABASE_URL!);
+  url.pathname = `/${database}`;
+
+  afterAll(async () => {
+    const admin = new pg.Client({ connectionString: adminUrl.toString() });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+  });
+
+  it('brings the schema to the latest migration itself before it serves (no "relation does not exist")', async () => {
+    const admin = new pg.Client({ connectionString: adminUrl.toString() });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${database}`);
+    await admin.end();
+    const worker = startRole('worker', {
+      DATABASE_URL: url.toString(),
+      JOB_RECONCILER: 'true',
+      QUEUE_PREFIX: `alone${process.pid}`,
+      USAGE_ROLLUP_INTERVAL_MS: '0',
+      LOG_LEVEL: 'info',
+    });
+    try {
+      await eventually(async () => worker.exitCode !== null || worker.output().includes('MServe worker ready'), 'the worker to be ready', 120_000, 100);
+      expect(worker.output()).toContain('MServe worker ready');
+      expect(worker.output()).toContain('applied migrations');
+      expect(worker.output()).not.toMatch(/does not exist/);
+      const client = new pg.Client({ connectionString: url.toString() });
+      await client.connect();
+      try {
+        expect(Number((await client.query('SELECT count(*) AS n FROM migrations')).rows[0].n)).toBe(MIGRATIONS.length);
+        expect((await client.query(`SELECT to_regclass('service') AS t`)).rows[0].t).toBe('service');
+      } finally {
+        await client.end();
+      }
+    } finally {
+      worker.kill('SIGTERM');
+      await waitForExit(worker, 60_000);
+    }
+  }, 300_000);
 });
