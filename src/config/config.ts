@@ -71,14 +71,16 @@ export class EnvironmentSchema {
   @IsInt()
   @Min(1)
   @Max(65535)
-  EMBEDDED_POSTGRES_PORT = 54329;
+  // Both embedded ports lie below 32768: outside Linux's ephemeral range (32768–60999) and the IANA one
+  // (49152–65535, macOS and Windows), where an outgoing connection could be holding them at start.
+  EMBEDDED_POSTGRES_PORT = 25432;
 
   @IsOptional()
   @Transform(toInt)
   @IsInt()
   @Min(1)
   @Max(65535)
-  EMBEDDED_REDIS_PORT = 63790;
+  EMBEDDED_REDIS_PORT = 25379;
 
   @IsOptional()
   @Transform(toInt)
