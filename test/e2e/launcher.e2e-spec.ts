@@ -1,109 +1,18 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { MIGRATIONS } from '../../migrations';
 import { freePort } from '../support/free-port';
-import { eventually, ROOT, startRole, waitForExit } from '../support/processes';
+import { alive, killEverything, Launcher, pidFromFile, processesUsing, runningPids, startLauncher, waitUntilReady } from '../support/launcher';
+import { eventually, startRole, waitForExit } from '../support/processes';
 
 /**
  * The real launcher (`npm start`'s dist/src/launcher.js) on its embedded defaults, in a temp VAR_DIR with free
  * ports: it supervises PostgreSQL, redis-server, the api and the worker; SIGKILLed servers come back by themselves;
  * SIGTERM stops everything in order and leaves nothing behind; a taken port is reported by its variable.
  */
-
-type Launcher = ChildProcess & { output: () => string };
-
-function startLauncher(varDir: string, ports: { api: number; postgres: number; redis: number }): Launcher {
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    NODE_OPTIONS: '',
-    VAR_DIR: varDir,
-    PORT: String(ports.api),
-    EMBEDDED_POSTGRES_PORT: String(ports.postgres),
-    EMBEDDED_REDIS_PORT: String(ports.redis),
-    LOG_LEVEL: 'warn',
-  };
-  // the suite's shared infrastructure and identity must not leak in: the launcher brings its own
-  for (const name of [
-    'DATABASE_URL',
-    'REDIS_URL',
-    'ADMIN_KEY',
-    'ADMIN_PASSWORD',
-    'STORAGE_DIR',
-    'BACKUP_DIR',
-    'JOB_RECONCILER',
-    'PUBLIC_URL',
-    'SESSION_SECRET',
-  ])
-    delete env[name];
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'launcher.js')], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return Object.assign(child, { output: () => output });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Every process whose command line or working folder mentions `folder`. */
-function processesUsing(folder: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      let cwd = '';
-      try {
-        cwd = readlinkSync(`/proc/${entry}/cwd`);
-      } catch {
-        // a zombie or a process gone meanwhile
-      }
-      if (cmdline.includes(folder) || cwd.startsWith(folder)) found.push(`${entry}: ${cmdline.trim()} (cwd ${cwd})`);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
-
-/** The pids the launcher announced: `running: postgres (pid 1), redis (pid 2), api (pid 3), worker (pid 4)`. */
-function runningPids(output: string): Record<string, number> {
-  const line = output.split('\n').find((candidate) => candidate.includes('[launcher] running:'));
-  if (!line) throw new Error(`the launcher did not announce its processes:\n${output.slice(-3000)}`);
-  return Object.fromEntries([...line.matchAll(/(\w+) \(pid (\d+)\)/g)].map((match) => [match[1], Number(match[2])]));
-}
-
-const pidFromFile = (path: string) => Number.parseInt(readFileSync(path, 'utf8').split('\n')[0], 10);
-
-async function ready(port: number): Promise<{ status: string; workers?: number }> {
-  const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
-  return response.status === 200 ? ((await response.json()) as { status: string; workers?: number }) : { status: `http ${response.status}` };
-}
-
-async function waitUntilReady(port: number, launcher: Launcher, what: string): Promise<void> {
-  await eventually(
-    async () => {
-      if (launcher.exitCode !== null) throw new Error(`the launcher exited (${launcher.exitCode}):\n${launcher.output().slice(-3000)}`);
-      const health = await ready(port);
-      return health.status === 'up' && (health.workers ?? 0) >= 1;
-    },
-    what,
-    240_000,
-    250,
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}\n--- launcher output ---\n${launcher.output().slice(-4000)}`);
-  });
-}
 
 async function createContainer(port: number, varDir: string, name: string): Promise<number> {
   const key = readFileSync(join(varDir, 'admin.key'), 'utf8').trim();
@@ -118,29 +27,8 @@ async function createContainer(port: number, varDir: string, name: string): Prom
 const launchers: Launcher[] = [];
 const folders: string[] = [];
 
-function killEverything(): void {
-  for (const launcher of launchers) {
-    if (launcher.exitCode === null && launcher.signalCode === null) {
-      try {
-        process.kill(-launcher.pid!, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  }
-  for (const folder of folders) {
-    for (const line of processesUsing(folder)) {
-      try {
-        process.kill(Number(line.split(':')[0]), 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  }
-}
-
 afterAll(async () => {
-  killEverything();
+  killEverything(launchers, folders);
   for (const folder of folders) rmSync(folder, { recursive: true, force: true });
 });
 
