@@ -110,6 +110,14 @@ export class JobOutcomeRecorder {
     }
     // what it produced does not fit the disk quota: nothing of it is kept, and the job fails saying so
     if (refused) return this.record(job, { status: 'failed', error: refused }, seconds, processedBytes);
+    // cancelled meanwhile: its result is dropped, but the time and bytes it used were used (else cancelling just before
+    // the end would sidestep the job-runtime quota); once per job like the rest
+    if (!recorded && outcome.status !== 'skipped') {
+      const spent = usage.filter((fact) => fact.metric === 'jobruntime' || fact.metric === 'jobbytes');
+      await this.unitOfWork.run(({ manager }) => this.usage.record(manager, ...spent));
+      this.logger.log({ msg: `job ${job.id} had ended (cancelled) when its attempt did: its result dropped, its runtime metered`, task: job.task });
+      return;
+    }
     await Promise.all(released.map((blobKey) => this.store.remove(blobKey).catch(() => undefined)));
     await this.pipelines.dispatch(outbox);
     jobsProcessed.inc({ task: job.task, queue: job.queue, state });

@@ -1,7 +1,49 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { appWithWorker, FINAL_JOB_STATES, JobRow } from '../support/app-with-worker';
 import { Client, makeTenant } from '../support/client';
 import { dav, davPath, propfind } from '../support/dav';
-import { eventually } from '../support/processes';
+import { run } from '../support/media';
+import { eventually, waitForExit } from '../support/processes';
+
+/** The pids of the processes named `name` whose parent is `parent`, read from /proc (what `ps --ppid` shows). */
+function childrenNamed(parent: number, name: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // ended meanwhile
+    }
+    // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read around the last ')'
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+    if (comm === name && ppid === parent) found.push(Number(entry));
+  }
+  return found;
+}
+
+/** An hour of ffmpeg's testsrc at 1 frame per second: 12 MB, minutes of work for a transcode. */
+const longClip = (path: string) =>
+  run('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=duration=3600:size=320x240:rate=1',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    path,
+  ]);
 
 /**
  * Issue 16, the media slice, against the real api and a real worker process (ffmpeg and ffprobe as its children):
@@ -49,5 +91,99 @@ describe('media tasks: what an attacker with a customer key cannot make them do'
     const listed = await propfind(app.baseUrl, tenant.customerKey, '/dav/', '1');
     const types = listed.filter((entry) => /evil/.test(entry.href)).map((entry) => entry.prop('getcontenttype'));
     expect(types).toEqual(['text/plain', 'text/plain']);
+  });
+
+  describe('ffmpeg stops when its job does (item 3)', () => {
+    let clip: Buffer;
+    beforeAll(async () => {
+      await longClip(join(env.work, 'long.mp4'));
+      clip = readFileSync(join(env.work, 'long.mp4'));
+    }, 120_000);
+
+    const quietTenant = async () => {
+      const tenant = await makeTenant(env.admin);
+      await env.admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
+      return { tenant, customer: env.admin.as(tenant.customerKey) };
+    };
+    const transcoding = (customer: Client, id: string) =>
+      eventually(
+        async () => {
+          const job = (await customer.get(`/jobs/${id}`)).body;
+          return job.state === 'running' && job.progress > 0 && childrenNamed(env.worker.pid!, 'ffmpeg').length === 1 ? job : undefined;
+        },
+        'the transcode to be under way, ffmpeg a child of the worker',
+        120_000,
+        100,
+      );
+    const usageOf = async (jobId: string) =>
+      Object.fromEntries(
+        ((await env.app.dataSource.query('SELECT metric, value FROM usage WHERE resource_id = $1', [jobId])) as Array<{ metric: string; value: string }>).map(
+          (row) => [row.metric, Number(row.value)],
+        ),
+      );
+
+    it('a cancelled transcode: ffmpeg is killed, the job stays cancelled, its runtime is metered', async () => {
+      const { tenant, customer } = await quietTenant();
+      const file = await customer.upload(tenant.serviceId, 'long.mp4', clip);
+      const job = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'transcode', options: { preset: 'vp9-480p' } });
+      expect(job.status).toBe(201);
+      await transcoding(customer, job.body.id);
+      expect((await customer.post(`/jobs/${job.body.id}/cancel`)).body.state).toBe('cancelled');
+      // the worker meters the runtime once its attempt has ended, which is after ffmpeg has
+      const usage = await eventually(
+        async () => {
+          const facts = await usageOf(job.body.id);
+          return facts.jobruntime > 0 ? facts : undefined;
+        },
+        'the cancelled job to be metered',
+        120_000,
+      );
+      expect(childrenNamed(env.worker.pid!, 'ffmpeg')).toEqual([]);
+      expect(usage).toMatchObject({ jobbytes: clip.length });
+      expect(usage['task/transcode/success']).toBeUndefined();
+      const after = (await customer.get(`/jobs/${job.body.id}`)).body;
+      expect(after).toMatchObject({ state: 'cancelled', error: 'cancelled on request' });
+      expect((await customer.get(`/jobs/${job.body.id}/outputs`)).body.items).toEqual([]);
+    }, 300_000);
+
+    it('a job over its time limit fails saying so, with ffmpeg killed and its runtime metered', async () => {
+      const { tenant, customer } = await quietTenant();
+      const file = await customer.upload(tenant.serviceId, 'long.mp4', clip);
+      expect((await customer.post('/jobs', { mfileIds: [file.body.id], task: 'transcode', options: { timeoutSeconds: 0 } })).status).toBe(400);
+      const job = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'transcode', options: { preset: 'vp9-480p', timeoutSeconds: 2 } });
+      expect(job.status).toBe(201);
+      const done = await eventually(
+        async () => {
+          const current = (await customer.get(`/jobs/${job.body.id}`)).body;
+          return FINAL_JOB_STATES.includes(current.state) ? current : undefined;
+        },
+        'the job to end',
+        120_000,
+      );
+      expect(childrenNamed(env.worker.pid!, 'ffmpeg')).toEqual([]);
+      expect(done).toMatchObject({ state: 'failed', error: 'timed out after 2 s (its timeoutSeconds)', attempts: 1 });
+      expect((await customer.get(`/jobs/${job.body.id}/outputs`)).body.items).toEqual([]);
+      expect((await usageOf(job.body.id)).jobruntime).toBeGreaterThan(0);
+    }, 300_000);
+
+    it('a worker shut down mid-transcode kills its ffmpeg before it exits', async () => {
+      const { tenant, customer } = await quietTenant();
+      const file = await customer.upload(tenant.serviceId, 'long.mp4', clip);
+      const job = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'transcode', options: { preset: 'vp9-480p' } });
+      await transcoding(customer, job.body.id);
+      const [ffmpeg] = childrenNamed(env.worker.pid!, 'ffmpeg');
+      env.worker.kill('SIGTERM');
+      expect(await waitForExit(env.worker, 120_000)).toEqual({ code: 0, signal: null });
+      const stillFfmpeg = () => {
+        try {
+          return readFileSync(`/proc/${ffmpeg}/stat`, 'utf8').includes('(ffmpeg)');
+        } catch {
+          return false;
+        }
+      };
+      expect(stillFfmpeg()).toBe(false);
+      // it runs again elsewhere: the attempt was given back
+      expect((await customer.get(`/jobs/${job.body.id}`)).body.state).toBe('queued');
+    }, 300_000);
   });
 });
