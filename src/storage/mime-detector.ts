@@ -36,15 +36,19 @@ export class MimeDetector {
   private fileType?: Promise<typeof import('file-type')>;
 
   async detect(head: Buffer, name: string): Promise<string> {
-    if (head.length > 0) {
-      this.fileType ??= import('file-type');
-      const detected = await (await this.fileType).fileTypeFromBuffer(head).catch(() => undefined);
-      if (detected) return detected.mime;
-    }
+    const detected = await this.magic(head);
+    if (detected) return detected.mime;
     const byExtension = BY_EXTENSION[extname(name).toLowerCase()];
     if (byExtension) return byExtension;
     if (head.length > 0 && looksLikeText(head)) return 'text/plain';
     return 'application/octet-stream';
+  }
+
+  /** What the magic number of these first bytes says (file-type's extension and mimetype), if it says anything. */
+  async magic(head: Buffer): Promise<{ ext: string; mime: string } | undefined> {
+    if (head.length === 0) return undefined;
+    this.fileType ??= import('file-type');
+    return (await this.fileType).fileTypeFromBuffer(head).catch(() => undefined);
   }
 }
 

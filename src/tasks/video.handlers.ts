@@ -4,6 +4,7 @@ import { parse } from 'node:path';
 import { JsonObject } from '../database/columns';
 import { Mfile } from '../mfiles/mfile.entity';
 import { ContentStore } from '../storage/content-store';
+import { MimeDetector } from '../storage/mime-detector';
 import { runTool } from './child-tool';
 import { TaskName, TaskTypes, TRANSCODE_PRESETS } from './task-catalogue';
 import { TaskContext, TaskFailure, TaskHandler, TaskOutcome } from './task-handler.decorator';
@@ -12,8 +13,55 @@ import { toolMessage } from './tool-message';
 type Probe = TaskTypes[TaskName.VideoMetadata]['result'];
 type Context = Pick<TaskContext<TaskName>, 'signal' | 'reportProgress'>;
 
-/** Inputs may use the file protocol only: no http, tcp, rtmp... from inside an uploaded playlist. */
+/** Inputs may use the file protocol only: no http, tcp, rtmp... */
 const LOCAL_ONLY = ['-protocol_whitelist', 'file'];
+
+/**
+ * The demuxer ffmpeg and ffprobe are made to use, by the container the input's magic number shows (file-type's
+ * extension). Left to themselves they pick one by probing and by the name, and an HLS playlist or a concat list
+ * uploaded as `x.mp4` makes them open any local file by its absolute path: playlists and lists (hls, concat, ffconcat,
+ * m3u, sdp, image sequences) are in no row here, so they are refused, and the demuxer is also the only one allowed
+ * (`-format_whitelist`), nested opens included.
+ */
+const DEMUXERS: Record<string, string> = {
+  mp4: 'mov',
+  mov: 'mov',
+  m4a: 'mov',
+  m4v: 'mov',
+  m4b: 'mov',
+  '3gp': 'mov',
+  '3g2': 'mov',
+  f4v: 'mov',
+  f4a: 'mov',
+  mkv: 'matroska',
+  mka: 'matroska',
+  webm: 'matroska',
+  avi: 'avi',
+  mts: 'mpegts',
+  mpg: 'mpeg',
+  flv: 'flv',
+  ogv: 'ogg',
+  ogg: 'ogg',
+  oga: 'ogg',
+  opus: 'ogg',
+  spx: 'ogg',
+  mp3: 'mp3',
+  mp2: 'mp3',
+  wav: 'wav',
+  flac: 'flac',
+  aac: 'aac',
+  asf: 'asf',
+  aif: 'aiff',
+  mxf: 'mxf',
+  amr: 'amr',
+  ac3: 'ac3',
+};
+
+/** The input's demuxer and the options that pin ffmpeg/ffprobe to it and to the one stored file. */
+interface Source {
+  path: string;
+  args: string[];
+}
 
 /** What `ffprobe -print_format json -show_format -show_streams` prints, the fields we read. */
 interface ProbeJson {
@@ -46,18 +94,34 @@ function rate(value: string | undefined): number | null {
  */
 @Injectable()
 export class VideoHandlers {
-  constructor(private readonly store: ContentStore) {}
+  constructor(
+    private readonly store: ContentStore,
+    private readonly mime: MimeDetector,
+  ) {}
 
-  /** ffmpeg's options before `-i` for the stored file: local files only (a playlist inside an upload cannot make it fetch URLs). */
-  private inputArgs(input: Mfile): string[] {
-    return [...LOCAL_ONLY, '-i', this.store.pathOf(input.blobKey)];
+  /**
+   * The stored file as ffmpeg and ffprobe must read it: with the demuxer of the container its bytes show (never one
+   * they guess), that demuxer the only one allowed, local files only, and for MOV/MP4 no external data references.
+   */
+  private async source(input: Mfile): Promise<Source> {
+    const chunks: Buffer[] = [];
+    if (input.size > 0)
+      for await (const chunk of this.store.read(input.blobKey, { start: 0, end: Math.min(input.size, 4100) - 1 })) chunks.push(chunk as Buffer);
+    const detected = await this.mime.magic(Buffer.concat(chunks));
+    const demuxer = detected && DEMUXERS[detected.ext];
+    if (!demuxer)
+      throw new TaskFailure(
+        `"${input.name}" is not in a media container MServe reads (${detected ? `its bytes are ${detected.mime}` : 'its bytes show no known container'}; playlists and lists are never read)`,
+      );
+    const path = this.store.pathOf(input.blobKey);
+    return { path, args: [...LOCAL_ONLY, '-format_whitelist', demuxer, '-f', demuxer, ...(demuxer === 'mov' ? ['-enable_drefs', '0'] : []), '-i', path] };
   }
 
-  private async probe(input: Mfile, context: Context): Promise<Probe> {
-    const path = this.store.pathOf(input.blobKey);
+  private async probe(input: Mfile, context: Context, source: Source): Promise<Probe> {
+    const { path } = source;
     const run = await runTool(
       'ffprobe',
-      ['-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', ...LOCAL_ONLY, path],
+      ['-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', ...source.args],
       context.signal,
     );
     if (run.signal) throw new Error(`ffprobe was stopped (ffprobe was killed with signal ${run.signal}): will retry`);
@@ -91,8 +155,8 @@ export class VideoHandlers {
     };
   }
 
-  private async requireVideo(input: Mfile, context: Context): Promise<Probe & { video: NonNullable<Probe['video']> }> {
-    const probe = await this.probe(input, context);
+  private async requireVideo(input: Mfile, context: Context, source: Source): Promise<Probe & { video: NonNullable<Probe['video']> }> {
+    const probe = await this.probe(input, context, source);
     if (!probe.video || !probe.video.width) throw new TaskFailure(`"${input.name}" has no video stream`);
     return probe as Probe & { video: NonNullable<Probe['video']> };
   }
@@ -102,7 +166,15 @@ export class VideoHandlers {
    * is worth a retry; any other failure is the input's and permanent; stopped by the job's signal, it rejects with the
    * signal's reason once ffmpeg has ended.
    */
-  private async render(input: Mfile, outputArgs: string[], extension: string, context: Context, duration: number | null) {
+  private async render(
+    input: Mfile,
+    source: Source,
+    outputArgs: string[],
+    extension: string,
+    context: Context,
+    duration: number | null,
+    seekArgs: string[] = [],
+  ) {
     const temp = `${this.store.newTempPath()}.${extension}`;
     try {
       const progress = (line: string) => {
@@ -111,7 +183,7 @@ export class VideoHandlers {
         const percent = (Number(match[1]) / 1e6 / duration) * 100;
         if (Number.isFinite(percent)) void context.reportProgress(Math.min(99, percent)).catch(() => undefined);
       };
-      const args = ['-nostdin', '-hide_banner', '-v', 'error', '-nostats', '-progress', 'pipe:1', ...this.inputArgs(input), ...outputArgs, '-y', temp];
+      const args = ['-nostdin', '-hide_banner', '-v', 'error', '-nostats', '-progress', 'pipe:1', ...seekArgs, ...source.args, ...outputArgs, '-y', temp];
       const run = await runTool('ffmpeg', args, context.signal, progress);
       if (run.signal) throw new Error(`ffmpeg was stopped (ffmpeg was killed with signal ${run.signal}): will retry`);
       if (run.code !== 0)
@@ -133,7 +205,7 @@ export class VideoHandlers {
   @TaskHandler(TaskName.VideoMetadata)
   async metadata(context: TaskContext<TaskName.VideoMetadata>): Promise<TaskOutcome<TaskName.VideoMetadata>> {
     const [input] = context.inputs;
-    const probe = await this.probe(input, context);
+    const probe = await this.probe(input, context, await this.source(input));
     if (!probe.video && !probe.audio) throw new TaskFailure(`"${input.name}" has neither a video nor an audio stream`);
     return { status: 'succeeded', result: probe, mfilePatch: { metadata: { video: probe as unknown as JsonObject } } };
   }
@@ -141,7 +213,8 @@ export class VideoHandlers {
   @TaskHandler(TaskName.VideoPoster)
   async poster(context: TaskContext<TaskName.VideoPoster>): Promise<TaskOutcome<TaskName.VideoPoster>> {
     const [input] = context.inputs;
-    const probe = await this.requireVideo(input, context);
+    const source = await this.source(input);
+    const probe = await this.requireVideo(input, context, source);
     const { width, height } = context.options;
     // a frame a little before the end at most, so a short clip still has one
     const at = probe.duration ? Math.max(0, Math.min(probe.duration * (context.options.at / 100), probe.duration - 0.1)) : 0;
@@ -149,7 +222,7 @@ export class VideoHandlers {
       ...['-frames:v', '1', '-filter:v', `scale='min(${width},iw)':'min(${height},ih)':force_original_aspect_ratio=decrease`],
       ...['-q:v', '3', '-f', 'image2', '-c:v', 'mjpeg'],
     ];
-    const blob = await this.render(input, ['-ss', String(at), ...output], 'jpg', context, null);
+    const blob = await this.render(input, source, output, 'jpg', context, null, ['-ss', String(at)]);
     const fitted = fit(probe.video.width, probe.video.height, width, height);
     return {
       status: 'succeeded',
@@ -161,7 +234,8 @@ export class VideoHandlers {
   @TaskHandler(TaskName.VideoProxy)
   async proxy(context: TaskContext<TaskName.VideoProxy>): Promise<TaskOutcome<TaskName.VideoProxy>> {
     const [input] = context.inputs;
-    const probe = await this.requireVideo(input, context);
+    const source = await this.source(input);
+    const probe = await this.requireVideo(input, context, source);
     const height = Math.min(context.options.height, probe.video.height) & ~1;
     const width = Math.round((probe.video.width * height) / probe.video.height / 2) * 2;
     const output = [
@@ -169,7 +243,7 @@ export class VideoHandlers {
       ...['-preset', 'veryfast', '-crf', String(context.options.crf), '-pix_fmt', 'yuv420p', '-movflags', '+faststart'],
       ...['-c:a', 'aac', '-b:a', '128k', '-f', 'mp4'],
     ];
-    const blob = await this.render(input, output, 'mp4', context, probe.duration);
+    const blob = await this.render(input, source, output, 'mp4', context, probe.duration);
     return {
       status: 'succeeded',
       result: { width, height, duration: probe.duration, size: blob.size },
@@ -181,7 +255,8 @@ export class VideoHandlers {
   async transcode(context: TaskContext<TaskName.Transcode>): Promise<TaskOutcome<TaskName.Transcode>> {
     const [input] = context.inputs;
     const preset = TRANSCODE_PRESETS[context.options.preset];
-    const probe = await this.probe(input, context);
+    const source = await this.source(input);
+    const probe = await this.probe(input, context, source);
     const output: string[] = [];
     if (preset.video) {
       if (!probe.video) throw new TaskFailure(`preset ${context.options.preset} makes a video, but "${input.name}" has no video stream`);
@@ -197,7 +272,7 @@ export class VideoHandlers {
     else output.push('-an');
     output.push('-f', preset.container === 'm4a' ? 'ipod' : preset.container);
     if (preset.container === 'mp4' || preset.container === 'm4a') output.push('-movflags', '+faststart');
-    const blob = await this.render(input, output, preset.container, context, probe.duration);
+    const blob = await this.render(input, source, output, preset.container, context, probe.duration);
     return {
       status: 'succeeded',
       result: { preset: context.options.preset, mimetype: preset.mimetype, size: blob.size, duration: probe.duration },
