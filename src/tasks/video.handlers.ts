@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { unlink } from 'node:fs/promises';
 import { parse } from 'node:path';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { JsonObject } from '../database/columns';
 import { Mfile } from '../mfiles/mfile.entity';
 import { ContentStore } from '../storage/content-store';
@@ -57,6 +58,9 @@ const DEMUXERS: Record<string, string> = {
   ac3: 'ac3',
 };
 
+/** What ffmpeg's decoders say when a frame is over `-max_pixels`. */
+const OVER_PIXEL_CAP = /exceeds specified max pixel count/;
+
 /** The input's demuxer and the options that pin ffmpeg/ffprobe to it and to the one stored file. */
 interface Source {
   path: string;
@@ -97,6 +101,7 @@ export class VideoHandlers {
   constructor(
     private readonly store: ContentStore,
     private readonly mime: MimeDetector,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
@@ -114,7 +119,9 @@ export class VideoHandlers {
         `"${input.name}" is not in a media container MServe reads (${detected ? `its bytes are ${detected.mime}` : 'its bytes show no known container'}; playlists and lists are never read)`,
       );
     const path = this.store.pathOf(input.blobKey);
-    return { path, args: [...LOCAL_ONLY, '-format_whitelist', demuxer, '-f', demuxer, ...(demuxer === 'mov' ? ['-enable_drefs', '0'] : []), '-i', path] };
+    // the decoder refuses any frame over the pixel cap too, whatever the container said (-max_pixels)
+    const pinned = ['-format_whitelist', demuxer, '-f', demuxer, ...(demuxer === 'mov' ? ['-enable_drefs', '0'] : [])];
+    return { path, args: [...LOCAL_ONLY, ...pinned, '-max_pixels', String(this.config.videoMaxPixels), '-i', path] };
   }
 
   private async probe(input: Mfile, context: Context, source: Source): Promise<Probe> {
@@ -125,6 +132,7 @@ export class VideoHandlers {
       context.signal,
     );
     if (run.signal) throw new Error(`ffprobe was stopped (ffprobe was killed with signal ${run.signal}): will retry`);
+    if (run.code !== 0 && OVER_PIXEL_CAP.test(run.stderr)) throw this.tooManyPixels(input);
     let data: ProbeJson | undefined;
     try {
       data = run.code === 0 ? (JSON.parse(run.stdout) as ProbeJson) : undefined;
@@ -158,7 +166,19 @@ export class VideoHandlers {
   private async requireVideo(input: Mfile, context: Context, source: Source): Promise<Probe & { video: NonNullable<Probe['video']> }> {
     const probe = await this.probe(input, context, source);
     if (!probe.video || !probe.video.width) throw new TaskFailure(`"${input.name}" has no video stream`);
+    this.checkPixels(input, probe.video);
     return probe as Probe & { video: NonNullable<Probe['video']> };
+  }
+
+  /** Frames over VIDEO_MAX_PIXELS are refused before ffmpeg decodes one (decompression bombs, as IMAGE_MAX_PIXELS for images). */
+  private checkPixels(input: Mfile, video: { width: number; height: number }): void {
+    if (video.width * video.height > this.config.videoMaxPixels) throw this.tooManyPixels(input, video);
+  }
+
+  private tooManyPixels(input: Mfile, video?: { width: number; height: number }): TaskFailure {
+    return new TaskFailure(
+      `"${input.name}" has ${video ? `${video.width}×${video.height} frames, ` : 'frames of '}more pixels than the ${this.config.videoMaxPixels} allowed (VIDEO_MAX_PIXELS): not decoded`,
+    );
   }
 
   /**
@@ -186,6 +206,7 @@ export class VideoHandlers {
       const args = ['-nostdin', '-hide_banner', '-v', 'error', '-nostats', '-progress', 'pipe:1', ...seekArgs, ...source.args, ...outputArgs, '-y', temp];
       const run = await runTool('ffmpeg', args, context.signal, progress);
       if (run.signal) throw new Error(`ffmpeg was stopped (ffmpeg was killed with signal ${run.signal}): will retry`);
+      if (run.code !== 0 && OVER_PIXEL_CAP.test(run.stderr)) throw this.tooManyPixels(input);
       if (run.code !== 0)
         throw new TaskFailure(
           `ffmpeg failed: ${
@@ -260,6 +281,7 @@ export class VideoHandlers {
     const output: string[] = [];
     if (preset.video) {
       if (!probe.video) throw new TaskFailure(`preset ${context.options.preset} makes a video, but "${input.name}" has no video stream`);
+      this.checkPixels(input, probe.video);
       const height = Math.min(preset.video.height, probe.video.height) & ~1;
       output.push('-c:v', preset.video.codec, '-filter:v', `scale=-2:${height}`, '-crf', String(preset.video.crf), '-pix_fmt', 'yuv420p');
       if (preset.video.codec === 'libx264') output.push('-preset', 'veryfast');

@@ -233,4 +233,42 @@ describe('media tasks: what an attacker with a customer key cannot make them do'
       expect((await customer.get(`/mfiles/${file.body.id}`)).body.metadata?.video).toBeUndefined();
     }
   });
+
+  it('a video of 9000×9000 frames is refused before any frame is decoded (item 16, VIDEO_MAX_PIXELS)', async () => {
+    const { admin, work } = env;
+    const path = join(work, 'huge.mp4');
+    // one grey frame: 240 KB on disk, 81 million pixels once decoded
+    await run('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'color=c=gray:s=9000x9000:d=1:r=1',
+      '-frames:v',
+      '1',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      path,
+    ]);
+    const tenant = await makeTenant(admin);
+    await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
+    const customer = admin.as(tenant.customerKey);
+    const file = await customer.upload(tenant.serviceId, 'huge.mp4', readFileSync(path));
+    expect(file.body.mimetype).toBe('video/mp4');
+    for (const task of ['video-metadata', 'video-poster', 'video-proxy', 'transcode'])
+      expect((await customer.post('/jobs', { mfileIds: [file.body.id], task })).status).toBe(201);
+    const jobs = await settled(customer, file.body.id);
+    expect(jobs.map((job) => job.task).sort()).toEqual(['transcode', 'video-metadata', 'video-poster', 'video-proxy']);
+    for (const job of jobs) {
+      expect([job.task, job.state]).toEqual([job.task, 'failed']);
+      expect(job.error).toMatch(/^"huge\.mp4" has (9000×9000 frames|frames of) more pixels than the 35389440 allowed \(VIDEO_MAX_PIXELS\): not decoded$/);
+      expect((await customer.get(`/jobs/${job.id}/outputs`)).body.items).toEqual([]);
+    }
+  });
 });
