@@ -6,6 +6,7 @@ import { jobsProcessed } from '../metrics/metrics';
 import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { ContentStore } from '../storage/content-store';
+import { serverFree } from '../tasks/tool-message';
 import { UsageRepository } from '../usage/usage.repository';
 import { Metric, UsageFact, UsageService } from '../usage/usage.service';
 import { Outcome, QuotaRefusal, RunningJob, TaskEffects } from './task-effects';
@@ -33,7 +34,8 @@ export class JobOutcomeRecorder {
    * Bull gave up on a message (its last attempt threw, or it stalled too often, its worker dying each time): the
    * job must not stay `running` in PostgreSQL, with its dependents waiting forever. It fails, and so do they.
    */
-  async giveUp(jobId: string, reason: string): Promise<void> {
+  async giveUp(jobId: string, why: string): Promise<void> {
+    const reason = serverFree(why, [[this.store.root, 'the storage']]);
     const outbox = new JobOutbox();
     await this.unitOfWork.run(async ({ manager }) => {
       const job = await this.jobs.giveUp(jobId, `gave up: ${reason}`.slice(0, 2000), manager);

@@ -11,7 +11,7 @@ import { ContentStore } from '../storage/content-store';
 import { isTaskName, mimetypeMatches, TASKS, timeLimitOf } from '../tasks/task-catalogue';
 import { TaskFailure, TaskStopped } from '../tasks/task-handler.decorator';
 import { TaskRegistry } from '../tasks/task-registry';
-import { toolMessage } from '../tasks/tool-message';
+import { serverFree, toolMessage } from '../tasks/tool-message';
 import { QuotaService } from '../usage/quota.service';
 import { JobOutcomeRecorder } from './job-outcome-recorder';
 import { Outcome, RunningJob } from './task-effects';
@@ -104,10 +104,11 @@ export class JobRunner {
       const final = error instanceof TaskFailure || message.attemptsMade + 1 >= (message.opts.attempts ?? 1);
       // a task's own failure is written for the customer; anything else (a disk error, a bug) is shown without where
       // the server keeps its files
+      const paths = this.pathsOf(job);
       const said =
         error instanceof TaskFailure
-          ? error.message
-          : toolMessage(String((error as Error)?.message ?? error), [[this.store.root, 'the storage']]) || 'an unexpected error';
+          ? serverFree(error.message, paths)
+          : toolMessage(String((error as Error)?.message ?? error), paths) || 'an unexpected error';
       // an attempt that will be retried is logged by the worker when it rethrows; the last one is logged here, whole
       if (final && !(error instanceof TaskFailure))
         this.logger.error({
@@ -124,7 +125,14 @@ export class JobRunner {
       stopWatching();
       this.running.delete(jobId);
     }
+    // a handler's own words too: whatever reaches the job's error is free of the server's paths, host and pids
+    if (outcome.status === 'failed') outcome = { status: 'failed', error: serverFree(outcome.error, this.pathsOf(job)) };
     await this.recorder.record(job, outcome, (performance.now() - started) / 1000, processedBytes);
+  }
+
+  /** What the server's paths are called in a job's error: its input is "the file", anything else stored "the storage". */
+  private pathsOf(job: RunningJob): Array<[string, string]> {
+    return [...(job.inputBlobKey ? [[this.store.pathOf(job.inputBlobKey), 'the file'] as [string, string]] : []), [this.store.root, 'the storage']];
   }
 
   /**

@@ -93,6 +93,92 @@ describe('media tasks: what an attacker with a customer key cannot make them do'
     expect(types).toEqual(['text/plain', 'text/plain']);
   });
 
+  it('an HLS playlist uploaded as x.mp4 reads nothing outside the storage: its jobs fail, no output, no foreign bytes (item 4)', async () => {
+    const { app, admin, work } = env;
+    // a media file of the server's that no tenant owns, and a playlist naming it by its absolute path
+    const secret = join(work, 'not-yours.mp4');
+    await run('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=duration=2:size=160x120:rate=10',
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+      secret,
+    ]);
+    const playlist = `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n${secret}\n#EXT-X-ENDLIST\n`;
+    const concat = `ffconcat version 1.0\nfile '${secret}'\n`;
+    const tenant = await makeTenant(admin);
+    await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
+    const customer = admin.as(tenant.customerKey);
+    for (const [name, text] of [
+      ['x.mp4', playlist],
+      ['y.mp4', concat],
+    ]) {
+      const file = await customer.upload(tenant.serviceId, name, Buffer.from(text));
+      // typed by its name, as every upload was before mime spoofing was closed (and any file typed video/* by mistake)
+      await app.dataSource.query(`UPDATE mfile SET mimetype = 'video/mp4' WHERE id = $1`, [file.body.id]);
+      const jobs = await Promise.all(
+        [{ task: 'transcode', options: { preset: 'h264-480p' } }, { task: 'video-proxy' }, { task: 'video-poster' }, { task: 'video-metadata' }].map(
+          async (request) => (await customer.post('/jobs', { mfileIds: [file.body.id], ...request })).body.id as string,
+        ),
+      );
+      const ended = await settled(customer, file.body.id);
+      expect(ended.map((job) => job.id).sort()).toEqual([...jobs].sort());
+      expect(ended.map((job) => job.state)).toEqual(['failed', 'failed', 'failed', 'failed']);
+      for (const job of ended) {
+        expect(job.error).toMatch(/is not in a media container MServe reads .*playlists and lists are never read/);
+        expect(job.error).not.toContain(work);
+        expect((await customer.get(`/jobs/${job.id}/outputs`)).body.items).toEqual([]);
+      }
+      expect((await customer.get(`/mfiles/${file.body.id}`)).body.metadata?.video).toBeUndefined();
+    }
+  });
+
+  it('a video of 9000×9000 frames is refused before any frame is decoded (item 16, VIDEO_MAX_PIXELS)', async () => {
+    const { admin, work } = env;
+    const path = join(work, 'huge.mp4');
+    // one grey frame: 240 KB on disk, 81 million pixels once decoded
+    await run('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'color=c=gray:s=9000x9000:d=1:r=1',
+      '-frames:v',
+      '1',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      path,
+    ]);
+    const tenant = await makeTenant(admin);
+    await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
+    const customer = admin.as(tenant.customerKey);
+    const file = await customer.upload(tenant.serviceId, 'huge.mp4', readFileSync(path));
+    expect(file.body.mimetype).toBe('video/mp4');
+    for (const task of ['video-metadata', 'video-poster', 'video-proxy', 'transcode'])
+      expect((await customer.post('/jobs', { mfileIds: [file.body.id], task })).status).toBe(201);
+    const jobs = await settled(customer, file.body.id);
+    expect(jobs.map((job) => job.task).sort()).toEqual(['transcode', 'video-metadata', 'video-poster', 'video-proxy']);
+    for (const job of jobs) {
+      expect([job.task, job.state]).toEqual([job.task, 'failed']);
+      expect(job.error).toMatch(/^"huge\.mp4" has (9000×9000 frames|frames of) more pixels than the 35389440 allowed \(VIDEO_MAX_PIXELS\): not decoded$/);
+      expect((await customer.get(`/jobs/${job.id}/outputs`)).body.items).toEqual([]);
+    }
+  });
+
+  // last: its final test shuts the worker down
   describe('ffmpeg stops when its job does (item 3)', () => {
     let clip: Buffer;
     beforeAll(async () => {
@@ -185,90 +271,5 @@ describe('media tasks: what an attacker with a customer key cannot make them do'
       // it runs again elsewhere: the attempt was given back
       expect((await customer.get(`/jobs/${job.body.id}`)).body.state).toBe('queued');
     }, 300_000);
-  });
-
-  it('an HLS playlist uploaded as x.mp4 reads nothing outside the storage: its jobs fail, no output, no foreign bytes (item 4)', async () => {
-    const { app, admin, work } = env;
-    // a media file of the server's that no tenant owns, and a playlist naming it by its absolute path
-    const secret = join(work, 'not-yours.mp4');
-    await run('ffmpeg', [
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc=duration=2:size=160x120:rate=10',
-      '-c:v',
-      'libx264',
-      '-pix_fmt',
-      'yuv420p',
-      secret,
-    ]);
-    const playlist = `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n${secret}\n#EXT-X-ENDLIST\n`;
-    const concat = `ffconcat version 1.0\nfile '${secret}'\n`;
-    const tenant = await makeTenant(admin);
-    await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
-    const customer = admin.as(tenant.customerKey);
-    for (const [name, text] of [
-      ['x.mp4', playlist],
-      ['y.mp4', concat],
-    ]) {
-      const file = await customer.upload(tenant.serviceId, name, Buffer.from(text));
-      // typed by its name, as every upload was before mime spoofing was closed (and any file typed video/* by mistake)
-      await app.dataSource.query(`UPDATE mfile SET mimetype = 'video/mp4' WHERE id = $1`, [file.body.id]);
-      const jobs = await Promise.all(
-        [{ task: 'transcode', options: { preset: 'h264-480p' } }, { task: 'video-proxy' }, { task: 'video-poster' }, { task: 'video-metadata' }].map(
-          async (request) => (await customer.post('/jobs', { mfileIds: [file.body.id], ...request })).body.id as string,
-        ),
-      );
-      const ended = await settled(customer, file.body.id);
-      expect(ended.map((job) => job.id).sort()).toEqual([...jobs].sort());
-      expect(ended.map((job) => job.state)).toEqual(['failed', 'failed', 'failed', 'failed']);
-      for (const job of ended) {
-        expect(job.error).toMatch(/is not in a media container MServe reads .*playlists and lists are never read/);
-        expect(job.error).not.toContain(work);
-        expect((await customer.get(`/jobs/${job.id}/outputs`)).body.items).toEqual([]);
-      }
-      expect((await customer.get(`/mfiles/${file.body.id}`)).body.metadata?.video).toBeUndefined();
-    }
-  });
-
-  it('a video of 9000×9000 frames is refused before any frame is decoded (item 16, VIDEO_MAX_PIXELS)', async () => {
-    const { admin, work } = env;
-    const path = join(work, 'huge.mp4');
-    // one grey frame: 240 KB on disk, 81 million pixels once decoded
-    await run('ffmpeg', [
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      'color=c=gray:s=9000x9000:d=1:r=1',
-      '-frames:v',
-      '1',
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-pix_fmt',
-      'yuv420p',
-      path,
-    ]);
-    const tenant = await makeTenant(admin);
-    await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] } });
-    const customer = admin.as(tenant.customerKey);
-    const file = await customer.upload(tenant.serviceId, 'huge.mp4', readFileSync(path));
-    expect(file.body.mimetype).toBe('video/mp4');
-    for (const task of ['video-metadata', 'video-poster', 'video-proxy', 'transcode'])
-      expect((await customer.post('/jobs', { mfileIds: [file.body.id], task })).status).toBe(201);
-    const jobs = await settled(customer, file.body.id);
-    expect(jobs.map((job) => job.task).sort()).toEqual(['transcode', 'video-metadata', 'video-poster', 'video-proxy']);
-    for (const job of jobs) {
-      expect([job.task, job.state]).toEqual([job.task, 'failed']);
-      expect(job.error).toMatch(/^"huge\.mp4" has (9000×9000 frames|frames of) more pixels than the 35389440 allowed \(VIDEO_MAX_PIXELS\): not decoded$/);
-      expect((await customer.get(`/jobs/${job.id}/outputs`)).body.items).toEqual([]);
-    }
   });
 });
