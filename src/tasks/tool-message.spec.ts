@@ -5,7 +5,7 @@ describe('toolMessage', () => {
   const stored = '/srv/mserve/storage/blobs/41/4c/414c2f';
 
   it("keeps what ffprobe said about the file, without its banner, addresses or the server's paths", () => {
-    // ffprobe 5.1's answer to a cut-short MP4, as fluent-ffmpeg passes it on
+    // ffprobe 5.1's answer to a cut-short MP4, banner included
     const said = [
       'ffprobe exited with code 1',
       'ffprobe version 5.1.9-0+deb12u1 Copyright (c) 2007-2026 the FFmpeg developers',
