@@ -126,6 +126,12 @@ export class EnvironmentSchema {
   IMAGE_MAX_PIXELS = 268402689;
 
   @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  VIDEO_MAX_PIXELS = 35389440;
+
+  @IsOptional()
   @Matches(/^[A-Za-z0-9_-]{1,50}$/, { message: 'QUEUE_PREFIX must be 1-50 letters, digits, _ or -' })
   QUEUE_PREFIX = 'mserve';
 
@@ -274,6 +280,8 @@ export interface AppConfig {
   uploadExpirySeconds: number;
   /** Images with more pixels are refused before decoding (decompression bombs). */
   imageMaxPixels: number;
+  /** Videos whose frames have more pixels are refused before decoding (8192×4320 by default). */
+  videoMaxPixels: number;
   /** How often usage facts are added to the hourly/daily/monthly rollups (0: never, in this process). */
   usageRollupIntervalMs: number;
   /** Redis key prefix of the queues and worker heartbeats: deployments (or test runs) sharing a Redis stay apart. */
@@ -351,6 +359,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     pageLimitMax: parsed.PAGE_LIMIT_MAX,
     uploadExpirySeconds: parsed.UPLOAD_EXPIRY_SECONDS,
     imageMaxPixels: parsed.IMAGE_MAX_PIXELS,
+    videoMaxPixels: parsed.VIDEO_MAX_PIXELS,
     queuePrefix: parsed.QUEUE_PREFIX,
     usageRollupIntervalMs: parsed.USAGE_ROLLUP_INTERVAL_MS,
     publicUrl: parsed.PUBLIC_URL ?? `http://localhost:${parsed.PORT}`,

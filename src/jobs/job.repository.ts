@@ -179,8 +179,12 @@ export class JobRepository {
   }
 
   /** A running job's progress (0..100). */
-  async reportProgress(jobId: string, percent: number): Promise<void> {
-    await this.dataSource.query(`UPDATE job SET progress = $2 WHERE id = $1 AND state = '${JobState.Running}'`, [jobId, percent]);
+  /** False when the job is not running any more (cancelled meanwhile): its worker should stop it. */
+  async reportProgress(jobId: string, percent: number): Promise<boolean> {
+    const rows = returnedRows(
+      await this.dataSource.query(`UPDATE job SET progress = $2 WHERE id = $1 AND state = '${JobState.Running}' RETURNING id`, [jobId, percent]),
+    );
+    return rows.length > 0;
   }
 
   /** An attempt failed and will be retried: the running job is queued again, saying why. */

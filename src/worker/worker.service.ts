@@ -87,12 +87,16 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     }
   }
 
-  /** Stops taking work and lets running jobs finish (Bull's close waits for them), within the shutdown timeout. */
+  /**
+   * Stops taking work and stops the running jobs (their ffmpeg children killed: they run again elsewhere), then lets
+   * their attempts be recorded (Bull's close waits for them), within the shutdown timeout.
+   */
   async onApplicationShutdown(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.healthy = false;
     await this.redis.del(workerKey(this.config.queuePrefix, WORKER_ID)).catch(() => undefined);
     const closing = Promise.all([...this.consumption.map(({ queue }) => queue), ...INTERNAL_QUEUES].map((queue) => this.queues.get(queue).close()));
+    this.runner.stopAll();
     const timeout = new Promise((resolve) => setTimeout(resolve, this.config.shutdownTimeoutMs).unref());
     await Promise.race([closing, timeout]);
   }
