@@ -196,6 +196,11 @@ export class KeysService {
   /** Revokes a key and, in the same statement, everything derived from it. */
   async revoke(presenter: AuthenticatedKey, id: string): Promise<{ revoked: string[] }> {
     const key = await this.findManageable(presenter, id);
+    // a delegate never revokes its delegator: a key derived from this one (at any depth) may hold the same actions,
+    // but the key it came from is not its to take away
+    if (key.id !== presenter.key.id && (await this.keys.isDerivedFrom(presenter.key.id, key.id))) {
+      throw Problems.forbidden(`the presented key was derived from key ${key.id}: a key cannot revoke the keys it was derived from`, { reason: 'ancestor' });
+    }
     if (key.bootstrap) throw Problems.forbidden('the provider admin key is managed through ADMIN_KEY: set a new one and restart to rotate it');
     return { revoked: await this.dataSource.transaction((manager) => this.keys.revokeTrees([key.id], manager)) };
   }

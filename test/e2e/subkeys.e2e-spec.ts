@@ -140,6 +140,34 @@ describe('sub-key attenuation and revocation', () => {
     expect((await a.owner.get('/me')).status).toBe(401);
   });
 
+  it('a delegate with the same actions cannot revoke its delegator or any ancestor (issue 16, item 10)', async () => {
+    const { tenant, customer, mfileId, owner } = await fileWithOwner();
+    const customerKeyId = (await customer.get('/me')).body.id;
+    const same = customer.as((await customer.post('/keys', { roles: ['servicecustomer'] })).body.key);
+    const sameId = (await same.get('/me')).body.id;
+    const deeper = customer.as((await same.post('/keys', { roles: ['servicecustomer'] })).body.key);
+    for (const [presenter, targetId] of [
+      [same, customerKeyId],
+      [deeper, sameId],
+      [deeper, customerKeyId],
+    ] as const) {
+      const reply = await presenter.delete(`/keys/${targetId}`);
+      expect(reply.status).toBe(403);
+      expect(reply.headers.get('content-type')).toContain('application/problem+json');
+      expect(reply.body.reason).toBe('ancestor');
+      expect(reply.body.detail).toBe(`the presented key was derived from key ${targetId}: a key cannot revoke the keys it was derived from`);
+    }
+    expect((await customer.get(`/services/${tenant.serviceId}`)).status).toBe(200);
+    expect((await same.get('/me')).status).toBe(200);
+    // downward and itself are still fine; so is revoking a key it could have minted (the file's owner key)
+    const deeperId = (await deeper.get('/me')).body.id;
+    expect((await same.delete(`/keys/${deeperId}`)).status).toBe(200);
+    expect((await same.delete(`/keys/${(await owner.get('/me')).body.id}`)).status).toBe(200);
+    expect((await owner.get(`/mfiles/${mfileId}`)).status).toBe(401);
+    expect((await same.delete(`/keys/${sameId}`)).status).toBe(200);
+    expect((await customer.get('/me')).status).toBe(200);
+  });
+
   it('keys are stored hashed: the secret never appears in the database', async () => {
     const { owner } = await fileWithOwner();
     const child = await owner.post('/keys', { actions: ['mfile:read'] });
