@@ -111,6 +111,17 @@ describe('people: password login, sessions, CSRF, wallets (API)', () => {
     // a key id the session does not hold is refused like an unknown key
     again.actingKeyId = (await admin.get('/me')).body.id;
     expect((await again.request('GET', '/containers')).status).toBe(401);
+    // a key derived from it, held by the session: gone from the session and refused once its parent is revoked,
+    // even by a revocation that did not reach it (set directly in the database; issue 16, item 2)
+    const child = await admin.as(tenant.serviceAdminKey).post('/keys', { actions: ['service:read'] });
+    const heldChild = await again.request('POST', '/session/keys', { key: child.body.key });
+    expect(heldChild.status).toBe(201);
+    expect((await again.refresh()).keys.map((key: { id: string }) => key.id).sort()).toEqual([added.body.id, child.body.id].sort());
+    await app.dataSource.query('UPDATE key SET revoked_at = now() WHERE id = $1', [added.body.id]);
+    expect((await again.refresh()).keys).toEqual([]);
+    again.actingKeyId = child.body.id;
+    expect((await again.request('GET', `/services/${tenant.serviceId}`)).status).toBe(401);
+    await app.dataSource.query('UPDATE key SET revoked_at = NULL WHERE id = $1', [added.body.id]);
     // revoked: gone from the wallet and refused
     expect((await admin.delete(`/keys/${added.body.id}`)).status).toBe(200);
     expect((await again.refresh()).keys).toEqual([]);
