@@ -132,6 +132,13 @@ export class EnvironmentSchema {
   VIDEO_MAX_PIXELS = 35389440;
 
   @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(10000)
+  METRICS_USAGE_TOP_SERVICES = 50;
+
+  @IsOptional()
   @Matches(/^[A-Za-z0-9_-]{1,50}$/, { message: 'QUEUE_PREFIX must be 1-50 letters, digits, _ or -' })
   QUEUE_PREFIX = 'mserve';
 
@@ -282,6 +289,8 @@ export interface AppConfig {
   imageMaxPixels: number;
   /** Videos whose frames have more pixels are refused before decoding (8192×4320 by default). */
   videoMaxPixels: number;
+  /** /metrics carries usage series for the top N services per metric (by value), the rest summed as service="(other)". */
+  metricsUsageTopServices: number;
   /** How often usage facts are added to the hourly/daily/monthly rollups (0: never, in this process). */
   usageRollupIntervalMs: number;
   /** Redis key prefix of the queues and worker heartbeats: deployments (or test runs) sharing a Redis stay apart. */
@@ -360,6 +369,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     uploadExpirySeconds: parsed.UPLOAD_EXPIRY_SECONDS,
     imageMaxPixels: parsed.IMAGE_MAX_PIXELS,
     videoMaxPixels: parsed.VIDEO_MAX_PIXELS,
+    metricsUsageTopServices: parsed.METRICS_USAGE_TOP_SERVICES,
     queuePrefix: parsed.QUEUE_PREFIX,
     usageRollupIntervalMs: parsed.USAGE_ROLLUP_INTERVAL_MS,
     publicUrl: parsed.PUBLIC_URL ?? `http://localhost:${parsed.PORT}`,

@@ -96,6 +96,18 @@ class KeyAuthentication implements webdav.HTTPAuthentication {
 const notAllowed = (method: string) =>
   new ProblemError(405, 'method-not-allowed', 'Method Not Allowed', `${method.slice(0, 20)} is not a WebDAV method of this server`);
 
+/**
+ * Headers webdav-server sets on every response that do not belong here: its blanket CORS (an authenticated mount
+ * is not for other origins) and a `Server` banner naming the software and its version. Dropped as they are set.
+ */
+const LIBRARY_HEADERS = new Set(['server', 'access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers']);
+
+function withoutLibraryHeaders(res: Response): void {
+  const setHeader = res.setHeader.bind(res);
+  res.setHeader = ((name: string, value: number | string | readonly string[]) =>
+    LIBRARY_HEADERS.has(name.toLowerCase()) ? res : setHeader(name, value)) as Response['setHeader'];
+}
+
 export function davMiddleware(resolveService: () => DavService) {
   const logger = new Logger('dav');
   installGuard(logger);
@@ -110,9 +122,6 @@ export function davMiddleware(resolveService: () => DavService) {
     server.method(method, {
       chunked: (ctx: webdav.HTTPRequestContext, _body: unknown, done: () => void) => {
         const request = (ctx as DavHttpContext).request;
-        // webdav-server's blanket CORS headers do not belong on an authenticated mount
-        for (const header of ['Access-Control-Allow-Origin', 'Access-Control-Allow-Credentials', 'Access-Control-Expose-Headers'])
-          ctx.response.removeHeader(header);
         const service = resolveService();
         service
           .run(method, request.dav!)
@@ -137,6 +146,7 @@ export function davMiddleware(resolveService: () => DavService) {
         .open(req, res)
         .then((dav) => {
           req.dav = dav;
+          withoutLibraryHeaders(res);
           server.executeRequest(req, res, DAV_PREFIX);
         })
         .catch((error) => service.fail(req, res, error));
