@@ -217,6 +217,54 @@ describe('webhooks and web tasks', () => {
     expect(refetched.metadata.source).toMatchObject({ etag: '"held-1"', sha256: refetched.sha256 });
   }, 60_000);
 
+  it('a task that replaces content needs mfile:write, at POST /jobs and again when the worker would replace the bytes', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const serviceAdmin = admin.as(tenant.serviceAdminKey);
+    await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, {
+      ingest: { steps: [] },
+      update: { steps: [] },
+      manual: { steps: [{ name: 'pull', task: 'fetch-url', options: { url: `${base}/source.bin` } }] },
+    });
+    const file = await customer.upload(tenant.serviceId, 'guarded.bin', Buffer.from('placeholder'));
+    const derive = async (actions: string[]) => (await customer.post('/keys', { actions, resource: { type: 'mfile', id: file.body.id } })).body;
+    // a key that may run jobs but not write the file: it cannot replace the bytes by hand, nor through a task
+    const jobsOnly = admin.as((await derive(['job:create', 'job:read'])).key);
+    expect((await jobsOnly.put(`/mfiles/${file.body.id}/content`, Buffer.from('mine'), { 'content-type': 'application/octet-stream' })).status).toBe(403);
+    for (const task of ['fetch-url', 'retrieve']) {
+      const refused = await jobsOnly.post('/jobs', { mfileIds: [file.body.id], task, options: task === 'fetch-url' ? { url: `${base}/source.bin` } : {} });
+      expect([task, refused.status, refused.body.missingActions, refused.body.detail]).toEqual([task, 403, ['mfile:write'], expect.stringContaining(task)]);
+    }
+    const pipeline = await jobsOnly.post('/jobs', { mfileIds: [file.body.id], pipeline: 'manual' });
+    expect([pipeline.status, pipeline.body.missingActions]).toEqual([403, ['mfile:write']]);
+    // tasks that only read are still its to run
+    expect((await jobsOnly.post('/jobs', { mfileIds: [file.body.id], task: 'md5' })).status).toBe(201);
+    expect((await customer.get(`/mfiles/${file.body.id}/content`)).text).toBe('placeholder');
+
+    // a key that may write asks; it is revoked while the task runs: the worker checks again and keeps nothing
+    const writer = await derive(['job:create', 'job:read', 'mfile:read', 'mfile:write']);
+    let release!: () => void;
+    hold = new Promise<void>((resolve) => (release = resolve));
+    const asked = received.filter((hit) => hit.path === '/held').length;
+    const job = await admin.as(writer.key).post('/jobs', { mfileIds: [file.body.id], task: 'fetch-url', options: { url: `${base}/held` } });
+    expect(job.status).toBe(201);
+    await eventually(async () => received.filter((hit) => hit.path === '/held').length > asked || undefined, 'the task to ask the server');
+    expect((await customer.delete(`/keys/${writer.id}`)).status).toBe(200);
+    release();
+    hold = undefined;
+    const done = await finished(customer, job.body.id);
+    expect(done).toMatchObject({ state: 'failed', error: expect.stringContaining('has been revoked') });
+    expect(done.error).toContain('mfile:write');
+    const after = (await customer.get(`/mfiles/${file.body.id}`)).body;
+    expect(after.sha256).toBe(createHash('sha256').update('placeholder').digest('hex'));
+    expect((await customer.get(`/mfiles/${file.body.id}/content`)).text).toBe('placeholder');
+    // the same with a key that still holds the right replaces the bytes
+    const still = await derive(['job:create', 'job:read', 'mfile:write']);
+    const allowed = await admin.as(still.key).post('/jobs', { mfileIds: [file.body.id], task: 'fetch-url', options: { url: `${base}/held` } });
+    expect(await finished(customer, allowed.body.id)).toMatchObject({ state: 'succeeded', result: { changed: true } });
+    expect((await customer.get(`/mfiles/${file.body.id}/content`)).text).toBe('held v1');
+  }, 60_000);
+
   it('refuses every address but global unicast (and this host) for webhooks and fetch-url, and does not retry a refused delivery', async () => {
     const strict = await startTestApp();
     const strictWorker = startRole('worker', { STORAGE_DIR: strict.config.storageDir, QUEUE_PREFIX: strict.config.queuePrefix, LOG_LEVEL: 'warn' }, [
