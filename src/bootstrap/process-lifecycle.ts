@@ -19,7 +19,7 @@ export function handleSignals(logger: PinoLogger, stop: () => Promise<void>, tim
     }, timeoutMs + 5000);
     force.unref();
     stop().then(
-      () => process.exit(0),
+      () => process.exit(process.exitCode ?? 0), // 1 when a fault (the WebDAV last-resort guard) asked for the shutdown
       (error) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
