@@ -20,7 +20,8 @@ export function handleSignals(logger: PinoLogger, stop: () => Promise<void>, tim
     }, timeoutMs + 5000);
     force.unref();
     stop().then(
-      () => process.exit(exitCode),
+      // 1 for a fault: an unhandled rejection, or the WebDAV last-resort guard (which sets process.exitCode)
+      () => process.exit(Math.max(exitCode, Number(process.exitCode ?? 0))),
       (error) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);

@@ -58,6 +58,31 @@ export class EnvironmentSchema {
   @Min(1024)
   MAX_JSON_BYTES = 1024 * 1024;
 
+  /** The most entries a WebDAV PROPFIND Depth: infinity lists; past it the answer is DAV:propfind-finite-depth. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  DAV_PROPFIND_MAX_ENTRIES = 10_000;
+
+  /**
+   * How many heavy WebDAV requests (PROPFIND Depth: infinity) the keys of one tenant (a service; keys above services:
+   * their container) may have running at once in an api process; more are 429. Per tenant, not per key id, so that
+   * deriving sub-keys does not multiply it.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  DAV_HEAVY_REQUESTS_PER_TENANT = 1;
+
+  /** How many heavy WebDAV requests an api process runs at once, all tenants together; more are 429. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  DAV_HEAVY_REQUESTS = 2;
+
   @IsOptional()
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
@@ -274,6 +299,9 @@ export interface AppConfig {
   adminKey?: string;
   maxUploadBytes: number;
   maxJsonBytes: number;
+  davPropfindMaxEntries: number;
+  davHeavyRequestsPerTenant: number;
+  davHeavyRequests: number;
   logLevel: string;
   workerQueues: QueueConsumption[];
   embeddedPostgresPort: number;
@@ -358,6 +386,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     adminKey: parsed.ADMIN_KEY,
     maxUploadBytes: parsed.MAX_UPLOAD_BYTES,
     maxJsonBytes: parsed.MAX_JSON_BYTES,
+    davPropfindMaxEntries: parsed.DAV_PROPFIND_MAX_ENTRIES,
+    davHeavyRequestsPerTenant: parsed.DAV_HEAVY_REQUESTS_PER_TENANT,
+    davHeavyRequests: parsed.DAV_HEAVY_REQUESTS,
     logLevel: parsed.LOG_LEVEL,
     workerQueues: parseQueueList(parsed.WORKER_QUEUES),
     embeddedPostgresPort: parsed.EMBEDDED_POSTGRES_PORT,

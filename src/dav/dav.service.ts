@@ -103,13 +103,19 @@ export class DavService {
   }
 
   /** The answer for any error: problem+json; a half-read body closes the connection (its rest is unread). */
+  /** Answers a failed request with its problem; never throws (a response it cannot write any more is closed). */
   fail(req: Request, res: Response, error: unknown): void {
-    const problem = toProblem(error, String(req.id ?? ''));
-    // an answer we chose (ProblemError) is not a fault; anything else that reached here is
-    if (isOutage(problem))
-      this.logger.warn(`${req.method} ${req.originalUrl}: ${String(problem.dependency)} unavailable (${(error as Error)?.message ?? String(error)})`);
-    else if (!(error instanceof ProblemError)) this.logger.error(`${req.method} ${req.originalUrl}: ${(error as Error)?.stack ?? String(error)}`);
-    sendProblem(res, problem);
+    try {
+      const problem = toProblem(error, String(req.id ?? ''));
+      // an answer we chose (ProblemError) is not a fault, nor is a dependency's outage (503); anything else is
+      if (isOutage(problem))
+        this.logger.warn(`${req.method} ${req.originalUrl}: ${String(problem.dependency)} unavailable (${(error as Error)?.message ?? String(error)})`);
+      else if (!(error instanceof ProblemError)) this.logger.error(`${req.method} ${req.originalUrl}: ${(error as Error)?.stack ?? String(error)}`);
+      sendProblem(res, problem);
+    } catch (failure) {
+      this.logger.error(`${req.method} ${req.originalUrl}: could not answer the failure: ${String(failure)}`);
+      res.destroy();
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------------

@@ -111,6 +111,11 @@ export interface TaskDefinition {
   /** The files it produces, as job outputs. */
   outputs: Record<string, string>;
   results: Record<string, string>;
+  /**
+   * It replaces its input's bytes: whoever asks for it needs `mfile:write` on the inputs as well as `job:create`
+   * (checked at POST /jobs and again by the worker before the new bytes are kept).
+   */
+  changesContent?: true;
 }
 
 const imageOptions = (width: number, height: number, what: string): Record<string, OptionSpec> => ({
@@ -189,6 +194,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     name: TaskName.Retrieve,
     description: 'Restores the content from the backup store (verified before use), replacing the stored bytes',
     defaultQueue: QueueName.Normal,
+    changesContent: true,
     inputs: ['*/*'],
     options: NO_OPTIONS,
     outputs: {},
@@ -196,6 +202,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
   },
   [TaskName.FetchUrl]: {
     name: TaskName.FetchUrl,
+    changesContent: true,
     description:
       'Pulls the content of the Mfile from a URL (http or https), conditionally (ETag, Last-Modified): new bytes replace the content like an upload, unchanged ones cost nothing. Run it periodically to keep a file in step with its source',
     defaultQueue: QueueName.Normal,

@@ -9,7 +9,7 @@ import { ContentStore } from '../storage/content-store';
 import { serverFree } from '../tasks/tool-message';
 import { UsageRepository } from '../usage/usage.repository';
 import { Metric, UsageFact, UsageService } from '../usage/usage.service';
-import { Outcome, QuotaRefusal, RunningJob, TaskEffects } from './task-effects';
+import { EffectRefusal, Outcome, RunningJob, TaskEffects } from './task-effects';
 
 /**
  * Records how a job ended, once per job: its state, its outputs, its changes to the Mfile and its usage in one
@@ -101,7 +101,7 @@ export class JobOutcomeRecorder {
         });
       }
     } catch (error) {
-      if (!(error instanceof QuotaRefusal)) throw error;
+      if (!(error instanceof EffectRefusal)) throw error;
       refused = error.message;
     } finally {
       if (!recorded) {

@@ -5,6 +5,7 @@ import { REDIS_CLIENT } from '../redis/redis-connections';
 import type Redis from 'ioredis';
 import { QueueRegistry } from '../queues/queue-registry';
 import { JobRunner, WORKER_ID } from './job-runner';
+import { isOutboundAddressRefused } from '../webhooks/address-policy';
 import { WebhooksService } from '../webhooks/webhooks.service';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { PeriodicScheduler } from '../pipelines/periodic-scheduler';
@@ -69,7 +70,13 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     // and the webhook deliveries
     const deliveries = this.webhooks.queue();
     await deliveries.isReady();
-    void deliveries.process(4, (delivery: BullJob<WebhookDelivery>) => this.webhooks.deliver(delivery.data));
+    void deliveries.process(4, (delivery: BullJob<WebhookDelivery>) =>
+      this.webhooks.deliver(delivery.data).catch((error: unknown) => {
+        // refused for the address it would reach: no retry can change that (a transient failure is retried)
+        if (isOutboundAddressRefused(error)) void delivery.discard();
+        throw error;
+      }),
+    );
     await this.beat();
     this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_SECONDS * 1000);
     this.heartbeat.unref();
