@@ -2,7 +2,7 @@
 module.exports = {
   rootDir: '.',
   testEnvironment: '<rootDir>/test/support/jest-environment.js',
-  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
+  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts', '<rootDir>/test/**/*.medium-spec.ts'],
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Proves the README's two commands on a fresh clone of the committed HEAD, in a temp folder:
 #   1. `npm ci && npm start` comes up ready (health, admin key, a real request), then stops cleanly on Ctrl-C;
-#   2. `npm ci && npm test` passes (skipped with --start-only, which is how the test suite itself calls this,
+#   2. the test harness (its global setup: embedded PostgreSQL's initdb run as the postgres user from the clone's
+#      node_modules, Redis, migrations) works from the clone, with one small suite;
+#   3. `npm ci && npm test` passes (skipped with --start-only, which is how the test suite itself calls this,
 #      since it is already running inside `npm test`).
+# The clone sits in a folder only its owner can enter (mode 0700, like root's home or any `mktemp -d`), where
+# PostgreSQL, which runs as the `postgres` user when we are root, must still reach its binaries.
 set -euo pipefail
 start_only=false
 [ "${1:-}" = "--start-only" ] && start_only=true
@@ -19,9 +23,10 @@ export PORT=$(free_port) EMBEDDED_POSTGRES_PORT=$(free_port) EMBEDDED_REDIS_PORT
 # nothing of the caller's configuration (the test suite sets ADMIN_KEY, ADMIN_PASSWORD, ...): the embedded defaults only
 unset DATABASE_URL REDIS_URL ADMIN_KEY ADMIN_PASSWORD ADMIN_USERNAME SESSION_SECRET PUBLIC_URL OIDC_ISSUER OIDC_CLIENT_ID OIDC_CLIENT_SECRET STORAGE_DIR VAR_DIR NODE_OPTIONS
 
+chmod 700 "$work"
 git clone -q "$repo" "$work/mserve"
 cd "$work/mserve"
-echo "fresh clone of $(git rev-parse --short HEAD) in $work/mserve; api port $PORT"
+echo "fresh clone of $(git rev-parse --short HEAD) in $work/mserve (mode $(stat -c %a "$work")); api port $PORT"
 
 # Own session and process group, like a terminal running the command in the foreground.
 setsid bash -c 'npm ci --no-audit --no-fund && npm start' > "$work/start.log" 2>&1 < /dev/null &
@@ -57,6 +62,15 @@ sleep 1
 if pgrep -f "$work/mserve" > /dev/null; then echo "processes left running after stop:"; pgrep -af "$work/mserve"; exit 1; fi
 launcher=""
 echo "npm start stopped cleanly on Ctrl-C"
+
+# The test harness from the same 0700 folder: npm start granted the postgres user traversal to reach its data
+# folder inside the clone; take it back, so the harness (data in a temp folder, binaries in the clone) must cope.
+chmod 700 "$work"
+echo "running one suite through the test harness from a mode $(stat -c %a "$work") folder"
+if ! NODE_OPTIONS=--experimental-vm-modules MSERVE_SKIP_FRESH_CLONE=1 npx jest src/config/config.spec.ts > "$work/harness.log" 2>&1; then
+  echo "the test harness failed in the fresh clone:"; tail -30 "$work/harness.log"; exit 1
+fi
+echo "the test harness works from the clone"
 
 if [ "$start_only" = false ]; then
   echo "running: npm ci && npm test (fresh clone)"

@@ -1,71 +1,104 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { loadConfig } from './config/config';
-import { ensureInfrastructure } from './infrastructure/infrastructure';
+import { ensureInfrastructure, Infrastructure } from './infrastructure/infrastructure';
+import { assertPortFree } from './infrastructure/local-ports';
+import { SupervisedProcess } from './infrastructure/supervised-process';
 import { ensureDebianPackage } from './infrastructure/system-packages';
+import { runMigrations } from './persistence/data-source';
+
+const log = (line: string) => process.stdout.write(`[launcher] ${line}\n`);
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message || inspect(error);
+  return error === undefined ? 'an unknown error (undefined was thrown)' : inspect(error);
+}
 
 /**
  * `npm start`: the whole platform on one machine. Starts embedded PostgreSQL and a local redis-server when no
- * URLs are configured, then supervises one api and one worker process (restarting a crashed one), and stops
- * everything in order on SIGTERM/SIGINT.
+ * URLs are configured, applies the migrations, then runs one api and one worker process. It supervises every
+ * process it started (restarted with backoff when one dies, each restart logged), and on SIGTERM, SIGINT or
+ * SIGHUP stops them in order — worker, api, Redis, PostgreSQL — logs "stopped" and exits.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = (line: string) => process.stdout.write(`[launcher] ${line}\n`);
-  const infrastructure = await ensureInfrastructure(config, log);
-  // the worker's video tasks run ffmpeg and ffprobe: install them like redis-server when we may
-  try {
-    ensureDebianPackage('ffmpeg', 'ffmpeg', log);
-  } catch (error) {
-    log(`warning: ${(error as Error).message} Until then video tasks fail; everything else works.`);
-  }
-  const env = { ...process.env, DATABASE_URL: infrastructure.databaseUrl, REDIS_URL: infrastructure.redisUrl };
-  const children = new Map<string, ChildProcess>();
-  const restarts: number[] = [];
-  let stopping = false;
+  let infrastructure: Infrastructure | undefined;
+  const roles: SupervisedProcess[] = [];
+  let stopping: Promise<void> | undefined;
+  let startup: Promise<void> = Promise.resolve();
 
-  const stopAll = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    log('stopping api and worker');
-    const exits = [...children.values()].map(
-      (child) => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve()))),
-    );
-    for (const child of children.values()) child.kill('SIGTERM');
-    await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs + 5000))]);
-    for (const child of children.values()) if (child.exitCode === null) child.kill('SIGKILL');
-    await infrastructure.stop();
-    log('stopped');
-    process.exit(code);
-  };
-
-  const start = (role: 'api' | 'worker', script: string) => {
-    // Own process group: a terminal's Ctrl-C reaches only the launcher, which then stops the roles in order.
-    // The IPC channel lets a role notice when the launcher is gone (even after SIGKILL) and stop itself.
-    const child = spawn(process.execPath, [join(__dirname, script)], { env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'], detached: true });
-    children.set(role, child);
-    child.on('exit', (code, signal) => {
-      if (stopping) return;
-      log(`${role} exited (${signal ?? code}); restarting`);
-      const now = Date.now();
-      restarts.push(now);
-      while (restarts.length && restarts[0] < now - 60_000) restarts.shift();
-      if (restarts.length > 5) {
-        log('too many restarts within a minute: giving up');
-        void stopAll(1);
-        return;
+  const stopAll = (code: number, why: string): Promise<void> => {
+    stopping ??= (async () => {
+      log(`${why}: stopping`);
+      // a signal during startup: let it finish what it began, then stop all of it
+      await startup.catch(() => undefined);
+      for (const role of [...roles].reverse()) {
+        log(`stopping ${role.name}`);
+        await role.stop();
       }
-      setTimeout(() => start(role, script), 1000);
-    });
+      if (infrastructure) {
+        log('stopping redis and postgres');
+        await infrastructure.stop();
+      }
+      log('stopped');
+      process.exit(code);
+    })();
+    return stopping;
   };
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void stopAll(0, signal));
 
-  start('api', 'main.js');
-  start('worker', 'worker.js');
-  process.on('SIGTERM', () => void stopAll(0));
-  process.on('SIGINT', () => void stopAll(0));
+  const giveUp = (reason: string) => void stopAll(1, `giving up (${reason})`);
+  startup = (async () => {
+    // the api's port first: a taken one is said at once, not after the api's restarts give up
+    await assertPortFree(config.port, 'PORT', 'api', config.host);
+    infrastructure = await ensureInfrastructure(config, log, giveUp);
+    // the worker's video tasks run ffmpeg and ffprobe: install them like redis-server when we may
+    try {
+      ensureDebianPackage('ffmpeg', 'ffmpeg', log);
+    } catch (error) {
+      log(`warning: ${(error as Error).message} Until then video tasks fail; everything else works.`);
+    }
+    // Migrate before any role starts, so the worker never meets a database without its tables.
+    const applied = await runMigrations(infrastructure.databaseUrl);
+    log(applied.length ? `applied migrations: ${applied.join(', ')}` : 'the schema is at the latest migration');
+  })();
+  try {
+    await startup;
+  } catch (error) {
+    process.stderr.write(`[launcher] failed to start: ${describeError(error)}\n`);
+    startup = Promise.resolve();
+    await stopAll(1, 'start failed');
+    return;
+  }
+  if (stopping) return;
+
+  const env = { ...process.env, DATABASE_URL: infrastructure!.databaseUrl, REDIS_URL: infrastructure!.redisUrl };
+  const role = (name: 'api' | 'worker', script: string) =>
+    new SupervisedProcess({
+      name,
+      // Own process group: a terminal's Ctrl-C reaches only the launcher, which then stops the roles in order.
+      // The IPC channel lets a role notice when the launcher is gone (even after SIGKILL) and stop itself.
+      spawn: () =>
+        new Promise((resolve, reject) => {
+          const child = spawn(process.execPath, [join(__dirname, script)], { env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'], detached: true });
+          child.once('spawn', () => resolve(child));
+          child.once('error', reject);
+        }),
+      stopSignal: 'SIGTERM',
+      stopTimeoutMs: config.shutdownTimeoutMs + 5000,
+      log,
+      onGiveUp: giveUp,
+    });
+  for (const supervised of [role('api', 'main.js'), role('worker', 'worker.js')]) {
+    roles.push(supervised);
+    await supervised.start();
+  }
+  const pids = [infrastructure!.supervisors, roles].flat().map((supervised) => `${supervised.name} (pid ${supervised.pid})`);
+  log(`running: ${pids.join(', ')}`);
 }
 
 main().catch((error) => {
-  process.stderr.write(`[launcher] failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`[launcher] failed: ${describeError(error)}\n`);
   process.exit(1);
 });

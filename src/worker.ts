@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { handleSignals, requireUrls } from './bootstrap/process-lifecycle';
 import { PinoNestLogger, rootLogger } from './common/logger';
 import { loadConfig, parseQueueList } from './config/config';
+import { runMigrations } from './persistence/data-source';
 import { WorkerModule } from './worker/worker.module';
 
 /** `--queues normal:4,priority:2,hardware.gpu:1` overrides WORKER_QUEUES. */
@@ -19,6 +20,10 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = rootLogger(config.logLevel, { role: 'worker' });
   requireUrls(config, 'worker');
+  // A worker may start before the api or alone: it brings the schema to the latest migration itself. The advisory
+  // lock inside runMigrations makes it wait while another process migrates, so it never meets missing tables.
+  const applied = await runMigrations(config.databaseUrl!);
+  if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
   const queues = parseQueueList(queuesFromArguments(process.argv.slice(2), config.workerQueues.map((q) => `${q.queue}:${q.concurrency}`).join(',')));
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, queues), { logger: new PinoNestLogger(logger) });
   await app.init();

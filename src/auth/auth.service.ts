@@ -8,7 +8,7 @@ import { KeyRepository } from '../keys/key.repository';
 import { KeysService, presentKey } from '../keys/keys.service';
 import { REDIS_CLIENT } from '../redis/redis-connections';
 import type Redis from 'ioredis';
-import { DUMMY_HASH, hashPassword, passwordProblem, verifyPassword } from './password';
+import { DUMMY_HASH, hashPassword, needsRehash, passwordProblem, verifyPassword } from './password';
 import { sessionKey } from './session';
 import { User } from './user.entity';
 import { UserRepository } from './user.repository';
@@ -72,7 +72,9 @@ export class AuthService {
       throw Problems.unauthenticated(user?.disabled && ok ? 'this account is disabled' : 'wrong user name or password');
     }
     await this.redis.multi().decr(counters[0]).del(counters[1]).exec();
-    await this.users.update(user.id, { lastLoginAt: new Date() });
+    // a hash made with weaker parameters (scrypt N = 2^15 before issue 16) is replaced now that we hold the password
+    const rehashed = needsRehash(user.passwordHash) ? { passwordHash: await hashPassword(password) } : {};
+    await this.users.update(user.id, { lastLoginAt: new Date(), ...rehashed });
     return user;
   }
 

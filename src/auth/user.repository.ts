@@ -157,7 +157,7 @@ export class UserRepository {
   }
 
   /**
-   * The usable (unrevoked, unexpired) keys among those a session names and those in the user's wallet, whether each
+   * The usable keys (unrevoked, unexpired, and so is every key each was derived from) among those a session names and those in the user's wallet, whether each
    * is in the wallet, and the name of what each opens.
    */
   async heldKeys(sessionKeyIds: string[], userId: string | null, manager?: EntityManager): Promise<HeldKeyRow[]> {
@@ -165,7 +165,14 @@ export class UserRepository {
       `SELECT k.id, EXISTS (SELECT 1 FROM user_key uk WHERE uk.key_id = k.id AND uk.user_id = $2::uuid) AS saved, ${RESOURCE_NAME} AS resource_name
          FROM key k
         WHERE (k.id = ANY($1::uuid[]) OR k.id IN (SELECT key_id FROM user_key WHERE user_id = $2::uuid))
-          AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
+          AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+          AND NOT EXISTS (
+            WITH RECURSIVE up AS (
+              SELECT p.id, p.parent_id, p.revoked_at, p.expires_at, 1 AS depth FROM key p WHERE p.id = k.parent_id
+              UNION ALL SELECT p.id, p.parent_id, p.revoked_at, p.expires_at, up.depth + 1 FROM key p JOIN up ON p.id = up.parent_id WHERE up.depth < 100
+            )
+            SELECT 1 FROM up WHERE up.revoked_at IS NOT NULL OR up.expires_at <= now()
+          )`,
       [sessionKeyIds, userId],
     );
     return rows.map((row) => ({ id: row.id, saved: row.saved, resourceName: row.resource_name }));

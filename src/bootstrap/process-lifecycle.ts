@@ -1,36 +1,43 @@
 import { Logger as PinoLogger } from 'pino';
 
 /**
- * Runs `stop` once on SIGTERM/SIGINT (a second signal forces exit) and exits; an uncaught error is logged with
- * its stack and ends the process, so a supervisor restarts it in a known state.
+ * Runs `stop` once on SIGTERM/SIGINT (a second signal forces exit) and exits; an unhandled promise rejection is
+ * logged with its stack and ends the process the same graceful way (in-flight requests finish, exit code 1), so a
+ * supervisor restarts it in a known state, as Node itself would end it, only abruptly.
  */
 export function handleSignals(logger: PinoLogger, stop: () => Promise<void>, timeoutMs: number): void {
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const shutDown = (why: string, exitCode: number) => {
     if (stopping) {
-      logger.warn(`${signal} again: exiting now`);
+      logger.warn(`${why} again: exiting now`);
       process.exit(1);
     }
     stopping = true;
-    logger.info(`${signal}: shutting down`);
+    logger.info(`${why}: shutting down`);
     const force = setTimeout(() => {
       logger.error(`shutdown took longer than ${timeoutMs} ms: exiting`);
       process.exit(1);
     }, timeoutMs + 5000);
     force.unref();
     stop().then(
-      () => process.exit(0),
+      // 1 for a fault: an unhandled rejection, or the WebDAV last-resort guard (which sets process.exitCode)
+      () => process.exit(Math.max(exitCode, Number(process.exitCode ?? 0))),
       (error) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals) => shutDown(signal, 0);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   // Started by the launcher: if it goes away, so do we.
   if (process.send) process.on('disconnect', () => onSignal('SIGTERM'));
-  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, `unhandled promise rejection: ${reason instanceof Error ? reason.message : String(reason)}`);
+    // a second one while stopping is only logged: the stop already under way ends the process
+    if (!stopping) shutDown('unhandled promise rejection', 1);
+  });
 }
 
 export function requireUrls(config: { databaseUrl?: string; redisUrl?: string }, role: string): void {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FILE_NAME_MAX_BYTES, FILE_NAME_REASONS, fileNameProblem, unsafeNameReason, utf8ByteLength } from './file-name';
+import { FILE_NAME_MAX_BYTES, FILE_NAME_REASONS, fileNameProblem, formatCharacterIn, normalizeName, unsafeNameReason, utf8ByteLength } from './file-name';
 
 describe('fileNameProblem', () => {
   it.each([
@@ -20,6 +20,11 @@ describe('fileNameProblem', () => {
     [' x', 'padded'],
     ['x ', 'padded'],
     ['x\u00a0', 'padded'],
+    ['invoice\u202Efdp.exe', 'format'],
+    ['a\u200Bb', 'format'],
+    ['a\u200Db', 'format'],
+    ['\uFEFFbom', 'format'],
+    ['rtl\u2067x', 'format'],
     ['\u3000x', 'padded'],
   ] as const)('%j: %s', (name, problem) => {
     expect(fileNameProblem(name)).toBe(problem);
@@ -46,6 +51,21 @@ describe('fileNameProblem', () => {
       '\u0080 is not C0',
     ])
       expect(fileNameProblem(name)).toBeNull();
+  });
+});
+
+describe('normalizeName and format characters (issue 16)', () => {
+  it('takes names in NFC, so the two spellings of one name are one name', () => {
+    expect(normalizeName('cafe\u0301.txt')).toBe('caf\u00e9.txt');
+    expect(normalizeName('caf\u00e9.txt')).toBe('caf\u00e9.txt');
+    expect(fileNameProblem(normalizeName('cafe\u0301.txt'))).toBeNull();
+  });
+
+  it('names the format character it refuses', () => {
+    expect(formatCharacterIn('invoice\u202Efdp.exe')).toBe('U+202E');
+    expect(formatCharacterIn('a\u200Bb')).toBe('U+200B');
+    expect(formatCharacterIn('plain')).toBeNull();
+    expect(unsafeNameReason('invoice\u202Efdp.exe')).toBe(`${FILE_NAME_REASONS.format}: U+202E`);
   });
 });
 

@@ -1,6 +1,9 @@
 /**
  * The one file-name rule, shared by the API (`IsSafeName`, WebDAV paths, uploads) and the console, which checks a
- * name before sending it. Names become WebDAV path segments and download file names.
+ * name before sending it. Names become WebDAV path segments and download file names. Every name is taken in
+ * Unicode NFC (`normalizeName`) before it is checked, compared or stored, so "é" precomposed and "e" + U+0301
+ * (macOS sends the latter) are one name; format characters (Unicode category Cf: zero-width spaces and joiners,
+ * bidirectional controls such as U+202E, the BOM, …) are refused, so two names that look the same are the same.
  *
  * Node-free on purpose: the console imports this file (see NODE_FREE_SHARED in eslint.config.mjs), so no Buffer, no
  * Nest, no class-validator here.
@@ -10,7 +13,7 @@
 export const FILE_NAME_MAX_BYTES = 255;
 
 /** What is wrong with a name, in the order the rule checks. Each side words it its own way. */
-export type FileNameProblem = 'empty' | 'too-long' | 'dot' | 'separator' | 'control' | 'padded';
+export type FileNameProblem = 'empty' | 'too-long' | 'dot' | 'separator' | 'control' | 'format' | 'padded';
 
 /** The API's wording, after the field's name: "name must not be empty". */
 export const FILE_NAME_REASONS: Readonly<Record<FileNameProblem, string>> = {
@@ -19,6 +22,7 @@ export const FILE_NAME_REASONS: Readonly<Record<FileNameProblem, string>> = {
   dot: 'must not be . or ..',
   separator: 'must not contain / or \\',
   control: 'must not contain NUL or control characters',
+  format: 'must not contain invisible format characters (Unicode Cf: zero-width and bidirectional controls)',
   padded: 'must not start or end with whitespace',
 };
 
@@ -53,13 +57,27 @@ function hasControlCharacter(text: string): boolean {
   return false;
 }
 
-/** What is wrong with `name` as a file or folder name, or null when it is fine. */
+/** A name as MServe keeps and compares it: Unicode NFC. */
+export function normalizeName(name: string): string {
+  return name.normalize('NFC');
+}
+
+const FORMAT_CHARACTER = /\p{Cf}/u;
+
+/** The first format character (Unicode Cf) in `text` as U+XXXX, or null. */
+export function formatCharacterIn(text: string): string | null {
+  const found = FORMAT_CHARACTER.exec(text);
+  return found ? `U+${found[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}` : null;
+}
+
+/** What is wrong with `name` as a file or folder name, or null when it is fine (give it normalised: `normalizeName`). */
 export function fileNameProblem(name: string): FileNameProblem | null {
   if (name.length === 0) return 'empty';
   if (utf8ByteLength(name) > FILE_NAME_MAX_BYTES) return 'too-long';
   if (name === '.' || name === '..') return 'dot';
   if (name.includes('/') || name.includes('\\')) return 'separator';
   if (hasControlCharacter(name)) return 'control';
+  if (FORMAT_CHARACTER.test(name)) return 'format';
   if (name !== name.trim()) return 'padded';
   return null;
 }
@@ -68,5 +86,6 @@ export function fileNameProblem(name: string): FileNameProblem | null {
 export function unsafeNameReason(value: unknown): string | null {
   if (typeof value !== 'string') return 'must be a string';
   const problem = fileNameProblem(value);
+  if (problem === 'format') return `${FILE_NAME_REASONS.format}: ${formatCharacterIn(value)}`;
   return problem === null ? null : FILE_NAME_REASONS[problem];
 }

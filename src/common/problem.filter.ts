@@ -1,10 +1,12 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { ProblemError } from './problem';
+import { isDatabaseUnavailable } from './database-errors';
+import { Problems, ProblemError } from './problem';
+import { isRedisUnavailable } from './redis-errors';
 
 export const PROBLEM_TYPE_BASE = 'https://mserve.dev/problems/';
 
-interface ProblemBody {
+export interface ProblemBody {
   type: string;
   title: string;
   status: number;
@@ -62,7 +64,11 @@ export function toProblem(error: unknown, requestId?: string, instance?: string)
     if (candidate.code === 'ENOSPC' || candidate.code === 'EDQUOT') return base(507, 'the storage is full: nothing was stored');
     // a deadlock or serialisation failure PostgreSQL resolved by aborting this transaction: nothing was changed
     const sqlState = (candidate as { driverError?: { code?: string } }).driverError?.code ?? candidate.code;
-    if (sqlState === '40P01' || sqlState === '40001') return base(503, 'a concurrent change conflicted with this one and nothing was changed: retry', 'retry');
+    if (sqlState === '40P01' || sqlState === '40001')
+      return base(503, 'a concurrent change conflicted with this one and nothing was changed: retry', 'retry', undefined, { retryAfterSeconds: 1 });
+    // a dependency outage (stopped, restarting, hung): the request may be retried once it is back
+    if (isDatabaseUnavailable(candidate)) return outage('database', requestId, instance);
+    if (isRedisUnavailable(candidate)) return outage('redis', requestId, instance);
     const status = candidate.status ?? candidate.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       if (candidate.type === 'entity.too.large') return base(413, 'the request body is larger than the configured limit (MAX_JSON_BYTES)');
@@ -71,6 +77,17 @@ export function toProblem(error: unknown, requestId?: string, instance?: string)
     }
   }
   return base(500, `the server failed while handling this request${requestId ? ` (request id ${requestId})` : ''}`);
+}
+
+function outage(dependency: 'database' | 'redis', requestId?: string, instance?: string): ProblemBody {
+  const what = dependency === 'database' ? 'the database (PostgreSQL)' : 'Redis';
+  const problem = Problems.unavailable(`${what} is unavailable right now: retry later`, { dependency });
+  return toProblem(problem, requestId, instance);
+}
+
+/** Whether a problem answers a dependency outage (a 503 logged as a warning, without a stack: not a fault of ours). */
+export function isOutage(problem: ProblemBody): boolean {
+  return problem.status === 503 && typeof problem.dependency === 'string';
 }
 
 export function sendProblem(response: Response, problem: ProblemBody): void {
@@ -97,7 +114,11 @@ export class ProblemFilter implements ExceptionFilter {
     const request = context.getRequest<Request & { id?: string }>();
     const response = context.getResponse<Response>();
     const problem = toProblem(error, request.id ? String(request.id) : undefined, request.originalUrl?.split('?')[0]);
-    if (problem.status >= 500 && !(error instanceof ProblemError)) {
+    if (isOutage(problem)) {
+      this.logger.warn(
+        `${request.method} ${request.originalUrl?.split('?')[0]}: ${String(problem.dependency)} unavailable (${(error as Error)?.message ?? String(error)})`,
+      );
+    } else if (problem.status >= 500 && !(error instanceof ProblemError)) {
       this.logger.error({
         msg: `${request.method} ${request.originalUrl?.split('?')[0]} failed`,
         requestId: request.id,

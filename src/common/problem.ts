@@ -36,4 +36,10 @@ export const Problems = {
   insufficientStorage: (detail: string) => new ProblemError(507, 'insufficient-storage', 'Insufficient Storage', detail),
   unprocessable: (detail: string) => new ProblemError(422, 'unprocessable', 'Unprocessable Content', detail),
   preconditionFailed: (detail: string) => new ProblemError(412, 'precondition-failed', 'Precondition Failed', detail),
+  /** A dependency (the database, Redis) is down or not answering: retry after `retryAfterSeconds` (sent as Retry-After). */
+  unavailable: (detail: string, extra: Record<string, unknown> = {}) =>
+    new ProblemError(503, 'unavailable', 'Service Unavailable', detail, { retryAfterSeconds: DEPENDENCY_RETRY_AFTER_SECONDS, ...extra }),
 };
+
+/** What a 503 for a dependency outage tells clients to wait before retrying (Retry-After). */
+export const DEPENDENCY_RETRY_AFTER_SECONDS = 5;

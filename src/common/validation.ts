@@ -1,13 +1,13 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import { IsDate, IsInt, IsNumber, IsOptional, IsString, Max, MaxDate, Min, MinDate, registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
 import { freeFormPropertiesProblem } from './free-form';
-import { unsafeNameReason } from './file-name';
+import { normalizeName, unsafeNameReason } from './file-name';
 
 export { FREE_FORM_LIMITS, freeFormPropertiesProblem } from './free-form';
 /** The file-name rule lives in ./file-name (Node-free, shared with the console); re-exported for the API's callers. */
-export { unsafeNameReason } from './file-name';
+export { normalizeName, unsafeNameReason } from './file-name';
 
 /** Optional free-form properties, replaced whole on update (send the object you want to keep). */
 export const FreeFormProperties = (description: string) =>
@@ -59,11 +59,15 @@ export function IsSafeName(options?: ValidationOptions) {
     });
 }
 
-/** A required, safe resource name, documented. */
-export const NameProperty = (description = 'Name (1-255 bytes, no / \\ or control characters)') =>
-  applyDecorators(ApiProperty({ description, example: 'holiday-2026.jpg' }), IsSafeName());
+/** A name as given, in Unicode NFC (the form names are checked, compared and stored in). */
+const NormalizedName = () => Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? normalizeName(value) : value));
 
-export const OptionalNameProperty = (description = 'New name') => applyDecorators(ApiPropertyOptional({ description }), IsOptional(), IsSafeName());
+/** A required, safe resource name, documented. */
+export const NameProperty = (description = 'Name (1-255 bytes of UTF-8 in NFC, no / \\, control or format characters)') =>
+  applyDecorators(ApiProperty({ description, example: 'holiday-2026.jpg' }), NormalizedName(), IsSafeName());
+
+export const OptionalNameProperty = (description = 'New name') =>
+  applyDecorators(ApiPropertyOptional({ description }), IsOptional(), NormalizedName(), IsSafeName());
 
 /** An optional limit in bytes (a whole number ≥ 0), null to clear it. Quotas of services and containers alike. */
 export const ByteLimitProperty = (description: string) =>

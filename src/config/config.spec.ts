@@ -12,6 +12,15 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('puts the embedded ports outside the ephemeral ranges outgoing connections borrow from', () => {
+    const config = loadConfig({});
+    for (const port of [config.embeddedPostgresPort, config.embeddedRedisPort]) {
+      expect(port).toBeLessThan(32768); // Linux 32768–60999, IANA 49152–65535
+      expect(port).toBeGreaterThan(1023);
+      expect(port).not.toBe(config.port);
+    }
+  });
+
   it('lists every bad variable in one error', () => {
     try {
       loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', ADMIN_KEY: 'short', LOG_LEVEL: 'loud', WORKER_QUEUES: 'normal:x' });

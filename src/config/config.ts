@@ -58,6 +58,31 @@ export class EnvironmentSchema {
   @Min(1024)
   MAX_JSON_BYTES = 1024 * 1024;
 
+  /** The most entries a WebDAV PROPFIND Depth: infinity lists; past it the answer is DAV:propfind-finite-depth. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  DAV_PROPFIND_MAX_ENTRIES = 10_000;
+
+  /**
+   * How many heavy WebDAV requests (PROPFIND Depth: infinity) the keys of one tenant (a service; keys above services:
+   * their container) may have running at once in an api process; more are 429. Per tenant, not per key id, so that
+   * deriving sub-keys does not multiply it.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  DAV_HEAVY_REQUESTS_PER_TENANT = 1;
+
+  /** How many heavy WebDAV requests an api process runs at once, all tenants together; more are 429. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  DAV_HEAVY_REQUESTS = 2;
+
   @IsOptional()
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
@@ -71,20 +96,40 @@ export class EnvironmentSchema {
   @IsInt()
   @Min(1)
   @Max(65535)
-  EMBEDDED_POSTGRES_PORT = 54329;
+  // Both embedded ports lie below 32768: outside Linux's ephemeral range (32768–60999) and the IANA one
+  // (49152–65535, macOS and Windows), where an outgoing connection could be holding them at start.
+  EMBEDDED_POSTGRES_PORT = 25432;
 
   @IsOptional()
   @Transform(toInt)
   @IsInt()
   @Min(1)
   @Max(65535)
-  EMBEDDED_REDIS_PORT = 63790;
+  EMBEDDED_REDIS_PORT = 25379;
 
   @IsOptional()
   @Transform(toInt)
   @IsInt()
   @Min(100)
   SHUTDOWN_TIMEOUT_MS = 10000;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  DATABASE_CONNECT_TIMEOUT_MS = 5000;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  DATABASE_QUERY_TIMEOUT_MS = 120000;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  REDIS_COMMAND_TIMEOUT_MS = 5000;
 
   @IsOptional()
   @Transform(toInt)
@@ -104,6 +149,19 @@ export class EnvironmentSchema {
   @IsInt()
   @Min(1)
   IMAGE_MAX_PIXELS = 268402689;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  VIDEO_MAX_PIXELS = 35389440;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(10000)
+  METRICS_USAGE_TOP_SERVICES = 50;
 
   @IsOptional()
   @Matches(/^[A-Za-z0-9_-]{1,50}$/, { message: 'QUEUE_PREFIX must be 1-50 letters, digits, _ or -' })
@@ -277,15 +335,26 @@ export interface AppConfig {
   adminKey?: string;
   maxUploadBytes: number;
   maxJsonBytes: number;
+  davPropfindMaxEntries: number;
+  davHeavyRequestsPerTenant: number;
+  davHeavyRequests: number;
   logLevel: string;
   workerQueues: QueueConsumption[];
   embeddedPostgresPort: number;
   embeddedRedisPort: number;
   shutdownTimeoutMs: number;
+  /** Waits on PostgreSQL: for a connection (or a free pooled one), for a query's answer (0: none); a hung database is then a 503. */
+  database: { connectTimeoutMs: number; queryTimeoutMs: number };
+  /** The longest a request waits on a Redis command (also while Redis is down or reconnecting) before its 503. */
+  redisCommandTimeoutMs: number;
   pageLimitMax: number;
   uploadExpirySeconds: number;
   /** Images with more pixels are refused before decoding (decompression bombs). */
   imageMaxPixels: number;
+  /** Videos whose frames have more pixels are refused before decoding (8192×4320 by default). */
+  videoMaxPixels: number;
+  /** /metrics carries usage series for the top N services per metric (by value), the rest summed as service="(other)". */
+  metricsUsageTopServices: number;
   /** How often usage facts are added to the hourly/daily/monthly rollups (0: never, in this process). */
   usageRollupIntervalMs: number;
   /** Redis key prefix of the queues and worker heartbeats: deployments (or test runs) sharing a Redis stay apart. */
@@ -357,14 +426,21 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     adminKey: parsed.ADMIN_KEY,
     maxUploadBytes: parsed.MAX_UPLOAD_BYTES,
     maxJsonBytes: parsed.MAX_JSON_BYTES,
+    davPropfindMaxEntries: parsed.DAV_PROPFIND_MAX_ENTRIES,
+    davHeavyRequestsPerTenant: parsed.DAV_HEAVY_REQUESTS_PER_TENANT,
+    davHeavyRequests: parsed.DAV_HEAVY_REQUESTS,
     logLevel: parsed.LOG_LEVEL,
     workerQueues: parseQueueList(parsed.WORKER_QUEUES),
     embeddedPostgresPort: parsed.EMBEDDED_POSTGRES_PORT,
     embeddedRedisPort: parsed.EMBEDDED_REDIS_PORT,
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS,
+    database: { connectTimeoutMs: parsed.DATABASE_CONNECT_TIMEOUT_MS, queryTimeoutMs: parsed.DATABASE_QUERY_TIMEOUT_MS },
+    redisCommandTimeoutMs: parsed.REDIS_COMMAND_TIMEOUT_MS,
     pageLimitMax: parsed.PAGE_LIMIT_MAX,
     uploadExpirySeconds: parsed.UPLOAD_EXPIRY_SECONDS,
     imageMaxPixels: parsed.IMAGE_MAX_PIXELS,
+    videoMaxPixels: parsed.VIDEO_MAX_PIXELS,
+    metricsUsageTopServices: parsed.METRICS_USAGE_TOP_SERVICES,
     queuePrefix: parsed.QUEUE_PREFIX,
     usageRollupIntervalMs: parsed.USAGE_ROLLUP_INTERVAL_MS,
     publicUrl: parsed.PUBLIC_URL ?? `http://localhost:${parsed.PORT}`,

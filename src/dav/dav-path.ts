@@ -1,5 +1,5 @@
 import { ProblemError, Problems } from '../common/problem';
-import { unsafeNameReason } from '../common/validation';
+import { normalizeName, unsafeNameReason } from '../common/validation';
 
 export const DAV_PREFIX = '/dav';
 
@@ -18,7 +18,8 @@ export function parseDavPath(rawPath: string): string[] {
     if (raw === '') continue;
     let name: string;
     try {
-      name = decodeURIComponent(raw);
+      // names are kept in NFC: a client that sends NFD (macOS) reaches the same resource
+      name = normalizeName(decodeURIComponent(raw));
     } catch {
       throw Problems.badRequest(`the path segment "${raw.slice(0, 100)}" is not valid percent-encoded UTF-8`);
     }

@@ -25,8 +25,11 @@ export const isContent = (node: DavNode): node is ContentNode => node.kind === '
 export const serviceOf = (node: DavNode): string | null =>
   node.kind === 'folder' ? node.folder.serviceId : node.kind === 'file' || node.kind === 'single' ? node.mfile.serviceId : null;
 
-/** The most entries a Depth: infinity PROPFIND walks before refusing (RFC 4918 propfind-finite-depth). */
+/** The most entries `descendants` collects before refusing (callers that can stream use `walk` instead). */
 export const MAX_TREE_ENTRIES = 100_000;
+
+/** How many files `walk` reads (and hands on) at a time. */
+export const WALK_PAGE = 200;
 
 /** Where the tree is read from: the repositories of the rows it shows. */
 export interface DavTreeSource {
@@ -171,6 +174,58 @@ export class DavView {
     }
     for (const node of nodes) this.cache.set(node.names.join('/'), node);
     return nodes;
+  }
+
+  /**
+   * How many nodes lie below `parent` at any depth (one query over its folders), to refuse a Depth: infinity
+   * listing before its first byte is sent.
+   */
+  async countBelow(parent: DavNode): Promise<number> {
+    if (parent.kind === 'folder') return this.source.folders.countSubtrees([parent.folder.id]);
+    if (parent.kind === 'file') return 0;
+    if (parent.kind === 'single') return 1;
+    const children = await this.children(parent);
+    const folders = children.filter((node): node is Extract<DavNode, { kind: 'folder' }> => node.kind === 'folder');
+    let below = children.length + (await this.source.folders.countSubtrees(folders.map((node) => node.folder.id)));
+    for (const node of children) if (node.kind === 'container') below += await this.countBelow(node);
+    return below;
+  }
+
+  /**
+   * Every node below `parent` (Depth: infinity), depth first, in batches of at most WALK_PAGE files (a folder's
+   * files are read a page at a time by name), without keeping what was handed on: memory stays bounded by the
+   * depth of the tree and one page, however many entries there are.
+   */
+  async *walk(parent: DavNode): AsyncGenerator<DavNode[]> {
+    const pending: DavNode[] = [parent];
+    while (pending.length) {
+      const node = pending.pop()!;
+      if (node.kind !== 'folder') {
+        if (!isCollection(node)) continue;
+        const children = await this.children(node);
+        if (children.length) yield children;
+        pending.push(...[...children].reverse());
+        continue;
+      }
+      const below = (name: string) => [...node.names, name];
+      const subfolders = (await this.source.folders.listSubfolders(node.folder.id)).map((folder): DavNode => ({
+        kind: 'folder',
+        names: below(folder.name),
+        folder,
+        servicePath: [...node.servicePath, folder.name],
+      }));
+      if (subfolders.length) yield subfolders;
+      let after: string | null = null;
+      for (;;) {
+        const files = await this.source.files.listLeanInFolderPage(node.folder.id, after, WALK_PAGE);
+        if (files.length) {
+          yield files.map((mfile): DavNode => ({ kind: 'file', names: below(mfile.name), mfile, servicePath: [...node.servicePath, mfile.name] }));
+          after = files[files.length - 1].name;
+        }
+        if (files.length < WALK_PAGE) break;
+      }
+      pending.push(...[...subfolders].reverse());
+    }
   }
 
   /** Every node below `parent` (Depth: infinity), breadth first, refusing past MAX_TREE_ENTRIES. */

@@ -10,40 +10,82 @@ import { DavService } from './dav.service';
 
 type DavHttpContext = webdav.HTTPRequestContext & { request: Request & { dav?: DavRequest } };
 
+/** What the last-resort guard logs first: the WebDAV fuzz asserts that no request ever makes the process say it. */
+export const LAST_RESORT_MESSAGE = 'WebDAV last-resort guard: an exception escaped its handler';
+
 /**
- * The last-resort guard: whatever a request's code throws outside its promise chain (a stream 'error' nobody
- * listened to, a throw in a callback) is caught here with the request it came from, answered with a 500 for
- * that request only, and the process goes on serving the others. An error outside any WebDAV request keeps
- * Node's behaviour (logged, then the process exits).
+ * The last-resort guard. Every handler's failure is caught in its own promise chain (`settle` below, and
+ * DavService.fail never throws), so nothing should reach it. If something still throws outside a chain (a stream
+ * 'error' nobody listened to, a throw in a callback), Node documents the process as unsafe to resume: the guard
+ * logs it with the request it came from, answers that request with a 500 if it still can, and shuts the process
+ * down the normal way (SIGTERM's handler: stop taking requests, finish the others), exiting with 1 so a supervisor
+ * restarts it in a known state. Without a SIGTERM handler (an embedded app) it exits at once.
  */
 const requests = new AsyncLocalStorage<{ req: Request; res: Response }>();
 let guardInstalled = false;
+export function lastResort(
+  logger: Pick<Logger, 'error'>,
+  shutDown: () => void,
+  current: () => { req: Request; res: Response } | undefined = () => requests.getStore(),
+) {
+  let down = false;
+  return (error: Error): void => {
+    const at = current();
+    logger.error(
+      `${LAST_RESORT_MESSAGE}${at ? ` (${at.req.method} ${at.req.originalUrl})` : ' (outside any request)'}: ${error?.stack ?? String(error)}; shutting down`,
+    );
+    if (at) {
+      const { res } = at;
+      try {
+        if (res.headersSent) res.destroy();
+        else
+          res
+            .status(500)
+            .setHeader('Connection', 'close')
+            .type('application/problem+json')
+            .end(
+              JSON.stringify({
+                type: 'https://mserve.dev/problems/internal',
+                title: 'Internal Server Error',
+                status: 500,
+                detail: 'the request failed; the server is restarting',
+              }),
+            );
+      } catch {
+        res.destroy();
+      }
+    }
+    process.exitCode = 1;
+    if (!down) {
+      down = true;
+      shutDown();
+    }
+  };
+}
+
 function installGuard(logger: Logger): void {
   if (guardInstalled) return;
   guardInstalled = true;
-  process.on('uncaughtException', (error) => {
-    const current = requests.getStore();
-    if (!current) {
-      logger.error(`uncaught exception outside a request: ${error.stack ?? String(error)}`);
-      process.exit(1);
-    }
-    logger.error(`${current.req.method} ${current.req.originalUrl} threw outside its handler: ${error.stack ?? String(error)}`);
-    const { res } = current;
-    if (res.headersSent) res.destroy();
-    else
-      res
-        .status(500)
-        .setHeader('Connection', 'close')
-        .type('application/problem+json')
-        .end(
-          JSON.stringify({
-            type: 'https://mserve.dev/problems/internal',
-            title: 'Internal Server Error',
-            status: 500,
-            detail: 'the request failed; the server is still up',
-          }),
-        );
-  });
+  process.on(
+    'uncaughtException',
+    lastResort(logger, () => {
+      if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM');
+      else process.exit(1);
+    }),
+  );
+}
+
+/**
+ * Runs one step of a request (ours, or a callback webdav-server calls) so that whatever it throws, synchronously or
+ * not, ends as that request's problem answer and never leaves the chain.
+ */
+function settle(service: DavService, req: Request, res: Response, step: () => Promise<unknown> | unknown): Promise<void> {
+  return Promise.resolve()
+    .then(step)
+    .then(
+      () => undefined,
+      (error: unknown) => service.fail(req, res, error),
+    );
 }
 
 /**
@@ -52,6 +94,9 @@ function installGuard(logger: Logger): void {
  * for the Allow header, and answers from the request's own view.
  */
 class MserveFileSystem extends webdav.FileSystem {
+  /** How a failure in a callback of webdav-server's is answered (set by davMiddleware: DavService.fail). */
+  static fail: (req: Request, res: Response, error: unknown) => void = () => undefined;
+
   constructor() {
     super({
       uid: () => 'mserve',
@@ -63,12 +108,24 @@ class MserveFileSystem extends webdav.FileSystem {
   protected _type(path: webdav.Path, info: webdav.TypeInfo, callback: webdav.ReturnCallback<webdav.ResourceType>): void {
     const dav = (info.context as DavHttpContext).request?.dav;
     if (!dav) return callback(undefined, webdav.ResourceType.Directory);
-    dav.view
-      .resolve(dav.names)
-      .then((node) =>
-        node ? callback(undefined, node.kind === 'file' ? webdav.ResourceType.File : webdav.ResourceType.Directory) : callback(webdav.Errors.ResourceNotFound),
-      )
-      .catch(() => callback(webdav.Errors.ResourceNotFound));
+    // the callback is called once (a throw in it must not call it a second time), and what it throws is the request's
+    const answer = (call: () => void) => {
+      try {
+        call();
+      } catch (error) {
+        const request = (info.context as DavHttpContext).request;
+        MserveFileSystem.fail(request, request.res as Response, error);
+      }
+    };
+    dav.view.resolve(dav.names).then(
+      (node) =>
+        answer(() =>
+          node
+            ? callback(undefined, node.kind === 'file' ? webdav.ResourceType.File : webdav.ResourceType.Directory)
+            : callback(webdav.Errors.ResourceNotFound),
+        ),
+      () => answer(() => callback(webdav.Errors.ResourceNotFound)),
+    );
   }
 
   protected _lockManager(_path: webdav.Path, _info: webdav.LockManagerInfo, callback: webdav.ReturnCallback<webdav.ILockManager>): void {
@@ -96,9 +153,22 @@ class KeyAuthentication implements webdav.HTTPAuthentication {
 const notAllowed = (method: string) =>
   new ProblemError(405, 'method-not-allowed', 'Method Not Allowed', `${method.slice(0, 20)} is not a WebDAV method of this server`);
 
+/**
+ * Headers webdav-server sets on every response that do not belong here: its blanket CORS (an authenticated mount
+ * is not for other origins) and a `Server` banner naming the software and its version. Dropped as they are set.
+ */
+const LIBRARY_HEADERS = new Set(['server', 'access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers']);
+
+function withoutLibraryHeaders(res: Response): void {
+  const setHeader = res.setHeader.bind(res);
+  res.setHeader = ((name: string, value: number | string | readonly string[]) =>
+    LIBRARY_HEADERS.has(name.toLowerCase()) ? res : setHeader(name, value)) as Response['setHeader'];
+}
+
 export function davMiddleware(resolveService: () => DavService) {
   const logger = new Logger('dav');
   installGuard(logger);
+  MserveFileSystem.fail = (req, res, error) => resolveService().fail(req, res, error);
   const server = new webdav.WebDAVServer({
     requireAuthentification: true,
     httpAuthentication: new KeyAuthentication(),
@@ -110,14 +180,21 @@ export function davMiddleware(resolveService: () => DavService) {
     server.method(method, {
       chunked: (ctx: webdav.HTTPRequestContext, _body: unknown, done: () => void) => {
         const request = (ctx as DavHttpContext).request;
-        // webdav-server's blanket CORS headers do not belong on an authenticated mount
-        for (const header of ['Access-Control-Allow-Origin', 'Access-Control-Allow-Credentials', 'Access-Control-Expose-Headers'])
-          ctx.response.removeHeader(header);
         const service = resolveService();
-        service
-          .run(method, request.dav!)
-          .catch((error) => service.fail(request, ctx.response as Response, error))
-          .finally(() => finished(ctx.response, () => done()));
+        void settle(service, request, ctx.response as Response, () => {
+          // webdav-server's blanket CORS headers do not belong on an authenticated mount
+          for (const header of ['Access-Control-Allow-Origin', 'Access-Control-Allow-Credentials', 'Access-Control-Expose-Headers'])
+            ctx.response.removeHeader(header);
+          return service.run(method, request.dav!);
+        }).then(() =>
+          finished(ctx.response, () => {
+            try {
+              done();
+            } catch (error) {
+              logger.error(`${method} ${request.originalUrl}: webdav-server failed after the answer: ${(error as Error)?.stack ?? String(error)}`);
+            }
+          }),
+        );
       },
     });
   }
@@ -130,16 +207,14 @@ export function davMiddleware(resolveService: () => DavService) {
       const method = req.method.toUpperCase();
       if (!DAV_METHODS.includes(method)) {
         res.setHeader('Allow', DAV_METHODS.join(', '));
-        service.fail(req, res, notAllowed(method));
+        void settle(service, req, res, () => Promise.reject(notAllowed(method)));
         return;
       }
-      service
-        .open(req, res)
-        .then((dav) => {
-          req.dav = dav;
-          server.executeRequest(req, res, DAV_PREFIX);
-        })
-        .catch((error) => service.fail(req, res, error));
+      void settle(service, req, res, async () => {
+        req.dav = await service.open(req, res);
+        withoutLibraryHeaders(res);
+        server.executeRequest(req, res, DAV_PREFIX);
+      });
     });
   };
 }

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { sendProblem, toProblem } from '../common/problem.filter';
+import { isOutage, sendProblem, toProblem } from '../common/problem.filter';
 import { ProblemError, Problems } from '../common/problem';
 import { ContainerRepository } from '../containers/container.repository';
 import { RequestAuthenticator } from '../keys/request-authenticator';
@@ -103,11 +103,19 @@ export class DavService {
   }
 
   /** The answer for any error: problem+json; a half-read body closes the connection (its rest is unread). */
+  /** Answers a failed request with its problem; never throws (a response it cannot write any more is closed). */
   fail(req: Request, res: Response, error: unknown): void {
-    const problem = toProblem(error, String(req.id ?? ''));
-    // an answer we chose (ProblemError) is not a fault; anything else that reached here is
-    if (!(error instanceof ProblemError)) this.logger.error(`${req.method} ${req.originalUrl}: ${(error as Error)?.stack ?? String(error)}`);
-    sendProblem(res, problem);
+    try {
+      const problem = toProblem(error, String(req.id ?? ''));
+      // an answer we chose (ProblemError) is not a fault, nor is a dependency's outage (503); anything else is
+      if (isOutage(problem))
+        this.logger.warn(`${req.method} ${req.originalUrl}: ${String(problem.dependency)} unavailable (${(error as Error)?.message ?? String(error)})`);
+      else if (!(error instanceof ProblemError)) this.logger.error(`${req.method} ${req.originalUrl}: ${(error as Error)?.stack ?? String(error)}`);
+      sendProblem(res, problem);
+    } catch (failure) {
+      this.logger.error(`${req.method} ${req.originalUrl}: could not answer the failure: ${String(failure)}`);
+      res.destroy();
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -142,6 +150,10 @@ export class DavService {
     ctx.res
       .status(200)
       .type('text/html; charset=utf-8')
+      // names are escaped; and should one slip through, the page may run nothing, load nothing, be framed by nobody
+      .setHeader('Content-Security-Policy', "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+      .setHeader('X-Content-Type-Options', 'nosniff')
+      .setHeader('Referrer-Policy', 'no-referrer')
       .setHeader('Content-Length', String(Buffer.byteLength(body)));
     if (ctx.req.method === 'HEAD') ctx.res.end();
     else ctx.res.end(body);

@@ -2,19 +2,29 @@ import { join } from 'node:path';
 import { AppConfig } from '../config/config';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { startLocalRedis } from './local-redis';
+import { SupervisedProcess } from './supervised-process';
 
 export interface Infrastructure {
   databaseUrl: string;
   redisUrl: string;
+  /** The embedded servers this call started (none when both URLs were configured). */
+  supervisors: SupervisedProcess[];
   stop(): Promise<void>;
 }
 
 /**
  * Gives the platform a database and a Redis: the configured ones, or embedded ones under VAR_DIR when no URL is
- * set (PostgreSQL through embedded-postgres, a local redis-server). Used by the launcher and the test harness.
+ * set (PostgreSQL through embedded-postgres, a local redis-server), each supervised (restarted with backoff when it
+ * dies). `onGiveUp` is told when one of them keeps failing to restart. Used by the launcher and the test harness;
+ * `stop()` stops Redis, then PostgreSQL.
  */
-export async function ensureInfrastructure(config: AppConfig, log: (line: string) => void): Promise<Infrastructure> {
+export async function ensureInfrastructure(
+  config: AppConfig,
+  log: (line: string) => void,
+  onGiveUp: (reason: string) => void = () => undefined,
+): Promise<Infrastructure> {
   const stops: Array<() => Promise<void>> = [];
+  const supervisors: SupervisedProcess[] = [];
   try {
     let databaseUrl = config.databaseUrl;
     if (!databaseUrl) {
@@ -23,8 +33,10 @@ export async function ensureInfrastructure(config: AppConfig, log: (line: string
         secretFile: join(config.varDir, 'secrets', 'postgres.password'),
         port: config.embeddedPostgresPort,
         log,
+        onGiveUp,
       });
       stops.push(postgres.stop);
+      supervisors.push(postgres.supervisor);
       databaseUrl = postgres.url;
       log(`embedded PostgreSQL ready on 127.0.0.1:${config.embeddedPostgresPort} (data in ${join(config.varDir, 'postgres')})`);
     }
@@ -35,14 +47,17 @@ export async function ensureInfrastructure(config: AppConfig, log: (line: string
         secretFile: join(config.varDir, 'secrets', 'redis.password'),
         port: config.embeddedRedisPort,
         log,
+        onGiveUp,
       });
       stops.push(redis.stop);
+      supervisors.push(redis.supervisor);
       redisUrl = redis.url;
       log(`local redis-server ready on 127.0.0.1:${config.embeddedRedisPort} (AOF in ${join(config.varDir, 'redis')})`);
     }
     return {
       databaseUrl,
       redisUrl,
+      supervisors,
       stop: async () => {
         for (const stop of stops.reverse()) await stop().catch((error) => log(`stopping infrastructure: ${String(error)}`));
       },

@@ -51,6 +51,11 @@ export class Job {
   /** The profile step it was made from. */
   @Column({ type: 'varchar', length: 100, nullable: true }) step: string | null;
   @Column({ type: 'jsonb', nullable: true }) condition: StepCondition | null;
+  /**
+   * The key that asked for a manual job (POST /jobs), kept so the worker can check its rights again before a task
+   * changes content; null for jobs a profile made (the service's own pipeline). Only the id: never the secret.
+   */
+  @Column({ type: 'uuid', nullable: true }) requestedByKeyId: string | null;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;
   @Column({ type: 'timestamptz', nullable: true }) startedAt: Date | null;

@@ -6,7 +6,7 @@ import { Mfile } from '../mfiles/mfile.entity';
 import { Job, JobInput, JobState } from './job.entity';
 
 /** A job as the worker claimed it, with the Mfiles it reads. */
-export type ClaimedJob = Pick<Job, 'id' | 'task' | 'options' | 'queue' | 'serviceId' | 'containerId' | 'step' | 'condition'> & {
+export type ClaimedJob = Pick<Job, 'id' | 'task' | 'options' | 'queue' | 'serviceId' | 'containerId' | 'step' | 'condition' | 'requestedByKeyId'> & {
   /** Whether other jobs wait for this one (when none do, recording the outcome is a single statement). */
   hasDependents: boolean;
   /** The inputs as read in the claim (json: sizes may be strings, dates are strings). */
@@ -92,6 +92,11 @@ export class JobRepository {
     );
   }
 
+  /** Records the key that asked for these jobs (a manual pipeline's), in the caller's transaction. */
+  async recordRequester(jobIds: string[], keyId: string, manager: EntityManager): Promise<void> {
+    if (jobIds.length) await this.db(manager).query('UPDATE job SET requested_by_key_id = $2 WHERE id = ANY($1::uuid[])', [jobIds, keyId]);
+  }
+
   // --- reading
 
   async findById(id: string, manager?: EntityManager): Promise<Job | null> {
@@ -164,8 +169,9 @@ export class JobRepository {
       `WITH claimed AS (
          UPDATE job SET state = '${JobState.Running}', started_at = now(), attempts = attempts + 1, worker_host = $2, updated_at = now()
           WHERE id = $1 AND state IN ('${JobState.Queued}', '${JobState.Running}')
-          RETURNING id, task, options, queue, step, condition, service_id, container_id)
+          RETURNING id, task, options, queue, step, condition, service_id, container_id, requested_by_key_id)
        SELECT c.id, c.task, c.options, c.queue, c.step, c.condition, c.service_id AS "serviceId", c.container_id AS "containerId",
+              c.requested_by_key_id AS "requestedByKeyId",
               COALESCE((SELECT json_agg(json_build_object(
                   'id', m.id, 'containerId', m.container_id, 'serviceId', m.service_id, 'folderId', m.folder_id, 'name', m.name,
                   'size', m.size, 'md5', m.md5, 'sha256', m.sha256, 'mimetype', m.mimetype, 'blobKey', m.blob_key, 'metadata', m.metadata,
@@ -179,8 +185,12 @@ export class JobRepository {
   }
 
   /** A running job's progress (0..100). */
-  async reportProgress(jobId: string, percent: number): Promise<void> {
-    await this.dataSource.query(`UPDATE job SET progress = $2 WHERE id = $1 AND state = '${JobState.Running}'`, [jobId, percent]);
+  /** False when the job is not running any more (cancelled meanwhile): its worker should stop it. */
+  async reportProgress(jobId: string, percent: number): Promise<boolean> {
+    const rows = returnedRows(
+      await this.dataSource.query(`UPDATE job SET progress = $2 WHERE id = $1 AND state = '${JobState.Running}' RETURNING id`, [jobId, percent]),
+    );
+    return rows.length > 0;
   }
 
   /** An attempt failed and will be retried: the running job is queued again, saying why. */

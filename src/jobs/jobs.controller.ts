@@ -6,12 +6,10 @@ import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Auth, Authorize, Public, RequestAuth } from '../keys/authorize.decorator';
 import { TASKS } from '../tasks/task-catalogue';
 import { CreateJobDto, ListJobsQuery } from './dto';
+import { EVENT_STREAM_SECONDS, EventStreams } from './event-streams';
 import { JobsService } from './jobs.service';
 import { KeysService } from '../keys/keys.service';
 import { RateLimits } from '../redis/rate-limits';
-
-/** How long an event stream stays open before the client reconnects (and its key is checked again). */
-const STREAM_SECONDS = 300;
 
 /**
  * Whether the stream's key may still act, asked again before each event and on each heartbeat: one check in flight
@@ -35,71 +33,20 @@ function keyWatch(check: () => Promise<boolean>): () => Promise<boolean> {
   return verify;
 }
 
-/**
- * Opens a Server-Sent Events response: `send(event, data)`, a comment every 15 s (after which `tick` runs, if
- * given), `finish()` once, also when the client leaves; `onFinish` adds what to undo then. `retryMs` tells
- * EventSource clients how soon to reconnect to a stream that ended. `authorized` is asked before every event and
- * heartbeat: once it says no (the key was revoked or expired), the stream ends without sending. Sends and finish
- * keep their order. Every stream ends after STREAM_SECONDS; EventSource reconnects and the key is checked anew.
- */
-function openEventStream(request: Request, response: Response, options: { tick?: () => void; retryMs?: number; authorized: () => Promise<boolean> }) {
-  response.status(200);
-  response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-  response.setHeader('Cache-Control', 'no-store');
-  response.setHeader('X-Accel-Buffering', 'no'); // nginx: do not buffer the stream
-  response.flushHeaders();
-  response.write(`retry: ${options.retryMs ?? 1000}\n\n`);
-  const undo: Array<() => void> = [];
-  let queue = Promise.resolve();
-  const finishNow = () => {
-    if (stream.done) return;
-    stream.done = true;
-    clearInterval(heartbeat);
-    clearTimeout(lifetime);
-    for (const step of undo) step();
-    response.end();
-  };
-  const whenAuthorized = (write: () => void) => {
-    queue = queue.then(() => (stream.done ? false : options.authorized())).then((ok) => (stream.done ? undefined : ok ? write() : finishNow()));
-  };
-  const stream = {
-    done: false,
-    send: (event: string, data: unknown) => {
-      const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-      whenAuthorized(() => response.write(text));
-    },
-    finish: () => {
-      queue = queue.then(finishNow);
-    },
-    onFinish: (step: () => void) => {
-      if (stream.done) step();
-      else undo.push(step);
-    },
-  };
-  const heartbeat = setInterval(() => {
-    whenAuthorized(() => {
-      response.write(': keep-alive\n\n');
-      options.tick?.();
-    });
-  }, 15_000);
-  const lifetime = setTimeout(finishNow, STREAM_SECONDS * 1000);
-  request.on('close', finishNow);
-  return stream;
-}
-
 @ApiTags('jobs')
 @Controller()
 export class JobsController {
   constructor(
     private readonly jobs: JobsService,
     private readonly events: JobEvents,
+    private readonly streams: EventStreams,
     private readonly keys: KeysService,
     private readonly limits: RateLimits,
   ) {}
 
   /** One of the key's SSE_STREAMS_PER_KEY slots (429 when none is free), and the watch on its revocation. */
   private async streamOptions(auth: RequestAuth, response: Response) {
-    const release = await this.limits.takeStreamSlot(auth.key.id, STREAM_SECONDS);
+    const release = await this.limits.takeStreamSlot(auth.key.id, EVENT_STREAM_SECONDS);
     response.once('close', release);
     return { authorized: keyWatch(() => this.keys.stillUsable(auth.key.id)) };
   }
@@ -136,10 +83,23 @@ export class JobsController {
       'Follow a job as Server-Sent Events: `state` (the whole job) at once, then `progress` {progress} and `state` {state, error} as they change; the stream ends after a final state, after 5 minutes (EventSource reconnects, the key checked again) or when the key is revoked. Comments every 15 s keep proxies from closing it. At most SSE_STREAMS_PER_KEY streams per key (429).',
   })
   async follow(@Auth() auth: RequestAuth, @Param('id') id: string, @Req() request: Request, @Res() response: Response) {
+    // follow first, then read: a change between the two is held back and sent after the snapshot. Both happen before
+    // the stream opens, so a database or Redis outage is still answered with a problem (503), not a broken stream.
+    const options = await this.streamOptions(auth, response);
+    let held: JobEventPayload[] | undefined = [];
+    let relay: (event: JobEventPayload) => void = () => undefined;
+    const stop = await this.events.follow(id, (event) => (held ? held.push(event) : relay(event)));
+    let job: Awaited<ReturnType<JobsService['get']>>;
+    try {
+      job = await this.jobs.get(id);
+    } catch (error) {
+      stop();
+      throw error;
+    }
     // a comment keeps proxies from closing the stream; the job is read again too, so a lost event cannot leave
     // the stream open after the job ended (or was deleted)
-    const stream = openEventStream(request, response, {
-      ...(await this.streamOptions(auth, response)),
+    const stream = this.streams.start(request, response, {
+      ...options,
       tick: () =>
         void this.jobs
           .get(id)
@@ -157,25 +117,16 @@ export class JobsController {
           )
           .catch(() => stream.finish()),
     });
-    const { send } = stream;
-    const finish = stream.finish;
-    // set once following has begun; the stream may finish before that
-    const following: { stop?: () => void } = {};
-    stream.onFinish(() => following.stop?.());
-    // follow first, then read: a change between the two is held back and sent after the snapshot
+    const { send, finish } = stream;
+    stream.onFinish(stop);
     let lastState: string | undefined;
-    let held: JobEventPayload[] | undefined = [];
-    const relay = (event: JobEventPayload) => {
+    relay = (event: JobEventPayload) => {
       if (stream.done) return;
       if (event.state !== lastState) send('state', { id, state: event.state, progress: event.progress, error: event.error ?? null, at: event.at });
       else if (event.progress !== undefined) send('progress', { id, progress: event.progress, at: event.at });
       lastState = event.state;
       if (FINAL_JOB_STATES.includes(event.state as JobState)) finish();
     };
-    const stop = await this.events.follow(id, (event) => (held ? held.push(event) : relay(event)));
-    following.stop = stop;
-    if (stream.done) return stop();
-    const job = await this.jobs.get(id);
     send('state', job);
     lastState = job.state;
     if (FINAL_JOB_STATES.includes(job.state)) return finish();
@@ -197,12 +148,13 @@ export class JobsController {
       'Follow every job of a service as Server-Sent Events: `ready` once listening (list the jobs then, and nothing is missed), then `job` {id, state, progress, error, at} for each change. Comments every 15 s keep proxies from closing it; it ends after 5 minutes, and EventSource clients reconnect (the key is checked again), or when the key is revoked (checked before each event). At most SSE_STREAMS_PER_KEY streams per key (429).',
   })
   async followService(@Auth() auth: RequestAuth, @Param('id') serviceId: string, @Req() request: Request, @Res() response: Response) {
-    const stream = openEventStream(request, response, { ...(await this.streamOptions(auth, response)), retryMs: 1000 });
-    const stop = await this.events.followService(serviceId, (event) =>
-      stream.send('job', { id: event.jobId, state: event.state, progress: event.progress ?? null, error: event.error ?? null, at: event.at }),
-    );
-    if (stream.done) return stop();
+    // listening before the stream opens: Redis being down is answered with a problem (503), not a broken stream
+    const options = await this.streamOptions(auth, response);
+    let send: (event: JobEventPayload) => void = () => undefined;
+    const stop = await this.events.followService(serviceId, (event) => send(event));
+    const stream = this.streams.start(request, response, options);
     stream.onFinish(stop);
+    send = (event) => stream.send('job', { id: event.jobId, state: event.state, progress: event.progress ?? null, error: event.error ?? null, at: event.at });
     stream.send('ready', { serviceId });
   }
 

@@ -7,12 +7,13 @@ import { RedisModule } from '../redis/redis.module';
 import { StorageModule } from '../storage/storage.module';
 import { UsageModule } from '../usage/usage.module';
 import { JobsController } from './jobs.controller';
+import { EventStreams } from './event-streams';
 import { JobsService } from './jobs.service';
 
 /** Jobs on request: create, follow (SSE), cancel, retry, delete. */
 @Module({
   imports: [DeletionModule, KeysModule, PipelinesModule, QueuesModule, RedisModule, StorageModule, UsageModule],
   controllers: [JobsController],
-  providers: [JobsService],
+  providers: [JobsService, EventStreams],
 })
 export class JobsModule {}

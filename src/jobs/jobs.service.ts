@@ -28,6 +28,11 @@ export type JobView = Job & { mfileIds: string[] };
 /** A job in a list: its inputs' ids, and their names for keys that may read files. */
 export type ListedJob = JobView & { inputs?: Array<{ id: string; name: string }> };
 
+/** A task that replaces its inputs' bytes needs what replacing them by hand needs (PUT /mfiles/:id/content): mfile:write. */
+function requireContentWrite(auth: RequestAuth, on: string): void {
+  if (!auth.actions.has('mfile:write')) throw Problems.missingActions(['mfile:write'], on);
+}
+
 @Injectable()
 export class JobsService {
   private readonly logger = new Logger('jobs');
@@ -73,6 +78,8 @@ export class JobsService {
     const { definition } = await this.pipelines.profileOf(serviceId);
     if (!definition.manual?.steps.length)
       throw Problems.conflict("the service's profile has no manual pipeline: PUT /services/:id/profile with one", { errors: ['no manual pipeline'] });
+    const changing = definition.manual.steps.map((step) => step.task).filter((name) => isTaskName(name) && TASKS[name].changesContent);
+    if (changing.length) requireContentWrite(auth, `the inputs of the manual pipeline (its ${changing.join(', ')} step replaces content)`);
     const jobs = await this.unitOfWork.run(async (work) => {
       const outbox = this.pipelines.outboxFor(work);
       const made: Job[] = [];
@@ -81,6 +88,12 @@ export class JobsService {
         if (!mfile) throw Problems.notFound('mfile', id);
         made.push(...(await this.pipelines.instantiate(work.manager, 'manual', mfile, outbox)));
       }
+      // who asked: the worker checks that key's rights again before a step replaces content
+      await this.jobs.recordRequester(
+        made.map((job) => job.id),
+        auth.key.id,
+        work.manager,
+      );
       return made;
     });
     return { items: await Promise.all(jobs.map((job) => this.get(job.id))) };
@@ -95,6 +108,7 @@ export class JobsService {
     if (errors.length)
       throw Problems.badRequest(`bad options for ${task.name}: ${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`, { errors });
     const { mfileIds, serviceId, containerId } = await this.manualInputs(auth, dto.mfileIds);
+    if (task.changesContent) requireContentWrite(auth, `the inputs of ${task.name} (it replaces their content)`);
     const job = await this.unitOfWork.run(async ({ manager }) => {
       const service = await this.services.findById(serviceId, manager);
       if (!service) throw Problems.notFound('service', serviceId);
@@ -108,6 +122,7 @@ export class JobsService {
         queue,
         state: JobState.Queued,
         trigger: 'manual',
+        requestedByKeyId: auth.key.id,
       });
       await this.jobs.createManual(created, mfileIds, manager);
       await this.usage.record(manager, {

@@ -41,7 +41,10 @@ export async function ensureAdminKey(dataSource: DataSource, config: AppConfig, 
     if (config.adminKey) {
       const hash = hashKeySecret(config.adminKey);
       if (active.some((key) => key.secretHash === hash)) return;
-      for (const key of active) await keys.revokeTree(key.id, manager);
+      await keys.revokeTrees(
+        active.map((key) => key.id),
+        manager,
+      );
       await insert(config.adminKey, 'provider admin (ADMIN_KEY)');
       announce(active.length ? 'ADMIN_KEY changed: the previous admin key and its sub-keys are revoked' : 'admin key set from ADMIN_KEY');
       return;

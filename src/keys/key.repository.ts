@@ -14,6 +14,9 @@ const DESCENDANTS = `
     UNION SELECT k.id FROM key k JOIN tree t ON k.parent_id = t.id
   )`;
 
+/** How far up (or down) a chain of derived keys the recursive queries walk; chains are a handful deep in practice. */
+const MAX_DEPTH = 100;
+
 /** Serialises the provider admin key's bootstrap across concurrently starting processes. */
 const ADMIN_KEY_LOCK = 727275;
 
@@ -100,13 +103,64 @@ export class KeyRepository {
     return ancestors.length > 0;
   }
 
-  /** Revokes a key and, in the same statement, everything derived from it; returns the ids it revoked. */
-  async revokeTree(id: string, manager?: EntityManager): Promise<string[]> {
+  /**
+   * Locks a key and every key it was derived from FOR SHARE, root first, until the caller's transaction ends, and
+   * returns them as they are now (a revocation that committed while we waited is seen). A derive holds these locks
+   * while it inserts the child, so a concurrent revokeTree (which locks its root FOR UPDATE first) either runs
+   * before, and the derive sees the revocation, or after, and its tree includes the new child.
+   */
+  async lockChain(id: string, manager: EntityManager): Promise<Array<Pick<Key, 'id' | 'revokedAt' | 'expiresAt'>>> {
+    const rows: Array<{ id: string; revoked_at: Date | null; expires_at: Date | null }> = await manager.query(
+      `WITH RECURSIVE up AS (
+         SELECT id, parent_id, 0 AS depth FROM key WHERE id = $1
+         UNION ALL SELECT k.id, k.parent_id, up.depth + 1 FROM key k JOIN up ON k.id = up.parent_id WHERE up.depth < ${MAX_DEPTH}
+       )
+       SELECT k.id, k.revoked_at, k.expires_at FROM key k JOIN up ON up.id = k.id ORDER BY up.depth DESC FOR SHARE OF k`,
+      [id],
+    );
+    return rows.map((row) => ({ id: row.id, revokedAt: row.revoked_at, expiresAt: row.expires_at }));
+  }
+
+  /**
+   * The nearest key this one was derived from that is revoked or expired (null when every ancestor is usable): a
+   * key is only as alive as its whole chain. One index walk up `parent_id` (primary key lookups, depth-bounded).
+   */
+  async deadAncestor(id: string, manager?: EntityManager): Promise<{ id: string; revoked: boolean } | null> {
+    const rows: Array<{ id: string; revoked: boolean }> = await this.db(manager).query(
+      `WITH RECURSIVE up AS (
+         SELECT k.id, k.parent_id, k.revoked_at, k.expires_at, 1 AS depth FROM key k WHERE k.id = (SELECT parent_id FROM key WHERE id = $1)
+         UNION ALL SELECT k.id, k.parent_id, k.revoked_at, k.expires_at, up.depth + 1 FROM key k JOIN up ON k.id = up.parent_id WHERE up.depth < ${MAX_DEPTH}
+       )
+       SELECT id, revoked_at IS NOT NULL AS revoked FROM up WHERE revoked_at IS NOT NULL OR expires_at <= now() ORDER BY depth LIMIT 1`,
+      [id],
+    );
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Revokes these keys and, in the same statement, everything derived from them; returns the ids it revoked. The
+   * roots are locked FOR UPDATE first, in a statement of their own and ancestors first (the order a derive locks a
+   * chain in, so the two cannot deadlock): derives holding a root FOR SHARE finish before the trees are read, and the
+   * tree statement's snapshot includes the children they committed; later derives wait, then see the revocation.
+   */
+  async revokeTrees(ids: string[], manager: EntityManager): Promise<string[]> {
+    if (ids.length === 0) return [];
+    await manager.query(
+      `WITH RECURSIVE up AS (
+         SELECT id AS root, parent_id, 0 AS depth FROM key WHERE id = ANY($1::uuid[])
+         UNION ALL SELECT up.root, k.parent_id, up.depth + 1 FROM key k JOIN up ON k.id = up.parent_id WHERE up.depth < ${MAX_DEPTH}
+       ), roots AS (SELECT root, max(depth) AS depth FROM up GROUP BY root)
+       SELECT k.id FROM key k JOIN roots ON roots.root = k.id ORDER BY roots.depth, k.id FOR UPDATE OF k`,
+      [ids],
+    );
     const rows = returnedRows<{ id: string }>(
-      await this.db(manager).query(
-        `${DESCENDANTS}
+      await manager.query(
+        `WITH RECURSIVE tree AS (
+           SELECT id FROM key WHERE id = ANY($1::uuid[])
+           UNION SELECT k.id FROM key k JOIN tree t ON k.parent_id = t.id
+         )
          UPDATE key SET revoked_at = now() WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL RETURNING id`,
-        [id],
+        [ids],
       ),
     );
     return rows.map((row) => row.id);

@@ -65,7 +65,7 @@ export class KeysService {
     const hash = hashKeySecret(secret);
     const key = await this.keys.findBySecretHash(hash);
     if (!key || !sameHash(key.secretHash, hash)) throw Problems.unauthenticated('the presented key is not known');
-    return this.usable(key);
+    return this.usableChain(key);
   }
 
   /**
@@ -75,13 +75,25 @@ export class KeysService {
   async authenticateHeld(keyId: string, holder: { userId?: string; keyIds?: string[] }): Promise<AuthenticatedKey> {
     const key = await this.keys.findHeld(keyId, holder);
     if (!key) throw Problems.unauthenticated(`key ${keyId} is not held by this session: log in, or add the key with its secret`);
-    return this.usable(key);
+    return this.usableChain(key);
+  }
+
+  /** The key, if it and every key it was derived from are neither revoked nor expired. */
+  private async usableChain(key: Key): Promise<AuthenticatedKey> {
+    const authenticated = this.usable(key);
+    if (key.parentId) {
+      const dead = await this.keys.deadAncestor(key.id);
+      if (dead) throw Problems.unauthenticated(`the presented key was derived from key ${dead.id}, which has ${dead.revoked ? 'been revoked' : 'expired'}`);
+    }
+    return authenticated;
   }
 
   /** Whether a key authenticated earlier may still act (not revoked, not expired): long-lived answers (event streams) ask again. */
   async stillUsable(keyId: string): Promise<boolean> {
     const key = await this.keys.findById(keyId);
-    return key !== null && !key.revokedAt && !(key.expiresAt && key.expiresAt.getTime() <= Date.now());
+    if (key === null || key.revokedAt || (key.expiresAt && key.expiresAt.getTime() <= Date.now())) return false;
+    // a revoked or expired ancestor ends its descendants too (the same rule as authentication)
+    return !key.parentId || (await this.keys.deadAncestor(key.id)) === null;
   }
 
   private usable(key: Key): AuthenticatedKey {
@@ -160,9 +172,23 @@ export class KeysService {
     }
     // counted once the request is known to be valid: KEYS_CREATED_PER_MINUTE per key (and ten times that per tenant)
     await this.limits.keyDerived(parent.key.id, parent.key.serviceId ?? parent.key.containerId ?? 'provider');
-    return this.dataSource.transaction((manager) =>
-      this.issue(manager, { resource: target, roles, actions: [...wanted], parent: parent.key, expiresAt, label: request.label ?? null }),
-    );
+    return this.dataSource.transaction(async (manager) => {
+      // the parent's chain, locked until the child is committed: a revocation either came first (refused here) or
+      // waits for this transaction and then revokes the child with its tree (KeyRepository.revokeTrees)
+      for (const ancestor of await this.keys.lockChain(parent.key.id, manager)) {
+        if (ancestor.revokedAt)
+          throw Problems.unauthenticated(
+            ancestor.id === parent.key.id
+              ? 'the presented key has been revoked'
+              : `the presented key was derived from key ${ancestor.id}, which has been revoked`,
+          );
+        if (ancestor.expiresAt && ancestor.expiresAt.getTime() <= Date.now())
+          throw Problems.unauthenticated(
+            ancestor.id === parent.key.id ? 'the presented key has expired' : `the presented key was derived from key ${ancestor.id}, which has expired`,
+          );
+      }
+      return this.issue(manager, { resource: target, roles, actions: [...wanted], parent: parent.key, expiresAt, label: request.label ?? null });
+    });
   }
 
   /** Keys the presented key derived (at any depth) or minted when it created a resource. */
@@ -182,18 +208,19 @@ export class KeysService {
   /** Revokes a key and, in the same statement, everything derived from it. */
   async revoke(presenter: AuthenticatedKey, id: string): Promise<{ revoked: string[] }> {
     const key = await this.findManageable(presenter, id);
+    // a delegate never revokes its delegator: a key derived from this one (at any depth) may hold the same actions,
+    // but the key it came from is not its to take away
+    if (key.id !== presenter.key.id && (await this.keys.isDerivedFrom(presenter.key.id, key.id))) {
+      throw Problems.forbidden(`the presented key was derived from key ${key.id}: a key cannot revoke the keys it was derived from`, { reason: 'ancestor' });
+    }
     if (key.bootstrap) throw Problems.forbidden('the provider admin key is managed through ADMIN_KEY: set a new one and restart to rotate it');
-    return { revoked: await this.revokeTree(this.dataSource.manager, key.id) };
-  }
-
-  async revokeTree(manager: EntityManager, id: string): Promise<string[]> {
-    return this.keys.revokeTree(id, manager);
+    return { revoked: await this.dataSource.transaction((manager) => this.keys.revokeTrees([key.id], manager)) };
   }
 
   /** Revokes every key that points at one of these resources (they are being deleted), with their sub-keys. */
   async revokeForResources(manager: EntityManager, resourceIds: string[]): Promise<void> {
     if (resourceIds.length === 0) return;
-    for (const id of await this.keys.activeIdsForResources(resourceIds, manager)) await this.revokeTree(manager, id);
+    await this.keys.revokeTrees(await this.keys.activeIdsForResources(resourceIds, manager), manager);
   }
 
   /**

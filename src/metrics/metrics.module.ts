@@ -4,6 +4,6 @@ import { QueuesModule } from '../queues/queues.module';
 import { UsageModule } from '../usage/usage.module';
 import { MetricsController } from './metrics.controller';
 
-/** /metrics for Prometheus: process, HTTP and queue figures; per-tenant usage only for the admin key. */
+/** /metrics for Prometheus: process, HTTP and queue figures; per-tenant usage (bounded) only for a provider key with usage:read. */
 @Module({ imports: [QueuesModule, UsageModule, KeysModule], controllers: [MetricsController] })
 export class MetricsModule {}

@@ -176,6 +176,15 @@ export class MfileRepository {
     return rows.map((row) => MfileRepository.fromLeanRow(row));
   }
 
+  /** One page of a folder's files by name (keyset: the names after `afterName`), for listings too large to hold at once. */
+  async listLeanInFolderPage(folderId: string, afterName: string | null, limit: number, manager?: EntityManager): Promise<Mfile[]> {
+    const rows = (await this.db(manager).query(
+      `SELECT ${MfileRepository.LEAN_COLUMNS} FROM mfile WHERE folder_id = $1 AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3`,
+      [folderId, afterName, limit],
+    )) as LeanMfileRow[];
+    return rows.map((row) => MfileRepository.fromLeanRow(row));
+  }
+
   // --- used by the worker (task effects)
 
   /** The Mfile's current blob and size, its row locked for the rest of the transaction; undefined when it is gone. */

@@ -140,6 +140,19 @@ export class MfolderRepository {
     return rows.map((row) => MfolderRepository.fromRow(row));
   }
 
+  /** How many folders and files lie below these folders, at any depth (the folders themselves not counted). */
+  async countSubtrees(folderIds: string[], manager?: EntityManager): Promise<number> {
+    if (!folderIds.length) return 0;
+    const [row]: { count: string }[] = await this.db(manager).query(
+      `WITH RECURSIVE tree AS (
+         SELECT id, true AS top FROM mfolder WHERE id = ANY($1::uuid[])
+         UNION ALL SELECT f.id, false FROM mfolder f JOIN tree t ON f.parent_id = t.id
+       ) SELECT ((SELECT count(*) FROM tree WHERE NOT top) + (SELECT count(*) FROM mfile WHERE folder_id IN (SELECT id FROM tree)))::text AS count`,
+      [folderIds],
+    );
+    return Number(row.count);
+  }
+
   /** The root folder of every service of a container, with the service's name. */
   async listServiceRootsOfContainer(containerId: string, manager?: EntityManager): Promise<{ serviceId: string; serviceName: string; folder: Mfolder }[]> {
     const rows = (await this.db(manager).query(

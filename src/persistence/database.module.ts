@@ -9,7 +9,7 @@ import { UnitOfWork } from '../database/unit-of-work';
 /** The data source, every repository and the unit of work; global, as config is (docs/architecture.md). */
 @Global()
 @Module({
-  imports: [TypeOrmModule.forRootAsync({ inject: [APP_CONFIG], useFactory: (config: AppConfig) => dataSourceOptions(config.databaseUrl!) })],
+  imports: [TypeOrmModule.forRootAsync({ inject: [APP_CONFIG], useFactory: (config: AppConfig) => dataSourceOptions(config.databaseUrl!, config.database) })],
   providers: [...REPOSITORIES, RESOURCE_PLACES_PROVIDER, UnitOfWork, DatabaseHealth],
   exports: [...REPOSITORIES, RESOURCE_PLACES_PROVIDER.provide, UnitOfWork, DatabaseHealth],
 })

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { Problems } from '../common/problem';
 import { REDIS_CLIENT, RedisConnections } from '../redis/redis-connections';
 
 /** What changed about a job: its state, or its progress while running. */
@@ -26,6 +27,7 @@ export class JobEvents implements OnApplicationShutdown {
   private readonly channel: string;
   private subscriber?: Redis;
   private subscribing?: Promise<void>;
+  private readonly commandTimeoutMs: number;
   private readonly listeners = new Map<string, Set<Listener>>();
 
   constructor(
@@ -34,6 +36,7 @@ export class JobEvents implements OnApplicationShutdown {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.channel = `${config.queuePrefix}:job-events`;
+    this.commandTimeoutMs = config.redisCommandTimeoutMs;
   }
 
   publish(...events: Array<Omit<JobEvent, 'at'>>): void {
@@ -65,8 +68,14 @@ export class JobEvents implements OnApplicationShutdown {
     };
   }
 
-  private ensureSubscribed(): Promise<void> {
-    this.subscribing ??= (async () => {
+  /**
+   * The one subscription of this process, on a connection of its own: ioredis renews it by itself each time that
+   * connection comes back (a restarted Redis), so streams already open keep receiving events. A stream opened while
+   * Redis is down is refused with a 503 (within REDIS_COMMAND_TIMEOUT_MS), not held open without events; the next
+   * one tries again.
+   */
+  private async ensureSubscribed(): Promise<void> {
+    if (!this.subscriber) {
       const subscriber = this.connections.dedicated('job-events');
       this.subscriber = subscriber;
       subscriber.on('message', (_channel: string, message: string) => {
@@ -79,9 +88,17 @@ export class JobEvents implements OnApplicationShutdown {
         for (const listener of this.listeners.get(`job:${event.jobId}`) ?? []) listener(event);
         for (const listener of this.listeners.get(`service:${event.serviceId}`) ?? []) listener(event);
       });
-      await subscriber.subscribe(this.channel);
-    })();
-    return this.subscribing;
+      // queued until connected (the connection waits for Redis, as subscribers must); renewed after every reconnect
+      this.subscribing = subscriber.subscribe(this.channel).then(() => undefined);
+      this.subscribing.catch(() => undefined);
+    }
+    const subscriber = this.subscriber;
+    let timer: NodeJS.Timeout | undefined;
+    const unavailable = () => Problems.unavailable('Redis is unavailable right now: job events cannot be followed; retry later', { dependency: 'redis' });
+    await Promise.race([this.subscribing, new Promise((_, reject) => (timer = setTimeout(() => reject(unavailable()), this.commandTimeoutMs)))]).finally(() =>
+      clearTimeout(timer),
+    );
+    if (subscriber.status !== 'ready') throw unavailable();
   }
 
   async onApplicationShutdown(): Promise<void> {

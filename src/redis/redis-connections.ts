@@ -14,15 +14,27 @@ export function redisOptions(redisUrl: string): RedisOptions {
     username: url.username ? decodeURIComponent(url.username) : undefined,
     db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
     tls: url.protocol === 'rediss:' ? {} : undefined,
-    // Bull's subscriber and blocking connections require both; commands wait for a reconnect instead of failing
+    // Bull's subscriber and blocking connections require both: their commands wait for a reconnect instead of failing
+    // (a subscription is renewed by ioredis on reconnect). The shared command connection is bounded instead (below).
     maxRetriesPerRequest: null,
     enableReadyCheck: false,
   };
 }
 
 /**
+ * The shared command connection serves requests (sessions, logins, upload locks, job dispatch, health), which must
+ * answer a Redis outage with a 503 in bounded time rather than wait for Redis to return: a command fails after
+ * `commandTimeoutMs` (Redis hung), and a command queued while the connection is down fails at the next failed
+ * reconnection attempt (Redis stopped). The ready check waits until a restarted Redis has replayed its AOF, so
+ * 'ready' (the reconciler's signal) means commands work. Bull accepts both on its `client` connection.
+ */
+export function commandConnectionOptions(commandTimeoutMs: number): RedisOptions {
+  return { commandTimeout: commandTimeoutMs, maxRetriesPerRequest: 1, enableReadyCheck: true };
+}
+
+/**
  * Every Redis connection of a process, made from one configuration and closed together: one shared command
- * connection (REDIS_CLIENT, also Bull's `client` for every queue), one shared subscriber for Bull's events, and
+ * connection (REDIS_CLIENT, also Bull's `client` for every queue; bounded, see commandConnectionOptions), one shared subscriber for Bull's events, and
  * dedicated connections where a command blocks or a connection subscribes (Bull's `bclient` per consumed queue,
  * the job-event stream). A queue no longer lends its connection to unrelated work.
  */
@@ -32,8 +44,11 @@ export class RedisConnections {
   readonly client: Redis;
   private sharedSubscriber?: Redis;
 
-  constructor(private readonly options: RedisOptions) {
-    this.client = this.open('client');
+  constructor(
+    private readonly options: RedisOptions,
+    commandOptions: RedisOptions = {},
+  ) {
+    this.client = this.open('client', commandOptions);
   }
 
   /** Bull's event subscriber, shared by every queue of the process. */
@@ -66,8 +81,8 @@ export class RedisConnections {
     );
   }
 
-  private open(role: string): Redis {
-    const connection = new Redis({ ...this.options, connectionName: `mserve-${role}`, lazyConnect: false });
+  private open(role: string, extra: RedisOptions = {}): Redis {
+    const connection = new Redis({ ...this.options, ...extra, connectionName: `mserve-${role}`, lazyConnect: false });
     let reported = false;
     // an 'error' event with no listener would take the process down; ioredis reconnects by itself
     connection.on('error', (error: Error) => {

@@ -1,12 +1,16 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { REDIS_CLIENT, RedisConnections, redisOptions } from './redis-connections';
+import { commandConnectionOptions, REDIS_CLIENT, RedisConnections, redisOptions } from './redis-connections';
 import { RateLimits } from './rate-limits';
 
 /** The one Redis connection factory of a process; every Redis user imports this module and says so. */
 @Module({
   providers: [
-    { provide: RedisConnections, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new RedisConnections(redisOptions(config.redisUrl!)) },
+    {
+      provide: RedisConnections,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => new RedisConnections(redisOptions(config.redisUrl!), commandConnectionOptions(config.redisCommandTimeoutMs)),
+    },
     { provide: REDIS_CLIENT, inject: [RedisConnections], useFactory: (connections: RedisConnections) => connections.client },
     RateLimits,
   ],

@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { extname } from 'node:path';
 
-/** Extensions file-type cannot see (text formats have no magic number). */
+/**
+ * Extensions file-type cannot see: formats without a magic number (text, SVG, subtitles). Formats that have one
+ * (JPEG, PNG, GIF, WebP, TIFF, MP4/MOV, MKV/WebM, MP3, WAV, PDF, ZIP) are not here on purpose: their name alone proves
+ * nothing (a text file named `evil.jpg` must not be stored and served as image/jpeg), only their bytes do.
+ */
 const BY_EXTENSION: Record<string, string> = {
   '.txt': 'text/plain',
   '.text': 'text/plain',
@@ -20,41 +24,31 @@ const BY_EXTENSION: Record<string, string> = {
   '.yml': 'application/yaml',
   '.srt': 'application/x-subrip',
   '.vtt': 'text/vtt',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.png': 'image/png',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.tif': 'image/tiff',
-  '.tiff': 'image/tiff',
-  '.mp4': 'video/mp4',
-  '.mov': 'video/quicktime',
-  '.mkv': 'video/x-matroska',
-  '.webm': 'video/webm',
-  '.mp3': 'audio/mpeg',
-  '.wav': 'audio/wav',
-  '.pdf': 'application/pdf',
-  '.zip': 'application/zip',
 };
 
 /**
- * Mime detection in the order that works: magic numbers (file-type) first, then the extension, then a text
- * sniff (valid UTF-8 without control bytes is text/plain). Works on the first bytes captured while streaming.
+ * Mime detection in the order that works: magic numbers (file-type) first, then the extension (only of formats
+ * without a magic number: text, SVG, subtitles), then a text sniff (valid UTF-8 without control bytes is text/plain).
+ * Works on the first bytes captured while streaming.
  */
 @Injectable()
 export class MimeDetector {
   private fileType?: Promise<typeof import('file-type')>;
 
   async detect(head: Buffer, name: string): Promise<string> {
-    if (head.length > 0) {
-      this.fileType ??= import('file-type');
-      const detected = await (await this.fileType).fileTypeFromBuffer(head).catch(() => undefined);
-      if (detected) return detected.mime;
-    }
+    const detected = await this.magic(head);
+    if (detected) return detected.mime;
     const byExtension = BY_EXTENSION[extname(name).toLowerCase()];
     if (byExtension) return byExtension;
     if (head.length > 0 && looksLikeText(head)) return 'text/plain';
     return 'application/octet-stream';
+  }
+
+  /** What the magic number of these first bytes says (file-type's extension and mimetype), if it says anything. */
+  async magic(head: Buffer): Promise<{ ext: string; mime: string } | undefined> {
+    if (head.length === 0) return undefined;
+    this.fileType ??= import('file-type');
+    return (await this.fileType).fileTypeFromBuffer(head).catch(() => undefined);
   }
 }
 

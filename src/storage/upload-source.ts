@@ -2,7 +2,7 @@ import busboy from 'busboy';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { ProblemError, Problems } from '../common/problem';
-import { unsafeNameReason } from '../common/validation';
+import { normalizeName, unsafeNameReason } from '../common/validation';
 import { expectedDigests, ExpectedDigests, hasExpectations, verifyDigests } from './digest-headers';
 
 /** Bytes arriving from a client (an HTTP body), with its name and what it declared: what the content store receives. */
@@ -19,9 +19,10 @@ export interface UploadSource {
 
 function checkName(name: string | undefined, where: string): string {
   if (name === undefined || name === '') throw Problems.badRequest(`a file name is required (${where})`, { errors: [`name is required (${where})`] });
-  const reason = unsafeNameReason(name);
+  const normalized = normalizeName(name);
+  const reason = unsafeNameReason(normalized);
   if (reason) throw Problems.badRequest(`name ${reason}`, { errors: [`name ${reason}`] });
-  return name;
+  return normalized;
 }
 
 /**
@@ -59,7 +60,12 @@ export function openUpload(request: IncomingMessage, options: { maxBytes: number
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: request.headers, limits: { files: 1, fileSize: options.maxBytes + 1, fields: 20, fieldSize: 64 * 1024 } });
+      // filenames as browsers and fetch send them: raw UTF-8 (busboy's default, latin1, turned "é" into "Ã©")
+      parser = busboy({
+        headers: request.headers,
+        defParamCharset: 'utf8',
+        limits: { files: 1, fileSize: options.maxBytes + 1, fields: 20, fieldSize: 64 * 1024 },
+      });
     } catch (error) {
       reject(Problems.badRequest(`malformed multipart body: ${(error as Error).message}`));
       return;

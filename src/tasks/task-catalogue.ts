@@ -38,6 +38,11 @@ export const TRANSCODE_PRESETS = {
 } as const;
 export type TranscodePreset = keyof typeof TRANSCODE_PRESETS;
 
+/** Tasks that run a tool as a child process (ffmpeg, ffprobe) are stopped, the child killed, after this long. */
+interface TimeLimit {
+  timeoutSeconds: number;
+}
+
 /** What each task accepts and returns, so dispatch and handlers are checked by the compiler. */
 export interface TaskTypes {
   [TaskName.Md5]: { options: Record<string, never>; result: { md5: string; matchesRecorded: boolean } };
@@ -67,7 +72,7 @@ export interface TaskTypes {
   [TaskName.Thumbnail]: { options: ImageSizeOptions; result: { width: number; height: number; format: string; size: number } };
   [TaskName.Poster]: { options: ImageSizeOptions; result: { width: number; height: number; format: string; size: number } };
   [TaskName.VideoMetadata]: {
-    options: Record<string, never>;
+    options: TimeLimit;
     result: {
       duration: number | null;
       format: string | null;
@@ -76,9 +81,18 @@ export interface TaskTypes {
       audio: { codec: string; channels: number; sampleRate: number } | null;
     };
   };
-  [TaskName.VideoPoster]: { options: { at: number; width: number; height: number }; result: { at: number; width: number; height: number; size: number } };
-  [TaskName.VideoProxy]: { options: { height: number; crf: number }; result: { width: number; height: number; duration: number | null; size: number } };
-  [TaskName.Transcode]: { options: { preset: TranscodePreset }; result: { preset: string; mimetype: string; size: number; duration: number | null } };
+  [TaskName.VideoPoster]: {
+    options: { at: number; width: number; height: number } & TimeLimit;
+    result: { at: number; width: number; height: number; size: number };
+  };
+  [TaskName.VideoProxy]: {
+    options: { height: number; crf: number } & TimeLimit;
+    result: { width: number; height: number; duration: number | null; size: number };
+  };
+  [TaskName.Transcode]: {
+    options: { preset: TranscodePreset } & TimeLimit;
+    result: { preset: string; mimetype: string; size: number; duration: number | null };
+  };
 }
 
 export type OptionSpec =
@@ -97,6 +111,11 @@ export interface TaskDefinition {
   /** The files it produces, as job outputs. */
   outputs: Record<string, string>;
   results: Record<string, string>;
+  /**
+   * It replaces its input's bytes: whoever asks for it needs `mfile:write` on the inputs as well as `job:create`
+   * (checked at POST /jobs and again by the worker before the new bytes are kept).
+   */
+  changesContent?: true;
 }
 
 const imageOptions = (width: number, height: number, what: string): Record<string, OptionSpec> => ({
@@ -113,6 +132,17 @@ const imageOptions = (width: number, height: number, what: string): Record<strin
 });
 
 const NO_OPTIONS: Record<string, OptionSpec> = {};
+/** The longest time limit a job may ask for: one day. */
+export const MAX_TIMEOUT_SECONDS = 86_400;
+const timeLimit = (seconds: number): Record<string, OptionSpec> => ({
+  timeoutSeconds: {
+    type: 'integer',
+    description: 'the job fails, its ffmpeg/ffprobe killed, when it has run this long',
+    default: seconds,
+    minimum: 1,
+    maximum: MAX_TIMEOUT_SECONDS,
+  },
+});
 const IMAGES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif', 'image/heic', 'image/heif', 'image/svg+xml'];
 const VIDEOS = ['video/*'];
 
@@ -164,6 +194,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     name: TaskName.Retrieve,
     description: 'Restores the content from the backup store (verified before use), replacing the stored bytes',
     defaultQueue: QueueName.Normal,
+    changesContent: true,
     inputs: ['*/*'],
     options: NO_OPTIONS,
     outputs: {},
@@ -171,6 +202,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
   },
   [TaskName.FetchUrl]: {
     name: TaskName.FetchUrl,
+    changesContent: true,
     description:
       'Pulls the content of the Mfile from a URL (http or https), conditionally (ETag, Last-Modified): new bytes replace the content like an upload, unchanged ones cost nothing. Run it periodically to keep a file in step with its source',
     defaultQueue: QueueName.Normal,
@@ -249,7 +281,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     description: 'Duration, container, bit rate and the first video and audio streams (ffprobe); stored in the Mfile metadata as `video`',
     defaultQueue: QueueName.Normal,
     inputs: [...VIDEOS, 'audio/*'],
-    options: NO_OPTIONS,
+    options: timeLimit(300),
     outputs: {},
     results: {
       duration: 'seconds',
@@ -268,6 +300,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
       at: { type: 'number', description: 'where to take the frame, in percent of the duration', default: 10, minimum: 0, maximum: 100 },
       width: { type: 'integer', description: 'largest width in pixels', default: 420, minimum: 16, maximum: 4096 },
       height: { type: 'integer', description: 'largest height in pixels', default: 256, minimum: 16, maximum: 4096 },
+      ...timeLimit(300),
     },
     outputs: { poster: 'image/jpeg' },
     results: { at: 'seconds into the video', width: 'pixels', height: 'pixels', size: 'bytes' },
@@ -280,6 +313,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     options: {
       height: { type: 'integer', description: 'frame height (never upscaled)', default: 480, minimum: 120, maximum: 2160 },
       crf: { type: 'integer', description: 'x264 constant rate factor (lower is better and larger)', default: 26, minimum: 14, maximum: 40 },
+      ...timeLimit(21_600),
     },
     outputs: { proxy: 'video/mp4' },
     results: { width: 'pixels', height: 'pixels', duration: 'seconds', size: 'bytes' },
@@ -289,11 +323,25 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     description: `Converts a video or audio file with a named preset (${Object.keys(TRANSCODE_PRESETS).join(', ')}), progress reported`,
     defaultQueue: QueueName.Normal,
     inputs: [...VIDEOS, 'audio/*'],
-    options: { preset: { type: 'string', description: 'the preset', default: 'h264-720p', enum: Object.keys(TRANSCODE_PRESETS) } },
+    options: {
+      preset: { type: 'string', description: 'the preset', default: 'h264-720p', enum: Object.keys(TRANSCODE_PRESETS) },
+      ...timeLimit(21_600),
+    },
     outputs: { transcode: 'the converted file' },
     results: { preset: 'the preset used', mimetype: 'of the output', size: 'bytes', duration: 'seconds' },
   },
 };
+
+/**
+ * The time limit of a job in seconds: its `timeoutSeconds` option, else the task's default (a job queued before the
+ * option existed); undefined for tasks without one (they run in process and end by themselves).
+ */
+export function timeLimitOf(task: TaskName, options: unknown): number | undefined {
+  const spec = TASKS[task].options.timeoutSeconds;
+  if (!spec || spec.type !== 'integer') return undefined;
+  const given = (options as { timeoutSeconds?: unknown } | null)?.timeoutSeconds;
+  return typeof given === 'number' && Number.isInteger(given) && given >= spec.minimum && given <= spec.maximum ? given : spec.default;
+}
 
 export function isTaskName(name: string): name is TaskName {
   return Object.prototype.hasOwnProperty.call(TASKS, name);

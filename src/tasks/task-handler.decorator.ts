@@ -12,6 +12,21 @@ export interface TaskContext<N extends TaskName> {
   options: TaskTypes[N]['options'];
   /** 0..100; throttled and stored on the job. */
   reportProgress(percent: number): Promise<void>;
+  /**
+   * Aborted when the job must stop: cancelled, over its time limit, or the worker shutting down (the reason is a
+   * TaskStopped). A handler that runs a child process kills it and settles only once the process has ended.
+   */
+  signal: AbortSignal;
+}
+
+/** Why a running job was stopped from outside its handler. */
+export class TaskStopped extends Error {
+  constructor(
+    readonly why: 'cancelled' | 'timeout' | 'shutdown',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** A file a task made: stored as a job output (and linked from the Mfile's metadata under `renditions[role]`). */

@@ -1,22 +1,86 @@
-import { Injectable } from '@nestjs/common';
-import ffmpeg, { FfprobeData } from 'fluent-ffmpeg';
+import { Inject, Injectable } from '@nestjs/common';
 import { unlink } from 'node:fs/promises';
 import { parse } from 'node:path';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { JsonObject } from '../database/columns';
 import { Mfile } from '../mfiles/mfile.entity';
 import { ContentStore } from '../storage/content-store';
+import { MimeDetector } from '../storage/mime-detector';
+import { runTool } from './child-tool';
 import { TaskName, TaskTypes, TRANSCODE_PRESETS } from './task-catalogue';
 import { TaskContext, TaskFailure, TaskHandler, TaskOutcome } from './task-handler.decorator';
 import { toolMessage } from './tool-message';
 
 type Probe = TaskTypes[TaskName.VideoMetadata]['result'];
+type Context = Pick<TaskContext<TaskName>, 'signal' | 'reportProgress'>;
 
-/** Inputs may use the file protocol only: no http, tcp, rtmp... from inside an uploaded playlist. */
+/** Inputs may use the file protocol only: no http, tcp, rtmp... */
 const LOCAL_ONLY = ['-protocol_whitelist', 'file'];
 
-/** Why ffmpeg or ffprobe failed on the input, in the tool's words without the server's paths (toolMessage). */
-function reason(error: unknown, output: string | undefined, paths: ReadonlyArray<readonly [string, string]>): string {
-  return toolMessage(output ?? '', paths) || toolMessage((error as Error)?.message ?? String(error), paths);
+/**
+ * The demuxer ffmpeg and ffprobe are made to use, by the container the input's magic number shows (file-type's
+ * extension). Left to themselves they pick one by probing and by the name, and an HLS playlist or a concat list
+ * uploaded as `x.mp4` makes them open any local file by its absolute path: playlists and lists (hls, concat, ffconcat,
+ * m3u, sdp, image sequences) are in no row here, so they are refused, and the demuxer is also the only one allowed
+ * (`-format_whitelist`), nested opens included.
+ */
+const DEMUXERS: Record<string, string> = {
+  mp4: 'mov',
+  mov: 'mov',
+  m4a: 'mov',
+  m4v: 'mov',
+  m4b: 'mov',
+  '3gp': 'mov',
+  '3g2': 'mov',
+  f4v: 'mov',
+  f4a: 'mov',
+  mkv: 'matroska',
+  mka: 'matroska',
+  webm: 'matroska',
+  avi: 'avi',
+  mts: 'mpegts',
+  mpg: 'mpeg',
+  flv: 'flv',
+  ogv: 'ogg',
+  ogg: 'ogg',
+  oga: 'ogg',
+  opus: 'ogg',
+  spx: 'ogg',
+  mp3: 'mp3',
+  mp2: 'mp3',
+  wav: 'wav',
+  flac: 'flac',
+  aac: 'aac',
+  asf: 'asf',
+  aif: 'aiff',
+  mxf: 'mxf',
+  amr: 'amr',
+  ac3: 'ac3',
+};
+
+/** What ffmpeg's decoders say when a frame is over `-max_pixels`. */
+const OVER_PIXEL_CAP = /exceeds specified max pixel count/;
+
+/** The input's demuxer and the options that pin ffmpeg/ffprobe to it and to the one stored file. */
+interface Source {
+  path: string;
+  args: string[];
+}
+
+/** What `ffprobe -print_format json -show_format -show_streams` prints, the fields we read. */
+interface ProbeJson {
+  format?: { format_name?: string; duration?: string; bit_rate?: string };
+  streams?: Array<{
+    codec_type?: string;
+    codec_name?: string;
+    width?: number;
+    height?: number;
+    avg_frame_rate?: string;
+    r_frame_rate?: string;
+    channels?: number;
+    sample_rate?: string;
+    disposition?: { attached_pic?: number };
+  }>;
 }
 
 function rate(value: string | undefined): number | null {
@@ -27,93 +91,131 @@ function rate(value: string | undefined): number | null {
 }
 
 /**
- * Video and audio tasks through fluent-ffmpeg: ffprobe and ffmpeg run as child processes, so the worker's event loop
- * never blocks and a crashing ffmpeg fails a job, not the worker. Outputs are written to the store's temp folder and
- * committed like uploads (hashed, fsynced, renamed).
+ * Video and audio tasks: ffprobe and ffmpeg run as child processes (never through a shell), so the worker's event loop
+ * never blocks and a crashing ffmpeg fails a job, not the worker. The job's signal stops them: cancelled, over its
+ * time limit or at shutdown the child is SIGKILLed, and the handler settles only once it has ended. Outputs are
+ * written to the store's temp folder and committed like uploads (hashed, fsynced, renamed).
  */
 @Injectable()
 export class VideoHandlers {
-  constructor(private readonly store: ContentStore) {}
+  constructor(
+    private readonly store: ContentStore,
+    private readonly mime: MimeDetector,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
-  /** An ffmpeg command on the stored file that may open local files only (a playlist inside an upload cannot make it fetch URLs). */
-  private command(input: Mfile): ffmpeg.FfmpegCommand {
-    return ffmpeg(this.store.pathOf(input.blobKey)).inputOptions(LOCAL_ONLY);
+  /**
+   * The stored file as ffmpeg and ffprobe must read it: with the demuxer of the container its bytes show (never one
+   * they guess), that demuxer the only one allowed, local files only, and for MOV/MP4 no external data references.
+   */
+  private async source(input: Mfile): Promise<Source> {
+    const chunks: Buffer[] = [];
+    if (input.size > 0)
+      for await (const chunk of this.store.read(input.blobKey, { start: 0, end: Math.min(input.size, 4100) - 1 })) chunks.push(chunk as Buffer);
+    const detected = await this.mime.magic(Buffer.concat(chunks));
+    const demuxer = detected && DEMUXERS[detected.ext];
+    if (!demuxer)
+      throw new TaskFailure(
+        `"${input.name}" is not in a media container MServe reads (${detected ? `its bytes are ${detected.mime}` : 'its bytes show no known container'}; playlists and lists are never read)`,
+      );
+    const path = this.store.pathOf(input.blobKey);
+    // the decoder refuses any frame over the pixel cap too, whatever the container said (-max_pixels)
+    const pinned = ['-format_whitelist', demuxer, '-f', demuxer, ...(demuxer === 'mov' ? ['-enable_drefs', '0'] : [])];
+    return { path, args: [...LOCAL_ONLY, ...pinned, '-max_pixels', String(this.config.videoMaxPixels), '-i', path] };
   }
 
-  private probe(input: Mfile): Promise<Probe> {
-    return new Promise((resolve, reject) => {
-      ffmpeg.ffprobe(this.store.pathOf(input.blobKey), LOCAL_ONLY, (error: Error | null, data: FfprobeData) => {
-        if (error)
-          return reject(
-            new TaskFailure(
-              `"${input.name}" is not a media file ffprobe can read: ${reason(error, error.message, [[this.store.pathOf(input.blobKey), 'the file']])}`,
-            ),
-          );
-        const video = data.streams.find((stream) => stream.codec_type === 'video' && stream.disposition?.attached_pic !== 1);
-        const audio = data.streams.find((stream) => stream.codec_type === 'audio');
-        const duration = Number(data.format.duration);
-        resolve({
-          duration: Number.isFinite(duration) ? duration : null,
-          format: data.format.format_name ?? null,
-          bitRate: Number.isFinite(Number(data.format.bit_rate)) ? Number(data.format.bit_rate) : null,
-          video: video
-            ? {
-                codec: video.codec_name ?? 'unknown',
-                width: video.width ?? 0,
-                height: video.height ?? 0,
-                fps: rate(video.avg_frame_rate) ?? rate(video.r_frame_rate),
-              }
-            : null,
-          audio: audio ? { codec: audio.codec_name ?? 'unknown', channels: audio.channels ?? 0, sampleRate: Number(audio.sample_rate ?? 0) } : null,
-        });
-      });
-    });
+  private async probe(input: Mfile, context: Context, source: Source): Promise<Probe> {
+    const { path } = source;
+    const run = await runTool(
+      'ffprobe',
+      ['-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', ...source.args],
+      context.signal,
+    );
+    if (run.signal) throw new Error(`ffprobe was stopped (ffprobe was killed with signal ${run.signal}): will retry`);
+    if (run.code !== 0 && OVER_PIXEL_CAP.test(run.stderr)) throw this.tooManyPixels(input);
+    let data: ProbeJson | undefined;
+    try {
+      data = run.code === 0 ? (JSON.parse(run.stdout) as ProbeJson) : undefined;
+    } catch {
+      data = undefined;
+    }
+    if (!data?.format)
+      throw new TaskFailure(
+        `"${input.name}" is not a media file ffprobe can read: ${toolMessage(run.stderr, [[path, 'the file']]) || `ffprobe exited with code ${run.code}`}`,
+      );
+    const streams = data.streams ?? [];
+    const video = streams.find((stream) => stream.codec_type === 'video' && stream.disposition?.attached_pic !== 1);
+    const audio = streams.find((stream) => stream.codec_type === 'audio');
+    const duration = Number(data.format.duration);
+    return {
+      duration: Number.isFinite(duration) ? duration : null,
+      format: data.format.format_name ?? null,
+      bitRate: Number.isFinite(Number(data.format.bit_rate)) ? Number(data.format.bit_rate) : null,
+      video: video
+        ? {
+            codec: video.codec_name ?? 'unknown',
+            width: video.width ?? 0,
+            height: video.height ?? 0,
+            fps: rate(video.avg_frame_rate) ?? rate(video.r_frame_rate),
+          }
+        : null,
+      audio: audio ? { codec: audio.codec_name ?? 'unknown', channels: audio.channels ?? 0, sampleRate: Number(audio.sample_rate ?? 0) } : null,
+    };
   }
 
-  private async requireVideo(input: Mfile): Promise<Probe & { video: NonNullable<Probe['video']> }> {
-    const probe = await this.probe(input);
+  private async requireVideo(input: Mfile, context: Context, source: Source): Promise<Probe & { video: NonNullable<Probe['video']> }> {
+    const probe = await this.probe(input, context, source);
     if (!probe.video || !probe.video.width) throw new TaskFailure(`"${input.name}" has no video stream`);
+    this.checkPixels(input, probe.video);
     return probe as Probe & { video: NonNullable<Probe['video']> };
   }
 
+  /** Frames over VIDEO_MAX_PIXELS are refused before ffmpeg decodes one (decompression bombs, as IMAGE_MAX_PIXELS for images). */
+  private checkPixels(input: Mfile, video: { width: number; height: number }): void {
+    if (video.width * video.height > this.config.videoMaxPixels) throw this.tooManyPixels(input, video);
+  }
+
+  private tooManyPixels(input: Mfile, video?: { width: number; height: number }): TaskFailure {
+    return new TaskFailure(
+      `"${input.name}" has ${video ? `${video.width}×${video.height} frames, ` : 'frames of '}more pixels than the ${this.config.videoMaxPixels} allowed (VIDEO_MAX_PIXELS): not decoded`,
+    );
+  }
+
   /**
-   * Runs one ffmpeg command into a temp file and commits it. A signal (the process killed) is worth a retry; any
-   * other failure is the input's and permanent.
+   * Runs ffmpeg on the input into a temp file and commits it. ffmpeg killed by someone else (a signal we did not send)
+   * is worth a retry; any other failure is the input's and permanent; stopped by the job's signal, it rejects with the
+   * signal's reason once ffmpeg has ended.
    */
   private async render(
     input: Mfile,
-    command: ffmpeg.FfmpegCommand,
+    source: Source,
+    outputArgs: string[],
     extension: string,
-    context: { reportProgress(percent: number): Promise<void> },
+    context: Context,
     duration: number | null,
+    seekArgs: string[] = [],
   ) {
     const temp = `${this.store.newTempPath()}.${extension}`;
     try {
-      await new Promise<void>((resolve, reject) => {
-        command
-          .on('progress', (progress: { percent?: number; timemark?: string }) => {
-            let percent = progress.percent;
-            if ((percent === undefined || !Number.isFinite(percent)) && duration && progress.timemark) {
-              const [h, m, s] = progress.timemark.split(':').map(Number);
-              percent = ((h * 3600 + m * 60 + s) / duration) * 100;
-            }
-            if (percent !== undefined && Number.isFinite(percent)) void context.reportProgress(Math.min(99, percent)).catch(() => undefined);
-          })
-          .on('error', (error: Error, _stdout: string | null, stderr: string | null) => {
-            if (/killed with signal|SIGKILL|SIGTERM/i.test(error.message)) reject(new Error(`ffmpeg was stopped (${error.message}): will retry`));
-            else
-              reject(
-                new TaskFailure(
-                  `ffmpeg failed: ${reason(error, stderr ?? undefined, [
-                    [this.store.pathOf(input.blobKey), 'the file'],
-                    [temp, 'the output'],
-                  ])}`,
-                ),
-              );
-          })
-          .on('end', () => resolve())
-          .save(temp);
-      });
+      const progress = (line: string) => {
+        const match = /^out_time_us=(\d+)$/.exec(line);
+        if (!match || !duration) return;
+        const percent = (Number(match[1]) / 1e6 / duration) * 100;
+        if (Number.isFinite(percent)) void context.reportProgress(Math.min(99, percent)).catch(() => undefined);
+      };
+      const args = ['-nostdin', '-hide_banner', '-v', 'error', '-nostats', '-progress', 'pipe:1', ...seekArgs, ...source.args, ...outputArgs, '-y', temp];
+      const run = await runTool('ffmpeg', args, context.signal, progress);
+      if (run.signal) throw new Error(`ffmpeg was stopped (ffmpeg was killed with signal ${run.signal}): will retry`);
+      if (run.code !== 0 && OVER_PIXEL_CAP.test(run.stderr)) throw this.tooManyPixels(input);
+      if (run.code !== 0)
+        throw new TaskFailure(
+          `ffmpeg failed: ${
+            toolMessage(run.stderr, [
+              [this.store.pathOf(input.blobKey), 'the file'],
+              [temp, 'the output'],
+            ]) || `ffmpeg exited with code ${run.code}`
+          }`,
+        );
       return await this.store.commitFile(temp);
     } catch (error) {
       await unlink(temp).catch(() => undefined);
@@ -124,7 +226,7 @@ export class VideoHandlers {
   @TaskHandler(TaskName.VideoMetadata)
   async metadata(context: TaskContext<TaskName.VideoMetadata>): Promise<TaskOutcome<TaskName.VideoMetadata>> {
     const [input] = context.inputs;
-    const probe = await this.probe(input);
+    const probe = await this.probe(input, context, await this.source(input));
     if (!probe.video && !probe.audio) throw new TaskFailure(`"${input.name}" has neither a video nor an audio stream`);
     return { status: 'succeeded', result: probe, mfilePatch: { metadata: { video: probe as unknown as JsonObject } } };
   }
@@ -132,16 +234,16 @@ export class VideoHandlers {
   @TaskHandler(TaskName.VideoPoster)
   async poster(context: TaskContext<TaskName.VideoPoster>): Promise<TaskOutcome<TaskName.VideoPoster>> {
     const [input] = context.inputs;
-    const probe = await this.requireVideo(input);
+    const source = await this.source(input);
+    const probe = await this.requireVideo(input, context, source);
     const { width, height } = context.options;
     // a frame a little before the end at most, so a short clip still has one
     const at = probe.duration ? Math.max(0, Math.min(probe.duration * (context.options.at / 100), probe.duration - 0.1)) : 0;
-    const command = this.command(input)
-      .seekInput(at)
-      .frames(1)
-      .videoFilters(`scale='min(${width},iw)':'min(${height},ih)':force_original_aspect_ratio=decrease`)
-      .outputOptions(['-q:v', '3', '-f', 'image2', '-c:v', 'mjpeg']);
-    const blob = await this.render(input, command, 'jpg', context, null);
+    const output = [
+      ...['-frames:v', '1', '-filter:v', `scale='min(${width},iw)':'min(${height},ih)':force_original_aspect_ratio=decrease`],
+      ...['-q:v', '3', '-f', 'image2', '-c:v', 'mjpeg'],
+    ];
+    const blob = await this.render(input, source, output, 'jpg', context, null, ['-ss', String(at)]);
     const fitted = fit(probe.video.width, probe.video.height, width, height);
     return {
       status: 'succeeded',
@@ -153,17 +255,16 @@ export class VideoHandlers {
   @TaskHandler(TaskName.VideoProxy)
   async proxy(context: TaskContext<TaskName.VideoProxy>): Promise<TaskOutcome<TaskName.VideoProxy>> {
     const [input] = context.inputs;
-    const probe = await this.requireVideo(input);
+    const source = await this.source(input);
+    const probe = await this.requireVideo(input, context, source);
     const height = Math.min(context.options.height, probe.video.height) & ~1;
     const width = Math.round((probe.video.width * height) / probe.video.height / 2) * 2;
-    const command = this.command(input)
-      .videoCodec('libx264')
-      .videoFilters(`scale=${width}:${height}`)
-      .outputOptions(['-preset', 'veryfast', '-crf', String(context.options.crf), '-pix_fmt', 'yuv420p', '-movflags', '+faststart'])
-      .audioCodec('aac')
-      .audioBitrate('128k')
-      .format('mp4');
-    const blob = await this.render(input, command, 'mp4', context, probe.duration);
+    const output = [
+      ...['-c:v', 'libx264', '-filter:v', `scale=${width}:${height}`],
+      ...['-preset', 'veryfast', '-crf', String(context.options.crf), '-pix_fmt', 'yuv420p', '-movflags', '+faststart'],
+      ...['-c:a', 'aac', '-b:a', '128k', '-f', 'mp4'],
+    ];
+    const blob = await this.render(input, source, output, 'mp4', context, probe.duration);
     return {
       status: 'succeeded',
       result: { width, height, duration: probe.duration, size: blob.size },
@@ -175,27 +276,25 @@ export class VideoHandlers {
   async transcode(context: TaskContext<TaskName.Transcode>): Promise<TaskOutcome<TaskName.Transcode>> {
     const [input] = context.inputs;
     const preset = TRANSCODE_PRESETS[context.options.preset];
-    const probe = await this.probe(input);
-    const command = this.command(input);
+    const source = await this.source(input);
+    const probe = await this.probe(input, context, source);
+    const output: string[] = [];
     if (preset.video) {
       if (!probe.video) throw new TaskFailure(`preset ${context.options.preset} makes a video, but "${input.name}" has no video stream`);
+      this.checkPixels(input, probe.video);
       const height = Math.min(preset.video.height, probe.video.height) & ~1;
-      command
-        .videoCodec(preset.video.codec)
-        .videoFilters(`scale=-2:${height}`)
-        .outputOptions(['-crf', String(preset.video.crf), '-pix_fmt', 'yuv420p']);
-      if (preset.video.codec === 'libx264') command.outputOptions(['-preset', 'veryfast']);
-      if (preset.video.codec === 'libvpx-vp9') command.outputOptions(['-b:v', '0', '-deadline', 'realtime', '-cpu-used', '8']);
+      output.push('-c:v', preset.video.codec, '-filter:v', `scale=-2:${height}`, '-crf', String(preset.video.crf), '-pix_fmt', 'yuv420p');
+      if (preset.video.codec === 'libx264') output.push('-preset', 'veryfast');
+      if (preset.video.codec === 'libvpx-vp9') output.push('-b:v', '0', '-deadline', 'realtime', '-cpu-used', '8');
     } else {
       if (!probe.audio) throw new TaskFailure(`preset ${context.options.preset} makes audio, but "${input.name}" has no audio stream`);
-      command.noVideo();
+      output.push('-vn');
     }
-    if (probe.audio) command.audioCodec(preset.audio.codec).audioBitrate(preset.audio.bitrate);
-    else command.noAudio();
-    const format = preset.container === 'm4a' ? 'ipod' : preset.container;
-    command.format(format);
-    if (preset.container === 'mp4' || preset.container === 'm4a') command.outputOptions(['-movflags', '+faststart']);
-    const blob = await this.render(input, command, preset.container, context, probe.duration);
+    if (probe.audio) output.push('-c:a', preset.audio.codec, '-b:a', preset.audio.bitrate);
+    else output.push('-an');
+    output.push('-f', preset.container === 'm4a' ? 'ipod' : preset.container);
+    if (preset.container === 'mp4' || preset.container === 'm4a') output.push('-movflags', '+faststart');
+    const blob = await this.render(input, source, output, preset.container, context, probe.duration);
     return {
       status: 'succeeded',
       result: { preset: context.options.preset, mimetype: preset.mimetype, size: blob.size, duration: probe.duration },

@@ -3,6 +3,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { presentMfile } from '../mfiles/mfile.presenter';
 import { ContentStore } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
+import { isOutboundAddressRefused } from '../webhooks/address-policy';
 import { outboundRequest, OutboundResponse } from '../webhooks/outbound';
 import { WebhooksService } from '../webhooks/webhooks.service';
 import { TaskName } from './task-catalogue';
@@ -37,7 +38,7 @@ export class WebHandlers {
         response = await outboundRequest(current, { method: 'GET', headers, timeoutMs: 60_000, allowPrivate: this.config.outboundAllowPrivate });
       } catch (error) {
         // a refused address is permanent; anything else (connection refused, reset, timeout) is worth a retry
-        if ((error as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL' || /not a URL|only http|credentials|address/.test((error as Error).message))
+        if (isOutboundAddressRefused(error) || /not a URL|only http|credentials/.test((error as Error).message))
           throw new TaskFailure((error as Error).message);
         throw error;
       }
@@ -109,7 +110,7 @@ export class WebHandlers {
       result = await this.webhooks.call(input.serviceId, context.options.webhookId, payload, context.jobId);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if ((code && code !== 'EADDRNOTAVAIL') || (error as Error).name === 'TimeoutError')
+      if (!isOutboundAddressRefused(error) && (code || (error as Error).name === 'TimeoutError'))
         throw new Error(`calling the webhook failed: ${(error as Error).message}: will retry`, { cause: error });
       throw new TaskFailure((error as Error).message);
     }

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { isUniqueViolation } from '../common/database-errors';
 import { ProblemError, Problems } from '../common/problem';
-import { unsafeNameReason } from '../common/validation';
+import { normalizeName, unsafeNameReason } from '../common/validation';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { UnitOfWork } from '../database/unit-of-work';
 import { uuidv7 } from '../database/uuid';
@@ -95,7 +95,9 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Creates an upload after checking name, size and quota (declared length reserved against the quota). */
-  async create(auth: RequestAuth, input: CreateUpload): Promise<UploadSession> {
+  async create(auth: RequestAuth, given: CreateUpload): Promise<UploadSession> {
+    // names are kept in NFC (tus metadata and Content-Range names alike): "é" and "e" + U+0301 are one name
+    const input = typeof given.name === 'string' ? { ...given, name: normalizeName(given.name) } : given;
     const reason = unsafeNameReason(input.name);
     if (reason) throw Problems.badRequest(`name ${reason}`, { errors: [`name ${reason}`] });
     if (!Number.isSafeInteger(input.length) || input.length < 0) throw Problems.badRequest('the upload length must be a non-negative integer');

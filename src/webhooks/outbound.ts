@@ -2,7 +2,8 @@ import { lookup as dnsLookup, LookupAddress, LookupOptions } from 'node:dns';
 import http, { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { assertOutboundUrl, privateAddress } from './signing';
+import { hostAddresses, OutboundAddressRefused, refusedAddress } from './address-policy';
+import { assertOutboundUrl } from './signing';
 
 export interface OutboundResponse {
   status: number;
@@ -14,20 +15,23 @@ export interface OutboundResponse {
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
 /**
- * A DNS lookup that refuses private, loopback and link-local answers: the address checked is the address connected
+ * A DNS lookup that refuses every answer but a global unicast address that is not this host's own: the address checked is the address connected
  * to, so a name that resolves to a public address for the check and to an internal one for the request (DNS
  * rebinding) gets nowhere.
  */
 function guardedLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
   dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
     if (error) return callback(error, []);
-    const refused = addresses.find((entry) => privateAddress(entry.address));
-    if (refused) {
-      const denied: NodeJS.ErrnoException = new Error(
-        `${hostname} resolves to ${refused.address}, a private, loopback or link-local address (set OUTBOUND_ALLOW_PRIVATE=true to allow it)`,
-      );
-      denied.code = 'EADDRNOTAVAIL';
-      return callback(denied, []);
+    const own = hostAddresses();
+    for (const entry of addresses) {
+      const why = refusedAddress(entry.address, own);
+      if (why)
+        return callback(
+          new OutboundAddressRefused(
+            `${hostname} resolves to ${entry.address}, which is not a public address: ${why} (set OUTBOUND_ALLOW_PRIVATE=true to allow it)`,
+          ),
+          [],
+        );
     }
     if (options.all) return callback(null, addresses);
     callback(null, addresses[0].address, addresses[0].family);

@@ -6,9 +6,10 @@ import { jobsProcessed } from '../metrics/metrics';
 import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { ContentStore } from '../storage/content-store';
+import { serverFree } from '../tasks/tool-message';
 import { UsageRepository } from '../usage/usage.repository';
 import { Metric, UsageFact, UsageService } from '../usage/usage.service';
-import { Outcome, QuotaRefusal, RunningJob, TaskEffects } from './task-effects';
+import { EffectRefusal, Outcome, RunningJob, TaskEffects } from './task-effects';
 
 /**
  * Records how a job ended, once per job: its state, its outputs, its changes to the Mfile and its usage in one
@@ -33,7 +34,8 @@ export class JobOutcomeRecorder {
    * Bull gave up on a message (its last attempt threw, or it stalled too often, its worker dying each time): the
    * job must not stay `running` in PostgreSQL, with its dependents waiting forever. It fails, and so do they.
    */
-  async giveUp(jobId: string, reason: string): Promise<void> {
+  async giveUp(jobId: string, why: string): Promise<void> {
+    const reason = serverFree(why, [[this.store.root, 'the storage']]);
     const outbox = new JobOutbox();
     await this.unitOfWork.run(async ({ manager }) => {
       const job = await this.jobs.giveUp(jobId, `gave up: ${reason}`.slice(0, 2000), manager);
@@ -99,7 +101,7 @@ export class JobOutcomeRecorder {
         });
       }
     } catch (error) {
-      if (!(error instanceof QuotaRefusal)) throw error;
+      if (!(error instanceof EffectRefusal)) throw error;
       refused = error.message;
     } finally {
       if (!recorded) {
@@ -110,6 +112,14 @@ export class JobOutcomeRecorder {
     }
     // what it produced does not fit the disk quota: nothing of it is kept, and the job fails saying so
     if (refused) return this.record(job, { status: 'failed', error: refused }, seconds, processedBytes);
+    // cancelled meanwhile: its result is dropped, but the time and bytes it used were used (else cancelling just before
+    // the end would sidestep the job-runtime quota); once per job like the rest
+    if (!recorded && outcome.status !== 'skipped') {
+      const spent = usage.filter((fact) => fact.metric === 'jobruntime' || fact.metric === 'jobbytes');
+      await this.unitOfWork.run(({ manager }) => this.usage.record(manager, ...spent));
+      this.logger.log({ msg: `job ${job.id} had ended (cancelled) when its attempt did: its result dropped, its runtime metered`, task: job.task });
+      return;
+    }
     await Promise.all(released.map((blobKey) => this.store.remove(blobKey).catch(() => undefined)));
     await this.pipelines.dispatch(outbox);
     jobsProcessed.inc({ task: job.task, queue: job.queue, state });

@@ -8,10 +8,10 @@ import { JobEvents } from '../pipelines/job-events';
 import { conditionMismatch } from '../pipelines/profile';
 import { QueuedJob } from '../queues/queue-catalogue';
 import { ContentStore } from '../storage/content-store';
-import { isTaskName, mimetypeMatches, TASKS } from '../tasks/task-catalogue';
-import { TaskFailure } from '../tasks/task-handler.decorator';
+import { isTaskName, mimetypeMatches, TASKS, timeLimitOf } from '../tasks/task-catalogue';
+import { TaskFailure, TaskStopped } from '../tasks/task-handler.decorator';
 import { TaskRegistry } from '../tasks/task-registry';
-import { toolMessage } from '../tasks/tool-message';
+import { serverFree, toolMessage } from '../tasks/tool-message';
 import { QuotaService } from '../usage/quota.service';
 import { JobOutcomeRecorder } from './job-outcome-recorder';
 import { Outcome, RunningJob } from './task-effects';
@@ -27,6 +27,9 @@ export const WORKER_ID = `${hostname()}:${process.pid}`;
 @Injectable()
 export class JobRunner {
   private readonly logger = new Logger('worker');
+  /** The running jobs' stop switches, so that a shutdown can stop (and kill the children of) every one of them. */
+  private readonly running = new Map<string, AbortController>();
+  private stopping = false;
 
   constructor(
     private readonly jobs: JobRepository,
@@ -49,6 +52,10 @@ export class JobRunner {
     const started = performance.now();
     let outcome: Outcome;
     let processedBytes = 0;
+    const stop = new AbortController();
+    this.running.set(jobId, stop);
+    if (this.stopping) stop.abort(new TaskStopped('shutdown', 'the worker is shutting down: will run again'));
+    let stopWatching = () => {};
     try {
       if (!isTaskName(job.task)) throw new TaskFailure(`task ${job.task} is not known to this worker`);
       job.inputId = job.inputs[0]?.id;
@@ -73,28 +80,35 @@ export class JobRunner {
         const accepted = TASKS[job.task].inputs;
         const wrong = inputs.find((input) => !mimetypeMatches(input.mimetype, accepted));
         if (wrong) throw new TaskFailure(`${job.task} accepts ${accepted.join(', ')}; "${wrong.name}" is ${wrong.mimetype}`);
+        stopWatching = await this.watch(jobId, job.task, job.options, stop);
         let lastProgress = 0;
         outcome = await this.registry.handler(job.task)({
           jobId,
           inputs,
           options: job.options as never,
+          signal: stop.signal,
           reportProgress: async (percent) => {
             const value = Math.min(100, Math.max(0, percent));
             if (value - lastProgress < 2 && value < 100) return;
             lastProgress = value;
-            await this.jobs.reportProgress(jobId, value);
+            // the row says whether the job still runs: a cancel whose event this worker missed stops it here
+            if (!(await this.jobs.reportProgress(jobId, value))) return void stop.abort(new TaskStopped('cancelled', 'cancelled on request'));
             this.events.publish({ jobId, serviceId: job.serviceId, state: JobState.Running, progress: value });
           },
         });
       }
-    } catch (error) {
+    } catch (caught) {
+      // a job stopped from outside: cancelled or over its time limit is final (its runtime is metered all the same);
+      // stopped by a shutdown is an attempt to run again elsewhere
+      const error = caught instanceof TaskStopped && caught.why !== 'shutdown' ? new TaskFailure(caught.message) : caught;
       const final = error instanceof TaskFailure || message.attemptsMade + 1 >= (message.opts.attempts ?? 1);
       // a task's own failure is written for the customer; anything else (a disk error, a bug) is shown without where
       // the server keeps its files
+      const paths = this.pathsOf(job);
       const said =
         error instanceof TaskFailure
-          ? error.message
-          : toolMessage(String((error as Error)?.message ?? error), [[this.store.root, 'the storage']]) || 'an unexpected error';
+          ? serverFree(error.message, paths)
+          : toolMessage(String((error as Error)?.message ?? error), paths) || 'an unexpected error';
       // an attempt that will be retried is logged by the worker when it rethrows; the last one is logged here, whole
       if (final && !(error instanceof TaskFailure))
         this.logger.error({
@@ -107,8 +121,47 @@ export class JobRunner {
         throw error;
       }
       outcome = { status: 'failed', error: said };
+    } finally {
+      stopWatching();
+      this.running.delete(jobId);
     }
+    // a handler's own words too: whatever reaches the job's error is free of the server's paths, host and pids
+    if (outcome.status === 'failed') outcome = { status: 'failed', error: serverFree(outcome.error, this.pathsOf(job)) };
     await this.recorder.record(job, outcome, (performance.now() - started) / 1000, processedBytes);
+  }
+
+  /** What the server's paths are called in a job's error: its input is "the file", anything else stored "the storage". */
+  private pathsOf(job: RunningJob): Array<[string, string]> {
+    return [...(job.inputBlobKey ? [[this.store.pathOf(job.inputBlobKey), 'the file'] as [string, string]] : []), [this.store.root, 'the storage']];
+  }
+
+  /**
+   * Stops the job when it is cancelled (the cancel's job event, published by the api after its commit) or when it
+   * reaches its time limit; for tasks with a time limit only (those that run a child process: the others end by
+   * themselves, in process). Returns what ends the watch.
+   */
+  private async watch(jobId: string, task: string, options: unknown, stop: AbortController): Promise<() => void> {
+    const seconds = isTaskName(task) ? timeLimitOf(task, options) : undefined;
+    if (seconds === undefined) return () => {};
+    const timer = setTimeout(() => stop.abort(new TaskStopped('timeout', `timed out after ${seconds} s (its timeoutSeconds)`)), seconds * 1000);
+    const unfollow = await this.events
+      .follow(jobId, (event) => {
+        if (event.state === JobState.Cancelled) stop.abort(new TaskStopped('cancelled', 'cancelled on request'));
+      })
+      .catch((error: unknown) => {
+        this.logger.warn(`job ${jobId}: cannot follow its events (${String(error)}); a cancel stops it at its next progress report`);
+        return () => {};
+      });
+    return () => {
+      clearTimeout(timer);
+      unfollow();
+    };
+  }
+
+  /** The worker is shutting down: every running job is stopped (its children killed) and will run again elsewhere. */
+  stopAll(): void {
+    this.stopping = true;
+    for (const stop of this.running.values()) stop.abort(new TaskStopped('shutdown', 'the worker is shutting down: will run again'));
   }
 
   /**

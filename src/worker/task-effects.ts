@@ -4,10 +4,11 @@ import { ProblemError } from '../common/problem';
 import { uuidv7 } from '../database/uuid';
 import { JobOutputRepository, NewJobOutput } from '../job-outputs/job-output.repository';
 import { ClaimedJob } from '../jobs/job.repository';
+import { KeyRecheck } from '../keys/key-recheck';
 import { MfileRepository } from '../mfiles/mfile.repository';
 import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
-import { TaskName } from '../tasks/task-catalogue';
+import { isTaskName, TaskName, TASKS } from '../tasks/task-catalogue';
 import { TaskOutcome } from '../tasks/task-handler.decorator';
 import { QuotaService } from '../usage/quota.service';
 import { UsageFact, UsageService } from '../usage/usage.service';
@@ -25,8 +26,11 @@ export type RunningJob = ClaimedJob & {
 export type Outcome = TaskOutcome<TaskName> | { status: 'skipped'; reason: string };
 export type Success = Extract<Outcome, { status: 'succeeded' }>;
 
-/** A job's results would exceed a disk quota: the transaction recording them is rolled back, the job fails. */
-export class QuotaRefusal extends Error {}
+/** A task's success may not take effect: the transaction recording it is rolled back, the job fails saying why. */
+export class EffectRefusal extends Error {}
+
+/** A job's results would exceed a disk quota. */
+export class QuotaRefusal extends EffectRefusal {}
 
 /**
  * What a task's success does, inside the transaction that records it: its outputs stored (and metered), and its
@@ -40,6 +44,7 @@ export class TaskEffects {
     private readonly usage: UsageService,
     private readonly quotas: QuotaService,
     private readonly pipelines: PipelinesService,
+    private readonly rights: KeyRecheck,
   ) {}
 
   /**
@@ -56,6 +61,11 @@ export class TaskEffects {
     let previous: { blobKey: string; size: number } | undefined;
     let stale = false;
     if (input && patch.content) {
+      // a task that replaces content does so for the key that asked for it: that key must still hold mfile:write there
+      if (job.requestedByKeyId && isTaskName(job.task) && TASKS[job.task].changesContent) {
+        const refusal = await this.rights.refusal(job.requestedByKeyId, 'mfile:write', { type: 'mfile', id: input.mfileId }, manager);
+        if (refusal) throw new EffectRefusal(`${refusal}: mfile:write on mfile ${input.mfileId} is needed to replace its content; nothing was changed`);
+      }
       previous = await this.mfiles.lockContent(input.mfileId, manager);
       if (!previous || previous.blobKey !== job.inputBlobKey) {
         // the content changed (or the Mfile went) while the task ran: its bytes are stale, the newer ones stay

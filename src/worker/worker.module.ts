@@ -2,6 +2,8 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig, QueueConsumption } from '../config/config';
 import { ConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../persistence/database.module';
+import { KeyRecheck } from '../keys/key-recheck';
+import { ResourceResolver } from '../keys/resource-resolver.service';
 import { PipelinesModule } from '../pipelines/pipelines.module';
 import { QueuesModule } from '../queues/queues.module';
 import { RedisModule } from '../redis/redis.module';
@@ -31,7 +33,8 @@ export class WorkerModule {
         WebhooksModule,
         TasksModule,
       ],
-      providers: [{ provide: WORKER_QUEUES, useValue: queues }, TaskEffects, JobOutcomeRecorder, JobRunner, WorkerService],
+      // KeyRecheck and its resolver only (not KeysModule: the worker serves no HTTP and needs no key guard)
+      providers: [{ provide: WORKER_QUEUES, useValue: queues }, ResourceResolver, KeyRecheck, TaskEffects, JobOutcomeRecorder, JobRunner, WorkerService],
     };
   }
 }

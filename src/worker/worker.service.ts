@@ -5,6 +5,7 @@ import { REDIS_CLIENT } from '../redis/redis-connections';
 import type Redis from 'ioredis';
 import { QueueRegistry } from '../queues/queue-registry';
 import { JobRunner, WORKER_ID } from './job-runner';
+import { isOutboundAddressRefused } from '../webhooks/address-policy';
 import { WebhooksService } from '../webhooks/webhooks.service';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { PeriodicScheduler } from '../pipelines/periodic-scheduler';
@@ -69,7 +70,13 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     // and the webhook deliveries
     const deliveries = this.webhooks.queue();
     await deliveries.isReady();
-    void deliveries.process(4, (delivery: BullJob<WebhookDelivery>) => this.webhooks.deliver(delivery.data));
+    void deliveries.process(4, (delivery: BullJob<WebhookDelivery>) =>
+      this.webhooks.deliver(delivery.data).catch((error: unknown) => {
+        // refused for the address it would reach: no retry can change that (a transient failure is retried)
+        if (isOutboundAddressRefused(error)) void delivery.discard();
+        throw error;
+      }),
+    );
     await this.beat();
     this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_SECONDS * 1000);
     this.heartbeat.unref();
@@ -87,12 +94,16 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     }
   }
 
-  /** Stops taking work and lets running jobs finish (Bull's close waits for them), within the shutdown timeout. */
+  /**
+   * Stops taking work and stops the running jobs (their ffmpeg children killed: they run again elsewhere), then lets
+   * their attempts be recorded (Bull's close waits for them), within the shutdown timeout.
+   */
   async onApplicationShutdown(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.healthy = false;
     await this.redis.del(workerKey(this.config.queuePrefix, WORKER_ID)).catch(() => undefined);
     const closing = Promise.all([...this.consumption.map(({ queue }) => queue), ...INTERNAL_QUEUES].map((queue) => this.queues.get(queue).close()));
+    this.runner.stopAll();
     const timeout = new Promise((resolve) => setTimeout(resolve, this.config.shutdownTimeoutMs).unref());
     await Promise.race([closing, timeout]);
   }

@@ -37,7 +37,7 @@ function cookieJar() {
 
 const bareScrypt = (password) =>
   new Promise((resolve, reject) =>
-    scrypt(password, randomBytes(16), 32, { N: 2 ** 15, r: 8, p: 1, maxmem: 256 * 2 ** 15 * 8 }, (error, key) => (error ? reject(error) : resolve(key))),
+    scrypt(password, randomBytes(16), 32, { N: 2 ** 17, r: 8, p: 1, maxmem: 129 * 1024 * 1024 }, (error, key) => (error ? reject(error) : resolve(key))),
   );
 
 async function timeEach(count, run) {

@@ -1,3 +1,4 @@
+import { randomBytes, scryptSync } from 'node:crypto';
 import Redis from 'ioredis';
 import type { Browser } from 'playwright-core';
 import { sessionKey } from '../../src/auth/session';
@@ -110,6 +111,17 @@ describe('people: password login, sessions, CSRF, wallets (API)', () => {
     // a key id the session does not hold is refused like an unknown key
     again.actingKeyId = (await admin.get('/me')).body.id;
     expect((await again.request('GET', '/containers')).status).toBe(401);
+    // a key derived from it, held by the session: gone from the session and refused once its parent is revoked,
+    // even by a revocation that did not reach it (set directly in the database; issue 16, item 2)
+    const child = await admin.as(tenant.serviceAdminKey).post('/keys', { actions: ['service:read'] });
+    const heldChild = await again.request('POST', '/session/keys', { key: child.body.key });
+    expect(heldChild.status).toBe(201);
+    expect((await again.refresh()).keys.map((key: { id: string }) => key.id).sort()).toEqual([added.body.id, child.body.id].sort());
+    await app.dataSource.query('UPDATE key SET revoked_at = now() WHERE id = $1', [added.body.id]);
+    expect((await again.refresh()).keys).toEqual([]);
+    again.actingKeyId = child.body.id;
+    expect((await again.request('GET', `/services/${tenant.serviceId}`)).status).toBe(401);
+    await app.dataSource.query('UPDATE key SET revoked_at = NULL WHERE id = $1', [added.body.id]);
     // revoked: gone from the wallet and refused
     expect((await admin.delete(`/keys/${added.body.id}`)).status).toBe(200);
     expect((await again.refresh()).keys).toEqual([]);
@@ -169,6 +181,27 @@ describe('people: what the security review found', () => {
     admin = new Client(app.api, app.adminKey);
   });
   afterAll(() => app?.close());
+
+  it('rehashes a password stored with scrypt N=2^15 at N=2^17 on the next successful login (issue 16, item 15)', async () => {
+    const made = await admin.post('/users', { username: `old-hash-${Date.now()}`, password: 'an old long password' });
+    expect(made.status).toBe(201);
+    const fresh: Array<{ password_hash: string }> = await app.dataSource.query('SELECT password_hash FROM app_user WHERE id = $1', [made.body.id]);
+    expect(fresh[0].password_hash).toMatch(/^scrypt\$17\$8\$1\$/);
+    // a hash as MServe stored it before: N = 2^15
+    const salt = randomBytes(16);
+    const old = scryptSync('an old long password', salt, 32, { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+    const oldHash = `scrypt$15$8$1$${salt.toString('base64url')}$${old.toString('base64url')}`;
+    await app.dataSource.query('UPDATE app_user SET password_hash = $2 WHERE id = $1', [made.body.id, oldHash]);
+    // a wrong password changes nothing
+    expect((await new SessionClient(app.api).login(made.body.username, 'not the password')).status).toBe(401);
+    expect((await app.dataSource.query('SELECT password_hash FROM app_user WHERE id = $1', [made.body.id]))[0].password_hash).toBe(oldHash);
+    expect((await new SessionClient(app.api).login(made.body.username, 'an old long password')).status).toBe(200);
+    const rehashed: Array<{ password_hash: string }> = await app.dataSource.query('SELECT password_hash FROM app_user WHERE id = $1', [made.body.id]);
+    expect(rehashed[0].password_hash).toMatch(/^scrypt\$17\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
+    expect(rehashed[0].password_hash).not.toBe(oldHash);
+    // and the password still works, against the new hash
+    expect((await new SessionClient(app.api).login(made.body.username, 'an old long password')).status).toBe(200);
+  });
 
   it('serves uploads a browser would run (HTML, SVG) as sandboxed attachments, never as pages on the console origin', async () => {
     const tenant = await makeTenant(admin);

@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/persistence/data-source';
-import { Client } from '../support/client';
+import { Client, makeTenant } from '../support/client';
 import { startTestApp, TestApp } from '../support/test-app';
 
 describe('platform surface', () => {
@@ -115,5 +115,55 @@ describe('platform surface', () => {
        WHERE c.contype = 'f'
          AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1])`);
     expect(unindexed).toEqual([]);
+  });
+});
+
+/** Issue 16, item 14: tenant usage on /metrics only for a provider key with usage:read, and bounded in series. */
+describe('metrics: tenant usage series', () => {
+  let app: TestApp;
+
+  beforeAll(async () => {
+    app = await startTestApp({ METRICS_USAGE_TOP_SERVICES: '2' });
+  });
+  afterAll(() => app.close());
+
+  const scrape = async (key?: string) => {
+    const reply = await fetch(`${app.baseUrl}/metrics`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+    expect(reply.status).toBe(200);
+    return (await reply.text()).split('\n').filter((line) => line.startsWith('mserve_usage_total{'));
+  };
+
+  it('refuses tenant series to provider keys without usage:read, and bounds them to the top N services plus "(other)"', async () => {
+    const admin = new Client(app.api, app.adminKey);
+    const tenants = [];
+    for (let i = 0; i < 4; i += 1) {
+      const tenant = await makeTenant(admin);
+      expect((await admin.as(tenant.customerKey).upload(tenant.serviceId, 'a.bin', new Uint8Array(1000 * (i + 1)))).status).toBe(201);
+      tenants.push(tenant);
+    }
+    // a provider-wide key without usage:read (and one with nothing but it) sees no tenant's figures
+    const narrow = await admin.post('/keys', { actions: ['container:read', 'key:create'] });
+    expect(narrow.status).toBe(201);
+    expect(narrow.body.resource.type).toBe('provider');
+    expect(await scrape(narrow.body.key)).toEqual([]);
+    expect(await scrape()).toEqual([]);
+    expect(await scrape(tenants[0].customerKey)).toEqual([]);
+    // the admin key: per metric at most 2 services and one "(other)" series, whatever the number of services
+    const lines = await scrape(app.adminKey);
+    const perMetric = new Map<string, string[]>();
+    for (const line of lines) {
+      const metric = /metric="([^"]+)"/.exec(line)![1];
+      perMetric.set(metric, [...(perMetric.get(metric) ?? []), line]);
+    }
+    expect(perMetric.get('ingest')?.length).toBe(3);
+    for (const [metric, series] of perMetric) expect([metric, series.length <= 3]).toEqual([metric, true]);
+    const other = perMetric.get('ingest')!.find((line) => line.includes('service="(other)"'));
+    expect(other).toMatch(/container="\(other\)"/);
+    // nothing is lost: the series of a metric add up to at least what these four tenants sent
+    const ingest = perMetric.get('ingest')!.reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+    expect(ingest).toBeGreaterThanOrEqual(1000 + 2000 + 3000 + 4000);
+    // a provider key that holds usage:read sees them too
+    const reader = await admin.post('/keys', { actions: ['usage:read'] });
+    expect((await scrape(reader.body.key)).length).toBe(lines.length);
   });
 });

@@ -788,4 +788,75 @@ describe(`REST fuzz (seed ${SEED}, ${CASES} cases)`, () => {
 
     expect(failures.slice(0, 20)).toEqual([]);
   }, 1_800_000);
+
+  /**
+   * A seeded derive/revoke race (issue 16, item 2): several clients derive chains of sub-keys below a random key of a
+   * fresh chain while the owner revokes that key at a seeded moment. Invariant: no descendant of a revoked key is
+   * usable (every one is 401 over HTTP, and none is left unrevoked in the database), and keys outside the revoked
+   * subtree still work. Bounded in rounds and requests (REST_FUZZ_RACE_ROUNDS, default 8), never in time.
+   */
+  it('leaves no usable descendant of a key revoked while others derive below it', async () => {
+    const rng = new Rng(SEED ^ 0x5eed);
+    const rounds = Number(process.env.REST_FUZZ_RACE_ROUNDS ?? 8);
+    const owner = world.admin.as(world.keys.mfileowner);
+    const violations: string[] = [];
+    let derivedBelow = 0;
+    for (let round = 0; round < rounds; round += 1) {
+      // a chain owner → k1 → … → kd; every link may derive (and revoke what it derived)
+      const chain: Array<{ id: string; key: string }> = [];
+      let from = owner;
+      for (let depth = 1 + rng.int(3); depth > 0; depth -= 1) {
+        const link = await from.post('/keys', { roles: ['mfilereadonly'], actions: ['key:create', 'key:read', 'key:revoke'], label: `race ${SEED}/${round}` });
+        expect(link.status).toBe(201);
+        chain.push({ id: link.body.id, key: link.body.key });
+        from = owner.as(link.body.key);
+      }
+      const targetIndex = rng.int(chain.length);
+      const target = chain[targetIndex];
+      const below = new Set(chain.slice(targetIndex).map((link) => link.key));
+      const outside = chain.slice(0, targetIndex).map((link) => link.key);
+      const threads = 2 + rng.int(7);
+      const perThread = 3 + rng.int(8);
+      const delay = rng.int(8);
+      const plans = Array.from({ length: threads }, () => ({ start: rng.int(chain.length), nest: rng.chance(0.5) }));
+      let revoked = false;
+      const derives = plans.map(async (plan) => {
+        let parent = chain[plan.start].key;
+        for (let i = 0; i < perThread && !revoked; i += 1) {
+          const child = await owner.as(parent).post('/keys', { roles: ['mfilereadonly'], actions: plan.nest ? ['key:create'] : [] });
+          if (child.status !== 201) {
+            if (child.status !== 401) violations.push(`round ${round}: derive answered ${child.status} ${child.text.slice(0, 200)}`);
+            break;
+          }
+          if (below.has(parent)) below.add(child.body.key);
+          else outside.push(child.body.key);
+          if (plan.nest) parent = child.body.key;
+        }
+      });
+      const revoke = (async () => {
+        for (let i = 0; i < delay; i += 1) await owner.get('/me');
+        const reply = await owner.delete(`/keys/${target.id}`);
+        if (reply.status !== 200) violations.push(`round ${round}: revoke answered ${reply.status}`);
+        revoked = true;
+      })();
+      await Promise.all([...derives, revoke]);
+      derivedBelow += below.size;
+      for (const key of below) {
+        const me = await owner.as(key).get('/me');
+        if (me.status !== 401) violations.push(`round ${round}: a key below revoked ${target.id} answered /me ${me.status}`);
+      }
+      for (const key of outside) {
+        const me = await owner.as(key).get('/me');
+        if (me.status !== 200) violations.push(`round ${round}: a key outside the revoked subtree answered /me ${me.status}`);
+      }
+      const alive: Array<{ id: string }> = await app.dataSource.query(
+        `WITH RECURSIVE tree AS (SELECT id FROM key WHERE id = $1 UNION SELECT k.id FROM key k JOIN tree t ON k.parent_id = t.id)
+         SELECT id FROM key WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL`,
+        [target.id],
+      );
+      if (alive.length) violations.push(`round ${round}: ${alive.length} keys below revoked ${target.id} left unrevoked in the database`);
+    }
+    console.log(`rest fuzz seed ${SEED}: derive/revoke race, ${rounds} rounds, ${derivedBelow} keys below the revoked ones`);
+    expect(violations.slice(0, 20)).toEqual([]);
+  }, 600_000);
 });

@@ -140,6 +140,34 @@ describe('sub-key attenuation and revocation', () => {
     expect((await a.owner.get('/me')).status).toBe(401);
   });
 
+  it('a delegate with the same actions cannot revoke its delegator or any ancestor (issue 16, item 10)', async () => {
+    const { tenant, customer, mfileId, owner } = await fileWithOwner();
+    const customerKeyId = (await customer.get('/me')).body.id;
+    const same = customer.as((await customer.post('/keys', { roles: ['servicecustomer'] })).body.key);
+    const sameId = (await same.get('/me')).body.id;
+    const deeper = customer.as((await same.post('/keys', { roles: ['servicecustomer'] })).body.key);
+    for (const [presenter, targetId] of [
+      [same, customerKeyId],
+      [deeper, sameId],
+      [deeper, customerKeyId],
+    ] as const) {
+      const reply = await presenter.delete(`/keys/${targetId}`);
+      expect(reply.status).toBe(403);
+      expect(reply.headers.get('content-type')).toContain('application/problem+json');
+      expect(reply.body.reason).toBe('ancestor');
+      expect(reply.body.detail).toBe(`the presented key was derived from key ${targetId}: a key cannot revoke the keys it was derived from`);
+    }
+    expect((await customer.get(`/services/${tenant.serviceId}`)).status).toBe(200);
+    expect((await same.get('/me')).status).toBe(200);
+    // downward and itself are still fine; so is revoking a key it could have minted (the file's owner key)
+    const deeperId = (await deeper.get('/me')).body.id;
+    expect((await same.delete(`/keys/${deeperId}`)).status).toBe(200);
+    expect((await same.delete(`/keys/${(await owner.get('/me')).body.id}`)).status).toBe(200);
+    expect((await owner.get(`/mfiles/${mfileId}`)).status).toBe(401);
+    expect((await same.delete(`/keys/${sameId}`)).status).toBe(200);
+    expect((await customer.get('/me')).status).toBe(200);
+  });
+
   it('keys are stored hashed: the secret never appears in the database', async () => {
     const { owner } = await fileWithOwner();
     const child = await owner.post('/keys', { actions: ['mfile:read'] });
@@ -161,5 +189,96 @@ describe('sub-key attenuation and revocation', () => {
     expect(both.status).toBe(400);
     expect((await fetch(`${app.api}/mfiles/${mfileId}`, { headers: { authorization: 'Bearer msk_short' } })).status).toBe(401);
     expect((await fetch(`${app.api}/mfiles/${mfileId}`, { headers: { authorization: 'Digest abc' } })).status).toBe(401);
+  });
+});
+
+/** Issue 16, item 2: a key is only as alive as its whole chain, and a derive cannot outrun its parent's revocation. */
+describe('derive racing revoke', () => {
+  let app: TestApp;
+  let admin: Client;
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    admin = new Client(app.api, app.adminKey);
+  });
+  afterAll(() => app.close());
+
+  async function owner() {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const upload = await customer.upload(tenant.serviceId, 'a.txt', new TextEncoder().encode('content'));
+    return { mfileId: upload.body.id as string, owner: admin.as(upload.body.key) };
+  }
+
+  it('leaves no usable child of a parent revoked while 8 clients derive from it (10 rounds)', async () => {
+    const { owner: ownerClient, mfileId } = await owner();
+    const rounds = 10;
+    const threads = 8;
+    const perThread = 10; // bounded by count, not by time
+    let derivedTotal = 0;
+    let survivors = 0;
+    for (let round = 0; round < rounds; round += 1) {
+      const parent = await ownerClient.post('/keys', { roles: ['mfilereadonly'], actions: ['key:create'], label: `race parent ${round}` });
+      expect(parent.status).toBe(201);
+      const deriver = ownerClient.as(parent.body.key);
+      const children: string[] = [];
+      let revoked = false;
+      const derives = Array.from({ length: threads }, async () => {
+        for (let i = 0; i < perThread && !revoked; i += 1) {
+          const child = await deriver.post('/keys', { roles: ['mfilereadonly'] });
+          if (child.status === 201) children.push(child.body.key);
+          else expect(child.status).toBe(401);
+        }
+      });
+      // revoke somewhere in the middle of the derives (the round number spreads the moment)
+      const revoke = (async () => {
+        for (let wait = 0; wait < (round % 5) + 1; wait += 1) await ownerClient.get('/me');
+        const reply = await ownerClient.delete(`/keys/${parent.body.id}`);
+        expect(reply.status).toBe(200);
+        revoked = true;
+      })();
+      await Promise.all([...derives, revoke]);
+      derivedTotal += children.length;
+      // the database: nothing under the revoked parent is left unrevoked
+      const alive: Array<{ id: string }> = await app.dataSource.query(
+        `WITH RECURSIVE tree AS (SELECT id FROM key WHERE id = $1 UNION SELECT k.id FROM key k JOIN tree t ON k.parent_id = t.id)
+         SELECT id FROM key WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL`,
+        [parent.body.id],
+      );
+      survivors += alive.length;
+      // and over HTTP: no child is accepted, for /me or for content
+      for (const child of children) {
+        const me = await ownerClient.as(child).get('/me');
+        const content = await ownerClient.as(child).get(`/mfiles/${mfileId}`);
+        if (me.status !== 401 || content.status !== 401) survivors += 1;
+      }
+    }
+    expect(derivedTotal).toBeGreaterThan(0);
+    process.stderr.write(`derive/revoke race: ${derivedTotal} children derived, ${survivors} survived\n`);
+    expect(survivors).toBe(0);
+  });
+
+  it('refuses a key whose grandparent was revoked, or expired, directly in the database', async () => {
+    const { owner: ownerClient, mfileId } = await owner();
+    const child = await ownerClient.post('/keys', { actions: ['mfile:read', 'key:create'] });
+    const grandchild = await ownerClient.as(child.body.key).post('/keys', { actions: ['mfile:read', 'key:create'] });
+    const greatGrandchild = await ownerClient.as(grandchild.body.key).post('/keys', { actions: ['mfile:read'] });
+    expect((await ownerClient.as(greatGrandchild.body.key).get(`/mfiles/${mfileId}`)).status).toBe(200);
+
+    // only the one row: a revocation that (by a bug or a restore) did not reach the subtree
+    await app.dataSource.query('UPDATE key SET revoked_at = now() WHERE id = $1', [child.body.id]);
+    const refused = await ownerClient.as(greatGrandchild.body.key).get(`/mfiles/${mfileId}`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('content-type')).toContain('application/problem+json');
+    expect(refused.body.detail).toBe(`the presented key was derived from key ${child.body.id}, which has been revoked`);
+    // nor can it derive
+    expect((await ownerClient.as(grandchild.body.key).post('/keys', { actions: ['mfile:read'] })).status).toBe(401);
+
+    await app.dataSource.query("UPDATE key SET revoked_at = NULL, expires_at = now() - interval '1 second' WHERE id = $1", [child.body.id]);
+    const expired = await ownerClient.as(greatGrandchild.body.key).get(`/mfiles/${mfileId}`);
+    expect(expired.status).toBe(401);
+    expect(expired.body.detail).toBe(`the presented key was derived from key ${child.body.id}, which has expired`);
+    // the owner itself (above the dead key) is untouched
+    expect((await ownerClient.get(`/mfiles/${mfileId}`)).status).toBe(200);
   });
 });

@@ -34,7 +34,8 @@ describe('usage metering', () => {
 
   beforeAll(async () => {
     backupDir = mkdtempSync(join(process.env.VAR_DIR!, 'backup-'));
-    app = await startTestApp({ BACKUP_DIR: backupDir });
+    // every service of the run in /metrics (its default keeps the top 50 per metric; this suite looks for its own)
+    app = await startTestApp({ BACKUP_DIR: backupDir, METRICS_USAGE_TOP_SERVICES: '10000' });
     admin = new Client(app.api, app.adminKey);
     worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, BACKUP_DIR: backupDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, [
       '--queues',

@@ -3,6 +3,7 @@ import { createConnection } from 'node:net';
 import { Client, makeTenant } from '../support/client';
 import { fuzzSeed, Rng } from '../support/rng';
 import { dav, davPath, DavReply, lockBody, lockTokenOf, parseMultistatus, propfind, startApiProcess } from '../support/dav';
+import { LAST_RESORT_MESSAGE } from '../../src/dav/dav.middleware';
 
 /**
  * A seeded fuzz run against /dav/: a few thousand requests with generated and mutated XML bodies (PROPFIND,
@@ -478,8 +479,11 @@ describe(`WebDAV fuzz (seed ${SEED}, ${CASES} cases)`, () => {
         `webdav fuzz seed ${SEED}: ${failures.length} failing cases\n${failures.slice(0, 60).join('\n\n')}\n\napi output (tail):\n${api.child.output().slice(-30_000)}`,
       );
 
-    // the process is alive, healthy, and WebDAV still works for this tenant and a fresh one
+    // the process is alive, healthy, and WebDAV still works for this tenant and a fresh one; no request's failure
+    // escaped its handler (the last-resort guard would have logged it and shut the process down)
     expect(api.alive()).toBe(true);
+    expect(api.child.output()).not.toContain(LAST_RESORT_MESSAGE);
+    expect(api.child.output()).not.toContain('unhandled promise rejection');
     expect((await fetch(`${base}/health/live`)).status).toBe(200);
     expect((await dav(base, key, 'PROPFIND', '/dav/', { headers: { depth: '1' } })).status).toBe(207);
     const fresh = await makeTenant(admin);

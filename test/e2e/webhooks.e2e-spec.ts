@@ -1,5 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { createServer, IncomingMessage, Server } from 'node:http';
+import { hostname, networkInterfaces } from 'node:os';
+import { QueueName } from '../../src/queues/queue-catalogue';
+import { QueueRegistry } from '../../src/queues/queue-registry';
 import { Client, makeTenant } from '../support/client';
 import { eventually, startRole, waitForExit } from '../support/processes';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -214,20 +217,129 @@ describe('webhooks and web tasks', () => {
     expect(refetched.metadata.source).toMatchObject({ etag: '"held-1"', sha256: refetched.sha256 });
   }, 60_000);
 
-  it('refuses private addresses unless allowed', async () => {
+  it('a task that replaces content needs mfile:write, at POST /jobs and again when the worker would replace the bytes', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const serviceAdmin = admin.as(tenant.serviceAdminKey);
+    await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, {
+      ingest: { steps: [] },
+      update: { steps: [] },
+      manual: { steps: [{ name: 'pull', task: 'fetch-url', options: { url: `${base}/source.bin` } }] },
+    });
+    const file = await customer.upload(tenant.serviceId, 'guarded.bin', Buffer.from('placeholder'));
+    const derive = async (actions: string[]) => (await customer.post('/keys', { actions, resource: { type: 'mfile', id: file.body.id } })).body;
+    // a key that may run jobs but not write the file: it cannot replace the bytes by hand, nor through a task
+    const jobsOnly = admin.as((await derive(['job:create', 'job:read'])).key);
+    expect((await jobsOnly.put(`/mfiles/${file.body.id}/content`, Buffer.from('mine'), { 'content-type': 'application/octet-stream' })).status).toBe(403);
+    for (const task of ['fetch-url', 'retrieve']) {
+      const refused = await jobsOnly.post('/jobs', { mfileIds: [file.body.id], task, options: task === 'fetch-url' ? { url: `${base}/source.bin` } : {} });
+      expect([task, refused.status, refused.body.missingActions, refused.body.detail]).toEqual([task, 403, ['mfile:write'], expect.stringContaining(task)]);
+    }
+    const pipeline = await jobsOnly.post('/jobs', { mfileIds: [file.body.id], pipeline: 'manual' });
+    expect([pipeline.status, pipeline.body.missingActions]).toEqual([403, ['mfile:write']]);
+    // tasks that only read are still its to run
+    expect((await jobsOnly.post('/jobs', { mfileIds: [file.body.id], task: 'md5' })).status).toBe(201);
+    expect((await customer.get(`/mfiles/${file.body.id}/content`)).text).toBe('placeholder');
+
+    // a key that may write asks; it is revoked while the task runs: the worker checks again and keeps nothing
+    const writer = await derive(['job:create', 'job:read', 'mfile:read', 'mfile:write']);
+    let release!: () => void;
+    hold = new Promise<void>((resolve) => (release = resolve));
+    const asked = received.filter((hit) => hit.path === '/held').length;
+    const job = await admin.as(writer.key).post('/jobs', { mfileIds: [file.body.id], task: 'fetch-url', options: { url: `${base}/held` } });
+    expect(job.status).toBe(201);
+    await eventually(async () => received.filter((hit) => hit.path === '/held').length > asked || undefined, 'the task to ask the server');
+    expect((await customer.delete(`/keys/${writer.id}`)).status).toBe(200);
+    release();
+    hold = undefined;
+    const done = await finished(customer, job.body.id);
+    expect(done).toMatchObject({ state: 'failed', error: expect.stringContaining('has been revoked') });
+    expect(done.error).toContain('mfile:write');
+    const after = (await customer.get(`/mfiles/${file.body.id}`)).body;
+    expect(after.sha256).toBe(createHash('sha256').update('placeholder').digest('hex'));
+    expect((await customer.get(`/mfiles/${file.body.id}/content`)).text).toBe('placeholder');
+    // the same with a key that still holds the right replaces the bytes
+    const still = await derive(['job:create', 'job:read', 'mfile:write']);
+    const allowed = await admin.as(still.key).post('/jobs', { mfileIds: [file.body.id], task: 'fetch-url', options: { url: `${base}/held` } });
+    expect(await finished(customer, allowed.body.id)).toMatchObject({ state: 'succeeded', result: { changed: true } });
+    expect((await customer.get(`/mfiles/${file.body.id}/content`)).text).toBe('held v1');
+  }, 60_000);
+
+  it('refuses every address but global unicast (and this host) for webhooks and fetch-url, and does not retry a refused delivery', async () => {
     const strict = await startTestApp();
+    const strictWorker = startRole('worker', { STORAGE_DIR: strict.config.storageDir, QUEUE_PREFIX: strict.config.queuePrefix, LOG_LEVEL: 'warn' }, [
+      '--queues',
+      'normal:2',
+    ]);
     try {
       const strictAdmin = new Client(strict.api, strict.adminKey);
       const tenant = await makeTenant(strictAdmin);
-      const refused = await strictAdmin.as(tenant.serviceAdminKey).post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/hook` });
+      const serviceAdmin = strictAdmin.as(tenant.serviceAdminKey);
+      const hooks = `/services/${tenant.serviceId}/webhooks`;
+      const refused = await serviceAdmin.post(hooks, { url: `${base}/hook` });
       expect(refused.status).toBe(400);
-      expect(refused.body.detail).toContain('private, loopback or link-local');
-      const metadata = await strictAdmin
-        .as(tenant.serviceAdminKey)
-        .post(`/services/${tenant.serviceId}/webhooks`, { url: 'http://169.254.169.254/latest/meta-data' });
-      expect(metadata.status).toBe(400);
+      expect(refused.body.detail).toContain('is not a public address: a loopback address');
+      // one address of every range that is not global unicast, and this host's own addresses
+      const own = Object.values(networkInterfaces())
+        .flatMap((entries) => entries ?? [])
+        .filter((entry) => !entry.internal && !entry.address.includes('%'))
+        .map((entry) => entry.address);
+      const addresses = [
+        ...['0.0.0.0', '10.1.2.3', '100.64.0.1', '127.0.0.1', '169.254.169.254', '172.16.0.1', '192.0.0.8', '192.0.2.1', '192.168.1.1'],
+        ...['198.18.0.1', '198.51.100.7', '203.0.113.9', '224.0.0.1', '240.0.0.1', '255.255.255.255'],
+        ...['::', '::1', 'fe80::1', 'fe90::1', 'febf::1', 'fec0::1', 'fd00::1', 'ff02::1', '100::1', '::ffff:127.0.0.1', '::ffff:0:7f00:1', '::7f00:1'],
+        ...['64:ff9b::7f00:1', '64:ff9b:1::1', '2002:7f00:1::', '2001::1', '2001:db8::1', '3fff::1'],
+        ...own,
+      ];
+      const url = (address: string, path: string) => (address.includes(':') ? `http://[${address}]:${new URL(base).port}${path}` : `http://${address}${path}`);
+      for (const address of addresses) {
+        const answer = await serviceAdmin.post(hooks, { url: url(address, '/hook') });
+        expect([address, answer.status, answer.headers.get('content-type')]).toEqual([address, 400, expect.stringContaining('application/problem+json')]);
+        expect([address, answer.body.detail]).toEqual([address, expect.stringContaining('is not a public address')]);
+      }
+      expect((await serviceAdmin.get(hooks)).body.items).toHaveLength(0);
+
+      // fetch-url: the worker refuses to connect (the job fails saying why, and is not retried)
+      const customer = strictAdmin.as(tenant.customerKey);
+      const receivedBefore = received.length;
+      const file = await customer.upload(tenant.serviceId, 'fetched.bin', Buffer.from('before'));
+      for (const address of [...addresses, hostname()]) {
+        const job = await customer.post('/jobs', { mfileIds: [file.body.id], task: 'fetch-url', options: { url: url(address, '/source.bin') } });
+        expect(job.status).toBe(201);
+        const done = await eventually(async () => {
+          const seen = (await customer.get(`/jobs/${job.body.id}`)).body;
+          return ['succeeded', 'failed'].includes(seen.state) ? seen : undefined;
+        }, `fetch-url from ${address}`);
+        expect([address, done.state, done.attempts, done.error]).toEqual([address, 'failed', 1, expect.stringContaining('is not a public address')]);
+      }
+      expect((await customer.get(`/mfiles/${file.body.id}`)).body.size).toBe(6);
+      expect(received.length).toBe(receivedBefore);
+
+      // a name checked at delivery (this machine's own name resolves to one of its own addresses): refused once, not retried
+      await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [{ task: 'md5' }] } });
+      const port = new URL(base).port;
+      const hook = await serviceAdmin.post(hooks, { url: `http://${hostname()}:${port}/hook` });
+      expect(hook.status).toBe(201);
+      const hooked = await customer.upload(tenant.serviceId, 'hooked.txt', Buffer.from('notify me'));
+      const md5 = await eventually(async () => {
+        const jobs = (await customer.get(`/mfiles/${hooked.body.id}/jobs`)).body.items as { state: string; id: string }[];
+        return jobs.find((job) => job.state === 'succeeded');
+      }, 'the md5 job');
+      const deliveries = strict.app.get(QueueRegistry).get(QueueName.Webhooks);
+      const delivery = await eventually(async () => {
+        const found = await deliveries.getJob(`${hook.body.id}-${md5.id}-succeeded`);
+        return found && (await found.getState()) !== 'active' && (await found.getState()) !== 'waiting' ? found : undefined;
+      }, 'the delivery attempt');
+      expect([await delivery.getState(), delivery.attemptsMade, delivery.failedReason]).toEqual([
+        'failed',
+        1,
+        expect.stringContaining('is not a public address'),
+      ]);
+      expect(received.filter((hit) => hit.path === '/hook' && hit.headers['idempotency-key'] === `${hook.body.id}-${md5.id}-succeeded`)).toHaveLength(0);
     } finally {
+      strictWorker.kill('SIGTERM');
+      await waitForExit(strictWorker).catch(() => undefined);
       await strict.close();
     }
-  });
+  }, 120_000);
 });

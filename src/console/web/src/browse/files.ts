@@ -63,6 +63,7 @@ const NAME_PROBLEMS: Record<FileNameProblem, string> = {
   dot: 'The name cannot be . or ..',
   separator: 'The name cannot contain / or \\.',
   control: 'The name cannot contain control characters.',
+  format: 'The name cannot contain invisible format characters (zero-width or text-direction controls).',
   padded: 'The name cannot start or end with a space.',
 };
 

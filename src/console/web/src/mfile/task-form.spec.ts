@@ -53,11 +53,11 @@ describe('task options form', () => {
   it('turns typed values into typed options and a queue override', () => {
     const values = { ...initialValues(fieldsOf(task('video-proxy'))), height: ' 360 ', crf: '30', [QUEUE_FIELD]: 'hardware.gpu' };
     expect(buildJobRequest(task('video-proxy'), ['a', 'b'], values)).toEqual({
-      body: { mfileIds: ['a', 'b'], task: 'video-proxy', options: { height: 360, crf: 30 }, queue: 'hardware.gpu' },
+      body: { mfileIds: ['a', 'b'], task: 'video-proxy', options: { height: 360, crf: 30, timeoutSeconds: 21_600 }, queue: 'hardware.gpu' },
       errors: null,
     });
-    const poster = buildJobRequest(task('video-poster'), ['a'], { at: '12.5', width: '320', height: '200' });
-    expect(poster.body?.options).toEqual({ at: 12.5, width: 320, height: 200 });
+    const poster = buildJobRequest(task('video-poster'), ['a'], { at: '12.5', width: '320', height: '200', timeoutSeconds: '60' });
+    expect(poster.body?.options).toEqual({ at: 12.5, width: 320, height: 200, timeoutSeconds: 60 });
     expect(catalogue.resolveTaskOptions(task('video-poster'), poster.body!.options).errors).toEqual([]);
   });
 

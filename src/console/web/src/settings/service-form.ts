@@ -40,6 +40,7 @@ const NAME_PROBLEMS: Record<FileNameProblem, string> = {
   dot: 'Cannot be . or ..',
   separator: 'Cannot contain / or \\.',
   control: 'Cannot contain control characters.',
+  format: 'Cannot contain invisible format characters (zero-width or text-direction controls).',
   padded: 'Cannot start or end with a space.',
 };
 

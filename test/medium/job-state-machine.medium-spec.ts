@@ -1,0 +1,254 @@
+import { ProblemError } from '../../src/common/problem';
+import { UnitOfWork } from '../../src/database/unit-of-work';
+import { Job, JobState } from '../../src/jobs/job.entity';
+import { JobRepository } from '../../src/jobs/job.repository';
+import { JobsModule } from '../../src/jobs/jobs.module';
+import { JobsService } from '../../src/jobs/jobs.service';
+import { Mfile } from '../../src/mfiles/mfile.entity';
+import { JobOutbox } from '../../src/pipelines/job-outbox';
+import { PipelinesModule } from '../../src/pipelines/pipelines.module';
+import { PipelinesService } from '../../src/pipelines/pipelines.service';
+import { QueueRegistry } from '../../src/queues/queue-registry';
+import { MediumFactory, MediumService, newMediumService, Tenant } from '../support/medium';
+
+/**
+ * The job state machine (waiting → queued → running → succeeded | failed | cancelled) as the pipelines service and
+ * the job repository write it, against the real PostgreSQL (and the real Bull queues on Redis for dispatch).
+ *
+ *   first ──► second ──► third
+ *     │
+ *     └──► join ◄── side
+ */
+const PROFILE = {
+  access: {
+    steps: [
+      { name: 'first', task: 'md5', after: [] },
+      { name: 'second', task: 'sha256', after: ['first'] },
+      { name: 'third', task: 'md5', after: ['second'] },
+      { name: 'side', task: 'sha256', after: [] },
+      { name: 'join', task: 'md5', after: ['first', 'side'] },
+    ],
+  },
+};
+
+describe('job state machine (medium)', () => {
+  let medium: MediumService;
+  let tenant: Tenant;
+  let mfile: Mfile;
+  let pipelines: PipelinesService;
+  let jobs: JobRepository;
+
+  beforeAll(async () => {
+    medium = await newMediumService({ imports: [PipelinesModule, JobsModule] });
+    const factory = new MediumFactory(medium);
+    tenant = await factory.tenant();
+    mfile = await factory.mfile(tenant);
+    pipelines = medium.get(PipelinesService);
+    jobs = medium.get(JobRepository);
+    await pipelines.saveProfile(tenant.serviceId, PROFILE);
+  });
+
+  afterAll(async () => {
+    await medium?.close();
+  });
+
+  /** One run of the access pipeline on the Mfile, as the api starts it: inside a unit of work, dispatched after commit. */
+  async function run(): Promise<Record<string, string>> {
+    const made = await medium.get(UnitOfWork).run((work) => pipelines.instantiate(work.manager, 'access', mfile, pipelines.outboxFor(work)));
+    return Object.fromEntries(made.map((job) => [job.step!, job.id]));
+  }
+
+  async function states(ids: Record<string, string>): Promise<Record<string, JobState>> {
+    const rows = await medium.dataSource.query('SELECT id, state FROM job WHERE id = ANY($1::uuid[])', [Object.values(ids)]);
+    const byId = new Map<string, JobState>(rows.map((row: { id: string; state: JobState }) => [row.id, row.state]));
+    return Object.fromEntries(Object.entries(ids).map(([step, id]) => [step, byId.get(id)!]));
+  }
+
+  async function row(id: string): Promise<Job> {
+    return (await jobs.findById(id))!;
+  }
+
+  /** Records how a running job ended and settles its dependents in one transaction, as the worker's recorder does. */
+  async function finish(
+    id: string,
+    state: JobState.Succeeded | JobState.Failed,
+    error: string | null = null,
+  ): Promise<{ recorded: boolean; outbox: JobOutbox }> {
+    const outbox = new JobOutbox();
+    const recorded = await medium.get(UnitOfWork).run(async ({ manager }) => {
+      if (!(await jobs.recordOutcome(id, { state, result: state === JobState.Succeeded ? { ok: true } : null, error }, manager))) return false;
+      await pipelines.settleDependents(manager, (await jobs.findById(id, manager))!, state, outbox);
+      return true;
+    });
+    return { recorded, outbox };
+  }
+
+  it('instantiates one job per step with the profile edges; only jobs without prerequisites are queued and dispatched', async () => {
+    const ids = await run();
+    expect(Object.keys(ids).sort()).toEqual(['first', 'join', 'second', 'side', 'third']);
+    expect(await states(ids)).toEqual({
+      first: JobState.Queued,
+      side: JobState.Queued,
+      second: JobState.Waiting,
+      third: JobState.Waiting,
+      join: JobState.Waiting,
+    });
+    const edges: Array<{ job: string; prerequisite: string }> = await medium.dataSource.query(
+      `SELECT j.step AS job, p.step AS prerequisite FROM job_dependency d JOIN job j ON j.id = d.job_id JOIN job p ON p.id = d.prerequisite_id
+        WHERE d.job_id = ANY($1::uuid[]) ORDER BY 1, 2`,
+      [Object.values(ids)],
+    );
+    expect(edges).toEqual([
+      { job: 'join', prerequisite: 'first' },
+      { job: 'join', prerequisite: 'side' },
+      { job: 'second', prerequisite: 'first' },
+      { job: 'third', prerequisite: 'second' },
+    ]);
+    const inputs = await jobs.inputsOf(Object.values(ids));
+    expect(inputs.map((input) => input.id)).toEqual(Object.values(ids).map(() => mfile.id));
+    const runIds = new Set((await Promise.all(Object.values(ids).map(row))).map((job) => job.runId));
+    expect(runIds.size).toBe(1);
+    // after commit, the queued jobs (and only they) are on their Bull queue, under their own id
+    const first = await row(ids.first);
+    const queue = medium.get(QueueRegistry).get(first.queue);
+    expect(await queue.getJob(ids.first)).not.toBeNull();
+    expect(await queue.getJob(ids.side)).not.toBeNull();
+    expect(await queue.getJob(ids.second)).toBeNull();
+  });
+
+  it('claims a queued job once: a waiting or finished job cannot be claimed; an outcome is recorded only while running', async () => {
+    const ids = await run();
+    expect(await jobs.claim(ids.second, 'medium:1')).toBeUndefined();
+    expect((await row(ids.second)).state).toBe(JobState.Waiting);
+
+    const claimed = await jobs.claim(ids.first, 'medium:1');
+    expect(claimed).toMatchObject({ id: ids.first, task: 'md5', step: 'first', serviceId: tenant.serviceId, hasDependents: true });
+    expect(claimed!.inputs.map((input) => input.id)).toEqual([mfile.id]);
+    expect(Number(claimed!.inputs[0].size)).toBe(mfile.size);
+    expect(await row(ids.first)).toMatchObject({ state: JobState.Running, attempts: 1, workerHost: 'medium:1' });
+    expect((await jobs.claim(ids.side, 'medium:2'))?.hasDependents).toBe(true);
+
+    expect(await jobs.recordOutcome(ids.first, { state: JobState.Succeeded, result: { md5: mfile.md5 }, error: null })).toBe(true);
+    expect(await row(ids.first)).toMatchObject({ state: JobState.Succeeded, result: { md5: mfile.md5 }, progress: 100 });
+    expect((await row(ids.first)).finishedAt).toBeInstanceOf(Date);
+    // a redelivered message finds it finished: nothing to claim, nothing recorded twice
+    expect(await jobs.claim(ids.first, 'medium:3')).toBeUndefined();
+    expect(await jobs.recordOutcome(ids.first, { state: JobState.Failed, result: null, error: 'late' })).toBe(false);
+    expect(await row(ids.first)).toMatchObject({ state: JobState.Succeeded, attempts: 1, workerHost: 'medium:1', error: null });
+    // never claimed: not running, so no outcome either
+    expect(await jobs.recordOutcome(ids.third, { state: JobState.Succeeded, result: null, error: null })).toBe(false);
+    expect((await row(ids.third)).state).toBe(JobState.Waiting);
+  });
+
+  it('a success releases the dependents whose prerequisites all succeeded (waiting → queued), and only those', async () => {
+    const ids = await run();
+    await jobs.claim(ids.first, 'medium:1');
+    const first = await finish(ids.first, JobState.Succeeded);
+    expect(first.recorded).toBe(true);
+    // second had only first; join still waits for side
+    expect(first.outbox.items.map((job) => job.id)).toEqual([ids.second]);
+    expect(await states(ids)).toMatchObject({ first: JobState.Succeeded, second: JobState.Queued, third: JobState.Waiting, join: JobState.Waiting });
+
+    await jobs.claim(ids.side, 'medium:1');
+    expect((await finish(ids.side, JobState.Succeeded)).outbox.items.map((job) => job.id)).toEqual([ids.join]);
+    await jobs.claim(ids.second, 'medium:1');
+    expect((await finish(ids.second, JobState.Succeeded)).outbox.items.map((job) => job.id)).toEqual([ids.third]);
+    expect(await states(ids)).toEqual({
+      first: JobState.Succeeded,
+      side: JobState.Succeeded,
+      second: JobState.Succeeded,
+      third: JobState.Queued,
+      join: JobState.Queued,
+    });
+  });
+
+  it('a failure fails every waiting job downstream, naming the step that failed', async () => {
+    const ids = await run();
+    await jobs.claim(ids.first, 'medium:1');
+    const { recorded, outbox } = await finish(ids.first, JobState.Failed, 'no bytes');
+    expect(recorded).toBe(true);
+    expect(outbox.items).toEqual([]);
+    expect(outbox.events.map((event) => event.jobId).sort()).toEqual([ids.second, ids.third, ids.join].sort());
+    expect(await states(ids)).toEqual({
+      first: JobState.Failed,
+      side: JobState.Queued,
+      second: JobState.Failed,
+      third: JobState.Failed,
+      join: JobState.Failed,
+    });
+    expect((await row(ids.first)).error).toBe('no bytes');
+    for (const step of ['second', 'third', 'join']) {
+      const job = await row(ids[step]);
+      expect(job.error).toBe(`dependency first (${ids.first}) failed`);
+      expect(job.finishedAt).toBeInstanceOf(Date);
+    }
+  });
+
+  it('cancel ends the job and its downstream jobs as cancelled, takes it off its queue, and drops a late outcome', async () => {
+    const ids = await run();
+    const queue = medium.get(QueueRegistry).get((await row(ids.first)).queue);
+    expect(await queue.getJob(ids.first)).not.toBeNull();
+    await jobs.claim(ids.first, 'medium:1');
+
+    const view = await medium.get(JobsService).cancel(ids.first);
+    expect(view).toMatchObject({ id: ids.first, state: JobState.Cancelled });
+    expect(await states(ids)).toEqual({
+      first: JobState.Cancelled,
+      side: JobState.Queued,
+      second: JobState.Cancelled,
+      third: JobState.Cancelled,
+      join: JobState.Cancelled,
+    });
+    expect((await row(ids.first)).error).toBe('cancelled on request');
+    expect((await row(ids.third)).error).toBe(`dependency first (${ids.first}) was cancelled`);
+    expect(await queue.getJob(ids.first)).toBeNull();
+    // the worker that was running it finishes: its outcome is dropped
+    expect((await finish(ids.first, JobState.Succeeded)).recorded).toBe(false);
+    expect((await row(ids.first)).state).toBe(JobState.Cancelled);
+    // a finished job cannot be cancelled
+    const refusal = await medium
+      .get(JobsService)
+      .cancel(ids.first)
+      .catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(ProblemError);
+    expect(refusal).toMatchObject({ status: 409, extra: { state: JobState.Cancelled } });
+  });
+
+  it('giveUp fails a queued or running job once, never a waiting or finished one', async () => {
+    const ids = await run();
+    expect(await jobs.giveUp(ids.second, 'gave up: stalled')).toBeUndefined();
+    expect((await row(ids.second)).state).toBe(JobState.Waiting);
+
+    await jobs.claim(ids.first, 'medium:1');
+    const outbox = new JobOutbox();
+    const given = await medium.get(UnitOfWork).run(async ({ manager }) => {
+      const job = await jobs.giveUp(ids.first, 'gave up: stalled', manager);
+      if (job) await pipelines.settleDependents(manager, job, JobState.Failed, outbox);
+      return job;
+    });
+    expect(given).toEqual({ id: ids.first, task: 'md5', step: 'first', serviceId: tenant.serviceId });
+    expect(await row(ids.first)).toMatchObject({ state: JobState.Failed, error: 'gave up: stalled' });
+    expect((await row(ids.join)).error).toBe(`dependency first (${ids.first}) failed`);
+    expect(await jobs.giveUp(ids.first, 'gave up: again')).toBeUndefined();
+    expect((await row(ids.first)).error).toBe('gave up: stalled');
+    // a queued job that never ran can be given up too
+    expect(await jobs.giveUp(ids.side, 'gave up: no worker')).toMatchObject({ id: ids.side });
+    expect((await row(ids.side)).state).toBe(JobState.Failed);
+  });
+
+  it('retry puts a running job back to queued with the reason; the next claim is its second attempt', async () => {
+    const ids = await run();
+    await jobs.retry(ids.first, 'attempt 1 timed out');
+    expect(await row(ids.first)).toMatchObject({ state: JobState.Queued, error: null, attempts: 0 });
+
+    await jobs.claim(ids.first, 'medium:1');
+    await jobs.retry(ids.first, 'attempt 1 timed out');
+    expect(await row(ids.first)).toMatchObject({ state: JobState.Queued, error: 'attempt 1 timed out', attempts: 1 });
+    expect(await jobs.claim(ids.first, 'medium:2')).toMatchObject({ id: ids.first });
+    expect(await row(ids.first)).toMatchObject({ state: JobState.Running, attempts: 2, workerHost: 'medium:2' });
+    expect((await finish(ids.first, JobState.Succeeded)).recorded).toBe(true);
+    // retrying a finished job changes nothing
+    await jobs.retry(ids.first, 'too late');
+    expect(await row(ids.first)).toMatchObject({ state: JobState.Succeeded, attempts: 2 });
+  });
+});
