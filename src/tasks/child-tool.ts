@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 
-/** What a tool run as a child process said and how it ended. */
-export interface ToolRun {
+/** What ffprobe said and how it ended. */
+export interface ProbeRun {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
@@ -12,24 +12,24 @@ const MAX_STDOUT = 16 * 1024 * 1024;
 const KEPT_STDERR = 64 * 1024;
 
 /**
- * Runs a tool (ffprobe, ffmpeg) to its end, never through a shell. When `signal` aborts, the child is SIGKILLed and the promise
- * rejects with the signal's reason only once the process has ended (a job's runtime is measured until then); an
- * aborted signal does not start it at all.
+ * Runs ffprobe (found on PATH) to its end, never through a shell. When `signal` aborts, ffprobe is SIGKILLed and the
+ * promise rejects with the signal's reason only once the process has ended (a job's runtime is measured until then);
+ * an aborted signal does not start it at all.
+ *
+ * The one exception to "media tools run through fluent-ffmpeg" (ffmpeg does, in video.handlers.ts): fluent-ffmpeg's
+ * ffprobe (`ffmpeg.ffprobe(path, options, cb)`, lib/ffprobe.js) keeps its child process in a local variable and
+ * exposes no kill and no process, so a cancel, a time limit or a shutdown could not stop a running ffprobe, and the job
+ * would have to settle before it ended or wait for it. It also parses ffprobe's default text output, in which a
+ * tag's value can carry newlines that read as fields (`width=`, `[STREAM]`); JSON, read here, cannot be forged so.
  */
-export function runTool(command: string, args: string[], signal: AbortSignal, onStdoutLine?: (line: string) => void): Promise<ToolRun> {
+export function runFfprobe(args: string[], signal: AbortSignal): Promise<ProbeRun> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason as Error);
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ffprobe', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    let partial = '';
     child.stdout.on('data', (chunk: Buffer) => {
-      if (onStdoutLine) {
-        // a line at a time (ffmpeg's -progress key=value lines), not kept
-        const lines = (partial + chunk.toString('utf8')).split('\n');
-        partial = lines.pop()!.slice(-4096);
-        for (const line of lines) onStdoutLine(line.trim());
-      } else if (stdout.length < MAX_STDOUT) stdout += chunk.toString('utf8');
+      if (stdout.length < MAX_STDOUT) stdout += chunk.toString('utf8');
       else child.kill('SIGKILL');
     });
     child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-KEPT_STDERR)));

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import ffmpeg from 'fluent-ffmpeg';
 import { unlink } from 'node:fs/promises';
 import { parse } from 'node:path';
 import { APP_CONFIG, AppConfig } from '../config/config';
@@ -6,7 +7,7 @@ import { JsonObject } from '../database/columns';
 import { Mfile } from '../mfiles/mfile.entity';
 import { ContentStore } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
-import { runTool } from './child-tool';
+import { runFfprobe } from './child-tool';
 import { TaskName, TaskTypes, TRANSCODE_PRESETS } from './task-catalogue';
 import { TaskContext, TaskFailure, TaskHandler, TaskOutcome } from './task-handler.decorator';
 import { toolMessage } from './tool-message';
@@ -61,10 +62,16 @@ const DEMUXERS: Record<string, string> = {
 /** What ffmpeg's decoders say when a frame is over `-max_pixels`. */
 const OVER_PIXEL_CAP = /exceeds specified max pixel count/;
 
-/** The input's demuxer and the options that pin ffmpeg/ffprobe to it and to the one stored file. */
+/** ffmpeg's `-progress` lines (key=value, one block per update): read for the progress, kept out of error messages. */
+const PROGRESS_LINE = /^(frame|fps|stream_\d+_\d+_\w+|bitrate|total_size|out_time(_us|_ms)?|dup_frames|drop_frames|speed|progress)=/;
+
+/** How much of ffmpeg's stderr (progress lines left out) is kept for its error message. */
+const KEPT_STDERR = 64 * 1024;
+
+/** The stored file and the input options that pin ffmpeg/ffprobe to the demuxer its bytes show and to that one file. */
 interface Source {
   path: string;
-  args: string[];
+  inputOptions: string[];
 }
 
 /** What `ffprobe -print_format json -show_format -show_streams` prints, the fields we read. */
@@ -91,9 +98,10 @@ function rate(value: string | undefined): number | null {
 }
 
 /**
- * Video and audio tasks: ffprobe and ffmpeg run as child processes (never through a shell), so the worker's event loop
- * never blocks and a crashing ffmpeg fails a job, not the worker. The job's signal stops them: cancelled, over its
- * time limit or at shutdown the child is SIGKILLed, and the handler settles only once it has ended. Outputs are
+ * Video and audio tasks: ffmpeg runs through fluent-ffmpeg, ffprobe through runFfprobe (fluent-ffmpeg's cannot be
+ * killed), both child processes never started through a shell, so the worker's event loop never blocks and a crashing
+ * ffmpeg fails a job, not the worker. The job's signal stops them: cancelled, over its time limit or at shutdown the
+ * child is SIGKILLed, and the handler settles only once it has ended. Outputs are
  * written to the store's temp folder and committed like uploads (hashed, fsynced, renamed).
  */
 @Injectable()
@@ -121,14 +129,14 @@ export class VideoHandlers {
     const path = this.store.pathOf(input.blobKey);
     // the decoder refuses any frame over the pixel cap too, whatever the container said (-max_pixels)
     const pinned = ['-format_whitelist', demuxer, '-f', demuxer, ...(demuxer === 'mov' ? ['-enable_drefs', '0'] : [])];
-    return { path, args: [...LOCAL_ONLY, ...pinned, '-max_pixels', String(this.config.videoMaxPixels), '-i', path] };
+    return { path, inputOptions: [...LOCAL_ONLY, ...pinned, '-max_pixels', String(this.config.videoMaxPixels)] };
   }
 
   private async probe(input: Mfile, context: Context, source: Source): Promise<Probe> {
     const { path } = source;
-    const run = await runTool(
-      'ffprobe',
-      ['-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', ...source.args],
+    // not fluent-ffmpeg's ffprobe, which cannot be stopped (see runFfprobe)
+    const run = await runFfprobe(
+      ['-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', ...source.inputOptions, '-i', path],
       context.signal,
     );
     if (run.signal) throw new Error(`ffprobe was stopped (ffprobe was killed with signal ${run.signal}): will retry`);
@@ -197,30 +205,76 @@ export class VideoHandlers {
   ) {
     const temp = `${this.store.newTempPath()}.${extension}`;
     try {
-      const progress = (line: string) => {
-        const match = /^out_time_us=(\d+)$/.exec(line);
-        if (!match || !duration) return;
-        const percent = (Number(match[1]) / 1e6 / duration) * 100;
-        if (Number.isFinite(percent)) void context.reportProgress(Math.min(99, percent)).catch(() => undefined);
-      };
-      const args = ['-nostdin', '-hide_banner', '-v', 'error', '-nostats', '-progress', 'pipe:1', ...seekArgs, ...source.args, ...outputArgs, '-y', temp];
-      const run = await runTool('ffmpeg', args, context.signal, progress);
-      if (run.signal) throw new Error(`ffmpeg was stopped (ffmpeg was killed with signal ${run.signal}): will retry`);
-      if (run.code !== 0 && OVER_PIXEL_CAP.test(run.stderr)) throw this.tooManyPixels(input);
-      if (run.code !== 0)
-        throw new TaskFailure(
-          `ffmpeg failed: ${
-            toolMessage(run.stderr, [
-              [this.store.pathOf(input.blobKey), 'the file'],
-              [temp, 'the output'],
-            ]) || `ffmpeg exited with code ${run.code}`
-          }`,
-        );
+      await this.ffmpeg(input, source, outputArgs, temp, context, duration, seekArgs);
       return await this.store.commitFile(temp);
     } catch (error) {
       await unlink(temp).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * One ffmpeg run through fluent-ffmpeg, settled only once fluent-ffmpeg has seen the process end ('end', or 'error'
+   * after its exit). No 'progress' listener is ever added: fluent-ffmpeg would then run an ffprobe of its own on the
+   * input (processor.js `_prepare`), without our input options and beyond our signal's reach. ffmpeg writes its
+   * `-progress` lines to stderr instead (`pipe:2`), read from the 'stderr' line events. The job's signal SIGKILLs it
+   * (`command.kill`), at once if it is running, or as soon as it starts if fluent-ffmpeg is still preparing it.
+   */
+  private ffmpeg(input: Mfile, source: Source, outputArgs: string[], temp: string, context: Context, duration: number | null, seekArgs: string[]) {
+    const { signal } = context;
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason as Error);
+      let stderr = '';
+      let started = false;
+      // several arguments, so fluent-ffmpeg splits none of them at a space; it adds `-i <path>`, `-y` and the output
+      const command = ffmpeg(source.path)
+        .inputOptions(...['-nostdin', '-hide_banner', '-v', 'error', '-nostats', '-progress', 'pipe:2'], ...seekArgs, ...source.inputOptions)
+        .outputOptions(...outputArgs)
+        .output(temp);
+      const kill = () => {
+        if (started) command.kill('SIGKILL');
+      };
+      command.on('start', () => {
+        started = true;
+        if (signal.aborted) command.kill('SIGKILL');
+      });
+      command.on('stderr', (line: string) => {
+        if (!PROGRESS_LINE.test(line)) {
+          stderr = `${stderr}${line}\n`.slice(-KEPT_STDERR);
+          return;
+        }
+        const match = /^out_time_us=(\d+)$/.exec(line.trim());
+        if (!match || !duration) return;
+        const percent = (Number(match[1]) / 1e6 / duration) * 100;
+        if (Number.isFinite(percent)) void context.reportProgress(Math.min(99, percent)).catch(() => undefined);
+      });
+      command.on('end', () => {
+        signal.removeEventListener('abort', kill);
+        if (signal.aborted) reject(signal.reason as Error);
+        else resolve();
+      });
+      command.on('error', (error: Error) => {
+        signal.removeEventListener('abort', kill);
+        if (signal.aborted) return reject(signal.reason as Error);
+        const killed = /^ffmpeg was killed with signal (\w+)/.exec(error.message);
+        if (killed) return reject(new Error(`ffmpeg was stopped (ffmpeg was killed with signal ${killed[1]}): will retry`));
+        const exited = /^ffmpeg exited with code (\d+)/.exec(error.message);
+        if (!exited) return reject(error);
+        if (OVER_PIXEL_CAP.test(stderr)) return reject(this.tooManyPixels(input));
+        reject(
+          new TaskFailure(
+            `ffmpeg failed: ${
+              toolMessage(stderr, [
+                [source.path, 'the file'],
+                [temp, 'the output'],
+              ]) || `ffmpeg exited with code ${exited[1]}`
+            }`,
+          ),
+        );
+      });
+      signal.addEventListener('abort', kill, { once: true });
+      command.run();
+    });
   }
 
   @TaskHandler(TaskName.VideoMetadata)
