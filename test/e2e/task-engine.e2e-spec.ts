@@ -394,10 +394,12 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     expect((await customer.post('/jobs', { mfileIds: [file.body.id], pipeline: 'manual', task: 'md5' })).status).toBe(400);
     const run = await customer.post('/jobs', { mfileIds: [file.body.id], pipeline: 'manual' });
     expect(run.status).toBe(201);
-    expect(run.body.items.map((job: JobRow) => [job.step, job.state])).toEqual([
-      ['check', 'queued'],
-      ['small', 'waiting'],
-    ]);
+    // the answer reads the jobs back after they were dispatched: a fast worker may already have taken `check` (and
+    // then released `small`), so the states are those of a run started in this order, not one exact snapshot
+    const [check, small] = run.body.items as JobRow[];
+    expect([check.step, small.step]).toEqual(['check', 'small']);
+    expect(['queued', 'running', 'succeeded']).toContain(check.state);
+    expect(check.state === 'succeeded' ? ['waiting', 'queued', 'running', 'succeeded'] : ['waiting']).toContain(small.state);
     await allFinal(customer, tenant.serviceId, 'the manual pipeline');
     const manualJobs = (await customer.get(`/mfiles/${file.body.id}/jobs?trigger=manual`)).body.items;
     expect(manualJobs.map((job: JobRow) => `${job.step}:${job.state}`).sort()).toEqual(['check:succeeded', 'small:succeeded']);
