@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { appWithWorker, FINAL_JOB_STATES, JobRow } from '../support/app-with-worker';
 import { Client, makeTenant } from '../support/client';
 import { dav, davPath, propfind } from '../support/dav';
-import { run } from '../support/media';
+import { run, testClip } from '../support/media';
 import { eventually, waitForExit } from '../support/processes';
 
 /** The pids of the processes named `name` whose parent is `parent`, read from /proc (what `ps --ppid` shows). */
@@ -27,23 +27,7 @@ function childrenNamed(parent: number, name: string): number[] {
 }
 
 /** An hour of ffmpeg's testsrc at 1 frame per second: 12 MB, minutes of work for a transcode. */
-const longClip = (path: string) =>
-  run('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc=duration=3600:size=320x240:rate=1',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
-    '-pix_fmt',
-    'yuv420p',
-    path,
-  ]);
+const longClip = (path: string) => testClip(path, 3600, '320x240', 1);
 
 /**
  * Issue 16, the media slice, against the real api and a real worker process (ffmpeg and ffprobe as its children):

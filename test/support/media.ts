@@ -8,8 +8,8 @@ export const run = (command: string, args: string[]) =>
     ),
   );
 
-/** A real H.264 test video (ffmpeg's testsrc pattern) of `seconds` at `size`, written to `path`. */
-export const testClip = (path: string, seconds: number, size = '640x480') =>
+/** A real H.264 test video (ffmpeg's testsrc pattern) of `seconds` at `size` and `rate` frames/s, written to `path`. */
+export const testClip = (path: string, seconds: number, size = '640x480', rate = 25) =>
   run('ffmpeg', [
     '-v',
     'error',
@@ -17,7 +17,7 @@ export const testClip = (path: string, seconds: number, size = '640x480') =>
     '-f',
     'lavfi',
     '-i',
-    `testsrc=duration=${seconds}:size=${size}:rate=25`,
+    `testsrc=duration=${seconds}:size=${size}:rate=${rate}`,
     '-c:v',
     'libx264',
     '-preset',
