@@ -29,6 +29,17 @@ return {1, 0}`;
  * (`count`) and concurrent slots (`takeSlot`). The counters are touched only by what they limit (a failed key, a
  * derived key, an opened stream), never by ordinary valid requests.
  */
+interface SlotCommands {
+  mserveTakeSlot(key: string, now: number, expiresAt: number, max: number, slot: string): Promise<[number, number]>;
+}
+
+/** TAKE_SLOT as a named command of the connection (defined once, run by its digest), as the upload lock does. */
+function slotCommands(client: Redis): SlotCommands {
+  const commands = client as unknown as Redis & Partial<SlotCommands>;
+  if (typeof commands.mserveTakeSlot !== 'function') client.defineCommand('mserveTakeSlot', { numberOfKeys: 1, lua: TAKE_SLOT });
+  return commands as unknown as SlotCommands;
+}
+
 @Injectable()
 export class RateLimits {
   /** Addresses known to be over their failed-key limit, until when (ms): refused without a Redis or database trip. */
@@ -106,7 +117,7 @@ export class RateLimits {
     const slot = randomUUID();
     const now = Date.now();
     // a slot outlives its stream's lifetime by a margin: a stream still closing is not a free slot yet
-    const [taken, waitMs] = (await this.redis.eval(TAKE_SLOT, 1, key, now, now + (lifetimeSeconds + 30) * 1000, max, slot)) as [number, number];
+    const [taken, waitMs] = await slotCommands(this.redis).mserveTakeSlot(key, now, now + (lifetimeSeconds + 30) * 1000, max, slot);
     if (!taken)
       throw tooManyRequests(
         'too-many-streams',
