@@ -30,6 +30,8 @@ describe('dependency outages become 503 problems with Retry-After (toProblem)', 
     ],
     ['a command with no answer in time (hung)', new Error('Command timed out')],
     ['a closed connection', new Error('Connection is closed.')],
+    ['replaying its append-only file after a restart', Object.assign(new Error('LOADING Redis is loading the dataset in memory'), { name: 'ReplyError' })],
+    ['a replica during a failover', Object.assign(new Error("READONLY You can't write against a read only replica."), { name: 'ReplyError' })],
   ];
   it.each(redis)('Redis: %s', (_what, error) => {
     expect(toProblem(error)).toMatchObject({ status: 503, dependency: 'redis', retryAfterSeconds: expect.any(Number) });
@@ -37,6 +39,7 @@ describe('dependency outages become 503 problems with Retry-After (toProblem)', 
 
   it('a fault of ours or a wrong request stays what it was', () => {
     expect(toProblem(new Error('boom')).status).toBe(500);
+    expect(toProblem(Object.assign(new Error('WRONGTYPE Operation against a key holding the wrong kind of value'), { name: 'ReplyError' })).status).toBe(500);
     expect(toProblem(queryFailed(pgError('42P01', 'relation "nope" does not exist'))).status).toBe(500);
     expect(toProblem(queryFailed(pgError('23505', 'duplicate key value violates unique constraint'))).status).toBe(500);
     expect(toProblem(queryFailed(pgError('40P01', 'deadlock detected')))).toMatchObject({ status: 503, retryAfterSeconds: 1 });

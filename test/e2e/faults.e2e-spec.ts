@@ -75,10 +75,12 @@ afterAll(() => {
     const faults: string[] = [];
     let networkErrors = 0;
     let running = true;
-    const answered = (what: string, status: number) => {
+    // a fault is kept with what the server said (its problem names the request id the api logged the error under)
+    const answered = (what: string, status: number, body = '') => {
       answers.set(status, (answers.get(status) ?? 0) + 1);
-      if (status >= 500 && status !== 503) faults.push(`${what}: ${status}`);
+      if (status >= 500 && status !== 503) faults.push(`${what}: ${status} ${body.slice(0, 400)}`);
     };
+    const bodyOf = (response: Response) => (response.status >= 500 && response.status !== 503 ? response.text().catch(() => '') : Promise.resolve(''));
     const content = async (index: number, client: number): Promise<{ name: string; bytes: Uint8Array<ArrayBuffer> }> => {
       const name = `c${client}-${index}`;
       if (index % 3 === 0) {
@@ -96,7 +98,7 @@ afterAll(() => {
         const file = stored.filter((candidate) => candidate.id)[index % stored.filter((candidate) => candidate.id).length];
         const response = await fetch(`${base}/api/v1/mfiles/${file.id}/content`, { headers: bearer });
         const body = new Uint8Array(await response.arrayBuffer());
-        answered('download', response.status);
+        answered('download', response.status, Buffer.from(body).toString('utf8'));
         if (response.status === 200 && sha256(body) !== file.sha256) faults.push(`download of ${file.name}: other bytes`);
         return;
       }
@@ -107,7 +109,7 @@ afterAll(() => {
           body: bytes,
         });
         const text = await response.text();
-        answered('rest upload', response.status);
+        answered('rest upload', response.status, text);
         if (response.status === 201) stored.push({ how: 'rest', name, sha256: sha256(bytes), size: bytes.length, id: (JSON.parse(text) as { id: string }).id });
         return;
       }
@@ -121,7 +123,7 @@ afterAll(() => {
             'upload-metadata': `filename ${Buffer.from(name).toString('base64')}`,
           },
         });
-        answered('tus creation', created.status);
+        answered('tus creation', created.status, await bodyOf(created));
         if (created.status !== 201) return;
         const location = new URL(created.headers.get('location')!, base).toString();
         const patched = await fetch(location, {
@@ -129,14 +131,14 @@ afterAll(() => {
           headers: { ...bearer, 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
           body: bytes,
         });
-        answered('tus patch', patched.status);
+        answered('tus patch', patched.status, await bodyOf(patched));
         if (patched.status === 204)
           stored.push({ how: 'tus', name, sha256: sha256(bytes), size: bytes.length, id: patched.headers.get('mfile-id') ?? undefined });
         return;
       }
       const put = await fetch(`${base}/dav/${encodeURIComponent(name)}`, { method: 'PUT', headers: basic, body: bytes });
-      await put.arrayBuffer();
-      answered('webdav put', put.status);
+      const said = await put.text();
+      answered('webdav put', put.status, put.status >= 500 && put.status !== 503 ? said : '');
       if (put.status === 201) stored.push({ how: 'webdav', name, sha256: sha256(bytes), size: bytes.length });
     };
     const clients = [0, 1, 2, 3].map(async (client) => {
@@ -184,7 +186,14 @@ afterAll(() => {
       `faults: ${stored.length} uploads stored (${['rest', 'tus', 'webdav'].map((how) => `${how} ${stored.filter((file) => file.how === how).length}`).join(', ')}); ` +
         `answers ${JSON.stringify(Object.fromEntries(answers))}; ${networkErrors} connection errors\n`,
     );
-    expect(faults).toEqual([]);
+    // with each fault, what the api logged about it (the lines naming its request id, or the errors around)
+    const logged = launcher.output().split('\n');
+    const explained = faults.map((fault) => {
+      const requestId = /request id ([\w-]+)/.exec(fault)?.[1];
+      const lines = requestId ? logged.filter((line) => line.includes(requestId)) : [];
+      return `${fault}\n${lines.join('\n').slice(0, 3000)}`;
+    });
+    expect(explained).toEqual([]);
     expect(stored.length).toBeGreaterThan(20);
     expect(stored.filter((file) => file.how === 'webdav').length).toBeGreaterThan(0);
     expect(stored.filter((file) => file.how === 'tus').length).toBeGreaterThan(0);
