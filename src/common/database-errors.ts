@@ -1,3 +1,5 @@
+import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
+
 /** PostgreSQL unique_violation, for turning a lost race on a unique name into a 409. */
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   const driverError = (error as { driverError?: { code?: string; constraint?: string }; code?: string }) ?? {};
@@ -29,10 +31,13 @@ const CONNECTION_MESSAGES =
  * Whether `error` says PostgreSQL cannot be reached right now (stopped, restarting, hung, unreachable), rather than
  * that this request was wrong: a connection exception (SQLSTATE class 08), an administrator or crash shutdown or a
  * server still starting (57P01, 57P02, 57P03), too many connections (53300), a socket error or a connection/query
- * timeout. Such a request is worth retrying: the answer is a 503 with Retry-After, never a 500. TypeORM wraps a
+ * timeout, or a transaction whose connection TypeORM released when it died. Such a request is worth retrying: the answer is a 503 with Retry-After, never a 500. TypeORM wraps a
  * failed query (QueryFailedError, the driver's error in `driverError`); a failed connect reaches us unwrapped.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
+  // TypeORM releases a transaction's connection as soon as its socket reports an error (PostgreSQL killed or
+  // restarted mid-transaction); the transaction's next statement then fails with this, not with the socket's error
+  if (error instanceof QueryRunnerProviderAlreadyReleasedError || error instanceof QueryRunnerAlreadyReleasedError) return true;
   for (const candidate of [error, (error as { driverError?: unknown })?.driverError]) {
     if (!candidate || typeof candidate !== 'object') continue;
     const { code, message } = candidate as { code?: unknown; message?: unknown };

@@ -1,4 +1,4 @@
-import { QueryFailedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { toProblem } from './problem.filter';
 
 /** What node-postgres, pg-pool and TypeORM throw when PostgreSQL is down or hung, and what ioredis throws when Redis is. */
@@ -18,6 +18,8 @@ describe('dependency outages become 503 problems with Retry-After (toProblem)', 
     ['crash shutdown (57P02)', queryFailed(pgError('57P02', 'terminating connection because of crash of another server process'))],
     ['a server still starting (57P03)', pgError('57P03', 'the database system is starting up')],
     ['a connection exception (08006)', queryFailed(pgError('08006', 'connection failure'))],
+    // seen in the faults test: PostgreSQL SIGKILLed between two statements of an upload's transaction
+    ['a transaction whose connection died and was released', new QueryRunnerProviderAlreadyReleasedError()],
   ];
   it.each(database)('the database: %s', (_what, error) => {
     expect(toProblem(error, 'r1')).toMatchObject({ status: 503, dependency: 'database', retryAfterSeconds: expect.any(Number), requestId: 'r1' });
