@@ -32,6 +32,7 @@ import http from 'node:http';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import {
+  beforeNow,
   davServer as sharedDavServer,
   fmt,
   httpRequest,
@@ -53,6 +54,14 @@ import {
 } from './harness.mjs';
 
 const MIB = 1024 * 1024;
+
+// Figures recorded before issue 17's work, printed as "before → now" beside this run's. Ratios: throughput
+// MServe / Apache, times Apache / MServe (higher is better for MServe in both), measured in the same run.
+const BEFORE = [
+  // README / issue 17: SIZE_MIB=512 ENTRIES=10000 TREE_FILES=1000 RUNS=3, load 2-5
+  { at: 'issue 17', put: 0.34, get: 0.58, propfind: 1.19, smallput: 0.03, smallPutsPerS: 49, rclone: 0.98, apiRssGrowthMiB: 285 },
+  // { at: 'fe8b27a', ... }: measured by the perf-bench helper on the unchanged code
+];
 const number = (name, fallback) => {
   const value = Number(process.env[name] ?? fallback);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${process.env[name]}`);
@@ -638,6 +647,21 @@ async function main() {
     shaOk,
     errors,
   };
+  out.push('before → now (recorded figures: BEFORE in test/bench/webdav.mjs; ratios are MServe / Apache in the same run, higher is better):');
+  out.push(
+    ...beforeNow([
+      ...['put', 'get', 'smallput', 'propfind', 'rclone'].map((key) => ({
+        figure: `${labels[key][0]} ratio`,
+        better: 'higher',
+        digits: key === 'smallput' ? 3 : 2,
+        before: BEFORE.map((b) => ({ at: b.at, value: b[key] })),
+        now: summary[key].ratio,
+      })),
+      { figure: 'small PUTs per second (MServe)', better: 'higher', digits: 0, before: BEFORE.map((b) => ({ at: b.at, value: b.smallPutsPerS })), now: ENTRIES / summary.smallput.ours },
+      { figure: 'api RSS growth (MiB, peak - before)', better: 'lower', digits: 0, before: BEFORE.map((b) => ({ at: b.at, value: b.apiRssGrowthMiB })), now: mib(apiRss.peakKb - apiRssBeforeKb) },
+    ]),
+  );
+  out.push('');
   out.push(JSON.stringify(jsonLine));
   process.stdout.write(out.join('\n') + '\n');
   if (errors.length) throw new Error(`MServe's WebDAV failed ${errors.length} step(s): ${errors.map((e) => e.step).join(', ')} (details above)`);
