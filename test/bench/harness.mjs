@@ -203,6 +203,7 @@ export function table(headers, rows) {
  *   BENCH_CPU_PROF=<dir>     the api and every worker run with --cpu-prof; each writes <role>.cpuprofile (api, worker-1…) into
  *                            <dir> when it exits (the harness stops them with SIGTERM: a clean exit writes it)
  *   BENCH_HEAP_SIGNAL=<dir>  the api and workers run with --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=<dir>
+ *   BENCH_NODE_FLAGS='...'   more node flags for the api and workers (space-separated)
  *   pgStatStatements: true   (option) PostgreSQL is restarted once with pg_stat_statements preloaded and the
  *                            extension is created in MServe's database (see pgStatements() below)
  */
@@ -260,6 +261,8 @@ export async function startPlatform({ varDir, storageDir, workers = [], env = {}
       mkdirSync(process.env.BENCH_HEAP_SIGNAL, { recursive: true });
       flags.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${resolve(process.env.BENCH_HEAP_SIGNAL)}`);
     }
+    // anything else for the api and workers' node (e.g. --trace-gc, --max-semi-space-size=64)
+    if (process.env.BENCH_NODE_FLAGS) flags.push(...process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean));
     return flags;
   };
   const api = startChild('api', [...nodeFlags('api'), distMain], { cwd: ROOT, env: { ...common, PORT: String(apiPort), HOST: '127.0.0.1' } });
