@@ -37,6 +37,7 @@ import {
   davServer,
   fmt,
   httpRequest,
+  beforeNow,
   makeTenant,
   mib,
   onCleanup,
@@ -71,7 +72,18 @@ const WORKERS = (process.env.WORKERS ?? 'normal:2,priority:1').split(';').filter
 const PG_STATS = process.env.PG_STATS === '1';
 const HEAP_SNAPSHOTS = process.env.HEAP_SNAPSHOTS === '1';
 if (HEAP_SNAPSHOTS && !process.env.BENCH_HEAP_SIGNAL) throw new Error('HEAP_SNAPSHOTS=1 needs BENCH_HEAP_SIGNAL=<dir> (where the api writes them)');
-const FINAL = ['succeeded', 'failed', 'cancelled', 'skipped'];
+
+// Figures recorded before issue 17's work, printed as "before → now" beside this run's: the issue's (2,000 files of
+// 1-8 KiB over REST, 8 in flight) and this script's on the unchanged code (fe8b27a, 2,000 files, 16 in flight, load
+// average 13-19 from other work on the machine: the ratios are the figures to compare).
+const BEFORE = {
+  rest: [
+    { at: 'issue 17, 8 in flight', uploadRatio: 0.058, e2eRatio: 0.023, cpuMsPerFile: null },
+    { at: 'fe8b27a', uploadRatio: 0.022, e2eRatio: 0.008, cpuMsPerFile: 128.7, statementsPerFile: 146, redisPerFile: 266.7 },
+  ],
+  dav: [{ at: 'fe8b27a', uploadRatio: 0.02, e2eRatio: 0.007, cpuMsPerFile: 152.1, redisPerFile: 267.0 }],
+  tus: [],
+};
 
 const require = createRequire(join(ROOT, 'package.json'));
 const pg = require('pg');
@@ -301,7 +313,8 @@ async function main() {
   const loadStart = loadavg();
   let commit = 'unknown';
   try {
-    commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    // the last commit that changed src/ (what is measured), not the benchmark's own commits
+    commit = execFileSync('git', ['-C', ROOT, 'log', '-1', '--format=%h', '--', 'src'], { encoding: 'utf8' }).trim();
     if (execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).trim()) commit += '+dirty';
   } catch {
     /* not a git checkout */
@@ -485,6 +498,20 @@ async function main() {
     );
   }
   out.push(`api RSS over MServe's paths: ${fmt(mib(apiRssStartKb), 0)} → ${fmt(mib(apiRssEndKb), 0)} MiB (${apiRssEndKb - apiRssStartKb >= 0 ? '+' : ''}${fmt(mib(apiRssEndKb - apiRssStartKb), 0)})`);
+  out.push('');
+  out.push('before → now (recorded figures: BEFORE in test/bench/ingest-small.mjs; goals: upload ≥ 0.5, end to end ≥ 0.25 of Apache, CPU ≤ 5 ms/file):');
+  for (const p of PATHS) {
+    const r = results[p];
+    const before = BEFORE[p] ?? [];
+    out.push(
+      ...beforeNow([
+        { figure: `${p} upload files/s vs Apache`, better: 'higher', digits: 3, before: before.map((b) => ({ at: b.at, value: b.uploadRatio })), now: FILES / (r.uploadMs / 1000) / apacheFilesPerS },
+        { figure: `${p} end to end files/s vs Apache`, better: 'higher', digits: 3, before: before.map((b) => ({ at: b.at, value: b.e2eRatio })), now: FILES / (r.e2eMs / 1000) / apacheFilesPerS },
+        { figure: `${p} CPU ms per file (sum)`, better: 'lower', digits: 1, before: before.map((b) => ({ at: b.at, value: b.cpuMsPerFile })), now: perFile(sum(r.cpuAll)) },
+        { figure: `${p} Redis commands per file`, better: 'lower', digits: 1, before: before.map((b) => ({ at: b.at, value: b.redisPerFile })), now: perFile(sum(r.redisDelta)) },
+      ]),
+    );
+  }
   if (PG_STATS) {
     out.push('');
     for (const p of PATHS) {
