@@ -11,7 +11,16 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { json, makeTenant, onCleanup, ROOT, runBench, say, startPlatform } from './harness.mjs';
+import { beforeNow, cpuMsTree, json, makeTenant, onCleanup, readStatusKb, ROOT, runBench, say, startPlatform } from './harness.mjs';
+
+// Figures recorded before issue 17's work, printed as "before → now" beside this run's (ratios are measured
+// against the bare script in the same run; CPU ms per picture from /proc, for the MServe run).
+const BEFORE = [
+  // the issue's and the README's figures (500 pictures, 2 vCPU)
+  { at: 'issue 17', count: 500, picturesPerS: 10.2, ratio: 0.33, cpuMsPerPicture: { worker: 97.2, api: 19.6, postgres: 19.2, redis: 3.4 }, apiRssGrowthMiB: null },
+  // measured by the perf-bench helper on the unchanged code (load average noted)
+  // { at: 'fe8b27a', ... }: filled in from the run on the unchanged code
+];
 
 const COUNT = Number(process.env.COUNT ?? 500);
 const CONCURRENCY = Number(process.env.UPLOAD_CONCURRENCY ?? 4);
@@ -145,20 +154,17 @@ async function throughMserve({ v1, pool, tenant, files, label }) {
   }
 }
 
-/** CPU seconds (user + system) used so far by the processes whose command line mentions `needle`. */
-function cpuSeconds(needle) {
-  let ticks = 0;
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!command.includes(needle)) continue;
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      /* gone */
-    }
-  }
-  return ticks / 100;
+/**
+ * CPU seconds (user + system) used so far by this run's own processes, by role (from /proc, by pid: other
+ * benchmarks' processes on the same machine are not counted).
+ */
+function cpuSeconds(platform) {
+  return {
+    api: cpuMsTree(platform.api.pid) / 1000,
+    worker: platform.workers.reduce((sum, w) => sum + cpuMsTree(w.pid), 0) / 1000,
+    postgres: cpuMsTree(platform.postmasterPid()) / 1000,
+    redis: cpuMsTree(platform.redisPid()) / 1000,
+  };
 }
 
 async function main() {
@@ -195,11 +201,12 @@ async function main() {
   await baseline(files.slice(0, 4), workDir);
 
   say(`MServe: ${COUNT} pictures, 5 operations each`);
-  const varDir = join(workDir, 'var');
-  const roles = { api: 'dist/src/main.js', worker: 'dist/src/worker.js', postgres: 'postgres', redis: 'redis-server' };
-  const cpuBefore = Object.fromEntries(Object.entries(roles).map(([role, needle]) => [role, cpuSeconds(needle)]));
+  const cpuBefore = cpuSeconds(platform);
+  const apiRssBeforeKb = readStatusKb(platform.api.pid, 'VmRSS');
   const ours = await throughMserve({ v1: platform.v1, pool, tenant, files, label: 'p' });
-  const cpu = Object.fromEntries(Object.entries(roles).map(([role, needle]) => [role, cpuSeconds(needle) - cpuBefore[role]]));
+  const apiRssAfterKb = readStatusKb(platform.api.pid, 'VmRSS');
+  const cpuAfter = cpuSeconds(platform);
+  const cpu = Object.fromEntries(Object.keys(cpuAfter).map((role) => [role, cpuAfter[role] - cpuBefore[role]]));
   say(`  ${ours.seconds.toFixed(1)} s (uploads done after ${ours.uploadSeconds.toFixed(1)} s)`);
   const perTask = (
     await pool.query(
@@ -233,6 +240,7 @@ async function main() {
   const seed = await throughMserve({ v1: platform.v1, pool, tenant: seedTenant, files: files.slice(0, 15), label: 'seed' });
 
   const mb = sizes.reduce((a, b) => a + b, 0) / 1e6;
+  const ratio = bare / ours.seconds;
   const lines = [
     '',
     'MServe pipeline benchmark',
@@ -246,12 +254,42 @@ async function main() {
     `| MServe (upload + ${ours.jobs} jobs) | ${ours.seconds.toFixed(1)} | ${(COUNT / ours.seconds).toFixed(1)} | ${(ours.jobs / ours.seconds).toFixed(1)} |`,
     `| bare script | ${bare.toFixed(1)} | ${(COUNT / bare).toFixed(1)} | ${((COUNT * 5) / bare).toFixed(1)} |`,
     '',
-    `throughput ratio MServe / bare: ${(bare / ours.seconds).toFixed(2)}`,
+    `throughput ratio MServe / bare: ${ratio.toFixed(2)}`,
     `CPU seconds during the MServe run (2 CPUs x ${ours.seconds.toFixed(1)} s = ${(2 * ours.seconds).toFixed(1)} available): ${Object.entries(cpu)
       .map(([role, seconds]) => `${role} ${seconds.toFixed(1)}`)
       .join(', ')}`,
     `MServe per task (run = claimed to recorded, wait = created to claimed): ${perTask.map((row) => `${row.task} ${row.run_ms.toFixed(0)} ms run / ${row.wait_ms.toFixed(0)} ms wait`).join('; ')}`,
     `seed test 2 (15 pictures x 8 operations = ${seed.jobs} jobs, upload to last job): ${seed.seconds.toFixed(1)} s (the seed's mprocessor: 16 s, its polling design: 65 s)`,
+    `api RSS over the MServe run: ${(apiRssBeforeKb / 1024).toFixed(0)} → ${(apiRssAfterKb / 1024).toFixed(0)} MiB (${((apiRssAfterKb - apiRssBeforeKb) / 1024).toFixed(0)})`,
+    `load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    '',
+    'before → now (recorded figures: BEFORE in test/bench/pipeline.mjs; pictures/s depends on the machine and its load, the ratio less so):',
+    ...beforeNow([
+      { figure: 'pictures/s, MServe / bare script', better: 'higher', digits: 2, before: BEFORE.map((b) => ({ at: `${b.at}, ${b.count} pictures`, value: b.ratio })), now: ratio },
+      { figure: 'pictures/s', better: 'higher', digits: 1, before: BEFORE.map((b) => ({ at: b.at, value: b.picturesPerS })), now: COUNT / ours.seconds },
+      ...['worker', 'api', 'postgres', 'redis'].map((role) => ({
+        figure: `CPU ms per picture, ${role}`,
+        better: 'lower',
+        digits: 1,
+        before: BEFORE.map((b) => ({ at: b.at, value: b.cpuMsPerPicture[role] })),
+        now: (cpu[role] * 1000) / COUNT,
+      })),
+      { figure: 'api RSS growth (MiB)', better: 'lower', digits: 0, before: BEFORE.map((b) => ({ at: b.at, value: b.apiRssGrowthMiB })), now: (apiRssAfterKb - apiRssBeforeKb) / 1024 },
+    ]),
+    '',
+    JSON.stringify({
+      bench: 'pipeline',
+      count: COUNT,
+      seconds: Number(ours.seconds.toFixed(2)),
+      uploadSeconds: Number(ours.uploadSeconds.toFixed(2)),
+      bareSeconds: Number(bare.toFixed(2)),
+      picturesPerS: Number((COUNT / ours.seconds).toFixed(2)),
+      ratio: Number(ratio.toFixed(3)),
+      cpuMsPerPicture: Object.fromEntries(Object.entries(cpu).map(([role, seconds]) => [role, Number(((seconds * 1000) / COUNT).toFixed(1))])),
+      apiRssMiB: { before: Math.round(apiRssBeforeKb / 1024), after: Math.round(apiRssAfterKb / 1024) },
+      seedTest2Seconds: Number(seed.seconds.toFixed(2)),
+      load: { start: loadBefore.map((l) => Number(l.toFixed(2))), end: loadavg().map((l) => Number(l.toFixed(2))) },
+    }),
     '',
   ];
   process.stdout.write(lines.join('\n'));

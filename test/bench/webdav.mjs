@@ -27,13 +27,15 @@
 // figures are n/a and the exit code is 1. A failing MServe step is recorded, the rest still runs.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import {
+  beforeNow,
+  davServer as sharedDavServer,
   fmt,
-  freePort,
+  httpRequest,
   json,
   makeTenant,
   mbps,
@@ -46,13 +48,20 @@ import {
   rssSampler,
   runBench,
   say,
-  startCommand,
+  startApache,
   startPlatform,
   table,
-  waitUntil,
 } from './harness.mjs';
 
 const MIB = 1024 * 1024;
+
+// Figures recorded before issue 17's work, printed as "before → now" beside this run's. Ratios: throughput
+// MServe / Apache, times Apache / MServe (higher is better for MServe in both), measured in the same run.
+const BEFORE = [
+  // README / issue 17: SIZE_MIB=512 ENTRIES=10000 TREE_FILES=1000 RUNS=3, load 2-5
+  { at: 'issue 17, 512 MiB / 10,000 entries / 1,000 files', put: 0.34, get: 0.58, propfind: 1.19, smallput: 0.03, smallPutsPerS: 49, rclone: 0.98, apiRssGrowthMiB: 285 },
+  // { at: 'fe8b27a', ... }: measured by the perf-bench helper on the unchanged code
+];
 const number = (name, fallback) => {
   const value = Number(process.env[name] ?? fallback);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${process.env[name]}`);
@@ -67,16 +76,10 @@ const PUT_CONCURRENCY = Math.round(number('PUT_CONCURRENCY', 16));
 const RCLONE_TRANSFERS = Math.round(number('RCLONE_TRANSFERS', 8));
 const REQUEST_IDLE_TIMEOUT_MS = number('REQUEST_TIMEOUT_S', 600) * 1000;
 const RCLONE_TIMEOUT_MS = number('RCLONE_TIMEOUT_S', 1200) * 1000;
-const APACHE = process.env.APACHE ?? '/usr/sbin/apache2';
-const APACHE_MODULES = process.env.APACHE_MODULES ?? '/usr/lib/apache2/modules';
 const RCLONE = process.env.RCLONE ?? 'rclone';
 const AA_TEST = process.env.AA_TEST === '1';
 const SIZE = Math.round(SIZE_MIB * MIB);
 const ENTRY_BYTES = 256;
-
-// The properties a directory listing asks for (what file managers and rclone ask for), not allprop.
-const PROPFIND_BODY =
-  '<?xml version="1.0" encoding="utf-8"?>\n<D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getcontentlength/><D:getlastmodified/><D:getetag/><D:getcontenttype/></D:prop></D:propfind>';
 
 /** Writes `size` random bytes in 8 MiB chunks; returns the sha256 of what was written. */
 async function writeRandomFile(path, size) {
@@ -122,48 +125,8 @@ function settle() {
 // The one client used for every measurement.
 // ---------------------------------------------------------------------------------------------------------------
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: PUT_CONCURRENCY });
-
-/**
- * One request. The body is a Buffer/string or { file, size } (streamed from disk with Content-Length). The response
- * body is kept as text (up to `keep` bytes) or, with `discard`, only counted. Resolves when the response has ended.
- */
-function request(url, { method = 'GET', headers = {}, body, discard = false, keep = 64 * 1024, agent, onChunk } = {}) {
-  return new Promise((resolveRequest, reject) => {
-    const started = performance.now();
-    const allHeaders = { ...headers };
-    if (body?.file) allHeaders['content-length'] = String(body.size);
-    else if (body !== undefined) allHeaders['content-length'] = String(Buffer.byteLength(body));
-    const req = http.request(url, { method, headers: allHeaders, agent });
-    req.setTimeout(REQUEST_IDLE_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${url}: no activity for ${REQUEST_IDLE_TIMEOUT_MS / 1000} s`)));
-    req.on('error', reject);
-    req.on('response', (response) => {
-      const chunks = [];
-      let kept = 0;
-      let bytes = 0;
-      response.on('data', (chunk) => {
-        bytes += chunk.length;
-        onChunk?.(chunk);
-        if (!discard && kept < keep) {
-          chunks.push(chunk);
-          kept += chunk.length;
-        }
-      });
-      response.on('error', reject);
-      response.on('end', () => {
-        const ms = performance.now() - started;
-        resolveRequest({ status: response.statusCode, headers: response.headers, bytes, text: Buffer.concat(chunks).toString('utf8'), ms });
-      });
-    });
-    if (body?.file) {
-      const source = createReadStream(body.file, { highWaterMark: MIB });
-      source.on('error', (error) => {
-        req.destroy(error);
-        reject(error);
-      });
-      source.pipe(req);
-    } else req.end(body);
-  });
-}
+const request = (url, options) => httpRequest(url, { idleTimeoutMs: REQUEST_IDLE_TIMEOUT_MS, ...options });
+const davServer = (name, base, authorization) => sharedDavServer(name, base, authorization, { idleTimeoutMs: REQUEST_IDLE_TIMEOUT_MS });
 
 const expect = (what, response, ...statuses) => {
   if (!statuses.includes(response.status))
@@ -173,116 +136,6 @@ const expect = (what, response, ...statuses) => {
 
 /** Number of <response> elements in a multistatus body, whatever the namespace prefix. */
 const countResponses = (xml) => (xml.match(/<([A-Za-z][\w.-]*:)?response[\s>]/g) ?? []).length;
-
-/** A server under test: its DAV base URL (ending in /), the headers every request carries. */
-function davServer(name, base, authorization) {
-  const headers = { authorization };
-  const url = (path) => base + path.split('/').map(encodeURIComponent).join('/');
-  return {
-    name,
-    base,
-    headers,
-    url,
-    put: (path, body, agent) => request(url(path), { method: 'PUT', headers: { ...headers, 'content-type': 'application/octet-stream' }, body, agent }),
-    get: (path, options = {}) => request(url(path), { method: 'GET', headers, ...options }),
-    del: (path) => request(url(path), { method: 'DELETE', headers }),
-    mkcol: (path) => request(url(path), { method: 'MKCOL', headers }),
-    propfind: (path, depth, keep = 64 * 1024) =>
-      request(url(path), {
-        method: 'PROPFIND',
-        headers: { ...headers, depth: String(depth), 'content-type': 'application/xml; charset=utf-8' },
-        body: PROPFIND_BODY,
-        keep,
-      }),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Apache httpd with mod_dav + mod_dav_fs, from a config written here.
-// ---------------------------------------------------------------------------------------------------------------
-async function startApache(dir) {
-  if (!existsSync(APACHE)) throw new Error(`${APACHE} not found (Debian: apt-get install apache2; or set APACHE=)`);
-  for (const module of ['mod_mpm_event.so', 'mod_authz_core.so', 'mod_dav.so', 'mod_dav_fs.so']) {
-    if (!existsSync(join(APACHE_MODULES, module))) throw new Error(`${join(APACHE_MODULES, module)} not found (set APACHE_MODULES=)`);
-  }
-  const docroot = join(dir, 'docroot');
-  const davDir = join(docroot, 'dav');
-  const runDir = join(dir, 'run');
-  const lockDir = join(dir, 'lock');
-  for (const d of [davDir, runDir, lockDir]) mkdirSync(d, { recursive: true });
-  // As root, Apache's children run as www-data: they need to traverse the temp folders and write the DAV folder
-  // and the lock database. Not as root, Apache ignores User/Group and runs as the caller.
-  let userLines = '';
-  let owner;
-  if (process.getuid?.() === 0) {
-    const passwd = readFileSync('/etc/passwd', 'utf8');
-    const entry = ['www-data', 'nobody'].map((user) => passwd.split('\n').find((line) => line.startsWith(`${user}:`))).find(Boolean);
-    if (!entry) throw new Error('running as root but neither www-data nor nobody exists for Apache to run as');
-    const [user, , uid, gid] = entry.split(':');
-    owner = { uid: Number(uid), gid: Number(gid) };
-    userLines = `User ${user}\nGroup #${gid}\n`;
-    for (const d of [davDir, lockDir]) chownSync(d, owner.uid, owner.gid);
-  }
-  const port = await freePort();
-  const conf = join(dir, 'httpd.conf');
-  const logs = join(dir, 'logs');
-  mkdirSync(logs, { recursive: true });
-  writeFileSync(
-    conf,
-    `# written by test/bench/webdav.mjs
-ServerRoot ${dir}
-ServerName 127.0.0.1
-DefaultRuntimeDir ${runDir}
-PidFile ${runDir}/httpd.pid
-Mutex file:${runDir} default
-ErrorLog ${logs}/error.log
-LogLevel warn
-LogFormat "%m %>s %B %D %U" bench
-CustomLog ${logs}/access.log bench
-Listen 127.0.0.1:${port}
-LoadModule mpm_event_module ${APACHE_MODULES}/mod_mpm_event.so
-LoadModule authz_core_module ${APACHE_MODULES}/mod_authz_core.so
-LoadModule dav_module ${APACHE_MODULES}/mod_dav.so
-LoadModule dav_fs_module ${APACHE_MODULES}/mod_dav_fs.so
-${userLines}DavLockDB ${lockDir}/DavLock
-DocumentRoot ${docroot}
-LimitRequestBody 0
-Timeout 600
-<Directory />
-  Require all denied
-</Directory>
-<Directory ${docroot}>
-  Require all granted
-</Directory>
-<Directory ${davDir}>
-  Dav On
-  Require all granted
-</Directory>
-`,
-  );
-  try {
-    execFileSync(APACHE, ['-t', '-f', conf], { stdio: 'pipe' });
-  } catch (error) {
-    throw new Error(`apache2 -t rejected ${conf}: ${error.stderr?.toString() ?? error.message}`);
-  }
-  const child = startCommand('apache2', APACHE, ['-DFOREGROUND', '-f', conf], { cwd: dir, env: { ...process.env, LANG: 'C' } });
-  const base = `http://127.0.0.1:${port}/dav/`;
-  say(`starting Apache httpd mod_dav (pid ${child.pid}) on ${base}`);
-  const probe = davServer('apache', base, 'Basic ' + Buffer.from('x:unused').toString('base64'));
-  try {
-    await waitUntil('apache2', child, async () => (await probe.propfind('', 0)).status === 207, 30000);
-  } catch (error) {
-    let log = '';
-    try {
-      log = readFileSync(join(logs, 'error.log'), 'utf8').slice(-3000);
-    } catch {
-      /* none */
-    }
-    throw new Error(`${error.message}\n${log}`);
-  }
-  const version = execFileSync(APACHE, ['-v'], { encoding: 'utf8' }).split('\n')[0].replace('Server version: ', '');
-  return { child, base, davDir, owner, accessLog: join(logs, 'access.log'), errorLog: join(logs, 'error.log'), conf, version };
-}
 
 /** Requests in Apache's access log since `fromLine`, by method. */
 function apacheRequests(accessLog, fromLine) {
@@ -386,7 +239,7 @@ async function main() {
   settle();
   say(`  done in ${fmt((performance.now() - t) / 1000, 1)} s; tree: ${tree.files} files in ${tree.folders} folders, ${fmt(tree.bytes / MIB, 1)} MiB`);
 
-  const apache = await startApache(apacheDir);
+  const apache = await startApache(apacheDir, { writtenBy: 'test/bench/webdav.mjs' });
   const platform = await startPlatform({ varDir, storageDir });
   const { api, apiBase, adminKey, v1 } = platform;
 
@@ -794,6 +647,21 @@ async function main() {
     shaOk,
     errors,
   };
+  out.push('before → now (recorded figures: BEFORE in test/bench/webdav.mjs; ratios are MServe / Apache in the same run, higher is better):');
+  out.push(
+    ...beforeNow([
+      ...['put', 'get', 'smallput', 'propfind', 'rclone'].map((key) => ({
+        figure: `${labels[key][0]} ratio`,
+        better: 'higher',
+        digits: key === 'smallput' ? 3 : 2,
+        before: BEFORE.map((b) => ({ at: b.at, value: b[key] })),
+        now: summary[key].ratio,
+      })),
+      { figure: 'small PUTs per second (MServe)', better: 'higher', digits: 0, before: BEFORE.map((b) => ({ at: b.at, value: b.smallPutsPerS })), now: ENTRIES / summary.smallput.ours },
+      { figure: 'api RSS growth (MiB, peak - before)', better: 'lower', digits: 0, before: BEFORE.map((b) => ({ at: b.at, value: b.apiRssGrowthMiB })), now: mib(apiRss.peakKb - apiRssBeforeKb) },
+    ]),
+  );
+  out.push('');
   out.push(JSON.stringify(jsonLine));
   process.stdout.write(out.join('\n') + '\n');
   if (errors.length) throw new Error(`MServe's WebDAV failed ${errors.length} step(s): ${errors.map((e) => e.step).join(', ')} (details above)`);
