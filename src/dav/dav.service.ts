@@ -19,6 +19,7 @@ import { hrefOf, isBelow, parseDavPath, parseDestination, samePath } from './dav
 import { DavPreconditions } from './dav-preconditions';
 import { DavProperties } from './dav-properties';
 import { DavPropertyHandlers } from './dav-property-handlers';
+import { DavTreeRepository } from './dav-tree.repository';
 import { DAV_METHODS, depthOf, DavRequest, etagOf, hasBody, noParent, Target } from './dav-request';
 import { ContentNode, DavNode, DavTreeSource, DavView, isCollection, isContent, serviceOf } from './dav-tree';
 import { parseIfHeader, submittedTokens } from './if-header';
@@ -53,8 +54,9 @@ export class DavService {
     containerRows: ContainerRepository,
     folderRows: MfolderRepository,
     fileRows: MfileRepository,
+    walks: DavTreeRepository,
   ) {
-    this.tree = { containers: containerRows, folders: folderRows, files: fileRows };
+    this.tree = { containers: containerRows, folders: folderRows, files: fileRows, walks };
   }
 
   /** Authenticates (the Basic-auth password is the key) and opens the key's view. 401 asks for credentials. */
@@ -67,10 +69,24 @@ export class DavService {
       res.setHeader('WWW-Authenticate', 'Basic realm="MServe", charset="UTF-8"');
       throw error;
     }
-    const view = await DavView.mount(this.tree, auth.key);
+    const view = await DavView.mount(this.tree, auth.key, names);
     const ifHeader = req.headers.if;
     const ifLists = typeof ifHeader === 'string' ? parseIfHeader(ifHeader) : [];
-    return { req, res, auth, view, names, ifLists, submitted: submittedTokens(ifLists), locks: new Map(), services: new Map() };
+    const ctx: DavRequest = { req, res, auth, view, names, ifLists, submitted: submittedTokens(ifLists), locks: new Map(), services: new Map() };
+    // a service key's mount read its service's state and live locks with the path: the checks use them, no other trip
+    const service = view.prefetched;
+    if (service) {
+      ctx.services.set(service.id, {
+        type: 'service',
+        id: service.id,
+        ancestors: new Set([service.id, service.containerId]),
+        containerId: service.containerId,
+        serviceId: service.id,
+        service: service.state,
+      });
+      ctx.locks.set(service.id, service.locks);
+    }
+    return ctx;
   }
 
   async run(method: string, ctx: DavRequest): Promise<void> {
