@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { JobOutputRepository } from '../job-outputs/job-output.repository';
-import { keysChangedIn } from '../keys/key-revocations';
 import { JobRepository } from '../jobs/job.repository';
 import { MfileRepository } from '../mfiles/mfile.repository';
 import { BlobJanitor } from '../storage/blob-janitor';
@@ -45,10 +44,7 @@ export class SubtreeDeletion {
       const { subtree } = locked;
       const blobKeys = await this.blobKeysUnder(subtree, manager);
       // a service's (or container's) backup copies go with it, unless an Mfile elsewhere holds the same bytes
-      if ('containerId' in subtree || 'serviceId' in subtree) {
-        backups = await this.jobs.backupCopiesUnder(subtree, manager);
-        keysChangedIn(manager); // the keys of a container or a service go with it (foreign keys cascade)
-      }
+      if ('containerId' in subtree || 'serviceId' in subtree) backups = await this.jobs.backupCopiesUnder(subtree, manager);
       await steps.delete(manager, locked);
       return blobKeys;
     });

@@ -3,7 +3,6 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returnedRows } from '../common/database-errors';
 import { Key } from './key.entity';
-import { keysChangedIn } from './key-revocations';
 
 /** A key row as minted (its creation time is the database's). */
 export type NewKey = Omit<Key, 'createdAt' | 'container' | 'service' | 'parent' | 'createdByKey'>;
@@ -146,7 +145,6 @@ export class KeyRepository {
    */
   async revokeTrees(ids: string[], manager: EntityManager): Promise<string[]> {
     if (ids.length === 0) return [];
-    keysChangedIn(manager);
     await manager.query(
       `WITH RECURSIVE up AS (
          SELECT id AS root, parent_id, 0 AS depth FROM key WHERE id = ANY($1::uuid[])

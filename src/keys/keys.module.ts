@@ -2,7 +2,6 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { KeyGuard } from './key.guard';
 import { KeysController } from './keys.controller';
-import { KeyRevocations } from './key-revocations';
 import { KeysService } from './keys.service';
 import { ResourceResolver } from './resource-resolver.service';
 import { RequestAuthenticator } from './request-authenticator';
@@ -12,7 +11,7 @@ import { RedisModule } from '../redis/redis.module';
 @Module({
   imports: [RedisModule],
   controllers: [KeysController],
-  providers: [KeysService, KeyRevocations, ResourceResolver, RequestAuthenticator, { provide: APP_GUARD, useClass: KeyGuard }],
+  providers: [KeysService, ResourceResolver, RequestAuthenticator, { provide: APP_GUARD, useClass: KeyGuard }],
   exports: [KeysService, ResourceResolver, RequestAuthenticator],
 })
 export class KeysModule {}
