@@ -18,6 +18,8 @@ export interface DavWalk {
   members: Array<{ kind: 'folder'; folder: Mfolder } | { kind: 'file'; mfile: Mfile }>;
   /** The start folder's service: its management state and its live WebDAV locks (with the start folder). */
   service?: { id: string; containerId: string; state: ServiceState; locks: DavLock[] };
+  /** With `keyId`: whether that key and every key it was derived from are neither revoked nor expired, now. */
+  keyAlive?: boolean;
 }
 
 type WalkRow = LeanMfileRow & {
@@ -29,6 +31,7 @@ type WalkRow = LeanMfileRow & {
   starts_at: Date | null;
   ends_at: Date | null;
   locks: Array<Record<string, unknown>> | null;
+  key_alive: boolean | null;
 };
 
 /** The columns of a folder or a lean file, as one row shape (the kind says which). */
@@ -40,14 +43,15 @@ const FILE_COLUMNS = `'file'::text, id, container_id, service_id, NULL::uuid, fo
 /**
  * What a WebDAV request reads before it acts, in one statement: the folders and the file its path names (one
  * index probe per name, walked down from a start folder), and, with the start folder, the management state of its
- * service and the service's live locks. The rows are mfolder's, mfile's, service's and dav_lock's; this read model
- * only reads them (each table's writes stay with its owner).
+ * service and the service's live locks, and whether the request's key (remembered, not looked up: see
+ * RequestAuthenticator.remembered) and its parent chain are still alive. The rows are mfolder's, mfile's, service's,
+ * dav_lock's and key's; this read model only reads them (each table's writes stay with its owner).
  */
 @Injectable()
 export class DavTreeRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  async walk(start: WalkStart, names: readonly string[], options: { withService?: boolean } = {}, manager?: EntityManager): Promise<DavWalk> {
+  async walk(start: WalkStart, names: readonly string[], options: { withService?: boolean; keyId?: string } = {}, manager?: EntityManager): Promise<DavWalk> {
     const startWhere = 'serviceRoot' in start ? 'service_id = $1 AND parent_id IS NULL' : 'id = $1';
     const startId = 'serviceRoot' in start ? start.serviceRoot : start.folder;
     const service = options.withService
@@ -60,6 +64,16 @@ export class DavTreeRepository {
              FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = walk.service_id
          ) st ON walk.depth = 0`
       : '';
+    // the key and the keys it was derived from, up its parent chain (depth-bounded, as KeyRepository.deadAncestor)
+    const chain = options.keyId
+      ? `, chain AS (
+           SELECT id, parent_id, revoked_at, expires_at, 0 AS depth FROM key WHERE id = $3::uuid
+           UNION ALL SELECT k.id, k.parent_id, k.revoked_at, k.expires_at, c.depth + 1 FROM key k JOIN chain c ON k.id = c.parent_id WHERE c.depth < 100
+         )`
+      : '';
+    const keyAliveColumn = options.keyId
+      ? ', (SELECT count(*) > 0 AND bool_and(revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())) FROM chain) AS key_alive'
+      : '';
     const rows = (await (manager ?? this.dataSource.manager).query(
       `WITH RECURSIVE walk AS (
          SELECT 0 AS depth, ${FOLDER_COLUMNS} FROM mfolder WHERE ${startWhere}
@@ -71,13 +85,14 @@ export class DavTreeRepository {
            ORDER BY 1 DESC LIMIT 1
          ) m
          WHERE w.kind = 'folder' AND w.depth < cardinality($2::text[])
-       )
-       SELECT walk.*${options.withService ? ', st.suspended, st.container_suspended, st.starts_at, st.ends_at, st.locks' : ''}
+       )${chain}
+       SELECT walk.*${options.withService ? ', st.suspended, st.container_suspended, st.starts_at, st.ends_at, st.locks' : ''}${keyAliveColumn}
          FROM walk ${service} ORDER BY walk.depth`,
-      [startId, names],
+      options.keyId ? [startId, names, options.keyId] : [startId, names],
     )) as WalkRow[];
     const first = rows[0];
     if (!first || first.depth !== 0) return { start: null, members: [] };
+    const keyAlive = options.keyId ? first.key_alive === true : undefined;
     const folderOf = (row: WalkRow) =>
       Object.assign(new Mfolder(), {
         id: row.id,
@@ -89,6 +104,7 @@ export class DavTreeRepository {
         updatedAt: row.updated_at,
       });
     const result: DavWalk = {
+      keyAlive,
       start: folderOf(first),
       members: rows
         .slice(1)

@@ -78,12 +78,28 @@ export class DavView {
     if (key.resourceType === 'service') {
       const walked = await source.walks.walk({ serviceRoot: key.resourceId! }, names, { withService: true });
       if (!walked.start) throw Problems.notFound(key.resourceType, key.resourceId ?? undefined);
-      const view = new DavView(source, { kind: 'folder', names: [], folder: walked.start, servicePath: [] });
-      view.prefetched = walked.service;
-      view.remember(view.root as Extract<DavNode, { kind: 'folder' }>, names, walked);
-      return view;
+      return DavView.opened(source, { ...walked, start: walked.start }, names);
     }
     return DavView.mountOther(source, key);
+  }
+
+  /**
+   * A service key's view for a key remembered from an earlier request (RequestAuthenticator.remembered), verified in
+   * the same statement: null unless the key and every key it was derived from are still alive now (then the caller
+   * authenticates the usual way, which refuses it).
+   */
+  static async mountRemembered(source: DavTreeSource, key: Key, names: readonly string[]): Promise<DavView | null> {
+    if (key.resourceType !== 'service') return null;
+    const walked = await source.walks.walk({ serviceRoot: key.resourceId! }, names, { withService: true, keyId: key.id });
+    if (!walked.start || walked.keyAlive !== true) return null;
+    return DavView.opened(source, { ...walked, start: walked.start }, names);
+  }
+
+  private static opened(source: DavTreeSource, walked: DavWalk & { start: Mfolder }, names: readonly string[]): DavView {
+    const view = new DavView(source, { kind: 'folder', names: [], folder: walked.start, servicePath: [] });
+    view.prefetched = walked.service;
+    view.remember(view.root as Extract<DavNode, { kind: 'folder' }>, names, walked);
+    return view;
   }
 
   private static async mountOther(source: DavTreeSource, key: Key): Promise<DavView> {

@@ -63,13 +63,22 @@ export class DavService {
   async open(req: Request, res: Response): Promise<DavRequest> {
     const names = parseDavPath(req.originalUrl ?? req.url);
     let auth: AuthenticatedKey;
+    let view: DavView | null = null;
     try {
-      auth = await this.authenticator.authenticate(req, { held: false });
+      // a key that authenticated lately is not looked up again: the statement that opens the view checks that it and
+      // its parent chain are still alive (one round trip for the key, the path, the service's state and its locks)
+      const remembered = this.authenticator.remembered(req);
+      if (remembered) view = await DavView.mountRemembered(this.tree, remembered.key, names);
+      if (remembered && view) auth = remembered;
+      else {
+        if (remembered) this.authenticator.forget(req);
+        auth = await this.authenticator.authenticate(req, { held: false });
+      }
     } catch (error) {
       res.setHeader('WWW-Authenticate', 'Basic realm="MServe", charset="UTF-8"');
       throw error;
     }
-    const view = await DavView.mount(this.tree, auth.key, names);
+    view ??= await DavView.mount(this.tree, auth.key, names);
     const ifHeader = req.headers.if;
     const ifLists = typeof ifHeader === 'string' ? parseIfHeader(ifHeader) : [];
     const ctx: DavRequest = { req, res, auth, view, names, ifLists, submitted: submittedTokens(ifLists), locks: new Map(), services: new Map() };
