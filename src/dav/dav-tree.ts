@@ -5,6 +5,7 @@ import { Mfile } from '../mfiles/mfile.entity';
 import { MfileRepository } from '../mfiles/mfile.repository';
 import { Mfolder } from '../mfolders/mfolder.entity';
 import { MfolderRepository } from '../mfolders/mfolder.repository';
+import { DavTreeRepository, DavWalk } from './dav-tree.repository';
 
 /**
  * What a WebDAV path names. Folders and files are the rows the REST API sees; `provider`, `container` and
@@ -36,7 +37,11 @@ export interface DavTreeSource {
   containers: ContainerRepository;
   folders: MfolderRepository;
   files: MfileRepository;
+  walks: DavTreeRepository;
 }
+
+/** What a view learnt of a service when it was opened: its management state and live locks (read with the path). */
+export type PrefetchedService = NonNullable<DavWalk['service']>;
 
 /** Gives rows with the same name distinct, stable names (the later by id gets ` (id prefix)`). */
 function distinctNames<T extends { id: string; name: string }>(rows: T[]): (T & { davName: string })[] {
@@ -57,12 +62,47 @@ function distinctNames<T extends { id: string; name: string }>(rows: T[]): (T & 
 export class DavView {
   private readonly cache = new Map<string, DavNode | null>();
 
+  /** The service of a service-key mount, read in the statement that opened the view. */
+  prefetched?: PrefetchedService;
+
   constructor(
     private readonly source: DavTreeSource,
     readonly root: DavNode,
   ) {}
 
-  static async mount(source: DavTreeSource, key: Key): Promise<DavView> {
+  /**
+   * The key's view, with `names` resolved as far as they exist. A service key's mount, the path below it, the
+   * service's state and its live locks are one statement (DavTreeRepository.walk).
+   */
+  static async mount(source: DavTreeSource, key: Key, names: readonly string[] = []): Promise<DavView> {
+    if (key.resourceType === 'service') {
+      const walked = await source.walks.walk({ serviceRoot: key.resourceId! }, names, { withService: true });
+      if (!walked.start) throw Problems.notFound(key.resourceType, key.resourceId ?? undefined);
+      return DavView.opened(source, { ...walked, start: walked.start }, names);
+    }
+    return DavView.mountOther(source, key);
+  }
+
+  /**
+   * A service key's view for a key remembered from an earlier request (RequestAuthenticator.remembered), verified in
+   * the same statement: null unless the key and every key it was derived from are still alive now (then the caller
+   * authenticates the usual way, which refuses it).
+   */
+  static async mountRemembered(source: DavTreeSource, key: Key, names: readonly string[]): Promise<DavView | null> {
+    if (key.resourceType !== 'service') return null;
+    const walked = await source.walks.walk({ serviceRoot: key.resourceId! }, names, { withService: true, keyId: key.id });
+    if (!walked.start || walked.keyAlive !== true) return null;
+    return DavView.opened(source, { ...walked, start: walked.start }, names);
+  }
+
+  private static opened(source: DavTreeSource, walked: DavWalk & { start: Mfolder }, names: readonly string[]): DavView {
+    const view = new DavView(source, { kind: 'folder', names: [], folder: walked.start, servicePath: [] });
+    view.prefetched = walked.service;
+    view.remember(view.root as Extract<DavNode, { kind: 'folder' }>, names, walked);
+    return view;
+  }
+
+  private static async mountOther(source: DavTreeSource, key: Key): Promise<DavView> {
     const found = <T>(row: T | null): T => {
       if (!row) throw Problems.notFound(key.resourceType, key.resourceId ?? undefined);
       return row;
@@ -73,10 +113,6 @@ export class DavView {
       case 'container': {
         const row = found(await source.containers.findSummary(key.resourceId!));
         return new DavView(source, { kind: 'container', names: [], id: row.id, name: row.name, createdAt: row.createdAt, updatedAt: row.updatedAt });
-      }
-      case 'service': {
-        const folder = found(await source.folders.findServiceRoot(key.resourceId!));
-        return new DavView(source, { kind: 'folder', names: [], folder, servicePath: [] });
       }
       case 'mfolder': {
         const folder = found(await source.folders.findFolder(key.resourceId!));
@@ -101,10 +137,36 @@ export class DavView {
         node = this.cache.get(cacheKey)!;
         continue;
       }
+      if (node.kind === 'folder') {
+        // the rest of the path below a folder is one statement, whatever its depth
+        const walked = await this.source.walks.walk({ folder: node.folder.id }, names.slice(depth - 1));
+        this.remember(node, names.slice(depth - 1), walked);
+        node = this.cache.get(names.join('/')) ?? null;
+        break;
+      }
       node = await this.lookup(node, prefix);
       this.cache.set(cacheKey, node);
     }
     return node;
+  }
+
+  /** Caches what a walk from the folder `from` found for the names `rest` below it; the first name not found is null. */
+  private remember(from: Extract<DavNode, { kind: 'folder' }>, rest: readonly string[], walked: DavWalk): void {
+    const base = from.names;
+    let servicePath = from.servicePath;
+    let depth = 0;
+    for (const member of walked.members) {
+      const memberNames = [...base, ...rest.slice(0, depth + 1)];
+      servicePath = [...servicePath, rest[depth]];
+      this.cache.set(
+        memberNames.join('/'),
+        member.kind === 'folder'
+          ? { kind: 'folder', names: memberNames, folder: member.folder, servicePath }
+          : { kind: 'file', names: memberNames, mfile: member.mfile, servicePath },
+      );
+      depth++;
+    }
+    if (depth < rest.length) this.cache.set([...base, ...rest.slice(0, depth + 1)].join('/'), null);
   }
 
   /** Forgets what this request learned (after it changed the tree). */

@@ -19,6 +19,7 @@ import { hrefOf, isBelow, parseDavPath, parseDestination, samePath } from './dav
 import { DavPreconditions } from './dav-preconditions';
 import { DavProperties } from './dav-properties';
 import { DavPropertyHandlers } from './dav-property-handlers';
+import { DavTreeRepository } from './dav-tree.repository';
 import { DAV_METHODS, depthOf, DavRequest, etagOf, hasBody, noParent, Target } from './dav-request';
 import { ContentNode, DavNode, DavTreeSource, DavView, isCollection, isContent, serviceOf } from './dav-tree';
 import { parseIfHeader, submittedTokens } from './if-header';
@@ -53,24 +54,48 @@ export class DavService {
     containerRows: ContainerRepository,
     folderRows: MfolderRepository,
     fileRows: MfileRepository,
+    walks: DavTreeRepository,
   ) {
-    this.tree = { containers: containerRows, folders: folderRows, files: fileRows };
+    this.tree = { containers: containerRows, folders: folderRows, files: fileRows, walks };
   }
 
   /** Authenticates (the Basic-auth password is the key) and opens the key's view. 401 asks for credentials. */
   async open(req: Request, res: Response): Promise<DavRequest> {
     const names = parseDavPath(req.originalUrl ?? req.url);
     let auth: AuthenticatedKey;
+    let view: DavView | null = null;
     try {
-      auth = await this.authenticator.authenticate(req, { held: false });
+      // a key that authenticated lately is not looked up again: the statement that opens the view checks that it and
+      // its parent chain are still alive (one round trip for the key, the path, the service's state and its locks)
+      const remembered = this.authenticator.remembered(req);
+      if (remembered) view = await DavView.mountRemembered(this.tree, remembered.key, names);
+      if (remembered && view) auth = remembered;
+      else {
+        if (remembered) this.authenticator.forget(req);
+        auth = await this.authenticator.authenticate(req, { held: false });
+      }
     } catch (error) {
       res.setHeader('WWW-Authenticate', 'Basic realm="MServe", charset="UTF-8"');
       throw error;
     }
-    const view = await DavView.mount(this.tree, auth.key);
+    view ??= await DavView.mount(this.tree, auth.key, names);
     const ifHeader = req.headers.if;
     const ifLists = typeof ifHeader === 'string' ? parseIfHeader(ifHeader) : [];
-    return { req, res, auth, view, names, ifLists, submitted: submittedTokens(ifLists), locks: new Map(), services: new Map() };
+    const ctx: DavRequest = { req, res, auth, view, names, ifLists, submitted: submittedTokens(ifLists), locks: new Map(), services: new Map() };
+    // a service key's mount read its service's state and live locks with the path: the checks use them, no other trip
+    const service = view.prefetched;
+    if (service) {
+      ctx.services.set(service.id, {
+        type: 'service',
+        id: service.id,
+        ancestors: new Set([service.id, service.containerId]),
+        containerId: service.containerId,
+        serviceId: service.id,
+        service: service.state,
+      });
+      ctx.locks.set(service.id, service.locks);
+    }
+    return ctx;
   }
 
   async run(method: string, ctx: DavRequest): Promise<void> {

@@ -4,10 +4,16 @@ import { requireCsrf } from '../common/csrf';
 import { Problems, ProblemError } from '../common/problem';
 import { RateLimits } from '../redis/rate-limits';
 import { extractHeldKeyId, extractKeySecret } from './key-extraction';
+import { hashKeySecret, looksLikeKey } from './key-secret';
 import { AuthenticatedKey, KeysService } from './keys.service';
 
 const AUTHENTICATED = Symbol('mserve:authenticated');
 type Memo = { [AUTHENTICATED]?: Promise<AuthenticatedKey> };
+
+/** How long a key secret that authenticated is remembered for `remembered` (which its caller must verify). */
+export const REMEMBER_MS = 10_000;
+/** How many key secrets are remembered at most (the oldest are forgotten first). */
+const REMEMBER_ENTRIES = 10_000;
 
 /**
  * Who a request acts as: a key secret (machines, capability links, WebDAV) or a held key named by id through the
@@ -18,10 +24,42 @@ type Memo = { [AUTHENTICATED]?: Promise<AuthenticatedKey> };
  */
 @Injectable()
 export class RequestAuthenticator {
+  /** Key secrets that authenticated lately (by their hash), for `remembered`. */
+  private readonly recent = new Map<string, { auth: AuthenticatedKey; until: number }>();
+
   constructor(
     private readonly keys: KeysService,
     private readonly limits: RateLimits,
   ) {}
+
+  /**
+   * The key of the request's secret if it authenticated here in the last REMEMBER_MS, without asking the database:
+   * UNVERIFIED. It is for a caller whose first statement checks, in the same round trip, that the key and every key
+   * it was derived from are still alive (WebDAV: DavTreeRepository.walk), and that calls `authenticate` when they
+   * are not (the key is then looked up, refused with the usual 401 and counted as a failed key). Undefined when the
+   * secret is not remembered (or the address is blocked, or the key expired by its own date).
+   */
+  remembered(request: Request): AuthenticatedKey | undefined {
+    this.limits.refuseBlockedAddress(request.ip ?? request.socket?.remoteAddress ?? '');
+    const secret = extractKeySecret(request);
+    if (!secret || !looksLikeKey(secret)) return undefined;
+    const hash = hashKeySecret(secret);
+    const entry = this.recent.get(hash);
+    if (!entry) return undefined;
+    const now = Date.now();
+    const { key, actions } = entry.auth;
+    if (entry.until <= now || (key.expiresAt && key.expiresAt.getTime() <= now)) {
+      this.recent.delete(hash);
+      return undefined;
+    }
+    return { key, actions };
+  }
+
+  /** Forgets the request's secret (its remembered key turned out revoked or expired). */
+  forget(request: Request): void {
+    const secret = extractKeySecret(request);
+    if (secret) this.recent.delete(hashKeySecret(secret));
+  }
 
   authenticate(request: Request, options: { held?: boolean } = {}): Promise<AuthenticatedKey> {
     const memo = request as Request & Memo;
@@ -35,7 +73,11 @@ export class RequestAuthenticator {
     const heldId = held ? extractHeldKeyId(request) : undefined;
     if (secret && heldId) throw Problems.badRequest('a key secret and a held key id given: send one');
     try {
-      if (secret || !heldId) return await this.keys.authenticate(secret);
+      if (secret || !heldId) {
+        const auth = await this.keys.authenticate(secret);
+        if (secret) this.remember(secret, auth);
+        return auth;
+      }
       const auth = await this.keys.authenticateHeld(heldId, request.session ?? {});
       requireCsrf(request);
       return auth;
@@ -44,5 +86,12 @@ export class RequestAuthenticator {
       if ((secret || heldId) && error instanceof ProblemError && error.status === 401) throw (await this.limits.keyFailed(address)) ?? error;
       throw error;
     }
+  }
+
+  private remember(secret: string, auth: AuthenticatedKey): void {
+    const hash = hashKeySecret(secret);
+    this.recent.delete(hash);
+    this.recent.set(hash, { auth, until: Date.now() + REMEMBER_MS });
+    if (this.recent.size > REMEMBER_ENTRIES) this.recent.delete(this.recent.keys().next().value!);
   }
 }

@@ -2,6 +2,7 @@ import { UserRepository } from '../auth/user.repository';
 import { ContainerRepository } from '../containers/container.repository';
 import { DavLockRepository } from '../dav/dav-lock.repository';
 import { DavPropertyRepository } from '../dav/dav-property.repository';
+import { DavTreeRepository } from '../dav/dav-tree.repository';
 import { JobOutputRepository } from '../job-outputs/job-output.repository';
 import { JobRepository } from '../jobs/job.repository';
 import { KeyRepository } from '../keys/key.repository';
@@ -33,6 +34,7 @@ export const REPOSITORIES = [
   UploadSessionRepository,
   DavLockRepository,
   DavPropertyRepository,
+  DavTreeRepository,
 ];
 
 /** Key resolution's questions (keys/resource-places.ts), answered by the repositories that own each table. */

@@ -165,7 +165,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
         throw new ProblemError(409, 'offset-mismatch', 'Conflict', `Upload-Offset ${offset} does not match the upload's offset ${current.offset}`, {
           offset: current.offset,
         });
-      const digest = await ResumableDigest.resume({ md5: current.md5State, sha256: current.sha256State });
+      const digest = await this.digestOf(current);
       const handle = await open(this.store.partPath(current.id), 'r+');
       let written = 0;
       try {
@@ -227,7 +227,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       }
       if (kind === 'overlap') throw Problems.conflict(`bytes ${range.start}-${range.end} overlap ranges already received`, { received: current.received });
       const inOrder = range.start === current.offset;
-      const digest = await ResumableDigest.resume({ md5: current.md5State, sha256: current.sha256State });
+      const digest = await this.digestOf(current);
       const size = range.end - range.start + 1;
       const handle = await open(this.store.partPath(current.id), 'r+');
       try {
@@ -272,6 +272,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
   async terminate(session: UploadSession): Promise<void> {
     await this.lock.withLock(session.id, async () => {
       await this.sessions.delete(session.id);
+      ResumableDigest.forget(session.id);
       await unlink(this.store.partPath(session.id)).catch(() => undefined);
     });
   }
@@ -281,6 +282,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     const expired = await this.sessions.expired(now, 500);
     for (const session of expired) {
       await this.sessions.delete(session.id);
+      ResumableDigest.forget(session.id);
       if (!session.completedAt) await unlink(this.store.partPath(session.id)).catch(() => undefined);
     }
     if (expired.length) this.logger.log(`removed ${expired.length} expired upload(s)`);
@@ -386,8 +388,18 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     return undefined;
   }
 
+  /** The digest of the upload's first `offset` bytes, to continue (see ResumableDigest: native in this process when it can be). */
+  private digestOf(session: UploadSession): Promise<ResumableDigest> {
+    return ResumableDigest.resume({
+      id: session.id,
+      offset: session.offset,
+      state: { md5: session.md5State, sha256: session.sha256State },
+      partPath: this.store.partPath(session.id),
+    });
+  }
+
   private async saveProgress(session: UploadSession, offset: number, digest: ResumableDigest, received?: ByteRange[]): Promise<UploadSession> {
-    const state = digest.save();
+    const state = digest.save(offset);
     await this.sessions.saveProgress(session.id, {
       offset,
       md5State: state.md5,
