@@ -105,12 +105,14 @@ export class MfilesService {
   async copy(createdBy: Key, source: Mfile, folder: Mfolder, name: string) {
     const blob = await this.store.duplicate(source.blobKey, source);
     try {
+      // detected again under the new name (as a mime task would), so that the copy's type is a fact like an upload's
+      const mimetype = await this.mime.detect(blob.head, name);
       return await this.unitOfWork.run((work) =>
         this.createFromBlob(work.manager, {
           folder,
           name,
           blob,
-          mimetype: source.mimetype,
+          mimetype,
           createdBy,
           ingest: this.pipelines.outboxFor(work),
           meterIngest: false,
@@ -125,10 +127,12 @@ export class MfilesService {
   }
 
   /**
-   * Turns committed bytes into an Mfile, inside the caller's transaction: quota (with the service row locked),
-   * unique name, the row, its mfileowner key, and usage. Every way an Mfile comes to be goes through here.
-   * With `ingest` (new content from outside, any upload path) it is metered as ingest and the service's ingest
-   * pipeline is started, its first jobs going to that outbox; without (a promoted job output) neither.
+   * Turns committed bytes into an Mfile, inside the caller's transaction: the quota check (service row locked), then
+   * in one statement the row (unless the name is taken), its mfileowner key, its usage and its pipeline's jobs. Every
+   * way an Mfile comes to be goes through here. With `ingest` (new content from outside, any upload path) it is
+   * metered as ingest and the service's ingest pipeline is started, its `mime` and `md5` steps recorded as facts
+   * (the type was detected from the first bytes and the MD5 computed while they streamed in), its first jobs going to
+   * that outbox; without (a promoted job output) neither.
    */
   async createFromBlob(
     manager: EntityManager,
@@ -144,13 +148,29 @@ export class MfilesService {
     },
   ): Promise<PublicMfile & { key: string; keyId: string }> {
     const { folder, name, blob } = input;
-    await this.quotas.enforce(manager, folder.serviceId, { disc: blob.size, ingest: input.ingest && input.meterIngest !== false ? blob.size : 0 });
-    await this.folders.assertNameFree(manager, folder.id, name);
-    const mfile = await this.mfileRepository.create(
+    const meterIngest = input.ingest !== null && input.meterIngest !== false;
+    await this.quotas.enforce(manager, folder.serviceId, { disc: blob.size, ingest: meterIngest ? blob.size : 0 });
+    const id = uuidv7();
+    const tenant = { containerId: folder.containerId, serviceId: folder.serviceId };
+    const owner = this.keys.mint({
+      resource: { type: 'mfile', id, ...tenant },
+      roles: ['mfileowner'],
+      createdBy: input.createdBy,
+      label: `mfileowner for ${name}`,
+    });
+    const scope = { ...tenant, resourceType: 'mfile' as const, resourceId: id };
+    const usage = [
+      ...(meterIngest ? [{ metric: 'ingest' as const, value: blob.size, ...scope }] : []),
+      { metric: 'disc' as const, value: blob.size, ...scope },
+      { metric: 'mfiles' as const, value: 1, ...scope },
+    ];
+    const run = input.ingest
+      ? await this.pipelines.planRun(manager, 'ingest', { id, ...tenant }, { mimetype: input.mimetype, size: blob.size, fresh: { md5: blob.md5 } })
+      : undefined;
+    const mfile = await this.mfileRepository.createWith(
       {
-        id: uuidv7(),
-        containerId: folder.containerId,
-        serviceId: folder.serviceId,
+        id,
+        ...tenant,
         folderId: folder.id,
         name,
         size: blob.size,
@@ -160,19 +180,34 @@ export class MfilesService {
         blobKey: blob.blobKey,
         metadata: input.metadata ?? {},
       },
+      (firstParam, inserted) => {
+        const items: string[] = [];
+        const params: unknown[] = [];
+        const next = () => firstParam + params.length;
+        const key = this.keys.statement(owner.key, next(), inserted);
+        items.push(`owner_key AS (${key.sql})`);
+        params.push(...key.params);
+        const facts = this.usage.statement(usage, next(), inserted);
+        if (facts) {
+          items.push(`mfile_usage AS (${facts.sql})`);
+          params.push(...facts.params);
+        }
+        const jobs = run && this.pipelines.runStatement(run, next(), inserted);
+        if (jobs) {
+          items.push(jobs.sql);
+          params.push(...jobs.params);
+        }
+        return { sql: items.join(', '), params };
+      },
       manager,
     );
-    const resource = await this.resolver.resolve({ type: 'mfile', id: mfile.id }, manager);
-    const issued = await this.keys.issue(manager, { resource, roles: ['mfileowner'], createdBy: input.createdBy, label: `mfileowner for ${name}` });
-    const scope = { containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile' as const, resourceId: mfile.id };
-    await this.usage.record(
-      manager,
-      ...(input.ingest && input.meterIngest !== false ? [{ metric: 'ingest' as const, value: blob.size, ...scope }] : []),
-      { metric: 'disc', value: blob.size, ...scope },
-      { metric: 'mfiles', value: 1, ...scope },
-    );
-    if (input.ingest) await this.pipelines.instantiate(manager, 'ingest', mfile, input.ingest);
-    return { ...presentMfile(await this.get(mfile.id, manager)), key: issued.secret, keyId: issued.key.id };
+    if (!mfile) {
+      // the name is taken: say by what (a file the unique index found, or a subfolder)
+      await this.folders.assertNameFree(manager, folder.id, name);
+      throw Problems.conflict(`a file named "${name}" already exists in this folder`);
+    }
+    if (run && input.ingest) this.pipelines.runCommitted(run, input.ingest);
+    return { ...presentMfile(mfile), key: owner.secret, keyId: owner.key.id };
   }
 
   /** Replaces the content (an update): same streaming path; the old bytes go only after the new ones committed. */
@@ -209,7 +244,8 @@ export class MfilesService {
         );
         const scope = { containerId: locked.containerId, serviceId: locked.serviceId, resourceType: 'mfile' as const, resourceId: id };
         await this.usage.record(manager, { metric: 'ingest', value: blob.size, ...scope }, { metric: 'disc', value: blob.size - locked.size, ...scope });
-        await this.pipelines.instantiate(manager, 'update', locked, outbox);
+        // new bytes: their type and MD5 are known (facts), the steps whose condition they fail are left out
+        await this.pipelines.instantiate(manager, 'update', locked, outbox, { mimetype, size: blob.size, fresh: { md5: blob.md5 } });
         return { oldBlobKey: locked.blobKey, updated: await this.get(id, manager) };
       }));
     } catch (error) {
