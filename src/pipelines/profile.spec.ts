@@ -193,6 +193,16 @@ describe('profiles', () => {
         pic: 'waiting after [mime]',
       });
       expect(plan.find((p) => p.step.name === 'pic')!.condition).toEqual({ mimetypes: ['image/*'] });
+      // after a step that runs, an md5 waits for it (and fails with it) like any step
+      const afterReal = validateProfile({
+        ingest: {
+          steps: [
+            { name: 'picture', task: 'thumbnail' },
+            { name: 'sum', task: 'md5', after: ['picture'] },
+          ],
+        },
+      }).ingest!;
+      expect(summary(planRun(afterReal, fresh('text/plain')))).toEqual({ picture: 'ready after []', sum: 'waiting after [picture]' });
       expect(() => validateProfile({ ingest: { steps: [{ task: 'sha256', verify: true }] } })).toThrow(/only mime and md5 steps can be facts/);
       expect(() => validateProfile({ ingest: { steps: [{ task: 'md5', verify: 'yes' }] } })).toThrow(/verify must be true or false/);
     });

@@ -275,7 +275,7 @@ export interface PlannedStep {
  * - **Facts at commit.** When the run starts with bytes just received, a `mime` or `md5` step is a fact: created
  *   `succeeded` with the result the task would give (the same detector on the same first bytes; the MD5 computed
  *   while streaming), metered like any job, never queued; unless it asks to run (`verify: true`, or a `queue` of its
- *   own) or comes after a job that may change the bytes.
+ *   own) or comes after a job that is not a fact (it waits for that job, and fails with it, as any step).
  * - Steps whose prerequisites are all facts (or none) are runnable at once.
  *
  * Without `known`, every step is created and every condition waits for its step to become runnable.
@@ -299,8 +299,10 @@ export function planRun(pipeline: Pipeline, known?: KnownInput): PlannedStep[] {
       leftOut.set(name, after);
       return;
     }
+    const ready = after.every((p) => planned.get(p)?.fact !== undefined);
     let fact: PlannedStep['fact'];
-    if (known?.fresh && !downstreamOfChange && !step.verify && !step.queue && Object.keys(step.options).length === 0) {
+    // a fact only where the step would run at once: after facts alone (else it waits for, and fails with, its prerequisites)
+    if (known?.fresh && ready && !step.verify && !step.queue && Object.keys(step.options).length === 0) {
       if (step.task === TaskName.Mime) fact = { result: { mimetype: known.mimetype, previous: known.mimetype, changed: false } };
       else if (step.task === TaskName.Md5) fact = { result: { md5: known.fresh.md5, matchesRecorded: true } };
     }
@@ -310,7 +312,7 @@ export function planRun(pipeline: Pipeline, known?: KnownInput): PlannedStep[] {
       step,
       after,
       ...(fact ? { fact } : {}),
-      ready: after.every((p) => planned.get(p)?.fact !== undefined),
+      ready,
       condition: step.when && (!known || downstreamOfChange) ? step.when : null,
     });
   };
