@@ -57,14 +57,17 @@ export class MfileRepository {
    * Inserts a new Mfile (its bytes committed already) and what comes with it in one statement: `also` gives the
    * data-modifying CTE items (`name AS (...)`, comma-separated) of the other tables' owners (its owner key, its usage,
    * its pipeline's jobs), with placeholders from the one it is given and written only where the condition it is given
-   * holds (the Mfile was inserted). Nothing is written when the folder holds a subfolder or a file of that name (the
-   * unique index decides between concurrent uploads): undefined then. Returns the Mfile as written, not read again.
+   * holds (the Mfile was inserted). With `guard` (a SELECT, `QuotaService.noQuotaGuard`), nothing is written unless
+   * it returns a row (`guarded` false then). Nothing is written either when the folder holds a subfolder or a file of
+   * that name (the unique index decides between concurrent uploads): no `mfile` then. Returns the Mfile as written,
+   * not read again.
    */
   async createWith(
     fields: NewMfile,
     also: (firstParam: number, inserted: string) => { sql: string; params: unknown[] } | undefined,
     manager?: EntityManager,
-  ): Promise<Mfile | undefined> {
+    guard?: (firstParam: number) => { sql: string; params: unknown[] },
+  ): Promise<{ mfile?: Mfile; guarded: boolean }> {
     const params: unknown[] = [
       fields.id,
       fields.containerId,
@@ -78,19 +81,27 @@ export class MfileRepository {
       fields.blobKey,
       JSON.stringify(fields.metadata),
     ];
+    const guarding = guard?.(params.length + 1);
+    params.push(...(guarding?.params ?? []));
     const more = also(params.length + 1, 'EXISTS (SELECT 1 FROM made)');
     const [row] = (await this.db(manager).query(
-      `WITH made AS (
+      `WITH guard AS (${guarding ? guarding.sql : 'SELECT 1'}),
+       made AS (
          INSERT INTO mfile (id, container_id, service_id, folder_id, name, size, md5, sha256, mimetype, blob_key, metadata)
          SELECT $1::uuid, $2::uuid, $3::uuid, $4::uuid, $5::varchar, $6::bigint, $7::char(32), $8::char(64), $9::varchar, $10::varchar, $11::jsonb
-          WHERE NOT EXISTS (SELECT 1 FROM mfolder WHERE parent_id = $4::uuid AND name = $5::varchar)
+          WHERE EXISTS (SELECT 1 FROM guard) AND NOT EXISTS (SELECT 1 FROM mfolder WHERE parent_id = $4::uuid AND name = $5::varchar)
          ON CONFLICT (folder_id, name) DO NOTHING
          RETURNING ${MfileRepository.LEAN_COLUMNS}, metadata)
        ${more ? `, ${more.sql}` : ''}
-       SELECT * FROM made`,
+       SELECT EXISTS (SELECT 1 FROM guard) AS guarded, made.* FROM (SELECT 1) AS one LEFT JOIN made ON true`,
       [...params, ...(more?.params ?? [])],
-    )) as Array<LeanMfileRow & { metadata: Mfile['metadata'] }>;
-    return row ? Object.assign(MfileRepository.fromLeanRow(row), { metadata: row.metadata }) : undefined;
+    )) as Array<(LeanMfileRow & { metadata: Mfile['metadata'] }) | { id: null }> & Array<{ guarded: boolean }>;
+    return {
+      guarded: row.guarded,
+      mfile: row.id
+        ? Object.assign(MfileRepository.fromLeanRow(row as LeanMfileRow), { metadata: (row as { metadata: Mfile['metadata'] }).metadata })
+        : undefined,
+    };
   }
 
   /**

@@ -263,6 +263,20 @@ export class UsageRepository {
     };
   }
 
+  /**
+   * A SELECT for another statement (an upload's commit, `MfileRepository.createWith`): a row when neither the service
+   * nor its container has a disk or ingest quota, the service row then locked FOR SHARE until that statement's
+   * transaction ends (as `limitsOf` locks it); no row (and no lock) otherwise. Placeholder `$firstParam`.
+   */
+  noQuotaGuard(serviceId: string, firstParam: number): { sql: string; params: unknown[] } {
+    return {
+      sql: `SELECT s.id FROM service s JOIN container c ON c.id = s.container_id
+             WHERE s.id = $${firstParam}::uuid AND s.disk_quota IS NULL AND s.ingest_quota IS NULL AND c.disk_quota IS NULL AND c.ingest_quota IS NULL
+             FOR SHARE OF s`,
+      params: [serviceId],
+    };
+  }
+
   /** Locks the container row (FOR NO KEY UPDATE) until the caller's commit: serialises checks of the container's quotas. */
   async lockContainerForQuota(containerId: string, manager: EntityManager): Promise<void> {
     await manager.query('SELECT id FROM container WHERE id = $1 FOR NO KEY UPDATE', [containerId]);
