@@ -62,25 +62,55 @@ export class JobRepository {
 
   /**
    * The jobs of one pipeline run on one Mfile, their input and their `after` edges, in one statement (this runs
-   * inside every upload).
+   * inside every upload). Jobs made `succeeded` (facts recorded at commit) are written finished, with their result.
    */
   async createRun(jobs: Job[], mfileId: string, edges: Array<{ jobId: string; prerequisiteId: string }>, manager?: EntityManager): Promise<void> {
-    const values: unknown[] = [];
-    const param = (value: unknown) => `$${values.push(value)}`;
-    const jobRows = jobs.map(
-      (job) =>
-        `(${[job.id, job.containerId, job.serviceId, job.task, JSON.stringify(job.options), job.queue, job.state, job.trigger, job.runId, job.step, job.condition ? JSON.stringify(job.condition) : null].map(param).join(', ')})`,
-    );
-    const inputRows = jobs.map((job) => `(${param(job.id)}::uuid, ${param(mfileId)}::uuid)`);
-    const edgeRows = edges.map((edge) => `(${param(edge.jobId)}::uuid, ${param(edge.prerequisiteId)}::uuid)`);
-    await this.db(manager).query(
-      `WITH made AS (
-         INSERT INTO job (id, container_id, service_id, task, options, queue, state, trigger, run_id, step, condition) VALUES ${jobRows.join(', ')} RETURNING id),
-       inputs AS (INSERT INTO job_input (job_id, mfile_id) SELECT v.job_id, v.mfile_id FROM (VALUES ${inputRows.join(', ')}) AS v(job_id, mfile_id) JOIN made ON made.id = v.job_id)
-       ${edgeRows.length ? `, edges AS (INSERT INTO job_dependency (job_id, prerequisite_id) SELECT v.job_id, v.prerequisite_id FROM (VALUES ${edgeRows.join(', ')}) AS v(job_id, prerequisite_id) WHERE (SELECT count(*) FROM made) > 0)` : ''}
-       SELECT count(*)::int AS n FROM made`,
-      values,
-    );
+    const statement = this.createRunStatement(jobs, mfileId, edges, 1, 'TRUE');
+    if (statement) await this.db(manager).query(`WITH ${statement.sql} SELECT 1`, statement.params);
+  }
+
+  /**
+   * The INSERTs of `createRun` as data-modifying CTE items (`name AS (...)`, comma-separated, to follow a WITH), to run
+   * inside another statement (the upload commit writes its Mfile, key, usage and jobs in one): placeholders from
+   * `$firstParam`, written only where `onlyIf` holds (a condition on the enclosing statement). Undefined without jobs.
+   */
+  createRunStatement(
+    jobs: Job[],
+    mfileId: string,
+    edges: Array<{ jobId: string; prerequisiteId: string }>,
+    firstParam: number,
+    onlyIf: string,
+  ): { sql: string; params: unknown[] } | undefined {
+    if (jobs.length === 0) return undefined;
+    const params: unknown[] = [];
+    const param = (value: unknown, type: string) => `$${firstParam + params.push(value) - 1}::${type}`;
+    const jobRows = jobs.map((job) => {
+      const finished = job.state === JobState.Succeeded;
+      return `(${[
+        param(job.id, 'uuid'),
+        param(job.containerId, 'uuid'),
+        param(job.serviceId, 'uuid'),
+        param(job.task, 'varchar'),
+        param(JSON.stringify(job.options), 'jsonb'),
+        param(job.queue, 'varchar'),
+        param(job.state, 'varchar'),
+        param(job.trigger, 'varchar'),
+        param(job.runId, 'uuid'),
+        param(job.step, 'varchar'),
+        param(job.condition ? JSON.stringify(job.condition) : null, 'jsonb'),
+        param(job.result ? JSON.stringify(job.result) : null, 'jsonb'),
+        finished ? '100::real' : '0::real',
+        finished ? 'now()' : 'NULL::timestamptz',
+      ].join(', ')})`;
+    });
+    const mfile = param(mfileId, 'uuid');
+    const edgeRows = edges.map((edge) => `(${param(edge.jobId, 'uuid')}, ${param(edge.prerequisiteId, 'uuid')})`);
+    const sql = `run_jobs AS (
+         INSERT INTO job (id, container_id, service_id, task, options, queue, state, trigger, run_id, step, condition, result, progress, finished_at)
+         SELECT * FROM (VALUES ${jobRows.join(', ')}) AS v WHERE ${onlyIf} RETURNING id),
+       run_inputs AS (INSERT INTO job_input (job_id, mfile_id) SELECT id, ${mfile} FROM run_jobs)
+       ${edgeRows.length ? `, run_edges AS (INSERT INTO job_dependency (job_id, prerequisite_id) SELECT v.job_id, v.prerequisite_id FROM (VALUES ${edgeRows.join(', ')}) AS v(job_id, prerequisite_id) WHERE ${onlyIf})` : ''}`;
+    return { sql, params };
   }
 
   /** A manual job on its inputs. */

@@ -17,7 +17,7 @@ import { ServiceRepository } from '../services/service.repository';
 import { SubtreeDeletion } from '../deletion/subtree-deletion';
 import { isTaskName, resolveTaskOptions, TASKS } from '../tasks/task-catalogue';
 import { JobOutbox } from '../pipelines/job-outbox';
-import { PipelinesService } from '../pipelines/pipelines.service';
+import { PipelinesService, storedInput } from '../pipelines/pipelines.service';
 import { QuotaService } from '../usage/quota.service';
 import { UsageService } from '../usage/usage.service';
 import { CreateJobDto, ListJobsQuery } from './dto';
@@ -86,7 +86,7 @@ export class JobsService {
       for (const id of mfileIds) {
         const mfile = await this.mfiles.findById(id, work.manager);
         if (!mfile) throw Problems.notFound('mfile', id);
-        made.push(...(await this.pipelines.instantiate(work.manager, 'manual', mfile, outbox)));
+        made.push(...(await this.pipelines.instantiate(work.manager, 'manual', mfile, outbox, storedInput(mfile))));
       }
       // who asked: the worker checks that key's rights again before a step replaces content
       await this.jobs.recordRequester(

@@ -79,6 +79,35 @@ export class KeyRepository {
   }
 
   /**
+   * The INSERT of a minted key as a data-modifying statement to run inside another statement (an upload commits its
+   * Mfile and that Mfile's owner key in one): placeholders from `$firstParam`, written only where `onlyIf` holds.
+   */
+  createStatement(key: NewKey, firstParam: number, onlyIf: string): { sql: string; params: unknown[] } {
+    const params: unknown[] = [];
+    const param = (value: unknown, type: string) => `$${firstParam + params.push(value) - 1}::${type}`;
+    const values = [
+      param(key.id, 'uuid'),
+      param(key.secretHash, 'char(64)'),
+      param(key.label, 'varchar'),
+      param(key.resourceType, 'varchar'),
+      param(key.resourceId, 'uuid'),
+      param(key.containerId, 'uuid'),
+      param(key.serviceId, 'uuid'),
+      param(key.roles, 'text[]'),
+      param(key.actions, 'text[]'),
+      param(key.parentId, 'uuid'),
+      param(key.createdByKeyId, 'uuid'),
+      param(key.expiresAt, 'timestamptz'),
+      param(key.bootstrap, 'boolean'),
+    ];
+    return {
+      sql: `INSERT INTO key (id, secret_hash, label, resource_type, resource_id, container_id, service_id, roles, actions, parent_id, created_by_key_id, expires_at, bootstrap)
+            SELECT ${values.join(', ')} WHERE ${onlyIf}`,
+      params,
+    };
+  }
+
+  /**
    * Up to `limit` ids, in id order after `after`, of the keys derived from `presenterId` (at any depth) or minted by it.
    */
   async managedIds(presenterId: string, after: string | null, limit: number, manager?: EntityManager): Promise<string[]> {

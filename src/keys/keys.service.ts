@@ -6,7 +6,7 @@ import { decodeIdCursor, encodeCursor, Page } from '../common/pagination';
 import { uuidv7 } from '../database/uuid';
 import { Action, actionsOfRoles, isAction, isRole } from './actions';
 import { Key } from './key.entity';
-import { KeyRepository } from './key.repository';
+import { KeyRepository, NewKey } from './key.repository';
 import { generateKeySecret, hashKeySecret, looksLikeKey, sameHash } from './key-secret';
 import { ResolvedResource, ResourceRef, ResourceResolver } from './resource-resolver.service';
 import { RateLimits } from '../redis/rate-limits';
@@ -19,6 +19,19 @@ export interface AuthenticatedKey {
 export interface IssuedKey {
   key: Key;
   secret: string;
+}
+
+/** What a new key is: its resource (with its tenant path), roles or actions, parent, creator, expiry, label. */
+export interface IssueOptions {
+  resource: Pick<ResolvedResource, 'type' | 'id' | 'containerId' | 'serviceId'> & Partial<ResolvedResource>;
+  roles: string[];
+  actions?: Action[];
+  parent?: Key | null;
+  createdBy?: Key | null;
+  expiresAt?: Date | null;
+  label?: string | null;
+  bootstrap?: boolean;
+  secret?: string;
 }
 
 export interface DeriveRequest {
@@ -103,23 +116,30 @@ export class KeysService {
   }
 
   /** Mints a key for a resource (the resource's own capability), inside the caller's transaction. */
-  async issue(
-    manager: EntityManager,
-    options: {
-      resource: ResolvedResource;
-      roles: string[];
-      actions?: Action[];
-      parent?: Key | null;
-      createdBy?: Key | null;
-      expiresAt?: Date | null;
-      label?: string | null;
-      bootstrap?: boolean;
-      secret?: string;
-    },
-  ): Promise<IssuedKey> {
+  async issue(manager: EntityManager, options: IssueOptions): Promise<IssuedKey> {
+    const { key: values, secret } = this.mint(options);
+    const key = await this.keys.create(values, manager);
+    return { key, secret };
+  }
+
+  /**
+   * A new key's row and secret, not yet written (the secret from the CSPRNG, only its SHA-256 in the row): for a
+   * caller that writes it within a statement of its own (an upload's commit, `KeyRepository.createStatement`).
+   */
+  mint(options: IssueOptions): { key: NewKey; secret: string } {
+    return this.minted(options);
+  }
+
+  /** A minted key's INSERT as a data-modifying statement for another statement (`KeyRepository.createStatement`). */
+  statement(key: NewKey, firstParam: number, onlyIf: string): { sql: string; params: unknown[] } {
+    return this.keys.createStatement(key, firstParam, onlyIf);
+  }
+
+  private minted(options: IssueOptions): { key: NewKey; secret: string } {
     const secret = options.secret ?? generateKeySecret();
-    const key = await this.keys.create(
-      {
+    return {
+      secret,
+      key: {
         id: uuidv7(),
         secretHash: hashKeySecret(secret),
         // labels we compose ("mfileowner for <a 255-byte name>") may be longer than the column: they are notes, cut them
@@ -136,9 +156,7 @@ export class KeysService {
         revokedAt: null,
         bootstrap: options.bootstrap ?? false,
       },
-      manager,
-    );
-    return { key, secret };
+    };
   }
 
   /** Derives a sub-key: never more actions, never a wider resource, never a later expiry than the parent. */

@@ -54,6 +54,57 @@ export class MfileRepository {
   }
 
   /**
+   * Inserts a new Mfile (its bytes committed already) and what comes with it in one statement: `also` gives the
+   * data-modifying CTE items (`name AS (...)`, comma-separated) of the other tables' owners (its owner key, its usage,
+   * its pipeline's jobs), with placeholders from the one it is given and written only where the condition it is given
+   * holds (the Mfile was inserted). With `guard` (a SELECT, `QuotaService.noQuotaGuard`), nothing is written unless
+   * it returns a row (`guarded` false then). Nothing is written either when the folder holds a subfolder or a file of
+   * that name (the unique index decides between concurrent uploads): no `mfile` then. Returns the Mfile as written,
+   * not read again.
+   */
+  async createWith(
+    fields: NewMfile,
+    also: (firstParam: number, inserted: string) => { sql: string; params: unknown[] } | undefined,
+    manager?: EntityManager,
+    guard?: (firstParam: number) => { sql: string; params: unknown[] },
+  ): Promise<{ mfile?: Mfile; guarded: boolean }> {
+    const params: unknown[] = [
+      fields.id,
+      fields.containerId,
+      fields.serviceId,
+      fields.folderId,
+      fields.name,
+      fields.size,
+      fields.md5,
+      fields.sha256,
+      fields.mimetype,
+      fields.blobKey,
+      JSON.stringify(fields.metadata),
+    ];
+    const guarding = guard?.(params.length + 1);
+    params.push(...(guarding?.params ?? []));
+    const more = also(params.length + 1, 'EXISTS (SELECT 1 FROM made)');
+    const [row] = (await this.db(manager).query(
+      `WITH guard AS (${guarding ? guarding.sql : 'SELECT 1'}),
+       made AS (
+         INSERT INTO mfile (id, container_id, service_id, folder_id, name, size, md5, sha256, mimetype, blob_key, metadata)
+         SELECT $1::uuid, $2::uuid, $3::uuid, $4::uuid, $5::varchar, $6::bigint, $7::char(32), $8::char(64), $9::varchar, $10::varchar, $11::jsonb
+          WHERE EXISTS (SELECT 1 FROM guard) AND NOT EXISTS (SELECT 1 FROM mfolder WHERE parent_id = $4::uuid AND name = $5::varchar)
+         ON CONFLICT (folder_id, name) DO NOTHING
+         RETURNING ${MfileRepository.LEAN_COLUMNS}, metadata)
+       ${more ? `, ${more.sql}` : ''}
+       SELECT EXISTS (SELECT 1 FROM guard) AS guarded, made.* FROM (SELECT 1) AS one LEFT JOIN made ON true`,
+      [...params, ...(more?.params ?? [])],
+    )) as Array<(LeanMfileRow & { metadata: Mfile['metadata'] }) | { id: null }> & Array<{ guarded: boolean }>;
+    return {
+      guarded: row.guarded,
+      mfile: row.id
+        ? Object.assign(MfileRepository.fromLeanRow(row as LeanMfileRow), { metadata: (row as { metadata: Mfile['metadata'] }).metadata })
+        : undefined,
+    };
+  }
+
+  /**
    * Points the Mfile at new bytes. When they are other bytes than before (`otherBytes`), the metadata that
    * describes the old ones goes (METADATA_WITHOUT_CONTENT_DERIVED): the update pipeline makes it again.
    */
@@ -243,11 +294,15 @@ export class MfileRepository {
   }
 
   /** Up to `limit` Mfiles of a service after `after` in id order, as much as a pipeline needs (a periodic tick's batch). */
-  async pageOfServiceRefs(serviceId: string, after: string, limit: number): Promise<Array<Pick<Mfile, 'id' | 'containerId' | 'serviceId'>>> {
+  async pageOfServiceRefs(
+    serviceId: string,
+    after: string,
+    limit: number,
+  ): Promise<Array<Pick<Mfile, 'id' | 'containerId' | 'serviceId' | 'mimetype' | 'size'>>> {
     return this.dataSource
       .getRepository(Mfile)
       .createQueryBuilder('m')
-      .select(['m.id', 'm.containerId', 'm.serviceId'])
+      .select(['m.id', 'm.containerId', 'm.serviceId', 'm.mimetype', 'm.size'])
       .where('m.service_id = :serviceId AND m.id > :after', { serviceId, after })
       .orderBy('m.id')
       .limit(limit)

@@ -31,6 +31,22 @@ import { Mfile } from './mfile.entity';
 import { PublicMfile, presentMfile } from './mfile.presenter';
 import { MfileRepository } from './mfile.repository';
 
+/** What a new Mfile is made from (`createFromBlob`). */
+export interface NewMfileInput {
+  folder: Mfolder;
+  name: string;
+  blob: StoredBlob;
+  mimetype: string;
+  createdBy: Key;
+  /** New content from outside: its ingest pipeline's runnable jobs go to this outbox. Null for a promoted job output. */
+  ingest: JobOutbox | null;
+  /** False for a copy: no byte came from outside. */
+  meterIngest?: boolean;
+  metadata?: JsonObject;
+}
+
+const meteredIngest = (input: NewMfileInput) => input.ingest !== null && input.meterIngest !== false;
+
 @Injectable()
 export class MfilesService {
   private readonly logger = new Logger('mfiles');
@@ -88,9 +104,15 @@ export class MfilesService {
     const blob = await this.store.receive(source.stream, { maxBytes: this.config.maxUploadBytes, expectedSize: source.expectedSize, verify: source.verify });
     try {
       const mimetype = await this.mime.detect(blob.head, source.name);
-      return await this.unitOfWork.run((work) =>
-        this.createFromBlob(work.manager, { folder, name: source.name, blob, mimetype, createdBy, ingest: this.pipelines.outboxFor(work) }),
-      );
+      const input = { folder, name: source.name, blob, mimetype, createdBy };
+      // the common case (no disk or ingest quota) commits in its one statement; a service with quotas in a transaction
+      const outbox = new JobOutbox();
+      const created = await this.createAlone({ ...input, ingest: outbox });
+      if (created) {
+        await this.pipelines.dispatch(outbox);
+        return created;
+      }
+      return await this.unitOfWork.run((work) => this.createFromBlob(work.manager, { ...input, ingest: this.pipelines.outboxFor(work) }));
     } catch (error) {
       await this.store.remove(blob.blobKey);
       if (isUniqueViolation(error)) throw Problems.conflict(`a file named "${source.name}" already exists in this folder`);
@@ -105,12 +127,14 @@ export class MfilesService {
   async copy(createdBy: Key, source: Mfile, folder: Mfolder, name: string) {
     const blob = await this.store.duplicate(source.blobKey, source);
     try {
+      // detected again under the new name (as a mime task would), so that the copy's type is a fact like an upload's
+      const mimetype = await this.mime.detect(blob.head, name);
       return await this.unitOfWork.run((work) =>
         this.createFromBlob(work.manager, {
           folder,
           name,
           blob,
-          mimetype: source.mimetype,
+          mimetype,
           createdBy,
           ingest: this.pipelines.outboxFor(work),
           meterIngest: false,
@@ -125,32 +149,52 @@ export class MfilesService {
   }
 
   /**
-   * Turns committed bytes into an Mfile, inside the caller's transaction: quota (with the service row locked),
-   * unique name, the row, its mfileowner key, and usage. Every way an Mfile comes to be goes through here.
-   * With `ingest` (new content from outside, any upload path) it is metered as ingest and the service's ingest
-   * pipeline is started, its first jobs going to that outbox; without (a promoted job output) neither.
+   * Turns committed bytes into an Mfile, inside the caller's transaction: the quota check (service row locked), then
+   * in one statement the row (unless the name is taken), its mfileowner key, its usage and its pipeline's jobs. Every
+   * way an Mfile comes to be goes through here (or `createAlone`). With `ingest` (new content from outside, any upload
+   * path) it is metered as ingest and the service's ingest pipeline is started, its `mime` and `md5` steps recorded as
+   * facts (the type was detected from the first bytes and the MD5 computed while they streamed in), its first jobs
+   * going to that outbox; without (a promoted job output) neither.
    */
-  async createFromBlob(
-    manager: EntityManager,
-    input: {
-      folder: Mfolder;
-      name: string;
-      blob: StoredBlob;
-      mimetype: string;
-      createdBy: Key;
-      ingest: JobOutbox | null;
-      meterIngest?: boolean;
-      metadata?: JsonObject;
-    },
-  ): Promise<PublicMfile & { key: string; keyId: string }> {
+  async createFromBlob(manager: EntityManager, input: NewMfileInput): Promise<PublicMfile & { key: string; keyId: string }> {
+    await this.quotas.enforce(manager, input.folder.serviceId, { disc: input.blob.size, ingest: meteredIngest(input) ? input.blob.size : 0 });
+    return (await this.write(manager, input, false))!;
+  }
+
+  /**
+   * `createFromBlob` without a transaction of its own, for an upload whose service and container have no disk or
+   * ingest quota: the quota check is a guard inside the one statement that writes everything (it locks the service
+   * row FOR SHARE, as `enforce` would), so the commit is two statements (the profile read, the write), without
+   * BEGIN and COMMIT. Undefined, with nothing written, when a quota applies: the caller runs `createFromBlob` then.
+   * The runnable jobs go to `input.ingest`, to be dispatched by the caller once this returned.
+   */
+  async createAlone(input: NewMfileInput): Promise<(PublicMfile & { key: string; keyId: string }) | undefined> {
+    return this.write(this.dataSource.manager, input, true);
+  }
+
+  private async write(manager: EntityManager, input: NewMfileInput, guarded: boolean): Promise<(PublicMfile & { key: string; keyId: string }) | undefined> {
     const { folder, name, blob } = input;
-    await this.quotas.enforce(manager, folder.serviceId, { disc: blob.size, ingest: input.ingest && input.meterIngest !== false ? blob.size : 0 });
-    await this.folders.assertNameFree(manager, folder.id, name);
-    const mfile = await this.mfileRepository.create(
+    const id = uuidv7();
+    const tenant = { containerId: folder.containerId, serviceId: folder.serviceId };
+    const owner = this.keys.mint({
+      resource: { type: 'mfile', id, ...tenant },
+      roles: ['mfileowner'],
+      createdBy: input.createdBy,
+      label: `mfileowner for ${name}`,
+    });
+    const scope = { ...tenant, resourceType: 'mfile' as const, resourceId: id };
+    const usage = [
+      ...(meteredIngest(input) ? [{ metric: 'ingest' as const, value: blob.size, ...scope }] : []),
+      { metric: 'disc' as const, value: blob.size, ...scope },
+      { metric: 'mfiles' as const, value: 1, ...scope },
+    ];
+    const run = input.ingest
+      ? await this.pipelines.planRun(manager, 'ingest', { id, ...tenant }, { mimetype: input.mimetype, size: blob.size, fresh: { md5: blob.md5 } })
+      : undefined;
+    const written = await this.mfileRepository.createWith(
       {
-        id: uuidv7(),
-        containerId: folder.containerId,
-        serviceId: folder.serviceId,
+        id,
+        ...tenant,
         folderId: folder.id,
         name,
         size: blob.size,
@@ -160,19 +204,36 @@ export class MfilesService {
         blobKey: blob.blobKey,
         metadata: input.metadata ?? {},
       },
+      (firstParam, inserted) => {
+        const items: string[] = [];
+        const params: unknown[] = [];
+        const next = () => firstParam + params.length;
+        const key = this.keys.statement(owner.key, next(), inserted);
+        items.push(`owner_key AS (${key.sql})`);
+        params.push(...key.params);
+        const facts = this.usage.statement(usage, next(), inserted);
+        if (facts) {
+          items.push(`mfile_usage AS (${facts.sql})`);
+          params.push(...facts.params);
+        }
+        const jobs = run && this.pipelines.runStatement(run, next(), inserted);
+        if (jobs) {
+          items.push(jobs.sql);
+          params.push(...jobs.params);
+        }
+        return { sql: items.join(', '), params };
+      },
       manager,
+      guarded ? (firstParam) => this.quotas.noQuotaGuard(folder.serviceId, firstParam) : undefined,
     );
-    const resource = await this.resolver.resolve({ type: 'mfile', id: mfile.id }, manager);
-    const issued = await this.keys.issue(manager, { resource, roles: ['mfileowner'], createdBy: input.createdBy, label: `mfileowner for ${name}` });
-    const scope = { containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile' as const, resourceId: mfile.id };
-    await this.usage.record(
-      manager,
-      ...(input.ingest && input.meterIngest !== false ? [{ metric: 'ingest' as const, value: blob.size, ...scope }] : []),
-      { metric: 'disc', value: blob.size, ...scope },
-      { metric: 'mfiles', value: 1, ...scope },
-    );
-    if (input.ingest) await this.pipelines.instantiate(manager, 'ingest', mfile, input.ingest);
-    return { ...presentMfile(await this.get(mfile.id, manager)), key: issued.secret, keyId: issued.key.id };
+    if (!written.guarded) return undefined;
+    if (!written.mfile) {
+      // the name is taken: say by what (a file the unique index found, or a subfolder)
+      await this.folders.assertNameFree(manager, folder.id, name);
+      throw Problems.conflict(`a file named "${name}" already exists in this folder`);
+    }
+    if (run && input.ingest) this.pipelines.runCommitted(run, input.ingest);
+    return { ...presentMfile(written.mfile), key: owner.secret, keyId: owner.key.id };
   }
 
   /** Replaces the content (an update): same streaming path; the old bytes go only after the new ones committed. */
@@ -209,7 +270,8 @@ export class MfilesService {
         );
         const scope = { containerId: locked.containerId, serviceId: locked.serviceId, resourceType: 'mfile' as const, resourceId: id };
         await this.usage.record(manager, { metric: 'ingest', value: blob.size, ...scope }, { metric: 'disc', value: blob.size - locked.size, ...scope });
-        await this.pipelines.instantiate(manager, 'update', locked, outbox);
+        // new bytes: their type and MD5 are known (facts), the steps whose condition they fail are left out
+        await this.pipelines.instantiate(manager, 'update', locked, outbox, { mimetype, size: blob.size, fresh: { md5: blob.md5 } });
         return { oldBlobKey: locked.blobKey, updated: await this.get(id, manager) };
       }));
     } catch (error) {

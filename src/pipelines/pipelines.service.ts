@@ -10,12 +10,12 @@ import { MfileRepository } from '../mfiles/mfile.repository';
 import { QueueRegistry } from '../queues/queue-registry';
 import { routeQueue } from '../queues/queue-catalogue';
 import { TASKS } from '../tasks/task-catalogue';
-import { UsageService } from '../usage/usage.service';
+import { UsageFact, UsageService } from '../usage/usage.service';
 import { WebhooksService } from '../webhooks/webhooks.service';
 import { JobEvents } from './job-events';
 import { JobOutbox } from './job-outbox';
 import { PeriodicScheduler } from './periodic-scheduler';
-import { defaultProfile, ProfileDefinition, ProfileErrors, Trigger, validateProfile } from './profile';
+import { defaultProfile, KnownInput, planRun, ProfileDefinition, ProfileErrors, Trigger, validateProfile } from './profile';
 import { ProfileRepository, ProfileSelection } from './profile.repository';
 
 export interface EffectiveProfile {
@@ -31,6 +31,19 @@ export interface PipelineInput {
   id: string;
   containerId: string;
   serviceId: string;
+}
+
+/** What a stored Mfile's row says of its input (type and size, recorded earlier), for a run that starts without new bytes. */
+export function storedInput(mfile: { mimetype?: string; size?: number }): KnownInput | undefined {
+  return mfile.mimetype !== undefined && mfile.size !== undefined ? { mimetype: mfile.mimetype, size: Number(mfile.size) } : undefined;
+}
+
+/** One pipeline run on one Mfile, planned: its jobs (facts finished already), their edges and their usage. */
+export interface PlannedRun {
+  mfileId: string;
+  jobs: Job[];
+  edges: Array<{ jobId: string; prerequisiteId: string }>;
+  usage: UsageFact[];
 }
 
 /**
@@ -141,51 +154,81 @@ export class PipelinesService {
   }
 
   /**
-   * Creates the jobs of `trigger`'s pipeline for one Mfile, inside the caller's transaction: one per step, with
-   * the step's condition kept for when it becomes runnable, routed by request > service priority > task default.
-   * Steps without prerequisites go to the outbox, to be dispatched after commit. Returns the jobs made.
+   * Creates the jobs of `trigger`'s pipeline for one Mfile, inside the caller's transaction, as `planRun` (profile.ts)
+   * says: one per step whose condition holds for the input's type and size when the caller knows them (`known`; every
+   * step otherwise), `mime` and `md5` recorded as facts when the run starts with bytes just received, each step
+   * routed by request > service priority > task default. Runnable jobs go to the outbox, to be dispatched after
+   * commit. Returns the jobs made.
    */
-  async instantiate(manager: EntityManager, trigger: Trigger, mfile: PipelineInput, outbox: JobOutbox): Promise<Job[]> {
-    // the profile and the priority flag in one read (this runs inside every upload)
+  async instantiate(manager: EntityManager, trigger: Trigger, mfile: PipelineInput, outbox: JobOutbox, known?: KnownInput): Promise<Job[]> {
+    const run = await this.planRun(manager, trigger, mfile, known);
+    if (!run) return [];
+    await this.jobs.createRun(run.jobs, mfile.id, run.edges, manager);
+    await this.usage.record(manager, ...run.usage);
+    this.runCommitted(run, outbox);
+    return run.jobs;
+  }
+
+  /**
+   * The jobs of `trigger`'s pipeline for one Mfile, planned but not written (one read: the profile and the priority
+   * flag, inside the caller's transaction): for a caller that writes them within a statement of its own
+   * (`runStatement`), then hands them to `runCommitted`. Undefined when the pipeline has no step.
+   */
+  async planRun(manager: EntityManager, trigger: Trigger, mfile: PipelineInput, known?: KnownInput): Promise<PlannedRun | undefined> {
     const row = await this.profiles.selectionOf(mfile.serviceId, manager);
     if (!row) throw Problems.notFound('service', mfile.serviceId);
     const pipeline = (row.selected ?? row.own ?? defaultProfile())[trigger];
-    if (!pipeline || pipeline.steps.length === 0) return [];
-    const service = { priority: row.priority };
+    if (!pipeline || pipeline.steps.length === 0) return undefined;
+    const planned = planRun(pipeline, known);
+    if (planned.length === 0) return undefined;
     const runId = uuidv7();
-    const ids = new Map(pipeline.steps.map((step) => [step.name, uuidv7()]));
-    const jobs = pipeline.steps.map((step) =>
-      manager.create(Job, {
+    const ids = new Map(planned.map(({ step }) => [step.name, uuidv7()]));
+    const jobs = planned.map(({ step, fact, ready, condition }) =>
+      Object.assign(new Job(), {
         id: ids.get(step.name)!,
         containerId: mfile.containerId,
         serviceId: mfile.serviceId,
         task: step.task,
         options: step.options as Job['options'],
-        queue: routeQueue({ requested: step.queue, servicePriority: service.priority, taskDefault: TASKS[step.task].defaultQueue }),
-        state: step.after.length ? JobState.Waiting : JobState.Queued,
+        queue: routeQueue({ requested: step.queue, servicePriority: row.priority, taskDefault: TASKS[step.task].defaultQueue }),
+        state: fact ? JobState.Succeeded : ready ? JobState.Queued : JobState.Waiting,
+        result: (fact?.result ?? null) as Job['result'],
+        progress: fact ? 100 : 0,
         trigger,
         runId,
         step: step.name,
-        condition: step.when ?? null,
+        condition,
+        requestedByKeyId: null,
       }),
     );
-    // the jobs, their input and their edges in one statement
-    const edges = pipeline.steps.flatMap((step) => step.after.map((prerequisite) => ({ jobId: ids.get(step.name)!, prerequisiteId: ids.get(prerequisite)! })));
-    await this.jobs.createRun(jobs, mfile.id, edges, manager);
-    await this.usage.record(
-      manager,
-      ...jobs.map((job) => ({
-        metric: 'jobs' as const,
-        value: 1,
-        containerId: job.containerId,
-        serviceId: job.serviceId,
-        resourceType: 'job' as const,
-        resourceId: job.id,
-        idempotencyKey: `${job.id}:jobs`,
-      })),
+    const edges = planned.flatMap(({ step, after }) => after.map((prerequisite) => ({ jobId: ids.get(step.name)!, prerequisiteId: ids.get(prerequisite)! })));
+    // every job is metered as a job, a fact too; a fact's outcome as the task's success (it took no runtime)
+    const scope = (job: Job) => ({ containerId: job.containerId, serviceId: job.serviceId, resourceType: 'job' as const, resourceId: job.id });
+    const usage: UsageFact[] = jobs.flatMap((job) => [
+      { metric: 'jobs' as const, value: 1, ...scope(job), idempotencyKey: `${job.id}:jobs` },
+      ...(job.state === JobState.Succeeded
+        ? [{ metric: `task/${job.task}/success` as const, value: 1, ...scope(job), idempotencyKey: `${job.id}:outcome` }]
+        : []),
+    ]);
+    return { mfileId: mfile.id, jobs, edges, usage };
+  }
+
+  /** A planned run's jobs, input, edges and usage as data-modifying CTE items (`JobRepository.createRunStatement`). */
+  runStatement(run: PlannedRun, firstParam: number, onlyIf: string): { sql: string; params: unknown[] } | undefined {
+    const jobs = this.jobs.createRunStatement(run.jobs, run.mfileId, run.edges, firstParam, onlyIf);
+    if (!jobs) return undefined;
+    const usage = this.usage.statement(run.usage, firstParam + jobs.params.length, onlyIf);
+    return usage ? { sql: `${jobs.sql}, run_usage AS (${usage.sql})`, params: [...jobs.params, ...usage.params] } : jobs;
+  }
+
+  /** A planned run was written: its runnable jobs go to the outbox, its facts are announced, after commit. */
+  runCommitted(run: PlannedRun, outbox: JobOutbox): void {
+    outbox.announce(
+      ...run.jobs
+        .filter((job) => job.state === JobState.Succeeded)
+        .map((job) => ({ jobId: job.id, serviceId: job.serviceId, state: JobState.Succeeded, progress: 100, error: null })),
     );
-    outbox.add(...jobs.filter((job) => job.state === JobState.Queued));
-    return jobs;
+    outbox.add(...run.jobs.filter((job) => job.state === JobState.Queued));
   }
 
   /**
@@ -231,11 +274,11 @@ export class PipelinesService {
    * A trigger outside an upload's transaction (access): starts the pipeline if the profile has one. Never throws:
    * the request that caused it has been answered already.
    */
-  async trigger(trigger: Trigger, mfile: PipelineInput): Promise<void> {
+  async trigger(trigger: Trigger, mfile: PipelineInput & { mimetype?: string; size?: number }): Promise<void> {
     try {
       const { definition } = await this.profileOf(mfile.serviceId);
       if (!definition[trigger]?.steps.length) return;
-      await this.unitOfWork.run((work) => this.instantiate(work.manager, trigger, mfile, this.outboxFor(work)));
+      await this.unitOfWork.run((work) => this.instantiate(work.manager, trigger, mfile, this.outboxFor(work), storedInput(mfile)));
     } catch (error) {
       this.logger.warn(`could not start the ${trigger} pipeline of ${mfile.id}: ${String(error)}`);
     }
@@ -257,7 +300,7 @@ export class PipelinesService {
       if (batch.length === 0) return count;
       await this.unitOfWork.run(async (work) => {
         const outbox = this.outboxFor(work);
-        for (const mfile of batch) await this.instantiate(work.manager, 'periodic', mfile, outbox);
+        for (const mfile of batch) await this.instantiate(work.manager, 'periodic', mfile, outbox, storedInput(mfile));
       });
       count += batch.length;
       after = batch[batch.length - 1].id;

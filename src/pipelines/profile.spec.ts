@@ -1,4 +1,4 @@
-import { conditionMismatch, defaultProfile, findCycle, ProfileErrors, validateProfile } from './profile';
+import { conditionMismatch, defaultProfile, findCycle, planRun, ProfileErrors, validateProfile } from './profile';
 
 describe('profiles', () => {
   it('finds cycles, including long ones and self-loops, and none in a DAG', () => {
@@ -81,5 +81,130 @@ describe('profiles', () => {
     expect(() => validateProfile({ ingest: { steps: [{ task: 'md5', options: { toString: 'x' } }] } })).toThrow(
       'ingest.steps[0].options.toString is not an option of md5 (it has none)',
     );
+  });
+
+  describe('planRun: conditions at instantiation, facts at commit', () => {
+    const summary = (plan: ReturnType<typeof planRun>) =>
+      Object.fromEntries(plan.map((p) => [p.step.name, `${p.fact ? 'fact' : p.ready ? 'ready' : 'waiting'} after [${p.after.join(',')}]`]));
+    const fresh = (mimetype: string, size = 100) => ({ mimetype, size, fresh: { md5: 'a'.repeat(32) } });
+
+    it('the default ingest profile on a JPEG upload: mime and md5 facts, no video step, the rest runnable at once', () => {
+      const plan = planRun(defaultProfile().ingest!, fresh('image/jpeg'));
+      expect(summary(plan)).toEqual({
+        mime: 'fact after []',
+        md5: 'fact after [mime]',
+        'image-metadata': 'ready after [mime]',
+        thumbnail: 'ready after [mime]',
+        poster: 'ready after [mime]',
+        backup: 'ready after [md5]',
+      });
+      expect(plan.find((p) => p.step.name === 'mime')!.fact!.result).toEqual({ mimetype: 'image/jpeg', previous: 'image/jpeg', changed: false });
+      expect(plan.find((p) => p.step.name === 'md5')!.fact!.result).toEqual({ md5: 'a'.repeat(32), matchesRecorded: true });
+      // decided here: the jobs keep no condition to evaluate again
+      expect(plan.every((p) => p.condition === null)).toBe(true);
+    });
+
+    it('a text file gets mime, md5 and backup only; a video its three video steps', () => {
+      expect(Object.keys(summary(planRun(defaultProfile().ingest!, fresh('text/plain'))))).toEqual(['mime', 'md5', 'backup']);
+      expect(summary(planRun(defaultProfile().ingest!, fresh('video/mp4')))).toMatchObject({
+        'video-metadata': 'ready after [mime]',
+        'video-poster': 'waiting after [video-metadata]',
+        'video-proxy': 'waiting after [video-metadata]',
+      });
+    });
+
+    it('without new bytes (manual, periodic, access) conditions still decide, but mime and md5 run', () => {
+      // mime runs, and may change the type: what comes after it keeps its condition for run time
+      const plan = planRun(defaultProfile().ingest!, { mimetype: 'text/plain', size: 5 });
+      expect(plan).toHaveLength(9);
+      expect(summary(plan)).toMatchObject({ mime: 'ready after []', md5: 'waiting after [mime]', backup: 'waiting after [md5]' });
+      expect(plan.find((p) => p.step.name === 'thumbnail')!.condition).toEqual({ mimetypes: ['image/*'] });
+      // no mime in the run: the stored type decides at once
+      const manual = validateProfile({
+        manual: {
+          steps: [
+            { name: 'check', task: 'fixity' },
+            { name: 'small', task: 'thumbnail', when: { mimetypes: ['image/*'] }, after: ['check'] },
+          ],
+        },
+      }).manual!;
+      expect(summary(planRun(manual, { mimetype: 'text/plain', size: 5 }))).toEqual({ check: 'ready after []' });
+      expect(summary(planRun(manual, { mimetype: 'image/png', size: 5 }))).toEqual({ check: 'ready after []', small: 'waiting after [check]' });
+    });
+
+    it('without knowing the input every step is made, conditions kept for run time', () => {
+      const plan = planRun(defaultProfile().ingest!);
+      expect(plan).toHaveLength(9);
+      expect(plan.find((p) => p.step.name === 'thumbnail')!.condition).toEqual({ mimetypes: ['image/*'] });
+    });
+
+    it('a chain through left-out steps is rewired to their own prerequisites, transitively', () => {
+      const profile = validateProfile({
+        ingest: {
+          steps: [
+            { name: 'a', task: 'sha256' },
+            { name: 'b', task: 'sha256' },
+            { name: 'left1', task: 'image-metadata', when: { mimetypes: ['image/*'] }, after: ['a', 'b'] },
+            { name: 'left2', task: 'thumbnail', when: { minSize: 1000 }, after: ['left1'] },
+            { name: 'end', task: 'backup', after: ['left2', 'a'] },
+            { name: 'alone', task: 'fixity', after: ['left1'] },
+          ],
+        },
+      }).ingest!;
+      expect(summary(planRun(profile, fresh('text/plain', 10)))).toEqual({
+        a: 'ready after []',
+        b: 'ready after []',
+        end: 'waiting after [a,b]',
+        alone: 'waiting after [a,b]',
+      });
+      // the same chain when the steps hold: nothing left out
+      expect(Object.keys(summary(planRun(profile, fresh('image/png', 5000))))).toEqual(['a', 'b', 'left1', 'left2', 'end', 'alone']);
+      // a left-out first step: its dependents have no prerequisite left, and run at once
+      const first = validateProfile({
+        ingest: {
+          steps: [
+            { name: 'pic', task: 'thumbnail', when: { mimetypes: ['image/*'] } },
+            { name: 'sum', task: 'sha256', after: ['pic'] },
+          ],
+        },
+      }).ingest!;
+      expect(summary(planRun(first, fresh('text/plain')))).toEqual({ sum: 'ready after []' });
+    });
+
+    it('asking to run: verify, a queue of its own, or coming after a task that may change the bytes makes a real job', () => {
+      const profile = validateProfile({
+        ingest: {
+          steps: [
+            { name: 'mime', task: 'mime', verify: true },
+            { name: 'md5', task: 'md5', queue: 'priority' },
+            { name: 'fetch', task: 'fetch-url', options: { url: 'https://example.com/x' } },
+            { name: 'sum', task: 'md5', after: ['fetch'] },
+            { name: 'pic', task: 'thumbnail', when: { mimetypes: ['image/*'] }, after: ['mime'] },
+          ],
+        },
+      }).ingest!;
+      const plan = planRun(profile, fresh('text/plain'));
+      expect(summary(plan)).toEqual({
+        mime: 'ready after []',
+        md5: 'ready after []',
+        fetch: 'ready after []',
+        sum: 'waiting after [fetch]',
+        // after a mime that runs, the type may still change: the condition waits for run time
+        pic: 'waiting after [mime]',
+      });
+      expect(plan.find((p) => p.step.name === 'pic')!.condition).toEqual({ mimetypes: ['image/*'] });
+      // after a step that runs, an md5 waits for it (and fails with it) like any step
+      const afterReal = validateProfile({
+        ingest: {
+          steps: [
+            { name: 'picture', task: 'thumbnail' },
+            { name: 'sum', task: 'md5', after: ['picture'] },
+          ],
+        },
+      }).ingest!;
+      expect(summary(planRun(afterReal, fresh('text/plain')))).toEqual({ picture: 'ready after []', sum: 'waiting after [picture]' });
+      expect(() => validateProfile({ ingest: { steps: [{ task: 'sha256', verify: true }] } })).toThrow(/only mime and md5 steps can be facts/);
+      expect(() => validateProfile({ ingest: { steps: [{ task: 'md5', verify: 'yes' }] } })).toThrow(/verify must be true or false/);
+    });
   });
 });

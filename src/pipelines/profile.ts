@@ -15,6 +15,11 @@ export interface ProfileStep {
   queue?: string;
   /** Names of steps of the same pipeline that must succeed (or be skipped) first. */
   after: string[];
+  /**
+   * `mime` and `md5` only: run the task on the stored bytes even when the run starts with bytes just received, whose
+   * type and MD5 the upload already found (without it such a step is recorded as a fact at commit; see planRun).
+   */
+  verify?: true;
 }
 
 export interface Pipeline {
@@ -124,8 +129,8 @@ function validatePipeline(trigger: Trigger, value: unknown, errors: string[], mi
       return;
     }
     for (const key of Object.keys(raw))
-      if (!['name', 'task', 'options', 'when', 'queue', 'after'].includes(key))
-        errors.push(`${path}.${key} is not a step property (name, task, options, when, queue, after)`);
+      if (!['name', 'task', 'options', 'when', 'queue', 'after', 'verify'].includes(key))
+        errors.push(`${path}.${key} is not a step property (name, task, options, when, queue, after, verify)`);
     const task = typeof raw.task === 'string' ? raw.task : '';
     if (!isTaskName(task)) {
       errors.push(`${path}.task "${String(raw.task)}" is not a task (see GET /api/v1/tasks)`);
@@ -140,6 +145,11 @@ function validatePipeline(trigger: Trigger, value: unknown, errors: string[], mi
     errors.push(...resolved.errors);
     const step: ProfileStep = { name: String(name), task, options: resolved.options, after: [] };
     if (raw.when !== undefined) step.when = validateCondition(raw.when, `${path}.when`, errors);
+    if (raw.verify !== undefined) {
+      if (raw.verify !== true && raw.verify !== false) errors.push(`${path}.verify must be true or false`);
+      else if (!FACT_TASKS.includes(task)) errors.push(`${path}.verify: only ${FACT_TASKS.join(' and ')} steps can be facts, so only they take verify`);
+      else if (raw.verify) step.verify = true;
+    }
     if (raw.queue !== undefined) {
       try {
         step.queue = assertQueueName(String(raw.queue));
@@ -223,4 +233,90 @@ export function conditionMismatch(condition: StepCondition | null | undefined, i
   if (condition.minSize !== undefined && input.size < condition.minSize) return `the input has ${input.size} bytes, fewer than ${condition.minSize}`;
   if (condition.maxSize !== undefined && input.size > condition.maxSize) return `the input has ${input.size} bytes, more than ${condition.maxSize}`;
   return undefined;
+}
+
+/**
+ * Tasks whose result the commit of new bytes already knows: the upload detected the type from the first bytes and
+ * computed the MD5 while streaming, exactly as these tasks would on the stored bytes.
+ */
+export const FACT_TASKS: readonly TaskName[] = [TaskName.Mime, TaskName.Md5];
+
+/** What the creator of a run knows about its input: its type and size, and, for bytes it just received, their MD5. */
+export interface KnownInput {
+  mimetype: string;
+  size: number;
+  /**
+   * The bytes were just received (an upload, a replace, a copy): `mimetype` was detected from their first bytes and
+   * `md5` computed from all of them, so `mime` and `md5` steps are facts.
+   */
+  fresh?: { md5: string };
+}
+
+/** One step of a run as it will be created. */
+export interface PlannedStep {
+  step: ProfileStep;
+  /** Its prerequisites among the steps created (a left-out step's own prerequisites stand in for it). */
+  after: string[];
+  /** A fact: created `succeeded` with this result, never queued. */
+  fact?: { result: Record<string, unknown> };
+  /** Created runnable (queued): no prerequisite, or only facts. */
+  ready: boolean;
+  /** The condition its job keeps for when it becomes runnable: null once decided here (or when it has none). */
+  condition: StepCondition | null;
+}
+
+/**
+ * A pipeline as one run on a known input creates it (the rule, docs/architecture.md "Tasks, pipelines, queues"):
+ *
+ * - **Conditions at instantiation.** A step whose `when` does not hold for the input's type and size is not created;
+ *   the steps after it come after its own prerequisites instead (transitively), so the order of the DAG holds. A
+ *   step downstream of a job that may change the input's type or bytes (a `mime` that runs, a task that replaces
+ *   content) keeps its condition for when it becomes runnable, where it may still end `skipped`.
+ * - **Facts at commit.** When the run starts with bytes just received, a `mime` or `md5` step is a fact: created
+ *   `succeeded` with the result the task would give (the same detector on the same first bytes; the MD5 computed
+ *   while streaming), metered like any job, never queued; unless it asks to run (`verify: true`, or a `queue` of its
+ *   own) or comes after a job that is not a fact (it waits for that job, and fails with it, as any step).
+ * - Steps whose prerequisites are all facts (or none) are runnable at once.
+ *
+ * Without `known`, every step is created and every condition waits for its step to become runnable.
+ */
+export function planRun(pipeline: Pipeline, known?: KnownInput): PlannedStep[] {
+  const byName = new Map(pipeline.steps.map((step) => [step.name, step]));
+  const planned = new Map<string, PlannedStep>();
+  /** Left-out steps: the created steps that stand in for them. */
+  const leftOut = new Map<string, string[]>();
+  /** Steps after (or being) a job that may change the input's type or bytes. */
+  const unsettled = new Set<string>();
+  const visiting = new Set<string>();
+  const visit = (name: string) => {
+    if (planned.has(name) || leftOut.has(name) || visiting.has(name)) return;
+    visiting.add(name);
+    const step = byName.get(name)!;
+    for (const prerequisite of step.after) if (byName.has(prerequisite)) visit(prerequisite);
+    const after = [...new Set(step.after.filter((p) => byName.has(p)).flatMap((p) => leftOut.get(p) ?? [p]))];
+    const downstreamOfChange = after.some((p) => unsettled.has(p));
+    if (known && !downstreamOfChange && conditionMismatch(step.when, known) !== undefined) {
+      leftOut.set(name, after);
+      return;
+    }
+    const ready = after.every((p) => planned.get(p)?.fact !== undefined);
+    let fact: PlannedStep['fact'];
+    // a fact only where the step would run at once: after facts alone (else it waits for, and fails with, its prerequisites)
+    if (known?.fresh && ready && !step.verify && !step.queue && Object.keys(step.options).length === 0) {
+      if (step.task === TaskName.Mime) fact = { result: { mimetype: known.mimetype, previous: known.mimetype, changed: false } };
+      else if (step.task === TaskName.Md5) fact = { result: { md5: known.fresh.md5, matchesRecorded: true } };
+    }
+    const changes = !fact && (step.task === TaskName.Mime || TASKS[step.task].changesContent === true);
+    if (downstreamOfChange || changes) unsettled.add(name);
+    planned.set(name, {
+      step,
+      after,
+      ...(fact ? { fact } : {}),
+      ready,
+      condition: step.when && (!known || downstreamOfChange) ? step.when : null,
+    });
+  };
+  for (const step of pipeline.steps) visit(step.name);
+  // in the profile's own order (the order jobs are listed in), not the order they were visited in
+  return pipeline.steps.filter((step) => planned.has(step.name)).map((step) => planned.get(step.name)!);
 }

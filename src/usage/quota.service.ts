@@ -58,6 +58,15 @@ export class QuotaService {
     if (limits) await this.checkAll(manager, limits, demand, locking);
   }
 
+  /**
+   * The quota check of a change that stores or ingests bytes, for the common case, as a guard inside the change's own
+   * statement: it holds (and locks the service row FOR SHARE, as `enforce` would) when neither the service nor its
+   * container has a disk or ingest quota; when it does not, the caller runs `enforce` instead, in a transaction.
+   */
+  noQuotaGuard(serviceId: string, firstParam: number): { sql: string; params: unknown[] } {
+    return this.usage.noQuotaGuard(serviceId, firstParam);
+  }
+
   /** One read: the service's and its container's limits and state; the service row locked when locking. */
   private async limitsOf(manager: EntityManager, serviceId: string, lock: boolean): Promise<Limits | undefined> {
     const row = await this.usage.limitsOf(serviceId, lock, manager);

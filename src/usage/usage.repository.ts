@@ -232,17 +232,25 @@ export class UsageRepository {
   }
 
   /**
-   * One read: the service's and its container's limits and state; FOR NO KEY UPDATE of the service row when locking
-   * (serialises quota checks without blocking rows that merely reference the service). Undefined when there is no such service.
+   * One read: the service's and its container's limits and state; undefined when there is no such service. When
+   * locking, the lock is as narrow as the limits allow: with no disk or ingest quota on the service or its container,
+   * the service row FOR SHARE (concurrent uploads of a service do not wait for each other; setting a quota waits for
+   * them, and changes after it see it); with one, FOR NO KEY UPDATE (serialises the quota checks of the service,
+   * without blocking rows that merely reference it) — a second read, only for services with quotas.
    */
   async limitsOf(serviceId: string, lock: boolean, manager?: EntityManager): Promise<LimitsRow | undefined> {
-    const [row] = await this.db(manager).query(
-      `SELECT s.container_id, s.suspended, c.suspended AS container_suspended, s.starts_at, s.ends_at,
-              s.disk_quota::float8 AS s_disc, s.ingest_quota::float8 AS s_ingest, s.jobruntime_quota AS s_jobruntime,
-              c.disk_quota::float8 AS c_disc, c.ingest_quota::float8 AS c_ingest, c.jobruntime_quota AS c_jobruntime
-         FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $1${lock ? ' FOR NO KEY UPDATE OF s' : ''}`,
-      [serviceId],
+    const read = (locking: string) =>
+      this.db(manager).query(
+        `SELECT s.container_id, s.suspended, c.suspended AS container_suspended, s.starts_at, s.ends_at,
+                s.disk_quota::float8 AS s_disc, s.ingest_quota::float8 AS s_ingest, s.jobruntime_quota AS s_jobruntime,
+                c.disk_quota::float8 AS c_disc, c.ingest_quota::float8 AS c_ingest, c.jobruntime_quota AS c_jobruntime
+           FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $1${locking}`,
+        [serviceId],
+      );
+    let [row] = await read(
+      lock ? ' AND s.disk_quota IS NULL AND s.ingest_quota IS NULL AND c.disk_quota IS NULL AND c.ingest_quota IS NULL FOR SHARE OF s' : '',
     );
+    if (!row && lock) [row] = await read(' FOR NO KEY UPDATE OF s');
     if (!row) return undefined;
     return {
       containerId: row.container_id,
@@ -252,6 +260,20 @@ export class UsageRepository {
       endsAt: row.ends_at,
       service: { disc: row.s_disc, ingest: row.s_ingest, jobruntime: row.s_jobruntime },
       container: { disc: row.c_disc, ingest: row.c_ingest, jobruntime: row.c_jobruntime },
+    };
+  }
+
+  /**
+   * A SELECT for another statement (an upload's commit, `MfileRepository.createWith`): a row when neither the service
+   * nor its container has a disk or ingest quota, the service row then locked FOR SHARE until that statement's
+   * transaction ends (as `limitsOf` locks it); no row (and no lock) otherwise. Placeholder `$firstParam`.
+   */
+  noQuotaGuard(serviceId: string, firstParam: number): { sql: string; params: unknown[] } {
+    return {
+      sql: `SELECT s.id FROM service s JOIN container c ON c.id = s.container_id
+             WHERE s.id = $${firstParam}::uuid AND s.disk_quota IS NULL AND s.ingest_quota IS NULL AND c.disk_quota IS NULL AND c.ingest_quota IS NULL
+             FOR SHARE OF s`,
+      params: [serviceId],
     };
   }
 
@@ -326,10 +348,10 @@ export class UsageRepository {
 
   /**
    * The INSERT of `recordMany`, as a data-modifying statement to run inside another statement (the worker records a
-   * job's outcome and its usage in one statement, its own transaction): placeholders from `$firstParam`, written only
-   * where `onlyIf` holds (a condition on the enclosing statement, such as "the outcome was recorded"). Same rows and
-   * idempotency as `recordMany` (zero values too; no `recordedAt`: the database's `now()`). Undefined when there is
-   * nothing to record.
+   * job's outcome and its usage in one statement, its own transaction; an upload commits its Mfile, key, usage and
+   * jobs in one): placeholders from `$firstParam`, written only where `onlyIf` holds (a condition on the enclosing
+   * statement, such as "the outcome was recorded"). Same rows and idempotency as `recordMany` (zero values too; a
+   * fact without `recordedAt` at the database's `now()`). Undefined when there is nothing to record.
    */
   recordManyStatement(facts: readonly UsageRow[], firstParam: number, onlyIf: string): { sql: string; params: unknown[] } | undefined {
     if (facts.length === 0) return undefined;
@@ -345,11 +367,12 @@ export class UsageRepository {
           param(fact.resourceType ?? null, 'varchar'),
           param(fact.resourceId ?? null, 'uuid'),
           param(fact.idempotencyKey ?? null, 'varchar'),
+          fact.recordedAt ? param(fact.recordedAt, 'timestamptz') : 'now()',
         ].join(', ')})`,
     );
     return {
-      sql: `INSERT INTO usage (metric, value, container_id, service_id, resource_type, resource_id, idempotency_key)
-            SELECT * FROM (VALUES ${tuples.join(', ')}) AS v(metric, value, container_id, service_id, resource_type, resource_id, idempotency_key)
+      sql: `INSERT INTO usage (metric, value, container_id, service_id, resource_type, resource_id, idempotency_key, recorded_at)
+            SELECT * FROM (VALUES ${tuples.join(', ')}) AS v(metric, value, container_id, service_id, resource_type, resource_id, idempotency_key, recorded_at)
              WHERE ${onlyIf}
             ON CONFLICT DO NOTHING`,
       params,

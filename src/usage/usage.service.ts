@@ -33,7 +33,19 @@ export class UsageService {
   ) {}
 
   async record(manager: EntityManager, ...facts: UsageFact[]): Promise<void> {
-    const rows = facts
+    await this.usage.recordMany(this.rows(facts), manager);
+  }
+
+  /**
+   * The same facts as a data-modifying statement for another repository's statement (an upload's commit writes its
+   * Mfile, key, usage and jobs in one; `UsageRepository.recordManyStatement`). Undefined when there is nothing to record.
+   */
+  statement(facts: UsageFact[], firstParam: number, onlyIf: string): { sql: string; params: unknown[] } | undefined {
+    return this.usage.recordManyStatement(this.rows(facts), firstParam, onlyIf);
+  }
+
+  private rows(facts: UsageFact[]) {
+    return facts
       .filter((fact) => fact.value !== 0)
       .map((fact) => ({
         metric: fact.metric,
@@ -45,7 +57,6 @@ export class UsageService {
         idempotencyKey: fact.idempotencyKey ?? null,
         recordedAt: fact.recordedAt ?? this.clock.now(),
       }));
-    await this.usage.recordMany(rows, manager);
   }
 
   /**

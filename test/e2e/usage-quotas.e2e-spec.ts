@@ -207,7 +207,8 @@ describe('quotas, management actions and usage reports', () => {
     await containerAdmin.patch(`/services/${tenant.serviceId}`, { profile: null });
     expect((await customer.get(`/services/${tenant.serviceId}/profile`)).body).toMatchObject({ source: 'default', isDefault: true });
     const fallback = await tasks((await customer.upload(tenant.serviceId, 'c.bin', filled(100, 3))).body.id);
-    expect(fallback).toEqual(expect.arrayContaining(['backup', 'md5', 'mime', 'thumbnail']));
+    // the default's steps for bytes of no known type (its image and video steps are not made for them)
+    expect(fallback).toEqual(['backup', 'md5', 'mime']);
     expect((await containerAdmin.delete(`${profiles}/checksums`)).status).toBe(204);
   });
 

@@ -251,4 +251,65 @@ describe('job state machine (medium)', () => {
     await jobs.retry(ids.first, 'too late');
     expect(await row(ids.first)).toMatchObject({ state: JobState.Succeeded, attempts: 2 });
   });
+
+  it('a run on bytes just received: mime and md5 written as facts, a chain through left-out steps rewired, metered, in one statement', async () => {
+    // mime ──► md5 ──► pic (images only) ──► small (images only) ──► copy
+    //   └──► check (verify: a real job)
+    await pipelines.saveProfile(tenant.serviceId, {
+      ...PROFILE,
+      ingest: {
+        steps: [
+          { name: 'mime', task: 'mime' },
+          { name: 'md5', task: 'md5', after: ['mime'] },
+          { name: 'pic', task: 'image-metadata', when: { mimetypes: ['image/*'] }, after: ['md5'] },
+          { name: 'small', task: 'thumbnail', when: { mimetypes: ['image/*'] }, after: ['pic'] },
+          { name: 'copy', task: 'backup', after: ['small'] },
+          { name: 'check', task: 'md5', verify: true, after: ['mime'] },
+        ],
+      },
+    });
+    const outbox = new JobOutbox();
+    const made = await medium
+      .get(UnitOfWork)
+      .run(({ manager }) => pipelines.instantiate(manager, 'ingest', mfile, outbox, { mimetype: 'text/plain', size: 10, fresh: { md5: 'f'.repeat(32) } }));
+    const ids = Object.fromEntries(made.map((job) => [job.step!, job.id]));
+    expect(Object.keys(ids).sort()).toEqual(['check', 'copy', 'md5', 'mime']);
+    const rows = await Promise.all(Object.values(ids).map(row));
+    const byStep = Object.fromEntries(rows.map((job) => [job.step!, job]));
+    expect(byStep.mime).toMatchObject({ state: JobState.Succeeded, progress: 100, result: { mimetype: 'text/plain', previous: 'text/plain', changed: false } });
+    expect(byStep.md5).toMatchObject({ state: JobState.Succeeded, result: { md5: 'f'.repeat(32), matchesRecorded: true }, attempts: 0, workerHost: null });
+    expect(byStep.md5.finishedAt).not.toBeNull();
+    // the prerequisites of the left-out pic and small stand in for them: copy comes after md5, a fact, so it is queued
+    expect(byStep.copy.state).toBe(JobState.Queued);
+    expect(byStep.check.state).toBe(JobState.Queued);
+    const edges: Array<{ job: string; prerequisite: string }> = await medium.dataSource.query(
+      `SELECT j.step AS job, p.step AS prerequisite FROM job_dependency d JOIN job j ON j.id = d.job_id JOIN job p ON p.id = d.prerequisite_id
+        WHERE d.job_id = ANY($1::uuid[]) ORDER BY 1, 2`,
+      [Object.values(ids)],
+    );
+    expect(edges).toEqual([
+      { job: 'check', prerequisite: 'mime' },
+      { job: 'copy', prerequisite: 'md5' },
+      { job: 'md5', prerequisite: 'mime' },
+    ]);
+    // metered: a job each, and the facts' outcomes
+    const usage: Array<{ metric: string; n: number }> = await medium.dataSource.query(
+      'SELECT metric, count(*)::int AS n FROM usage WHERE resource_id = ANY($1::uuid[]) GROUP BY metric ORDER BY metric',
+      [Object.values(ids)],
+    );
+    expect(usage).toEqual([
+      { metric: 'jobs', n: 4 },
+      { metric: 'task/md5/success', n: 1 },
+      { metric: 'task/mime/success', n: 1 },
+    ]);
+    // dispatched: the runnable jobs; announced: the facts
+    expect(outbox.items.map((job) => job.id).sort()).toEqual([ids.check, ids.copy].sort());
+    expect(outbox.events.map((event) => [event.jobId, event.state]).sort()).toEqual(
+      [
+        [ids.md5, JobState.Succeeded],
+        [ids.mime, JobState.Succeeded],
+      ].sort(),
+    );
+    await pipelines.saveProfile(tenant.serviceId, PROFILE);
+  });
 });

@@ -93,6 +93,34 @@ describe('quotas (medium)', () => {
     });
   });
 
+  describe('without a disk or ingest quota', () => {
+    it("concurrent changes of a service do not wait for each other's commit; setting a quota waits for them, and the next change sees it", async () => {
+      const tenant = await factory.tenant();
+      let locked!: () => void;
+      let release!: () => void;
+      const firstLocked = new Promise<void>((resolve) => (locked = resolve));
+      const firstMayCommit = new Promise<void>((resolve) => (release = resolve));
+      const first = medium.dataSource.transaction(async (manager) => {
+        await quotas.enforce(manager, tenant.serviceId, { disc: 300, ingest: 300 });
+        locked();
+        await firstMayCommit;
+      });
+      await firstLocked;
+      // while the first holds its lock: a second change passes its check (it would wait for ever if the lock were exclusive)
+      expect(await enforce(tenant.serviceId, { disc: 300, ingest: 300 })).toBeUndefined();
+      // a quota set meanwhile waits for the first change to commit
+      let quotaSet = false;
+      const setting = medium.dataSource.query('UPDATE service SET disk_quota = 100 WHERE id = $1', [tenant.serviceId]).then(() => (quotaSet = true));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(quotaSet).toBe(false);
+      release();
+      await first;
+      await setting;
+      // and from then on every change is checked against it, serialised again
+      expect(await enforce(tenant.serviceId, { disc: 300 })).toMatchObject({ status: 507, extra: { quota: { name: 'diskQuota', limit: 100 } } });
+    });
+  });
+
   describe('ingest quota', () => {
     let tenant: Tenant;
 
