@@ -24,10 +24,10 @@ export const WORKER_ID = `${hostname()}:${process.pid}`;
 const FLUSH_AFTER_MS = 1_000;
 
 /**
- * Runs queued jobs (one message: one job, or a batch of one run's steps): claims the rows (skipping cancelled or finished ones, so a redelivered message is
- * harmless), checks its condition (skipped when it does not hold), runs the handler, then has the outcome recorder
- * record the outcome, its outputs, its changes to the Mfile and its usage in one transaction, once per job, and
- * release (or fail) the jobs that were waiting for it.
+ * Runs queued jobs, one message at a time (one job, or the steps of one run that became runnable together): claims
+ * the rows (skipping cancelled or finished ones, so a redelivered message is harmless), checks each condition
+ * (skipped when it does not hold), runs the handlers, then has the outcome recorder record the outcomes, outputs,
+ * changes to the Mfile and usage in one transaction, once per job, and release (or fail) the jobs that were waiting.
  */
 @Injectable()
 export class JobRunner {
