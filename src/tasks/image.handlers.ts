@@ -57,7 +57,8 @@ export class ImageHandlers {
   }
 
   private failure(input: Mfile, error: unknown): TaskFailure {
-    const message = (error as Error).message ?? String(error);
+    // the same words whether the bytes came from the file or from a batch's one read of it
+    const message = ((error as Error).message ?? String(error)).replace(/^Input buffer/, 'Input file');
     if (/pixel limit/i.test(message))
       return new TaskFailure(`"${input.name}" has more pixels than the ${this.config.imageMaxPixels} allowed (IMAGE_MAX_PIXELS): not decoded`);
     return new TaskFailure(
