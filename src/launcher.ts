@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { loadConfig } from './config/config';
@@ -17,7 +18,8 @@ function describeError(error: unknown): string {
 
 /**
  * `npm start`: the whole platform on one machine. Starts embedded PostgreSQL and a local redis-server when no
- * URLs are configured, applies the migrations, then runs one api and one worker process. It supervises every
+ * URLs are configured, applies the migrations, then runs one api and one worker process per core (WORKER_PROCESSES
+ * to choose), each supervised on its own (`worker (pid N)` in the log: the pid says which). It supervises every
  * process it started (restarted with backoff when one dies, each restart logged), and on SIGTERM, SIGINT or
  * SIGHUP stops them in order — worker, api, Redis, PostgreSQL — logs "stopped" and exits.
  */
@@ -73,7 +75,10 @@ async function main(): Promise<void> {
   }
   if (stopping) return;
 
-  const env = { ...process.env, DATABASE_URL: infrastructure!.databaseUrl, REDIS_URL: infrastructure!.redisUrl };
+  // every core does media work by default: one worker process per core (WORKER_PROCESSES to choose), each told how
+  // many share the machine so that sharp's threads divide the cores instead of multiplying them
+  const workerCount = config.workerProcesses ?? availableParallelism();
+  const env = { ...process.env, DATABASE_URL: infrastructure!.databaseUrl, REDIS_URL: infrastructure!.redisUrl, WORKER_PROCESSES: String(workerCount) };
   const role = (name: 'api' | 'worker', script: string) =>
     new SupervisedProcess({
       name,
@@ -90,7 +95,7 @@ async function main(): Promise<void> {
       log,
       onGiveUp: giveUp,
     });
-  for (const supervised of [role('api', 'main.js'), role('worker', 'worker.js')]) {
+  for (const supervised of [role('api', 'main.js'), ...Array.from({ length: workerCount }, () => role('worker', 'worker.js'))]) {
     roles.push(supervised);
     await supervised.start();
   }

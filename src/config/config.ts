@@ -91,6 +91,14 @@ export class EnvironmentSchema {
   @Matches(/^[a-z0-9.]+(:\d+)?(,[a-z0-9.]+(:\d+)?)*$/, { message: 'WORKER_QUEUES must look like normal:4,priority:2,hardware.gpu:1' })
   WORKER_QUEUES = 'normal:2,priority:1';
 
+  /** How many worker processes `npm start` runs; 0 (the default): one per core (os.availableParallelism()). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(256)
+  WORKER_PROCESSES = 0;
+
   @IsOptional()
   @Transform(toInt)
   @IsInt()
@@ -340,6 +348,11 @@ export interface AppConfig {
   davHeavyRequests: number;
   logLevel: string;
   workerQueues: QueueConsumption[];
+  /**
+   * How many worker processes share this machine: what `npm start` runs (WORKER_PROCESSES, or one per core when 0),
+   * also what each of them divides the cores by for sharp's threads. undefined: a worker started on its own.
+   */
+  workerProcesses?: number;
   embeddedPostgresPort: number;
   embeddedRedisPort: number;
   shutdownTimeoutMs: number;
@@ -431,6 +444,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     davHeavyRequests: parsed.DAV_HEAVY_REQUESTS,
     logLevel: parsed.LOG_LEVEL,
     workerQueues: parseQueueList(parsed.WORKER_QUEUES),
+    workerProcesses: parsed.WORKER_PROCESSES > 0 ? parsed.WORKER_PROCESSES : undefined,
     embeddedPostgresPort: parsed.EMBEDDED_POSTGRES_PORT,
     embeddedRedisPort: parsed.EMBEDDED_REDIS_PORT,
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS,

@@ -13,11 +13,20 @@ export type ClaimedJob = Pick<Job, 'id' | 'task' | 'options' | 'queue' | 'servic
   inputs: Array<Omit<Mfile, 'size'> & { size: string | number }>;
 };
 
-/** A job that became runnable: what dispatching it needs. */
+/** A job that became runnable: what dispatching it needs (its run's steps runnable together go in one message). */
 export interface RunnableJob {
   id: string;
   queue: string;
   serviceId: string;
+  runId: string | null;
+}
+
+/** How one claimed job ended, to record. */
+export interface JobOutcomeRow {
+  id: string;
+  state: JobState;
+  result: unknown;
+  error: string | null;
 }
 
 /** A job ended with another (its dependency failed or was cancelled). */
@@ -174,9 +183,9 @@ export class JobRepository {
    * Jobs PostgreSQL has as queued or running, last changed more than `settleMs` ago, after `after` in id order: what
    * the reconciler checks against Redis, a batch at a time.
    */
-  async unsettled(after: string, settleMs: number, limit: number): Promise<Array<{ id: string; queue: string }>> {
+  async unsettled(after: string, settleMs: number, limit: number): Promise<Array<{ id: string; queue: string; runId: string | null }>> {
     return this.dataSource.query(
-      `SELECT id, queue FROM job WHERE state IN ($3, $4) AND updated_at < now() - ($2 || ' milliseconds')::interval AND id > $1
+      `SELECT id, queue, run_id AS "runId" FROM job WHERE state IN ($3, $4) AND updated_at < now() - ($2 || ' milliseconds')::interval AND id > $1
         ORDER BY id LIMIT ${Number(limit)}`,
       [after, String(settleMs), JobState.Queued, JobState.Running],
     );
@@ -195,10 +204,18 @@ export class JobRepository {
    * cancelled or finished (a redelivered message is harmless).
    */
   async claim(jobId: string, workerHost: string): Promise<ClaimedJob | undefined> {
-    const claimed: ClaimedJob[] = await this.dataSource.query(
+    return (await this.claimMany([jobId], workerHost))[0];
+  }
+
+  /**
+   * The same for several jobs (the steps of one pipeline run that one message carries), in one statement: the ones
+   * still queued or running (a redelivered message re-runs only its unfinished steps), in id order (creation order).
+   */
+  async claimMany(jobIds: string[], workerHost: string): Promise<ClaimedJob[]> {
+    return this.dataSource.query(
       `WITH claimed AS (
          UPDATE job SET state = '${JobState.Running}', started_at = now(), attempts = attempts + 1, worker_host = $2, updated_at = now()
-          WHERE id = $1 AND state IN ('${JobState.Queued}', '${JobState.Running}')
+          WHERE id = ANY($1::uuid[]) AND state IN ('${JobState.Queued}', '${JobState.Running}')
           RETURNING id, task, options, queue, step, condition, service_id, container_id, requested_by_key_id)
        SELECT c.id, c.task, c.options, c.queue, c.step, c.condition, c.service_id AS "serviceId", c.container_id AS "containerId",
               c.requested_by_key_id AS "requestedByKeyId",
@@ -208,10 +225,9 @@ export class JobRepository {
                   'createdAt', m.created_at, 'updatedAt', m.updated_at, 'contentUpdatedAt', m.content_updated_at) ORDER BY m.id)
                 FROM job_input i JOIN mfile m ON m.id = i.mfile_id WHERE i.job_id = c.id), '[]'::json) AS inputs,
               EXISTS (SELECT 1 FROM job_dependency d WHERE d.prerequisite_id = c.id) AS "hasDependents"
-         FROM claimed c`,
-      [jobId, workerHost],
+         FROM claimed c ORDER BY c.id`,
+      [jobIds, workerHost],
     );
-    return claimed[0];
   }
 
   /** A running job's progress (0..100). */
@@ -225,7 +241,10 @@ export class JobRepository {
 
   /** An attempt failed and will be retried: the running job is queued again, saying why. */
   async retry(jobId: string, error: string): Promise<void> {
-    await this.dataSource.query(`UPDATE job SET state = '${JobState.Queued}', error = $2 WHERE id = $1 AND state = '${JobState.Running}'`, [jobId, error]);
+    await this.dataSource.query(`UPDATE job SET state = '${JobState.Queued}', error = $2, updated_at = now() WHERE id = $1 AND state = '${JobState.Running}'`, [
+      jobId,
+      error,
+    ]);
   }
 
   /**
@@ -260,16 +279,43 @@ export class JobRepository {
     return rows.length > 0;
   }
 
-  /** Bull gave up on a queued or running job: it fails. The job, or nothing when it had ended already. */
-  async giveUp(jobId: string, error: string, manager?: EntityManager): Promise<Pick<Job, 'id' | 'task' | 'step' | 'serviceId'> | undefined> {
-    const rows = returnedRows<Pick<Job, 'id' | 'task' | 'step' | 'serviceId'>>(
+  /**
+   * Records the outcomes of several running jobs in one statement (the steps of one batch). Returns the ids
+   * recorded: a job not running any more (cancelled meanwhile) is left as it is, its result dropped.
+   */
+  async recordOutcomes(outcomes: JobOutcomeRow[], manager?: EntityManager): Promise<Set<string>> {
+    if (outcomes.length === 0) return new Set();
+    const rows = returnedRows<{ id: string }>(
       await this.db(manager).query(
-        `UPDATE job SET state = '${JobState.Failed}', error = $2, finished_at = now(), updated_at = now()
-        WHERE id = $1 AND state IN ('${JobState.Queued}', '${JobState.Running}') RETURNING id, task, step, service_id AS "serviceId"`,
-        [jobId, error],
+        `UPDATE job j SET state = v.state, result = v.result, error = v.error,
+                progress = CASE WHEN v.state = '${JobState.Failed}' THEN j.progress ELSE 100 END, finished_at = now(), updated_at = now()
+           FROM unnest($1::uuid[], $2::varchar[], $3::jsonb[], $4::text[]) AS v(id, state, result, error)
+          WHERE j.id = v.id AND j.state = '${JobState.Running}' RETURNING j.id`,
+        [
+          outcomes.map((row) => row.id),
+          outcomes.map((row) => row.state),
+          outcomes.map((row) => (row.result === null || row.result === undefined ? null : JSON.stringify(row.result))),
+          outcomes.map((row) => row.error),
+        ],
       ),
     );
-    return rows[0];
+    return new Set(rows.map((row) => row.id));
+  }
+
+  /** Bull gave up on a queued or running job: it fails. The job, or nothing when it had ended already. */
+  async giveUp(jobId: string, error: string, manager?: EntityManager): Promise<Pick<Job, 'id' | 'task' | 'step' | 'serviceId'> | undefined> {
+    return (await this.giveUpMany([jobId], error, manager))[0];
+  }
+
+  /** The same for the jobs of one message (a batch): those still queued or running fail. */
+  async giveUpMany(jobIds: string[], error: string, manager?: EntityManager): Promise<Array<Pick<Job, 'id' | 'task' | 'step' | 'serviceId'>>> {
+    return returnedRows<Pick<Job, 'id' | 'task' | 'step' | 'serviceId'>>(
+      await this.db(manager).query(
+        `UPDATE job SET state = '${JobState.Failed}', error = $2, finished_at = now(), updated_at = now()
+        WHERE id = ANY($1::uuid[]) AND state IN ('${JobState.Queued}', '${JobState.Running}') RETURNING id, task, step, service_id AS "serviceId"`,
+        [jobIds, error],
+      ),
+    );
   }
 
   /** A job that has not finished is cancelled (the caller holds its row lock). */
@@ -283,25 +329,31 @@ export class JobRepository {
    * finishing at once cannot both miss each other). Returns the jobs queued.
    */
   async releaseDependents(prerequisiteId: string, manager?: EntityManager): Promise<RunnableJob[]> {
-    const dependents: RunnableJob[] = await this.db(manager).query(
-      `SELECT j.id, j.queue, j.service_id AS "serviceId" FROM job_dependency d JOIN job j ON j.id = d.job_id
-        WHERE d.prerequisite_id = $1 AND j.state = '${JobState.Waiting}' ORDER BY j.id FOR UPDATE OF j`,
-      [prerequisiteId],
+    return this.releaseDependentsOf([prerequisiteId], manager);
+  }
+
+  /**
+   * The same for several prerequisites at once (the steps of one batch), in two statements: the waiting dependents
+   * locked, then those whose prerequisites are all succeeded or skipped queued (its snapshot taken after the locks).
+   */
+  async releaseDependentsOf(prerequisiteIds: string[], manager?: EntityManager): Promise<RunnableJob[]> {
+    if (prerequisiteIds.length === 0) return [];
+    const waiting: Array<{ id: string }> = await this.db(manager).query(
+      `SELECT j.id FROM job j WHERE j.id IN (SELECT d.job_id FROM job_dependency d WHERE d.prerequisite_id = ANY($1::uuid[]))
+          AND j.state = '${JobState.Waiting}' ORDER BY j.id FOR UPDATE OF j`,
+      [prerequisiteIds],
     );
-    const released: RunnableJob[] = [];
-    for (const dependent of dependents) {
-      const [{ open }] = await this.db(manager).query(
-        `SELECT count(*)::int AS open FROM job_dependency d JOIN job p ON p.id = d.prerequisite_id
-          WHERE d.job_id = $1 AND p.state NOT IN ('${JobState.Succeeded}', '${JobState.Skipped}')`,
-        [dependent.id],
-      );
-      if (open > 0) continue;
-      await this.db(manager).query(`UPDATE job SET state = '${JobState.Queued}', updated_at = now() WHERE id = $1 AND state = '${JobState.Waiting}'`, [
-        dependent.id,
-      ]);
-      released.push(dependent);
-    }
-    return released;
+    if (waiting.length === 0) return [];
+    return returnedRows<RunnableJob>(
+      await this.db(manager).query(
+        `UPDATE job j SET state = '${JobState.Queued}', updated_at = now()
+          WHERE j.id = ANY($1::uuid[]) AND j.state = '${JobState.Waiting}'
+            AND NOT EXISTS (SELECT 1 FROM job_dependency d JOIN job p ON p.id = d.prerequisite_id
+                             WHERE d.job_id = j.id AND p.state NOT IN ('${JobState.Succeeded}', '${JobState.Skipped}'))
+          RETURNING j.id, j.queue, j.service_id AS "serviceId", j.run_id AS "runId"`,
+        [waiting.map((row) => row.id)],
+      ),
+    ).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   /** A prerequisite failed or was cancelled: every waiting job downstream ends in `state` with `error`. Returns them. */

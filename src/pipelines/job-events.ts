@@ -40,11 +40,17 @@ export class JobEvents implements OnApplicationShutdown {
   }
 
   publish(...events: Array<Omit<JobEvent, 'at'>>): void {
-    const client = this.redis;
+    if (events.length === 0) return;
     const at = new Date().toISOString();
-    for (const event of events) {
-      client.publish(this.channel, JSON.stringify({ ...event, at })).catch((error: unknown) => this.logger.debug(`publish failed: ${String(error)}`));
+    const failed = (error: unknown) => this.logger.debug(`publish failed: ${String(error)}`);
+    if (events.length === 1) {
+      this.redis.publish(this.channel, JSON.stringify({ ...events[0], at })).catch(failed);
+      return;
     }
+    // several at once (the steps of a batch): one write to Redis
+    const pipeline = this.redis.pipeline();
+    for (const event of events) pipeline.publish(this.channel, JSON.stringify({ ...event, at }));
+    pipeline.exec().catch(failed);
   }
 
   /** Calls `listener` for every event of `jobId` until the returned function is called. */

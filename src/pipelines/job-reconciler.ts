@@ -4,6 +4,8 @@ import { JobRepository } from '../jobs/job.repository';
 import type Redis from 'ioredis';
 import { REDIS_CLIENT } from '../redis/redis-connections';
 import { QueueRegistry } from '../queues/queue-registry';
+import { jobIdsOf, messageIdOf, QueuedJob } from '../queues/queue-catalogue';
+import { batchMessages } from './pipelines.service';
 import { PeriodicScheduler } from './periodic-scheduler';
 
 /** Jobs younger than this are left alone: their own dispatch (right after their commit) may still be on its way. */
@@ -13,7 +15,8 @@ const BATCH = 500;
 /**
  * PostgreSQL is the source of truth; Redis only carries ids. When the two disagree — Redis restarted empty, a
  * dispatch failed after its commit, a process died between commit and dispatch — this puts every job PostgreSQL
- * has as queued (or running) back on its queue. It runs at start and each time the Redis connection becomes ready
+ * has as queued (or running) that no live message carries back on its queue (the unfinished steps of one run on one
+ * queue in one message, as dispatch sends them). It runs at start and each time the Redis connection becomes ready
  * again (a restarted Redis), plus once more a little later for jobs that were too young the first time: events,
  * not a polling loop.
  */
@@ -62,21 +65,34 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
     await this.scheduler.syncAll();
     let restored = 0;
     let after = '00000000-0000-0000-0000-000000000000';
+    // per queue, the jobs its live messages carry (a batch message carries several, under an id of its own)
+    const carried = new Map<string, Set<string>>();
     for (;;) {
       const rows = await this.jobs.unsettled(after, SETTLE_MS, BATCH);
+      const missing: typeof rows = [];
       for (const row of rows) {
-        const queue = this.queues.get(row.queue);
-        const existing = await queue.getJob(row.id);
-        if (existing) {
-          const state = await existing.getState();
-          if (state !== 'completed' && state !== 'failed') continue;
-          await existing.remove(); // Redis thinks it is over, PostgreSQL does not: run it again
+        if (!carried.has(row.queue)) carried.set(row.queue, await this.carriedBy(row.queue));
+        if (!carried.get(row.queue)!.has(row.id)) missing.push(row);
+      }
+      // what is missing goes back as dispatch sends it: the unfinished steps of one run on one queue in one message
+      for (const [queue, messages] of batchMessages(missing)) {
+        const bull = this.queues.get(queue);
+        for (const message of messages) {
+          const existing = await bull.getJob(messageIdOf(message));
+          // Redis thinks a message of that id is over, PostgreSQL does not: it goes, and the jobs run again
+          if (existing) await existing.remove();
+          await this.queues.dispatch(queue, message);
+          restored += jobIdsOf(message).length;
         }
-        await this.queues.dispatch(row.queue, { jobId: row.id });
-        restored++;
       }
       if (rows.length < BATCH) return restored;
       after = rows[rows.length - 1].id;
     }
+  }
+
+  /** The job ids carried by the messages of `queue` that are waiting, delayed or being run. */
+  private async carriedBy(queue: string): Promise<Set<string>> {
+    const messages = await this.queues.get(queue).getJobs(['waiting', 'active', 'delayed', 'paused']);
+    return new Set(messages.filter(Boolean).flatMap((message) => jobIdsOf(message.data as QueuedJob)));
   }
 }

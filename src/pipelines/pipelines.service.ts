@@ -8,12 +8,12 @@ import { Job, JobState } from '../jobs/job.entity';
 import { JobRepository } from '../jobs/job.repository';
 import { MfileRepository } from '../mfiles/mfile.repository';
 import { QueueRegistry } from '../queues/queue-registry';
-import { routeQueue } from '../queues/queue-catalogue';
+import { QueuedJob, routeQueue } from '../queues/queue-catalogue';
 import { TASKS } from '../tasks/task-catalogue';
 import { UsageFact, UsageService } from '../usage/usage.service';
 import { WebhooksService } from '../webhooks/webhooks.service';
 import { JobEvents } from './job-events';
-import { JobOutbox } from './job-outbox';
+import { JobOutbox, OutboxJob } from './job-outbox';
 import { PeriodicScheduler } from './periodic-scheduler';
 import { defaultProfile, KnownInput, planRun, ProfileDefinition, ProfileErrors, Trigger, validateProfile } from './profile';
 import { ProfileRepository, ProfileSelection } from './profile.repository';
@@ -239,33 +239,45 @@ export class PipelinesService {
    * naming the step that did.
    */
   async settleDependents(manager: EntityManager, job: Pick<Job, 'id' | 'task' | 'step'>, state: JobState, outbox: JobOutbox): Promise<void> {
-    if (state === JobState.Succeeded || state === JobState.Skipped) {
-      outbox.add(...(await this.jobs.releaseDependents(job.id, manager)));
-      return;
-    }
-    if (state !== JobState.Failed && state !== JobState.Cancelled) return;
-    const verb = state === JobState.Failed ? 'failed' : 'was cancelled';
-    const ended = await this.jobs.endDownstream(job.id, state, `dependency ${job.step ?? job.task} (${job.id}) ${verb}`, manager);
-    outbox.announce(...ended.map((row) => ({ jobId: row.id, serviceId: row.serviceId, state, error: row.error })));
+    await this.settleDependentsOf(manager, [{ job, state }], outbox);
   }
 
-  /** Puts the outbox's jobs on their queues and announces its changes (after the transaction has committed). */
+  /**
+   * The same for several jobs that reached their final state in one transaction (the steps of one batch): the
+   * dependents of all those that succeeded or were skipped are released at once (and may again travel in one
+   * message); downstream of each that failed or was cancelled ends with it.
+   */
+  async settleDependentsOf(
+    manager: EntityManager,
+    settled: Array<{ job: Pick<Job, 'id' | 'task' | 'step'>; state: JobState }>,
+    outbox: JobOutbox,
+  ): Promise<void> {
+    const done = settled.filter(({ state }) => state === JobState.Succeeded || state === JobState.Skipped).map(({ job }) => job.id);
+    if (done.length) outbox.add(...(await this.jobs.releaseDependentsOf(done, manager)));
+    for (const { job, state } of settled) {
+      if (state !== JobState.Failed && state !== JobState.Cancelled) continue;
+      const verb = state === JobState.Failed ? 'failed' : 'was cancelled';
+      const ended = await this.jobs.endDownstream(job.id, state, `dependency ${job.step ?? job.task} (${job.id}) ${verb}`, manager);
+      outbox.announce(...ended.map((row) => ({ jobId: row.id, serviceId: row.serviceId, state, error: row.error })));
+    }
+  }
+
+  /**
+   * Puts the outbox's jobs on their queues and announces its changes (after the transaction has committed). The
+   * steps of one pipeline run that became runnable together on one queue go as one message (one worker claims them
+   * together, reads their input once and records them in one transaction); a job of no run goes alone.
+   */
   async dispatch(outbox: JobOutbox): Promise<void> {
     this.events.publish(...outbox.events, ...outbox.items.map((job) => ({ jobId: job.id, serviceId: job.serviceId, state: JobState.Queued })));
     for (const event of outbox.events) {
       await this.webhooks.notify(event).catch((error) => this.logger.warn(`could not notify the webhooks of job ${event.jobId}: ${String(error)}`));
     }
-    const byQueue = new Map<string, string[]>();
-    for (const job of outbox.items) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job.id]);
-    for (const [queue, ids] of byQueue) {
+    for (const [queue, messages] of batchMessages(outbox.items)) {
       try {
-        await this.queues.dispatchMany(
-          queue,
-          ids.map((jobId) => ({ jobId })),
-        );
+        await this.queues.dispatchMany(queue, messages);
       } catch (error) {
         // PostgreSQL has the jobs as queued: the reconciler will enqueue them once Redis is back.
-        this.logger.warn(`could not enqueue ${ids.length} job(s) on ${queue}: ${String(error)}`);
+        this.logger.warn(`could not enqueue ${messages.length} message(s) on ${queue}: ${String(error)}`);
       }
     }
   }
@@ -318,4 +330,29 @@ export class PipelinesService {
       return outbox;
     });
   }
+}
+
+/**
+ * Runnable jobs as queue messages, by queue: the jobs of one pipeline run on one queue in one message (`jobIds`, in
+ * id order: the order of the profile's steps), any other job alone. Used by dispatch and by the reconciler.
+ */
+export function batchMessages(jobs: Array<Pick<OutboxJob, 'id' | 'queue' | 'runId'>>): Map<string, QueuedJob[]> {
+  const groups = new Map<string, Map<string, Array<Pick<OutboxJob, 'id' | 'queue' | 'runId'>>>>();
+  for (const job of jobs) {
+    const byRun = groups.get(job.queue) ?? new Map<string, Array<Pick<OutboxJob, 'id' | 'queue' | 'runId'>>>();
+    groups.set(job.queue, byRun);
+    const key = job.runId ? `run:${job.runId}` : `job:${job.id}`;
+    byRun.set(key, [...(byRun.get(key) ?? []), job]);
+  }
+  const messages = new Map<string, QueuedJob[]>();
+  for (const [queue, byRun] of groups) {
+    messages.set(
+      queue,
+      [...byRun.values()].map((members) => {
+        const ids = [...new Set(members.map((job) => job.id))].sort();
+        return ids.length === 1 ? { jobId: ids[0] } : { jobId: ids[0], jobIds: ids, runId: members[0].runId! };
+      }),
+    );
+  }
+  return messages;
 }

@@ -17,9 +17,29 @@ export enum QueueName {
   Webhooks = 'webhooks',
 }
 
-/** A task queue's payload: only the id. PostgreSQL holds the job; a lost message can be rebuilt from the row. */
+/**
+ * A task queue's payload: only ids. PostgreSQL holds the jobs; a lost message can be rebuilt from the rows. One job
+ * (`jobId`), or the steps of one pipeline run that became runnable together on this queue (`jobIds`, `jobId` being
+ * the first of them): one worker claims them in one statement, reads their input once and records them together.
+ */
 export interface QueuedJob {
   jobId: string;
+  jobIds?: string[];
+  runId?: string;
+}
+
+/** The ids of the jobs a message carries. */
+export function jobIdsOf(payload: QueuedJob): string[] {
+  return payload.jobIds?.length ? payload.jobIds : [payload.jobId];
+}
+
+/**
+ * The Bull id of a task message, which deduplicates it: a single job's is the job's id (cancelling a job takes its
+ * message off the queue by it); a batch's is `run-<first job id>`, never a job's own id (cancelling one step of a
+ * batch leaves the message for the others, whose claim skips the cancelled one).
+ */
+export function messageIdOf(payload: QueuedJob): string {
+  return payload.jobIds && payload.jobIds.length > 1 ? `run-${payload.jobIds[0]}` : payload.jobId;
 }
 
 /** A tick of a service's periodic pipeline. */

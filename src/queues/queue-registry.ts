@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import Bull, { JobOptions, Queue, QueueOptions } from 'bull';
 import { Problems } from '../common/problem';
-import { jobOptionsOf, PayloadOf, QueuedJob, QueueName } from './queue-catalogue';
+import { jobOptionsOf, messageIdOf, PayloadOf, QueuedJob, QueueName } from './queue-catalogue';
 
 /** The Bull options every queue of this process is made with (shared connections, settings, prefix). */
 export const QUEUE_OPTIONS = Symbol('QUEUE_OPTIONS');
@@ -58,7 +58,7 @@ export class QueueRegistry implements OnApplicationShutdown {
     await this.get(name).add(payload, { ...jobOptionsOf(name), ...extra });
   }
 
-  /** Task jobs, deduplicated by their id, several of one queue in one Redis round trip. */
+  /** Task messages (one job or a batch of one run's steps), deduplicated by their message id, several of one queue in one Redis round trip. */
   async dispatch(queueName: string, job: QueuedJob): Promise<void> {
     await this.dispatchMany(queueName, [job]);
   }
@@ -67,8 +67,8 @@ export class QueueRegistry implements OnApplicationShutdown {
     if (jobs.length === 0) return;
     const opts = jobOptionsOf(queueName);
     const queue = this.get(queueName) as Queue<QueuedJob>;
-    if (jobs.length === 1) await queue.add(jobs[0], { ...opts, jobId: jobs[0].jobId });
-    else await queue.addBulk(jobs.map((job) => ({ data: job, opts: { ...opts, jobId: job.jobId } })));
+    if (jobs.length === 1) await queue.add(jobs[0], { ...opts, jobId: messageIdOf(jobs[0]) });
+    else await queue.addBulk(jobs.map((job) => ({ data: job, opts: { ...opts, jobId: messageIdOf(job) } })));
   }
 
   /** Every queue this process has made (the catalogue's and the hardware queues used so far). */

@@ -9,6 +9,7 @@ import { BackupStore, SourceMismatch } from '../storage/backup-store';
 import { ContentStore, digestFile, StoredBlob } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { UsageService } from '../usage/usage.service';
+import { SharedInput } from './shared-input';
 import { TaskName } from './task-catalogue';
 import { TaskContext, TaskFailure, TaskHandler, TaskOutcome } from './task-handler.decorator';
 
@@ -23,7 +24,11 @@ export class ChecksumHandlers {
     private readonly backups: BackupStore,
   ) {}
 
-  private async digest(algorithm: 'md5' | 'sha256', blobKey: string): Promise<string> {
+  private async digest(algorithm: 'md5' | 'sha256', blobKey: string, shared?: SharedInput): Promise<string> {
+    if (shared)
+      return createHash(algorithm)
+        .update(await shared.content())
+        .digest('hex');
     const hash = createHash(algorithm);
     await pipeline(this.store.read(blobKey), hash);
     return hash.digest('hex');
@@ -32,14 +37,14 @@ export class ChecksumHandlers {
   @TaskHandler(TaskName.Md5)
   async md5(context: TaskContext<TaskName.Md5>): Promise<TaskOutcome<TaskName.Md5>> {
     const [input] = context.inputs;
-    const md5 = await this.digest('md5', input.blobKey);
+    const md5 = await this.digest('md5', input.blobKey, context.shared);
     return { status: 'succeeded', result: { md5, matchesRecorded: md5 === input.md5 } };
   }
 
   @TaskHandler(TaskName.Sha256)
   async sha256(context: TaskContext<TaskName.Sha256>): Promise<TaskOutcome<TaskName.Sha256>> {
     const [input] = context.inputs;
-    const sha256 = await this.digest('sha256', input.blobKey);
+    const sha256 = await this.digest('sha256', input.blobKey, context.shared);
     return { status: 'succeeded', result: { sha256, matchesRecorded: sha256 === input.sha256 } };
   }
 
@@ -141,7 +146,8 @@ export class ChecksumHandlers {
   async detectMime(context: TaskContext<TaskName.Mime>): Promise<TaskOutcome<TaskName.Mime>> {
     const [input] = context.inputs;
     const chunks: Buffer[] = [];
-    if (input.size > 0)
+    if (context.shared) chunks.push((await context.shared.content()).subarray(0, 4100));
+    else if (input.size > 0)
       for await (const chunk of this.store.read(input.blobKey, { start: 0, end: Math.min(input.size, 4100) - 1 })) chunks.push(chunk as Buffer);
     const mimetype = await this.mime.detect(Buffer.concat(chunks), input.name);
     const changed = mimetype !== input.mimetype;

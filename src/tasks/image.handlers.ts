@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { availableParallelism } from 'node:os';
 import { parse } from 'node:path';
 import sharp from 'sharp';
 import { APP_CONFIG, AppConfig } from '../config/config';
@@ -7,6 +8,7 @@ import { Mfile } from '../mfiles/mfile.entity';
 import { ContentStore } from '../storage/content-store';
 import { ImageFormat, TaskName, TaskTypes } from './task-catalogue';
 import { TaskContext, TaskFailure, TaskHandler, TaskOutcome } from './task-handler.decorator';
+import { SharedInput } from './shared-input';
 import { toolMessage } from './tool-message';
 
 const MIMETYPE: Record<ImageFormat, string> = { jpeg: 'image/jpeg', webp: 'image/webp', png: 'image/png' };
@@ -38,14 +40,25 @@ export class ImageHandlers {
   constructor(
     private readonly store: ContentStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    // several worker processes on one machine (npm start runs one per core): each gives libvips its share of the
+    // cores, so that their threads do not multiply into more than the machine has
+    if (config.workerProcesses) sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / config.workerProcesses)));
+  }
 
-  private open(input: Mfile): sharp.Sharp {
-    return sharp(this.store.pathOf(input.blobKey), { limitInputPixels: this.config.imageMaxPixels, failOn: 'error', sequentialRead: true });
+  /**
+   * The input as a sharp pipeline. In a batch, every image step of the file clones one instance made from the bytes
+   * read once (the same bytes, the same options: the same outputs as a lone job's, which reads the file itself).
+   */
+  private async open(input: Mfile, shared?: SharedInput): Promise<sharp.Sharp> {
+    if (!shared) return sharp(this.store.pathOf(input.blobKey), { limitInputPixels: this.config.imageMaxPixels, failOn: 'error', sequentialRead: true });
+    const base = await shared.memo('sharp', async () => sharp(await shared.content(), { limitInputPixels: this.config.imageMaxPixels, failOn: 'error' }));
+    return base.clone();
   }
 
   private failure(input: Mfile, error: unknown): TaskFailure {
-    const message = (error as Error).message ?? String(error);
+    // the same words whether the bytes came from the file or from a batch's one read of it
+    const message = ((error as Error).message ?? String(error)).replace(/^Input buffer/, 'Input file');
     if (/pixel limit/i.test(message))
       return new TaskFailure(`"${input.name}" has more pixels than the ${this.config.imageMaxPixels} allowed (IMAGE_MAX_PIXELS): not decoded`);
     return new TaskFailure(
@@ -58,7 +71,7 @@ export class ImageHandlers {
     const [input] = context.inputs;
     let meta: sharp.Metadata;
     try {
-      meta = await this.open(input).metadata();
+      meta = await (await this.open(input, context.shared)).metadata();
     } catch (error) {
       throw this.failure(input, error);
     }
@@ -93,7 +106,7 @@ export class ImageHandlers {
     const { width, height, format, quality, fit } = context.options;
     let output: { data: Buffer; info: sharp.OutputInfo };
     try {
-      const pipeline = this.open(input).rotate().resize({ width, height, fit, withoutEnlargement: true });
+      const pipeline = (await this.open(input, context.shared)).rotate().resize({ width, height, fit, withoutEnlargement: true });
       const encoded = format === 'png' ? pipeline.png() : format === 'webp' ? pipeline.webp({ quality }) : pipeline.jpeg({ quality, mozjpeg: true });
       output = await encoded.toBuffer({ resolveWithObject: true });
     } catch (error) {

@@ -2,6 +2,7 @@ import { SetMetadata } from '@nestjs/common';
 import { JsonObject } from '../database/columns';
 import { Mfile } from '../mfiles/mfile.entity';
 import { StoredBlob } from '../storage/content-store';
+import { SharedInput } from './shared-input';
 import { TaskName, TaskTypes } from './task-catalogue';
 
 export const TASK_HANDLER_METADATA = 'mserve:task-handler';
@@ -17,6 +18,11 @@ export interface TaskContext<N extends TaskName> {
    * TaskStopped). A handler that runs a child process kills it and settles only once the process has ended.
    */
   signal: AbortSignal;
+  /**
+   * The first input read once for every step of a batch that works on it (absent for a lone job, or an input too large
+   * to hold in memory): a handler that reads the whole input uses it instead of reading the file again.
+   */
+  shared?: SharedInput;
 }
 
 /** Why a running job was stopped from outside its handler. */

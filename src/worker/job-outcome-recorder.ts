@@ -11,6 +11,26 @@ import { UsageRepository } from '../usage/usage.repository';
 import { Metric, UsageFact, UsageService } from '../usage/usage.service';
 import { EffectRefusal, Outcome, RunningJob, TaskEffects } from './task-effects';
 
+/** A job a worker ran, and how it ended: what the recorder records. */
+export interface FinishedJob {
+  job: RunningJob;
+  outcome: Outcome;
+  /** How long it ran. */
+  seconds: number;
+  /** How many bytes of input it worked on. */
+  processedBytes: number;
+}
+
+/** One success of a batch whose effects a quota refused (the batch is recorded again with it failed). */
+class RefusedInBatch extends Error {
+  constructor(
+    readonly jobId: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /**
  * Records how a job ended, once per job: its state, its outputs, its changes to the Mfile and its usage in one
  * transaction (one statement when nothing else is to be written), then releases (or fails) the jobs that were
@@ -31,19 +51,153 @@ export class JobOutcomeRecorder {
   ) {}
 
   /**
-   * Bull gave up on a message (its last attempt threw, or it stalled too often, its worker dying each time): the
-   * job must not stay `running` in PostgreSQL, with its dependents waiting forever. It fails, and so do they.
+   * Bull gave up on a message (its last attempt threw, or it stalled too often, its worker dying each time): its jobs
+   * must not stay `running` in PostgreSQL, with their dependents waiting forever. Those that had not finished fail,
+   * and so do the jobs waiting for them.
    */
-  async giveUp(jobId: string, why: string): Promise<void> {
+  async giveUp(jobIds: string[], why: string): Promise<void> {
     const reason = serverFree(why, [[this.store.root, 'the storage']]);
     const outbox = new JobOutbox();
     await this.unitOfWork.run(async ({ manager }) => {
-      const job = await this.jobs.giveUp(jobId, `gave up: ${reason}`.slice(0, 2000), manager);
-      if (!job) return;
-      await this.pipelines.settleDependents(manager, job, JobState.Failed, outbox);
-      outbox.announce({ jobId, serviceId: job.serviceId, state: JobState.Failed, error: `gave up: ${reason}` });
+      const failed = await this.jobs.giveUpMany(jobIds, `gave up: ${reason}`.slice(0, 2000), manager);
+      await this.pipelines.settleDependentsOf(
+        manager,
+        failed.map((job) => ({ job, state: JobState.Failed })),
+        outbox,
+      );
+      outbox.announce(...failed.map((job) => ({ jobId: job.id, serviceId: job.serviceId, state: JobState.Failed, error: `gave up: ${reason}` })));
     });
     await this.pipelines.dispatch(outbox);
+  }
+
+  /**
+   * Records how several jobs of one message ended (the steps of a batch) in one transaction: their states in one
+   * statement, then the effects of each success, all their usage in one statement, and the dependents of all of them
+   * released at once (dispatched after commit: again one message for the next steps of the run). A job cancelled
+   * meanwhile keeps its state, its result dropped and its runtime metered. A success whose results do not fit a disk
+   * quota fails, saying so, and the others are recorded as they ended. One job alone is recorded by `record`.
+   */
+  async recordMany(finished: FinishedJob[]): Promise<void> {
+    if (finished.length === 0) return;
+    if (finished.length === 1) return this.record(finished[0].job, finished[0].outcome, finished[0].seconds, finished[0].processedBytes);
+    let pending = finished;
+    for (;;) {
+      const prepared = pending.map((one) => this.prepare(one));
+      const released: string[] = [];
+      const outbox = new JobOutbox();
+      let recorded: Set<string>;
+      try {
+        recorded = await this.unitOfWork.run(async ({ manager }) => {
+          const done = await this.jobs.recordOutcomes(
+            prepared.map((one) => ({ id: one.job.id, state: one.state, result: one.result, error: one.error })),
+            manager,
+          );
+          const facts: UsageFact[] = [];
+          for (const one of prepared) {
+            if (!done.has(one.job.id)) {
+              // cancelled meanwhile: its result is dropped, but the time and bytes it used were used
+              if (one.outcome.status !== 'skipped') facts.push(...one.usage.filter((fact) => fact.metric === 'jobruntime' || fact.metric === 'jobbytes'));
+              continue;
+            }
+            if (one.outcome.status === 'succeeded') {
+              const reportedDisc = one.reported.reduce((sum, fact) => sum + (fact.metric === 'disc' ? fact.value : 0), 0);
+              try {
+                released.push(...(await this.effects.apply(manager, one.job, one.outcome, outbox, reportedDisc)));
+              } catch (error) {
+                if (error instanceof EffectRefusal) throw new RefusedInBatch(one.job.id, error.message);
+                throw error;
+              }
+            }
+            facts.push(...one.usage, ...one.reported);
+            outbox.announce({
+              jobId: one.job.id,
+              serviceId: one.job.serviceId,
+              state: one.state,
+              progress: one.state === JobState.Failed ? undefined : 100,
+              error: one.error,
+            });
+          }
+          await this.usage.record(manager, ...facts);
+          await this.pipelines.settleDependentsOf(
+            manager,
+            prepared.filter((one) => done.has(one.job.id) && one.job.hasDependents).map((one) => ({ job: one.job, state: one.state })),
+            outbox,
+          );
+          return done;
+        });
+      } catch (error) {
+        // nothing was recorded: a refused success is dropped (its files with it) and the batch recorded again with
+        // that job failed; anything else drops every result (the message is retried)
+        const dropped = error instanceof RefusedInBatch ? prepared.filter((one) => one.job.id === error.jobId) : prepared;
+        await Promise.all(dropped.map((one) => this.drop(one)));
+        if (!(error instanceof RefusedInBatch)) throw error;
+        pending = pending.map((one) => (one.job.id === error.jobId ? { ...one, outcome: { status: 'failed', error: error.message } } : one));
+        continue;
+      }
+      await Promise.all(prepared.filter((one) => !recorded.has(one.job.id)).map((one) => this.drop(one)));
+      await Promise.all(released.map((blobKey) => this.store.remove(blobKey).catch(() => undefined)));
+      await this.pipelines.dispatch(outbox);
+      for (const one of prepared) {
+        if (!recorded.has(one.job.id)) {
+          if (one.outcome.status !== 'skipped')
+            this.logger.log({
+              msg: `job ${one.job.id} had ended (cancelled) when its attempt did: its result dropped, its runtime metered`,
+              task: one.job.task,
+            });
+          continue;
+        }
+        jobsProcessed.inc({ task: one.job.task, queue: one.job.queue, state: one.state });
+        this.logger.log({
+          msg: `job ${one.job.id} ${one.state}`,
+          task: one.job.task,
+          step: one.job.step ?? undefined,
+          seconds: Number(one.seconds.toFixed(3)),
+          batch: prepared.length,
+          error: one.outcome.status === 'failed' ? one.outcome.error : undefined,
+          skipped: one.outcome.status === 'skipped' ? one.outcome.reason : undefined,
+        });
+      }
+      return;
+    }
+  }
+
+  /** What recording one job's end writes. */
+  private prepare({ job, outcome, seconds, processedBytes }: FinishedJob) {
+    const state = outcome.status === 'succeeded' ? JobState.Succeeded : outcome.status === 'skipped' ? JobState.Skipped : JobState.Failed;
+    const outputs = outcome.status === 'succeeded' ? (outcome.outputs ?? []) : [];
+    const newBlobs = [
+      ...outputs.map((output) => output.blob.blobKey),
+      ...(outcome.status === 'succeeded' && outcome.mfilePatch?.content ? [outcome.mfilePatch.content.blobKey] : []),
+    ];
+    const scope = { containerId: job.containerId, serviceId: job.serviceId, resourceType: 'job' as const, resourceId: job.id };
+    const usage: UsageFact[] =
+      outcome.status === 'skipped'
+        ? []
+        : [
+            { metric: 'jobruntime', value: seconds, ...scope, idempotencyKey: `${job.id}:jobruntime` },
+            { metric: 'jobbytes', value: processedBytes, ...scope, idempotencyKey: `${job.id}:jobbytes` },
+            { metric: `task/${job.task}/${outcome.status === 'succeeded' ? 'success' : 'failed'}`, value: 1, ...scope, idempotencyKey: `${job.id}:outcome` },
+          ];
+    const result = outcome.status === 'succeeded' ? outcome.result : outcome.status === 'skipped' ? { skipped: outcome.reason } : null;
+    const error = outcome.status === 'failed' ? outcome.error : null;
+    // what the task itself measured (a backup copy it stored): about its input, recorded with the outcome
+    const reported: UsageFact[] = (outcome.status === 'succeeded' ? (outcome.usage ?? []) : []).map((fact) => ({
+      metric: fact.metric as Metric,
+      value: fact.value,
+      containerId: job.containerId,
+      serviceId: job.serviceId,
+      resourceType: fact.about ?? 'job',
+      resourceId: fact.about ? (job.inputId ?? null) : job.id,
+      idempotencyKey: `${job.id}:task:${fact.about ?? 'job'}:${fact.metric}`,
+    }));
+    return { job, outcome, seconds, state, outputs, newBlobs, usage, result, error, reported };
+  }
+
+  /** A result that will not be kept: the files it stored go. */
+  private async drop(one: { job: RunningJob; outcome: Outcome; newBlobs: string[] }): Promise<void> {
+    await Promise.all(one.newBlobs.map((blobKey) => this.store.remove(blobKey)));
+    if (one.outcome.status === 'succeeded')
+      await one.outcome.discard?.().catch((error) => this.logger.warn(`job ${one.job.id}: could not discard what it stored: ${String(error)}`));
   }
 
   /** Records the outcome of a job this worker ran for `seconds` on `processedBytes` of input. */

@@ -1,28 +1,33 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Job as BullJob } from 'bull';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { JobState } from '../jobs/job.entity';
 import { JobRepository } from '../jobs/job.repository';
 import { Mfile } from '../mfiles/mfile.entity';
 import { JobEvents } from '../pipelines/job-events';
 import { conditionMismatch } from '../pipelines/profile';
-import { QueuedJob } from '../queues/queue-catalogue';
+import { jobIdsOf, QueuedJob } from '../queues/queue-catalogue';
 import { ContentStore } from '../storage/content-store';
 import { isTaskName, mimetypeMatches, TASKS, timeLimitOf } from '../tasks/task-catalogue';
 import { TaskFailure, TaskStopped } from '../tasks/task-handler.decorator';
 import { TaskRegistry } from '../tasks/task-registry';
+import { MAX_SHARED_INPUT_BYTES, SharedInput } from '../tasks/shared-input';
 import { serverFree, toolMessage } from '../tasks/tool-message';
 import { QuotaService } from '../usage/quota.service';
-import { JobOutcomeRecorder } from './job-outcome-recorder';
+import { FinishedJob, JobOutcomeRecorder } from './job-outcome-recorder';
 import { Outcome, RunningJob } from './task-effects';
 
 export const WORKER_ID = `${hostname()}:${process.pid}`;
 
+/** A batch that has run this long records what finished so far before its next step. */
+const FLUSH_AFTER_MS = 1_000;
+
 /**
- * Runs one queued job: claims the row (skipping cancelled or finished ones, so a redelivered message is
- * harmless), checks its condition (skipped when it does not hold), runs the handler, then has the outcome recorder
- * record the outcome, its outputs, its changes to the Mfile and its usage in one transaction, once per job, and
- * release (or fail) the jobs that were waiting for it.
+ * Runs queued jobs, one message at a time (one job, or the steps of one run that became runnable together): claims
+ * the rows (skipping cancelled or finished ones, so a redelivered message is harmless), checks each condition
+ * (skipped when it does not hold), runs the handlers, then has the outcome recorder record the outcomes, outputs,
+ * changes to the Mfile and usage in one transaction, once per job, and release (or fail) the jobs that were waiting.
  */
 @Injectable()
 export class JobRunner {
@@ -40,15 +45,64 @@ export class JobRunner {
     private readonly quotas: QuotaService,
   ) {}
 
+  /**
+   * Runs one message: a lone job, or the steps of one pipeline run that became runnable together on this queue. They
+   * are claimed in one statement (only those still queued or running: a redelivered message re-runs only the
+   * unfinished ones), run one after the other on one read of their input, and recorded together (one transaction),
+   * which releases their dependents at once. A step whose attempt failed is queued again and the message thrown
+   * (Bull retries it, with only that step left to claim); the others' outcomes stand. Before a step with a time
+   * limit (a child process: long), or once a batch has run a while, what finished so far is recorded first, so a
+   * worker killed then re-runs only the steps that had not finished.
+   */
   async run(message: BullJob<QueuedJob>): Promise<void> {
-    const { jobId } = message.data;
-    // one statement: claim the row and read the inputs (a job is small; its bookkeeping must be too)
-    const job: RunningJob | undefined = await this.jobs.claim(jobId, WORKER_ID);
-    if (!job) {
-      this.logger.debug(`job ${jobId} is gone, waiting, cancelled or finished: skipped`);
+    const ids = jobIdsOf(message.data);
+    // one statement: claim the rows and read the inputs (a job is small; its bookkeeping must be too)
+    const claimed = await this.jobs.claimMany(ids, WORKER_ID);
+    if (claimed.length === 0) {
+      this.logger.debug(`job(s) ${ids.join(', ')} gone, waiting, cancelled or finished: skipped`);
       return;
     }
-    this.events.publish({ jobId, serviceId: job.serviceId, state: JobState.Running, progress: 0 });
+    this.events.publish(...claimed.map((job) => ({ jobId: job.id, serviceId: job.serviceId, state: JobState.Running, progress: 0 })));
+    const first = claimed[0].inputs[0];
+    const shared =
+      claimed.length > 1 && first && Number(first.size) <= MAX_SHARED_INPUT_BYTES
+        ? new SharedInput(first.id, () => readFile(this.store.pathOf(first.blobKey)))
+        : undefined;
+    const refusals = new Map<string, Promise<string | undefined>>();
+    const finished: FinishedJob[] = [];
+    let attemptFailed: unknown;
+    let since = performance.now();
+    // the quick steps first: they are recorded (and their dependents released) before a long one starts
+    const ordered = [...claimed].sort((a, b) => Number(this.isLong(a)) - Number(this.isLong(b)));
+    for (const job of ordered) {
+      if (finished.length && (this.isLong(job) || performance.now() - since > FLUSH_AFTER_MS)) {
+        await this.recorder.recordMany(finished.splice(0));
+        since = performance.now();
+      }
+      const step = await this.execute(message, job, shared, refusals);
+      if ('attemptFailed' in step) attemptFailed ??= step.attemptFailed;
+      else finished.push(step);
+    }
+    await this.recorder.recordMany(finished);
+    if (attemptFailed !== undefined) throw attemptFailed;
+  }
+
+  /** A step that runs a child process under a time limit: worth recording what finished before it starts. */
+  private isLong(job: RunningJob): boolean {
+    return isTaskName(job.task) && timeLimitOf(job.task, job.options) !== undefined;
+  }
+
+  /**
+   * One claimed job: its condition, its handler, its time limit and cancellation. Gives what to record, or, when the
+   * attempt failed and will be retried, the error (the job is queued again).
+   */
+  private async execute(
+    message: BullJob<QueuedJob>,
+    job: RunningJob,
+    shared: SharedInput | undefined,
+    refusals: Map<string, Promise<string | undefined>>,
+  ): Promise<FinishedJob | { attemptFailed: unknown }> {
+    const jobId = job.id;
     const started = performance.now();
     let outcome: Outcome;
     let processedBytes = 0;
@@ -69,9 +123,12 @@ export class JobRunner {
         contentUpdatedAt: new Date(row.contentUpdatedAt),
       }));
       if (inputs.length === 0) throw new TaskFailure('the job has no input left (its files were deleted)');
-      // suspension, the time window and the monthly job-runtime quota apply to tasks as to requests
-      const refusal = await this.quotas.jobRefusal(job.serviceId);
+      // suspension, the time window and the monthly job-runtime quota apply to tasks as to requests (asked once per
+      // service and message)
+      if (!refusals.has(job.serviceId)) refusals.set(job.serviceId, this.quotas.jobRefusal(job.serviceId));
+      const refusal = await refusals.get(job.serviceId);
       if (refusal) throw new TaskFailure(refusal);
+      if (stop.signal.aborted) throw stop.signal.reason;
       processedBytes = inputs.reduce((sum, input) => sum + input.size, 0);
       const skip = conditionMismatch(job.condition, inputs[0]);
       if (skip) {
@@ -87,6 +144,7 @@ export class JobRunner {
           inputs,
           options: job.options as never,
           signal: stop.signal,
+          shared: shared && inputs.length === 1 && inputs[0].id === shared.mfileId ? shared : undefined,
           reportProgress: async (percent) => {
             const value = Math.min(100, Math.max(0, percent));
             if (value - lastProgress < 2 && value < 100) return;
@@ -118,7 +176,7 @@ export class JobRunner {
       if (!final) {
         await this.jobs.retry(jobId, `attempt failed, retrying: ${said}`);
         this.events.publish({ jobId, serviceId: job.serviceId, state: JobState.Queued, error: `attempt failed, retrying: ${said}` });
-        throw error;
+        return { attemptFailed: error };
       }
       outcome = { status: 'failed', error: said };
     } finally {
@@ -127,7 +185,7 @@ export class JobRunner {
     }
     // a handler's own words too: whatever reaches the job's error is free of the server's paths, host and pids
     if (outcome.status === 'failed') outcome = { status: 'failed', error: serverFree(outcome.error, this.pathsOf(job)) };
-    await this.recorder.record(job, outcome, (performance.now() - started) / 1000, processedBytes);
+    return { job, outcome, seconds: (performance.now() - started) / 1000, processedBytes };
   }
 
   /** What the server's paths are called in a job's error: its input is "the file", anything else stored "the storage". */
@@ -165,10 +223,10 @@ export class JobRunner {
   }
 
   /**
-   * Bull gave up on a message (its last attempt threw, or it stalled too often, its worker dying each time): the
-   * job fails, and so do the jobs waiting for it.
+   * Bull gave up on a message (its last attempt threw, or it stalled too often, its worker dying each time): its
+   * jobs that had not finished fail, and so do the jobs waiting for them.
    */
-  giveUp(jobId: string, reason: string): Promise<void> {
-    return this.recorder.giveUp(jobId, reason);
+  giveUp(message: QueuedJob, reason: string): Promise<void> {
+    return this.recorder.giveUp(jobIdsOf(message), reason);
   }
 }

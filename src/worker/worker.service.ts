@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, QueueConsumption } from '../config/config';
-import { assertQueueName, INTERNAL_QUEUES, PeriodicTick, WebhookDelivery, workerKey } from '../queues/queue-catalogue';
+import { assertQueueName, INTERNAL_QUEUES, jobIdsOf, PeriodicTick, QueuedJob, WebhookDelivery, workerKey } from '../queues/queue-catalogue';
 import { REDIS_CLIENT } from '../redis/redis-connections';
 import type Redis from 'ioredis';
 import { QueueRegistry } from '../queues/queue-registry';
@@ -45,17 +45,17 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       const effective = queue.startsWith('hardware.') ? 1 : concurrency;
       const bull = this.queues.get(queue);
       await bull.isReady();
-      bull.on('failed', (message: BullJob<{ jobId: string }>, error: Error) => {
+      bull.on('failed', (message: BullJob<QueuedJob>, error: Error) => {
         const exhausted = message.attemptsMade >= (message.opts.attempts ?? 1) || /stalled more than/i.test(error?.message ?? '');
         if (exhausted)
           void this.runner
-            .giveUp(message.data.jobId, error?.message ?? 'failed')
-            .catch((failure) => this.logger.error(`could not record that job ${message.data.jobId} failed: ${String(failure)}`));
+            .giveUp(message.data, error?.message ?? 'failed')
+            .catch((failure) => this.logger.error(`could not record that job(s) ${jobIdsOf(message.data).join(', ')} failed: ${String(failure)}`));
       });
       void bull.process(effective, (message) =>
         this.runner.run(message).catch((error: Error) => {
           this.logger.error({
-            msg: `job ${message.data.jobId} attempt ${message.attemptsMade + 1} failed`,
+            msg: `job ${jobIdsOf(message.data).join(', ')} attempt ${message.attemptsMade + 1} failed`,
             err: { message: error.message, stack: error.stack },
           });
           throw error;

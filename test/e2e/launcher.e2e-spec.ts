@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Server } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { MIGRATIONS } from '../../migrations';
@@ -51,6 +51,10 @@ describe('launcher: supervision and shutdown', () => {
     expect(launcher.output()).not.toMatch(/does not exist/);
     const first = runningPids(launcher.output());
     expect(Object.keys(first).sort()).toEqual(['api', 'postgres', 'redis', 'worker']);
+    // one worker process per core by default (WORKER_PROCESSES), each its own supervised process
+    const workerPids = [...launcher.output().matchAll(/worker \(pid (\d+)\)/g)].map((match) => Number(match[1]));
+    expect(new Set(workerPids).size).toBe(availableParallelism());
+    expect(workerPids.every(alive)).toBe(true);
     expect(await createContainer(ports.api, varDir, 'before-faults')).toBe(201);
 
     // redis-server: SIGKILL, then the supervisor restarts it (AOF replay) and everything reconnects

@@ -108,12 +108,13 @@ describe('job state machine (medium)', () => {
     expect(inputs.map((input) => input.id)).toEqual(Object.values(ids).map(() => mfile.id));
     const runIds = new Set((await Promise.all(Object.values(ids).map(row))).map((job) => job.runId));
     expect(runIds.size).toBe(1);
-    // after commit, the queued jobs (and only they) are on their Bull queue, under their own id
+    // after commit, the queued jobs (and only they) are on their Bull queue: the runnable steps of one run on one
+    // queue in one message, under an id of its own (`run-<first id>`)
     const first = await row(ids.first);
     const queue = medium.get(QueueRegistry).get(first.queue);
-    expect(await queue.getJob(ids.first)).not.toBeNull();
-    expect(await queue.getJob(ids.side)).not.toBeNull();
-    expect(await queue.getJob(ids.second)).toBeNull();
+    const carried = [ids.first, ids.side].sort();
+    expect((await queue.getJob(`run-${carried[0]}`))?.data).toEqual({ jobId: carried[0], jobIds: carried, runId: first.runId });
+    for (const id of Object.values(ids)) expect(await queue.getJob(id)).toBeNull();
   });
 
   it('claims a queued job once: a waiting or finished job cannot be claimed; an outcome is recorded only while running', async () => {
@@ -184,10 +185,11 @@ describe('job state machine (medium)', () => {
     }
   });
 
-  it('cancel ends the job and its downstream jobs as cancelled, takes it off its queue, and drops a late outcome', async () => {
+  it('cancel ends the job and its downstream jobs as cancelled, a message carrying it gives it no more, and a late outcome is dropped', async () => {
     const ids = await run();
     const queue = medium.get(QueueRegistry).get((await row(ids.first)).queue);
-    expect(await queue.getJob(ids.first)).not.toBeNull();
+    const carried = [ids.first, ids.side].sort();
+    expect(await queue.getJob(`run-${carried[0]}`)).not.toBeNull();
     await jobs.claim(ids.first, 'medium:1');
 
     const view = await medium.get(JobsService).cancel(ids.first);
@@ -201,7 +203,9 @@ describe('job state machine (medium)', () => {
     });
     expect((await row(ids.first)).error).toBe('cancelled on request');
     expect((await row(ids.third)).error).toBe(`dependency first (${ids.first}) was cancelled`);
-    expect(await queue.getJob(ids.first)).toBeNull();
+    // the message that carried it with `side` stays for `side`: claimed again, it gives `side` alone
+    expect(await queue.getJob(`run-${carried[0]}`)).not.toBeNull();
+    expect((await jobs.claimMany(carried, 'medium:2')).map((job) => job.id)).toEqual([ids.side]);
     // the worker that was running it finishes: its outcome is dropped
     expect((await finish(ids.first, JobState.Succeeded)).recorded).toBe(false);
     expect((await row(ids.first)).state).toBe(JobState.Cancelled);
