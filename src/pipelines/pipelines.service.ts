@@ -269,9 +269,9 @@ export class PipelinesService {
    */
   async dispatch(outbox: JobOutbox): Promise<void> {
     this.events.publish(...outbox.events, ...outbox.items.map((job) => ({ jobId: job.id, serviceId: job.serviceId, state: JobState.Queued })));
-    for (const event of outbox.events) {
-      await this.webhooks.notify(event).catch((error) => this.logger.warn(`could not notify the webhooks of job ${event.jobId}: ${String(error)}`));
-    }
+    await this.webhooks
+      .notify(...outbox.events)
+      .catch((error) => this.logger.warn(`could not notify the webhooks of ${outbox.events.length} job change(s): ${String(error)}`));
     for (const [queue, messages] of batchMessages(outbox.items)) {
       try {
         await this.queues.dispatchMany(queue, messages);

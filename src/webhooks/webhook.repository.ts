@@ -36,9 +36,12 @@ export class WebhookRepository {
     return Boolean(result.affected);
   }
 
-  /** The ids of a service's webhooks that asked to be told about `event` (a job state). */
-  async subscribedTo(serviceId: string, event: string, manager?: EntityManager): Promise<Array<{ id: string }>> {
-    return this.db(manager).query('SELECT id FROM service_webhook WHERE service_id = $1 AND events ? $2', [serviceId, event]);
+  /** The webhooks of these services that asked to be told about any of `events` (job states), with what they asked for: one query. */
+  async subscribedToAny(serviceIds: string[], events: string[], manager?: EntityManager): Promise<Array<{ id: string; serviceId: string; events: string[] }>> {
+    return this.db(manager).query(
+      'SELECT id, service_id AS "serviceId", events FROM service_webhook WHERE service_id = ANY($1::uuid[]) AND events ?| $2::text[]',
+      [serviceIds, events],
+    );
   }
 
   /** A webhook with its signing secret, or null. */

@@ -66,15 +66,21 @@ export class WebhooksService {
     if (!(await this.webhooks.delete(serviceId, id))) throw Problems.notFound('webhook', id);
   }
 
-  /** Queues a delivery to every webhook of the job's service that asked for this state. */
-  async notify(event: { jobId: string; serviceId: string; state: string }): Promise<void> {
-    if (!NOTIFIABLE.includes(event.state)) return;
-    const hooks = await this.webhooks.subscribedTo(event.serviceId, event.state);
-    for (const hook of hooks) {
-      const deliveryId = `${hook.id}-${event.jobId}-${event.state}`;
+  /** Queues a delivery to every webhook of the jobs' services that asked for their new states. */
+  async notify(...given: Array<{ jobId: string; serviceId: string; state: string }>): Promise<void> {
+    const events = given.filter((event) => NOTIFIABLE.includes(event.state));
+    if (events.length === 0) return;
+    // one query for every event of a dispatch (an upload announces its facts: two events, most services no webhook)
+    const hooks = await this.webhooks.subscribedToAny([...new Set(events.map((event) => event.serviceId))], [...new Set(events.map((event) => event.state))]);
+    const deliveries = events.flatMap((event) =>
+      hooks
+        .filter((hook) => hook.serviceId === event.serviceId && hook.events.includes(event.state))
+        .map((hook) => ({ deliveryId: `${hook.id}-${event.jobId}-${event.state}`, webhookId: hook.id, type: `job.${event.state}`, jobId: event.jobId })),
+    );
+    for (const delivery of deliveries) {
       await this.queues
-        .add(QueueName.Webhooks, { deliveryId, webhookId: hook.id, type: `job.${event.state}`, jobId: event.jobId }, { jobId: deliveryId })
-        .catch((error) => this.logger.warn(`could not queue webhook delivery ${deliveryId}: ${String(error)}`));
+        .add(QueueName.Webhooks, delivery, { jobId: delivery.deliveryId })
+        .catch((error) => this.logger.warn(`could not queue webhook delivery ${delivery.deliveryId}: ${String(error)}`));
     }
   }
 
