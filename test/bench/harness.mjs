@@ -551,7 +551,7 @@ export function beforeNow(rows) {
     let verdict = '';
     if (Number.isFinite(row.now) && Number.isFinite(last) && last !== 0) {
       const change = row.now / last;
-      verdict = ` (x${fmt(change, 2)} vs ${row.before.at(-1).at}; ${row.better} is better)`;
+      verdict = ` (x${fmt(change, 2)} vs the last; ${row.better} is better)`;
     }
     return `  ${row.figure}: ${[...history, `${now} now`].join(' → ')}${verdict}`;
   });
