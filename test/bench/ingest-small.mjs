@@ -74,15 +74,15 @@ const HEAP_SNAPSHOTS = process.env.HEAP_SNAPSHOTS === '1';
 if (HEAP_SNAPSHOTS && !process.env.BENCH_HEAP_SIGNAL) throw new Error('HEAP_SNAPSHOTS=1 needs BENCH_HEAP_SIGNAL=<dir> (where the api writes them)');
 
 // Figures recorded before issue 17's work, printed as "before → now" beside this run's: the issue's (2,000 files of
-// 1-8 KiB over REST, 8 in flight) and this script's on the unchanged code (fe8b27a, 2,000 files, 16 in flight, load
-// average 13-19 from other work on the machine: the ratios are the figures to compare).
+// 1-8 KiB over REST, 8 in flight) and this script's on the unchanged code (fe8b27a, whose src/ is 1b93cef's; 2,000
+// files (tus: 1,000), 16 in flight, load average 12-19 from other work on the machine: compare the ratios).
 const BEFORE = {
   rest: [
     { at: 'issue 17, 8 in flight', uploadRatio: 0.058, e2eRatio: 0.023, cpuMsPerFile: null },
     { at: 'fe8b27a', uploadRatio: 0.022, e2eRatio: 0.008, cpuMsPerFile: 128.7, statementsPerFile: 146, redisPerFile: 266.7 },
   ],
   dav: [{ at: 'fe8b27a', uploadRatio: 0.02, e2eRatio: 0.007, cpuMsPerFile: 152.1, redisPerFile: 267.0 }],
-  tus: [],
+  tus: [{ at: 'fe8b27a, 1,000 files, create+PATCH', uploadRatio: 0.01, e2eRatio: 0.006, cpuMsPerFile: 189.2, redisPerFile: 271.4 }],
 };
 
 const require = createRequire(join(ROOT, 'package.json'));
@@ -313,8 +313,10 @@ async function main() {
   const loadStart = loadavg();
   let commit = 'unknown';
   try {
-    // the last commit that changed src/ (what is measured), not the benchmark's own commits
-    commit = execFileSync('git', ['-C', ROOT, 'log', '-1', '--format=%h', '--', 'src'], { encoding: 'utf8' }).trim();
+    // HEAD, and the last commit that changed src/ (what is measured: the benchmark's own commits do not count)
+    const head = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const src = execFileSync('git', ['-C', ROOT, 'log', '-1', '--format=%h', '--', 'src'], { encoding: 'utf8' }).trim();
+    commit = `${head} (src/ last changed in ${src})`;
     if (execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).trim()) commit += '+dirty';
   } catch {
     /* not a git checkout */
