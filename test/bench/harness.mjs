@@ -1,5 +1,7 @@
-// Shared by the benchmarks: cleanup on exit and signals, free ports, child processes, JSON calls, and starting the
-// platform (embedded PostgreSQL + local redis-server + the built api and workers) in a temp folder.
+// Shared by the benchmarks: cleanup on exit and signals, free ports, child processes, JSON calls, starting the
+// platform (embedded PostgreSQL + local redis-server + the built api and workers) in a temp folder, CPU and RSS
+// from /proc, pg_stat_statements and Redis commandstats, an HTTP client, WebDAV requests, Apache httpd mod_dav
+// from a written config (the baseline of webdav.mjs and ingest-small.mjs), and "before → now" lines.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
