@@ -80,9 +80,10 @@ if (HEAP_SNAPSHOTS && !process.env.BENCH_HEAP_SIGNAL) throw new Error('HEAP_SNAP
 const BEFORE = {
   rest: [
     { at: 'issue 17, 8 in flight', uploadRatio: 0.058, e2eRatio: 0.023, cpuMsPerFile: null },
-    { at: 'fe8b27a', uploadRatio: 0.022, e2eRatio: 0.008, cpuMsPerFile: 128.7, statementsPerFile: 146, redisPerFile: 266.7 },
+    { at: 'fe8b27a, 2,000 files', uploadRatio: 0.022, e2eRatio: 0.008, cpuMsPerFile: 128.7, statementsPerFile: 146, redisPerFile: 266.7 },
+    { at: 'fe8b27a, 5,000 files', uploadRatio: 0.016, e2eRatio: 0.009, cpuMsPerFile: 144.7, redisPerFile: 266.4, apiRssGrowthMiB: 69 },
   ],
-  dav: [{ at: 'fe8b27a', uploadRatio: 0.02, e2eRatio: 0.007, cpuMsPerFile: 152.1, redisPerFile: 267.0 }],
+  dav: [{ at: 'fe8b27a, 2,000 files', uploadRatio: 0.02, e2eRatio: 0.007, cpuMsPerFile: 152.1, redisPerFile: 267.0 }],
   tus: [{ at: 'fe8b27a, 1,000 files, create+PATCH', uploadRatio: 0.01, e2eRatio: 0.006, cpuMsPerFile: 189.2, redisPerFile: 271.4 }],
 };
 
