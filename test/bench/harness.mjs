@@ -1,5 +1,7 @@
-// Shared by the benchmarks: cleanup on exit and signals, free ports, child processes, JSON calls, and starting the
-// platform (embedded PostgreSQL + local redis-server + the built api and workers) in a temp folder.
+// Shared by the benchmarks: cleanup on exit and signals, free ports, child processes, JSON calls, starting the
+// platform (embedded PostgreSQL + local redis-server + the built api and workers) in a temp folder, CPU and RSS
+// from /proc, pg_stat_statements and Redis commandstats, an HTTP client, WebDAV requests, Apache httpd mod_dav
+// from a written config (the baseline of webdav.mjs and ingest-small.mjs), and "before → now" lines.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -551,7 +553,7 @@ export function beforeNow(rows) {
     let verdict = '';
     if (Number.isFinite(row.now) && Number.isFinite(last) && last !== 0) {
       const change = row.now / last;
-      verdict = ` (x${fmt(change, 2)} vs ${row.before.at(-1).at}; ${row.better} is better)`;
+      verdict = ` (x${fmt(change, 2)} vs the last; ${row.better} is better)`;
     }
     return `  ${row.figure}: ${[...history, `${now} now`].join(' → ')}${verdict}`;
   });

@@ -1,5 +1,6 @@
 // Small-file ingest benchmark (issue 17): FILES files of 0.5-16 KiB, as a workflow engine writes them (mostly text,
-// JSON and CSV, one in IMAGE_EVERY a tiny PNG or JPEG), uploaded CONCURRENCY at a time on keep-alive connections:
+// JSON and CSV, one in IMAGE_EVERY a tiny PNG or JPEG), uploaded CONCURRENCY at a time on keep-alive connections
+// (each MServe path's text files end in 6 bytes of their own, so no path finds another's backup copies):
 //   - to Apache httpd mod_dav by PUT (config written by this script), the baseline, once before and once after
 //     MServe's paths; the baseline files/s is the mean of the two (both are printed)
 //   - to MServe over each of PATHS (default rest,tus,dav), each into its own fresh service with the DEFAULT profile:
@@ -74,15 +75,16 @@ const HEAP_SNAPSHOTS = process.env.HEAP_SNAPSHOTS === '1';
 if (HEAP_SNAPSHOTS && !process.env.BENCH_HEAP_SIGNAL) throw new Error('HEAP_SNAPSHOTS=1 needs BENCH_HEAP_SIGNAL=<dir> (where the api writes them)');
 
 // Figures recorded before issue 17's work, printed as "before → now" beside this run's: the issue's (2,000 files of
-// 1-8 KiB over REST, 8 in flight) and this script's on the unchanged code (fe8b27a, 2,000 files, 16 in flight, load
-// average 13-19 from other work on the machine: the ratios are the figures to compare).
+// 1-8 KiB over REST, 8 in flight) and this script's on the unchanged code (fe8b27a, whose src/ is 1b93cef's; 2,000
+// files (tus: 1,000), 16 in flight, load average 12-19 from other work on the machine: compare the ratios).
 const BEFORE = {
   rest: [
     { at: 'issue 17, 8 in flight', uploadRatio: 0.058, e2eRatio: 0.023, cpuMsPerFile: null },
-    { at: 'fe8b27a', uploadRatio: 0.022, e2eRatio: 0.008, cpuMsPerFile: 128.7, statementsPerFile: 146, redisPerFile: 266.7 },
+    { at: 'fe8b27a, 2,000 files', uploadRatio: 0.022, e2eRatio: 0.008, cpuMsPerFile: 128.7, statementsPerFile: 146, redisPerFile: 266.7 },
+    { at: 'fe8b27a, 5,000 files', uploadRatio: 0.016, e2eRatio: 0.009, cpuMsPerFile: 144.7, redisPerFile: 266.4, apiRssGrowthMiB: 69 },
   ],
-  dav: [{ at: 'fe8b27a', uploadRatio: 0.02, e2eRatio: 0.007, cpuMsPerFile: 152.1, redisPerFile: 267.0 }],
-  tus: [],
+  dav: [{ at: 'fe8b27a, 2,000 files', uploadRatio: 0.02, e2eRatio: 0.007, cpuMsPerFile: 152.1, redisPerFile: 267.0 }],
+  tus: [{ at: 'fe8b27a, 1,000 files, create+PATCH', uploadRatio: 0.01, e2eRatio: 0.006, cpuMsPerFile: 189.2, redisPerFile: 271.4 }],
 };
 
 const require = createRequire(join(ROOT, 'package.json'));
@@ -313,8 +315,10 @@ async function main() {
   const loadStart = loadavg();
   let commit = 'unknown';
   try {
-    // the last commit that changed src/ (what is measured), not the benchmark's own commits
-    commit = execFileSync('git', ['-C', ROOT, 'log', '-1', '--format=%h', '--', 'src'], { encoding: 'utf8' }).trim();
+    // HEAD, and the last commit that changed src/ (what is measured: the benchmark's own commits do not count)
+    const head = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const src = execFileSync('git', ['-C', ROOT, 'log', '-1', '--format=%h', '--', 'src'], { encoding: 'utf8' }).trim();
+    commit = `${head} (src/ last changed in ${src})`;
     if (execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).trim()) commit += '+dirty';
   } catch {
     /* not a git checkout */
@@ -387,7 +391,10 @@ async function main() {
     const pg0 = await pgCounters(pool);
     const redis0 = await redisCalls(redis);
     const started = performance.now();
-    const uploadMs = await sendAll(`${path}`, files, send[path]);
+    // each path gets bytes no other path sent (the last bytes of a text file carry the path's name): the backup store
+    // is content-addressed, so a second path sending the same bytes would find its backup copies already made
+    const own = files.map((file) => (file.image ? file : { ...file, body: Buffer.concat([file.body.subarray(0, file.body.length - 6), Buffer.from(`\n#${path.padEnd(4)}`)]) }));
+    const uploadMs = await sendAll(`${path}`, own, send[path]);
     const cpu1 = cpuSnapshot(platform);
     say(`  ${path}: uploads done in ${fmt(uploadMs / 1000, 2)} s (${fmt(FILES / (uploadMs / 1000), 0)} files/s); waiting for the jobs`);
     const endedAt = await jobsEnded(pool, tenant.serviceId, path);

@@ -19,7 +19,8 @@ const BEFORE = [
   // the issue's and the README's figures (500 pictures, 2 vCPU)
   { at: 'issue 17', count: 500, picturesPerS: 10.2, ratio: 0.33, cpuMsPerPicture: { worker: 97.2, api: 19.6, postgres: 19.2, redis: 3.4 }, apiRssGrowthMiB: null },
   // measured by the perf-bench helper on the unchanged code (load average noted)
-  // { at: 'fe8b27a', ... }: filled in from the run on the unchanged code
+  // (load average 18.6-20.3 from other work: absolute rates 5x lower than the issue's, the ratio lower too)
+  { at: 'fe8b27a', count: 100, picturesPerS: 1.9, ratio: 0.23, cpuMsPerPicture: { worker: 114.5, api: 40.0, postgres: 48.2, redis: 5.1 }, apiRssGrowthMiB: 86 },
 ];
 
 const COUNT = Number(process.env.COUNT ?? 500);
