@@ -84,7 +84,9 @@ for (const file of files) {
   const pct = (us) => ((100 * us) / busy).toFixed(1).padStart(5) + '%';
   const top = (map, n = TOP) => [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
   const out = [];
-  out.push(`== ${basename(file)}: ${(totalUs / 1e6).toFixed(1)} s profiled, busy ${(busy / 1e6).toFixed(1)} s (idle ${(idle / 1e6).toFixed(1)} s), GC ${(gc / 1e6).toFixed(1)} s, (program) ${(program / 1e6).toFixed(1)} s`);
+  out.push(
+    `== ${basename(file)}: ${(totalUs / 1e6).toFixed(1)} s profiled, busy ${(busy / 1e6).toFixed(1)} s (idle ${(idle / 1e6).toFixed(1)} s), GC ${(gc / 1e6).toFixed(1)} s, (program) ${(program / 1e6).toFixed(1)} s`,
+  );
   out.push('-- busy time by owner (our dist/src files by name, packages by name):');
   for (const [k, us] of top(byCategory, 15)) out.push(`${ms(us)} ms ${pct(us)}  ${k}`);
   out.push('-- self time by file (ours and packages):');

@@ -272,7 +272,10 @@ export async function startPlatform({ varDir, storageDir, workers = [], env = {}
   say(`starting the api (pid ${api.pid}) on ${apiBase}`);
   await waitUntil('api', api, async () => (await fetch(`${apiBase}/health/ready`)).status === 200);
   const workerProcesses = workers.map((queues, index) =>
-    startChild(`worker ${index + 1}`, [...nodeFlags(`worker-${index + 1}`), join(ROOT, 'dist', 'src', 'worker.js'), '--queues', queues], { cwd: ROOT, env: common }),
+    startChild(`worker ${index + 1}`, [...nodeFlags(`worker-${index + 1}`), join(ROOT, 'dist', 'src', 'worker.js'), '--queues', queues], {
+      cwd: ROOT,
+      env: common,
+    }),
   );
   if (workerProcesses.length) {
     await waitUntil('workers', workerProcesses[0], async () => (await (await fetch(`${apiBase}/health/ready`)).json()).workers >= workerProcesses.length);
@@ -342,7 +345,6 @@ export function parseCommandStats(info) {
   }
   return calls;
 }
-
 
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP client and WebDAV (shared by webdav.mjs and ingest-small.mjs)
@@ -449,7 +451,9 @@ export async function startApache(dir, { writtenBy = 'a benchmark' } = {}) {
     // its children must be able to traverse every folder above the DAV folder (mkdtemp makes 0700 folders)
     for (let parent = dirname(davDir); ; parent = dirname(parent)) {
       if ((statSync(parent).mode & 0o001) === 0)
-        throw new Error(`Apache's children run as ${user} and cannot traverse ${parent} (mode ${(statSync(parent).mode & 0o777).toString(8)}): chmod o+x it, or run with TMPDIR=/tmp`);
+        throw new Error(
+          `Apache's children run as ${user} and cannot traverse ${parent} (mode ${(statSync(parent).mode & 0o777).toString(8)}): chmod o+x it, or run with TMPDIR=/tmp`,
+        );
       if (parent === dirname(parent)) break;
     }
   }

@@ -76,7 +76,9 @@ const before = load(beforeFile);
 const after = load(afterFile);
 const mb = (bytes) => (bytes / 1e6).toFixed(2);
 const out = [];
-out.push(`before: ${before.count} objects, ${mb(before.total)} MB self size; after: ${after.count} objects, ${mb(after.total)} MB (${mb(after.total - before.total)} MB more)`);
+out.push(
+  `before: ${before.count} objects, ${mb(before.total)} MB self size; after: ${after.count} objects, ${mb(after.total)} MB (${mb(after.total - before.total)} MB more)`,
+);
 const growth = [];
 for (const [label, a] of after.byLabel) {
   const b = before.byLabel.get(label) ?? { count: 0, size: 0 };
@@ -85,8 +87,15 @@ for (const [label, a] of after.byLabel) {
 growth.sort((x, y) => y.size - x.size);
 out.push(`-- top ${TOP} growths by self size (constructor or type: +objects, +MB; after: objects, MB)`);
 for (const row of growth.slice(0, TOP))
-  out.push(`${('+' + mb(row.size)).padStart(9)} MB ${('+' + row.count).padStart(9)} objects  ${row.label}  (after: ${row.after.count}, ${mb(row.after.size)} MB)`);
-const wanted = new Set(growth.filter((row) => row.count > 500).slice(0, 8).map((row) => row.label));
+  out.push(
+    `${('+' + mb(row.size)).padStart(9)} MB ${('+' + row.count).padStart(9)} objects  ${row.label}  (after: ${row.after.count}, ${mb(row.after.size)} MB)`,
+  );
+const wanted = new Set(
+  growth
+    .filter((row) => row.count > 500)
+    .slice(0, 8)
+    .map((row) => row.label),
+);
 const held = retainers(after, wanted);
 out.push('-- who holds the largest growths (in the second snapshot: retainer constructor .edge, count)');
 for (const [label, map] of held) {

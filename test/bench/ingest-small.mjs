@@ -65,7 +65,10 @@ const CONCURRENCY = int('CONCURRENCY', 16);
 const SEED = int('SEED', 17);
 const IMAGE_EVERY = int('IMAGE_EVERY', 50, 0);
 const STALL_MS = int('STALL_S', 300) * 1000;
-const PATHS = (process.env.PATHS ?? 'rest,tus,dav').split(',').map((p) => p.trim()).filter(Boolean);
+const PATHS = (process.env.PATHS ?? 'rest,tus,dav')
+  .split(',')
+  .map((p) => p.trim())
+  .filter(Boolean);
 for (const path of PATHS) if (!['rest', 'tus', 'dav'].includes(path)) throw new Error(`PATHS: ${path} is not one of rest, tus, dav`);
 const TUS_MODE = process.env.TUS_MODE ?? 'create+patch';
 if (!['create+patch', 'creation-with-upload'].includes(TUS_MODE)) throw new Error(`TUS_MODE must be create+patch or creation-with-upload`);
@@ -153,7 +156,8 @@ async function makeFiles() {
 // Clients: one keep-alive agent per server, CONCURRENCY requests in flight
 // ---------------------------------------------------------------------------------------------------------------
 const expectStatus = (what, response, ...statuses) => {
-  if (!statuses.includes(response.status)) throw new Error(`${what}: HTTP ${response.status} (expected ${statuses.join('/')}) ${response.text.slice(0, 600).trim()}`);
+  if (!statuses.includes(response.status))
+    throw new Error(`${what}: HTTP ${response.status} (expected ${statuses.join('/')}) ${response.text.slice(0, 600).trim()}`);
   return response;
 };
 
@@ -201,18 +205,29 @@ function senders({ v1, apiBase, tenant }) {
           `tus creation-with-upload ${file.name}`,
           await httpRequest(url, {
             method: 'POST',
-            headers: { ...tus, authorization: bearer, 'upload-length': String(file.body.length), 'upload-metadata': metadata, 'content-type': 'application/offset+octet-stream' },
+            headers: {
+              ...tus,
+              authorization: bearer,
+              'upload-length': String(file.body.length),
+              'upload-metadata': metadata,
+              'content-type': 'application/offset+octet-stream',
+            },
             body: file.body,
             agent,
           }),
           201,
         );
-        if (Number(created.headers['upload-offset']) !== file.body.length) throw new Error(`tus ${file.name}: Upload-Offset ${created.headers['upload-offset']} after creation-with-upload`);
+        if (Number(created.headers['upload-offset']) !== file.body.length)
+          throw new Error(`tus ${file.name}: Upload-Offset ${created.headers['upload-offset']} after creation-with-upload`);
         return created;
       }
       const created = expectStatus(
         `tus creation ${file.name}`,
-        await httpRequest(url, { method: 'POST', headers: { ...tus, authorization: bearer, 'upload-length': String(file.body.length), 'upload-metadata': metadata }, agent }),
+        await httpRequest(url, {
+          method: 'POST',
+          headers: { ...tus, authorization: bearer, 'upload-length': String(file.body.length), 'upload-metadata': metadata },
+          agent,
+        }),
         201,
       );
       return expectStatus(
@@ -236,7 +251,12 @@ function senders({ v1, apiBase, tenant }) {
 // ---------------------------------------------------------------------------------------------------------------
 function cpuSnapshot(platform) {
   const workers = platform.workers.map((w) => cpuMsTree(w.pid));
-  return { api: cpuMsTree(platform.api.pid), worker: workers.reduce((a, b) => a + b, 0), postgres: cpuMsTree(platform.postmasterPid()), redis: cpuMsTree(platform.redisPid()) };
+  return {
+    api: cpuMsTree(platform.api.pid),
+    worker: workers.reduce((a, b) => a + b, 0),
+    postgres: cpuMsTree(platform.postmasterPid()),
+    redis: cpuMsTree(platform.redisPid()),
+  };
 }
 const cpuDelta = (after, before) => Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
 
@@ -269,12 +289,16 @@ async function jobsEnded(pool, serviceId, label) {
   let lastProgress = performance.now();
   let lastCount = 0;
   for (;;) {
-    const { rows } = await pool.query(`SELECT /* bench-poll */ EXISTS (SELECT 1 FROM job WHERE service_id = $1 AND state = ANY($2)) AS busy`, [serviceId, open]);
+    const { rows } = await pool.query(`SELECT /* bench-poll */ EXISTS (SELECT 1 FROM job WHERE service_id = $1 AND state = ANY($2)) AS busy`, [
+      serviceId,
+      open,
+    ]);
     const now = performance.now();
     if (!rows[0].busy) return now;
     if (now - lastCount > 5000) {
       lastCount = now;
-      const left = (await pool.query(`SELECT /* bench-poll */ count(*)::int AS n FROM job WHERE service_id = $1 AND state = ANY($2)`, [serviceId, open])).rows[0].n;
+      const left = (await pool.query(`SELECT /* bench-poll */ count(*)::int AS n FROM job WHERE service_id = $1 AND state = ANY($2)`, [serviceId, open]))
+        .rows[0].n;
       if (left !== lastLeft) {
         lastLeft = left;
         lastProgress = now;
@@ -347,7 +371,9 @@ async function main() {
   // Warm-up (untimed): 50 files through Apache and every MServe path (their own services), jobs included
   const warm = files.slice(0, Math.min(50, files.length));
   expectStatus('Apache MKCOL warm/', await apacheDav.mkcol('warm/'), 201);
-  await sendAll('Apache warm-up', warm, async (file, agent) => expectStatus(`Apache PUT ${file.name}`, await apacheDav.put(`warm/${file.name}`, file.body, agent), 201, 204));
+  await sendAll('Apache warm-up', warm, async (file, agent) =>
+    expectStatus(`Apache PUT ${file.name}`, await apacheDav.put(`warm/${file.name}`, file.body, agent), 201, 204),
+  );
   for (const path of PATHS) {
     const tenant = await makeTenant(platform.v1, platform.adminKey, `warm-${path}`);
     const send = senders({ ...platform, tenant });
@@ -393,7 +419,9 @@ async function main() {
     const started = performance.now();
     // each path gets bytes no other path sent (the last bytes of a text file carry the path's name): the backup store
     // is content-addressed, so a second path sending the same bytes would find its backup copies already made
-    const own = files.map((file) => (file.image ? file : { ...file, body: Buffer.concat([file.body.subarray(0, file.body.length - 6), Buffer.from(`\n#${path.padEnd(4)}`)]) }));
+    const own = files.map((file) =>
+      file.image ? file : { ...file, body: Buffer.concat([file.body.subarray(0, file.body.length - 6), Buffer.from(`\n#${path.padEnd(4)}`)]) },
+    );
     const uploadMs = await sendAll(`${path}`, own, send[path]);
     const cpu1 = cpuSnapshot(platform);
     say(`  ${path}: uploads done in ${fmt(uploadMs / 1000, 2)} s (${fmt(FILES / (uploadMs / 1000), 0)} files/s); waiting for the jobs`);
@@ -407,7 +435,8 @@ async function main() {
     const jobs = (
       await pool.query(`SELECT task, state, count(*)::int AS n FROM job WHERE service_id = $1 GROUP BY task, state ORDER BY task, state`, [tenant.serviceId])
     ).rows;
-    if (PG_STATS) pgStatementsByPath[path] = (await pgStatements(pool)).filter((r) => !r.query.includes('bench-poll') && !r.query.includes('pg_stat_statements'));
+    if (PG_STATS)
+      pgStatementsByPath[path] = (await pgStatements(pool)).filter((r) => !r.query.includes('bench-poll') && !r.query.includes('pg_stat_statements'));
     const cpuAll = cpuDelta(cpu2, cpu0);
     const cpuUpload = cpuDelta(cpu1, cpu0);
     const redisDelta = callsDelta(redis2, redis0);
@@ -424,7 +453,9 @@ async function main() {
       rss: { beforeKb: rssBeforeKb, peakKb, afterKb: rssAfterKb },
       workerRss: { beforeKb: workerRssBeforeKb, afterKb: platform.workers.reduce((a, w) => a + readStatusKb(w.pid, 'VmRSS'), 0) },
     };
-    say(`  ${path}: every job final after ${fmt(e2eMs / 1000, 2)} s (${fmt(FILES / (e2eMs / 1000), 0)} files/s); CPU ms/file ${fmt(Object.values(cpuAll).reduce((a, b) => a + b, 0) / FILES, 2)}`);
+    say(
+      `  ${path}: every job final after ${fmt(e2eMs / 1000, 2)} s (${fmt(FILES / (e2eMs / 1000), 0)} files/s); CPU ms/file ${fmt(Object.values(cpuAll).reduce((a, b) => a + b, 0) / FILES, 2)}`,
+    );
   }
   const apiRssEndKb = readStatusKb(platform.api.pid, 'VmRSS');
   execFileSync('sync');
@@ -440,7 +471,9 @@ async function main() {
   const out = [''];
   out.push(`MServe small-file ingest benchmark (issue 17) at ${commit}`);
   out.push(`machine: ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}); node ${process.version}; ${apache.version} mpm_event + mod_dav_fs`);
-  out.push(`load average (1/5/15 min): start ${loadStart.map((l) => fmt(l, 2)).join(' ')}, end ${loadEnd.map((l) => fmt(l, 2)).join(' ')} (includes this benchmark)`);
+  out.push(
+    `load average (1/5/15 min): start ${loadStart.map((l) => fmt(l, 2)).join(' ')}, end ${loadEnd.map((l) => fmt(l, 2)).join(' ')} (includes this benchmark)`,
+  );
   out.push(
     `files: ${FILES} of 0.5-16 KiB (seed ${SEED}, ${fmt(bytes / FILES / 1024, 1)} KiB average, ${images} tiny PNG/JPEG, the rest text/JSON/CSV/log), ${CONCURRENCY} in flight on keep-alive connections`,
   );
@@ -457,7 +490,16 @@ async function main() {
         const r = results[p];
         const up = FILES / (r.uploadMs / 1000);
         const e2e = FILES / (r.e2eMs / 1000);
-        return [p, fmt(up, 0), fmt(up / apacheFilesPerS, 3), fmt(e2e, 0), fmt(e2e / apacheFilesPerS, 3), fmt(r.uploadMs / 1000, 1), fmt(r.e2eMs / 1000, 1), fmt(r.load, 2)];
+        return [
+          p,
+          fmt(up, 0),
+          fmt(up / apacheFilesPerS, 3),
+          fmt(e2e, 0),
+          fmt(e2e / apacheFilesPerS, 3),
+          fmt(r.uploadMs / 1000, 1),
+          fmt(r.e2eMs / 1000, 1),
+          fmt(r.load, 2),
+        ];
       }),
     ),
   );
@@ -467,7 +509,15 @@ async function main() {
       ['CPU ms per file', 'api', 'worker', 'postgres', 'redis', 'sum', 'sum during uploads'],
       PATHS.map((p) => {
         const c = results[p].cpuAll;
-        return [p, fmt(perFile(c.api), 2), fmt(perFile(c.worker), 2), fmt(perFile(c.postgres), 2), fmt(perFile(c.redis), 2), fmt(perFile(sum(c)), 2), fmt(perFile(sum(results[p].cpuUpload)), 2)];
+        return [
+          p,
+          fmt(perFile(c.api), 2),
+          fmt(perFile(c.worker), 2),
+          fmt(perFile(c.postgres), 2),
+          fmt(perFile(c.redis), 2),
+          fmt(perFile(sum(c)), 2),
+          fmt(perFile(sum(results[p].cpuUpload)), 2),
+        ];
       }),
     ),
   );
@@ -501,10 +551,14 @@ async function main() {
       .map(([c, n]) => `${c} ${fmt(perFile(n), 1)}`)
       .join(', ');
     out.push(
-      `${p}: jobs by state ${Object.entries(states).map(([s, n]) => `${s} ${n}`).join(', ')}; worker RSS ${fmt(mib(r.workerRss.beforeKb), 0)} → ${fmt(mib(r.workerRss.afterKb), 0)} MiB; redis per file: ${top}`,
+      `${p}: jobs by state ${Object.entries(states)
+        .map(([s, n]) => `${s} ${n}`)
+        .join(', ')}; worker RSS ${fmt(mib(r.workerRss.beforeKb), 0)} → ${fmt(mib(r.workerRss.afterKb), 0)} MiB; redis per file: ${top}`,
     );
   }
-  out.push(`api RSS over MServe's paths: ${fmt(mib(apiRssStartKb), 0)} → ${fmt(mib(apiRssEndKb), 0)} MiB (${apiRssEndKb - apiRssStartKb >= 0 ? '+' : ''}${fmt(mib(apiRssEndKb - apiRssStartKb), 0)})`);
+  out.push(
+    `api RSS over MServe's paths: ${fmt(mib(apiRssStartKb), 0)} → ${fmt(mib(apiRssEndKb), 0)} MiB (${apiRssEndKb - apiRssStartKb >= 0 ? '+' : ''}${fmt(mib(apiRssEndKb - apiRssStartKb), 0)})`,
+  );
   out.push('');
   out.push('before → now (recorded figures: BEFORE in test/bench/ingest-small.mjs; goals: upload ≥ 0.5, end to end ≥ 0.25 of Apache, CPU ≤ 5 ms/file):');
   for (const p of PATHS) {
@@ -512,10 +566,34 @@ async function main() {
     const before = BEFORE[p] ?? [];
     out.push(
       ...beforeNow([
-        { figure: `${p} upload files/s vs Apache`, better: 'higher', digits: 3, before: before.map((b) => ({ at: b.at, value: b.uploadRatio })), now: FILES / (r.uploadMs / 1000) / apacheFilesPerS },
-        { figure: `${p} end to end files/s vs Apache`, better: 'higher', digits: 3, before: before.map((b) => ({ at: b.at, value: b.e2eRatio })), now: FILES / (r.e2eMs / 1000) / apacheFilesPerS },
-        { figure: `${p} CPU ms per file (sum)`, better: 'lower', digits: 1, before: before.map((b) => ({ at: b.at, value: b.cpuMsPerFile })), now: perFile(sum(r.cpuAll)) },
-        { figure: `${p} Redis commands per file`, better: 'lower', digits: 1, before: before.map((b) => ({ at: b.at, value: b.redisPerFile })), now: perFile(sum(r.redisDelta)) },
+        {
+          figure: `${p} upload files/s vs Apache`,
+          better: 'higher',
+          digits: 3,
+          before: before.map((b) => ({ at: b.at, value: b.uploadRatio })),
+          now: FILES / (r.uploadMs / 1000) / apacheFilesPerS,
+        },
+        {
+          figure: `${p} end to end files/s vs Apache`,
+          better: 'higher',
+          digits: 3,
+          before: before.map((b) => ({ at: b.at, value: b.e2eRatio })),
+          now: FILES / (r.e2eMs / 1000) / apacheFilesPerS,
+        },
+        {
+          figure: `${p} CPU ms per file (sum)`,
+          better: 'lower',
+          digits: 1,
+          before: before.map((b) => ({ at: b.at, value: b.cpuMsPerFile })),
+          now: perFile(sum(r.cpuAll)),
+        },
+        {
+          figure: `${p} Redis commands per file`,
+          better: 'lower',
+          digits: 1,
+          before: before.map((b) => ({ at: b.at, value: b.redisPerFile })),
+          now: perFile(sum(r.redisDelta)),
+        },
       ]),
     );
   }

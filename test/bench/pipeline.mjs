@@ -17,7 +17,14 @@ import { beforeNow, cpuMsTree, json, makeTenant, onCleanup, readStatusKb, ROOT, 
 // against the bare script in the same run; CPU ms per picture from /proc, for the MServe run).
 const BEFORE = [
   // the issue's and the README's figures (500 pictures, 2 vCPU)
-  { at: 'issue 17', count: 500, picturesPerS: 10.2, ratio: 0.33, cpuMsPerPicture: { worker: 97.2, api: 19.6, postgres: 19.2, redis: 3.4 }, apiRssGrowthMiB: null },
+  {
+    at: 'issue 17',
+    count: 500,
+    picturesPerS: 10.2,
+    ratio: 0.33,
+    cpuMsPerPicture: { worker: 97.2, api: 19.6, postgres: 19.2, redis: 3.4 },
+    apiRssGrowthMiB: null,
+  },
   // measured by the perf-bench helper on the unchanged code (load average noted)
   // (load average 18.6-20.3 from other work: absolute rates 5x lower than the issue's, the ratio lower too)
   { at: 'fe8b27a', count: 100, picturesPerS: 1.9, ratio: 0.23, cpuMsPerPicture: { worker: 114.5, api: 40.0, postgres: 48.2, redis: 5.1 }, apiRssGrowthMiB: 86 },
@@ -262,11 +269,19 @@ async function main() {
     `MServe per task (run = claimed to recorded, wait = created to claimed): ${perTask.map((row) => `${row.task} ${row.run_ms.toFixed(0)} ms run / ${row.wait_ms.toFixed(0)} ms wait`).join('; ')}`,
     `seed test 2 (15 pictures x 8 operations = ${seed.jobs} jobs, upload to last job): ${seed.seconds.toFixed(1)} s (the seed's mprocessor: 16 s, its polling design: 65 s)`,
     `api RSS over the MServe run: ${(apiRssBeforeKb / 1024).toFixed(0)} → ${(apiRssAfterKb / 1024).toFixed(0)} MiB (${((apiRssAfterKb - apiRssBeforeKb) / 1024).toFixed(0)})`,
-    `load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `load average at the end ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
     '',
     'before → now (recorded figures: BEFORE in test/bench/pipeline.mjs; pictures/s depends on the machine and its load, the ratio less so):',
     ...beforeNow([
-      { figure: 'pictures/s, MServe / bare script', better: 'higher', digits: 2, before: BEFORE.map((b) => ({ at: `${b.at}, ${b.count} pictures`, value: b.ratio })), now: ratio },
+      {
+        figure: 'pictures/s, MServe / bare script',
+        better: 'higher',
+        digits: 2,
+        before: BEFORE.map((b) => ({ at: `${b.at}, ${b.count} pictures`, value: b.ratio })),
+        now: ratio,
+      },
       { figure: 'pictures/s', better: 'higher', digits: 1, before: BEFORE.map((b) => ({ at: b.at, value: b.picturesPerS })), now: COUNT / ours.seconds },
       ...['worker', 'api', 'postgres', 'redis'].map((role) => ({
         figure: `CPU ms per picture, ${role}`,
@@ -275,7 +290,13 @@ async function main() {
         before: BEFORE.map((b) => ({ at: b.at, value: b.cpuMsPerPicture[role] })),
         now: (cpu[role] * 1000) / COUNT,
       })),
-      { figure: 'api RSS growth (MiB)', better: 'lower', digits: 0, before: BEFORE.map((b) => ({ at: b.at, value: b.apiRssGrowthMiB })), now: (apiRssAfterKb - apiRssBeforeKb) / 1024 },
+      {
+        figure: 'api RSS growth (MiB)',
+        better: 'lower',
+        digits: 0,
+        before: BEFORE.map((b) => ({ at: b.at, value: b.apiRssGrowthMiB })),
+        now: (apiRssAfterKb - apiRssBeforeKb) / 1024,
+      },
     ]),
     '',
     JSON.stringify({

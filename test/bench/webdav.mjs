@@ -59,10 +59,28 @@ const MIB = 1024 * 1024;
 // MServe / Apache, times Apache / MServe (higher is better for MServe in both), measured in the same run.
 const BEFORE = [
   // README / issue 17: SIZE_MIB=512 ENTRIES=10000 TREE_FILES=1000 RUNS=3, load 2-5
-  { at: 'issue 17, 512 MiB / 10,000 entries / 1,000 files', put: 0.34, get: 0.58, propfind: 1.19, smallput: 0.03, smallPutsPerS: 49, rclone: 0.98, apiRssGrowthMiB: 285 },
+  {
+    at: 'issue 17, 512 MiB / 10,000 entries / 1,000 files',
+    put: 0.34,
+    get: 0.58,
+    propfind: 1.19,
+    smallput: 0.03,
+    smallPutsPerS: 49,
+    rclone: 0.98,
+    apiRssGrowthMiB: 285,
+  },
   // the unchanged code, measured by the perf-bench helper at SIZE_MIB=64 ENTRIES=1000 TREE_FILES=100 RUNS=1 with load
   // average 15-18 from other work (empty profile: the small PUTs pay no job, only the upload's own bookkeeping)
-  { at: 'fe8b27a, 64 MiB / 1,000 entries / 100 files', put: 0.5, get: 0.26, propfind: 1.83, smallput: 0.014, smallPutsPerS: 15, rclone: 0.79, apiRssGrowthMiB: 198 },
+  {
+    at: 'fe8b27a, 64 MiB / 1,000 entries / 100 files',
+    put: 0.5,
+    get: 0.26,
+    propfind: 1.83,
+    smallput: 0.014,
+    smallPutsPerS: 15,
+    rclone: 0.79,
+    apiRssGrowthMiB: 198,
+  },
 ];
 const number = (name, fallback) => {
   const value = Number(process.env[name] ?? fallback);
@@ -659,8 +677,20 @@ async function main() {
         before: BEFORE.map((b) => ({ at: b.at, value: b[key] })),
         now: summary[key].ratio,
       })),
-      { figure: 'small PUTs per second (MServe)', better: 'higher', digits: 0, before: BEFORE.map((b) => ({ at: b.at, value: b.smallPutsPerS })), now: ENTRIES / summary.smallput.ours },
-      { figure: 'api RSS growth (MiB, peak - before)', better: 'lower', digits: 0, before: BEFORE.map((b) => ({ at: b.at, value: b.apiRssGrowthMiB })), now: mib(apiRss.peakKb - apiRssBeforeKb) },
+      {
+        figure: 'small PUTs per second (MServe)',
+        better: 'higher',
+        digits: 0,
+        before: BEFORE.map((b) => ({ at: b.at, value: b.smallPutsPerS })),
+        now: ENTRIES / summary.smallput.ours,
+      },
+      {
+        figure: 'api RSS growth (MiB, peak - before)',
+        better: 'lower',
+        digits: 0,
+        before: BEFORE.map((b) => ({ at: b.at, value: b.apiRssGrowthMiB })),
+        now: mib(apiRss.peakKb - apiRssBeforeKb),
+      },
     ]),
   );
   out.push('');

@@ -122,8 +122,8 @@ describe('batched runs: one message per run on a queue (real api, worker process
     await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, {
       ingest: {
         steps: [
-          { name: 'mime', task: 'mime' },
-          { name: 'md5', task: 'md5', after: ['mime'] },
+          { name: 'mime', task: 'mime', verify: true },
+          { name: 'md5', task: 'md5', after: ['mime'], verify: true },
           { name: 'image-metadata', task: 'image-metadata', after: ['mime'] },
           { name: 'thumbnail', task: 'thumbnail', after: ['mime'] },
           { name: 'poster', task: 'poster', after: ['mime'] },
@@ -184,7 +184,7 @@ describe('batched runs: one message per run on a queue (real api, worker process
     await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, {
       ingest: {
         steps: [
-          { name: 'md5', task: 'md5' },
+          { name: 'md5', task: 'md5', verify: true },
           { name: 'thumbnail', task: 'thumbnail' },
           { name: 'sha256', task: 'sha256' },
           { name: 'poster', task: 'poster', after: ['thumbnail'] },
@@ -220,7 +220,7 @@ describe('batched runs: one message per run on a queue (real api, worker process
     await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, {
       ingest: {
         steps: [
-          { name: 'md5', task: 'md5' },
+          { name: 'md5', task: 'md5', verify: true },
           { name: 'sha256', task: 'sha256' },
           { name: 'transcode', task: 'transcode', options: { preset: 'vp9-480p' } },
         ],
