@@ -88,9 +88,11 @@ describe('console: usage dashboards, management actions and the queue view (Chro
   });
 
   /** A tenant whose service runs md5 alone on ingest, so stored bytes are exactly the bytes uploaded. */
+  // a service whose uploads are checked again by a real md5 job (verify: the default records the upload's own md5 as a
+  // fact at commit, which no worker runs): one job per file, on the normal queue, with a run time
   const md5Tenant = async () => {
     const tenant = await makeTenant(admin);
-    expect((await admin.put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [{ name: 'md5', task: 'md5' }] } })).status).toBe(200);
+    expect((await admin.put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [{ name: 'md5', task: 'md5', verify: true }] } })).status).toBe(200);
     return tenant;
   };
   const jobsDone = (serviceId: string, count: number) =>
