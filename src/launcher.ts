@@ -9,6 +9,16 @@ import { SupervisedProcess } from './infrastructure/supervised-process';
 import { ensureDebianPackage } from './infrastructure/system-packages';
 import { runMigrations } from './persistence/data-source';
 
+/**
+ * glibc malloc settings for the api and the workers, unless the operator's environment sets them: at most 2 arenas
+ * and freed memory above 128 KiB handed back to the system. The native buffers of a busy api (sockets, pg, file
+ * reads) are freed but stayed in malloc's arenas: over 2,000 small REST uploads (ingest-small, one run each, load
+ * average 10-14 on 2 cores) the api's RSS after the run was +11 MiB without them and -22 MiB with them, with no more
+ * CPU per file (README "Configuration"). The peak during the run is V8's and did not change. Other C libraries
+ * ignore them.
+ */
+const ROLE_MALLOC_DEFAULTS: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072' };
+
 const log = (line: string) => process.stdout.write(`[launcher] ${line}\n`);
 
 function describeError(error: unknown): string {
@@ -78,7 +88,13 @@ async function main(): Promise<void> {
   // every core does media work by default: one worker process per core (WORKER_PROCESSES to choose), each told how
   // many share the machine so that sharp's threads divide the cores instead of multiplying them
   const workerCount = config.workerProcesses ?? availableParallelism();
-  const env = { ...process.env, DATABASE_URL: infrastructure!.databaseUrl, REDIS_URL: infrastructure!.redisUrl, WORKER_PROCESSES: String(workerCount) };
+  const env = {
+    ...ROLE_MALLOC_DEFAULTS,
+    ...process.env,
+    DATABASE_URL: infrastructure!.databaseUrl,
+    REDIS_URL: infrastructure!.redisUrl,
+    WORKER_PROCESSES: String(workerCount),
+  };
   const role = (name: 'api' | 'worker', script: string) =>
     new SupervisedProcess({
       name,

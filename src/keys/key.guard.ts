@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { Problems } from '../common/problem';
 import { enforceServiceState } from '../common/service-state';
+import { UUID_PATTERN } from '../database/uuid';
 import { AUTHORIZE_METADATA, AuthorizeSpec, AuthorizedRequest, PUBLIC_METADATA } from './authorize.decorator';
 import { covers } from './keys.service';
 import { RequestAuthenticator } from './request-authenticator';
@@ -22,16 +23,22 @@ export class KeyGuard implements CanActivate {
     const spec = this.reflector.getAllAndOverride<AuthorizeSpec | undefined>(AUTHORIZE_METADATA, targets);
     if (!spec) throw new Error(`route ${context.getClass().name}.${context.getHandler().name} declares neither @Authorize nor @Public`);
     const request = context.switchToHttp().getRequest<AuthorizedRequest>();
-    const auth = await this.authenticator.authenticate(request);
+    const raw = spec.action && spec.resource ? request.params[spec.param ?? 'id'] : undefined;
+    const id = Array.isArray(raw) ? raw[0] : raw;
+    // a service target is read in the statement that looks the key up (a REST upload opens with one statement)
+    const serviceId = spec.resource === 'service' && id && UUID_PATTERN.test(id) ? id : null;
+    const found = serviceId ? await this.authenticator.authenticateAt(request, serviceId) : { auth: await this.authenticator.authenticate(request) };
+    const auth = found.auth;
     request.auth = auth;
     if (!spec.action) return true;
     if (!spec.resource) {
       if (!auth.actions.has(spec.action)) throw Problems.missingActions([spec.action]);
       return true;
     }
-    const raw = request.params[spec.param ?? 'id'];
-    const id = Array.isArray(raw) ? raw[0] : raw;
-    const target = await this.resolver.resolve({ type: spec.resource, id });
+    const target =
+      serviceId && found.service !== undefined
+        ? this.resolver.fromServicePlace(serviceId, found.service)
+        : await this.resolver.resolve({ type: spec.resource, id: id ?? null });
     if (!covers(auth.key, target)) throw Problems.notFound(spec.resource, id);
     if (!auth.actions.has(spec.action)) throw Problems.missingActions([spec.action], `${spec.resource} ${id}`);
     enforceServiceState(target, spec.action, auth.actions);

@@ -7,6 +7,17 @@ import { Key } from './key.entity';
 /** A key row as minted (its creation time is the database's). */
 export type NewKey = Omit<Key, 'createdAt' | 'container' | 'service' | 'parent' | 'createdByKey'>;
 
+/** Where a service sits and its management state, read with the key that opens a request (`findForRequest`). */
+export interface ServicePlaceRow {
+  containerId: string;
+  suspended: boolean;
+  containerSuspended: boolean;
+  startsAt: Date | null;
+  endsAt: Date | null;
+  /** The service's root folder (null only while a service is being created). */
+  rootFolderId: string | null;
+}
+
 /** A key and every key derived from it, at any depth. */
 const DESCENDANTS = `
   WITH RECURSIVE tree AS (
@@ -37,7 +48,72 @@ export class KeyRepository {
   }
 
   async findBySecretHash(secretHash: string, manager?: EntityManager): Promise<Key | null> {
-    return this.db(manager).getRepository(Key).findOneBy({ secretHash });
+    return (await this.findForRequest(secretHash, null, manager)).key;
+  }
+
+  /**
+   * What opens a request, in one statement (plain SQL, no query builder): the key of this secret hash, the nearest
+   * key of its parent chain that is revoked or expired (as `deadAncestor`), and, when the request targets a service,
+   * that service's container, state (its suspension or its container's, its time window) and root folder. `service`
+   * is null when there is no such service (or none was asked for).
+   */
+  async findForRequest(
+    secretHash: string,
+    serviceId: string | null,
+    manager?: EntityManager,
+  ): Promise<{ key: Key | null; dead: { id: string; revoked: boolean } | null; service: ServicePlaceRow | null }> {
+    const [row]: KeyRequestRow[] = await this.db(manager).query(
+      `WITH RECURSIVE k AS (SELECT * FROM key WHERE secret_hash = $1),
+       up AS (
+         SELECT a.id, a.parent_id, a.revoked_at, a.expires_at, 1 AS depth FROM key a WHERE a.id = (SELECT parent_id FROM k)
+         UNION ALL SELECT a.id, a.parent_id, a.revoked_at, a.expires_at, up.depth + 1 FROM key a JOIN up ON a.id = up.parent_id WHERE up.depth < ${MAX_DEPTH}
+       ),
+       dead AS (SELECT id, revoked_at IS NOT NULL AS revoked FROM up WHERE revoked_at IS NOT NULL OR expires_at <= now() ORDER BY depth LIMIT 1),
+       s AS (
+         SELECT s.container_id, s.suspended, c.suspended AS container_suspended, s.starts_at, s.ends_at,
+                (SELECT f.id FROM mfolder f WHERE f.service_id = s.id AND f.parent_id IS NULL) AS root_folder_id
+           FROM service s JOIN container c ON c.id = s.container_id WHERE s.id = $2::uuid
+       )
+       SELECT k.*, dead.id AS dead_id, dead.revoked AS dead_revoked,
+              s.container_id AS s_container_id, s.suspended AS s_suspended, s.container_suspended AS s_container_suspended,
+              s.starts_at AS s_starts_at, s.ends_at AS s_ends_at, s.root_folder_id AS s_root_folder_id
+         FROM (SELECT 1) one LEFT JOIN k ON true LEFT JOIN dead ON true LEFT JOIN s ON true`,
+      [secretHash, serviceId],
+    );
+    return {
+      key: row?.id ? KeyRepository.fromRow(row) : null,
+      dead: row?.dead_id ? { id: row.dead_id, revoked: row.dead_revoked! } : null,
+      service: row?.s_container_id
+        ? {
+            containerId: row.s_container_id,
+            suspended: row.s_suspended!,
+            containerSuspended: row.s_container_suspended!,
+            startsAt: row.s_starts_at,
+            endsAt: row.s_ends_at,
+            rootFolderId: row.s_root_folder_id,
+          }
+        : null,
+    };
+  }
+
+  private static fromRow(row: KeyRow): Key {
+    return Object.assign(new Key(), {
+      id: row.id,
+      secretHash: row.secret_hash,
+      label: row.label,
+      resourceType: row.resource_type,
+      resourceId: row.resource_id,
+      containerId: row.container_id,
+      serviceId: row.service_id,
+      roles: row.roles,
+      actions: row.actions,
+      parentId: row.parent_id,
+      createdByKeyId: row.created_by_key_id,
+      expiresAt: row.expires_at,
+      revokedAt: row.revoked_at,
+      bootstrap: row.bootstrap,
+      createdAt: row.created_at,
+    });
   }
 
   /** These keys, in no particular order (missing ids are left out). */
@@ -211,3 +287,32 @@ export class KeyRepository {
     return this.db(manager).getRepository(Key).createQueryBuilder('k').where('k.bootstrap = true AND k.revoked_at IS NULL').getMany();
   }
 }
+
+interface KeyRow {
+  id: string;
+  secret_hash: string;
+  label: string | null;
+  resource_type: Key['resourceType'];
+  resource_id: string | null;
+  container_id: string | null;
+  service_id: string | null;
+  roles: string[];
+  actions: string[];
+  parent_id: string | null;
+  created_by_key_id: string | null;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  bootstrap: boolean;
+  created_at: Date;
+}
+
+type KeyRequestRow = KeyRow & {
+  dead_id: string | null;
+  dead_revoked: boolean | null;
+  s_container_id: string | null;
+  s_suspended: boolean | null;
+  s_container_suspended: boolean | null;
+  s_starts_at: Date | null;
+  s_ends_at: Date | null;
+  s_root_folder_id: string | null;
+};

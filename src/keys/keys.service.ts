@@ -6,7 +6,7 @@ import { decodeIdCursor, encodeCursor, Page } from '../common/pagination';
 import { uuidv7 } from '../database/uuid';
 import { Action, actionsOfRoles, isAction, isRole } from './actions';
 import { Key } from './key.entity';
-import { KeyRepository, NewKey } from './key.repository';
+import { KeyRepository, NewKey, ServicePlaceRow } from './key.repository';
 import { generateKeySecret, hashKeySecret, looksLikeKey, sameHash } from './key-secret';
 import { ResolvedResource, ResourceRef, ResourceResolver } from './resource-resolver.service';
 import { RateLimits } from '../redis/rate-limits';
@@ -73,12 +73,25 @@ export class KeysService {
 
   /** Looks a presented secret up by its hash. Every failure is a 401 that says why. */
   async authenticate(secret: string | undefined): Promise<AuthenticatedKey> {
+    return (await this.authenticateAt(secret, null)).auth;
+  }
+
+  /**
+   * `authenticate`, and the place of the service the request targets read in the same statement (its container,
+   * state and root folder; null when there is no such service, undefined when none was asked for). The key, its
+   * chain and the service are read in one round trip (KeyRepository.findForRequest).
+   */
+  async authenticateAt(secret: string | undefined, serviceId: string | null): Promise<{ auth: AuthenticatedKey; service?: ServicePlaceRow | null }> {
     if (!secret) throw Problems.unauthenticated('no key presented: send Authorization: Bearer <key>, ?key=<key>, or the key as the Basic-auth password');
     if (!looksLikeKey(secret)) throw Problems.unauthenticated('the presented key is malformed');
     const hash = hashKeySecret(secret);
-    const key = await this.keys.findBySecretHash(hash);
+    const found = await this.keys.findForRequest(hash, serviceId);
+    const key = found.key;
     if (!key || !sameHash(key.secretHash, hash)) throw Problems.unauthenticated('the presented key is not known');
-    return this.usableChain(key);
+    const auth = this.usable(key);
+    if (key.parentId && found.dead)
+      throw Problems.unauthenticated(`the presented key was derived from key ${found.dead.id}, which has ${found.dead.revoked ? 'been revoked' : 'expired'}`);
+    return serviceId === null ? { auth } : { auth, service: found.service };
   }
 
   /**

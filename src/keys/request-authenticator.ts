@@ -4,6 +4,7 @@ import { requireCsrf } from '../common/csrf';
 import { Problems, ProblemError } from '../common/problem';
 import { RateLimits } from '../redis/rate-limits';
 import { extractHeldKeyId, extractKeySecret } from './key-extraction';
+import type { ServicePlaceRow } from './key.repository';
 import { hashKeySecret, looksLikeKey } from './key-secret';
 import { AuthenticatedKey, KeysService } from './keys.service';
 
@@ -63,10 +64,30 @@ export class RequestAuthenticator {
 
   authenticate(request: Request, options: { held?: boolean } = {}): Promise<AuthenticatedKey> {
     const memo = request as Request & Memo;
-    return (memo[AUTHENTICATED] ??= this.authenticateOnce(request, options.held ?? true));
+    return (memo[AUTHENTICATED] ??= this.authenticateOnce(request, options.held ?? true, null).then((found) => found.auth));
   }
 
-  private async authenticateOnce(request: Request, held: boolean): Promise<AuthenticatedKey> {
+  /**
+   * `authenticate` for a request that targets a service: a key secret is looked up in the same statement that reads
+   * the service's place (its container, state and root folder: KeyRepository.findForRequest), so a REST upload opens
+   * with one statement. `service` is null when there is no such service, undefined when it was not read with the key
+   * (the request authenticated already, or with a held key): the caller resolves the service itself then.
+   */
+  async authenticateAt(request: Request, serviceId: string | null): Promise<{ auth: AuthenticatedKey; service?: ServicePlaceRow | null }> {
+    const memo = request as Request & Memo;
+    if (memo[AUTHENTICATED]) return { auth: await memo[AUTHENTICATED] };
+    const found = this.authenticateOnce(request, true, serviceId);
+    const auth = found.then((result) => result.auth);
+    auth.catch(() => undefined); // the refusal reaches the caller through `found`; a later asker awaits it again
+    memo[AUTHENTICATED] = auth;
+    return found;
+  }
+
+  private async authenticateOnce(
+    request: Request,
+    held: boolean,
+    serviceId: string | null,
+  ): Promise<{ auth: AuthenticatedKey; service?: ServicePlaceRow | null }> {
     const address = request.ip ?? request.socket?.remoteAddress ?? '';
     this.limits.refuseBlockedAddress(address);
     const secret = extractKeySecret(request);
@@ -74,13 +95,13 @@ export class RequestAuthenticator {
     if (secret && heldId) throw Problems.badRequest('a key secret and a held key id given: send one');
     try {
       if (secret || !heldId) {
-        const auth = await this.keys.authenticate(secret);
-        if (secret) this.remember(secret, auth);
-        return auth;
+        const found = await this.keys.authenticateAt(secret, serviceId);
+        if (secret) this.remember(secret, found.auth);
+        return found;
       }
       const auth = await this.keys.authenticateHeld(heldId, request.session ?? {});
       requireCsrf(request);
-      return auth;
+      return { auth };
     } catch (error) {
       // only a key that was presented and failed counts (no key at all is a visitor, not a guess)
       if ((secret || heldId) && error instanceof ProblemError && error.status === 401) throw (await this.limits.keyFailed(address)) ?? error;

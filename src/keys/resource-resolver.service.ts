@@ -4,6 +4,7 @@ import { Problems } from '../common/problem';
 import { UUID_PATTERN } from '../database/uuid';
 import { ServiceState } from '../common/service-state';
 import { ResourceType } from './key.entity';
+import type { ServicePlaceRow } from './key.repository';
 import { RESOURCE_PLACES, ResourcePlaces } from './resource-places';
 
 export interface ResourceRef {
@@ -21,6 +22,8 @@ export interface ResolvedResource extends ResourceRef {
    * or its container is. For a container itself, the container's suspension (no window).
    */
   service?: ServiceState;
+  /** A service's root folder, when it was read with the request's key (`fromServicePlace`). */
+  rootFolderId?: string | null;
 }
 
 const LABEL: Record<ResourceType, string> = {
@@ -41,6 +44,24 @@ const LABEL: Record<ResourceType, string> = {
 @Injectable()
 export class ResourceResolver {
   constructor(@Inject(RESOURCE_PLACES) private readonly places: ResourcePlaces) {}
+
+  /**
+   * A service resolved from its place as read with the request's key (KeyRepository.findForRequest): the same answer
+   * as `resolve({ type: 'service', id })` without its queries; 404 when there is no such service.
+   */
+  fromServicePlace(id: string, place: ServicePlaceRow | null): ResolvedResource {
+    if (!place) throw Problems.notFound(LABEL.service, id);
+    const { containerId, suspended, containerSuspended, startsAt, endsAt, rootFolderId } = place;
+    return {
+      type: 'service',
+      id,
+      ancestors: new Set([id, containerId]),
+      containerId,
+      serviceId: id,
+      service: { suspended, containerSuspended, startsAt, endsAt },
+      rootFolderId,
+    };
+  }
 
   /** Resolves a resource and its ancestry, or throws 404. One to three indexed queries. */
   async resolve(ref: ResourceRef, manager?: EntityManager): Promise<ResolvedResource> {

@@ -278,7 +278,7 @@ export async function sendContent(
   } else {
     status = 200;
     response.setHeader('Content-Length', String(file.size));
-    body = () => store.read(file.blobKey);
+    body = () => store.read(file.blobKey, undefined, file.size);
   }
   if (request.method === 'HEAD' || file.size === 0) {
     response.end(status);

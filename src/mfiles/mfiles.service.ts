@@ -31,9 +31,12 @@ import { Mfile } from './mfile.entity';
 import { PublicMfile, presentMfile } from './mfile.presenter';
 import { MfileRepository } from './mfile.repository';
 
+/** The folder a new Mfile goes into: all a commit needs of it (a service's root is known from the request's key). */
+export type FolderPlace = Pick<Mfolder, 'id' | 'serviceId' | 'containerId'>;
+
 /** What a new Mfile is made from (`createFromBlob`). */
 export interface NewMfileInput {
-  folder: Mfolder;
+  folder: FolderPlace;
   name: string;
   blob: StoredBlob;
   mimetype: string;
@@ -76,8 +79,11 @@ export class MfilesService {
   }
 
   /** The folder an upload lands in: the one asked for (inside the key's scope and the service) or the root. */
-  async targetFolder(auth: RequestAuth, target: ResolvedResource, folderId: string | undefined): Promise<Mfolder> {
+  async targetFolder(auth: RequestAuth, target: ResolvedResource, folderId: string | undefined): Promise<FolderPlace> {
     if (target.type === 'mfolder' && !folderId) return this.folders.get(target.id!);
+    // the root folder read with the request's key (KeyGuard): no query of its own
+    if (target.type === 'service' && !folderId && target.rootFolderId)
+      return { id: target.rootFolderId, serviceId: target.serviceId!, containerId: target.containerId! };
     if (folderId) {
       const resolved = await this.resolver.resolve({ type: 'mfolder', id: folderId });
       if (!covers(auth.key, resolved) || resolved.serviceId !== target.serviceId) throw Problems.notFound('mfolder', folderId);
@@ -100,7 +106,7 @@ export class MfilesService {
   }
 
   /** A new Mfile from a stream of bytes (a REST or WebDAV upload): stored, verified, committed, then the row. */
-  async createFromSource(createdBy: Key, folder: Mfolder, source: UploadSource) {
+  async createFromSource(createdBy: Key, folder: FolderPlace, source: UploadSource) {
     const blob = await this.store.receive(source.stream, { maxBytes: this.config.maxUploadBytes, expectedSize: source.expectedSize, verify: source.verify });
     try {
       const mimetype = await this.mime.detect(blob.head, source.name);

@@ -1,9 +1,9 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
-import { DigestingCounter, digestFile, translateStorageError } from './content-store';
+import { DigestingCounter, digestFile, readWholeFile, translateStorageError } from './content-store';
 
 /**
  * Verified copies of content, addressed by sha256 (`<backupDir>/ab/<sha256>`): the same bytes are kept once however
@@ -43,7 +43,7 @@ export class BackupStore {
     const temp = join(folder, `.${randomUUID()}.tmp`);
     try {
       const counter = new DigestingCounter(Number.MAX_SAFE_INTEGER);
-      await pipeline(createReadStream(source, { highWaterMark: 1024 * 1024 }), counter, createWriteStream(temp, { flags: 'wx' }));
+      await pipeline(await readWholeFile(source), counter, createWriteStream(temp, { flags: 'wx' }));
       const written = counter.sha256.digest('hex');
       if (written !== sha256) throw new SourceMismatch(`the stored bytes hash to ${written}, not the recorded ${sha256}: not backed up`);
       const handle = await open(temp, 'r+');

@@ -4,7 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { ProblemError } from '../common/problem';
-import { ContentStore, translateStorageError, Writeback } from './content-store';
+import { ContentStore, digestFile, readBufferSize, translateStorageError, Writeback } from './content-store';
 import { pipeline } from 'node:stream/promises';
 import { looksLikeText } from './mime-detector';
 
@@ -104,5 +104,29 @@ describe('ContentStore (real disk)', () => {
   it('tells text from binary', () => {
     expect(looksLikeText(Buffer.from('plain words\nand lines\n'))).toBe(true);
     expect(looksLikeText(Buffer.from([0, 1, 2, 3, 4, 5, 6]))).toBe(false);
+  });
+});
+
+describe('read buffers', () => {
+  it('are sized to what is read: at least 64 KiB, at most the maximum, the maximum when the size is unknown', () => {
+    expect(readBufferSize(2048)).toBe(64 * 1024);
+    expect(readBufferSize(300 * 1024)).toBe(300 * 1024);
+    expect(readBufferSize(50 * 1024 * 1024)).toBe(1024 * 1024);
+    expect(readBufferSize(undefined)).toBe(1024 * 1024);
+    expect(readBufferSize(10 * 1024 * 1024, 256 * 1024)).toBe(256 * 1024);
+  });
+
+  it('digest a whole file through a stream sized to it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mserve-readbuf-'));
+    try {
+      const bytes = Buffer.alloc(200 * 1024 + 7, 3);
+      writeFileSync(join(dir, 'f'), bytes);
+      const digest = await digestFile(join(dir, 'f'));
+      expect(digest.size).toBe(bytes.length);
+      expect(digest.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+      await expect(digestFile(join(dir, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -27,6 +27,33 @@ export interface ReceiveOptions {
 }
 
 const HEAD_BYTES = 4100;
+/** The largest read buffer of a file stream (large files read in 1 MiB steps). */
+const MAX_READ_BUFFER = 1024 * 1024;
+/** The smallest read buffer of a file stream (below this the number of reads, not the buffer, costs). */
+const MIN_READ_BUFFER = 64 * 1024;
+
+/**
+ * The read buffer (highWaterMark) for a file stream of `bytes` bytes: the size of what is read, between 64 KiB and
+ * `max`. A stream without an end allocates a whole buffer for every read, its last (empty) one included, so a 2 KiB
+ * file read with a 1 MiB highWaterMark cost two 1 MiB allocations: most of the worker's garbage with small files.
+ * Unknown sizes get `max`.
+ */
+export function readBufferSize(bytes: number | undefined, max = MAX_READ_BUFFER): number {
+  if (bytes === undefined || !Number.isFinite(bytes) || bytes < 0) return max;
+  return Math.min(max, Math.max(MIN_READ_BUFFER, Math.ceil(bytes)));
+}
+
+/** A stream of the whole file, its read buffer sized to the file (one fstat on the descriptor it opens). */
+export async function readWholeFile(path: string): Promise<Readable> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    return handle.createReadStream({ highWaterMark: readBufferSize(size) });
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
 const TEMP_PREFIX = `${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}~${process.pid}~`;
 
 /** Hashes (md5 and sha256) and counts bytes as they pass: one read of the data, never a second. */
@@ -118,7 +145,7 @@ export class Writeback extends Transform {
 /** md5, sha256, size and head of a file, in one read, keeping none of its bytes. */
 export async function digestFile(path: string): Promise<Omit<StoredBlob, 'blobKey'>> {
   const counter = new DigestingCounter(Number.MAX_SAFE_INTEGER);
-  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), counter, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+  await pipeline(await readWholeFile(path), counter, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
   return { size: counter.size, md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex'), head: counter.head() };
 }
 
@@ -276,8 +303,13 @@ export class ContentStore {
     }
   }
 
-  read(blobKey: string, range?: { start: number; end: number }): ReadStream {
-    return createReadStream(this.pathOf(blobKey), { ...range, highWaterMark: 256 * 1024 });
+  /**
+   * The blob's bytes (or a range of them). `size`, the blob's size when known, sizes the read buffer of a whole-file
+   * read (a range sizes it by itself: a stream with an end never reads past it).
+   */
+  read(blobKey: string, range?: { start: number; end: number }, size?: number): ReadStream {
+    const bytes = range ? range.end - range.start + 1 : size;
+    return createReadStream(this.pathOf(blobKey), { ...range, highWaterMark: readBufferSize(bytes, 256 * 1024) });
   }
 
   async size(blobKey: string): Promise<number> {

@@ -3,10 +3,9 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { DataSource } from 'typeorm';
-import { createReadStream } from 'node:fs';
 import { Mfile } from '../mfiles/mfile.entity';
 import { BackupStore, SourceMismatch } from '../storage/backup-store';
-import { ContentStore, digestFile, StoredBlob } from '../storage/content-store';
+import { ContentStore, digestFile, readWholeFile, StoredBlob } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { UsageService } from '../usage/usage.service';
 import { SharedInput } from './shared-input';
@@ -24,27 +23,27 @@ export class ChecksumHandlers {
     private readonly backups: BackupStore,
   ) {}
 
-  private async digest(algorithm: 'md5' | 'sha256', blobKey: string, shared?: SharedInput): Promise<string> {
+  private async digest(algorithm: 'md5' | 'sha256', blobKey: string, size: number, shared?: SharedInput): Promise<string> {
     if (shared)
       return createHash(algorithm)
         .update(await shared.content())
         .digest('hex');
     const hash = createHash(algorithm);
-    await pipeline(this.store.read(blobKey), hash);
+    await pipeline(this.store.read(blobKey, undefined, size), hash);
     return hash.digest('hex');
   }
 
   @TaskHandler(TaskName.Md5)
   async md5(context: TaskContext<TaskName.Md5>): Promise<TaskOutcome<TaskName.Md5>> {
     const [input] = context.inputs;
-    const md5 = await this.digest('md5', input.blobKey, context.shared);
+    const md5 = await this.digest('md5', input.blobKey, input.size, context.shared);
     return { status: 'succeeded', result: { md5, matchesRecorded: md5 === input.md5 } };
   }
 
   @TaskHandler(TaskName.Sha256)
   async sha256(context: TaskContext<TaskName.Sha256>): Promise<TaskOutcome<TaskName.Sha256>> {
     const [input] = context.inputs;
-    const sha256 = await this.digest('sha256', input.blobKey, context.shared);
+    const sha256 = await this.digest('sha256', input.blobKey, input.size, context.shared);
     return { status: 'succeeded', result: { sha256, matchesRecorded: sha256 === input.sha256 } };
   }
 
@@ -120,7 +119,7 @@ export class ChecksumHandlers {
   /** A new blob with the backup's bytes, if a copy exists and still hashes right; undefined otherwise. */
   private async restore(input: Mfile): Promise<StoredBlob | undefined> {
     if (!(await this.backups.has(input.sha256))) return undefined;
-    const blob = await this.store.receive(createReadStream(this.backups.pathOf(input.sha256), { highWaterMark: 1024 * 1024 }), {
+    const blob = await this.store.receive(await readWholeFile(this.backups.pathOf(input.sha256)), {
       maxBytes: Number.MAX_SAFE_INTEGER,
     });
     if (blob.sha256 !== input.sha256) {

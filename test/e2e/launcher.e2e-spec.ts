@@ -51,6 +51,10 @@ describe('launcher: supervision and shutdown', () => {
     expect(launcher.output()).not.toMatch(/does not exist/);
     const first = runningPids(launcher.output());
     expect(Object.keys(first).sort()).toEqual(['api', 'postgres', 'redis', 'worker']);
+    // the roles get glibc malloc's settings (README "Configuration") unless the environment chose its own
+    const environ = readFileSync(`/proc/${first.api}/environ`, 'utf8').split('\0');
+    expect(environ).toContain(`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '2'}`);
+    expect(environ).toContain(`MALLOC_TRIM_THRESHOLD_=${process.env.MALLOC_TRIM_THRESHOLD_ ?? '131072'}`);
     // one worker process per core by default (WORKER_PROCESSES), each its own supervised process
     const workerPids = [...launcher.output().matchAll(/worker \(pid (\d+)\)/g)].map((match) => Number(match[1]));
     expect(new Set(workerPids).size).toBe(availableParallelism());
