@@ -271,7 +271,7 @@ async function main() {
     `CPU seconds during the MServe run (2 CPUs x ${ours.seconds.toFixed(1)} s = ${(2 * ours.seconds).toFixed(1)} available): ${Object.entries(cpu)
       .map(([role, seconds]) => `${role} ${seconds.toFixed(1)}`)
       .join(', ')}`,
-    `MServe per task (run = claimed to recorded, wait = created to claimed): ${perTask.map((row) => `${row.task} ${row.run_ms.toFixed(0)} ms run / ${row.wait_ms.toFixed(0)} ms wait`).join('; ')}`,
+    `MServe per task (run = claimed to recorded, wait = created to claimed): ${perTask.map((row) => (row.run_ms === null ? `${row.task} recorded as a fact at commit (no run)` : `${row.task} ${row.run_ms.toFixed(0)} ms run / ${row.wait_ms.toFixed(0)} ms wait`)).join('; ')}`,
     `seed test 2 (15 pictures x 8 operations = ${seed.jobs} jobs, upload to last job): ${seed.seconds.toFixed(1)} s (the seed's mprocessor: 16 s, its polling design: 65 s)`,
     `api RSS over the MServe run: ${(apiRssBeforeKb / 1024).toFixed(0)} → ${(apiRssAfterKb / 1024).toFixed(0)} MiB (${((apiRssAfterKb - apiRssBeforeKb) / 1024).toFixed(0)})`,
     `load average at the end ${loadavg()
