@@ -8,6 +8,7 @@ import { chownSync, createReadStream, existsSync, mkdirSync, readdirSync, readFi
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -198,6 +199,17 @@ export function table(headers, rows) {
 }
 
 /**
+ * The worker processes `npm start` runs by default (src/launcher.ts): WORKER_PROCESSES of them (0 or unset: one per
+ * core, os.availableParallelism()), each consuming WORKER_QUEUES (default normal:2,priority:1). One `--queues` list
+ * per process, for startPlatform's `workers`.
+ */
+export function launcherWorkers() {
+  const count = Number(process.env.WORKER_PROCESSES ?? 0);
+  const processes = Number.isInteger(count) && count > 0 ? count : availableParallelism();
+  return Array.from({ length: processes }, () => process.env.WORKER_QUEUES ?? 'normal:2,priority:1');
+}
+
+/**
  * Starts embedded PostgreSQL and a local redis-server in `varDir`, then the built api and the given workers
  * (each a `--queues` list) against them. Everything is stopped by cleanupAll().
  *
@@ -271,10 +283,12 @@ export async function startPlatform({ varDir, storageDir, workers = [], env = {}
   const apiBase = `http://127.0.0.1:${apiPort}`;
   say(`starting the api (pid ${api.pid}) on ${apiBase}`);
   await waitUntil('api', api, async () => (await fetch(`${apiBase}/health/ready`)).status === 200);
+  // as the launcher does: every worker is told how many share the machine (sharp's threads divide the cores)
+  const workerEnv = { WORKER_PROCESSES: String(Math.max(1, workers.length)), ...common };
   const workerProcesses = workers.map((queues, index) =>
     startChild(`worker ${index + 1}`, [...nodeFlags(`worker-${index + 1}`), join(ROOT, 'dist', 'src', 'worker.js'), '--queues', queues], {
       cwd: ROOT,
-      env: common,
+      env: workerEnv,
     }),
   );
   if (workerProcesses.length) {

@@ -21,8 +21,9 @@
 //   node_modules/.bin/node test/bench/ingest-small.mjs                        # FILES=5000 CONCURRENCY=16 PATHS=rest,tus,dav
 //
 // Options (environment): FILES, CONCURRENCY, PATHS, SEED (file sizes and contents), IMAGE_EVERY (50; 0 = none),
-// TUS_MODE, WORKERS (the worker processes' --queues lists, ';'-separated; default normal:2,priority:1, what
-// `npm start` runs), STALL_S (300: fail when no job ended for that long), PG_STATS=1 (restart PostgreSQL with
+// TUS_MODE, WORKERS (the worker processes' --queues lists, ';'-separated; default what `npm start` runs:
+// WORKER_PROCESSES processes, one per core when unset, each with WORKER_QUEUES, default normal:2,priority:1 — the
+// before figures on fe8b27a ran one, as its `npm start` did), STALL_S (300: fail when no job ended for that long), PG_STATS=1 (restart PostgreSQL with
 // pg_stat_statements and print the statements per file of each path, the heaviest first; PG_STATS_OUT=<file> writes
 // them all as JSON), BENCH_CPU_PROF=<dir> and BENCH_HEAP_SIGNAL=<dir> (see harness.mjs), HEAP_SNAPSHOTS=1 (with
 // BENCH_HEAP_SIGNAL: a heap snapshot of the api before the first path and after the last, after a forced-GC
@@ -39,6 +40,7 @@ import {
   fmt,
   httpRequest,
   beforeNow,
+  launcherWorkers,
   makeTenant,
   mib,
   onCleanup,
@@ -72,7 +74,7 @@ const PATHS = (process.env.PATHS ?? 'rest,tus,dav')
 for (const path of PATHS) if (!['rest', 'tus', 'dav'].includes(path)) throw new Error(`PATHS: ${path} is not one of rest, tus, dav`);
 const TUS_MODE = process.env.TUS_MODE ?? 'create+patch';
 if (!['create+patch', 'creation-with-upload'].includes(TUS_MODE)) throw new Error(`TUS_MODE must be create+patch or creation-with-upload`);
-const WORKERS = (process.env.WORKERS ?? 'normal:2,priority:1').split(';').filter(Boolean);
+const WORKERS = process.env.WORKERS ? process.env.WORKERS.split(';').filter(Boolean) : launcherWorkers();
 const PG_STATS = process.env.PG_STATS === '1';
 const HEAP_SNAPSHOTS = process.env.HEAP_SNAPSHOTS === '1';
 if (HEAP_SNAPSHOTS && !process.env.BENCH_HEAP_SIGNAL) throw new Error('HEAP_SNAPSHOTS=1 needs BENCH_HEAP_SIGNAL=<dir> (where the api writes them)');

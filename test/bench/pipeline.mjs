@@ -3,6 +3,11 @@
 // doing the same work with 2 worker threads on the same files. Also the seed's test 2 (15 pictures, 8 operations
 // each), whose old design took 16 s.
 //
+// MServe runs what `npm start` runs by default: the api and WORKER_PROCESSES worker processes (unset or 0: one per
+// core), each consuming WORKER_QUEUES (default normal:2,priority:1) and told WORKER_PROCESSES as the launcher tells
+// them (sharp's threads divide the cores). MSERVE_WORKERS=<--queues list>;<--queues list>;... overrides the worker
+// processes (e.g. MSERVE_WORKERS=normal:2 for the single worker process that the before figures were measured with).
+//
 //   npm run build
 //   node_modules/.bin/node test/bench/pipeline.mjs            # COUNT=500
 //   COUNT=50 node_modules/.bin/node test/bench/pipeline.mjs   # smoke run
@@ -11,7 +16,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { beforeNow, cpuMsTree, json, makeTenant, onCleanup, readStatusKb, ROOT, runBench, say, startPlatform } from './harness.mjs';
+import { beforeNow, cpuMsTree, json, launcherWorkers, makeTenant, onCleanup, readStatusKb, ROOT, runBench, say, startPlatform } from './harness.mjs';
 
 // Figures recorded before issue 17's work, printed as "before → now" beside this run's (ratios are measured
 // against the bare script in the same run; CPU ms per picture from /proc, for the MServe run).
@@ -33,7 +38,7 @@ const BEFORE = [
 const COUNT = Number(process.env.COUNT ?? 500);
 const CONCURRENCY = Number(process.env.UPLOAD_CONCURRENCY ?? 4);
 const WORKER_CONCURRENCY = 2;
-const MSERVE_WORKER = process.env.MSERVE_WORKER ?? `normal:${WORKER_CONCURRENCY}`;
+const MSERVE_WORKERS = process.env.MSERVE_WORKERS ? process.env.MSERVE_WORKERS.split(';').filter(Boolean) : launcherWorkers();
 const require = createRequire(join(ROOT, 'package.json'));
 const sharp = require('sharp');
 const pg = require('pg');
@@ -190,7 +195,7 @@ async function main() {
   const platform = await startPlatform({
     varDir: join(workDir, 'var'),
     storageDir: join(workDir, 'storage'),
-    workers: [MSERVE_WORKER],
+    workers: MSERVE_WORKERS,
     env: process.env.PLATFORM_NODE_OPTIONS ? { NODE_OPTIONS: process.env.PLATFORM_NODE_OPTIONS } : {},
   });
   const pool = new pg.Pool({ connectionString: platform.infrastructure.databaseUrl, max: 2 });
@@ -254,7 +259,7 @@ async function main() {
     'MServe pipeline benchmark',
     `machine: ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), load average at start ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`,
     `pictures: ${COUNT} JPEGs, ${(mb / COUNT).toFixed(2)} MB average (${(Math.min(...sizes) / 1e6).toFixed(2)}-${(Math.max(...sizes) / 1e6).toFixed(2)}), ${Math.min(...megapixels).toFixed(1)}-${Math.max(...megapixels).toFixed(1)} MP`,
-    `MServe: api + 1 worker process (${MSERVE_WORKER}), uploads ${CONCURRENCY} at a time through the REST API; profile mime, md5, sha256, thumbnail 210x128, poster 420x256`,
+    `MServe: api + ${MSERVE_WORKERS.length} worker process(es) (--queues ${MSERVE_WORKERS.join(' / ')}), uploads ${CONCURRENCY} at a time through the REST API; profile mime, md5, sha256, thumbnail 210x128, poster 420x256`,
     `bare: one Node process, ${WORKER_CONCURRENCY} worker threads reading the files from disk, same five operations, same sharp settings`,
     '',
     `| | seconds | pictures/s | operations/s |`,
@@ -266,7 +271,7 @@ async function main() {
     `CPU seconds during the MServe run (2 CPUs x ${ours.seconds.toFixed(1)} s = ${(2 * ours.seconds).toFixed(1)} available): ${Object.entries(cpu)
       .map(([role, seconds]) => `${role} ${seconds.toFixed(1)}`)
       .join(', ')}`,
-    `MServe per task (run = claimed to recorded, wait = created to claimed): ${perTask.map((row) => `${row.task} ${row.run_ms.toFixed(0)} ms run / ${row.wait_ms.toFixed(0)} ms wait`).join('; ')}`,
+    `MServe per task (run = claimed to recorded, wait = created to claimed): ${perTask.map((row) => (row.run_ms === null ? `${row.task} recorded as a fact at commit (no run)` : `${row.task} ${row.run_ms.toFixed(0)} ms run / ${row.wait_ms.toFixed(0)} ms wait`)).join('; ')}`,
     `seed test 2 (15 pictures x 8 operations = ${seed.jobs} jobs, upload to last job): ${seed.seconds.toFixed(1)} s (the seed's mprocessor: 16 s, its polling design: 65 s)`,
     `api RSS over the MServe run: ${(apiRssBeforeKb / 1024).toFixed(0)} → ${(apiRssAfterKb / 1024).toFixed(0)} MiB (${((apiRssAfterKb - apiRssBeforeKb) / 1024).toFixed(0)})`,
     `load average at the end ${loadavg()

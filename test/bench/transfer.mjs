@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  beforeNow,
   fmt,
   freePort,
   json,
@@ -37,6 +38,13 @@ import {
 } from './harness.mjs';
 
 const MIB = 1024 * 1024;
+
+// Figures recorded before issue 17's work (the README's: 1 GiB, 3 runs, a quiet 2-vCPU machine), printed as
+// "before → now" beside this run's ratios (medians, measured against the bare server in the same run). Issue 17:
+// large uploads and downloads keep these; tus reaches >= 0.9 of the simple upload.
+const BEFORE = [
+  { at: 'issue 17, 1 GiB', upVsPlainSync: 0.85, upVsHashSync: 1.26, tusVsSimple: 0.52, tusChunkedVsSimple: 0.53, download: 0.99, apiRssGrowthMiB: 86 },
+];
 const SIZE_MIB = Number(process.env.SIZE_MIB ?? 1024);
 const RUNS = Number(process.env.RUNS ?? 3);
 if (!Number.isFinite(SIZE_MIB) || SIZE_MIB <= 0) throw new Error(`SIZE_MIB must be a positive number, got ${process.env.SIZE_MIB}`);
@@ -503,6 +511,24 @@ async function main() {
     ),
   );
   out.push(`(${apiRss.samples} api RSS samples; VmHWM is the kernel's high-water mark, including start-up)`);
+  out.push('');
+  out.push('before → now (recorded figures: BEFORE in test/bench/transfer.mjs; MServe / baseline of the medians, higher is better):');
+  const history = (key) => BEFORE.map((b) => ({ at: b.at, value: b[key] }));
+  out.push(
+    ...beforeNow([
+      { figure: 'upload vs baseline plain+fsync', better: 'higher', before: history('upVsPlainSync'), now: med.mserveUp / med.basePlainSyncUp },
+      { figure: 'upload vs baseline md5+sha256+fsync', better: 'higher', before: history('upVsHashSync'), now: med.mserveUp / med.baseHashSyncUp },
+      { figure: 'tus (one PATCH) vs the simple upload', better: 'higher', before: history('tusVsSimple'), now: med.mserveTusUp / med.mserveUp },
+      {
+        figure: `tus (${TUS_CHUNK / MIB} MiB PATCHes) vs the simple upload`,
+        better: 'higher',
+        before: history('tusChunkedVsSimple'),
+        now: med.mserveTusChunkedUp / med.mserveUp,
+      },
+      { figure: 'download vs baseline', better: 'higher', before: history('download'), now: med.mserveDown / med.baseDown },
+      { figure: 'api RSS growth (MiB)', better: 'lower', digits: 0, before: history('apiRssGrowthMiB'), now: mib(apiRss.peakKb - apiRssBeforeKb) },
+    ]),
+  );
   out.push(`sha256 of an MServe download verified (untimed): ${shaOk ? 'OK' : 'MISMATCH'}`);
   out.push('');
   process.stdout.write(out.join('\n') + '\n');
