@@ -5,6 +5,7 @@ import { ServiceState } from '../common/service-state';
 import { Mfile } from '../mfiles/mfile.entity';
 import { LeanMfileRow, MfileRepository } from '../mfiles/mfile.repository';
 import { Mfolder } from '../mfolders/mfolder.entity';
+import { MfolderRepository } from '../mfolders/mfolder.repository';
 import { DavLock } from './dav.entities';
 
 /** Where a walk starts: a service's root folder, or a folder by id. */
@@ -93,16 +94,7 @@ export class DavTreeRepository {
     const first = rows[0];
     if (!first || first.depth !== 0) return { start: null, members: [] };
     const keyAlive = options.keyId ? first.key_alive === true : undefined;
-    const folderOf = (row: WalkRow) =>
-      Object.assign(new Mfolder(), {
-        id: row.id,
-        containerId: row.container_id,
-        serviceId: row.service_id,
-        parentId: row.parent_id,
-        name: row.name,
-        createdAt: row.created_at,
-        updatedAt: row.updated_at,
-      });
+    const folderOf = (row: WalkRow) => MfolderRepository.fromRow(row);
     const result: DavWalk = {
       keyAlive,
       start: folderOf(first),

@@ -86,8 +86,8 @@ export class MfolderRepository {
 
   // --- used by the WebDAV tree
 
-  /** An Mfolder from a row of `SELECT * FROM mfolder`. */
-  private static fromRow(row: MfolderRow): Mfolder {
+  /** An Mfolder from a row of `SELECT * FROM mfolder` (or a row with its columns, as the WebDAV walk's). */
+  static fromRow(row: MfolderRow): Mfolder {
     return Object.assign(new Mfolder(), {
       id: row.id,
       containerId: row.container_id,
@@ -199,7 +199,7 @@ export class MfolderRepository {
 }
 
 /** A row of `SELECT * FROM mfolder`, as PostgreSQL returns it. */
-interface MfolderRow {
+export interface MfolderRow {
   id: string;
   container_id: string;
   service_id: string;

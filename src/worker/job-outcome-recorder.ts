@@ -202,36 +202,10 @@ export class JobOutcomeRecorder {
 
   /** Records the outcome of a job this worker ran for `seconds` on `processedBytes` of input. */
   async record(job: RunningJob, outcome: Outcome, seconds: number, processedBytes: number): Promise<void> {
-    const state = outcome.status === 'succeeded' ? JobState.Succeeded : outcome.status === 'skipped' ? JobState.Skipped : JobState.Failed;
-    const outputs = outcome.status === 'succeeded' ? (outcome.outputs ?? []) : [];
-    const newBlobs = [
-      ...outputs.map((output) => output.blob.blobKey),
-      ...(outcome.status === 'succeeded' && outcome.mfilePatch?.content ? [outcome.mfilePatch.content.blobKey] : []),
-    ];
+    const { state, newBlobs, usage, result, error, reported } = this.prepare({ job, outcome, seconds, processedBytes });
     const released: string[] = [];
     const outbox = new JobOutbox();
     let recorded = false;
-    const scope = { containerId: job.containerId, serviceId: job.serviceId, resourceType: 'job' as const, resourceId: job.id };
-    const usage: UsageFact[] =
-      outcome.status === 'skipped'
-        ? []
-        : [
-            { metric: 'jobruntime', value: seconds, ...scope, idempotencyKey: `${job.id}:jobruntime` },
-            { metric: 'jobbytes', value: processedBytes, ...scope, idempotencyKey: `${job.id}:jobbytes` },
-            { metric: `task/${job.task}/${outcome.status === 'succeeded' ? 'success' : 'failed'}`, value: 1, ...scope, idempotencyKey: `${job.id}:outcome` },
-          ];
-    const result = outcome.status === 'succeeded' ? outcome.result : outcome.status === 'skipped' ? { skipped: outcome.reason } : null;
-    const error = outcome.status === 'failed' ? outcome.error : null;
-    // what the task itself measured (a backup copy it stored): about its input, recorded with the outcome
-    const reported: UsageFact[] = (outcome.status === 'succeeded' ? (outcome.usage ?? []) : []).map((fact) => ({
-      metric: fact.metric as Metric,
-      value: fact.value,
-      containerId: job.containerId,
-      serviceId: job.serviceId,
-      resourceType: fact.about ?? 'job',
-      resourceId: fact.about ? (job.inputId ?? null) : job.id,
-      idempotencyKey: `${job.id}:task:${fact.about ?? 'job'}:${fact.metric}`,
-    }));
     const simple = newBlobs.length === 0 && !(outcome.status === 'succeeded' && outcome.mfilePatch) && !job.hasDependents && reported.length === 0;
     let refused: string | undefined;
     try {
