@@ -18,8 +18,25 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-export PORT=$(free_port) EMBEDDED_POSTGRES_PORT=$(free_port) EMBEDDED_REDIS_PORT=$(free_port)
+# A port free now, below the range outgoing connections borrow from (32768–60999 on Linux): a port from listen(0)
+# can be taken by one of npm's downloads before the platform listens on it (seen in CI: PostgreSQL's port).
+free_port() {
+  node -e '
+    const net = require("net");
+    const low = Number(require("fs").readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32768;
+    const top = low - 1, bottom = Math.max(10000, top - 20000);
+    const attempt = (left) => {
+      const port = bottom + Math.floor(Math.random() * (top - bottom + 1));
+      const s = net.createServer();
+      s.once("error", () => (left > 0 ? attempt(left - 1) : process.exit(1)));
+      s.listen(port, "127.0.0.1", () => s.close(() => console.log(port)));
+    };
+    attempt(200);'
+}
+PORT=$(free_port)
+EMBEDDED_POSTGRES_PORT=$(free_port); while [ "$EMBEDDED_POSTGRES_PORT" = "$PORT" ]; do EMBEDDED_POSTGRES_PORT=$(free_port); done
+EMBEDDED_REDIS_PORT=$(free_port); while [ "$EMBEDDED_REDIS_PORT" = "$PORT" ] || [ "$EMBEDDED_REDIS_PORT" = "$EMBEDDED_POSTGRES_PORT" ]; do EMBEDDED_REDIS_PORT=$(free_port); done
+export PORT EMBEDDED_POSTGRES_PORT EMBEDDED_REDIS_PORT
 # nothing of the caller's configuration (the test suite sets ADMIN_KEY, ADMIN_PASSWORD, ...): the embedded defaults only
 unset DATABASE_URL REDIS_URL ADMIN_KEY ADMIN_PASSWORD ADMIN_USERNAME SESSION_SECRET PUBLIC_URL OIDC_ISSUER OIDC_CLIENT_ID OIDC_CLIENT_SECRET STORAGE_DIR VAR_DIR NODE_OPTIONS
 
