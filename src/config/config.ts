@@ -133,6 +133,11 @@ export class EnvironmentSchema {
   @Min(0)
   DATABASE_QUERY_TIMEOUT_MS = 120000;
 
+  /** Hot statements as named prepared statements (database/prepared.ts); false behind a pooler that cannot keep them. */
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  DATABASE_PREPARED_STATEMENTS = 'true';
+
   @IsOptional()
   @Transform(toInt)
   @IsInt()
@@ -357,7 +362,7 @@ export interface AppConfig {
   embeddedRedisPort: number;
   shutdownTimeoutMs: number;
   /** Waits on PostgreSQL: for a connection (or a free pooled one), for a query's answer (0: none); a hung database is then a 503. */
-  database: { connectTimeoutMs: number; queryTimeoutMs: number };
+  database: { connectTimeoutMs: number; queryTimeoutMs: number; preparedStatements: boolean };
   /** The longest a request waits on a Redis command (also while Redis is down or reconnecting) before its 503. */
   redisCommandTimeoutMs: number;
   pageLimitMax: number;
@@ -448,7 +453,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     embeddedPostgresPort: parsed.EMBEDDED_POSTGRES_PORT,
     embeddedRedisPort: parsed.EMBEDDED_REDIS_PORT,
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS,
-    database: { connectTimeoutMs: parsed.DATABASE_CONNECT_TIMEOUT_MS, queryTimeoutMs: parsed.DATABASE_QUERY_TIMEOUT_MS },
+    database: {
+      connectTimeoutMs: parsed.DATABASE_CONNECT_TIMEOUT_MS,
+      queryTimeoutMs: parsed.DATABASE_QUERY_TIMEOUT_MS,
+      preparedStatements: parsed.DATABASE_PREPARED_STATEMENTS === 'true',
+    },
     redisCommandTimeoutMs: parsed.REDIS_COMMAND_TIMEOUT_MS,
     pageLimitMax: parsed.PAGE_LIMIT_MAX,
     uploadExpirySeconds: parsed.UPLOAD_EXPIRY_SECONDS,

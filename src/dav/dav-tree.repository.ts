@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { queryPrepared } from '../database/prepared';
 import { DataSource, EntityManager } from 'typeorm';
 import { ServiceState } from '../common/service-state';
 import { Mfile } from '../mfiles/mfile.entity';
@@ -75,7 +76,8 @@ export class DavTreeRepository {
     const keyAliveColumn = options.keyId
       ? ', (SELECT count(*) > 0 AND bool_and(revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())) FROM chain) AS key_alive'
       : '';
-    const rows = (await (manager ?? this.dataSource.manager).query(
+    const rows = (await queryPrepared(
+      manager ?? this.dataSource.manager,
       `WITH RECURSIVE walk AS (
          SELECT 0 AS depth, ${FOLDER_COLUMNS} FROM mfolder WHERE ${startWhere}
          UNION ALL

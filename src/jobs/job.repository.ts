@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { queryPrepared } from '../database/prepared';
 import { DataSource, EntityManager } from 'typeorm';
 import { returnedRows } from '../common/database-errors';
 import { Mfile } from '../mfiles/mfile.entity';
@@ -212,7 +213,8 @@ export class JobRepository {
    * still queued or running (a redelivered message re-runs only its unfinished steps), in id order (creation order).
    */
   async claimMany(jobIds: string[], workerHost: string): Promise<ClaimedJob[]> {
-    return this.dataSource.query(
+    return queryPrepared(
+      this.dataSource.manager,
       `WITH claimed AS (
          UPDATE job SET state = '${JobState.Running}', started_at = now(), attempts = attempts + 1, worker_host = $2, updated_at = now()
           WHERE id = ANY($1::uuid[]) AND state IN ('${JobState.Queued}', '${JobState.Running}')
@@ -252,7 +254,7 @@ export class JobRepository {
    * meanwhile: its result is dropped).
    */
   async recordOutcome(id: string, outcome: { state: JobState; result: unknown; error: string | null }, manager?: EntityManager): Promise<boolean> {
-    const rows = returnedRows(await this.db(manager).query(`${RECORD_OUTCOME} RETURNING id`, [id, outcome.state, outcome.result, outcome.error]));
+    const rows = returnedRows(await queryPrepared(this.db(manager), `${RECORD_OUTCOME} RETURNING id`, [id, outcome.state, outcome.result, outcome.error]));
     return rows.length > 0;
   }
 
@@ -269,7 +271,8 @@ export class JobRepository {
   ): Promise<boolean> {
     const extra = also(5, 'EXISTS (SELECT 1 FROM finished)');
     const rows = returnedRows(
-      await this.dataSource.query(
+      await queryPrepared(
+        this.dataSource.manager,
         `WITH finished AS (${RECORD_OUTCOME} RETURNING id)
        ${extra ? `, also AS (${extra.sql})` : ''}
        SELECT id FROM finished`,
@@ -286,7 +289,8 @@ export class JobRepository {
   async recordOutcomes(outcomes: JobOutcomeRow[], manager?: EntityManager): Promise<Set<string>> {
     if (outcomes.length === 0) return new Set();
     const rows = returnedRows<{ id: string }>(
-      await this.db(manager).query(
+      await queryPrepared(
+        this.db(manager),
         `UPDATE job j SET state = v.state, result = v.result, error = v.error,
                 progress = CASE WHEN v.state = '${JobState.Failed}' THEN j.progress ELSE 100 END, finished_at = now(), updated_at = now()
            FROM unnest($1::uuid[], $2::varchar[], $3::jsonb[], $4::text[]) AS v(id, state, result, error)

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returnedRows } from '../common/database-errors';
+import { queryPrepared } from '../database/prepared';
 import { Key } from './key.entity';
 
 /** A key row as minted (its creation time is the database's). */
@@ -62,8 +63,10 @@ export class KeyRepository {
     serviceId: string | null,
     manager?: EntityManager,
   ): Promise<{ key: Key | null; dead: { id: string; revoked: boolean } | null; service: ServicePlaceRow | null }> {
-    const [row]: KeyRequestRow[] = await this.db(manager).query(
-      `WITH RECURSIVE k AS (SELECT * FROM key WHERE secret_hash = $1),
+    const [row] = await queryPrepared<KeyRequestRow[]>(
+      this.db(manager),
+      // the key's columns by name: a prepared statement's result must not change shape when a migration adds one
+      `WITH RECURSIVE k AS (SELECT ${KEY_COLUMNS} FROM key WHERE secret_hash = $1),
        up AS (
          SELECT a.id, a.parent_id, a.revoked_at, a.expires_at, 1 AS depth FROM key a WHERE a.id = (SELECT parent_id FROM k)
          UNION ALL SELECT a.id, a.parent_id, a.revoked_at, a.expires_at, up.depth + 1 FROM key a JOIN up ON a.id = up.parent_id WHERE up.depth < ${MAX_DEPTH}
@@ -287,6 +290,9 @@ export class KeyRepository {
     return this.db(manager).getRepository(Key).createQueryBuilder('k').where('k.bootstrap = true AND k.revoked_at IS NULL').getMany();
   }
 }
+
+const KEY_COLUMNS =
+  'id, secret_hash, label, resource_type, resource_id, container_id, service_id, roles, actions, parent_id, created_by_key_id, expires_at, revoked_at, bootstrap, created_at';
 
 interface KeyRow {
   id: string;

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { queryPrepared } from '../database/prepared';
 import { DataSource, EntityManager } from 'typeorm';
 import { escapeLike } from '../common/pagination';
 import { METADATA_WITHOUT_CONTENT_DERIVED, Mfile } from './mfile.entity';
@@ -84,7 +85,8 @@ export class MfileRepository {
     const guarding = guard?.(params.length + 1);
     params.push(...(guarding?.params ?? []));
     const more = also(params.length + 1, 'EXISTS (SELECT 1 FROM made)');
-    const [row] = (await this.db(manager).query(
+    const [row] = (await queryPrepared(
+      this.db(manager),
       `WITH guard AS (${guarding ? guarding.sql : 'SELECT 1'}),
        made AS (
          INSERT INTO mfile (id, container_id, service_id, folder_id, name, size, md5, sha256, mimetype, blob_key, metadata)
@@ -271,7 +273,8 @@ export class MfileRepository {
     findings: { metadata: object; renditions: object; mimetype: string | null; sha256: string | undefined },
     manager?: EntityManager,
   ): Promise<void> {
-    await this.db(manager).query(
+    await queryPrepared(
+      this.db(manager),
       `UPDATE mfile SET metadata = (metadata || $2::jsonb)
                  || CASE WHEN $3::jsonb = '{}'::jsonb THEN '{}'::jsonb ELSE jsonb_build_object('renditions', COALESCE(metadata->'renditions', '{}'::jsonb) || $3::jsonb) END,
               mimetype = COALESCE($4, mimetype)

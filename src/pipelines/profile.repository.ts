@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { queryPrepared } from '../database/prepared';
 import { DataSource, EntityManager } from 'typeorm';
 import type { ProfileDefinition } from './profile';
 import { ContainerProfile, ServiceProfile } from './profile.entity';
@@ -36,7 +37,7 @@ export class ProfileRepository {
 
   /** A service's selected and own profile with its priority flag, in one read; undefined when there is no such service. */
   async selectionOf(serviceId: string, manager?: EntityManager): Promise<ProfileSelection | undefined> {
-    const [row]: ProfileSelection[] = await this.db(manager).query(`${EFFECTIVE_PROFILE} WHERE s.id = $1`, [serviceId]);
+    const [row] = await queryPrepared<ProfileSelection[]>(this.db(manager), `${EFFECTIVE_PROFILE} WHERE s.id = $1`, [serviceId]);
     return row;
   }
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { queryPrepared } from '../database/prepared';
 import { DataSource, EntityManager } from 'typeorm';
 import { Grain } from './usage-report';
 import { Usage } from './usage.entity';
@@ -49,6 +50,21 @@ export interface CellQuery {
 }
 
 /** A service's and its container's limits and state, as the quota check reads them. */
+/** The row `limitsOf` reads. */
+interface LimitsDbRow {
+  container_id: string;
+  suspended: boolean;
+  container_suspended: boolean;
+  starts_at: Date | null;
+  ends_at: Date | null;
+  s_disc: number | null;
+  s_ingest: number | null;
+  s_jobruntime: number | null;
+  c_disc: number | null;
+  c_ingest: number | null;
+  c_jobruntime: number | null;
+}
+
 export interface LimitsRow {
   containerId: string;
   suspended: boolean;
@@ -240,7 +256,8 @@ export class UsageRepository {
    */
   async limitsOf(serviceId: string, lock: boolean, manager?: EntityManager): Promise<LimitsRow | undefined> {
     const read = (locking: string) =>
-      this.db(manager).query(
+      queryPrepared<LimitsDbRow[]>(
+        this.db(manager),
         `SELECT s.container_id, s.suspended, c.suspended AS container_suspended, s.starts_at, s.ends_at,
                 s.disk_quota::float8 AS s_disc, s.ingest_quota::float8 AS s_ingest, s.jobruntime_quota AS s_jobruntime,
                 c.disk_quota::float8 AS c_disc, c.ingest_quota::float8 AS c_ingest, c.jobruntime_quota AS c_jobruntime

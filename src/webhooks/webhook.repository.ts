@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { queryPrepared } from '../database/prepared';
 import { DataSource, EntityManager } from 'typeorm';
 import { ServiceWebhook } from './webhook.entity';
 
@@ -38,7 +39,8 @@ export class WebhookRepository {
 
   /** The webhooks of these services that asked to be told about any of `events` (job states), with what they asked for: one query. */
   async subscribedToAny(serviceIds: string[], events: string[], manager?: EntityManager): Promise<Array<{ id: string; serviceId: string; events: string[] }>> {
-    return this.db(manager).query(
+    return queryPrepared(
+      this.db(manager),
       'SELECT id, service_id AS "serviceId", events FROM service_webhook WHERE service_id = ANY($1::uuid[]) AND events ?| $2::text[]',
       [serviceIds, events],
     );

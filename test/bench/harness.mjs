@@ -240,6 +240,7 @@ export async function startPlatform({ varDir, storageDir, workers = [], env = {}
     await admin.connect();
     await admin.query(`ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'`);
     await admin.query(`ALTER SYSTEM SET pg_stat_statements.track = 'all'`);
+    await admin.query(`ALTER SYSTEM SET pg_stat_statements.track_planning = on`);
     await admin.end();
     await infrastructure.stop();
     infrastructure = await ensureInfrastructure(infraConfig, (line) => say(`  infra: ${line}`));
@@ -337,6 +338,41 @@ export function cpuMsTree(pid) {
   return ms;
 }
 
+/**
+ * utime + stime (ms) of the PostgreSQL processes under the postmaster `pid`, by role from their process titles:
+ * `backends` (client connections), `autovacuum`, `walwriter`, `checkpointer`, `bgwriter`, `other` (the postmaster,
+ * the launchers, the stats and the reaped children: exited backends and autovacuum workers land there).
+ */
+export function postgresCpuByRole(pid) {
+  const roles = { backends: 0, autovacuum: 0, walwriter: 0, checkpointer: 0, bgwriter: 0, other: 0 };
+  for (const one of processTree(pid)) {
+    try {
+      const fields = readFileSync(`/proc/${one}/stat`, 'utf8').split(') ')[1].split(' ');
+      let ticks = Number(fields[11]) + Number(fields[12]);
+      if (one === pid) ticks += Number(fields[13]) + Number(fields[14]);
+      const title = readFileSync(`/proc/${one}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const role =
+        one === pid
+          ? 'other'
+          : /autovacuum worker/.test(title)
+            ? 'autovacuum'
+            : /walwriter/.test(title)
+              ? 'walwriter'
+              : /checkpointer/.test(title)
+                ? 'checkpointer'
+                : /background writer/.test(title)
+                  ? 'bgwriter'
+                  : /postgres: \S+ \S+ [\d.]+\(\d+\)/.test(title)
+                    ? 'backends'
+                    : 'other';
+      roles[role] += (ticks * 1000) / CLOCK_TICKS;
+    } catch {
+      /* gone */
+    }
+  }
+  return roles;
+}
+
 /** pg_stat_statements rows (calls, total ms, rows, query text), most called first; null without the extension. */
 export async function pgStatements(pool, { reset = false } = {}) {
   if (reset) {
@@ -344,7 +380,7 @@ export async function pgStatements(pool, { reset = false } = {}) {
     return null;
   }
   const { rows } = await pool.query(
-    `SELECT calls::int, total_exec_time::float AS ms, rows::int, query FROM pg_stat_statements
+    `SELECT calls::int, total_exec_time::float AS ms, total_plan_time::float AS "planMs", plans::int, rows::int, query FROM pg_stat_statements
       WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY calls DESC, total_exec_time DESC`,
   );
   return rows;

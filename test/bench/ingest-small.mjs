@@ -36,6 +36,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import {
   cpuMsTree,
+  postgresCpuByRole,
   davServer,
   fmt,
   httpRequest,
@@ -416,6 +417,7 @@ async function main() {
     const workerRssBeforeKb = platform.workers.reduce((a, w) => a + readStatusKb(w.pid, 'VmRSS'), 0);
     const sampler = rssSampler(platform.api.pid, 100);
     const cpu0 = cpuSnapshot(platform);
+    const pgRoles0 = postgresCpuByRole(platform.postmasterPid());
     const pg0 = await pgCounters(pool);
     const redis0 = await redisCalls(redis);
     const started = performance.now();
@@ -430,6 +432,7 @@ async function main() {
     const endedAt = await jobsEnded(pool, tenant.serviceId, path);
     const e2eMs = endedAt - started;
     const cpu2 = cpuSnapshot(platform);
+    const pgRoles = cpuDelta(postgresCpuByRole(platform.postmasterPid()), pgRoles0);
     const pg2 = await pgCounters(pool);
     const redis2 = await redisCalls(redis);
     const { peakKb } = sampler.stop();
@@ -449,6 +452,7 @@ async function main() {
       load,
       cpuAll,
       cpuUpload,
+      pgRoles,
       redisDelta,
       pgDelta,
       jobs,
@@ -520,6 +524,16 @@ async function main() {
           fmt(perFile(sum(c)), 2),
           fmt(perFile(sum(results[p].cpuUpload)), 2),
         ];
+      }),
+    ),
+  );
+  out.push('');
+  out.push(
+    table(
+      ['PostgreSQL CPU ms per file', 'backends', 'autovacuum', 'walwriter', 'checkpointer', 'bgwriter', 'other (postmaster, reaped)'],
+      PATHS.map((p) => {
+        const r = results[p].pgRoles;
+        return [p, ...['backends', 'autovacuum', 'walwriter', 'checkpointer', 'bgwriter', 'other'].map((k) => fmt(perFile(r[k]), 2))];
       }),
     ),
   );
@@ -604,9 +618,16 @@ async function main() {
     for (const p of PATHS) {
       const rows = pgStatementsByPath[p];
       const calls = rows.reduce((a, r) => a + r.calls, 0);
-      out.push(`${p}: ${fmt(perFile(calls), 1)} statements per file (pg_stat_statements, every backend, uploads + jobs), the most frequent:`);
+      const execMs = rows.reduce((a, r) => a + r.ms, 0);
+      const planMs = rows.reduce((a, r) => a + (r.planMs ?? 0), 0);
+      out.push(
+        `${p}: ${fmt(perFile(calls), 1)} statements per file (pg_stat_statements, every backend, uploads + jobs); ` +
+          `${fmt(perFile(execMs), 2)} ms executing and ${fmt(perFile(planMs), 2)} ms planning per file; the most frequent:`,
+      );
       for (const r of rows.slice(0, 18))
-        out.push(`  ${fmt(perFile(r.calls), 2).padStart(6)}/file ${fmt(r.ms / r.calls, 3).padStart(7)} ms  ${r.query.replace(/\s+/g, ' ').slice(0, 150)}`);
+        out.push(
+          `  ${fmt(perFile(r.calls), 2).padStart(6)}/file ${fmt(r.ms / r.calls, 3).padStart(7)} ms ${fmt((r.planMs ?? 0) / r.calls, 3).padStart(6)} plan  ${r.query.replace(/\s+/g, ' ').slice(0, 150)}`,
+        );
     }
     if (process.env.PG_STATS_OUT) {
       mkdirSync(dirname(process.env.PG_STATS_OUT), { recursive: true });
@@ -643,6 +664,7 @@ async function main() {
               cpuMsPerFile: { ...perFileObject(r.cpuAll), sum: round(perFile(sum(r.cpuAll))) },
               cpuMsPerFileDuringUploads: { ...perFileObject(r.cpuUpload), sum: round(perFile(sum(r.cpuUpload))) },
               pgPerFile: perFileObject(r.pgDelta),
+              postgresCpuMsPerFileByRole: perFileObject(r.pgRoles),
               redisCommandsPerFile: round(perFile(sum(r.redisDelta)), 2),
               redisByCommand: perFileObject(r.redisDelta),
               jobs: r.jobs.reduce((by, j) => ({ ...by, [j.task]: { ...by[j.task], [j.state]: j.n } }), {}),
