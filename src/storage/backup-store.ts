@@ -1,9 +1,9 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { open, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
-import { DigestingCounter, digestFile, readWholeFile, translateStorageError } from './content-store';
+import { DigestingCounter, digestFile, KnownFolders, readWholeFile, translateStorageError, WRITE_STREAM_FLUSHES } from './content-store';
 
 /**
  * Verified copies of content, addressed by sha256 (`<backupDir>/ab/<sha256>`): the same bytes are kept once however
@@ -11,6 +11,8 @@ import { DigestingCounter, digestFile, readWholeFile, translateStorageError } fr
  * hashing what was written before it counts.
  */
 export class BackupStore {
+  private readonly folders = new KnownFolders();
+
   constructor(readonly root: string) {}
 
   pathOf(sha256: string): string {
@@ -39,16 +41,18 @@ export class BackupStore {
       replacing = true;
     }
     const folder = join(this.root, sha256.slice(0, 2));
-    await mkdir(folder, { recursive: true });
+    await this.folders.ensure(folder);
     const temp = join(folder, `.${randomUUID()}.tmp`);
     try {
       const counter = new DigestingCounter(Number.MAX_SAFE_INTEGER);
-      await pipeline(await readWholeFile(source), counter, createWriteStream(temp, { flags: 'wx' }));
+      await pipeline(await readWholeFile(source), counter, createWriteStream(temp, { flags: 'wx', flush: WRITE_STREAM_FLUSHES }));
       const written = counter.sha256.digest('hex');
       if (written !== sha256) throw new SourceMismatch(`the stored bytes hash to ${written}, not the recorded ${sha256}: not backed up`);
-      const handle = await open(temp, 'r+');
-      await handle.sync().finally(() => handle.close());
-      await rename(temp, target);
+      if (!WRITE_STREAM_FLUSHES) {
+        const handle = await open(temp, 'r+');
+        await handle.sync().finally(() => handle.close());
+      }
+      await this.folders.renameInto(folder, temp, target);
       const dir = await open(folder, 'r');
       await dir.sync().finally(() => dir.close());
       return { created: !replacing, size: counter.size };

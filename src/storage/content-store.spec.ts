@@ -4,7 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { ProblemError } from '../common/problem';
-import { ContentStore, digestFile, readBufferSize, translateStorageError, Writeback } from './content-store';
+import { ContentStore, digestFile, KnownFolders, readBufferSize, translateStorageError, Writeback, WRITE_STREAM_FLUSHES } from './content-store';
 import { pipeline } from 'node:stream/promises';
 import { looksLikeText } from './mime-detector';
 
@@ -77,6 +77,25 @@ describe('ContentStore (real disk)', () => {
     await expect(writeback.settle()).resolves.toBeUndefined();
     expect(readFileSync(path).toString()).toBe('abc');
     expect(writeback.syncs).toBe(0);
+  });
+
+  it('makes a shard folder once, and again when it was removed behind its back', async () => {
+    expect(WRITE_STREAM_FLUSHES).toBe(true); // this Node fsyncs the writer's own descriptor: the commit does not reopen
+    const first = await store.receive(Readable.from([Buffer.from('one')]), { maxBytes: 100 });
+    rmSync(join(root, 'blobs', first.blobKey.slice(0, 2)), { recursive: true, force: true });
+    const folders = new KnownFolders();
+    const shard = join(root, 'blobs', 'zz');
+    writeFileSync(join(root, 'tmp', 'a'), 'a');
+    await folders.renameInto(shard, join(root, 'tmp', 'a'), join(shard, 'a'));
+    rmSync(shard, { recursive: true });
+    writeFileSync(join(root, 'tmp', 'b'), 'b');
+    await folders.renameInto(shard, join(root, 'tmp', 'b'), join(shard, 'b')); // known, gone: made again
+    expect(readFileSync(join(shard, 'b'), 'utf8')).toBe('b');
+    // a missing source is still an error, not a folder to make
+    await expect(folders.renameInto(shard, join(root, 'tmp', 'none'), join(shard, 'c'))).rejects.toMatchObject({ code: 'ENOENT' });
+    // the store itself: a blob into a shard folder someone removed
+    const again = await store.receive(Readable.from([Buffer.from('two')]), { maxBytes: 100 });
+    expect(readFileSync(store.pathOf(again.blobKey), 'utf8')).toBe('two');
   });
 
   it('maps a full disk to 507', () => {

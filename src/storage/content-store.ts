@@ -88,6 +88,50 @@ export class DigestingCounter extends Transform {
   }
 }
 
+/**
+ * `fs.createWriteStream`'s `flush` (fsync before close, Node 20.10 and 21.0 on): the writer's own descriptor makes the
+ * bytes durable, instead of a second open, fsync and close after it (two system calls fewer per file, measured in the
+ * small-file ingest). On an older Node the commit fsyncs as before.
+ */
+export const WRITE_STREAM_FLUSHES = (() => {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  return major > 20 || (major === 20 && minor >= 10);
+})();
+
+/**
+ * Folders known to exist: a commit makes its shard folder (`ab/cd`, 65,536 of them) only the first time this process
+ * writes there, not with a mkdir per file. A folder removed behind our back is made again when a rename finds it gone.
+ */
+export class KnownFolders {
+  private readonly known = new Set<string>();
+
+  constructor(private readonly max = 70_000) {}
+
+  async ensure(folder: string): Promise<void> {
+    if (this.known.has(folder)) return;
+    await mkdir(folder, { recursive: true });
+    if (this.known.size < this.max) this.known.add(folder);
+  }
+
+  /** `rename(from, to)` into `folder`, making the folder (again) if it is not there. */
+  async renameInto(folder: string, from: string, to: string): Promise<void> {
+    await this.ensure(folder);
+    await rename(from, to).catch(async (error: NodeJS.ErrnoException) => {
+      if (
+        error.code !== 'ENOENT' ||
+        !(await stat(from).then(
+          () => true,
+          () => false,
+        ))
+      )
+        throw error;
+      this.known.delete(folder);
+      await this.ensure(folder);
+      await rename(from, to);
+    });
+  }
+}
+
 /** How often (in bytes written) a long write asks the kernel to write its dirty pages back. */
 export const WRITEBACK_EVERY_BYTES = 32 * 1024 * 1024;
 
@@ -167,6 +211,7 @@ export class ContentStore {
   private readonly blobsDir: string;
   private readonly tempDir: string;
   private readonly uploadsDir: string;
+  private readonly folders = new KnownFolders();
 
   constructor(readonly root: string) {
     this.blobsDir = join(root, 'blobs');
@@ -226,7 +271,7 @@ export class ContentStore {
     const writeback = new Writeback(tempPath);
     try {
       try {
-        await pipeline(source, counter, writeback, createWriteStream(tempPath, { flags: 'wx', highWaterMark: 256 * 1024 }));
+        await pipeline(source, counter, writeback, createWriteStream(tempPath, { flags: 'wx', highWaterMark: 256 * 1024, flush: WRITE_STREAM_FLUSHES }));
       } finally {
         await writeback.settle();
       }
@@ -235,7 +280,7 @@ export class ContentStore {
       }
       const digest = { md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex') };
       options.verify?.(digest);
-      return await this.commitTemp(tempPath, { size: counter.size, ...digest, head: counter.head() });
+      return await this.commitTemp(tempPath, { size: counter.size, ...digest, head: counter.head() }, WRITE_STREAM_FLUSHES);
     } catch (error) {
       await unlink(tempPath).catch(() => undefined);
       throw translateStorageError(error);
@@ -260,20 +305,21 @@ export class ContentStore {
     return this.receive(Readable.from([bytes]), { maxBytes: Number.MAX_SAFE_INTEGER });
   }
 
-  /** fsync, then atomic rename into blobs/, then fsync of the folder. */
-  async commitTemp(tempPath: string, digest: Omit<StoredBlob, 'blobKey'>): Promise<StoredBlob> {
-    const handle = await open(tempPath, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
+  /** fsync (unless the writer did: `synced`), then atomic rename into blobs/, then fsync of the folder. */
+  async commitTemp(tempPath: string, digest: Omit<StoredBlob, 'blobKey'>, synced = false): Promise<StoredBlob> {
+    if (!synced) {
+      const handle = await open(tempPath, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
     }
     const id = uuidv7();
     const blobKey = `${id.slice(-2)}/${id.slice(-4, -2)}/${id}`;
     const finalPath = this.pathOf(blobKey);
     const folder = join(this.blobsDir, blobKey.slice(0, 5));
-    await mkdir(folder, { recursive: true });
-    await rename(tempPath, finalPath);
+    await this.folders.renameInto(folder, tempPath, finalPath);
     const folderHandle = await open(folder, 'r');
     try {
       await folderHandle.sync();
