@@ -261,25 +261,27 @@ export class JobRepository {
   /**
    * The same in one statement (its own transaction) with what `also` writes once the outcome was recorded: `also`
    * gets the placeholder of its first parameter and a condition that holds only if the outcome was recorded, and
-   * gives back a data-modifying statement (a usage insert) and its parameters. The common case of the worker: the
-   * state and its usage, together or not at all.
+   * gives back data-modifying CTE items (`name AS (...)`, comma-separated: a usage insert, the input's findings) and
+   * their parameters. The common case of the worker: the state and what it changed, together or not at all. With
+   * `guard` (a SELECT, `QuotaService.noQuotaGuard`), nothing is written unless it returns a row (`guarded` false).
    */
   async recordOutcomeWith(
     id: string,
     outcome: { state: JobState; result: unknown; error: string | null },
     also: (firstParam: number, recorded: string) => { sql: string; params: unknown[] } | undefined,
-  ): Promise<boolean> {
-    const extra = also(5, 'EXISTS (SELECT 1 FROM finished)');
-    const rows = returnedRows(
-      await queryPrepared(
-        this.dataSource.manager,
-        `WITH finished AS (${RECORD_OUTCOME} RETURNING id)
-       ${extra ? `, also AS (${extra.sql})` : ''}
-       SELECT id FROM finished`,
-        [id, outcome.state, outcome.result, outcome.error, ...(extra?.params ?? [])],
-      ),
+    guard?: (firstParam: number) => { sql: string; params: unknown[] },
+  ): Promise<{ recorded: boolean; guarded: boolean }> {
+    const guarding = guard?.(5);
+    const extra = also(5 + (guarding?.params.length ?? 0), 'EXISTS (SELECT 1 FROM finished)');
+    const [row] = await queryPrepared<Array<{ recorded: boolean; guarded: boolean }>>(
+      this.dataSource.manager,
+      `WITH guard AS (${guarding ? guarding.sql : 'SELECT 1'}),
+       finished AS (${RECORD_OUTCOME} AND EXISTS (SELECT 1 FROM guard) RETURNING id)
+       ${extra ? `, ${extra.sql}` : ''}
+       SELECT EXISTS (SELECT 1 FROM finished) AS recorded, EXISTS (SELECT 1 FROM guard) AS guarded`,
+      [id, outcome.state, outcome.result, outcome.error, ...(guarding?.params ?? []), ...(extra?.params ?? [])],
     );
-    return rows.length > 0;
+    return row;
   }
 
   /**

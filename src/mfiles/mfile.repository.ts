@@ -5,6 +5,15 @@ import { DataSource, EntityManager } from 'typeorm';
 import { escapeLike } from '../common/pagination';
 import { METADATA_WITHOUT_CONTENT_DERIVED, Mfile } from './mfile.entity';
 
+/** What a task found out about its input (`MfileRepository.applyTaskFindings`). */
+export interface TaskFindings {
+  metadata: object;
+  renditions: object;
+  mimetype: string | null;
+  /** The bytes the task read: nothing is written when the file holds other bytes now. */
+  sha256: string | undefined;
+}
+
 /** What a new Mfile is made of (the database fills in the timestamps). */
 export type NewMfile = Pick<Mfile, 'id' | 'containerId' | 'serviceId' | 'folderId' | 'name' | 'size' | 'md5' | 'sha256' | 'mimetype' | 'blobKey' | 'metadata'>;
 
@@ -268,19 +277,29 @@ export class MfileRepository {
    * What a task found out, in one statement: new metadata keys, rendition links merged into the old ones, the type;
    * only while the file still holds the bytes the task read (`sha256`).
    */
-  async applyTaskFindings(
-    id: string,
-    findings: { metadata: object; renditions: object; mimetype: string | null; sha256: string | undefined },
-    manager?: EntityManager,
-  ): Promise<void> {
-    await queryPrepared(
-      this.db(manager),
-      `UPDATE mfile SET metadata = (metadata || $2::jsonb)
-                 || CASE WHEN $3::jsonb = '{}'::jsonb THEN '{}'::jsonb ELSE jsonb_build_object('renditions', COALESCE(metadata->'renditions', '{}'::jsonb) || $3::jsonb) END,
-              mimetype = COALESCE($4, mimetype)
-        WHERE id = $1 AND sha256 = $5`,
-      [id, JSON.stringify(findings.metadata), JSON.stringify(findings.renditions), findings.mimetype, findings.sha256],
-    );
+  async applyTaskFindings(id: string, findings: TaskFindings, manager?: EntityManager): Promise<void> {
+    const { sql, params } = MfileRepository.taskFindingsUpdate(id, findings, 1, 'true');
+    await queryPrepared(this.db(manager), sql, params);
+  }
+
+  /**
+   * The same as a data-modifying CTE item of another statement (a job's outcome, `JobRepository.recordOutcomeWith`):
+   * `findings AS (...)`, placeholders from `$firstParam`, written only where `onlyIf` holds.
+   */
+  taskFindingsStatement(id: string, findings: TaskFindings, firstParam: number, onlyIf: string): { sql: string; params: unknown[] } {
+    const { sql, params } = MfileRepository.taskFindingsUpdate(id, findings, firstParam, onlyIf);
+    return { sql: `findings AS (${sql})`, params };
+  }
+
+  private static taskFindingsUpdate(id: string, findings: TaskFindings, first: number, onlyIf: string): { sql: string; params: unknown[] } {
+    const p = (n: number) => `$${first + n - 1}`;
+    return {
+      sql: `UPDATE mfile SET metadata = (metadata || ${p(2)}::jsonb)
+                 || CASE WHEN ${p(3)}::jsonb = '{}'::jsonb THEN '{}'::jsonb ELSE jsonb_build_object('renditions', COALESCE(metadata->'renditions', '{}'::jsonb) || ${p(3)}::jsonb) END,
+              mimetype = COALESCE(${p(4)}::varchar, mimetype)
+        WHERE id = ${p(1)}::uuid AND sha256 = ${p(5)}::char(64) AND ${onlyIf}`,
+      params: [id, JSON.stringify(findings.metadata), JSON.stringify(findings.renditions), findings.mimetype, findings.sha256],
+    };
   }
 
   /** A job is deleted: the links of its inputs' metadata to its outputs (thumbnail, poster, proxy...) go with it. */

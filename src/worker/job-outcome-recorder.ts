@@ -3,10 +3,12 @@ import { UnitOfWork } from '../database/unit-of-work';
 import { JobState } from '../jobs/job.entity';
 import { JobRepository } from '../jobs/job.repository';
 import { jobsProcessed } from '../metrics/metrics';
+import { MfileRepository } from '../mfiles/mfile.repository';
 import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { ContentStore } from '../storage/content-store';
 import { serverFree } from '../tasks/tool-message';
+import { QuotaService } from '../usage/quota.service';
 import { UsageRepository } from '../usage/usage.repository';
 import { Metric, UsageFact, UsageService } from '../usage/usage.service';
 import { EffectRefusal, Outcome, RunningJob, TaskEffects } from './task-effects';
@@ -48,6 +50,8 @@ export class JobOutcomeRecorder {
     private readonly effects: TaskEffects,
     private readonly pipelines: PipelinesService,
     private readonly store: ContentStore,
+    private readonly mfiles: MfileRepository,
+    private readonly quotas: QuotaService,
   ) {}
 
   /**
@@ -200,22 +204,52 @@ export class JobOutcomeRecorder {
       await one.outcome.discard?.().catch((error) => this.logger.warn(`job ${one.job.id}: could not discard what it stored: ${String(error)}`));
   }
 
+  /**
+   * How to record an outcome in one statement, when it can be: no files stored, no dependents to release, no new
+   * content; at most new metadata or type for its input (written only while the input holds the bytes the task read)
+   * and usage. A disc use it reported (a backup copy) is counted against the disk quotas: the statement is then guarded
+   * by `noQuotaGuard` and, when a quota applies, the caller records it in a transaction that checks it.
+   */
+  private quickRecord(job: RunningJob, outcome: Outcome, newBlobs: string[], usage: UsageFact[], reported: UsageFact[]) {
+    if (newBlobs.length > 0 || job.hasDependents) return undefined;
+    const patch = outcome.status === 'succeeded' ? outcome.mfilePatch : undefined;
+    if (patch && (patch.content || !job.inputId || Object.keys(patch).some((key) => key !== 'metadata' && key !== 'mimetype'))) return undefined;
+    const findings =
+      patch && (patch.metadata || patch.mimetype)
+        ? { metadata: patch.metadata ?? {}, renditions: {}, mimetype: patch.mimetype ?? null, sha256: job.inputSha256 }
+        : undefined;
+    const disc = reported.some((fact) => fact.metric === 'disc' && fact.value > 0);
+    return {
+      also: (firstParam: number, onlyIf: string) => {
+        const items: Array<{ sql: string; params: unknown[] }> = [];
+        if (findings) items.push(this.mfiles.taskFindingsStatement(job.inputId!, findings, firstParam, onlyIf));
+        const used = this.usageFacts.recordManyStatement([...usage, ...reported], firstParam + items.reduce((n, item) => n + item.params.length, 0), onlyIf);
+        if (used) items.push({ sql: `used AS (${used.sql})`, params: used.params });
+        return items.length ? { sql: items.map((item) => item.sql).join(', '), params: items.flatMap((item) => item.params) } : undefined;
+      },
+      guard: disc ? (firstParam: number) => this.quotas.noQuotaGuard(job.serviceId, firstParam) : undefined,
+    };
+  }
+
   /** Records the outcome of a job this worker ran for `seconds` on `processedBytes` of input. */
   async record(job: RunningJob, outcome: Outcome, seconds: number, processedBytes: number): Promise<void> {
     const { state, newBlobs, usage, result, error, reported } = this.prepare({ job, outcome, seconds, processedBytes });
     const released: string[] = [];
     const outbox = new JobOutbox();
     let recorded = false;
-    const simple = newBlobs.length === 0 && !(outcome.status === 'succeeded' && outcome.mfilePatch) && !job.hasDependents && reported.length === 0;
     let refused: string | undefined;
     try {
-      if (simple) {
-        // the common case, one statement (its own transaction): the state and the usage, together or not at all
-        recorded = await this.jobs.recordOutcomeWith(job.id, { state, result, error }, (firstParam, onlyIf) =>
-          this.usageFacts.recordManyStatement(usage, firstParam, onlyIf),
-        );
+      const quick = this.quickRecord(job, outcome, newBlobs, usage, reported);
+      let written = false;
+      if (quick) {
+        // the common cases, one statement (its own transaction): the state, the input's findings (a backup's
+        // metadata) and the usage, together or not at all; with a disc use to count, only while no disk quota applies
+        const done = await this.jobs.recordOutcomeWith(job.id, { state, result, error }, quick.also, quick.guard);
+        written = done.guarded;
+        recorded = done.recorded;
         if (recorded) outbox.announce({ jobId: job.id, serviceId: job.serviceId, state, progress: state === JobState.Failed ? undefined : 100, error });
-      } else {
+      }
+      if (!written) {
         recorded = await this.unitOfWork.run(async ({ manager }) => {
           if (!(await this.jobs.recordOutcome(job.id, { state, result, error }, manager))) return false; // cancelled meanwhile: its result is dropped
           if (outcome.status === 'succeeded') {
