@@ -586,4 +586,34 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     expect(await metered('dataloss')).toBe(1);
     expect(await metered('corruption')).toBe(2);
   }, 120_000);
+
+  it('a backup copy is metered as disc with its metadata when it fits, and fails naming the disk quota when it does not', async () => {
+    const backupDisc = (mfileId: string) =>
+      app.dataSource
+        .query(
+          `SELECT count(*)::int AS n, COALESCE(sum(value), 0)::float AS bytes FROM usage WHERE resource_id = $1 AND metric = 'disc' AND resource_type = 'backup'`,
+          [mfileId],
+        )
+        .then((rows: Array<{ n: number; bytes: number }>) => rows[0]);
+    // no quota: outcome, the file's backup metadata and the copy's disc in one statement
+    const free = await makeTenant(admin);
+    const freeCustomer = admin.as(free.customerKey);
+    const kept = await freeCustomer.upload(free.serviceId, 'kept.txt', Buffer.from('kept bytes\n'.repeat(100)));
+    await allFinal(freeCustomer, free.serviceId, 'ingest without a quota');
+    expect((await jobsOf(freeCustomer, kept.body.id)).backup).toMatchObject({ state: 'succeeded', result: { created: true, size: 1100 } });
+    expect((await freeCustomer.get(`/mfiles/${kept.body.id}`)).body.metadata.backup).toMatchObject({ sha256: kept.body.sha256 });
+    expect(await backupDisc(kept.body.id)).toEqual({ n: 1, bytes: 1100 });
+
+    // a disk quota the file fits in but not its copy: the backup fails saying so, and nothing of it is recorded
+    const tight = await makeTenant(admin);
+    expect((await admin.patch(`/services/${tight.serviceId}`, { diskQuota: 1500 })).status).toBe(200);
+    const tightCustomer = admin.as(tight.customerKey);
+    const refused = await tightCustomer.upload(tight.serviceId, 'refused.txt', Buffer.from('tight bytes\n'.repeat(100)));
+    expect(refused.status).toBe(201);
+    await allFinal(tightCustomer, tight.serviceId, 'ingest under a tight quota');
+    const backup = (await jobsOf(tightCustomer, refused.body.id)).backup;
+    expect(backup).toMatchObject({ state: 'failed', error: expect.stringMatching(/disk quota/) });
+    expect((await tightCustomer.get(`/mfiles/${refused.body.id}`)).body.metadata.backup).toBeUndefined();
+    expect(await backupDisc(refused.body.id)).toEqual({ n: 0, bytes: 0 });
+  }, 120_000);
 });
