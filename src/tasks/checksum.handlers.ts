@@ -87,7 +87,7 @@ export class ChecksumHandlers {
   async backup(context: TaskContext<TaskName.Backup>): Promise<TaskOutcome<TaskName.Backup>> {
     const [input] = context.inputs;
     try {
-      const { created, size } = await this.backups.put(this.store.pathOf(input.blobKey), input.sha256);
+      const { created, size } = await this.backups.put(this.store.pathOf(input.blobKey), input.sha256, input.size);
       return {
         status: 'succeeded',
         result: { sha256: input.sha256, size, created },
