@@ -27,9 +27,13 @@ export class UploadSessionRepository {
     return pending.length ? pending[0].id : null;
   }
 
+  /**
+   * Inserts a new upload; returns it as given (the caller does not read it back). TypeORM's insert would write the
+   * columns the database returned into the object it inserts (a bigint as a string), so it inserts a copy.
+   */
   async create(fields: NewUploadSession, manager?: EntityManager): Promise<UploadSession> {
     const session = this.db(manager).create(UploadSession, fields);
-    await this.db(manager).insert(UploadSession, session);
+    await this.db(manager).insert(UploadSession, { ...fields });
     return session;
   }
 
@@ -38,18 +42,21 @@ export class UploadSessionRepository {
     return this.db(manager).getRepository(UploadSession).findOneBy({ id, serviceId });
   }
 
-  /** Records the bytes received so far: the hashed prefix, the running digest states, the new expiry. */
+  /**
+   * Records the bytes received so far: the hashed prefix, the running digest states, the new expiry. False when the
+   * upload is gone (removed meanwhile).
+   */
   async saveProgress(
     id: string,
     progress: Pick<UploadSession, 'offset' | 'md5State' | 'sha256State' | 'expiresAt'> & Partial<Pick<UploadSession, 'received'>>,
     manager?: EntityManager,
-  ): Promise<void> {
-    await this.db(manager).getRepository(UploadSession).update({ id }, progress);
+  ): Promise<boolean> {
+    return Boolean((await this.db(manager).getRepository(UploadSession).update({ id }, progress)).affected);
   }
 
-  /** The upload became this Mfile. */
-  async markCompleted(id: string, mfileId: string, manager?: EntityManager): Promise<void> {
-    await this.db(manager).update(UploadSession, { id }, { completedAt: new Date(), mfileId, md5State: null, sha256State: null });
+  /** The upload became this Mfile at `completedAt`. */
+  async markCompleted(id: string, mfileId: string, completedAt: Date, manager?: EntityManager): Promise<void> {
+    await this.db(manager).update(UploadSession, { id }, { completedAt, mfileId, md5State: null, sha256State: null });
   }
 
   /** Up to `limit` uploads that expired before `now`. */

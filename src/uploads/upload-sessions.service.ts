@@ -142,7 +142,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     });
     const handle = await open(this.store.partPath(session.id), 'wx');
     await handle.close();
-    return this.find(session.serviceId, session.id);
+    return session; // as inserted: not read back
   }
 
   /** An upload of this service, or 404 (also once it has expired). */
@@ -400,14 +400,10 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
 
   private async saveProgress(session: UploadSession, offset: number, digest: ResumableDigest, received?: ByteRange[]): Promise<UploadSession> {
     const state = digest.save(offset);
-    await this.sessions.saveProgress(session.id, {
-      offset,
-      md5State: state.md5,
-      sha256State: state.sha256,
-      expiresAt: this.expiry(),
-      ...(received ? { received } : {}),
-    });
-    return this.find(session.serviceId, session.id);
+    const progress = { offset, md5State: state.md5, sha256State: state.sha256, expiresAt: this.expiry(), ...(received ? { received } : {}) };
+    // under the upload's lock nothing else writes it: the row is what was read plus this, not read back
+    if (!(await this.sessions.saveProgress(session.id, progress))) throw Problems.notFound('upload', session.id);
+    return Object.assign(new UploadSession(), session, progress);
   }
 
   /** The last byte is in: verify, commit the bytes atomically, and create the Mfile (ingest usage, owner key). */
@@ -428,6 +424,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     }
     const mimetype = await this.mime.detect(head, session.name);
     const blob = await this.store.commitTemp(partPath, { size: session.length, ...final, head });
+    const completedAt = new Date();
     try {
       const mfile = await this.unitOfWork.run(async (work) => {
         const { manager } = work;
@@ -440,11 +437,11 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
           createdBy: auth.key,
           ingest: this.pipelines.outboxFor(work),
         });
-        await this.sessions.markCompleted(session.id, created.id, manager);
+        await this.sessions.markCompleted(session.id, created.id, completedAt, manager);
         return created;
       });
       return {
-        session: await this.find(session.serviceId, session.id),
+        session: Object.assign(new UploadSession(), session, { completedAt, mfileId: mfile.id, md5State: null, sha256State: null }),
         mfile: { id: mfile.id, key: mfile.key, keyId: mfile.keyId, md5: mfile.md5, sha256: mfile.sha256 },
       };
     } catch (error) {
