@@ -54,9 +54,9 @@ export class UploadSessionRepository {
     return Boolean((await this.db(manager).getRepository(UploadSession).update({ id }, progress)).affected);
   }
 
-  /** The upload became this Mfile at `completedAt`. */
-  async markCompleted(id: string, mfileId: string, completedAt: Date, manager?: EntityManager): Promise<void> {
-    await this.db(manager).update(UploadSession, { id }, { completedAt, mfileId, md5State: null, sha256State: null });
+  /** The upload became this Mfile at `completedAt`, all its `length` bytes received. */
+  async markCompleted(id: string, mfileId: string, completedAt: Date, length: number, manager?: EntityManager): Promise<void> {
+    await this.db(manager).update(UploadSession, { id }, { completedAt, mfileId, offset: length, md5State: null, sha256State: null });
   }
 
   /** Up to `limit` uploads that expired before `now`. */

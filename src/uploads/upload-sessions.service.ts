@@ -195,9 +195,12 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       } finally {
         await handle.close();
       }
-      const updated = await this.saveProgress(current, current.offset + written, digest);
-      if (updated.offset === updated.length) return this.complete(auth, updated, digest);
-      return { session: updated };
+      const reached = current.offset + written;
+      // the last bytes: straight to the commit, which records the upload completed (or discards it); its progress is
+      // not saved first (a completion that fails before its commit leaves the saved offset, and the client sends the
+      // last chunk again: the part file is cut back to that offset)
+      if (reached === current.length) return this.complete(auth, Object.assign(new UploadSession(), current, { offset: reached }), digest);
+      return { session: await this.saveProgress(current, reached, digest) };
     });
   }
 
@@ -437,7 +440,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
           createdBy: auth.key,
           ingest: this.pipelines.outboxFor(work),
         });
-        await this.sessions.markCompleted(session.id, created.id, completedAt, manager);
+        await this.sessions.markCompleted(session.id, created.id, completedAt, session.length, manager);
         return created;
       });
       return {
