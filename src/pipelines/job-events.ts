@@ -43,14 +43,10 @@ export class JobEvents implements OnApplicationShutdown {
     if (events.length === 0) return;
     const at = new Date().toISOString();
     const failed = (error: unknown) => this.logger.debug(`publish failed: ${String(error)}`);
-    if (events.length === 1) {
-      this.redis.publish(this.channel, JSON.stringify({ ...events[0], at })).catch(failed);
-      return;
-    }
-    // several at once (the steps of a batch): one write to Redis
-    const pipeline = this.redis.pipeline();
-    for (const event of events) pipeline.publish(this.channel, JSON.stringify({ ...event, at }));
-    pipeline.exec().catch(failed);
+    // several at once (an upload's facts and queued steps, the steps of a batch): one message, an array, so one
+    // PUBLISH and one delivery to each subscribing process instead of one per event
+    const message = events.length === 1 ? { ...events[0], at } : events.map((event) => ({ ...event, at }));
+    this.redis.publish(this.channel, JSON.stringify(message)).catch(failed);
   }
 
   /** Calls `listener` for every event of `jobId` until the returned function is called. */
@@ -85,14 +81,17 @@ export class JobEvents implements OnApplicationShutdown {
       const subscriber = this.connections.dedicated('job-events');
       this.subscriber = subscriber;
       subscriber.on('message', (_channel: string, message: string) => {
-        let event: JobEvent;
+        let events: JobEvent[];
         try {
-          event = JSON.parse(message) as JobEvent;
+          const parsed = JSON.parse(message) as JobEvent | JobEvent[];
+          events = Array.isArray(parsed) ? parsed : [parsed];
         } catch {
           return;
         }
-        for (const listener of this.listeners.get(`job:${event.jobId}`) ?? []) listener(event);
-        for (const listener of this.listeners.get(`service:${event.serviceId}`) ?? []) listener(event);
+        for (const event of events) {
+          for (const listener of this.listeners.get(`job:${event.jobId}`) ?? []) listener(event);
+          for (const listener of this.listeners.get(`service:${event.serviceId}`) ?? []) listener(event);
+        }
       });
       // queued until connected (the connection waits for Redis, as subscribers must); renewed after every reconnect
       this.subscribing = subscriber.subscribe(this.channel).then(() => undefined);
