@@ -13,8 +13,7 @@ function randomTen(into: Buffer): void {
     randomFillSync(POOL);
     poolOffset = 0;
   }
-  POOL.copy(into, 6, poolOffset, poolOffset + 10);
-  POOL.fill(0, poolOffset, poolOffset + 10); // used bytes do not linger in memory
+  POOL.copy(into, 6, poolOffset, poolOffset + 10); // each byte used once; they become part of a public id
   poolOffset += 10;
 }
 

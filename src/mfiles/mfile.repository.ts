@@ -278,21 +278,16 @@ export class MfileRepository {
    * only while the file still holds the bytes the task read (`sha256`).
    */
   async applyTaskFindings(id: string, findings: TaskFindings, manager?: EntityManager): Promise<void> {
-    const { sql, params } = MfileRepository.taskFindingsUpdate(id, findings, 1, 'true');
+    const { sql, params } = this.taskFindingsStatement(id, findings, 1, 'true');
     await queryPrepared(this.db(manager), sql, params);
   }
 
   /**
-   * The same as a data-modifying CTE item of another statement (a job's outcome, `JobRepository.recordOutcomeWith`):
-   * `findings AS (...)`, placeholders from `$firstParam`, written only where `onlyIf` holds.
+   * The same UPDATE for another statement (a job's outcome, `JobRepository.recordOutcomeWith`, as a CTE item):
+   * placeholders from `$firstParam`, written only where `onlyIf` holds.
    */
   taskFindingsStatement(id: string, findings: TaskFindings, firstParam: number, onlyIf: string): { sql: string; params: unknown[] } {
-    const { sql, params } = MfileRepository.taskFindingsUpdate(id, findings, firstParam, onlyIf);
-    return { sql: `findings AS (${sql})`, params };
-  }
-
-  private static taskFindingsUpdate(id: string, findings: TaskFindings, first: number, onlyIf: string): { sql: string; params: unknown[] } {
-    const p = (n: number) => `$${first + n - 1}`;
+    const p = (n: number) => `$${firstParam + n - 1}`;
     return {
       sql: `UPDATE mfile SET metadata = (metadata || ${p(2)}::jsonb)
                  || CASE WHEN ${p(3)}::jsonb = '{}'::jsonb THEN '{}'::jsonb ELSE jsonb_build_object('renditions', COALESCE(metadata->'renditions', '{}'::jsonb) || ${p(3)}::jsonb) END,

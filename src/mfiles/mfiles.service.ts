@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { cteItems } from '../database/cte';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { IncomingMessage } from 'node:http';
 import { DataSource, EntityManager } from 'typeorm';
@@ -210,25 +211,12 @@ export class MfilesService {
         blobKey: blob.blobKey,
         metadata: input.metadata ?? {},
       },
-      (firstParam, inserted) => {
-        const items: string[] = [];
-        const params: unknown[] = [];
-        const next = () => firstParam + params.length;
-        const key = this.keys.statement(owner.key, next(), inserted);
-        items.push(`owner_key AS (${key.sql})`);
-        params.push(...key.params);
-        const facts = this.usage.statement(usage, next(), inserted);
-        if (facts) {
-          items.push(`mfile_usage AS (${facts.sql})`);
-          params.push(...facts.params);
-        }
-        const jobs = run && this.pipelines.runStatement(run, next(), inserted);
-        if (jobs) {
-          items.push(jobs.sql);
-          params.push(...jobs.params);
-        }
-        return { sql: items.join(', '), params };
-      },
+      (firstParam, inserted) =>
+        cteItems(firstParam, [
+          { name: 'owner_key', part: (first) => this.keys.statement(owner.key, first, inserted) },
+          { name: 'mfile_usage', part: (first) => this.usage.statement(usage, first, inserted) },
+          { part: (first) => (run ? this.pipelines.runStatement(run, first, inserted) : undefined) },
+        ]),
       manager,
       guarded ? (firstParam) => this.quotas.noQuotaGuard(folder.serviceId, firstParam) : undefined,
     );

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { cteItems } from '../database/cte';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { EntityManager } from 'typeorm';
 import { Problems } from '../common/problem';
@@ -215,10 +216,11 @@ export class PipelinesService {
 
   /** A planned run's jobs, input, edges and usage as data-modifying CTE items (`JobRepository.createRunStatement`). */
   runStatement(run: PlannedRun, firstParam: number, onlyIf: string): { sql: string; params: unknown[] } | undefined {
-    const jobs = this.jobs.createRunStatement(run.jobs, run.mfileId, run.edges, firstParam, onlyIf);
-    if (!jobs) return undefined;
-    const usage = this.usage.statement(run.usage, firstParam + jobs.params.length, onlyIf);
-    return usage ? { sql: `${jobs.sql}, run_usage AS (${usage.sql})`, params: [...jobs.params, ...usage.params] } : jobs;
+    if (run.jobs.length === 0) return undefined;
+    return cteItems(firstParam, [
+      { part: (first) => this.jobs.createRunStatement(run.jobs, run.mfileId, run.edges, first, onlyIf) },
+      { name: 'run_usage', part: (first) => this.usage.statement(run.usage, first, onlyIf) },
+    ]);
   }
 
   /** A planned run was written: its runnable jobs go to the outbox, its facts are announced, after commit. */

@@ -1,18 +1,18 @@
 import { createWriteStream } from 'node:fs';
-import { open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createHash, randomUUID } from 'node:crypto';
-import { DigestingCounter, digestFile, KnownFolders, readWholeFile, translateStorageError, WRITE_STREAM_FLUSHES } from './content-store';
+import { DigestingCounter, digestFile, KnownFolders, readWholeFile, translateStorageError } from './content-store';
+
+/** Copies up to this size are made from one read into memory; larger ones stream. */
+const SMALL_COPY_BYTES = 256 * 1024;
 
 /**
  * Verified copies of content, addressed by sha256 (`<backupDir>/ab/<sha256>`): the same bytes are kept once however
  * many Mfiles hold them. Written like the content store (temp, fsync, rename, fsync of the folder) and verified by
  * hashing what was written before it counts.
  */
-/** Copies up to this size are made from one read into memory; larger ones stream. */
-const SMALL_COPY_BYTES = 256 * 1024;
-
 export class BackupStore {
   private readonly folders = new KnownFolders();
 
@@ -47,30 +47,11 @@ export class BackupStore {
     await this.folders.ensure(folder);
     const temp = join(folder, `.${randomUUID()}.tmp`);
     try {
-      if (size !== undefined && size <= SMALL_COPY_BYTES && WRITE_STREAM_FLUSHES) {
-        // a small file (most of them): read whole, hashed once, written and fsynced through one descriptor, without
-        // the streams' objects and buffers (measured: a stream pair cost more than the bytes for a few KiB)
-        const bytes = await readFile(source);
-        const read = createHash('sha256').update(bytes).digest('hex');
-        if (read !== sha256) throw new SourceMismatch(`the stored bytes hash to ${read}, not the recorded ${sha256}: not backed up`);
-        await writeFile(temp, bytes, { flag: 'wx', flush: true });
-        await this.folders.renameInto(folder, temp, target);
-        const dir = await open(folder, 'r');
-        await dir.sync().finally(() => dir.close());
-        return { created: !replacing, size: bytes.length };
-      }
-      const counter = new DigestingCounter(Number.MAX_SAFE_INTEGER);
-      await pipeline(await readWholeFile(source), counter, createWriteStream(temp, { flags: 'wx', flush: WRITE_STREAM_FLUSHES }));
-      const written = counter.sha256.digest('hex');
-      if (written !== sha256) throw new SourceMismatch(`the stored bytes hash to ${written}, not the recorded ${sha256}: not backed up`);
-      if (!WRITE_STREAM_FLUSHES) {
-        const handle = await open(temp, 'r+');
-        await handle.sync().finally(() => handle.close());
-      }
+      // the copy is fsynced by its writer (`flush`), checked against the recorded digest, then renamed into place
+      const written = size !== undefined && size <= SMALL_COPY_BYTES ? await copySmall(source, temp) : await copyStreamed(source, temp);
+      if (written.sha256 !== sha256) throw new SourceMismatch(`the stored bytes hash to ${written.sha256}, not the recorded ${sha256}: not backed up`);
       await this.folders.renameInto(folder, temp, target);
-      const dir = await open(folder, 'r');
-      await dir.sync().finally(() => dir.close());
-      return { created: !replacing, size: counter.size };
+      return { created: !replacing, size: written.size };
     } catch (error) {
       await unlink(temp).catch(() => undefined);
       throw error instanceof SourceMismatch ? error : translateStorageError(error);
@@ -86,3 +67,20 @@ export class BackupStore {
 }
 
 export class SourceMismatch extends Error {}
+
+/**
+ * A small file (most of them) read whole and hashed once, written through one descriptor: the streams' objects and
+ * buffers cost more than the bytes for a few KiB.
+ */
+async function copySmall(source: string, temp: string): Promise<{ sha256: string; size: number }> {
+  const bytes = await readFile(source);
+  await writeFile(temp, bytes, { flag: 'wx', flush: true });
+  return { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+}
+
+/** A larger one streamed, hashed on the way. */
+async function copyStreamed(source: string, temp: string): Promise<{ sha256: string; size: number }> {
+  const counter = new DigestingCounter(Number.MAX_SAFE_INTEGER);
+  await pipeline(await readWholeFile(source), counter, createWriteStream(temp, { flags: 'wx', flush: true }));
+  return { sha256: counter.sha256.digest('hex'), size: counter.size };
+}

@@ -88,15 +88,13 @@ export class DigestingCounter extends Transform {
   }
 }
 
-/**
- * `fs.createWriteStream`'s `flush` (fsync before close, Node 20.10 and 21.0 on): the writer's own descriptor makes the
- * bytes durable, instead of a second open, fsync and close after it (two system calls fewer per file, measured in the
- * small-file ingest). On an older Node the commit fsyncs as before.
- */
-export const WRITE_STREAM_FLUSHES = (() => {
+// Every durable write here fsyncs through the writer's own descriptor (`flush` of fs write streams and writeFile,
+// Node 20.10 and 21.0 on) instead of reopening the file to fsync it: an older Node would ignore the option and lose
+// that durability silently, so it is refused at once.
+{
   const [major, minor] = process.versions.node.split('.').map(Number);
-  return major > 20 || (major === 20 && minor >= 10);
-})();
+  if (major < 20 || (major === 20 && minor < 10)) throw new Error(`MServe needs Node.js 20.10 or later (fs writes with flush); this is ${process.version}`);
+}
 
 /**
  * Folders known to exist: a commit makes its shard folder (`ab/cd`, 65,536 of them) only the first time this process
@@ -113,7 +111,10 @@ export class KnownFolders {
     if (this.known.size < this.max) this.known.add(folder);
   }
 
-  /** `rename(from, to)` into `folder`, making the folder (again) if it is not there. */
+  /**
+   * `rename(from, to)` into `folder` made durable (the folder fsynced after it), making the folder (again) if it is
+   * not there: how a written and fsynced temp file becomes visible, atomically, in both stores.
+   */
   async renameInto(folder: string, from: string, to: string): Promise<void> {
     await this.ensure(folder);
     await rename(from, to).catch(async (error: NodeJS.ErrnoException) => {
@@ -129,6 +130,12 @@ export class KnownFolders {
       await this.ensure(folder);
       await rename(from, to);
     });
+    const handle = await open(folder, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
   }
 }
 
@@ -271,7 +278,7 @@ export class ContentStore {
     const writeback = new Writeback(tempPath);
     try {
       try {
-        await pipeline(source, counter, writeback, createWriteStream(tempPath, { flags: 'wx', highWaterMark: 256 * 1024, flush: WRITE_STREAM_FLUSHES }));
+        await pipeline(source, counter, writeback, createWriteStream(tempPath, { flags: 'wx', highWaterMark: 256 * 1024, flush: true }));
       } finally {
         await writeback.settle();
       }
@@ -280,7 +287,7 @@ export class ContentStore {
       }
       const digest = { md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex') };
       options.verify?.(digest);
-      return await this.commitTemp(tempPath, { size: counter.size, ...digest, head: counter.head() }, WRITE_STREAM_FLUSHES);
+      return await this.commitTemp(tempPath, { size: counter.size, ...digest, head: counter.head() }, true);
     } catch (error) {
       await unlink(tempPath).catch(() => undefined);
       throw translateStorageError(error);
@@ -305,7 +312,7 @@ export class ContentStore {
     return this.receive(Readable.from([bytes]), { maxBytes: Number.MAX_SAFE_INTEGER });
   }
 
-  /** fsync (unless the writer did: `synced`), then atomic rename into blobs/, then fsync of the folder. */
+  /** fsync (unless the writer did: `synced`), then atomic rename into blobs/, made durable (`KnownFolders.renameInto`). */
   async commitTemp(tempPath: string, digest: Omit<StoredBlob, 'blobKey'>, synced = false): Promise<StoredBlob> {
     if (!synced) {
       const handle = await open(tempPath, 'r+');
@@ -320,12 +327,6 @@ export class ContentStore {
     const finalPath = this.pathOf(blobKey);
     const folder = join(this.blobsDir, blobKey.slice(0, 5));
     await this.folders.renameInto(folder, tempPath, finalPath);
-    const folderHandle = await open(folder, 'r');
-    try {
-      await folderHandle.sync();
-    } finally {
-      await folderHandle.close();
-    }
     return { blobKey, ...digest };
   }
 

@@ -49,7 +49,6 @@ export interface CellQuery {
   fromRollups: boolean;
 }
 
-/** A service's and its container's limits and state, as the quota check reads them. */
 /** The row `limitsOf` reads. */
 interface LimitsDbRow {
   container_id: string;
@@ -65,6 +64,7 @@ interface LimitsDbRow {
   c_jobruntime: number | null;
 }
 
+/** A service's and its container's limits and state, as the quota check reads them. */
 export interface LimitsRow {
   containerId: string;
   suspended: boolean;

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { cteItems } from '../database/cte';
 import { UnitOfWork } from '../database/unit-of-work';
 import { JobState } from '../jobs/job.entity';
 import { JobRepository } from '../jobs/job.repository';
@@ -9,7 +10,6 @@ import { PipelinesService } from '../pipelines/pipelines.service';
 import { ContentStore } from '../storage/content-store';
 import { serverFree } from '../tasks/tool-message';
 import { QuotaService } from '../usage/quota.service';
-import { UsageRepository } from '../usage/usage.repository';
 import { Metric, UsageFact, UsageService } from '../usage/usage.service';
 import { EffectRefusal, Outcome, RunningJob, TaskEffects } from './task-effects';
 
@@ -46,7 +46,6 @@ export class JobOutcomeRecorder {
     private readonly unitOfWork: UnitOfWork,
     private readonly jobs: JobRepository,
     private readonly usage: UsageService,
-    private readonly usageFacts: UsageRepository,
     private readonly effects: TaskEffects,
     private readonly pipelines: PipelinesService,
     private readonly store: ContentStore,
@@ -220,13 +219,11 @@ export class JobOutcomeRecorder {
         : undefined;
     const disc = reported.some((fact) => fact.metric === 'disc' && fact.value > 0);
     return {
-      also: (firstParam: number, onlyIf: string) => {
-        const items: Array<{ sql: string; params: unknown[] }> = [];
-        if (findings) items.push(this.mfiles.taskFindingsStatement(job.inputId!, findings, firstParam, onlyIf));
-        const used = this.usageFacts.recordManyStatement([...usage, ...reported], firstParam + items.reduce((n, item) => n + item.params.length, 0), onlyIf);
-        if (used) items.push({ sql: `used AS (${used.sql})`, params: used.params });
-        return items.length ? { sql: items.map((item) => item.sql).join(', '), params: items.flatMap((item) => item.params) } : undefined;
-      },
+      also: (firstParam: number, onlyIf: string) =>
+        cteItems(firstParam, [
+          { name: 'findings', part: (first) => (findings ? this.mfiles.taskFindingsStatement(job.inputId!, findings, first, onlyIf) : undefined) },
+          { name: 'used', part: (first) => this.usage.statement([...usage, ...reported], first, onlyIf) },
+        ]),
       guard: disc ? (firstParam: number) => this.quotas.noQuotaGuard(job.serviceId, firstParam) : undefined,
     };
   }

@@ -325,17 +325,22 @@ export function cpuMs(pid) {
  */
 export function cpuMsTree(pid) {
   let ms = 0;
+  for (const { ms: one } of cpuMsOfTree(pid)) ms += one;
+  return ms;
+}
+
+/** Each live process of `pid`'s tree with its CPU ms (the root's with its reaped children's, as in cpuMsTree). */
+function* cpuMsOfTree(pid) {
   for (const one of processTree(pid)) {
     try {
       const fields = readFileSync(`/proc/${one}/stat`, 'utf8').split(') ')[1].split(' ');
       let ticks = Number(fields[11]) + Number(fields[12]);
       if (one === pid) ticks += Number(fields[13]) + Number(fields[14]);
-      ms += (ticks * 1000) / CLOCK_TICKS;
+      yield { pid: one, ms: (ticks * 1000) / CLOCK_TICKS };
     } catch {
       /* gone */
     }
   }
-  return ms;
 }
 
 /**
@@ -345,30 +350,28 @@ export function cpuMsTree(pid) {
  */
 export function postgresCpuByRole(pid) {
   const roles = { backends: 0, autovacuum: 0, walwriter: 0, checkpointer: 0, bgwriter: 0, other: 0 };
-  for (const one of processTree(pid)) {
+  for (const { pid: one, ms } of cpuMsOfTree(pid)) {
+    let title = '';
     try {
-      const fields = readFileSync(`/proc/${one}/stat`, 'utf8').split(') ')[1].split(' ');
-      let ticks = Number(fields[11]) + Number(fields[12]);
-      if (one === pid) ticks += Number(fields[13]) + Number(fields[14]);
-      const title = readFileSync(`/proc/${one}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      const role =
-        one === pid
-          ? 'other'
-          : /autovacuum worker/.test(title)
-            ? 'autovacuum'
-            : /walwriter/.test(title)
-              ? 'walwriter'
-              : /checkpointer/.test(title)
-                ? 'checkpointer'
-                : /background writer/.test(title)
-                  ? 'bgwriter'
-                  : /postgres: \S+ \S+ [\d.]+\(\d+\)/.test(title)
-                    ? 'backends'
-                    : 'other';
-      roles[role] += (ticks * 1000) / CLOCK_TICKS;
+      title = readFileSync(`/proc/${one}/cmdline`, 'utf8').replace(/\0/g, ' ');
     } catch {
-      /* gone */
+      /* gone: counted as other */
     }
+    const role =
+      one === pid
+        ? 'other'
+        : /autovacuum worker/.test(title)
+          ? 'autovacuum'
+          : /walwriter/.test(title)
+            ? 'walwriter'
+            : /checkpointer/.test(title)
+              ? 'checkpointer'
+              : /background writer/.test(title)
+                ? 'bgwriter'
+                : /postgres: \S+ \S+ [\d.]+\(\d+\)/.test(title)
+                  ? 'backends'
+                  : 'other';
+    roles[role] += ms;
   }
   return roles;
 }
