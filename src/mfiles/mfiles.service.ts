@@ -18,11 +18,13 @@ import { Mfolder } from '../mfolders/mfolder.entity';
 import { MfolderRepository } from '../mfolders/mfolder.repository';
 import { MfoldersService } from '../mfolders/mfolders.service';
 import { ServiceRepository } from '../services/service.repository';
+import { BackupStore, SMALL_COPY_BYTES } from '../storage/backup-store';
 import { BlobJanitor } from '../storage/blob-janitor';
 import { ContentStore, StoredBlob } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { JobOutbox } from '../pipelines/job-outbox';
-import { PipelinesService } from '../pipelines/pipelines.service';
+import { PipelinesService, PlannedRun } from '../pipelines/pipelines.service';
+import type { BackupFact } from '../pipelines/profile';
 import { openUpload, UploadSource } from '../storage/upload-source';
 import { QuotaService } from '../usage/quota.service';
 import { UsageService } from '../usage/usage.service';
@@ -62,6 +64,7 @@ export class MfilesService {
     private readonly mfolderRepository: MfolderRepository,
     private readonly serviceRepository: ServiceRepository,
     private readonly store: ContentStore,
+    private readonly backups: BackupStore,
     private readonly mime: MimeDetector,
     private readonly keys: KeysService,
     private readonly resolver: ResourceResolver,
@@ -195,31 +198,41 @@ export class MfilesService {
       { metric: 'disc' as const, value: blob.size, ...scope },
       { metric: 'mfiles' as const, value: 1, ...scope },
     ];
+    // small new bytes with no quota to count a copy against are backed up now, and the run records it as a fact
+    const backUp = guarded && blob.size <= SMALL_COPY_BYTES ? () => this.backUp(blob) : undefined;
     const run = input.ingest
-      ? await this.pipelines.planRun(manager, 'ingest', { id, ...tenant }, { mimetype: input.mimetype, size: blob.size, fresh: { md5: blob.md5 } })
+      ? await this.pipelines.planRun(manager, 'ingest', { id, ...tenant }, { mimetype: input.mimetype, size: blob.size, fresh: { md5: blob.md5 } }, backUp)
       : undefined;
-    const written = await this.mfileRepository.createWith(
-      {
-        id,
-        ...tenant,
-        folderId: folder.id,
-        name,
-        size: blob.size,
-        md5: blob.md5,
-        sha256: blob.sha256,
-        mimetype: input.mimetype,
-        blobKey: blob.blobKey,
-        metadata: input.metadata ?? {},
-      },
-      (firstParam, inserted) =>
-        cteItems(firstParam, [
-          { name: 'owner_key', part: (first) => this.keys.statement(owner.key, first, inserted) },
-          { name: 'mfile_usage', part: (first) => this.usage.statement(usage, first, inserted) },
-          { part: (first) => (run ? this.pipelines.runStatement(run, first, inserted) : undefined) },
-        ]),
-      manager,
-      guarded ? (firstParam) => this.quotas.noQuotaGuard(folder.serviceId, firstParam) : undefined,
-    );
+    const backup = run?.backup ? { backup: { sha256: run.backup.sha256, at: run.backup.at } } : {};
+    let written: Awaited<ReturnType<MfileRepository['createWith']>>;
+    try {
+      written = await this.mfileRepository.createWith(
+        {
+          id,
+          ...tenant,
+          folderId: folder.id,
+          name,
+          size: blob.size,
+          md5: blob.md5,
+          sha256: blob.sha256,
+          mimetype: input.mimetype,
+          blobKey: blob.blobKey,
+          metadata: { ...(input.metadata ?? {}), ...backup },
+        },
+        (firstParam, inserted) =>
+          cteItems(firstParam, [
+            { name: 'owner_key', part: (first) => this.keys.statement(owner.key, first, inserted) },
+            { name: 'mfile_usage', part: (first) => this.usage.statement(usage, first, inserted) },
+            { part: (first) => (run ? this.pipelines.runStatement(run, first, inserted) : undefined) },
+          ]),
+        manager,
+        guarded ? (firstParam) => this.quotas.noQuotaGuard(folder.serviceId, firstParam) : undefined,
+      );
+    } catch (error) {
+      await this.forgetBackup(run);
+      throw error;
+    }
+    if (!written.guarded || !written.mfile) await this.forgetBackup(run);
     if (!written.guarded) return undefined;
     if (!written.mfile) {
       // the name is taken: say by what (a file the unique index found, or a subfolder)
@@ -228,6 +241,18 @@ export class MfilesService {
     }
     if (run && input.ingest) this.pipelines.runCommitted(run, input.ingest);
     return { ...presentMfile(written.mfile), key: owner.secret, keyId: owner.key.id };
+  }
+
+  /** The bytes' verified copy in the backup store, made before their commit (the backup step's fact). */
+  private async backUp(blob: StoredBlob): Promise<BackupFact> {
+    const { created, size } = await this.backups.put(this.store.pathOf(blob.blobKey), blob.sha256, blob.size);
+    return { sha256: blob.sha256, size, created, at: new Date().toISOString() };
+  }
+
+  /** A copy made for a commit that did not happen: removed if it was this commit's to make. */
+  private async forgetBackup(run: PlannedRun | undefined): Promise<void> {
+    if (run?.backup?.created)
+      await this.backups.remove(run.backup.sha256).catch((error) => this.logger.warn(`could not remove a backup copy: ${String(error)}`));
   }
 
   /** Replaces the content (an update): same streaming path; the old bytes go only after the new ones committed. */

@@ -16,7 +16,7 @@ import { WebhooksService } from '../webhooks/webhooks.service';
 import { JobEvents } from './job-events';
 import { JobOutbox, OutboxJob } from './job-outbox';
 import { PeriodicScheduler } from './periodic-scheduler';
-import { defaultProfile, KnownInput, planRun, ProfileDefinition, ProfileErrors, Trigger, validateProfile } from './profile';
+import { BackupFact, defaultProfile, KnownInput, planRun, ProfileDefinition, ProfileErrors, Trigger, validateProfile, wantsBackupFact } from './profile';
 import { ProfileRepository, ProfileSelection } from './profile.repository';
 
 export interface EffectiveProfile {
@@ -45,6 +45,8 @@ export interface PlannedRun {
   jobs: Job[];
   edges: Array<{ jobId: string; prerequisiteId: string }>;
   usage: UsageFact[];
+  /** The verified backup copy its creator made before the commit, recorded by the run as its `backup` step's fact. */
+  backup?: BackupFact;
 }
 
 /**
@@ -175,12 +177,28 @@ export class PipelinesService {
    * flag, inside the caller's transaction): for a caller that writes them within a statement of its own
    * (`runStatement`), then hands them to `runCommitted`. Undefined when the pipeline has no step.
    */
-  async planRun(manager: EntityManager, trigger: Trigger, mfile: PipelineInput, known?: KnownInput): Promise<PlannedRun | undefined> {
+  async planRun(
+    manager: EntityManager,
+    trigger: Trigger,
+    mfile: PipelineInput,
+    known?: KnownInput,
+    backUp?: () => Promise<BackupFact>,
+  ): Promise<PlannedRun | undefined> {
     const row = await this.profiles.selectionOf(mfile.serviceId, manager);
     if (!row) throw Problems.notFound('service', mfile.serviceId);
     const pipeline = (row.selected ?? row.own ?? defaultProfile())[trigger];
     if (!pipeline || pipeline.steps.length === 0) return undefined;
-    const planned = planRun(pipeline, known);
+    let planned = planRun(pipeline, known);
+    // the creator can make the backup copy now (small fresh bytes): the step is then a fact and no job is queued
+    // (a copy that cannot be made now is left to the step's job, which runs, retries and reports as any job)
+    // (only without quotas: a copy is then no one's limit to check, and a job-runtime quota that is used up stops it)
+    if (backUp && row.quotaFree && known?.fresh && wantsBackupFact(planned)) {
+      const backup = await backUp().catch((error: unknown) => {
+        this.logger.warn(`backup at commit not made, left to its job: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+      });
+      if (backup) planned = planRun(pipeline, { ...known, fresh: { ...known.fresh, backup } });
+    }
     if (planned.length === 0) return undefined;
     const runId = uuidv7();
     const ids = new Map(planned.map(({ step }) => [step.name, uuidv7()]));
@@ -211,7 +229,22 @@ export class PipelinesService {
         ? [{ metric: `task/${job.task}/success` as const, value: 1, ...scope(job), idempotencyKey: `${job.id}:outcome` }]
         : []),
     ]);
-    return { mfileId: mfile.id, jobs, edges, usage };
+    // a backup copy that stored new bytes is on disk: metered as the backup task meters it (JobOutcomeRecorder)
+    const backedUp = planned.findIndex((each) => each.fact?.backup);
+    const backup = backedUp >= 0 ? planned[backedUp].fact!.backup : undefined;
+    if (backup?.created) {
+      const job = jobs[backedUp];
+      usage.push({
+        metric: 'disc',
+        value: backup.size,
+        containerId: job.containerId,
+        serviceId: job.serviceId,
+        resourceType: 'backup',
+        resourceId: mfile.id,
+        idempotencyKey: `${job.id}:task:backup:disc`,
+      });
+    }
+    return { mfileId: mfile.id, jobs, edges, usage, ...(backup ? { backup } : {}) };
   }
 
   /** A planned run's jobs, input, edges and usage as data-modifying CTE items (`JobRepository.createRunStatement`). */

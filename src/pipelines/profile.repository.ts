@@ -5,9 +5,15 @@ import { DataSource, EntityManager } from 'typeorm';
 import type { ProfileDefinition } from './profile';
 import { ContainerProfile, ServiceProfile } from './profile.entity';
 
-/** A service's selected container profile and its own, in one read (this runs inside every upload). */
-const EFFECTIVE_PROFILE = `SELECT s.id AS "serviceId", s.priority, s.profile AS name, cp.definition AS selected, cp.updated_at AS "selectedAt", p.definition AS own, p.updated_at AS "ownAt"
-  FROM service s LEFT JOIN container_profile cp ON cp.container_id = s.container_id AND cp.name = s.profile
+/**
+ * A service's selected container profile and its own, in one read (this runs inside every upload), with what a
+ * run's creator decides with them: the priority flag (routing) and whether any quota applies (a backup at commit).
+ */
+const EFFECTIVE_PROFILE = `SELECT s.id AS "serviceId", s.priority, s.profile AS name, cp.definition AS selected, cp.updated_at AS "selectedAt", p.definition AS own, p.updated_at AS "ownAt",
+    (s.disk_quota IS NULL AND s.ingest_quota IS NULL AND s.jobruntime_quota IS NULL
+      AND c.disk_quota IS NULL AND c.ingest_quota IS NULL AND c.jobruntime_quota IS NULL) AS "quotaFree"
+  FROM service s JOIN container c ON c.id = s.container_id
+  LEFT JOIN container_profile cp ON cp.container_id = s.container_id AND cp.name = s.profile
   LEFT JOIN service_profile p ON p.service_id = s.id`;
 
 /** What a service runs, as stored: the container profile its `profile` property selects (`name`), and its own. */
@@ -15,6 +21,8 @@ export interface ProfileSelection {
   serviceId: string;
   /** The service's priority flag (read with the profile: routing needs both). */
   priority: boolean;
+  /** No disk, ingest or job-runtime quota on the service or its container (as read; the commit checks again). */
+  quotaFree: boolean;
   name: string | null;
   selected: ProfileDefinition | null;
   selectedAt: Date | null;

@@ -1,4 +1,4 @@
-import { conditionMismatch, defaultProfile, findCycle, planRun, ProfileErrors, validateProfile } from './profile';
+import { conditionMismatch, defaultProfile, findCycle, planRun, ProfileErrors, validateProfile, wantsBackupFact } from './profile';
 
 describe('profiles', () => {
   it('finds cycles, including long ones and self-loops, and none in a DAG', () => {
@@ -104,6 +104,41 @@ describe('profiles', () => {
       expect(plan.every((p) => p.condition === null)).toBe(true);
     });
 
+    it('a backup copy made before the commit makes the backup step a fact; asked to verify, it stays a job', () => {
+      const backup = { sha256: 'b'.repeat(64), size: 100, created: true, at: '2026-12-07T00:00:00.000Z' };
+      const known = { mimetype: 'text/plain', size: 100, fresh: { md5: 'a'.repeat(32), backup } };
+      const plan = planRun(defaultProfile().ingest!, known);
+      expect(summary(plan)).toEqual({ mime: 'fact after []', md5: 'fact after [mime]', backup: 'fact after [md5]' });
+      expect(plan.find((p) => p.step.name === 'backup')!.fact).toEqual({ result: { sha256: backup.sha256, size: 100, created: true }, backup });
+      // the creator asks before making a copy: only where the step would be a fact
+      expect(wantsBackupFact(planRun(defaultProfile().ingest!, fresh('text/plain')))).toBe(true);
+      expect(wantsBackupFact(plan)).toBe(false);
+      const asked = (step: Record<string, unknown>) =>
+        validateProfile({
+          ingest: {
+            steps: [
+              { name: 'sum', task: 'md5' },
+              { name: 'copy', task: 'backup', after: ['sum'], ...step },
+            ],
+          },
+        }).ingest!;
+      for (const step of [{ verify: true }, { queue: 'priority' }]) {
+        expect(wantsBackupFact(planRun(asked(step), fresh('text/plain')))).toBe(false);
+        expect(summary(planRun(asked(step), known))).toEqual({ sum: 'fact after []', copy: 'ready after [sum]' });
+      }
+      // after a step that runs, the copy waits for it: not made at commit
+      const late = validateProfile({
+        ingest: {
+          steps: [
+            { name: 'pic', task: 'thumbnail' },
+            { name: 'copy', task: 'backup', after: ['pic'] },
+          ],
+        },
+      }).ingest!;
+      expect(wantsBackupFact(planRun(late, fresh('text/plain')))).toBe(false);
+      expect(summary(planRun(late, known))).toEqual({ pic: 'ready after []', copy: 'waiting after [pic]' });
+    });
+
     it('a text file gets mime, md5 and backup only; a video its three video steps', () => {
       expect(Object.keys(summary(planRun(defaultProfile().ingest!, fresh('text/plain'))))).toEqual(['mime', 'md5', 'backup']);
       expect(summary(planRun(defaultProfile().ingest!, fresh('video/mp4')))).toMatchObject({
@@ -203,7 +238,7 @@ describe('profiles', () => {
         },
       }).ingest!;
       expect(summary(planRun(afterReal, fresh('text/plain')))).toEqual({ picture: 'ready after []', sum: 'waiting after [picture]' });
-      expect(() => validateProfile({ ingest: { steps: [{ task: 'sha256', verify: true }] } })).toThrow(/only mime and md5 steps can be facts/);
+      expect(() => validateProfile({ ingest: { steps: [{ task: 'sha256', verify: true }] } })).toThrow(/only mime, md5 and backup steps can be facts/);
       expect(() => validateProfile({ ingest: { steps: [{ task: 'md5', verify: 'yes' }] } })).toThrow(/verify must be true or false/);
     });
   });

@@ -147,7 +147,10 @@ function validatePipeline(trigger: Trigger, value: unknown, errors: string[], mi
     if (raw.when !== undefined) step.when = validateCondition(raw.when, `${path}.when`, errors);
     if (raw.verify !== undefined) {
       if (raw.verify !== true && raw.verify !== false) errors.push(`${path}.verify must be true or false`);
-      else if (!FACT_TASKS.includes(task)) errors.push(`${path}.verify: only ${FACT_TASKS.join(' and ')} steps can be facts, so only they take verify`);
+      else if (!FACT_TASKS.includes(task))
+        errors.push(
+          `${path}.verify: only ${FACT_TASKS.slice(0, -1).join(', ')} and ${FACT_TASKS[FACT_TASKS.length - 1]} steps can be facts, so only they take verify`,
+        );
       else if (raw.verify) step.verify = true;
     }
     if (raw.queue !== undefined) {
@@ -237,9 +240,19 @@ export function conditionMismatch(condition: StepCondition | null | undefined, i
 
 /**
  * Tasks whose result the commit of new bytes already knows: the upload detected the type from the first bytes and
- * computed the MD5 while streaming, exactly as these tasks would on the stored bytes.
+ * computed the MD5 while streaming, exactly as these tasks would on the stored bytes; and, for a small upload
+ * without quotas, made the verified backup copy the backup task would make (`KnownInput.fresh.backup`).
  */
-export const FACT_TASKS: readonly TaskName[] = [TaskName.Mime, TaskName.Md5];
+export const FACT_TASKS: readonly TaskName[] = [TaskName.Mime, TaskName.Md5, TaskName.Backup];
+
+/** A verified backup copy of fresh bytes, made by their creator before the commit (BackupStore.put). */
+export interface BackupFact {
+  sha256: string;
+  size: number;
+  /** False when a verified copy of the same bytes was there already (nothing new on disk). */
+  created: boolean;
+  at: string;
+}
 
 /** What the creator of a run knows about its input: its type and size, and, for bytes it just received, their MD5. */
 export interface KnownInput {
@@ -249,7 +262,7 @@ export interface KnownInput {
    * The bytes were just received (an upload, a replace, a copy): `mimetype` was detected from their first bytes and
    * `md5` computed from all of them, so `mime` and `md5` steps are facts.
    */
-  fresh?: { md5: string };
+  fresh?: { md5: string; backup?: BackupFact };
 }
 
 /** One step of a run as it will be created. */
@@ -258,11 +271,22 @@ export interface PlannedStep {
   /** Its prerequisites among the steps created (a left-out step's own prerequisites stand in for it). */
   after: string[];
   /** A fact: created `succeeded` with this result, never queued. */
-  fact?: { result: Record<string, unknown> };
+  fact?: { result: Record<string, unknown>; backup?: BackupFact };
   /** Created runnable (queued): no prerequisite, or only facts. */
   ready: boolean;
   /** The condition its job keeps for when it becomes runnable: null once decided here (or when it has none). */
   condition: StepCondition | null;
+}
+
+/** A step the commit may record as a fact: one that asks for nothing of its own (options, a re-verification, a queue). */
+const mayBeFact = (step: ProfileStep) => !step.verify && !step.queue && Object.keys(step.options).length === 0;
+
+/**
+ * Whether a run planned without a backup copy would record one as a fact if its creator made the copy first: a
+ * `backup` step that runs at once (after facts alone) and asks for nothing of its own.
+ */
+export function wantsBackupFact(planned: PlannedStep[]): boolean {
+  return planned.some(({ step, ready, fact }) => step.task === TaskName.Backup && ready && !fact && mayBeFact(step));
 }
 
 /**
@@ -275,7 +299,8 @@ export interface PlannedStep {
  * - **Facts at commit.** When the run starts with bytes just received, a `mime` or `md5` step is a fact: created
  *   `succeeded` with the result the task would give (the same detector on the same first bytes; the MD5 computed
  *   while streaming), metered like any job, never queued; unless it asks to run (`verify: true`, or a `queue` of its
- *   own) or comes after a job that is not a fact (it waits for that job, and fails with it, as any step).
+ *   own) or comes after a job that is not a fact (it waits for that job, and fails with it, as any step). So is a
+ *   `backup` step when the creator made the verified copy before the commit (`fresh.backup`, see `wantsBackupFact`).
  * - Steps whose prerequisites are all facts (or none) are runnable at once.
  *
  * Without `known`, every step is created and every condition waits for its step to become runnable.
@@ -302,9 +327,13 @@ export function planRun(pipeline: Pipeline, known?: KnownInput): PlannedStep[] {
     const ready = after.every((p) => planned.get(p)?.fact !== undefined);
     let fact: PlannedStep['fact'];
     // a fact only where the step would run at once: after facts alone (else it waits for, and fails with, its prerequisites)
-    if (known?.fresh && ready && !step.verify && !step.queue && Object.keys(step.options).length === 0) {
+    if (known?.fresh && ready && mayBeFact(step)) {
       if (step.task === TaskName.Mime) fact = { result: { mimetype: known.mimetype, previous: known.mimetype, changed: false } };
       else if (step.task === TaskName.Md5) fact = { result: { md5: known.fresh.md5, matchesRecorded: true } };
+      else if (step.task === TaskName.Backup && known.fresh.backup) {
+        const { sha256, size, created } = known.fresh.backup;
+        fact = { result: { sha256, size, created }, backup: known.fresh.backup };
+      }
     }
     const changes = !fact && (step.task === TaskName.Mime || TASKS[step.task].changesContent === true);
     if (downstreamOfChange || changes) unsettled.add(name);

@@ -6,7 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { DigestingCounter, digestFile, KnownFolders, readWholeFile, translateStorageError } from './content-store';
 
 /** Copies up to this size are made from one read into memory; larger ones stream. */
-const SMALL_COPY_BYTES = 256 * 1024;
+export const SMALL_COPY_BYTES = 256 * 1024;
 
 /**
  * Verified copies of content, addressed by sha256 (`<backupDir>/ab/<sha256>`): the same bytes are kept once however

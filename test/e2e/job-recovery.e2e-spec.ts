@@ -80,7 +80,8 @@ describe('routing across workers, a worker killed mid-job, Redis restarted empty
         // a priority service: its ingest pipeline goes to the priority queue, hence to the special worker
         await admin.as(tenant.containerKey).patch(`/services/${tenant.serviceId}`, { priority: true });
         await admin.as(tenant.serviceAdminKey).delete(`/services/${tenant.serviceId}/profile`);
-        const urgent = await customer.upload(tenant.serviceId, 'urgent.txt', Buffer.from('now'));
+        // (larger than a copy the commit makes itself: its backup is a job)
+        const urgent = await customer.upload(tenant.serviceId, 'urgent.txt', Buffer.from('now\n'.repeat(80_000)));
         const ingest = await eventually(async () => {
           const page = (await customer.get(`/mfiles/${urgent.body.id}/jobs`)).body.items;
           return page.every((job: { state: string }) => ['succeeded', 'skipped'].includes(job.state)) ? page : undefined;

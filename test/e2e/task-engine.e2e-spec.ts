@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
@@ -212,7 +212,8 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
       'clip-0.mp4': 'video/mp4',
       'empty.bin': 'application/octet-stream',
     });
-    // metering: one `jobs` per job (facts too), an outcome per job, runtime per job a worker ran (every one but the facts)
+    // metering: one `jobs` per job (facts too), an outcome per job, runtime per job a worker ran (every one but the
+    // facts: mime and md5, and the backup, whose copy the commit made for these small files with no quota)
     const [{ jobs, runtimes, failures, successes }] = await app.dataSource.query(
       `SELECT count(*) FILTER (WHERE metric = 'jobs')::int AS jobs, count(*) FILTER (WHERE metric = 'jobruntime')::int AS runtimes,
               count(*) FILTER (WHERE metric LIKE 'task/%/failed')::int AS failures,
@@ -223,7 +224,7 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     // 10 JPEGs, 6 PNGs, the corrupt JPEG and the bomb: 6 jobs each; 6 videos: 6 each; 5 texts and the empty file: 3 each
     expect(made).toHaveLength(18 * 6 + 6 * 6 + 6 * 3);
     expect(jobs).toBe(made.length);
-    expect(runtimes).toBe(made.length - 30 * 2);
+    expect(runtimes).toBe(made.length - 30 * 3);
     expect(successes).toBe(made.filter((state) => state === 'succeeded').length);
     expect(failures).toBe(
       Object.values(summary)
@@ -595,16 +596,43 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
           [mfileId],
         )
         .then((rows: Array<{ n: number; bytes: number }>) => rows[0]);
-    // no quota: outcome, the file's backup metadata and the copy's disc in one statement
+    const ranOnWorker = async (jobId: string) =>
+      (await app.dataSource.query(`SELECT count(*)::int AS n FROM usage WHERE resource_id = $1 AND metric = 'jobruntime'`, [jobId]))[0].n === 1;
+    // no quota, a small file: the commit made the verified copy; the backup step is a fact (no worker ran it) with
+    // its result, the file's backup metadata and the copy's disc, all in the upload's statement
     const free = await makeTenant(admin);
     const freeCustomer = admin.as(free.customerKey);
     const kept = await freeCustomer.upload(free.serviceId, 'kept.txt', Buffer.from('kept bytes\n'.repeat(100)));
+    expect(kept.body.metadata.backup).toMatchObject({ sha256: kept.body.sha256 });
+    expect(readFileSync(join(app.config.backupDir, kept.body.sha256.slice(0, 2), kept.body.sha256)).length).toBe(1100);
     await allFinal(freeCustomer, free.serviceId, 'ingest without a quota');
-    expect((await jobsOf(freeCustomer, kept.body.id)).backup).toMatchObject({ state: 'succeeded', result: { created: true, size: 1100 } });
+    const keptBackup = (await jobsOf(freeCustomer, kept.body.id)).backup;
+    expect(keptBackup).toMatchObject({ state: 'succeeded', workerHost: null, result: { created: true, size: 1100 } });
+    expect(await ranOnWorker(keptBackup.id)).toBe(false);
     expect((await freeCustomer.get(`/mfiles/${kept.body.id}`)).body.metadata.backup).toMatchObject({ sha256: kept.body.sha256 });
     expect(await backupDisc(kept.body.id)).toEqual({ n: 1, bytes: 1100 });
+    // the same bytes again: the copy is there already, nothing new on disk
+    const twin = await freeCustomer.upload(free.serviceId, 'twin.txt', Buffer.from('kept bytes\n'.repeat(100)));
+    expect((await jobsOf(freeCustomer, twin.body.id)).backup).toMatchObject({ state: 'succeeded', result: { created: false, size: 1100 } });
+    expect(await backupDisc(twin.body.id)).toEqual({ n: 0, bytes: 0 });
+    // a commit that fails (the name is taken) keeps no copy of its bytes; a copy another file holds stays
+    const clash = Buffer.from('other bytes\n'.repeat(100));
+    const clashSha = createHash('sha256').update(clash).digest('hex');
+    expect((await freeCustomer.upload(free.serviceId, 'kept.txt', clash)).status).toBe(409);
+    expect(existsSync(join(app.config.backupDir, clashSha.slice(0, 2), clashSha))).toBe(false);
+    expect((await freeCustomer.upload(free.serviceId, 'kept.txt', Buffer.from('kept bytes\n'.repeat(100)))).status).toBe(409);
+    expect(existsSync(join(app.config.backupDir, kept.body.sha256.slice(0, 2), kept.body.sha256))).toBe(true);
+    // a large file: the copy is the worker's job, as before
+    const large = await freeCustomer.upload(free.serviceId, 'large.bin', Buffer.alloc(300 * 1024, 7));
+    expect(large.body.metadata.backup).toBeUndefined();
+    await allFinal(freeCustomer, free.serviceId, 'a large file without a quota');
+    const largeBackup = (await jobsOf(freeCustomer, large.body.id)).backup;
+    expect(largeBackup).toMatchObject({ state: 'succeeded', workerHost: expect.any(String), result: { created: true, size: 300 * 1024 } });
+    expect(await ranOnWorker(largeBackup.id)).toBe(true);
+    expect(await backupDisc(large.body.id)).toEqual({ n: 1, bytes: 300 * 1024 });
 
-    // a disk quota the file fits in but not its copy: the backup fails saying so, and nothing of it is recorded
+    // a disk quota the file fits in but not its copy: no copy at commit; the backup job fails saying so, and nothing
+    // of it is recorded
     const tight = await makeTenant(admin);
     expect((await admin.patch(`/services/${tight.serviceId}`, { diskQuota: 1500 })).status).toBe(200);
     const tightCustomer = admin.as(tight.customerKey);

@@ -31,6 +31,24 @@ export function applyJobEvent(job: Job, event: JobEventData): Job {
   return next;
 }
 
+/**
+ * A list of jobs read again, merged into the one shown: a job a stream already saw end stays ended; a job created
+ * here but not listed yet (a read racing its insert) stays. `ended` names the jobs this read is the first to see end
+ * (not followed, as only a few are, or ended before their stream said so): the page reacts to them as to a stream's
+ * final event, or it would miss what they changed.
+ */
+export function mergeListedJobs(shown: ReadonlyMap<string, Job>, listed: Job[]): { next: Map<string, Job>; ended: Job[] } {
+  const next = new Map<string, Job>();
+  const ended: Job[] = [];
+  for (const job of listed) {
+    const known = shown.get(job.id);
+    next.set(job.id, known && isFinal(known.state) && !isFinal(job.state) ? known : job);
+    if (known && !isFinal(known.state) && isFinal(job.state)) ended.push(job);
+  }
+  for (const [id, job] of shown) if (!next.has(id) && !isFinal(job.state)) next.set(id, job);
+  return { next, ended };
+}
+
 const RANK: Record<string, number> = { running: 0, queued: 1, waiting: 2 };
 
 /**

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, contentUrl, Page } from '../api';
-import { applyJobEvent, JobEventData, jobsToFollow } from './job-events';
+import { applyJobEvent, JobEventData, jobsToFollow, mergeListedJobs } from './job-events';
 import { isFinal, Job } from './types';
 
 /** Streams an Mfile page keeps open at once (see jobsToFollow). */
@@ -60,7 +60,7 @@ export interface LiveJobs {
 /**
  * A list of jobs (an Mfile's, a pipeline run's), kept live: the list is read once, unfinished jobs are followed over SSE (a few at a time),
  * and each job that ends makes the list be read again (its dependents may have started) and calls `onFinished`
- * (the page then reads the file's new metadata and the job's outputs). No polling: every read answers an event.
+ * (the page then reads the file's new metadata and the job's outputs), whether a stream or a read of the list saw it end. No polling: every read answers an event.
  */
 export function useLiveJobs(path: string | null, query: Record<string, string>, onFinished: (job: Job) => void, maxStreams = MAX_STREAMS): LiveJobs {
   const enabled = path !== null;
@@ -84,16 +84,9 @@ export function useLiveJobs(path: string | null, query: Record<string, string>, 
     if (path === null) return;
     try {
       const listed = await listAllJobs(path, query);
-      const current = jobs.current;
-      const next = new Map<string, Job>();
-      for (const job of listed.jobs) {
-        const known = current.get(job.id);
-        // a stream may already know more than the list read a moment ago
-        next.set(job.id, known && isFinal(known.state) && !isFinal(job.state) ? known : job);
-      }
-      // jobs created here but not listed yet (a read racing the insert) stay
-      for (const [id, job] of current) if (!next.has(id) && !isFinal(job.state)) next.set(id, job);
+      const { next, ended } = mergeListedJobs(jobs.current, listed.jobs);
       update(next);
+      for (const job of ended) finished.current(job);
       setTruncated(listed.truncated);
       setError(null);
     } catch (caught) {
