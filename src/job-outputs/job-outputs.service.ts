@@ -47,12 +47,13 @@ export class JobOutputsService {
     if (output.mfileId) throw Problems.conflict('this output was already promoted', { mfileId: output.mfileId });
     const blob = await this.store.receive(this.store.read(output.blobKey), { maxBytes: Number.MAX_SAFE_INTEGER });
     try {
-      return await this.unitOfWork.run(async ({ manager }) => {
+      return await this.unitOfWork.run(async (work) => {
+        const { manager } = work;
         const locked = await this.outputs.lock(id, manager);
         if (!locked || locked.mfileId) throw Problems.conflict('this output was already promoted');
         const folder = await this.folders.findServiceRoot(output.serviceId, manager);
         if (!folder) throw Problems.notFound('folder', `root of service ${output.serviceId}`);
-        const created = await this.mfiles.createFromBlob(manager, {
+        const created = await this.mfiles.createFromBlob(work, {
           folder,
           name: output.name,
           blob,

@@ -7,7 +7,7 @@ import { isUniqueViolation } from '../common/database-errors';
 import { decodeCursor, Page, toPage } from '../common/pagination';
 import { Problems } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { UnitOfWork } from '../database/unit-of-work';
+import { UnitOfWork, Work } from '../database/unit-of-work';
 import { uuidv7 } from '../database/uuid';
 import { RequestAuth } from '../keys/authorize.decorator';
 import { covers, KeysService } from '../keys/keys.service';
@@ -122,7 +122,7 @@ export class MfilesService {
         await this.pipelines.dispatch(outbox);
         return created;
       }
-      return await this.unitOfWork.run((work) => this.createFromBlob(work.manager, { ...input, ingest: this.pipelines.outboxFor(work) }));
+      return await this.unitOfWork.run((work) => this.createFromBlob(work, { ...input, ingest: this.pipelines.outboxFor(work) }));
     } catch (error) {
       await this.store.remove(blob.blobKey);
       if (isUniqueViolation(error)) throw Problems.conflict(`a file named "${source.name}" already exists in this folder`);
@@ -140,7 +140,7 @@ export class MfilesService {
       // detected again under the new name (as a mime task would), so that the copy's type is a fact like an upload's
       const mimetype = await this.mime.detect(blob.head, name);
       return await this.unitOfWork.run((work) =>
-        this.createFromBlob(work.manager, {
+        this.createFromBlob(work, {
           folder,
           name,
           blob,
@@ -166,9 +166,9 @@ export class MfilesService {
    * facts (the type was detected from the first bytes and the MD5 computed while they streamed in), its first jobs
    * going to that outbox; without (a promoted job output) neither.
    */
-  async createFromBlob(manager: EntityManager, input: NewMfileInput): Promise<PublicMfile & { key: string; keyId: string }> {
-    await this.quotas.enforce(manager, input.folder.serviceId, { disc: input.blob.size, ingest: meteredIngest(input) ? input.blob.size : 0 });
-    return (await this.write(manager, input, false))!;
+  async createFromBlob(work: Work, input: NewMfileInput): Promise<PublicMfile & { key: string; keyId: string }> {
+    await this.quotas.enforce(work.manager, input.folder.serviceId, { disc: input.blob.size, ingest: meteredIngest(input) ? input.blob.size : 0 });
+    return (await this.write(work.manager, input, work))!;
   }
 
   /**
@@ -179,10 +179,19 @@ export class MfilesService {
    * The runnable jobs go to `input.ingest`, to be dispatched by the caller once this returned.
    */
   async createAlone(input: NewMfileInput): Promise<(PublicMfile & { key: string; keyId: string }) | undefined> {
-    return this.write(this.dataSource.manager, input, true);
+    return this.write(this.dataSource.manager, input, 'guarded');
   }
 
-  private async write(manager: EntityManager, input: NewMfileInput, guarded: boolean): Promise<(PublicMfile & { key: string; keyId: string }) | undefined> {
+  /**
+   * The commit of a new Mfile: `'guarded'`, one statement of its own with the no-quota guard (`createAlone`); or a
+   * statement in the transaction of `work`, whose quotas the caller enforced (`createFromBlob`).
+   */
+  private async write(
+    manager: EntityManager,
+    input: NewMfileInput,
+    mode: 'guarded' | Work,
+  ): Promise<(PublicMfile & { key: string; keyId: string }) | undefined> {
+    const guarded = mode === 'guarded';
     const { folder, name, blob } = input;
     const id = uuidv7();
     const tenant = { containerId: folder.containerId, serviceId: folder.serviceId };
@@ -198,11 +207,13 @@ export class MfilesService {
       { metric: 'disc' as const, value: blob.size, ...scope },
       { metric: 'mfiles' as const, value: 1, ...scope },
     ];
-    // small new bytes with no quota to count a copy against are backed up now, and the run records it as a fact
-    const backUp = guarded && blob.size <= SMALL_COPY_BYTES ? () => this.backUp(blob) : undefined;
+    // small new bytes are backed up now if no quota applies (planRun decides), and the run records it as a fact
+    const backUp = blob.size <= SMALL_COPY_BYTES ? () => this.backUp(blob) : undefined;
     const run = input.ingest
       ? await this.pipelines.planRun(manager, 'ingest', { id, ...tenant }, { mimetype: input.mimetype, size: blob.size, fresh: { md5: blob.md5 } }, backUp)
       : undefined;
+    // in a transaction, the copy goes if the transaction does not commit (whatever fails after this statement)
+    if (run?.backup && mode !== 'guarded') mode.afterRollback(() => this.forgetBackup(run));
     const backup = run?.backup ? { backup: { sha256: run.backup.sha256, at: run.backup.at } } : {};
     let written: Awaited<ReturnType<MfileRepository['createWith']>>;
     try {
@@ -249,10 +260,12 @@ export class MfilesService {
     return { sha256: blob.sha256, size, created, at: new Date().toISOString() };
   }
 
-  /** A copy made for a commit that did not happen: removed if it was this commit's to make. */
+  /** A copy made for a commit that did not happen: removed, once, if it was this commit's to make. */
   private async forgetBackup(run: PlannedRun | undefined): Promise<void> {
-    if (run?.backup?.created)
-      await this.backups.remove(run.backup.sha256).catch((error) => this.logger.warn(`could not remove a backup copy: ${String(error)}`));
+    const backup = run?.backup;
+    if (!backup?.created) return;
+    backup.created = false; // once: a second removal could take a copy another upload has made since
+    await this.backups.remove(backup.sha256).catch((error) => this.logger.warn(`could not remove a backup copy: ${String(error)}`));
   }
 
   /** Replaces the content (an update): same streaming path; the old bytes go only after the new ones committed. */

@@ -432,7 +432,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       const mfile = await this.unitOfWork.run(async (work) => {
         const { manager } = work;
         const folder = await this.mfolderRepository.reload(session.folderId, manager);
-        const created = await this.mfiles.createFromBlob(manager, {
+        const created = await this.mfiles.createFromBlob(work, {
           folder,
           name: session.name,
           blob,

@@ -1,5 +1,5 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer, Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -199,7 +199,24 @@ describe('resumable uploads', () => {
         md5: createHash('md5').update('hello world').digest('hex'),
         mimetype: 'text/plain',
       });
+      // a small file with no quota: its commit made the verified backup copy (the backup step a fact)
+      expect(mfile.body.metadata.backup).toMatchObject({ sha256: mfile.body.sha256 });
+      expect(readFileSync(join(app.config.backupDir, mfile.body.sha256.slice(0, 2), mfile.body.sha256)).toString()).toBe('hello world');
+      expect((await customer.get(`/mfiles/${mfileId}/jobs`)).body.items.find((job: { step: string }) => job.step === 'backup')).toMatchObject({
+        state: 'succeeded',
+        workerHost: null,
+        result: { created: true, size: 11 },
+      });
       expect((await customer.request('PATCH', url, new TextEncoder().encode('x'), { ...octets, 'upload-offset': '11' })).status).toBe(409);
+
+      // a name taken while uploading: the completion is refused, and keeps neither its bytes nor a backup copy of them
+      const late = new TextEncoder().encode('late bytes');
+      const lateSha = createHash('sha256').update(late).digest('hex');
+      const pending = await customer.post(base, undefined, { ...TUS, 'upload-length': String(late.length), 'upload-metadata': `filename ${b64('taken.txt')}` });
+      expect((await customer.upload(tenant.serviceId, 'taken.txt', new TextEncoder().encode('first'))).status).toBe(201);
+      const refused = await customer.request('PATCH', `${app.baseUrl}${pending.headers.get('location')}`, late, { ...octets, 'upload-offset': '0' });
+      expect(refused.status).toBe(409);
+      expect(existsSync(join(app.config.backupDir, lateSha.slice(0, 2), lateSha))).toBe(false);
 
       // creation-with-upload, then termination
       const withData = await customer.post(base, new TextEncoder().encode('abc'), {
