@@ -21,6 +21,7 @@ import { AppConfig } from '../config/config';
 import { httpRequests } from '../metrics/metrics';
 import { redactUrl } from '../keys/key-extraction';
 import { RequestAuthenticator } from '../keys/request-authenticator';
+import { corsMiddleware } from './cors';
 import { capConnectionsPerAddress, jsonBodies, refuseOverCap } from './http-edge';
 
 /** `?key=` (a credential) and `?as=` (a held key's id) are not query parameters: neither is validated as one; keys are never logged. */
@@ -90,6 +91,8 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
     });
     next();
   });
+  // cross-origin apps (CORS_ORIGINS): their preflights are answered before anything asks for a key
+  app.use(corsMiddleware(config.cors));
   // WebDAV before the body parsers: a PUT of a .json file is content, not a request body to parse.
   app.use(davMiddleware(() => app.get(DavService)));
   // The console (static files) and people's sessions; requests without the session cookie never reach the store.

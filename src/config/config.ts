@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { parseCorsOrigins } from './cors-origins';
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
 
@@ -248,6 +249,11 @@ export class EnvironmentSchema {
   TRUST_PROXY?: string;
 
   @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  CORS_ORIGINS?: string;
+
+  @IsOptional()
   @Transform(toInt)
   @IsInt()
   @Min(1)
@@ -382,6 +388,8 @@ export interface AppConfig {
   adminUsername: string;
   adminPassword?: string;
   session: { secret?: string; idleSeconds: number; maxSeconds: number; cookieSecure: 'auto' | boolean; trustProxy?: string };
+  /** Web apps on other origins that may call the API from a browser (bootstrap/cors.ts): any, or these; none by default. */
+  cors: { any: boolean; origins: string[] };
   login: { maxFailures: number; windowSeconds: number };
   /** The HTTP edge's limits: connections per client address (0: none), the time a JSON body may take to arrive. */
   http: { maxConnectionsPerAddress: number; jsonBodyTimeoutMs: number };
@@ -417,6 +425,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     'PUBLIC_URL',
     'ADMIN_PASSWORD',
     'TRUST_PROXY',
+    'CORS_ORIGINS',
     'OIDC_ISSUER',
     'OIDC_CLIENT_ID',
     'OIDC_CLIENT_SECRET',
@@ -428,6 +437,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
   const errors = validateSync(parsed, { whitelist: true });
   if (errors.length > 0) {
     throw new ConfigurationError(errors.flatMap((error) => Object.values(error.constraints ?? {}).map((message) => `${error.property}: ${message}`)));
+  }
+  let cors: AppConfig['cors'];
+  try {
+    cors = parseCorsOrigins(parsed.CORS_ORIGINS);
+  } catch (error) {
+    throw new ConfigurationError([`CORS_ORIGINS: ${(error as Error).message}`]);
   }
   const varDir = resolve(parsed.VAR_DIR);
   return {
@@ -476,6 +491,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
       cookieSecure: parsed.COOKIE_SECURE === 'auto' ? 'auto' : parsed.COOKIE_SECURE === 'true',
       trustProxy: parsed.TRUST_PROXY,
     },
+    cors,
     login: { maxFailures: parsed.LOGIN_MAX_FAILURES, windowSeconds: parsed.LOGIN_WINDOW_SECONDS },
     http: { maxConnectionsPerAddress: parsed.MAX_CONNECTIONS_PER_ADDRESS, jsonBodyTimeoutMs: parsed.JSON_BODY_TIMEOUT_MS },
     limits: {

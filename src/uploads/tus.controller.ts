@@ -13,9 +13,6 @@ import { ExpectedDigests } from '../storage/digest-headers';
 const TUS_VERSION = '1.0.0';
 const EXTENSIONS = 'creation,creation-with-upload,termination,expiration,checksum';
 const ALGORITHMS = ['md5', 'sha1', 'sha256'] as const;
-const EXPOSED =
-  'Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata, Location, Mfile-Id, Mfile-Key, X-Request-Id';
-
 function header(request: Request, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
@@ -65,7 +62,6 @@ export class TusController {
 
   private common(response: Response): void {
     response.setHeader('Tus-Resumable', TUS_VERSION);
-    response.setHeader('Access-Control-Expose-Headers', EXPOSED);
     response.setHeader('Cache-Control', 'no-store');
   }
 
