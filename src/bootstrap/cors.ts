@@ -55,6 +55,7 @@ export const CORS_EXPOSED_HEADERS = [
   'Upload-Metadata',
   'Mfile-Id',
   'Mfile-Key',
+  'Ingest-Run-Id',
   'Content-Range',
   'Content-Length',
   'Content-Disposition',

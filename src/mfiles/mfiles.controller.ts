@@ -24,7 +24,10 @@ export class MfilesController {
   })
   @ApiConsumes('multipart/form-data', 'application/octet-stream')
   @ApiBody(UPLOAD_BODY)
-  @ApiCreatedResponse({ description: 'The Mfile with `key` and `keyId`' })
+  @ApiCreatedResponse({
+    description:
+      'The Mfile with its owner key (`key`, shown once, and `keyId`) and `ingest`: {runId, jobs: [{id, step, task, state, queue}]}, the ingest run the upload started (null when the profile has no ingest step)',
+  })
   upload(@Auth() auth: RequestAuth, @Req() request: Request, @Query() query: UploadQuery) {
     return this.mfiles.upload(auth, request, query);
   }

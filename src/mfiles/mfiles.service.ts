@@ -37,6 +37,15 @@ import { MfileRepository } from './mfile.repository';
 /** The folder a new Mfile goes into: all a commit needs of it (a service's root is known from the request's key). */
 export type FolderPlace = Pick<Mfolder, 'id' | 'serviceId' | 'containerId'>;
 
+/** The ingest run an upload started: its id and its jobs as created (facts already `succeeded`). */
+export interface IngestRun {
+  runId: string;
+  jobs: Array<{ id: string; step: string | null; task: string; state: string; queue: string }>;
+}
+
+/** A new Mfile as its creator is answered: the file, its owner key (shown once) and the ingest run it started. */
+export type CreatedMfile = PublicMfile & { key: string; keyId: string; ingest: IngestRun | null };
+
 /** What a new Mfile is made from (`createFromBlob`). */
 export interface NewMfileInput {
   folder: FolderPlace;
@@ -166,7 +175,7 @@ export class MfilesService {
    * facts (the type was detected from the first bytes and the MD5 computed while they streamed in), its first jobs
    * going to that outbox; without (a promoted job output) neither.
    */
-  async createFromBlob(work: Work, input: NewMfileInput): Promise<PublicMfile & { key: string; keyId: string }> {
+  async createFromBlob(work: Work, input: NewMfileInput): Promise<CreatedMfile> {
     await this.quotas.enforce(work.manager, input.folder.serviceId, { disc: input.blob.size, ingest: meteredIngest(input) ? input.blob.size : 0 });
     return (await this.write(work.manager, input, work))!;
   }
@@ -178,7 +187,7 @@ export class MfilesService {
    * BEGIN and COMMIT. Undefined, with nothing written, when a quota applies: the caller runs `createFromBlob` then.
    * The runnable jobs go to `input.ingest`, to be dispatched by the caller once this returned.
    */
-  async createAlone(input: NewMfileInput): Promise<(PublicMfile & { key: string; keyId: string }) | undefined> {
+  async createAlone(input: NewMfileInput): Promise<CreatedMfile | undefined> {
     return this.write(this.dataSource.manager, input, 'guarded');
   }
 
@@ -186,11 +195,7 @@ export class MfilesService {
    * The commit of a new Mfile: `'guarded'`, one statement of its own with the no-quota guard (`createAlone`); or a
    * statement in the transaction of `work`, whose quotas the caller enforced (`createFromBlob`).
    */
-  private async write(
-    manager: EntityManager,
-    input: NewMfileInput,
-    mode: 'guarded' | Work,
-  ): Promise<(PublicMfile & { key: string; keyId: string }) | undefined> {
+  private async write(manager: EntityManager, input: NewMfileInput, mode: 'guarded' | Work): Promise<CreatedMfile | undefined> {
     const guarded = mode === 'guarded';
     const { folder, name, blob } = input;
     const id = uuidv7();
@@ -251,7 +256,10 @@ export class MfilesService {
       throw Problems.conflict(`a file named "${name}" already exists in this folder`);
     }
     if (run && input.ingest) this.pipelines.runCommitted(run, input.ingest);
-    return { ...presentMfile(written.mfile), key: owner.secret, keyId: owner.key.id };
+    const ingest = run?.jobs.length
+      ? { runId: run.jobs[0].runId!, jobs: run.jobs.map((job) => ({ id: job.id, step: job.step, task: job.task, state: job.state, queue: job.queue })) }
+      : null;
+    return { ...presentMfile(written.mfile), key: owner.secret, keyId: owner.key.id, ingest };
   }
 
   /** The bytes' verified copy in the backup store, made before their commit (the backup step's fact). */

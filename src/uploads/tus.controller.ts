@@ -84,6 +84,7 @@ export class TusController {
     if (progress?.mfile) {
       response.setHeader('Mfile-Id', progress.mfile.id);
       response.setHeader('Mfile-Key', progress.mfile.key);
+      if (progress.mfile.ingestRunId) response.setHeader('Ingest-Run-Id', progress.mfile.ingestRunId);
     } else if (session.mfileId) response.setHeader('Mfile-Id', session.mfileId);
   }
 

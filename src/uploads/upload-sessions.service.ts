@@ -50,7 +50,7 @@ export interface CreateUpload {
 export interface UploadProgress {
   session: UploadSession;
   /** Set when this request completed the upload. */
-  mfile?: { id: string; key: string; keyId: string; md5: string; sha256: string };
+  mfile?: { id: string; key: string; keyId: string; md5: string; sha256: string; ingestRunId: string | null };
   duplicate?: boolean;
 }
 
@@ -445,7 +445,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       });
       return {
         session: Object.assign(new UploadSession(), session, { completedAt, mfileId: mfile.id, md5State: null, sha256State: null }),
-        mfile: { id: mfile.id, key: mfile.key, keyId: mfile.keyId, md5: mfile.md5, sha256: mfile.sha256 },
+        mfile: { id: mfile.id, key: mfile.key, keyId: mfile.keyId, md5: mfile.md5, sha256: mfile.sha256, ingestRunId: mfile.ingest?.runId ?? null },
       };
     } catch (error) {
       await this.store.remove(blob.blobKey);

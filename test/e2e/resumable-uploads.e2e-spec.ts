@@ -190,6 +190,7 @@ describe('resumable uploads', () => {
       expect(last.status).toBe(204);
       expect(last.headers.get('upload-offset')).toBe('11');
       const mfileId = last.headers.get('mfile-id')!;
+      const runId = last.headers.get('ingest-run-id');
       expect(last.headers.get('mfile-key')).toMatch(/^msk_/);
       const mfile = await customer.get(`/mfiles/${mfileId}`);
       expect(mfile.body).toMatchObject({
@@ -199,6 +200,8 @@ describe('resumable uploads', () => {
         md5: createHash('md5').update('hello world').digest('hex'),
         mimetype: 'text/plain',
       });
+      // the ingest run the completion started is named
+      expect((await customer.get(`/mfiles/${mfileId}/jobs`)).body.items.map((job: { runId: string }) => job.runId)).toEqual([runId, runId, runId]);
       // a small file with no quota: its commit made the verified backup copy (the backup step a fact)
       expect(mfile.body.metadata.backup).toMatchObject({ sha256: mfile.body.sha256 });
       expect(readFileSync(join(app.config.backupDir, mfile.body.sha256.slice(0, 2), mfile.body.sha256)).toString()).toBe('hello world');

@@ -127,6 +127,18 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
       }[file.kind]!;
       expect([file.name, Object.keys(jobs).sort()]).toEqual([file.name, ['backup', 'md5', 'mime', ...expectedSteps].sort()]);
       expect([file.name, jobs.mime.state, jobs.md5.state, jobs.backup.state]).toEqual([file.name, 'succeeded', 'succeeded', 'succeeded']);
+      // the upload's answer named its ingest run and the jobs it made, as they were made (facts already succeeded)
+      const answered = stored.get(file.name)!.ingest!;
+      expect(Object.values(jobs).every((job) => job.runId === answered.runId)).toBe(true);
+      expect(Object.fromEntries(answered.jobs.map((job) => [job.step, job.id]))).toEqual(
+        Object.fromEntries(Object.entries(jobs).map(([step, job]) => [step, job.id])),
+      );
+      expect(
+        answered.jobs
+          .filter((job) => job.state === 'succeeded')
+          .map((job) => job.step)
+          .sort(),
+      ).toEqual(['backup', 'md5', 'mime']);
       // mime and md5 are facts recorded at commit: what the upload found while streaming, no worker ran them
       expect([file.name, jobs.md5.result, jobs.md5.workerHost, jobs.mime.workerHost]).toEqual([
         file.name,

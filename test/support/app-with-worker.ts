@@ -16,6 +16,7 @@ export interface JobRow {
   workerHost: string;
   progress: number;
   mfileIds: string[];
+  runId: string | null;
 }
 
 /** States a job does not leave. */

@@ -58,13 +58,19 @@ export class Client {
 }
 
 /** Uploads files with `concurrency` requests at once; every one must be stored (201). Name → the new Mfile. */
+/** The ingest run an upload's answer names (`ingest`): its id and its jobs as created. */
+export interface UploadedIngest {
+  runId: string;
+  jobs: Array<{ id: string; step: string; task: string; state: string; queue: string }>;
+}
+
 export async function uploadAll(
   client: Client,
   serviceId: string,
   files: ReadonlyArray<{ name: string; bytes: Uint8Array }>,
   concurrency: number,
-): Promise<Map<string, { id: string }>> {
-  const stored = new Map<string, { id: string }>();
+): Promise<Map<string, { id: string; ingest: UploadedIngest | null }>> {
+  const stored = new Map<string, { id: string; ingest: UploadedIngest | null }>();
   const queue = [...files];
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
