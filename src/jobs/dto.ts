@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsObject, IsOptional, IsString, IsUUID, MaxLength, ValidateIf } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsObject, IsOptional, IsString, IsUUID, MaxLength, ValidateIf } from 'class-validator';
 import { PageQuery } from '../common/validation';
 import { JobState } from './job.entity';
 
@@ -21,6 +21,13 @@ export class CreateJobDto {
   pipeline?: 'manual';
   @ApiPropertyOptional({ description: 'Task options' }) @IsOptional() @IsObject() options?: Record<string, unknown>;
   @ApiPropertyOptional({ description: 'Queue override: normal, priority or hardware.<tag>' }) @IsOptional() @IsString() @MaxLength(100) queue?: string;
+  @ApiPropertyOptional({
+    description:
+      "One job per Mfile, answered as {items: jobs}. Without it, more mfileIds than the task's `inputCount` (GET /tasks) is a 400: a job never runs on some of its inputs only",
+  })
+  @IsOptional()
+  @IsBoolean()
+  each?: boolean;
 }
 
 export class ListJobsQuery extends PageQuery {

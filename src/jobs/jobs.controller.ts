@@ -62,7 +62,7 @@ export class JobsController {
   @Authorize('job:create')
   @ApiOperation({
     summary:
-      "Run a task on one or more Mfiles (job:create on each of them), dispatched at once; or, with pipeline: 'manual', the service profile's manual pipeline on each ({items: jobs})",
+      "Run a task on as many Mfiles as it takes (its inputCount; job:create on each), dispatched at once; with each: true, one job per Mfile ({items: jobs}); or, with pipeline: 'manual', the service profile's manual pipeline on each ({items: jobs})",
   })
   create(@Auth() auth: RequestAuth, @Body() dto: CreateJobDto) {
     return dto.pipeline ? this.jobs.runManualPipeline(auth, dto) : this.jobs.create(auth, dto);

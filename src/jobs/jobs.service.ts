@@ -100,45 +100,61 @@ export class JobsService {
   }
 
   /** A manual job: every input must be reachable with job:create, all in one service. Dispatched at once. */
-  async create(auth: RequestAuth, dto: CreateJobDto): Promise<JobView> {
+  async create(auth: RequestAuth, dto: CreateJobDto): Promise<JobView | { items: JobView[] }> {
     if (!dto.task || !isTaskName(dto.task))
       throw Problems.badRequest(`unknown task "${dto.task}": see GET /api/v1/tasks`, { errors: [`task ${dto.task} is not registered`] });
     const task = TASKS[dto.task];
     const { options, errors } = resolveTaskOptions(task, dto.options);
     if (errors.length)
       throw Problems.badRequest(`bad options for ${task.name}: ${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`, { errors });
+    const given = new Set(dto.mfileIds).size;
+    if (!dto.each && given > task.inputCount) {
+      const takes = `${task.inputCount} ${task.inputCount === 1 ? 'Mfile' : 'Mfiles'}`;
+      throw Problems.badRequest(`${task.name} takes ${takes} per job and ${given} were given: send each: true for one job per Mfile`, {
+        errors: [`mfileIds has ${given} entries; ${task.name} takes ${task.inputCount}`],
+      });
+    }
     const { mfileIds, serviceId, containerId } = await this.manualInputs(auth, dto.mfileIds);
     if (task.changesContent) requireContentWrite(auth, `the inputs of ${task.name} (it replaces their content)`);
-    const job = await this.unitOfWork.run(async ({ manager }) => {
+    const inputsPerJob = dto.each ? mfileIds.map((id) => [id]) : [mfileIds];
+    const jobs = await this.unitOfWork.run(async ({ manager }) => {
       const service = await this.services.findById(serviceId, manager);
       if (!service) throw Problems.notFound('service', serviceId);
       const queue = routeQueue({ requested: dto.queue, servicePriority: service.priority, taskDefault: task.defaultQueue });
-      const created = manager.create(Job, {
-        id: uuidv7(),
-        containerId,
-        serviceId,
-        task: task.name,
-        options: options as Job['options'],
-        queue,
-        state: JobState.Queued,
-        trigger: 'manual',
-        requestedByKeyId: auth.key.id,
-      });
-      await this.jobs.createManual(created, mfileIds, manager);
-      await this.usage.record(manager, {
-        metric: 'jobs',
-        value: 1,
-        containerId,
-        serviceId,
-        resourceType: 'job',
-        resourceId: created.id,
-        idempotencyKey: `${created.id}:jobs`,
-      });
-      return created;
+      const made: Job[] = [];
+      for (const inputs of inputsPerJob) {
+        const created = manager.create(Job, {
+          id: uuidv7(),
+          containerId,
+          serviceId,
+          task: task.name,
+          options: options as Job['options'],
+          queue,
+          state: JobState.Queued,
+          trigger: 'manual',
+          requestedByKeyId: auth.key.id,
+        });
+        await this.jobs.createManual(created, inputs, manager);
+        made.push(created);
+      }
+      await this.usage.record(
+        manager,
+        ...made.map((created) => ({
+          metric: 'jobs' as const,
+          value: 1,
+          containerId,
+          serviceId,
+          resourceType: 'job' as const,
+          resourceId: created.id,
+          idempotencyKey: `${created.id}:jobs`,
+        })),
+      );
+      return made;
     });
     // Dispatch after commit, so a worker never sees a job the database does not have yet.
-    await this.queues.dispatch(job.queue, { jobId: job.id });
-    return this.get(job.id);
+    for (const job of jobs) await this.queues.dispatch(job.queue, { jobId: job.id });
+    if (!dto.each) return this.get(jobs[0].id);
+    return { items: await Promise.all(jobs.map((job) => this.get(job.id))) };
   }
 
   async get(id: string, manager?: EntityManager): Promise<JobView> {

@@ -107,6 +107,11 @@ export interface TaskDefinition {
   defaultQueue: string;
   /** Accepted input mimetypes (globs); a step whose input does not match is skipped. */
   inputs: string[];
+  /**
+   * How many Mfiles one job of it reads. POST /jobs with more refuses (400) unless asked to make one job per Mfile
+   * (`each: true`); a worker fails a job that has more (never runs it on the first alone).
+   */
+  inputCount: number;
   options: Record<string, OptionSpec>;
   /** The files it produces, as job outputs. */
   outputs: Record<string, string>;
@@ -152,6 +157,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     description: 'Re-reads the stored bytes and computes their MD5; reports whether it matches the recorded one',
     defaultQueue: QueueName.Normal,
     inputs: ['*/*'],
+    inputCount: 1,
     options: NO_OPTIONS,
     outputs: {},
     results: { md5: 'hex MD5 of the stored bytes', matchesRecorded: 'whether it equals the MD5 recorded at ingest' },
@@ -161,6 +167,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     description: 'Re-reads the stored bytes and computes their SHA-256; reports whether it matches the recorded one',
     defaultQueue: QueueName.Normal,
     inputs: ['*/*'],
+    inputCount: 1,
     options: NO_OPTIONS,
     outputs: {},
     results: { sha256: 'hex SHA-256 of the stored bytes', matchesRecorded: 'whether it equals the SHA-256 recorded at ingest' },
@@ -171,6 +178,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
       'Re-hashes the stored bytes (MD5 and SHA-256 in one read) and compares them with what was recorded; a mismatch records `corruption` usage and restores the bytes from the backup, or, without one, records `dataloss` and fails',
     defaultQueue: QueueName.Normal,
     inputs: ['*/*'],
+    inputCount: 1,
     options: NO_OPTIONS,
     outputs: {},
     results: {
@@ -186,6 +194,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     description: 'Copies the content to the backup store (BACKUP_DIR) and verifies the copy by hashing it; identical content is kept once',
     defaultQueue: QueueName.Normal,
     inputs: ['*/*'],
+    inputCount: 1,
     options: NO_OPTIONS,
     outputs: {},
     results: { sha256: 'the content backed up', size: 'bytes', created: 'false when a verified copy was there already' },
@@ -196,6 +205,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     defaultQueue: QueueName.Normal,
     changesContent: true,
     inputs: ['*/*'],
+    inputCount: 1,
     options: NO_OPTIONS,
     outputs: {},
     results: { sha256: 'the content restored', size: 'bytes', storedWasDamaged: 'the stored bytes were missing or different before' },
@@ -207,6 +217,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
       'Pulls the content of the Mfile from a URL (http or https), conditionally (ETag, Last-Modified): new bytes replace the content like an upload, unchanged ones cost nothing. Run it periodically to keep a file in step with its source',
     defaultQueue: QueueName.Normal,
     inputs: ['*/*'],
+    inputCount: 1,
     options: { url: { type: 'text', description: 'where to fetch from (http or https)', pattern: '^https?://\\S+$', maxLength: 2000 } },
     outputs: {},
     results: {
@@ -225,6 +236,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
       'Calls a web service registered as one of the service\'s webhooks with the Mfile\'s description (signed: MServe-Signature t=<unix>,v1=<HMAC-SHA256 of "t.body">), and records its answer',
     defaultQueue: QueueName.Normal,
     inputs: ['*/*'],
+    inputCount: 1,
     options: {
       webhookId: { type: 'text', description: 'id of a webhook of the service (POST /services/:id/webhooks)', pattern: '^[0-9a-f-]{36}$', maxLength: 36 },
     },
@@ -236,6 +248,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     description: 'Detects the media type: magic numbers (file-type), then the extension, then a text sniff; updates the Mfile',
     defaultQueue: QueueName.Normal,
     inputs: ['*/*'],
+    inputCount: 1,
     options: NO_OPTIONS,
     outputs: {},
     results: { mimetype: 'the detected type', previous: 'the type before', changed: 'whether the Mfile was updated' },
@@ -245,6 +258,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     description: 'Reads dimensions (as displayed, EXIF orientation applied), format, colour space and EXIF; stored in the Mfile metadata as `image`',
     defaultQueue: QueueName.Normal,
     inputs: IMAGES,
+    inputCount: 1,
     options: NO_OPTIONS,
     outputs: {},
     results: {
@@ -263,6 +277,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     description: 'A small picture of an image (sharp), EXIF orientation applied, never larger than the original',
     defaultQueue: QueueName.Normal,
     inputs: IMAGES,
+    inputCount: 1,
     options: imageOptions(210, 128, 'thumbnail'),
     outputs: { thumbnail: 'the picture (image/jpeg, image/webp or image/png)' },
     results: { width: 'pixels', height: 'pixels', format: 'jpeg, webp or png', size: 'bytes' },
@@ -272,6 +287,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     description: 'A medium-size picture of an image for previews (sharp), EXIF orientation applied',
     defaultQueue: QueueName.Normal,
     inputs: IMAGES,
+    inputCount: 1,
     options: imageOptions(420, 256, 'poster'),
     outputs: { poster: 'the picture (image/jpeg, image/webp or image/png)' },
     results: { width: 'pixels', height: 'pixels', format: 'jpeg, webp or png', size: 'bytes' },
@@ -281,6 +297,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     description: 'Duration, container, bit rate and the first video and audio streams (ffprobe); stored in the Mfile metadata as `video`',
     defaultQueue: QueueName.Normal,
     inputs: [...VIDEOS, 'audio/*'],
+    inputCount: 1,
     options: timeLimit(300),
     outputs: {},
     results: {
@@ -296,6 +313,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     description: 'One frame of a video as a JPEG (ffmpeg), taken at `at` percent of its duration',
     defaultQueue: QueueName.Normal,
     inputs: VIDEOS,
+    inputCount: 1,
     options: {
       at: { type: 'number', description: 'where to take the frame, in percent of the duration', default: 10, minimum: 0, maximum: 100 },
       width: { type: 'integer', description: 'largest width in pixels', default: 420, minimum: 16, maximum: 4096 },
@@ -310,6 +328,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     description: 'A small H.264/AAC MP4 for streaming and editing (ffmpeg, `+faststart`), progress reported',
     defaultQueue: QueueName.Normal,
     inputs: VIDEOS,
+    inputCount: 1,
     options: {
       height: { type: 'integer', description: 'frame height (never upscaled)', default: 480, minimum: 120, maximum: 2160 },
       crf: { type: 'integer', description: 'x264 constant rate factor (lower is better and larger)', default: 26, minimum: 14, maximum: 40 },
@@ -323,6 +342,7 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     description: `Converts a video or audio file with a named preset (${Object.keys(TRANSCODE_PRESETS).join(', ')}), progress reported`,
     defaultQueue: QueueName.Normal,
     inputs: [...VIDEOS, 'audio/*'],
+    inputCount: 1,
     options: {
       preset: { type: 'string', description: 'the preset', default: 'h264-720p', enum: Object.keys(TRANSCODE_PRESETS) },
       ...timeLimit(21_600),

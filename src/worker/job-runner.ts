@@ -123,6 +123,9 @@ export class JobRunner {
         contentUpdatedAt: new Date(row.contentUpdatedAt),
       }));
       if (inputs.length === 0) throw new TaskFailure('the job has no input left (its files were deleted)');
+      // a job made before tasks declared their input count may hold more: never run on the first alone
+      if (inputs.length > TASKS[job.task].inputCount)
+        throw new TaskFailure(`${job.task} takes ${TASKS[job.task].inputCount} input(s) per job and this job has ${inputs.length}: run it once per file`);
       // suspension, the time window and the monthly job-runtime quota apply to tasks as to requests (asked once per
       // service and message)
       if (!refusals.has(job.serviceId)) refusals.set(job.serviceId, this.quotas.jobRefusal(job.serviceId));

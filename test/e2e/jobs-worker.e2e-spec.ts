@@ -122,8 +122,31 @@ describe('jobs through a real worker process', () => {
     expect((await customer.post('/jobs', { mfileIds: [file.body.id], task: 'md5', options: { size: 3 } })).status).toBe(400);
     expect((await customer.post('/jobs', { mfileIds: [file.body.id], task: 'md5', queue: 'turbo' })).status).toBe(400);
     expect((await customer.post('/jobs', { mfileIds: [], task: 'md5' })).status).toBe(400);
-    expect((await customer.post('/jobs', { mfileIds: [file.body.id, foreign.body.id], task: 'md5' })).status).toBe(404);
-    expect((await admin.post('/jobs', { mfileIds: [file.body.id, foreign.body.id], task: 'md5' })).status).toBe(400);
+    expect((await customer.post('/jobs', { mfileIds: [file.body.id, foreign.body.id], task: 'md5', each: true })).status).toBe(404);
+    const crossService = await admin.post('/jobs', { mfileIds: [file.body.id, foreign.body.id], task: 'md5', each: true });
+    expect([crossService.status, crossService.body.detail]).toEqual([400, 'all mfileIds must belong to the same service']);
+  });
+
+  it('a task takes as many inputs as it declares: more are refused, or run one job per Mfile when asked', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const contents = ['one', 'two', 'three'];
+    const files = await Promise.all(contents.map((text, i) => customer.upload(tenant.serviceId, `f${i}.txt`, new TextEncoder().encode(text))));
+    const ids = files.map((file) => file.body.id);
+    expect((await customer.get('/tasks')).body.items.find((task: { name: string }) => task.name === 'md5')).toMatchObject({ inputCount: 1 });
+    // never silently half-done: a job would have read the first file only
+    const refused = await customer.post('/jobs', { mfileIds: ids, task: 'md5' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.detail).toBe('md5 takes 1 Mfile per job and 3 were given: send each: true for one job per Mfile');
+    expect((await customer.get(`/services/${tenant.serviceId}/jobs?trigger=manual`)).body.items).toEqual([]);
+    // one job per Mfile, each on its own file, all run
+    const each = await customer.post('/jobs', { mfileIds: ids, task: 'md5', each: true });
+    expect(each.status).toBe(201);
+    expect(each.body.items.map((job: { mfileIds: string[] }) => job.mfileIds)).toEqual(ids.map((id) => [id]));
+    const done = await Promise.all(each.body.items.map((job: { id: string }) => finished(customer, job.id)));
+    expect(done.map((job) => [job.state, job.result.md5])).toEqual(contents.map((text) => ['succeeded', createHash('md5').update(text).digest('hex')]));
+    // a single input with each: true is a list of one
+    expect((await customer.post('/jobs', { mfileIds: [ids[0]], task: 'sha256', each: true })).body.items).toHaveLength(1);
   });
 
   it('stops cleanly on SIGTERM and takes its heartbeat with it', async () => {
