@@ -131,7 +131,7 @@ export class UsageQueryService {
   }
 
   /** What an Mfile's or a job's report covers: the resource, the jobs run on an Mfile, and their outputs. */
-  async resourcesOf(type: 'mfile' | 'job', id: string): Promise<string[]> {
+  async resourcesOf(type: 'mfile' | 'job' | 'joboutput', id: string): Promise<string[]> {
     return [id, ...(await this.usage.resourcesUnder(type, id))];
   }
 }

@@ -1,16 +1,49 @@
-import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { IsIn, IsOptional, Matches } from 'class-validator';
+import { Body, Controller, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsNumber, IsOptional, Matches, Max, Min, ValidateNested } from 'class-validator';
 import type { Request, Response } from 'express';
 import { Problems } from '../common/problem';
 import { StorableDate } from '../common/validation';
 import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
 import { Clock } from './clock';
 import { UsageQueryService } from './usage-query.service';
+import { UsageService } from './usage.service';
 import { GroupBy, UsageScope } from './usage.repository';
 import { Bucketing, ceilTo, countBuckets, floorTo, Grain, toCsv } from './usage-report';
 
 const METRIC_LIST = /^[A-Za-z0-9_.:/-]{1,200}(,[A-Za-z0-9_.:/-]{1,200}){0,49}$/;
+
+/** How far ahead of the server's clock an application's fact may be dated (clocks drift). */
+const FUTURE_SLACK_MS = 5 * 60_000;
+
+export class ApplicationMetricDto {
+  @ApiProperty({ description: 'Its name (letters, digits, _ . -; up to 64): reported as app/<name>', example: 'pages-rendered' })
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { message: 'metric must be 1 to 64 letters, digits, _ . or -, starting with a letter or digit' })
+  metric: string;
+  @ApiProperty({ description: 'A finite number (negative to take back)', example: 12 })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(-1e15)
+  @Max(1e15)
+  value: number;
+  @ApiProperty({ description: 'Unique per service: the same key again records nothing (safe retries)', example: 'render-2026-12-07-0001' })
+  @Matches(/^[\x21-\x7e]{1,200}$/, { message: 'idempotencyKey must be 1 to 200 visible ASCII characters' })
+  idempotencyKey: string;
+  @ApiPropertyOptional({ description: 'When it happened (ISO 8601); now when left out, never more than 5 minutes ahead', type: String })
+  @IsOptional()
+  @StorableDate()
+  at?: Date;
+}
+
+export class RecordUsageDto {
+  @ApiProperty({ type: [ApplicationMetricDto], description: '1 to 500 facts' })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(500)
+  @ValidateNested({ each: true })
+  @Type(() => ApplicationMetricDto)
+  items: ApplicationMetricDto[];
+}
 
 export class UsageQueryDto {
   @ApiPropertyOptional({
@@ -65,8 +98,34 @@ const MAX_BUCKETS = 20_000;
 export class UsageController {
   constructor(
     private readonly usage: UsageQueryService,
+    private readonly recorder: UsageService,
     private readonly clock: Clock,
   ) {}
+
+  @Post('services/:id/usage')
+  @Authorize('usage:record', 'service')
+  @ApiOperation({
+    summary:
+      "Record an application's own metrics about a service (app/<metric>), each with an idempotency key: reported, rolled up and exported like MServe's. Answers {recorded, repeated}",
+  })
+  recordForService(@Auth() auth: RequestAuth, @Body() dto: RecordUsageDto) {
+    return this.recordApplication(auth, dto);
+  }
+
+  @Post('mfiles/:id/usage')
+  @Authorize('usage:record', 'mfile')
+  @ApiOperation({ summary: "Record an application's own metrics about an Mfile (in the file's usage, and its service's): as POST /services/:id/usage" })
+  recordForMfile(@Auth() auth: RequestAuth, @Body() dto: RecordUsageDto) {
+    return this.recordApplication(auth, dto, auth.target!.id ?? undefined);
+  }
+
+  private recordApplication(auth: RequestAuth, dto: RecordUsageDto, mfileId?: string) {
+    const latest = this.clock.now().getTime() + FUTURE_SLACK_MS;
+    const ahead = dto.items.findIndex((item) => item.at && item.at.getTime() > latest);
+    if (ahead >= 0) throw Problems.badRequest(`items[${ahead}].at lies in the future: facts are recorded when they happened`);
+    const { containerId, serviceId } = auth.target!;
+    return this.recorder.recordApplication({ containerId: containerId!, serviceId: serviceId!, mfileId }, dto.items);
+  }
 
   @Get('usage')
   @Authorize('usage:read')
@@ -110,6 +169,14 @@ export class UsageController {
   @ApiOperation({ summary: 'Usage of a job: runtime, bytes processed, outcome, and the bytes its outputs store' })
   async job(@Param('id') id: string, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
     return this.answer({ type: 'resources', ids: await this.usage.resourcesOf('job', id) }, { type: 'job', id }, query, [], request, response);
+  }
+
+  @Get('joboutputs/:id/usage')
+  @Authorize('usage:read', 'joboutput')
+  @ApiProduces('application/json', 'text/csv')
+  @ApiOperation({ summary: 'Usage of a job output: the bytes it stores, and what was accessed of it' })
+  async jobOutput(@Param('id') id: string, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
+    return this.answer({ type: 'resources', ids: await this.usage.resourcesOf('joboutput', id) }, { type: 'joboutput', id }, query, [], request, response);
   }
 
   private async answer(

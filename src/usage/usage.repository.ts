@@ -113,7 +113,17 @@ export class UsageRepository {
    * skipped (ON CONFLICT DO NOTHING); a fact without `recordedAt` is recorded at the database's `now()`.
    */
   async recordMany(facts: readonly UsageRow[], manager?: EntityManager): Promise<void> {
-    if (facts.length === 0) return;
+    await this.insert(facts, '', manager);
+  }
+
+  /** `recordMany`, answering how many facts were new (the others' idempotency keys were recorded already). */
+  async recordManyCounted(facts: readonly UsageRow[], manager?: EntityManager): Promise<number> {
+    const rows = await this.insert(facts, ' RETURNING 1', manager);
+    return rows.length;
+  }
+
+  private async insert(facts: readonly UsageRow[], returning: string, manager?: EntityManager): Promise<unknown[]> {
+    if (facts.length === 0) return [];
     const db = this.db(manager);
     const columns = ['metric', 'value', 'container_id', 'service_id', 'resource_type', 'resource_id', 'idempotency_key', 'recorded_at'];
     const values: unknown[] = [];
@@ -127,8 +137,8 @@ export class UsageRepository {
       } else placeholders.push('DEFAULT');
       return `(${placeholders.join(', ')})`;
     });
-    await db.query(
-      `INSERT INTO ${db.connection.getMetadata(Usage).tableName} (${columns.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`,
+    return db.query(
+      `INSERT INTO ${db.connection.getMetadata(Usage).tableName} (${columns.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING${returning}`,
       values,
     );
   }
@@ -236,7 +246,8 @@ export class UsageRepository {
   }
 
   /** What an Mfile's or a job's report covers besides itself: the jobs run on an Mfile and their outputs, or a job's outputs. */
-  async resourcesUnder(type: 'mfile' | 'job', id: string, manager?: EntityManager): Promise<string[]> {
+  async resourcesUnder(type: 'mfile' | 'job' | 'joboutput', id: string, manager?: EntityManager): Promise<string[]> {
+    if (type === 'joboutput') return [];
     const rows: Array<{ id: string }> = await this.db(manager).query(
       type === 'mfile'
         ? `SELECT job_id AS id FROM job_input WHERE mfile_id = $1

@@ -6,7 +6,30 @@ import { GAUGES } from './usage-report';
 import { UsageRepository } from './usage.repository';
 
 export type Metric =
-  'disc' | 'ingest' | 'access' | 'jobs' | 'jobruntime' | 'jobbytes' | 'corruption' | 'dataloss' | 'containers' | 'services' | 'mfiles' | `task/${string}`;
+  | 'disc'
+  | 'ingest'
+  | 'access'
+  | 'jobs'
+  | 'jobruntime'
+  | 'jobbytes'
+  | 'corruption'
+  | 'dataloss'
+  | 'containers'
+  | 'services'
+  | 'mfiles'
+  | `task/${string}`
+  | `app/${string}`;
+
+/** A metric an application records about its own use of a service or a file (POST /services/:id/usage). */
+export interface ApplicationFact {
+  /** Its own name; recorded as `app/<name>`, so it never mixes with MServe's metrics. */
+  metric: string;
+  value: number;
+  /** Unique per service: the same key again records nothing (a retried request). */
+  idempotencyKey: string;
+  /** When it happened; now when left out. */
+  at?: Date;
+}
 
 export interface UsageFact {
   metric: Metric;
@@ -44,9 +67,34 @@ export class UsageService {
     return this.usage.recordManyStatement(this.rows(facts), firstParam, onlyIf);
   }
 
-  private rows(facts: UsageFact[]) {
+  /**
+   * An application's facts about a service, or a file of it: metered like MServe's own (reports, CSV, rollups), under
+   * `app/`, each idempotency key scoped to the service. Answers how many were new; repeated keys record nothing.
+   */
+  async recordApplication(
+    scope: { containerId: string; serviceId: string; mfileId?: string },
+    facts: ApplicationFact[],
+  ): Promise<{ recorded: number; repeated: number }> {
+    const rows = this.rows(
+      facts.map((fact) => ({
+        metric: `app/${fact.metric}` as const,
+        value: fact.value,
+        containerId: scope.containerId,
+        serviceId: scope.serviceId,
+        resourceType: scope.mfileId ? ('mfile' as const) : ('service' as const),
+        resourceId: scope.mfileId ?? scope.serviceId,
+        idempotencyKey: `app:${scope.serviceId}:${fact.idempotencyKey}`,
+        ...(fact.at ? { recordedAt: fact.at } : {}),
+      })),
+      true,
+    );
+    const recorded = await this.usage.recordManyCounted(rows);
+    return { recorded, repeated: facts.length - recorded };
+  }
+
+  private rows(facts: UsageFact[], keepZeros = false) {
     return facts
-      .filter((fact) => fact.value !== 0)
+      .filter((fact) => keepZeros || fact.value !== 0)
       .map((fact) => ({
         metric: fact.metric,
         value: fact.value,

@@ -33,6 +33,7 @@ const ROLE_ACTIONS: Record<RoleKey, string[]> = {
     'service:delete',
     ...CONTENT,
     'usage:read',
+    'usage:record',
     ...KEYS,
   ],
   containeradmin: [
@@ -45,10 +46,11 @@ const ROLE_ACTIONS: Record<RoleKey, string[]> = {
     'service:delete',
     ...CONTENT,
     'usage:read',
+    'usage:record',
     ...KEYS,
   ],
-  serviceadmin: ['service:read', 'service:update', 'service:manage', ...CONTENT, 'usage:read', ...KEYS],
-  servicecustomer: ['service:read', ...CONTENT, 'usage:read', ...KEYS],
+  serviceadmin: ['service:read', 'service:update', 'service:manage', ...CONTENT, 'usage:read', 'usage:record', ...KEYS],
+  servicecustomer: ['service:read', ...CONTENT, 'usage:read', 'usage:record', ...KEYS],
   mfileowner: [
     'mfile:read',
     'mfile:write',
@@ -59,6 +61,7 @@ const ROLE_ACTIONS: Record<RoleKey, string[]> = {
     'joboutput:read',
     'joboutput:promote',
     'usage:read',
+    'usage:record',
     ...KEYS,
   ],
   mfilereadwrite: ['mfile:read', 'mfile:write', 'job:read', 'joboutput:read'],
@@ -75,6 +78,7 @@ const ROLE_ACTIONS: Record<RoleKey, string[]> = {
     'service:delete',
     ...CONTENT,
     'usage:read',
+    'usage:record',
     ...KEYS,
   ],
 };
@@ -398,6 +402,22 @@ const ENDPOINTS: Endpoint[] = [
   { name: 'GET /services/:id/usage', actions: ['usage:read'], target: 'S', ok: 200, call: (c, w) => c.get(`/services/${w.ids.S}/usage`) },
   { name: 'GET /mfiles/:id/usage', actions: ['usage:read'], target: 'M', ok: 200, call: (c, w) => c.get(`/mfiles/${w.ids.M}/usage?format=csv`) },
   { name: 'GET /jobs/:id/usage', actions: ['usage:read'], target: 'J', ok: 200, call: (c, w) => c.get(`/jobs/${w.ids.J}/usage?bucket=hour`) },
+  { name: 'GET /joboutputs/:id/usage', actions: ['usage:read'], target: 'O', ok: 200, call: (c, w) => c.get(`/joboutputs/${w.ids.O}/usage?bucket=total`) },
+  // application metrics: recorded by whoever may record usage on the service or the file (each call its own key)
+  {
+    name: 'POST /services/:id/usage',
+    actions: ['usage:record'],
+    target: 'S',
+    ok: 201,
+    call: (c, w) => c.post(`/services/${w.ids.S}/usage`, { items: [{ metric: 'pages', value: 3, idempotencyKey: `matrix-${Math.random()}` }] }),
+  },
+  {
+    name: 'POST /mfiles/:id/usage',
+    actions: ['usage:record'],
+    target: 'M',
+    ok: 201,
+    call: (c, w) => c.post(`/mfiles/${w.ids.M}/usage`, { items: [{ metric: 'views', value: 1, idempotencyKey: `matrix-${Math.random()}` }] }),
+  },
   {
     // container limits are the provider's: container admins may rename their container, not lift its quota
     name: 'PATCH /containers/:id (quota)',

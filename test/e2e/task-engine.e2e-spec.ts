@@ -164,6 +164,13 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
         expect(meta.width! <= 210 && meta.height! <= 128).toBe(true);
         expect(meta.width === 210 || meta.height === 128).toBe(true);
         expect(thumb).toMatchObject({ mimetype: 'image/jpeg', size: bytes.length });
+        // the output's own usage: the bytes it stores
+        const outputUsage = await customer.get(`/joboutputs/${thumb.id}/usage?bucket=total&metric=disc`);
+        expect([file.name, outputUsage.body.resource, outputUsage.body.series[0].total.level]).toEqual([
+          file.name,
+          { type: 'joboutput', id: thumb.id },
+          bytes.length,
+        ]);
         // the poster fits 420×256 and is never enlarged: a smaller picture keeps its size
         const poster = await sharp((await outputBytes(customer, jobs.poster.id)).bytes).metadata();
         const original = await sharp(files.find((candidate) => candidate.name === file.name)!.bytes)

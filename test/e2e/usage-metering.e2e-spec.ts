@@ -287,4 +287,72 @@ describe('usage metering', () => {
     ]);
     expect(disc).toBe(png.length + stored[0].n);
   }, 120_000);
+
+  it("an application's own metrics: recorded once per idempotency key, reported with MServe's, per service and per file", async () => {
+    const tenant = await makeTenant(admin);
+    const other = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const file = await customer.upload(tenant.serviceId, 'page.html', new TextEncoder().encode('<p>hi</p>'));
+    const path = `/services/${tenant.serviceId}/usage`;
+    const first = await customer.post(path, {
+      items: [
+        { metric: 'pages-rendered', value: 3, idempotencyKey: 'render-1' },
+        { metric: 'pages-rendered', value: 2, idempotencyKey: 'render-2', at: '2026-01-05T10:00:00Z' },
+      ],
+    });
+    expect([first.status, first.body]).toEqual([201, { recorded: 2, repeated: 0 }]);
+    // a retried request records nothing twice; a new key in it still counts
+    const retried = await customer.post(path, {
+      items: [
+        { metric: 'pages-rendered', value: 3, idempotencyKey: 'render-1' },
+        { metric: 'pages-rendered', value: 4, idempotencyKey: 'render-3' },
+      ],
+    });
+    expect(retried.body).toEqual({ recorded: 1, repeated: 1 });
+    // keys are the service's own: another service's render-1 is another fact
+    expect(
+      (
+        await admin
+          .as(other.customerKey)
+          .post(`/services/${other.serviceId}/usage`, { items: [{ metric: 'pages-rendered', value: 7, idempotencyKey: 'render-1' }] })
+      ).body,
+    ).toEqual({
+      recorded: 1,
+      repeated: 0,
+    });
+    // per file: in the file's usage and in its service's
+    expect((await customer.post(`/mfiles/${file.body.id}/usage`, { items: [{ metric: 'views', value: 1, idempotencyKey: 'view-1' }] })).status).toBe(201);
+    for (const source of ['raw', 'rollup'] as const) {
+      const service = await total(path, 'app/pages-rendered,app/views,ingest', source);
+      expect([service['app/pages-rendered'].sum, service['app/views'].sum, service.ingest.sum]).toEqual([9, 1, 9]);
+    }
+    await app.app.get(UsageRollupService).rollUp();
+    expect((await total(path, 'app/pages-rendered'))['app/pages-rendered'].sum).toBe(9);
+    expect((await total(`/mfiles/${file.body.id}/usage`, 'app/views'))['app/views'].sum).toBe(1);
+    expect((await total(`/services/${other.serviceId}/usage`, 'app/pages-rendered'))['app/pages-rendered'].sum).toBe(7);
+    // by month, and in the CSV export
+    const january = await admin.get(`${path}?metric=app/pages-rendered&bucket=month&from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z`);
+    expect(january.body.series[0].buckets[0]).toMatchObject({ sum: 2, count: 1 });
+    const csv = await admin.get(`${path}?metric=app/pages-rendered&bucket=total&from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&format=csv`);
+    expect(csv.text).toContain('app/pages-rendered');
+
+    // what is wrong is said, and nothing of the request is recorded
+    const refusals: Array<[unknown, RegExp]> = [
+      [{ items: [{ metric: 'bad name!', value: 1, idempotencyKey: 'x' }] }, /metric must be 1 to 64 letters/],
+      [{ items: [{ metric: 'ok', value: 'many', idempotencyKey: 'x' }] }, /value must be a number/],
+      [{ items: [{ metric: 'ok', value: 1 }] }, /idempotencyKey must be 1 to 200 visible ASCII characters/],
+      [{ items: [{ metric: 'ok', value: 1, idempotencyKey: 'x', at: '2999-01-01T00:00:00Z' }] }, /items\[0\]\.at lies in the future/],
+      [{ items: [] }, /items must contain at least 1 elements/],
+      [{ items: Array.from({ length: 501 }, (_, i) => ({ metric: 'ok', value: 1, idempotencyKey: `k${i}` })) }, /items must contain no more than 500 elements/],
+    ];
+    for (const [body, message] of refusals) {
+      const refused = await customer.post(path, body);
+      expect([refused.status, refused.headers.get('content-type'), refused.text]).toEqual([
+        400,
+        expect.stringMatching(/problem\+json/),
+        expect.stringMatching(message),
+      ]);
+    }
+    expect((await total(path, 'app/ok'))['app/ok']).toMatchObject({ count: 0, sum: 0 });
+  });
 });
