@@ -204,6 +204,13 @@ export class EnvironmentSchema {
   @Transform(toInt)
   @IsInt()
   @Min(0)
+  @Max(7 * 86400)
+  ACCESS_SESSION_SECONDS = 1800;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   USAGE_ROLLUP_INTERVAL_MS = 5000;
 
   @IsOptional()
@@ -351,6 +358,8 @@ export interface AppConfig {
   jobReconciler: boolean;
   /** The shortest period a profile's periodic schedule may have (each tick walks the whole service). */
   periodicMinIntervalSeconds: number;
+  /** Downloads of one file by one client (key and address) this close together are one session: one access run (0: every download). */
+  accessSessionSeconds: number;
   adminKey?: string;
   maxUploadBytes: number;
   maxJsonBytes: number;
@@ -456,6 +465,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     outboundAllowPrivate: parsed.OUTBOUND_ALLOW_PRIVATE === 'true',
     jobReconciler: parsed.JOB_RECONCILER === 'true',
     periodicMinIntervalSeconds: parsed.PERIODIC_MIN_INTERVAL_SECONDS,
+    accessSessionSeconds: parsed.ACCESS_SESSION_SECONDS,
     adminKey: parsed.ADMIN_KEY,
     maxUploadBytes: parsed.MAX_UPLOAD_BYTES,
     maxJsonBytes: parsed.MAX_JSON_BYTES,

@@ -23,6 +23,7 @@ import { BlobJanitor } from '../storage/blob-janitor';
 import { ContentStore, StoredBlob } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { JobOutbox } from '../pipelines/job-outbox';
+import type { DownloadClient } from '../pipelines/access-sessions';
 import { PipelinesService, PlannedRun } from '../pipelines/pipelines.service';
 import type { BackupFact } from '../pipelines/profile';
 import { openUpload, UploadSource } from '../storage/upload-source';
@@ -58,6 +59,13 @@ export interface NewMfileInput {
   /** False for a copy: no byte came from outside. */
   meterIngest?: boolean;
   metadata?: JsonObject;
+}
+
+/** Who a download is for, as the access trigger's sessions tell clients apart: its key and its address. */
+function clientOf(request: ContentRequest): DownloadClient {
+  type Keyed = { auth?: { key?: { id?: string } } };
+  const http = request as ContentRequest & Keyed & { dav?: Keyed; ip?: string; socket?: { remoteAddress?: string } };
+  return { keyId: http.auth?.key?.id ?? http.dav?.auth?.key?.id, address: http.ip ?? http.socket?.remoteAddress };
 }
 
 const meteredIngest = (input: NewMfileInput) => input.ingest !== null && input.meterIngest !== false;
@@ -384,7 +392,7 @@ export class MfilesService {
       return;
     }
     const bytesPerSecond = await this.accessSpeedOf(mfile.serviceId);
-    this.recordAccess(mfile, await sendContent(this.store, request, sink, mfile, { bytesPerSecond }));
+    this.recordAccess(mfile, await sendContent(this.store, request, sink, mfile, { bytesPerSecond }), clientOf(request));
   }
 
   /** The service's download bandwidth cap in bytes per second (`accessSpeed`), null when unlimited. */
@@ -392,10 +400,13 @@ export class MfilesService {
     return this.serviceRepository.accessSpeedOf(serviceId);
   }
 
-  /** After a download was answered: meter the bytes sent and start the access pipeline (never delaying the answer). */
-  recordAccess(mfile: Mfile, bytes: number): void {
+  /**
+   * After a download was answered: meter the bytes sent and, once per download session of `client`, start the
+   * access pipeline (never delaying the answer).
+   */
+  recordAccess(mfile: Mfile, bytes: number, client: DownloadClient): void {
     if (bytes <= 0) return;
-    void this.pipelines.trigger('access', mfile);
+    void this.pipelines.trigger('access', mfile, client);
     this.meterAccess({ containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile', resourceId: mfile.id }, bytes);
   }
 

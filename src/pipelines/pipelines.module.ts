@@ -3,6 +3,7 @@ import { QueuesModule } from '../queues/queues.module';
 import { RedisModule } from '../redis/redis.module';
 import { UsageModule } from '../usage/usage.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
+import { AccessSessions } from './access-sessions';
 import { ContainerProfilesController } from './container-profiles.controller';
 import { ProfilesController } from './profiles.controller';
 import { JobEvents } from './job-events';
@@ -14,7 +15,7 @@ import { PipelinesService } from './pipelines.service';
 @Module({
   imports: [QueuesModule, RedisModule, UsageModule, WebhooksModule],
   controllers: [ProfilesController, ContainerProfilesController],
-  providers: [PipelinesService, JobReconciler, PeriodicScheduler, JobEvents],
+  providers: [PipelinesService, JobReconciler, PeriodicScheduler, JobEvents, AccessSessions],
   exports: [PipelinesService, JobReconciler, PeriodicScheduler, JobEvents],
 })
 export class PipelinesModule {}

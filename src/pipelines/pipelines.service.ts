@@ -18,6 +18,7 @@ import { JobOutbox, OutboxJob } from './job-outbox';
 import { PeriodicScheduler } from './periodic-scheduler';
 import { BackupFact, defaultProfile, KnownInput, planRun, ProfileDefinition, ProfileErrors, Trigger, validateProfile, wantsBackupFact } from './profile';
 import { ProfileRepository, ProfileSelection } from './profile.repository';
+import { AccessSessions, DownloadClient } from './access-sessions';
 
 export interface EffectiveProfile {
   definition: ProfileDefinition;
@@ -67,6 +68,7 @@ export class PipelinesService {
     private readonly scheduler: PeriodicScheduler,
     private readonly events: JobEvents,
     private readonly webhooks: WebhooksService,
+    private readonly accessSessions: AccessSessions,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -321,10 +323,15 @@ export class PipelinesService {
    * A trigger outside an upload's transaction (access): starts the pipeline if the profile has one. Never throws:
    * the request that caused it has been answered already.
    */
-  async trigger(trigger: Trigger, mfile: PipelineInput & { mimetype?: string; size?: number }): Promise<void> {
+  /**
+   * Starts `trigger`'s pipeline on an Mfile, in a transaction of its own, when the profile has one. For `access`,
+   * with the downloading client, only the first download of a session does (`AccessSessions`).
+   */
+  async trigger(trigger: Trigger, mfile: PipelineInput & { mimetype?: string; size?: number; sha256?: string }, client?: DownloadClient): Promise<void> {
     try {
       const { definition } = await this.profileOf(mfile.serviceId);
       if (!definition[trigger]?.steps.length) return;
+      if (trigger === 'access' && client && mfile.sha256 && !(await this.accessSessions.starts({ id: mfile.id, sha256: mfile.sha256 }, client))) return;
       await this.unitOfWork.run((work) => this.instantiate(work.manager, trigger, mfile, this.outboxFor(work), storedInput(mfile)));
     } catch (error) {
       this.logger.warn(`could not start the ${trigger} pipeline of ${mfile.id}: ${String(error)}`);

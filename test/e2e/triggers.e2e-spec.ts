@@ -49,6 +49,24 @@ describe('triggers: access and periodic', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect((await customer.get(`/mfiles/${file.body.id}/jobs?trigger=access`)).body.items).toHaveLength(1);
     expect(jobs[0]).toMatchObject({ step: 'verify', task: 'sha256', result: { matchesRecorded: true } });
+
+    // a player seeking through the file (Range requests, through either api process) is the same download session
+    const accessJobs = async () => (await customer.get(`/mfiles/${file.body.id}/jobs?trigger=access`)).body.items.length;
+    for (const [index, range] of ['bytes=0-3', 'bytes=5-', 'bytes=2-4', 'bytes=0-0'].entries()) {
+      const api = index % 2 ? second.api : first.api;
+      expect((await fetch(`${api}/mfiles/${file.body.id}/content`, { headers: { ...headers, range } })).status).toBe(206);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await accessJobs()).toBe(1);
+    // another client (another key) starts its own session, and new content a new one
+    const viewer = (await customer.post('/keys', { roles: ['mfilereadonly'], resource: { type: 'mfile', id: file.body.id } })).body;
+    expect((await fetch(url, { headers: { authorization: `Bearer ${viewer.key}`, range: 'bytes=0-1' } })).status).toBe(206);
+    await eventually(async () => (await accessJobs()) === 2, 'the second client’s access run');
+    expect((await customer.request('PUT', `/mfiles/${file.body.id}/content`, Buffer.from('look again'))).status).toBe(200);
+    expect(await (await fetch(url, { headers })).text()).toBe('look again');
+    await eventually(async () => (await accessJobs()) === 3, 'the access run of the new content');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await accessJobs()).toBe(3);
   }, 60_000);
 
   it('a periodic pipeline fires once per tick for every file, whichever api saved it and however many processes run', async () => {
