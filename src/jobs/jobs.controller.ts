@@ -158,6 +158,29 @@ export class JobsController {
     stream.send('ready', { serviceId });
   }
 
+  @Get('services/:id/events')
+  @Authorize('mfile:read', 'service')
+  @ApiProduces('text/event-stream')
+  @ApiOperation({
+    summary:
+      "Follow a service's events as Server-Sent Events, what its webhooks can be told: `ready` once listening, then one event per change named by its type (mfile.created, mfile.replaced, mfile.moved, mfile.deleted, upload.completed, quota.exceeded, service.suspended, service.resumed) with {id, type, at, serviceId, data}, and `job` {id, state, progress, error, at} for each job change. Ends, keeps alive and is limited as the job streams are.",
+  })
+  async followServiceEvents(@Auth() auth: RequestAuth, @Param('id') serviceId: string, @Req() request: Request, @Res() response: Response) {
+    const options = await this.streamOptions(auth, response);
+    let send: (name: string, data: unknown) => void = () => undefined;
+    const stopJobs = await this.events.followService(serviceId, (event) =>
+      send('job', { id: event.jobId, state: event.state, progress: event.progress ?? null, error: event.error ?? null, at: event.at }),
+    );
+    const stopEvents = await this.events.followServiceEvents(serviceId, (event) => send(event.type, event));
+    const stream = this.streams.start(request, response, options);
+    stream.onFinish(() => {
+      stopJobs();
+      stopEvents();
+    });
+    send = (name, data) => stream.send(name, data);
+    stream.send('ready', { serviceId });
+  }
+
   @Get('services/:id/jobs')
   @Authorize('job:read', 'service')
   @ApiOperation({

@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { DataSource, EntityManager } from 'typeorm';
 import { isUniqueViolation } from '../common/database-errors';
 import { decodeCursor, Page, toPage } from '../common/pagination';
-import { Problems } from '../common/problem';
+import { ProblemError, Problems } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { UnitOfWork, Work } from '../database/unit-of-work';
 import { uuidv7 } from '../database/uuid';
@@ -25,6 +25,7 @@ import { MimeDetector } from '../storage/mime-detector';
 import { JobOutbox } from '../pipelines/job-outbox';
 import type { DownloadClient } from '../pipelines/access-sessions';
 import { PipelinesService, PlannedRun } from '../pipelines/pipelines.service';
+import { NewServiceEvent, ServiceEvents } from '../pipelines/service-events';
 import type { BackupFact } from '../pipelines/profile';
 import { openUpload, UploadSource } from '../storage/upload-source';
 import { QuotaService } from '../usage/quota.service';
@@ -90,6 +91,7 @@ export class MfilesService {
     private readonly usage: UsageService,
     private readonly quotas: QuotaService,
     private readonly pipelines: PipelinesService,
+    private readonly serviceEvents: ServiceEvents,
     private readonly unitOfWork: UnitOfWork,
   ) {}
 
@@ -143,8 +145,29 @@ export class MfilesService {
     } catch (error) {
       await this.store.remove(blob.blobKey);
       if (isUniqueViolation(error)) throw Problems.conflict(`a file named "${source.name}" already exists in this folder`);
+      this.announceRefusal(folder.serviceId, error, { operation: 'upload', name: source.name, size: blob.size });
       throw error;
     }
+  }
+
+  /** A change a quota refused: told to the service's engines (`quota.exceeded`) as the caller gets its problem. */
+  announceRefusal(serviceId: string, error: unknown, refused: Record<string, unknown>): void {
+    if (error instanceof ProblemError && error.code === 'quota-exceeded')
+      this.serviceEvents.emit({ type: 'quota.exceeded', serviceId, data: { quota: error.extra.quota ?? null, refused } });
+  }
+
+  /** An Mfile's event for the service's engines, once its change committed. */
+  private announce(type: 'mfile.created' | 'mfile.replaced' | 'mfile.moved' | 'mfile.deleted', mfile: Mfile, extra: Record<string, unknown> = {}): void {
+    this.serviceEvents.emit(this.fileEvent(type, mfile, extra));
+  }
+
+  private fileEvent(
+    type: 'mfile.created' | 'mfile.replaced' | 'mfile.moved' | 'mfile.deleted',
+    mfile: Mfile,
+    extra: Record<string, unknown> = {},
+  ): NewServiceEvent {
+    const { id, name, folderId, size, mimetype, sha256 } = mfile;
+    return { type, serviceId: mfile.serviceId, data: { mfile: { id, name, folderId, size, mimetype, sha256 }, ...extra } };
   }
 
   /**
@@ -264,6 +287,13 @@ export class MfilesService {
       throw Problems.conflict(`a file named "${name}" already exists in this folder`);
     }
     if (run && input.ingest) this.pipelines.runCommitted(run, input.ingest);
+    // told after commit: with the run's jobs (one webhook lookup for both), or on its own for a promoted output
+    const created = this.fileEvent('mfile.created', written.mfile, {
+      via: input.ingest === null ? 'promote' : input.meterIngest === false ? 'copy' : 'upload',
+    });
+    if (input.ingest) input.ingest.tell(created);
+    else if (mode === 'guarded') this.serviceEvents.emit(created);
+    else mode.afterCommit(async () => this.serviceEvents.emit(created));
     const ingest = run?.jobs.length
       ? { runId: run.jobs[0].runId!, jobs: run.jobs.map((job) => ({ id: job.id, step: job.step, task: job.task, state: job.state, queue: job.queue })) }
       : null;
@@ -324,9 +354,11 @@ export class MfilesService {
       }));
     } catch (error) {
       await this.store.remove(blob.blobKey);
+      this.announceRefusal(current.serviceId, error, { operation: 'replace', mfileId: id, size: blob.size });
       throw error;
     }
     await this.store.remove(oldBlobKey);
+    this.announce('mfile.replaced', updated, { previous: { size: current.size, sha256: current.sha256 } });
     return presentMfile(updated);
   }
 
@@ -350,7 +382,7 @@ export class MfilesService {
 
   async update(auth: RequestAuth, id: string, dto: UpdateMfileDto): Promise<PublicMfile> {
     try {
-      return await this.dataSource.transaction(async (manager) => {
+      const moved = await this.dataSource.transaction(async (manager) => {
         const mfile = await this.get(id, manager);
         const folderId = dto.folderId ?? mfile.folderId;
         if (dto.folderId && dto.folderId !== mfile.folderId) {
@@ -361,8 +393,11 @@ export class MfilesService {
         await this.mfolderRepository.lockNames(folderId, manager);
         await this.folders.assertNameFree(manager, folderId, name, mfile.id);
         await this.mfileRepository.moveTo(id, { name, folderId }, manager);
-        return presentMfile(await this.get(id, manager));
+        return { before: mfile, after: await this.get(id, manager) };
       });
+      if (moved.before.name !== moved.after.name || moved.before.folderId !== moved.after.folderId)
+        this.announce('mfile.moved', moved.after, { from: { name: moved.before.name, folderId: moved.before.folderId } });
+      return presentMfile(moved.after);
     } catch (error) {
       if (isUniqueViolation(error)) throw Problems.conflict(`the name "${dto.name}" is already taken in the target folder`);
       throw error;
@@ -370,16 +405,17 @@ export class MfilesService {
   }
 
   async remove(id: string): Promise<void> {
-    const blobKey = await this.dataSource.transaction(async (manager) => {
+    const removed = await this.dataSource.transaction(async (manager) => {
       const mfile = await this.mfileRepository.lockById(id, manager);
       if (!mfile) throw Problems.notFound('mfile', id);
       await this.keys.revokeForResources(manager, [id]);
       const scope = { containerId: mfile.containerId, serviceId: mfile.serviceId, resourceType: 'mfile' as const, resourceId: id };
       await this.usage.record(manager, { metric: 'disc', value: -mfile.size, ...scope }, { metric: 'mfiles', value: -1, ...scope });
       await this.mfileRepository.delete(id, manager);
-      return mfile.blobKey;
+      return mfile;
     });
-    await this.janitor.removeAll([blobKey]);
+    this.announce('mfile.deleted', removed);
+    await this.janitor.removeAll([removed.blobKey]);
   }
 
   /**

@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Problems } from '../common/problem';
 import { REDIS_CLIENT, RedisConnections } from '../redis/redis-connections';
+import type { ServiceEvent } from '../webhooks/service-event';
 
 /** What changed about a job: its state, or its progress while running. */
 export interface JobEvent {
@@ -15,6 +16,7 @@ export interface JobEvent {
 }
 
 type Listener = (event: JobEvent) => void;
+type ServiceEventListener = (event: ServiceEvent) => void;
 
 /**
  * Job state and progress changes, across processes, over Redis pub/sub: workers publish, api processes relay to
@@ -29,6 +31,7 @@ export class JobEvents implements OnApplicationShutdown {
   private subscribing?: Promise<void>;
   private readonly commandTimeoutMs: number;
   private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly eventListeners = new Map<string, Set<ServiceEventListener>>();
 
   constructor(
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
@@ -47,6 +50,26 @@ export class JobEvents implements OnApplicationShutdown {
     // PUBLISH and one delivery to each subscribing process instead of one per event
     const message = events.length === 1 ? { ...events[0], at } : events.map((event) => ({ ...event, at }));
     this.redis.publish(this.channel, JSON.stringify(message)).catch(failed);
+  }
+
+  /** A service's other events (files, uploads, quotas: `ServiceEvents`), on the same channel: `{serviceEvents: [...]}`. */
+  publishServiceEvents(events: ServiceEvent[]): void {
+    if (events.length === 0) return;
+    this.redis
+      .publish(this.channel, JSON.stringify({ serviceEvents: events }))
+      .catch((error: unknown) => this.logger.debug(`publish failed: ${String(error)}`));
+  }
+
+  /** Calls `listener` for every other event of `serviceId` (not its jobs') until the returned function is called. */
+  async followServiceEvents(serviceId: string, listener: ServiceEventListener): Promise<() => void> {
+    await this.ensureSubscribed();
+    let set = this.eventListeners.get(serviceId);
+    if (!set) this.eventListeners.set(serviceId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.eventListeners.delete(serviceId);
+    };
   }
 
   /** Calls `listener` for every event of `jobId` until the returned function is called. */
@@ -83,7 +106,11 @@ export class JobEvents implements OnApplicationShutdown {
       subscriber.on('message', (_channel: string, message: string) => {
         let events: JobEvent[];
         try {
-          const parsed = JSON.parse(message) as JobEvent | JobEvent[];
+          const parsed = JSON.parse(message) as JobEvent | JobEvent[] | { serviceEvents: ServiceEvent[] };
+          if ('serviceEvents' in parsed) {
+            for (const event of parsed.serviceEvents) for (const listener of this.eventListeners.get(event.serviceId) ?? []) listener(event);
+            return;
+          }
           events = Array.isArray(parsed) ? parsed : [parsed];
         } catch {
           return;
@@ -108,6 +135,7 @@ export class JobEvents implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.listeners.clear();
+    this.eventListeners.clear();
     this.subscriber?.disconnect();
   }
 }

@@ -1,4 +1,5 @@
 import type { JobEvent } from './job-events';
+import type { NewServiceEvent } from './service-events';
 
 /**
  * A job that became runnable. Its `runId` (the pipeline run it belongs to; none for a manual job) lets the steps of
@@ -26,5 +27,12 @@ export class JobOutbox {
 
   announce(...events: Array<Omit<JobEvent, 'at'>>): void {
     this.events.push(...events);
+  }
+
+  /** Other events of the service the same change makes (a file created), told with its jobs' after commit. */
+  readonly serviceEvents: NewServiceEvent[] = [];
+
+  tell(...events: NewServiceEvent[]): void {
+    this.serviceEvents.push(...events);
   }
 }

@@ -10,12 +10,13 @@ import { JobEvents } from './job-events';
 import { JobReconciler } from './job-reconciler';
 import { PeriodicScheduler } from './periodic-scheduler';
 import { PipelinesService } from './pipelines.service';
+import { ServiceEvents } from './service-events';
 
 /** The task engine's bookkeeping, shared by the api (triggers) and the worker (dependents). */
 @Module({
   imports: [QueuesModule, RedisModule, UsageModule, WebhooksModule],
   controllers: [ProfilesController, ContainerProfilesController],
-  providers: [PipelinesService, JobReconciler, PeriodicScheduler, JobEvents, AccessSessions],
-  exports: [PipelinesService, JobReconciler, PeriodicScheduler, JobEvents],
+  providers: [PipelinesService, JobReconciler, PeriodicScheduler, JobEvents, AccessSessions, ServiceEvents],
+  exports: [PipelinesService, JobReconciler, PeriodicScheduler, JobEvents, ServiceEvents],
 })
 export class PipelinesModule {}

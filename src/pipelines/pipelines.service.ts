@@ -19,6 +19,7 @@ import { PeriodicScheduler } from './periodic-scheduler';
 import { BackupFact, defaultProfile, KnownInput, planRun, ProfileDefinition, ProfileErrors, Trigger, validateProfile, wantsBackupFact } from './profile';
 import { ProfileRepository, ProfileSelection } from './profile.repository';
 import { AccessSessions, DownloadClient } from './access-sessions';
+import { stamp } from './service-events';
 
 export interface EffectiveProfile {
   definition: ProfileDefinition;
@@ -306,9 +307,11 @@ export class PipelinesService {
    */
   async dispatch(outbox: JobOutbox): Promise<void> {
     this.events.publish(...outbox.events, ...outbox.items.map((job) => ({ jobId: job.id, serviceId: job.serviceId, state: JobState.Queued })));
+    const serviceEvents = stamp(outbox.serviceEvents);
+    this.events.publishServiceEvents(serviceEvents);
     await this.webhooks
-      .notify(...outbox.events)
-      .catch((error) => this.logger.warn(`could not notify the webhooks of ${outbox.events.length} job change(s): ${String(error)}`));
+      .notify(outbox.events, serviceEvents)
+      .catch((error) => this.logger.warn(`could not notify the webhooks of ${outbox.events.length + serviceEvents.length} change(s): ${String(error)}`));
     for (const [queue, messages] of batchMessages(outbox.items)) {
       try {
         await this.queues.dispatchMany(queue, messages);
@@ -320,12 +323,9 @@ export class PipelinesService {
   }
 
   /**
-   * A trigger outside an upload's transaction (access): starts the pipeline if the profile has one. Never throws:
-   * the request that caused it has been answered already.
-   */
-  /**
    * Starts `trigger`'s pipeline on an Mfile, in a transaction of its own, when the profile has one. For `access`,
-   * with the downloading client, only the first download of a session does (`AccessSessions`).
+   * with the downloading client, only the first download of a session does (`AccessSessions`). Never throws: the
+   * request that caused it has been answered already.
    */
   async trigger(trigger: Trigger, mfile: PipelineInput & { mimetype?: string; size?: number; sha256?: string }, client?: DownloadClient): Promise<void> {
     try {

@@ -53,7 +53,10 @@ export interface WebhookDelivery {
   deliveryId: string;
   webhookId: string;
   type: string;
-  jobId: string;
+  /** A job that ended (`job.<state>`): its current row is read when delivering. */
+  jobId?: string;
+  /** Any other event of the service, delivered as it was emitted. */
+  event?: { id: string; type: string; serviceId: string; at: string; data: Record<string, unknown> };
 }
 
 /** `hardware.<tag>`: a dedicated device's task queue, served with concurrency 1. */

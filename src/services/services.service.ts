@@ -1,5 +1,6 @@
 import { PeriodicScheduler } from '../pipelines/periodic-scheduler';
 import { PipelinesService } from '../pipelines/pipelines.service';
+import { ServiceEvents } from '../pipelines/service-events';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
@@ -30,6 +31,7 @@ export class ServicesService {
     private readonly usage: UsageService,
     private readonly scheduler: PeriodicScheduler,
     private readonly pipelines: PipelinesService,
+    private readonly serviceEvents: ServiceEvents,
   ) {}
 
   private requireManage(auth: RequestAuth, dto: ServicePropertiesDto): void {
@@ -106,9 +108,11 @@ export class ServicesService {
 
   async update(auth: RequestAuth, id: string, dto: UpdateServiceDto): Promise<ServiceView> {
     this.requireManage(auth, dto);
+    let wasSuspended = false;
     const view = await this.dataSource.transaction(async (manager) => {
       const service = await this.services.lockForUpdate(id, manager);
       if (!service) throw Problems.notFound('service', id);
+      wasSuspended = service.suspended;
       for (const field of ['name', 'description', 'properties', ...MANAGEMENT_PROPERTIES] as const) {
         if (dto[field] !== undefined) (service as unknown as Record<string, unknown>)[field] = dto[field];
       }
@@ -120,6 +124,8 @@ export class ServicesService {
     });
     // the selected profile's periodic pipeline (or none) is the schedule now
     if (dto.profile !== undefined) await this.pipelines.resyncSchedules([id]);
+    if (dto.suspended !== undefined && dto.suspended !== wasSuspended)
+      this.serviceEvents.emit({ type: dto.suspended ? 'service.suspended' : 'service.resumed', serviceId: id, data: { service: { id, name: view.name } } });
     return view;
   }
 

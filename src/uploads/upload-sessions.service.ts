@@ -108,7 +108,10 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     const session = await this.dataSource.transaction(async (manager) => {
       // the declared length counts against the disk quota from creation on (reserved until the upload ends), and
       // against the monthly ingest quota: uploads running at the same time cannot jointly overshoot either
-      await this.quotas.enforce(manager, folder.serviceId, { disc: input.length, reservations: true, ingest: input.length });
+      await this.quotas.enforce(manager, folder.serviceId, { disc: input.length, reservations: true, ingest: input.length }).catch((error: unknown) => {
+        this.mfiles.announceRefusal(folder.serviceId, error, { operation: 'upload', name: input.name, size: input.length });
+        throw error;
+      });
       await this.folders.assertNameFree(manager, folder.id, input.name);
       const pending = await this.sessions.pendingNamed(folder.id, input.name, manager);
       if (pending)
@@ -432,15 +435,22 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       const mfile = await this.unitOfWork.run(async (work) => {
         const { manager } = work;
         const folder = await this.mfolderRepository.reload(session.folderId, manager);
+        const outbox = this.pipelines.outboxFor(work);
         const created = await this.mfiles.createFromBlob(work, {
           folder,
           name: session.name,
           blob,
           mimetype,
           createdBy: auth.key,
-          ingest: this.pipelines.outboxFor(work),
+          ingest: outbox,
         });
         await this.sessions.markCompleted(session.id, created.id, completedAt, session.length, manager);
+        // told with the file's creation and its jobs, after commit
+        outbox.tell({
+          type: 'upload.completed',
+          serviceId: session.serviceId,
+          data: { upload: { id: session.id, protocol: session.protocol, name: session.name, size: session.length }, mfileId: created.id },
+        });
         return created;
       });
       return {

@@ -11,12 +11,13 @@ export class CreateWebhookDto {
   @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
   url: string;
   @ApiPropertyOptional({
-    description: 'Final job states to notify; default succeeded and failed; [] for a target of the webhook task only',
-    example: ['succeeded', 'failed'],
+    description:
+      'What to notify: final job states (job.succeeded, job.failed, job.cancelled, job.skipped; or the bare state) and events of the service (mfile.created, mfile.replaced, mfile.moved, mfile.deleted, upload.completed, quota.exceeded, service.suspended, service.resumed); default job.succeeded and job.failed; [] for a target of the webhook task only',
+    example: ['job.succeeded', 'job.failed', 'mfile.created'],
   })
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(4)
+  @ArrayMaxSize(20)
   @IsString({ each: true })
   events?: string[];
 }
@@ -30,7 +31,7 @@ export class WebhooksController {
   @Authorize('service:update', 'service')
   @ApiOperation({
     summary:
-      'Register a URL told about finished jobs: POST of {id, type: job.<state>, data: {job}} with Idempotency-Key and MServe-Signature t=<unix>,v1=<HMAC-SHA256(secret, "t.body")>, retried with backoff until a 2xx. The secret is shown once.',
+      'Register a URL told about finished jobs and the events it asks for: POST of {id, type, createdAt, serviceId, data} (job.<state>: data.job; mfile.*: data.mfile; ...) with Idempotency-Key and MServe-Signature t=<unix>,v1=<HMAC-SHA256(secret, "t.body")>, retried with backoff until a 2xx. The secret is shown once.',
   })
   create(@Param('id') serviceId: string, @Body() dto: CreateWebhookDto) {
     return this.webhooks.create(serviceId, dto);

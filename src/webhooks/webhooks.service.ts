@@ -10,6 +10,7 @@ import { QueueName, WebhookDelivery } from '../queues/queue-catalogue';
 import { QueueRegistry } from '../queues/queue-registry';
 import { outboundRequest, readAtMost } from './outbound';
 import { assertOutboundUrl, signature } from './signing';
+import { isServiceEventType, SERVICE_EVENT_TYPES, ServiceEvent } from './service-event';
 import { ServiceWebhook } from './webhook.entity';
 import { WebhookRepository } from './webhook.repository';
 
@@ -44,12 +45,14 @@ export class WebhooksService {
     } catch (error) {
       throw Problems.badRequest(`url: ${(error as Error).message}`, { errors: [`url: ${(error as Error).message}`] });
     }
+    // a final job state (as `succeeded` or `job.succeeded`) or an event of the service (SERVICE_EVENT_TYPES)
     const events = [...new Set(input.events ?? [JobState.Succeeded, JobState.Failed])];
-    const unknown = events.filter((event) => !NOTIFIABLE.includes(event));
+    const unknown = events.filter((event) => !NOTIFIABLE.includes(event.replace(/^job\./, '')) && !isServiceEventType(event));
     if (unknown.length)
-      throw Problems.badRequest(`events: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not a final job state (${NOTIFIABLE.join(', ')})`, {
-        errors: unknown.map((event) => `events: ${event} is not a final job state`),
-      });
+      throw Problems.badRequest(
+        `events: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} neither a final job state (${NOTIFIABLE.map((state) => `job.${state}`).join(', ')}) nor an event of the service (${SERVICE_EVENT_TYPES.join(', ')})`,
+        { errors: unknown.map((event) => `events: ${event} is not an event type`) },
+      );
     const secret = `whsec_${randomBytes(24).toString('base64url')}`;
     const webhook = await this.webhooks.create({ id: uuidv7(), serviceId, url: input.url, events, secret });
     const { secret: _shown, ...visible } = webhook;
@@ -66,17 +69,36 @@ export class WebhooksService {
     if (!(await this.webhooks.delete(serviceId, id))) throw Problems.notFound('webhook', id);
   }
 
-  /** Queues a delivery to every webhook of the jobs' services that asked for their new states. */
-  async notify(...given: Array<{ jobId: string; serviceId: string; state: string }>): Promise<void> {
-    const events = given.filter((event) => NOTIFIABLE.includes(event.state));
-    if (events.length === 0) return;
-    // one query for every event of a dispatch (an upload announces its facts: two events, most services no webhook)
-    const hooks = await this.webhooks.subscribedToAny([...new Set(events.map((event) => event.serviceId))], [...new Set(events.map((event) => event.state))]);
-    const deliveries = events.flatMap((event) =>
-      hooks
-        .filter((hook) => hook.serviceId === event.serviceId && hook.events.includes(event.state))
-        .map((hook) => ({ deliveryId: `${hook.id}-${event.jobId}-${event.state}`, webhookId: hook.id, type: `job.${event.state}`, jobId: event.jobId })),
+  /**
+   * Queues a delivery of each job that ended and each other event of a service to every webhook of that service
+   * that asked for it: one query for all of them (an upload announces its facts and its file, most services have
+   * no webhook).
+   */
+  async notify(jobEvents: Array<{ jobId: string; serviceId: string; state: string }>, serviceEvents: ServiceEvent[] = []): Promise<void> {
+    const ended = jobEvents.filter((event) => NOTIFIABLE.includes(event.state));
+    if (ended.length === 0 && serviceEvents.length === 0) return;
+    const states = [...new Set(ended.map((event) => event.state))];
+    const hooks = await this.webhooks.subscribedToAny(
+      [...new Set([...ended, ...serviceEvents].map((event) => event.serviceId))],
+      [...states, ...states.map((state) => `job.${state}`), ...new Set(serviceEvents.map((event) => event.type))],
     );
+    const asked = (hook: { serviceId: string; events: string[] }, serviceId: string, ...names: string[]) =>
+      hook.serviceId === serviceId && names.some((name) => hook.events.includes(name));
+    await this.enqueue([
+      ...ended.flatMap((event) =>
+        hooks
+          .filter((hook) => asked(hook, event.serviceId, event.state, `job.${event.state}`))
+          .map((hook) => ({ deliveryId: `${hook.id}-${event.jobId}-${event.state}`, webhookId: hook.id, type: `job.${event.state}`, jobId: event.jobId })),
+      ),
+      ...serviceEvents.flatMap((event) =>
+        hooks
+          .filter((hook) => asked(hook, event.serviceId, event.type))
+          .map((hook) => ({ deliveryId: `${hook.id}-${event.id}`, webhookId: hook.id, type: event.type, event })),
+      ),
+    ]);
+  }
+
+  private async enqueue(deliveries: WebhookDelivery[]): Promise<void> {
     for (const delivery of deliveries) {
       await this.queues
         .add(QueueName.Webhooks, delivery, { jobId: delivery.deliveryId })
@@ -88,14 +110,20 @@ export class WebhooksService {
   async deliver(delivery: WebhookDelivery): Promise<void> {
     const webhook = await this.withSecret(delivery.webhookId);
     if (!webhook) return; // deleted since: nothing to do
-    const job = await this.jobs.forDelivery(delivery.jobId);
-    const body = JSON.stringify({
-      id: delivery.deliveryId,
-      type: delivery.type,
-      createdAt: new Date().toISOString(),
-      serviceId: webhook.serviceId,
-      data: { job: job ?? { id: delivery.jobId, deleted: true } },
-    });
+    let body: string;
+    if (delivery.event) {
+      const { id, type, at, serviceId, data } = delivery.event;
+      body = JSON.stringify({ id, type, createdAt: at, serviceId, data });
+    } else {
+      const job = await this.jobs.forDelivery(delivery.jobId!);
+      body = JSON.stringify({
+        id: delivery.deliveryId,
+        type: delivery.type,
+        createdAt: new Date().toISOString(),
+        serviceId: webhook.serviceId,
+        data: { job: job ?? { id: delivery.jobId, deleted: true } },
+      });
+    }
     const answer = await this.post(webhook, body, delivery.deliveryId);
     if (answer.status < 200 || answer.status >= 300) throw new Error(`${webhook.url} answered ${answer.status}`);
   }

@@ -338,6 +338,7 @@ const ENDPOINTS: Endpoint[] = [
   { name: 'GET /jobs/:id/events', actions: ['job:read'], target: 'J', ok: 200, call: (c, w) => firstEvent(c, `/jobs/${w.ids.J}/events`) },
   { name: 'GET /services/:id/jobs', actions: ['job:read'], target: 'S', ok: 200, call: (c, w) => c.get(`/services/${w.ids.S}/jobs`) },
   { name: 'GET /services/:id/jobs/events', actions: ['job:read'], target: 'S', ok: 200, call: (c, w) => firstEvent(c, `/services/${w.ids.S}/jobs/events`) },
+  { name: 'GET /services/:id/events', actions: ['mfile:read'], target: 'S', ok: 200, call: (c, w) => firstEvent(c, `/services/${w.ids.S}/events`) },
   { name: 'GET /mfiles/:id/jobs', actions: ['job:read'], target: 'M', ok: 200, call: (c, w) => c.get(`/mfiles/${w.ids.M}/jobs`) },
   { name: 'POST /jobs/:id/cancel', actions: ['job:cancel'], target: 'J', ok: 201, mutates: true, call: (c, w) => c.post(`/jobs/${w.ids.J}/cancel`) },
   {

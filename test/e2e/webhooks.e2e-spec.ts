@@ -84,7 +84,7 @@ describe('webhooks and web tasks', () => {
     expect((await customer.post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/hook` })).status).toBe(403);
     expect((await serviceAdmin.post(`/services/${tenant.serviceId}/webhooks`, { url: 'ftp://example.org/x' })).status).toBe(400);
     expect((await serviceAdmin.post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/hook`, events: ['running'] })).body.errors).toEqual([
-      'events: running is not a final job state',
+      'events: running is not an event type',
     ]);
     const hook = await serviceAdmin.post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/hook` });
     expect(hook.status).toBe(201);
@@ -116,6 +116,108 @@ describe('webhooks and web tasks', () => {
     // a malformed id names no webhook either (it reached PostgreSQL as a uuid and was a 500)
     for (const id of ['not-a-uuid', `${hook.body.id}x`, '%20'])
       expect((await serviceAdmin.delete(`/services/${tenant.serviceId}/webhooks/${id}`)).status).toBe(404);
+  }, 60_000);
+
+  it('tells engines what happens to files, uploads, quotas and the service: signed webhooks, retried, and the event stream', async () => {
+    const tenant = await makeTenant(admin);
+    const serviceAdmin = admin.as(tenant.serviceAdminKey);
+    const provider = admin.as(tenant.containerKey);
+    const customer = admin.as(tenant.customerKey);
+    await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] }, update: { steps: [] } });
+    const types = [
+      'mfile.created',
+      'mfile.replaced',
+      'mfile.moved',
+      'mfile.deleted',
+      'upload.completed',
+      'quota.exceeded',
+      'service.suspended',
+      'service.resumed',
+    ];
+    const hook = await serviceAdmin.post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/events`, events: types });
+    expect(hook.status).toBe(201);
+    // the same events on the service's stream, for a key that may read its files
+    const stream = await fetch(`${app.api}/services/${tenant.serviceId}/events`, { headers: { authorization: `Bearer ${tenant.customerKey}` } });
+    expect(stream.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const reader = stream.body!.getReader();
+    let streamed = '';
+    const reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        streamed += Buffer.from(value).toString();
+      }
+    })();
+    await eventually(async () => streamed.includes('event: ready'), 'the stream listening');
+
+    failNext = 1; // the first delivery is refused: it comes again, with the same id
+    const file = await customer.upload(tenant.serviceId, 'a.txt', Buffer.from('first'));
+    expect((await customer.request('PUT', `/mfiles/${file.body.id}/content`, Buffer.from('second'))).status).toBe(200);
+    expect((await customer.patch(`/mfiles/${file.body.id}`, { name: 'b.txt' })).status).toBe(200);
+    const tusCreated = await customer.post(`/services/${tenant.serviceId}/uploads`, Buffer.from('by tus'), {
+      'tus-resumable': '1.0.0',
+      'content-type': 'application/offset+octet-stream',
+      'upload-length': '6',
+      'upload-metadata': `filename ${Buffer.from('c.txt').toString('base64')}`,
+    });
+    expect(tusCreated.status).toBe(201);
+    expect((await provider.patch(`/services/${tenant.serviceId}`, { diskQuota: 20 })).status).toBe(200);
+    expect((await customer.upload(tenant.serviceId, 'big.txt', Buffer.alloc(100, 1))).status).toBe(507);
+    expect((await customer.delete(`/mfiles/${file.body.id}`)).status).toBe(204);
+    expect((await provider.patch(`/services/${tenant.serviceId}`, { suspended: true })).status).toBe(200);
+    expect((await provider.patch(`/services/${tenant.serviceId}`, { suspended: false, diskQuota: null })).status).toBe(200);
+
+    const expected = [
+      'mfile.created',
+      'mfile.replaced',
+      'mfile.moved',
+      'mfile.created',
+      'upload.completed',
+      'quota.exceeded',
+      'mfile.deleted',
+      'service.suspended',
+      'service.resumed',
+    ];
+    const delivered = await eventually(async () => {
+      const unique = new Map<string, { id: string; type: string; createdAt: string; data: Record<string, any> }>();
+      for (const hit of received.filter((candidate) => candidate.path === '/events')) {
+        const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(hit.headers['mserve-signature']))!;
+        expect(v1).toBe(createHmac('sha256', hook.body.secret).update(`${t}.${hit.body}`).digest('hex'));
+        const event = JSON.parse(hit.body);
+        expect(hit.headers['idempotency-key']).toBe(`${hook.body.id}-${event.id}`);
+        unique.set(event.id, event);
+      }
+      // every event, and the refused one again
+      return unique.size >= expected.length && received.filter((candidate) => candidate.path === '/events').length > expected.length
+        ? [...unique.values()]
+        : undefined;
+    }, 'every event delivered');
+    // in the order they happened (by time; the events of one change in the order they were told)
+    const ordered = delivered.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || expected.indexOf(a.type) - expected.indexOf(b.type));
+    expect(ordered.map((event) => event.type)).toEqual(expected);
+    const hits = received.filter((hit) => hit.path === '/events').map((hit) => String(hit.headers['idempotency-key']));
+    expect(hits.length).toBe(expected.length + 1);
+    expect(hits.filter((key, index) => hits.indexOf(key) !== index)).toHaveLength(1); // the retry, with the same key
+    const byType = (type: string) => ordered.filter((event) => event.type === type);
+    expect(byType('mfile.created')[0].data).toMatchObject({ via: 'upload', mfile: { id: file.body.id, name: 'a.txt', size: 5 } });
+    expect(byType('mfile.replaced')[0].data).toMatchObject({ mfile: { id: file.body.id, size: 6 }, previous: { size: 5 } });
+    expect(byType('mfile.moved')[0].data).toMatchObject({ mfile: { name: 'b.txt' }, from: { name: 'a.txt' } });
+    expect(byType('upload.completed')[0].data).toMatchObject({
+      upload: { protocol: 'tus', name: 'c.txt', size: 6 },
+      mfileId: byType('mfile.created')[1].data.mfile.id,
+    });
+    expect(byType('quota.exceeded')[0].data).toMatchObject({
+      quota: { name: 'diskQuota', scope: 'service', limit: 20 },
+      refused: { operation: 'upload', name: 'big.txt' },
+    });
+    expect(byType('mfile.deleted')[0].data).toMatchObject({ mfile: { id: file.body.id, name: 'b.txt' } });
+
+    // the stream saw the same events, by name
+    await eventually(async () => expected.every((type) => streamed.includes(`event: ${type}\n`)), 'the events on the stream');
+    expect([...streamed.matchAll(/^event: ([a-z.]+)$/gm)].map((match) => match[1]).filter((name) => name !== 'ready' && name !== 'job')).toEqual(expected);
+    await reader.cancel();
+    await reading.catch(() => undefined);
+    expect((await serviceAdmin.delete(`/services/${tenant.serviceId}/webhooks/${hook.body.id}`)).status).toBe(204);
   }, 60_000);
 
   it('the webhook task calls a registered webhook with the Mfile and records the answer', async () => {
