@@ -163,7 +163,7 @@ export class JobsController {
   @ApiProduces('text/event-stream')
   @ApiOperation({
     summary:
-      "Follow a service's events as Server-Sent Events, what its webhooks can be told: `ready` once listening, then one event per change named by its type (mfile.created, mfile.replaced, mfile.moved, mfile.deleted, upload.completed, quota.exceeded, service.suspended, service.resumed) with {id, type, at, serviceId, data}, and `job` {id, state, progress, error, at} for each job change. Ends, keeps alive and is limited as the job streams are.",
+      "Follow a service's events as Server-Sent Events, what its webhooks can be told: `ready` once listening, then one event per change named by its type (mfile.created, mfile.replaced, mfile.moved, mfile.deleted, upload.completed, upload.expired, quota.exceeded, service.suspended, service.resumed) with {id, type, at, serviceId, data}, and `job` {id, state, progress, error, at} for each job change. Ends, keeps alive and is limited as the job streams are.",
   })
   async followServiceEvents(@Auth() auth: RequestAuth, @Param('id') serviceId: string, @Req() request: Request, @Res() response: Response) {
     const options = await this.streamOptions(auth, response);

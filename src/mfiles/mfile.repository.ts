@@ -176,11 +176,15 @@ export class MfileRepository {
   // --- used by deletes
 
   /** Locks the files directly in these folders for their deletion: their ids and sizes. */
-  async lockInFolders(folderIds: string[], manager?: EntityManager): Promise<Array<{ id: string; size: number }>> {
-    const files: { id: string; size: string }[] = await this.db(manager).query('SELECT id, size FROM mfile WHERE folder_id = ANY($1::uuid[]) FOR UPDATE', [
-      folderIds,
-    ]);
-    return files.map((file) => ({ id: file.id, size: Number(file.size) }));
+  async lockInFolders(
+    folderIds: string[],
+    manager?: EntityManager,
+  ): Promise<Array<{ id: string; size: number; name: string; folderId: string; mimetype: string; sha256: string }>> {
+    const files: Array<{ id: string; size: string; name: string; folderId: string; mimetype: string; sha256: string }> = await this.db(manager).query(
+      'SELECT id, size, name, folder_id AS "folderId", mimetype, sha256 FROM mfile WHERE folder_id = ANY($1::uuid[]) FOR UPDATE',
+      [folderIds],
+    );
+    return files.map((file) => ({ ...file, size: Number(file.size) }));
   }
 
   /** The blob keys of the Mfiles in a container, a service or these folders. */

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { PipelinesModule } from '../pipelines/pipelines.module';
 import { DeletionModule } from '../deletion/deletion.module';
 import { KeysModule } from '../keys/keys.module';
 import { StorageModule } from '../storage/storage.module';
@@ -7,7 +8,7 @@ import { MfoldersController } from './mfolders.controller';
 import { MfoldersService } from './mfolders.service';
 
 @Module({
-  imports: [DeletionModule, KeysModule, StorageModule, UsageModule],
+  imports: [DeletionModule, KeysModule, PipelinesModule, StorageModule, UsageModule],
   controllers: [MfoldersController],
   providers: [MfoldersService],
   exports: [MfoldersService],

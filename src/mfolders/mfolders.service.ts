@@ -11,6 +11,7 @@ import { ResourceResolver } from '../keys/resource-resolver.service';
 import { MfileRepository } from '../mfiles/mfile.repository';
 import { SubtreeDeletion } from '../deletion/subtree-deletion';
 import { UsageService } from '../usage/usage.service';
+import { ServiceEvents } from '../pipelines/service-events';
 import { CreateMfolderDto, ListMfoldersQuery, UpdateMfolderDto } from './dto';
 import { Mfolder } from './mfolder.entity';
 import { MfolderRepository } from './mfolder.repository';
@@ -25,6 +26,7 @@ export class MfoldersService {
     private readonly keys: KeysService,
     private readonly deletion: SubtreeDeletion,
     private readonly usage: UsageService,
+    private readonly serviceEvents: ServiceEvents,
   ) {}
 
   async get(id: string, manager?: EntityManager): Promise<Mfolder> {
@@ -89,6 +91,7 @@ export class MfoldersService {
 
   /** Deletes a folder and its whole subtree (files included). Needs mfile:delete as well when it holds files. */
   async remove(auth: RequestAuth, id: string): Promise<void> {
+    let removed: { serviceId: string; files: Awaited<ReturnType<MfileRepository['lockInFolders']>> } | undefined;
     await this.deletion.run({
       lock: async (manager) => {
         const folder = await this.get(id, manager);
@@ -112,7 +115,13 @@ export class MfoldersService {
           }),
         );
         await this.folders.delete(id, manager);
+        removed = { serviceId: folder.serviceId, files };
       },
     });
+    // each file that went with the folder, as a delete of the file tells it
+    if (removed)
+      this.serviceEvents.emit(
+        ...removed.files.map((file) => ({ type: 'mfile.deleted' as const, serviceId: removed!.serviceId, data: { mfile: file, with: { folderId: id } } })),
+      );
   }
 }

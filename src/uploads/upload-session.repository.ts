@@ -66,7 +66,9 @@ export class UploadSessionRepository {
       .find({ where: { expiresAt: LessThan(now) }, take: limit });
   }
 
-  async delete(id: string, manager?: EntityManager): Promise<void> {
-    await this.db(manager).getRepository(UploadSession).delete({ id });
+  /** Deletes an upload; false when it was gone already (another process removed it). */
+  async delete(id: string, manager?: EntityManager): Promise<boolean> {
+    const result = await this.db(manager).getRepository(UploadSession).delete({ id });
+    return Boolean(result.affected);
   }
 }

@@ -16,6 +16,7 @@ import { MfilesService } from '../mfiles/mfiles.service';
 import { MfolderRepository } from '../mfolders/mfolder.repository';
 import { MfoldersService } from '../mfolders/mfolders.service';
 import { PipelinesService } from '../pipelines/pipelines.service';
+import { NewServiceEvent, ServiceEvents } from '../pipelines/service-events';
 import { ContentStore, translateStorageError, WRITEBACK_EVERY_BYTES } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { ByteRange, classifyRange, mergeRange, missingRanges } from './byte-ranges';
@@ -79,6 +80,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     private readonly pipelines: PipelinesService,
     private readonly unitOfWork: UnitOfWork,
     private readonly quotas: QuotaService,
+    private readonly serviceEvents: ServiceEvents,
   ) {}
 
   onModuleInit(): void {
@@ -286,11 +288,21 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
   /** Removes expired uploads and their bytes (sliding expiry: every chunk extends it). */
   async removeExpired(now = new Date()): Promise<number> {
     const expired = await this.sessions.expired(now, 500);
+    const abandoned: NewServiceEvent[] = [];
     for (const session of expired) {
-      await this.sessions.delete(session.id);
+      const removed = await this.sessions.delete(session.id);
       ResumableDigest.forget(session.id);
-      if (!session.completedAt) await unlink(this.store.partPath(session.id)).catch(() => undefined);
+      if (session.completedAt) continue;
+      await unlink(this.store.partPath(session.id)).catch(() => undefined);
+      // told once, by the process whose delete removed it
+      if (removed)
+        abandoned.push({
+          type: 'upload.expired',
+          serviceId: session.serviceId,
+          data: { upload: { id: session.id, protocol: session.protocol, name: session.name, size: session.length, received: session.offset } },
+        });
     }
+    this.serviceEvents.emit(...abandoned);
     if (expired.length) this.logger.log(`removed ${expired.length} expired upload(s)`);
     return expired.length;
   }

@@ -10,6 +10,7 @@ export const SERVICE_EVENT_TYPES = [
   'mfile.moved',
   'mfile.deleted',
   'upload.completed',
+  'upload.expired',
   'quota.exceeded',
   'service.suspended',
   'service.resumed',

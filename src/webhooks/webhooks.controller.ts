@@ -12,7 +12,7 @@ export class CreateWebhookDto {
   url: string;
   @ApiPropertyOptional({
     description:
-      'What to notify: final job states (job.succeeded, job.failed, job.cancelled, job.skipped; or the bare state) and events of the service (mfile.created, mfile.replaced, mfile.moved, mfile.deleted, upload.completed, quota.exceeded, service.suspended, service.resumed); default job.succeeded and job.failed; [] for a target of the webhook task only',
+      'What to notify: final job states (job.succeeded, job.failed, job.cancelled, job.skipped; or the bare state) and events of the service (mfile.created, mfile.replaced, mfile.moved, mfile.deleted, upload.completed, upload.expired, quota.exceeded, service.suspended, service.resumed); default job.succeeded and job.failed; [] for a target of the webhook task only',
     example: ['job.succeeded', 'job.failed', 'mfile.created'],
   })
   @IsOptional()

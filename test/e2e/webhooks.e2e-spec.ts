@@ -3,6 +3,7 @@ import { createServer, IncomingMessage, Server } from 'node:http';
 import { hostname, networkInterfaces } from 'node:os';
 import { QueueName } from '../../src/queues/queue-catalogue';
 import { QueueRegistry } from '../../src/queues/queue-registry';
+import { UploadSessionsService } from '../../src/uploads/upload-sessions.service';
 import { Client, makeTenant } from '../support/client';
 import { eventually, startRole, waitForExit } from '../support/processes';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -130,6 +131,7 @@ describe('webhooks and web tasks', () => {
       'mfile.moved',
       'mfile.deleted',
       'upload.completed',
+      'upload.expired',
       'quota.exceeded',
       'service.suspended',
       'service.resumed',
@@ -164,8 +166,22 @@ describe('webhooks and web tasks', () => {
     expect((await provider.patch(`/services/${tenant.serviceId}`, { diskQuota: 20 })).status).toBe(200);
     expect((await customer.upload(tenant.serviceId, 'big.txt', Buffer.alloc(100, 1))).status).toBe(507);
     expect((await customer.delete(`/mfiles/${file.body.id}`)).status).toBe(204);
+    expect((await provider.patch(`/services/${tenant.serviceId}`, { diskQuota: null })).status).toBe(200);
+    // a folder deleted with a file in it: the file's delete is told too
+    const folder = await customer.post(`/mfolders/${tenant.rootFolderId}/mfolders`, { name: 'gone' });
+    const inFolder = await customer.upload(tenant.serviceId, 'd.txt', Buffer.from('in a folder'), `?folderId=${folder.body.id}`);
+    expect((await customer.delete(`/mfolders/${folder.body.id}`)).status).toBe(204);
+    // an upload abandoned half-way, found expired by the janitor
+    const abandoned = await customer.post(`/services/${tenant.serviceId}/uploads`, Buffer.from('half'), {
+      'tus-resumable': '1.0.0',
+      'content-type': 'application/offset+octet-stream',
+      'upload-length': '10',
+      'upload-metadata': `filename ${Buffer.from('e.txt').toString('base64')}`,
+    });
+    expect(abandoned.status).toBe(201);
+    expect(await app.app.get(UploadSessionsService).removeExpired(new Date(Date.now() + 2 * 86400_000))).toBeGreaterThanOrEqual(1);
     expect((await provider.patch(`/services/${tenant.serviceId}`, { suspended: true })).status).toBe(200);
-    expect((await provider.patch(`/services/${tenant.serviceId}`, { suspended: false, diskQuota: null })).status).toBe(200);
+    expect((await provider.patch(`/services/${tenant.serviceId}`, { suspended: false })).status).toBe(200);
 
     const expected = [
       'mfile.created',
@@ -175,6 +191,9 @@ describe('webhooks and web tasks', () => {
       'upload.completed',
       'quota.exceeded',
       'mfile.deleted',
+      'mfile.created',
+      'mfile.deleted',
+      'upload.expired',
       'service.suspended',
       'service.resumed',
     ];
@@ -211,6 +230,8 @@ describe('webhooks and web tasks', () => {
       refused: { operation: 'upload', name: 'big.txt' },
     });
     expect(byType('mfile.deleted')[0].data).toMatchObject({ mfile: { id: file.body.id, name: 'b.txt' } });
+    expect(byType('upload.expired')[0].data).toMatchObject({ upload: { protocol: 'tus', name: 'e.txt', size: 10, received: 4 } });
+    expect(byType('mfile.deleted')[1].data).toMatchObject({ mfile: { id: inFolder.body.id, name: 'd.txt' }, with: { folderId: folder.body.id } });
 
     // the stream saw the same events, by name
     await eventually(async () => expected.every((type) => streamed.includes(`event: ${type}\n`)), 'the events on the stream');
