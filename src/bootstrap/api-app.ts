@@ -82,6 +82,9 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
       autoLogging: { ignore: (request) => request.url === '/health/live' || request.url === '/metrics' },
     }),
   );
+  // cross-origin apps (CORS_ORIGINS): their preflights are answered before anything asks for a key, and every answer
+  // (a 429 of the connection cap too) carries the origin, so a browser app can read it and its Retry-After
+  app.use(corsMiddleware(config.cors));
   app.use(refuseOverCap(config.http.maxConnectionsPerAddress));
   app.use((request: Request, response: Response, next: NextFunction) => {
     const end = httpRequests.startTimer();
@@ -91,8 +94,6 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
     });
     next();
   });
-  // cross-origin apps (CORS_ORIGINS): their preflights are answered before anything asks for a key
-  app.use(corsMiddleware(config.cors));
   // WebDAV before the body parsers: a PUT of a .json file is content, not a request body to parse.
   app.use(davMiddleware(() => app.get(DavService)));
   // The console (static files) and people's sessions; requests without the session cookie never reach the store.

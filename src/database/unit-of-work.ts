@@ -12,7 +12,6 @@ export type AfterCommit = () => Promise<void>;
  */
 export class Work {
   private readonly hooks: AfterCommit[] = [];
-  private readonly undo: AfterCommit[] = [];
   private readonly slots = new Map<object, unknown>();
 
   constructor(readonly manager: EntityManager) {}
@@ -20,14 +19,6 @@ export class Work {
   /** Runs `hook` after the commit (in the order registered); never when the transaction rolls back. */
   afterCommit(hook: AfterCommit): void {
     this.hooks.push(hook);
-  }
-
-  /**
-   * Runs `hook` if the transaction does not commit: to undo what was done outside the database for it (a file
-   * written before its row). Errors of a hook are its own to report; the transaction's error is what the caller gets.
-   */
-  afterRollback(hook: AfterCommit): void {
-    this.undo.push(hook);
   }
 
   /**
@@ -43,11 +34,6 @@ export class Work {
   async committed(): Promise<void> {
     for (const hook of this.hooks) await hook();
   }
-
-  /** @internal run by UnitOfWork when the transaction failed */
-  async rolledBack(): Promise<void> {
-    for (const hook of this.undo) await hook().catch(() => undefined);
-  }
 }
 
 /**
@@ -62,16 +48,10 @@ export class UnitOfWork {
   /** Runs `work` in a transaction, then (once committed) what it registered to run after commit. */
   async run<T>(work: (unit: Work) => Promise<T>): Promise<T> {
     let unit: Work | undefined;
-    let result: T;
-    try {
-      result = await this.dataSource.transaction((manager) => {
-        unit = new Work(manager);
-        return work(unit);
-      });
-    } catch (error) {
-      await unit?.rolledBack();
-      throw error;
-    }
+    const result = await this.dataSource.transaction((manager) => {
+      unit = new Work(manager);
+      return work(unit);
+    });
     await unit!.committed();
     return result;
   }

@@ -163,14 +163,17 @@ export class JobsController {
   @ApiProduces('text/event-stream')
   @ApiOperation({
     summary:
-      "Follow a service's events as Server-Sent Events, what its webhooks can be told: `ready` once listening, then one event per change named by its type (mfile.created, mfile.replaced, mfile.moved, mfile.deleted, upload.completed, upload.expired, quota.exceeded, service.suspended, service.resumed) with {id, type, at, serviceId, data}, and `job` {id, state, progress, error, at} for each job change. Ends, keeps alive and is limited as the job streams are.",
+      "Follow a service's events as Server-Sent Events, what its webhooks can be told: `ready` once listening, then one event per change named by its type (mfile.created, mfile.replaced, mfile.moved, mfile.deleted, upload.completed, upload.expired, quota.exceeded, service.suspended, service.resumed) with {id, type, at, serviceId, data}, and, for a key holding job:read, `job` {id, state, progress, error, at} for each job change. Ends, keeps alive and is limited as the job streams are.",
   })
   async followServiceEvents(@Auth() auth: RequestAuth, @Param('id') serviceId: string, @Req() request: Request, @Res() response: Response) {
     const options = await this.streamOptions(auth, response);
     let send: (name: string, data: unknown) => void = () => undefined;
-    const stopJobs = await this.events.followService(serviceId, (event) =>
-      send('job', { id: event.jobId, state: event.state, progress: event.progress ?? null, error: event.error ?? null, at: event.at }),
-    );
+    // job changes only for a key that may read jobs (as on GET /services/:id/jobs/events)
+    const stopJobs = auth.actions.has('job:read')
+      ? await this.events.followService(serviceId, (event) =>
+          send('job', { id: event.jobId, state: event.state, progress: event.progress ?? null, error: event.error ?? null, at: event.at }),
+        )
+      : () => undefined;
     const stopEvents = await this.events.followServiceEvents(serviceId, (event) => send(event.type, event));
     const stream = this.streams.start(request, response, options);
     stream.onFinish(() => {

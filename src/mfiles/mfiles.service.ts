@@ -24,8 +24,9 @@ import { ContentStore, StoredBlob } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { JobOutbox } from '../pipelines/job-outbox';
 import type { DownloadClient } from '../pipelines/access-sessions';
-import { PipelinesService, PlannedRun } from '../pipelines/pipelines.service';
+import { PipelinesService } from '../pipelines/pipelines.service';
 import { NewServiceEvent, ServiceEvents } from '../pipelines/service-events';
+import { mfileEventData } from '../webhooks/service-event';
 import type { BackupFact } from '../pipelines/profile';
 import { openUpload, UploadSource } from '../storage/upload-source';
 import { QuotaService } from '../usage/quota.service';
@@ -166,8 +167,7 @@ export class MfilesService {
     mfile: Mfile,
     extra: Record<string, unknown> = {},
   ): NewServiceEvent {
-    const { id, name, folderId, size, mimetype, sha256 } = mfile;
-    return { type, serviceId: mfile.serviceId, data: { mfile: { id, name, folderId, size, mimetype, sha256 }, ...extra } };
+    return { type, serviceId: mfile.serviceId, data: { mfile: mfileEventData(mfile), ...extra } };
   }
 
   /**
@@ -248,38 +248,31 @@ export class MfilesService {
     const run = input.ingest
       ? await this.pipelines.planRun(manager, 'ingest', { id, ...tenant }, { mimetype: input.mimetype, size: blob.size, fresh: { md5: blob.md5 } }, backUp)
       : undefined;
-    // in a transaction, the copy goes if the transaction does not commit (whatever fails after this statement)
-    if (run?.backup && mode !== 'guarded') mode.afterRollback(() => this.forgetBackup(run));
+    // A copy made for a commit that then fails stays: copies are kept once per content, and another upload of the
+    // same bytes may already count on it (removing it here could lose theirs); docs/architecture.md "Facts at commit".
     const backup = run?.backup ? { backup: { sha256: run.backup.sha256, at: run.backup.at } } : {};
-    let written: Awaited<ReturnType<MfileRepository['createWith']>>;
-    try {
-      written = await this.mfileRepository.createWith(
-        {
-          id,
-          ...tenant,
-          folderId: folder.id,
-          name,
-          size: blob.size,
-          md5: blob.md5,
-          sha256: blob.sha256,
-          mimetype: input.mimetype,
-          blobKey: blob.blobKey,
-          metadata: { ...(input.metadata ?? {}), ...backup },
-        },
-        (firstParam, inserted) =>
-          cteItems(firstParam, [
-            { name: 'owner_key', part: (first) => this.keys.statement(owner.key, first, inserted) },
-            { name: 'mfile_usage', part: (first) => this.usage.statement(usage, first, inserted) },
-            { part: (first) => (run ? this.pipelines.runStatement(run, first, inserted) : undefined) },
-          ]),
-        manager,
-        guarded ? (firstParam) => this.quotas.noQuotaGuard(folder.serviceId, firstParam) : undefined,
-      );
-    } catch (error) {
-      await this.forgetBackup(run);
-      throw error;
-    }
-    if (!written.guarded || !written.mfile) await this.forgetBackup(run);
+    const written = await this.mfileRepository.createWith(
+      {
+        id,
+        ...tenant,
+        folderId: folder.id,
+        name,
+        size: blob.size,
+        md5: blob.md5,
+        sha256: blob.sha256,
+        mimetype: input.mimetype,
+        blobKey: blob.blobKey,
+        metadata: { ...(input.metadata ?? {}), ...backup },
+      },
+      (firstParam, inserted) =>
+        cteItems(firstParam, [
+          { name: 'owner_key', part: (first) => this.keys.statement(owner.key, first, inserted) },
+          { name: 'mfile_usage', part: (first) => this.usage.statement(usage, first, inserted) },
+          { part: (first) => (run ? this.pipelines.runStatement(run, first, inserted) : undefined) },
+        ]),
+      manager,
+      guarded ? (firstParam) => this.quotas.noQuotaGuard(folder.serviceId, firstParam) : undefined,
+    );
     if (!written.guarded) return undefined;
     if (!written.mfile) {
       // the name is taken: say by what (a file the unique index found, or a subfolder)
@@ -287,6 +280,13 @@ export class MfilesService {
       throw Problems.conflict(`a file named "${name}" already exists in this folder`);
     }
     if (run && input.ingest) this.pipelines.runCommitted(run, input.ingest);
+    // the copy is checked once the row is committed: a service deletion that found these bytes held by no file
+    // between the copy and the commit may have removed it (then it is made again)
+    if (run?.backup) {
+      const keep = () => this.keepBackup(blob);
+      if (mode === 'guarded') await keep();
+      else mode.afterCommit(keep);
+    }
     // told after commit: with the run's jobs (one webhook lookup for both), or on its own for a promoted output
     const created = this.fileEvent('mfile.created', written.mfile, {
       via: input.ingest === null ? 'promote' : input.meterIngest === false ? 'copy' : 'upload',
@@ -306,12 +306,10 @@ export class MfilesService {
     return { sha256: blob.sha256, size, created, at: new Date().toISOString() };
   }
 
-  /** A copy made for a commit that did not happen: removed, once, if it was this commit's to make. */
-  private async forgetBackup(run: PlannedRun | undefined): Promise<void> {
-    const backup = run?.backup;
-    if (!backup?.created) return;
-    backup.created = false; // once: a second removal could take a copy another upload has made since
-    await this.backups.remove(backup.sha256).catch((error) => this.logger.warn(`could not remove a backup copy: ${String(error)}`));
+  /** A committed file's copy made at its commit, there still (or made again). */
+  private async keepBackup(blob: StoredBlob): Promise<void> {
+    if (await this.backups.has(blob.sha256)) return;
+    await this.backUp(blob).catch((error) => this.logger.warn(`the backup copy of ${blob.sha256} went and could not be made again: ${String(error)}`));
   }
 
   /** Replaces the content (an update): same streaming path; the old bytes go only after the new ones committed. */
@@ -331,6 +329,7 @@ export class MfilesService {
     });
     let oldBlobKey: string;
     let updated: Mfile;
+    let previous: { size: number; sha256: string } | undefined;
     try {
       const mimetype = await this.mime.detect(blob.head, current.name);
       ({ oldBlobKey, updated } = await this.unitOfWork.run(async (work) => {
@@ -350,6 +349,7 @@ export class MfilesService {
         await this.usage.record(manager, { metric: 'ingest', value: blob.size, ...scope }, { metric: 'disc', value: blob.size - locked.size, ...scope });
         // new bytes: their type and MD5 are known (facts), the steps whose condition they fail are left out
         await this.pipelines.instantiate(manager, 'update', locked, outbox, { mimetype, size: blob.size, fresh: { md5: blob.md5 } });
+        previous = { size: locked.size, sha256: locked.sha256 };
         return { oldBlobKey: locked.blobKey, updated: await this.get(id, manager) };
       }));
     } catch (error) {
@@ -357,8 +357,8 @@ export class MfilesService {
       this.announceRefusal(current.serviceId, error, { operation: 'replace', mfileId: id, size: blob.size });
       throw error;
     }
-    await this.store.remove(oldBlobKey);
-    this.announce('mfile.replaced', updated, { previous: { size: current.size, sha256: current.sha256 } });
+    this.announce('mfile.replaced', updated, { previous });
+    await this.janitor.removeAll([oldBlobKey]);
     return presentMfile(updated);
   }
 

@@ -12,6 +12,7 @@ import { MfileRepository } from '../mfiles/mfile.repository';
 import { SubtreeDeletion } from '../deletion/subtree-deletion';
 import { UsageService } from '../usage/usage.service';
 import { ServiceEvents } from '../pipelines/service-events';
+import { mfileEventData } from '../webhooks/service-event';
 import { CreateMfolderDto, ListMfoldersQuery, UpdateMfolderDto } from './dto';
 import { Mfolder } from './mfolder.entity';
 import { MfolderRepository } from './mfolder.repository';
@@ -121,7 +122,11 @@ export class MfoldersService {
     // each file that went with the folder, as a delete of the file tells it
     if (removed)
       this.serviceEvents.emit(
-        ...removed.files.map((file) => ({ type: 'mfile.deleted' as const, serviceId: removed!.serviceId, data: { mfile: file, with: { folderId: id } } })),
+        ...removed.files.map((file) => ({
+          type: 'mfile.deleted' as const,
+          serviceId: removed!.serviceId,
+          data: { mfile: mfileEventData(file), with: { folderId: id } },
+        })),
       );
   }
 }

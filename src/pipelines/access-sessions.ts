@@ -26,15 +26,19 @@ export class AccessSessions {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Whether this download starts a session (every download extends the one it belongs to). */
-  async starts(mfile: { id: string; sha256: string }, client: DownloadClient): Promise<boolean> {
-    const seconds = this.config.accessSessionSeconds;
-    if (seconds === 0) return true;
+  private keyOf(mfile: { id: string; sha256: string }, client: DownloadClient): string {
     const who = createHash('sha256')
       .update(`${client.keyId ?? ''}\u0000${client.address ?? ''}`)
       .digest('base64url')
       .slice(0, 22);
-    const key = `${this.config.queuePrefix}:access:${mfile.id}:${mfile.sha256.slice(0, 16)}:${who}`;
+    return `${this.config.queuePrefix}:access:${mfile.id}:${mfile.sha256.slice(0, 16)}:${who}`;
+  }
+
+  /** Whether this download starts a session (every download extends the one it belongs to). */
+  async starts(mfile: { id: string; sha256: string }, client: DownloadClient): Promise<boolean> {
+    const seconds = this.config.accessSessionSeconds;
+    if (seconds === 0) return true;
+    const key = this.keyOf(mfile, client);
     try {
       if ((await this.redis.set(key, '1', 'EX', seconds, 'NX')) === 'OK') return true;
       await this.redis.expire(key, seconds);
@@ -44,5 +48,10 @@ export class AccessSessions {
       this.logger.warn(`could not read the download session of ${mfile.id}: ${String(error)}`);
       return true;
     }
+  }
+
+  /** A session whose run could not be made: forgotten, so the client's next download tries again. */
+  async forget(mfile: { id: string; sha256: string }, client: DownloadClient): Promise<void> {
+    await this.redis.del(this.keyOf(mfile, client)).catch(() => undefined);
   }
 }

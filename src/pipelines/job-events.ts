@@ -43,21 +43,25 @@ export class JobEvents implements OnApplicationShutdown {
   }
 
   publish(...events: Array<Omit<JobEvent, 'at'>>): void {
-    if (events.length === 0) return;
-    const at = new Date().toISOString();
-    const failed = (error: unknown) => this.logger.debug(`publish failed: ${String(error)}`);
-    // several at once (an upload's facts and queued steps, the steps of a batch): one message, an array, so one
-    // PUBLISH and one delivery to each subscribing process instead of one per event
-    const message = events.length === 1 ? { ...events[0], at } : events.map((event) => ({ ...event, at }));
-    this.redis.publish(this.channel, JSON.stringify(message)).catch(failed);
+    this.publishAll(events, []);
   }
 
-  /** A service's other events (files, uploads, quotas: `ServiceEvents`), on the same channel: `{serviceEvents: [...]}`. */
+  /** A service's other events (files, uploads, quotas: `ServiceEvents`), on the same channel. */
   publishServiceEvents(events: ServiceEvent[]): void {
-    if (events.length === 0) return;
-    this.redis
-      .publish(this.channel, JSON.stringify({ serviceEvents: events }))
-      .catch((error: unknown) => this.logger.debug(`publish failed: ${String(error)}`));
+    this.publishAll([], events);
+  }
+
+  /**
+   * Job changes and other events of one change (an upload's facts, queued steps and its file's creation, the steps
+   * of a batch) as one message, so one PUBLISH and one delivery to each subscribing process instead of one per
+   * event: a job event alone as itself, several as an array, with service events `{jobEvents, serviceEvents}`.
+   */
+  publishAll(jobEvents: Array<Omit<JobEvent, 'at'>>, serviceEvents: ServiceEvent[]): void {
+    if (jobEvents.length === 0 && serviceEvents.length === 0) return;
+    const at = new Date().toISOString();
+    const stamped = jobEvents.map((event) => ({ ...event, at }));
+    const message = serviceEvents.length ? { jobEvents: stamped, serviceEvents } : stamped.length === 1 ? stamped[0] : stamped;
+    this.redis.publish(this.channel, JSON.stringify(message)).catch((error: unknown) => this.logger.debug(`publish failed: ${String(error)}`));
   }
 
   /** Calls `listener` for every other event of `serviceId` (not its jobs') until the returned function is called. */
@@ -106,12 +110,11 @@ export class JobEvents implements OnApplicationShutdown {
       subscriber.on('message', (_channel: string, message: string) => {
         let events: JobEvent[];
         try {
-          const parsed = JSON.parse(message) as JobEvent | JobEvent[] | { serviceEvents: ServiceEvent[] };
+          const parsed = JSON.parse(message) as JobEvent | JobEvent[] | { jobEvents: JobEvent[]; serviceEvents: ServiceEvent[] };
           if ('serviceEvents' in parsed) {
             for (const event of parsed.serviceEvents) for (const listener of this.eventListeners.get(event.serviceId) ?? []) listener(event);
-            return;
-          }
-          events = Array.isArray(parsed) ? parsed : [parsed];
+            events = parsed.jobEvents;
+          } else events = Array.isArray(parsed) ? parsed : [parsed];
         } catch {
           return;
         }

@@ -306,9 +306,11 @@ export class PipelinesService {
    * together, reads their input once and records them in one transaction); a job of no run goes alone.
    */
   async dispatch(outbox: JobOutbox): Promise<void> {
-    this.events.publish(...outbox.events, ...outbox.items.map((job) => ({ jobId: job.id, serviceId: job.serviceId, state: JobState.Queued })));
     const serviceEvents = stamp(outbox.serviceEvents);
-    this.events.publishServiceEvents(serviceEvents);
+    this.events.publishAll(
+      [...outbox.events, ...outbox.items.map((job) => ({ jobId: job.id, serviceId: job.serviceId, state: JobState.Queued }))],
+      serviceEvents,
+    );
     await this.webhooks
       .notify(outbox.events, serviceEvents)
       .catch((error) => this.logger.warn(`could not notify the webhooks of ${outbox.events.length + serviceEvents.length} change(s): ${String(error)}`));
@@ -331,8 +333,14 @@ export class PipelinesService {
     try {
       const { definition } = await this.profileOf(mfile.serviceId);
       if (!definition[trigger]?.steps.length) return;
-      if (trigger === 'access' && client && mfile.sha256 && !(await this.accessSessions.starts({ id: mfile.id, sha256: mfile.sha256 }, client))) return;
-      await this.unitOfWork.run((work) => this.instantiate(work.manager, trigger, mfile, this.outboxFor(work), storedInput(mfile)));
+      const session = trigger === 'access' && client && mfile.sha256 ? { id: mfile.id, sha256: mfile.sha256 } : undefined;
+      if (session && !(await this.accessSessions.starts(session, client!))) return;
+      await this.unitOfWork
+        .run((work) => this.instantiate(work.manager, trigger, mfile, this.outboxFor(work), storedInput(mfile)))
+        .catch(async (error: unknown) => {
+          if (session) await this.accessSessions.forget(session, client!);
+          throw error;
+        });
     } catch (error) {
       this.logger.warn(`could not start the ${trigger} pipeline of ${mfile.id}: ${String(error)}`);
     }

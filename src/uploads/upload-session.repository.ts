@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, LessThan } from 'typeorm';
+import { DataSource, EntityManager, IsNull, LessThan } from 'typeorm';
 import { UploadSession } from './upload-session.entity';
 
 /** What a new upload is made of (the database fills in the timestamps). */
@@ -69,6 +69,12 @@ export class UploadSessionRepository {
   /** Deletes an upload; false when it was gone already (another process removed it). */
   async delete(id: string, manager?: EntityManager): Promise<boolean> {
     const result = await this.db(manager).getRepository(UploadSession).delete({ id });
+    return Boolean(result.affected);
+  }
+
+  /** Deletes an upload that never completed; false when it is gone or completed meanwhile. */
+  async deleteUnfinished(id: string, manager?: EntityManager): Promise<boolean> {
+    const result = await this.db(manager).getRepository(UploadSession).delete({ id, completedAt: IsNull() });
     return Boolean(result.affected);
   }
 }

@@ -290,17 +290,22 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     const expired = await this.sessions.expired(now, 500);
     const abandoned: NewServiceEvent[] = [];
     for (const session of expired) {
-      const removed = await this.sessions.delete(session.id);
+      if (session.completedAt) {
+        await this.sessions.delete(session.id);
+        ResumableDigest.forget(session.id);
+        continue;
+      }
+      // an upload that completed since it was listed is not abandoned: it keeps its part (now its blob) and its row
+      const removed = await this.sessions.deleteUnfinished(session.id);
+      if (!removed) continue;
       ResumableDigest.forget(session.id);
-      if (session.completedAt) continue;
       await unlink(this.store.partPath(session.id)).catch(() => undefined);
       // told once, by the process whose delete removed it
-      if (removed)
-        abandoned.push({
-          type: 'upload.expired',
-          serviceId: session.serviceId,
-          data: { upload: { id: session.id, protocol: session.protocol, name: session.name, size: session.length, received: session.offset } },
-        });
+      abandoned.push({
+        type: 'upload.expired',
+        serviceId: session.serviceId,
+        data: { upload: { id: session.id, protocol: session.protocol, name: session.name, size: session.length, received: session.offset } },
+      });
     }
     this.serviceEvents.emit(...abandoned);
     if (expired.length) this.logger.log(`removed ${expired.length} expired upload(s)`);

@@ -25,7 +25,7 @@ export interface ApplicationFact {
   /** Its own name; recorded as `app/<name>`, so it never mixes with MServe's metrics. */
   metric: string;
   value: number;
-  /** Unique per service: the same key again records nothing (a retried request). */
+  /** Unique per service (per file for a file's facts): the same key again records nothing (a retried request). */
   idempotencyKey: string;
   /** When it happened; now when left out. */
   at?: Date;
@@ -83,7 +83,8 @@ export class UsageService {
         serviceId: scope.serviceId,
         resourceType: scope.mfileId ? ('mfile' as const) : ('service' as const),
         resourceId: scope.mfileId ?? scope.serviceId,
-        idempotencyKey: `app:${scope.serviceId}:${fact.idempotencyKey}`,
+        // scoped to what it is about: a file's key cannot take the keys its service's application uses
+        idempotencyKey: `app:${scope.serviceId}:${scope.mfileId ?? 'service'}:${fact.idempotencyKey}`,
         ...(fact.at ? { recordedAt: fact.at } : {}),
       })),
       true,

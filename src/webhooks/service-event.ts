@@ -31,3 +31,9 @@ export interface ServiceEvent {
 export function isServiceEventType(value: string): value is ServiceEventType {
   return (SERVICE_EVENT_TYPES as readonly string[]).includes(value);
 }
+
+/** What a file's event says of it (mfile.*): enough to act on without reading it first. */
+export function mfileEventData(file: { id: string; name: string; folderId: string; size: number; mimetype: string; sha256: string }) {
+  const { id, name, folderId, size, mimetype, sha256 } = file;
+  return { id, name, folderId, size, mimetype, sha256 };
+}

@@ -1,5 +1,5 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer, Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -212,14 +212,16 @@ describe('resumable uploads', () => {
       });
       expect((await customer.request('PATCH', url, new TextEncoder().encode('x'), { ...octets, 'upload-offset': '11' })).status).toBe(409);
 
-      // a name taken while uploading: the completion is refused, and keeps neither its bytes nor a backup copy of them
+      // a name taken while uploading: the completion is refused and makes no file (the one there stays)
       const late = new TextEncoder().encode('late bytes');
       const lateSha = createHash('sha256').update(late).digest('hex');
       const pending = await customer.post(base, undefined, { ...TUS, 'upload-length': String(late.length), 'upload-metadata': `filename ${b64('taken.txt')}` });
       expect((await customer.upload(tenant.serviceId, 'taken.txt', new TextEncoder().encode('first'))).status).toBe(201);
       const refused = await customer.request('PATCH', `${app.baseUrl}${pending.headers.get('location')}`, late, { ...octets, 'upload-offset': '0' });
       expect(refused.status).toBe(409);
-      expect(existsSync(join(app.config.backupDir, lateSha.slice(0, 2), lateSha))).toBe(false);
+      const taken = (await customer.get(`/services/${tenant.serviceId}/mfiles?name=taken.txt`)).body.items;
+      expect(taken.map((file: { sha256: string }) => file.sha256)).not.toContain(lateSha);
+      expect(taken).toHaveLength(1);
 
       // creation-with-upload, then termination
       const withData = await customer.post(base, new TextEncoder().encode('abc'), {

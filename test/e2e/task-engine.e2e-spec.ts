@@ -634,13 +634,16 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     const twin = await freeCustomer.upload(free.serviceId, 'twin.txt', Buffer.from('kept bytes\n'.repeat(100)));
     expect((await jobsOf(freeCustomer, twin.body.id)).backup).toMatchObject({ state: 'succeeded', result: { created: false, size: 1100 } });
     expect(await backupDisc(twin.body.id)).toEqual({ n: 0, bytes: 0 });
-    // a commit that fails (the name is taken) keeps no copy of its bytes; a copy another file holds stays
+    // a commit that fails (the name is taken) stores no file and meters nothing; the copy made for it stays (copies
+    // are kept once per content: another upload of the same bytes may already count on it), and one another file
+    // holds is never touched
     const clash = Buffer.from('other bytes\n'.repeat(100));
     const clashSha = createHash('sha256').update(clash).digest('hex');
     expect((await freeCustomer.upload(free.serviceId, 'kept.txt', clash)).status).toBe(409);
-    expect(existsSync(join(app.config.backupDir, clashSha.slice(0, 2), clashSha))).toBe(false);
+    expect(existsSync(join(app.config.backupDir, clashSha.slice(0, 2), clashSha))).toBe(true);
     expect((await freeCustomer.upload(free.serviceId, 'kept.txt', Buffer.from('kept bytes\n'.repeat(100)))).status).toBe(409);
     expect(existsSync(join(app.config.backupDir, kept.body.sha256.slice(0, 2), kept.body.sha256))).toBe(true);
+    expect((await freeCustomer.get(`/services/${free.serviceId}/mfiles?name=kept.txt`)).body.items).toHaveLength(1);
     // a large file: the copy is the worker's job, as before
     const large = await freeCustomer.upload(free.serviceId, 'large.bin', Buffer.alloc(300 * 1024, 7));
     expect(large.body.metadata.backup).toBeUndefined();
@@ -649,6 +652,12 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     expect(largeBackup).toMatchObject({ state: 'succeeded', workerHost: expect.any(String), result: { created: true, size: 300 * 1024 } });
     expect(await ranOnWorker(largeBackup.id)).toBe(true);
     expect(await backupDisc(large.body.id)).toEqual({ n: 1, bytes: 300 * 1024 });
+    // the service's backup disc: the two copies its files hold, nothing for the refused commits
+    const [serviceBackups] = await app.dataSource.query(
+      `SELECT COALESCE(sum(value), 0)::float AS bytes FROM usage WHERE service_id = $1 AND metric = 'disc' AND resource_type = 'backup'`,
+      [free.serviceId],
+    );
+    expect(serviceBackups.bytes).toBe(1100 + 300 * 1024);
 
     // a disk quota the file fits in but not its copy: no copy at commit; the backup job fails saying so, and nothing
     // of it is recorded

@@ -320,8 +320,12 @@ describe('usage metering', () => {
       recorded: 1,
       repeated: 0,
     });
-    // per file: in the file's usage and in its service's
-    expect((await customer.post(`/mfiles/${file.body.id}/usage`, { items: [{ metric: 'views', value: 1, idempotencyKey: 'view-1' }] })).status).toBe(201);
+    // per file: in the file's usage and in its service's; a file's keys are its own (a file key cannot take the
+    // service's render-1)
+    expect((await customer.post(`/mfiles/${file.body.id}/usage`, { items: [{ metric: 'views', value: 1, idempotencyKey: 'render-1' }] })).body).toEqual({
+      recorded: 1,
+      repeated: 0,
+    });
     for (const source of ['raw', 'rollup'] as const) {
       const service = await total(path, 'app/pages-rendered,app/views,ingest', source);
       expect([service['app/pages-rendered'].sum, service['app/views'].sum, service.ingest.sum]).toEqual([9, 1, 9]);
