@@ -68,6 +68,7 @@ export class JobOutputsService {
     } catch (error) {
       await this.store.remove(blob.blobKey);
       if (isUniqueViolation(error)) throw Problems.conflict(`a file named "${output.name}" already exists in the service's root folder`);
+      this.mfiles.announceRefusal(output.serviceId, error, { operation: 'promote', name: output.name, size: blob.size, jobOutputId: output.id });
       throw error;
     }
   }

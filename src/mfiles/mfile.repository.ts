@@ -268,13 +268,16 @@ export class MfileRepository {
     content: { blobKey: string; size: number; md5: string; sha256: string },
     newContent: boolean,
     manager?: EntityManager,
-  ): Promise<void> {
-    await this.db(manager).query(
+  ): Promise<{ id: string; name: string; folderId: string; size: number; mimetype: string; sha256: string } | undefined> {
+    const [rows] = await this.db(manager).query(
       `UPDATE mfile SET blob_key = $2, size = $3, md5 = $4, sha256 = $5, content_updated_at = CASE WHEN $6 THEN now() ELSE content_updated_at END,
               metadata = CASE WHEN sha256 = $5 THEN metadata ELSE ${METADATA_WITHOUT_CONTENT_DERIVED} END
-        WHERE id = $1`,
+        WHERE id = $1
+        RETURNING id, name, folder_id AS "folderId", size, mimetype, sha256`,
       [id, content.blobKey, content.size, content.md5, content.sha256, newContent],
     );
+    const row = (rows as Array<{ id: string; name: string; folderId: string; size: string; mimetype: string; sha256: string }>)[0];
+    return row && { ...row, size: Number(row.size) };
   }
 
   /**

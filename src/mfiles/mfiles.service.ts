@@ -194,6 +194,7 @@ export class MfilesService {
     } catch (error) {
       await this.store.remove(blob.blobKey);
       if (isUniqueViolation(error)) throw Problems.conflict(`a file named "${name}" already exists in this folder`);
+      this.announceRefusal(folder.serviceId, error, { operation: 'copy', name, size: blob.size, from: source.id });
       throw error;
     }
   }

@@ -12,6 +12,7 @@ import { isTaskName, TaskName, TASKS } from '../tasks/task-catalogue';
 import { TaskOutcome } from '../tasks/task-handler.decorator';
 import { QuotaService } from '../usage/quota.service';
 import { UsageFact, UsageService } from '../usage/usage.service';
+import { mfileEventData } from '../webhooks/service-event';
 
 /** A claimed job while it runs, with what task effects need to know about its first input. */
 export type RunningJob = ClaimedJob & {
@@ -124,7 +125,14 @@ export class TaskEffects {
     if (!input || stale) return released;
     if (content && previous) {
       // other bytes (a fetch): what described the old ones goes; the same bytes restored keep it
-      await this.mfiles.replaceContentFromTask(input.mfileId, content, patch.newContent === true, manager);
+      const replaced = await this.mfiles.replaceContentFromTask(input.mfileId, content, patch.newContent === true, manager);
+      // new bytes from outside are told to the service's engines as any replace is (restored ones are the same bytes)
+      if (replaced && patch.newContent)
+        outbox.tell({
+          type: 'mfile.replaced',
+          serviceId: job.serviceId,
+          data: { mfile: mfileEventData(replaced), previous: { size: previous.size }, via: { task: job.task, jobId: job.id } },
+        });
       const mfileScope = { ...scope, resourceType: 'mfile' as const, resourceId: input.mfileId };
       // restored bytes are stored bytes (disc) but nothing ingested; new content (a fetch) is both, and an update
       await this.usage.record(

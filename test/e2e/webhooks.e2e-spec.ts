@@ -180,6 +180,10 @@ describe('webhooks and web tasks', () => {
     });
     expect(abandoned.status).toBe(201);
     expect(await app.app.get(UploadSessionsService).removeExpired(new Date(Date.now() + 2 * 86400_000))).toBeGreaterThanOrEqual(1);
+    // content a task fetched from outside: told as a replace, naming the task
+    const fetched = await customer.upload(tenant.serviceId, 'f.txt', Buffer.from('old'));
+    const fetchJob = await customer.post('/jobs', { mfileIds: [fetched.body.id], task: 'fetch-url', options: { url: `${base}/source.bin` } });
+    expect((await finished(customer, fetchJob.body.id)).state).toBe('succeeded');
     expect((await provider.patch(`/services/${tenant.serviceId}`, { suspended: true })).status).toBe(200);
     expect((await provider.patch(`/services/${tenant.serviceId}`, { suspended: false })).status).toBe(200);
 
@@ -194,6 +198,8 @@ describe('webhooks and web tasks', () => {
       'mfile.created',
       'mfile.deleted',
       'upload.expired',
+      'mfile.created',
+      'mfile.replaced',
       'service.suspended',
       'service.resumed',
     ];
@@ -230,6 +236,11 @@ describe('webhooks and web tasks', () => {
       refused: { operation: 'upload', name: 'big.txt' },
     });
     expect(byType('mfile.deleted')[0].data).toMatchObject({ mfile: { id: file.body.id, name: 'b.txt' } });
+    expect(byType('mfile.replaced')[1].data).toMatchObject({
+      mfile: { id: fetched.body.id, size: source.length },
+      previous: { size: 3 },
+      via: { task: 'fetch-url', jobId: fetchJob.body.id },
+    });
     expect(byType('upload.expired')[0].data).toMatchObject({ upload: { protocol: 'tus', name: 'e.txt', size: 10, received: 4 } });
     expect(byType('mfile.deleted')[1].data).toMatchObject({ mfile: { id: inFolder.body.id, name: 'd.txt' }, with: { folderId: folder.body.id } });
 
