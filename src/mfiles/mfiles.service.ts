@@ -283,18 +283,15 @@ export class MfilesService {
     if (run && input.ingest) this.pipelines.runCommitted(run, input.ingest);
     // the copy is checked once the row is committed: a service deletion that found these bytes held by no file
     // between the copy and the commit may have removed it (then it is made again)
-    if (run?.backup) {
-      const keep = () => this.keepBackup(blob);
-      if (mode === 'guarded') await keep();
-      else mode.afterCommit(keep);
-    }
+    // (a guarded statement has committed already; a transaction's work waits for its commit)
+    const committed = async (then: () => Promise<void>) => (mode === 'guarded' ? then() : mode.afterCommit(then));
+    if (run?.backup) await committed(() => this.keepBackup(blob));
     // told after commit: with the run's jobs (one webhook lookup for both), or on its own for a promoted output
     const created = this.fileEvent('mfile.created', written.mfile, {
       via: input.ingest === null ? 'promote' : input.meterIngest === false ? 'copy' : 'upload',
     });
     if (input.ingest) input.ingest.tell(created);
-    else if (mode === 'guarded') this.serviceEvents.emit(created);
-    else mode.afterCommit(async () => this.serviceEvents.emit(created));
+    else await committed(async () => this.serviceEvents.emit(created));
     const ingest = run?.jobs.length
       ? { runId: run.jobs[0].runId!, jobs: run.jobs.map((job) => ({ id: job.id, step: job.step, task: job.task, state: job.state, queue: job.queue })) }
       : null;

@@ -17,6 +17,8 @@ export interface JobEvent {
 
 type Listener = (event: JobEvent) => void;
 type ServiceEventListener = (event: ServiceEvent) => void;
+/** Topics: `job:<id>` and `service:<id>` carry job events, `events:<serviceId>` a service's other events. */
+type AnyListener = (event: JobEvent & ServiceEvent) => void;
 
 /**
  * Job state and progress changes, across processes, over Redis pub/sub: workers publish, api processes relay to
@@ -30,8 +32,7 @@ export class JobEvents implements OnApplicationShutdown {
   private subscriber?: Redis;
   private subscribing?: Promise<void>;
   private readonly commandTimeoutMs: number;
-  private readonly listeners = new Map<string, Set<Listener>>();
-  private readonly eventListeners = new Map<string, Set<ServiceEventListener>>();
+  private readonly listeners = new Map<string, Set<AnyListener>>();
 
   constructor(
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
@@ -44,11 +45,6 @@ export class JobEvents implements OnApplicationShutdown {
 
   publish(...events: Array<Omit<JobEvent, 'at'>>): void {
     this.publishAll(events, []);
-  }
-
-  /** A service's other events (files, uploads, quotas: `ServiceEvents`), on the same channel. */
-  publishServiceEvents(events: ServiceEvent[]): void {
-    this.publishAll([], events);
   }
 
   /**
@@ -65,15 +61,8 @@ export class JobEvents implements OnApplicationShutdown {
   }
 
   /** Calls `listener` for every other event of `serviceId` (not its jobs') until the returned function is called. */
-  async followServiceEvents(serviceId: string, listener: ServiceEventListener): Promise<() => void> {
-    await this.ensureSubscribed();
-    let set = this.eventListeners.get(serviceId);
-    if (!set) this.eventListeners.set(serviceId, (set = new Set()));
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.eventListeners.delete(serviceId);
-    };
+  followServiceEvents(serviceId: string, listener: ServiceEventListener): Promise<() => void> {
+    return this.listen(`events:${serviceId}`, listener);
   }
 
   /** Calls `listener` for every event of `jobId` until the returned function is called. */
@@ -86,7 +75,7 @@ export class JobEvents implements OnApplicationShutdown {
     return this.listen(`service:${serviceId}`, listener);
   }
 
-  private async listen(topic: string, listener: Listener): Promise<() => void> {
+  private async listen(topic: string, listener: Listener | ServiceEventListener): Promise<() => void> {
     await this.ensureSubscribed();
     let set = this.listeners.get(topic);
     if (!set) this.listeners.set(topic, (set = new Set()));
@@ -95,6 +84,10 @@ export class JobEvents implements OnApplicationShutdown {
       set.delete(listener);
       if (set.size === 0) this.listeners.delete(topic);
     };
+  }
+
+  private deliver(topic: string, event: JobEvent | ServiceEvent): void {
+    for (const listener of this.listeners.get(topic) ?? []) listener(event as JobEvent & ServiceEvent);
   }
 
   /**
@@ -112,15 +105,15 @@ export class JobEvents implements OnApplicationShutdown {
         try {
           const parsed = JSON.parse(message) as JobEvent | JobEvent[] | { jobEvents: JobEvent[]; serviceEvents: ServiceEvent[] };
           if ('serviceEvents' in parsed) {
-            for (const event of parsed.serviceEvents) for (const listener of this.eventListeners.get(event.serviceId) ?? []) listener(event);
+            for (const event of parsed.serviceEvents) this.deliver(`events:${event.serviceId}`, event);
             events = parsed.jobEvents;
           } else events = Array.isArray(parsed) ? parsed : [parsed];
         } catch {
           return;
         }
         for (const event of events) {
-          for (const listener of this.listeners.get(`job:${event.jobId}`) ?? []) listener(event);
-          for (const listener of this.listeners.get(`service:${event.serviceId}`) ?? []) listener(event);
+          this.deliver(`job:${event.jobId}`, event);
+          this.deliver(`service:${event.serviceId}`, event);
         }
       });
       // queued until connected (the connection waits for Redis, as subscribers must); renewed after every reconnect
@@ -138,7 +131,6 @@ export class JobEvents implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.listeners.clear();
-    this.eventListeners.clear();
     this.subscriber?.disconnect();
   }
 }

@@ -11,15 +11,13 @@ import { MfileRepository } from '../mfiles/mfile.repository';
 import { QueueRegistry } from '../queues/queue-registry';
 import { QueuedJob, routeQueue } from '../queues/queue-catalogue';
 import { TASKS } from '../tasks/task-catalogue';
-import { UsageFact, UsageService } from '../usage/usage.service';
-import { WebhooksService } from '../webhooks/webhooks.service';
-import { JobEvents } from './job-events';
+import { taskReportedFact, UsageFact, UsageService } from '../usage/usage.service';
 import { JobOutbox, OutboxJob } from './job-outbox';
 import { PeriodicScheduler } from './periodic-scheduler';
 import { BackupFact, defaultProfile, KnownInput, planRun, ProfileDefinition, ProfileErrors, Trigger, validateProfile, wantsBackupFact } from './profile';
 import { ProfileRepository, ProfileSelection } from './profile.repository';
 import { AccessSessions, DownloadClient } from './access-sessions';
-import { stamp } from './service-events';
+import { ServiceEvents } from './service-events';
 
 export interface EffectiveProfile {
   definition: ProfileDefinition;
@@ -67,9 +65,8 @@ export class PipelinesService {
     private readonly queues: QueueRegistry,
     private readonly usage: UsageService,
     private readonly scheduler: PeriodicScheduler,
-    private readonly events: JobEvents,
-    private readonly webhooks: WebhooksService,
     private readonly accessSessions: AccessSessions,
+    private readonly serviceEvents: ServiceEvents,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -232,21 +229,10 @@ export class PipelinesService {
         ? [{ metric: `task/${job.task}/success` as const, value: 1, ...scope(job), idempotencyKey: `${job.id}:outcome` }]
         : []),
     ]);
-    // a backup copy that stored new bytes is on disk: metered as the backup task meters it (JobOutcomeRecorder)
+    // a backup copy that stored new bytes is on disk: metered as the backup task's outcome meters it
     const backedUp = planned.findIndex((each) => each.fact?.backup);
     const backup = backedUp >= 0 ? planned[backedUp].fact!.backup : undefined;
-    if (backup?.created) {
-      const job = jobs[backedUp];
-      usage.push({
-        metric: 'disc',
-        value: backup.size,
-        containerId: job.containerId,
-        serviceId: job.serviceId,
-        resourceType: 'backup',
-        resourceId: mfile.id,
-        idempotencyKey: `${job.id}:task:backup:disc`,
-      });
-    }
+    if (backup?.created) usage.push(taskReportedFact(jobs[backedUp], mfile.id, { metric: 'disc', value: backup.size, about: 'backup' }));
     return { mfileId: mfile.id, jobs, edges, usage, ...(backup ? { backup } : {}) };
   }
 
@@ -306,14 +292,10 @@ export class PipelinesService {
    * together, reads their input once and records them in one transaction); a job of no run goes alone.
    */
   async dispatch(outbox: JobOutbox): Promise<void> {
-    const serviceEvents = stamp(outbox.serviceEvents);
-    this.events.publishAll(
+    await this.serviceEvents.announce(
       [...outbox.events, ...outbox.items.map((job) => ({ jobId: job.id, serviceId: job.serviceId, state: JobState.Queued }))],
-      serviceEvents,
+      outbox.serviceEvents,
     );
-    await this.webhooks
-      .notify(outbox.events, serviceEvents)
-      .catch((error) => this.logger.warn(`could not notify the webhooks of ${outbox.events.length + serviceEvents.length} change(s): ${String(error)}`));
     for (const [queue, messages] of batchMessages(outbox.items)) {
       try {
         await this.queues.dispatchMany(queue, messages);

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { uuidv7 } from '../database/uuid';
 import { ServiceEvent, ServiceEventType } from '../webhooks/service-event';
 import { WebhooksService } from '../webhooks/webhooks.service';
-import { JobEvents } from './job-events';
+import { JobEvent, JobEvents } from './job-events';
 
 /**
  * Emits a service's events (webhooks/service-event.ts) once the change they tell of committed: to the service's event
@@ -20,12 +20,19 @@ export class ServiceEvents {
   ) {}
 
   emit(...given: NewServiceEvent[]): void {
+    void this.announce([], given);
+  }
+
+  /**
+   * What one committed change tells: its job changes and its other events, in one message to the event streams and
+   * one webhook lookup for all of them (`PipelinesService.dispatch` for a change with a job outbox, `emit` otherwise).
+   */
+  async announce(jobEvents: Array<Omit<JobEvent, 'at'>>, given: NewServiceEvent[]): Promise<void> {
     const events = stamp(given);
-    if (events.length === 0) return;
-    this.streams.publishServiceEvents(events);
-    this.webhooks
-      .notify([], events)
-      .catch((error: unknown) => this.logger.warn(`could not notify the webhooks of ${events.length} event(s): ${String(error)}`));
+    this.streams.publishAll(jobEvents, events);
+    await this.webhooks
+      .notify(jobEvents, events)
+      .catch((error: unknown) => this.logger.warn(`could not notify the webhooks of ${jobEvents.length + events.length} change(s): ${String(error)}`));
   }
 }
 
@@ -36,7 +43,7 @@ export interface NewServiceEvent {
   data: Record<string, unknown>;
 }
 
-export function stamp(given: NewServiceEvent[]): ServiceEvent[] {
+function stamp(given: NewServiceEvent[]): ServiceEvent[] {
   const at = new Date().toISOString();
   return given.map((event) => ({ id: uuidv7(), at, ...event }));
 }

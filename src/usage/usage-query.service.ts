@@ -132,6 +132,7 @@ export class UsageQueryService {
 
   /** What an Mfile's or a job's report covers: the resource, the jobs run on an Mfile, and their outputs. */
   async resourcesOf(type: 'mfile' | 'job' | 'joboutput', id: string): Promise<string[]> {
-    return [id, ...(await this.usage.resourcesUnder(type, id))];
+    // a job output has nothing below it
+    return type === 'joboutput' ? [id] : [id, ...(await this.usage.resourcesUnder(type, id))];
   }
 }

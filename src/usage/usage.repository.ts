@@ -246,8 +246,7 @@ export class UsageRepository {
   }
 
   /** What an Mfile's or a job's report covers besides itself: the jobs run on an Mfile and their outputs, or a job's outputs. */
-  async resourcesUnder(type: 'mfile' | 'job' | 'joboutput', id: string, manager?: EntityManager): Promise<string[]> {
-    if (type === 'joboutput') return [];
+  async resourcesUnder(type: 'mfile' | 'job', id: string, manager?: EntityManager): Promise<string[]> {
     const rows: Array<{ id: string }> = await this.db(manager).query(
       type === 'mfile'
         ? `SELECT job_id AS id FROM job_input WHERE mfile_id = $1

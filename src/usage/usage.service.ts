@@ -20,6 +20,27 @@ export type Metric =
   | `task/${string}`
   | `app/${string}`;
 
+/**
+ * Usage a task measured, recorded with its job's outcome (a backup copy's disc): about its input (`about`) or its
+ * job, once per job and metric. The one format for it, whether the worker records the outcome or an upload's
+ * commit records the task's step as a fact.
+ */
+export function taskReportedFact(
+  job: { id: string; containerId: string; serviceId: string },
+  inputId: string | null,
+  fact: { metric: string; value: number; about?: 'mfile' | 'backup' },
+): UsageFact {
+  return {
+    metric: fact.metric as Metric,
+    value: fact.value,
+    containerId: job.containerId,
+    serviceId: job.serviceId,
+    resourceType: fact.about ?? 'job',
+    resourceId: fact.about ? inputId : job.id,
+    idempotencyKey: `${job.id}:task:${fact.about ?? 'job'}:${fact.metric}`,
+  };
+}
+
 /** A metric an application records about its own use of a service or a file (POST /services/:id/usage). */
 export interface ApplicationFact {
   /** Its own name; recorded as `app/<name>`, so it never mixes with MServe's metrics. */

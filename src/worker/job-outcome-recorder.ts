@@ -10,7 +10,7 @@ import { PipelinesService } from '../pipelines/pipelines.service';
 import { ContentStore } from '../storage/content-store';
 import { serverFree } from '../tasks/tool-message';
 import { QuotaService } from '../usage/quota.service';
-import { Metric, UsageFact, UsageService } from '../usage/usage.service';
+import { taskReportedFact, UsageFact, UsageService } from '../usage/usage.service';
 import { EffectRefusal, Outcome, RunningJob, TaskEffects } from './task-effects';
 
 /** A job a worker ran, and how it ended: what the recorder records. */
@@ -184,15 +184,7 @@ export class JobOutcomeRecorder {
     const result = outcome.status === 'succeeded' ? outcome.result : outcome.status === 'skipped' ? { skipped: outcome.reason } : null;
     const error = outcome.status === 'failed' ? outcome.error : null;
     // what the task itself measured (a backup copy it stored): about its input, recorded with the outcome
-    const reported: UsageFact[] = (outcome.status === 'succeeded' ? (outcome.usage ?? []) : []).map((fact) => ({
-      metric: fact.metric as Metric,
-      value: fact.value,
-      containerId: job.containerId,
-      serviceId: job.serviceId,
-      resourceType: fact.about ?? 'job',
-      resourceId: fact.about ? (job.inputId ?? null) : job.id,
-      idempotencyKey: `${job.id}:task:${fact.about ?? 'job'}:${fact.metric}`,
-    }));
+    const reported: UsageFact[] = (outcome.status === 'succeeded' ? (outcome.usage ?? []) : []).map((fact) => taskReportedFact(job, job.inputId ?? null, fact));
     return { job, outcome, seconds, state, outputs, newBlobs, usage, result, error, reported };
   }
 

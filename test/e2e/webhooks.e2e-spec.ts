@@ -4,6 +4,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { QueueName } from '../../src/queues/queue-catalogue';
 import { QueueRegistry } from '../../src/queues/queue-registry';
 import { UploadSessionsService } from '../../src/uploads/upload-sessions.service';
+import { SERVICE_EVENT_TYPES } from '../../src/webhooks/service-event';
 import { Client, makeTenant } from '../support/client';
 import { eventually, startRole, waitForExit } from '../support/processes';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -125,17 +126,7 @@ describe('webhooks and web tasks', () => {
     const provider = admin.as(tenant.containerKey);
     const customer = admin.as(tenant.customerKey);
     await serviceAdmin.put(`/services/${tenant.serviceId}/profile`, { ingest: { steps: [] }, update: { steps: [] } });
-    const types = [
-      'mfile.created',
-      'mfile.replaced',
-      'mfile.moved',
-      'mfile.deleted',
-      'upload.completed',
-      'upload.expired',
-      'quota.exceeded',
-      'service.suspended',
-      'service.resumed',
-    ];
+    const types = [...SERVICE_EVENT_TYPES];
     const hook = await serviceAdmin.post(`/services/${tenant.serviceId}/webhooks`, { url: `${base}/events`, events: types });
     expect(hook.status).toBe(201);
     // the same events on the service's stream, for a key that may read its files
