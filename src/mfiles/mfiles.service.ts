@@ -203,8 +203,8 @@ export class MfilesService {
    * Turns committed bytes into an Mfile, inside the caller's transaction: the quota check (service row locked), then
    * in one statement the row (unless the name is taken), its mfileowner key, its usage and its pipeline's jobs. Every
    * way an Mfile comes to be goes through here (or `createAlone`). With `ingest` (new content from outside, any upload
-   * path) it is metered as ingest and the service's ingest pipeline is started, its `mime` and `md5` steps recorded as
-   * facts (the type was detected from the first bytes and the MD5 computed while they streamed in), its first jobs
+   * path) it is metered as ingest and the service's ingest pipeline is started, its `mime`, `md5` and `sha256` steps
+   * recorded as facts (the type was detected from the first bytes and the digests computed while they streamed in), its first jobs
    * going to that outbox; without (a promoted job output) neither.
    */
   async createFromBlob(work: Work, input: NewMfileInput): Promise<CreatedMfile> {
@@ -247,7 +247,13 @@ export class MfilesService {
     // small new bytes are backed up now if no quota applies (planRun decides), and the run records it as a fact
     const backUp = blob.size <= SMALL_COPY_BYTES ? () => this.backUp(blob) : undefined;
     const run = input.ingest
-      ? await this.pipelines.planRun(manager, 'ingest', { id, ...tenant }, { mimetype: input.mimetype, size: blob.size, fresh: { md5: blob.md5 } }, backUp)
+      ? await this.pipelines.planRun(
+          manager,
+          'ingest',
+          { id, ...tenant },
+          { mimetype: input.mimetype, size: blob.size, fresh: { md5: blob.md5, sha256: blob.sha256 } },
+          backUp,
+        )
       : undefined;
     // A copy made for a commit that then fails stays: copies are kept once per content, and another upload of the
     // same bytes may already count on it (removing it here could lose theirs); docs/architecture.md "Facts at commit".
@@ -346,7 +352,7 @@ export class MfilesService {
         const scope = { containerId: locked.containerId, serviceId: locked.serviceId, resourceType: 'mfile' as const, resourceId: id };
         await this.usage.record(manager, { metric: 'ingest', value: blob.size, ...scope }, { metric: 'disc', value: blob.size - locked.size, ...scope });
         // new bytes: their type and MD5 are known (facts), the steps whose condition they fail are left out
-        await this.pipelines.instantiate(manager, 'update', locked, outbox, { mimetype, size: blob.size, fresh: { md5: blob.md5 } });
+        await this.pipelines.instantiate(manager, 'update', locked, outbox, { mimetype, size: blob.size, fresh: { md5: blob.md5, sha256: blob.sha256 } });
         previous = { size: locked.size, sha256: locked.sha256 };
         return { oldBlobKey: locked.blobKey, updated: await this.get(id, manager) };
       }));

@@ -159,7 +159,7 @@ export class PipelinesService {
   /**
    * Creates the jobs of `trigger`'s pipeline for one Mfile, inside the caller's transaction, as `planRun` (profile.ts)
    * says: one per step whose condition holds for the input's type and size when the caller knows them (`known`; every
-   * step otherwise), `mime` and `md5` recorded as facts when the run starts with bytes just received, each step
+   * step otherwise), `mime`, `md5` and `sha256` recorded as facts when the run starts with bytes just received, each step
    * routed by request > service priority > task default. Runnable jobs go to the outbox, to be dispatched after
    * commit. Returns the jobs made.
    */

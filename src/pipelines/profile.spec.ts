@@ -86,7 +86,7 @@ describe('profiles', () => {
   describe('planRun: conditions at instantiation, facts at commit', () => {
     const summary = (plan: ReturnType<typeof planRun>) =>
       Object.fromEntries(plan.map((p) => [p.step.name, `${p.fact ? 'fact' : p.ready ? 'ready' : 'waiting'} after [${p.after.join(',')}]`]));
-    const fresh = (mimetype: string, size = 100) => ({ mimetype, size, fresh: { md5: 'a'.repeat(32) } });
+    const fresh = (mimetype: string, size = 100) => ({ mimetype, size, fresh: { md5: 'a'.repeat(32), sha256: 'b'.repeat(64) } });
 
     it('the default ingest profile on a JPEG upload: mime and md5 facts, no video step, the rest runnable at once', () => {
       const plan = planRun(defaultProfile().ingest!, fresh('image/jpeg'));
@@ -104,9 +104,27 @@ describe('profiles', () => {
       expect(plan.every((p) => p.condition === null)).toBe(true);
     });
 
+    it('a sha256 step on fresh bytes is a fact with the digest computed while streaming; asked to verify, it runs', () => {
+      const steps = (verify?: boolean) =>
+        validateProfile({
+          ingest: {
+            steps: [
+              { task: 'sha256', ...(verify === undefined ? {} : { verify }) },
+              { task: 'thumbnail', after: ['sha256'] },
+            ],
+          },
+        }).ingest!;
+      const plan = planRun(steps(), fresh('image/jpeg'));
+      expect(summary(plan)).toEqual({ sha256: 'fact after []', thumbnail: 'ready after [sha256]' });
+      expect(plan[0].fact!.result).toEqual({ sha256: 'b'.repeat(64), matchesRecorded: true });
+      expect(summary(planRun(steps(true), fresh('image/jpeg')))).toEqual({ sha256: 'ready after []', thumbnail: 'waiting after [sha256]' });
+      // a manual or periodic run has no new bytes: the digest is computed again
+      expect(summary(planRun(steps(), { mimetype: 'image/jpeg', size: 100 }))).toEqual({ sha256: 'ready after []', thumbnail: 'waiting after [sha256]' });
+    });
+
     it('a backup copy made before the commit makes the backup step a fact; asked to verify, it stays a job', () => {
       const backup = { sha256: 'b'.repeat(64), size: 100, created: true, at: '2026-12-07T00:00:00.000Z' };
-      const known = { mimetype: 'text/plain', size: 100, fresh: { md5: 'a'.repeat(32), backup } };
+      const known = { mimetype: 'text/plain', size: 100, fresh: { md5: 'a'.repeat(32), sha256: 'b'.repeat(64), backup } };
       const plan = planRun(defaultProfile().ingest!, known);
       expect(summary(plan)).toEqual({ mime: 'fact after []', md5: 'fact after [mime]', backup: 'fact after [md5]' });
       expect(plan.find((p) => p.step.name === 'backup')!.fact).toEqual({ result: { sha256: backup.sha256, size: 100, created: true }, backup });
@@ -177,8 +195,8 @@ describe('profiles', () => {
       const profile = validateProfile({
         ingest: {
           steps: [
-            { name: 'a', task: 'sha256' },
-            { name: 'b', task: 'sha256' },
+            { name: 'a', task: 'fixity' },
+            { name: 'b', task: 'fixity' },
             { name: 'left1', task: 'image-metadata', when: { mimetypes: ['image/*'] }, after: ['a', 'b'] },
             { name: 'left2', task: 'thumbnail', when: { minSize: 1000 }, after: ['left1'] },
             { name: 'end', task: 'backup', after: ['left2', 'a'] },
@@ -199,7 +217,7 @@ describe('profiles', () => {
         ingest: {
           steps: [
             { name: 'pic', task: 'thumbnail', when: { mimetypes: ['image/*'] } },
-            { name: 'sum', task: 'sha256', after: ['pic'] },
+            { name: 'sum', task: 'fixity', after: ['pic'] },
           ],
         },
       }).ingest!;
@@ -238,7 +256,7 @@ describe('profiles', () => {
         },
       }).ingest!;
       expect(summary(planRun(afterReal, fresh('text/plain')))).toEqual({ picture: 'ready after []', sum: 'waiting after [picture]' });
-      expect(() => validateProfile({ ingest: { steps: [{ task: 'sha256', verify: true }] } })).toThrow(/only mime, md5 and backup steps can be facts/);
+      expect(() => validateProfile({ ingest: { steps: [{ task: 'fixity', verify: true }] } })).toThrow(/only mime, md5, sha256 and backup steps can be facts/);
       expect(() => validateProfile({ ingest: { steps: [{ task: 'md5', verify: 'yes' }] } })).toThrow(/verify must be true or false/);
     });
   });

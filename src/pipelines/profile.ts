@@ -16,8 +16,9 @@ export interface ProfileStep {
   /** Names of steps of the same pipeline that must succeed (or be skipped) first. */
   after: string[];
   /**
-   * `mime` and `md5` only: run the task on the stored bytes even when the run starts with bytes just received, whose
-   * type and MD5 the upload already found (without it such a step is recorded as a fact at commit; see planRun).
+   * `mime`, `md5`, `sha256` and `backup` only: run the task on the stored bytes even when the run starts with bytes
+   * just received, whose type and digests the upload already found (without it such a step is recorded as a fact at
+   * commit; see planRun).
    */
   verify?: true;
 }
@@ -243,7 +244,7 @@ export function conditionMismatch(condition: StepCondition | null | undefined, i
  * computed the MD5 while streaming, exactly as these tasks would on the stored bytes; and, for a small upload
  * without quotas, made the verified backup copy the backup task would make (`KnownInput.fresh.backup`).
  */
-export const FACT_TASKS: readonly TaskName[] = [TaskName.Mime, TaskName.Md5, TaskName.Backup];
+export const FACT_TASKS: readonly TaskName[] = [TaskName.Mime, TaskName.Md5, TaskName.Sha256, TaskName.Backup];
 
 /** A verified backup copy of fresh bytes, made by their creator before the commit (BackupStore.put). */
 export interface BackupFact {
@@ -254,15 +255,15 @@ export interface BackupFact {
   at: string;
 }
 
-/** What the creator of a run knows about its input: its type and size, and, for bytes it just received, their MD5. */
+/** What the creator of a run knows about its input: its type and size, and, for bytes it just received, their digests. */
 export interface KnownInput {
   mimetype: string;
   size: number;
   /**
    * The bytes were just received (an upload, a replace, a copy): `mimetype` was detected from their first bytes and
-   * `md5` computed from all of them, so `mime` and `md5` steps are facts.
+   * `md5` and `sha256` computed from all of them, so `mime`, `md5` and `sha256` steps are facts.
    */
-  fresh?: { md5: string; backup?: BackupFact };
+  fresh?: { md5: string; sha256: string; backup?: BackupFact };
 }
 
 /** One step of a run as it will be created. */
@@ -296,9 +297,9 @@ export function wantsBackupFact(planned: PlannedStep[]): boolean {
  *   the steps after it come after its own prerequisites instead (transitively), so the order of the DAG holds. A
  *   step downstream of a job that may change the input's type or bytes (a `mime` that runs, a task that replaces
  *   content) keeps its condition for when it becomes runnable, where it may still end `skipped`.
- * - **Facts at commit.** When the run starts with bytes just received, a `mime` or `md5` step is a fact: created
- *   `succeeded` with the result the task would give (the same detector on the same first bytes; the MD5 computed
- *   while streaming), metered like any job, never queued; unless it asks to run (`verify: true`, or a `queue` of its
+ * - **Facts at commit.** When the run starts with bytes just received, a `mime`, `md5` or `sha256` step is a fact:
+ *   created `succeeded` with the result the task would give (the same detector on the same first bytes; the digests
+ *   computed while streaming), metered like any job, never queued; unless it asks to run (`verify: true`, or a `queue` of its
  *   own) or comes after a job that is not a fact (it waits for that job, and fails with it, as any step). So is a
  *   `backup` step when the creator made the verified copy before the commit (`fresh.backup`, see `wantsBackupFact`).
  * - Steps whose prerequisites are all facts (or none) are runnable at once.
@@ -330,6 +331,7 @@ export function planRun(pipeline: Pipeline, known?: KnownInput): PlannedStep[] {
     if (known?.fresh && ready && mayBeFact(step)) {
       if (step.task === TaskName.Mime) fact = { result: { mimetype: known.mimetype, previous: known.mimetype, changed: false } };
       else if (step.task === TaskName.Md5) fact = { result: { md5: known.fresh.md5, matchesRecorded: true } };
+      else if (step.task === TaskName.Sha256) fact = { result: { sha256: known.fresh.sha256, matchesRecorded: true } };
       else if (step.task === TaskName.Backup && known.fresh.backup) {
         const { sha256, size, created } = known.fresh.backup;
         fact = { result: { sha256, size, created }, backup: known.fresh.backup };

@@ -30,6 +30,24 @@ const EXIF_TAGS: Record<number, string> = {
   0xa434: 'lensModel',
 };
 
+/** The most pixels a batch keeps decoded for its renditions (3 bytes each: 48 MiB). */
+const SHARED_DECODE_MAX_PIXELS = 16 * 1024 * 1024;
+
+type Rendition = Pick<TaskTypes[TaskName.Thumbnail]['options'], 'width' | 'height' | 'fit'>;
+interface DecodedPicture {
+  data: Buffer;
+  raw: { width: number; height: number; channels: 1 | 2 | 3 | 4 };
+}
+
+/**
+ * The scale (≤ 1 means a shrink) of an oriented `width`×`height` picture that is still large enough for every
+ * rendition: `inside` needs the picture to fit its box, `cover` to fill it, so the largest of those scales.
+ */
+export function sharedScale(width: number, height: number, renditions: readonly Rendition[]): number {
+  const needed = renditions.map(({ width: w, height: h, fit }) => (fit === 'cover' ? Math.max(w / width, h / height) : Math.min(w / width, h / height)));
+  return Math.min(1, Math.max(...needed));
+}
+
 /**
  * Image tasks on sharp (libvips). sharp runs on libuv's thread pool, so decoding never blocks the worker's event
  * loop. Every decode is capped at IMAGE_MAX_PIXELS before any pixel is allocated (decompression bombs), EXIF
@@ -54,6 +72,39 @@ export class ImageHandlers {
     if (!shared) return sharp(this.store.pathOf(input.blobKey), { limitInputPixels: this.config.imageMaxPixels, failOn: 'error', sequentialRead: true });
     const base = await shared.memo('sharp', async () => sharp(await shared.content(), { limitInputPixels: this.config.imageMaxPixels, failOn: 'error' }));
     return base.clone();
+  }
+
+  /**
+   * One decode for every picture a batch makes of its input. Decoding (entropy decoding above all: a JPEG's whole
+   * file is read at any shrink-on-load factor) costs more than the resize and the encode of a small rendition, so
+   * when two or more `thumbnail`/`poster` steps of one batch work on one input, the first of them decodes it once,
+   * oriented and shrunk only as far as the largest rendition allows, into raw pixels; each step resizes those to its
+   * own size and encodes. Renditions may differ from a lone job's by rounding (a pixel at most), never in size class.
+   * Nothing is shared when one step is alone, when no rendition is smaller than the input, or when the pixels kept
+   * would exceed SHARED_DECODE_MAX_PIXELS: the steps then open the input each, as before.
+   */
+  private async decodedOnce(input: Mfile, shared: SharedInput): Promise<DecodedPicture | undefined> {
+    const renditions = shared.steps
+      .filter((step) => step.task === TaskName.Thumbnail || step.task === TaskName.Poster)
+      .map((step) => step.options as unknown as Rendition);
+    if (renditions.length < 2) return undefined;
+    return shared.memo('decoded-once', async () => {
+      const meta = await (await this.open(input, shared)).metadata();
+      if (!meta.width || !meta.height || meta.width * meta.height > this.config.imageMaxPixels) return undefined; // each step fails on its own
+      const rotated = (meta.orientation ?? 1) >= 5;
+      const [width, height] = rotated ? [meta.height, meta.width] : [meta.width, meta.height];
+      const scale = sharedScale(width, height, renditions);
+      const size = { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+      if (scale >= 1 || size.width * size.height > SHARED_DECODE_MAX_PIXELS) return undefined;
+      const { data, info } = await (
+        await this.open(input, shared)
+      )
+        .rotate()
+        .resize({ ...size, fit: 'fill' })
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      return { data, raw: { width: info.width, height: info.height, channels: info.channels } };
+    });
   }
 
   private failure(input: Mfile, error: unknown): TaskFailure {
@@ -106,7 +157,9 @@ export class ImageHandlers {
     const { width, height, format, quality, fit } = context.options;
     let output: { data: Buffer; info: sharp.OutputInfo };
     try {
-      const pipeline = (await this.open(input, context.shared)).rotate().resize({ width, height, fit, withoutEnlargement: true });
+      const decoded = context.shared && (await this.decodedOnce(input, context.shared));
+      const source = decoded ? sharp(decoded.data, { raw: decoded.raw }) : (await this.open(input, context.shared)).rotate();
+      const pipeline = source.resize({ width, height, fit, withoutEnlargement: true });
       const encoded = format === 'png' ? pipeline.png() : format === 'webp' ? pipeline.webp({ quality }) : pipeline.jpeg({ quality, mozjpeg: true });
       output = await encoded.toBuffer({ resolveWithObject: true });
     } catch (error) {

@@ -14,6 +14,8 @@ export class SharedInput {
     /** The Mfile whose bytes these are (a step on another input must not use them). */
     readonly mfileId: string,
     private readonly read: () => Promise<Buffer>,
+    /** Every step of the batch on this input (its task and options), so a step can plan what the others need too. */
+    readonly steps: ReadonlyArray<{ task: string; options: Record<string, unknown> }> = [],
   ) {}
 
   /** The input's bytes, read on the first call (a read that failed fails every step that asks, as its own read would). */

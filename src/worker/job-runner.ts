@@ -66,7 +66,11 @@ export class JobRunner {
     const first = claimed[0].inputs[0];
     const shared =
       claimed.length > 1 && first && Number(first.size) <= MAX_SHARED_INPUT_BYTES
-        ? new SharedInput(first.id, () => readFile(this.store.pathOf(first.blobKey)))
+        ? new SharedInput(
+            first.id,
+            () => readFile(this.store.pathOf(first.blobKey)),
+            claimed.filter((job) => job.inputs.length === 1 && job.inputs[0].id === first.id).map(({ task, options }) => ({ task, options })),
+          )
         : undefined;
     const refusals = new Map<string, Promise<string | undefined>>();
     const finished: FinishedJob[] = [];

@@ -230,7 +230,11 @@ async function main() {
     )
   ).rows;
   say(`bare script: ${COUNT} pictures, 5 operations each, ${WORKER_CONCURRENCY} worker threads`);
+  const bareCpuBefore = process.cpuUsage();
   const bare = await baseline(files, workDir);
+  const bareCpu = process.cpuUsage(bareCpuBefore);
+  // this process and its worker threads, sharp's own threads included (the main thread only waits)
+  const bareCpuMsPerPicture = (bareCpu.user + bareCpu.system) / 1000 / COUNT;
   say(`  ${bare.toFixed(1)} s`);
 
   // The seed's test 2: 15 pictures, 8 operations each (5 feature extractions, 3 adaptations).
@@ -271,6 +275,9 @@ async function main() {
     `CPU seconds during the MServe run (2 CPUs x ${ours.seconds.toFixed(1)} s = ${(2 * ours.seconds).toFixed(1)} available): ${Object.entries(cpu)
       .map(([role, seconds]) => `${role} ${seconds.toFixed(1)}`)
       .join(', ')}`,
+    `CPU ms per picture: MServe ${((Object.values(cpu).reduce((a, b) => a + b, 0) * 1000) / COUNT).toFixed(1)} (${Object.entries(cpu)
+      .map(([role, seconds]) => `${role} ${((seconds * 1000) / COUNT).toFixed(1)}`)
+      .join(', ')}), bare script ${bareCpuMsPerPicture.toFixed(1)}`,
     `MServe per task (run = claimed to recorded, wait = created to claimed): ${perTask.map((row) => (row.run_ms === null ? `${row.task} recorded as a fact at commit (no run)` : `${row.task} ${row.run_ms.toFixed(0)} ms run / ${row.wait_ms.toFixed(0)} ms wait`)).join('; ')}`,
     `seed test 2 (15 pictures x 8 operations = ${seed.jobs} jobs, upload to last job): ${seed.seconds.toFixed(1)} s (the seed's mprocessor: 16 s, its polling design: 65 s)`,
     `api RSS over the MServe run: ${(apiRssBeforeKb / 1024).toFixed(0)} → ${(apiRssAfterKb / 1024).toFixed(0)} MiB (${((apiRssAfterKb - apiRssBeforeKb) / 1024).toFixed(0)})`,
@@ -310,6 +317,7 @@ async function main() {
       seconds: Number(ours.seconds.toFixed(2)),
       uploadSeconds: Number(ours.uploadSeconds.toFixed(2)),
       bareSeconds: Number(bare.toFixed(2)),
+      bareCpuMsPerPicture: Number(bareCpuMsPerPicture.toFixed(1)),
       picturesPerS: Number((COUNT / ours.seconds).toFixed(2)),
       ratio: Number(ratio.toFixed(3)),
       cpuMsPerPicture: Object.fromEntries(Object.entries(cpu).map(([role, seconds]) => [role, Number(((seconds * 1000) / COUNT).toFixed(1))])),

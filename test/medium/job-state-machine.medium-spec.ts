@@ -275,7 +275,9 @@ describe('job state machine (medium)', () => {
     const outbox = new JobOutbox();
     const made = await medium
       .get(UnitOfWork)
-      .run(({ manager }) => pipelines.instantiate(manager, 'ingest', mfile, outbox, { mimetype: 'text/plain', size: 10, fresh: { md5: 'f'.repeat(32) } }));
+      .run(({ manager }) =>
+        pipelines.instantiate(manager, 'ingest', mfile, outbox, { mimetype: 'text/plain', size: 10, fresh: { md5: 'f'.repeat(32), sha256: 'e'.repeat(64) } }),
+      );
     const ids = Object.fromEntries(made.map((job) => [job.step!, job.id]));
     expect(Object.keys(ids).sort()).toEqual(['check', 'copy', 'md5', 'mime']);
     const rows = await Promise.all(Object.values(ids).map(row));
