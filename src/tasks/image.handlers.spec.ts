@@ -32,15 +32,13 @@ describe('image renditions of one batch', () => {
     options: { width, height, fit, format: 'jpeg' as const, quality: 80 },
   });
 
-  const run = (step: ReturnType<typeof options>, shared?: SharedInput) =>
-    handlers[step.task === TaskName.Thumbnail ? 'thumbnail' : 'poster']({
-      jobId: 'j',
-      inputs: [input],
-      options: step.options,
-      signal: new AbortController().signal,
-      reportProgress: async () => undefined,
-      shared,
-    } as TaskContext<TaskName.Thumbnail>);
+  type Made = { result: { width: number; height: number; size: number }; outputs: Array<{ blob: { blobKey: string } }> };
+  const run = async (step: ReturnType<typeof options>, shared?: SharedInput): Promise<Made> => {
+    const context = { jobId: 'j', inputs: [input], options: step.options, signal: new AbortController().signal, reportProgress: async () => undefined, shared };
+    const outcome = step.task === TaskName.Thumbnail ? await handlers.thumbnail(context) : await handlers.poster(context as TaskContext<TaskName.Poster>);
+    if (outcome.status !== 'succeeded') throw new Error(outcome.error);
+    return outcome as unknown as Made;
+  };
 
   const sharedFor = (steps: Array<ReturnType<typeof options>>) =>
     new SharedInput(
@@ -52,7 +50,7 @@ describe('image renditions of one batch', () => {
       steps,
     );
 
-  const bytesOf = (outcome: Awaited<ReturnType<typeof run>>) => readFileSync(store.pathOf(outcome.outputs![0].blob.blobKey));
+  const bytesOf = (outcome: Made) => readFileSync(store.pathOf(outcome.outputs[0].blob.blobKey));
 
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'mserve-image-spec-'));
