@@ -9,6 +9,7 @@ import tseslint from 'typescript-eslint';
 
 /** Server modules the console may import: plain TypeScript with no Node, Nest or database in them. */
 const NODE_FREE_SHARED = [
+  'src/common/app-quotas.ts',
   'src/common/file-name.ts',
   'src/common/free-form.ts',
   'src/keys/actions.ts',

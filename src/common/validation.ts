@@ -2,10 +2,12 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { IsDate, IsInt, IsNumber, IsOptional, IsString, Max, MaxDate, Min, MinDate, registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
+import { appQuotasProblem } from './app-quotas';
 import { freeFormPropertiesProblem } from './free-form';
 import { normalizeName, unsafeNameReason } from './file-name';
 
 export { FREE_FORM_LIMITS, freeFormPropertiesProblem } from './free-form';
+export { APP_METRIC_NAME, appQuotasProblem, MAX_APP_QUOTAS } from './app-quotas';
 /** The file-name rule lives in ./file-name (Node-free, shared with the console); re-exported for the API's callers. */
 export { normalizeName, unsafeNameReason } from './file-name';
 
@@ -88,6 +90,24 @@ export const SecondsLimitProperty = (description: string) =>
     ValidateIf((_, v) => v !== null),
     IsNumber({ allowNaN: false, allowInfinity: false }),
     Min(0),
+  );
+
+/** Optional monthly limits on an application's own metrics (`{"pages-rendered": 10000}`), replaced whole; null clears. */
+export const AppQuotasProperty = (description: string) =>
+  applyDecorators(
+    ApiPropertyOptional({ description, nullable: true, type: Object, example: { 'pages-rendered': 10000 } }),
+    IsOptional(),
+    ValidateIf((_, value) => value !== null),
+    (target: object, propertyName: string | symbol) =>
+      registerDecorator({
+        name: 'isAppQuotas',
+        target: target.constructor,
+        propertyName: String(propertyName),
+        validator: {
+          validate: (value: unknown) => appQuotasProblem(value) === null,
+          defaultMessage: (args) => `${args?.property} ${appQuotasProblem(args?.value)}`,
+        },
+      }),
   );
 
 export class PageQuery {

@@ -16,6 +16,8 @@ export class Container {
   @Column({ type: 'bigint', nullable: true, transformer: bigintToNumber }) diskQuota: number | null;
   @Column({ type: 'bigint', nullable: true, transformer: bigintToNumber }) ingestQuota: number | null;
   @Column({ type: 'double precision', nullable: true }) jobruntimeQuota: number | null;
+  /** Monthly limits (UTC) on applications' own metrics across its services, by name without `app/` (null: none). */
+  @Column({ type: 'jsonb', nullable: true }) appQuotas: Record<string, number> | null;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;
 }

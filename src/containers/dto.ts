@@ -1,6 +1,14 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsOptional, IsString, MaxLength } from 'class-validator';
-import { ByteLimitProperty, FreeFormProperties, NameProperty, OptionalNameProperty, PageQuery, SecondsLimitProperty } from '../common/validation';
+import {
+  AppQuotasProperty,
+  ByteLimitProperty,
+  FreeFormProperties,
+  NameProperty,
+  OptionalNameProperty,
+  PageQuery,
+  SecondsLimitProperty,
+} from '../common/validation';
 
 export class CreateContainerDto {
   @NameProperty('Container name') name: string;
@@ -9,7 +17,7 @@ export class CreateContainerDto {
 }
 
 /** Limits on a whole container: only the provider (keys holding container:create) sets them. */
-export const CONTAINER_MANAGEMENT_PROPERTIES = ['suspended', 'diskQuota', 'ingestQuota', 'jobruntimeQuota'] as const;
+export const CONTAINER_MANAGEMENT_PROPERTIES = ['suspended', 'diskQuota', 'ingestQuota', 'jobruntimeQuota', 'appQuotas'] as const;
 
 export class UpdateContainerDto {
   @OptionalNameProperty() name?: string;
@@ -20,6 +28,8 @@ export class UpdateContainerDto {
   @ByteLimitProperty('Bytes all services inside may ingest per calendar month (UTC), null for no limit (provider only)') ingestQuota?: number | null;
   @SecondsLimitProperty('Seconds of job runtime all services inside may use per calendar month (UTC), null for no limit (provider only)') jobruntimeQuota?:
     number | null;
+  @AppQuotasProperty("Monthly limits (UTC) on applications' own metrics across all services inside, by name without app/; null for none (provider only)")
+  appQuotas?: Record<string, number> | null;
 }
 
 export class ListContainersQuery extends PageQuery {

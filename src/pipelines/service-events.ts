@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { uuidv7 } from '../database/uuid';
+import { UsageService } from '../usage/usage.service';
 import { ServiceEvent, ServiceEventType } from '../webhooks/service-event';
 import { WebhooksService } from '../webhooks/webhooks.service';
 import { JobEvent, JobEvents } from './job-events';
@@ -17,7 +18,13 @@ export class ServiceEvents {
   constructor(
     private readonly streams: JobEvents,
     private readonly webhooks: WebhooksService,
-  ) {}
+    usage: UsageService,
+  ) {
+    // an application's record that a quota refused (usage cannot depend on this module: it tells, we listen)
+    usage.onApplicationRefused(({ serviceId, quota, mfileId }) =>
+      this.emit({ type: 'quota.exceeded', serviceId, data: { quota: quota ?? null, refused: { operation: 'usage', ...(mfileId ? { mfileId } : {}) } } }),
+    );
+  }
 
   emit(...given: NewServiceEvent[]): void {
     void this.announce([], given);

@@ -1,6 +1,15 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
-import { ByteLimitProperty, FreeFormProperties, NameProperty, OptionalNameProperty, PageQuery, SecondsLimitProperty, StorableDate } from '../common/validation';
+import {
+  AppQuotasProperty,
+  ByteLimitProperty,
+  FreeFormProperties,
+  NameProperty,
+  OptionalNameProperty,
+  PageQuery,
+  SecondsLimitProperty,
+  StorableDate,
+} from '../common/validation';
 
 /** Properties only the provider side (keys with service:manage) may set. */
 export const MANAGEMENT_PROPERTIES = [
@@ -11,6 +20,7 @@ export const MANAGEMENT_PROPERTIES = [
   'diskQuota',
   'ingestQuota',
   'jobruntimeQuota',
+  'appQuotas',
   'accessSpeed',
   'profile',
 ] as const;
@@ -35,6 +45,10 @@ export class ServicePropertiesDto {
   @ByteLimitProperty('Bytes the service may ingest per calendar month (UTC), null for no limit (service:manage)') ingestQuota?: number | null;
   @SecondsLimitProperty('Seconds of job runtime the service may use per calendar month (UTC), null for no limit (service:manage)') jobruntimeQuota?:
     number | null;
+  @AppQuotasProperty(
+    "Monthly limits (UTC) on the application's own metrics (POST /services/:id/usage), by name without app/: a record over the limit is refused with 429; null for none (service:manage)",
+  )
+  appQuotas?: Record<string, number> | null;
   @ApiPropertyOptional({
     description:
       'Download bandwidth cap in bytes per second for the content of this service (Mfiles and job outputs), per download; at least 1024, null for no limit (service:manage)',

@@ -27,6 +27,8 @@ export class Service {
   @Column({ type: 'bigint', nullable: true, transformer: bigintToNumber }) ingestQuota: number | null;
   /** Seconds of job runtime the service may use per calendar month, UTC (null: unlimited). */
   @Column({ type: 'double precision', nullable: true }) jobruntimeQuota: number | null;
+  /** Monthly limits (UTC) on an application's own metrics, by name without `app/` (null: none). */
+  @Column({ type: 'jsonb', nullable: true }) appQuotas: Record<string, number> | null;
   /** The container profile this service runs (profile selection, service:manage); null: its own or the default. */
   @Column({ type: 'varchar', length: 100, nullable: true }) profile: string | null;
   @Column({ type: 'jsonb', default: () => "'{}'" }) properties: JsonObject;

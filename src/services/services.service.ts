@@ -62,6 +62,7 @@ export class ServicesService {
           diskQuota: dto.diskQuota ?? null,
           ingestQuota: dto.ingestQuota ?? null,
           jobruntimeQuota: dto.jobruntimeQuota ?? null,
+          appQuotas: dto.appQuotas ?? null,
           accessSpeed: dto.accessSpeed ?? null,
           profile: dto.profile ?? null,
           properties: dto.properties ?? {},

@@ -167,6 +167,61 @@ export class QuotaService {
   }
 
   /**
+   * The limits on applications' own metrics (`app/<name>`) that apply to `metrics` for this service: its own and its
+   * container's; undefined when none does (the common case: recording then takes no lock). With `manager`, the
+   * service row is locked until the caller's commit, and the container's too when one of its limits applies, so that
+   * concurrent records are serialised and never jointly overshoot.
+   */
+  async applicationLimits(serviceId: string, metrics: string[], manager?: EntityManager): Promise<ApplicationLimits | undefined> {
+    const row = await this.usage.appQuotasOf(serviceId, manager !== undefined, manager);
+    if (!row) return undefined;
+    const pick = (set: Record<string, number> | null) =>
+      new Map(metrics.filter((metric) => set?.[metric] !== undefined).map((metric) => [metric, set![metric]]));
+    const limits = { serviceId, containerId: row.containerId, service: pick(row.service), container: pick(row.container) };
+    if (limits.service.size === 0 && limits.container.size === 0) return undefined;
+    if (manager && limits.container.size) await this.usage.lockContainerForQuota(row.containerId, manager);
+    return limits;
+  }
+
+  /**
+   * After the caller recorded `added` (metric → what was new, without `app/`) under the locks `applicationLimits`
+   * took: throws the problem naming the first limit this month's use now exceeds (the caller's transaction then
+   * records nothing).
+   */
+  async enforceApplication(manager: EntityManager, limits: ApplicationLimits, added: Map<string, number>): Promise<void> {
+    const monthStart = floorTo('month', this.clock.now());
+    for (const level of ['service', 'container'] as const) {
+      const limited = [...limits[level].keys()].filter((metric) => (added.get(metric) ?? 0) > 0);
+      if (limited.length === 0) continue;
+      const scope = level === 'service' ? { serviceId: limits.serviceId } : { containerId: limits.containerId };
+      const use = await this.usage.monthlyUse(
+        scope,
+        limited.map((metric) => `app/${metric}`),
+        monthStart,
+        manager,
+      );
+      for (const metric of limited) {
+        const limit = limits[level].get(metric)!;
+        const now = use.get(`app/${metric}`) ?? 0;
+        if (now <= limit) continue;
+        const requested = added.get(metric)!;
+        const used = now - requested;
+        const resetsAt = addGrain('month', monthStart);
+        throw new ProblemError(
+          429,
+          'quota-exceeded',
+          'Too Many Requests',
+          `recording ${requested} more app/${metric} would exceed ${level === 'service' ? "the service's" : "the container's"} monthly quota for it (limit ${limit}, ${used} used this month): nothing was recorded`,
+          {
+            quota: { name: `app/${metric}`, scope: level, limit, used, requested, period: 'month', resetsAt: resetsAt.toISOString() },
+            retryAfterSeconds: (resetsAt.getTime() - this.clock.now().getTime()) / 1000,
+          },
+        );
+      }
+    }
+  }
+
+  /**
    * Why a job of this service may not start now, or undefined: the same suspension and time-window rules as
    * requests (no key can lift them for a task), then the monthly job-runtime quota. One read when no quota is set.
    */
@@ -190,6 +245,14 @@ export class QuotaService {
     }
     return undefined;
   }
+}
+
+/** The limits on applications' metrics that apply to one record: by metric name (without `app/`), per level. */
+export interface ApplicationLimits {
+  serviceId: string;
+  containerId: string;
+  service: Map<string, number>;
+  container: Map<string, number>;
 }
 
 interface Use {

@@ -4,7 +4,7 @@ import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsNumber, IsOptional, Matches, Max, Min, ValidateNested } from 'class-validator';
 import type { Request, Response } from 'express';
 import { Problems } from '../common/problem';
-import { StorableDate } from '../common/validation';
+import { APP_METRIC_NAME, StorableDate } from '../common/validation';
 import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
 import { Clock } from './clock';
 import { UsageQueryService } from './usage-query.service';
@@ -19,7 +19,7 @@ const FUTURE_SLACK_MS = 5 * 60_000;
 
 export class ApplicationMetricDto {
   @ApiProperty({ description: 'Its name (letters, digits, _ . -; up to 64): reported as app/<name>', example: 'pages-rendered' })
-  @Matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { message: 'metric must be 1 to 64 letters, digits, _ . or -, starting with a letter or digit' })
+  @Matches(APP_METRIC_NAME, { message: 'metric must be 1 to 64 letters, digits, _ . or -, starting with a letter or digit' })
   metric: string;
   @ApiProperty({ description: 'A finite number (negative to take back)', example: 12 })
   @IsNumber({ allowNaN: false, allowInfinity: false })

@@ -122,6 +122,45 @@ export class UsageRepository {
     return rows.length;
   }
 
+  /** `recordMany`, answering the facts that were new (metric and value; the others' keys were recorded already). */
+  async recordManyAdded(facts: readonly UsageRow[], manager?: EntityManager): Promise<Array<{ metric: string; value: number }>> {
+    const rows = (await this.insert(facts, ' RETURNING metric, value', manager)) as Array<{ metric: string; value: number | string }>;
+    return rows.map((row) => ({ metric: row.metric, value: Number(row.value) }));
+  }
+
+  /**
+   * The limits on applications' own metrics of a service and its container (null where none is set); the service row
+   * locked (FOR NO KEY UPDATE, as a disk quota check locks it) when `lock`. Undefined when the service is gone.
+   */
+  async appQuotasOf(
+    serviceId: string,
+    lock: boolean,
+    manager?: EntityManager,
+  ): Promise<{ containerId: string; service: Record<string, number> | null; container: Record<string, number> | null } | undefined> {
+    const [row] = await this.db(manager).query(
+      `SELECT s.container_id, s.app_quotas AS s_app, c.app_quotas AS c_app FROM service s JOIN container c ON c.id = s.container_id
+        WHERE s.id = $1${lock ? ' FOR NO KEY UPDATE OF s' : ''}`,
+      [serviceId],
+    );
+    return row ? { containerId: row.container_id, service: row.s_app, container: row.c_app } : undefined;
+  }
+
+  /** How much of each of these metrics a service or container recorded since `monthStart` (rollups and new facts). */
+  async monthlyUse(
+    scope: { serviceId: string } | { containerId: string },
+    metrics: string[],
+    monthStart: Date,
+    manager?: EntityManager,
+  ): Promise<Map<string, number>> {
+    const [column, id] = 'serviceId' in scope ? ['service_id', scope.serviceId] : ['container_id', scope.containerId];
+    const rows: Array<{ metric: string; used: number }> = await this.db(manager).query(
+      `SELECT metric, COALESCE(SUM(value), 0)::float8 AS used FROM (${allTimeFacts(`${column} = $1 AND metric = ANY($2::text[])`)}) facts
+        WHERE at >= $3 GROUP BY metric`,
+      [id, metrics, monthStart],
+    );
+    return new Map(rows.map((row) => [row.metric, row.used]));
+  }
+
   private async insert(facts: readonly UsageRow[], returning: string, manager?: EntityManager): Promise<unknown[]> {
     if (facts.length === 0) return [];
     const db = this.db(manager);

@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+import { ProblemError } from '../common/problem';
+import { UnitOfWork } from '../database/unit-of-work';
 import { Clock } from './clock';
+import { QuotaService } from './quota.service';
 import { UsageQueryService } from './usage-query.service';
 import { GAUGES } from './usage-report';
 import { UsageRepository } from './usage.repository';
@@ -70,10 +73,14 @@ export interface UsageFact {
  */
 @Injectable()
 export class UsageService {
+  private readonly refusalListeners = new Set<(refusal: { serviceId: string; quota: unknown; mfileId?: string }) => void>();
+
   constructor(
     private readonly clock: Clock,
     private readonly query: UsageQueryService,
     private readonly usage: UsageRepository,
+    private readonly quotas: QuotaService,
+    private readonly unitOfWork: UnitOfWork,
   ) {}
 
   async record(manager: EntityManager, ...facts: UsageFact[]): Promise<void> {
@@ -110,8 +117,32 @@ export class UsageService {
       })),
       true,
     );
-    const recorded = await this.usage.recordManyCounted(rows);
-    return { recorded, repeated: facts.length - recorded };
+    const metrics = [...new Set(facts.map((fact) => fact.metric))];
+    // the common case: no limit on these metrics, one statement and no lock
+    if (!(await this.quotas.applicationLimits(scope.serviceId, metrics))) {
+      const recorded = await this.usage.recordManyCounted(rows);
+      return { recorded, repeated: facts.length - recorded };
+    }
+    try {
+      const recorded = await this.unitOfWork.run(async ({ manager }) => {
+        const limits = await this.quotas.applicationLimits(scope.serviceId, metrics, manager);
+        const added = await this.usage.recordManyAdded(rows, manager);
+        const byMetric = new Map<string, number>();
+        for (const row of added) byMetric.set(row.metric.slice('app/'.length), (byMetric.get(row.metric.slice('app/'.length)) ?? 0) + row.value);
+        if (limits) await this.quotas.enforceApplication(manager, limits, byMetric);
+        return added.length;
+      });
+      return { recorded, repeated: facts.length - recorded };
+    } catch (error) {
+      if (error instanceof ProblemError && error.code === 'quota-exceeded')
+        for (const listener of this.refusalListeners) listener({ serviceId: scope.serviceId, quota: error.extra.quota, mfileId: scope.mfileId });
+      throw error;
+    }
+  }
+
+  /** Tells `listener` of every application record a quota refused (the service's engines hear of it as `quota.exceeded`). */
+  onApplicationRefused(listener: (refusal: { serviceId: string; quota: unknown; mfileId?: string }) => void): void {
+    this.refusalListeners.add(listener);
   }
 
   private rows(facts: UsageFact[], keepZeros = false) {

@@ -316,14 +316,27 @@ describe('console: usage dashboards, management actions and the queue view (Chro
     await form.getByText('= 1,048,576 bytes').waitFor();
     await form.getByLabel('Access speed').fill('512 KiB/s');
     await form.getByLabel('Available until').fill('2099-12-31T23:00');
-    await form.getByRole('button', { name: 'Save 3 changes' }).click();
-    await form.getByText('Saved: diskQuota, accessSpeed, endsAt.').waitFor();
+    // limits on the application's own metrics: a line that is not one says so
+    const appQuotas = form.getByLabel('Monthly quotas on application metrics');
+    await appQuotas.fill('pages-rendered 10000');
+    await appQuotas.blur();
+    await form.getByText('line 1: write one metric per line as name = limit').waitFor();
+    await appQuotas.fill('pages-rendered = 10000\nviews = 500');
+    await form.getByRole('button', { name: 'Save 4 changes' }).click();
+    await form.getByText('Saved: diskQuota, appQuotas, accessSpeed, endsAt.').waitFor();
     expect((await admin.get(`/services/${tenant.serviceId}`)).body).toMatchObject({
       diskQuota: 1024 * 1024,
       accessSpeed: 512 * 1024,
       endsAt: '2099-12-31T23:00:00.000Z',
+      appQuotas: { 'pages-rendered': 10000, views: 500 },
       suspended: false,
     });
+    // the application's use of what it limits is a bar like the built-in quotas
+    expect((await customer.post(`/services/${tenant.serviceId}/usage`, { items: [{ metric: 'views', value: 120, idempotencyKey: 'v1' }] })).status).toBe(201);
+    await page.reload();
+    const views = page.getByRole('progressbar', { name: 'app/views' });
+    await eventually(async () => (await views.getAttribute('aria-valuetext')) === '120 of 500 this month (24 %)', 'the application quota bar');
+    expect(await page.getByRole('progressbar', { name: 'app/pages-rendered' }).getAttribute('aria-valuetext')).toBe('0 of 10,000 this month (0 %)');
     const bar = page.getByRole('progressbar', { name: 'Disk' });
     await eventually(
       async () => (await bar.getAttribute('aria-valuetext')) === `${formatBytes(1_000_000)} of ${formatBytes(1024 * 1024)} (95 %)`,

@@ -359,4 +359,89 @@ describe('usage metering', () => {
     }
     expect((await total(path, 'app/ok'))['app/ok']).toMatchObject({ count: 0, sum: 0 });
   });
+  it("quotas on an application's own metrics: set by the provider side, refused with 429 naming them, never overshot by racing records, told as quota.exceeded", async () => {
+    const tenant = await makeTenant(admin);
+    const second = await admin.as(tenant.containerKey).post(`/containers/${tenant.containerId}/services`, { name: 'second' });
+    const customer = admin.as(tenant.customerKey);
+    const provider = admin.as(tenant.containerKey);
+    const path = `/services/${tenant.serviceId}/usage`;
+    let n = 0;
+    const record = (value: number, metric = 'pages-rendered', where = path, as = customer) =>
+      as.post(where, { items: [{ metric, value, idempotencyKey: `q-${++n}` }] });
+
+    // only keys with service:manage set a service's, only the provider a container's; bad maps say what is wrong
+    expect((await customer.patch(`/services/${tenant.serviceId}`, { appQuotas: { 'pages-rendered': 10 } })).status).toBe(403);
+    for (const [appQuotas, message] of [
+      [{ 'bad name!': 1 }, /appQuotas has "bad name!", which is not a metric name/],
+      [{ 'pages-rendered': -1 }, /limit of "pages-rendered" must be a finite number/],
+      [[1], /appQuotas must be an object/],
+    ] as const) {
+      const refused = await provider.patch(`/services/${tenant.serviceId}`, { appQuotas });
+      expect([refused.status, refused.body.detail]).toEqual([400, expect.stringMatching(message)]);
+    }
+    const set = await provider.patch(`/services/${tenant.serviceId}`, { appQuotas: { 'pages-rendered': 10 } });
+    expect([set.status, set.body.appQuotas]).toEqual([200, { 'pages-rendered': 10 }]);
+    expect((await customer.get(`/services/${tenant.serviceId}`)).body.appQuotas).toEqual({ 'pages-rendered': 10 });
+
+    // follow the service's events, to hear the refusal
+    const abort = new AbortController();
+    const stream = await fetch(`${app.api}/services/${tenant.serviceId}/events`, {
+      headers: { authorization: `Bearer ${tenant.customerKey}` },
+      signal: abort.signal,
+    });
+    const heard: Array<{ type: string; data: { quota: { name: string }; refused: { operation: string } } }> = [];
+    let ready = false;
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let buffered = '';
+      for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) {
+        buffered += decoder.decode(chunk, { stream: true });
+        const blocks = buffered.split('\n\n');
+        buffered = blocks.pop()!;
+        for (const block of blocks) {
+          if (block.startsWith('event: ready')) ready = true;
+          const data = block.split('\n').find((line) => line.startsWith('data: '));
+          if (block.startsWith('event: quota.exceeded') && data) heard.push({ type: 'quota.exceeded', ...JSON.parse(data.slice(6)) });
+        }
+      }
+    })().catch(() => undefined);
+    await eventually(async () => ready, 'the event stream');
+
+    expect((await record(6)).body).toEqual({ recorded: 1, repeated: 0 });
+    const over = await record(5);
+    expect([over.status, over.headers.get('content-type'), Number(over.headers.get('retry-after')) > 0]).toEqual([
+      429,
+      expect.stringMatching(/problem\+json/),
+      true,
+    ]);
+    expect(over.body).toMatchObject({
+      detail: "recording 5 more app/pages-rendered would exceed the service's monthly quota for it (limit 10, 6 used this month): nothing was recorded",
+      quota: { name: 'app/pages-rendered', scope: 'service', limit: 10, used: 6, requested: 5, period: 'month' },
+    });
+    expect((await total(path, 'app/pages-rendered'))['app/pages-rendered'].sum).toBe(6);
+    // a repeated key adds nothing, so it is never refused; up to the limit exactly is fine; another metric is not limited
+    expect((await customer.post(path, { items: [{ metric: 'pages-rendered', value: 6, idempotencyKey: 'q-1' }] })).body).toEqual({ recorded: 0, repeated: 1 });
+    expect((await record(4)).status).toBe(201);
+    expect((await record(1)).status).toBe(429);
+    expect((await record(50, 'other-metric')).status).toBe(201);
+    await eventually(async () => heard.length >= 2, 'quota.exceeded events');
+    expect(heard[0].data).toMatchObject({ quota: { name: 'app/pages-rendered', scope: 'service' }, refused: { operation: 'usage' } });
+
+    // the container's limit holds across its services, and racing records never overshoot it
+    expect((await provider.patch(`/containers/${tenant.containerId}`, { appQuotas: { views: 5 } })).status).toBe(403);
+    expect((await admin.patch(`/containers/${tenant.containerId}`, { appQuotas: { views: 5 } })).body.appQuotas).toEqual({ views: 5 });
+    const services = [
+      { where: `/services/${tenant.serviceId}/usage`, as: customer },
+      { where: `/services/${second.body.id}/usage`, as: admin.as(second.body.customerKey) },
+    ];
+    const raced = await Promise.all(Array.from({ length: 12 }, (_, i) => record(1, 'views', services[i % 2].where, services[i % 2].as)));
+    expect(raced.map((reply) => reply.status).sort()).toEqual([...Array(5).fill(201), ...Array(7).fill(429)]);
+    expect(raced.find((reply) => reply.status === 429)!.body.quota).toMatchObject({ name: 'app/views', scope: 'container', limit: 5 });
+    expect((await total(`/containers/${tenant.containerId}/usage`, 'app/views'))['app/views'].sum).toBe(5);
+    // cleared: no limit
+    expect((await provider.patch(`/services/${tenant.serviceId}`, { appQuotas: null })).body.appQuotas).toBeNull();
+    expect((await record(100)).status).toBe(201);
+    abort.abort();
+    await reading;
+  });
 });

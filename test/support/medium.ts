@@ -107,6 +107,7 @@ export class MediumFactory {
           diskQuota: options.service?.diskQuota ?? null,
           ingestQuota: options.service?.ingestQuota ?? null,
           jobruntimeQuota: options.service?.jobruntimeQuota ?? null,
+          appQuotas: null,
           accessSpeed: null,
           profile: null,
           properties: {},

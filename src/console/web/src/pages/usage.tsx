@@ -7,7 +7,7 @@ import { TopConsumers } from '../usage/consumers';
 import { ContainersTable, ServicesTable } from '../usage/lists';
 import { ContainerManagement, ServiceManagement } from '../usage/manage';
 import type { ManagedContainer, ManagedService } from '../usage/manage-form';
-import { QuotaBars } from '../usage/quota';
+import { appQuotaUse, QuotaBars } from '../usage/quota';
 import { choiceFromQuery, choiceToQuery, quotaMonth, RangeChoice, resolveRange } from '../usage/range';
 import { RangePicker } from '../usage/range-picker';
 import {
@@ -159,13 +159,15 @@ export default function UsagePage() {
     [scopeKey, rangeQuery?.from, rangeQuery?.to, rangeQuery?.bucket, refresh],
   );
   // quota use: the provider has no quotas of its own (its containers' and services' are in the lists below)
+  // (with the application metrics the resource limits, once it is read)
+  const appLimited = Object.keys(resource.data?.appQuotas ?? {}).map((name) => `app/${name}`);
   const month = useLoad<UsageReport | null>(() => {
     if (scope.type === 'provider') return Promise.resolve(null);
     const { from, to } = quotaMonth(new Date());
     return api<UsageReport>(reportPath(scope), {
-      query: { metric: 'disc,ingest,jobruntime', bucket: 'total', from: from.toISOString(), to: to.toISOString() },
+      query: { metric: ['disc', 'ingest', 'jobruntime', ...appLimited].join(','), bucket: 'total', from: from.toISOString(), to: to.toISOString() },
     });
-  }, [scopeKey, refresh]);
+  }, [scopeKey, refresh, appLimited.join(',')]);
 
   const change = (next: RangeChoice) => route(`${path}?${new URLSearchParams(choiceToQuery(next))}`, true);
   const key = actingKey.value;
@@ -235,7 +237,13 @@ export default function UsagePage() {
           <ErrorNotice error={month.error} />
           {resource.data && month.data ? (
             <>
-              <QuotaBars limits={resource.data} disc={monthTotal('disc')} ingest={monthTotal('ingest')} jobruntime={monthTotal('jobruntime')} />
+              <QuotaBars
+                limits={resource.data}
+                disc={monthTotal('disc')}
+                ingest={monthTotal('ingest')}
+                jobruntime={monthTotal('jobruntime')}
+                app={appQuotaUse(resource.data.appQuotas, (metric) => findSeries(month.data!, metric)?.total.sum ?? 0)}
+              />
               <p class="muted">Disk is what is stored now; ingest and job runtime count from the 1st of this month (UTC).</p>
             </>
           ) : (

@@ -21,6 +21,7 @@ describe('service management form', () => {
       diskQuota: '5 GiB',
       ingestQuota: '',
       jobruntimeQuota: '10 h',
+      appQuotas: '',
       accessSpeed: '256 KiB/s',
       startsAt: '2026-01-01T00:00',
       endsAt: '',
@@ -65,6 +66,30 @@ describe('service management form', () => {
   it('sets a time window in UTC', () => {
     const fields = { ...serviceFields(service), startsAt: '2026-04-01T08:00', endsAt: '2026-04-30T18:30' };
     expect(serviceChanges(service, fields).body).toEqual({ startsAt: '2026-04-01T08:00:00.000Z', endsAt: '2026-04-30T18:30:00.000Z' });
+  });
+});
+
+describe('quotas on application metrics', () => {
+  const limited: ManagedService = { ...service, appQuotas: { views: 500, 'pages-rendered': 10_000 } };
+
+  it('one metric a line, in name order; reads back the same; sends the whole map when it changes, null when emptied', () => {
+    expect(serviceFields(limited).appQuotas).toBe('pages-rendered = 10000\nviews = 500');
+    expect(serviceChanges(limited, serviceFields(limited))).toEqual({ body: {}, errors: {} });
+    // reordered and spaced differently: the same limits, nothing to send
+    expect(serviceChanges(limited, { ...serviceFields(limited), appQuotas: ' views: 500 \n\napp/pages-rendered=10_000' }).body).toEqual({});
+    expect(serviceChanges(limited, { ...serviceFields(limited), appQuotas: 'views = 600\npages-rendered = 10000' }).body).toEqual({
+      appQuotas: { views: 600, 'pages-rendered': 10_000 },
+    });
+    expect(serviceChanges(limited, { ...serviceFields(limited), appQuotas: '  ' }).body).toEqual({ appQuotas: null });
+    expect(serviceChanges(service, { ...serviceFields(service), appQuotas: 'renders = 5' }).body).toEqual({ appQuotas: { renders: 5 } });
+  });
+
+  it("says which line is wrong, in the API's words for names and limits", () => {
+    const errorOf = (appQuotas: string) => serviceChanges(service, { ...serviceFields(service), appQuotas }).errors.appQuotas;
+    expect(errorOf('views 500')).toBe('line 1: write one metric per line as name = limit (e.g. pages-rendered = 10000)');
+    expect(errorOf('views = 1\nviews = 2')).toBe('line 2: views is limited twice');
+    expect(errorOf('bad!name = 1')).toMatch(/^the list has "bad!name", which is not a metric name/);
+    expect(errorOf('views = -3')).toBe('the list limit of "views" must be a finite number ≥ 0');
   });
 });
 

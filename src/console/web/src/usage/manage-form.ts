@@ -3,6 +3,7 @@
  * typed (shown under the field as you type), and the PATCH body — only what changed, so a form never overwrites
  * a property someone else set meanwhile with the value it happened to load.
  */
+import { appQuotasProblem } from '../../../../common/app-quotas';
 import { parseUtcInput, utcInput } from './range';
 import { bytesInput, parseByteRate, parseBytes, parseSeconds, Parsed, secondsInput } from './units';
 
@@ -12,6 +13,8 @@ export interface ManagedLimits {
   diskQuota: number | null;
   ingestQuota: number | null;
   jobruntimeQuota: number | null;
+  /** Monthly limits on the application's own metrics (app/<name>), by name; null or absent: none. */
+  appQuotas?: Record<string, number> | null;
 }
 
 export interface ManagedService extends ManagedLimits {
@@ -33,6 +36,8 @@ export interface LimitFields {
   diskQuota: string;
   ingestQuota: string;
   jobruntimeQuota: string;
+  /** One `name = limit` per line. */
+  appQuotas: string;
   suspended: boolean;
 }
 
@@ -56,9 +61,39 @@ export function limitFields(limits: ManagedLimits): LimitFields {
     diskQuota: bytesInput(limits.diskQuota),
     ingestQuota: bytesInput(limits.ingestQuota),
     jobruntimeQuota: secondsInput(limits.jobruntimeQuota),
+    appQuotas: appQuotasInput(limits.appQuotas ?? null),
     suspended: limits.suspended,
   };
 }
+
+/** The text of the application-quota field: one `name = limit` per line, in name order. */
+export function appQuotasInput(quotas: Record<string, number> | null): string {
+  return Object.entries(quotas ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, limit]) => `${name} = ${limit}`)
+    .join('\n');
+}
+
+/** Reads the application-quota field: a map (null when empty), or what is wrong on which line, in the API's words. */
+export function parseAppQuotas(text: string): { ok: true; quotas: Record<string, number> | null } | { ok: false; error: string } {
+  const quotas: Record<string, number> = {};
+  const lines = text.split('\n').map((line) => line.trim());
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i] === '') continue;
+    const match = /^(\S+)\s*[=:]\s*(\S+)$/.exec(lines[i]);
+    const limit = match ? Number(match[2].replace(/[_,]/g, '')) : NaN;
+    if (!match || !Number.isFinite(limit))
+      return { ok: false, error: `line ${i + 1}: write one metric per line as name = limit (e.g. pages-rendered = 10000)` };
+    const name = match[1].replace(/^app\//, '');
+    if (Object.hasOwn(quotas, name)) return { ok: false, error: `line ${i + 1}: ${name} is limited twice` };
+    quotas[name] = limit;
+  }
+  const problem = appQuotasProblem(quotas);
+  if (problem) return { ok: false, error: `the list ${problem}` };
+  return { ok: true, quotas: Object.keys(quotas).length ? quotas : null };
+}
+
+const sameQuotas = (a: Record<string, number> | null, b: Record<string, number> | null) => appQuotasInput(a) === appQuotasInput(b);
 
 export function serviceFields(service: ManagedService): ServiceFields {
   return {
@@ -80,6 +115,9 @@ function readLimits<F extends LimitFields>(original: ManagedLimits, fields: F, r
   quota('diskQuota', parseBytes(fields.diskQuota));
   quota('ingestQuota', parseBytes(fields.ingestQuota));
   quota('jobruntimeQuota', parseSeconds(fields.jobruntimeQuota));
+  const app = parseAppQuotas(fields.appQuotas);
+  if (!app.ok) result.errors.appQuotas = app.error;
+  else if (!sameQuotas(app.quotas, original.appQuotas ?? null)) result.body.appQuotas = app.quotas;
   if (fields.suspended !== original.suspended) result.body.suspended = fields.suspended;
 }
 

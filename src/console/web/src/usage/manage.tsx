@@ -228,7 +228,32 @@ function QuotaInputs<F extends LimitFields>({ state, examples }: { state: Manage
         onInput={set('jobruntimeQuota')}
         onBlur={blur('jobruntimeQuota')}
       />
+      <AppQuotasInput value={fields.appQuotas} error={shown.appQuotas} onInput={set('appQuotas')} onBlur={blur('appQuotas')} />
     </>
+  );
+}
+
+/** Monthly limits on the application's own metrics (app/<name>, POST /services/:id/usage): one `name = limit` a line. */
+function AppQuotasInput({ value, error, onInput, onBlur }: { value: string; error?: string; onInput: (value: string) => void; onBlur: () => void }) {
+  const id = useId();
+  return (
+    <label>
+      Monthly quotas on application metrics
+      <textarea
+        name="Monthly quotas on application metrics"
+        value={value}
+        rows={3}
+        spellcheck={false}
+        placeholder="no limit"
+        aria-invalid={error ? 'true' : undefined}
+        aria-describedby={`${id}-help`}
+        onInput={(event) => onInput((event.target as HTMLTextAreaElement).value)}
+        onBlur={onBlur}
+      />
+      <small id={`${id}-help`} class={error ? 'field-error' : undefined}>
+        {error ?? 'one metric a line, as the application records it: e.g. pages-rendered = 10000; empty for no limit'}
+      </small>
+    </label>
   );
 }
 

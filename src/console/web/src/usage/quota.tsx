@@ -43,7 +43,9 @@ export function QuotaBar({
         <div class="quota-fill" style={{ width: `${percent ?? 0}%` }} />
       </div>
       {use.state === 'full' && !compact && (
-        <small class="quota-warning">Limit reached: further {unit === 'seconds' ? 'jobs are' : 'uploads are'} refused.</small>
+        <small class="quota-warning">
+          Limit reached: further {unit === 'seconds' ? 'jobs are' : unit === 'count' ? 'records of it are' : 'uploads are'} refused.
+        </small>
       )}
     </div>
   );
@@ -55,13 +57,41 @@ export interface Limits {
   jobruntimeQuota: number | null;
 }
 
-/** The three quotas of a service or container against its use: disc now, ingest and job runtime this month. */
-export function QuotaBars({ limits, disc, ingest, jobruntime }: { limits: Limits; disc: number; ingest: number; jobruntime: number }) {
+/**
+ * The quotas of a service or container against its use: disc now, ingest and job runtime this month, and this month's
+ * use of each application metric it limits (`app`: name without app/, use, limit).
+ */
+export function QuotaBars({
+  limits,
+  disc,
+  ingest,
+  jobruntime,
+  app = [],
+}: {
+  limits: Limits;
+  disc: number;
+  ingest: number;
+  jobruntime: number;
+  app?: Array<{ name: string; used: number; limit: number }>;
+}) {
   return (
     <div class="quota-list">
       <QuotaBar label="Disk" used={disc} limit={limits.diskQuota} unit="bytes" />
       <QuotaBar label="Ingest" used={ingest} limit={limits.ingestQuota} unit="bytes" period="this month" />
       <QuotaBar label="Job runtime" used={jobruntime} limit={limits.jobruntimeQuota} unit="seconds" period="this month" />
+      {app.map((quota) => (
+        <QuotaBar key={quota.name} label={`app/${quota.name}`} used={quota.used} limit={quota.limit} unit="count" period="this month" />
+      ))}
     </div>
   );
+}
+
+/** The application metrics a service or container limits, in name order, with this month's use from `month`. */
+export function appQuotaUse(
+  appQuotas: Record<string, number> | null | undefined,
+  usedOf: (metric: string) => number,
+): Array<{ name: string; used: number; limit: number }> {
+  return Object.entries(appQuotas ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, limit]) => ({ name, limit, used: usedOf(`app/${name}`) }));
 }
