@@ -1,7 +1,7 @@
 import { ArgumentMetadata, BadRequestException, INestApplication, RequestMethod, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -13,6 +13,7 @@ import { consoleMiddleware } from '../console/console-middleware';
 import type Redis from 'ioredis';
 import { REDIS_CLIENT } from '../redis/redis-connections';
 import { davMiddleware } from '../dav/dav.middleware';
+import { buildOpenApiDocument } from './openapi';
 import { DavService } from '../dav/dav.service';
 import { PinoNestLogger, rootLogger } from '../common/logger';
 import { ProblemFilter, toProblem } from '../common/problem.filter';
@@ -116,20 +117,7 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
   });
   app.useGlobalPipes(new AppValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.useGlobalFilters(new ProblemFilter());
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('MServe API')
-      .setDescription(
-        'Multi-tenant media service platform. Every operation states the key action it needs (`x-mserve-action`) and on which resource ' +
-          '(`x-mserve-resource`). Present a key as `Authorization: Bearer <key>`, as `?key=<key>`, or as the Basic-auth password. ' +
-          'Errors are `application/problem+json` (RFC 9457).',
-      )
-      .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A capability key (msk_...)' }, 'key')
-      .addApiKey({ type: 'apiKey', in: 'query', name: 'key', description: 'A capability key in the URL (capability links)' }, 'keyQuery')
-      .build(),
-  );
+  const document = buildOpenApiDocument(app);
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
   return app;
 }

@@ -1,0 +1,106 @@
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+
+/**
+ * The API's contract (OpenAPI), built from the controllers' decorators, with what the decorators cannot say added in
+ * one place: stable operation ids (`mfiles.get`, `uploads.tus.create`: the resource, then the controller method, so a
+ * generated client keeps its names when routes or classes change) and the problem responses (RFC 9457) every
+ * operation can give. The document is committed as docs/openapi.json; test/e2e/openapi fails when the live one differs.
+ */
+
+/** Each controller's name in operation ids. */
+const RESOURCE: Record<string, string> = {
+  ChunkedUploadController: 'uploads.chunked',
+  ContainerProfilesController: 'containerProfiles',
+  ContainersController: 'containers',
+  HealthController: 'health',
+  JobOutputsController: 'jobOutputs',
+  JobsController: 'jobs',
+  KeysController: 'keys',
+  MetricsController: 'metrics',
+  MfilesController: 'mfiles',
+  MfoldersController: 'mfolders',
+  ProfilesController: 'profiles',
+  QueuesController: 'queues',
+  ServicesController: 'services',
+  SessionController: 'session',
+  TusController: 'uploads.tus',
+  UsageController: 'usage',
+  UsersController: 'users',
+  WebhooksController: 'webhooks',
+};
+
+/** `mfiles.get` for MfilesController.get; a controller missing from RESOURCE is a mistake caught at start. */
+export function operationId(controllerKey: string, methodKey: string): string {
+  const resource = RESOURCE[controllerKey];
+  if (!resource) throw new Error(`OpenAPI: ${controllerKey} has no name for its operation ids (src/bootstrap/openapi.ts RESOURCE)`);
+  return `${resource}.${methodKey}`;
+}
+
+/** The problem document of every error answer (RFC 9457), as ProblemFilter writes it. */
+const PROBLEM_SCHEMA = {
+  type: 'object',
+  required: ['type', 'title', 'status'],
+  properties: {
+    type: { type: 'string', format: 'uri', description: 'What kind of problem, e.g. https://mserve.dev/problems/quota-exceeded' },
+    title: { type: 'string', example: 'Too Many Requests' },
+    status: { type: 'integer', example: 429 },
+    detail: { type: 'string', description: 'What is wrong, for a person', example: 'the request is invalid: name must be a string' },
+    instance: { type: 'string', description: 'The request path' },
+    requestId: { type: 'string', description: 'Also in the X-Request-Id header and the server log' },
+    errors: { type: 'array', items: { type: 'string' }, description: 'Each invalid field, for a validation problem' },
+  },
+  additionalProperties: true,
+} as const;
+
+/** The errors any keyed operation can answer, whatever it does. */
+const COMMON_PROBLEMS: Record<string, string> = {
+  '400': 'The request is malformed or invalid: the problem says what is wrong (`errors` lists each field)',
+  '401': 'No key, or an unknown, expired or revoked one',
+  '403': 'The key lacks the action on this resource, or the service or container is suspended or outside its time window',
+  '404': 'No such resource that the key can reach (a malformed id too)',
+  '429': 'Too many requests, connections or streams for this key or address, or a monthly quota used up: `Retry-After` says when to try again',
+  '503': 'A dependency (PostgreSQL, Redis, the storage) is unavailable: `Retry-After` says when to try again',
+};
+
+/** Operations outside the keyed API (health, metrics) can only be unavailable. */
+const UNKEYED_PROBLEMS: Record<string, string> = { '503': COMMON_PROBLEMS['503'] };
+
+const PROBLEM_CONTENT = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
+
+/** Declares the problem responses on every operation (and gives a problem body to error responses declared without one). */
+export function declareProblems(document: OpenAPIObject): OpenAPIObject {
+  document.components = { ...document.components, schemas: { ...document.components?.schemas, Problem: PROBLEM_SCHEMA as never } };
+  for (const [path, item] of Object.entries(document.paths)) {
+    for (const method of ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const) {
+      const operation = item[method];
+      if (!operation) continue;
+      const problems = path.startsWith('/api/v1/') ? COMMON_PROBLEMS : UNKEYED_PROBLEMS;
+      for (const [status, description] of Object.entries(problems)) operation.responses[status] ??= { description };
+      for (const [status, response] of Object.entries(operation.responses)) {
+        if (/^[45]/.test(status) && response && 'description' in response && !response.content) response.content = PROBLEM_CONTENT;
+      }
+    }
+  }
+  return document;
+}
+
+/** The document served at /api/docs-json (and committed as docs/openapi.json). */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('MServe API')
+      .setDescription(
+        'Multi-tenant media service platform. Every operation states the key action it needs (`x-mserve-action`) and on which resource ' +
+          '(`x-mserve-resource`). Present a key as `Authorization: Bearer <key>`, as `?key=<key>`, or as the Basic-auth password. ' +
+          'Errors are `application/problem+json` (RFC 9457), declared on every operation.',
+      )
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A capability key (msk_...)' }, 'key')
+      .addApiKey({ type: 'apiKey', in: 'query', name: 'key', description: 'A capability key in the URL (capability links)' }, 'keyQuery')
+      .build(),
+    { operationIdFactory: operationId },
+  );
+  return declareProblems(document);
+}
