@@ -200,8 +200,14 @@ async function download(args: string[], io: Io): Promise<number> {
     ));
   if (positionals.length > 1) await mkdir(target, { recursive: true });
   const done: Array<{ id: string; name: string; size: number; sha256: string; path: string }> = [];
-  for (const id of positionals) {
-    const mfile = await client.get<{ id: string; name: string; size: number; sha256: string }>(`/mfiles/${encodeURIComponent(id)}`);
+  const mfiles = [];
+  for (const id of positionals) mfiles.push(await client.get<{ id: string; name: string; size: number; sha256: string }>(`/mfiles/${encodeURIComponent(id)}`));
+  // two files of one name would land on one path: say so before anything is written
+  const names = mfiles.map((mfile) => basename(mfile.name));
+  const twice = names.find((name, index) => names.indexOf(name) !== index);
+  if (isDir && twice) throw new CliError(`two of these files are named "${twice}": download them into different folders`, 2);
+  for (const mfile of mfiles) {
+    const id = mfile.id;
     const path = isDir ? join(target, basename(mfile.name)) : target;
     const temp = `${path}.mserve-${process.pid}.part`;
     const response = await client.raw('GET', `/mfiles/${encodeURIComponent(id)}/content`, { signal: io.signal });
@@ -267,48 +273,79 @@ async function watch(args: string[], io: Io): Promise<number> {
         : `${event.at ?? new Date().toISOString()}  ${event.id}  ${event.state}${event.progress != null && !FINAL.includes(event.state) ? ` ${event.progress}%` : ''}${event.error ? `  ${event.error}` : ''}`,
     );
   if (positionals.length) {
-    // each job to its end (the server ends a stream after a final state, or after 5 minutes: then again)
+    if (positionals.length > 16) throw new CliError('jobs watch follows at most 16 jobs at once (each is a stream): watch the service instead', 2);
+    // each job to its end (the server ends a stream after a final state, or after 5 minutes: then again); the first
+    // failure stops the others
+    const local = new AbortController();
+    const stopAll = () => local.abort();
+    io.signal.addEventListener('abort', stopAll, { once: true });
     let bad = 0;
-    await Promise.all(
-      positionals.map(async (id) => {
-        for (;;) {
-          const response = await client.raw('GET', `/jobs/${encodeURIComponent(id)}/events`, { headers: { accept: 'text/event-stream' }, signal: io.signal });
-          let final: string | undefined;
-          for await (const event of readEvents(response)) {
-            if (event.event !== 'state' && event.event !== 'progress') continue;
-            const data = JSON.parse(event.data) as { id: string; state?: string; progress?: number; error?: string; at?: string; updatedAt?: string };
-            show({ id, state: data.state ?? 'running', progress: data.progress, error: data.error, at: data.at ?? data.updatedAt });
-            if (data.state && FINAL.includes(data.state)) final = data.state;
+    try {
+      await Promise.all(
+        positionals.map(async (id) => {
+          try {
+            for (;;) {
+              const response = await client.raw('GET', `/jobs/${encodeURIComponent(id)}/events`, {
+                headers: { accept: 'text/event-stream' },
+                signal: local.signal,
+              });
+              let final: string | undefined;
+              for await (const event of readEvents(response)) {
+                if (event.event !== 'state' && event.event !== 'progress') continue;
+                const data = JSON.parse(event.data) as { id: string; state?: string; progress?: number; error?: string; at?: string; updatedAt?: string };
+                show({ id, state: data.state ?? 'running', progress: data.progress, error: data.error, at: data.at ?? data.updatedAt });
+                if (data.state && FINAL.includes(data.state)) final = data.state;
+              }
+              if (final) {
+                if (final === 'failed' || final === 'cancelled') bad++;
+                return;
+              }
+              if (local.signal.aborted) return;
+            }
+          } catch (error) {
+            local.abort();
+            throw error;
           }
-          if (final) {
-            if (final === 'failed' || final === 'cancelled') bad++;
-            return;
-          }
-        }
-      }),
-    );
+        }),
+      );
+    } finally {
+      io.signal.removeEventListener('abort', stopAll);
+    }
     return bad ? 1 : 0;
   }
   if (!values.service) throw new CliError('jobs watch needs --service <id> or job ids', 2);
   const serviceId = values.service;
-  const unfinished = async () => {
-    for (const state of UNFINISHED) if ((await client.get<{ items: unknown[] }>(`/services/${serviceId}/jobs`, { state, limit: 1 })).items.length) return true;
+  const since = new Date();
+  const anyIn = async (states: string[]) => {
+    for (const state of states) if ((await client.get<{ items: unknown[] }>(`/services/${serviceId}/jobs`, { state, limit: 1 })).items.length) return true;
     return false;
   };
-  let failed = 0;
+  // nothing left to run: two rounds of the three states in opposite orders both empty (a job moving between two
+  // states while one round reads them cannot escape both)
+  const done = async () => !(await anyIn(UNFINISHED)) && !(await anyIn([...UNFINISHED].reverse()));
+  // how many jobs failed since the watch began, from the list (a failure while the stream reconnected counts too):
+  // the 1,000 failed jobs made last, newest first, those that ended after the watch began
+  const failedSince = async () => {
+    let count = 0;
+    let seen = 0;
+    for await (const job of client.all<{ finishedAt: string | null }>(`/services/${serviceId}/jobs`, { state: 'failed', order: 'newest' })) {
+      if (job.finishedAt && new Date(job.finishedAt) >= since) count++;
+      if (++seen >= 1000) break;
+    }
+    return count;
+  };
   for (;;) {
     const response = await client.raw('GET', `/services/${serviceId}/jobs/events`, { headers: { accept: 'text/event-stream' }, signal: io.signal });
     for await (const event of readEvents(response)) {
       if (event.event === 'ready') {
         // listening: whatever ends from now on is seen; is anything left to wait for?
-        if (values['until-done'] && !(await unfinished())) return failed ? 1 : 0;
+        if (values['until-done'] && (await done())) return (await failedSince()) ? 1 : 0;
         continue;
       }
       if (event.event !== 'job') continue;
       const data = JSON.parse(event.data) as { id: string; state: string; progress: number | null; error: string | null; at: string };
       show(data);
-      if (data.state === 'failed') failed++;
-      if (values['until-done'] && FINAL.includes(data.state) && !(await unfinished())) return failed ? 1 : 0;
+      if (values['until-done'] && FINAL.includes(data.state) && (await done())) return (await failedSince()) ? 1 : 0;
     }
     // the server ends a stream after a while: follow again (the key is checked again)
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, ReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -56,24 +56,25 @@ export async function collectFiles(paths: string[]): Promise<LocalFile[]> {
     });
     if (info.isDirectory()) {
       const entries = (await readdir(path)).sort();
-      for (const entry of entries) await visit(join(path, entry), [...folders, basename(resolve(path))]);
+      for (const entry of entries) await visit(join(path, entry), [...folders, basename(resolve(path)).normalize('NFC')]);
     } else if (info.isFile()) {
-      files.push({ path: resolve(path), folders: folders, name: basename(path), size: info.size, mtimeMs: info.mtimeMs });
+      // names as the server keeps them (NFC): a macOS file system hands them over decomposed
+      files.push({ path: resolve(path), folders, name: basename(path).normalize('NFC'), size: info.size, mtimeMs: info.mtimeMs });
     }
   };
   for (const path of paths) {
     const info = await stat(path).catch(() => undefined);
     if (info?.isDirectory()) {
-      const root = basename(resolve(path));
+      const root = basename(resolve(path)).normalize('NFC');
       for (const entry of (await readdir(path)).sort()) await visit(join(path, entry), [root]);
     } else await visit(path, []);
   }
   return files;
 }
 
-async function sha256Of(path: string): Promise<string> {
+async function sha256Of(path: string, signal: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), hash);
+  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), hash, { signal });
   return hash.digest('hex');
 }
 
@@ -185,30 +186,49 @@ export async function uploadFiles(client: ApiClient, files: LocalFile[], options
     inFlight.set(file.path, line);
     try {
       const folderId = await folders.idOf(file.folders);
-      const sha256 = await sha256Of(file.path);
+      const sha256 = await sha256Of(file.path, options.signal);
       const there = await existing.find(folderId, file.name);
       if (there && there.sha256 === sha256) return { ...base, status: 'skipped', mfileId: there.id, reason: 'already there' };
       if (there && !options.replace)
         return { ...base, status: 'failed', error: `a different "${file.name}" is already there (${there.id}): --replace replaces its content` };
-      if (there) return await replaceContent(client, there.id, file, sha256, line, base);
-      return await new Promise<FileOutcome>((resolveOutcome) => {
+      if (there) return await replaceContent(client, there.id, file, sha256, line, base, options.signal);
+      return await new Promise<FileOutcome>((resolve) => {
         let mfileId = '';
         let ingestRunId: string | undefined;
         let resumedAt: number | undefined;
         let current: tus.Upload | undefined;
+        const streams: ReadStream[] = [];
+        let settled = false;
+        const stop = () => {
+          // keep the upload on the server and its URL here: the next run resumes it
+          const upload = current;
+          current = undefined;
+          void (upload ? upload.abort(false) : Promise.resolve()).then(() => settle({ ...base, status: 'interrupted', sent: line.done }));
+        };
+        const settle = (outcome: FileOutcome) => {
+          if (settled) return;
+          settled = true;
+          options.signal.removeEventListener('abort', stop);
+          for (const stream of streams) stream.destroy();
+          resolve(outcome);
+        };
         const send = (uploadUrl?: string) => {
-          const upload = new tus.Upload(createReadStream(file.path), {
+          const source = createReadStream(file.path);
+          streams.push(source);
+          const upload = new tus.Upload(source, {
             endpoint,
             ...(uploadUrl ? { uploadUrl } : {}),
             uploadSize: file.size,
             chunkSize: options.chunkBytes,
             retryDelays: [0, 1000, 3000, 5000, 10000],
-            // a creation refused (409: the name is taken by an open upload) is answered below, not retried
-            // (a network error, a 5xx or a 503 of an outage, a lock or offset conflict while appending are retried)
+            // what may pass: a network error, a server error or an outage (500, 502, 503, 504), a lock or offset
+            // conflict while appending; never a refusal (a quota's 507, a creation's 409 answered below)
             onShouldRetry: (error) => {
               const status = error.originalResponse?.getStatus();
-              if (status === 409 && error.originalRequest?.getMethod() === 'POST') return false;
-              return status === undefined || status >= 500 || status === 409 || status === 423;
+              const method = error.originalRequest?.getMethod();
+              if (status === undefined) return true;
+              if ([500, 502, 503, 504].includes(status)) return true;
+              return (status === 409 || status === 423) && method === 'PATCH';
             },
             headers: { authorization: client.authorization },
             metadata: { filename: file.name, folderId, sha256 },
@@ -227,7 +247,11 @@ export async function uploadFiles(client: ApiClient, files: LocalFile[], options
               redraw();
             },
             onSuccess: () =>
-              resolveOutcome({ ...base, status: 'uploaded', mfileId, ...(resumedAt ? { resumedAt } : {}), ...(ingestRunId ? { ingestRunId } : {}) }),
+              settle(
+                mfileId
+                  ? { ...base, status: 'uploaded', mfileId, ...(resumedAt ? { resumedAt } : {}), ...(ingestRunId ? { ingestRunId } : {}) }
+                  : { ...base, status: 'failed', error: 'the server did not say which file the upload made (no Mfile-Id)' },
+              ),
             onError: (error) => {
               const response = (error as tus.DetailedError).originalResponse;
               let problem: { detail?: string; title?: string; existing?: { type?: string; id?: string } } = {};
@@ -239,38 +263,39 @@ export async function uploadFiles(client: ApiClient, files: LocalFile[], options
               // an upload of this name is open on the server: ours, when a run was stopped after the server made it
               // but before its address was kept here. Take it over if it is this very file; else say so.
               if (!uploadUrl && response?.getStatus() === 409 && problem.existing?.type === 'upload' && problem.existing.id) {
+                current = undefined;
                 void adoptable(client, `${endpoint}/${problem.existing.id}`, file, sha256).then(
-                  (url) => (url ? send(url) : resolveOutcome({ ...base, status: 'failed', error: `409 ${problem.detail}` })),
-                  (adoptError: Error) => resolveOutcome({ ...base, status: 'failed', error: adoptError.message }),
+                  (url) => {
+                    if (options.signal.aborted) return settle({ ...base, status: 'interrupted', sent: 0 });
+                    if (url) send(url).start();
+                    else settle({ ...base, status: 'failed', error: `409 ${problem.detail}` });
+                  },
+                  (adoptError: Error) => settle({ ...base, status: 'failed', error: adoptError.message }),
                 );
                 return;
               }
               const said = response
                 ? `${response.getStatus()} ${problem.detail ?? problem.title ?? error.message.split('\n')[0]}`
                 : error.message.split('\n')[0];
-              resolveOutcome({ ...base, status: 'failed', error: said });
+              settle({ ...base, status: 'failed', error: said });
             },
           });
           current = upload;
-          if (uploadUrl) upload.start();
           return upload;
         };
-        const first = send();
-        const stop = () => {
-          // keep the upload on the server and its URL here: the next run resumes it
-          void (current ?? first).abort(false).then(() => resolveOutcome({ ...base, status: 'interrupted', sent: line.done }));
-        };
-        if (options.signal.aborted) return stop();
+        if (options.signal.aborted) return settle({ ...base, status: 'interrupted', sent: 0 });
         options.signal.addEventListener('abort', stop, { once: true });
+        const first = send();
         void first.findPreviousUploads().then(
           (previous) => {
             if (previous.length) first.resumeFromPreviousUpload(previous[0]);
-            if (!options.signal.aborted) first.start();
+            if (!options.signal.aborted && current === first) first.start();
           },
-          (error: Error) => resolveOutcome({ ...base, status: 'failed', error: error.message }),
+          (error: Error) => settle({ ...base, status: 'failed', error: error.message }),
         );
       });
     } catch (error) {
+      if (options.signal.aborted) return { ...base, status: 'interrupted', sent: 0 };
       return { ...base, status: 'failed', error: error instanceof CliError ? error.message : String((error as Error).message ?? error) };
     } finally {
       inFlight.delete(file.path);
@@ -326,6 +351,7 @@ async function replaceContent(
   sha256: string,
   line: ProgressLine,
   base: { path: string; name: string; size: number },
+  signal: AbortSignal,
 ): Promise<FileOutcome> {
   const response = await fetch(client.href(`/mfiles/${mfileId}/content`), {
     method: 'PUT',
@@ -336,6 +362,7 @@ async function replaceContent(
     },
     body: createReadStream(file.path) as unknown as RequestInit['body'],
     duplex: 'half',
+    signal,
   } as RequestInit);
   if (!response.ok) {
     const text = await response.text();

@@ -16,6 +16,8 @@ export function appQuotasProblem(value: unknown): string | null {
   if (entries.length > MAX_APP_QUOTAS) return `may limit at most ${MAX_APP_QUOTAS} metrics`;
   for (const [name, limit] of entries) {
     if (!APP_METRIC_NAME.test(name)) return `has "${name}", which is not a metric name (1 to 64 letters, digits, _ . or -, without app/)`;
+    // names every object has (constructor, toString...) cannot be told apart from a missing limit in JSON maps
+    if (name in Object.prototype) return `has "${name}", a name reserved by JavaScript objects: record that metric under another name to limit it`;
     if (typeof limit !== 'number' || !Number.isFinite(limit) || limit < 0) return `limit of "${name}" must be a finite number ≥ 0`;
   }
   return null;

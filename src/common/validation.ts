@@ -96,6 +96,9 @@ export const SecondsLimitProperty = (description: string) =>
 export const AppQuotasProperty = (description: string) =>
   applyDecorators(
     ApiPropertyOptional({ description, nullable: true, type: Object, example: { 'pages-rendered': 10000 } }),
+    // the map as sent: the transform to the DTO would drop keys named like Object.prototype members, and the rule
+    // must see them to refuse them (not store a map without them)
+    Transform(({ obj, key }: { obj: Record<string, unknown>; key: string }) => obj[key]),
     IsOptional(),
     ValidateIf((_, value) => value !== null),
     (target: object, propertyName: string | symbol) =>

@@ -251,7 +251,8 @@ export class MfilesService {
           manager,
           'ingest',
           { id, ...tenant },
-          { mimetype: input.mimetype, size: blob.size, fresh: { md5: blob.md5, sha256: blob.sha256 } },
+          // a copy's digests are its source's as recorded, not read from these bytes: its md5 and sha256 steps run
+          { mimetype: input.mimetype, size: blob.size, fresh: input.meterIngest === false ? {} : { md5: blob.md5, sha256: blob.sha256 } },
           backUp,
         )
       : undefined;

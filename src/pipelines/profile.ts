@@ -260,10 +260,11 @@ export interface KnownInput {
   mimetype: string;
   size: number;
   /**
-   * The bytes were just received (an upload, a replace, a copy): `mimetype` was detected from their first bytes and
-   * `md5` and `sha256` computed from all of them, so `mime`, `md5` and `sha256` steps are facts.
+   * The bytes were just received (an upload, a replace, a copy): `mimetype` was detected from their first bytes, so
+   * `mime` steps are facts; `md5` and `sha256` when they were computed from the bytes themselves as they streamed in
+   * (not for a copy, whose digests are its source's as recorded), so those steps are facts too.
    */
-  fresh?: { md5: string; sha256: string; backup?: BackupFact };
+  fresh?: { md5?: string; sha256?: string; backup?: BackupFact };
 }
 
 /** One step of a run as it will be created. */
@@ -330,8 +331,8 @@ export function planRun(pipeline: Pipeline, known?: KnownInput): PlannedStep[] {
     // a fact only where the step would run at once: after facts alone (else it waits for, and fails with, its prerequisites)
     if (known?.fresh && ready && mayBeFact(step)) {
       if (step.task === TaskName.Mime) fact = { result: { mimetype: known.mimetype, previous: known.mimetype, changed: false } };
-      else if (step.task === TaskName.Md5) fact = { result: { md5: known.fresh.md5, matchesRecorded: true } };
-      else if (step.task === TaskName.Sha256) fact = { result: { sha256: known.fresh.sha256, matchesRecorded: true } };
+      else if (step.task === TaskName.Md5 && known.fresh.md5) fact = { result: { md5: known.fresh.md5, matchesRecorded: true } };
+      else if (step.task === TaskName.Sha256 && known.fresh.sha256) fact = { result: { sha256: known.fresh.sha256, matchesRecorded: true } };
       else if (step.task === TaskName.Backup && known.fresh.backup) {
         const { sha256, size, created } = known.fresh.backup;
         fact = { result: { sha256, size, created }, backup: known.fresh.backup };

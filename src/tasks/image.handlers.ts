@@ -30,7 +30,7 @@ const EXIF_TAGS: Record<number, string> = {
   0xa434: 'lensModel',
 };
 
-/** The most pixels a batch keeps decoded for its renditions (3 bytes each: 48 MiB). */
+/** The most pixels a batch keeps decoded for its renditions (up to 4 bytes each, with alpha: 64 MiB at most). */
 const SHARED_DECODE_MAX_PIXELS = 16 * 1024 * 1024;
 
 type Rendition = Pick<TaskTypes[TaskName.Thumbnail]['options'], 'width' | 'height' | 'fit'>;

@@ -8,6 +8,7 @@ import { Auth, Authorize, Public, RequestAuth } from '../keys/authorize.decorato
 import { ChunkChecksum, UploadProgress, UploadSessionsService } from './upload-sessions.service';
 import { chunkDigestChecksums } from './chunk-checksums';
 import { UploadSession } from './upload-session.entity';
+import { Readable } from 'node:stream';
 import { ExpectedDigests } from '../storage/digest-headers';
 
 const TUS_VERSION = '1.0.0';
@@ -133,6 +134,10 @@ export class TusController {
       if (header(request, 'content-type') !== 'application/offset+octet-stream')
         throw Problems.unsupportedMediaType('creation-with-upload needs Content-Type: application/offset+octet-stream');
       const progress = await this.uploads.append(auth, session, request, 0, [...uploadChecksum(request), ...chunkDigestChecksums(request.headers)]);
+      this.progressHeaders(response, progress.session, progress);
+    } else if (session.length === 0) {
+      // an empty file is complete once created: clients (tus-js-client) send no PATCH for it
+      const progress = await this.uploads.append(auth, session, Readable.from([]), 0, []);
       this.progressHeaders(response, progress.session, progress);
     } else this.progressHeaders(response, session);
     response.status(201).end();

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { ProblemError } from '../common/problem';
+import { ProblemError, Problems } from '../common/problem';
 import { enforceServiceState, ServiceState } from '../common/service-state';
 import { Clock } from './clock';
 import { addGrain, floorTo } from './usage-report';
@@ -174,9 +174,16 @@ export class QuotaService {
    */
   async applicationLimits(serviceId: string, metrics: string[], manager?: EntityManager): Promise<ApplicationLimits | undefined> {
     const row = await this.usage.appQuotasOf(serviceId, manager !== undefined, manager);
-    if (!row) return undefined;
+    // deleted while this record waited for its row: nothing may be recorded for it
+    if (!row) {
+      if (manager) throw Problems.notFound('service', serviceId);
+      return undefined;
+    }
+    // own, numeric entries only: a metric named like an Object.prototype member (valueOf) is no limit's name
     const pick = (set: Record<string, number> | null) =>
-      new Map(metrics.filter((metric) => set?.[metric] !== undefined).map((metric) => [metric, set![metric]]));
+      new Map(
+        metrics.filter((metric) => set !== null && Object.hasOwn(set, metric) && typeof set[metric] === 'number').map((metric) => [metric, set![metric]]),
+      );
     const limits = { serviceId, containerId: row.containerId, service: pick(row.service), container: pick(row.container) };
     if (limits.service.size === 0 && limits.container.size === 0) return undefined;
     if (manager && limits.container.size) await this.usage.lockContainerForQuota(row.containerId, manager);
@@ -184,39 +191,61 @@ export class QuotaService {
   }
 
   /**
-   * After the caller recorded `added` (metric → what was new, without `app/`) under the locks `applicationLimits`
-   * took: throws the problem naming the first limit this month's use now exceeds (the caller's transaction then
-   * records nothing).
+   * After the caller recorded `added` (what was new: metric without `app/`, value, when) under the locks
+   * `applicationLimits` took: throws the problem naming the first limit whose month's use now exceeds it (the
+   * caller's transaction then records nothing). Each fact counts in the month it is dated in: a fact dated last month
+   * is checked against last month's use, so backdating does not escape a limit.
    */
-  async enforceApplication(manager: EntityManager, limits: ApplicationLimits, added: Map<string, number>): Promise<void> {
-    const monthStart = floorTo('month', this.clock.now());
-    for (const level of ['service', 'container'] as const) {
-      const limited = [...limits[level].keys()].filter((metric) => (added.get(metric) ?? 0) > 0);
-      if (limited.length === 0) continue;
-      const scope = level === 'service' ? { serviceId: limits.serviceId } : { containerId: limits.containerId };
-      const use = await this.usage.monthlyUse(
-        scope,
-        limited.map((metric) => `app/${metric}`),
-        monthStart,
-        manager,
-      );
-      for (const metric of limited) {
-        const limit = limits[level].get(metric)!;
-        const now = use.get(`app/${metric}`) ?? 0;
-        if (now <= limit) continue;
-        const requested = added.get(metric)!;
-        const used = now - requested;
-        const resetsAt = addGrain('month', monthStart);
-        throw new ProblemError(
-          429,
-          'quota-exceeded',
-          'Too Many Requests',
-          `recording ${requested} more app/${metric} would exceed ${level === 'service' ? "the service's" : "the container's"} monthly quota for it (limit ${limit}, ${used} used this month): nothing was recorded`,
-          {
-            quota: { name: `app/${metric}`, scope: level, limit, used, requested, period: 'month', resetsAt: resetsAt.toISOString() },
-            retryAfterSeconds: (resetsAt.getTime() - this.clock.now().getTime()) / 1000,
-          },
+  async enforceApplication(manager: EntityManager, limits: ApplicationLimits, added: Array<{ metric: string; value: number; at: Date }>): Promise<void> {
+    const months = new Map<number, Map<string, number>>();
+    for (const fact of added) {
+      const month = floorTo('month', fact.at).getTime();
+      const sums = months.get(month) ?? new Map<string, number>();
+      sums.set(fact.metric, (sums.get(fact.metric) ?? 0) + fact.value);
+      months.set(month, sums);
+    }
+    for (const [month, sums] of months) {
+      const monthStart = new Date(month);
+      const monthEnd = addGrain('month', monthStart);
+      const current = floorTo('month', this.clock.now()).getTime() === month;
+      for (const level of ['service', 'container'] as const) {
+        const limited = [...limits[level].keys()].filter((metric) => (sums.get(metric) ?? 0) > 0);
+        if (limited.length === 0) continue;
+        const scope = level === 'service' ? { serviceId: limits.serviceId } : { containerId: limits.containerId };
+        const use = await this.usage.monthlyUse(
+          scope,
+          limited.map((metric) => `app/${metric}`),
+          monthStart,
+          monthEnd,
+          manager,
         );
+        for (const metric of limited) {
+          const limit = limits[level].get(metric)!;
+          const now = use.get(`app/${metric}`) ?? 0;
+          if (now <= limit) continue;
+          const requested = sums.get(metric)!;
+          const used = now - requested;
+          const when = current ? 'this month' : `in ${monthStart.toISOString().slice(0, 7)}`;
+          throw new ProblemError(
+            429,
+            'quota-exceeded',
+            'Too Many Requests',
+            `recording ${requested} more app/${metric} would exceed ${level === 'service' ? "the service's" : "the container's"} monthly quota for it (limit ${limit}, ${used} used ${when}): nothing was recorded`,
+            {
+              quota: {
+                name: `app/${metric}`,
+                scope: level,
+                limit,
+                used,
+                requested,
+                period: 'month',
+                month: monthStart.toISOString(),
+                resetsAt: monthEnd.toISOString(),
+              },
+              ...(current ? { retryAfterSeconds: (monthEnd.getTime() - this.clock.now().getTime()) / 1000 } : {}),
+            },
+          );
+        }
       }
     }
   }

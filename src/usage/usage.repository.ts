@@ -123,9 +123,13 @@ export class UsageRepository {
   }
 
   /** `recordMany`, answering the facts that were new (metric and value; the others' keys were recorded already). */
-  async recordManyAdded(facts: readonly UsageRow[], manager?: EntityManager): Promise<Array<{ metric: string; value: number }>> {
-    const rows = (await this.insert(facts, ' RETURNING metric, value', manager)) as Array<{ metric: string; value: number | string }>;
-    return rows.map((row) => ({ metric: row.metric, value: Number(row.value) }));
+  async recordManyAdded(facts: readonly UsageRow[], manager?: EntityManager): Promise<Array<{ metric: string; value: number; at: Date }>> {
+    const rows = (await this.insert(facts, ' RETURNING metric, value, recorded_at', manager)) as Array<{
+      metric: string;
+      value: number | string;
+      recorded_at: Date;
+    }>;
+    return rows.map((row) => ({ metric: row.metric, value: Number(row.value), at: new Date(row.recorded_at) }));
   }
 
   /**
@@ -145,18 +149,19 @@ export class UsageRepository {
     return row ? { containerId: row.container_id, service: row.s_app, container: row.c_app } : undefined;
   }
 
-  /** How much of each of these metrics a service or container recorded since `monthStart` (rollups and new facts). */
+  /** How much of each of these metrics a service or container recorded in [from, to) (month rollups and new facts). */
   async monthlyUse(
     scope: { serviceId: string } | { containerId: string },
     metrics: string[],
-    monthStart: Date,
+    from: Date,
+    to: Date,
     manager?: EntityManager,
   ): Promise<Map<string, number>> {
     const [column, id] = 'serviceId' in scope ? ['service_id', scope.serviceId] : ['container_id', scope.containerId];
     const rows: Array<{ metric: string; used: number }> = await this.db(manager).query(
       `SELECT metric, COALESCE(SUM(value), 0)::float8 AS used FROM (${allTimeFacts(`${column} = $1 AND metric = ANY($2::text[])`)}) facts
-        WHERE at >= $3 GROUP BY metric`,
-      [id, metrics, monthStart],
+        WHERE at >= $3 AND at < $4 GROUP BY metric`,
+      [id, metrics, from, to],
     );
     return new Map(rows.map((row) => [row.metric, row.used]));
   }

@@ -127,9 +127,12 @@ export class UsageService {
       const recorded = await this.unitOfWork.run(async ({ manager }) => {
         const limits = await this.quotas.applicationLimits(scope.serviceId, metrics, manager);
         const added = await this.usage.recordManyAdded(rows, manager);
-        const byMetric = new Map<string, number>();
-        for (const row of added) byMetric.set(row.metric.slice('app/'.length), (byMetric.get(row.metric.slice('app/'.length)) ?? 0) + row.value);
-        if (limits) await this.quotas.enforceApplication(manager, limits, byMetric);
+        if (limits)
+          await this.quotas.enforceApplication(
+            manager,
+            limits,
+            added.map((fact) => ({ ...fact, metric: fact.metric.slice('app/'.length) })),
+          );
         return added.length;
       });
       return { recorded, repeated: facts.length - recorded };

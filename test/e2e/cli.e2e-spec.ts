@@ -190,6 +190,24 @@ describe('mserve CLI (real api and worker; the CLI as a child process)', () => {
     const refused = await run(['upload', other, '--service', tenant.serviceId], { key: tenant.customerKey });
     expect(refused.code).toBe(1);
     expect(refused.stdout).toContain('FAILED    late.bin: 409 an upload of "late.bin" into this folder is already in progress');
+
+    // an empty file is a file; a name a file system keeps decomposed (NFD, as macOS does) is the server's NFC name,
+    // so a second run finds both there
+    const odd = join(env.work, 'odd');
+    mkdirSync(join(odd, 'Cafe\u0301'), { recursive: true });
+    writeFileSync(join(odd, 'empty.txt'), '');
+    writeFileSync(join(odd, 'Cafe\u0301', 'Me\u0301nu.txt'), 'soup\n');
+    const once = await run(['upload', odd, '--service', tenant.serviceId, '--json'], { key: tenant.customerKey });
+    expect(JSON.parse(once.stdout).summary).toMatchObject({ files: 2, uploaded: 2, failed: 0 });
+    const names = await env.app.dataSource.query('SELECT m.name, m.size FROM mfile m WHERE m.service_id = $1 ORDER BY m.name', [tenant.serviceId]);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        { name: 'empty.txt', size: '0' },
+        { name: 'M\u00e9nu.txt', size: '5' },
+      ]),
+    );
+    const again = await run(['upload', odd, '--service', tenant.serviceId, '--json'], { key: tenant.customerKey });
+    expect([again.code, JSON.parse(again.stdout).summary]).toEqual([0, expect.objectContaining({ skipped: 2, uploaded: 0, failed: 0 })]);
   }, 60_000);
 
   it("watches the service's jobs to their end; downloads a file with its sha256 checked; reports usage as a table, JSON and CSV", async () => {

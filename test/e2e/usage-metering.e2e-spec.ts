@@ -424,6 +424,16 @@ describe('usage metering', () => {
     expect((await record(4)).status).toBe(201);
     expect((await record(1)).status).toBe(429);
     expect((await record(50, 'other-metric')).status).toBe(201);
+    // a fact dated in an earlier month counts there, against that month's use: backdating does not escape the limit
+    const lastMonth = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() - 1, 2)).toISOString();
+    const backdated = (value: number) => customer.post(path, { items: [{ metric: 'pages-rendered', value, idempotencyKey: `old-${++n}`, at: lastMonth }] });
+    expect((await backdated(8)).status).toBe(201);
+    const earlier = await backdated(5);
+    expect([earlier.status, earlier.body.detail]).toEqual([429, expect.stringMatching(/limit 10, 8 used in \d{4}-\d{2}\): nothing was recorded$/)]);
+    // a metric named like a member of every JavaScript object is not limited by accident, and cannot be limited
+    expect((await record(5, 'valueOf')).status).toBe(201);
+    const reserved = await provider.patch(`/services/${tenant.serviceId}`, { appQuotas: { toString: 1 } });
+    expect([reserved.status, reserved.body.detail]).toEqual([400, expect.stringMatching(/"toString", a name reserved by JavaScript objects/)]);
     await eventually(async () => heard.length >= 2, 'quota.exceeded events');
     expect(heard[0].data).toMatchObject({ quota: { name: 'app/pages-rendered', scope: 'service' }, refused: { operation: 'usage' } });
 
