@@ -17,7 +17,7 @@ describe('a list of jobs read again', () => {
       makeJob('e', { state: 'succeeded' }),
     ];
     const { next, ended } = mergeListedJobs(shown, listed);
-    // a job first seen ended (e) is not news: the page read the file after it
+    // a job first seen ended (e) is not a stream's news: the Mfile page reads the file again after its first list
     expect(ended.map((job) => job.id)).toEqual(['a', 'b']);
     expect([...next.values()].map((job) => [job.id, job.state])).toEqual([
       ['a', 'succeeded'],

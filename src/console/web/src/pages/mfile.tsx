@@ -14,6 +14,7 @@ import { Preview } from '../mfile/preview';
 import { ReplaceContent } from '../mfile/replace-content';
 import { RunTask } from '../mfile/run-task';
 import { loadTasks } from '../mfile/tasks';
+import { isFinal } from '../mfile/types';
 import type { Job, JobOutput, Mfile, TaskDefinition } from '../mfile/types';
 
 /**
@@ -84,6 +85,15 @@ export default function MfilePage() {
     [file.reload],
   );
   const live = useLiveJobs(can('job:read') ? `/mfiles/${id}/jobs` : null, {}, onFinished);
+  // The file and the job list are read at the same time: a job the first list shows ended may have ended after the
+  // file was read, its findings (image size, renditions) not in it yet, and no stream will say so. So once the first
+  // list is in, the file is read again if any job of it has ended (a read after the list holds all of theirs).
+  const readAfterList = useRef<string | null>(null);
+  useEffect(() => {
+    if (live.loading || readAfterList.current === id) return;
+    readAfterList.current = id;
+    if (live.jobs.some((job) => isFinal(job.state))) void file.reload();
+  }, [live.loading, id]);
   const jobsById = useMemo(() => new Map(live.jobs.map((job) => [job.id, job])), [live.jobs]);
 
   // outputs of the succeeded jobs whose task makes files (per the registry), each read once
