@@ -2,16 +2,41 @@
  * The CLI's HTTP client: MServe's REST API with one key, problem+json answers turned into errors that say what is
  * wrong, keyset pages followed to their end. Only what the API publishes: no server code is imported here.
  */
+import type { Readable } from 'node:stream';
 
 /** An error meant for the person at the terminal: printed as it is, exit code 1 (2 for a usage error). */
 export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode = 1,
+    /** For an answer of the server: its status and problem document. */
+    readonly answer?: { status: number; problem: Problem },
   ) {
     super(message);
   }
 }
+
+/** A problem document (RFC 9457) as MServe writes it; what is missing is absent. */
+export interface Problem {
+  title?: string;
+  detail?: string;
+  errors?: unknown;
+  /** The resource a conflict is about (an open upload of the same name). */
+  existing?: { type?: string; id?: string };
+}
+
+/** The problem in an answer's body, or nothing when it is not one. */
+export function readProblem(body: string | undefined | null): Problem {
+  try {
+    const parsed: unknown = JSON.parse(body ?? '');
+    return parsed && typeof parsed === 'object' ? (parsed as Problem) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** How one file's outcome names the server's refusal: the status and what the server said. */
+export const refusalOf = (status: number, problem: Problem, fallback: string): string => `${status} ${problem.detail ?? problem.title ?? fallback}`;
 
 export interface Page<T> {
   items: T[];
@@ -45,17 +70,19 @@ export class ApiClient {
   async raw(
     method: string,
     path: string,
-    options: { query?: Query; body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {},
+    options: { query?: Query; body?: unknown; stream?: Readable; headers?: Record<string, string>; signal?: AbortSignal } = {},
   ): Promise<Response> {
     const headers: Record<string, string> = { authorization: this.authorization, ...options.headers };
-    let body: string | undefined;
-    if (options.body !== undefined) {
+    let body: string | Readable | undefined = options.stream;
+    if (!body && options.body !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(options.body);
     }
     let response: Response;
     try {
-      response = await fetch(this.href(path, options.query), { method, headers, body, signal: options.signal });
+      // a streamed body (`duplex: 'half'`) is sent as it is read
+      const init = { method, headers, body, signal: options.signal, ...(options.stream ? { duplex: 'half' } : {}) };
+      response = await fetch(this.href(path, options.query), init as RequestInit);
     } catch (error) {
       if ((error as Error).name === 'AbortError') throw error;
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
@@ -89,13 +116,7 @@ export class ApiClient {
 
 /** A non-2xx answer as an error: the problem's title and detail, its listed errors, and when to try again. */
 export async function problemOf(method: string, path: string, response: Response): Promise<CliError> {
-  const text = await response.text().catch(() => '');
-  let problem: { title?: string; detail?: string; errors?: unknown } = {};
-  try {
-    problem = JSON.parse(text) as typeof problem;
-  } catch {
-    /* not JSON: the status says it */
-  }
+  const problem = readProblem(await response.text().catch(() => ''));
   const errors = Array.isArray(problem.errors) ? problem.errors.map(String) : [];
   const retry = response.headers.get('retry-after');
   const parts = [
@@ -104,5 +125,5 @@ export async function problemOf(method: string, path: string, response: Response
     ...errors.filter((error) => error !== problem.detail),
     retry ? `(try again in ${retry} s)` : '',
   ].filter(Boolean);
-  return new CliError(parts.join(': ').replace(/: \(/, ' ('));
+  return new CliError(parts.join(': ').replace(/: \(/, ' ('), 1, { status: response.status, problem });
 }

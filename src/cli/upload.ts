@@ -4,7 +4,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tus from 'tus-js-client';
-import { ApiClient, CliError } from './api-client';
+import { ApiClient, CliError, readProblem, refusalOf } from './api-client';
 import { formatBytes, ProgressBoard, ProgressLine } from './output';
 
 /** One local file to upload, and where it goes (folder names below the target folder). */
@@ -254,30 +254,23 @@ export async function uploadFiles(client: ApiClient, files: LocalFile[], options
               ),
             onError: (error) => {
               const response = (error as tus.DetailedError).originalResponse;
-              let problem: { detail?: string; title?: string; existing?: { type?: string; id?: string } } = {};
-              try {
-                problem = JSON.parse(response?.getBody() ?? '') as typeof problem;
-              } catch {
-                /* not a problem document: tus-js-client's own words */
-              }
+              const problem = readProblem(response?.getBody());
+              const said = error.message.split('\n')[0];
               // an upload of this name is open on the server: ours, when a run was stopped after the server made it
               // but before its address was kept here. Take it over if it is this very file; else say so.
               if (!uploadUrl && response?.getStatus() === 409 && problem.existing?.type === 'upload' && problem.existing.id) {
                 current = undefined;
-                void adoptable(client, `${endpoint}/${problem.existing.id}`, file, sha256).then(
+                void adoptable(client, `/services/${service.id}/uploads/${problem.existing.id}`, file, sha256).then(
                   (url) => {
                     if (options.signal.aborted) return settle({ ...base, status: 'interrupted', sent: 0 });
                     if (url) send(url).start();
-                    else settle({ ...base, status: 'failed', error: `409 ${problem.detail}` });
+                    else settle({ ...base, status: 'failed', error: refusalOf(409, problem, said) });
                   },
                   (adoptError: Error) => settle({ ...base, status: 'failed', error: adoptError.message }),
                 );
                 return;
               }
-              const said = response
-                ? `${response.getStatus()} ${problem.detail ?? problem.title ?? error.message.split('\n')[0]}`
-                : error.message.split('\n')[0];
-              settle({ ...base, status: 'failed', error: said });
+              settle({ ...base, status: 'failed', error: response ? refusalOf(response.getStatus(), problem, said) : said });
             },
           });
           current = upload;
@@ -324,12 +317,15 @@ export async function uploadFiles(client: ApiClient, files: LocalFile[], options
 }
 
 /**
- * The address of an open tus upload when it is this file going to the same place (same name, length and sha256,
- * which the upload's metadata keeps), to resume it; undefined for anyone else's.
+ * The address of an open tus upload (`path`) when it is this file going to the same place (same name, length and
+ * sha256, which the upload's metadata keeps), to resume it; undefined for anyone else's.
  */
-async function adoptable(client: ApiClient, url: string, file: LocalFile, sha256: string): Promise<string | undefined> {
-  const response = await fetch(url, { method: 'HEAD', headers: { authorization: client.authorization, 'tus-resumable': '1.0.0' } });
-  if (response.status !== 200) return undefined;
+async function adoptable(client: ApiClient, path: string, file: LocalFile, sha256: string): Promise<string | undefined> {
+  const response = await client.raw('HEAD', path, { headers: { 'tus-resumable': '1.0.0' } }).catch((error: unknown) => {
+    if (error instanceof CliError && error.answer) return undefined; // gone, or not ours to see
+    throw error;
+  });
+  if (!response) return undefined;
   const metadata = Object.fromEntries(
     (response.headers.get('upload-metadata') ?? '')
       .split(',')
@@ -340,7 +336,7 @@ async function adoptable(client: ApiClient, url: string, file: LocalFile, sha256
       }),
   );
   const same = Number(response.headers.get('upload-length')) === file.size && metadata.sha256 === sha256 && metadata.filename === file.name;
-  return same ? url : undefined;
+  return same ? client.href(path) : undefined;
 }
 
 /** Replaces the content of an Mfile with a file (a simple streamed PUT, its sha256 checked by the server). */
@@ -353,27 +349,17 @@ async function replaceContent(
   base: { path: string; name: string; size: number },
   signal: AbortSignal,
 ): Promise<FileOutcome> {
-  const response = await fetch(client.href(`/mfiles/${mfileId}/content`), {
-    method: 'PUT',
-    headers: {
-      authorization: client.authorization,
-      'content-type': 'application/octet-stream',
-      'repr-digest': `sha-256=:${Buffer.from(sha256, 'hex').toString('base64')}:`,
-    },
-    body: createReadStream(file.path) as unknown as RequestInit['body'],
-    duplex: 'half',
-    signal,
-  } as RequestInit);
-  if (!response.ok) {
-    const text = await response.text();
-    let said = `${response.status}`;
-    try {
-      const problem = JSON.parse(text) as { detail?: string; title?: string };
-      said += ` ${problem.detail ?? problem.title}`;
-    } catch {
-      /* the status says it */
-    }
-    return { ...base, status: 'failed', error: said };
+  try {
+    const answer = await client.raw('PUT', `/mfiles/${mfileId}/content`, {
+      stream: createReadStream(file.path),
+      headers: { 'content-type': 'application/octet-stream', 'repr-digest': `sha-256=:${Buffer.from(sha256, 'hex').toString('base64')}:` },
+      signal,
+    });
+    await answer.arrayBuffer();
+  } catch (error) {
+    if (error instanceof CliError && error.answer)
+      return { ...base, status: 'failed', error: refusalOf(error.answer.status, error.answer.problem, error.message) };
+    throw error;
   }
   line.done = file.size;
   return { ...base, status: 'replaced', mfileId };

@@ -11,6 +11,24 @@ export { APP_METRIC_NAME, appQuotasProblem, MAX_APP_QUOTAS } from './app-quotas'
 /** The file-name rule lives in ./file-name (Node-free, shared with the console); re-exported for the API's callers. */
 export { normalizeName, unsafeNameReason } from './file-name';
 
+/**
+ * A property decorator from one of our Node-free rules (`problem(value)`: what is wrong, or null): the value passes
+ * when there is no problem, and the 400 says "<property> <problem>", in the rule's own words.
+ */
+export function SatisfiesRule(name: string, problem: (value: unknown) => string | null, options?: ValidationOptions) {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name,
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options,
+      validator: {
+        validate: (value: unknown) => problem(value) === null,
+        defaultMessage: (args) => `${args?.property} ${problem(args?.value)}`,
+      },
+    });
+}
+
 /** Optional free-form properties, replaced whole on update (send the object you want to keep). */
 export const FreeFormProperties = (description: string) =>
   applyDecorators(
@@ -21,16 +39,7 @@ export const FreeFormProperties = (description: string) =>
     }),
     // absent is fine; null is not (IsOptional would let it through to a NOT NULL column)
     ValidateIf((_, value) => value !== undefined),
-    (target: object, propertyName: string | symbol) =>
-      registerDecorator({
-        name: 'isFreeFormProperties',
-        target: target.constructor,
-        propertyName: String(propertyName),
-        validator: {
-          validate: (value: unknown) => freeFormPropertiesProblem(value) === null,
-          defaultMessage: (args) => `${args?.property} ${freeFormPropertiesProblem(args?.value)}`,
-        },
-      }),
+    SatisfiesRule('isFreeFormProperties', freeFormPropertiesProblem),
   );
 
 /** The instants a date input may name: four-digit years, all PostgreSQL stores (JS dates reach ±271,821 years). */
@@ -47,19 +56,7 @@ export const StorableDate = () => {
   );
 };
 
-export function IsSafeName(options?: ValidationOptions) {
-  return (target: object, propertyName: string | symbol) =>
-    registerDecorator({
-      name: 'isSafeName',
-      target: target.constructor,
-      propertyName: String(propertyName),
-      options,
-      validator: {
-        validate: (value: unknown) => unsafeNameReason(value) === null,
-        defaultMessage: (args) => `${args?.property} ${unsafeNameReason(args?.value)}`,
-      },
-    });
-}
+export const IsSafeName = (options?: ValidationOptions) => SatisfiesRule('isSafeName', unsafeNameReason, options);
 
 /** A name as given, in Unicode NFC (the form names are checked, compared and stored in). */
 const NormalizedName = () => Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? normalizeName(value) : value));
@@ -101,16 +98,7 @@ export const AppQuotasProperty = (description: string) =>
     Transform(({ obj, key }: { obj: Record<string, unknown>; key: string }) => obj[key]),
     IsOptional(),
     ValidateIf((_, value) => value !== null),
-    (target: object, propertyName: string | symbol) =>
-      registerDecorator({
-        name: 'isAppQuotas',
-        target: target.constructor,
-        propertyName: String(propertyName),
-        validator: {
-          validate: (value: unknown) => appQuotasProblem(value) === null,
-          defaultMessage: (args) => `${args?.property} ${appQuotasProblem(args?.value)}`,
-        },
-      }),
+    SatisfiesRule('isAppQuotas', appQuotasProblem),
   );
 
 export class PageQuery {

@@ -116,13 +116,7 @@ export class UsageRepository {
     await this.insert(facts, '', manager);
   }
 
-  /** `recordMany`, answering how many facts were new (the others' idempotency keys were recorded already). */
-  async recordManyCounted(facts: readonly UsageRow[], manager?: EntityManager): Promise<number> {
-    const rows = await this.insert(facts, ' RETURNING 1', manager);
-    return rows.length;
-  }
-
-  /** `recordMany`, answering the facts that were new (metric and value; the others' keys were recorded already). */
+  /** `recordMany`, answering the facts that were new (the others' idempotency keys were recorded already). */
   async recordManyAdded(facts: readonly UsageRow[], manager?: EntityManager): Promise<Array<{ metric: string; value: number; at: Date }>> {
     const rows = (await this.insert(facts, ' RETURNING metric, value, recorded_at', manager)) as Array<{
       metric: string;

@@ -118,23 +118,21 @@ export class UsageService {
       true,
     );
     const metrics = [...new Set(facts.map((fact) => fact.metric))];
-    // the common case: no limit on these metrics, one statement and no lock
-    if (!(await this.quotas.applicationLimits(scope.serviceId, metrics))) {
-      const recorded = await this.usage.recordManyCounted(rows);
-      return { recorded, repeated: facts.length - recorded };
-    }
     try {
-      const recorded = await this.unitOfWork.run(async ({ manager }) => {
-        const limits = await this.quotas.applicationLimits(scope.serviceId, metrics, manager);
-        const added = await this.usage.recordManyAdded(rows, manager);
-        if (limits)
-          await this.quotas.enforceApplication(
-            manager,
-            limits,
-            added.map((fact) => ({ ...fact, metric: fact.metric.slice('app/'.length) })),
-          );
-        return added.length;
-      });
+      // the common case, no limit on these metrics: the insert alone, no transaction and no lock
+      const recorded = !(await this.quotas.applicationLimits(scope.serviceId, metrics))
+        ? (await this.usage.recordManyAdded(rows)).length
+        : await this.unitOfWork.run(async ({ manager }) => {
+            const limits = await this.quotas.applicationLimits(scope.serviceId, metrics, manager);
+            const added = await this.usage.recordManyAdded(rows, manager);
+            if (limits)
+              await this.quotas.enforceApplication(
+                manager,
+                limits,
+                added.map((fact) => ({ ...fact, metric: fact.metric.slice('app/'.length) })),
+              );
+            return added.length;
+          });
       return { recorded, repeated: facts.length - recorded };
     } catch (error) {
       if (error instanceof ProblemError && error.code === 'quota-exceeded')

@@ -208,6 +208,21 @@ describe('mserve CLI (real api and worker; the CLI as a child process)', () => {
     );
     const again = await run(['upload', odd, '--service', tenant.serviceId, '--json'], { key: tenant.customerKey });
     expect([again.code, JSON.parse(again.stdout).summary]).toEqual([0, expect.objectContaining({ skipped: 2, uploaded: 0, failed: 0 })]);
+
+    // other bytes under a name that is there: reported, and replaced only when asked
+    writeFileSync(join(odd, 'empty.txt'), 'not empty any more\n');
+    const clash = await run(['upload', odd, '--service', tenant.serviceId], { key: tenant.customerKey });
+    expect([clash.code, clash.stdout]).toEqual([
+      1,
+      expect.stringMatching(/^FAILED {4}odd\/empty\.txt: a different "empty\.txt" is already there \(.+\): --replace replaces its content$/m),
+    ]);
+    const replaced = await run(['upload', odd, '--service', tenant.serviceId, '--replace', '--json'], { key: tenant.customerKey });
+    expect(JSON.parse(replaced.stdout).files).toEqual([
+      expect.objectContaining({ name: 'odd/Caf\u00e9/M\u00e9nu.txt', status: 'skipped' }),
+      expect.objectContaining({ name: 'odd/empty.txt', status: 'replaced' }),
+    ]);
+    const [after] = await env.app.dataSource.query("SELECT size FROM mfile WHERE service_id = $1 AND name = 'empty.txt'", [tenant.serviceId]);
+    expect(after.size).toBe('19');
   }, 60_000);
 
   it("watches the service's jobs to their end; downloads a file with its sha256 checked; reports usage as a table, JSON and CSV", async () => {

@@ -8,6 +8,7 @@ import { dav, davPath } from '../support/dav';
 import { eventually, startRole, waitForExit } from '../support/processes';
 import { filesUnder } from '../support/storage-files';
 import { startTestApp, TestApp } from '../support/test-app';
+import { readEvents } from '../../src/cli/sse';
 import { UsageRollupService } from '../../src/usage/usage-rollup.service';
 
 /** Seeded pseudo-random bytes (AES-CTR keystream): incompressible, reproducible, never sniffed as an image. */
@@ -392,17 +393,9 @@ describe('usage metering', () => {
     const heard: Array<{ type: string; data: { quota: { name: string }; refused: { operation: string } } }> = [];
     let ready = false;
     const reading = (async () => {
-      const decoder = new TextDecoder();
-      let buffered = '';
-      for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) {
-        buffered += decoder.decode(chunk, { stream: true });
-        const blocks = buffered.split('\n\n');
-        buffered = blocks.pop()!;
-        for (const block of blocks) {
-          if (block.startsWith('event: ready')) ready = true;
-          const data = block.split('\n').find((line) => line.startsWith('data: '));
-          if (block.startsWith('event: quota.exceeded') && data) heard.push({ type: 'quota.exceeded', ...JSON.parse(data.slice(6)) });
-        }
+      for await (const event of readEvents(stream)) {
+        if (event.event === 'ready') ready = true;
+        if (event.event === 'quota.exceeded') heard.push({ type: event.event, ...JSON.parse(event.data) });
       }
     })().catch(() => undefined);
     await eventually(async () => ready, 'the event stream');

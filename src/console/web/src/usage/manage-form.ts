@@ -66,10 +66,14 @@ export function limitFields(limits: ManagedLimits): LimitFields {
   };
 }
 
+/** The application metrics a service or container limits, in name order. */
+export function appQuotaEntries(quotas: Record<string, number> | null | undefined): Array<[name: string, limit: number]> {
+  return Object.entries(quotas ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
 /** The text of the application-quota field: one `name = limit` per line, in name order. */
 export function appQuotasInput(quotas: Record<string, number> | null): string {
-  return Object.entries(quotas ?? {})
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return appQuotaEntries(quotas)
     .map(([name, limit]) => `${name} = ${limit}`)
     .join('\n');
 }

@@ -18,79 +18,60 @@ import {
 
 type Kind = 'bytes' | 'rate' | 'seconds';
 
-/** A text field for a limit, with the parsed value spelled out beneath and the problem, if any, tied to it. */
-function LimitInput({
-  label,
-  kind,
-  value,
-  error,
-  example,
-  onInput,
-  onBlur,
-}: {
+/** What every field of the forms is given: its label (also its name), its text, its problem, and its handlers. */
+interface FieldProps {
   label: string;
-  kind: Kind;
   value: string;
   error?: string;
-  example: string;
   onInput: (value: string) => void;
   onBlur: () => void;
-}) {
+}
+
+/** The attributes a field's control gets from `Field`: its name, value, handlers and the tie to its help. */
+interface ControlProps {
+  name: string;
+  value: string;
+  'aria-invalid'?: 'true';
+  'aria-describedby': string;
+  onInput: (event: Event) => void;
+  onBlur: () => void;
+}
+
+/** A labelled control with its help, or its problem, beneath it and tied to it (screen readers read it with the field). */
+function Field({ label, value, error, onInput, onBlur, help, control }: FieldProps & { help: string; control: (props: ControlProps) => ComponentChildren }) {
   const id = useId();
-  const hint = error ? null : fieldHint(kind, value);
   return (
     <label>
       {label}
-      <input
-        name={label}
-        value={value}
-        inputMode="text"
-        autoComplete="off"
-        spellcheck={false}
-        placeholder="no limit"
-        aria-invalid={error ? 'true' : undefined}
-        aria-describedby={`${id}-help`}
-        onInput={(event) => onInput((event.target as HTMLInputElement).value)}
-        onBlur={onBlur}
-      />
+      {control({
+        name: label,
+        value,
+        'aria-invalid': error ? 'true' : undefined,
+        'aria-describedby': `${id}-help`,
+        onInput: (event) => onInput((event.target as HTMLInputElement | HTMLTextAreaElement).value),
+        onBlur,
+      })}
       <small id={`${id}-help`} class={error ? 'field-error' : undefined}>
-        {error ?? `${hint ?? ''}${hint ? ' · ' : ''}e.g. ${example}; empty for no limit`}
+        {error ?? help}
       </small>
     </label>
   );
 }
 
-function DateInput({
-  label,
-  value,
-  error,
-  onInput,
-  onBlur,
-}: {
-  label: string;
-  value: string;
-  error?: string;
-  onInput: (value: string) => void;
-  onBlur: () => void;
-}) {
-  const id = useId();
+/** A text field for a limit, with the parsed value spelled out beneath and the problem, if any, tied to it. */
+function LimitInput({ kind, example, ...field }: FieldProps & { kind: Kind; example: string }) {
+  const hint = field.error ? null : fieldHint(kind, field.value);
   return (
-    <label>
-      {label}
-      <input
-        type="datetime-local"
-        name={label}
-        value={value}
-        aria-invalid={error ? 'true' : undefined}
-        aria-describedby={`${id}-help`}
-        onInput={(event) => onInput((event.target as HTMLInputElement).value)}
-        onBlur={onBlur}
-      />
-      <small id={`${id}-help`} class={error ? 'field-error' : undefined}>
-        {error ?? 'UTC; empty for no bound'}
-      </small>
-    </label>
+    <Field
+      {...field}
+      help={`${hint ?? ''}${hint ? ' · ' : ''}e.g. ${example}; empty for no limit`}
+      control={(props) => <input {...props} inputMode="text" autoComplete="off" spellcheck={false} placeholder="no limit" />}
+    />
   );
+}
+
+function DateInput(field: FieldProps) {
+  return <Field {...field} help="UTC; empty for no bound" control={(props) => <input type="datetime-local" {...props} />} />;
 }
 
 /**
@@ -234,26 +215,14 @@ function QuotaInputs<F extends LimitFields>({ state, examples }: { state: Manage
 }
 
 /** Monthly limits on the application's own metrics (app/<name>, POST /services/:id/usage): one `name = limit` a line. */
-function AppQuotasInput({ value, error, onInput, onBlur }: { value: string; error?: string; onInput: (value: string) => void; onBlur: () => void }) {
-  const id = useId();
+function AppQuotasInput(field: Omit<FieldProps, 'label'>) {
   return (
-    <label>
-      Monthly quotas on application metrics
-      <textarea
-        name="Monthly quotas on application metrics"
-        value={value}
-        rows={3}
-        spellcheck={false}
-        placeholder="no limit"
-        aria-invalid={error ? 'true' : undefined}
-        aria-describedby={`${id}-help`}
-        onInput={(event) => onInput((event.target as HTMLTextAreaElement).value)}
-        onBlur={onBlur}
-      />
-      <small id={`${id}-help`} class={error ? 'field-error' : undefined}>
-        {error ?? 'one metric a line, as the application records it: e.g. pages-rendered = 10000; empty for no limit'}
-      </small>
-    </label>
+    <Field
+      {...field}
+      label="Monthly quotas on application metrics"
+      help="one metric a line, as the application records it: e.g. pages-rendered = 10000; empty for no limit"
+      control={(props) => <textarea {...props} rows={3} spellcheck={false} placeholder="no limit" />}
+    />
   );
 }
 

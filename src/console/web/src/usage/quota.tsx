@@ -1,3 +1,4 @@
+import { appQuotaEntries } from './manage-form';
 import { formatValue, quotaUse, Unit } from './report';
 
 /**
@@ -86,12 +87,10 @@ export function QuotaBars({
   );
 }
 
-/** The application metrics a service or container limits, in name order, with this month's use from `month`. */
+/** The application metrics a service or container limits, in name order, with this month's use (`usedOf`). */
 export function appQuotaUse(
   appQuotas: Record<string, number> | null | undefined,
   usedOf: (metric: string) => number,
 ): Array<{ name: string; used: number; limit: number }> {
-  return Object.entries(appQuotas ?? {})
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, limit]) => ({ name, limit, used: usedOf(`app/${name}`) }));
+  return appQuotaEntries(appQuotas).map(([name, limit]) => ({ name, limit, used: usedOf(`app/${name}`) }));
 }
