@@ -10,6 +10,8 @@ import { PassportService } from './passport.service';
 import { csrfToken, requireCsrf } from '../common/csrf';
 import { verifyPassword } from './password';
 import { UserRepository } from './user.repository';
+import { ApiResource } from '../common/api-responses';
+import { HeldKeySchema, SessionSchema } from './user.schema';
 
 /** A share link pasted whole works as well as the bare key. */
 export function keyFromText(text: string): string {
@@ -46,6 +48,7 @@ export class SessionController {
   @Get()
   @Public()
   @ApiOperation({ summary: 'This browser session: the user (if logged in), the keys it holds, its CSRF token, the login methods on offer' })
+  @ApiResource(SessionSchema, 'The session')
   async state(@Req() request: Request) {
     const userId = request.session.userId;
     const user = userId ? await this.auth.user(userId) : null;
@@ -66,6 +69,7 @@ export class SessionController {
   @Public()
   @HttpCode(200)
   @ApiOperation({ summary: 'Log in with user name and password (needs X-CSRF-Token from GET /session). 401 on a wrong pair, 429 after repeated failures' })
+  @ApiResource(SessionSchema, 'The session, logged in')
   async login(@Req() request: Request, @Res({ passthrough: true }) response: Response, @Body() _dto: LoginDto) {
     requireCsrf(request);
     const { user, reason } = await this.passport.run('local', request, response);
@@ -89,6 +93,7 @@ export class SessionController {
   @Post('keys')
   @Public()
   @ApiOperation({ summary: 'Hold a key in this session by its secret (paste a key or open a share link); save: true also keeps it in your wallet' })
+  @ApiResource(HeldKeySchema, 'The key, held', 201)
   async addKey(@Req() request: Request, @Body() dto: AddKeyDto) {
     requireCsrf(request);
     const key = await this.auth.addKey(request, keyFromText(dto.key), dto.save ?? false);

@@ -9,6 +9,9 @@ import { CreateUserDto, GiveKeyDto, UpdateUserDto } from './dto';
 import { keyFromText } from './session.controller';
 import { User } from './user.entity';
 import { UserRepository } from './user.repository';
+import { ApiDone, ApiItems, ApiResource } from '../common/api-responses';
+import { KeySchema } from '../keys/key.schema';
+import { UserSchema } from './user.schema';
 
 /**
  * Accounts are the provider administrator's: a key that can set someone's password can act with everything in
@@ -36,6 +39,7 @@ export class UsersController {
   @Get()
   @Authorize('key:create')
   @ApiOperation({ summary: 'List user accounts (provider admin key)' })
+  @ApiItems(UserSchema, 'Every user')
   async list(@Auth() auth: RequestAuth) {
     requireProvider(auth);
     const users = await this.users.list(1000);
@@ -45,6 +49,7 @@ export class UsersController {
   @Post()
   @Authorize('key:create')
   @ApiOperation({ summary: 'Create a user account with a password (provider admin key)' })
+  @ApiResource(UserSchema, 'The new user', 201)
   async create(@Auth() auth: RequestAuth, @Body() dto: CreateUserDto) {
     requireProvider(auth);
     return presentUser(await this.auth.createUser(dto));
@@ -53,6 +58,7 @@ export class UsersController {
   @Patch(':id')
   @Authorize('key:create')
   @ApiOperation({ summary: 'Reset a password, disable or re-enable an account (provider admin key)' })
+  @ApiResource(UserSchema, 'The user as they are now')
   async update(@Auth() auth: RequestAuth, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: UpdateUserDto) {
     requireProvider(auth);
     if (!(await this.users.exists(id))) throw Problems.notFound('user', id);
@@ -69,6 +75,7 @@ export class UsersController {
   @Get(':id/keys')
   @Authorize('key:create')
   @ApiOperation({ summary: "The keys in a user's wallet (provider admin key)" })
+  @ApiItems(KeySchema, "The keys in the user's wallet")
   async wallet(@Auth() auth: RequestAuth, @Param('id', new ParseUUIDPipe()) id: string) {
     requireProvider(auth);
     const keys = await this.users.walletKeys(id);
@@ -78,6 +85,7 @@ export class UsersController {
   @Put(':id/keys')
   @Authorize('key:create')
   @ApiOperation({ summary: "Put a key (given by its secret) in a user's wallet (provider admin key)" })
+  @ApiResource(KeySchema, 'The key now in the wallet')
   async give(@Auth() auth: RequestAuth, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: GiveKeyDto) {
     requireProvider(auth);
     if (!(await this.users.exists(id))) throw Problems.notFound('user', id);
@@ -95,6 +103,7 @@ export class UsersController {
   @Authorize('key:create')
   @HttpCode(204)
   @ApiOperation({ summary: "Take a key out of a user's wallet (the key stays valid: revoke it for that)" })
+  @ApiDone('Taken out')
   async take(@Auth() auth: RequestAuth, @Param('id', new ParseUUIDPipe()) id: string, @Param('keyId', new ParseUUIDPipe()) keyId: string): Promise<void> {
     requireProvider(auth);
     if (!(await this.users.removeKey(id, keyId))) throw Problems.notFound('wallet key', keyId);

@@ -1,5 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { RenditionSchema } from '../mfiles/mfile.schema';
+import { PipelineSchema } from '../pipelines/profile.schema';
 
 /**
  * The API's contract (OpenAPI), built from the controllers' decorators, with what the decorators cannot say added in
@@ -85,6 +87,36 @@ export function declareProblems(document: OpenAPIObject): OpenAPIObject {
   return document;
 }
 
+type Json = { [key: string]: unknown };
+
+/**
+ * OpenAPI 3.1 from what @nestjs/swagger writes (3.0): a schema's `nullable: true` becomes JSON Schema's own null, as
+ * 3.1 (JSON Schema 2020-12) has it: `type: [T, 'null']`, a nullable reference (`allOf: [{$ref}]`) `anyOf: [{$ref},
+ * {type: 'null'}]`, and `null` added to a nullable enum. Everything else of 3.0 that the document uses is valid 3.1.
+ */
+export function toOpenApi31(document: OpenAPIObject): OpenAPIObject {
+  const visit = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(visit);
+    if (!node || typeof node !== 'object') return node;
+    const { nullable, ...rest } = node as Json;
+    const out: Json = Object.fromEntries(Object.entries(rest).map(([key, value]) => [key, visit(value)]));
+    if (nullable !== true) return out;
+    if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
+    if (Array.isArray(out.allOf) && out.allOf.length === 1) {
+      const { allOf, type: _object, ...others } = out;
+      return { ...others, anyOf: [...(allOf as unknown[]), { type: 'null' }] };
+    }
+    if ('$ref' in out) {
+      const { $ref, ...others } = out;
+      return { ...others, anyOf: [{ $ref }, { type: 'null' }] };
+    }
+    if (typeof out.type === 'string') out.type = [out.type, 'null'];
+    else if (out.type === undefined && !out.enum) return { anyOf: [out, { type: 'null' }] };
+    return out;
+  };
+  return { ...(visit(document) as OpenAPIObject), openapi: '3.1.0' };
+}
+
 /** The document served at /api/docs-json (and committed as docs/openapi.json). */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(
@@ -100,7 +132,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A capability key (msk_...)' }, 'key')
       .addApiKey({ type: 'apiKey', in: 'query', name: 'key', description: 'A capability key in the URL (capability links)' }, 'keyQuery')
       .build(),
-    { operationIdFactory: operationId },
+    { operationIdFactory: operationId, extraModels: [PipelineSchema, RenditionSchema] },
   );
-  return declareProblems(document);
+  return toOpenApi31(declareProblems(document));
 }

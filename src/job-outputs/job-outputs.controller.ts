@@ -1,5 +1,5 @@
 import { Controller, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Problems } from '../common/problem';
 import { PageQuery } from '../common/validation';
@@ -9,6 +9,9 @@ import { expressSink } from '../mfiles/express-sink';
 import { MfilesService } from '../mfiles/mfiles.service';
 import { ContentStore } from '../storage/content-store';
 import { JobOutputsService, presentOutput } from './job-outputs.service';
+import { ApiBytes, ApiPage, ApiResource } from '../common/api-responses';
+import { CreatedMfileSchema } from '../mfiles/mfile.schema';
+import { JobOutputSchema } from './job-output.schema';
 
 @ApiTags('jobs')
 @Controller()
@@ -22,6 +25,7 @@ export class JobOutputsController {
   @Get('jobs/:id/outputs')
   @Authorize('joboutput:read', 'job')
   @ApiOperation({ summary: 'List the outputs of a job' })
+  @ApiPage(JobOutputSchema, 'A page of the outputs')
   list(@Param('id') jobId: string, @Query() query: PageQuery) {
     return this.outputs.list(jobId, query);
   }
@@ -29,6 +33,7 @@ export class JobOutputsController {
   @Get('joboutputs/:id')
   @Authorize('joboutput:read', 'joboutput')
   @ApiOperation({ summary: 'Read a job output' })
+  @ApiResource(JobOutputSchema, 'The output')
   async get(@Param('id') id: string) {
     return presentOutput(await this.outputs.get(id));
   }
@@ -39,7 +44,7 @@ export class JobOutputsController {
     summary:
       "Download the file of a job output (same headers, ranges and conditional requests as Mfile content; throttled to the service's accessSpeed; metered as access)",
   })
-  @ApiProduces('application/octet-stream', 'multipart/byteranges')
+  @ApiBytes('The file', 'application/octet-stream', 'multipart/byteranges')
   async content(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
     const output = await this.outputs.get(id);
     if (!output.blobKey || output.size === null || !output.sha256) throw Problems.notFound('content of job output', id);
@@ -64,6 +69,7 @@ export class JobOutputsController {
   @Post('joboutputs/:id/mfile')
   @Authorize('joboutput:promote', 'joboutput')
   @ApiOperation({ summary: "Turn a file output into a new Mfile in the service's root folder; returns it with its mfileowner `key`" })
+  @ApiResource(CreatedMfileSchema, 'The new Mfile with its owner key (shown once) and the ingest run it started', 201)
   promote(@Auth() auth: RequestAuth, @Param('id') id: string) {
     return this.outputs.promote(auth, id);
   }

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res }
 import type { Request, Response } from 'express';
 import { JobEvent as JobEventPayload, JobEvents } from '../pipelines/job-events';
 import { FINAL_JOB_STATES, JobState } from './job.entity';
-import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiExtraModels, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { Auth, Authorize, Public, RequestAuth } from '../keys/authorize.decorator';
 import { TASKS } from '../tasks/task-catalogue';
 import { CreateJobDto, ListJobsQuery } from './dto';
@@ -10,6 +10,8 @@ import { EVENT_STREAM_SECONDS, EventStreams } from './event-streams';
 import { JobsService } from './jobs.service';
 import { KeysService } from '../keys/keys.service';
 import { RateLimits } from '../redis/rate-limits';
+import { ApiDone, ApiEventStream, ApiItems, ApiPage, ApiResource } from '../common/api-responses';
+import { JobListSchema, JobSchema, TaskSchema } from './job.schema';
 
 /**
  * Whether the stream's key may still act, asked again before each event and on each heartbeat: one check in flight
@@ -54,6 +56,7 @@ export class JobsController {
   @Get('tasks')
   @Public()
   @ApiOperation({ summary: 'The task registry: inputs, options, results and default queue of every task' })
+  @ApiItems(TaskSchema, 'Every task')
   tasks() {
     return { items: Object.values(TASKS) };
   }
@@ -64,6 +67,11 @@ export class JobsController {
     summary:
       "Run a task on as many Mfiles as it takes (its inputCount; job:create on each), dispatched at once; with each: true, one job per Mfile ({items: jobs}); or, with pipeline: 'manual', the service profile's manual pipeline on each ({items: jobs})",
   })
+  @ApiExtraModels(JobSchema, JobListSchema)
+  @ApiCreatedResponse({
+    description: 'The job, or with `each: true` or a pipeline {items: jobs}',
+    schema: { oneOf: [{ $ref: getSchemaPath(JobSchema) }, { $ref: getSchemaPath(JobListSchema) }] },
+  })
   create(@Auth() auth: RequestAuth, @Body() dto: CreateJobDto) {
     return dto.pipeline ? this.jobs.runManualPipeline(auth, dto) : this.jobs.create(auth, dto);
   }
@@ -71,17 +79,18 @@ export class JobsController {
   @Get('jobs/:id')
   @Authorize('job:read', 'job')
   @ApiOperation({ summary: 'Read a job: state, progress, result, error, worker' })
+  @ApiResource(JobSchema, 'The job')
   get(@Param('id') id: string) {
     return this.jobs.get(id);
   }
 
   @Get('jobs/:id/events')
   @Authorize('job:read', 'job')
-  @ApiProduces('text/event-stream')
   @ApiOperation({
     summary:
       'Follow a job as Server-Sent Events: `state` (the whole job) at once, then `progress` {progress} and `state` {state, error} as they change; the stream ends after a final state, after 5 minutes (EventSource reconnects, the key checked again) or when the key is revoked. Comments every 15 s keep proxies from closing it. At most SSE_STREAMS_PER_KEY streams per key (429).',
   })
+  @ApiEventStream('`state` and `progress` events until the job ends')
   async follow(@Auth() auth: RequestAuth, @Param('id') id: string, @Req() request: Request, @Res() response: Response) {
     // follow first, then read: a change between the two is held back and sent after the snapshot. Both happen before
     // the stream opens, so a database or Redis outage is still answered with a problem (503), not a broken stream.
@@ -142,11 +151,11 @@ export class JobsController {
 
   @Get('services/:id/jobs/events')
   @Authorize('job:read', 'service')
-  @ApiProduces('text/event-stream')
   @ApiOperation({
     summary:
       'Follow every job of a service as Server-Sent Events: `ready` once listening (list the jobs then, and nothing is missed), then `job` {id, state, progress, error, at} for each change. Comments every 15 s keep proxies from closing it; it ends after 5 minutes, and EventSource clients reconnect (the key is checked again), or when the key is revoked (checked before each event). At most SSE_STREAMS_PER_KEY streams per key (429).',
   })
+  @ApiEventStream('`ready`, then a `job` event per change')
   async followService(@Auth() auth: RequestAuth, @Param('id') serviceId: string, @Req() request: Request, @Res() response: Response) {
     // listening before the stream opens: Redis being down is answered with a problem (503), not a broken stream
     const options = await this.streamOptions(auth, response);
@@ -160,11 +169,11 @@ export class JobsController {
 
   @Get('services/:id/events')
   @Authorize('mfile:read', 'service')
-  @ApiProduces('text/event-stream')
   @ApiOperation({
     summary:
       "Follow a service's events as Server-Sent Events, what its webhooks can be told: `ready` once listening, then one event per change named by its type (mfile.created, mfile.replaced, mfile.moved, mfile.deleted, upload.completed, upload.expired, quota.exceeded, service.suspended, service.resumed) with {id, type, at, serviceId, data}, and, for a key holding job:read, `job` {id, state, progress, error, at} for each job change. Ends, keeps alive and is limited as the job streams are.",
   })
+  @ApiEventStream('`ready`, then one event per change, named by its type')
   async followServiceEvents(@Auth() auth: RequestAuth, @Param('id') serviceId: string, @Req() request: Request, @Res() response: Response) {
     const options = await this.streamOptions(auth, response);
     let send: (name: string, data: unknown) => void = () => undefined;
@@ -189,6 +198,7 @@ export class JobsController {
   @ApiOperation({
     summary: 'List the jobs of a service (`order=newest` for the latest first); each with `mfileIds`, and `inputs` [{id, name}] for keys holding mfile:read',
   })
+  @ApiPage(JobSchema, 'A page of the jobs')
   listForService(@Auth() auth: RequestAuth, @Param('id') serviceId: string, @Query() query: ListJobsQuery) {
     return this.jobs.list({ serviceId }, query, auth.actions.has('mfile:read'));
   }
@@ -199,6 +209,7 @@ export class JobsController {
     summary:
       'List the jobs that ran on an Mfile (`order=newest` for the latest first); each with `mfileIds`, and `inputs` [{id, name}] for keys holding mfile:read',
   })
+  @ApiPage(JobSchema, 'A page of the jobs')
   listForMfile(@Auth() auth: RequestAuth, @Param('id') mfileId: string, @Query() query: ListJobsQuery) {
     return this.jobs.list({ mfileId }, query, auth.actions.has('mfile:read'));
   }
@@ -206,6 +217,7 @@ export class JobsController {
   @Post('jobs/:id/cancel')
   @Authorize('job:cancel', 'job')
   @ApiOperation({ summary: 'Cancel a queued or running job' })
+  @ApiResource(JobSchema, 'The job as it is now', 201)
   cancel(@Param('id') id: string) {
     return this.jobs.cancel(id);
   }
@@ -214,6 +226,7 @@ export class JobsController {
   @HttpCode(204)
   @Authorize('job:cancel', 'job')
   @ApiOperation({ summary: 'Delete a finished job and its outputs' })
+  @ApiDone('Deleted, with its outputs')
   async remove(@Param('id') id: string) {
     await this.jobs.remove(id);
   }

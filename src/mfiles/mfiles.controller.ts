@@ -1,11 +1,13 @@
 import { Body, Controller, Delete, Get, Head, HttpCode, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
 import { ListMfilesQuery, UpdateMfileDto, UploadQuery } from './dto';
 import { expressSink } from './express-sink';
 import { presentMfile } from './mfile.presenter';
 import { MfilesService } from './mfiles.service';
+import { ApiBytes, ApiDone, ApiPage, ApiResource } from '../common/api-responses';
+import { CreatedMfileSchema, MfileSchema } from './mfile.schema';
 
 const UPLOAD_BODY = {
   description: 'multipart/form-data with a `file` field, or the raw bytes with ?name=',
@@ -24,10 +26,11 @@ export class MfilesController {
   })
   @ApiConsumes('multipart/form-data', 'application/octet-stream')
   @ApiBody(UPLOAD_BODY)
-  @ApiCreatedResponse({
-    description:
-      'The Mfile with its owner key (`key`, shown once, and `keyId`) and `ingest`: {runId, jobs: [{id, step, task, state, queue}]}, the ingest run the upload started (null when the profile has no ingest step)',
-  })
+  @ApiResource(
+    CreatedMfileSchema,
+    'The Mfile, its owner key (`key`, shown once) and `ingest`: the ingest run the upload started (null when the profile has none for it)',
+    201,
+  )
   upload(@Auth() auth: RequestAuth, @Req() request: Request, @Query() query: UploadQuery) {
     return this.mfiles.upload(auth, request, query);
   }
@@ -37,6 +40,7 @@ export class MfilesController {
   @ApiOperation({ summary: 'Upload a file into a folder (same as the service upload)' })
   @ApiConsumes('multipart/form-data', 'application/octet-stream')
   @ApiBody(UPLOAD_BODY)
+  @ApiResource(CreatedMfileSchema, 'The Mfile, its owner key (shown once) and the ingest run it started', 201)
   uploadToFolder(@Auth() auth: RequestAuth, @Req() request: Request, @Query() query: UploadQuery) {
     return this.mfiles.upload(auth, request, { name: query.name });
   }
@@ -44,6 +48,7 @@ export class MfilesController {
   @Get('services/:id/mfiles')
   @Authorize('mfile:read', 'service')
   @ApiOperation({ summary: 'List the files of a service, filtered by name, mimetype, date and folder' })
+  @ApiPage(MfileSchema, 'A page of the files')
   list(@Param('id') serviceId: string, @Query() query: ListMfilesQuery) {
     return this.mfiles.list({ serviceId }, query);
   }
@@ -51,6 +56,7 @@ export class MfilesController {
   @Get('mfolders/:id/mfiles')
   @Authorize('mfile:read', 'mfolder')
   @ApiOperation({ summary: 'List the files directly in a folder' })
+  @ApiPage(MfileSchema, 'A page of the files in the folder')
   listFolder(@Param('id') folderId: string, @Query() query: ListMfilesQuery) {
     return this.mfiles.list({ folderId }, query);
   }
@@ -58,6 +64,7 @@ export class MfilesController {
   @Get('mfiles/:id')
   @Authorize('mfile:read', 'mfile')
   @ApiOperation({ summary: 'Read an Mfile: size, md5, sha256, mimetype, metadata' })
+  @ApiResource(MfileSchema, 'The Mfile')
   async get(@Param('id') id: string) {
     return presentMfile(await this.mfiles.get(id));
   }
@@ -65,6 +72,7 @@ export class MfilesController {
   @Patch('mfiles/:id')
   @Authorize('mfile:write', 'mfile')
   @ApiOperation({ summary: 'Rename and/or move an Mfile' })
+  @ApiResource(MfileSchema, 'The Mfile as it is now')
   update(@Auth() auth: RequestAuth, @Param('id') id: string, @Body() dto: UpdateMfileDto) {
     return this.mfiles.update(auth, id, dto);
   }
@@ -73,6 +81,7 @@ export class MfilesController {
   @HttpCode(204)
   @Authorize('mfile:delete', 'mfile')
   @ApiOperation({ summary: 'Delete an Mfile, its bytes and its keys' })
+  @ApiDone('Deleted, with its bytes and keys')
   async remove(@Param('id') id: string) {
     await this.mfiles.remove(id);
   }
@@ -83,7 +92,7 @@ export class MfilesController {
     summary:
       "Download the content: ETag and Repr-Digest (sha-256), conditional requests, one Range (206) or several (206 multipart/byteranges), throttled to the service's accessSpeed",
   })
-  @ApiProduces('application/octet-stream', 'multipart/byteranges')
+  @ApiBytes('The content', 'application/octet-stream', 'multipart/byteranges')
   async download(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
     await this.mfiles.sendDownload(request, expressSink(response), await this.mfiles.get(id));
   }
@@ -91,6 +100,7 @@ export class MfilesController {
   @Head('mfiles/:id/content')
   @Authorize('mfile:read', 'mfile')
   @ApiOperation({ summary: 'Headers of the content: size, type, ETag, Repr-Digest' })
+  @ApiBytes('The headers the content would have, no body', 'application/octet-stream')
   async head(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
     await this.mfiles.sendDownload(request, expressSink(response), await this.mfiles.get(id));
   }
@@ -100,6 +110,7 @@ export class MfilesController {
   @ApiOperation({ summary: 'Replace the content (raw body or multipart); the old bytes are released after the new ones commit' })
   @ApiConsumes('application/octet-stream', 'multipart/form-data')
   @ApiBody(UPLOAD_BODY)
+  @ApiResource(MfileSchema, 'The Mfile with its new content (size, digests, mimetype)')
   replace(@Param('id') id: string, @Req() request: Request) {
     return this.mfiles.replaceContent(id, request);
   }

@@ -4,6 +4,8 @@ import { Problems } from '../common/problem';
 import { Authorize } from '../keys/authorize.decorator';
 import { PROFILE_NAME } from '../services/dto';
 import { PipelinesService } from './pipelines.service';
+import { ApiDone, ApiItems, ApiResource } from '../common/api-responses';
+import { ContainerProfileSchema } from './profile.schema';
 
 /** Named profiles a container offers; a service's `profile` property (service:manage) selects one. */
 @ApiTags('profiles')
@@ -21,6 +23,7 @@ export class ContainerProfilesController {
   @Get()
   @Authorize('container:read', 'container')
   @ApiOperation({ summary: 'The profiles this container offers its services, with how many services run each' })
+  @ApiItems(ContainerProfileSchema, 'Every profile the container offers')
   list(@Param('id') containerId: string) {
     return this.pipelines.containerProfiles(containerId);
   }
@@ -29,6 +32,7 @@ export class ContainerProfilesController {
   @Authorize('container:update', 'container')
   @ApiOperation({ summary: 'Create or replace a named profile (same format as a service profile); the services running it pick it up at once' })
   @ApiBody({ schema: { type: 'object', example: { ingest: { steps: [{ name: 'md5', task: 'md5' }] } } } })
+  @ApiResource(ContainerProfileSchema, 'The profile saved')
   put(@Param('id') containerId: string, @Param('name') name: string, @Body() body: unknown) {
     ContainerProfilesController.checkName(name);
     return this.pipelines.saveContainerProfile(containerId, name, body);
@@ -38,6 +42,7 @@ export class ContainerProfilesController {
   @HttpCode(204)
   @Authorize('container:update', 'container')
   @ApiOperation({ summary: 'Delete a named profile (409 while services run it)' })
+  @ApiDone('Deleted')
   async remove(@Param('id') containerId: string, @Param('name') name: string) {
     ContainerProfilesController.checkName(name);
     await this.pipelines.deleteContainerProfile(containerId, name);

@@ -2,6 +2,8 @@ import { Body, Controller, Delete, Get, Param, Put } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authorize } from '../keys/authorize.decorator';
 import { PipelinesService } from './pipelines.service';
+import { ApiResource } from '../common/api-responses';
+import { ProfileSchema } from './profile.schema';
 
 @ApiTags('profiles')
 @Controller('services/:id/profile')
@@ -11,6 +13,7 @@ export class ProfilesController {
   @Get()
   @Authorize('service:read', 'service')
   @ApiOperation({ summary: "The service's profile: for each trigger (ingest, update, access, periodic, manual) its pipeline of steps" })
+  @ApiResource(ProfileSchema, 'The profile the service runs')
   get(@Param('id') serviceId: string) {
     return this.pipelines.profileOf(serviceId);
   }
@@ -34,6 +37,7 @@ export class ProfilesController {
       },
     },
   })
+  @ApiResource(ProfileSchema, 'The profile saved')
   put(@Param('id') serviceId: string, @Body() body: unknown) {
     return this.pipelines.saveProfile(serviceId, body);
   }
@@ -41,6 +45,7 @@ export class ProfilesController {
   @Delete()
   @Authorize('service:update', 'service')
   @ApiOperation({ summary: 'Go back to the default profile (MServe’s ingest pipeline)' })
+  @ApiResource(ProfileSchema, 'The profile the service runs now')
   reset(@Param('id') serviceId: string) {
     return this.pipelines.resetProfile(serviceId);
   }

@@ -8,6 +8,8 @@ import { parseContentRange } from './byte-ranges';
 import { chunkDigestChecksums, reprDigest } from './chunk-checksums';
 import { UploadSession } from './upload-session.entity';
 import { UploadProgress, UploadSessionsService } from './upload-sessions.service';
+import { ApiDone, ApiResource } from '../common/api-responses';
+import { ChunkedUploadSchema } from './upload.schema';
 
 function contentRange(request: Request) {
   const range = parseContentRange(request.headers['content-range']);
@@ -29,7 +31,7 @@ function contentRange(request: Request) {
 export class ChunkedUploadController {
   constructor(private readonly uploads: UploadSessionsService) {}
 
-  private status(session: UploadSession, progress?: UploadProgress) {
+  private status(session: UploadSession, progress?: UploadProgress): ChunkedUploadSchema {
     return {
       id: session.id,
       name: session.name,
@@ -52,6 +54,7 @@ export class ChunkedUploadController {
       'Start a chunked upload with its first chunk (any chunk): ?name= (&folderId=), Content-Range bytes a-b/total; optional Repr-Digest of the whole file',
   })
   @ApiHeader({ name: 'Content-Range', required: true })
+  @ApiResource(ChunkedUploadSchema, 'Started (Location: the upload); `mfile` when this chunk was the whole file', 201)
   async start(@Auth() auth: RequestAuth, @Query() query: UploadQuery, @Req() request: Request, @Res() response: Response) {
     const range = contentRange(request);
     if (!query.name) throw Problems.badRequest('?name= is required', { errors: ['name is required'] });
@@ -72,6 +75,8 @@ export class ChunkedUploadController {
   @Authorize('mfile:create', 'service')
   @ApiOperation({ summary: 'Send one more chunk (Content-Range bytes a-b/total); 201 with the Mfile (and its key) when it was the last one' })
   @ApiHeader({ name: 'Content-Range', required: true })
+  @ApiResource(ChunkedUploadSchema, 'Stored; where the upload stands')
+  @ApiResource(ChunkedUploadSchema, 'The last chunk: the upload is complete and `mfile` tells the new file and its key (shown once)', 201)
   async chunk(
     @Auth() auth: RequestAuth,
     @Param('id') serviceId: string,
@@ -88,6 +93,7 @@ export class ChunkedUploadController {
   @Get(':uploadId')
   @Authorize('mfile:create', 'service')
   @ApiOperation({ summary: 'Status: received and missing ranges, and the Mfile once complete' })
+  @ApiResource(ChunkedUploadSchema, 'Where the upload stands')
   async get(@Param('id') serviceId: string, @Param('uploadId') uploadId: string) {
     return this.status(await this.uploads.find(serviceId, uploadId));
   }
@@ -96,6 +102,7 @@ export class ChunkedUploadController {
   @HttpCode(204)
   @Authorize('mfile:create', 'service')
   @ApiOperation({ summary: 'Abandon an unfinished chunked upload and its bytes' })
+  @ApiDone('Abandoned')
   async remove(@Param('id') serviceId: string, @Param('uploadId') uploadId: string) {
     const session = await this.uploads.find(serviceId, uploadId);
     if (session.completedAt) throw Problems.conflict('the upload is complete: delete the Mfile instead', { mfileId: session.mfileId });

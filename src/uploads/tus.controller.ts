@@ -10,6 +10,7 @@ import { chunkDigestChecksums } from './chunk-checksums';
 import { UploadSession } from './upload-session.entity';
 import { Readable } from 'node:stream';
 import { ExpectedDigests } from '../storage/digest-headers';
+import { ApiHeadersOnly } from '../common/api-responses';
 
 const TUS_VERSION = '1.0.0';
 const EXTENSIONS = 'creation,creation-with-upload,termination,expiration,checksum';
@@ -93,6 +94,12 @@ export class TusController {
   @Public()
   @HttpCode(204)
   @ApiOperation({ summary: 'tus discovery: version, extensions, checksum algorithms, maximum size' })
+  @ApiHeadersOnly(204, 'What this server offers', {
+    'Tus-Version': '1.0.0',
+    'Tus-Extension': 'The extensions offered',
+    'Tus-Checksum-Algorithm': 'The checksum algorithms',
+    'Tus-Max-Size': 'The largest upload, in bytes',
+  })
   discover(@Res({ passthrough: true }) response: Response) {
     this.common(response);
     response.setHeader('Tus-Version', TUS_VERSION);
@@ -105,6 +112,13 @@ export class TusController {
   @Authorize('mfile:create', 'service')
   @ApiOperation({ summary: 'tus creation (and creation-with-upload): Upload-Length, Upload-Metadata (filename, filetype, folderId)' })
   @ApiHeader({ name: 'Tus-Resumable', required: true })
+  @ApiHeadersOnly(201, 'Created (with creation-with-upload, the bytes sent are stored)', {
+    Location: 'The upload',
+    'Upload-Offset': 'Bytes stored',
+    'Mfile-Id': 'The new Mfile, when the upload is complete',
+    'Mfile-Key': 'Its owner key, shown once',
+    'Ingest-Run-Id': 'The ingest run it started',
+  })
   async create(@Auth() auth: RequestAuth, @Req() request: Request, @Res() response: Response) {
     this.common(response);
     this.requireVersion(request, response);
@@ -146,6 +160,7 @@ export class TusController {
   @Head(':uploadId')
   @Authorize('mfile:create', 'service')
   @ApiOperation({ summary: 'tus: the current offset of an upload' })
+  @ApiHeadersOnly(200, 'Where the upload stands', { 'Upload-Offset': 'Bytes stored', 'Upload-Length': 'Bytes in all', 'Mfile-Id': 'The Mfile, once complete' })
   async head(@Param('id') serviceId: string, @Param('uploadId') uploadId: string, @Req() request: Request, @Res() response: Response) {
     this.common(response);
     this.requireVersion(request, response);
@@ -166,6 +181,12 @@ export class TusController {
   @Patch(':uploadId')
   @Authorize('mfile:create', 'service')
   @ApiOperation({ summary: 'tus: append bytes at Upload-Offset (Content-Type application/offset+octet-stream, optional Upload-Checksum)' })
+  @ApiHeadersOnly(204, 'Stored', {
+    'Upload-Offset': 'Bytes stored now',
+    'Mfile-Id': 'The new Mfile, when this completed the upload',
+    'Mfile-Key': 'Its owner key, shown once',
+    'Ingest-Run-Id': 'The ingest run it started',
+  })
   async patch(
     @Auth() auth: RequestAuth,
     @Param('id') serviceId: string,
@@ -189,6 +210,7 @@ export class TusController {
   @Delete(':uploadId')
   @Authorize('mfile:create', 'service')
   @ApiOperation({ summary: 'tus termination: drop an unfinished upload and its bytes' })
+  @ApiHeadersOnly(204, 'Dropped', {})
   async terminate(@Param('id') serviceId: string, @Param('uploadId') uploadId: string, @Req() request: Request, @Res() response: Response) {
     this.common(response);
     this.requireVersion(request, response);

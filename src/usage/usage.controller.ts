@@ -11,6 +11,8 @@ import { UsageQueryService } from './usage-query.service';
 import { UsageService } from './usage.service';
 import { GroupBy, UsageScope } from './usage.repository';
 import { Bucketing, ceilTo, countBuckets, floorTo, Grain, toCsv } from './usage-report';
+import { ApiReport, ApiResource } from '../common/api-responses';
+import { RecordedUsageSchema, UsageReportSchema } from './usage.schema';
 
 const METRIC_LIST = /^[A-Za-z0-9_.:/-]{1,200}(,[A-Za-z0-9_.:/-]{1,200}){0,49}$/;
 
@@ -108,6 +110,7 @@ export class UsageController {
     summary:
       "Record an application's own metrics about a service (app/<metric>), each with an idempotency key: reported, rolled up and exported like MServe's. Answers {recorded, repeated}",
   })
+  @ApiResource(RecordedUsageSchema, 'How many facts were recorded and how many were repeats', 201)
   recordForService(@Auth() auth: RequestAuth, @Body() dto: RecordUsageDto) {
     return this.recordApplication(auth, dto);
   }
@@ -115,6 +118,7 @@ export class UsageController {
   @Post('mfiles/:id/usage')
   @Authorize('usage:record', 'mfile')
   @ApiOperation({ summary: "Record an application's own metrics about an Mfile (in the file's usage, and its service's): as POST /services/:id/usage" })
+  @ApiResource(RecordedUsageSchema, 'How many facts were recorded and how many were repeats', 201)
   recordForMfile(@Auth() auth: RequestAuth, @Body() dto: RecordUsageDto) {
     return this.recordApplication(auth, dto, auth.target!.id ?? undefined);
   }
@@ -131,6 +135,7 @@ export class UsageController {
   @Authorize('usage:read')
   @ApiProduces('application/json', 'text/csv')
   @ApiOperation({ summary: 'Provider-wide usage (the admin key only); groupBy=container or service for one series each' })
+  @ApiReport(UsageReportSchema, 'The report')
   provider(@Auth() auth: RequestAuth, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
     if (auth.key.resourceType !== 'provider')
       throw Problems.forbidden(
@@ -143,6 +148,7 @@ export class UsageController {
   @Authorize('usage:read', 'container')
   @ApiProduces('application/json', 'text/csv')
   @ApiOperation({ summary: 'Usage of a container and its services (groupBy=service for one series each)' })
+  @ApiReport(UsageReportSchema, 'The report')
   container(@Param('id') id: string, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
     return this.answer({ type: 'container', id }, { type: 'container', id }, query, ['service'], request, response);
   }
@@ -151,6 +157,7 @@ export class UsageController {
   @Authorize('usage:read', 'service')
   @ApiProduces('application/json', 'text/csv')
   @ApiOperation({ summary: 'Usage of a service: its Mfiles, jobs, job outputs and backups' })
+  @ApiReport(UsageReportSchema, 'The report')
   service(@Param('id') id: string, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
     return this.answer({ type: 'service', id }, { type: 'service', id }, query, [], request, response);
   }
@@ -159,6 +166,7 @@ export class UsageController {
   @Authorize('usage:read', 'mfile')
   @ApiProduces('application/json', 'text/csv')
   @ApiOperation({ summary: 'Usage of an Mfile: its bytes stored, ingested and accessed, its backup copy, and the jobs run on it with their outputs' })
+  @ApiReport(UsageReportSchema, 'The report')
   async mfile(@Param('id') id: string, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
     return this.answer({ type: 'resources', ids: await this.usage.resourcesOf('mfile', id) }, { type: 'mfile', id }, query, [], request, response);
   }
@@ -167,6 +175,7 @@ export class UsageController {
   @Authorize('usage:read', 'job')
   @ApiProduces('application/json', 'text/csv')
   @ApiOperation({ summary: 'Usage of a job: runtime, bytes processed, outcome, and the bytes its outputs store' })
+  @ApiReport(UsageReportSchema, 'The report')
   async job(@Param('id') id: string, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
     return this.answer({ type: 'resources', ids: await this.usage.resourcesOf('job', id) }, { type: 'job', id }, query, [], request, response);
   }
@@ -175,6 +184,7 @@ export class UsageController {
   @Authorize('usage:read', 'joboutput')
   @ApiProduces('application/json', 'text/csv')
   @ApiOperation({ summary: 'Usage of a job output: the bytes it stores, and what was accessed of it' })
+  @ApiReport(UsageReportSchema, 'The report')
   async jobOutput(@Param('id') id: string, @Query() query: UsageQueryDto, @Req() request: Request, @Res() response: Response) {
     return this.answer({ type: 'resources', ids: await this.usage.resourcesOf('joboutput', id) }, { type: 'joboutput', id }, query, [], request, response);
   }

@@ -3,6 +3,8 @@ import { ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs
 import { ArrayMaxSize, IsArray, IsOptional, IsString, IsUrl, MaxLength } from 'class-validator';
 import { Authorize } from '../keys/authorize.decorator';
 import { WebhooksService } from './webhooks.service';
+import { ApiDone, ApiItems, ApiResource } from '../common/api-responses';
+import { CreatedWebhookSchema, WebhookSchema } from './webhook.schema';
 
 export class CreateWebhookDto {
   @ApiProperty({ example: 'https://example.org/mserve-events' })
@@ -33,6 +35,7 @@ export class WebhooksController {
     summary:
       'Register a URL told about finished jobs and the events it asks for: POST of {id, type, createdAt, serviceId, data} (job.<state>: data.job; mfile.*: data.mfile; ...) with Idempotency-Key and MServe-Signature t=<unix>,v1=<HMAC-SHA256(secret, "t.body")>, retried with backoff until a 2xx. The secret is shown once.',
   })
+  @ApiResource(CreatedWebhookSchema, 'The webhook with its signing `secret`, shown once', 201)
   create(@Param('id') serviceId: string, @Body() dto: CreateWebhookDto) {
     return this.webhooks.create(serviceId, dto);
   }
@@ -40,6 +43,7 @@ export class WebhooksController {
   @Get()
   @Authorize('service:read', 'service')
   @ApiOperation({ summary: "The service's webhooks (without their secrets)" })
+  @ApiItems(WebhookSchema, 'Every webhook of the service')
   async list(@Param('id') serviceId: string) {
     return { items: await this.webhooks.list(serviceId) };
   }
@@ -48,6 +52,7 @@ export class WebhooksController {
   @HttpCode(204)
   @Authorize('service:update', 'service')
   @ApiOperation({ summary: 'Remove a webhook' })
+  @ApiDone('Deleted')
   async remove(@Param('id') serviceId: string, @Param('webhookId') webhookId: string) {
     await this.webhooks.remove(serviceId, webhookId);
   }

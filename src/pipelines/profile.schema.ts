@@ -1,0 +1,54 @@
+import { ApiProperty, ApiPropertyOptions, ApiSchema, getSchemaPath } from '@nestjs/swagger';
+import { DATE_TIME, Nullable, Optional } from '../common/api-responses';
+import { StepConditionSchema } from '../jobs/job.schema';
+import type { EffectiveProfile } from './pipelines.service';
+import type { ProfileDefinition } from './profile';
+
+/** A step of a pipeline. */
+@ApiSchema({ name: 'ProfileStep' })
+export class ProfileStepSchema {
+  @ApiProperty({ example: 'thumbnail' }) name: string;
+  @ApiProperty({ example: 'thumbnail', description: 'A task of GET /tasks' }) task: string;
+  @ApiProperty({ type: 'object', additionalProperties: true }) options: Record<string, unknown>;
+  @ApiProperty({ type: [String], description: 'Steps of the same pipeline that must succeed (or be skipped) first' }) after: string[];
+  @Optional({ type: StepConditionSchema, description: 'Run only on inputs that match (else skipped)' }) when?: StepConditionSchema;
+  @ApiProperty({ required: false, description: 'A queue other than the task’s default' }) queue?: string;
+  @ApiProperty({ required: false, enum: [true], description: 'Run it on the stored bytes even when the upload already knows its answer' }) verify?: true;
+}
+
+/** A pipeline: its steps, and the schedule of the periodic one. */
+@ApiSchema({ name: 'Pipeline' })
+export class PipelineSchema {
+  @ApiProperty({ type: [ProfileStepSchema] }) steps: ProfileStepSchema[];
+  @ApiProperty({ required: false, example: '0 3 * * *', description: 'Cron expression (UTC), periodic only' }) schedule?: string;
+}
+
+const DEFINITION = {
+  type: 'object',
+  description: 'One pipeline per trigger',
+  properties: Object.fromEntries(['ingest', 'update', 'access', 'periodic', 'manual'].map((trigger) => [trigger, { $ref: getSchemaPath(PipelineSchema) }])),
+  additionalProperties: false,
+} as ApiPropertyOptions;
+
+/** The profile a service runs, and where it comes from. */
+@ApiSchema({ name: 'Profile' })
+export class ProfileSchema implements EffectiveProfile {
+  @ApiProperty(DEFINITION) definition: ProfileDefinition;
+  @ApiProperty({ description: "True when it is MServe's own default" }) isDefault: boolean;
+  @Nullable(DATE_TIME) updatedAt: Date | null;
+  @ApiProperty({
+    enum: ['container', 'service', 'default'],
+    description: "container: selected by the provider (`name`); service: the service's own; default: MServe's",
+  })
+  source: 'container' | 'service' | 'default';
+  @Nullable({ type: String, description: 'The container profile selected' }) name: string | null;
+}
+
+/** A named profile a container offers its services. */
+@ApiSchema({ name: 'ContainerProfile' })
+export class ContainerProfileSchema {
+  @ApiProperty() name: string;
+  @ApiProperty(DEFINITION) definition: ProfileDefinition;
+  @ApiProperty(DATE_TIME) updatedAt: Date;
+  @ApiProperty({ description: 'How many services run it' }) selectedBy: number;
+}
