@@ -9,6 +9,7 @@ import tseslint from 'typescript-eslint';
 
 /** Server modules the console may import: plain TypeScript with no Node, Nest or database in them. */
 const NODE_FREE_SHARED = [
+  'src/common/api-contract.ts',
   'src/common/app-quotas.ts',
   'src/common/file-name.ts',
   'src/common/free-form.ts',
@@ -20,7 +21,7 @@ const NODE_FREE_SHARED = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'var/**', 'coverage/**', 'docs/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
+  { ignores: ['dist/**', 'node_modules/**', 'var/**', 'coverage/**', 'docs/**', 'src/common/api-contract.ts', '**/*.js', '**/*.mjs', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

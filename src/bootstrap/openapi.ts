@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { TaskOptionSchema } from '../jobs/job.schema';
 import { RenditionSchema } from '../mfiles/mfile.schema';
 import { PipelineSchema } from '../pipelines/profile.schema';
 
@@ -68,6 +69,27 @@ const COMMON_PROBLEMS: Record<string, string> = {
 /** Operations outside the keyed API (health, metrics) can only be unavailable. */
 const UNKEYED_PROBLEMS: Record<string, string> = { '503': COMMON_PROBLEMS['503'] };
 
+/** What an operation that changes something can also answer. */
+const CHANGE_PROBLEMS: Record<string, string> = {
+  '409': 'The change conflicts with what is there: a name in use in the folder, a job that already ended, an upload at another offset',
+  '413': 'The body is larger than the operation accepts (the limit is in the problem)',
+};
+
+/** What an operation that receives a file's bytes can also answer. */
+const BYTES_IN_PROBLEMS: Record<string, string> = {
+  '415': 'The body is not of a type the operation reads (the problem names the one to send)',
+  '423': 'Another request is writing to this upload right now: retry when it has finished',
+  '507': 'The storage is full: nothing was stored',
+};
+
+/** What an operation that sends a file's bytes can also answer. */
+const BYTES_OUT_PROBLEMS: Record<string, string> = {
+  '412': 'An If-Match or If-Unmodified-Since precondition failed',
+  '416': 'No range asked for is within the content',
+};
+
+const BINARY_TYPES = ['application/octet-stream', 'application/offset+octet-stream', 'multipart/form-data'];
+
 const PROBLEM_CONTENT = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
 
 /** Declares the problem responses on every operation (and gives a problem body to error responses declared without one). */
@@ -77,7 +99,15 @@ export function declareProblems(document: OpenAPIObject): OpenAPIObject {
     for (const method of ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const) {
       const operation = item[method];
       if (!operation) continue;
-      const problems = path.startsWith('/api/v1/') ? COMMON_PROBLEMS : UNKEYED_PROBLEMS;
+      const keyed = path.startsWith('/api/v1/');
+      const body = operation.requestBody && 'content' in operation.requestBody ? Object.keys(operation.requestBody.content) : [];
+      const answers = Object.values(operation.responses).flatMap((response) => (response && 'content' in response ? Object.keys(response.content ?? {}) : []));
+      const problems = {
+        ...(keyed ? COMMON_PROBLEMS : UNKEYED_PROBLEMS),
+        ...(keyed && method !== 'get' && method !== 'head' && method !== 'options' ? CHANGE_PROBLEMS : {}),
+        ...(body.some((type) => BINARY_TYPES.includes(type)) ? BYTES_IN_PROBLEMS : {}),
+        ...(answers.includes('multipart/byteranges') ? BYTES_OUT_PROBLEMS : {}),
+      };
       for (const [status, description] of Object.entries(problems)) operation.responses[status] ??= { description };
       for (const [status, response] of Object.entries(operation.responses)) {
         if (/^[45]/.test(status) && response && 'description' in response && !response.content) response.content = PROBLEM_CONTENT;
@@ -117,6 +147,29 @@ export function toOpenApi31(document: OpenAPIObject): OpenAPIObject {
   return { ...(visit(document) as OpenAPIObject), openapi: '3.1.0' };
 }
 
+/**
+ * Declares every `{name}` of an operation's path as a required path parameter: the controllers that read the
+ * request themselves (uploads, tus, usage records) take the id from the route without `@Param`, which the
+ * generator cannot see, and a generated client could not fill the path without it.
+ */
+export function declarePathParameters(document: OpenAPIObject): OpenAPIObject {
+  for (const [path, item] of Object.entries(document.paths)) {
+    const names = [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]);
+    for (const method of ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const) {
+      const operation = item[method];
+      if (!operation) continue;
+      const declared = new Set((operation.parameters ?? []).flatMap((parameter) => ('in' in parameter && parameter.in === 'path' ? [parameter.name] : [])));
+      const missing = names.filter((name) => !declared.has(name));
+      if (missing.length)
+        operation.parameters = [
+          ...missing.map((name) => ({ name, in: 'path' as const, required: true, schema: { type: 'string' as const } })),
+          ...(operation.parameters ?? []),
+        ];
+    }
+  }
+  return document;
+}
+
 /** The document served at /api/docs-json (and committed as docs/openapi.json). */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(
@@ -132,7 +185,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A capability key (msk_...)' }, 'key')
       .addApiKey({ type: 'apiKey', in: 'query', name: 'key', description: 'A capability key in the URL (capability links)' }, 'keyQuery')
       .build(),
-    { operationIdFactory: operationId, extraModels: [PipelineSchema, RenditionSchema] },
+    { operationIdFactory: operationId, extraModels: [PipelineSchema, RenditionSchema, TaskOptionSchema] },
   );
-  return toOpenApi31(declareProblems(document));
+  return toOpenApi31(declareProblems(declarePathParameters(document)));
 }

@@ -1,5 +1,7 @@
 import { applyDecorators, Type } from '@nestjs/common';
 import {
+  ApiBody,
+  ApiConsumes,
   ApiCreatedResponse,
   ApiExtraModels,
   ApiNoContentResponse,
@@ -77,6 +79,7 @@ export function ApiBytes(description: string, ...types: string[]) {
     ApiProduces(...types),
     ApiOkResponse({ description, content }),
     ApiResponse({ status: 206, description: 'The ranges asked for (one: its bytes with Content-Range; several: multipart/byteranges)', content }),
+    ApiResponse({ status: 304, description: 'Not modified: the If-None-Match or If-Modified-Since given still holds' }),
   );
 }
 
@@ -110,4 +113,9 @@ export function ApiReport(model: Type, description: string) {
       },
     }),
   );
+}
+
+/** A request body of raw bytes, in the types given. */
+export function ApiBytesBody(description: string, ...types: string[]) {
+  return applyDecorators(ApiConsumes(...types), ApiBody({ description, required: false, schema: { type: 'string', format: 'binary' } }));
 }

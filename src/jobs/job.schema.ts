@@ -1,4 +1,4 @@
-import { ApiProperty, ApiSchema } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema, getSchemaPath } from '@nestjs/swagger';
 import { DATE_TIME, FREE_OBJECT, Nullable, Optional } from '../common/api-responses';
 import type { JsonObject } from '../database/columns';
 import type { OptionSpec, TaskDefinition, TaskName } from '../tasks/task-catalogue';
@@ -54,19 +54,29 @@ export class JobListSchema {
   @ApiProperty({ type: [JobSchema] }) items: JobSchema[];
 }
 
+/** An option of a task: its type, default and bounds, as the catalogue declares them (src/tasks/task-catalogue.ts). */
+@ApiSchema({ name: 'TaskOption' })
+export class TaskOptionSchema {
+  @ApiProperty({ enum: ['integer', 'number', 'string', 'text'], description: 'text: a free value checked against `pattern`' }) type: string;
+  @ApiProperty() description: string;
+  @Optional({ oneOf: [{ type: 'number' }, { type: 'string' }], description: 'Used when the option is left out; a text option without one is required' })
+  default?: number | string;
+  @Optional() minimum?: number;
+  @Optional() maximum?: number;
+  @Optional({ type: [String] }) enum?: string[];
+  @Optional() pattern?: string;
+  @Optional() maxLength?: number;
+}
+
 /** A task of the registry: what it takes, its options, what it makes and reports. */
 @ApiSchema({ name: 'Task' })
 export class TaskSchema implements TaskDefinition {
-  @ApiProperty({ example: 'thumbnail' }) name: TaskName;
+  @ApiProperty({ type: String, example: 'thumbnail' }) name: TaskName;
   @ApiProperty() description: string;
   @ApiProperty({ example: 'normal' }) defaultQueue: string;
   @ApiProperty({ type: [String], example: ['image/jpeg'], description: 'Accepted input mimetypes (globs)' }) inputs: string[];
   @ApiProperty({ description: 'How many Mfiles one job reads' }) inputCount: number;
-  @ApiProperty({
-    type: 'object',
-    description: 'Each option: type (integer, number, string, text), description, default, and its bounds, enum or pattern',
-    additionalProperties: { type: 'object', required: ['type', 'description'], properties: { type: { type: 'string' }, description: { type: 'string' } } },
-  })
+  @ApiProperty({ type: 'object', additionalProperties: { $ref: getSchemaPath(TaskOptionSchema) }, description: 'Its options, by name' })
   options: Record<string, OptionSpec>;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, description: 'The files it makes, as job outputs: role → what' })
   outputs: Record<string, string>;

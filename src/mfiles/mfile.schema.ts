@@ -33,7 +33,17 @@ export class MfileSchema implements PublicMfile {
     additionalProperties: true,
     description:
       "What tasks found (image: {width, height, ...}, video: {duration, ...}), `renditions` by role, `source` of fetched content, `backup`, and the application's own keys",
-    properties: { renditions: { type: 'object', additionalProperties: { $ref: getSchemaPath(RenditionSchema) } } },
+    properties: {
+      renditions: { type: 'object', additionalProperties: { $ref: getSchemaPath(RenditionSchema) }, description: 'Files tasks made from it, by role' },
+      image: { type: 'object', additionalProperties: true, description: 'What the image task read: width, height, format, EXIF...' },
+      video: { type: 'object', additionalProperties: true, description: 'What the video metadata task read: duration, streams...' },
+      promotedFrom: {
+        type: 'object',
+        required: ['jobOutputId', 'jobId'],
+        properties: { jobOutputId: { type: 'string', format: 'uuid' }, jobId: { type: 'string', format: 'uuid' } },
+        description: 'The job output it was made from',
+      },
+    },
   })
   metadata: JsonObject;
   @ApiProperty(DATE_TIME) createdAt: Date;

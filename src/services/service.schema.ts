@@ -30,7 +30,7 @@ export class ServiceSchema implements Service {
 /** A new service with its two keys, each secret shown once. */
 @ApiSchema({ name: 'CreatedService' })
 export class CreatedServiceSchema extends ServiceSchema {
-  @ApiProperty({ format: 'uuid' }) declare rootFolderId: string;
+  @ApiProperty({ format: 'uuid', required: true, description: 'Its root folder' }) declare rootFolderId: string;
   @ApiProperty({ description: 'The serviceadmin key: its secret, shown once' }) key: string;
   @ApiProperty({ format: 'uuid' }) keyId: string;
   @ApiProperty({ description: 'The servicecustomer key: its secret, shown once' }) customerKey: string;

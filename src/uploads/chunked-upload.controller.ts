@@ -8,7 +8,7 @@ import { parseContentRange } from './byte-ranges';
 import { chunkDigestChecksums, reprDigest } from './chunk-checksums';
 import { UploadSession } from './upload-session.entity';
 import { UploadProgress, UploadSessionsService } from './upload-sessions.service';
-import { ApiDone, ApiResource } from '../common/api-responses';
+import { ApiBytesBody, ApiDone, ApiResource } from '../common/api-responses';
 import { ChunkedUploadSchema } from './upload.schema';
 
 function contentRange(request: Request) {
@@ -55,6 +55,7 @@ export class ChunkedUploadController {
   })
   @ApiHeader({ name: 'Content-Range', required: true })
   @ApiResource(ChunkedUploadSchema, 'Started (Location: the upload); `mfile` when this chunk was the whole file', 201)
+  @ApiBytesBody('The bytes of the range Content-Range names', 'application/octet-stream')
   async start(@Auth() auth: RequestAuth, @Query() query: UploadQuery, @Req() request: Request, @Res() response: Response) {
     const range = contentRange(request);
     if (!query.name) throw Problems.badRequest('?name= is required', { errors: ['name is required'] });
@@ -77,6 +78,7 @@ export class ChunkedUploadController {
   @ApiHeader({ name: 'Content-Range', required: true })
   @ApiResource(ChunkedUploadSchema, 'Stored; where the upload stands')
   @ApiResource(ChunkedUploadSchema, 'The last chunk: the upload is complete and `mfile` tells the new file and its key (shown once)', 201)
+  @ApiBytesBody('The bytes of the range Content-Range names', 'application/octet-stream')
   async chunk(
     @Auth() auth: RequestAuth,
     @Param('id') serviceId: string,

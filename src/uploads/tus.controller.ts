@@ -10,7 +10,7 @@ import { chunkDigestChecksums } from './chunk-checksums';
 import { UploadSession } from './upload-session.entity';
 import { Readable } from 'node:stream';
 import { ExpectedDigests } from '../storage/digest-headers';
-import { ApiHeadersOnly } from '../common/api-responses';
+import { ApiBytesBody, ApiHeadersOnly } from '../common/api-responses';
 
 const TUS_VERSION = '1.0.0';
 const EXTENSIONS = 'creation,creation-with-upload,termination,expiration,checksum';
@@ -119,6 +119,7 @@ export class TusController {
     'Mfile-Key': 'Its owner key, shown once',
     'Ingest-Run-Id': 'The ingest run it started',
   })
+  @ApiBytesBody('creation-with-upload: the first bytes (optional)', 'application/offset+octet-stream')
   async create(@Auth() auth: RequestAuth, @Req() request: Request, @Res() response: Response) {
     this.common(response);
     this.requireVersion(request, response);
@@ -187,6 +188,7 @@ export class TusController {
     'Mfile-Key': 'Its owner key, shown once',
     'Ingest-Run-Id': 'The ingest run it started',
   })
+  @ApiBytesBody('The bytes from Upload-Offset on', 'application/offset+octet-stream')
   async patch(
     @Auth() auth: RequestAuth,
     @Param('id') serviceId: string,

@@ -34,9 +34,16 @@ export class UsageSeriesSchema implements Series {
   @ApiProperty({ type: [UsageFiguresSchema] }) buckets: UsageFiguresSchema[];
 }
 
+@ApiSchema({ name: 'UsageResource' })
+class UsageResourceSchema {
+  @ApiProperty({ enum: ['provider', 'container', 'service', 'mfile', 'job', 'joboutput'] }) type: string;
+  @Nullable({ type: String, format: 'uuid', description: 'Null for the provider' }) id: string | null;
+}
+
 /** A usage report: every metric asked for, per bucket of the range. `format=csv` (or Accept: text/csv) gives the same as CSV. */
 @ApiSchema({ name: 'UsageReport' })
 export class UsageReportSchema implements UsageReport {
+  @ApiProperty({ type: UsageResourceSchema, description: 'What the report is about (and everything below it)' }) resource: UsageResourceSchema;
   @ApiProperty({ format: 'date-time' }) from: string;
   @ApiProperty({ format: 'date-time' }) to: string;
   @ApiProperty({ enum: ['hour', 'day', 'month', 'total'] }) bucket: Bucketing;

@@ -1,12 +1,19 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { COMMITTED_OPENAPI as COMMITTED } from '../support/contract';
 import { ROOT } from '../support/processes';
 import { startTestApp, TestApp } from '../support/test-app';
 
-const COMMITTED = join(ROOT, 'docs', 'openapi.json');
+const GENERATED_TYPES = join(ROOT, 'src', 'common', 'api-contract.ts');
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 
-type Operation = { operationId?: string; responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }> };
+type Operation = {
+  operationId?: string;
+  parameters?: Array<{ name: string; in: string; required?: boolean }>;
+  responses: Record<string, { content?: Record<string, { schema?: { $ref?: string; type?: string; oneOf?: unknown[] } }>; headers?: Record<string, unknown> }>;
+};
 
 /**
  * The API's contract: the live document (built from the controllers) is the one committed in docs/openapi.json, so
@@ -15,7 +22,7 @@ type Operation = { operationId?: string; responses: Record<string, { content?: R
  */
 describe('OpenAPI contract (real api)', () => {
   let app: TestApp;
-  let live: { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } };
+  let live: { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } };
 
   beforeAll(async () => {
     app = await startTestApp();
@@ -53,6 +60,38 @@ describe('OpenAPI contract (real api)', () => {
     expect(missing).toEqual([]);
   });
 
+  it('every operation says what success answers: a 2xx response with a schema for each body, or none (204, headers)', () => {
+    expect(live.openapi).toBe('3.1.0');
+    const problems = operations().flatMap(({ name, operation }) => {
+      const successes = Object.entries(operation.responses).filter(([status]) => /^2\d\d$/.test(status));
+      if (!successes.length) return [`${name}: no 2xx response`];
+      return successes.flatMap(([status, response]) => {
+        if (status === '204') return response.content ? [`${name} 204 has a body`] : [];
+        if (!response.content) return response.headers ? [] : [`${name} ${status}: neither a body nor headers`];
+        return Object.entries(response.content)
+          .filter(([, media]) => !media.schema?.$ref && !media.schema?.type && !media.schema?.oneOf)
+          .map(([type]) => `${name} ${status} ${type}: no schema`);
+      });
+    });
+    expect(problems).toEqual([]);
+    // JSON answers name their schema (a named one, or a page/list of them)
+    const json = operations().filter(({ operation }) => Object.values(operation.responses).some((response) => response.content?.['application/json']));
+    expect(json.length).toBeGreaterThan(55);
+    for (const schema of ['Mfile', 'CreatedMfile', 'Job', 'Key', 'IssuedKey', 'Service', 'Container', 'UsageReport', 'Session', 'Problem']) {
+      expect(Object.keys(live.components.schemas)).toContain(schema);
+    }
+  });
+
+  it('every {name} in a path is a declared, required path parameter', () => {
+    const missing = operations().flatMap(({ name, path, operation }) =>
+      [...path.matchAll(/\{(\w+)\}/g)]
+        .map((match) => match[1])
+        .filter((param) => !operation.parameters?.some((parameter) => parameter.in === 'path' && parameter.name === param && parameter.required))
+        .map((param) => `${name}: ${param}`),
+    );
+    expect(missing).toEqual([]);
+  });
+
   it('the live document is the committed docs/openapi.json', () => {
     if (process.env.UPDATE_OPENAPI === '1') writeFileSync(COMMITTED, JSON.stringify(live, null, 2) + '\n');
     expect(existsSync(COMMITTED)).toBe(true);
@@ -73,5 +112,20 @@ describe('OpenAPI contract (real api)', () => {
       hint: expect.any(String),
     });
     expect(live).toEqual(committed);
+  });
+
+  it('the generated client types (src/common/api-contract.ts) are openapi-typescript’s output for the committed document', () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'mserve-contract-'));
+    try {
+      const generated = join(scratch, 'api-contract.ts');
+      execFileSync(join(ROOT, 'node_modules', '.bin', 'openapi-typescript'), [COMMITTED, '-o', generated], { stdio: 'pipe' });
+      if (process.env.UPDATE_OPENAPI === '1') writeFileSync(GENERATED_TYPES, readFileSync(generated));
+      expect({
+        same: readFileSync(GENERATED_TYPES, 'utf8') === readFileSync(generated, 'utf8'),
+        hint: 'run `npm run openapi` and commit src/common/api-contract.ts',
+      }).toEqual({ same: true, hint: expect.any(String) });
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 });

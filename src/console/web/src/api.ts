@@ -1,4 +1,5 @@
 import { computed, signal } from '@preact/signals';
+import type { components } from '../../../common/api-contract';
 
 /**
  * The console's one door to MServe: the public REST API under /api/v1, as every other client uses it. A person's
@@ -23,46 +24,15 @@ export class ApiError extends Error {
   }
 }
 
-export interface ResourceRef {
-  type: 'provider' | 'container' | 'service' | 'mfolder' | 'mfile' | 'job' | 'joboutput';
-  id: string | null;
-}
+type Schemas = components['schemas'];
 
-export interface KeyView {
-  id: string;
-  label: string | null;
-  resource: ResourceRef;
-  roles: string[];
-  actions: string[];
-  parentId: string | null;
-  createdByKeyId: string | null;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  createdAt: string;
-}
-
+/** What a key opens (the generated contract, src/common/api-contract.ts, like every shape the console reads). */
+export type ResourceRef = Schemas['KeyResource'];
+export type KeyView = Schemas['Key'];
 /** A key this browser may act with: saved in the user's wallet, or only held by this session (a pasted key). */
-export interface WalletKey extends KeyView {
-  saved: boolean;
-  /** Name of the resource it opens (container/service/file name), when it still exists. */
-  resourceName: string | null;
-}
-
-export interface SessionUser {
-  id: string;
-  username: string | null;
-  email: string | null;
-  displayName: string | null;
-  provider: 'password' | 'oidc';
-}
-
-export interface SessionState {
-  user: SessionUser | null;
-  csrfToken: string;
-  keys: WalletKey[];
-  oidc: { enabled: boolean; label: string };
-  expiresAt: string | null;
-}
+export type WalletKey = Schemas['HeldKey'];
+export type SessionUser = Schemas['User'];
+export type SessionState = Schemas['Session'];
 
 export interface Page<T> {
   items: T[];

@@ -18,6 +18,8 @@ export const makeJob = (id: string, patch: Partial<Job> = {}): Job => ({
   runId: null,
   step: null,
   condition: null,
+  requestedByKeyId: null,
+  mfileIds: [],
   createdAt: '2025-01-01T00:00:00Z',
   updatedAt: '2025-01-01T00:00:00Z',
   startedAt: null,

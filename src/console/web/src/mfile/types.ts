@@ -1,4 +1,5 @@
 /** The REST shapes the Mfile and job pages read (see src/mfiles, src/jobs, src/job-outputs and GET /api/v1/tasks). */
+import type { components } from '../../../../common/api-contract';
 import type { JobState } from '../browse/types';
 import type { TaskDefinition as CatalogueTask } from '../../../../tasks/task-catalogue';
 
@@ -8,21 +9,8 @@ export type { OptionSpec } from '../../../../tasks/task-catalogue';
 export const FINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled', 'skipped'];
 export const isFinal = (state: string): boolean => (FINAL_STATES as readonly string[]).includes(state);
 
-export interface JobOutput {
-  id: string;
-  containerId: string;
-  serviceId: string;
-  jobId: string;
-  name: string;
-  mimetype: string | null;
-  size: number | null;
-  sha256: string | null;
-  md5: string | null;
-  data: Record<string, unknown> | null;
-  mfileId: string | null;
-  createdAt: string;
-  hasContent: boolean;
-}
+/** A job output as the API answers it (the generated contract). */
+export type JobOutput = components['schemas']['JobOutput'];
 
 /** A task as GET /api/v1/tasks lists it: the catalogue's definition (src/tasks/task-catalogue.ts), its name as JSON carries it. */
 export type TaskDefinition = Omit<CatalogueTask, 'name'> & { name: string };
