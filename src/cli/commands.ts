@@ -5,11 +5,15 @@ import { basename, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs, ParseArgsConfig } from 'node:util';
+import type { components } from '../common/api-contract';
 import { ApiClient, CliError } from './api-client';
 import { cliHome, forgetKey, readConfig, writeConfig } from './config';
 import { formatBytes, table } from './output';
 import { readEvents } from './sse';
 import { collectFiles, uploadFiles } from './upload';
+
+/** What the API answers, as its contract (docs/openapi.json) says: the generated types. */
+type Schemas = components['schemas'];
 
 export const USAGE = `mserve: MServe from the command line
 
@@ -79,7 +83,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       }
       case 'whoami': {
         const { values } = parse(rest, {}, false);
-        const me = await clientFor(values).get<Record<string, unknown>>('/me');
+        const me = await clientFor(values).get<Schemas['Key']>('/me');
         print(io, values.json, me, () => describeKey(me));
         return 0;
       }
@@ -115,13 +119,13 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
 }
 
-function describeKey(me: Record<string, unknown>): string {
-  const resource = me.resource as { type: string; id: string | null };
+function describeKey(me: Schemas['Key']): string {
+  const { resource } = me;
   return [
-    `key ${String(me.id)}${me.label ? ` (${String(me.label)})` : ''}`,
+    `key ${me.id}${me.label ? ` (${me.label})` : ''}`,
     `for ${resource.type}${resource.id ? ` ${resource.id}` : ''}`,
-    `roles: ${(me.roles as string[]).join(', ') || '-'}; actions: ${(me.actions as string[]).join(', ') || '-'}`,
-    `expires: ${me.expiresAt ? String(me.expiresAt) : 'never'}`,
+    `roles: ${me.roles.join(', ') || '-'}; actions: ${me.actions.join(', ') || '-'}`,
+    `expires: ${me.expiresAt ?? 'never'}`,
   ].join('\n');
 }
 
@@ -132,7 +136,7 @@ async function login(args: string[], io: Io): Promise<number> {
   const key = (values.key || process.env.MSERVE_KEY || (await io.stdin())).trim();
   if (!key) throw new CliError('login needs a key: --key <key>, MSERVE_KEY, or the key on stdin', 2);
   const client = new ApiClient(url, key);
-  const me = await client.get<Record<string, unknown>>('/me');
+  const me = await client.get<Schemas['Key']>('/me');
   const path = writeConfig({ url: url.replace(/\/+$/, ''), key });
   print(io, values.json, { url: client.url, config: path, key: me }, () => `logged in to ${client.url} (kept in ${path})\n${describeKey(me)}`);
   return 0;
@@ -201,7 +205,7 @@ async function download(args: string[], io: Io): Promise<number> {
   if (positionals.length > 1) await mkdir(target, { recursive: true });
   const done: Array<{ id: string; name: string; size: number; sha256: string; path: string }> = [];
   const mfiles = [];
-  for (const id of positionals) mfiles.push(await client.get<{ id: string; name: string; size: number; sha256: string }>(`/mfiles/${encodeURIComponent(id)}`));
+  for (const id of positionals) mfiles.push(await client.get<Schemas['Mfile']>(`/mfiles/${encodeURIComponent(id)}`));
   // two files of one name would land on one path: say so before anything is written
   const names = mfiles.map((mfile) => basename(mfile.name));
   const twice = names.find((name, index) => names.indexOf(name) !== index);
@@ -375,8 +379,8 @@ async function keys(args: string[], io: Io): Promise<number> {
     if (values.expires) body.expiresAt = values.expires;
     if (values.label) body.label = values.label;
     if (!body.roles && !body.actions) throw new CliError('keys derive needs --role or --action: what the new key may do', 2);
-    const made = await clientFor(values).request<Record<string, unknown>>('POST', '/keys', { body });
-    print(io, values.json, made, () => `${String(made.key)}\n(the secret is shown once)\n${describeKey(made)}`);
+    const made = await clientFor(values).request<Schemas['IssuedKey']>('POST', '/keys', { body });
+    print(io, values.json, made, () => `${made.key}\n(the secret is shown once)\n${describeKey(made)}`);
     return 0;
   }
   if (sub === 'revoke') {
@@ -388,19 +392,19 @@ async function keys(args: string[], io: Io): Promise<number> {
   }
   if (sub === 'ls') {
     const { values } = parse(rest, {}, false);
-    const found: Array<Record<string, unknown>> = [];
-    for await (const key of clientFor(values).all<Record<string, unknown>>('/keys')) found.push(key);
+    const found: Array<Schemas['Key']> = [];
+    for await (const key of clientFor(values).all<Schemas['Key']>('/keys')) found.push(key);
     print(io, values.json, found, () =>
       table(
         found.map((key) => {
-          const resource = key.resource as { type: string; id: string | null };
+          const { resource } = key;
           return {
-            id: String(key.id),
-            label: (key.label as string) ?? '',
+            id: key.id,
+            label: key.label ?? '',
             resource: `${resource.type}${resource.id ? `:${resource.id}` : ''}`,
-            rights: [...(key.roles as string[]), ...(key.actions as string[])].join(','),
-            expires: (key.expiresAt as string) ?? '',
-            revoked: (key.revokedAt as string) ?? '',
+            rights: [...key.roles, ...key.actions].join(','),
+            expires: key.expiresAt ?? '',
+            revoked: key.revokedAt ?? '',
           };
         }),
         ['id', 'label', 'resource', 'rights', 'expires', 'revoked'],
@@ -436,11 +440,7 @@ async function usage(args: string[], io: Io): Promise<number> {
     io.out((await (await client.raw('GET', path, { query: { ...query, format: 'csv' }, headers: { accept: 'text/csv' } })).text()).trimEnd());
     return 0;
   }
-  type Figures = { start: string; sum: number; count: number; level?: number };
-  const report = await client.get<{ from: string; to: string; bucket: string; series: Array<{ metric: string; total: Figures; buckets: Figures[] }> }>(
-    path,
-    query,
-  );
+  const report = await client.get<Schemas['UsageReport']>(path, query);
   print(io, values.json, report, () =>
     [
       `${scopes[0]} ${values[scopes[0]]}: ${report.from} to ${report.to}, by ${report.bucket}`,
