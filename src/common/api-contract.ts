@@ -1630,6 +1630,8 @@ export interface components {
             inputs: string[];
             /** @description How many Mfiles one job reads */
             inputCount: number;
+            /** @description What it does when run with no input (a periodic step with `"input": "none"`); absent for tasks that always read a file */
+            withoutInput?: string;
             /** @description Its options, by name */
             options: {
                 [key: string]: components["schemas"]["TaskOption"];
@@ -1704,6 +1706,8 @@ export interface components {
              * @description The key that asked for a manual job; null for profile jobs
              */
             requestedByKeyId: string | null;
+            /** @description Made with no input file (an input-less periodic step): `mfileIds` is empty by design */
+            withoutInput: boolean;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -2033,6 +2037,11 @@ export interface components {
             /** @description A queue other than the task’s default */
             queue?: string;
             /**
+             * @description periodic only: `none` runs the step once per tick with no input file (a task that allows it, such as fetch-url); `file` (the default) once per file
+             * @enum {string}
+             */
+            input?: "none" | "file";
+            /**
              * @description Run it on the stored bytes even when the upload already knows its answer
              * @enum {boolean}
              */
@@ -2076,6 +2085,11 @@ export interface components {
             enum?: string[];
             pattern?: string;
             maxLength?: number;
+            /**
+             * @description Applies only to a job without input (refused on one with input)
+             * @enum {boolean}
+             */
+            withoutInput?: true;
         };
         Problem: {
             /**

@@ -21,7 +21,7 @@ export const FINAL_JOB_STATES: readonly JobState[] = [JobState.Succeeded, JobSta
 
 export type { StepCondition } from './step-condition';
 
-/** One task run on one or more Mfiles. PostgreSQL is the source of truth; Redis only carries the work. */
+/** One task run on one or more Mfiles (or, for a task that can, on none: `withoutInput`). PostgreSQL is the source of truth; Redis only carries the work. */
 @Entity('job')
 @Index('idx_job_service', ['serviceId', 'id'])
 @Index('idx_job_service_state', ['serviceId', 'state', 'id'])
@@ -56,6 +56,11 @@ export class Job {
    * changes content; null for jobs a profile made (the service's own pipeline). Only the id: never the secret.
    */
   @Column({ type: 'uuid', nullable: true }) requestedByKeyId: string | null;
+  /**
+   * Made to run with no input Mfile (a periodic step with `input: "none"`, such as fetch-url into a folder): its
+   * `mfileIds` are empty by design. A job made with inputs that have all been deleted is not one: it fails.
+   */
+  @Column({ type: 'boolean', default: false }) withoutInput: boolean;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;
   @Column({ type: 'timestamptz', nullable: true }) startedAt: Date | null;

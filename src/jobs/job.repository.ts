@@ -7,7 +7,10 @@ import { Mfile } from '../mfiles/mfile.entity';
 import { Job, JobInput, JobState } from './job.entity';
 
 /** A job as the worker claimed it, with the Mfiles it reads. */
-export type ClaimedJob = Pick<Job, 'id' | 'task' | 'options' | 'queue' | 'serviceId' | 'containerId' | 'step' | 'condition' | 'requestedByKeyId'> & {
+export type ClaimedJob = Pick<
+  Job,
+  'id' | 'task' | 'options' | 'queue' | 'serviceId' | 'containerId' | 'step' | 'condition' | 'requestedByKeyId' | 'withoutInput'
+> & {
   /** Whether other jobs wait for this one (when none do, recording the outcome is a single statement). */
   hasDependents: boolean;
   /** The inputs as read in the claim (json: sizes may be strings, dates are strings). */
@@ -71,10 +74,11 @@ export class JobRepository {
   // --- creating
 
   /**
-   * The jobs of one pipeline run on one Mfile, their input and their `after` edges, in one statement (this runs
-   * inside every upload). Jobs made `succeeded` (facts recorded at commit) are written finished, with their result.
+   * The jobs of one pipeline run on one Mfile (none for a run without input), their input and their `after` edges, in
+   * one statement (this runs inside every upload). Jobs made `succeeded` (facts recorded at commit) are written
+   * finished, with their result.
    */
-  async createRun(jobs: Job[], mfileId: string, edges: Array<{ jobId: string; prerequisiteId: string }>, manager?: EntityManager): Promise<void> {
+  async createRun(jobs: Job[], mfileId: string | null, edges: Array<{ jobId: string; prerequisiteId: string }>, manager?: EntityManager): Promise<void> {
     const statement = this.createRunStatement(jobs, mfileId, edges, 1, 'TRUE');
     if (statement) await this.db(manager).query(`WITH ${statement.sql} SELECT 1`, statement.params);
   }
@@ -86,7 +90,7 @@ export class JobRepository {
    */
   createRunStatement(
     jobs: Job[],
-    mfileId: string,
+    mfileId: string | null,
     edges: Array<{ jobId: string; prerequisiteId: string }>,
     firstParam: number,
     onlyIf: string,
@@ -109,16 +113,17 @@ export class JobRepository {
         param(job.step, 'varchar'),
         param(job.condition ? JSON.stringify(job.condition) : null, 'jsonb'),
         param(job.result ? JSON.stringify(job.result) : null, 'jsonb'),
+        param(job.withoutInput === true, 'boolean'),
         finished ? '100::real' : '0::real',
         finished ? 'now()' : 'NULL::timestamptz',
       ].join(', ')})`;
     });
-    const mfile = param(mfileId, 'uuid');
+    const mfile = mfileId === null ? undefined : param(mfileId, 'uuid');
     const edgeRows = edges.map((edge) => `(${param(edge.jobId, 'uuid')}, ${param(edge.prerequisiteId, 'uuid')})`);
     const sql = `run_jobs AS (
-         INSERT INTO job (id, container_id, service_id, task, options, queue, state, trigger, run_id, step, condition, result, progress, finished_at)
-         SELECT * FROM (VALUES ${jobRows.join(', ')}) AS v WHERE ${onlyIf} RETURNING id),
-       run_inputs AS (INSERT INTO job_input (job_id, mfile_id) SELECT id, ${mfile} FROM run_jobs)
+         INSERT INTO job (id, container_id, service_id, task, options, queue, state, trigger, run_id, step, condition, result, without_input, progress, finished_at)
+         SELECT * FROM (VALUES ${jobRows.join(', ')}) AS v WHERE ${onlyIf} RETURNING id)
+       ${mfile ? `, run_inputs AS (INSERT INTO job_input (job_id, mfile_id) SELECT id, ${mfile} FROM run_jobs)` : ''}
        ${edgeRows.length ? `, run_edges AS (INSERT INTO job_dependency (job_id, prerequisite_id) SELECT v.job_id, v.prerequisite_id FROM (VALUES ${edgeRows.join(', ')}) AS v(job_id, prerequisite_id) WHERE ${onlyIf})` : ''}`;
     return { sql, params };
   }
@@ -172,7 +177,7 @@ export class JobRepository {
   /** The job as a webhook delivery describes it (with its inputs' ids), or undefined when it was deleted. */
   async forDelivery(id: string): Promise<Record<string, unknown> | undefined> {
     const [job] = await this.dataSource.query(
-      `SELECT j.id, j.task, j.step, j.trigger, j.state, j.error, j.result, j.queue, j.attempts, j.finished_at AS "finishedAt",
+      `SELECT j.id, j.task, j.step, j.trigger, j.state, j.error, j.result, j.queue, j.attempts, j.finished_at AS "finishedAt", j.without_input AS "withoutInput",
               COALESCE((SELECT json_agg(mfile_id ORDER BY mfile_id) FROM job_input WHERE job_id = j.id), '[]') AS "mfileIds"
          FROM job j WHERE j.id = $1`,
       [id],
@@ -218,9 +223,9 @@ export class JobRepository {
       `WITH claimed AS (
          UPDATE job SET state = '${JobState.Running}', started_at = now(), attempts = attempts + 1, worker_host = $2, updated_at = now()
           WHERE id = ANY($1::uuid[]) AND state IN ('${JobState.Queued}', '${JobState.Running}')
-          RETURNING id, task, options, queue, step, condition, service_id, container_id, requested_by_key_id)
+          RETURNING id, task, options, queue, step, condition, service_id, container_id, requested_by_key_id, without_input)
        SELECT c.id, c.task, c.options, c.queue, c.step, c.condition, c.service_id AS "serviceId", c.container_id AS "containerId",
-              c.requested_by_key_id AS "requestedByKeyId",
+              c.requested_by_key_id AS "requestedByKeyId", c.without_input AS "withoutInput",
               COALESCE((SELECT json_agg(json_build_object(
                   'id', m.id, 'containerId', m.container_id, 'serviceId', m.service_id, 'folderId', m.folder_id, 'name', m.name,
                   'size', m.size, 'md5', m.md5, 'sha256', m.sha256, 'mimetype', m.mimetype, 'blobKey', m.blob_key, 'metadata', m.metadata,

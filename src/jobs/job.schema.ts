@@ -40,6 +40,7 @@ export class JobSchema implements ListedJob {
   @Nullable({ type: String, description: 'The profile step it was made from' }) step: string | null;
   @Nullable({ type: StepConditionSchema }) condition: StepCondition | null;
   @Nullable({ type: String, format: 'uuid', description: 'The key that asked for a manual job; null for profile jobs' }) requestedByKeyId: string | null;
+  @ApiProperty({ description: 'Made with no input file (an input-less periodic step): `mfileIds` is empty by design' }) withoutInput: boolean;
   @ApiProperty(DATE_TIME) createdAt: Date;
   @ApiProperty(DATE_TIME) updatedAt: Date;
   @Nullable(DATE_TIME) startedAt: Date | null;
@@ -66,6 +67,7 @@ export class TaskOptionSchema {
   @Optional({ type: [String] }) enum?: string[];
   @Optional() pattern?: string;
   @Optional() maxLength?: number;
+  @Optional({ enum: [true], description: 'Applies only to a job without input (refused on one with input)' }) withoutInput?: true;
 }
 
 /** A task of the registry: what it takes, its options, what it makes and reports. */
@@ -76,6 +78,8 @@ export class TaskSchema implements TaskDefinition {
   @ApiProperty({ example: 'normal' }) defaultQueue: string;
   @ApiProperty({ type: [String], example: ['image/jpeg'], description: 'Accepted input mimetypes (globs)' }) inputs: string[];
   @ApiProperty({ description: 'How many Mfiles one job reads' }) inputCount: number;
+  @Optional({ description: 'What it does when run with no input (a periodic step with `"input": "none"`); absent for tasks that always read a file' })
+  withoutInput?: string;
   @ApiProperty({ type: 'object', additionalProperties: { $ref: getSchemaPath(TaskOptionSchema) }, description: 'Its options, by name' })
   options: Record<string, OptionSpec>;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, description: 'The files it makes, as job outputs: role → what' })

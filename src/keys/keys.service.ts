@@ -27,7 +27,8 @@ export interface IssueOptions {
   roles: string[];
   actions?: Action[];
   parent?: Key | null;
-  createdBy?: Key | null;
+  /** The key that asked for it (only its id is kept). */
+  createdBy?: Pick<Key, 'id'> | null;
   expiresAt?: Date | null;
   label?: string | null;
   bootstrap?: boolean;

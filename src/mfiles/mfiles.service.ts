@@ -55,12 +55,17 @@ export interface NewMfileInput {
   name: string;
   blob: StoredBlob;
   mimetype: string;
-  createdBy: Key;
+  /** The key that asked (its id is kept on the owner key); null for a file a task of the service's profile made. */
+  createdBy: Pick<Key, 'id'> | null;
   /** New content from outside: its ingest pipeline's runnable jobs go to this outbox. Null for a promoted job output. */
   ingest: JobOutbox | null;
   /** False for a copy: no byte came from outside. */
   meterIngest?: boolean;
   metadata?: JsonObject;
+  /** Its id, when its creator named it before (a task's result says which file it made); a new one otherwise. */
+  id?: string;
+  /** The job whose task fetched the bytes (fetch-url without input): `mfile.created` names it (`via: {task, jobId}`). */
+  byJob?: { task: string; jobId: string };
 }
 
 /** Who a download is for, as the access trigger's sessions tell clients apart: its key and its address. */
@@ -230,7 +235,7 @@ export class MfilesService {
   private async write(manager: EntityManager, input: NewMfileInput, mode: 'guarded' | Work): Promise<CreatedMfile | undefined> {
     const guarded = mode === 'guarded';
     const { folder, name, blob } = input;
-    const id = uuidv7();
+    const id = input.id ?? uuidv7();
     const tenant = { containerId: folder.containerId, serviceId: folder.serviceId };
     const owner = this.keys.mint({
       resource: { type: 'mfile', id, ...tenant },
@@ -294,9 +299,13 @@ export class MfilesService {
     const committed = async (then: () => Promise<void>) => (mode === 'guarded' ? then() : mode.afterCommit(then));
     if (run?.backup) await committed(() => this.keepBackup(blob));
     // told after commit: with the run's jobs (one webhook lookup for both), or on its own for a promoted output
-    const created = this.fileEvent('mfile.created', written.mfile, {
-      via: input.ingest === null ? 'promote' : input.meterIngest === false ? 'copy' : 'upload',
-    });
+    const created = this.fileEvent(
+      'mfile.created',
+      written.mfile,
+      input.byJob
+        ? { via: { task: input.byJob.task, jobId: input.byJob.jobId } } // as a task's mfile.replaced names it
+        : { via: input.ingest === null ? 'promote' : input.meterIngest === false ? 'copy' : 'upload' },
+    );
     if (input.ingest) input.ingest.tell(created);
     else await committed(async () => this.serviceEvents.emit(created));
     const ingest = run?.jobs.length

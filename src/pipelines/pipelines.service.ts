@@ -11,10 +11,23 @@ import { MfileRepository } from '../mfiles/mfile.repository';
 import { QueueRegistry } from '../queues/queue-registry';
 import { QueuedJob, routeQueue } from '../queues/queue-catalogue';
 import { TASKS } from '../tasks/task-catalogue';
+import { QuotaService } from '../usage/quota.service';
 import { taskReportedFact, UsageFact, UsageService } from '../usage/usage.service';
 import { JobOutbox, OutboxJob } from './job-outbox';
 import { PeriodicScheduler } from './periodic-scheduler';
-import { BackupFact, defaultProfile, KnownInput, planRun, ProfileDefinition, ProfileErrors, Trigger, validateProfile, wantsBackupFact } from './profile';
+import {
+  BackupFact,
+  defaultProfile,
+  KnownInput,
+  Pipeline,
+  planRun,
+  ProfileDefinition,
+  ProfileErrors,
+  runsWithoutInput,
+  Trigger,
+  validateProfile,
+  wantsBackupFact,
+} from './profile';
 import { ProfileRepository, ProfileSelection } from './profile.repository';
 import { AccessSessions, DownloadClient } from './access-sessions';
 import { ServiceEvents } from './service-events';
@@ -39,9 +52,16 @@ export function storedInput(mfile: { mimetype?: string; size?: number }): KnownI
   return mfile.mimetype !== undefined && mfile.size !== undefined ? { mimetype: mfile.mimetype, size: Number(mfile.size) } : undefined;
 }
 
-/** One pipeline run on one Mfile, planned: its jobs (facts finished already), their edges and their usage. */
+/** The service a run without input belongs to (the steps of a periodic pipeline with `input: "none"`). */
+export interface ServiceRunTarget {
+  containerId: string;
+  serviceId: string;
+}
+
+/** One pipeline run on one Mfile (or, for steps without input, on none), planned: its jobs (facts finished already), their edges and their usage. */
 export interface PlannedRun {
-  mfileId: string;
+  /** Null for a run without input. */
+  mfileId: string | null;
   jobs: Job[];
   edges: Array<{ jobId: string; prerequisiteId: string }>;
   usage: UsageFact[];
@@ -67,6 +87,7 @@ export class PipelinesService {
     private readonly scheduler: PeriodicScheduler,
     private readonly accessSessions: AccessSessions,
     private readonly serviceEvents: ServiceEvents,
+    private readonly quotas: QuotaService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -186,7 +207,9 @@ export class PipelinesService {
   ): Promise<PlannedRun | undefined> {
     const row = await this.profiles.selectionOf(mfile.serviceId, manager);
     if (!row) throw Problems.notFound('service', mfile.serviceId);
-    const pipeline = (row.selected ?? row.own ?? defaultProfile())[trigger];
+    const whole = (row.selected ?? row.own ?? defaultProfile())[trigger];
+    // the steps that run once per file (a periodic pipeline's steps without input make a run of their own)
+    const pipeline = whole && { ...whole, steps: whole.steps.filter((step) => !runsWithoutInput(step)) };
     if (!pipeline || pipeline.steps.length === 0) return undefined;
     let planned = planRun(pipeline, known);
     // the creator can make the backup copy now (small fresh bytes): the step is then a fact and no job is queued
@@ -199,17 +222,42 @@ export class PipelinesService {
       });
       if (backup) planned = planRun(pipeline, { ...known, fresh: { ...known.fresh, backup } });
     }
+    return this.jobsOf(planned, trigger, row.priority, { ...mfile, mfileId: mfile.id });
+  }
+
+  /**
+   * The run of a pipeline's steps without input (periodic steps with `input: "none"`): once per tick, for the service,
+   * its jobs with no input Mfile, created in the caller's transaction, the runnable ones to the outbox. Returns the jobs.
+   */
+  async instantiateServiceRun(manager: EntityManager, trigger: Trigger, pipeline: Pipeline, service: ServiceRunTarget, priority: boolean, outbox: JobOutbox) {
+    const steps = pipeline.steps.filter(runsWithoutInput);
+    if (steps.length === 0) return [];
+    const run = this.jobsOf(planRun({ ...pipeline, steps }), trigger, priority, { ...service, mfileId: null });
+    if (!run) return [];
+    await this.jobs.createRun(run.jobs, null, run.edges, manager);
+    await this.usage.record(manager, ...run.usage);
+    this.runCommitted(run, outbox);
+    return run.jobs;
+  }
+
+  /** A planned run's job rows, edges and usage, on its Mfile (or none). Undefined when nothing is planned. */
+  private jobsOf(
+    planned: ReturnType<typeof planRun>,
+    trigger: Trigger,
+    priority: boolean,
+    target: ServiceRunTarget & { mfileId: string | null },
+  ): PlannedRun | undefined {
     if (planned.length === 0) return undefined;
     const runId = uuidv7();
     const ids = new Map(planned.map(({ step }) => [step.name, uuidv7()]));
     const jobs = planned.map(({ step, fact, ready, condition }) =>
       Object.assign(new Job(), {
         id: ids.get(step.name)!,
-        containerId: mfile.containerId,
-        serviceId: mfile.serviceId,
+        containerId: target.containerId,
+        serviceId: target.serviceId,
         task: step.task,
         options: step.options as Job['options'],
-        queue: routeQueue({ requested: step.queue, servicePriority: row.priority, taskDefault: TASKS[step.task].defaultQueue }),
+        queue: routeQueue({ requested: step.queue, servicePriority: priority, taskDefault: TASKS[step.task].defaultQueue }),
         state: fact ? JobState.Succeeded : ready ? JobState.Queued : JobState.Waiting,
         result: (fact?.result ?? null) as Job['result'],
         progress: fact ? 100 : 0,
@@ -218,6 +266,7 @@ export class PipelinesService {
         step: step.name,
         condition,
         requestedByKeyId: null,
+        withoutInput: target.mfileId === null,
       }),
     );
     const edges = planned.flatMap(({ step, after }) => after.map((prerequisite) => ({ jobId: ids.get(step.name)!, prerequisiteId: ids.get(prerequisite)! })));
@@ -232,8 +281,8 @@ export class PipelinesService {
     // a backup copy that stored new bytes is on disk: metered as the backup task's outcome meters it
     const backedUp = planned.findIndex((each) => each.fact?.backup);
     const backup = backedUp >= 0 ? planned[backedUp].fact!.backup : undefined;
-    if (backup?.created) usage.push(taskReportedFact(jobs[backedUp], mfile.id, { metric: 'disc', value: backup.size, about: 'backup' }));
-    return { mfileId: mfile.id, jobs, edges, usage, ...(backup ? { backup } : {}) };
+    if (backup?.created) usage.push(taskReportedFact(jobs[backedUp], target.mfileId, { metric: 'disc', value: backup.size, about: 'backup' }));
+    return { mfileId: target.mfileId, jobs, edges, usage, ...(backup ? { backup } : {}) };
   }
 
   /** A planned run's jobs, input, edges and usage as data-modifying CTE items (`JobRepository.createRunStatement`). */
@@ -328,7 +377,12 @@ export class PipelinesService {
     }
   }
 
-  /** One tick of a periodic pipeline: its jobs for every Mfile of the service, 200 Mfiles per transaction. */
+  /**
+   * One tick of a periodic pipeline: the run of its steps without input (one, for the service), then its other steps'
+   * jobs for every Mfile of the service, 200 Mfiles per transaction. A service whose tasks may not run now (suspended,
+   * its container suspended, outside its time window, its job-runtime quota used up) gets no jobs: they could only
+   * fail. Returns the number of runs made.
+   */
   async runPeriodic(serviceId: string): Promise<number> {
     const selection = await this.profiles.selectionOf(serviceId);
     if (!selection) {
@@ -336,9 +390,23 @@ export class PipelinesService {
       return 0;
     }
     const { definition } = this.effective(selection);
-    if (!definition.periodic?.steps.length) return 0;
-    let after = '00000000-0000-0000-0000-000000000000';
+    const periodic = definition.periodic;
+    if (!periodic?.steps.length) return 0;
+    const refusal = await this.quotas.jobRefusal(serviceId);
+    if (refusal) {
+      this.logger.log({ msg: `periodic tick of service ${serviceId} made no jobs: ${refusal}`, serviceId });
+      return 0;
+    }
     let count = 0;
+    if (periodic.steps.some(runsWithoutInput)) {
+      const service = { serviceId, containerId: selection.containerId };
+      const made = await this.unitOfWork.run((work) =>
+        this.instantiateServiceRun(work.manager, 'periodic', periodic, service, selection.priority, this.outboxFor(work)),
+      );
+      if (made.length) count += 1;
+    }
+    if (periodic.steps.every(runsWithoutInput)) return count;
+    let after = '00000000-0000-0000-0000-000000000000';
     for (;;) {
       const batch = await this.mfiles.pageOfServiceRefs(serviceId, after, 200);
       if (batch.length === 0) return count;

@@ -9,7 +9,7 @@ import { ContainerProfile, ServiceProfile } from './profile.entity';
  * A service's selected container profile and its own, in one read (this runs inside every upload), with what a
  * run's creator decides with them: the priority flag (routing) and whether any quota applies (a backup at commit).
  */
-const EFFECTIVE_PROFILE = `SELECT s.id AS "serviceId", s.priority, s.profile AS name, cp.definition AS selected, cp.updated_at AS "selectedAt", p.definition AS own, p.updated_at AS "ownAt",
+const EFFECTIVE_PROFILE = `SELECT s.id AS "serviceId", s.container_id AS "containerId", s.priority, s.profile AS name, cp.definition AS selected, cp.updated_at AS "selectedAt", p.definition AS own, p.updated_at AS "ownAt",
     (s.disk_quota IS NULL AND s.ingest_quota IS NULL AND s.jobruntime_quota IS NULL
       AND c.disk_quota IS NULL AND c.ingest_quota IS NULL AND c.jobruntime_quota IS NULL) AS "quotaFree"
   FROM service s JOIN container c ON c.id = s.container_id
@@ -19,6 +19,7 @@ const EFFECTIVE_PROFILE = `SELECT s.id AS "serviceId", s.priority, s.profile AS 
 /** What a service runs, as stored: the container profile its `profile` property selects (`name`), and its own. */
 export interface ProfileSelection {
   serviceId: string;
+  containerId: string;
   /** The service's priority flag (read with the profile: routing needs both). */
   priority: boolean;
   /** No disk, ingest or job-runtime quota on the service or its container (as read; the commit checks again). */

@@ -13,6 +13,13 @@ export class ProfileStepSchema {
   @ApiProperty({ type: [String], description: 'Steps of the same pipeline that must succeed (or be skipped) first' }) after: string[];
   @Optional({ type: StepConditionSchema, description: 'Run only on inputs that match (else skipped)' }) when?: StepConditionSchema;
   @ApiProperty({ required: false, description: 'A queue other than the task’s default' }) queue?: string;
+  @ApiProperty({
+    required: false,
+    enum: ['none', 'file'],
+    description:
+      'periodic only: `none` runs the step once per tick with no input file (a task that allows it, such as fetch-url); `file` (the default) once per file',
+  })
+  input?: 'none' | 'file';
   @ApiProperty({ required: false, enum: [true], description: 'Run it on the stored bytes even when the upload already knows its answer' }) verify?: true;
 }
 

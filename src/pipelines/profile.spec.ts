@@ -83,6 +83,115 @@ describe('profiles', () => {
     );
   });
 
+  describe('steps without input (periodic, input: "none")', () => {
+    const errorsOf = (profile: unknown, limits?: { minIntervalSeconds: number }): string[] => {
+      try {
+        validateProfile(profile, limits);
+      } catch (error) {
+        return (error as ProfileErrors).errors;
+      }
+      return [];
+    };
+    const periodic = (...steps: unknown[]) => ({ periodic: { schedule: '0 6 * * *', steps } });
+
+    it('a periodic fetch-url without input: folder defaults to the root, name to the last segment of the URL', () => {
+      const profile = validateProfile(
+        periodic({ name: 'pull', task: 'fetch-url', input: 'none', options: { url: 'https://example.org/feeds/daily%20news.xml?x=1' } }),
+      );
+      expect(profile.periodic!.steps).toEqual([
+        {
+          name: 'pull',
+          task: 'fetch-url',
+          input: 'none',
+          options: { url: 'https://example.org/feeds/daily%20news.xml?x=1', folder: '/', name: 'daily news.xml' },
+          after: [],
+        },
+      ]);
+      // the normalised profile validates to itself (what the api stores and answers)
+      expect(validateProfile(JSON.parse(JSON.stringify(profile)))).toEqual(profile);
+      // a folder path is cleaned of a trailing slash; a name given is kept (in NFC)
+      const given = validateProfile(
+        periodic({ task: 'fetch-url', input: 'none', options: { url: 'https://example.org/', folder: '/feeds/daily/', name: 'Cafe\u0301.json' } }),
+      );
+      expect(given.periodic!.steps[0].options).toEqual({ url: 'https://example.org/', folder: '/feeds/daily', name: 'Caf\u00e9.json' });
+      // "file" is the default, written or not: the step runs once per file and is stored without input
+      expect(validateProfile(periodic({ task: 'fixity', input: 'file' })).periodic!.steps[0]).toEqual({
+        name: 'fixity',
+        task: 'fixity',
+        options: {},
+        after: [],
+      });
+    });
+
+    it('only periodic steps, only tasks that can, without a condition, never joined by after to a step per file', () => {
+      expect(errorsOf({ manual: { steps: [{ task: 'fetch-url', input: 'none', options: { url: 'https://example.org/a.txt' } }] } })).toEqual([
+        'manual.steps[0].input: only periodic steps can run without an input file (a manual run starts from a file)',
+      ]);
+      expect(errorsOf(periodic({ task: 'fixity', input: 'none' }))).toEqual([
+        'periodic.steps[0].input: fixity reads an input file; only fetch-url can run without one',
+      ]);
+      expect(errorsOf(periodic({ task: 'fetch-url', input: 'nothing', options: { url: 'https://example.org/a.txt' } }))).toEqual([
+        'periodic.steps[0].input must be "none" (once per tick, without an input file) or "file" (once per file, the default)',
+      ]);
+      expect(errorsOf(periodic({ task: 'fetch-url', input: 'none', options: { url: 'https://example.org/a.txt' }, when: { mimetypes: ['text/*'] } }))).toEqual([
+        'periodic.steps[0].when: a step without input has no file to test (remove when)',
+      ]);
+      expect(
+        errorsOf(
+          periodic(
+            { name: 'pull', task: 'fetch-url', input: 'none', options: { url: 'https://example.org/a.txt' } },
+            { name: 'check', task: 'fixity', after: ['pull'] },
+            { name: 'again', task: 'fetch-url', input: 'none', options: { url: 'https://example.org/b.txt' }, after: ['pull', 'check'] },
+          ),
+        ),
+      ).toEqual([
+        'periodic: step "check" runs once per file and cannot come after "pull", which runs once per tick without input (they are separate runs)',
+        'periodic: step "again" runs once per tick without input and cannot come after "check", which runs once per file (they are separate runs)',
+      ]);
+      expect(errorsOf(periodic({ task: 'fetch-url', input: 'none', options: { url: 'https://example.org/a.txt' }, bogus: 1 }))).toEqual([
+        'periodic.steps[0].bogus is not a step property (name, task, options, when, queue, after, verify, input)',
+      ]);
+    });
+
+    it('the folder and name options: only without input, and valid names', () => {
+      // with an input (the default), where the file goes is the input itself
+      expect(errorsOf(periodic({ task: 'fetch-url', options: { url: 'https://example.org/a.txt', folder: '/feeds' } }))).toEqual([
+        'periodic.steps[0].options.folder applies only to a step without input ("input": "none", periodic pipelines)',
+      ]);
+      expect(errorsOf({ manual: { steps: [{ task: 'fetch-url', options: { url: 'https://example.org/a.txt', name: 'a.txt' } }] } })).toEqual([
+        'manual.steps[0].options.name applies only to a step without input ("input": "none", periodic pipelines)',
+      ]);
+      const none = (options: Record<string, unknown>) =>
+        errorsOf(periodic({ task: 'fetch-url', input: 'none', options: { url: 'https://example.org/a.txt', ...options } }));
+      expect(none({ folder: 'feeds' })).toEqual(['periodic.steps[0].options.folder must match ^/ (at most 4000 characters)']);
+      expect(none({ folder: '/feeds//daily' })).toEqual(['periodic.steps[0].options.folder "/feeds//daily" must not contain an empty name (//)']);
+      expect(none({ folder: '/feeds/../etc' })).toEqual(['periodic.steps[0].options.folder "/feeds/../etc" has a name that must not be . or ..: ".."']);
+      expect(none({ name: 'a/b' })).toEqual(['periodic.steps[0].options.name must match ^[^/\\\\]+$ (at most 255 characters)']);
+      expect(none({ name: '..' })).toEqual(['periodic.steps[0].options.name must not be . or ..']);
+      expect(none({ name: ' padded' })).toEqual(['periodic.steps[0].options.name must not start or end with whitespace']);
+      // no name, and none in the URL
+      expect(errorsOf(periodic({ task: 'fetch-url', input: 'none', options: { url: 'https://example.org/feeds/' } }))).toEqual([
+        "periodic.steps[0].options.name is required: the URL's path ends in no usable file name",
+      ]);
+      expect(errorsOf(periodic({ task: 'fetch-url', input: 'none', options: {} }))).toEqual(['periodic.steps[0].options.url is required']);
+    });
+
+    it('a periodic pipeline with both kinds plans them apart: the steps without input as one run, in their own order', () => {
+      const profile = validateProfile(
+        periodic(
+          { name: 'pull', task: 'fetch-url', input: 'none', options: { url: 'https://example.org/a.txt' } },
+          { name: 'check', task: 'fixity' },
+          { name: 'pull-b', task: 'fetch-url', input: 'none', options: { url: 'https://example.org/b.txt' }, after: ['pull'] },
+        ),
+      );
+      const withoutInput = profile.periodic!.steps.filter((step) => step.input === 'none');
+      expect(planRun({ steps: withoutInput }).map((p) => [p.step.name, p.ready, p.after])).toEqual([
+        ['pull', true, []],
+        ['pull-b', false, ['pull']],
+      ]);
+    });
+  });
+
   describe('planRun: conditions at instantiation, facts at commit', () => {
     const summary = (plan: ReturnType<typeof planRun>) =>
       Object.fromEntries(plan.map((p) => [p.step.name, `${p.fact ? 'fact' : p.ready ? 'ready' : 'waiting'} after [${p.after.join(',')}]`]));

@@ -21,7 +21,15 @@ export interface ProfileStep {
    * commit; see planRun).
    */
   verify?: true;
+  /**
+   * `none`: the step runs once per tick of the periodic pipeline, for the service, with no input file (only tasks
+   * whose catalogue entry has `withoutInput`, such as `fetch-url` into a folder). Absent: once per file, as every step.
+   */
+  input?: 'none';
 }
+
+/** A step that runs with no input file (once per periodic tick, for the service). */
+export const runsWithoutInput = (step: Pick<ProfileStep, 'input'>): boolean => step.input === 'none';
 
 export interface Pipeline {
   steps: ProfileStep[];
@@ -130,22 +138,26 @@ function validatePipeline(trigger: Trigger, value: unknown, errors: string[], mi
       return;
     }
     for (const key of Object.keys(raw))
-      if (!['name', 'task', 'options', 'when', 'queue', 'after', 'verify'].includes(key))
-        errors.push(`${path}.${key} is not a step property (name, task, options, when, queue, after, verify)`);
+      if (!STEP_PROPERTIES.includes(key)) errors.push(`${path}.${key} is not a step property (${STEP_PROPERTIES.join(', ')})`);
     const task = typeof raw.task === 'string' ? raw.task : '';
     if (!isTaskName(task)) {
       errors.push(`${path}.task "${String(raw.task)}" is not a task (see GET /api/v1/tasks)`);
       return;
     }
+    const withoutInput = validateInput(trigger, task, raw, path, errors);
     const name = raw.name === undefined ? task : raw.name;
     if (typeof name !== 'string' || !STEP_NAME.test(name)) errors.push(`${path}.name must match ${STEP_NAME}`);
     else if (names.has(name)) errors.push(`${path}.name "${name}" is used twice in ${trigger}`);
     else names.add(name);
     if (raw.options !== undefined && !isObject(raw.options)) errors.push(`${path}.options must be an object`);
-    const resolved = resolveTaskOptions(TASKS[task], isObject(raw.options) ? raw.options : undefined, `${path}.options`);
+    const resolved = resolveTaskOptions(TASKS[task], isObject(raw.options) ? raw.options : undefined, `${path}.options`, { withoutInput });
     errors.push(...resolved.errors);
     const step: ProfileStep = { name: String(name), task, options: resolved.options, after: [] };
-    if (raw.when !== undefined) step.when = validateCondition(raw.when, `${path}.when`, errors);
+    if (withoutInput) step.input = 'none';
+    if (raw.when !== undefined) {
+      if (withoutInput) errors.push(`${path}.when: a step without input has no file to test (remove when)`);
+      else step.when = validateCondition(raw.when, `${path}.when`, errors);
+    }
     if (raw.verify !== undefined) {
       if (raw.verify !== true && raw.verify !== false) errors.push(`${path}.verify must be true or false`);
       else if (!FACT_TASKS.includes(task))
@@ -167,15 +179,46 @@ function validatePipeline(trigger: Trigger, value: unknown, errors: string[], mi
     }
     pipeline.steps.push(step);
   });
+  const byName = new Map(pipeline.steps.map((step) => [step.name, step]));
   for (const step of pipeline.steps) {
     for (const prerequisite of step.after) {
       if (prerequisite === step.name) errors.push(`${trigger}: step "${step.name}" cannot come after itself`);
       else if (!names.has(prerequisite)) errors.push(`${trigger}: step "${step.name}" comes after "${prerequisite}", which is not a step of ${trigger}`);
+      else if (byName.has(prerequisite) && runsWithoutInput(step) !== runsWithoutInput(byName.get(prerequisite)!)) {
+        // the steps without input make one run per tick, the others one run per file: no edge joins two runs
+        const mode = (one: ProfileStep) => (runsWithoutInput(one) ? 'runs once per tick without input' : 'runs once per file');
+        errors.push(
+          `${trigger}: step "${step.name}" ${mode(step)} and cannot come after "${prerequisite}", which ${mode(byName.get(prerequisite)!)} (they are separate runs)`,
+        );
+      }
     }
   }
   const cycle = findCycle(pipeline.steps);
   if (cycle) errors.push(`${trigger}: the steps form a cycle: ${cycle.join(' → ')}`);
   return pipeline;
+}
+
+const STEP_PROPERTIES = ['name', 'task', 'options', 'when', 'queue', 'after', 'verify', 'input'];
+
+/** A step's `input`: whether it runs without an input file (`"none"`), where that is allowed. */
+function validateInput(trigger: Trigger, task: TaskName, raw: Record<string, unknown>, path: string, errors: string[]): boolean {
+  if (raw.input === undefined || raw.input === 'file') return false;
+  if (raw.input !== 'none') {
+    errors.push(`${path}.input must be "none" (once per tick, without an input file) or "file" (once per file, the default)`);
+    return false;
+  }
+  if (trigger !== 'periodic') {
+    errors.push(`${path}.input: only periodic steps can run without an input file (a ${trigger} run starts from a file)`);
+    return false;
+  }
+  if (!TASKS[task].withoutInput) {
+    const able = Object.values(TASKS)
+      .filter((definition) => definition.withoutInput)
+      .map((definition) => definition.name);
+    errors.push(`${path}.input: ${task} reads an input file; only ${able.join(', ')} can run without one`);
+    return false;
+  }
+  return true;
 }
 
 function validateCondition(value: unknown, path: string, errors: string[]): StepCondition | undefined {

@@ -34,7 +34,16 @@ describe('image renditions of one batch', () => {
 
   type Made = { result: { width: number; height: number; size: number }; outputs: Array<{ blob: { blobKey: string } }> };
   const run = async (step: ReturnType<typeof options>, shared?: SharedInput): Promise<Made> => {
-    const context = { jobId: 'j', inputs: [input], options: step.options, signal: new AbortController().signal, reportProgress: async () => undefined, shared };
+    const context = {
+      jobId: 'j',
+      serviceId: input.serviceId,
+      containerId: input.containerId,
+      inputs: [input],
+      options: step.options,
+      signal: new AbortController().signal,
+      reportProgress: async () => undefined,
+      shared,
+    };
     const outcome = step.task === TaskName.Thumbnail ? await handlers.thumbnail(context) : await handlers.poster(context as TaskContext<TaskName.Poster>);
     if (outcome.status !== 'succeeded') throw new Error(outcome.error);
     return outcome as unknown as Made;
@@ -111,6 +120,8 @@ describe('image renditions of one batch', () => {
       await expect(
         handlers.thumbnail({
           jobId: 'j',
+          serviceId: notPicture.serviceId,
+          containerId: notPicture.containerId,
           inputs: [notPicture],
           options: step.options,
           signal: new AbortController().signal,

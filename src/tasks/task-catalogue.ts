@@ -1,3 +1,4 @@
+import { fileNameProblem, FILE_NAME_REASONS, normalizeName } from '../common/file-name';
 import { QueueName } from '../queues/queue-catalogue';
 
 export enum TaskName {
@@ -51,8 +52,21 @@ export interface TaskTypes {
   [TaskName.Backup]: { options: Record<string, never>; result: { sha256: string; size: number; created: boolean } };
   [TaskName.Retrieve]: { options: Record<string, never>; result: { sha256: string; size: number; storedWasDamaged: boolean } };
   [TaskName.FetchUrl]: {
-    options: { url: string };
-    result: { url: string; status: number; changed: boolean; size: number; sha256: string; etag: string | null; lastModified: string | null };
+    /** `folder` and `name` only without input (they say where the file goes); `folder` is then always filled in. */
+    options: { url: string; folder?: string; name?: string };
+    result: {
+      url: string;
+      status: number;
+      changed: boolean;
+      size: number;
+      sha256: string;
+      etag: string | null;
+      lastModified: string | null;
+      /** Without input: the file it wrote, or would have (its path), and whether this run created it. */
+      mfileId?: string;
+      path?: string;
+      created?: boolean;
+    };
   };
   [TaskName.Webhook]: { options: { webhookId: string }; result: { url: string; status: number; durationMs: number; response: unknown } };
   [TaskName.Mime]: { options: Record<string, never>; result: { mimetype: string; previous: string; changed: boolean } };
@@ -95,11 +109,18 @@ export interface TaskTypes {
   };
 }
 
-export type OptionSpec =
+export type OptionSpec = (
   | { type: 'integer' | 'number'; description: string; default: number; minimum: number; maximum: number }
   | { type: 'string'; description: string; default: string; enum: readonly string[] }
-  /** A free value checked against a pattern; without a default it is required. */
-  | { type: 'text'; description: string; default?: string; pattern: string; maxLength: number };
+  /** A free value checked against a pattern; without a default it is required (but see `withoutInput`). */
+  | { type: 'text'; description: string; default?: string; pattern: string; maxLength: number }
+) & {
+  /**
+   * The option applies only to a job without input (a periodic step with `"input": "none"`): refused on a job that
+   * has one, optional without one (its default, if it has one, filled in then).
+   */
+  withoutInput?: true;
+};
 
 export interface TaskDefinition {
   name: TaskName;
@@ -112,6 +133,11 @@ export interface TaskDefinition {
    * (`each: true`); a worker fails a job that has more (never runs it on the first alone).
    */
   inputCount: number;
+  /**
+   * It can also run with no input Mfile, once per tick of a periodic pipeline (a step with `"input": "none"`): what it
+   * does then. Absent for the tasks that always read a file.
+   */
+  withoutInput?: string;
   options: Record<string, OptionSpec>;
   /** The files it produces, as job outputs. */
   outputs: Record<string, string>;
@@ -218,16 +244,38 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
     defaultQueue: QueueName.Normal,
     inputs: ['*/*'],
     inputCount: 1,
-    options: { url: { type: 'text', description: 'where to fetch from (http or https)', pattern: '^https?://\\S+$', maxLength: 2000 } },
+    withoutInput:
+      'Fetches the URL into the file `name` of the folder `folder` (the service root unless given): the first run creates it (its ingest pipeline runs), later runs replace its content only when the source changed (its update pipeline runs). A file of that name that was not fetched from this URL, or a folder of that name, is left alone and the job fails; so does a folder that does not exist',
+    options: {
+      url: { type: 'text', description: 'where to fetch from (http or https)', pattern: '^https?://\\S+$', maxLength: 2000 },
+      folder: {
+        type: 'text',
+        description: 'without input: the folder to fetch into, as a path from the service root ("/", "/feeds/daily"); it must exist',
+        default: '/',
+        pattern: '^/',
+        maxLength: 4000,
+        withoutInput: true,
+      },
+      name: {
+        type: 'text',
+        description: "without input: the file's name in that folder (default: the last segment of the URL's path)",
+        pattern: '^[^/\\\\]+$',
+        maxLength: 255,
+        withoutInput: true,
+      },
+    },
     outputs: {},
     results: {
       url: 'fetched',
       status: 'HTTP status (304: unchanged)',
-      changed: 'the content was replaced',
+      changed: 'the content was replaced (or, without input, the file created)',
       size: 'bytes',
       sha256: 'of the content now',
       etag: 'the source ETag',
       lastModified: 'the source Last-Modified',
+      mfileId: 'without input: the file written',
+      path: 'without input: its path from the service root',
+      created: 'without input: this run created the file',
     },
   },
   [TaskName.Webhook]: {
@@ -369,12 +417,15 @@ export function isTaskName(name: string): name is TaskName {
 
 /**
  * Checks options against a task's schema and fills in the defaults. Returns the complete options, or the list of
- * what is wrong (unknown option, wrong type, out of range, not one of the allowed values).
+ * what is wrong (unknown option, wrong type, out of range, not one of the allowed values). `withoutInput`: the job
+ * (or step) runs with no input Mfile; its task must allow that (`TaskDefinition.withoutInput`), its `withoutInput`
+ * options are taken and checked (`withoutInputProblems`); otherwise they are refused.
  */
 export function resolveTaskOptions(
   task: TaskDefinition,
   given: Record<string, unknown> | undefined,
   path = 'options',
+  mode: { withoutInput?: boolean } = {},
 ): { options: Record<string, unknown>; errors: string[] } {
   const errors: string[] = [];
   const options: Record<string, unknown> = {};
@@ -386,9 +437,13 @@ export function resolveTaskOptions(
   }
   for (const [name, spec] of Object.entries(task.options)) {
     const value = given?.[name];
+    if (spec.withoutInput && !mode.withoutInput) {
+      if (value !== undefined) errors.push(`${path}.${name} applies only to a step without input ("input": "none", periodic pipelines)`);
+      continue;
+    }
     if (value === undefined) {
-      if (spec.default === undefined) errors.push(`${path}.${name} is required`);
-      else options[name] = spec.default;
+      if (spec.default !== undefined) options[name] = spec.default;
+      else if (!spec.withoutInput) errors.push(`${path}.${name} is required`);
       continue;
     }
     if (spec.type === 'text') {
@@ -405,7 +460,56 @@ export function resolveTaskOptions(
       else options[name] = value;
     }
   }
+  if (mode.withoutInput && task.withoutInput && errors.length === 0) errors.push(...withoutInputProblems(task.name, options, path));
   return { options, errors };
+}
+
+/** A folder path from a service's root ("/", "/feeds/daily") as its names, or what is wrong with it. */
+export function folderPathNames(path: string): { names: string[] } | { problem: string } {
+  if (!path.startsWith('/')) return { problem: 'must start with / (the service root)' };
+  const names = path === '/' ? [] : path.slice(1).replace(/\/$/, '').split('/');
+  for (const name of names) {
+    const problem = fileNameProblem(normalizeName(name));
+    if (problem === 'empty') return { problem: 'must not contain an empty name (//)' };
+    if (problem) return { problem: `has a name that ${FILE_NAME_REASONS[problem]}: "${name}"` };
+  }
+  return { names: names.map(normalizeName) };
+}
+
+/** The last name of a URL's path, decoded ('' when it has none or it does not decode). */
+function lastPathName(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The task-specific rules of a job without input, on options already checked against their patterns: for
+ * `fetch-url`, a folder path of valid names, and a file name (given, else the last segment of the URL's path,
+ * written into `options.name` so the step and its jobs show it).
+ */
+function withoutInputProblems(task: TaskName, options: Record<string, unknown>, path: string): string[] {
+  if (task !== TaskName.FetchUrl) return [];
+  const errors: string[] = [];
+  const folder = folderPathNames(String(options.folder));
+  if ('problem' in folder) errors.push(`${path}.folder "${String(options.folder)}" ${folder.problem}`);
+  else options.folder = folder.names.length ? `/${folder.names.join('/')}` : '/';
+  if (options.name === undefined) {
+    const last = lastPathName(String(options.url));
+    if (last === '' || fileNameProblem(normalizeName(last))) {
+      errors.push(`${path}.name is required: the URL's path ends in no usable file name`);
+      return errors;
+    }
+    options.name = normalizeName(last);
+  } else {
+    const name = normalizeName(String(options.name));
+    const problem = fileNameProblem(name);
+    if (problem) errors.push(`${path}.name ${FILE_NAME_REASONS[problem]}`);
+    else options.name = name;
+  }
+  return errors;
 }
 
 /** `image/*`-style glob match of a mimetype. */

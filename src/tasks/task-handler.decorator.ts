@@ -9,6 +9,10 @@ export const TASK_HANDLER_METADATA = 'mserve:task-handler';
 
 export interface TaskContext<N extends TaskName> {
   jobId: string;
+  /** The service (and its container) the job runs for: where a task without input looks for its target. */
+  serviceId: string;
+  containerId: string;
+  /** Empty for a job made without input (`Job.withoutInput`). */
   inputs: Mfile[];
   options: TaskTypes[N]['options'];
   /** 0..100; throttled and stored on the job. */
@@ -55,6 +59,15 @@ export interface MfilePatch {
   newContent?: boolean;
 }
 
+/**
+ * Where a task without input (fetch-url into a folder) puts what it found: the file of that name it found there
+ * (its `mfilePatch` applies to it as to an input, its new bytes kept only while the file still holds the bytes it
+ * read: `blobKey`, `sha256`), or, when there was none, a new file (`mfilePatch.content` its bytes, committed as any
+ * new file: quotas, usage, its ingest pipeline, `mfile.created`).
+ */
+export type TaskTarget =
+  { kind: 'existing'; mfileId: string; blobKey: string; sha256: string } | { kind: 'new'; mfileId: string; folderId: string; name: string };
+
 /** What a handler says happened. Throwing means "retry me"; throwing a TaskFailure (or returning failed) does not. */
 /** A metric a task measured, recorded with its outcome: about the job, its input Mfile, or a backup copy of it. */
 export interface TaskUsage {
@@ -73,6 +86,8 @@ export type TaskOutcome<N extends TaskName> =
       result: TaskTypes[N]['result'];
       outputs?: TaskOutputFile[];
       mfilePatch?: MfilePatch;
+      /** A task without input: the file its `mfilePatch` is for. */
+      target?: TaskTarget;
       usage?: TaskUsage[];
       discard?: () => Promise<void>;
     }

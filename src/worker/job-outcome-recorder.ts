@@ -90,7 +90,8 @@ export class JobOutcomeRecorder {
       const outbox = new JobOutbox();
       let recorded: Set<string>;
       try {
-        recorded = await this.unitOfWork.run(async ({ manager }) => {
+        recorded = await this.unitOfWork.run(async (work) => {
+          const { manager } = work;
           const done = await this.jobs.recordOutcomes(
             prepared.map((one) => ({ id: one.job.id, state: one.state, result: one.result, error: one.error })),
             manager,
@@ -105,7 +106,7 @@ export class JobOutcomeRecorder {
             if (one.outcome.status === 'succeeded') {
               const reportedDisc = one.reported.reduce((sum, fact) => sum + (fact.metric === 'disc' ? fact.value : 0), 0);
               try {
-                released.push(...(await this.effects.apply(manager, one.job, one.outcome, outbox, reportedDisc)));
+                released.push(...(await this.effects.apply(work, one.job, one.outcome, outbox, reportedDisc)));
               } catch (error) {
                 if (error instanceof EffectRefusal) throw new RefusedInBatch(one.job.id, error.message);
                 throw error;
@@ -239,11 +240,12 @@ export class JobOutcomeRecorder {
         if (recorded) outbox.announce({ jobId: job.id, serviceId: job.serviceId, state, progress: state === JobState.Failed ? undefined : 100, error });
       }
       if (!written) {
-        recorded = await this.unitOfWork.run(async ({ manager }) => {
+        recorded = await this.unitOfWork.run(async (work) => {
+          const { manager } = work;
           if (!(await this.jobs.recordOutcome(job.id, { state, result, error }, manager))) return false; // cancelled meanwhile: its result is dropped
           if (outcome.status === 'succeeded') {
             const reportedDisc = reported.reduce((sum, fact) => sum + (fact.metric === 'disc' ? fact.value : 0), 0);
-            released.push(...(await this.effects.apply(manager, job, outcome, outbox, reportedDisc)));
+            released.push(...(await this.effects.apply(work, job, outcome, outbox, reportedDisc)));
           }
           await this.usage.record(manager, ...usage, ...reported);
           if (job.hasDependents) await this.pipelines.settleDependents(manager, job, state, outbox);

@@ -126,7 +126,10 @@ export class JobRunner {
         updatedAt: new Date(row.updatedAt),
         contentUpdatedAt: new Date(row.contentUpdatedAt),
       }));
-      if (inputs.length === 0) throw new TaskFailure('the job has no input left (its files were deleted)');
+      if (job.withoutInput) {
+        // made to run without input (a periodic step with input "none"): only by a task that can
+        if (!TASKS[job.task].withoutInput) throw new TaskFailure(`${job.task} reads an input file and this job has none`);
+      } else if (inputs.length === 0) throw new TaskFailure('the job has no input left (its files were deleted)');
       // a job made before tasks declared their input count may hold more: never run on the first alone
       if (inputs.length > TASKS[job.task].inputCount)
         throw new TaskFailure(`${job.task} takes ${TASKS[job.task].inputCount} input(s) per job and this job has ${inputs.length}: run it once per file`);
@@ -137,7 +140,8 @@ export class JobRunner {
       if (refusal) throw new TaskFailure(refusal);
       if (stop.signal.aborted) throw stop.signal.reason;
       processedBytes = inputs.reduce((sum, input) => sum + input.size, 0);
-      const skip = conditionMismatch(job.condition, inputs[0]);
+      // a job without input has no condition (a step without input cannot have one)
+      const skip = inputs.length ? conditionMismatch(job.condition, inputs[0]) : undefined;
       if (skip) {
         outcome = { status: 'skipped', reason: skip };
       } else {
@@ -148,6 +152,8 @@ export class JobRunner {
         let lastProgress = 0;
         outcome = await this.registry.handler(job.task)({
           jobId,
+          serviceId: job.serviceId,
+          containerId: job.containerId,
           inputs,
           options: job.options as never,
           signal: stop.signal,

@@ -1,15 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
+import { Work } from '../database/unit-of-work';
 import { ProblemError } from '../common/problem';
 import { uuidv7 } from '../database/uuid';
 import { JobOutputRepository, NewJobOutput } from '../job-outputs/job-output.repository';
 import { ClaimedJob } from '../jobs/job.repository';
 import { KeyRecheck } from '../keys/key-recheck';
 import { MfileRepository } from '../mfiles/mfile.repository';
+import { MfilesService } from '../mfiles/mfiles.service';
+import { MfolderRepository } from '../mfolders/mfolder.repository';
 import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { isTaskName, TaskName, TASKS } from '../tasks/task-catalogue';
-import { TaskOutcome } from '../tasks/task-handler.decorator';
+import { TaskOutcome, TaskTarget } from '../tasks/task-handler.decorator';
 import { QuotaService } from '../usage/quota.service';
 import { UsageFact, UsageService } from '../usage/usage.service';
 import { mfileEventData } from '../webhooks/service-event';
@@ -46,15 +48,23 @@ export class TaskEffects {
     private readonly quotas: QuotaService,
     private readonly pipelines: PipelinesService,
     private readonly rights: KeyRecheck,
+    private readonly folders: MfolderRepository,
+    private readonly files: MfilesService,
   ) {}
 
   /**
    * Stores the outputs and applies the task's changes to its input Mfile (type, metadata, rendition links, restored
-   * bytes). Returns the blobs it replaced, to remove once this has committed. Throws a QuotaRefusal when what it
-   * adds does not fit a disk (or ingest) quota.
+   * bytes), or, for a task without input, to its target (the file it found, or a new one). Returns the blobs it
+   * replaced, to remove once this has committed. Throws a QuotaRefusal when what it adds does not fit a disk (or
+   * ingest) quota, an EffectRefusal when its target cannot be written (its folder deleted, its name taken meanwhile).
    */
-  async apply(manager: EntityManager, job: RunningJob, outcome: Success, outbox: JobOutbox, reportedDisc: number): Promise<string[]> {
-    const input = job.inputId ? { mfileId: job.inputId } : undefined;
+  async apply(work: Work, job: RunningJob, outcome: Success, outbox: JobOutbox, reportedDisc: number): Promise<string[]> {
+    const { manager } = work;
+    const target = job.inputId ? undefined : outcome.target;
+    // a task without input writes the file it found as a task with an input writes its input (same checks, same path)
+    const input = job.inputId ? { mfileId: job.inputId } : target?.kind === 'existing' ? { mfileId: target.mfileId } : undefined;
+    const readBlobKey = job.inputBlobKey ?? (target?.kind === 'existing' ? target.blobKey : undefined);
+    const readSha256 = job.inputSha256 ?? (target?.kind === 'existing' ? target.sha256 : undefined);
     const renditions: Record<string, unknown> = {};
     const outputs = outcome.outputs ?? [];
     const patch = (input && outcome.mfilePatch) || {};
@@ -68,7 +78,7 @@ export class TaskEffects {
         if (refusal) throw new EffectRefusal(`${refusal}: mfile:write on mfile ${input.mfileId} is needed to replace its content; nothing was changed`);
       }
       previous = await this.mfiles.lockContent(input.mfileId, manager);
-      if (!previous || previous.blobKey !== job.inputBlobKey) {
+      if (!previous || previous.blobKey !== readBlobKey) {
         // the content changed (or the Mfile went) while the task ran: its bytes are stale, the newer ones stay
         released.push(patch.content.blobKey);
         if (outputs.length === 0) return released;
@@ -78,7 +88,7 @@ export class TaskEffects {
     }
     const content = previous ? patch.content : undefined;
     // what the job stores counts against the disk quotas (and new content fetched from outside against the ingest
-    // quotas), checked with the service row locked like any upload
+    // quotas), checked with the service row locked like any upload (a new file checks its own, as any new file)
     const adding = outputs.reduce((sum, output) => sum + output.blob.size, 0) + (content?.size ?? 0) + reportedDisc;
     if (adding > 0) {
       try {
@@ -122,6 +132,10 @@ export class TaskEffects {
       await this.outputs.insertMany(rows, manager);
       await this.usage.record(manager, ...facts);
     }
+    if (target?.kind === 'new') {
+      await this.createTarget(work, job, target, outcome, outbox);
+      return released;
+    }
     if (!input || stale) return released;
     if (content && previous) {
       // other bytes (a fetch): what described the old ones goes; the same bytes restored keep it
@@ -150,10 +164,43 @@ export class TaskEffects {
       // they no longer describe the file)
       await this.mfiles.applyTaskFindings(
         input.mfileId,
-        { metadata: patch.metadata ?? {}, renditions, mimetype: patch.mimetype ?? null, sha256: content?.sha256 ?? job.inputSha256 },
+        { metadata: patch.metadata ?? {}, renditions, mimetype: patch.mimetype ?? null, sha256: content?.sha256 ?? readSha256 },
         manager,
       );
     }
     return released;
+  }
+
+  /**
+   * The new file a task without input fetched (fetch-url into a folder), committed as every new file is
+   * (`MfilesService.createFromBlob`: quotas, its row, owner key and usage, its ingest pipeline with the bytes' type and
+   * digests as facts, `mfile.created` naming the job), in the folder the task found, if it is still there and the name
+   * still free; else the job fails and nothing is kept.
+   */
+  private async createTarget(work: Work, job: RunningJob, target: Extract<TaskTarget, { kind: 'new' }>, outcome: Success, outbox: JobOutbox): Promise<void> {
+    const patch = outcome.mfilePatch;
+    if (!patch?.content) throw new Error(`job ${job.id}: a new file without content`);
+    await this.folders.lockNames(target.folderId, work.manager);
+    const folder = await this.folders.findFolder(target.folderId, work.manager);
+    if (!folder || folder.serviceId !== job.serviceId) throw new EffectRefusal(`the folder was deleted while ${job.task} ran: nothing was stored`);
+    try {
+      await this.files.createFromBlob(work, {
+        id: target.mfileId,
+        folder,
+        name: target.name,
+        blob: patch.content,
+        mimetype: patch.mimetype ?? 'application/octet-stream',
+        createdBy: job.requestedByKeyId ? { id: job.requestedByKeyId } : null,
+        ingest: outbox,
+        metadata: patch.metadata ?? {},
+        byJob: { task: job.task, jobId: job.id },
+      });
+    } catch (error) {
+      if (error instanceof ProblemError) {
+        const why = error.detail ?? error.title;
+        throw error.code === 'quota-exceeded' ? new QuotaRefusal(why) : new EffectRefusal(`${why}: nothing was stored`);
+      }
+      throw error;
+    }
   }
 }

@@ -3,6 +3,7 @@ import { AppConfig, QueueConsumption } from '../config/config';
 import { ConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../persistence/database.module';
 import { KeyRecheck } from '../keys/key-recheck';
+import { MfilesModule } from '../mfiles/mfiles.module';
 import { ResourceResolver } from '../keys/resource-resolver.service';
 import { PipelinesModule } from '../pipelines/pipelines.module';
 import { QueuesModule } from '../queues/queues.module';
@@ -32,6 +33,8 @@ export class WorkerModule {
         PipelinesModule,
         WebhooksModule,
         TasksModule,
+        // new files a task fetched are committed as every new file is (MfilesService.createFromBlob)
+        MfilesModule,
       ],
       // KeyRecheck and its resolver only (not KeysModule: the worker serves no HTTP and needs no key guard)
       providers: [{ provide: WORKER_QUEUES, useValue: queues }, ResourceResolver, KeyRecheck, TaskEffects, JobOutcomeRecorder, JobRunner, WorkerService],

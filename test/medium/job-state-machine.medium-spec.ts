@@ -6,8 +6,10 @@ import { JobsModule } from '../../src/jobs/jobs.module';
 import { JobsService } from '../../src/jobs/jobs.service';
 import { Mfile } from '../../src/mfiles/mfile.entity';
 import { JobOutbox } from '../../src/pipelines/job-outbox';
+import { JobReconciler } from '../../src/pipelines/job-reconciler';
 import { PipelinesModule } from '../../src/pipelines/pipelines.module';
 import { PipelinesService } from '../../src/pipelines/pipelines.service';
+import { messageIdOf, QueuedJob } from '../../src/queues/queue-catalogue';
 import { QueueRegistry } from '../../src/queues/queue-registry';
 import { MediumFactory, MediumService, newMediumService, Tenant } from '../support/medium';
 
@@ -316,6 +318,48 @@ describe('job state machine (medium)', () => {
         [ids.mime, JobState.Succeeded],
       ].sort(),
     );
+    await pipelines.saveProfile(tenant.serviceId, PROFILE);
+  });
+
+  it('a periodic tick: one run without input for its steps with input "none" (no job_input, withoutInput), claimed with no inputs, reconciled like any', async () => {
+    await pipelines.saveProfile(tenant.serviceId, {
+      periodic: {
+        schedule: '0 6 * * *',
+        steps: [
+          { name: 'pull', task: 'fetch-url', input: 'none', options: { url: 'https://example.org/a.json' } },
+          { name: 'pull-b', task: 'fetch-url', input: 'none', options: { url: 'https://example.org/b.json' }, after: ['pull'] },
+          { name: 'check', task: 'md5' },
+        ],
+      },
+    });
+    const before = new Date();
+    await pipelines.runPeriodic(tenant.serviceId);
+    const made: Array<{ id: string; step: string; state: JobState; run_id: string; without_input: boolean; inputs: number }> = await medium.dataSource.query(
+      `SELECT j.id, j.step, j.state, j.run_id, j.without_input, (SELECT count(*)::int FROM job_input i WHERE i.job_id = j.id) AS inputs
+         FROM job j WHERE j.service_id = $1 AND j.trigger = 'periodic' AND j.created_at >= $2 ORDER BY j.step`,
+      [tenant.serviceId, before],
+    );
+    const byStep = Object.fromEntries(made.map((job) => [job.step, job]));
+    // the steps without input: one run, no input, their edge kept; the step per file: a run of its own on the file
+    expect(made.map((job) => [job.step, job.state, job.without_input, job.inputs])).toEqual([
+      ['check', JobState.Queued, false, 1],
+      ['pull', JobState.Queued, true, 0],
+      ['pull-b', JobState.Waiting, true, 0],
+    ]);
+    expect(byStep.pull.run_id).toBe(byStep['pull-b'].run_id);
+    expect(byStep.check.run_id).not.toBe(byStep.pull.run_id);
+    // its message lost (Redis restarted empty, say): the reconciler puts it back, as any job's
+    const normal = medium.get(QueueRegistry).get('normal');
+    await (await normal.getJob(messageIdOf({ jobId: byStep.pull.id })))?.remove();
+    await medium.dataSource.query("UPDATE job SET updated_at = now() - interval '1 minute' WHERE id = $1", [byStep.pull.id]);
+    await medium.get(JobReconciler).reconcile();
+    const carried = (await normal.getJobs(['waiting', 'delayed', 'paused'])).filter(Boolean).map((message) => (message.data as QueuedJob).jobId);
+    expect(carried).toContain(byStep.pull.id);
+    // claimed with no inputs, and known to have been made so; its success releases the next step of its run
+    const [claimed] = await jobs.claimMany([byStep.pull.id], 'medium-test');
+    expect(claimed).toMatchObject({ id: byStep.pull.id, withoutInput: true, inputs: [], hasDependents: true });
+    await finish(byStep.pull.id, JobState.Succeeded);
+    expect((await row(byStep['pull-b'].id)).state).toBe(JobState.Queued);
     await pipelines.saveProfile(tenant.serviceId, PROFILE);
   });
 });

@@ -20,6 +20,7 @@ export const makeJob = (id: string, patch: Partial<Job> = {}): Job => ({
   condition: null,
   requestedByKeyId: null,
   mfileIds: [],
+  withoutInput: false,
   createdAt: '2025-01-01T00:00:00Z',
   updatedAt: '2025-01-01T00:00:00Z',
   startedAt: null,

@@ -54,9 +54,13 @@ function hintOf(spec: OptionSpec): string {
   return spec.default === undefined ? `${description} (required)` : description;
 }
 
-/** One form field per option of the task, in the registry's order. */
+/**
+ * One form field per option of the task, in the registry's order; not those that apply only without input (a
+ * periodic step's: this form runs a task on a file).
+ */
 export function fieldsOf(task: TaskDefinition): OptionField[] {
-  return Object.entries(task.options).map(([name, spec]): OptionField => {
+  const onAFile = Object.entries(task.options).filter(([, spec]) => !spec.withoutInput);
+  return onAFile.map(([name, spec]): OptionField => {
     const base = { name, label: labelOf(name), hint: hintOf(spec) };
     switch (spec.type) {
       case 'integer':

@@ -54,6 +54,18 @@ describe('profile editor model', () => {
     expect(checkDraft(draft, tasks).all).toEqual([]);
   });
 
+  it('keeps a periodic step without input (input: "none") through the draft', () => {
+    const definition = {
+      periodic: {
+        schedule: '0 6 * * *',
+        steps: [{ name: 'pull', task: 'fetch-url', input: 'none', options: { url: 'https://example.org/feed.json', folder: '/feeds', name: 'feed.json' } }],
+      },
+    };
+    const { draft, ignored } = draftFromDefinition(definition);
+    expect(ignored).toEqual([]);
+    expect(validateProfile(definitionFromDraft(draft, tasks))).toEqual(validateProfile(definition));
+  });
+
   it('lists what the form cannot keep from a pasted profile', () => {
     const { draft, ignored } = draftFromDefinition({ ingest: { steps: [{ task: 'md5', colour: 'red' }], extra: 1 }, sometimes: { steps: [] } });
     expect(ignored).toEqual(['ingest.extra', 'ingest.steps[0].colour', 'sometimes (not a trigger)']);

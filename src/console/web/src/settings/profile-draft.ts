@@ -28,6 +28,8 @@ export interface StepDraft {
   /** '' for the task's default queue. */
   queue: string;
   after: string[];
+  /** `"none"`: a periodic step without input (once per tick); kept as given so the validator names a bad value. */
+  input?: string;
 }
 
 export interface PipelineDraft {
@@ -50,11 +52,15 @@ export const TRIGGER_INFO: Record<Trigger, { label: string; description: string 
   ingest: { label: 'Ingest', description: 'Runs on every new file (upload, WebDAV, tus).' },
   update: { label: 'Update', description: 'Runs when a file’s content is replaced.' },
   access: { label: 'Access', description: 'Runs when a file’s content is downloaded.' },
-  periodic: { label: 'Periodic', description: 'Runs over every file of the service on a schedule (cron, UTC).' },
+  periodic: {
+    label: 'Periodic',
+    description:
+      'Runs over every file of the service on a schedule (cron, UTC); a step with input "none" (such as fetch-url into a folder) runs once per tick instead.',
+  },
   manual: { label: 'Manual', description: 'Runs when someone starts the manual pipeline on files.' },
 };
 
-export const STEP_FIELDS = ['name', 'task', 'options', 'when', 'queue', 'after'] as const;
+export const STEP_FIELDS = ['name', 'task', 'options', 'when', 'queue', 'after', 'input'] as const;
 
 let uids = 0;
 export function newUid(): string {
@@ -106,6 +112,7 @@ export function draftFromDefinition(definition: unknown): { draft: ProfileDraft;
         maxSize: text(when.maxSize),
         queue: text(raw.queue),
         after: Array.isArray(raw.after) ? raw.after.map(text) : [],
+        ...(raw.input !== undefined && raw.input !== 'file' ? { input: text(raw.input) } : {}),
       });
     });
   }
@@ -170,6 +177,7 @@ export function definitionFromDraft(draft: ProfileDraft, tasks: readonly TaskInf
       if (Object.keys(when).length) body.when = when;
       if (step.queue.trim()) body.queue = step.queue.trim();
       if (step.after.length) body.after = [...step.after];
+      if (step.input !== undefined) body.input = step.input;
       return body;
     });
     // a blank schedule is left out, so the validator says it is required rather than that '' is no cron expression
