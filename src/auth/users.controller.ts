@@ -9,7 +9,7 @@ import { CreateUserDto, GiveKeyDto, UpdateUserDto } from './dto';
 import { keyFromText } from './session.controller';
 import { User } from './user.entity';
 import { UserRepository } from './user.repository';
-import { ApiDone, ApiItems, ApiResource } from '../common/api-responses';
+import { ApiDone, ApiItems, ApiProblems, ApiResource } from '../common/api-responses';
 import { KeySchema } from '../keys/key.schema';
 import { UserSchema } from './user.schema';
 
@@ -86,6 +86,7 @@ export class UsersController {
   @Authorize('key:create')
   @ApiOperation({ summary: "Put a key (given by its secret) in a user's wallet (provider admin key)" })
   @ApiResource(KeySchema, 'The key now in the wallet')
+  @ApiProblems({ 422: 'The key given cannot be used (unknown, expired or revoked): the problem says why' })
   async give(@Auth() auth: RequestAuth, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: GiveKeyDto) {
     requireProvider(auth);
     if (!(await this.users.exists(id))) throw Problems.notFound('user', id);

@@ -75,17 +75,10 @@ const CHANGE_PROBLEMS: Record<string, string> = {
   '413': 'The body is larger than the operation accepts (the limit is in the problem)',
 };
 
-/** What an operation that receives a file's bytes can also answer. */
+/** What an operation that receives a file's bytes can also answer (operations declare their own others: `ApiProblems`). */
 const BYTES_IN_PROBLEMS: Record<string, string> = {
   '415': 'The body is not of a type the operation reads (the problem names the one to send)',
-  '423': 'Another request is writing to this upload right now: retry when it has finished',
   '507': 'The storage is full: nothing was stored',
-};
-
-/** What an operation that sends a file's bytes can also answer. */
-const BYTES_OUT_PROBLEMS: Record<string, string> = {
-  '412': 'An If-Match or If-Unmodified-Since precondition failed',
-  '416': 'No range asked for is within the content',
 };
 
 const BINARY_TYPES = ['application/octet-stream', 'application/offset+octet-stream', 'multipart/form-data'];
@@ -101,12 +94,10 @@ export function declareProblems(document: OpenAPIObject): OpenAPIObject {
       if (!operation) continue;
       const keyed = path.startsWith('/api/v1/');
       const body = operation.requestBody && 'content' in operation.requestBody ? Object.keys(operation.requestBody.content) : [];
-      const answers = Object.values(operation.responses).flatMap((response) => (response && 'content' in response ? Object.keys(response.content ?? {}) : []));
       const problems = {
         ...(keyed ? COMMON_PROBLEMS : UNKEYED_PROBLEMS),
         ...(keyed && method !== 'get' && method !== 'head' && method !== 'options' ? CHANGE_PROBLEMS : {}),
         ...(body.some((type) => BINARY_TYPES.includes(type)) ? BYTES_IN_PROBLEMS : {}),
-        ...(answers.includes('multipart/byteranges') ? BYTES_OUT_PROBLEMS : {}),
       };
       for (const [status, description] of Object.entries(problems)) operation.responses[status] ??= { description };
       for (const [status, response] of Object.entries(operation.responses)) {
@@ -132,9 +123,9 @@ export function toOpenApi31(document: OpenAPIObject): OpenAPIObject {
     const out: Json = Object.fromEntries(Object.entries(rest).map(([key, value]) => [key, visit(value)]));
     if (nullable !== true) return out;
     if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
-    if (Array.isArray(out.allOf) && out.allOf.length === 1) {
+    if (Array.isArray(out.allOf)) {
       const { allOf, type: _object, ...others } = out;
-      return { ...others, anyOf: [...(allOf as unknown[]), { type: 'null' }] };
+      return { ...others, anyOf: [allOf.length === 1 ? allOf[0] : { allOf }, { type: 'null' }] };
     }
     if ('$ref' in out) {
       const { $ref, ...others } = out;

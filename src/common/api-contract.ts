@@ -1012,8 +1012,11 @@ export interface components {
         ResourceRefDto: {
             /** @enum {string} */
             type: "provider" | "container" | "service" | "mfolder" | "mfile" | "job" | "joboutput";
-            /** @description Resource id (omit for provider) */
-            id?: Record<string, never>;
+            /**
+             * Format: uuid
+             * @description Resource id (omit for provider)
+             */
+            id?: string | null;
         };
         DeriveKeyDto: {
             /** @description Roles to grant (each a subset of the presented key's actions) */
@@ -1077,7 +1080,9 @@ export interface components {
              *       "costCentre": 4711
              *     }
              */
-            properties?: Record<string, never>;
+            properties?: {
+                [key: string]: unknown;
+            };
         };
         Container: {
             /** Format: uuid */
@@ -1116,7 +1121,9 @@ export interface components {
              *       "costCentre": 4711
              *     }
              */
-            properties?: Record<string, never>;
+            properties?: {
+                [key: string]: unknown;
+            };
             /** @description Every service inside is read-only while set (provider only) */
             suspended?: boolean;
             /** @description Bytes all services inside may store together, null for no limit (provider only) */
@@ -1131,7 +1138,9 @@ export interface components {
              *       "pages-rendered": 10000
              *     }
              */
-            appQuotas?: Record<string, never> | null;
+            appQuotas?: {
+                [key: string]: number;
+            } | null;
         };
         CreatedService: {
             /** Format: uuid */
@@ -1210,7 +1219,9 @@ export interface components {
              *       "pages-rendered": 10000
              *     }
              */
-            appQuotas?: Record<string, never> | null;
+            appQuotas?: {
+                [key: string]: number;
+            } | null;
             /**
              * @description Download bandwidth cap in bytes per second for the content of this service (Mfiles and job outputs), per download; at least 1024, null for no limit (service:manage)
              * @example 262144
@@ -1231,7 +1242,9 @@ export interface components {
              *       "costCentre": 4711
              *     }
              */
-            properties?: Record<string, never>;
+            properties?: {
+                [key: string]: unknown;
+            };
         };
         Service: {
             /** Format: uuid */
@@ -1302,7 +1315,9 @@ export interface components {
              *       "pages-rendered": 10000
              *     }
              */
-            appQuotas?: Record<string, never> | null;
+            appQuotas?: {
+                [key: string]: number;
+            } | null;
             /**
              * @description Download bandwidth cap in bytes per second for the content of this service (Mfiles and job outputs), per download; at least 1024, null for no limit (service:manage)
              * @example 262144
@@ -1320,17 +1335,70 @@ export interface components {
              *       "costCentre": 4711
              *     }
              */
-            properties?: Record<string, never>;
+            properties?: {
+                [key: string]: unknown;
+            };
+        };
+        StepCondition: {
+            /**
+             * @example [
+             *       "image/*"
+             *     ]
+             */
+            mimetypes?: string[];
+            minSize?: number;
+            maxSize?: number;
+        };
+        ProfileStep: {
+            /** @example thumbnail */
+            name: string;
+            /**
+             * @description A task of GET /tasks
+             * @example thumbnail
+             */
+            task: string;
+            options: {
+                [key: string]: unknown;
+            };
+            /** @description Steps of the same pipeline that must succeed (or be skipped) first */
+            after: string[];
+            /** @description Run only on inputs that match (else skipped) */
+            when?: components["schemas"]["StepCondition"];
+            /** @description A queue other than the task’s default */
+            queue?: string;
+            /**
+             * @description periodic only: `none` runs the step once per tick with no input file (a task that allows it, such as fetch-url); `file` (the default) once per file
+             * @enum {string}
+             */
+            input?: "none" | "file";
+            /**
+             * @description Run it on the stored bytes even when the upload already knows its answer
+             * @enum {boolean}
+             */
+            verify?: true;
+        };
+        Pipeline: {
+            steps: components["schemas"]["ProfileStep"][];
+            /**
+             * @description Cron expression (UTC), periodic only
+             * @example 0 3 * * *
+             */
+            schedule?: string;
+        };
+        ProfileDefinition: {
+            /** @description Runs on new content (an upload, a promoted output, a fetched file) */
+            ingest?: components["schemas"]["Pipeline"];
+            /** @description Runs when the content is replaced */
+            update?: components["schemas"]["Pipeline"];
+            /** @description Runs once per download session */
+            access?: components["schemas"]["Pipeline"];
+            /** @description Runs on its schedule (per file, and once per tick for steps without input) */
+            periodic?: components["schemas"]["Pipeline"];
+            /** @description Runs on request (POST /jobs with pipeline: 'manual') */
+            manual?: components["schemas"]["Pipeline"];
         };
         Profile: {
-            /** @description One pipeline per trigger */
-            definition: {
-                ingest?: components["schemas"]["Pipeline"];
-                update?: components["schemas"]["Pipeline"];
-                access?: components["schemas"]["Pipeline"];
-                periodic?: components["schemas"]["Pipeline"];
-                manual?: components["schemas"]["Pipeline"];
-            };
+            definition: components["schemas"]["ProfileDefinition"];
             /** @description True when it is MServe's own default */
             isDefault: boolean;
             /** Format: date-time */
@@ -1345,14 +1413,7 @@ export interface components {
         };
         ContainerProfile: {
             name: string;
-            /** @description One pipeline per trigger */
-            definition: {
-                ingest?: components["schemas"]["Pipeline"];
-                update?: components["schemas"]["Pipeline"];
-                access?: components["schemas"]["Pipeline"];
-                periodic?: components["schemas"]["Pipeline"];
-                manual?: components["schemas"]["Pipeline"];
-            };
+            definition: components["schemas"]["ProfileDefinition"];
             /** Format: date-time */
             updatedAt: string;
             /** @description How many services run it */
@@ -1652,16 +1713,6 @@ export interface components {
         };
         /** @enum {string} */
         JobState: "waiting" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped";
-        StepCondition: {
-            /**
-             * @example [
-             *       "image/*"
-             *     ]
-             */
-            mimetypes?: string[];
-            minSize?: number;
-            maxSize?: number;
-        };
         JobInput: {
             /** Format: uuid */
             id: string;
@@ -1737,8 +1788,10 @@ export interface components {
              * @enum {string}
              */
             pipeline?: "manual";
-            /** @description Task options */
-            options?: Record<string, never>;
+            /** @description Task options (GET /tasks lists each task's) */
+            options?: {
+                [key: string]: unknown;
+            };
             /** @description Queue override: normal, priority or hardware.<tag> */
             queue?: string;
             /** @description One job per Mfile, answered as {items: jobs}. Without it, more mfileIds than the task's `inputCount` (GET /tasks) is a 400: a job never runs on some of its inputs only */
@@ -2019,42 +2072,6 @@ export interface components {
             queues: components["schemas"]["QueueStateDoc"][];
             workers: components["schemas"]["WorkerStateDoc"][];
         };
-        ProfileStep: {
-            /** @example thumbnail */
-            name: string;
-            /**
-             * @description A task of GET /tasks
-             * @example thumbnail
-             */
-            task: string;
-            options: {
-                [key: string]: unknown;
-            };
-            /** @description Steps of the same pipeline that must succeed (or be skipped) first */
-            after: string[];
-            /** @description Run only on inputs that match (else skipped) */
-            when?: components["schemas"]["StepCondition"];
-            /** @description A queue other than the task’s default */
-            queue?: string;
-            /**
-             * @description periodic only: `none` runs the step once per tick with no input file (a task that allows it, such as fetch-url); `file` (the default) once per file
-             * @enum {string}
-             */
-            input?: "none" | "file";
-            /**
-             * @description Run it on the stored bytes even when the upload already knows its answer
-             * @enum {boolean}
-             */
-            verify?: true;
-        };
-        Pipeline: {
-            steps: components["schemas"]["ProfileStep"][];
-            /**
-             * @description Cron expression (UTC), periodic only
-             * @example 0 3 * * *
-             */
-            schedule?: string;
-        };
         Rendition: {
             /** Format: uuid */
             jobOutputId: string;
@@ -2065,6 +2082,8 @@ export interface components {
             size: number;
             width?: number;
             height?: number;
+            /** @description A video poster's time in the video, in seconds */
+            at?: number;
             /**
              * @description Where to download it (joboutput:read)
              * @example /api/v1/joboutputs/0193…/content
@@ -3532,7 +3551,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": components["schemas"]["ProfileDefinition"];
             };
         };
         responses: {
@@ -3803,7 +3822,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": components["schemas"]["ProfileDefinition"];
             };
         };
         responses: {
@@ -4900,15 +4919,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another request is writing to this upload right now: retry when it has finished */
-            423: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description Too many requests, connections or streams for this key or address, or a monthly quota used up: `Retry-After` says when to try again */
             429: {
                 headers: {
@@ -5128,15 +5138,6 @@ export interface operations {
             };
             /** @description The body is not of a type the operation reads (the problem names the one to send) */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Another request is writing to this upload right now: retry when it has finished */
-            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5646,15 +5647,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another request is writing to this upload right now: retry when it has finished */
-            423: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description Too many requests, connections or streams for this key or address, or a monthly quota used up: `Retry-After` says when to try again */
             429: {
                 headers: {
@@ -5749,6 +5741,24 @@ export interface operations {
             };
             /** @description The mfile does not exist or is outside the key's scope (problem+json) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An If-Match or If-Unmodified-Since precondition failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No range asked for is within the content */
+            416: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5856,6 +5866,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Tus-Resumable is missing or not a version this server speaks (1.0.0) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the operation accepts (the limit is in the problem) */
             413: {
                 headers: {
@@ -5867,15 +5886,6 @@ export interface operations {
             };
             /** @description The body is not of a type the operation reads (the problem names the one to send) */
             415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Another request is writing to this upload right now: retry when it has finished */
-            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6058,8 +6068,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Tus-Resumable is missing or not a version this server speaks (1.0.0) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the operation accepts (the limit is in the problem) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another request is writing to this upload right now: retry when it has finished */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6141,6 +6169,15 @@ export interface operations {
             };
             /** @description The service does not exist or is outside the key's scope (problem+json) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Tus-Resumable is missing or not a version this server speaks (1.0.0) */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6245,6 +6282,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Tus-Resumable is missing or not a version this server speaks (1.0.0) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the operation accepts (the limit is in the problem) */
             413: {
                 headers: {
@@ -6274,6 +6320,15 @@ export interface operations {
             };
             /** @description Too many requests, connections or streams for this key or address, or a monthly quota used up: `Retry-After` says when to try again */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Upload-Checksum does not match the bytes sent: nothing of them was kept */
+            460: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6389,6 +6444,15 @@ export interface operations {
             };
             /** @description The body is not of a type the operation reads (the problem names the one to send) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The range is outside the length the upload declared */
+            416: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6611,6 +6675,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The range is outside the length the upload declared */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Another request is writing to this upload right now: retry when it has finished */
             423: {
                 headers: {
@@ -6715,6 +6788,15 @@ export interface operations {
             };
             /** @description The body is larger than the operation accepts (the limit is in the problem) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another request is writing to this upload right now: retry when it has finished */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7953,6 +8035,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The storage is full: no file was made */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "session.state": {
@@ -9008,6 +9099,15 @@ export interface operations {
             };
             /** @description The body is larger than the operation accepts (the limit is in the problem) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key given cannot be used (unknown, expired or revoked): the problem says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

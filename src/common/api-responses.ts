@@ -80,6 +80,7 @@ export function ApiBytes(description: string, ...types: string[]) {
     ApiOkResponse({ description, content }),
     ApiResponse({ status: 206, description: 'The ranges asked for (one: its bytes with Content-Range; several: multipart/byteranges)', content }),
     ApiResponse({ status: 304, description: 'Not modified: the If-None-Match or If-Modified-Since given still holds' }),
+    ApiProblems(BYTES_OUT_PROBLEMS),
   );
 }
 
@@ -119,3 +120,17 @@ export function ApiReport(model: Type, description: string) {
 export function ApiBytesBody(description: string, ...types: string[]) {
   return applyDecorators(ApiConsumes(...types), ApiBody({ description, required: false, schema: { type: 'string', format: 'binary' } }));
 }
+
+/**
+ * Problems an operation can answer beyond those every operation of its kind declares (src/bootstrap/openapi.ts):
+ * status and when. Their body is the Problem schema.
+ */
+export function ApiProblems(problems: Record<number, string>) {
+  return applyDecorators(...Object.entries(problems).map(([status, description]) => ApiResponse({ status: Number(status), description })));
+}
+
+/** What an operation that sends a file's bytes can answer besides the common problems. */
+export const BYTES_OUT_PROBLEMS = {
+  412: 'An If-Match or If-Unmodified-Since precondition failed',
+  416: 'No range asked for is within the content',
+};

@@ -34,7 +34,8 @@ export const FreeFormProperties = (description: string) =>
   applyDecorators(
     ApiPropertyOptional({
       description: `${description}: a JSON object, replaced whole when given (at most 64 KiB as JSON, 16 levels deep)`,
-      type: Object,
+      type: 'object',
+      additionalProperties: true,
       example: { department: 'news', costCentre: 4711 },
     }),
     // absent is fine; null is not (IsOptional would let it through to a NOT NULL column)
@@ -92,7 +93,7 @@ export const SecondsLimitProperty = (description: string) =>
 /** Optional monthly limits on an application's own metrics (`{"pages-rendered": 10000}`), replaced whole; null clears. */
 export const AppQuotasProperty = (description: string) =>
   applyDecorators(
-    ApiPropertyOptional({ description, nullable: true, type: Object, example: { 'pages-rendered': 10000 } }),
+    ApiPropertyOptional({ description, nullable: true, type: 'object', additionalProperties: { type: 'number' }, example: { 'pages-rendered': 10000 } }),
     // the map as sent: the transform to the DTO would drop keys named like Object.prototype members, and the rule
     // must see them to refuse them (not store a map without them)
     Transform(({ obj, key }: { obj: Record<string, unknown>; key: string }) => obj[key]),

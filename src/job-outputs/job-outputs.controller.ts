@@ -9,7 +9,7 @@ import { expressSink } from '../mfiles/express-sink';
 import { MfilesService } from '../mfiles/mfiles.service';
 import { ContentStore } from '../storage/content-store';
 import { JobOutputsService, presentOutput } from './job-outputs.service';
-import { ApiBytes, ApiPage, ApiResource } from '../common/api-responses';
+import { ApiBytes, ApiPage, ApiProblems, ApiResource } from '../common/api-responses';
 import { CreatedMfileSchema } from '../mfiles/mfile.schema';
 import { JobOutputSchema } from './job-output.schema';
 
@@ -70,6 +70,7 @@ export class JobOutputsController {
   @Authorize('joboutput:promote', 'joboutput')
   @ApiOperation({ summary: "Turn a file output into a new Mfile in the service's root folder; returns it with its mfileowner `key`" })
   @ApiResource(CreatedMfileSchema, 'The new Mfile with its owner key (shown once) and the ingest run it started', 201)
+  @ApiProblems({ 507: 'The storage is full: no file was made' })
   promote(@Auth() auth: RequestAuth, @Param('id') id: string) {
     return this.outputs.promote(auth, id);
   }

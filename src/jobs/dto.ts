@@ -19,7 +19,10 @@ export class CreateJobDto {
   @IsOptional()
   @IsIn(['manual'])
   pipeline?: 'manual';
-  @ApiPropertyOptional({ description: 'Task options' }) @IsOptional() @IsObject() options?: Record<string, unknown>;
+  @ApiPropertyOptional({ description: "Task options (GET /tasks lists each task's)", type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  options?: Record<string, unknown>;
   @ApiPropertyOptional({ description: 'Queue override: normal, priority or hardware.<tag>' }) @IsOptional() @IsString() @MaxLength(100) queue?: string;
   @ApiPropertyOptional({
     description:

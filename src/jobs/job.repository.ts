@@ -144,6 +144,15 @@ export class JobRepository {
 
   // --- reading
 
+  /** Whether a job of a service made without input by a trigger (a periodic tick's) has not ended yet. */
+  async hasUnfinishedWithoutInput(serviceId: string, trigger: string, manager?: EntityManager): Promise<boolean> {
+    const rows: unknown[] = await this.db(manager).query(
+      `SELECT 1 FROM job WHERE service_id = $1 AND state IN ('waiting', 'queued', 'running') AND without_input AND trigger = $2 LIMIT 1`,
+      [serviceId, trigger],
+    );
+    return rows.length > 0;
+  }
+
   async findById(id: string, manager?: EntityManager): Promise<Job | null> {
     return this.db(manager).findOneBy(Job, { id });
   }

@@ -8,7 +8,10 @@ export class ResourceRefDto {
   @ApiProperty({ enum: ['provider', 'container', 'service', 'mfolder', 'mfile', 'job', 'joboutput'] })
   @IsIn(['provider', 'container', 'service', 'mfolder', 'mfile', 'job', 'joboutput'])
   type: 'provider' | 'container' | 'service' | 'mfolder' | 'mfile' | 'job' | 'joboutput';
-  @ApiPropertyOptional({ description: 'Resource id (omit for provider)' }) @ValidateIf((o) => o.type !== 'provider') @IsUUID() id: string | null;
+  @ApiPropertyOptional({ description: 'Resource id (omit for provider)', type: String, format: 'uuid', nullable: true })
+  @ValidateIf((o) => o.type !== 'provider')
+  @IsUUID()
+  id: string | null;
 }
 
 export class DeriveKeyDto {

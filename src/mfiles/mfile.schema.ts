@@ -4,7 +4,10 @@ import type { JsonObject } from '../database/columns';
 import type { PublicMfile } from './mfile.presenter';
 import type { CreatedMfile, IngestRun } from './mfiles.service';
 
-/** A file a task made for an Mfile (thumbnail, poster, proxy...), linked from its metadata under `renditions[role]`. */
+/**
+ * A file a task made for an Mfile (thumbnail, poster, proxy...), linked from its metadata under `renditions[role]`,
+ * with what the task said of it (a poster's `at`, a proxy's `duration`...).
+ */
 @ApiSchema({ name: 'Rendition' })
 export class RenditionSchema {
   @ApiProperty({ format: 'uuid' }) jobOutputId: string;
@@ -13,6 +16,7 @@ export class RenditionSchema {
   @ApiProperty() size: number;
   @Optional() width?: number;
   @Optional() height?: number;
+  @Optional({ description: "A video poster's time in the video, in seconds" }) at?: number;
   @ApiProperty({ example: '/api/v1/joboutputs/0193…/content', description: 'Where to download it (joboutput:read)' }) url: string;
 }
 

@@ -5,7 +5,7 @@ import { Authorize } from '../keys/authorize.decorator';
 import { PROFILE_NAME } from '../services/dto';
 import { PipelinesService } from './pipelines.service';
 import { ApiDone, ApiItems, ApiResource } from '../common/api-responses';
-import { ContainerProfileSchema } from './profile.schema';
+import { ContainerProfileSchema, ProfileDefinitionSchema } from './profile.schema';
 
 /** Named profiles a container offers; a service's `profile` property (service:manage) selects one. */
 @ApiTags('profiles')
@@ -31,7 +31,10 @@ export class ContainerProfilesController {
   @Put(':name')
   @Authorize('container:update', 'container')
   @ApiOperation({ summary: 'Create or replace a named profile (same format as a service profile); the services running it pick it up at once' })
-  @ApiBody({ schema: { type: 'object', example: { ingest: { steps: [{ name: 'md5', task: 'md5' }] } } } })
+  @ApiBody({
+    type: ProfileDefinitionSchema,
+    examples: { checksums: { summary: 'An md5 of every new file', value: { ingest: { steps: [{ name: 'md5', task: 'md5' }] } } } },
+  })
   @ApiResource(ContainerProfileSchema, 'The profile saved')
   put(@Param('id') containerId: string, @Param('name') name: string, @Body() body: unknown) {
     ContainerProfilesController.checkName(name);

@@ -398,7 +398,11 @@ export class PipelinesService {
       return 0;
     }
     let count = 0;
-    if (periodic.steps.some(runsWithoutInput)) {
+    if (periodic.steps.some(runsWithoutInput) && (await this.jobs.hasUnfinishedWithoutInput(serviceId, 'periodic'))) {
+      // the last tick's steps without input are still under way (a slow source, a backlog): a second run would
+      // fetch the same URL into the same name beside them, and one of the two could only fail
+      this.logger.log({ msg: `periodic tick of service ${serviceId}: the previous tick's steps without input have not ended, none made now`, serviceId });
+    } else if (periodic.steps.some(runsWithoutInput)) {
       const service = { serviceId, containerId: selection.containerId };
       const made = await this.unitOfWork.run((work) =>
         this.instantiateServiceRun(work.manager, 'periodic', periodic, service, selection.priority, this.outboxFor(work)),

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptions, ApiSchema, getSchemaPath } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { DATE_TIME, Nullable, Optional } from '../common/api-responses';
 import { StepConditionSchema } from '../jobs/job.schema';
 import type { EffectiveProfile } from './pipelines.service';
@@ -30,17 +30,20 @@ export class PipelineSchema {
   @ApiProperty({ required: false, example: '0 3 * * *', description: 'Cron expression (UTC), periodic only' }) schedule?: string;
 }
 
-const DEFINITION = {
-  type: 'object',
-  description: 'One pipeline per trigger',
-  properties: Object.fromEntries(['ingest', 'update', 'access', 'periodic', 'manual'].map((trigger) => [trigger, { $ref: getSchemaPath(PipelineSchema) }])),
-  additionalProperties: false,
-} as ApiPropertyOptions;
+/** A profile: one pipeline per trigger (what PUT takes and GET answers in `definition`). */
+@ApiSchema({ name: 'ProfileDefinition' })
+export class ProfileDefinitionSchema {
+  @Optional({ type: PipelineSchema, description: 'Runs on new content (an upload, a promoted output, a fetched file)' }) ingest?: PipelineSchema;
+  @Optional({ type: PipelineSchema, description: 'Runs when the content is replaced' }) update?: PipelineSchema;
+  @Optional({ type: PipelineSchema, description: 'Runs once per download session' }) access?: PipelineSchema;
+  @Optional({ type: PipelineSchema, description: 'Runs on its schedule (per file, and once per tick for steps without input)' }) periodic?: PipelineSchema;
+  @Optional({ type: PipelineSchema, description: "Runs on request (POST /jobs with pipeline: 'manual')" }) manual?: PipelineSchema;
+}
 
 /** The profile a service runs, and where it comes from. */
 @ApiSchema({ name: 'Profile' })
 export class ProfileSchema implements EffectiveProfile {
-  @ApiProperty(DEFINITION) definition: ProfileDefinition;
+  @ApiProperty({ type: ProfileDefinitionSchema }) definition: ProfileDefinition;
   @ApiProperty({ description: "True when it is MServe's own default" }) isDefault: boolean;
   @Nullable(DATE_TIME) updatedAt: Date | null;
   @ApiProperty({
@@ -55,7 +58,7 @@ export class ProfileSchema implements EffectiveProfile {
 @ApiSchema({ name: 'ContainerProfile' })
 export class ContainerProfileSchema {
   @ApiProperty() name: string;
-  @ApiProperty(DEFINITION) definition: ProfileDefinition;
+  @ApiProperty({ type: ProfileDefinitionSchema }) definition: ProfileDefinition;
   @ApiProperty(DATE_TIME) updatedAt: Date;
   @ApiProperty({ description: 'How many services run it' }) selectedBy: number;
 }

@@ -3,7 +3,7 @@ import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authorize } from '../keys/authorize.decorator';
 import { PipelinesService } from './pipelines.service';
 import { ApiResource } from '../common/api-responses';
-import { ProfileSchema } from './profile.schema';
+import { ProfileDefinitionSchema, ProfileSchema } from './profile.schema';
 
 @ApiTags('profiles')
 @Controller('services/:id/profile')
@@ -25,14 +25,17 @@ export class ProfilesController {
       'Replace the profile. Each step: task, options, `when` {mimetypes, minSize, maxSize} (data, never code), queue, `after` (step names; no cycles). periodic has a cron `schedule`. Every error is listed (400).',
   })
   @ApiBody({
-    schema: {
-      type: 'object',
-      example: {
-        ingest: {
-          steps: [
-            { name: 'mime', task: 'mime' },
-            { name: 'thumbnail', task: 'thumbnail', options: { width: 320, height: 200 }, when: { mimetypes: ['image/*'] }, after: ['mime'] },
-          ],
+    type: ProfileDefinitionSchema,
+    examples: {
+      pictures: {
+        summary: 'A thumbnail for every picture, after its mimetype is known',
+        value: {
+          ingest: {
+            steps: [
+              { name: 'mime', task: 'mime' },
+              { name: 'thumbnail', task: 'thumbnail', options: { width: 320, height: 200 }, when: { mimetypes: ['image/*'] }, after: ['mime'] },
+            ],
+          },
         },
       },
     },

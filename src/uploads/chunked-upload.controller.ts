@@ -8,7 +8,7 @@ import { parseContentRange } from './byte-ranges';
 import { chunkDigestChecksums, reprDigest } from './chunk-checksums';
 import { UploadSession } from './upload-session.entity';
 import { UploadProgress, UploadSessionsService } from './upload-sessions.service';
-import { ApiBytesBody, ApiDone, ApiResource } from '../common/api-responses';
+import { ApiBytesBody, ApiDone, ApiProblems, ApiResource } from '../common/api-responses';
 import { ChunkedUploadSchema } from './upload.schema';
 
 function contentRange(request: Request) {
@@ -56,6 +56,10 @@ export class ChunkedUploadController {
   @ApiHeader({ name: 'Content-Range', required: true })
   @ApiResource(ChunkedUploadSchema, 'Started (Location: the upload); `mfile` when this chunk was the whole file', 201)
   @ApiBytesBody('The bytes of the range Content-Range names', 'application/octet-stream')
+  @ApiProblems({
+    416: 'The range is outside the length the upload declared',
+    423: 'Another request is writing to this upload right now: retry when it has finished',
+  })
   async start(@Auth() auth: RequestAuth, @Query() query: UploadQuery, @Req() request: Request, @Res() response: Response) {
     const range = contentRange(request);
     if (!query.name) throw Problems.badRequest('?name= is required', { errors: ['name is required'] });
@@ -79,6 +83,10 @@ export class ChunkedUploadController {
   @ApiResource(ChunkedUploadSchema, 'Stored; where the upload stands')
   @ApiResource(ChunkedUploadSchema, 'The last chunk: the upload is complete and `mfile` tells the new file and its key (shown once)', 201)
   @ApiBytesBody('The bytes of the range Content-Range names', 'application/octet-stream')
+  @ApiProblems({
+    416: 'The range is outside the length the upload declared',
+    423: 'Another request is writing to this upload right now: retry when it has finished',
+  })
   async chunk(
     @Auth() auth: RequestAuth,
     @Param('id') serviceId: string,
@@ -105,6 +113,7 @@ export class ChunkedUploadController {
   @Authorize('mfile:create', 'service')
   @ApiOperation({ summary: 'Abandon an unfinished chunked upload and its bytes' })
   @ApiDone('Abandoned')
+  @ApiProblems({ 423: 'Another request is writing to this upload right now: retry when it has finished' })
   async remove(@Param('id') serviceId: string, @Param('uploadId') uploadId: string) {
     const session = await this.uploads.find(serviceId, uploadId);
     if (session.completedAt) throw Problems.conflict('the upload is complete: delete the Mfile instead', { mfileId: session.mfileId });

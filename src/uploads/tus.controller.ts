@@ -10,7 +10,7 @@ import { chunkDigestChecksums } from './chunk-checksums';
 import { UploadSession } from './upload-session.entity';
 import { Readable } from 'node:stream';
 import { ExpectedDigests } from '../storage/digest-headers';
-import { ApiBytesBody, ApiHeadersOnly } from '../common/api-responses';
+import { ApiBytesBody, ApiHeadersOnly, ApiProblems } from '../common/api-responses';
 
 const TUS_VERSION = '1.0.0';
 const EXTENSIONS = 'creation,creation-with-upload,termination,expiration,checksum';
@@ -120,6 +120,7 @@ export class TusController {
     'Ingest-Run-Id': 'The ingest run it started',
   })
   @ApiBytesBody('creation-with-upload: the first bytes (optional)', 'application/offset+octet-stream')
+  @ApiProblems({ 412: 'Tus-Resumable is missing or not a version this server speaks (1.0.0)' })
   async create(@Auth() auth: RequestAuth, @Req() request: Request, @Res() response: Response) {
     this.common(response);
     this.requireVersion(request, response);
@@ -162,6 +163,7 @@ export class TusController {
   @Authorize('mfile:create', 'service')
   @ApiOperation({ summary: 'tus: the current offset of an upload' })
   @ApiHeadersOnly(200, 'Where the upload stands', { 'Upload-Offset': 'Bytes stored', 'Upload-Length': 'Bytes in all', 'Mfile-Id': 'The Mfile, once complete' })
+  @ApiProblems({ 412: 'Tus-Resumable is missing or not a version this server speaks (1.0.0)' })
   async head(@Param('id') serviceId: string, @Param('uploadId') uploadId: string, @Req() request: Request, @Res() response: Response) {
     this.common(response);
     this.requireVersion(request, response);
@@ -189,6 +191,11 @@ export class TusController {
     'Ingest-Run-Id': 'The ingest run it started',
   })
   @ApiBytesBody('The bytes from Upload-Offset on', 'application/offset+octet-stream')
+  @ApiProblems({
+    412: 'Tus-Resumable is missing or not a version this server speaks (1.0.0)',
+    423: 'Another request is writing to this upload right now: retry when it has finished',
+    460: 'Upload-Checksum does not match the bytes sent: nothing of them was kept',
+  })
   async patch(
     @Auth() auth: RequestAuth,
     @Param('id') serviceId: string,
@@ -213,6 +220,10 @@ export class TusController {
   @Authorize('mfile:create', 'service')
   @ApiOperation({ summary: 'tus termination: drop an unfinished upload and its bytes' })
   @ApiHeadersOnly(204, 'Dropped', {})
+  @ApiProblems({
+    412: 'Tus-Resumable is missing or not a version this server speaks (1.0.0)',
+    423: 'Another request is writing to this upload right now: retry when it has finished',
+  })
   async terminate(@Param('id') serviceId: string, @Param('uploadId') uploadId: string, @Req() request: Request, @Res() response: Response) {
     this.common(response);
     this.requireVersion(request, response);

@@ -183,6 +183,13 @@ export class TaskEffects {
     await this.folders.lockNames(target.folderId, work.manager);
     const folder = await this.folders.findFolder(target.folderId, work.manager);
     if (!folder || folder.serviceId !== job.serviceId) throw new EffectRefusal(`the folder was deleted while ${job.task} ran: nothing was stored`);
+    // under the folder's name lock: a subfolder or file of that name made while the task ran (the file index alone
+    // would not see a folder, and WebDAV cannot show a file and a folder of one name)
+    const taken = await this.folders.entriesNamed(folder.id, target.name, work.manager);
+    if (taken.length)
+      throw new EffectRefusal(
+        `a ${taken[0].kind === 'mfolder' ? 'folder' : 'file'} named "${target.name}" appeared in the folder while ${job.task} ran: nothing was stored`,
+      );
     try {
       await this.files.createFromBlob(work, {
         id: target.mfileId,

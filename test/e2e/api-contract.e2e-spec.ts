@@ -134,12 +134,14 @@ describe('the API answers as its OpenAPI contract says (real api, real worker)',
     const text = Buffer.from('hello, contract\n'.repeat(64));
     const bytes = { bodySerializer: (body: unknown) => body as Buffer, headers: { 'Content-Type': 'application/octet-stream' } };
     const range = (from: number, to: number) => ({ 'Content-Range': `bytes ${from}-${to}/${text.length}` });
-    const started = await fetch(`${env.app.api}/services/${service.id}/chunked-uploads?name=c.txt`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${service.key}`, 'Content-Range': `bytes 0-99/${text.length}` },
-      body: text.subarray(0, 100),
-    });
-    const session = (await started.json()) as { id: string };
+    const session = ok(
+      await admin.POST('/api/v1/services/{id}/chunked-uploads', {
+        params: { path: { id: service.id }, query: { name: 'c.txt' }, header: range(0, 99) },
+        body: text.subarray(0, 100) as never,
+        ...bytes,
+      }),
+    );
+    expect(session.missing).toEqual([[100, text.length - 1]]);
     const path = { id: service.id, uploadId: session.id };
     ok(await admin.GET('/api/v1/services/{id}/chunked-uploads/{uploadId}', { params: { path } }));
     const last = ok(
@@ -153,6 +155,36 @@ describe('the API answers as its OpenAPI contract says (real api, real worker)',
     ok(await admin.PUT('/api/v1/mfiles/{id}/content', { params: { path: { id: last.mfileId! } }, body: Buffer.from('new bytes') as never, ...raw }));
     ok(await admin.DELETE('/api/v1/mfiles/{id}', { params: { path: { id: last.mfileId! } } }));
     expect((await admin.GET('/api/v1/mfiles/{id}', { params: { path: { id: last.mfileId! } } })).response.status).toBe(404);
+
+    // tus: discovery, creation, the bytes, the offset; the Mfile named in the headers
+    const tus = { 'Tus-Resumable': '1.0.0' };
+    expect((await admin.OPTIONS('/api/v1/services/{id}/uploads', byService)).response.status).toBe(204);
+    const opened = await admin.POST('/api/v1/services/{id}/uploads', {
+      params: { path: { id: service.id }, header: tus },
+      headers: { 'Upload-Length': '11', 'Upload-Metadata': `filename ${Buffer.from('t.txt').toString('base64')}` },
+    });
+    expect(opened.response.status).toBe(201);
+    const uploadId = opened.response.headers.get('location')!.split('/').pop()!;
+    const tusPath = { path: { id: service.id, uploadId } };
+    const patched = await admin.PATCH('/api/v1/services/{id}/uploads/{uploadId}', {
+      params: tusPath,
+      body: Buffer.from('hello world') as never,
+      bodySerializer: (body: unknown) => body as Buffer,
+      headers: { ...tus, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '0' },
+    });
+    expect(patched.response.status).toBe(204);
+    expect(patched.response.headers.get('mfile-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await admin.HEAD('/api/v1/services/{id}/uploads/{uploadId}', { params: tusPath, headers: tus })).response.headers.get('upload-offset')).toBe('11');
+
+    // the service's own profile, saved and reset; a key given to a user's wallet and taken back
+    const steps = [{ name: 'mime', task: 'mime', options: {}, after: [] }];
+    expect(ok(await admin.PUT('/api/v1/services/{id}/profile', { ...byService, body: { ingest: { steps } } })).source).toBe('service');
+    expect(ok(await admin.DELETE('/api/v1/services/{id}/profile', byService)).source).not.toBe('service');
+    const given = ok(await provider.PUT('/api/v1/users/{id}/keys', { params: { path: { id: user.id } }, body: { key: service.customerKey } }));
+    expect(ok(await provider.GET('/api/v1/users/{id}/keys', { params: { path: { id: user.id } } })).items.map((key) => key.id)).toContain(given.id);
+    ok(await provider.DELETE('/api/v1/users/{id}/keys/{keyId}', { params: { path: { id: user.id, keyId: given.id } } }));
+    const unusable = await provider.PUT('/api/v1/users/{id}/keys', { params: { path: { id: user.id } }, body: { key: 'msk_not-a-key' } });
+    expect(unusable.response.status).toBe(422);
 
     // the session of a browser with no login yet
     ok(await as().GET('/api/v1/session'));
@@ -176,6 +208,11 @@ describe('the API answers as its OpenAPI contract says (real api, real worker)',
       'services.create 400',
       'services.create 404',
       'uploads.chunked.chunk 201',
+      'uploads.chunked.start 201',
+      'uploads.tus.create 201',
+      'uploads.tus.patch 204',
+      'users.give 422',
+      'profiles.put 200',
       'usage.service 200',
       'session.state 200',
     ]) {

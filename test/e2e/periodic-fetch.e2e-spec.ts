@@ -199,7 +199,7 @@ describe('periodic steps without input: fetch-url into a folder', () => {
     await reading.catch(() => undefined);
   });
 
-  it('into a subfolder; a missing folder, a name taken by another file or a folder, a suspended service; retried and cancelled like any job', async () => {
+  it('into a subfolder; a missing folder, a name taken by another file or a folder, a suspended service; no second run while one is under way; retried and cancelled like any job', async () => {
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);
     const serviceAdmin = admin.as(tenant.serviceAdminKey);
@@ -269,6 +269,10 @@ describe('periodic steps without input: fetch-url into a folder', () => {
     await tick(tenant.serviceId);
     const slow = await lastJob();
     await eventually(async () => received.slice(waiting).some((hit) => hit.path === '/slow.json'), 'the task to ask the server');
+    // a tick while the last one's fetch is still under way makes no second run beside it (it would fetch the same
+    // URL into the same name, and one of the two could only fail)
+    await tick(tenant.serviceId);
+    expect((await lastJob()).id).toBe(slow.id);
     const cancelled = await customer.post(`/jobs/${slow.id}/cancel`, {});
     expect(cancelled.body).toMatchObject({ state: 'cancelled', mfileIds: [], withoutInput: true });
     release();
