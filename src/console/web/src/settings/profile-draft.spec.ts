@@ -183,6 +183,7 @@ describe('profile editor model', () => {
         [
           'periodic.schedule "* * * * * *" is not a cron expression: it fires every 1 s; the minimum is 60 s (PERIODIC_MIN_INTERVAL_SECONDS)',
           'ingest.steps[1].options.width must be between 8 and 4096',
+          'ingest.steps[0].input: only periodic steps can run without an input file (a ingest run starts from a file)',
           'ingest: step "thumbnail" comes after "gone", which is not a step of ingest',
           'ingest: step "vanished" comes after "gone", which is not a step of ingest',
           'ingest.steps has 51 steps; at most 50',
@@ -194,13 +195,14 @@ describe('profile editor model', () => {
       expect(check.fields['periodic.schedule'][0]).toMatch(/minimum is 60 s/);
       expect(check.fields['ingest.steps[1].options.width']).toEqual(['width must be between 8 and 4096']);
       expect(check.fields['ingest.steps[1].after']).toEqual(['“gone” is not a step of this pipeline.']);
+      expect(check.fields['ingest.steps[0].input']).toHaveLength(1);
       expect(check.fields.ingest).toEqual([
         'Step “vanished” comes after "gone", which is not a step of ingest.',
         'ingest.colour is not a pipeline property (steps, schedule)',
       ]);
       expect(check.fields['ingest.steps']).toEqual(['Has 51 steps; at most 50']);
       expect(check.general).toEqual(['the profile must be an object']);
-      expect(check.all).toHaveLength(7);
+      expect(check.all).toHaveLength(8);
     });
   });
 

@@ -196,7 +196,7 @@ export function fieldDomId(key: string): string {
 }
 
 const TRIGGER_ALT = TRIGGERS.join('|');
-const STEP_PATH = new RegExp(`^(${TRIGGER_ALT})\\.steps\\[(\\d+)\\](?:\\.(name|task|options|when|queue|after)(?:\\.([A-Za-z0-9_-]+))?)?`);
+const STEP_PATH = new RegExp(`^(${TRIGGER_ALT})\\.steps\\[(\\d+)\\](?:\\.(name|task|options|when|queue|after|input)(?:\\.([A-Za-z0-9_-]+))?)?`);
 const PIPELINE_PATH = new RegExp(`^(${TRIGGER_ALT})(?:\\.(schedule|steps)\\b|(?= must be an object)|\\.[A-Za-z0-9_-]+ is not a pipeline property)`);
 const NAMED_STEP = new RegExp(`^(${TRIGGER_ALT}): step "(.+?)" (cannot come after itself|comes after "(.+?)", which is not a step of \\w+)$`);
 const CYCLE = new RegExp(`^(${TRIGGER_ALT}): the steps form a cycle: (.+)$`);

@@ -174,6 +174,29 @@ export function StepEditor(props: {
             />
           )}
         </Field>
+        {trigger === 'periodic' && (task?.withoutInput || step.input !== undefined) ? (
+          <Field
+            label="Runs"
+            id={id('input')}
+            errors={errors('input')}
+            hint={step.input === 'none' ? task?.withoutInput : 'On every file of the service, at each tick.'}
+          >
+            {(aria) => (
+              <select
+                {...aria}
+                value={step.input === 'none' ? 'none' : (step.input ?? 'file')}
+                onChange={(event) => {
+                  const value = (event.target as HTMLSelectElement).value;
+                  props.onChange({ input: value === 'file' ? undefined : value });
+                }}
+              >
+                <option value="file">once per file</option>
+                <option value="none">once per tick, with no input file</option>
+                {step.input !== undefined && step.input !== 'none' && step.input !== 'file' ? <option value={step.input}>{step.input}</option> : null}
+              </select>
+            )}
+          </Field>
+        ) : null}
       </div>
 
       {(task && Object.keys(task.options).length > 0) || unknownOptions.length > 0 ? (
