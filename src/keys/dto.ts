@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, IsUUID, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsObject, IsOptional, IsString, IsUUID, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
 import { StorableDate } from '../common/validation';
 import { ACTIONS, ROLE_NAMES } from './actions';
 
@@ -29,6 +29,8 @@ export class DeriveKeyDto {
   actions?: string[];
   @ApiPropertyOptional({ type: ResourceRefDto, description: "Resource the key is for: the presented key's resource or one below it (default: the same)" })
   @IsOptional()
+  // an object: ValidateNested alone walks into an array and finds nothing wrong in an empty one
+  @IsObject({ message: 'resource must be an object {type, id}' })
   @ValidateNested()
   @Type(() => ResourceRefDto)
   resource?: ResourceRefDto;

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsNumber, IsOptional, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsNumber, IsObject, IsOptional, Matches, Max, Min, ValidateNested } from 'class-validator';
 import type { Request, Response } from 'express';
 import { Problems } from '../common/problem';
 import { APP_METRIC_NAME, StorableDate } from '../common/validation';
@@ -42,6 +42,8 @@ export class RecordUsageDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(500)
+  // each an object: ValidateNested alone walks into nested arrays and finds nothing wrong in an empty one
+  @IsObject({ each: true, message: 'each of items must be an object {metric, value, idempotencyKey, at?}' })
   @ValidateNested({ each: true })
   @Type(() => ApplicationMetricDto)
   items: ApplicationMetricDto[];

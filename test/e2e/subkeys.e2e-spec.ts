@@ -49,6 +49,11 @@ describe('sub-key attenuation and revocation', () => {
     expect(reply.body.unknownRoles).toEqual(['superuser']);
     expect(reply.body.unknownActions).toEqual(['mfile:explode']);
     expect((await owner.post('/keys', {})).status).toBe(400);
+    // a resource is an object: an array (even an empty one, which nested validation walks into and passes) is refused
+    for (const resource of [[], [[]]]) {
+      const refused = await owner.post('/keys', { actions: ['mfile:read'], resource });
+      expect([refused.status, refused.body.detail]).toEqual([400, expect.stringMatching(/resource must be an object/)]);
+    }
     // names every object has are not roles (they were taken for one, and deriving failed with a 500)
     for (const role of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
       const inherited = await owner.post('/keys', { roles: [role] });
