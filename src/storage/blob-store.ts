@@ -107,4 +107,10 @@ export abstract class BlobStore {
    * messages are cleaned of them. `blobKey`: the job's input.
    */
   abstract serverPaths(blobKey?: string): Array<[string, string]>;
+
+  /** Where the content is, for the start-up log: a folder, or a bucket at an endpoint. */
+  abstract describe(): string;
+
+  /** Releases what the adapter holds open (the S3 client's connections); nothing for the filesystem. */
+  close(): void {}
 }

@@ -359,6 +359,10 @@ export class ContentStore extends BlobStore {
     return fn(this.pathOf(blobKey));
   }
 
+  describe(): string {
+    return `the filesystem at ${this.root}`;
+  }
+
   serverPaths(blobKey?: string): Array<[string, string]> {
     return [...(blobKey ? [[this.pathOf(blobKey), 'the file'] as [string, string]] : []), [this.root, 'the storage']];
   }

@@ -360,8 +360,17 @@ export class S3BlobStore extends BlobStore {
     return [[this.localRoot, 'the storage']];
   }
 
-  destroy(): void {
+  describe(): string {
+    return `S3 bucket ${this.bucket}${this.config.endpoint ? ` at ${this.config.endpoint}` : ''}`;
+  }
+
+  override close(): void {
     this.client.destroy();
+  }
+
+  /** The same as {@link close}. */
+  destroy(): void {
+    this.close();
   }
 }
 

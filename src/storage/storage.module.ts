@@ -5,12 +5,18 @@ import { BlobJanitor } from './blob-janitor';
 import { BlobStore } from './blob-store';
 import { ContentStore } from './content-store';
 import { MimeDetector } from './mime-detector';
-import { S3BlobStore } from './s3-store';
 
-/** The storage port's adapter the configuration asks for: the filesystem (default) or an S3-compatible bucket (STORAGE=s3). */
+/**
+ * The storage port's adapter the configuration asks for: the filesystem (default) or an S3-compatible bucket
+ * (STORAGE=s3). The S3 adapter and the AWS SDK are loaded only then: a process on the filesystem never pays for them.
+ */
 export function blobStoreFor(config: AppConfig): BlobStore {
   if (config.storage === 's3') {
     if (!config.s3) throw new Error('STORAGE=s3 needs S3_BUCKET');
+    // required here, not imported above: loading the AWS SDK costs a second at start (a native import() would not
+    // resolve './s3-store' under nodenext without an extension the tests' transform lacks)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { S3BlobStore } = require('./s3-store') as typeof import('./s3-store');
     return new S3BlobStore(config.storageDir, config.s3);
   }
   return new ContentStore(config.storageDir);
@@ -33,10 +39,10 @@ export class StorageModule implements OnModuleInit, OnModuleDestroy {
   async onModuleInit(): Promise<void> {
     const { removedTempFiles } = await this.store.init();
     if (removedTempFiles > 0) this.logger.log(`removed ${removedTempFiles} leftover temp file(s) of interrupted writes`);
-    if (this.store instanceof S3BlobStore) this.logger.log(`content in S3 bucket ${this.store.bucket}`);
+    this.logger.log(`content in ${this.store.describe()}`);
   }
 
   onModuleDestroy(): void {
-    if (this.store instanceof S3BlobStore) this.store.destroy();
+    this.store.close();
   }
 }
