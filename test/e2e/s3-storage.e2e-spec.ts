@@ -1,12 +1,13 @@
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import sharp from 'sharp';
 import { Client, makeTenant } from '../support/client';
 import { dav, davPath } from '../support/dav';
 import { freePort } from '../support/free-port';
+import { testClip } from '../support/media';
 import { eventually, startRole } from '../support/processes';
 import { S3RVER_CREDENTIALS, S3Server, startS3Server } from '../support/s3-server';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -167,6 +168,26 @@ describe('object storage (STORAGE=s3): api and worker sharing only the engines a
     expect((await customer.get(`/mfiles/${mfileId}`)).body).toMatchObject({ size: bytes.length, sha256: sha256(bytes) });
   });
 
+  it('assembles Content-Range chunks sent out of order into one object', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const data = randomBytes(300_000);
+    const send = (path: string, start: number, end: number, method = 'PUT') =>
+      customer.request(method, path, data.subarray(start, end + 1), {
+        'content-range': `bytes ${start}-${end}/${data.length}`,
+        'content-type': 'application/octet-stream',
+      });
+    const first = await send(`/services/${tenant.serviceId}/chunked-uploads?name=ranges.bin`, 200_000, 299_999, 'POST');
+    expect(first.status).toBe(201);
+    const path = `/services/${tenant.serviceId}/chunked-uploads/${first.body.id}`;
+    expect((await send(path, 0, 99_999)).status).toBe(200);
+    const last = await send(path, 100_000, 199_999);
+    expect(last.status).toBe(201);
+    expect(last.body.mfile.sha256).toBe(sha256(data));
+    expect((await objectBytes(await objectOf(last.body.mfile.id))).equals(data)).toBe(true);
+    expect(filesUnder(join(app.config.storageDir, 'uploads'))).toEqual([]);
+  });
+
   it('takes WebDAV PUT (with a length and chunked), COPY (a server-side copy: a second object) and DELETE', async () => {
     const tenant = await makeTenant(admin);
     const key = tenant.customerKey;
@@ -238,6 +259,50 @@ describe('object storage (STORAGE=s3): api and worker sharing only the engines a
     expect(filesUnder(join(workerDir, 'blobs'))).toEqual([]);
     expect(filesUnder(join(workerDir, 'tmp'))).toEqual([]);
     expect(filesUnder(join(app.config.storageDir, 'blobs'))).toEqual([]);
+  });
+
+  it('runs video tasks on local copies the worker makes and removes: ffprobe metadata and an ffmpeg poster', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, {
+      ingest: {
+        steps: [
+          { name: 'video-metadata', task: 'video-metadata' },
+          { name: 'video-poster', task: 'video-poster' },
+        ],
+      },
+    });
+    const clip = join(workerDir, '..', `clip-${process.pid}.mp4`);
+    await testClip(clip, 2, '320x240');
+    const bytes = readFileSync(clip);
+    rmSync(clip);
+    const file = await customer.upload(tenant.serviceId, 'clip.mp4', bytes);
+    expect(file.status).toBe(201);
+    const jobs = await eventually(
+      async () => {
+        const items = (await customer.get(`/mfiles/${file.body.id}/jobs`)).body.items as Array<{
+          step: string;
+          state: string;
+          id: string;
+          error: string | null;
+        }>;
+        return items.length === 2 && items.every((job) => ['succeeded', 'failed', 'cancelled', 'skipped'].includes(job.state)) ? items : undefined;
+      },
+      'the video ingest run to finish',
+      120_000,
+      200,
+    );
+    const byStep = Object.fromEntries(jobs.map((job) => [job.step, job]));
+    expect([byStep['video-metadata'].state, byStep['video-metadata'].error]).toEqual(['succeeded', null]);
+    expect([byStep['video-poster'].state, byStep['video-poster'].error]).toEqual(['succeeded', null]);
+    expect((await customer.get(`/mfiles/${file.body.id}`)).body.metadata.video).toMatchObject({ video: { width: 320, height: 240 } });
+    const [poster] = (await customer.get(`/jobs/${byStep['video-poster'].id}/outputs`)).body.items;
+    const image = Buffer.from(
+      await (await fetch(`${app.api}/joboutputs/${poster.id}/content`, { headers: { authorization: `Bearer ${customer.key}` } })).arrayBuffer(),
+    );
+    expect((await sharp(image).metadata()).format).toBe('jpeg');
+    expect(filesUnder(join(workerDir, 'tmp'))).toEqual([]);
+    expect(filesUnder(join(workerDir, 'blobs'))).toEqual([]);
   });
 });
 
