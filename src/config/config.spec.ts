@@ -32,6 +32,46 @@ describe('loadConfig', () => {
     }
   });
 
+  it('keeps content on the filesystem by default, and reads and checks the S3 settings with STORAGE=s3', () => {
+    expect(loadConfig({})).toMatchObject({ storage: 'filesystem', s3: undefined });
+    const s3 = loadConfig({
+      STORAGE: 's3',
+      S3_ENDPOINT: 'http://127.0.0.1:9000',
+      S3_BUCKET: 'media',
+      S3_ACCESS_KEY_ID: 'id',
+      S3_SECRET_ACCESS_KEY: 'secret',
+      S3_FORCE_PATH_STYLE: 'true',
+    });
+    expect(s3).toMatchObject({
+      storage: 's3',
+      s3: {
+        endpoint: 'http://127.0.0.1:9000',
+        bucket: 'media',
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'id', secretAccessKey: 'secret' },
+        forcePathStyle: true,
+        createBucket: false,
+        localCopyMaxBytes: 20 * 1024 ** 3,
+      },
+    });
+    expect(loadConfig({ STORAGE: 's3', S3_BUCKET: 'media' }).s3?.credentials).toBeUndefined();
+    const problems = (environment: NodeJS.ProcessEnv) => {
+      try {
+        loadConfig(environment);
+        return [];
+      } catch (error) {
+        return (error as ConfigurationError).problems;
+      }
+    };
+    expect(problems({ STORAGE: 's3' })).toEqual(['S3_BUCKET: required when STORAGE=s3']);
+    expect(problems({ STORAGE: 's3', S3_BUCKET: 'media', S3_ACCESS_KEY_ID: 'id' })).toEqual([
+      expect.stringMatching(/^S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY/),
+    ]);
+    expect(problems({ STORAGE: 'nfs' })[0]).toMatch(/^STORAGE: /);
+    expect(problems({ STORAGE: 's3', S3_BUCKET: 'Bad_Bucket' })[0]).toMatch(/^S3_BUCKET: /);
+    expect(problems({ STORAGE: 's3', S3_BUCKET: 'media', S3_ENDPOINT: 'ftp://x' })[0]).toMatch(/^S3_ENDPOINT: /);
+  });
+
   it('parses queue lists', () => {
     expect(parseQueueList('normal:4,priority,hardware.gpu:1')).toEqual([
       { queue: 'normal', concurrency: 4 },

@@ -187,6 +187,48 @@ export class EnvironmentSchema {
   BACKUP_DIR?: string;
 
   @IsOptional()
+  @IsIn(['filesystem', 's3'])
+  STORAGE = 'filesystem';
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^https?:\/\/[^/]+\/?$/, { message: 'S3_ENDPOINT must be an http:// or https:// origin (scheme, host and port only)' })
+  S3_ENDPOINT?: string;
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: 'S3_BUCKET must be a bucket name (3-63 lower-case letters, digits, dots and hyphens)' })
+  S3_BUCKET?: string;
+
+  @IsOptional()
+  @IsString()
+  S3_REGION = 'us-east-1';
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  S3_ACCESS_KEY_ID?: string;
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  S3_SECRET_ACCESS_KEY?: string;
+
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  S3_FORCE_PATH_STYLE = 'false';
+
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  S3_CREATE_BUCKET = 'false';
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024 * 1024)
+  S3_LOCAL_COPY_MAX_BYTES = 20 * 1024 ** 3;
+
+  @IsOptional()
   @IsIn(['true', 'false'])
   OUTBOUND_ALLOW_PRIVATE = 'false';
 
@@ -352,6 +394,12 @@ export interface AppConfig {
   storageDir: string;
   /** Where `backup` keeps verified copies (another disk or mount in production). */
   backupDir: string;
+  /**
+   * Which adapter keeps the bytes: the filesystem under storageDir (default), or an S3-compatible bucket (STORAGE=s3;
+   * storageDir then holds only this node's scratch: temp files, local copies for tools, resumable-upload parts).
+   */
+  storage: 'filesystem' | 's3';
+  s3?: S3Config;
   /** Whether webhooks and fetch-url may reach loopback, private and link-local addresses. */
   outboundAllowPrivate: boolean;
   /** Put PostgreSQL's queued jobs back on Redis at start and on reconnect (off only where one database serves unrelated queue prefixes, as in the tests). */
@@ -408,6 +456,18 @@ export interface AppConfig {
   oidc?: { issuer: string; clientId: string; clientSecret?: string; scopes: string; label: string; allowHttp: boolean };
 }
 
+export interface S3Config {
+  endpoint?: string;
+  bucket: string;
+  region: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  forcePathStyle: boolean;
+  /** Create the bucket at start when it is missing (tests, the compose stack). */
+  createBucket: boolean;
+  /** The most bytes of local copies (withLocalFile) held at once on this node; a copy waits for room (one alone may exceed it). */
+  localCopyMaxBytes: number;
+}
+
 export class ConfigurationError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
@@ -430,6 +490,10 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     'DATABASE_URL',
     'REDIS_URL',
     'STORAGE_DIR',
+    'S3_ENDPOINT',
+    'S3_BUCKET',
+    'S3_ACCESS_KEY_ID',
+    'S3_SECRET_ACCESS_KEY',
     'ADMIN_KEY',
     'PUBLIC_URL',
     'ADMIN_PASSWORD',
@@ -447,6 +511,13 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
   if (errors.length > 0) {
     throw new ConfigurationError(errors.flatMap((error) => Object.values(error.constraints ?? {}).map((message) => `${error.property}: ${message}`)));
   }
+  const storageProblems = [
+    parsed.STORAGE === 's3' && !parsed.S3_BUCKET ? 'S3_BUCKET: required when STORAGE=s3' : '',
+    parsed.STORAGE === 's3' && !parsed.S3_ACCESS_KEY_ID !== !parsed.S3_SECRET_ACCESS_KEY
+      ? 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY: set both or neither (neither: the AWS SDK default credential chain)'
+      : '',
+  ].filter(Boolean);
+  if (storageProblems.length) throw new ConfigurationError(storageProblems);
   let cors: AppConfig['cors'];
   try {
     cors = parseCorsOrigins(parsed.CORS_ORIGINS);
@@ -462,6 +533,22 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     varDir,
     storageDir: resolve(parsed.STORAGE_DIR ?? `${varDir}/storage`),
     backupDir: resolve(parsed.BACKUP_DIR ?? `${varDir}/backup`),
+    storage: parsed.STORAGE === 's3' ? 's3' : 'filesystem',
+    s3:
+      parsed.STORAGE === 's3' && parsed.S3_BUCKET
+        ? {
+            endpoint: parsed.S3_ENDPOINT,
+            bucket: parsed.S3_BUCKET,
+            region: parsed.S3_REGION,
+            credentials:
+              parsed.S3_ACCESS_KEY_ID && parsed.S3_SECRET_ACCESS_KEY
+                ? { accessKeyId: parsed.S3_ACCESS_KEY_ID, secretAccessKey: parsed.S3_SECRET_ACCESS_KEY }
+                : undefined,
+            forcePathStyle: parsed.S3_FORCE_PATH_STYLE === 'true',
+            createBucket: parsed.S3_CREATE_BUCKET === 'true',
+            localCopyMaxBytes: parsed.S3_LOCAL_COPY_MAX_BYTES,
+          }
+        : undefined,
     outboundAllowPrivate: parsed.OUTBOUND_ALLOW_PRIVATE === 'true',
     jobReconciler: parsed.JOB_RECONCILER === 'true',
     periodicMinIntervalSeconds: parsed.PERIODIC_MIN_INTERVAL_SECONDS,

@@ -7,7 +7,7 @@ import { DatabaseHealth } from '../database/database-health';
 import { workerKey } from '../queues/queue-catalogue';
 import type Redis from 'ioredis';
 import { REDIS_CLIENT } from '../redis/redis-connections';
-import { ContentStore } from '../storage/content-store';
+import { BlobStore } from '../storage/blob-store';
 
 type CheckResult = { status: 'up' | 'down'; latencyMs: number; error?: string };
 
@@ -30,7 +30,7 @@ export class HealthController {
   constructor(
     private readonly database: DatabaseHealth,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
-    private readonly store: ContentStore,
+    private readonly store: BlobStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 

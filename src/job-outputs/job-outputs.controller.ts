@@ -7,7 +7,7 @@ import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
 import { sendContent } from '../mfiles/download';
 import { expressSink } from '../mfiles/express-sink';
 import { MfilesService } from '../mfiles/mfiles.service';
-import { ContentStore } from '../storage/content-store';
+import { BlobStore } from '../storage/blob-store';
 import { JobOutputsService, presentOutput } from './job-outputs.service';
 import { ApiBytes, ApiPage, ApiProblems, ApiResource } from '../common/api-responses';
 import { CreatedMfileSchema } from '../mfiles/mfile.schema';
@@ -18,7 +18,7 @@ import { JobOutputSchema } from './job-output.schema';
 export class JobOutputsController {
   constructor(
     private readonly outputs: JobOutputsService,
-    private readonly store: ContentStore,
+    private readonly store: BlobStore,
     private readonly mfiles: MfilesService,
   ) {}
 

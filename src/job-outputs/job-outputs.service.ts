@@ -6,7 +6,7 @@ import { RequestAuth } from '../keys/authorize.decorator';
 import { MfilesService } from '../mfiles/mfiles.service';
 import { UnitOfWork } from '../database/unit-of-work';
 import { MfolderRepository } from '../mfolders/mfolder.repository';
-import { ContentStore } from '../storage/content-store';
+import { BlobStore } from '../storage/blob-store';
 import { JobOutput } from './job-output.entity';
 import { JobOutputRepository } from './job-output.repository';
 
@@ -21,7 +21,7 @@ export class JobOutputsService {
     private readonly unitOfWork: UnitOfWork,
     private readonly outputs: JobOutputRepository,
     private readonly folders: MfolderRepository,
-    private readonly store: ContentStore,
+    private readonly store: BlobStore,
     private readonly mfiles: MfilesService,
   ) {}
 

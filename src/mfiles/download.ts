@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ContentStore } from '../storage/content-store';
+import { BlobStore } from '../storage/blob-store';
 import { CONTENT_SECURITY_POLICY, contentDisposition, etagMatches, isActiveContent, strongEtag } from './content-headers';
 
 export interface Downloadable {
@@ -187,7 +187,7 @@ export class ThrottleTransform extends Transform {
   }
 }
 
-function multipartBody(store: ContentStore, file: Downloadable, ranges: ByteRange[]): { contentType: string; length: number; body: Readable } {
+function multipartBody(store: BlobStore, file: Downloadable, ranges: ByteRange[]): { contentType: string; length: number; body: Readable } {
   const boundary = `mserve-${randomBytes(16).toString('hex')}`;
   const heads = ranges.map((range, index) =>
     Buffer.from(
@@ -214,7 +214,7 @@ function multipartBody(store: ContentStore, file: Downloadable, ranges: ByteRang
  * Resolves with the number of body bytes actually written (multipart framing included), for access metering.
  */
 export async function sendContent(
-  store: ContentStore,
+  store: BlobStore,
   request: ContentRequest,
   response: ContentSink,
   file: Downloadable,

@@ -20,7 +20,7 @@ import { MfoldersService } from '../mfolders/mfolders.service';
 import { ServiceRepository } from '../services/service.repository';
 import { BackupStore, SMALL_COPY_BYTES } from '../storage/backup-store';
 import { BlobJanitor } from '../storage/blob-janitor';
-import { ContentStore, StoredBlob } from '../storage/content-store';
+import { BlobStore, StoredBlob } from '../storage/blob-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { JobOutbox } from '../pipelines/job-outbox';
 import type { DownloadClient } from '../pipelines/access-sessions';
@@ -87,7 +87,7 @@ export class MfilesService {
     private readonly mfileRepository: MfileRepository,
     private readonly mfolderRepository: MfolderRepository,
     private readonly serviceRepository: ServiceRepository,
-    private readonly store: ContentStore,
+    private readonly store: BlobStore,
     private readonly backups: BackupStore,
     private readonly mime: MimeDetector,
     private readonly keys: KeysService,
@@ -316,7 +316,7 @@ export class MfilesService {
 
   /** The bytes' verified copy in the backup store, made before their commit (the backup step's fact). */
   private async backUp(blob: StoredBlob): Promise<BackupFact> {
-    const { created, size } = await this.backups.put(this.store.pathOf(blob.blobKey), blob.sha256, blob.size);
+    const { created, size } = await this.store.withLocalFile(blob.blobKey, (path) => this.backups.put(path, blob.sha256, blob.size));
     return { sha256: blob.sha256, size, created, at: new Date().toISOString() };
   }
 

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { BackupStore } from './backup-store';
-import { ContentStore } from './content-store';
+import { BlobStore } from './blob-store';
 
 /**
  * Removes bytes by their key, once the rows that named them are gone (SubtreeDeletion says when and which): a blob
@@ -10,7 +10,7 @@ import { ContentStore } from './content-store';
 export class BlobJanitor {
   private readonly logger = new Logger('storage');
   constructor(
-    private readonly store: ContentStore,
+    private readonly store: BlobStore,
     private readonly backups: BackupStore,
   ) {}
 

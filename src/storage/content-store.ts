@@ -1,32 +1,17 @@
 import { createHash, Hash } from 'node:crypto';
 import { constants, createReadStream, createWriteStream, ReadStream } from 'node:fs';
-import { copyFile, FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { copyFile, FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ProblemError, Problems } from '../common/problem';
 import { uuidv7 } from '../database/uuid';
+import { BLOB_KEY, BlobDigest, BlobStore, ReceiveOptions, StoredBlob } from './blob-store';
 
-export interface StoredBlob {
-  blobKey: string;
-  size: number;
-  md5: string;
-  sha256: string;
-  /** The first bytes, for magic-number mime detection without reading the file again. */
-  head: Buffer;
-}
+export type { BlobDigest, ReceiveOptions, StoredBlob } from './blob-store';
 
-export interface ReceiveOptions {
-  /** Refuse (413) once more than this many bytes arrive. */
-  maxBytes: number;
-  /** When the client declared a length, anything else is an incomplete upload. */
-  expectedSize?: number;
-  /** Checked before the commit: a mismatch discards the bytes (the error comes from `verify`). */
-  verify?: (digest: { md5: string; sha256: string }) => void;
-}
-
-const HEAD_BYTES = 4100;
+export const HEAD_BYTES = 4100;
 /** The largest read buffer of a file stream (large files read in 1 MiB steps). */
 const MAX_READ_BUFFER = 1024 * 1024;
 /** The smallest read buffer of a file stream (below this the number of reads, not the buffer, costs). */
@@ -194,9 +179,14 @@ export class Writeback extends Transform {
 }
 
 /** md5, sha256, size and head of a file, in one read, keeping none of its bytes. */
-export async function digestFile(path: string): Promise<Omit<StoredBlob, 'blobKey'>> {
+export async function digestFile(path: string): Promise<BlobDigest> {
+  return digestStream(await readWholeFile(path));
+}
+
+/** md5, sha256, size and head of a stream's bytes, in one read, keeping none of them. */
+export async function digestStream(source: Readable): Promise<BlobDigest> {
   const counter = new DigestingCounter(Number.MAX_SAFE_INTEGER);
-  await pipeline(await readWholeFile(path), counter, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+  await pipeline(source, counter, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
   return { size: counter.size, md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex'), head: counter.head() };
 }
 
@@ -210,17 +200,19 @@ function isProcessAlive(pid: number): boolean {
 }
 
 /**
- * The content store. Bytes go to a temp file, are fsynced, then renamed into place (rename is atomic on one
+ * The content store on a filesystem: the default adapter of the storage port ({@link BlobStore}). Bytes go to a temp file, are fsynced, then renamed into place (rename is atomic on one
  * filesystem), and the folder is fsynced so the rename survives a crash. Nothing half-written is ever visible
  * under blobs/. Blob keys are ours (`ab/cd/<uuid>`), never derived from user input.
  */
-export class ContentStore {
+export class ContentStore extends BlobStore {
+  readonly kind = 'filesystem' as const;
   private readonly blobsDir: string;
   private readonly tempDir: string;
   private readonly uploadsDir: string;
   private readonly folders = new KnownFolders();
 
   constructor(readonly root: string) {
+    super();
     this.blobsDir = join(root, 'blobs');
     this.tempDir = join(root, 'tmp');
     this.uploadsDir = join(root, 'uploads');
@@ -263,7 +255,7 @@ export class ContentStore {
   }
 
   pathOf(blobKey: string): string {
-    if (!/^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f-]{36}$/.test(blobKey)) throw new Error(`invalid blob key ${blobKey}`);
+    if (!BLOB_KEY.test(blobKey)) throw new Error(`invalid blob key ${blobKey}`);
     return join(this.blobsDir, blobKey);
   }
 
@@ -305,11 +297,6 @@ export class ContentStore {
       await unlink(tempPath).catch(() => undefined);
       throw translateStorageError(error);
     }
-  }
-
-  /** Stores bytes a task made in memory (a thumbnail). */
-  storeBuffer(bytes: Buffer): Promise<StoredBlob> {
-    return this.receive(Readable.from([bytes]), { maxBytes: Number.MAX_SAFE_INTEGER });
   }
 
   /** fsync (unless the writer did: `synced`), then atomic rename into blobs/, made durable (`KnownFolders.renameInto`). */
@@ -357,6 +344,27 @@ export class ContentStore {
   read(blobKey: string, range?: { start: number; end: number }, size?: number): ReadStream {
     const bytes = range ? range.end - range.start + 1 : size;
     return createReadStream(this.pathOf(blobKey), { ...range, highWaterMark: readBufferSize(bytes, 256 * 1024) });
+  }
+
+  readAll(blobKey: string): Promise<Buffer> {
+    return readFile(this.pathOf(blobKey));
+  }
+
+  digest(blobKey: string): Promise<BlobDigest> {
+    return digestFile(this.pathOf(blobKey));
+  }
+
+  /** Its own file, at no cost (`fn` must not change it). */
+  withLocalFile<T>(blobKey: string, fn: (path: string) => Promise<T>): Promise<T> {
+    return fn(this.pathOf(blobKey));
+  }
+
+  describe(): string {
+    return `the filesystem at ${this.root}`;
+  }
+
+  serverPaths(blobKey?: string): Array<[string, string]> {
+    return [...(blobKey ? [[this.pathOf(blobKey), 'the file'] as [string, string]] : []), [this.root, 'the storage']];
   }
 
   async size(blobKey: string): Promise<number> {

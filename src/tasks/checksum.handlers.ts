@@ -5,7 +5,8 @@ import { pipeline } from 'node:stream/promises';
 import { DataSource } from 'typeorm';
 import { Mfile } from '../mfiles/mfile.entity';
 import { BackupStore, SourceMismatch } from '../storage/backup-store';
-import { ContentStore, digestFile, readWholeFile, StoredBlob } from '../storage/content-store';
+import { BlobStore, StoredBlob } from '../storage/blob-store';
+import { readWholeFile } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { UsageService } from '../usage/usage.service';
 import { SharedInput } from './shared-input';
@@ -16,7 +17,7 @@ import { TaskContext, TaskFailure, TaskHandler, TaskOutcome } from './task-handl
 @Injectable()
 export class ChecksumHandlers {
   constructor(
-    private readonly store: ContentStore,
+    private readonly store: BlobStore,
     private readonly mime: MimeDetector,
     private readonly usage: UsageService,
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -54,7 +55,7 @@ export class ChecksumHandlers {
   @TaskHandler(TaskName.Fixity)
   async fixity(context: TaskContext<TaskName.Fixity>): Promise<TaskOutcome<TaskName.Fixity>> {
     const [input] = context.inputs;
-    const now = await digestFile(this.store.pathOf(input.blobKey)).catch((error: NodeJS.ErrnoException) => {
+    const now = await this.store.digest(input.blobKey).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return { md5: '', sha256: '', size: -1 }; // gone: corruption
       throw error; // EIO, EMFILE...: not evidence about the bytes, try again
     });
@@ -87,7 +88,7 @@ export class ChecksumHandlers {
   async backup(context: TaskContext<TaskName.Backup>): Promise<TaskOutcome<TaskName.Backup>> {
     const [input] = context.inputs;
     try {
-      const { created, size } = await this.backups.put(this.store.pathOf(input.blobKey), input.sha256, input.size);
+      const { created, size } = await this.store.withLocalFile(input.blobKey, (path) => this.backups.put(path, input.sha256, input.size));
       return {
         status: 'succeeded',
         result: { sha256: input.sha256, size, created },
@@ -106,7 +107,7 @@ export class ChecksumHandlers {
   @TaskHandler(TaskName.Retrieve)
   async retrieve(context: TaskContext<TaskName.Retrieve>): Promise<TaskOutcome<TaskName.Retrieve>> {
     const [input] = context.inputs;
-    const now = await digestFile(this.store.pathOf(input.blobKey)).catch(() => undefined);
+    const now = await this.store.digest(input.blobKey).catch(() => undefined);
     const restored = await this.restore(input);
     if (!restored) throw new TaskFailure(`"${input.name}" has no verified backup copy (sha256 ${input.sha256})`);
     return {

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { JsonObject } from '../database/columns';
 import { Mfile } from '../mfiles/mfile.entity';
-import { ContentStore } from '../storage/content-store';
+import { BlobStore } from '../storage/blob-store';
 import { ImageFormat, TaskName, TaskTypes } from './task-catalogue';
 import { TaskContext, TaskFailure, TaskHandler, TaskOutcome } from './task-handler.decorator';
 import { SharedInput } from './shared-input';
@@ -56,7 +56,7 @@ export function sharedScale(width: number, height: number, renditions: readonly 
 @Injectable()
 export class ImageHandlers {
   constructor(
-    private readonly store: ContentStore,
+    private readonly store: BlobStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     // several worker processes on one machine (npm start runs one per core): each gives libvips its share of the
@@ -68,8 +68,8 @@ export class ImageHandlers {
    * The input as a sharp pipeline. In a batch, every image step of the file clones one instance made from the bytes
    * read once (the same bytes, the same options: the same outputs as a lone job's, which reads the file itself).
    */
-  private async open(input: Mfile, shared?: SharedInput): Promise<sharp.Sharp> {
-    if (!shared) return sharp(this.store.pathOf(input.blobKey), { limitInputPixels: this.config.imageMaxPixels, failOn: 'error', sequentialRead: true });
+  private async open(input: Mfile, shared: SharedInput | undefined, path: string | undefined): Promise<sharp.Sharp> {
+    if (!shared) return sharp(path, { limitInputPixels: this.config.imageMaxPixels, failOn: 'error', sequentialRead: true });
     const base = await shared.memo('sharp', async () => sharp(await shared.content(), { limitInputPixels: this.config.imageMaxPixels, failOn: 'error' }));
     return base.clone();
   }
@@ -89,7 +89,7 @@ export class ImageHandlers {
       .map((step) => step.options as unknown as Rendition);
     if (renditions.length < 2) return undefined;
     return shared.memo('decoded-once', async () => {
-      const meta = await (await this.open(input, shared)).metadata();
+      const meta = await (await this.open(input, shared, undefined)).metadata();
       if (!meta.width || !meta.height || meta.width * meta.height > this.config.imageMaxPixels) return undefined; // each step fails on its own
       const rotated = (meta.orientation ?? 1) >= 5;
       const [width, height] = rotated ? [meta.height, meta.width] : [meta.width, meta.height];
@@ -97,7 +97,7 @@ export class ImageHandlers {
       const size = { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
       if (scale >= 1 || size.width * size.height > SHARED_DECODE_MAX_PIXELS) return undefined;
       const { data, info } = await (
-        await this.open(input, shared)
+        await this.open(input, shared, undefined)
       )
         .rotate()
         .resize({ ...size, fit: 'fill' })
@@ -107,25 +107,32 @@ export class ImageHandlers {
     });
   }
 
-  private failure(input: Mfile, error: unknown): TaskFailure {
+  /**
+   * Runs `fn` with the input as a local path for sharp (the store's own file, or a local copy of an object in S3), or
+   * without one when a batch shares the bytes read once.
+   */
+  private withInput<T>(input: Mfile, shared: SharedInput | undefined, fn: (path: string | undefined) => Promise<T>): Promise<T> {
+    return shared ? fn(undefined) : this.store.withLocalFile(input.blobKey, fn);
+  }
+
+  private failure(input: Mfile, error: unknown, path?: string): TaskFailure {
     // the same words whether the bytes came from the file or from a batch's one read of it
     const message = ((error as Error).message ?? String(error)).replace(/^Input buffer/, 'Input file');
     if (/pixel limit/i.test(message))
       return new TaskFailure(`"${input.name}" has more pixels than the ${this.config.imageMaxPixels} allowed (IMAGE_MAX_PIXELS): not decoded`);
-    return new TaskFailure(
-      `"${input.name}" is not an image sharp can read: ${toolMessage(message, [[this.store.pathOf(input.blobKey), 'the file']]) || 'no reason given'}`,
-    );
+    return new TaskFailure(`"${input.name}" is not an image sharp can read: ${toolMessage(message, path ? [[path, 'the file']] : []) || 'no reason given'}`);
   }
 
   @TaskHandler(TaskName.ImageMetadata)
   async metadata(context: TaskContext<TaskName.ImageMetadata>): Promise<TaskOutcome<TaskName.ImageMetadata>> {
     const [input] = context.inputs;
-    let meta: sharp.Metadata;
-    try {
-      meta = await (await this.open(input, context.shared)).metadata();
-    } catch (error) {
-      throw this.failure(input, error);
-    }
+    const meta = await this.withInput(input, context.shared, async (path) => {
+      try {
+        return await (await this.open(input, context.shared, path)).metadata();
+      } catch (error) {
+        throw this.failure(input, error, path);
+      }
+    });
     if (!meta.width || !meta.height) throw new TaskFailure(`"${input.name}" has no dimensions`);
     if (meta.width * meta.height > this.config.imageMaxPixels) throw this.failure(input, new Error('pixel limit'));
     const rotated = (meta.orientation ?? 1) >= 5;
@@ -155,16 +162,17 @@ export class ImageHandlers {
   private async resize(context: TaskContext<TaskName.Thumbnail | TaskName.Poster>, role: 'thumbnail' | 'poster'): Promise<TaskOutcome<TaskName.Thumbnail>> {
     const [input] = context.inputs;
     const { width, height, format, quality, fit } = context.options;
-    let output: { data: Buffer; info: sharp.OutputInfo };
-    try {
-      const decoded = context.shared && (await this.decodedOnce(input, context.shared));
-      const source = decoded ? sharp(decoded.data, { raw: decoded.raw }) : (await this.open(input, context.shared)).rotate();
-      const pipeline = source.resize({ width, height, fit, withoutEnlargement: true });
-      const encoded = format === 'png' ? pipeline.png() : format === 'webp' ? pipeline.webp({ quality }) : pipeline.jpeg({ quality, mozjpeg: true });
-      output = await encoded.toBuffer({ resolveWithObject: true });
-    } catch (error) {
-      throw this.failure(input, error);
-    }
+    const output = await this.withInput(input, context.shared, async (path) => {
+      try {
+        const decoded = context.shared && (await this.decodedOnce(input, context.shared));
+        const source = decoded ? sharp(decoded.data, { raw: decoded.raw }) : (await this.open(input, context.shared, path)).rotate();
+        const pipeline = source.resize({ width, height, fit, withoutEnlargement: true });
+        const encoded = format === 'png' ? pipeline.png() : format === 'webp' ? pipeline.webp({ quality }) : pipeline.jpeg({ quality, mozjpeg: true });
+        return await encoded.toBuffer({ resolveWithObject: true });
+      } catch (error) {
+        throw this.failure(input, error, path);
+      }
+    });
     const blob = await this.store.storeBuffer(output.data);
     const result = { width: output.info.width, height: output.info.height, format, size: output.data.length };
     return {

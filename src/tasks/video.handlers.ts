@@ -5,7 +5,7 @@ import { parse } from 'node:path';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { JsonObject } from '../database/columns';
 import { Mfile } from '../mfiles/mfile.entity';
-import { ContentStore } from '../storage/content-store';
+import { BlobStore } from '../storage/blob-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { runFfprobe } from './child-tool';
 import { TaskName, TaskTypes, TRANSCODE_PRESETS } from './task-catalogue';
@@ -107,7 +107,7 @@ function rate(value: string | undefined): number | null {
 @Injectable()
 export class VideoHandlers {
   constructor(
-    private readonly store: ContentStore,
+    private readonly store: BlobStore,
     private readonly mime: MimeDetector,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -115,8 +115,10 @@ export class VideoHandlers {
   /**
    * The stored file as ffmpeg and ffprobe must read it: with the demuxer of the container its bytes show (never one
    * they guess), that demuxer the only one allowed, local files only, and for MOV/MP4 no external data references.
+   * The container is told from the first bytes before anything else is read; `fn` then gets a local path (the
+   * store's own file, or a copy of an object in S3, removed when `fn` settles).
    */
-  private async source(input: Mfile): Promise<Source> {
+  private async source<T>(input: Mfile, fn: (source: Source) => Promise<T>): Promise<T> {
     const chunks: Buffer[] = [];
     if (input.size > 0)
       for await (const chunk of this.store.read(input.blobKey, { start: 0, end: Math.min(input.size, 4100) - 1 })) chunks.push(chunk as Buffer);
@@ -126,10 +128,10 @@ export class VideoHandlers {
       throw new TaskFailure(
         `"${input.name}" is not in a media container MServe reads (${detected ? `its bytes are ${detected.mime}` : 'its bytes show no known container'}; playlists and lists are never read)`,
       );
-    const path = this.store.pathOf(input.blobKey);
     // the decoder refuses any frame over the pixel cap too, whatever the container said (-max_pixels)
     const pinned = ['-format_whitelist', demuxer, '-f', demuxer, ...(demuxer === 'mov' ? ['-enable_drefs', '0'] : [])];
-    return { path, inputOptions: [...LOCAL_ONLY, ...pinned, '-max_pixels', String(this.config.videoMaxPixels)] };
+    const inputOptions = [...LOCAL_ONLY, ...pinned, '-max_pixels', String(this.config.videoMaxPixels)];
+    return this.store.withLocalFile(input.blobKey, (path) => fn({ path, inputOptions }));
   }
 
   private async probe(input: Mfile, context: Context, source: Source): Promise<Probe> {
@@ -280,7 +282,7 @@ export class VideoHandlers {
   @TaskHandler(TaskName.VideoMetadata)
   async metadata(context: TaskContext<TaskName.VideoMetadata>): Promise<TaskOutcome<TaskName.VideoMetadata>> {
     const [input] = context.inputs;
-    const probe = await this.probe(input, context, await this.source(input));
+    const probe = await this.source(input, (source) => this.probe(input, context, source));
     if (!probe.video && !probe.audio) throw new TaskFailure(`"${input.name}" has neither a video nor an audio stream`);
     return { status: 'succeeded', result: probe, mfilePatch: { metadata: { video: probe as unknown as JsonObject } } };
   }
@@ -288,79 +290,84 @@ export class VideoHandlers {
   @TaskHandler(TaskName.VideoPoster)
   async poster(context: TaskContext<TaskName.VideoPoster>): Promise<TaskOutcome<TaskName.VideoPoster>> {
     const [input] = context.inputs;
-    const source = await this.source(input);
-    const probe = await this.requireVideo(input, context, source);
-    const { width, height } = context.options;
-    // a frame a little before the end at most, so a short clip still has one
-    const at = probe.duration ? Math.max(0, Math.min(probe.duration * (context.options.at / 100), probe.duration - 0.1)) : 0;
-    const output = [
-      ...['-frames:v', '1', '-filter:v', `scale='min(${width},iw)':'min(${height},ih)':force_original_aspect_ratio=decrease`],
-      ...['-q:v', '3', '-f', 'image2', '-c:v', 'mjpeg'],
-    ];
-    const blob = await this.render(input, source, output, 'jpg', context, null, ['-ss', String(at)]);
-    const fitted = fit(probe.video.width, probe.video.height, width, height);
-    return {
-      status: 'succeeded',
-      result: { at: Number(at.toFixed(3)), ...fitted, size: blob.size },
-      outputs: [{ name: `${parse(input.name).name}.poster.jpg`, role: 'poster', blob, mimetype: 'image/jpeg', data: { ...fitted, at: Number(at.toFixed(3)) } }],
-    };
+    return this.source(input, async (source) => {
+      const probe = await this.requireVideo(input, context, source);
+      const { width, height } = context.options;
+      // a frame a little before the end at most, so a short clip still has one
+      const at = probe.duration ? Math.max(0, Math.min(probe.duration * (context.options.at / 100), probe.duration - 0.1)) : 0;
+      const output = [
+        ...['-frames:v', '1', '-filter:v', `scale='min(${width},iw)':'min(${height},ih)':force_original_aspect_ratio=decrease`],
+        ...['-q:v', '3', '-f', 'image2', '-c:v', 'mjpeg'],
+      ];
+      const blob = await this.render(input, source, output, 'jpg', context, null, ['-ss', String(at)]);
+      const fitted = fit(probe.video.width, probe.video.height, width, height);
+      return {
+        status: 'succeeded',
+        result: { at: Number(at.toFixed(3)), ...fitted, size: blob.size },
+        outputs: [
+          { name: `${parse(input.name).name}.poster.jpg`, role: 'poster', blob, mimetype: 'image/jpeg', data: { ...fitted, at: Number(at.toFixed(3)) } },
+        ],
+      };
+    });
   }
 
   @TaskHandler(TaskName.VideoProxy)
   async proxy(context: TaskContext<TaskName.VideoProxy>): Promise<TaskOutcome<TaskName.VideoProxy>> {
     const [input] = context.inputs;
-    const source = await this.source(input);
-    const probe = await this.requireVideo(input, context, source);
-    const height = Math.min(context.options.height, probe.video.height) & ~1;
-    const width = Math.round((probe.video.width * height) / probe.video.height / 2) * 2;
-    const output = [
-      ...['-c:v', 'libx264', '-filter:v', `scale=${width}:${height}`],
-      ...['-preset', 'veryfast', '-crf', String(context.options.crf), '-pix_fmt', 'yuv420p', '-movflags', '+faststart'],
-      ...['-c:a', 'aac', '-b:a', '128k', '-f', 'mp4'],
-    ];
-    const blob = await this.render(input, source, output, 'mp4', context, probe.duration);
-    return {
-      status: 'succeeded',
-      result: { width, height, duration: probe.duration, size: blob.size },
-      outputs: [{ name: `${parse(input.name).name}.proxy.mp4`, role: 'proxy', blob, mimetype: 'video/mp4', data: { width, height } }],
-    };
+    return this.source(input, async (source) => {
+      const probe = await this.requireVideo(input, context, source);
+      const height = Math.min(context.options.height, probe.video.height) & ~1;
+      const width = Math.round((probe.video.width * height) / probe.video.height / 2) * 2;
+      const output = [
+        ...['-c:v', 'libx264', '-filter:v', `scale=${width}:${height}`],
+        ...['-preset', 'veryfast', '-crf', String(context.options.crf), '-pix_fmt', 'yuv420p', '-movflags', '+faststart'],
+        ...['-c:a', 'aac', '-b:a', '128k', '-f', 'mp4'],
+      ];
+      const blob = await this.render(input, source, output, 'mp4', context, probe.duration);
+      return {
+        status: 'succeeded',
+        result: { width, height, duration: probe.duration, size: blob.size },
+        outputs: [{ name: `${parse(input.name).name}.proxy.mp4`, role: 'proxy', blob, mimetype: 'video/mp4', data: { width, height } }],
+      };
+    });
   }
 
   @TaskHandler(TaskName.Transcode)
   async transcode(context: TaskContext<TaskName.Transcode>): Promise<TaskOutcome<TaskName.Transcode>> {
     const [input] = context.inputs;
     const preset = TRANSCODE_PRESETS[context.options.preset];
-    const source = await this.source(input);
-    const probe = await this.probe(input, context, source);
-    const output: string[] = [];
-    if (preset.video) {
-      if (!probe.video) throw new TaskFailure(`preset ${context.options.preset} makes a video, but "${input.name}" has no video stream`);
-      this.checkPixels(input, probe.video);
-      const height = Math.min(preset.video.height, probe.video.height) & ~1;
-      output.push('-c:v', preset.video.codec, '-filter:v', `scale=-2:${height}`, '-crf', String(preset.video.crf), '-pix_fmt', 'yuv420p');
-      if (preset.video.codec === 'libx264') output.push('-preset', 'veryfast');
-      if (preset.video.codec === 'libvpx-vp9') output.push('-b:v', '0', '-deadline', 'realtime', '-cpu-used', '8');
-    } else {
-      if (!probe.audio) throw new TaskFailure(`preset ${context.options.preset} makes audio, but "${input.name}" has no audio stream`);
-      output.push('-vn');
-    }
-    if (probe.audio) output.push('-c:a', preset.audio.codec, '-b:a', preset.audio.bitrate);
-    else output.push('-an');
-    output.push('-f', preset.container === 'm4a' ? 'ipod' : preset.container);
-    if (preset.container === 'mp4' || preset.container === 'm4a') output.push('-movflags', '+faststart');
-    const blob = await this.render(input, source, output, preset.container, context, probe.duration);
-    return {
-      status: 'succeeded',
-      result: { preset: context.options.preset, mimetype: preset.mimetype, size: blob.size, duration: probe.duration },
-      outputs: [
-        {
-          name: `${parse(input.name).name}.${context.options.preset}.${preset.container}`,
-          role: `transcode/${context.options.preset}`,
-          blob,
-          mimetype: preset.mimetype,
-        },
-      ],
-    };
+    return this.source(input, async (source) => {
+      const probe = await this.probe(input, context, source);
+      const output: string[] = [];
+      if (preset.video) {
+        if (!probe.video) throw new TaskFailure(`preset ${context.options.preset} makes a video, but "${input.name}" has no video stream`);
+        this.checkPixels(input, probe.video);
+        const height = Math.min(preset.video.height, probe.video.height) & ~1;
+        output.push('-c:v', preset.video.codec, '-filter:v', `scale=-2:${height}`, '-crf', String(preset.video.crf), '-pix_fmt', 'yuv420p');
+        if (preset.video.codec === 'libx264') output.push('-preset', 'veryfast');
+        if (preset.video.codec === 'libvpx-vp9') output.push('-b:v', '0', '-deadline', 'realtime', '-cpu-used', '8');
+      } else {
+        if (!probe.audio) throw new TaskFailure(`preset ${context.options.preset} makes audio, but "${input.name}" has no audio stream`);
+        output.push('-vn');
+      }
+      if (probe.audio) output.push('-c:a', preset.audio.codec, '-b:a', preset.audio.bitrate);
+      else output.push('-an');
+      output.push('-f', preset.container === 'm4a' ? 'ipod' : preset.container);
+      if (preset.container === 'mp4' || preset.container === 'm4a') output.push('-movflags', '+faststart');
+      const blob = await this.render(input, source, output, preset.container, context, probe.duration);
+      return {
+        status: 'succeeded',
+        result: { preset: context.options.preset, mimetype: preset.mimetype, size: blob.size, duration: probe.duration },
+        outputs: [
+          {
+            name: `${parse(input.name).name}.${context.options.preset}.${preset.container}`,
+            role: `transcode/${context.options.preset}`,
+            blob,
+            mimetype: preset.mimetype,
+          },
+        ],
+      };
+    });
   }
 }
 

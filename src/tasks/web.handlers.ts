@@ -6,7 +6,7 @@ import { presentMfile } from '../mfiles/mfile.presenter';
 import { MfileRepository } from '../mfiles/mfile.repository';
 import { Mfolder } from '../mfolders/mfolder.entity';
 import { MfolderRepository } from '../mfolders/mfolder.repository';
-import { ContentStore } from '../storage/content-store';
+import { BlobStore } from '../storage/blob-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { isOutboundAddressRefused } from '../webhooks/address-policy';
 import { outboundRequest, OutboundResponse } from '../webhooks/outbound';
@@ -28,7 +28,7 @@ interface Source {
 @Injectable()
 export class WebHandlers {
   constructor(
-    private readonly store: ContentStore,
+    private readonly store: BlobStore,
     private readonly mime: MimeDetector,
     private readonly webhooks: WebhooksService,
     private readonly folders: MfolderRepository,

@@ -17,7 +17,8 @@ import { MfolderRepository } from '../mfolders/mfolder.repository';
 import { MfoldersService } from '../mfolders/mfolders.service';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { NewServiceEvent, ServiceEvents } from '../pipelines/service-events';
-import { ContentStore, translateStorageError, WRITEBACK_EVERY_BYTES } from '../storage/content-store';
+import { BlobStore } from '../storage/blob-store';
+import { translateStorageError, WRITEBACK_EVERY_BYTES } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { ByteRange, classifyRange, mergeRange, missingRanges } from './byte-ranges';
 import { ExpectedDigests, verifyDigests } from '../storage/digest-headers';
@@ -72,7 +73,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly sessions: UploadSessionRepository,
     private readonly mfolderRepository: MfolderRepository,
-    private readonly store: ContentStore,
+    private readonly store: BlobStore,
     private readonly mfiles: MfilesService,
     private readonly folders: MfoldersService,
     private readonly mime: MimeDetector,

@@ -7,7 +7,7 @@ import { jobsProcessed } from '../metrics/metrics';
 import { MfileRepository } from '../mfiles/mfile.repository';
 import { JobOutbox } from '../pipelines/job-outbox';
 import { PipelinesService } from '../pipelines/pipelines.service';
-import { ContentStore } from '../storage/content-store';
+import { BlobStore } from '../storage/blob-store';
 import { serverFree } from '../tasks/tool-message';
 import { QuotaService } from '../usage/quota.service';
 import { taskReportedFact, UsageFact, UsageService } from '../usage/usage.service';
@@ -48,7 +48,7 @@ export class JobOutcomeRecorder {
     private readonly usage: UsageService,
     private readonly effects: TaskEffects,
     private readonly pipelines: PipelinesService,
-    private readonly store: ContentStore,
+    private readonly store: BlobStore,
     private readonly mfiles: MfileRepository,
     private readonly quotas: QuotaService,
   ) {}
@@ -59,7 +59,7 @@ export class JobOutcomeRecorder {
    * and so do the jobs waiting for them.
    */
   async giveUp(jobIds: string[], why: string): Promise<void> {
-    const reason = serverFree(why, [[this.store.root, 'the storage']]);
+    const reason = serverFree(why, this.store.serverPaths());
     const outbox = new JobOutbox();
     await this.unitOfWork.run(async ({ manager }) => {
       const failed = await this.jobs.giveUpMany(jobIds, `gave up: ${reason}`.slice(0, 2000), manager);

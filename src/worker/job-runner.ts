@@ -1,6 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Job as BullJob } from 'bull';
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { JobState } from '../jobs/job.entity';
 import { JobRepository } from '../jobs/job.repository';
@@ -8,7 +7,7 @@ import { Mfile } from '../mfiles/mfile.entity';
 import { JobEvents } from '../pipelines/job-events';
 import { conditionMismatch } from '../pipelines/profile';
 import { jobIdsOf, QueuedJob } from '../queues/queue-catalogue';
-import { ContentStore } from '../storage/content-store';
+import { BlobStore } from '../storage/blob-store';
 import { isTaskName, mimetypeMatches, TASKS, timeLimitOf } from '../tasks/task-catalogue';
 import { TaskFailure, TaskStopped } from '../tasks/task-handler.decorator';
 import { TaskRegistry } from '../tasks/task-registry';
@@ -40,7 +39,7 @@ export class JobRunner {
     private readonly jobs: JobRepository,
     private readonly registry: TaskRegistry,
     private readonly recorder: JobOutcomeRecorder,
-    private readonly store: ContentStore,
+    private readonly store: BlobStore,
     private readonly events: JobEvents,
     private readonly quotas: QuotaService,
   ) {}
@@ -68,7 +67,7 @@ export class JobRunner {
       claimed.length > 1 && first && Number(first.size) <= MAX_SHARED_INPUT_BYTES
         ? new SharedInput(
             first.id,
-            () => readFile(this.store.pathOf(first.blobKey)),
+            () => this.store.readAll(first.blobKey),
             claimed.filter((job) => job.inputs.length === 1 && job.inputs[0].id === first.id).map(({ task, options }) => ({ task, options })),
           )
         : undefined;
@@ -203,7 +202,7 @@ export class JobRunner {
 
   /** What the server's paths are called in a job's error: its input is "the file", anything else stored "the storage". */
   private pathsOf(job: RunningJob): Array<[string, string]> {
-    return [...(job.inputBlobKey ? [[this.store.pathOf(job.inputBlobKey), 'the file'] as [string, string]] : []), [this.store.root, 'the storage']];
+    return this.store.serverPaths(job.inputBlobKey);
   }
 
   /**

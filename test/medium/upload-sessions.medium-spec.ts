@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { ProblemError } from '../../src/common/problem';
 import { RequestAuth } from '../../src/keys/authorize.decorator';
 import { KeysService } from '../../src/keys/keys.service';
 import { ResourceResolver } from '../../src/keys/resource-resolver.service';
 import { MfileRepository } from '../../src/mfiles/mfile.repository';
-import { ContentStore } from '../../src/storage/content-store';
+import { BlobStore } from '../../src/storage/blob-store';
 import { UploadSession } from '../../src/uploads/upload-session.entity';
 import { UploadSessionRepository } from '../../src/uploads/upload-session.repository';
 import { UploadSessionsService } from '../../src/uploads/upload-sessions.service';
@@ -20,14 +20,14 @@ import { adminKey, MediumFactory, MediumService, newMediumService, Tenant } from
 describe('upload sessions (medium)', () => {
   let medium: MediumService;
   let uploads: UploadSessionsService;
-  let store: ContentStore;
+  let store: BlobStore;
   let tenant: Tenant;
   let auth: RequestAuth;
 
   beforeAll(async () => {
     medium = await newMediumService({ imports: [UploadsModule] });
     uploads = medium.get(UploadSessionsService);
-    store = medium.get(ContentStore);
+    store = medium.get(BlobStore);
     tenant = await new MediumFactory(medium).tenant();
     // a servicecustomer key of the tenant, as the key guard would hand it to the controller
     const { secret } = await medium
@@ -83,7 +83,7 @@ describe('upload sessions (medium)', () => {
     expect(progress!.mfile).toMatchObject({ md5, sha256 });
     const mfile = await medium.get(MfileRepository).findById(progress!.mfile!.id);
     expect(mfile).toMatchObject({ size: bytes.length, md5, sha256, serviceId: tenant.serviceId, folderId: tenant.rootFolderId, name: session.name });
-    expect(readFileSync(store.pathOf(mfile!.blobKey)).equals(bytes)).toBe(true);
+    expect((await store.readAll(mfile!.blobKey)).equals(bytes)).toBe(true);
     expect(await sessionRow(session.id)).toMatchObject({ mfileId: mfile!.id, offset: bytes.length });
     expect((await sessionRow(session.id))?.completedAt).toBeInstanceOf(Date);
     expect(existsSync(store.partPath(session.id))).toBe(false);

@@ -1,4 +1,4 @@
-import type { DynamicModule, ForwardReference, Provider, Type } from '@nestjs/common';
+import type { Abstract, DynamicModule, ForwardReference, Provider, Type } from '@nestjs/common';
 import { Test, TestingModule } from '@nestjs/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,7 +30,7 @@ export interface MediumService {
   config: AppConfig;
   dataSource: DataSource;
   /** A provider of the module (not strict: from any imported module). */
-  get<T>(token: Type<T> | string | symbol): T;
+  get<T>(token: Type<T> | Abstract<T> | string | symbol): T;
   close(): Promise<void>;
 }
 
@@ -53,7 +53,7 @@ export async function newMediumService(options: { imports?: Import[]; providers?
     module,
     config,
     dataSource: module.get(DataSource),
-    get: <T>(token: Type<T> | string | symbol) => module.get<T>(token, { strict: false }),
+    get: <T>(token: Type<T> | Abstract<T> | string | symbol) => module.get<T>(token, { strict: false }),
     close: async () => {
       await module.close();
       rmSync(storageDir, { recursive: true, force: true });

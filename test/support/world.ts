@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { JobOutput } from '../../src/job-outputs/job-output.entity';
-import { ContentStore } from '../../src/storage/content-store';
+import { BlobStore } from '../../src/storage/blob-store';
 import { uuidv7 } from '../../src/database/uuid';
 import { Client, makeTenant } from './client';
 import { TestApp } from './test-app';
@@ -35,7 +35,7 @@ export async function buildWorld(app: TestApp) {
   if (folder.status !== 201 || sub.status !== 201 || mfile.status !== 201 || job.status !== 201)
     throw new Error(`world: ${folder.text} ${sub.text} ${mfile.text} ${job.text}`);
   // A file output, as a worker would record it (the output-producing tasks arrive with the task engine).
-  const blob = await app.app.get(ContentStore).receive(Readable.from([Buffer.from('output bytes')]), { maxBytes: 1024 });
+  const blob = await app.app.get(BlobStore).receive(Readable.from([Buffer.from('output bytes')]), { maxBytes: 1024 });
   const outputId = uuidv7();
   await app.dataSource.getRepository(JobOutput).insert({
     id: outputId,

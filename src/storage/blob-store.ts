@@ -1,0 +1,116 @@
+import { Readable } from 'node:stream';
+
+export interface StoredBlob {
+  blobKey: string;
+  size: number;
+  md5: string;
+  sha256: string;
+  /** The first bytes, for magic-number mime detection without reading the file again. */
+  head: Buffer;
+}
+
+/** What a blob's bytes hash to (read once). */
+export type BlobDigest = Omit<StoredBlob, 'blobKey'>;
+
+export interface ReceiveOptions {
+  /** Refuse (413) once more than this many bytes arrive. */
+  maxBytes: number;
+  /** When the client declared a length, anything else is an incomplete upload. */
+  expectedSize?: number;
+  /** Checked before the commit: a mismatch discards the bytes (the error comes from `verify`). */
+  verify?: (digest: { md5: string; sha256: string }) => void;
+}
+
+/** The blob key scheme, whatever the adapter: `ab/cd/<uuid>`, ours, never derived from user input. */
+export const BLOB_KEY = /^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f-]{36}$/;
+
+/** A blob that is not there: every adapter says so with this code (as the filesystem's ENOENT). */
+export function blobMissing(blobKey: string, cause?: unknown): NodeJS.ErrnoException {
+  return Object.assign(new Error(`blob ${blobKey} is missing`, { cause }), { code: 'ENOENT' });
+}
+
+/**
+ * The storage port: what the rest of MServe needs from the place that keeps the bytes of files and job outputs.
+ * Two adapters implement it: the filesystem store ({@link ContentStore}, the default, `STORAGE_DIR`) and the
+ * S3-compatible store (`STORAGE=s3`, {@link S3BlobStore}). Nothing outside the adapters knows where a blob lives;
+ * a tool that must open a path (ffmpeg, ffprobe, sharp on a lone job, backups) asks for {@link withLocalFile}.
+ *
+ * Some of it is local in every adapter, on the node's own disk under `STORAGE_DIR`: the scratch folder of task
+ * outputs ({@link newTempPath}) and the staged parts of resumable uploads ({@link partPath}); both reach the store
+ * through {@link commitFile} / {@link commitTemp}.
+ *
+ * Errors: a missing blob is an error with code `ENOENT` ({@link blobMissing}); a full store a 507 problem; a store
+ * that cannot be reached a 503 problem with Retry-After (`dependency: 'storage'`).
+ */
+export abstract class BlobStore {
+  /** Which adapter: for logs, readiness and the few places that differ (documented where they do). */
+  abstract readonly kind: 'filesystem' | 's3';
+
+  /** Makes the local folders, removes leftovers of interrupted writes (and, where asked, the bucket). */
+  abstract init(): Promise<{ removedTempFiles: number }>;
+
+  /** Streams `source` into a new blob, hashing (md5, sha256, size, head) on the way. On any failure nothing is left behind. */
+  abstract receive(source: Readable, options: ReceiveOptions): Promise<StoredBlob>;
+
+  /** Stores bytes a task made in memory (a thumbnail). */
+  storeBuffer(bytes: Buffer): Promise<StoredBlob> {
+    return this.receive(Readable.from([bytes]), { maxBytes: Number.MAX_SAFE_INTEGER });
+  }
+
+  /**
+   * Adopts a local file whose digest is known (an assembled resumable upload): it becomes a new blob and is gone from
+   * the local disk afterwards. On failure the local file stays (its owner removes it). `synced`: the writer fsynced it.
+   */
+  abstract commitTemp(localPath: string, digest: BlobDigest, synced?: boolean): Promise<StoredBlob>;
+
+  /** Adopts a file a task wrote into {@link newTempPath} (an ffmpeg output): hashed in one read, then committed; gone afterwards either way. */
+  abstract commitFile(localPath: string): Promise<StoredBlob>;
+
+  /** A second, independent blob with the same bytes (a reflink or copy on disk, a server-side copy in S3). */
+  abstract duplicate(blobKey: string, digest: { size: number; md5: string; sha256: string }): Promise<StoredBlob>;
+
+  /**
+   * The blob's bytes (or an inclusive range of them) as a stream; a missing blob errors the stream (ENOENT). `size`,
+   * when known, sizes the read buffer of a whole read.
+   */
+  abstract read(blobKey: string, range?: { start: number; end: number }, size?: number): Readable;
+
+  /** The whole blob in memory: only for small ones (a batch's shared input). */
+  abstract readAll(blobKey: string): Promise<Buffer>;
+
+  /** md5, sha256, size and head of what is stored now, in one read (fixity): ENOENT when the blob is gone. */
+  abstract digest(blobKey: string): Promise<BlobDigest>;
+
+  abstract size(blobKey: string): Promise<number>;
+
+  /** Removes a blob; one already gone is no error. */
+  abstract remove(blobKey: string): Promise<void>;
+
+  /** The readiness check: a cheap round trip to the store. */
+  abstract probe(): Promise<void>;
+
+  /**
+   * Runs `fn` on a local file with the blob's bytes, for tools that need a path. The filesystem adapter passes its
+   * own file (no copy: `fn` must not change it); the S3 adapter downloads a copy into its bounded temp folder and
+   * removes it when `fn` settles, also when it throws.
+   */
+  abstract withLocalFile<T>(blobKey: string, fn: (path: string) => Promise<T>): Promise<T>;
+
+  /** A fresh path in the node's local scratch folder (task outputs, before {@link commitFile}). */
+  abstract newTempPath(): string;
+
+  /** The growing local file of a resumable upload (tus or Content-Range), by upload id: staged on the node's disk. */
+  abstract partPath(uploadId: string): string;
+
+  /**
+   * The server's own paths and what a message shown to a customer calls them ("the file", "the storage"): tool
+   * messages are cleaned of them. `blobKey`: the job's input.
+   */
+  abstract serverPaths(blobKey?: string): Array<[string, string]>;
+
+  /** Where the content is, for the start-up log: a folder, or a bucket at an endpoint. */
+  abstract describe(): string;
+
+  /** Releases what the adapter holds open (the S3 client's connections); nothing for the filesystem. */
+  close(): void {}
+}

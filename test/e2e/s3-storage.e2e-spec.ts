@@ -1,0 +1,336 @@
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import sharp from 'sharp';
+import { Client, makeTenant } from '../support/client';
+import { dav, davPath } from '../support/dav';
+import { freePort } from '../support/free-port';
+import { testClip } from '../support/media';
+import { eventually, startRole } from '../support/processes';
+import { S3RVER_CREDENTIALS, S3Server, startS3Server } from '../support/s3-server';
+import { startTestApp, TestApp } from '../support/test-app';
+
+const BUCKET = 'mserve-e2e';
+const TUS = { 'tus-resumable': '1.0.0' };
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+/**
+ * STORAGE=s3 end to end: the real api (in process) and a real worker process, each with its own STORAGE_DIR (they
+ * share no filesystem, only PostgreSQL, Redis and the S3 server, a real s3rver process started here). Uploads of
+ * every REST kind land in the bucket, downloads keep their HTTP semantics, replace and delete remove the objects,
+ * and a picture's ingest jobs run on the worker, which has nothing but the bucket to read from.
+ */
+describe('object storage (STORAGE=s3): api and worker sharing only the engines and the bucket', () => {
+  let s3: S3Server;
+  let bucket: S3Client;
+  let app: TestApp;
+  let admin: Client;
+  let worker: ReturnType<typeof startRole>;
+  let workerDir: string;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    s3 = await startS3Server();
+    bucket = new S3Client({
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: S3RVER_CREDENTIALS,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    app = await startTestApp(s3.env(BUCKET));
+    admin = new Client(app.api, app.adminKey);
+    workerDir = mkdtempSync(join(process.env.VAR_DIR!, 'worker-storage-'));
+    redis = new Redis(process.env.REDIS_URL!, { lazyConnect: true });
+    await redis.connect();
+    worker = startRole('worker', { ...s3.env(BUCKET), STORAGE_DIR: workerDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, [
+      '--queues',
+      'normal:2,priority:1',
+    ]);
+    await eventually(async () => (await redis.keys(`${app.config.queuePrefix}:workers:*:${worker.pid}`)).length === 1, 'the worker heartbeat', 60_000);
+  });
+  afterAll(async () => {
+    if (worker && worker.exitCode === null) worker.kill('SIGKILL');
+    redis?.disconnect();
+    await app?.close();
+    bucket?.destroy();
+    await s3?.stop();
+    if (workerDir) rmSync(workerDir, { recursive: true, force: true });
+  });
+
+  const objects = async () => ((await bucket.send(new ListObjectsV2Command({ Bucket: BUCKET }))).Contents ?? []).map((object) => object.Key!);
+  const objectOf = async (mfileId: string) => {
+    const [{ blob_key }] = await app.dataSource.query('SELECT blob_key FROM mfile WHERE id = $1', [mfileId]);
+    return `blobs/${blob_key as string}`;
+  };
+  const objectBytes = async (key: string) =>
+    Buffer.from(await (await bucket.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body!.transformToByteArray());
+  const gone = (key: string) =>
+    eventually(
+      () =>
+        bucket.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key })).then(
+          () => false,
+          (error: { name?: string }) => error.name === 'NotFound',
+        ),
+      `object ${key} to be removed from the bucket`,
+    );
+
+  it('is ready: the readiness check probes the bucket', async () => {
+    const reply = await fetch(`${app.baseUrl}/health/ready`);
+    expect(reply.status).toBe(200);
+  });
+
+  it('stores a REST upload as an object (none on the api node), and downloads it with ETag, conditionals and ranges', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const bytes = randomBytes(300_000);
+    const file = await customer.upload(tenant.serviceId, 'data.bin', bytes);
+    expect(file.status).toBe(201);
+    expect(file.body).toMatchObject({ size: bytes.length, sha256: sha256(bytes) });
+    const key = await objectOf(file.body.id);
+    expect((await objectBytes(key)).equals(bytes)).toBe(true);
+    // the api's STORAGE_DIR holds no content: its blobs folder is empty, its temp folder too
+    expect(filesUnder(join(app.config.storageDir, 'blobs'))).toEqual([]);
+    expect(filesUnder(join(app.config.storageDir, 'tmp'))).toEqual([]);
+
+    const url = `${app.api}/mfiles/${file.body.id}/content`;
+    const auth = { authorization: `Bearer ${customer.key}` };
+    const full = await fetch(url, { headers: auth });
+    expect(full.status).toBe(200);
+    const etag = full.headers.get('etag')!;
+    expect(etag).toBe(`"${sha256(bytes)}"`);
+    expect(Buffer.from(await full.arrayBuffer()).equals(bytes)).toBe(true);
+    expect((await fetch(url, { headers: { ...auth, 'if-none-match': etag } })).status).toBe(304);
+    const part = await fetch(url, { headers: { ...auth, range: 'bytes=1000-1999' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes 1000-1999/${bytes.length}`);
+    expect(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(1000, 2000))).toBe(true);
+    const first = await fetch(url, { headers: { ...auth, range: 'bytes=0-0' } });
+    expect(Buffer.from(await first.arrayBuffer()).equals(bytes.subarray(0, 1))).toBe(true);
+    const suffix = await fetch(url, { headers: { ...auth, range: 'bytes=-10' } });
+    expect(Buffer.from(await suffix.arrayBuffer()).equals(bytes.subarray(bytes.length - 10))).toBe(true);
+    const multi = await fetch(url, { headers: { ...auth, range: 'bytes=0-9,100-109' } });
+    expect(multi.status).toBe(206);
+    expect(multi.headers.get('content-type')).toMatch(/^multipart\/byteranges; boundary=/);
+    const body = Buffer.from(await multi.arrayBuffer());
+    expect(body.includes(bytes.subarray(0, 10))).toBe(true);
+    expect(body.includes(bytes.subarray(100, 110))).toBe(true);
+  });
+
+  it('replaces content (the old object is removed) and deletes a file (its object is removed)', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const file = await customer.upload(tenant.serviceId, 'doc.txt', new TextEncoder().encode('version one'));
+    const before = await objectOf(file.body.id);
+    const next = new TextEncoder().encode('version two, longer');
+    const replaced = await customer.put(`/mfiles/${file.body.id}/content`, next, { 'content-type': 'application/octet-stream' });
+    expect(replaced.status).toBe(200);
+    expect(replaced.body).toMatchObject({ size: next.length, sha256: sha256(next) });
+    const after = await objectOf(file.body.id);
+    expect(after).not.toBe(before);
+    expect((await objectBytes(after)).toString()).toBe('version two, longer');
+    expect((await customer.get(`/mfiles/${file.body.id}/content`)).text).toBe('version two, longer');
+    await gone(before);
+    expect((await customer.delete(`/mfiles/${file.body.id}`)).status).toBe(204);
+    await gone(after);
+    expect(await objects()).not.toContain(after);
+  });
+
+  it('assembles a tus upload staged on the api node and streams it into the bucket (the staged part removed)', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const bytes = randomBytes(200_000);
+    const created = await customer.post(`/services/${tenant.serviceId}/uploads`, undefined, {
+      ...TUS,
+      'upload-length': String(bytes.length),
+      'upload-metadata': `filename ${Buffer.from('staged.bin').toString('base64')}`,
+    });
+    expect(created.status).toBe(201);
+    const url = `${app.baseUrl}${created.headers.get('location')!}`;
+    const octets = { ...TUS, 'content-type': 'application/offset+octet-stream' };
+    expect((await customer.request('PATCH', url, bytes.subarray(0, 100_000), { ...octets, 'upload-offset': '0' })).status).toBe(204);
+    const last = await customer.request('PATCH', url, bytes.subarray(100_000), { ...octets, 'upload-offset': '100000' });
+    expect(last.status).toBe(204);
+    const mfileId = last.headers.get('mfile-id')!;
+    expect((await objectBytes(await objectOf(mfileId))).equals(bytes)).toBe(true);
+    expect(filesUnder(join(app.config.storageDir, 'uploads'))).toEqual([]);
+    expect((await customer.get(`/mfiles/${mfileId}`)).body).toMatchObject({ size: bytes.length, sha256: sha256(bytes) });
+  });
+
+  it('assembles Content-Range chunks sent out of order into one object', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const data = randomBytes(300_000);
+    const send = (path: string, start: number, end: number, method = 'PUT') =>
+      customer.request(method, path, data.subarray(start, end + 1), {
+        'content-range': `bytes ${start}-${end}/${data.length}`,
+        'content-type': 'application/octet-stream',
+      });
+    const first = await send(`/services/${tenant.serviceId}/chunked-uploads?name=ranges.bin`, 200_000, 299_999, 'POST');
+    expect(first.status).toBe(201);
+    const path = `/services/${tenant.serviceId}/chunked-uploads/${first.body.id}`;
+    expect((await send(path, 0, 99_999)).status).toBe(200);
+    const last = await send(path, 100_000, 199_999);
+    expect(last.status).toBe(201);
+    expect(last.body.mfile.sha256).toBe(sha256(data));
+    expect((await objectBytes(await objectOf(last.body.mfile.id))).equals(data)).toBe(true);
+    expect(filesUnder(join(app.config.storageDir, 'uploads'))).toEqual([]);
+  });
+
+  it('takes WebDAV PUT (with a length and chunked), COPY (a server-side copy: a second object) and DELETE', async () => {
+    const tenant = await makeTenant(admin);
+    const key = tenant.customerKey;
+    const customer = admin.as(key);
+    expect((await dav(app.baseUrl, key, 'PUT', davPath('w.txt'), { body: 'webdav bytes' })).status).toBe(201);
+    const chunked = [Buffer.from('in '), Buffer.from('three '), Buffer.from('chunks')];
+    expect((await dav(app.baseUrl, key, 'PUT', davPath('c.txt'), { chunks: chunked })).status).toBe(201);
+    expect((await dav(app.baseUrl, key, 'GET', davPath('c.txt'))).text).toBe('in three chunks');
+    const copy = await dav(app.baseUrl, key, 'COPY', davPath('w.txt'), { headers: { destination: `${app.baseUrl}${davPath('w-copy.txt')}` } });
+    expect(copy.status).toBe(201);
+    const listed = (await customer.get(`/services/${tenant.serviceId}/mfiles`)).body.items as Array<{ id: string; name: string }>;
+    const id = (name: string) => listed.find((file) => file.name === name)!.id;
+    const original = await objectOf(id('w.txt'));
+    const copied = await objectOf(id('w-copy.txt'));
+    expect(copied).not.toBe(original);
+    expect((await objectBytes(copied)).toString()).toBe('webdav bytes');
+    expect((await dav(app.baseUrl, key, 'DELETE', davPath('w.txt'))).status).toBe(204);
+    await gone(original);
+    expect((await dav(app.baseUrl, key, 'GET', davPath('w-copy.txt'))).text).toBe('webdav bytes');
+  });
+
+  it("runs a picture's ingest on a worker that has only the bucket: metadata, md5, a thumbnail made and downloadable; no local copy left", async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, {
+      ingest: {
+        steps: [
+          { name: 'mime', task: 'mime', verify: true },
+          { name: 'md5', task: 'md5', after: ['mime'] },
+          { name: 'image-metadata', task: 'image-metadata', after: ['mime'] },
+          { name: 'thumbnail', task: 'thumbnail', after: ['mime'] },
+        ],
+      },
+    });
+    const picture = await sharp({ create: { width: 1200, height: 800, channels: 3, background: { r: 40, g: 120, b: 200 } } })
+      .jpeg({ quality: 85 })
+      .toBuffer();
+    const file = await customer.upload(tenant.serviceId, 'sky.jpg', picture);
+    expect(file.status).toBe(201);
+    const jobs = await eventually(
+      async () => {
+        const items = (await customer.get(`/mfiles/${file.body.id}/jobs`)).body.items as Array<{
+          step: string;
+          state: string;
+          id: string;
+          error: string | null;
+        }>;
+        return items.length === 4 && items.every((job) => ['succeeded', 'failed', 'cancelled', 'skipped'].includes(job.state)) ? items : undefined;
+      },
+      'the ingest run to finish',
+      120_000,
+      200,
+    );
+    const byStep = Object.fromEntries(jobs.map((job) => [job.step, job]));
+    for (const step of ['mime', 'md5', 'image-metadata', 'thumbnail'])
+      expect([step, byStep[step].state, byStep[step].error]).toEqual([step, 'succeeded', null]);
+    const mfile = (await customer.get(`/mfiles/${file.body.id}`)).body;
+    expect(mfile.metadata.image).toMatchObject({ width: 1200, height: 800 });
+    const [output] = (await customer.get(`/jobs/${byStep.thumbnail.id}/outputs`)).body.items;
+    const thumbnail = Buffer.from(
+      await (await fetch(`${app.api}/joboutputs/${output.id}/content`, { headers: { authorization: `Bearer ${customer.key}` } })).arrayBuffer(),
+    );
+    const info = await sharp(thumbnail).metadata();
+    expect(info.format).toBe('jpeg');
+    expect(Math.max(info.width!, info.height!)).toBeLessThanOrEqual(256);
+    // the output is an object too, and neither node keeps content or a local copy
+    const [{ blob_key }] = await app.dataSource.query('SELECT blob_key FROM job_output WHERE id = $1', [output.id]);
+    expect((await objectBytes(`blobs/${blob_key as string}`)).equals(thumbnail)).toBe(true);
+    expect(filesUnder(join(workerDir, 'blobs'))).toEqual([]);
+    expect(filesUnder(join(workerDir, 'tmp'))).toEqual([]);
+    expect(filesUnder(join(app.config.storageDir, 'blobs'))).toEqual([]);
+  });
+
+  it('runs video tasks on local copies the worker makes and removes: ffprobe metadata and an ffmpeg poster', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    await admin.as(tenant.serviceAdminKey).put(`/services/${tenant.serviceId}/profile`, {
+      ingest: {
+        steps: [
+          { name: 'video-metadata', task: 'video-metadata' },
+          { name: 'video-poster', task: 'video-poster' },
+        ],
+      },
+    });
+    const clip = join(workerDir, '..', `clip-${process.pid}.mp4`);
+    await testClip(clip, 2, '320x240');
+    const bytes = readFileSync(clip);
+    rmSync(clip);
+    const file = await customer.upload(tenant.serviceId, 'clip.mp4', bytes);
+    expect(file.status).toBe(201);
+    const jobs = await eventually(
+      async () => {
+        const items = (await customer.get(`/mfiles/${file.body.id}/jobs`)).body.items as Array<{
+          step: string;
+          state: string;
+          id: string;
+          error: string | null;
+        }>;
+        return items.length === 2 && items.every((job) => ['succeeded', 'failed', 'cancelled', 'skipped'].includes(job.state)) ? items : undefined;
+      },
+      'the video ingest run to finish',
+      120_000,
+      200,
+    );
+    const byStep = Object.fromEntries(jobs.map((job) => [job.step, job]));
+    expect([byStep['video-metadata'].state, byStep['video-metadata'].error]).toEqual(['succeeded', null]);
+    expect([byStep['video-poster'].state, byStep['video-poster'].error]).toEqual(['succeeded', null]);
+    expect((await customer.get(`/mfiles/${file.body.id}`)).body.metadata.video).toMatchObject({ video: { width: 320, height: 240 } });
+    const [poster] = (await customer.get(`/jobs/${byStep['video-poster'].id}/outputs`)).body.items;
+    const image = Buffer.from(
+      await (await fetch(`${app.api}/joboutputs/${poster.id}/content`, { headers: { authorization: `Bearer ${customer.key}` } })).arrayBuffer(),
+    );
+    expect((await sharp(image).metadata()).format).toBe('jpeg');
+    expect(filesUnder(join(workerDir, 'tmp'))).toEqual([]);
+    expect(filesUnder(join(workerDir, 'blobs'))).toEqual([]);
+  });
+});
+
+describe('object storage (STORAGE=s3) that cannot be reached', () => {
+  let app: TestApp;
+  let admin: Client;
+
+  beforeAll(async () => {
+    // the endpoint of a server that is not there: nothing listens on a free port
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
+    app = await startTestApp({
+      STORAGE: 's3',
+      S3_ENDPOINT: nowhere,
+      S3_BUCKET: BUCKET,
+      S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+      S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      S3_FORCE_PATH_STYLE: 'true',
+    });
+    admin = new Client(app.api, app.adminKey);
+  });
+  afterAll(() => app?.close());
+
+  it('answers an upload with 503 and Retry-After (dependency "storage"), and readiness says the storage is down', async () => {
+    const tenant = await makeTenant(admin);
+    const reply = await admin.as(tenant.customerKey).upload(tenant.serviceId, 'x.bin', randomBytes(1000));
+    expect(reply.status).toBe(503);
+    expect(Number(reply.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(reply.body).toMatchObject({ status: 503, dependency: 'storage' });
+    expect((await fetch(`${app.baseUrl}/health/ready`)).status).toBe(503);
+  });
+});

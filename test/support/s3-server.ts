@@ -1,0 +1,69 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './free-port';
+import { eventually, ROOT } from './processes';
+
+/** The credentials s3rver accepts (any well-formed signature made with them). */
+export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+export interface S3Server {
+  endpoint: string;
+  port: number;
+  /** Its data folder: each bucket a folder, each object files beside it. */
+  dir: string;
+  process: ChildProcess;
+  /** The environment that points MServe at `bucket` on this server (STORAGE=s3, bucket made at start). */
+  env(bucket: string): Record<string, string>;
+  /** Kills it (SIGKILL) and removes its data. */
+  stop(): Promise<void>;
+}
+
+/** A real S3 server (s3rver, from npm) as a child process on a free port of 127.0.0.1, its data in a temp folder. */
+export async function startS3Server(): Promise<S3Server> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'mserve-s3rver-'));
+  const child = spawn(process.execPath, [join(ROOT, 'node_modules', 's3rver', 'bin', 's3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', String(port), '-s'], {
+    env: { ...process.env, NODE_OPTIONS: '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await eventually(() => {
+    if (child.exitCode !== null) throw new Error(`s3rver exited with ${child.exitCode}: ${stderr}`);
+    return new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+  }, `s3rver listening on ${port}`);
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint,
+    port,
+    dir,
+    process: child,
+    env: (bucket) => ({
+      STORAGE: 's3',
+      S3_ENDPOINT: endpoint,
+      S3_BUCKET: bucket,
+      S3_REGION: 'us-east-1',
+      S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+      S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_CREATE_BUCKET: 'true',
+    }),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
