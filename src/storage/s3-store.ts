@@ -171,16 +171,20 @@ export class S3BlobStore extends BlobStore {
     return local;
   }
 
-  /** Streams `body` into the new object `blobKey` (PutObject, or multipart for more than a part). */
-  private async put(body: Readable, blobKey: string): Promise<void> {
-    const upload = new Upload({
+  /** An upload of `body` into the new object `blobKey` (PutObject, or multipart for more than a part). */
+  private upload(body: Readable, blobKey: string): Upload {
+    return new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: this.objectKey(blobKey), Body: body },
       partSize: PART_BYTES,
       queueSize: QUEUE_SIZE,
       leavePartsOnError: false,
     });
-    await upload.done();
+  }
+
+  /** Streams `body` into the new object `blobKey`. */
+  private async put(body: Readable, blobKey: string): Promise<void> {
+    await this.upload(body, blobKey).done();
   }
 
   async receive(source: Readable, options: ReceiveOptions): Promise<StoredBlob> {
@@ -188,13 +192,7 @@ export class S3BlobStore extends BlobStore {
     // the Upload reads a plain stream: it would take the counter's own `size` (0 at first) for the body's length
     const body = new PassThrough({ highWaterMark: 1024 * 1024 });
     const blobKey = this.newBlobKey();
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: this.objectKey(blobKey), Body: body },
-      partSize: PART_BYTES,
-      queueSize: QUEUE_SIZE,
-      leavePartsOnError: false,
-    });
+    const upload = this.upload(body, blobKey);
     const sending = upload.done();
     const feeding = pipeline(source, counter, body);
     let sent = false;

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { appWithWorker } from '../support/app-with-worker';
+import { appWithWorker, FINAL_JOB_STATES } from '../support/app-with-worker';
 import { contractClients } from '../support/contract';
 import { eventually } from '../support/processes';
 
@@ -75,7 +75,7 @@ describe('the API answers as its OpenAPI contract says (real api, real worker)',
     const byFile = { params: { path: { id: uploaded.id } } };
     const jobs = await eventually(async () => {
       const page = ok(await admin.GET('/api/v1/mfiles/{id}/jobs', byFile));
-      return page.items.every((job) => ['succeeded', 'failed', 'skipped', 'cancelled'].includes(job.state)) && page.items;
+      return page.items.every((job) => FINAL_JOB_STATES.includes(job.state)) && page.items;
     }, 'the ingest jobs to end');
     expect(jobs.filter((job) => job.state === 'failed')).toEqual([]);
     const file = ok(await admin.GET('/api/v1/mfiles/{id}', byFile));

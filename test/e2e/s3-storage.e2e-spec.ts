@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import sharp from 'sharp';
+import { FINAL_JOB_STATES, JobRow } from '../support/app-with-worker';
 import { Client, makeTenant } from '../support/client';
 import { dav, davPath } from '../support/dav';
 import { freePort } from '../support/free-port';
@@ -85,6 +86,19 @@ describe('object storage (STORAGE=s3): api and worker sharing only the engines a
         ),
       `object ${key} to be removed from the bucket`,
     );
+  /** The jobs of a file's ingest run, by step, once all `count` of them have ended. */
+  const endedJobsBy = async (client: Client, mfileId: string, count: number, what: string) => {
+    const jobs = await eventually(
+      async () => {
+        const items = (await client.get(`/mfiles/${mfileId}/jobs`)).body.items as JobRow[];
+        return items.length === count && items.every((job) => FINAL_JOB_STATES.includes(job.state)) ? items : undefined;
+      },
+      what,
+      120_000,
+      200,
+    );
+    return Object.fromEntries(jobs.map((job) => [job.step, job]));
+  };
 
   it('is ready: the readiness check probes the bucket', async () => {
     const reply = await fetch(`${app.baseUrl}/health/ready`);
@@ -227,21 +241,7 @@ describe('object storage (STORAGE=s3): api and worker sharing only the engines a
       .toBuffer();
     const file = await customer.upload(tenant.serviceId, 'sky.jpg', picture);
     expect(file.status).toBe(201);
-    const jobs = await eventually(
-      async () => {
-        const items = (await customer.get(`/mfiles/${file.body.id}/jobs`)).body.items as Array<{
-          step: string;
-          state: string;
-          id: string;
-          error: string | null;
-        }>;
-        return items.length === 4 && items.every((job) => ['succeeded', 'failed', 'cancelled', 'skipped'].includes(job.state)) ? items : undefined;
-      },
-      'the ingest run to finish',
-      120_000,
-      200,
-    );
-    const byStep = Object.fromEntries(jobs.map((job) => [job.step, job]));
+    const byStep = await endedJobsBy(customer, file.body.id, 4, 'the ingest run to finish');
     for (const step of ['mime', 'md5', 'image-metadata', 'thumbnail'])
       expect([step, byStep[step].state, byStep[step].error]).toEqual([step, 'succeeded', null]);
     const mfile = (await customer.get(`/mfiles/${file.body.id}`)).body;
@@ -278,21 +278,7 @@ describe('object storage (STORAGE=s3): api and worker sharing only the engines a
     rmSync(clip);
     const file = await customer.upload(tenant.serviceId, 'clip.mp4', bytes);
     expect(file.status).toBe(201);
-    const jobs = await eventually(
-      async () => {
-        const items = (await customer.get(`/mfiles/${file.body.id}/jobs`)).body.items as Array<{
-          step: string;
-          state: string;
-          id: string;
-          error: string | null;
-        }>;
-        return items.length === 2 && items.every((job) => ['succeeded', 'failed', 'cancelled', 'skipped'].includes(job.state)) ? items : undefined;
-      },
-      'the video ingest run to finish',
-      120_000,
-      200,
-    );
-    const byStep = Object.fromEntries(jobs.map((job) => [job.step, job]));
+    const byStep = await endedJobsBy(customer, file.body.id, 2, 'the video ingest run to finish');
     expect([byStep['video-metadata'].state, byStep['video-metadata'].error]).toEqual(['succeeded', null]);
     expect([byStep['video-poster'].state, byStep['video-poster'].error]).toEqual(['succeeded', null]);
     expect((await customer.get(`/mfiles/${file.body.id}`)).body.metadata.video).toMatchObject({ video: { width: 320, height: 240 } });

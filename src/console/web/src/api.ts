@@ -1,5 +1,5 @@
 import { computed, signal } from '@preact/signals';
-import type { components } from '../../../common/api-contract';
+import type { Schemas } from './browse/types';
 
 /**
  * The console's one door to MServe: the public REST API under /api/v1, as every other client uses it. A person's
@@ -23,8 +23,6 @@ export class ApiError extends Error {
     super(problem.detail ?? problem.title ?? `HTTP ${status}`);
   }
 }
-
-type Schemas = components['schemas'];
 
 /** What a key opens (the generated contract, src/common/api-contract.ts, like every shape the console reads). */
 export type ResourceRef = Schemas['KeyResource'];

@@ -4,7 +4,8 @@
  */
 import type { components } from '../../../../common/api-contract';
 
-type Schemas = components['schemas'];
+/** Every named schema of the contract: the console's one way to name what the API answers. */
+export type Schemas = components['schemas'];
 
 export type Container = Schemas['Container'];
 export type Service = Schemas['Service'];

@@ -1,6 +1,5 @@
 /** The REST shapes the Mfile and job pages read (see src/mfiles, src/jobs, src/job-outputs and GET /api/v1/tasks). */
-import type { components } from '../../../../common/api-contract';
-import type { JobState } from '../browse/types';
+import type { JobState, Schemas } from '../browse/types';
 import type { TaskDefinition as CatalogueTask } from '../../../../tasks/task-catalogue';
 
 export type { Job, JobState, Mfile, Rendition } from '../browse/types';
@@ -10,7 +9,7 @@ export const FINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancel
 export const isFinal = (state: string): boolean => (FINAL_STATES as readonly string[]).includes(state);
 
 /** A job output as the API answers it (the generated contract). */
-export type JobOutput = components['schemas']['JobOutput'];
+export type JobOutput = Schemas['JobOutput'];
 
 /** A task as GET /api/v1/tasks lists it: the catalogue's definition (src/tasks/task-catalogue.ts), its name as JSON carries it. */
 export type TaskDefinition = Omit<CatalogueTask, 'name'> & { name: string };
