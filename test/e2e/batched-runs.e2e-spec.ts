@@ -9,7 +9,7 @@ import { JobRow } from '../support/app-with-worker';
 import { Client, makeTenant } from '../support/client';
 import { testClip } from '../support/media';
 import { eventually, startRole, waitForExit } from '../support/processes';
-import { startTestApp, TestApp } from '../support/test-app';
+import { sharedWith, startTestApp, TestApp } from '../support/test-app';
 
 type Worker = ReturnType<typeof startRole>;
 const FINAL = ['succeeded', 'failed', 'cancelled', 'skipped'];
@@ -45,7 +45,7 @@ describe('batched runs: one message per run on a queue (real api, worker process
   });
 
   const worker = async (queues: string) => {
-    const started = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'info' }, ['--queues', queues]);
+    const started = startRole('worker', { ...sharedWith(app.config), LOG_LEVEL: 'info' }, ['--queues', queues]);
     workers.push(started);
     await eventually(async () => (await redis.keys(`${app.config.queuePrefix}:workers:*:${started.pid}`)).length === 1, `worker ${started.pid} heartbeat`);
     return started;

@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { contextPool, launchBrowser, openWithKey, screenshot } from '../support/browser';
 import { Client, makeTenant } from '../support/client';
 import { eventually, startRole } from '../support/processes';
-import { startTestApp, TestApp } from '../support/test-app';
+import { sharedWith, startTestApp, TestApp } from '../support/test-app';
 
 interface DropFile {
   name: string;
@@ -68,10 +68,7 @@ describe('console: browsing and uploading (Chromium, real api and worker)', () =
   beforeAll(async () => {
     app = await startTestApp();
     admin = new Client(app.api, app.adminKey);
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, [
-      '--queues',
-      'normal:4,priority:1',
-    ]);
+    worker = startRole('worker', { ...sharedWith(app.config), LOG_LEVEL: 'warn' }, ['--queues', 'normal:4,priority:1']);
     browser = await launchBrowser();
   });
   // each test's pages go with it: no stream or upload of one test holds connections in the next

@@ -8,7 +8,7 @@ import { launchBrowser, newContext, openWithKey, screenshot } from '../support/b
 import { Client, makeTenant } from '../support/client';
 import { run, testClip } from '../support/media';
 import { eventually, startRole } from '../support/processes';
-import { startTestApp, TestApp } from '../support/test-app';
+import { sharedWith, startTestApp, TestApp } from '../support/test-app';
 
 const FINAL = ['succeeded', 'failed', 'cancelled', 'skipped'];
 const LONG = 90_000;
@@ -84,10 +84,7 @@ describe('console: the Mfile page and jobs (Chromium, real api and worker)', () 
   /** The first test starts the worker itself, after its page opened; a test run alone starts it here. */
   const ensureWorker = async () => {
     if (worker) return;
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, BACKUP_DIR: app.config.backupDir }, [
-      '--queues',
-      'normal:3',
-    ]);
+    worker = startRole('worker', { ...sharedWith(app.config) }, ['--queues', 'normal:3']);
     await eventually(async () => (await redis.keys(`${app.config.queuePrefix}:workers:*:${worker!.pid}`)).length === 1, 'the worker heartbeat');
   };
 

@@ -4,7 +4,7 @@ import type { Browser, Locator } from 'playwright-core';
 import { contextPool, launchBrowser, openWithKey, screenshot } from '../support/browser';
 import { Client, makeTenant } from '../support/client';
 import { eventually, startRole, waitForExit } from '../support/processes';
-import { startTestApp, TestApp } from '../support/test-app';
+import { sharedWith, startTestApp, TestApp } from '../support/test-app';
 import { accessMetered } from '../support/usage';
 import { formatBytes } from '../../src/console/web/src/format';
 
@@ -71,10 +71,7 @@ describe('console: usage dashboards, management actions and the queue view (Chro
   beforeAll(async () => {
     app = await startTestApp();
     admin = new Client(app.api, app.adminKey);
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, [
-      '--queues',
-      'normal:2,priority:1',
-    ]);
+    worker = startRole('worker', { ...sharedWith(app.config), LOG_LEVEL: 'warn' }, ['--queues', 'normal:2,priority:1']);
     browser = await launchBrowser();
   });
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { launchBrowser, newContext, screenshot } from '../support/browser';
 import { Client } from '../support/client';
 import { testClip } from '../support/media';
 import { eventually, startRole } from '../support/processes';
-import { startTestApp, TestApp } from '../support/test-app';
+import { sharedWith, startTestApp, TestApp } from '../support/test-app';
 
 const imageLoaded = (page: Page, selector: string) =>
   page.locator(selector).evaluate((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0);
@@ -26,10 +26,7 @@ describe('console walkthrough (Chromium, real api and worker)', () => {
 
   beforeAll(async () => {
     app = await startTestApp();
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, BACKUP_DIR: app.config.backupDir }, [
-      '--queues',
-      'normal:3,priority:1',
-    ]);
+    worker = startRole('worker', { ...sharedWith(app.config) }, ['--queues', 'normal:3,priority:1']);
     browser = await launchBrowser();
     const photos = join(scratch, 'summer-photos');
     mkdirSync(photos);

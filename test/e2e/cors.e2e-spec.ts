@@ -7,7 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser } from '../support/browser';
 import { Client, makeTenant } from '../support/client';
 import { eventually, ROOT, startRole } from '../support/processes';
-import { startTestApp, TestApp } from '../support/test-app';
+import { sharedWith, startTestApp, TestApp } from '../support/test-app';
 
 /**
  * A customer's web app on its own origin: a page served by another server (another port) uploads with tus-js-client,
@@ -89,10 +89,7 @@ describe('CORS: a web app on another origin (Chromium, real api and worker)', ()
     admin = new Client(app.api, app.adminKey);
     redis = new Redis(process.env.REDIS_URL!, { lazyConnect: true });
     await redis.connect();
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, BACKUP_DIR: app.config.backupDir }, [
-      '--queues',
-      'normal:2',
-    ]);
+    worker = startRole('worker', { ...sharedWith(app.config) }, ['--queues', 'normal:2']);
     await eventually(async () => (await redis.keys(`${app.config.queuePrefix}:workers:*:${worker.pid}`)).length === 1, 'the worker heartbeat');
     browser = await launchBrowser();
     context = await browser.newContext();

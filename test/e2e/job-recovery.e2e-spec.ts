@@ -8,7 +8,7 @@ import { Client, makeTenant } from '../support/client';
 import { testClip } from '../support/media';
 import { freePort } from '../support/free-port';
 import { eventually, startRole, waitForExit } from '../support/processes';
-import { startTestApp, TestApp } from '../support/test-app';
+import { sharedWith, startTestApp, TestApp } from '../support/test-app';
 
 type Worker = ReturnType<typeof startRole>;
 
@@ -34,10 +34,7 @@ describe('routing across workers, a worker killed mid-job, Redis restarted empty
     rmSync(work, { recursive: true, force: true });
   });
   const worker = (app: TestApp, queues: string, env: Record<string, string> = {}) => {
-    const started = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn', ...env }, [
-      '--queues',
-      queues,
-    ]);
+    const started = startRole('worker', { ...sharedWith(app.config), LOG_LEVEL: 'warn', ...env }, ['--queues', queues]);
     workers.push(started);
     return started;
   };

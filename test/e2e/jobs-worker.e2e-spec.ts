@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { Client, makeTenant } from '../support/client';
 import { eventually, startRole, waitForExit } from '../support/processes';
-import { startTestApp, TestApp } from '../support/test-app';
+import { sharedWith, startTestApp, TestApp } from '../support/test-app';
 
 /** The api dispatches at once; a real worker process consumes, runs the task and records the outcome. */
 describe('jobs through a real worker process', () => {
@@ -19,10 +19,7 @@ describe('jobs through a real worker process', () => {
     admin = new Client(app.api, app.adminKey);
     redis = new Redis(process.env.REDIS_URL!, { lazyConnect: true });
     await redis.connect();
-    worker = startRole('worker', { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'info' }, [
-      '--queues',
-      'normal:2,priority:1',
-    ]);
+    worker = startRole('worker', { ...sharedWith(app.config), LOG_LEVEL: 'info' }, ['--queues', 'normal:2,priority:1']);
     await eventually(async () => (await redis.keys(`${app.config.queuePrefix}:workers:*:${worker.pid}`)).length === 1, 'the worker heartbeat');
   });
   afterAll(async () => {

@@ -4,7 +4,7 @@ import { QueueName } from '../../src/queues/queue-catalogue';
 import { QueueRegistry } from '../../src/queues/queue-registry';
 import { Client, makeTenant } from '../support/client';
 import { eventually, startRole, waitForExit } from '../support/processes';
-import { startTestApp, TestApp } from '../support/test-app';
+import { sharedWith, startTestApp, TestApp } from '../support/test-app';
 
 /**
  * Periodic steps without input: `fetch-url` into a folder, once per tick, for a service that starts empty ("pulls
@@ -42,11 +42,7 @@ describe('periodic steps without input: fetch-url into a folder', () => {
     // the test's server is on loopback: the existing switch lets outbound calls reach it (deployments refuse them)
     app = await startTestApp({ OUTBOUND_ALLOW_PRIVATE: 'true' });
     admin = new Client(app.api, app.adminKey);
-    worker = startRole(
-      'worker',
-      { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, OUTBOUND_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'warn' },
-      ['--queues', 'normal:2'],
-    );
+    worker = startRole('worker', { ...sharedWith(app.config), OUTBOUND_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'warn' }, ['--queues', 'normal:2']);
   });
   afterAll(async () => {
     worker.kill('SIGTERM');

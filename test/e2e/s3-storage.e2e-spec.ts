@@ -55,10 +55,11 @@ describe('object storage (STORAGE=s3): api and worker sharing only the engines a
     workerDir = mkdtempSync(join(process.env.VAR_DIR!, 'worker-storage-'));
     redis = new Redis(process.env.REDIS_URL!, { lazyConnect: true });
     await redis.connect();
-    worker = startRole('worker', { ...s3.env(BUCKET), STORAGE_DIR: workerDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' }, [
-      '--queues',
-      'normal:2,priority:1',
-    ]);
+    worker = startRole(
+      'worker',
+      { ...s3.env(BUCKET), STORAGE_DIR: workerDir, BACKUP_DIR: app.config.backupDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' },
+      ['--queues', 'normal:2,priority:1'],
+    );
     await eventually(async () => (await redis.keys(`${app.config.queuePrefix}:workers:*:${worker.pid}`)).length === 1, 'the worker heartbeat', 60_000);
   });
   afterAll(async () => {

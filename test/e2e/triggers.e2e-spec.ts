@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { Client, makeTenant } from '../support/client';
 import { eventually, startRole, waitForExit } from '../support/processes';
-import { startTestApp, TestApp } from '../support/test-app';
+import { sharedWith, startTestApp, TestApp } from '../support/test-app';
 
 /** Access and periodic triggers, with two api processes and two workers on the same queues. */
 describe('triggers: access and periodic', () => {
@@ -14,10 +14,8 @@ describe('triggers: access and periodic', () => {
   beforeAll(async () => {
     // a tick every 2 s, so the test sees several (deployments keep the 60 s minimum)
     first = await startTestApp({ QUEUE_PREFIX: prefix, PERIODIC_MIN_INTERVAL_SECONDS: '1' });
-    second = await startTestApp({ QUEUE_PREFIX: prefix, STORAGE_DIR: first.config.storageDir, PERIODIC_MIN_INTERVAL_SECONDS: '1' });
-    workers = [0, 1].map(() =>
-      startRole('worker', { STORAGE_DIR: first.config.storageDir, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' }, ['--queues', 'normal:2']),
-    );
+    second = await startTestApp({ ...sharedWith(first.config), PERIODIC_MIN_INTERVAL_SECONDS: '1' });
+    workers = [0, 1].map(() => startRole('worker', { ...sharedWith(first.config), LOG_LEVEL: 'warn' }, ['--queues', 'normal:2']));
     redis = new Redis(process.env.REDIS_URL!);
     await eventually(async () => (await redis.keys(`${prefix}:workers:*`)).length === 2, 'two workers');
   });

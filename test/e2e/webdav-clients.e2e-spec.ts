@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { Client, makeTenant } from '../support/client';
 import { allPages, dav, davPath, lockBody, lockTokenOf, parseMultistatus, propfind, restTree, runTool } from '../support/dav';
 import { eventually, startRole, waitForExit } from '../support/processes';
-import { startTestApp, TestApp } from '../support/test-app';
+import { sharedWith, startTestApp, TestApp } from '../support/test-app';
 
 const MiB = 1024 * 1024;
 const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
@@ -121,11 +121,8 @@ describe('WebDAV clients: rclone, cadaver, the webdav npm client (two api proces
   beforeAll(async () => {
     first = await startTestApp();
     // same database, queues and storage: locks and dead properties live in PostgreSQL, bytes in the shared store
-    second = await startTestApp({ QUEUE_PREFIX: first.config.queuePrefix, STORAGE_DIR: first.config.storageDir });
-    worker = startRole('worker', { STORAGE_DIR: first.config.storageDir, QUEUE_PREFIX: first.config.queuePrefix, LOG_LEVEL: 'warn' }, [
-      '--queues',
-      'normal:4,priority:1',
-    ]);
+    second = await startTestApp(sharedWith(first.config));
+    worker = startRole('worker', { ...sharedWith(first.config), LOG_LEVEL: 'warn' }, ['--queues', 'normal:4,priority:1']);
     admin = new Client(first.api, first.adminKey);
   });
   afterAll(async () => {

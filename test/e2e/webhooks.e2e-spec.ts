@@ -7,7 +7,7 @@ import { UploadSessionsService } from '../../src/uploads/upload-sessions.service
 import { SERVICE_EVENT_TYPES } from '../../src/webhooks/service-event';
 import { Client, makeTenant } from '../support/client';
 import { eventually, startRole, waitForExit } from '../support/processes';
-import { startTestApp, TestApp } from '../support/test-app';
+import { sharedWith, startTestApp, TestApp } from '../support/test-app';
 
 interface Received {
   method: string;
@@ -59,11 +59,7 @@ describe('webhooks and web tasks', () => {
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     app = await startTestApp({ OUTBOUND_ALLOW_PRIVATE: 'true' });
     admin = new Client(app.api, app.adminKey);
-    worker = startRole(
-      'worker',
-      { STORAGE_DIR: app.config.storageDir, QUEUE_PREFIX: app.config.queuePrefix, OUTBOUND_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'warn' },
-      ['--queues', 'normal:2'],
-    );
+    worker = startRole('worker', { ...sharedWith(app.config), OUTBOUND_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'warn' }, ['--queues', 'normal:2']);
   });
   afterAll(async () => {
     worker.kill('SIGTERM');
@@ -392,10 +388,7 @@ describe('webhooks and web tasks', () => {
 
   it('refuses every address but global unicast (and this host) for webhooks and fetch-url, and does not retry a refused delivery', async () => {
     const strict = await startTestApp();
-    const strictWorker = startRole('worker', { STORAGE_DIR: strict.config.storageDir, QUEUE_PREFIX: strict.config.queuePrefix, LOG_LEVEL: 'warn' }, [
-      '--queues',
-      'normal:2',
-    ]);
+    const strictWorker = startRole('worker', { ...sharedWith(strict.config), LOG_LEVEL: 'warn' }, ['--queues', 'normal:2']);
     try {
       const strictAdmin = new Client(strict.api, strict.adminKey);
       const tenant = await makeTenant(strictAdmin);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from './client';
 import { startRole } from './processes';
-import { startTestApp, TestApp } from './test-app';
+import { sharedWith, startTestApp, TestApp } from './test-app';
 
 /** A job as the REST API lists it, the fields the worker suites read. */
 export interface JobRow {
@@ -41,10 +41,7 @@ export function appWithWorker(scratchPrefix: string, queues = 'normal:4,priority
     env.app = await startTestApp();
     env.admin = new Client(env.app.api, env.app.adminKey);
     env.work = mkdtempSync(join(tmpdir(), scratchPrefix));
-    env.worker = startRole('worker', { STORAGE_DIR: env.app.config.storageDir, QUEUE_PREFIX: env.app.config.queuePrefix, LOG_LEVEL: 'warn' }, [
-      '--queues',
-      queues,
-    ]);
+    env.worker = startRole('worker', { ...sharedWith(env.app.config), LOG_LEVEL: 'warn' }, ['--queues', queues]);
   });
   afterAll(async () => {
     if (env.worker?.exitCode === null) env.worker.kill('SIGKILL');

@@ -209,8 +209,17 @@ export function runTool(command: string, args: string[], options: { cwd?: string
 export async function startApiProcess(env: Record<string, string> = {}) {
   const port = await freePort();
   const storageDir = mkdtempSync(join(process.env.VAR_DIR!, 'dav-storage-'));
+  const backupDir = mkdtempSync(join(process.env.VAR_DIR!, 'dav-backup-'));
   const queuePrefix = `mserve-dav-${Math.random().toString(36).slice(2, 10)}`;
-  const child = startRole('main', { PORT: String(port), HOST: '127.0.0.1', STORAGE_DIR: storageDir, QUEUE_PREFIX: queuePrefix, LOG_LEVEL: 'warn', ...env });
+  const child = startRole('main', {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    STORAGE_DIR: storageDir,
+    BACKUP_DIR: backupDir,
+    QUEUE_PREFIX: queuePrefix,
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
   const baseUrl = `http://127.0.0.1:${port}`;
   await eventually(async () => child.exitCode !== null || (await fetch(`${baseUrl}/health/ready`)).ok, 'the api process to be ready', 60_000, 100);
   if (child.exitCode !== null) throw new Error(`the api exited with ${child.exitCode}: ${child.output()}`);
@@ -219,6 +228,7 @@ export async function startApiProcess(env: Record<string, string> = {}) {
     baseUrl,
     api: `${baseUrl}/api/v1`,
     storageDir,
+    backupDir,
     queuePrefix,
     alive: () => child.exitCode === null && child.signalCode === null,
     stop: async () => {
@@ -227,6 +237,7 @@ export async function startApiProcess(env: Record<string, string> = {}) {
         await waitForExit(child).catch(() => child.kill('SIGKILL'));
       }
       rmSync(storageDir, { recursive: true, force: true });
+      rmSync(backupDir, { recursive: true, force: true });
     },
   };
 }

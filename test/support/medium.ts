@@ -42,8 +42,9 @@ type Import = Type<unknown> | DynamicModule | Promise<DynamicModule> | ForwardRe
  */
 export async function newMediumService(options: { imports?: Import[]; providers?: Provider[]; env?: Record<string, string> } = {}): Promise<MediumService> {
   const storageDir = mkdtempSync(join(process.env.VAR_DIR!, 'medium-'));
+  const backupDir = mkdtempSync(join(process.env.VAR_DIR!, 'medium-backup-'));
   const queuePrefix = `mserve-medium-${Math.random().toString(36).slice(2, 10)}`;
-  const config = loadConfig({ ...process.env, STORAGE_DIR: storageDir, QUEUE_PREFIX: queuePrefix, ...options.env });
+  const config = loadConfig({ ...process.env, STORAGE_DIR: storageDir, BACKUP_DIR: backupDir, QUEUE_PREFIX: queuePrefix, ...options.env });
   const module = await Test.createTestingModule({
     imports: [ConfigModule.forRoot(config), DatabaseModule, ...(options.imports ?? [])],
     providers: options.providers ?? [],
@@ -57,6 +58,7 @@ export async function newMediumService(options: { imports?: Import[]; providers?
     close: async () => {
       await module.close();
       rmSync(storageDir, { recursive: true, force: true });
+      rmSync(backupDir, { recursive: true, force: true });
     },
   };
 }

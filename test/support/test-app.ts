@@ -20,9 +20,19 @@ export interface TestApp {
 /** The real api, listening on a free port, against the run's real PostgreSQL and Redis, storage in a temp dir. */
 export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
   const storageDir = mkdtempSync(join(process.env.VAR_DIR!, 'storage-'));
+  // its own backup copies too: they are named by sha256, so two suites storing the same bytes would share one
+  const backupDir = overrides.BACKUP_DIR ? undefined : mkdtempSync(join(process.env.VAR_DIR!, 'backup-'));
   // each app gets its own queues, so jobs made by one suite's uploads are never run by another suite's worker
   const queuePrefix = `mserve-test-${Math.random().toString(36).slice(2, 10)}`;
-  const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', STORAGE_DIR: storageDir, QUEUE_PREFIX: queuePrefix, ...overrides });
+  const config = loadConfig({
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    STORAGE_DIR: storageDir,
+    ...(backupDir && { BACKUP_DIR: backupDir }),
+    QUEUE_PREFIX: queuePrefix,
+    ...overrides,
+  });
   const app = await createApiApp(config);
   tuneServer(app, config.http);
   const dataSource = app.get(DataSource);
@@ -41,6 +51,12 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
     close: async () => {
       await app.close();
       rmSync(storageDir, { recursive: true, force: true });
+      if (backupDir) rmSync(backupDir, { recursive: true, force: true });
     },
   };
+}
+
+/** What a worker or a second api must share with an app started by `startTestApp`: its storage, backups and queues. */
+export function sharedWith(config: AppConfig): { STORAGE_DIR: string; BACKUP_DIR: string; QUEUE_PREFIX: string } {
+  return { STORAGE_DIR: config.storageDir, BACKUP_DIR: config.backupDir, QUEUE_PREFIX: config.queuePrefix };
 }
