@@ -14,6 +14,7 @@ const NEEDED = [
   { command: 'rclone', pkg: 'rclone' },
   { command: 'cadaver', pkg: 'cadaver' },
   { command: 'chromium', pkg: 'chromium' },
+  { command: 'nginx', pkg: 'nginx' },
 ];
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
 const missing = NEEDED.filter(({ command }) => !has(command));

@@ -21,6 +21,10 @@ const ROLE_MALLOC_DEFAULTS: Readonly<Record<string, string>> = { MALLOC_ARENA_MA
 
 const log = (line: string) => process.stdout.write(`[launcher] ${line}\n`);
 
+function describeLaunch(launch: { engines: boolean; api: boolean; worker: boolean }): string {
+  return (['engines', 'api', 'worker'] as const).filter((part) => launch[part]).join(',');
+}
+
 function describeError(error: unknown): string {
   if (error instanceof Error) return error.message || inspect(error);
   return error === undefined ? 'an unknown error (undefined was thrown)' : inspect(error);
@@ -31,7 +35,9 @@ function describeError(error: unknown): string {
  * URLs are configured, applies the migrations, then runs one api and one worker process per core (WORKER_PROCESSES
  * to choose), each supervised on its own (`worker (pid N)` in the log: the pid says which). It supervises every
  * process it started (restarted with backoff when one dies, each restart logged), and on SIGTERM, SIGINT or
- * SIGHUP stops them in order — worker, api, Redis, PostgreSQL — logs "stopped" and exits.
+ * SIGHUP stops them in order — worker, api, Redis, PostgreSQL — logs "stopped" and exits. On a machine of a
+ * multi-node install, LAUNCH says which of those parts run here: `engines` on the machine that keeps PostgreSQL and
+ * Redis (listening on EMBEDDED_HOST), `api` or `worker` on the others (with DATABASE_URL and REDIS_URL pointing there).
  */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -61,15 +67,21 @@ async function main(): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void stopAll(0, signal));
 
   const giveUp = (reason: string) => void stopAll(1, `giving up (${reason})`);
+  const { launch } = config;
   startup = (async () => {
+    // engines run elsewhere: this machine must be told where
+    if (!launch.engines && (!config.databaseUrl || !config.redisUrl))
+      throw new Error(`LAUNCH=${describeLaunch(launch)} starts no engines: set DATABASE_URL and REDIS_URL to the machine that runs them`);
     // the api's port first: a taken one is said at once, not after the api's restarts give up
-    await assertPortFree(config.port, 'PORT', 'api', config.host);
+    if (launch.api) await assertPortFree(config.port, 'PORT', 'api', config.host);
     infrastructure = await ensureInfrastructure(config, log, giveUp);
     // the worker's video tasks run ffmpeg and ffprobe: install them like redis-server when we may
-    try {
-      ensureDebianPackage('ffmpeg', 'ffmpeg', log);
-    } catch (error) {
-      log(`warning: ${(error as Error).message} Until then video tasks fail; everything else works.`);
+    if (launch.worker) {
+      try {
+        ensureDebianPackage('ffmpeg', 'ffmpeg', log);
+      } catch (error) {
+        log(`warning: ${(error as Error).message} Until then video tasks fail; everything else works.`);
+      }
     }
     // Migrate before any role starts, so the worker never meets a database without its tables.
     const applied = await runMigrations(infrastructure.databaseUrl);
@@ -87,7 +99,7 @@ async function main(): Promise<void> {
 
   // every core does media work by default: one worker process per core (WORKER_PROCESSES to choose), each told how
   // many share the machine so that sharp's threads divide the cores instead of multiplying them
-  const workerCount = config.workerProcesses ?? availableParallelism();
+  const workerCount = launch.worker ? (config.workerProcesses ?? availableParallelism()) : 0;
   const env = {
     ...ROLE_MALLOC_DEFAULTS,
     ...process.env,
@@ -111,7 +123,7 @@ async function main(): Promise<void> {
       log,
       onGiveUp: giveUp,
     });
-  for (const supervised of [role('api', 'main.js'), ...Array.from({ length: workerCount }, () => role('worker', 'worker.js'))]) {
+  for (const supervised of [...(launch.api ? [role('api', 'main.js')] : []), ...Array.from({ length: workerCount }, () => role('worker', 'worker.js'))]) {
     roles.push(supervised);
     await supervised.start();
   }

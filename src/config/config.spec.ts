@@ -21,6 +21,23 @@ describe('loadConfig', () => {
     }
   });
 
+  it('runs every part of the platform on loopback engines by default; LAUNCH and EMBEDDED_HOST make one machine of several', () => {
+    expect(loadConfig({})).toMatchObject({ embeddedHost: '127.0.0.1', launch: { engines: true, api: true, worker: true } });
+    expect(loadConfig({ LAUNCH: 'engines', EMBEDDED_HOST: '10.0.0.5' })).toMatchObject({
+      embeddedHost: '10.0.0.5',
+      launch: { engines: true, api: false, worker: false },
+    });
+    expect(loadConfig({ LAUNCH: 'worker,api' }).launch).toEqual({ engines: false, api: true, worker: true });
+    for (const [name, value] of [
+      ['LAUNCH', 'api,'],
+      ['LAUNCH', 'db'],
+      ['LAUNCH', ''],
+      ['EMBEDDED_HOST', 'localhost'],
+      ['EMBEDDED_HOST', '10.0.0.256'],
+    ])
+      expect(() => loadConfig({ [name]: value })).toThrow(name);
+  });
+
   it('lists every bad variable in one error', () => {
     try {
       loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', ADMIN_KEY: 'short', LOG_LEVEL: 'loud', WORKER_QUEUES: 'normal:x' });

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseCorsOrigins } from './cors-origins';
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+import { IsIn, IsInt, IsIP, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
 
 const toInt = ({ value }: { value: unknown }) => (value === undefined || value === '' ? undefined : Number(value));
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
@@ -115,6 +115,23 @@ export class EnvironmentSchema {
   @Min(1)
   @Max(65535)
   EMBEDDED_REDIS_PORT = 25379;
+
+  /**
+   * The IPv4 address the embedded PostgreSQL and Redis listen on. Loopback by default; a private address lets the
+   * api and workers of other machines use this machine's engines (both ask for a password; PostgreSQL then also
+   * accepts its subnet, `samenet`).
+   */
+  @IsOptional()
+  @IsIP(4, { message: 'EMBEDDED_HOST must be an IPv4 address' })
+  EMBEDDED_HOST = '127.0.0.1';
+
+  /**
+   * What `npm start` runs on this machine, a comma-separated list: `engines` (the embedded PostgreSQL and Redis, for
+   * the URLs that are unset), `api`, `worker` (WORKER_PROCESSES of them). Default all three: the whole platform.
+   */
+  @IsOptional()
+  @Matches(/^(engines|api|worker)(,(engines|api|worker))*$/, { message: 'LAUNCH must be a comma-separated list of engines, api and worker' })
+  LAUNCH = 'engines,api,worker';
 
   @IsOptional()
   @Transform(toInt)
@@ -423,6 +440,9 @@ export interface AppConfig {
   workerProcesses?: number;
   embeddedPostgresPort: number;
   embeddedRedisPort: number;
+  embeddedHost: string;
+  /** What `npm start` runs here (LAUNCH). */
+  launch: { engines: boolean; api: boolean; worker: boolean };
   shutdownTimeoutMs: number;
   /** Waits on PostgreSQL: for a connection (or a free pooled one), for a query's answer (0: none); a hung database is then a 503. */
   database: { connectTimeoutMs: number; queryTimeoutMs: number; preparedStatements: boolean };
@@ -479,6 +499,11 @@ export function parseQueueList(spec: string): QueueConsumption[] {
     const [queue, concurrency] = part.split(':');
     return { queue, concurrency: concurrency ? Number(concurrency) : 1 };
   });
+}
+
+function launchedParts(list: string): AppConfig['launch'] {
+  const parts = new Set(list.split(','));
+  return { engines: parts.has('engines'), api: parts.has('api'), worker: parts.has('worker') };
 }
 
 /** Reads and validates the environment once; lists every bad variable in one error. */
@@ -564,6 +589,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     workerProcesses: parsed.WORKER_PROCESSES > 0 ? parsed.WORKER_PROCESSES : undefined,
     embeddedPostgresPort: parsed.EMBEDDED_POSTGRES_PORT,
     embeddedRedisPort: parsed.EMBEDDED_REDIS_PORT,
+    embeddedHost: parsed.EMBEDDED_HOST,
+    launch: launchedParts(parsed.LAUNCH),
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS,
     database: {
       connectTimeoutMs: parsed.DATABASE_CONNECT_TIMEOUT_MS,

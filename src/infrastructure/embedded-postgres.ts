@@ -1,5 +1,5 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, appendFileSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { arch, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
@@ -72,11 +72,24 @@ function postgresIds(): { uid: number; gid: number } {
   return { uid: id('-u'), gid: id('-g') };
 }
 
+/**
+ * initdb's pg_hba.conf admits loopback only. Listening on a private address (EMBEDDED_HOST) is for the api and
+ * workers of other machines on that subnet: admit `samenet` with the same password method, once.
+ */
+function acceptSubnet(dataDir: string, log: (line: string) => void): void {
+  const hba = join(dataDir, 'pg_hba.conf');
+  const rules = readFileSync(hba, 'utf8');
+  if (/^host\s+all\s+all\s+samenet\s/m.test(rules)) return;
+  appendFileSync(hba, '\n# EMBEDDED_HOST: the api and workers of other machines on this subnet\nhost all all samenet scram-sha-256\n');
+  log(`PostgreSQL now accepts password logins from its subnet (pg_hba.conf: samenet)`);
+}
+
 /** Spawns the postmaster (its own process group: a terminal's Ctrl-C reaches the launcher, which stops it last). */
 function spawnPostmaster(options: {
   executable: string;
   dataDir: string;
   port: number;
+  host: string;
   ids?: { uid: number; gid: number };
   log: (line: string) => void;
 }): Promise<ChildProcess> {
@@ -89,7 +102,7 @@ function spawnPostmaster(options: {
         '-p',
         String(options.port),
         '-c',
-        'listen_addresses=127.0.0.1',
+        `listen_addresses=${options.host}`,
         '-c',
         'unix_socket_directories=',
         '-c',
@@ -134,10 +147,13 @@ export async function startEmbeddedPostgres(options: {
   dataDir: string;
   secretFile: string;
   port: number;
+  /** The address it listens on (EMBEDDED_HOST); 127.0.0.1 unless said. */
+  host?: string;
   log: (line: string) => void;
   onGiveUp?: (reason: string) => void;
 }): Promise<EmbeddedPostgresHandle> {
   const password = readOrCreateSecret(options.secretFile);
+  const host = options.host ?? '127.0.0.1';
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const bin = await binaries();
   mkdirSync(dirname(options.dataDir), { recursive: true });
@@ -152,7 +168,7 @@ export async function startEmbeddedPostgres(options: {
     signal: 'SIGINT',
     log: options.log,
   });
-  await assertPortFree(options.port, 'EMBEDDED_POSTGRES_PORT', 'embedded PostgreSQL');
+  await assertPortFree(options.port, 'EMBEDDED_POSTGRES_PORT', 'embedded PostgreSQL', host);
   if (!existsSync(join(options.dataDir, 'PG_VERSION'))) {
     options.log(`initialising PostgreSQL in ${options.dataDir}`);
     const EmbeddedPostgres = await importEmbeddedPostgres();
@@ -170,13 +186,14 @@ export async function startEmbeddedPostgres(options: {
     });
     await initdb.initialise();
   }
+  if (!host.startsWith('127.')) acceptSubnet(options.dataDir, options.log);
   const ids = isRoot ? postgresIds() : undefined;
   // The data directory must belong to postgres even when an earlier run created it as root.
   if (isRoot) execFileSync('chown', ['-R', 'postgres:postgres', options.dataDir]);
   accessSync(options.dataDir, constants.R_OK);
   const supervisor = new SupervisedProcess({
     name: 'postgres',
-    spawn: () => spawnPostmaster({ executable: bin.postgres, dataDir: options.dataDir, port: options.port, ids, log: options.log }),
+    spawn: () => spawnPostmaster({ executable: bin.postgres, dataDir: options.dataDir, port: options.port, host, ids, log: options.log }),
     stopSignal: 'SIGINT', // fast shutdown: ends sessions, checkpoints, exits
     stopTimeoutMs: 30_000,
     log: options.log,
@@ -184,7 +201,7 @@ export async function startEmbeddedPostgres(options: {
   });
   await supervisor.start();
   try {
-    const admin = new pg.Client({ host: '127.0.0.1', port: options.port, user: USER, password, database: 'postgres' });
+    const admin = new pg.Client({ host, port: options.port, user: USER, password, database: 'postgres' });
     await admin.connect();
     try {
       const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
@@ -197,7 +214,7 @@ export async function startEmbeddedPostgres(options: {
     throw error;
   }
   return {
-    url: `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${options.port}/${DATABASE}`,
+    url: `postgres://${USER}:${encodeURIComponent(password)}@${host}:${options.port}/${DATABASE}`,
     supervisor,
     stop: () => supervisor.stop(),
   };

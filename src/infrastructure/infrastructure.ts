@@ -32,13 +32,14 @@ export async function ensureInfrastructure(
         dataDir: join(config.varDir, 'postgres'),
         secretFile: join(config.varDir, 'secrets', 'postgres.password'),
         port: config.embeddedPostgresPort,
+        host: config.embeddedHost,
         log,
         onGiveUp,
       });
       stops.push(postgres.stop);
       supervisors.push(postgres.supervisor);
       databaseUrl = postgres.url;
-      log(`embedded PostgreSQL ready on 127.0.0.1:${config.embeddedPostgresPort} (data in ${join(config.varDir, 'postgres')})`);
+      log(`embedded PostgreSQL ready on ${config.embeddedHost}:${config.embeddedPostgresPort} (data in ${join(config.varDir, 'postgres')})`);
     }
     let redisUrl = config.redisUrl;
     if (!redisUrl) {
@@ -46,13 +47,14 @@ export async function ensureInfrastructure(
         dataDir: join(config.varDir, 'redis'),
         secretFile: join(config.varDir, 'secrets', 'redis.password'),
         port: config.embeddedRedisPort,
+        host: config.embeddedHost,
         log,
         onGiveUp,
       });
       stops.push(redis.stop);
       supervisors.push(redis.supervisor);
       redisUrl = redis.url;
-      log(`local redis-server ready on 127.0.0.1:${config.embeddedRedisPort} (AOF in ${join(config.varDir, 'redis')})`);
+      log(`local redis-server ready on ${config.embeddedHost}:${config.embeddedRedisPort} (AOF in ${join(config.varDir, 'redis')})`);
     }
     return {
       databaseUrl,

@@ -17,7 +17,7 @@ export interface LocalRedisHandle {
  * Resolves once our redis-server answers PING after AUTH with our password (it has loaded its AOF; something else
  * listening on the port would not pass), retrying while it starts or loads; rejects when `gone` settles first.
  */
-function waitUntilServing(port: number, password: string, gone: Promise<unknown>): Promise<void> {
+function waitUntilServing(host: string, port: number, password: string, gone: Promise<unknown>): Promise<void> {
   let over = false;
   gone.then(
     () => (over = true),
@@ -35,7 +35,7 @@ function waitUntilServing(port: number, password: string, gone: Promise<unknown>
         socket.destroy();
         setTimeout(attempt, 50);
       };
-      const socket = createConnection({ host: '127.0.0.1', port }, () => socket.write(command('AUTH', password) + command('PING')));
+      const socket = createConnection({ host, port }, () => socket.write(command('AUTH', password) + command('PING')));
       socket.setTimeout(2000, retry);
       socket.on('data', (chunk: Buffer) => {
         answer += chunk.toString();
@@ -53,7 +53,7 @@ function waitUntilServing(port: number, password: string, gone: Promise<unknown>
 }
 
 /** Spawns redis-server (its own process group, like PostgreSQL) and resolves once it listens. */
-function spawnRedis(executable: string, args: string[], port: number, password: string): Promise<ChildProcess> {
+function spawnRedis(executable: string, args: string[], host: string, port: number, password: string): Promise<ChildProcess> {
   const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
@@ -68,7 +68,7 @@ function spawnRedis(executable: string, args: string[], port: number, password: 
     throw new Error(`redis-server exited at start: ${output.trim().slice(-2000)}`);
   });
   earlyExit.catch(() => undefined);
-  return Promise.race([waitUntilServing(port, password, exited).then(() => child), earlyExit]);
+  return Promise.race([waitUntilServing(host, port, password, exited).then(() => child), earlyExit]);
 }
 
 /**
@@ -81,21 +81,24 @@ export async function startLocalRedis(options: {
   dataDir: string;
   secretFile: string;
   port: number;
+  /** The address it binds (EMBEDDED_HOST); 127.0.0.1 unless said. */
+  host?: string;
   log: (line: string) => void;
   onGiveUp?: (reason: string) => void;
 }): Promise<LocalRedisHandle> {
+  const host = options.host ?? '127.0.0.1';
   const executable = ensureDebianPackage('redis-server', 'redis-server', options.log);
   const password = readOrCreateSecret(options.secretFile);
   mkdirSync(options.dataDir, { recursive: true });
   const pidFile = join(options.dataDir, 'redis-server.pid');
   // redis-server runs in its data folder (--dir), so its working folder says whose it is
   await stopLeftover({ pidFile, name: 'redis-server', isOurs: (pid) => processMentions(pid, options.dataDir), signal: 'SIGTERM', log: options.log });
-  await assertPortFree(options.port, 'EMBEDDED_REDIS_PORT', 'local redis-server');
+  await assertPortFree(options.port, 'EMBEDDED_REDIS_PORT', 'local redis-server', host);
   const args = [
     '--port',
     String(options.port),
     '--bind',
-    '127.0.0.1',
+    host,
     '--dir',
     options.dataDir,
     '--pidfile',
@@ -117,7 +120,7 @@ export async function startLocalRedis(options: {
   ];
   const supervisor = new SupervisedProcess({
     name: 'redis',
-    spawn: () => spawnRedis(executable, args, options.port, password),
+    spawn: () => spawnRedis(executable, args, host, options.port, password),
     stopSignal: 'SIGTERM', // flushes the AOF and exits
     stopTimeoutMs: 30_000,
     log: options.log,
@@ -125,7 +128,7 @@ export async function startLocalRedis(options: {
   });
   await supervisor.start();
   return {
-    url: `redis://:${encodeURIComponent(password)}@127.0.0.1:${options.port}`,
+    url: `redis://:${encodeURIComponent(password)}@${host}:${options.port}`,
     supervisor,
     stop: () => supervisor.stop(),
   };
