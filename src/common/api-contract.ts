@@ -5478,6 +5478,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description With STORAGE=s3 and S3_PRESIGNED_DOWNLOAD_MIN_BYTES, a file at least that large (in a service without accessSpeed) is served by the store: Location is a short-lived presigned URL of the object (the same type and disposition; Range honoured). Preconditions (304, 412, 416) are still answered here. */
+            307: {
+                headers: {
+                    /** @description the presigned URL */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The request is malformed or invalid: the problem says what is wrong (`errors` lists each field) */
             400: {
                 headers: {

@@ -89,6 +89,16 @@ describe('loadConfig', () => {
     expect(problems({ STORAGE: 's3', S3_BUCKET: 'media', S3_ENDPOINT: 'ftp://x' })[0]).toMatch(/^S3_ENDPOINT: /);
   });
 
+  it('turns presigned downloads on with a size, on S3 only, with a lifetime and the origin clients reach the store at', () => {
+    const s3 = { STORAGE: 's3', S3_BUCKET: 'media', S3_ENDPOINT: 'http://10.0.0.9:9000' };
+    expect(loadConfig(s3).s3!.presignedDownloads).toBeUndefined();
+    expect(
+      loadConfig({ ...s3, S3_PRESIGNED_DOWNLOAD_MIN_BYTES: '1048576', S3_PUBLIC_ENDPOINT: 'https://media-store.example.org' }).s3!.presignedDownloads,
+    ).toEqual({ minBytes: 1048576, ttlSeconds: 300, endpoint: 'https://media-store.example.org' });
+    expect(() => loadConfig({ ...s3, S3_PRESIGNED_DOWNLOAD_MIN_BYTES: '1', S3_PRESIGNED_TTL_SECONDS: '5' })).toThrow('S3_PRESIGNED_TTL_SECONDS');
+    expect(() => loadConfig({ ...s3, S3_PUBLIC_ENDPOINT: 'https://store.example.org/bucket' })).toThrow('S3_PUBLIC_ENDPOINT');
+  });
+
   it('parses queue lists', () => {
     expect(parseQueueList('normal:4,priority,hardware.gpu:1')).toEqual([
       { queue: 'normal', concurrency: 4 },

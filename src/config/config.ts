@@ -245,6 +245,27 @@ export class EnvironmentSchema {
   @Min(1024 * 1024)
   S3_LOCAL_COPY_MAX_BYTES = 20 * 1024 ** 3;
 
+  /** STORAGE=s3: a GET of an Mfile's content of at least this many bytes answers 307 to a presigned URL of the object; 0 (default): never. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  S3_PRESIGNED_DOWNLOAD_MIN_BYTES = 0;
+
+  /** How long a presigned download URL works. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(7 * 24 * 3600)
+  S3_PRESIGNED_TTL_SECONDS = 300;
+
+  /** The origin clients reach the store at, for presigned URLs, when it differs from S3_ENDPOINT (a private address). */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^https?:\/\/[^/]+\/?$/, { message: 'S3_PUBLIC_ENDPOINT must be an http:// or https:// origin (scheme, host and port only)' })
+  S3_PUBLIC_ENDPOINT?: string;
+
   @IsOptional()
   @IsIn(['true', 'false'])
   OUTBOUND_ALLOW_PRIVATE = 'false';
@@ -486,6 +507,8 @@ export interface S3Config {
   createBucket: boolean;
   /** The most bytes of local copies (withLocalFile) held at once on this node; a copy waits for room (one alone may exceed it). */
   localCopyMaxBytes: number;
+  /** Large downloads redirected to a presigned URL of the object (S3_PRESIGNED_DOWNLOAD_MIN_BYTES); undefined: every byte through the api. */
+  presignedDownloads?: { minBytes: number; ttlSeconds: number; endpoint?: string };
 }
 
 export class ConfigurationError extends Error {
@@ -519,6 +542,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     'S3_BUCKET',
     'S3_ACCESS_KEY_ID',
     'S3_SECRET_ACCESS_KEY',
+    'S3_PUBLIC_ENDPOINT',
     'ADMIN_KEY',
     'PUBLIC_URL',
     'ADMIN_PASSWORD',
@@ -572,6 +596,10 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
             forcePathStyle: parsed.S3_FORCE_PATH_STYLE === 'true',
             createBucket: parsed.S3_CREATE_BUCKET === 'true',
             localCopyMaxBytes: parsed.S3_LOCAL_COPY_MAX_BYTES,
+            presignedDownloads:
+              parsed.S3_PRESIGNED_DOWNLOAD_MIN_BYTES > 0
+                ? { minBytes: parsed.S3_PRESIGNED_DOWNLOAD_MIN_BYTES, ttlSeconds: parsed.S3_PRESIGNED_TTL_SECONDS, endpoint: parsed.S3_PUBLIC_ENDPOINT }
+                : undefined,
           }
         : undefined,
     outboundAllowPrivate: parsed.OUTBOUND_ALLOW_PRIVATE === 'true',

@@ -208,18 +208,8 @@ function multipartBody(store: BlobStore, file: Downloadable, ranges: ByteRange[]
   return { contentType: `multipart/byteranges; boundary=${boundary}`, length, body: Readable.from(parts(), { objectMode: false }) };
 }
 
-/**
- * Sends stored bytes the way HTTP clients expect: strong ETag, `Repr-Digest`, conditional GET, one or several
- * byte ranges (multipart/byteranges), HEAD, and an optional bandwidth cap. Streamed with back-pressure.
- * Resolves with the number of body bytes actually written (multipart framing included), for access metering.
- */
-export async function sendContent(
-  store: BlobStore,
-  request: ContentRequest,
-  response: ContentSink,
-  file: Downloadable,
-  options: SendOptions = {},
-): Promise<number> {
+/** Validators and representation headers every answer about the content carries, then the preconditions (RFC 9110 §13). */
+function answerPreconditions(request: ContentRequest, response: ContentSink, file: Downloadable): ByteRange[] | 'answered' | undefined {
   const etag = strongEtag(file.sha256);
   const lastModified = new Date(Math.floor(file.contentUpdatedAt.getTime() / 1000) * 1000);
   response.setHeader('ETag', etag);
@@ -234,7 +224,7 @@ export async function sendContent(
   const ifModifiedSince = request.headers['if-modified-since'];
   if (etagMatches(ifNoneMatch, etag) || (!ifNoneMatch && ifModifiedSince && Date.parse(ifModifiedSince) >= lastModified.getTime())) {
     response.end(304);
-    return 0;
+    return 'answered';
   }
   const ifMatch = request.headers['if-match'];
   if (ifMatch && !etagMatches(ifMatch, etag, false)) {
@@ -244,7 +234,7 @@ export async function sendContent(
       status: 412,
       detail: 'If-Match does not match the current ETag',
     });
-    return 0;
+    return 'answered';
   }
   // Range applies to GET only (RFC 9110 §14.2); a stale If-Range means "send it all".
   const ifRange = request.headers['if-range'];
@@ -257,8 +247,41 @@ export async function sendContent(
       status: 416,
       detail: `the file has ${file.size} bytes`,
     });
-    return 0;
+    return 'answered';
   }
+  return ranges;
+}
+
+/**
+ * A GET answered by the store itself: the same preconditions as {@link sendContent} (304, 412 and 416 are ours), then
+ * 307 to `url`, a presigned GET of the object that answers with the same type and disposition and honours the
+ * client's Range. Resolves with the bytes the client asked for (the range's, or the whole file's): what is metered,
+ * since the bytes no longer pass through MServe.
+ */
+export function redirectContent(request: ContentRequest, response: ContentSink, file: Downloadable, url: string): number {
+  const ranges = answerPreconditions(request, response, file);
+  if (ranges === 'answered') return 0;
+  response.setHeader('Location', url);
+  // the URL is a short-lived credential for the object: never kept by a cache
+  response.setHeader('Cache-Control', 'no-store');
+  response.end(307);
+  return ranges ? ranges.reduce((sum, range) => sum + range.end - range.start + 1, 0) : file.size;
+}
+
+/**
+ * Sends stored bytes the way HTTP clients expect: strong ETag, `Repr-Digest`, conditional GET, one or several
+ * byte ranges (multipart/byteranges), HEAD, and an optional bandwidth cap. Streamed with back-pressure.
+ * Resolves with the number of body bytes actually written (multipart framing included), for access metering.
+ */
+export async function sendContent(
+  store: BlobStore,
+  request: ContentRequest,
+  response: ContentSink,
+  file: Downloadable,
+  options: SendOptions = {},
+): Promise<number> {
+  const ranges = answerPreconditions(request, response, file);
+  if (ranges === 'answered') return 0;
   const digest = reprDigest(file.sha256);
   if (digest) response.setHeader('Repr-Digest', digest);
   let body: () => Readable;

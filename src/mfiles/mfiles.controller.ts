@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, Head, HttpCode, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Auth, Authorize, RequestAuth } from '../keys/authorize.decorator';
 import { ListMfilesQuery, UpdateMfileDto, UploadQuery } from './dto';
@@ -93,8 +93,14 @@ export class MfilesController {
       "Download the content: ETag and Repr-Digest (sha-256), conditional requests, one Range (206) or several (206 multipart/byteranges), throttled to the service's accessSpeed",
   })
   @ApiBytes('The content', 'application/octet-stream', 'multipart/byteranges')
+  @ApiResponse({
+    status: 307,
+    description:
+      'With STORAGE=s3 and S3_PRESIGNED_DOWNLOAD_MIN_BYTES, a file at least that large (in a service without accessSpeed) is served by the store: Location is a short-lived presigned URL of the object (the same type and disposition; Range honoured). Preconditions (304, 412, 416) are still answered here.',
+    headers: { Location: { description: 'the presigned URL', schema: { type: 'string', format: 'uri' } } },
+  })
   async download(@Param('id') id: string, @Req() request: Request, @Res() response: Response) {
-    await this.mfiles.sendDownload(request, expressSink(response), await this.mfiles.get(id));
+    await this.mfiles.sendDownload(request, expressSink(response), await this.mfiles.get(id), { mayRedirect: true });
   }
 
   @Head('mfiles/:id/content')

@@ -31,7 +31,8 @@ import type { BackupFact } from '../pipelines/profile';
 import { openUpload, UploadSource } from '../storage/upload-source';
 import { QuotaService } from '../usage/quota.service';
 import { UsageService } from '../usage/usage.service';
-import { ContentRequest, ContentSink, sendContent } from './download';
+import { ContentRequest, ContentSink, redirectContent, sendContent } from './download';
+import { contentDisposition, isActiveContent } from './content-headers';
 import { ListMfilesQuery, UpdateMfileDto } from './dto';
 import { Mfile } from './mfile.entity';
 import { PublicMfile, presentMfile } from './mfile.presenter';
@@ -436,13 +437,29 @@ export class MfilesService {
    * Answers a GET or HEAD of an Mfile's content (REST and WebDAV alike): the download path, throttled to the
    * service's accessSpeed, and for a GET the bytes actually sent are metered and the access pipeline started.
    */
-  async sendDownload(request: ContentRequest, sink: ContentSink, mfile: Mfile): Promise<void> {
+  async sendDownload(request: ContentRequest, sink: ContentSink, mfile: Mfile, options: { mayRedirect?: boolean } = {}): Promise<void> {
     if (request.method === 'HEAD') {
       await sendContent(this.store, request, sink, mfile);
       return;
     }
     const bytesPerSecond = await this.accessSpeedOf(mfile.serviceId);
-    this.recordAccess(mfile, await sendContent(this.store, request, sink, mfile, { bytesPerSecond }), clientOf(request));
+    const url = options.mayRedirect && !bytesPerSecond ? await this.presignedUrlFor(mfile) : undefined;
+    const sent = url ? redirectContent(request, sink, mfile, url) : await sendContent(this.store, request, sink, mfile, { bytesPerSecond });
+    this.recordAccess(mfile, sent, clientOf(request));
+  }
+
+  /**
+   * A presigned URL of the content when the store gives one (STORAGE=s3 with S3_PRESIGNED_DOWNLOAD_MIN_BYTES) and
+   * the file is that large. Never for a service with an accessSpeed (its cap is applied by sending the bytes
+   * ourselves) and never on WebDAV (the caller decides: desktop clients follow redirects badly).
+   */
+  private async presignedUrlFor(mfile: Mfile): Promise<string | undefined> {
+    const presigned = this.config.s3?.presignedDownloads;
+    if (!presigned || mfile.size < presigned.minBytes || mfile.size === 0) return undefined;
+    return this.store.presignedRead(mfile.blobKey, {
+      contentType: mfile.mimetype,
+      contentDisposition: contentDisposition(mfile.name, isActiveContent(mfile.mimetype) ? 'attachment' : 'inline'),
+    });
   }
 
   /** The service's download bandwidth cap in bytes per second (`accessSpeed`), null when unlimited. */

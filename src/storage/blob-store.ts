@@ -111,6 +111,15 @@ export abstract class BlobStore {
   /** Where the content is, for the start-up log: a folder, or a bucket at an endpoint. */
   abstract describe(): string;
 
+  /**
+   * A URL that lets whoever holds it GET the blob straight from the store for a short while (S3_PRESIGNED_TTL_SECONDS),
+   * answered with `answer`'s headers; undefined where the adapter cannot (the filesystem) or is not set up to
+   * (S3_PRESIGNED_DOWNLOAD_MIN_BYTES unset). Who gets one is the caller's decision.
+   */
+  presignedRead(_blobKey: string, _answer: { contentType: string; contentDisposition: string }): Promise<string | undefined> {
+    return Promise.resolve(undefined);
+  }
+
   /** Releases what the adapter holds open (the S3 client's connections); nothing for the filesystem. */
   close(): void {}
 }

@@ -9,6 +9,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -140,6 +141,34 @@ export class S3BlobStore extends BlobStore {
       // a store that is down answers within a few seconds, as a 503 the client may retry (not the SDK's backoff)
       maxAttempts: 2,
     });
+  }
+
+  /** Signs presigned downloads: the main client, or one for the origin clients reach the store at (S3_PUBLIC_ENDPOINT). */
+  private signer?: S3Client;
+
+  override async presignedRead(blobKey: string, answer: { contentType: string; contentDisposition: string }): Promise<string | undefined> {
+    const presigned = this.config.presignedDownloads;
+    if (!presigned) return undefined;
+    this.signer ??= presigned.endpoint
+      ? new S3Client({
+          endpoint: presigned.endpoint,
+          region: this.config.region,
+          forcePathStyle: this.config.forcePathStyle,
+          credentials: this.config.credentials,
+        })
+      : this.client;
+    // signing is local (no request): the store checks the signature and the expiry when the client comes
+    return getSignedUrl(
+      this.signer,
+      new GetObjectCommand({
+        Bucket: this.bucket,
+        Key: this.objectKey(blobKey),
+        ResponseContentType: answer.contentType,
+        ResponseContentDisposition: answer.contentDisposition,
+        ResponseCacheControl: 'private, no-cache',
+      }),
+      { expiresIn: presigned.ttlSeconds },
+    );
   }
 
   objectKey(blobKey: string): string {
@@ -364,6 +393,7 @@ export class S3BlobStore extends BlobStore {
 
   override close(): void {
     this.client.destroy();
+    if (this.signer && this.signer !== this.client) this.signer.destroy();
   }
 
   /** The same as {@link close}. */
