@@ -3,17 +3,29 @@ import { MIGRATIONS } from '../../migrations';
 import { ENTITIES } from './entities';
 import { SnakeNamingStrategy } from '../database/snake-naming.strategy';
 
-/** How long to wait for a connection (also for a free one from the pool) and for a query's answer; 0: no limit. */
-export interface DatabaseTimeouts {
+/**
+ * How long to wait for a connection (also for a free one from the pool) and for a query's answer (0: no limit), the
+ * most connections the pool holds, and the name PostgreSQL shows for them (pg_stat_activity.application_name), so a
+ * provider sizing connections sees which role holds them. application_name is the one startup parameter we send
+ * besides user and database, and PgBouncer passes it on; the timeouts are the client's own timers (pg's
+ * connectionTimeoutMillis, query_timeout), not startup parameters such as statement_timeout or options, which
+ * PgBouncer refuses unless told to ignore them.
+ */
+export interface DatabaseSettings {
   connectTimeoutMs: number;
   queryTimeoutMs: number;
+  poolSize: number;
+  applicationName: string;
 }
 
 /**
  * Migrations and tools take their time (an advisory lock held by another starting process, a long migration): no
  * query limit, only the connect limit. The api and worker get the configured ones (DatabaseModule).
  */
-const TOOL_TIMEOUTS: DatabaseTimeouts = { connectTimeoutMs: 10_000, queryTimeoutMs: 0 };
+const TOOL_SETTINGS: DatabaseSettings = { connectTimeoutMs: 10_000, queryTimeoutMs: 0, poolSize: 20, applicationName: 'mserve-tool' };
+
+/** runMigrations holds two connections: one for the advisory lock, one for TypeORM's migration runner. */
+const MIGRATION_SETTINGS: DatabaseSettings = { ...TOOL_SETTINGS, poolSize: 2, applicationName: 'mserve-migrations' };
 
 /**
  * A stopped or restarting PostgreSQL refuses connections and the pool makes new ones once it is back; a hung one
@@ -21,7 +33,7 @@ const TOOL_TIMEOUTS: DatabaseTimeouts = { connectTimeoutMs: 10_000, queryTimeout
  * bounds the wait for a connection (and for a free one from the pool), the query timeout the wait for an answer, and
  * TCP keep-alive finds a peer that vanished. Each ends the request with a 503 (common/database-errors.ts).
  */
-export function dataSourceOptions(databaseUrl: string, timeouts: DatabaseTimeouts = TOOL_TIMEOUTS): DataSourceOptions {
+export function dataSourceOptions(databaseUrl: string, settings: DatabaseSettings = TOOL_SETTINGS): DataSourceOptions {
   return {
     type: 'postgres',
     url: databaseUrl,
@@ -32,18 +44,24 @@ export function dataSourceOptions(databaseUrl: string, timeouts: DatabaseTimeout
     migrationsRun: false,
     migrationsTransactionMode: 'each',
     extra: {
-      max: 20,
-      connectionTimeoutMillis: timeouts.connectTimeoutMs,
-      ...(timeouts.queryTimeoutMs > 0 && { query_timeout: timeouts.queryTimeoutMs }),
+      max: settings.poolSize,
+      application_name: settings.applicationName,
+      connectionTimeoutMillis: settings.connectTimeoutMs,
+      ...(settings.queryTimeoutMs > 0 && { query_timeout: settings.queryTimeoutMs }),
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
     },
   };
 }
 
-/** Applies pending migrations; several processes may start at once, so an advisory lock serialises them. */
-export async function runMigrations(databaseUrl: string): Promise<string[]> {
-  const dataSource = new DataSource(dataSourceOptions(databaseUrl));
+/**
+ * Applies pending migrations; several processes may start at once, so an advisory lock serialises them. The lock is
+ * a session's: it needs one PostgreSQL connection from lock to unlock, which a pooler in transaction mode does not
+ * give (the unlock may reach another server connection and the lock stay held), so `migrationUrl` is PostgreSQL
+ * itself (DATABASE_MIGRATION_URL), and the connection lasts only as long as the migrations.
+ */
+export async function runMigrations(migrationUrl: string): Promise<string[]> {
+  const dataSource = new DataSource(dataSourceOptions(migrationUrl, MIGRATION_SETTINGS));
   await dataSource.initialize();
   const runner = dataSource.createQueryRunner();
   try {
