@@ -144,6 +144,37 @@ describe('PostgreSQL behind PgBouncer in transaction mode', () => {
     expect(worker.exitCode).toBeNull();
   }, 120_000);
 
+  it('left on behind PgBouncer 1.18, named prepared statements are turned off at the first one lost, said in the log, and never a 500', async () => {
+    const api = await startApiProcess({ ...pooled, DATABASE_PREPARED_STATEMENTS: 'true' });
+    try {
+      const tenant = await makeTenant(admin);
+      const customer = new Client(api.api, tenant.customerKey);
+      const burst = async (round: number) =>
+        Promise.all(Array.from({ length: 20 }, (_, index) => customer.upload(tenant.serviceId, `p-${round}-${index}.txt`, Buffer.from(`${round}/${index}`))));
+      const statuses: number[] = [];
+      // concurrent transactions on 3 server connections: a statement prepared on one is soon missing on another
+      for (let round = 0; round < 10 && !api.child.output().includes('DATABASE_PREPARED_STATEMENTS=false'); round++)
+        statuses.push(...(await burst(round)).map((reply) => reply.status));
+      // said once, in the api's log
+      const said = api.child
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { context?: string; msg: string })
+        .filter((entry) => entry.context === 'database');
+      expect(said.map((entry) => entry.msg)).toEqual([
+        expect.stringMatching(
+          /^prepared statement "ms_\w+" (already exists|does not exist): DATABASE_URL reaches PostgreSQL through a pooler .* set DATABASE_PREPARED_STATEMENTS=false/,
+        ),
+      ]);
+      expect(statuses.filter((status) => status !== 201 && status !== 503)).toEqual([]);
+      // from then on every statement runs unnamed
+      expect((await burst(99)).map((reply) => reply.status)).toEqual(Array(20).fill(201));
+    } finally {
+      await api.stop();
+    }
+  }, 120_000);
+
   it('an api behind PgBouncer migrates on DATABASE_MIGRATION_URL, on a connection of its own that it closes', async () => {
     // a fresh database reached only by DATABASE_MIGRATION_URL: the migrations can have come only that way
     const fresh = `mserve_migrate_${Math.random().toString(36).slice(2, 10)}`;
