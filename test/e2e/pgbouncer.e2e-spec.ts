@@ -139,7 +139,7 @@ describe('PostgreSQL behind PgBouncer in transaction mode', () => {
     const clients = (await bouncer.admin('SHOW CLIENTS')).filter((row) => row.database === database);
     expect(servers.length).toBeLessThanOrEqual(SERVER_CONNECTIONS);
     expect(clients.length).toBeGreaterThan(SERVER_CONNECTIONS);
-    // the api and the worker name their connections, and PgBouncer passes the name on to PostgreSQL
+    // the api and the worker name their connections: a startup parameter PgBouncer takes without ignore_startup_parameters
     expect(new Set(clients.map((row) => row.application_name))).toEqual(new Set(['mserve-api', 'mserve-worker']));
     expect(worker.exitCode).toBeNull();
   }, 120_000);
