@@ -54,24 +54,45 @@ export function dataSourceOptions(databaseUrl: string, settings: DatabaseSetting
   };
 }
 
+const MIGRATION_LOCK = 727274;
+
+/**
+ * Said when the unlock found no lock of this session: the lock was taken on another server connection, so
+ * `migrationUrl` reaches PostgreSQL through a pooler in transaction mode, and the lock stays held there (every later
+ * start would wait on it) until that connection closes.
+ */
+export const MIGRATION_LOCK_LEFT =
+  `the migrations' advisory lock was taken on another PostgreSQL connection than the one that released it: the ` +
+  `migration URL (DATABASE_MIGRATION_URL, else DATABASE_URL) goes through a pooler in transaction mode. Set ` +
+  `DATABASE_MIGRATION_URL to PostgreSQL itself. The lock stays held until the pooler closes that server connection ` +
+  `(or: SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = ${MIGRATION_LOCK})`;
+
 /**
  * Applies pending migrations; several processes may start at once, so an advisory lock serialises them. The lock is
  * a session's: it needs one PostgreSQL connection from lock to unlock, which a pooler in transaction mode does not
  * give (the unlock may reach another server connection and the lock stay held), so `migrationUrl` is PostgreSQL
- * itself (DATABASE_MIGRATION_URL), and the connection lasts only as long as the migrations.
+ * itself (DATABASE_MIGRATION_URL), and the connection lasts only as long as the migrations. An unlock that finds no
+ * lock is that mistake, and fails the start with MIGRATION_LOCK_LEFT rather than let the next start hang.
  */
 export async function runMigrations(migrationUrl: string): Promise<string[]> {
   const dataSource = new DataSource(dataSourceOptions(migrationUrl, MIGRATION_SETTINGS));
   await dataSource.initialize();
   const runner = dataSource.createQueryRunner();
+  let applied: string[];
+  let released: boolean | undefined;
   try {
     await runner.connect();
-    await runner.query('SELECT pg_advisory_lock(727274)');
-    const applied = await dataSource.runMigrations({ transaction: 'each' });
-    return applied.map((migration) => migration.name);
+    await runner.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
+    applied = (await dataSource.runMigrations({ transaction: 'each' })).map((migration) => migration.name);
   } finally {
-    await runner.query('SELECT pg_advisory_unlock(727274)').catch(() => undefined);
+    // undefined when the connection died: closing it released the lock
+    released = await runner.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK}) AS released`).then(
+      ([row]: Array<{ released: boolean }>) => row.released,
+      () => undefined,
+    );
     await runner.release();
     await dataSource.destroy();
   }
+  if (released === false) throw new Error(MIGRATION_LOCK_LEFT);
+  return applied;
 }

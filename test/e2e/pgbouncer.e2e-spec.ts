@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { MIGRATIONS } from '../../migrations';
+import { MIGRATION_LOCK_LEFT, runMigrations } from '../../src/persistence/data-source';
 import { FINAL_JOB_STATES, JobRow } from '../support/app-with-worker';
 import { Client, makeTenant } from '../support/client';
 import { dav, davPath, lockBody, lockTokenOf, startApiProcess } from '../support/dav';
@@ -193,5 +194,40 @@ describe('PostgreSQL behind PgBouncer in transaction mode', () => {
       await api.stop();
       await queryOn(direct, `DROP DATABASE ${fresh}`);
     }
+  }, 120_000);
+
+  /**
+   * runMigrations through a PgBouncer that hands transactions to its `poolSize` server connections in turn: the unlock
+   * reaches the lock's own connection only when the transactions between them are a multiple of `poolSize`.
+   * Returns what runMigrations threw, if anything, and the migration locks then held.
+   */
+  async function migrateThroughRoundRobin(poolSize: number): Promise<{ caught?: Error; held: unknown[] }> {
+    const roundRobin = await startPgBouncer(direct, { poolSize, roundRobin: true });
+    // PgBouncer fills a pool to min_pool_size while a client is logged in to its database
+    const holder = new pg.Client({ connectionString: roundRobin.url });
+    try {
+      await holder.connect();
+      await eventually(async () => (await roundRobin.admin('SHOW SERVERS')).length === poolSize, 'pgbouncer to open its server connections');
+      const caught = await runMigrations(roundRobin.url).then(
+        () => undefined,
+        (error: Error) => error,
+      );
+      return { caught, held: await queryOn(direct, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 727274") };
+    } finally {
+      await queryOn(direct, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 727274");
+      await holder.end();
+      await roundRobin.stop();
+    }
+  }
+
+  it('migrations sent through PgBouncer fail the start, naming DATABASE_MIGRATION_URL, when their lock is left on another server connection', async () => {
+    // the transactions between lock and unlock cannot be a multiple of 2, 3, 4 and 5 at once
+    const outcomes = [];
+    for (const poolSize of [2, 3, 4, 5]) outcomes.push(await migrateThroughRoundRobin(poolSize));
+    for (const { caught, held } of outcomes) {
+      if (caught) expect([caught.message, held.length]).toEqual([MIGRATION_LOCK_LEFT, 1]);
+      else expect(held).toEqual([]);
+    }
+    expect(outcomes.filter(({ caught }) => caught).length).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -28,7 +28,7 @@ function unprivilegedIds(): { uid: number; gid: number } | undefined {
  * so a startup parameter our clients send that PgBouncer does not know fails the connection here as it would there.
  * `*` forwards every database name to PostgreSQL, logging in with the client's user and the password in userlist.
  */
-function configuration(options: { folder: string; port: number; server: URL; poolSize: number }): string {
+function configuration(options: { folder: string; port: number; server: URL; poolSize: number; roundRobin?: boolean }): string {
   return [
     '[databases]',
     `* = host=${options.server.hostname} port=${options.server.port}`,
@@ -40,6 +40,9 @@ function configuration(options: { folder: string; port: number; server: URL; poo
     `auth_file = ${join(options.folder, 'userlist.txt')}`,
     'pool_mode = transaction',
     `default_pool_size = ${options.poolSize}`,
+    // roundRobin: every server connection open from the start and used in turn (not the last one freed), so that
+    // consecutive transactions of one client land on different ones
+    ...(options.roundRobin ? [`min_pool_size = ${options.poolSize}`, 'server_round_robin = 1'] : []),
     'reserve_pool_size = 0',
     'max_client_conn = 200',
     `admin_users = ${decodeURIComponent(options.server.username)}`,
@@ -62,12 +65,12 @@ function waitUntilUp(child: ChildProcess, output: () => string): Promise<void> {
 }
 
 /** Debian's pgbouncer on a free loopback port in front of `databaseUrl`, in transaction mode with `poolSize` server connections per database and user. */
-export async function startPgBouncer(databaseUrl: string, options: { poolSize: number }): Promise<PgBouncer> {
+export async function startPgBouncer(databaseUrl: string, options: { poolSize: number; roundRobin?: boolean }): Promise<PgBouncer> {
   const server = new URL(databaseUrl);
   const folder = mkdtempSync(join(tmpdir(), 'mserve-pgbouncer-'));
   chmodSync(folder, 0o755);
   const port = await freePort();
-  writeFileSync(join(folder, 'pgbouncer.ini'), configuration({ folder, port, server, poolSize: options.poolSize }), { mode: 0o644 });
+  writeFileSync(join(folder, 'pgbouncer.ini'), configuration({ folder, port, server, ...options }), { mode: 0o644 });
   writeFileSync(join(folder, 'userlist.txt'), `"${decodeURIComponent(server.username)}" "${decodeURIComponent(server.password)}"\n`, { mode: 0o644 });
   // Debian installs it in /usr/sbin, which a non-root PATH may lack
   const env = { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` };
