@@ -11,8 +11,6 @@ export interface PgBouncer {
   url: string;
   /** Runs a command on PgBouncer's admin console (SHOW SERVERS, SHOW CLIENTS, ...) and returns its rows. */
   admin(command: string): Promise<Record<string, unknown>[]>;
-  /** What PgBouncer logged so far. */
-  output(): string;
   stop(): Promise<void>;
 }
 
@@ -109,5 +107,5 @@ export async function startPgBouncer(databaseUrl: string, options: { poolSize: n
       await client.end();
     }
   };
-  return { url: url.toString(), admin, output: () => output, stop };
+  return { url: url.toString(), admin, stop };
 }
