@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Installs what the test suite needs from Debian when it is missing (the suite runs real peers, not mocks):
 // redis-server (the queue), ffmpeg (test media), git (the fresh-clone check), and the WebDAV peers the /dav/ tests
-// drive: litmus (conformance suite), rclone and cadaver (real clients), and Chromium for the console tests
-// (driven by playwright-core; never a browser download). Root + apt-get only; otherwise it says
-// exactly what to install.
+// drive: litmus (conformance suite), rclone and cadaver (real clients), Chromium for the console tests
+// (driven by playwright-core; never a browser download), and pgbouncer (PostgreSQL behind a pooler in transaction
+// mode). Root + apt-get only; otherwise it says exactly what to install.
 import { spawnSync } from 'node:child_process';
 
 const NEEDED = [
@@ -15,8 +15,10 @@ const NEEDED = [
   { command: 'cadaver', pkg: 'cadaver' },
   { command: 'chromium', pkg: 'chromium' },
   { command: 'nginx', pkg: 'nginx' },
+  { command: 'pgbouncer', pkg: 'pgbouncer' },
 ];
-const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+// Debian puts pgbouncer in /usr/sbin, which a non-root PATH may lack
+const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` } }).status === 0;
 const missing = NEEDED.filter(({ command }) => !has(command));
 if (missing.length === 0) process.exit(0);
 const packages = missing.map(({ pkg }) => pkg);

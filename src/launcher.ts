@@ -83,8 +83,9 @@ async function main(): Promise<void> {
         log(`warning: ${(error as Error).message} Until then video tasks fail; everything else works.`);
       }
     }
-    // Migrate before any role starts, so the worker never meets a database without its tables.
-    const applied = await runMigrations(infrastructure.databaseUrl);
+    // Migrate before any role starts, so the worker never meets a database without its tables; on DATABASE_MIGRATION_URL
+    // when DATABASE_URL is a pooler's (config.migrationUrl), on the embedded PostgreSQL otherwise.
+    const applied = await runMigrations(config.migrationUrl ?? infrastructure.databaseUrl);
     log(applied.length ? `applied migrations: ${applied.join(', ')}` : 'the schema is at the latest migration');
   })();
   try {

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = rootLogger(config.logLevel, { role: 'api' });
   requireUrls(config, 'api');
-  const applied = await runMigrations(config.databaseUrl!);
+  const applied = await runMigrations(config.migrationUrl!);
   if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
   const app = await createApiApp(config);
   tuneServer(app, config.http);

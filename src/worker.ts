@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   requireUrls(config, 'worker');
   // A worker may start before the api or alone: it brings the schema to the latest migration itself. The advisory
   // lock inside runMigrations makes it wait while another process migrates, so it never meets missing tables.
-  const applied = await runMigrations(config.databaseUrl!);
+  const applied = await runMigrations(config.migrationUrl!);
   if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
   const queues = parseQueueList(queuesFromArguments(process.argv.slice(2), config.workerQueues.map((q) => `${q.queue}:${q.concurrency}`).join(',')));
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, queues), { logger: new PinoNestLogger(logger) });

@@ -46,4 +46,12 @@ describe('dependency outages become 503 problems with Retry-After (toProblem)', 
     expect(toProblem(queryFailed(pgError('23505', 'duplicate key value violates unique constraint'))).status).toBe(500);
     expect(toProblem(queryFailed(pgError('40P01', 'deadlock detected')))).toMatchObject({ status: 503, retryAfterSeconds: 1 });
   });
+
+  it('a named prepared statement a pooler lost is a 503 to retry (database/prepared.ts then runs them unnamed)', () => {
+    for (const [code, message] of [
+      ['26000', 'prepared statement "ms_x" does not exist'],
+      ['42P05', 'prepared statement "ms_x" already exists'],
+    ])
+      expect(toProblem(queryFailed(pgError(code, message)))).toMatchObject({ status: 503, retryAfterSeconds: 1, type: expect.stringMatching(/retry$/) });
+  });
 });

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { isDatabaseUnavailable } from './database-errors';
+import { LOST_STATEMENT_CODES } from '../database/prepared';
 import { Problems, ProblemError } from './problem';
 import { isRedisUnavailable } from './redis-errors';
 
@@ -66,6 +67,9 @@ export function toProblem(error: unknown, requestId?: string, instance?: string)
     const sqlState = (candidate as { driverError?: { code?: string } }).driverError?.code ?? candidate.code;
     if (sqlState === '40P01' || sqlState === '40001')
       return base(503, 'a concurrent change conflicted with this one and nothing was changed: retry', 'retry', undefined, { retryAfterSeconds: 1 });
+    // a named prepared statement a transaction-mode pooler lost: named statements are now off (database/prepared.ts)
+    if (sqlState && LOST_STATEMENT_CODES.has(sqlState))
+      return base(503, 'the database connection lost a prepared statement: retry', 'retry', undefined, { retryAfterSeconds: 1 });
     // a dependency outage (stopped, restarting, hung): the request may be retried once it is back
     if (isDatabaseUnavailable(candidate)) return outage('database', requestId, instance);
     if (isRedisUnavailable(candidate)) return outage('redis', requestId, instance);

@@ -1,4 +1,15 @@
-import { ConfigurationError, loadConfig, parseQueueList } from './config';
+import { ConfigurationError, DEFAULT_POOL_SIZES, loadConfig, parseQueueList } from './config';
+
+/** The problems loadConfig names for `environment`, or none. */
+function problemsOf(environment: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig(environment);
+    return [];
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    return error.problems;
+  }
+}
 
 describe('loadConfig', () => {
   it('gives embedded defaults under ./var', () => {
@@ -97,6 +108,34 @@ describe('loadConfig', () => {
     ).toEqual({ minBytes: 1048576, ttlSeconds: 300, endpoint: 'https://media-store.example.org' });
     expect(() => loadConfig({ ...s3, S3_PRESIGNED_DOWNLOAD_MIN_BYTES: '1', S3_PRESIGNED_TTL_SECONDS: '5' })).toThrow('S3_PRESIGNED_TTL_SECONDS');
     expect(() => loadConfig({ ...s3, S3_PUBLIC_ENDPOINT: 'https://store.example.org/bucket' })).toThrow('S3_PUBLIC_ENDPOINT');
+  });
+
+  it('migrates on DATABASE_MIGRATION_URL when set, on DATABASE_URL otherwise, and never on the embedded PostgreSQL', () => {
+    const pooled = 'postgres://mserve@pgbouncer:6432/mserve';
+    const direct = 'postgres://mserve@postgres:5432/mserve';
+    expect(loadConfig({ DATABASE_URL: pooled })).toMatchObject({ databaseUrl: pooled, migrationUrl: pooled });
+    expect(loadConfig({ DATABASE_URL: pooled, DATABASE_MIGRATION_URL: direct })).toMatchObject({ databaseUrl: pooled, migrationUrl: direct });
+    expect(loadConfig({ DATABASE_URL: pooled, DATABASE_MIGRATION_URL: '' }).migrationUrl).toBe(pooled);
+    expect(problemsOf({ DATABASE_MIGRATION_URL: direct })).toEqual([expect.stringMatching(/^DATABASE_MIGRATION_URL: set it only with DATABASE_URL/)]);
+    expect(problemsOf({ DATABASE_URL: pooled, DATABASE_MIGRATION_URL: 'mysql://x' })).toEqual([
+      'DATABASE_MIGRATION_URL: DATABASE_MIGRATION_URL must be a postgres:// URL',
+    ]);
+  });
+
+  it('sizes the pool per role: defaults, one size for all, or api:N,worker:N with the others kept', () => {
+    expect(loadConfig({}).database.poolSize).toEqual(DEFAULT_POOL_SIZES);
+    expect(DEFAULT_POOL_SIZES).toEqual({ api: 20, worker: 10 });
+    expect(loadConfig({ DATABASE_POOL_SIZE: '' }).database.poolSize).toEqual(DEFAULT_POOL_SIZES);
+    expect(loadConfig({ DATABASE_POOL_SIZE: '6' }).database.poolSize).toEqual({ api: 6, worker: 6 });
+    expect(loadConfig({ DATABASE_POOL_SIZE: 'worker:3' }).database.poolSize).toEqual({ api: 20, worker: 3 });
+    expect(loadConfig({ DATABASE_POOL_SIZE: 'worker:4,api:12' }).database.poolSize).toEqual({ api: 12, worker: 4 });
+    for (const bad of ['-1', 'api:', 'api:x', 'web:5', 'api:5,', 'api=5', '5,6'])
+      expect(problemsOf({ DATABASE_POOL_SIZE: bad })).toEqual(['DATABASE_POOL_SIZE: DATABASE_POOL_SIZE must be a number or look like api:20,worker:10']);
+    expect(problemsOf({ DATABASE_POOL_SIZE: '0' })).toEqual([
+      'DATABASE_POOL_SIZE: the api pool needs at least 1 connection',
+      'DATABASE_POOL_SIZE: the worker pool needs at least 1 connection',
+    ]);
+    expect(problemsOf({ DATABASE_POOL_SIZE: 'api:0' })).toEqual(['DATABASE_POOL_SIZE: the api pool needs at least 1 connection']);
   });
 
   it('parses queue lists', () => {

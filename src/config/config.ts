@@ -27,6 +27,12 @@ export class EnvironmentSchema {
   @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
   DATABASE_URL?: string;
 
+  /** Where migrations run, under their session-level advisory lock: PostgreSQL itself, not a pooler in transaction mode. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_MIGRATION_URL must be a postgres:// URL' })
+  DATABASE_MIGRATION_URL?: string;
+
   @IsOptional()
   @Transform(emptyToUndefined)
   @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
@@ -155,6 +161,12 @@ export class EnvironmentSchema {
   @IsOptional()
   @IsIn(['true', 'false'])
   DATABASE_PREPARED_STATEMENTS = 'true';
+
+  /** Connections each process may hold: `N` for every role, or per role (`api:20,worker:10`); roles left out keep their default. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^(\d+|(api|worker):\d+(,(api|worker):\d+)*)$/, { message: 'DATABASE_POOL_SIZE must be a number or look like api:20,worker:10' })
+  DATABASE_POOL_SIZE?: string;
 
   @IsOptional()
   @Transform(toInt)
@@ -427,6 +439,8 @@ export interface AppConfig {
   port: number;
   host: string;
   databaseUrl?: string;
+  /** Where migrations run (DATABASE_MIGRATION_URL, else databaseUrl): a direct connection when databaseUrl is a pooler's. */
+  migrationUrl?: string;
   redisUrl?: string;
   varDir: string;
   storageDir: string;
@@ -465,8 +479,11 @@ export interface AppConfig {
   /** What `npm start` runs here (LAUNCH). */
   launch: { engines: boolean; api: boolean; worker: boolean };
   shutdownTimeoutMs: number;
-  /** Waits on PostgreSQL: for a connection (or a free pooled one), for a query's answer (0: none); a hung database is then a 503. */
-  database: { connectTimeoutMs: number; queryTimeoutMs: number; preparedStatements: boolean };
+  /**
+   * Waits on PostgreSQL: for a connection (or a free pooled one), for a query's answer (0: none); a hung database is
+   * then a 503. poolSize: the most connections one process of each role holds.
+   */
+  database: { connectTimeoutMs: number; queryTimeoutMs: number; preparedStatements: boolean; poolSize: DatabasePoolSizes };
   /** The longest a request waits on a Redis command (also while Redis is down or reconnecting) before its 503. */
   redisCommandTimeoutMs: number;
   pageLimitMax: number;
@@ -495,6 +512,27 @@ export interface AppConfig {
   limits: { keyFailures: { max: number; windowSeconds: number }; keysCreatedPerMinute: number; streamsPerKey: number };
   /** Present when OIDC_ISSUER and OIDC_CLIENT_ID are set. */
   oidc?: { issuer: string; clientId: string; clientSecret?: string; scopes: string; label: string; allowHttp: boolean };
+}
+
+export type DatabaseRole = 'api' | 'worker';
+export type DatabasePoolSizes = Record<DatabaseRole, number>;
+
+/**
+ * The api serves many short requests at once (today's 20); a worker holds about one connection per job it runs plus
+ * its schedulers', so 10 covers the default queues (normal:2,priority:1) with room to spare.
+ */
+export const DEFAULT_POOL_SIZES: DatabasePoolSizes = { api: 20, worker: 10 };
+
+/** `12` sets every role; `api:20,worker:4` sets those roles; roles not named keep DEFAULT_POOL_SIZES. */
+export function parsePoolSizes(spec: string | undefined): DatabasePoolSizes {
+  if (!spec) return { ...DEFAULT_POOL_SIZES };
+  if (/^\d+$/.test(spec)) return { api: Number(spec), worker: Number(spec) };
+  const sizes = { ...DEFAULT_POOL_SIZES };
+  for (const part of spec.split(',')) {
+    const [role, size] = part.split(':');
+    sizes[role as DatabaseRole] = Number(size);
+  }
+  return sizes;
 }
 
 export interface S3Config {
@@ -536,6 +574,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
   for (const name of [
     ...known,
     'DATABASE_URL',
+    'DATABASE_MIGRATION_URL',
+    'DATABASE_POOL_SIZE',
     'REDIS_URL',
     'STORAGE_DIR',
     'S3_ENDPOINT',
@@ -560,24 +600,31 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
   if (errors.length > 0) {
     throw new ConfigurationError(errors.flatMap((error) => Object.values(error.constraints ?? {}).map((message) => `${error.property}: ${message}`)));
   }
-  const storageProblems = [
+  const pairingProblems = [
+    parsed.DATABASE_MIGRATION_URL && !parsed.DATABASE_URL
+      ? 'DATABASE_MIGRATION_URL: set it only with DATABASE_URL (the embedded PostgreSQL migrates itself)'
+      : '',
     parsed.STORAGE === 's3' && !parsed.S3_BUCKET ? 'S3_BUCKET: required when STORAGE=s3' : '',
     parsed.STORAGE === 's3' && !parsed.S3_ACCESS_KEY_ID !== !parsed.S3_SECRET_ACCESS_KEY
       ? 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY: set both or neither (neither: the AWS SDK default credential chain)'
       : '',
   ].filter(Boolean);
-  if (storageProblems.length) throw new ConfigurationError(storageProblems);
+  if (pairingProblems.length) throw new ConfigurationError(pairingProblems);
   let cors: AppConfig['cors'];
   try {
     cors = parseCorsOrigins(parsed.CORS_ORIGINS);
   } catch (error) {
     throw new ConfigurationError([`CORS_ORIGINS: ${(error as Error).message}`]);
   }
+  const poolSize = parsePoolSizes(parsed.DATABASE_POOL_SIZE);
+  const emptyPools = Object.entries(poolSize).filter(([, size]) => size < 1);
+  if (emptyPools.length) throw new ConfigurationError(emptyPools.map(([role]) => `DATABASE_POOL_SIZE: the ${role} pool needs at least 1 connection`));
   const varDir = resolve(parsed.VAR_DIR);
   return {
     port: parsed.PORT,
     host: parsed.HOST,
     databaseUrl: parsed.DATABASE_URL,
+    migrationUrl: parsed.DATABASE_MIGRATION_URL ?? parsed.DATABASE_URL,
     redisUrl: parsed.REDIS_URL,
     varDir,
     storageDir: resolve(parsed.STORAGE_DIR ?? `${varDir}/storage`),
@@ -624,6 +671,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
       connectTimeoutMs: parsed.DATABASE_CONNECT_TIMEOUT_MS,
       queryTimeoutMs: parsed.DATABASE_QUERY_TIMEOUT_MS,
       preparedStatements: parsed.DATABASE_PREPARED_STATEMENTS === 'true',
+      poolSize,
     },
     redisCommandTimeoutMs: parsed.REDIS_COMMAND_TIMEOUT_MS,
     pageLimitMax: parsed.PAGE_LIMIT_MAX,

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 
@@ -12,7 +13,8 @@ import { EntityManager } from 'typeorm';
  *
  * Only statements whose text is fixed, or varies among a handful of shapes, go this way: each distinct text stays
  * prepared on every pooled connection for the connection's life. `DATABASE_PREPARED_STATEMENTS=false` turns it off
- * for a connection pooler that cannot keep them (PgBouncer before 1.21 in transaction mode).
+ * for a connection pooler that cannot keep them (PgBouncer before 1.21 in transaction mode). Left on behind such a
+ * pooler, the first statement it loses turns them off for the process (stopPreparing).
  */
 let enabled = true;
 const names = new Map<string, string>();
@@ -33,6 +35,32 @@ function nameOf(text: string): string | undefined {
 }
 
 /**
+ * pg remembers which names it prepared on its connection; a pooler in transaction mode hands each transaction any
+ * server connection, where the name is missing (26000, invalid_sql_statement_name) or already there (42P05,
+ * duplicate_prepared_statement). Nothing else here prepares statements, so these codes mean exactly that.
+ */
+export const LOST_STATEMENT_CODES = new Set(['26000', '42P05']);
+
+function isLostStatement(error: unknown): boolean {
+  const code = (error as { driverError?: { code?: unknown } })?.driverError?.code;
+  return typeof code === 'string' && LOST_STATEMENT_CODES.has(code);
+}
+
+/**
+ * Without this every request would fail: the misconfiguration is said once, loudly, and the process goes on with
+ * unnamed statements (the failed request answers 503 and its retry passes, common/problem.filter.ts).
+ */
+function stopPreparing(error: unknown): void {
+  if (!enabled) return;
+  enabled = false;
+  new Logger('database').error(
+    `${(error as Error).message}: DATABASE_URL reaches PostgreSQL through a pooler in transaction mode that does not keep named prepared ` +
+      'statements (PgBouncer before 1.21, or max_prepared_statements = 0). This process now runs them unnamed; set ' +
+      'DATABASE_PREPARED_STATEMENTS=false (or max_prepared_statements on PgBouncer 1.21 or later)',
+  );
+}
+
+/**
  * `manager.query(text, values)` as a named prepared statement: the same transaction, result shape (rows, or
  * `[rows, rowCount]` for UPDATE and DELETE), logging and errors (QueryFailedError), since TypeORM hands the query to
  * pg's `client.query` unchanged and pg takes a `{ name, text }` config in place of the text.
@@ -40,5 +68,8 @@ function nameOf(text: string): string | undefined {
 export function queryPrepared<T = unknown>(manager: EntityManager, text: string, values: unknown[]): Promise<T> {
   const name = enabled ? nameOf(text) : undefined;
   if (!name) return manager.query(text, values) as Promise<T>;
-  return manager.query({ name, text } as unknown as string, values) as Promise<T>;
+  return (manager.query({ name, text } as unknown as string, values) as Promise<T>).catch((error: unknown) => {
+    if (isLostStatement(error)) stopPreparing(error);
+    throw error;
+  });
 }

@@ -25,7 +25,7 @@ export class WorkerModule {
       module: WorkerModule,
       imports: [
         ConfigModule.forRoot(config),
-        DatabaseModule,
+        DatabaseModule.forRoot('worker'),
         RedisModule,
         QueuesModule,
         StorageModule,

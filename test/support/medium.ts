@@ -46,7 +46,7 @@ export async function newMediumService(options: { imports?: Import[]; providers?
   const queuePrefix = `mserve-medium-${Math.random().toString(36).slice(2, 10)}`;
   const config = loadConfig({ ...process.env, STORAGE_DIR: storageDir, BACKUP_DIR: backupDir, QUEUE_PREFIX: queuePrefix, ...options.env });
   const module = await Test.createTestingModule({
-    imports: [ConfigModule.forRoot(config), DatabaseModule, ...(options.imports ?? [])],
+    imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot('api'), ...(options.imports ?? [])],
     providers: options.providers ?? [],
   }).compile();
   await module.init();
