@@ -28,7 +28,7 @@ function describeError(error: unknown): string {
 
 /**
  * `npm start`: the whole platform on one machine. Starts embedded PostgreSQL and a local redis-server when no
- * URLs are configured, applies the migrations, then runs one api and one worker process per core (WORKER_PROCESSES
+ * URLs (for Redis: no REDIS_URL and no REDIS_SENTINELS) are configured, applies the migrations, then runs one api and one worker process per core (WORKER_PROCESSES
  * to choose), each supervised on its own (`worker (pid N)` in the log: the pid says which). It supervises every
  * process it started (restarted with backoff when one dies, each restart logged), and on SIGTERM, SIGINT or
  * SIGHUP stops them in order — worker, api, Redis, PostgreSQL — logs "stopped" and exits.
@@ -92,7 +92,8 @@ async function main(): Promise<void> {
     ...ROLE_MALLOC_DEFAULTS,
     ...process.env,
     DATABASE_URL: infrastructure!.databaseUrl,
-    REDIS_URL: infrastructure!.redisUrl,
+    // with sentinels and no REDIS_URL there is none to give: the roles read REDIS_SENTINELS from this environment
+    ...(infrastructure!.redisUrl ? { REDIS_URL: infrastructure!.redisUrl } : {}),
     WORKER_PROCESSES: String(workerCount),
   };
   const role = (name: 'api' | 'worker', script: string) =>
