@@ -11,6 +11,8 @@ export interface RedisNode {
   port: number;
   process: ChildProcess;
   output(): string;
+  /** Starts it again, same command line (a killed node coming back empty: nothing is persisted). */
+  restart(): void;
 }
 
 /**
@@ -27,18 +29,26 @@ export interface SentinelGroup {
   env: Record<string, string>;
   /** The port a sentinel gives for the master now (SENTINEL get-master-addr-by-name). */
   masterPortSaidBy(sentinel: RedisNode): Promise<number>;
+  /** INFO replication of a data node (undefined while it does not answer). */
+  replicationOf(node: RedisNode): Promise<string | undefined>;
+  /** SENTINEL FAILOVER: the sentinels promote a replica and demote the master, which stays up. */
+  failover(): Promise<void>;
   /** A client of our own through the sentinels (the same options the app uses), for the test's own reads. */
   client(): Redis;
   stop(): Promise<void>;
 }
 
 function startNode(executable: string, args: string[], port: number): RedisNode {
-  const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  return { port, process: child, output: () => output };
+  const run = () => {
+    const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    return child;
+  };
+  const node: RedisNode = { port, process: run(), output: () => output, restart: () => (node.process = run()) };
+  return node;
 }
 
 /** Runs `probe` on a short-lived connection to a node; undefined while the node does not answer. */
@@ -129,6 +139,11 @@ export async function startSentinelGroup(dir: string, name = 'mserve-test'): Pro
         const reply = await ask(sentinel.port, undefined, (redis) => redis.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name) as Promise<string[]>);
         if (!reply) throw new Error(`sentinel ${sentinel.port} does not answer`);
         return Number(reply[1]);
+      },
+      replicationOf: (node) => ask(node.port, password, (redis) => redis.info('replication')),
+      failover: async () => {
+        const reply = await ask(sentinels[0].port, undefined, (redis) => redis.call('SENTINEL', 'FAILOVER', name));
+        if (reply !== 'OK') throw new Error(`SENTINEL FAILOVER ${name}: ${String(reply)}`);
       },
       client: () => {
         const client = new Redis({ sentinels: sentinels.map((sentinel) => ({ host: '127.0.0.1', port: sentinel.port })), name, password });
