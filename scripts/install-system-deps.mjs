@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Installs what the test suite needs from Debian when it is missing (the suite runs real peers, not mocks):
-// redis-server (the queue), ffmpeg (test media), git (the fresh-clone check), and the WebDAV peers the /dav/ tests
-// drive: litmus (conformance suite), rclone and cadaver (real clients), Chromium for the console tests
-// (driven by playwright-core; never a browser download), and pgbouncer (PostgreSQL behind a pooler in transaction
-// mode). Root + apt-get only; otherwise it says exactly what to install.
+// redis-server (the queue) and redis-sentinel (the failover test's three sentinels), ffmpeg (test media), git (the
+// fresh-clone check), the WebDAV peers the /dav/ tests drive: litmus (conformance suite), rclone and cadaver (real
+// clients), Chromium for the console tests (driven by playwright-core; never a browser download), pgbouncer
+// (PostgreSQL behind a pooler in transaction mode) and nginx (the multi-node test's load balancer). Root + apt-get
+// only; otherwise it says exactly what to install.
 import { spawnSync } from 'node:child_process';
 
 const NEEDED = [
   { command: 'redis-server', pkg: 'redis-server' },
+  { command: 'redis-sentinel', pkg: 'redis-sentinel' },
   { command: 'ffmpeg', pkg: 'ffmpeg' },
   { command: 'git', pkg: 'git' },
   { command: 'litmus', pkg: 'litmus' },

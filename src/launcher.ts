@@ -32,7 +32,7 @@ function describeError(error: unknown): string {
 
 /**
  * `npm start`: the whole platform on one machine. Starts embedded PostgreSQL and a local redis-server when no
- * URLs are configured, applies the migrations, then runs one api and one worker process per core (WORKER_PROCESSES
+ * URLs (for Redis: no REDIS_URL and no REDIS_SENTINELS) are configured, applies the migrations, then runs one api and one worker process per core (WORKER_PROCESSES
  * to choose), each supervised on its own (`worker (pid N)` in the log: the pid says which). It supervises every
  * process it started (restarted with backoff when one dies, each restart logged), and on SIGTERM, SIGINT or
  * SIGHUP stops them in order — worker, api, Redis, PostgreSQL — logs "stopped" and exits. On a machine of a
@@ -70,8 +70,8 @@ async function main(): Promise<void> {
   const { launch } = config;
   startup = (async () => {
     // engines run elsewhere: this machine must be told where
-    if (!launch.engines && (!config.databaseUrl || !config.redisUrl))
-      throw new Error(`LAUNCH=${describeLaunch(launch)} starts no engines: set DATABASE_URL and REDIS_URL to the machine that runs them`);
+    if (!launch.engines && (!config.databaseUrl || (!config.redisUrl && !config.redisSentinel)))
+      throw new Error(`LAUNCH=${describeLaunch(launch)} starts no engines: set DATABASE_URL and REDIS_URL (or REDIS_SENTINELS) to where they run`);
     // the api's port first: a taken one is said at once, not after the api's restarts give up
     if (launch.api) await assertPortFree(config.port, 'PORT', 'api', config.host);
     infrastructure = await ensureInfrastructure(config, log, giveUp);
@@ -105,7 +105,8 @@ async function main(): Promise<void> {
     ...ROLE_MALLOC_DEFAULTS,
     ...process.env,
     DATABASE_URL: infrastructure!.databaseUrl,
-    REDIS_URL: infrastructure!.redisUrl,
+    // with sentinels and no REDIS_URL there is none to give: the roles read REDIS_SENTINELS from this environment
+    ...(infrastructure!.redisUrl ? { REDIS_URL: infrastructure!.redisUrl } : {}),
     WORKER_PROCESSES: String(workerCount),
   };
   const role = (name: 'api' | 'worker', script: string) =>

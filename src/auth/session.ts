@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session, { SessionData, Store } from 'express-session';
 import type Redis from 'ioredis';
@@ -82,6 +83,8 @@ export class RedisSessionStore extends Store {
  * SESSION_IDLE_SECONDS (rolling), absolute limit SESSION_MAX_SECONDS. Machines keep using keys; a request
  * without the cookie never touches the store.
  */
+const logger = new Logger('session');
+
 export function sessionMiddleware(config: AppConfig, client: () => Redis): RequestHandler[] {
   const secret = config.session.secret ?? readOrCreateSecret(join(config.varDir, 'session.secret'));
   const handler = session({
@@ -108,7 +111,14 @@ export function sessionMiddleware(config: AppConfig, client: () => Redis): Reque
     // the session's answers (CSRF token, wallet) and accounts are never cached anywhere
     if (PRIVATE_PATHS.test(request.path)) response.setHeader('Cache-Control', 'no-store');
     if (request.headers.cookie?.includes(cookie) || request.path.startsWith('/api/v1/session'))
-      return handler(request, response, (error?: unknown) => (error ? next(error) : absoluteLimit(request, response, next)));
+      return handler(request, response, (error?: unknown) => {
+        if (!error) return absoluteLimit(request, response, next);
+        // express-session reports a session write that failed at the end (Redis failing over) only after it has
+        // ended the response: the answer is out, and an error handler would destroy the kept-alive connection
+        // under the client's next request (seen in test/e2e/redis-sentinel as uploads failing with EPIPE)
+        if (response.writableEnded) return logger.warn(`${request.method} ${request.path}: the session was not saved: ${String(error)}`);
+        next(error);
+      });
     next();
   };
   return [whenUsed];

@@ -1,4 +1,5 @@
 import { Logger as PinoLogger } from 'pino';
+import type { AppConfig } from '../config/config';
 
 /**
  * Runs `stop` once on SIGTERM/SIGINT (a second signal forces exit) and exits; an unhandled promise rejection is
@@ -40,8 +41,9 @@ export function handleSignals(logger: PinoLogger, stop: () => Promise<void>, tim
   });
 }
 
-export function requireUrls(config: { databaseUrl?: string; redisUrl?: string }, role: string): void {
-  const missing = [!config.databaseUrl && 'DATABASE_URL', !config.redisUrl && 'REDIS_URL'].filter(Boolean);
+/** The api and the worker need a database and a Redis (REDIS_URL, or the sentinels of a Redis group) to be given. */
+export function requireUrls(config: Pick<AppConfig, 'databaseUrl' | 'redisUrl' | 'redisSentinel'>, role: string): void {
+  const missing = [!config.databaseUrl && 'DATABASE_URL', !config.redisUrl && !config.redisSentinel && 'REDIS_URL'].filter(Boolean);
   if (missing.length) {
     throw new Error(
       `the ${role} process needs ${missing.join(' and ')}; "npm start" sets them up (embedded PostgreSQL and a local redis-server) and starts every role`,

