@@ -1,12 +1,18 @@
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
   S3ServiceException,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -17,8 +23,9 @@ import { pipeline } from 'node:stream/promises';
 import { ProblemError, Problems } from '../common/problem';
 import type { S3Config } from '../config/config';
 import { uuidv7 } from '../database/uuid';
-import { BLOB_KEY, BlobDigest, blobMissing, BlobStore, ReceiveOptions, StoredBlob } from './blob-store';
+import { AppendStage, BLOB_KEY, BlobDigest, blobMissing, BlobStore, ReceiveOptions, StagedUpload, StageWrite, StoredBlob } from './blob-store';
 import { ContentStore, DigestingCounter, digestFile, digestStream, HEAD_BYTES, translateStorageError } from './content-store';
+import { MAX_PARTS, PartCutter, restGoesTo } from './part-cutter';
 
 /** Multipart part size: above S3's 5 MiB minimum; a stream upload holds at most QUEUE_SIZE + 1 of them in memory. */
 const PART_BYTES = 8 * 1024 * 1024;
@@ -120,6 +127,8 @@ export class S3BlobStore extends BlobStore {
   private readonly local: ContentStore;
   /** Local copies held for tools: bounded, counted. */
   readonly localCopies: LocalCopyRoom;
+  /** tus uploads are staged in the bucket: the nodes share no disk. */
+  override readonly appendStage: S3AppendStage;
 
   constructor(
     readonly localRoot: string,
@@ -140,6 +149,7 @@ export class S3BlobStore extends BlobStore {
       // a store that is down answers within a few seconds, as a 503 the client may retry (not the SDK's backoff)
       maxAttempts: 2,
     });
+    this.appendStage = new S3AppendStage(this);
   }
 
   objectKey(blobKey: string): string {
@@ -147,7 +157,7 @@ export class S3BlobStore extends BlobStore {
     return `blobs/${blobKey}`;
   }
 
-  private newBlobKey(): string {
+  newBlobKey(): string {
     const id = uuidv7();
     return `${id.slice(-2)}/${id.slice(-4, -2)}/${id}`;
   }
@@ -258,7 +268,7 @@ export class S3BlobStore extends BlobStore {
           CopySource: `${this.bucket}/${this.objectKey(blobKey)}`,
         }),
       );
-      const head = digest.size > 0 ? await this.readAll(copy, { start: 0, end: Math.min(digest.size, HEAD_BYTES) - 1 }) : Buffer.alloc(0);
+      const head = await this.headOf(copy, digest.size);
       return { blobKey: copy, size: digest.size, md5: digest.md5, sha256: digest.sha256, head };
     } catch (error) {
       await this.remove(copy).catch(() => undefined);
@@ -284,6 +294,11 @@ export class S3BlobStore extends BlobStore {
       )
       .catch((error: unknown) => out.destroy(translateS3Error(error, blobKey) as Error));
     return out;
+  }
+
+  /** The first bytes of a blob (for its mime type), in one ranged read. */
+  async headOf(blobKey: string, size: number): Promise<Buffer> {
+    return size > 0 ? this.readAll(blobKey, { start: 0, end: Math.min(size, HEAD_BYTES) - 1 }) : Buffer.alloc(0);
   }
 
   async readAll(blobKey: string, range?: { start: number; end: number }): Promise<Buffer> {
@@ -369,6 +384,163 @@ export class S3BlobStore extends BlobStore {
   /** The same as {@link close}. */
   destroy(): void {
     this.close();
+  }
+}
+
+/** The tail object of a staged upload: named by where it ends, so a new tail never overwrites the one the row names. */
+function tailKey(uploadId: string, staged: StagedUpload): string {
+  const end = staged.parts.reduce((sum, part) => sum + part.size, 0) + staged.tail;
+  return `${stagePrefix(uploadId)}tail-${end}`;
+}
+
+/** Every object staged for an upload is under this prefix (tails: one named by the row, maybe one a failed save left). */
+function stagePrefix(uploadId: string): string {
+  if (!/^[0-9a-f-]{36}$/.test(uploadId)) throw new Error(`invalid upload id ${uploadId}`);
+  return `uploads/${uploadId}/`;
+}
+
+/** s3rver (our test store) answers AbortMultipartUpload with 405 MethodNotAllowed; S3 and the stores we target abort. */
+function isAbortUnsupported(error: unknown): boolean {
+  const { name, $metadata } = (error ?? {}) as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return name === 'MethodNotAllowed' || $metadata?.httpStatusCode === 405;
+}
+
+/**
+ * tus uploads staged in the bucket (see {@link AppendStage}): a multipart upload opened for the final blob key at
+ * creation; each chunk, after the tail it continues, cut into parts of {@link PART_BYTES} sent with UploadPart as it
+ * streams (one in memory at a time); a chunk's last bytes a part of their own when S3 takes them as one (5 MiB),
+ * else the new tail object `uploads/<uploadId>/tail-<end>`; at the end, the rest as the last part and
+ * CompleteMultipartUpload. Requests per chunk: a GET of the tail (when there is one), one UploadPart per part, a
+ * PUT of the new tail and a DELETE of the old one.
+ */
+export class S3AppendStage implements AppendStage {
+  constructor(private readonly store: S3BlobStore) {}
+
+  private get client(): S3Client {
+    return this.store.client;
+  }
+
+  async open(): Promise<StagedUpload> {
+    const blobKey = this.store.newBlobKey();
+    try {
+      const opened = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.store.bucket, Key: this.store.objectKey(blobKey) }));
+      return { blobKey, multipartId: opened.UploadId!, parts: [], tail: 0 };
+    } catch (error) {
+      throw translateS3Error(error);
+    }
+  }
+
+  async write(uploadId: string, staged: StagedUpload, source: Readable, options: { allowed: number; onBytes: (chunk: Buffer) => void }): Promise<StageWrite> {
+    const cutter = new PartCutter(PART_BYTES);
+    let current = staged;
+    let size = 0;
+    let inStore = true;
+    try {
+      if (staged.tail) cutter.push(await this.readTail(uploadId, staged));
+      inStore = false;
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        if (size + chunk.length > options.allowed)
+          throw Problems.tooLarge(`the request carries more bytes than the upload has left (${options.allowed}): nothing past the declared length is stored`);
+        options.onBytes(chunk);
+        size += chunk.length;
+        inStore = true;
+        for (const part of cutter.push(chunk)) current = await this.sendPart(current, part);
+        inStore = false;
+      }
+      return { staged: { ...current, tail: 0 }, rest: cutter.rest(), size };
+    } catch (error) {
+      source.resume();
+      // the store's failure keeps nothing of the chunk; the client's keeps what came before it (tus resumes there)
+      if (inStore) throw translateS3Error(error);
+      return { staged: { ...current, tail: 0 }, rest: cutter.rest(), size, error: translateStorageError(error) };
+    }
+  }
+
+  async keep(uploadId: string, written: StageWrite): Promise<StagedUpload> {
+    const { staged, rest } = written;
+    // nothing new: the tail object the row names stays as it is
+    if (written.size === 0) return { ...staged, tail: rest.length };
+    try {
+      if (restGoesTo(rest.length) === 'part') return { ...(await this.sendPart(staged, rest)), tail: 0 };
+      const kept = { ...staged, tail: rest.length };
+      if (rest.length)
+        await this.client.send(new PutObjectCommand({ Bucket: this.store.bucket, Key: tailKey(uploadId, kept), Body: rest, ContentLength: rest.length }));
+      return kept;
+    } catch (error) {
+      throw translateS3Error(error);
+    }
+  }
+
+  async dropTail(uploadId: string, before: StagedUpload, after?: StagedUpload): Promise<void> {
+    if (!before.tail || (after?.tail && tailKey(uploadId, after) === tailKey(uploadId, before))) return;
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.store.bucket, Key: tailKey(uploadId, before) }));
+    } catch (error) {
+      throw translateS3Error(error);
+    }
+  }
+
+  async commit(uploadId: string, before: StagedUpload, written: StageWrite, digest: Omit<BlobDigest, 'head'>): Promise<StoredBlob> {
+    const { blobKey } = written.staged;
+    try {
+      const staged = written.rest.length ? await this.sendPart(written.staged, written.rest) : written.staged;
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.store.bucket,
+          Key: this.store.objectKey(blobKey),
+          UploadId: staged.multipartId!,
+          MultipartUpload: { Parts: staged.parts.map((part) => ({ PartNumber: part.number, ETag: part.etag })) },
+        }),
+      );
+    } catch (error) {
+      throw translateS3Error(error);
+    }
+    // the blob is whole: a tail left behind is only a leftover (removed with the upload's prefix if this fails)
+    await this.dropTail(uploadId, before).catch(() => undefined);
+    return { blobKey, ...digest, head: await this.store.headOf(blobKey, digest.size) };
+  }
+
+  async discard(uploadId: string, staged: StagedUpload): Promise<void> {
+    try {
+      if (staged.multipartId)
+        await this.client
+          .send(new AbortMultipartUploadCommand({ Bucket: this.store.bucket, Key: this.store.objectKey(staged.blobKey), UploadId: staged.multipartId }))
+          .catch((error: unknown) => {
+            // gone already (completed or aborted by another node); or a store that cannot abort (s3rver): its parts
+            // stay in its own staging, out of every listing (a bucket lifecycle rule drops them on S3, see README)
+            if (!isNotFound(error) && !isAbortUnsupported(error)) throw error;
+          });
+      const listed = await this.client.send(new ListObjectsV2Command({ Bucket: this.store.bucket, Prefix: stagePrefix(uploadId) }));
+      for (const object of listed.Contents ?? []) await this.client.send(new DeleteObjectCommand({ Bucket: this.store.bucket, Key: object.Key! }));
+    } catch (error) {
+      throw translateS3Error(error);
+    }
+  }
+
+  private async readTail(uploadId: string, staged: StagedUpload): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    const answer = await this.client.send(new GetObjectCommand({ Bucket: this.store.bucket, Key: tailKey(uploadId, staged) }));
+    for await (const chunk of answer.Body as Readable) chunks.push(chunk as Buffer);
+    const tail = Buffer.concat(chunks);
+    if (tail.length !== staged.tail) throw new Error(`the staged tail of upload ${uploadId} has ${tail.length} bytes, not ${staged.tail}`);
+    return tail;
+  }
+
+  /** Sends `body` as the next part (numbered after the recorded ones: a failed chunk's parts are overwritten). */
+  private async sendPart(staged: StagedUpload, body: Buffer): Promise<StagedUpload> {
+    const number = staged.parts.length + 1;
+    if (number > MAX_PARTS) throw Problems.tooLarge(`the upload needs more than the store's ${MAX_PARTS} parts: send larger chunks`);
+    const sent = await this.client.send(
+      new UploadPartCommand({
+        Bucket: this.store.bucket,
+        Key: this.store.objectKey(staged.blobKey),
+        UploadId: staged.multipartId!,
+        PartNumber: number,
+        Body: body,
+        ContentLength: body.length,
+      }),
+    );
+    return { ...staged, parts: [...staged.parts, { number, etag: sent.ETag!, size: body.length }] };
   }
 }
 
