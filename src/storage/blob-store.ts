@@ -33,6 +33,7 @@ export interface StagedPart {
  * the next chunk can be taken by any node. Its bytes are `parts` (in order) then `tail` bytes in the tail object.
  */
 export interface StagedUpload {
+  kind: 'parts';
   /** The blob the upload becomes: the multipart upload's key. */
   blobKey: string;
   /** The store's multipart upload, opened with the first part; null while every byte is in the tail. */
@@ -41,6 +42,19 @@ export interface StagedUpload {
   /** Bytes in the tail object, below the store's minimum part size: prepended to the next chunk. */
   tail: number;
 }
+
+/**
+ * A Content-Range upload staged in the store ({@link RangeStage}): each range received is an object of its own,
+ * listed here once it is recorded (an object a failed request left is in no list, and goes with the upload).
+ */
+export interface StagedRanges {
+  kind: 'ranges';
+  /** [start, end] inclusive of every range object recorded, in the order received. */
+  objects: Array<[number, number]>;
+}
+
+/** An upload's bytes staged in the store, as its row keeps them. */
+export type UploadStage = StagedUpload | StagedRanges;
 
 /** What {@link AppendStage.write} made of one chunk: new parts sent, the rest (tail and new bytes) still in memory. */
 export interface StageWrite {
@@ -76,6 +90,22 @@ export interface AppendStage {
   discard(uploadId: string, staged: StagedUpload): Promise<void>;
 }
 
+/**
+ * Staging of Content-Range uploads (chunks in any order) in the store, for adapters whose nodes share no disk: each
+ * range is an object of its own; when every byte is in, they are read in order into the new blob, hashed on the way
+ * (the one re-read of these uploads: their digests are not carried across chunks). The caller records the ranges.
+ */
+export interface RangeStage {
+  /** Streams one chunk into the object of `[start, end]`, at most `end - start + 1` bytes; `onBytes` sees each. */
+  put(uploadId: string, range: [number, number], source: Readable, onBytes: (chunk: Buffer) => void): Promise<{ size: number }>;
+  /** Removes one range object (a chunk refused after it was stored). */
+  remove(uploadId: string, range: [number, number]): Promise<void>;
+  /** The ranges, read in order, become a new blob (digests, head); `options` as for {@link BlobStore.receive}. */
+  assemble(uploadId: string, ranges: Array<[number, number]>, options: ReceiveOptions): Promise<StoredBlob>;
+  /** Removes every object staged for the upload. */
+  discard(uploadId: string): Promise<void>;
+}
+
 /** The blob key scheme, whatever the adapter: `ab/cd/<uuid>`, ours, never derived from user input. */
 export const BLOB_KEY = /^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f-]{36}$/;
 
@@ -93,8 +123,9 @@ export function blobMissing(blobKey: string, cause?: unknown): NodeJS.ErrnoExcep
  * Some of it is local in every adapter, on the node's own disk under `STORAGE_DIR`: the scratch folder of task
  * outputs ({@link newTempPath}) and the part files of resumable uploads ({@link partPath}); both reach the store
  * through {@link commitFile} / {@link commitTemp}. A part file serves one node only: an adapter whose nodes share no
- * disk offers {@link appendStage}, where tus uploads (append-only) are staged in the store, so any node takes the
- * next chunk; Content-Range uploads (written anywhere in the file) keep the part file.
+ * disk offers {@link appendStage} and {@link rangeStage}, where tus uploads (append-only: parts and a tail) and
+ * Content-Range uploads (chunks in any order: an object per range) are staged in the store, so any node takes the
+ * next chunk.
  *
  * Errors: a missing blob is an error with code `ENOENT` ({@link blobMissing}); a full store a 507 problem; a store
  * that cannot be reached a 503 problem with Retry-After (`dependency: 'storage'`).
@@ -161,6 +192,9 @@ export abstract class BlobStore {
 
   /** Staging of tus uploads in the store, shared by every node; undefined where the part file serves (one disk). */
   readonly appendStage?: AppendStage;
+
+  /** Staging of Content-Range uploads in the store, shared by every node; undefined where the part file serves. */
+  readonly rangeStage?: RangeStage;
 
   /**
    * The server's own paths and what a message shown to a customer calls them ("the file", "the storage"): tool

@@ -23,7 +23,7 @@ import { pipeline } from 'node:stream/promises';
 import { ProblemError, Problems } from '../common/problem';
 import type { S3Config } from '../config/config';
 import { uuidv7 } from '../database/uuid';
-import { AppendStage, BLOB_KEY, BlobDigest, blobMissing, BlobStore, ReceiveOptions, StagedUpload, StageWrite, StoredBlob } from './blob-store';
+import { AppendStage, BLOB_KEY, RangeStage, BlobDigest, blobMissing, BlobStore, ReceiveOptions, StagedUpload, StageWrite, StoredBlob } from './blob-store';
 import { ContentStore, DigestingCounter, digestFile, digestStream, HEAD_BYTES, translateStorageError } from './content-store';
 import { MAX_PARTS, PartCutter, restGoesTo } from './part-cutter';
 
@@ -127,8 +127,9 @@ export class S3BlobStore extends BlobStore {
   private readonly local: ContentStore;
   /** Local copies held for tools: bounded, counted. */
   readonly localCopies: LocalCopyRoom;
-  /** tus uploads are staged in the bucket: the nodes share no disk. */
+  /** tus and Content-Range uploads are staged in the bucket: the nodes share no disk. */
   override readonly appendStage: S3AppendStage;
+  override readonly rangeStage: S3RangeStage;
 
   constructor(
     readonly localRoot: string,
@@ -150,6 +151,7 @@ export class S3BlobStore extends BlobStore {
       maxAttempts: 2,
     });
     this.appendStage = new S3AppendStage(this);
+    this.rangeStage = new S3RangeStage(this);
   }
 
   objectKey(blobKey: string): string {
@@ -181,11 +183,11 @@ export class S3BlobStore extends BlobStore {
     return local;
   }
 
-  /** An upload of `body` into the new object `blobKey` (PutObject, or multipart for more than a part). */
-  private upload(body: Readable, blobKey: string): Upload {
+  /** An upload of `body` into the new object `key` (PutObject, or multipart for more than a part). */
+  private upload(body: Readable, key: string): Upload {
     return new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: this.objectKey(blobKey), Body: body },
+      params: { Bucket: this.bucket, Key: key, Body: body },
       partSize: PART_BYTES,
       queueSize: QUEUE_SIZE,
       leavePartsOnError: false,
@@ -194,20 +196,36 @@ export class S3BlobStore extends BlobStore {
 
   /** Streams `body` into the new object `blobKey`. */
   private async put(body: Readable, blobKey: string): Promise<void> {
-    await this.upload(body, blobKey).done();
+    await this.upload(body, this.objectKey(blobKey)).done();
   }
 
   async receive(source: Readable, options: ReceiveOptions): Promise<StoredBlob> {
     const counter = new DigestingCounter(options.maxBytes);
-    // the Upload reads a plain stream: it would take the counter's own `size` (0 at first) for the body's length
-    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
     const blobKey = this.newBlobKey();
-    const upload = this.upload(body, blobKey);
+    let digest = { md5: '', sha256: '' };
+    await this.streamInto(source, counter, this.objectKey(blobKey), () => {
+      if (options.expectedSize !== undefined && counter.size !== options.expectedSize) {
+        throw Problems.badRequest(`the upload ended after ${counter.size} of the ${options.expectedSize} declared bytes: nothing was stored`);
+      }
+      digest = { md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex') };
+      options.verify?.(digest);
+    });
+    return { blobKey, size: counter.size, ...digest, head: counter.head() };
+  }
+
+  /**
+   * Streams `source` through `through` (which counts, hashes, limits) into the new object `key`, then runs `check`.
+   * On any failure nothing is left behind: a multipart upload in flight is aborted (its parts dropped), a finished
+   * object removed; the source's failure (aborted, too large) is the client's, the upload's the store's.
+   */
+  async streamInto(source: Readable, through: Transform, key: string, check: () => void): Promise<void> {
+    // the Upload reads a plain stream: it would take a counter's own `size` (0 at first) for the body's length
+    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const upload = this.upload(body, key);
     const sending = upload.done();
-    const feeding = pipeline(source, counter, body);
+    const feeding = pipeline(source, through, body);
     let sent = false;
     try {
-      // the source's failure (aborted, too large) is the client's; the upload's is the store's
       await Promise.all([
         feeding.catch((error: unknown) => {
           throw { fromSource: translateStorageError(error) };
@@ -219,20 +237,14 @@ export class S3BlobStore extends BlobStore {
           },
         ),
       ]);
-      if (options.expectedSize !== undefined && counter.size !== options.expectedSize) {
-        throw Problems.badRequest(`the upload ended after ${counter.size} of the ${options.expectedSize} declared bytes: nothing was stored`);
-      }
-      const digest = { md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex') };
-      options.verify?.(digest);
-      return { blobKey, size: counter.size, ...digest, head: counter.head() };
+      check();
     } catch (caught) {
-      // nothing is left behind: a multipart upload in flight is aborted (its parts dropped), a finished object removed
       body.destroy();
-      counter.destroy();
+      through.destroy();
       await upload.abort().catch(() => undefined);
       await sending.catch(() => undefined);
       await feeding.catch(() => undefined);
-      if (sent) await this.remove(blobKey).catch(() => undefined);
+      if (sent) await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })).catch(() => undefined);
       const wrapped = caught as { fromSource?: unknown; fromStore?: unknown };
       throw wrapped && typeof wrapped === 'object' && ('fromSource' in wrapped || 'fromStore' in wrapped) ? (wrapped.fromSource ?? wrapped.fromStore) : caught;
     }
@@ -424,7 +436,7 @@ export class S3AppendStage implements AppendStage {
     const blobKey = this.store.newBlobKey();
     try {
       const opened = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.store.bucket, Key: this.store.objectKey(blobKey) }));
-      return { blobKey, multipartId: opened.UploadId!, parts: [], tail: 0 };
+      return { kind: 'parts', blobKey, multipartId: opened.UploadId!, parts: [], tail: 0 };
     } catch (error) {
       throw translateS3Error(error);
     }
@@ -510,11 +522,10 @@ export class S3AppendStage implements AppendStage {
             // stay in its own staging, out of every listing (a bucket lifecycle rule drops them on S3, see README)
             if (!isNotFound(error) && !isAbortUnsupported(error)) throw error;
           });
-      const listed = await this.client.send(new ListObjectsV2Command({ Bucket: this.store.bucket, Prefix: stagePrefix(uploadId) }));
-      for (const object of listed.Contents ?? []) await this.client.send(new DeleteObjectCommand({ Bucket: this.store.bucket, Key: object.Key! }));
     } catch (error) {
       throw translateS3Error(error);
     }
+    await removeStaged(this.store, uploadId);
   }
 
   private async readTail(uploadId: string, staged: StagedUpload): Promise<Buffer> {
@@ -541,6 +552,77 @@ export class S3AppendStage implements AppendStage {
       }),
     );
     return { ...staged, parts: [...staged.parts, { number, etag: sent.ETag!, size: body.length }] };
+  }
+}
+
+/**
+ * Content-Range uploads staged in the bucket (see {@link RangeStage}): each chunk streamed into the object
+ * `uploads/<uploadId>/range-<start>-<end>` (PutObject, or a multipart upload for a chunk above a part); at the end
+ * the objects are read in order, through our hashing, into the new blob (a multipart upload), then removed.
+ * Requests per chunk: one PutObject (or one per 8 MiB); at the end one GET per chunk and one UploadPart per 8 MiB.
+ */
+export class S3RangeStage implements RangeStage {
+  constructor(private readonly store: S3BlobStore) {}
+
+  async put(uploadId: string, [start, end]: [number, number], source: Readable, onBytes: (chunk: Buffer) => void): Promise<{ size: number }> {
+    const allowed = end - start + 1;
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        if (size + chunk.length > allowed)
+          return callback(Problems.tooLarge(`the body carries more than the ${allowed} bytes Content-Range announces: the chunk was not recorded`));
+        size += chunk.length;
+        onBytes(chunk);
+        callback(null, chunk);
+      },
+    });
+    await this.store.streamInto(source, counter, rangeKey(uploadId, [start, end]), () => undefined);
+    return { size };
+  }
+
+  async remove(uploadId: string, range: [number, number]): Promise<void> {
+    try {
+      await this.store.client.send(new DeleteObjectCommand({ Bucket: this.store.bucket, Key: rangeKey(uploadId, range) }));
+    } catch (error) {
+      throw translateS3Error(error);
+    }
+  }
+
+  assemble(uploadId: string, ranges: Array<[number, number]>, options: ReceiveOptions): Promise<StoredBlob> {
+    const ordered = [...ranges].sort((a, b) => a[0] - b[0]);
+    const store = this.store;
+    async function* inOrder() {
+      for (const range of ordered) {
+        const answer = await store.client.send(new GetObjectCommand({ Bucket: store.bucket, Key: rangeKey(uploadId, range) })).catch((error: unknown) => {
+          throw translateS3Error(error);
+        });
+        yield* answer.Body as Readable;
+      }
+    }
+    return this.store.receive(Readable.from(inOrder()), options);
+  }
+
+  discard(uploadId: string): Promise<void> {
+    return removeStaged(this.store, uploadId);
+  }
+}
+
+/** The object of one Content-Range chunk. */
+function rangeKey(uploadId: string, [start, end]: [number, number]): string {
+  return `${stagePrefix(uploadId)}range-${start}-${end}`;
+}
+
+/** Removes every object under an upload's staging prefix. */
+async function removeStaged(store: S3BlobStore, uploadId: string): Promise<void> {
+  try {
+    let token: string | undefined;
+    do {
+      const listed = await store.client.send(new ListObjectsV2Command({ Bucket: store.bucket, Prefix: stagePrefix(uploadId), ContinuationToken: token }));
+      for (const object of listed.Contents ?? []) await store.client.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: object.Key! }));
+      token = listed.IsTruncated ? listed.NextContinuationToken : undefined;
+    } while (token);
+  } catch (error) {
+    throw translateS3Error(error);
   }
 }
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, IsNull, LessThan } from 'typeorm';
-import type { StagedUpload } from '../storage/blob-store';
+import type { UploadStage } from '../storage/blob-store';
 import { UploadSession } from './upload-session.entity';
 
 /** What a new upload is made of (the database fills in the timestamps). */
@@ -56,7 +56,7 @@ export class UploadSessionRepository {
   }
 
   /** The upload's bytes are staged in the store from now on (its multipart upload opened). */
-  async setStage(id: string, stage: StagedUpload, manager?: EntityManager): Promise<void> {
+  async setStage(id: string, stage: UploadStage, manager?: EntityManager): Promise<void> {
     await this.db(manager).update(UploadSession, { id }, { stage });
   }
 

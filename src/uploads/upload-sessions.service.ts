@@ -17,7 +17,7 @@ import { MfolderRepository } from '../mfolders/mfolder.repository';
 import { MfoldersService } from '../mfolders/mfolders.service';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { NewServiceEvent, ServiceEvents } from '../pipelines/service-events';
-import { AppendStage, BlobStore, StagedUpload, StageWrite, StoredBlob } from '../storage/blob-store';
+import { AppendStage, BlobStore, RangeStage, StagedRanges, StagedUpload, StageWrite, StoredBlob, UploadStage } from '../storage/blob-store';
 import { translateStorageError, WRITEBACK_EVERY_BYTES } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { ByteRange, classifyRange, mergeRange, missingRanges } from './byte-ranges';
@@ -154,17 +154,17 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Whether a new upload's bytes are staged in the store (tus on a store whose nodes share no disk) rather than in
-   * the node's part file. An empty file has no bytes to stage (S3 completes no multipart upload without a part).
+   * Whether a new upload's bytes are staged in the store (a store whose nodes share no disk) rather than in the
+   * node's part file. An empty file has no bytes to stage (S3 completes no multipart upload without a part).
    */
   private stagedInStore(session: UploadSession): boolean {
-    return Boolean(this.store.appendStage) && session.protocol === 'tus' && session.length > 0;
+    return session.protocol === 'tus' ? Boolean(this.store.appendStage) && session.length > 0 : Boolean(this.store.rangeStage);
   }
 
   /** Opens the store's staging of a new upload and records it in the row (the upload is dropped if that fails). */
   private async openStage(session: UploadSession): Promise<UploadSession> {
     try {
-      const stage = await this.store.appendStage!.open();
+      const stage: UploadStage = session.protocol === 'tus' ? await this.requireStage().open() : { kind: 'ranges', objects: [] };
       await this.sessions.setStage(session.id, stage);
       return Object.assign(new UploadSession(), session, { stage });
     } catch (error) {
@@ -193,7 +193,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
         throw new ProblemError(409, 'offset-mismatch', 'Conflict', `Upload-Offset ${offset} does not match the upload's offset ${current.offset}`, {
           offset: current.offset,
         });
-      if (current.stage) return this.appendStaged(auth, current, current.stage, source, checksums);
+      if (current.stage?.kind === 'parts') return this.appendStaged(auth, current, current.stage, source, checksums);
       const digest = await this.digestOf(current);
       const handle = await open(this.store.partPath(current.id), 'r+');
       let written = 0;
@@ -314,6 +314,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
         return { session: current, duplicate: true };
       }
       if (kind === 'overlap') throw Problems.conflict(`bytes ${range.start}-${range.end} overlap ranges already received`, { received: current.received });
+      if (current.stage?.kind === 'ranges') return this.writeRangeStaged(auth, current, current.stage, source, range, checksums);
       const inOrder = range.start === current.offset;
       const digest = await this.digestOf(current);
       const size = range.end - range.start + 1;
@@ -352,6 +353,67 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
+  /**
+   * Content-Range PUT of an upload staged in the store (see RangeStage): the chunk becomes an object of its own,
+   * recorded in the row once whole and verified (else removed). The digests are computed when the ranges are
+   * assembled, in order, at the end: nothing is hashed per chunk.
+   */
+  private async writeRangeStaged(
+    auth: RequestAuth,
+    current: UploadSession,
+    staged: StagedRanges,
+    source: Readable,
+    range: { start: number; end: number },
+    checksums: ChunkChecksum[],
+  ): Promise<UploadProgress> {
+    const stage = this.requireRangeStage();
+    const chunk: ByteRange = [range.start, range.end];
+    const chunkDigests = new Map<string, Hash>(checksums.map((checksum) => [checksum.algorithm, createHash(checksum.algorithm)]));
+    const { size } = await stage.put(current.id, chunk, source, (bytes) => {
+      for (const hash of chunkDigests.values()) hash.update(bytes);
+    });
+    const refusal =
+      size !== range.end - range.start + 1
+        ? Problems.badRequest(`the body has ${size} bytes but Content-Range announces ${range.end - range.start + 1}: the chunk was not recorded`)
+        : this.checksumMismatch(checksums, chunkDigests);
+    if (refusal) {
+      await stage.remove(current.id, chunk);
+      throw refusal;
+    }
+    const received = mergeRange(current.received, chunk);
+    const offset = received[0][0] === 0 ? received[0][1] + 1 : 0;
+    const recorded: StagedRanges = { kind: 'ranges', objects: [...staged.objects, chunk] };
+    const progress = { offset, md5State: null, sha256State: null, expiresAt: this.expiry(), received, stage: recorded };
+    if (!(await this.sessions.saveProgress(current.id, progress))) throw Problems.notFound('upload', current.id);
+    const updated = Object.assign(new UploadSession(), current, progress);
+    if (offset < current.length) return { session: updated };
+    let refused: unknown;
+    const expected = { md5: current.metadata.expectedMd5, sha256: current.metadata.expectedSha256 } as ExpectedDigests;
+    try {
+      const blob = await stage.assemble(current.id, recorded.objects, {
+        maxBytes: current.length,
+        expectedSize: current.length,
+        verify: (digest) => {
+          try {
+            verifyDigests(expected, digest);
+          } catch (error) {
+            refused = error;
+            throw error;
+          }
+        },
+      });
+      await stage.discard(current.id).catch((error) => this.logger.warn(`upload ${current.id}: could not remove its range objects: ${String(error)}`));
+      return await this.createMfile(auth, updated, blob);
+    } catch (error) {
+      // declared digests that do not match end the upload, as on disk; a store that failed leaves it to be retried
+      if (error === refused) {
+        await this.sessions.delete(current.id);
+        await stage.discard(current.id).catch(() => undefined);
+      }
+      throw error;
+    }
+  }
+
   missing(session: UploadSession): ByteRange[] {
     return missingRanges(session.protocol === 'tus' ? (session.offset ? [[0, session.offset - 1]] : []) : session.received, session.length);
   }
@@ -361,10 +423,9 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     await this.lock.withLock(session.id, async () => {
       const current = await this.find(session.serviceId, session.id);
       // staged bytes first: a store that cannot be reached is a 503 and the upload stays, for the client to retry
-      if (current.stage) await this.requireStage().discard(current.id, current.stage);
+      await this.dropBytes(current);
       await this.sessions.delete(session.id);
       ResumableDigest.forget(session.id);
-      if (!current.stage) await unlink(this.store.partPath(session.id)).catch(() => undefined);
     });
   }
 
@@ -374,9 +435,15 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     return this.store.appendStage;
   }
 
+  private requireRangeStage(): RangeStage {
+    if (!this.store.rangeStage) throw Problems.unavailable('this upload is staged in an object store this node does not use', { dependency: 'storage' });
+    return this.store.rangeStage;
+  }
+
   /** Drops an upload's bytes, wherever they are staged. */
   private async dropBytes(session: UploadSession): Promise<void> {
-    if (session.stage) await this.requireStage().discard(session.id, session.stage);
+    if (session.stage?.kind === 'parts') await this.requireStage().discard(session.id, session.stage);
+    else if (session.stage?.kind === 'ranges') await this.requireRangeStage().discard(session.id);
     else await unlink(this.store.partPath(session.id)).catch(() => undefined);
   }
 
@@ -563,7 +630,11 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       await bytes.discard().catch((cause) => this.logger.warn(`upload ${session.id}: could not remove its bytes: ${String(cause)}`));
       throw error;
     }
-    const blob = await bytes.commit(final);
+    return this.createMfile(auth, session, await bytes.commit(final));
+  }
+
+  /** The upload's verified bytes are a blob: the Mfile is created with them (or the blob removed, the upload dropped). */
+  private async createMfile(auth: RequestAuth, session: UploadSession, blob: StoredBlob): Promise<UploadProgress> {
     const mimetype = await this.mime.detect(blob.head, session.name);
     const completedAt = new Date();
     try {

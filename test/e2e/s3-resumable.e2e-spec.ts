@@ -24,11 +24,12 @@ function filesUnder(dir: string): string[] {
 }
 
 /**
- * tus uploads staged in the bucket (STORAGE=s3): two api processes on the same database, queues and bucket, each
- * with its own STORAGE_DIR (no shared disk), take the chunks of one upload in turn. The bytes are parts of a
- * multipart upload and a tail object, never a file on either node.
+ * Resumable uploads staged in the bucket (STORAGE=s3): two api processes on the same database, queues and bucket,
+ * each with its own STORAGE_DIR (no shared disk), take the chunks of one upload in turn. A tus upload's bytes are
+ * parts of a multipart upload and a tail object, a Content-Range upload's an object per range; never a file on
+ * either node.
  */
-describe('tus uploads staged in S3, chunks alternating between two api processes', () => {
+describe('resumable uploads staged in S3, chunks alternating between two api processes', () => {
   let s3: S3Server;
   let bucket: S3Client;
   let first: TestApp;
@@ -192,5 +193,71 @@ describe('tus uploads staged in S3, chunks alternating between two api processes
     expect(openMultipartUploads()).toHaveLength(2);
     expect(filesUnder(first.config.storageDir)).toEqual([]);
     expect(filesUnder(secondDir)).toEqual([]);
+  });
+
+  it('assembles Content-Range chunks sent out of order to both apis in turn: each range an object until the end, a refused chunk none', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const data = randomBytes(12 * MiB + 5);
+    const apis = [first.api, `${secondBase}/api/v1`];
+    let turn = 0;
+    const send = (path: string, start: number, end: number, method = 'PUT', headers: Record<string, string> = {}) =>
+      customer.request(method, `${apis[turn++ % 2]}${path}`, data.subarray(start, end + 1), {
+        'content-range': `bytes ${start}-${end}/${data.length}`,
+        'content-type': 'application/octet-stream',
+        'repr-digest': `sha-256=:${createHash('sha256').update(data).digest('base64')}:`,
+        ...headers,
+      });
+    const chunks: Array<[number, number]> = [
+      [9 * MiB, data.length - 1],
+      [MiB, 9 * MiB - 1],
+      [0, 10],
+      [11, MiB - 1],
+    ];
+    const created = await send(`/services/${tenant.serviceId}/chunked-uploads?name=ranges.bin`, ...chunks[0], 'POST');
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    const path = `/services/${tenant.serviceId}/chunked-uploads/${id}`;
+    expect((await send(path, ...chunks[1])).status).toBe(200);
+    expect(await staged(id)).toEqual([`uploads/${id}/range-${MiB}-${9 * MiB - 1}`, `uploads/${id}/range-${9 * MiB}-${data.length - 1}`]);
+    // a chunk whose Content-MD5 does not match is refused and leaves no object; the same chunk twice is taken once
+    expect((await send(path, ...chunks[2], 'PUT', { 'content-md5': createHash('md5').update('other').digest('base64') })).status).toBe(400);
+    expect(await staged(id)).toHaveLength(2);
+    expect((await send(path, ...chunks[2])).status).toBe(200);
+    expect((await send(path, ...chunks[2])).status).toBe(200);
+    expect((await customer.get(path)).body).toMatchObject({ missing: [[11, MiB - 1]] });
+    const last = await send(path, ...chunks[3]);
+    expect(last.status).toBe(201);
+    expect(last.body.mfile).toMatchObject({ sha256: hex('sha256', data), md5: hex('md5', data) });
+    const [{ blob_key }] = await first.dataSource.query('SELECT blob_key FROM mfile WHERE id = $1', [last.body.mfile.id]);
+    const object = await bucket.send(new GetObjectCommand({ Bucket: BUCKET, Key: `blobs/${blob_key as string}` }));
+    expect(Buffer.from(await object.Body!.transformToByteArray()).equals(data)).toBe(true);
+    expect(await allStaged()).toEqual([]);
+    expect(filesUnder(first.config.storageDir)).toEqual([]);
+    expect(filesUnder(secondDir)).toEqual([]);
+  });
+
+  it('drops a Content-Range upload whose whole-file digest does not match, and its range objects', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const data = randomBytes(300_000);
+    const headers = (start: number, end: number) => ({
+      'content-range': `bytes ${start}-${end}/${data.length}`,
+      'content-type': 'application/octet-stream',
+      'repr-digest': `sha-256=:${createHash('sha256').update('not these bytes').digest('base64')}:`,
+    });
+    const created = await customer.request(
+      'POST',
+      `/services/${tenant.serviceId}/chunked-uploads?name=wrong.bin`,
+      data.subarray(0, 100_000),
+      headers(0, 99_999),
+    );
+    expect(created.status).toBe(201);
+    const path = `${secondBase}/api/v1/services/${tenant.serviceId}/chunked-uploads/${created.body.id as string}`;
+    const last = await customer.request('PUT', path, data.subarray(100_000), headers(100_000, data.length - 1));
+    expect(last.status).toBe(400);
+    expect(last.body).toMatchObject({ digest: expect.stringMatching(/Repr-Digest/i) });
+    expect((await customer.get(`/services/${tenant.serviceId}/chunked-uploads/${created.body.id as string}`)).status).toBe(404);
+    expect(await allStaged()).toEqual([]);
   });
 });
