@@ -1,6 +1,7 @@
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { UploadSessionsService } from '../../src/uploads/upload-sessions.service';
 import { Client, makeTenant } from '../support/client';
@@ -163,6 +164,43 @@ describe('resumable uploads staged in S3, chunks alternating between two api pro
     expect(openMultipartUploads()).toEqual([]);
     expect(filesUnder(first.config.storageDir)).toEqual([]);
     expect(filesUnder(secondDir)).toEqual([]);
+  });
+
+  it('keeps what arrived before a PATCH connection broke (parts and a tail), and the other api resumes from there', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const data = randomBytes(20 * MiB);
+    const { path, id } = await createUpload(customer, tenant.serviceId, 'broken.bin', data.length);
+    const { stage } = (await stageOf(id))!;
+    // 10 MiB of the bytes, then the connection is cut once the first 8 MiB part has reached the store
+    const request = httpRequest(`${first.baseUrl}${path}`, {
+      method: 'PATCH',
+      headers: { ...OCTETS, 'upload-offset': '0', 'content-length': String(data.length), authorization: `Bearer ${tenant.customerKey}` },
+    });
+    const answered = new Promise<void>((resolve) => {
+      request.on('error', () => resolve());
+      request.on('response', () => resolve());
+    });
+    request.write(data.subarray(0, 10 * MiB));
+    await eventually(async () => existsSync(join(s3.dir, BUCKET, '._S3rver_uploads', stage.multipartId, '1.md5')), 'the first part in the store');
+    request.destroy();
+    await answered;
+    const offset = Number(
+      await eventually(async () => {
+        const head = await customer.request('HEAD', `${secondBase}${path}`, undefined, TUS);
+        return Number(head.headers.get('upload-offset')) > 0 && head.headers.get('upload-offset');
+      }, 'the kept bytes recorded'),
+    );
+    expect(offset).toBeGreaterThanOrEqual(8 * MiB);
+    expect(offset).toBeLessThanOrEqual(10 * MiB);
+    const last = await customer.request('PATCH', `${secondBase}${path}`, data.subarray(offset), { ...OCTETS, 'upload-offset': String(offset) });
+    expect(last.status).toBe(204);
+    expect((await customer.get(`/mfiles/${last.headers.get('mfile-id')!}`)).body).toMatchObject({
+      size: data.length,
+      sha256: hex('sha256', data),
+      md5: hex('md5', data),
+    });
+    expect(await allStaged()).toEqual([]);
   });
 
   it('termination and expiry remove the staged tail and abort the multipart upload', async () => {
