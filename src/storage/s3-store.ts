@@ -116,8 +116,9 @@ export class LocalCopyRoom {
  * The S3-compatible adapter of the storage port (AWS S3, MinIO, Ceph RGW, Garage, R2...): a blob is the object
  * `blobs/<blobKey>` of one bucket. Uploads stream through our hashing into `@aws-sdk/lib-storage`'s Upload
  * (PutObject, or a multipart upload of {@link PART_BYTES} parts for larger ones): the digests are ours, never S3's
- * ETag. Reads are ranged GetObject streams, copies CopyObject, the probe HeadBucket. What must be local (task
- * scratch, resumable-upload parts, local copies for tools) lives under `localRoot` (STORAGE_DIR), on this node only.
+ * ETag. Reads are ranged GetObject streams, copies CopyObject, the probe HeadBucket. Resumable uploads are staged in
+ * the bucket ({@link S3AppendStage}, {@link S3RangeStage}). What must be local (task scratch, local copies for tools)
+ * lives under `localRoot` (STORAGE_DIR), on this node only.
  */
 export class S3BlobStore extends BlobStore {
   readonly kind = 's3' as const;

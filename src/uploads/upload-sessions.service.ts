@@ -61,7 +61,9 @@ const HEAD_BYTES = 4100;
 /**
  * Resumable uploads, one store underneath both protocols. Bytes go into a part file at their offset; the contiguous
  * prefix is hashed as it arrives (hash state persisted per chunk); when the last byte is in, the part file is
- * fsynced, renamed into the blob store and becomes an Mfile through the same path as every other upload.
+ * fsynced, renamed into the blob store and becomes an Mfile through the same path as every other upload. On a
+ * store whose nodes share no disk (S3) the bytes are staged in the store instead (AppendStage for tus, RangeStage
+ * for Content-Range), so any api node takes the next chunk.
  */
 @Injectable()
 export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
@@ -388,14 +390,13 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     const updated = Object.assign(new UploadSession(), current, progress);
     if (offset < current.length) return { session: updated };
     let refused: unknown;
-    const expected = { md5: current.metadata.expectedMd5, sha256: current.metadata.expectedSha256 } as ExpectedDigests;
     try {
       const blob = await stage.assemble(current.id, recorded.objects, {
         maxBytes: current.length,
         expectedSize: current.length,
         verify: (digest) => {
           try {
-            verifyDigests(expected, digest);
+            verifyDigests({ md5: current.metadata.expectedMd5, sha256: current.metadata.expectedSha256 }, digest);
           } catch (error) {
             refused = error;
             throw error;
