@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
+import * as tus from 'tus-js-client';
 import { UploadSessionsService } from '../../src/uploads/upload-sessions.service';
 import { Client, makeTenant } from '../support/client';
 import { freePort } from '../support/free-port';
@@ -201,6 +202,28 @@ describe('resumable uploads staged in S3, chunks alternating between two api pro
       md5: hex('md5', data),
     });
     expect(await allStaged()).toEqual([]);
+  });
+
+  it('takes tus-js-client (the reference client) in 3 MiB chunks: each one a tail, or with the tail before it a part', async () => {
+    const tenant = await makeTenant(admin);
+    const data = randomBytes(20 * MiB + 333);
+    let mfileId: string | null = null;
+    await new Promise<void>((resolve, reject) => {
+      new tus.Upload(data, {
+        endpoint: `${secondBase}/api/v1/services/${tenant.serviceId}/uploads`,
+        chunkSize: 3 * MiB,
+        metadata: { filename: 'reference.bin' },
+        headers: { authorization: `Bearer ${tenant.customerKey}` },
+        onAfterResponse: (_request, response) => {
+          mfileId = response.getHeader('Mfile-Id') ?? mfileId;
+        },
+        onError: reject,
+        onSuccess: () => resolve(),
+      }).start();
+    });
+    expect((await admin.as(tenant.customerKey).get(`/mfiles/${mfileId}`)).body).toMatchObject({ size: data.length, sha256: hex('sha256', data) });
+    expect(await allStaged()).toEqual([]);
+    expect(filesUnder(secondDir)).toEqual([]);
   });
 
   it('termination and expiry remove the staged tail and abort the multipart upload', async () => {
