@@ -412,6 +412,16 @@ function stagePrefix(uploadId: string): string {
   return `uploads/${uploadId}/`;
 }
 
+/**
+ * A staging error as a problem: a multipart upload the store no longer knows (completed by a commit whose row was
+ * never written, or aborted from outside) cannot take the chunk, and retrying will not help: a 409.
+ */
+export function stageError(error: unknown): unknown {
+  if ((error as { name?: string })?.name === 'NoSuchUpload')
+    return Problems.conflict("the upload's staging in the object storage is gone (completed or aborted): start a new upload");
+  return translateS3Error(error);
+}
+
 /** s3rver (our test store) answers AbortMultipartUpload with 405 MethodNotAllowed; S3 and the stores we target abort. */
 function isAbortUnsupported(error: unknown): boolean {
   const { name, $metadata } = (error ?? {}) as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -464,7 +474,7 @@ export class S3AppendStage implements AppendStage {
     } catch (error) {
       source.resume();
       // the store's failure keeps nothing of the chunk; the client's keeps what came before it (tus resumes there)
-      if (inStore) throw translateS3Error(error);
+      if (inStore) throw stageError(error);
       return { staged: { ...current, tail: 0 }, rest: cutter.rest(), size, error: translateStorageError(error) };
     }
   }
@@ -480,7 +490,7 @@ export class S3AppendStage implements AppendStage {
         await this.client.send(new PutObjectCommand({ Bucket: this.store.bucket, Key: tailKey(uploadId, kept), Body: rest, ContentLength: rest.length }));
       return kept;
     } catch (error) {
-      throw translateS3Error(error);
+      throw stageError(error);
     }
   }
 
@@ -506,7 +516,7 @@ export class S3AppendStage implements AppendStage {
         }),
       );
     } catch (error) {
-      throw translateS3Error(error);
+      throw stageError(error);
     }
     // the blob is whole: a tail left behind is only a leftover (removed with the upload's prefix if this fails)
     await this.dropTail(uploadId, before).catch(() => undefined);
