@@ -1,5 +1,5 @@
 import { toProblem } from '../common/problem.filter';
-import { translateS3Error } from './s3-store';
+import { stageError, translateS3Error } from './s3-store';
 
 /** What the AWS SDK v3 throws: a service exception named after S3's error code, with the HTTP status in $metadata. */
 const serviceError = (name: string, status: number) =>
@@ -33,5 +33,10 @@ describe('S3 errors as the rest of MServe knows storage errors (translateS3Error
     const denied = serviceError('AccessDenied', 403);
     expect(translateS3Error(denied, 'ab/cd/x')).toBe(denied);
     expect(toProblem(denied)).toMatchObject({ status: 500 });
+  });
+
+  it("a staged upload's multipart upload the store no longer knows is a 409; other staging errors translate as above", () => {
+    expect(toProblem(stageError(serviceError('NoSuchUpload', 404)))).toMatchObject({ status: 409 });
+    expect(toProblem(stageError(socketError('ECONNREFUSED')), 'r1')).toMatchObject({ status: 503, dependency: 'storage' });
   });
 });

@@ -1,12 +1,18 @@
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
   S3ServiceException,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -18,8 +24,9 @@ import { pipeline } from 'node:stream/promises';
 import { ProblemError, Problems } from '../common/problem';
 import type { S3Config } from '../config/config';
 import { uuidv7 } from '../database/uuid';
-import { BLOB_KEY, BlobDigest, blobMissing, BlobStore, ReceiveOptions, StoredBlob } from './blob-store';
+import { AppendStage, BLOB_KEY, RangeStage, BlobDigest, blobMissing, BlobStore, ReceiveOptions, StagedUpload, StageWrite, StoredBlob } from './blob-store';
 import { ContentStore, DigestingCounter, digestFile, digestStream, HEAD_BYTES, translateStorageError } from './content-store';
+import { MAX_PARTS, PartCutter, restGoesTo } from './part-cutter';
 
 /** Multipart part size: above S3's 5 MiB minimum; a stream upload holds at most QUEUE_SIZE + 1 of them in memory. */
 const PART_BYTES = 8 * 1024 * 1024;
@@ -110,8 +117,9 @@ export class LocalCopyRoom {
  * The S3-compatible adapter of the storage port (AWS S3, MinIO, Ceph RGW, Garage, R2...): a blob is the object
  * `blobs/<blobKey>` of one bucket. Uploads stream through our hashing into `@aws-sdk/lib-storage`'s Upload
  * (PutObject, or a multipart upload of {@link PART_BYTES} parts for larger ones): the digests are ours, never S3's
- * ETag. Reads are ranged GetObject streams, copies CopyObject, the probe HeadBucket. What must be local (task
- * scratch, resumable-upload parts, local copies for tools) lives under `localRoot` (STORAGE_DIR), on this node only.
+ * ETag. Reads are ranged GetObject streams, copies CopyObject, the probe HeadBucket. Resumable uploads are staged in
+ * the bucket ({@link S3AppendStage}, {@link S3RangeStage}). What must be local (task scratch, local copies for tools)
+ * lives under `localRoot` (STORAGE_DIR), on this node only.
  */
 export class S3BlobStore extends BlobStore {
   readonly kind = 's3' as const;
@@ -121,6 +129,9 @@ export class S3BlobStore extends BlobStore {
   private readonly local: ContentStore;
   /** Local copies held for tools: bounded, counted. */
   readonly localCopies: LocalCopyRoom;
+  /** tus and Content-Range uploads are staged in the bucket: the nodes share no disk. */
+  override readonly appendStage: S3AppendStage;
+  override readonly rangeStage: S3RangeStage;
 
   constructor(
     readonly localRoot: string,
@@ -141,6 +152,8 @@ export class S3BlobStore extends BlobStore {
       // a store that is down answers within a few seconds, as a 503 the client may retry (not the SDK's backoff)
       maxAttempts: 2,
     });
+    this.appendStage = new S3AppendStage(this);
+    this.rangeStage = new S3RangeStage(this);
   }
 
   /** Signs presigned downloads: the main client, or one for the origin clients reach the store at (S3_PUBLIC_ENDPOINT). */
@@ -176,7 +189,7 @@ export class S3BlobStore extends BlobStore {
     return `blobs/${blobKey}`;
   }
 
-  private newBlobKey(): string {
+  newBlobKey(): string {
     const id = uuidv7();
     return `${id.slice(-2)}/${id.slice(-4, -2)}/${id}`;
   }
@@ -200,11 +213,11 @@ export class S3BlobStore extends BlobStore {
     return local;
   }
 
-  /** An upload of `body` into the new object `blobKey` (PutObject, or multipart for more than a part). */
-  private upload(body: Readable, blobKey: string): Upload {
+  /** An upload of `body` into the new object `key` (PutObject, or multipart for more than a part). */
+  private upload(body: Readable, key: string): Upload {
     return new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: this.objectKey(blobKey), Body: body },
+      params: { Bucket: this.bucket, Key: key, Body: body },
       partSize: PART_BYTES,
       queueSize: QUEUE_SIZE,
       leavePartsOnError: false,
@@ -213,20 +226,36 @@ export class S3BlobStore extends BlobStore {
 
   /** Streams `body` into the new object `blobKey`. */
   private async put(body: Readable, blobKey: string): Promise<void> {
-    await this.upload(body, blobKey).done();
+    await this.upload(body, this.objectKey(blobKey)).done();
   }
 
   async receive(source: Readable, options: ReceiveOptions): Promise<StoredBlob> {
     const counter = new DigestingCounter(options.maxBytes);
-    // the Upload reads a plain stream: it would take the counter's own `size` (0 at first) for the body's length
-    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
     const blobKey = this.newBlobKey();
-    const upload = this.upload(body, blobKey);
+    let digest = { md5: '', sha256: '' };
+    await this.streamInto(source, counter, this.objectKey(blobKey), () => {
+      if (options.expectedSize !== undefined && counter.size !== options.expectedSize) {
+        throw Problems.badRequest(`the upload ended after ${counter.size} of the ${options.expectedSize} declared bytes: nothing was stored`);
+      }
+      digest = { md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex') };
+      options.verify?.(digest);
+    });
+    return { blobKey, size: counter.size, ...digest, head: counter.head() };
+  }
+
+  /**
+   * Streams `source` through `through` (which counts, hashes, limits) into the new object `key`, then runs `check`.
+   * On any failure nothing is left behind: a multipart upload in flight is aborted (its parts dropped), a finished
+   * object removed; the source's failure (aborted, too large) is the client's, the upload's the store's.
+   */
+  async streamInto(source: Readable, through: Transform, key: string, check: () => void): Promise<void> {
+    // the Upload reads a plain stream: it would take a counter's own `size` (0 at first) for the body's length
+    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const upload = this.upload(body, key);
     const sending = upload.done();
-    const feeding = pipeline(source, counter, body);
+    const feeding = pipeline(source, through, body);
     let sent = false;
     try {
-      // the source's failure (aborted, too large) is the client's; the upload's is the store's
       await Promise.all([
         feeding.catch((error: unknown) => {
           throw { fromSource: translateStorageError(error) };
@@ -238,20 +267,14 @@ export class S3BlobStore extends BlobStore {
           },
         ),
       ]);
-      if (options.expectedSize !== undefined && counter.size !== options.expectedSize) {
-        throw Problems.badRequest(`the upload ended after ${counter.size} of the ${options.expectedSize} declared bytes: nothing was stored`);
-      }
-      const digest = { md5: counter.md5.digest('hex'), sha256: counter.sha256.digest('hex') };
-      options.verify?.(digest);
-      return { blobKey, size: counter.size, ...digest, head: counter.head() };
+      check();
     } catch (caught) {
-      // nothing is left behind: a multipart upload in flight is aborted (its parts dropped), a finished object removed
       body.destroy();
-      counter.destroy();
+      through.destroy();
       await upload.abort().catch(() => undefined);
       await sending.catch(() => undefined);
       await feeding.catch(() => undefined);
-      if (sent) await this.remove(blobKey).catch(() => undefined);
+      if (sent) await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })).catch(() => undefined);
       const wrapped = caught as { fromSource?: unknown; fromStore?: unknown };
       throw wrapped && typeof wrapped === 'object' && ('fromSource' in wrapped || 'fromStore' in wrapped) ? (wrapped.fromSource ?? wrapped.fromStore) : caught;
     }
@@ -287,7 +310,7 @@ export class S3BlobStore extends BlobStore {
           CopySource: `${this.bucket}/${this.objectKey(blobKey)}`,
         }),
       );
-      const head = digest.size > 0 ? await this.readAll(copy, { start: 0, end: Math.min(digest.size, HEAD_BYTES) - 1 }) : Buffer.alloc(0);
+      const head = await this.headOf(copy, digest.size);
       return { blobKey: copy, size: digest.size, md5: digest.md5, sha256: digest.sha256, head };
     } catch (error) {
       await this.remove(copy).catch(() => undefined);
@@ -313,6 +336,11 @@ export class S3BlobStore extends BlobStore {
       )
       .catch((error: unknown) => out.destroy(translateS3Error(error, blobKey) as Error));
     return out;
+  }
+
+  /** The first bytes of a blob (for its mime type), in one ranged read. */
+  async headOf(blobKey: string, size: number): Promise<Buffer> {
+    return size > 0 ? this.readAll(blobKey, { start: 0, end: Math.min(size, HEAD_BYTES) - 1 }) : Buffer.alloc(0);
   }
 
   async readAll(blobKey: string, range?: { start: number; end: number }): Promise<Buffer> {
@@ -399,6 +427,243 @@ export class S3BlobStore extends BlobStore {
   /** The same as {@link close}. */
   destroy(): void {
     this.close();
+  }
+}
+
+/** The tail object of a staged upload: named by where it ends, so a new tail never overwrites the one the row names. */
+function tailKey(uploadId: string, staged: StagedUpload): string {
+  const end = staged.parts.reduce((sum, part) => sum + part.size, 0) + staged.tail;
+  return `${stagePrefix(uploadId)}tail-${end}`;
+}
+
+/** Every object staged for an upload is under this prefix (tails: one named by the row, maybe one a failed save left). */
+function stagePrefix(uploadId: string): string {
+  if (!/^[0-9a-f-]{36}$/.test(uploadId)) throw new Error(`invalid upload id ${uploadId}`);
+  return `uploads/${uploadId}/`;
+}
+
+/**
+ * A staging error as a problem: a multipart upload the store no longer knows (completed by a commit whose row was
+ * never written, or aborted from outside) cannot take the chunk, and retrying will not help: a 409.
+ */
+export function stageError(error: unknown): unknown {
+  if ((error as { name?: string })?.name === 'NoSuchUpload')
+    return Problems.conflict("the upload's staging in the object storage is gone (completed or aborted): start a new upload");
+  return translateS3Error(error);
+}
+
+/** s3rver (our test store) answers AbortMultipartUpload with 405 MethodNotAllowed; S3 and the stores we target abort. */
+function isAbortUnsupported(error: unknown): boolean {
+  const { name, $metadata } = (error ?? {}) as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return name === 'MethodNotAllowed' || $metadata?.httpStatusCode === 405;
+}
+
+/**
+ * tus uploads staged in the bucket (see {@link AppendStage}): a multipart upload opened for the final blob key at
+ * creation; each chunk, after the tail it continues, cut into parts of {@link PART_BYTES} sent with UploadPart as it
+ * streams (one in memory at a time); a chunk's last bytes a part of their own when S3 takes them as one (5 MiB),
+ * else the new tail object `uploads/<uploadId>/tail-<end>`; at the end, the rest as the last part and
+ * CompleteMultipartUpload. Requests per chunk: a GET of the tail (when there is one), one UploadPart per part, a
+ * PUT of the new tail and a DELETE of the old one.
+ */
+export class S3AppendStage implements AppendStage {
+  constructor(private readonly store: S3BlobStore) {}
+
+  private get client(): S3Client {
+    return this.store.client;
+  }
+
+  async open(): Promise<StagedUpload> {
+    const blobKey = this.store.newBlobKey();
+    try {
+      const opened = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.store.bucket, Key: this.store.objectKey(blobKey) }));
+      return { kind: 'parts', blobKey, multipartId: opened.UploadId!, parts: [], tail: 0 };
+    } catch (error) {
+      throw translateS3Error(error);
+    }
+  }
+
+  async write(uploadId: string, staged: StagedUpload, source: Readable, options: { allowed: number; onBytes: (chunk: Buffer) => void }): Promise<StageWrite> {
+    const cutter = new PartCutter(PART_BYTES);
+    let current = staged;
+    let size = 0;
+    let inStore = true;
+    try {
+      if (staged.tail) cutter.push(await this.readTail(uploadId, staged));
+      inStore = false;
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        if (size + chunk.length > options.allowed)
+          throw Problems.tooLarge(`the request carries more bytes than the upload has left (${options.allowed}): nothing past the declared length is stored`);
+        options.onBytes(chunk);
+        size += chunk.length;
+        inStore = true;
+        for (const part of cutter.push(chunk)) current = await this.sendPart(current, part);
+        inStore = false;
+      }
+      return { staged: { ...current, tail: 0 }, rest: cutter.rest(), size };
+    } catch (error) {
+      source.resume();
+      // the store's failure keeps nothing of the chunk; the client's keeps what came before it (tus resumes there)
+      if (inStore) throw stageError(error);
+      return { staged: { ...current, tail: 0 }, rest: cutter.rest(), size, error: translateStorageError(error) };
+    }
+  }
+
+  async keep(uploadId: string, written: StageWrite): Promise<StagedUpload> {
+    const { staged, rest } = written;
+    // nothing new: the tail object the row names stays as it is
+    if (written.size === 0) return { ...staged, tail: rest.length };
+    try {
+      if (restGoesTo(rest.length) === 'part') return { ...(await this.sendPart(staged, rest)), tail: 0 };
+      const kept = { ...staged, tail: rest.length };
+      if (rest.length)
+        await this.client.send(new PutObjectCommand({ Bucket: this.store.bucket, Key: tailKey(uploadId, kept), Body: rest, ContentLength: rest.length }));
+      return kept;
+    } catch (error) {
+      throw stageError(error);
+    }
+  }
+
+  async dropTail(uploadId: string, before: StagedUpload, after?: StagedUpload): Promise<void> {
+    if (!before.tail || (after?.tail && tailKey(uploadId, after) === tailKey(uploadId, before))) return;
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.store.bucket, Key: tailKey(uploadId, before) }));
+    } catch (error) {
+      throw translateS3Error(error);
+    }
+  }
+
+  async commit(uploadId: string, before: StagedUpload, written: StageWrite, digest: Omit<BlobDigest, 'head'>): Promise<StoredBlob> {
+    const { blobKey } = written.staged;
+    try {
+      const staged = written.rest.length ? await this.sendPart(written.staged, written.rest) : written.staged;
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.store.bucket,
+          Key: this.store.objectKey(blobKey),
+          UploadId: staged.multipartId!,
+          MultipartUpload: { Parts: staged.parts.map((part) => ({ PartNumber: part.number, ETag: part.etag })) },
+        }),
+      );
+    } catch (error) {
+      throw stageError(error);
+    }
+    // the blob is whole: a tail left behind is only a leftover (removed with the upload's prefix if this fails)
+    await this.dropTail(uploadId, before).catch(() => undefined);
+    return { blobKey, ...digest, head: await this.store.headOf(blobKey, digest.size) };
+  }
+
+  async discard(uploadId: string, staged: StagedUpload): Promise<void> {
+    try {
+      if (staged.multipartId)
+        await this.client
+          .send(new AbortMultipartUploadCommand({ Bucket: this.store.bucket, Key: this.store.objectKey(staged.blobKey), UploadId: staged.multipartId }))
+          .catch((error: unknown) => {
+            // gone already (completed or aborted by another node); or a store that cannot abort (s3rver): its parts
+            // stay in its own staging, out of every listing (a bucket lifecycle rule drops them on S3, see README)
+            if (!isNotFound(error) && !isAbortUnsupported(error)) throw error;
+          });
+    } catch (error) {
+      throw translateS3Error(error);
+    }
+    await removeStaged(this.store, uploadId);
+  }
+
+  private async readTail(uploadId: string, staged: StagedUpload): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    const answer = await this.client.send(new GetObjectCommand({ Bucket: this.store.bucket, Key: tailKey(uploadId, staged) }));
+    for await (const chunk of answer.Body as Readable) chunks.push(chunk as Buffer);
+    const tail = Buffer.concat(chunks);
+    if (tail.length !== staged.tail) throw new Error(`the staged tail of upload ${uploadId} has ${tail.length} bytes, not ${staged.tail}`);
+    return tail;
+  }
+
+  /** Sends `body` as the next part (numbered after the recorded ones: a failed chunk's parts are overwritten). */
+  private async sendPart(staged: StagedUpload, body: Buffer): Promise<StagedUpload> {
+    const number = staged.parts.length + 1;
+    if (number > MAX_PARTS) throw Problems.tooLarge(`the upload needs more than the store's ${MAX_PARTS} parts: send larger chunks`);
+    const sent = await this.client.send(
+      new UploadPartCommand({
+        Bucket: this.store.bucket,
+        Key: this.store.objectKey(staged.blobKey),
+        UploadId: staged.multipartId!,
+        PartNumber: number,
+        Body: body,
+        ContentLength: body.length,
+      }),
+    );
+    return { ...staged, parts: [...staged.parts, { number, etag: sent.ETag!, size: body.length }] };
+  }
+}
+
+/**
+ * Content-Range uploads staged in the bucket (see {@link RangeStage}): each chunk streamed into the object
+ * `uploads/<uploadId>/range-<start>-<end>` (PutObject, or a multipart upload for a chunk above a part); at the end
+ * the objects are read in order, through our hashing, into the new blob (a multipart upload), then removed.
+ * Requests per chunk: one PutObject (or one per 8 MiB); at the end one GET per chunk and one UploadPart per 8 MiB.
+ */
+export class S3RangeStage implements RangeStage {
+  constructor(private readonly store: S3BlobStore) {}
+
+  async put(uploadId: string, [start, end]: [number, number], source: Readable, onBytes: (chunk: Buffer) => void): Promise<{ size: number }> {
+    const allowed = end - start + 1;
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        if (size + chunk.length > allowed)
+          return callback(Problems.tooLarge(`the body carries more than the ${allowed} bytes Content-Range announces: the chunk was not recorded`));
+        size += chunk.length;
+        onBytes(chunk);
+        callback(null, chunk);
+      },
+    });
+    await this.store.streamInto(source, counter, rangeKey(uploadId, [start, end]), () => undefined);
+    return { size };
+  }
+
+  async remove(uploadId: string, range: [number, number]): Promise<void> {
+    try {
+      await this.store.client.send(new DeleteObjectCommand({ Bucket: this.store.bucket, Key: rangeKey(uploadId, range) }));
+    } catch (error) {
+      throw translateS3Error(error);
+    }
+  }
+
+  assemble(uploadId: string, ranges: Array<[number, number]>, options: ReceiveOptions): Promise<StoredBlob> {
+    const ordered = [...ranges].sort((a, b) => a[0] - b[0]);
+    const store = this.store;
+    async function* inOrder() {
+      for (const range of ordered) {
+        const answer = await store.client.send(new GetObjectCommand({ Bucket: store.bucket, Key: rangeKey(uploadId, range) })).catch((error: unknown) => {
+          throw translateS3Error(error);
+        });
+        yield* answer.Body as Readable;
+      }
+    }
+    return this.store.receive(Readable.from(inOrder()), options);
+  }
+
+  discard(uploadId: string): Promise<void> {
+    return removeStaged(this.store, uploadId);
+  }
+}
+
+/** The object of one Content-Range chunk. */
+function rangeKey(uploadId: string, [start, end]: [number, number]): string {
+  return `${stagePrefix(uploadId)}range-${start}-${end}`;
+}
+
+/** Removes every object under an upload's staging prefix. */
+async function removeStaged(store: S3BlobStore, uploadId: string): Promise<void> {
+  try {
+    let token: string | undefined;
+    do {
+      const listed = await store.client.send(new ListObjectsV2Command({ Bucket: store.bucket, Prefix: stagePrefix(uploadId), ContinuationToken: token }));
+      for (const object of listed.Contents ?? []) await store.client.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: object.Key! }));
+      token = listed.IsTruncated ? listed.NextContinuationToken : undefined;
+    } while (token);
+  } catch (error) {
+    throw translateS3Error(error);
   }
 }
 

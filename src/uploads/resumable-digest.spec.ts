@@ -59,4 +59,21 @@ describe('ResumableDigest', () => {
     retried.update(bytes.subarray(cut[1]));
     expect(retried.finish()).toEqual(expected(bytes));
   });
+
+  it('an upload staged in the store (no part file) exports its state from the first chunk, each chunk continuing the saved one', async () => {
+    const id = randomUUID();
+    let state: { md5: Buffer | null; sha256: Buffer | null } = none;
+    for (let i = 0; i < cut.length - 2; i++) {
+      const digest = await ResumableDigest.resume({ id, offset: cut[i], state, partPath: null });
+      digest.update(bytes.subarray(cut[i], cut[i + 1]));
+      state = digest.save(cut[i + 1]);
+      expect(state.md5).not.toBeNull();
+      expect(state.sha256).not.toBeNull();
+      ResumableDigest.forget(id);
+    }
+    const last = await ResumableDigest.resume({ id, offset: cut[cut.length - 2], state, partPath: null });
+    last.update(bytes.subarray(cut[cut.length - 2]));
+    expect(last.finish()).toEqual(expected(bytes));
+    await expect(ResumableDigest.resume({ id, offset: 10, state: none, partPath: null })).rejects.toThrow(/no saved digest state/);
+  });
 });

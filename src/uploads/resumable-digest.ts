@@ -8,12 +8,15 @@ export interface DigestState {
   sha256: Buffer | null;
 }
 
-/** Where an upload stands: its id, how many bytes are hashed (its offset), its saved state and its part file. */
+/**
+ * Where an upload stands: its id, how many bytes are hashed (its offset), its saved state and its part file; null
+ * when its bytes are not on this node (staged in the store): then the state is always exported, from the first byte.
+ */
 export interface DigestOrigin {
   id: string;
   offset: number;
   state: DigestState;
-  partPath: string;
+  partPath: string | null;
 }
 
 interface Hashers {
@@ -88,7 +91,9 @@ const MAX_NATIVE_IN_PROGRESS = 1024;
  * exported, so between chunks it stays in this process (NATIVE_IN_PROGRESS) and the database keeps no state. A
  * chunk that lands elsewhere (another api process, a restart) finds no state: it hashes the part file's first
  * `offset` bytes once (they are durable: the offset moves only after the part file is fsynced), with hash-wasm, and
- * from then on the state is saved with every chunk, as before.
+ * from then on the state is saved with every chunk, as before. An upload staged in the store (no part file: see
+ * `AppendStage`) has nothing to hash again: it is hashed with hash-wasm from its first byte, its state saved with
+ * every chunk.
  */
 export class ResumableDigest {
   private constructor(
@@ -100,8 +105,13 @@ export class ResumableDigest {
     // a copy: the saved one stays valid until this chunk is saved (a chunk that fails keeps the offset it started at)
     const native = NATIVE_IN_PROGRESS.get(origin.id);
     if (native && native.offset === origin.offset) return new ResumableDigest(origin.id, native.hashers.copy());
-    if (origin.offset === 0) return new ResumableDigest(origin.id, new NativeHashers());
     if (origin.state.md5 && origin.state.sha256) return new ResumableDigest(origin.id, await WasmHashers.create(origin.state));
+    // with no part file to hash again, the next chunk may land anywhere: the state must leave the process every time
+    if (origin.partPath === null) {
+      if (origin.offset > 0) throw new Error(`upload ${origin.id} is at offset ${origin.offset} but has no saved digest state`);
+      return new ResumableDigest(origin.id, await WasmHashers.create());
+    }
+    if (origin.offset === 0) return new ResumableDigest(origin.id, new NativeHashers());
     // the earlier bytes were hashed natively in another process (or one that stopped): hash them again from the part file
     const hashers = await WasmHashers.create();
     for await (const chunk of createReadStream(origin.partPath, { start: 0, end: origin.offset - 1, highWaterMark: 1024 * 1024 }))

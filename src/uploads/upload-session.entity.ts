@@ -4,6 +4,7 @@ import { bigintToNumber, JsonObject } from '../database/columns';
 import { Key } from '../keys/key.entity';
 import { Mfolder } from '../mfolders/mfolder.entity';
 import { Service } from '../services/service.entity';
+import type { UploadStage } from '../storage/blob-store';
 
 export type UploadProtocol = 'tus' | 'range';
 
@@ -35,6 +36,11 @@ export class UploadSession {
   @Column({ type: 'jsonb', default: () => "'[]'" }) received: Array<[number, number]>;
   @Column({ type: 'bytea', nullable: true }) md5State: Buffer | null;
   @Column({ type: 'bytea', nullable: true }) sha256State: Buffer | null;
+  /**
+   * An upload staged in the store (STORAGE=s3), so any node takes the next chunk: tus, its multipart upload, parts
+   * and tail; Content-Range, its range objects. Null when the bytes are in the node's part file (the filesystem store).
+   */
+  @Column({ type: 'jsonb', nullable: true }) stage: UploadStage | null;
   /** tus Upload-Metadata, the client's declared type, and whole-file digests to verify at the end. */
   @Column({ type: 'jsonb', default: () => "'{}'" }) metadata: JsonObject;
   @Column({ type: 'uuid', nullable: true }) createdByKeyId: string | null;

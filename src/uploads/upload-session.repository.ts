@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, IsNull, LessThan } from 'typeorm';
+import type { UploadStage } from '../storage/blob-store';
 import { UploadSession } from './upload-session.entity';
 
 /** What a new upload is made of (the database fills in the timestamps). */
@@ -48,15 +49,20 @@ export class UploadSessionRepository {
    */
   async saveProgress(
     id: string,
-    progress: Pick<UploadSession, 'offset' | 'md5State' | 'sha256State' | 'expiresAt'> & Partial<Pick<UploadSession, 'received'>>,
+    progress: Pick<UploadSession, 'offset' | 'md5State' | 'sha256State' | 'expiresAt'> & Partial<Pick<UploadSession, 'received' | 'stage'>>,
     manager?: EntityManager,
   ): Promise<boolean> {
     return Boolean((await this.db(manager).getRepository(UploadSession).update({ id }, progress)).affected);
   }
 
+  /** The upload's bytes are staged in the store from now on (its multipart upload opened). */
+  async setStage(id: string, stage: UploadStage, manager?: EntityManager): Promise<void> {
+    await this.db(manager).update(UploadSession, { id }, { stage });
+  }
+
   /** The upload became this Mfile at `completedAt`, all its `length` bytes received. */
   async markCompleted(id: string, mfileId: string, completedAt: Date, length: number, manager?: EntityManager): Promise<void> {
-    await this.db(manager).update(UploadSession, { id }, { completedAt, mfileId, offset: length, md5State: null, sha256State: null });
+    await this.db(manager).update(UploadSession, { id }, { completedAt, mfileId, offset: length, md5State: null, sha256State: null, stage: null });
   }
 
   /** Up to `limit` uploads that expired before `now`. */

@@ -17,7 +17,7 @@ import { MfolderRepository } from '../mfolders/mfolder.repository';
 import { MfoldersService } from '../mfolders/mfolders.service';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { NewServiceEvent, ServiceEvents } from '../pipelines/service-events';
-import { BlobStore } from '../storage/blob-store';
+import { AppendStage, BlobStore, RangeStage, StagedRanges, StagedUpload, StageWrite, StoredBlob, UploadStage } from '../storage/blob-store';
 import { translateStorageError, WRITEBACK_EVERY_BYTES } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { ByteRange, classifyRange, mergeRange, missingRanges } from './byte-ranges';
@@ -61,7 +61,9 @@ const HEAD_BYTES = 4100;
 /**
  * Resumable uploads, one store underneath both protocols. Bytes go into a part file at their offset; the contiguous
  * prefix is hashed as it arrives (hash state persisted per chunk); when the last byte is in, the part file is
- * fsynced, renamed into the blob store and becomes an Mfile through the same path as every other upload.
+ * fsynced, renamed into the blob store and becomes an Mfile through the same path as every other upload. On a
+ * store whose nodes share no disk (S3) the bytes are staged in the store instead (AppendStage for tus, RangeStage
+ * for Content-Range), so any api node takes the next chunk.
  */
 @Injectable()
 export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
@@ -132,6 +134,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
           received: [],
           md5State: null,
           sha256State: null,
+          stage: null,
           metadata: {
             ...(input.metadata ? { tus: input.metadata } : {}),
             ...(input.declaredType ? { declaredType: input.declaredType } : {}),
@@ -146,9 +149,30 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
         manager,
       );
     });
+    if (this.stagedInStore(session)) return this.openStage(session);
     const handle = await open(this.store.partPath(session.id), 'wx');
     await handle.close();
     return session; // as inserted: not read back
+  }
+
+  /**
+   * Whether a new upload's bytes are staged in the store (a store whose nodes share no disk) rather than in the
+   * node's part file. An empty file has no bytes to stage (S3 completes no multipart upload without a part).
+   */
+  private stagedInStore(session: UploadSession): boolean {
+    return session.protocol === 'tus' ? Boolean(this.store.appendStage) && session.length > 0 : Boolean(this.store.rangeStage);
+  }
+
+  /** Opens the store's staging of a new upload and records it in the row (the upload is dropped if that fails). */
+  private async openStage(session: UploadSession): Promise<UploadSession> {
+    try {
+      const stage: UploadStage = session.protocol === 'tus' ? await this.requireStage().open() : { kind: 'ranges', objects: [] };
+      await this.sessions.setStage(session.id, stage);
+      return Object.assign(new UploadSession(), session, { stage });
+    } catch (error) {
+      await this.sessions.delete(session.id);
+      throw error;
+    }
   }
 
   /** An upload of this service, or 404 (also once it has expired). */
@@ -171,6 +195,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
         throw new ProblemError(409, 'offset-mismatch', 'Conflict', `Upload-Offset ${offset} does not match the upload's offset ${current.offset}`, {
           offset: current.offset,
         });
+      if (current.stage?.kind === 'parts') return this.appendStaged(auth, current, current.stage, source, checksums);
       const digest = await this.digestOf(current);
       const handle = await open(this.store.partPath(current.id), 'r+');
       let written = 0;
@@ -205,9 +230,65 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       // the last bytes: straight to the commit, which records the upload completed (or discards it); its progress is
       // not saved first (a completion that fails before its commit leaves the saved offset, and the client sends the
       // last chunk again: the part file is cut back to that offset)
-      if (reached === current.length) return this.complete(auth, Object.assign(new UploadSession(), current, { offset: reached }), digest);
+      if (reached === current.length)
+        return this.complete(auth, Object.assign(new UploadSession(), current, { offset: reached }), digest, this.partFile(current));
       return { session: await this.saveProgress(current, reached, digest) };
     });
+  }
+
+  /**
+   * tus PATCH of an upload staged in the store (see AppendStage): the same rules as the part file's. The row is
+   * saved only after the chunk's parts and tail are in the store, so a chunk that fails anywhere counts for nothing
+   * (without a chunk checksum, the bytes that came before the client's connection broke are kept, as on disk).
+   */
+  private async appendStaged(
+    auth: RequestAuth,
+    current: UploadSession,
+    before: StagedUpload,
+    source: Readable,
+    checksums: ChunkChecksum[],
+  ): Promise<UploadProgress> {
+    const stage = this.requireStage();
+    const digest = await this.digestOf(current);
+    const chunkDigests = new Map<string, Hash>(checksums.map((checksum) => [checksum.algorithm, createHash(checksum.algorithm)]));
+    const written = await stage.write(current.id, before, source, {
+      allowed: current.length - current.offset,
+      onBytes: (chunk) => {
+        digest.update(chunk);
+        for (const hash of chunkDigests.values()) hash.update(chunk);
+      },
+    });
+    const reached = current.offset + written.size;
+    if (written.error) {
+      if (checksums.length === 0 && written.size > 0) await this.keepStaged(current, before, written, reached, digest);
+      throw written.error;
+    }
+    const mismatch = this.checksumMismatch(checksums, chunkDigests);
+    if (mismatch) throw mismatch;
+    if (reached === current.length) {
+      const bytes: CommittableBytes = {
+        commit: (final) => stage.commit(current.id, before, written, { size: current.length, ...final }),
+        discard: () => stage.discard(current.id, before),
+      };
+      return this.complete(auth, Object.assign(new UploadSession(), current, { offset: reached }), digest, bytes);
+    }
+    return { session: await this.keepStaged(current, before, written, reached, digest) };
+  }
+
+  /** Keeps a staged chunk (its rest as a part or the new tail), records it, then drops the tail the row named before. */
+  private async keepStaged(
+    current: UploadSession,
+    before: StagedUpload,
+    written: StageWrite,
+    reached: number,
+    digest: ResumableDigest,
+  ): Promise<UploadSession> {
+    const stage = this.requireStage();
+    const kept = await stage.keep(current.id, written);
+    const saved = await this.saveProgress(current, reached, digest, undefined, kept);
+    // a tail left by a failure here is named by no row: removed with the upload's prefix when it ends
+    await stage.dropTail(current.id, before, kept).catch((error) => this.logger.warn(`upload ${current.id}: could not remove its old tail: ${String(error)}`));
+    return saved;
   }
 
   /**
@@ -235,6 +316,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
         return { session: current, duplicate: true };
       }
       if (kind === 'overlap') throw Problems.conflict(`bytes ${range.start}-${range.end} overlap ranges already received`, { received: current.received });
+      if (current.stage?.kind === 'ranges') return this.writeRangeStaged(auth, current, current.stage, source, range, checksums);
       const inOrder = range.start === current.offset;
       const digest = await this.digestOf(current);
       const size = range.end - range.start + 1;
@@ -268,9 +350,69 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
         offset = end + 1;
       }
       const updated = await this.saveProgress(current, offset, digest, received);
-      if (updated.offset === updated.length) return this.complete(auth, updated, digest);
+      if (updated.offset === updated.length) return this.complete(auth, updated, digest, this.partFile(current));
       return { session: updated };
     });
+  }
+
+  /**
+   * Content-Range PUT of an upload staged in the store (see RangeStage): the chunk becomes an object of its own,
+   * recorded in the row once whole and verified (else removed). The digests are computed when the ranges are
+   * assembled, in order, at the end: nothing is hashed per chunk.
+   */
+  private async writeRangeStaged(
+    auth: RequestAuth,
+    current: UploadSession,
+    staged: StagedRanges,
+    source: Readable,
+    range: { start: number; end: number },
+    checksums: ChunkChecksum[],
+  ): Promise<UploadProgress> {
+    const stage = this.requireRangeStage();
+    const chunk: ByteRange = [range.start, range.end];
+    const chunkDigests = new Map<string, Hash>(checksums.map((checksum) => [checksum.algorithm, createHash(checksum.algorithm)]));
+    const { size } = await stage.put(current.id, chunk, source, (bytes) => {
+      for (const hash of chunkDigests.values()) hash.update(bytes);
+    });
+    const refusal =
+      size !== range.end - range.start + 1
+        ? Problems.badRequest(`the body has ${size} bytes but Content-Range announces ${range.end - range.start + 1}: the chunk was not recorded`)
+        : this.checksumMismatch(checksums, chunkDigests);
+    if (refusal) {
+      await stage.remove(current.id, chunk);
+      throw refusal;
+    }
+    const received = mergeRange(current.received, chunk);
+    const offset = received[0][0] === 0 ? received[0][1] + 1 : 0;
+    const recorded: StagedRanges = { kind: 'ranges', objects: [...staged.objects, chunk] };
+    const progress = { offset, md5State: null, sha256State: null, expiresAt: this.expiry(), received, stage: recorded };
+    if (!(await this.sessions.saveProgress(current.id, progress))) throw Problems.notFound('upload', current.id);
+    const updated = Object.assign(new UploadSession(), current, progress);
+    if (offset < current.length) return { session: updated };
+    let refused: unknown;
+    try {
+      const blob = await stage.assemble(current.id, recorded.objects, {
+        maxBytes: current.length,
+        expectedSize: current.length,
+        verify: (digest) => {
+          try {
+            verifyDigests({ md5: current.metadata.expectedMd5, sha256: current.metadata.expectedSha256 }, digest);
+          } catch (error) {
+            refused = error;
+            throw error;
+          }
+        },
+      });
+      await stage.discard(current.id).catch((error) => this.logger.warn(`upload ${current.id}: could not remove its range objects: ${String(error)}`));
+      return await this.createMfile(auth, updated, blob);
+    } catch (error) {
+      // declared digests that do not match end the upload, as on disk; a store that failed leaves it to be retried
+      if (error === refused) {
+        await this.sessions.delete(current.id);
+        await stage.discard(current.id).catch(() => undefined);
+      }
+      throw error;
+    }
   }
 
   missing(session: UploadSession): ByteRange[] {
@@ -280,10 +422,30 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
   /** Termination: the upload and its bytes are gone. */
   async terminate(session: UploadSession): Promise<void> {
     await this.lock.withLock(session.id, async () => {
+      const current = await this.find(session.serviceId, session.id);
+      // staged bytes first: a store that cannot be reached is a 503 and the upload stays, for the client to retry
+      await this.dropBytes(current);
       await this.sessions.delete(session.id);
       ResumableDigest.forget(session.id);
-      await unlink(this.store.partPath(session.id)).catch(() => undefined);
     });
+  }
+
+  /** The store's staging, for an upload staged there (a node configured with another store cannot continue it). */
+  private requireStage(): AppendStage {
+    if (!this.store.appendStage) throw Problems.unavailable('this upload is staged in an object store this node does not use', { dependency: 'storage' });
+    return this.store.appendStage;
+  }
+
+  private requireRangeStage(): RangeStage {
+    if (!this.store.rangeStage) throw Problems.unavailable('this upload is staged in an object store this node does not use', { dependency: 'storage' });
+    return this.store.rangeStage;
+  }
+
+  /** Drops an upload's bytes, wherever they are staged. */
+  private async dropBytes(session: UploadSession): Promise<void> {
+    if (session.stage?.kind === 'parts') await this.requireStage().discard(session.id, session.stage);
+    else if (session.stage?.kind === 'ranges') await this.requireRangeStage().discard(session.id);
+    else await unlink(this.store.partPath(session.id)).catch(() => undefined);
   }
 
   /** Removes expired uploads and their bytes (sliding expiry: every chunk extends it). */
@@ -300,7 +462,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       const removed = await this.sessions.deleteUnfinished(session.id);
       if (!removed) continue;
       ResumableDigest.forget(session.id);
-      await unlink(this.store.partPath(session.id)).catch(() => undefined);
+      await this.dropBytes(session).catch((error) => this.logger.warn(`expired upload ${session.id}: could not remove its staged bytes: ${String(error)}`));
       // told once, by the process whose delete removed it
       abandoned.push({
         type: 'upload.expired',
@@ -418,36 +580,63 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       id: session.id,
       offset: session.offset,
       state: { md5: session.md5State, sha256: session.sha256State },
-      partPath: this.store.partPath(session.id),
+      partPath: session.stage ? null : this.store.partPath(session.id),
     });
   }
 
-  private async saveProgress(session: UploadSession, offset: number, digest: ResumableDigest, received?: ByteRange[]): Promise<UploadSession> {
+  private async saveProgress(
+    session: UploadSession,
+    offset: number,
+    digest: ResumableDigest,
+    received?: ByteRange[],
+    stage?: StagedUpload,
+  ): Promise<UploadSession> {
     const state = digest.save(offset);
-    const progress = { offset, md5State: state.md5, sha256State: state.sha256, expiresAt: this.expiry(), ...(received ? { received } : {}) };
+    const progress = {
+      offset,
+      md5State: state.md5,
+      sha256State: state.sha256,
+      expiresAt: this.expiry(),
+      ...(received ? { received } : {}),
+      ...(stage ? { stage } : {}),
+    };
     // under the upload's lock nothing else writes it: the row is what was read plus this, not read back
     if (!(await this.sessions.saveProgress(session.id, progress))) throw Problems.notFound('upload', session.id);
     return Object.assign(new UploadSession(), session, progress);
   }
 
-  /** The last byte is in: verify, commit the bytes atomically, and create the Mfile (ingest usage, owner key). */
-  private async complete(auth: RequestAuth, session: UploadSession, digest: ResumableDigest): Promise<UploadProgress> {
-    const final = digest.finish();
+  /** The bytes of an upload in its part file: committed with their head read from it. */
+  private partFile(session: UploadSession): CommittableBytes {
     const partPath = this.store.partPath(session.id);
+    return {
+      commit: async (final) => {
+        const head = Buffer.alloc(Math.min(HEAD_BYTES, session.length));
+        if (head.length) {
+          const handle = await open(partPath, 'r');
+          await handle.read(head, 0, head.length, 0).finally(() => handle.close());
+        }
+        return this.store.commitTemp(partPath, { size: session.length, ...final, head });
+      },
+      discard: () => unlink(partPath).catch(() => undefined),
+    };
+  }
+
+  /** The last byte is in: verify, commit the bytes atomically, and create the Mfile (ingest usage, owner key). */
+  private async complete(auth: RequestAuth, session: UploadSession, digest: ResumableDigest, bytes: CommittableBytes): Promise<UploadProgress> {
+    const final = digest.finish();
     try {
       verifyDigests({ md5: session.metadata.expectedMd5, sha256: session.metadata.expectedSha256 }, final);
     } catch (error) {
       await this.sessions.delete(session.id);
-      await unlink(partPath).catch(() => undefined);
+      await bytes.discard().catch((cause) => this.logger.warn(`upload ${session.id}: could not remove its bytes: ${String(cause)}`));
       throw error;
     }
-    const head = Buffer.alloc(Math.min(HEAD_BYTES, session.length));
-    if (head.length) {
-      const handle = await open(partPath, 'r');
-      await handle.read(head, 0, head.length, 0).finally(() => handle.close());
-    }
-    const mimetype = await this.mime.detect(head, session.name);
-    const blob = await this.store.commitTemp(partPath, { size: session.length, ...final, head });
+    return this.createMfile(auth, session, await bytes.commit(final));
+  }
+
+  /** The upload's verified bytes are a blob: the Mfile is created with them (or the blob removed, the upload dropped). */
+  private async createMfile(auth: RequestAuth, session: UploadSession, blob: StoredBlob): Promise<UploadProgress> {
+    const mimetype = await this.mime.detect(blob.head, session.name);
     const completedAt = new Date();
     try {
       const mfile = await this.unitOfWork.run(async (work) => {
@@ -482,6 +671,12 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       throw error;
     }
   }
+}
+
+/** An upload's bytes, all in: what becomes the blob (once verified), or is dropped. */
+interface CommittableBytes {
+  commit(final: { md5: string; sha256: string }): Promise<StoredBlob>;
+  discard(): Promise<void>;
 }
 
 /** Bytes gathered before one write to the part file. */

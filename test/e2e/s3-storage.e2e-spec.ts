@@ -162,7 +162,7 @@ describe('object storage (STORAGE=s3): api and worker sharing only the engines a
     expect(await objects()).not.toContain(after);
   });
 
-  it('assembles a tus upload staged on the api node and streams it into the bucket (the staged part removed)', async () => {
+  it('stages a tus upload in the bucket, not on the api node, and completes it into one object', async () => {
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);
     const bytes = randomBytes(200_000);
