@@ -37,5 +37,6 @@ export default async function globalSetup(): Promise<void> {
     const s3 = await startS3Server();
     (globalThis as { __MSERVE_S3__?: S3Server }).__MSERVE_S3__ = s3;
     process.env.TEST_S3_ENDPOINT = s3.endpoint;
+    process.env.TEST_S3_DIR = s3.dir;
   }
 }

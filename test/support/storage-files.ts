@@ -65,14 +65,26 @@ export function storedBlobs(store: StoreOf): Promise<string[]> {
 }
 
 /**
+ * The multipart uploads open in the app's bucket, when it is on the run's s3rver (TEST_STORAGE=s3): s3rver answers
+ * ListMultipartUploads with NotImplemented, and keeps each open one as a folder under `<bucket>/._S3rver_uploads`.
+ */
+function openMultipartUploads(s3: NonNullable<AppConfig['s3']>): string[] {
+  const dir = process.env.TEST_S3_DIR;
+  if (!dir || s3.endpoint !== process.env.TEST_S3_ENDPOINT) return [];
+  const uploads = join(dir, s3.bucket, '._S3rver_uploads');
+  return existsSync(uploads) ? readdirSync(uploads).map((id) => `multipart upload ${id}`) : [];
+}
+
+/**
  * What is staged and not (or no longer) on its way to a blob: the node's local `uploads/` (resumable-upload parts)
- * and `tmp/` (incoming bytes, task outputs, local copies) in every adapter, and on S3 any object under `uploads/`.
- * (Open multipart uploads are not listed: s3rver, the S3 of the tests, implements neither ListMultipartUploads nor
- * AbortMultipartUpload.)
+ * and `tmp/` (incoming bytes, task outputs, local copies) in every adapter, and on S3 any object under `uploads/`
+ * and any open multipart upload. (s3rver cannot abort a multipart upload: it answers AbortMultipartUpload with 405,
+ * so a check of `uploads` on S3 belongs after uploads that completed, not after aborted ones.)
  */
 export async function stagedFiles(store: StoreOf, folders: Array<'uploads' | 'tmp'> = ['uploads', 'tmp']): Promise<string[]> {
   const local = folders.flatMap((folder) => localUnder(store, folder));
-  const remote = store.storage === 's3' && folders.includes('uploads') ? await objectsUnder(store.s3!, 'uploads/') : [];
+  const remote =
+    store.storage === 's3' && folders.includes('uploads') ? [...(await objectsUnder(store.s3!, 'uploads/')), ...openMultipartUploads(store.s3!)] : [];
   return [...local, ...remote];
 }
 
