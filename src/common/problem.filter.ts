@@ -94,6 +94,9 @@ export function isOutage(problem: ProblemBody): boolean {
   return problem.status === 503 && typeof problem.dependency === 'string';
 }
 
+/** Headers that describe a resource's content (set by the download path before it opens the bytes). */
+const REPRESENTATION_HEADERS = ['ETag', 'Last-Modified', 'Accept-Ranges', 'Content-Range', 'Content-Disposition', 'Repr-Digest'];
+
 export function sendProblem(response: Response, problem: ProblemBody): void {
   if (response.headersSent) {
     response.destroy();
@@ -104,6 +107,9 @@ export function sendProblem(response: Response, problem: ProblemBody): void {
   // kept-alive connection would hang the client's next request. Close it after the answer instead (RFC 9112 §9.6).
   const request = response.req as (Request & { complete?: boolean }) | undefined;
   if (request && !request.complete) response.setHeader('Connection', 'close');
+  // a failure once a handler had begun describing a representation (a download whose store could not be read):
+  // the problem is not that representation, so none of its headers may go out with it
+  if (problem.status >= 500) for (const name of REPRESENTATION_HEADERS) response.removeHeader(name);
   // a limit that lifts at a known time (a monthly quota): tell clients when
   if (typeof problem.retryAfterSeconds === 'number') response.setHeader('Retry-After', String(Math.max(1, Math.ceil(problem.retryAfterSeconds))));
   response.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));

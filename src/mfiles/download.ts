@@ -315,6 +315,24 @@ export async function sendContent(
     },
   });
   const stages: NodeJS.ReadWriteStream[] = options.bytesPerSecond ? [new ThrottleTransform(options.bytesPerSecond), counter] : [counter];
-  await pipeline([body(), ...stages, response.body(status)]).catch(() => undefined);
+  const source = await firstBytes(body());
+  await pipeline([source, ...stages, response.body(status)]).catch(() => undefined);
   return sent;
+}
+
+/**
+ * Resolves once `source` has its first bytes (or has ended), rejects if it fails before: a store that cannot be read
+ * (an object store that is down: a 503 problem; a missing blob) is then answered as an error, before the status line
+ * goes out, rather than as a 200 whose connection is cut. (A local file opens at once; an S3 read is a request.)
+ */
+function firstBytes(source: Readable): Promise<Readable> {
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error) => {
+      source.off('readable', ready).off('end', ready).off('error', settle);
+      if (error) reject(error);
+      else resolve(source);
+    };
+    const ready = () => settle();
+    source.once('readable', ready).once('end', ready).once('error', settle);
+  });
 }

@@ -235,7 +235,8 @@ suite(title, () => {
     fs = mountSmallFs((probe as { kind: SmallFs['kind'] }).kind);
     dir = fs.dir;
     // overrides win over startTestApp's own temp storage dir (it spreads them last into loadConfig)
-    app = await startTestApp({ STORAGE_DIR: dir });
+    // filesystem only, whatever TEST_STORAGE says: the full disk under test is the filesystem store's own
+    app = await startTestApp({ STORAGE_DIR: dir, STORAGE: 'filesystem' });
     expect(app.config.storageDir).toBe(dir);
     admin = new Client(app.api, app.adminKey);
   });

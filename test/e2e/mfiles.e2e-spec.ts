@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { Client, makeTenant } from '../support/client';
-import { filesUnder } from '../support/storage-files';
+import { stagedFiles, storedBlobs } from '../support/storage-files';
 import { startTestApp, TestApp } from '../support/test-app';
 import { accessMetered } from '../support/usage';
 
@@ -18,8 +18,8 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
   });
   afterAll(() => app.close());
 
-  const blobs = () => filesUnder(app.config.storageDir).filter((path) => path.startsWith('blobs/'));
-  const temps = () => filesUnder(app.config.storageDir).filter((path) => path.startsWith('tmp/'));
+  const blobs = () => storedBlobs(app.config);
+  const temps = () => stagedFiles(app.config, ['tmp']);
 
   it('stores a raw-body upload with the digests of its bytes and the magic-number mimetype', async () => {
     const tenant = await makeTenant(admin);
@@ -76,18 +76,18 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     expect(download.headers.get('content-disposition')).toBe(
       `inline; filename="_bersicht 100_ (final) __.txt"; filename*=UTF-8''%C3%9Cbersicht%20100%25%20%28final%29%20%E6%97%A5%E6%9C%AC.txt`,
     );
-    expect(blobs()).not.toContain(expect.stringContaining('..'));
+    expect(await blobs()).not.toContain(expect.stringContaining('..'));
   });
 
   it('refuses a second file of the same name in a folder (409) and leaves no bytes behind', async () => {
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);
     expect((await customer.upload(tenant.serviceId, 'same.txt', text('one'))).status).toBe(201);
-    const before = blobs().length;
+    const before = (await blobs()).length;
     const again = await customer.upload(tenant.serviceId, 'same.txt', text('two'));
     expect(again.status).toBe(409);
     expect(again.body.existing.type).toBe('mfile');
-    expect(blobs().length).toBe(before);
+    expect((await blobs()).length).toBe(before);
     const folder = await customer.post(`/mfolders/${tenant.rootFolderId}/mfolders`, { name: 'same.txt' });
     expect(folder.status).toBe(409);
   });
@@ -95,14 +95,14 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
   it('413 for uploads over MAX_UPLOAD_BYTES, declared or streamed, and 413 for JSON over MAX_JSON_BYTES', async () => {
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);
-    const before = blobs().length;
+    const before = (await blobs()).length;
     const big = new Uint8Array(4 * 1024 * 1024 + 1);
     const declared = await customer.post(`/services/${tenant.serviceId}/mfiles?name=big.bin`, big, { 'content-type': 'application/octet-stream' });
     expect(declared.status).toBe(413);
     const form = await customer.upload(tenant.serviceId, 'big-form.bin', big);
     expect(form.status).toBe(413);
-    expect(blobs().length).toBe(before);
-    expect(temps()).toEqual([]);
+    expect((await blobs()).length).toBe(before);
+    expect(await temps()).toEqual([]);
     const json = await admin.post('/containers', { name: 'x', description: 'y'.repeat(5000) });
     expect(json.status).toBe(413);
     expect(json.headers.get('content-type')).toContain('application/problem+json');
@@ -111,7 +111,7 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
   it('an aborted upload leaves no file, no temp file and no Mfile', async () => {
     const tenant = await makeTenant(admin);
     const url = new URL(`${app.api}/services/${tenant.serviceId}/mfiles?name=aborted.bin`);
-    const before = blobs().length;
+    const before = (await blobs()).length;
     await new Promise<void>((resolve) => {
       const request = httpRequest(url, {
         method: 'POST',
@@ -125,8 +125,8 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
       }, 200);
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(blobs().length).toBe(before);
-    expect(temps()).toEqual([]);
+    expect((await blobs()).length).toBe(before);
+    expect(await temps()).toEqual([]);
     const list = await admin.as(tenant.customerKey).get(`/services/${tenant.serviceId}/mfiles`);
     expect(list.body.items).toEqual([]);
   });
@@ -213,7 +213,7 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     ]);
     expect((await admin.patch(`/services/${tenant.serviceId}`, { diskQuota: null, startsAt: null, accessSpeed: null, profile: null })).status).toBe(200);
     // a multipart form cut short (no closing boundary) was a 500 from busboy, and must leave nothing behind
-    const before = { blobs: blobs().length, temps: temps().length };
+    const before = { blobs: (await blobs()).length, temps: (await temps()).length };
     const cut = Buffer.concat([
       Buffer.from('--b0undary\r\nContent-Disposition: form-data; name="file"; filename="cut.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'),
       Buffer.alloc(3000, 7),
@@ -252,7 +252,7 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     ]);
     expect((await customer.get(`/mfiles/${existing.body.id}/content`)).text).toBe('kept');
     expect((await customer.get(`/services/${tenant.serviceId}/mfiles`)).body.items.map((item: { name: string }) => item.name)).toEqual(['kept.txt']);
-    expect({ blobs: blobs().length, temps: temps().length }).toEqual({ blobs: before.blobs + 1, temps: before.temps });
+    expect({ blobs: (await blobs()).length, temps: (await temps()).length }).toEqual({ blobs: before.blobs + 1, temps: before.temps });
     // tus metadata is kept as jsonb: a NUL in a value was a 500
     const tus = await customer.post(`/services/${tenant.serviceId}/uploads`, undefined, {
       'tus-resumable': '1.0.0',
@@ -307,13 +307,13 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);
     const file = await customer.upload(tenant.serviceId, 'doc.txt', text('version one'));
-    const blobsBefore = blobs();
+    const blobsBefore = await blobs();
     const replaced = await customer.put(`/mfiles/${file.body.id}/content`, text('version two, longer'), { 'content-type': 'application/octet-stream' });
     expect(replaced.status).toBe(200);
     expect(replaced.body).toMatchObject({ id: file.body.id, size: 19, sha256: sha256(text('version two, longer')), name: 'doc.txt' });
     expect((await customer.get(`/mfiles/${file.body.id}/content`)).text).toBe('version two, longer');
-    expect(blobs().length).toBe(blobsBefore.length);
-    expect(blobs()).not.toEqual(blobsBefore);
+    expect((await blobs()).length).toBe(blobsBefore.length);
+    expect(await blobs()).not.toEqual(blobsBefore);
   });
 
   it('lists with keyset pagination and filters by name, mimetype, date and folder', async () => {
@@ -396,12 +396,12 @@ describe('Mfiles: upload, list, download, replace, delete', () => {
     const outer = await customer.upload(tenant.serviceId, 'outer.txt', text('outer'));
     const innerPath = (await app.dataSource.query('SELECT blob_key FROM mfile WHERE id = $1', [inner.body.id]))[0].blob_key;
     const outerPath = (await app.dataSource.query('SELECT blob_key FROM mfile WHERE id = $1', [outer.body.id]))[0].blob_key;
-    expect(blobs()).toEqual(expect.arrayContaining([`blobs/${innerPath}`, `blobs/${outerPath}`]));
+    expect(await blobs()).toEqual(expect.arrayContaining([`blobs/${innerPath}`, `blobs/${outerPath}`]));
     expect((await customer.delete(`/mfolders/${folder.body.id}`)).status).toBe(204);
-    expect(blobs()).not.toContain(`blobs/${innerPath}`);
+    expect(await blobs()).not.toContain(`blobs/${innerPath}`);
     expect((await customer.as(inner.body.key).get(`/mfiles/${inner.body.id}`)).status).toBe(401);
     expect((await admin.as(tenant.containerKey).delete(`/services/${tenant.serviceId}`)).status).toBe(204);
-    expect(blobs()).not.toContain(`blobs/${outerPath}`);
+    expect(await blobs()).not.toContain(`blobs/${outerPath}`);
     expect((await customer.get(`/services/${tenant.serviceId}`)).status).toBe(401);
     expect((await admin.delete(`/containers/${tenant.containerId}`)).status).toBe(204);
     expect((await admin.as(tenant.containerKey).get(`/containers/${tenant.containerId}`)).status).toBe(401);

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import * as tus from 'tus-js-client';
 import { UploadSessionsService } from '../../src/uploads/upload-sessions.service';
 import { Client, makeTenant } from '../support/client';
-import { filesUnder } from '../support/storage-files';
+import { stagedFiles } from '../support/storage-files';
 import { startTestApp, TestApp } from '../support/test-app';
 
 const MiB = 1024 * 1024;
@@ -125,7 +125,7 @@ describe('resumable uploads', () => {
       expect(mfileId).toMatch(/^[0-9a-f-]{36}$/);
       const mfile = await admin.as(tenant.customerKey).get(`/mfiles/${mfileId}`);
       expect(mfile.body).toMatchObject({ name: 'big.bin', size: 200 * MiB, sha256 });
-      expect(filesUnder(app.config.storageDir).filter((path) => path.startsWith('uploads/'))).toEqual([]);
+      expect(await stagedFiles(app.config, ['uploads'])).toEqual([]);
     }, 300_000);
 
     it('speaks the protocol: discovery, creation, offsets, checksums, termination, errors', async () => {
@@ -234,7 +234,7 @@ describe('resumable uploads', () => {
       const url2 = `${app.baseUrl}${withData.headers.get('location')}`;
       expect((await customer.request('DELETE', url2, undefined, TUS)).status).toBe(204);
       expect((await customer.request('HEAD', url2, undefined, TUS)).status).toBe(404);
-      expect(filesUnder(app.config.storageDir).filter((path) => path.startsWith('uploads/'))).toEqual([]);
+      expect(await stagedFiles(app.config, ['uploads'])).toEqual([]);
     });
 
     it('reserves the declared length against the quota; refuses suspended services; expires', async () => {
@@ -368,7 +368,7 @@ describe('resumable uploads', () => {
       expect(badForm.body.digest).toBe('sha256 form field');
       const names = (await customer.get(`/services/${tenant.serviceId}/mfiles`)).body.items.map((item: { name: string }) => item.name);
       expect(names).toEqual(['a']);
-      expect(filesUnder(app.config.storageDir).filter((path) => path.startsWith('tmp/'))).toEqual([]);
+      expect(await stagedFiles(app.config, ['tmp'])).toEqual([]);
     });
   });
 });

@@ -11,6 +11,7 @@ import { freePort } from '../support/free-port';
 import { testClip } from '../support/media';
 import { eventually, startRole } from '../support/processes';
 import { S3RVER_CREDENTIALS, S3Server, startS3Server } from '../support/s3-server';
+import { storedBlobs } from '../support/storage-files';
 import { startTestApp, TestApp } from '../support/test-app';
 
 const BUCKET = 'mserve-e2e';
@@ -319,5 +320,49 @@ describe('object storage (STORAGE=s3) that cannot be reached', () => {
     expect(Number(reply.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(reply.body).toMatchObject({ status: 503, dependency: 'storage' });
     expect((await fetch(`${app.baseUrl}/health/ready`)).status).toBe(503);
+  });
+});
+
+describe('object storage (STORAGE=s3) that goes down mid-run and comes back', () => {
+  let s3: S3Server;
+  let app: TestApp;
+  let admin: Client;
+
+  beforeAll(async () => {
+    s3 = await startS3Server();
+    app = await startTestApp(s3.env(BUCKET));
+    admin = new Client(app.api, app.adminKey);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await s3?.stop();
+  });
+
+  it('answers 503 with Retry-After (dependency "storage") while s3rver is killed, and serves and stores again once it is back', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const kept = randomBytes(50_000);
+    const before = await customer.upload(tenant.serviceId, 'before.bin', kept);
+    expect(before.status).toBe(201);
+
+    await s3.kill();
+    const refused = await customer.upload(tenant.serviceId, 'during.bin', randomBytes(50_000));
+    expect([refused.status, refused.body]).toEqual([503, expect.objectContaining({ status: 503, dependency: 'storage' })]);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    const download = await customer.get(`/mfiles/${before.body.id}/content`);
+    expect([download.status, download.body]).toEqual([503, expect.objectContaining({ status: 503, dependency: 'storage' })]);
+    expect(Number(download.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await fetch(`${app.baseUrl}/health/ready`)).status).toBe(503);
+    // the refused upload left no file behind
+    expect((await customer.get(`/services/${tenant.serviceId}/mfiles`)).body.items.map((item: { name: string }) => item.name)).toEqual(['before.bin']);
+
+    await s3.restart();
+    await eventually(async () => (await fetch(`${app.baseUrl}/health/ready`)).status === 200, 'readiness once s3rver is back');
+    const again = await fetch(`${app.api}/mfiles/${before.body.id}/content`, { headers: { authorization: `Bearer ${customer.key}` } });
+    expect(Buffer.from(await again.arrayBuffer()).equals(kept)).toBe(true);
+    const after = randomBytes(50_000);
+    const stored = await customer.upload(tenant.serviceId, 'after.bin', after);
+    expect(stored.body).toMatchObject({ size: after.length, sha256: sha256(after) });
+    expect(await storedBlobs(app.config)).toHaveLength(2);
   });
 });

@@ -7,6 +7,7 @@ import { appWithWorker, AppWithWorker, JobRow } from '../support/app-with-worker
 import { Client, makeTenant, uploadAll } from '../support/client';
 import { run, testClip } from '../support/media';
 import { eventually } from '../support/processes';
+import { overwriteBlob, removeBlob } from '../support/storage-files';
 import { TestApp } from '../support/test-app';
 
 /** A PNG whose header claims width×height (a decompression bomb's shape) with one tiny compressed row. */
@@ -569,8 +570,7 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     expect(backup).toMatchObject({ state: 'succeeded', result: { sha256: file.body.sha256, size: original.length, created: true } });
     const copy = join(app.config.backupDir, file.body.sha256.slice(0, 2), file.body.sha256);
     expect(readFileSync(copy).equals(original)).toBe(true);
-    const blobPath = async () =>
-      join(app.config.storageDir, 'blobs', (await app.dataSource.query('SELECT blob_key FROM mfile WHERE id = $1', [file.body.id]))[0].blob_key);
+    const blobKey = async (): Promise<string> => (await app.dataSource.query('SELECT blob_key FROM mfile WHERE id = $1', [file.body.id]))[0].blob_key;
     const runTask = async (task: string) => {
       const job = await customer.post('/jobs', { mfileIds: [file.body.id], task });
       return eventually(async () => {
@@ -586,7 +586,7 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
       (await app.dataSource.query('SELECT count(*)::int AS n FROM usage WHERE resource_id = $1 AND metric = $2', [file.body.id, metric]))[0].n;
 
     // bit rot on the stored copy: found, metered, restored from the backup
-    writeFileSync(await blobPath(), Buffer.from('rotten'));
+    await overwriteBlob(app.config, await blobKey(), Buffer.from('rotten'));
     const fixed = await runTask('fixity');
     expect(fixed).toMatchObject({ state: 'succeeded', result: { ok: false, restored: true, size: 6 } });
     expect((await content()).equals(original)).toBe(true);
@@ -594,13 +594,13 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     expect((await runTask('fixity')).result).toMatchObject({ ok: true, restored: false });
 
     // retrieve on demand: the stored file deleted, brought back
-    rmSync(await blobPath());
+    await removeBlob(app.config, await blobKey());
     expect(await runTask('retrieve')).toMatchObject({ state: 'succeeded', result: { storedWasDamaged: true, size: original.length } });
     expect((await content()).equals(original)).toBe(true);
 
     // no backup copy left: corruption is data loss, the job fails and says so
     rmSync(copy);
-    writeFileSync(await blobPath(), Buffer.from('rotten again'));
+    await overwriteBlob(app.config, await blobKey(), Buffer.from('rotten again'));
     const lost = await runTask('fixity');
     expect(lost).toMatchObject({ state: 'failed', error: expect.stringContaining('no backup to restore them from') });
     expect(await metered('dataloss')).toBe(1);

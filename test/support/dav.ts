@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Client } from './client';
 import { freePort } from './free-port';
 import { eventually, startRole, waitForExit } from './processes';
+import { newStorageEnv } from './test-storage';
 
 /** What a WebDAV request answered: the status line, the headers, the body as bytes and as text. */
 export interface DavReply {
@@ -204,7 +205,8 @@ export function runTool(command: string, args: string[], options: { cwd?: string
 
 /**
  * The built api (dist/src/main.js) as its own process on a free port, against the run's PostgreSQL and Redis: a
- * peer that crashes the server shows as an exit instead of taking the test runner down with it.
+ * peer that crashes the server shows as an exit instead of taking the test runner down with it. With
+ * TEST_STORAGE=s3 its store is a bucket of its own on the run's s3rver.
  */
 export async function startApiProcess(env: Record<string, string> = {}) {
   const port = await freePort();
@@ -218,6 +220,7 @@ export async function startApiProcess(env: Record<string, string> = {}) {
     BACKUP_DIR: backupDir,
     QUEUE_PREFIX: queuePrefix,
     LOG_LEVEL: 'warn',
+    ...(env.STORAGE ? {} : newStorageEnv()),
     ...env,
   });
   const baseUrl = `http://127.0.0.1:${port}`;

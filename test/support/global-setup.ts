@@ -6,6 +6,7 @@ import { runMigrations } from '../../src/persistence/data-source';
 import { ensureInfrastructure, Infrastructure } from '../../src/infrastructure/infrastructure';
 import { generateKeySecret } from '../../src/keys/key-secret';
 import { freePort } from './free-port';
+import { S3Server, startS3Server } from './s3-server';
 
 /**
  * One real PostgreSQL and one real redis-server for the whole run (the same embedded ones `npm start` uses),
@@ -31,4 +32,11 @@ export default async function globalSetup(): Promise<void> {
   // the console's provider administrator (user `admin`, holding the admin key)
   process.env.ADMIN_PASSWORD = process.env.ADMIN_PASSWORD ?? 'test-admin-password';
   process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'warn';
+  // TEST_STORAGE=s3: one s3rver for the run, a bucket per app (test/support/test-storage.ts); stopped by the teardown
+  if (process.env.TEST_STORAGE === 's3') {
+    const s3 = await startS3Server();
+    (globalThis as { __MSERVE_S3__?: S3Server }).__MSERVE_S3__ = s3;
+    process.env.TEST_S3_ENDPOINT = s3.endpoint;
+    process.env.TEST_S3_DIR = s3.dir;
+  }
 }

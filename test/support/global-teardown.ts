@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { Infrastructure } from '../../src/infrastructure/infrastructure';
+import type { S3Server } from './s3-server';
 
 /** What keeps this process alive beyond its own stdio: child processes, sockets, servers, timers. */
 function leftovers(): string[] {
@@ -24,6 +25,7 @@ function leftovers(): string[] {
 export default async function globalTeardown(): Promise<void> {
   const infrastructure = (globalThis as { __MSERVE_INFRA__?: Infrastructure }).__MSERVE_INFRA__;
   await infrastructure?.stop();
+  await (globalThis as { __MSERVE_S3__?: S3Server }).__MSERVE_S3__?.stop();
   if (process.env.VAR_DIR?.includes('mserve-test-')) rmSync(process.env.VAR_DIR, { recursive: true, force: true });
   // A suite that leaves a handle open would keep Jest (and CI) waiting forever; jest.config's forceExit ends the run
   // regardless, and this says what was left, so the leak is seen and fixed rather than hidden.

@@ -9,22 +9,39 @@ import { eventually, ROOT } from './processes';
 /** The credentials s3rver accepts (any well-formed signature made with them). */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
+/** The environment that points MServe at `bucket` on the s3rver at `endpoint` (STORAGE=s3, bucket made at start). */
+export function s3rverEnv(endpoint: string, bucket: string): Record<string, string> {
+  return {
+    STORAGE: 's3',
+    S3_ENDPOINT: endpoint,
+    S3_BUCKET: bucket,
+    S3_REGION: 'us-east-1',
+    S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+    S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    S3_FORCE_PATH_STYLE: 'true',
+    S3_CREATE_BUCKET: 'true',
+  };
+}
+
 export interface S3Server {
   endpoint: string;
   port: number;
   /** Its data folder: each bucket a folder, each object files beside it. */
   dir: string;
-  process: ChildProcess;
+  /** The running s3rver process (a new one after `restart`). */
+  readonly process: ChildProcess;
   /** The environment that points MServe at `bucket` on this server (STORAGE=s3, bucket made at start). */
   env(bucket: string): Record<string, string>;
+  /** Kills the process (SIGKILL), keeping its data: the store is down until `restart`. */
+  kill(): Promise<void>;
+  /** A new process on the same port and data folder, once it listens: the store is back with what it held. */
+  restart(): Promise<void>;
   /** Kills it (SIGKILL) and removes its data. */
   stop(): Promise<void>;
 }
 
-/** A real S3 server (s3rver, from npm) as a child process on a free port of 127.0.0.1, its data in a temp folder. */
-export async function startS3Server(): Promise<S3Server> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'mserve-s3rver-'));
+/** s3rver serving `dir` on `port` of 127.0.0.1, once it accepts connections. */
+async function launchS3rver(port: number, dir: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [join(ROOT, 'node_modules', 's3rver', 'bin', 's3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', String(port), '-s'], {
     env: { ...process.env, NODE_OPTIONS: '' },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -41,28 +58,38 @@ export async function startS3Server(): Promise<S3Server> {
       socket.on('error', () => resolve(false));
     });
   }, `s3rver listening on ${port}`);
+  return child;
+}
+
+/** Ends `child` with SIGKILL (if it still runs) and waits for its exit. */
+async function killProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** A real S3 server (s3rver, from npm) as a child process on a free port of 127.0.0.1, its data in a temp folder. */
+export async function startS3Server(): Promise<S3Server> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'mserve-s3rver-'));
+  let child = await launchS3rver(port, dir);
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,
     port,
     dir,
-    process: child,
-    env: (bucket) => ({
-      STORAGE: 's3',
-      S3_ENDPOINT: endpoint,
-      S3_BUCKET: bucket,
-      S3_REGION: 'us-east-1',
-      S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-      S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
-      S3_FORCE_PATH_STYLE: 'true',
-      S3_CREATE_BUCKET: 'true',
-    }),
+    get process() {
+      return child;
+    },
+    env: (bucket) => s3rverEnv(endpoint, bucket),
+    kill: () => killProcess(child),
+    restart: async () => {
+      await killProcess(child);
+      child = await launchS3rver(port, dir);
+    },
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
-        await exited;
-      }
+      await killProcess(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };

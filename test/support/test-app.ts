@@ -6,6 +6,7 @@ import { createApiApp, tuneServer } from '../../src/bootstrap/api-app';
 import { AppConfig, loadConfig } from '../../src/config/config';
 import { ensureAdminUser } from '../../src/auth/admin-user';
 import { ensureAdminKey } from '../../src/keys/admin-key';
+import { newStorageEnv, storageEnvOf } from './test-storage';
 
 export interface TestApp {
   app: NestExpressApplication;
@@ -17,7 +18,10 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The real api, listening on a free port, against the run's real PostgreSQL and Redis, storage in a temp dir. */
+/**
+ * The real api, listening on a free port, against the run's real PostgreSQL and Redis, storage in a temp dir — or,
+ * with TEST_STORAGE=s3, in a bucket of its own on the run's s3rver (the temp dir then holds its local scratch).
+ */
 export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
   const storageDir = mkdtempSync(join(process.env.VAR_DIR!, 'storage-'));
   // its own backup copies too: they are named by sha256, so two suites storing the same bytes would share one
@@ -31,6 +35,8 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
     STORAGE_DIR: storageDir,
     ...(backupDir && { BACKUP_DIR: backupDir }),
     QUEUE_PREFIX: queuePrefix,
+    // a suite that names its adapter (its own s3rver, a tmpfs) keeps it
+    ...(overrides.STORAGE ? {} : newStorageEnv()),
     ...overrides,
   });
   const app = await createApiApp(config);
@@ -56,7 +62,7 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
   };
 }
 
-/** What a worker or a second api must share with an app started by `startTestApp`: its storage, backups and queues. */
-export function sharedWith(config: AppConfig): { STORAGE_DIR: string; BACKUP_DIR: string; QUEUE_PREFIX: string } {
-  return { STORAGE_DIR: config.storageDir, BACKUP_DIR: config.backupDir, QUEUE_PREFIX: config.queuePrefix };
+/** What a worker or a second api must share with an app started by `startTestApp`: its storage (and bucket), backups and queues. */
+export function sharedWith(config: AppConfig): Record<string, string> {
+  return { STORAGE_DIR: config.storageDir, BACKUP_DIR: config.backupDir, QUEUE_PREFIX: config.queuePrefix, ...storageEnvOf(config) };
 }
