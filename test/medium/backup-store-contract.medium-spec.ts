@@ -9,6 +9,7 @@ import { BlobStore } from '../../src/storage/blob-store';
 import { ContentStore } from '../../src/storage/content-store';
 import { BACKUP_PREFIX, S3BackupStore } from '../../src/storage/s3-backup-store';
 import { S3BlobStore } from '../../src/storage/s3-store';
+import { freePort } from '../support/free-port';
 import { S3RVER_CREDENTIALS, S3Server, startS3Server } from '../support/s3-server';
 
 /** Every file under `dir`, recursively (relative paths). */
@@ -153,5 +154,38 @@ describe.each(adapters)('the backup port, %s adapter (a real store)', (_kind, ma
     expect(await backups.has(one.sha256)).toBe(false);
     await expect(backups.open(one.sha256)).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await adapter.stored()).toEqual([]);
+  });
+});
+
+describe('the S3 backup adapter, when its store cannot be reached', () => {
+  let content: S3BlobStore;
+  let root: string;
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'mserve-backup-contract-s3-down-'));
+    // a free port nobody listens on: every request is refused
+    content = new S3BlobStore(root, {
+      endpoint: `http://127.0.0.1:${await freePort()}`,
+      bucket: 'mserve-content',
+      backupBucket: 'mserve-backup',
+      region: 'us-east-1',
+      credentials: S3RVER_CREDENTIALS,
+      forcePathStyle: true,
+      createBucket: false,
+      localCopyMaxBytes: 1024 * 1024,
+    });
+  });
+  afterAll(() => {
+    content.destroy();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('answers 503 with Retry-After (dependency "storage") for has, put, open and remove: no answer is taken for "no copy"', async () => {
+    const backups = new S3BackupStore(content, 'mserve-backup', false);
+    const outage = { status: 503, extra: expect.objectContaining({ dependency: 'storage', retryAfterSeconds: expect.any(Number) }) };
+    const sha = sha256(Buffer.from('anything'));
+    await expect(backups.has(sha)).rejects.toMatchObject(outage);
+    await expect(backups.put({ blobKey: '00/00/00000000-0000-7000-8000-000000000000', sha256: sha, size: 8 })).rejects.toMatchObject(outage);
+    await expect(backups.open(sha)).rejects.toMatchObject(outage);
+    await expect(backups.remove(sha)).rejects.toMatchObject(outage);
   });
 });
