@@ -1,5 +1,5 @@
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { uuidv7 } from '../database/uuid';
 import { BackupSource, backupName, BackupStore, SourceMismatch } from './backup-store';
 import { BlobDigest } from './blob-store';
@@ -67,12 +67,18 @@ export class S3BackupStore extends BackupStore {
   }
 
   async open(sha256: string): Promise<Readable> {
+    let body: Readable;
     try {
-      const answer = await this.content.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(sha256) }));
-      return answer.Body as Readable;
+      body = (await this.content.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(sha256) }))).Body as Readable;
     } catch (error) {
       throw this.translate(error, sha256);
     }
+    // a store that drops the connection mid-copy is an outage (503), not the reader's aborted upload (what a bare
+    // ECONNRESET means to `receive`): piped by hand, since `pipeline` would end `out` with the raw error first
+    const out = new PassThrough({ highWaterMark: 256 * 1024 });
+    body.once('error', (error) => out.destroy(translateS3Error(error) as Error));
+    out.once('close', () => body.destroy());
+    return body.pipe(out);
   }
 
   async remove(sha256: string): Promise<void> {

@@ -189,3 +189,41 @@ describe('the S3 backup adapter, when its store cannot be reached', () => {
     await expect(backups.remove(sha)).rejects.toMatchObject(outage);
   });
 });
+
+describe('the S3 backup adapter, when its store goes away in the middle of a read', () => {
+  it('errors the copy being read with a 503 (an outage), not a bare ECONNRESET (which `receive` takes for an aborted upload)', async () => {
+    const server = await startS3Server();
+    const root = mkdtempSync(join(tmpdir(), 'mserve-backup-contract-s3-cut-'));
+    const content = new S3BlobStore(root, {
+      endpoint: server.endpoint,
+      bucket: 'mserve-content',
+      backupBucket: 'mserve-content',
+      region: 'us-east-1',
+      credentials: S3RVER_CREDENTIALS,
+      forcePathStyle: true,
+      createBucket: true,
+      localCopyMaxBytes: 64 * 1024 * 1024,
+    });
+    try {
+      await content.init();
+      const backups = new S3BackupStore(content, 'mserve-content', true);
+      // larger than the socket buffers can hold: the server is killed while most of it is still to come
+      const blob = await content.storeBuffer(randomBytes(48 * 1024 * 1024));
+      await backups.put(blob);
+      const copy = await backups.open(blob.sha256);
+      let read = 0;
+      const reading = (async () => {
+        for await (const chunk of copy) {
+          read += (chunk as Buffer).length;
+          if (server.process.exitCode === null && server.process.signalCode === null) await server.stop();
+        }
+      })();
+      await expect(reading).rejects.toMatchObject({ status: 503, extra: expect.objectContaining({ dependency: 'storage' }) });
+      expect(read).toBeLessThan(blob.size);
+    } finally {
+      content.destroy();
+      await server.stop();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
