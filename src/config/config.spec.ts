@@ -75,6 +75,7 @@ describe('loadConfig', () => {
       s3: {
         endpoint: 'http://127.0.0.1:9000',
         bucket: 'media',
+        backupBucket: 'media',
         region: 'us-east-1',
         credentials: { accessKeyId: 'id', secretAccessKey: 'secret' },
         forcePathStyle: true,
@@ -83,6 +84,8 @@ describe('loadConfig', () => {
       },
     });
     expect(loadConfig({ STORAGE: 's3', S3_BUCKET: 'media' }).s3?.credentials).toBeUndefined();
+    // backups in a bucket of their own, or (unset) the content bucket's backup/ prefix
+    expect(loadConfig({ STORAGE: 's3', S3_BUCKET: 'media', S3_BACKUP_BUCKET: 'media-backup' }).s3?.backupBucket).toBe('media-backup');
     const problems = (environment: NodeJS.ProcessEnv) => {
       try {
         loadConfig(environment);
@@ -97,6 +100,7 @@ describe('loadConfig', () => {
     ]);
     expect(problems({ STORAGE: 'nfs' })[0]).toMatch(/^STORAGE: /);
     expect(problems({ STORAGE: 's3', S3_BUCKET: 'Bad_Bucket' })[0]).toMatch(/^S3_BUCKET: /);
+    expect(problems({ STORAGE: 's3', S3_BUCKET: 'media', S3_BACKUP_BUCKET: 'Bad_Bucket' })[0]).toMatch(/^S3_BACKUP_BUCKET: /);
     expect(problems({ STORAGE: 's3', S3_BUCKET: 'media', S3_ENDPOINT: 'ftp://x' })[0]).toMatch(/^S3_ENDPOINT: /);
   });
 

@@ -247,6 +247,11 @@ export class EnvironmentSchema {
   S3_BUCKET?: string;
 
   @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: 'S3_BACKUP_BUCKET must be a bucket name (3-63 lower-case letters, digits, dots and hyphens)' })
+  S3_BACKUP_BUCKET?: string;
+
+  @IsOptional()
   @IsString()
   S3_REGION = 'us-east-1';
 
@@ -561,7 +566,12 @@ export interface S3Config {
   region: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
   forcePathStyle: boolean;
-  /** Create the bucket at start when it is missing (tests, the compose stack). */
+  /**
+   * Where backup copies go with STORAGE=s3: this bucket (same endpoint and credentials), or the content bucket when
+   * unset; either way under the prefix `backup/` (`backup/ab/<sha256>`).
+   */
+  backupBucket: string;
+  /** Create the bucket (and the backup bucket) at start when it is missing (tests, the compose stack). */
   createBucket: boolean;
   /** The most bytes of local copies (withLocalFile) held at once on this node; a copy waits for room (one alone may exceed it). */
   localCopyMaxBytes: number;
@@ -603,6 +613,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     'STORAGE_DIR',
     'S3_ENDPOINT',
     'S3_BUCKET',
+    'S3_BACKUP_BUCKET',
     'S3_ACCESS_KEY_ID',
     'S3_SECRET_ACCESS_KEY',
     'S3_PUBLIC_ENDPOINT',
@@ -665,6 +676,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
         ? {
             endpoint: parsed.S3_ENDPOINT,
             bucket: parsed.S3_BUCKET,
+            backupBucket: parsed.S3_BACKUP_BUCKET ?? parsed.S3_BUCKET,
             region: parsed.S3_REGION,
             credentials:
               parsed.S3_ACCESS_KEY_ID && parsed.S3_SECRET_ACCESS_KEY

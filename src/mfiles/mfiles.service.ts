@@ -317,7 +317,7 @@ export class MfilesService {
 
   /** The bytes' verified copy in the backup store, made before their commit (the backup step's fact). */
   private async backUp(blob: StoredBlob): Promise<BackupFact> {
-    const { created, size } = await this.store.withLocalFile(blob.blobKey, (path) => this.backups.put(path, blob.sha256, blob.size));
+    const { created, size } = await this.backups.put(blob);
     return { sha256: blob.sha256, size, created, at: new Date().toISOString() };
   }
 

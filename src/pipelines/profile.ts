@@ -289,7 +289,7 @@ export function conditionMismatch(condition: StepCondition | null | undefined, i
  */
 export const FACT_TASKS: readonly TaskName[] = [TaskName.Mime, TaskName.Md5, TaskName.Sha256, TaskName.Backup];
 
-/** A verified backup copy of fresh bytes, made by their creator before the commit (BackupStore.put). */
+/** A verified backup copy of fresh bytes, made by their creator before the commit (the backup port's `put`). */
 export interface BackupFact {
   sha256: string;
   size: number;

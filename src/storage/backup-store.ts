@@ -1,26 +1,81 @@
 import { createWriteStream } from 'node:fs';
 import { readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash, randomUUID } from 'node:crypto';
+import { BlobStore } from './blob-store';
 import { DigestingCounter, digestFile, KnownFolders, readWholeFile, translateStorageError } from './content-store';
 
 /** Copies up to this size are made from one read into memory; larger ones stream. */
 export const SMALL_COPY_BYTES = 256 * 1024;
 
+/** The blob a backup copy is made of: its key in the content store and the digest recorded for it. */
+export interface BackupSource {
+  blobKey: string;
+  sha256: string;
+  size: number;
+}
+
 /**
- * Verified copies of content, addressed by sha256 (`<backupDir>/ab/<sha256>`): the same bytes are kept once however
- * many Mfiles hold them. Written like the content store (temp, fsync, rename, fsync of the folder) and verified by
- * hashing what was written before it counts.
+ * The backup port: verified copies of content, addressed by sha256, kept once however many Mfiles hold the same
+ * bytes. A copy counts only once the bytes it holds were hashed and found to be the recorded ones. Two adapters:
+ * the filesystem ({@link FileBackupStore}, `BACKUP_DIR`) and, with `STORAGE=s3`, a bucket (`S3BackupStore`,
+ * `S3_BACKUP_BUCKET` or the content bucket under `backup/`), so that every node sees the copies any node made.
  */
-export class BackupStore {
+export abstract class BackupStore {
+  /** Which adapter: for the start-up log and the tests. */
+  abstract readonly kind: 'filesystem' | 's3';
+
+  /** Makes what the adapter needs before the first copy (the backup bucket, where asked). */
+  init(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Whether a copy of these bytes is there (not whether it is intact: {@link open} and hash to know). */
+  abstract has(sha256: string): Promise<boolean>;
+
+  /**
+   * Copies the blob in unless a verified copy is there already (`created: false`; a damaged one is replaced, also
+   * `created: false`: its place was counted already). A copy that does not hash to `sha256` is not kept and the error
+   * is a {@link SourceMismatch} (the stored bytes changed since they were recorded).
+   */
+  abstract put(source: BackupSource): Promise<{ created: boolean; size: number }>;
+
+  /** The copy's bytes as a stream; a missing copy errors with code `ENOENT`. */
+  abstract open(sha256: string): Promise<Readable>;
+
+  /** Removes a copy; one already gone is no error. */
+  abstract remove(sha256: string): Promise<void>;
+
+  /** Where the copies are, for the start-up log. */
+  abstract describe(): string;
+}
+
+/** The filesystem adapter's checked name of a copy's place: never built from anything but a sha256. */
+export function backupName(sha256: string): string {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`invalid sha256 ${sha256}`);
+  return `${sha256.slice(0, 2)}/${sha256}`;
+}
+
+/**
+ * The filesystem adapter (`<backupDir>/ab/<sha256>`). Written like the content store (temp, fsync, rename, fsync of
+ * the folder) and verified by hashing what was written before it counts. The blob reaches it through the content
+ * store's `withLocalFile` (the blob's own file with the filesystem store: no extra copy).
+ */
+export class FileBackupStore extends BackupStore {
+  readonly kind = 'filesystem' as const;
   private readonly folders = new KnownFolders();
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    private readonly content: BlobStore,
+  ) {
+    super();
+  }
 
   pathOf(sha256: string): string {
-    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`invalid sha256 ${sha256}`);
-    return join(this.root, sha256.slice(0, 2), sha256);
+    return join(this.root, backupName(sha256));
   }
 
   async has(sha256: string): Promise<boolean> {
@@ -30,11 +85,12 @@ export class BackupStore {
     );
   }
 
-  /**
-   * Copies `source` in unless a verified copy is there already. The copy must hash to `sha256`, else nothing is
-   * kept and the error says the source does not match (it changed since it was recorded).
-   */
-  async put(source: string, sha256: string, size?: number): Promise<{ created: boolean; size: number }> {
+  put(source: BackupSource): Promise<{ created: boolean; size: number }> {
+    return this.content.withLocalFile(source.blobKey, (path) => this.putFile(path, source.sha256, source.size));
+  }
+
+  /** {@link put} of a local file (what `withLocalFile` lends). */
+  async putFile(source: string, sha256: string, size?: number): Promise<{ created: boolean; size: number }> {
     const target = this.pathOf(sha256);
     let replacing = false;
     if (await this.has(sha256)) {
@@ -58,11 +114,18 @@ export class BackupStore {
     }
   }
 
-  /** Removes a copy this process just made and could not account for (its job's outcome was not recorded). */
+  open(sha256: string): Promise<Readable> {
+    return readWholeFile(this.pathOf(sha256));
+  }
+
   async remove(sha256: string): Promise<void> {
     await unlink(this.pathOf(sha256)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
+  }
+
+  describe(): string {
+    return `folder ${this.root}`;
   }
 }
 

@@ -61,7 +61,7 @@ export function isObjectStoreUnavailable(error: unknown): boolean {
   return status === 500 || status === 502 || status === 503 || status === 504;
 }
 
-function isNotFound(error: unknown): boolean {
+export function isNotFound(error: unknown): boolean {
   const { name, $metadata } = (error ?? {}) as { name?: string; $metadata?: { httpStatusCode?: number } };
   return name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchBucket' || $metadata?.httpStatusCode === 404;
 }
@@ -196,20 +196,7 @@ export class S3BlobStore extends BlobStore {
 
   async init(): Promise<{ removedTempFiles: number }> {
     const local = await this.local.init();
-    if (this.config.createBucket) {
-      const exists = await this.client.send(new HeadBucketCommand({ Bucket: this.bucket })).then(
-        () => true,
-        (error) => {
-          if (isNotFound(error)) return false;
-          throw translateS3Error(error);
-        },
-      );
-      if (!exists)
-        await this.client.send(new CreateBucketCommand({ Bucket: this.bucket })).catch((error: unknown) => {
-          // another node made it meanwhile
-          if ((error as { name?: string }).name !== 'BucketAlreadyOwnedByYou' && (error as { name?: string }).name !== 'BucketAlreadyExists') throw error;
-        });
-    }
+    if (this.config.createBucket) await ensureBucket(this.client, this.bucket);
     return local;
   }
 
@@ -665,6 +652,22 @@ async function removeStaged(store: S3BlobStore, uploadId: string): Promise<void>
   } catch (error) {
     throw translateS3Error(error);
   }
+}
+
+/** Creates `bucket` when it is missing (S3_CREATE_BUCKET: tests, the compose stack). */
+export async function ensureBucket(client: S3Client, bucket: string): Promise<void> {
+  const exists = await client.send(new HeadBucketCommand({ Bucket: bucket })).then(
+    () => true,
+    (error) => {
+      if (isNotFound(error)) return false;
+      throw translateS3Error(error);
+    },
+  );
+  if (!exists)
+    await client.send(new CreateBucketCommand({ Bucket: bucket })).catch((error: unknown) => {
+      // another node made it meanwhile
+      if ((error as { name?: string }).name !== 'BucketAlreadyOwnedByYou' && (error as { name?: string }).name !== 'BucketAlreadyExists') throw error;
+    });
 }
 
 /** Passes the first `limit` bytes and drops the rest. */

@@ -1,6 +1,6 @@
 import { Inject, Logger, Module, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { BackupStore } from './backup-store';
+import { BackupStore, FileBackupStore } from './backup-store';
 import { BlobJanitor } from './blob-janitor';
 import { BlobStore } from './blob-store';
 import { ContentStore } from './content-store';
@@ -22,11 +22,26 @@ export function blobStoreFor(config: AppConfig): BlobStore {
   return new ContentStore(config.storageDir);
 }
 
+/**
+ * The backup port's adapter: with the S3 content store, the backup bucket (S3_BACKUP_BUCKET or the content bucket,
+ * under `backup/`), so that every node sees every copy; otherwise BACKUP_DIR.
+ */
+export function backupStoreFor(config: AppConfig, store: BlobStore): BackupStore {
+  if (store.kind === 's3' && config.s3) {
+    // required here for the same reason as the S3 adapter above
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { S3BackupStore } = require('./s3-backup-store') as typeof import('./s3-backup-store');
+    const s3 = store as import('./s3-store').S3BlobStore;
+    return new S3BackupStore(s3, config.s3.backupBucket, config.s3.createBucket);
+  }
+  return new FileBackupStore(config.backupDir, store);
+}
+
 /** Content: the storage port (filesystem or S3), backup copies, mime detection, and removing bytes after commit. */
 @Module({
   providers: [
     { provide: BlobStore, inject: [APP_CONFIG], useFactory: blobStoreFor },
-    { provide: BackupStore, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new BackupStore(config.backupDir) },
+    { provide: BackupStore, inject: [APP_CONFIG, BlobStore], useFactory: backupStoreFor },
     MimeDetector,
     BlobJanitor,
   ],
@@ -34,12 +49,16 @@ export function blobStoreFor(config: AppConfig): BlobStore {
 })
 export class StorageModule implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('storage');
-  constructor(@Inject(BlobStore) private readonly store: BlobStore) {}
+  constructor(
+    @Inject(BlobStore) private readonly store: BlobStore,
+    @Inject(BackupStore) private readonly backups: BackupStore,
+  ) {}
 
   async onModuleInit(): Promise<void> {
     const { removedTempFiles } = await this.store.init();
     if (removedTempFiles > 0) this.logger.log(`removed ${removedTempFiles} leftover temp file(s) of interrupted writes`);
-    this.logger.log(`content in ${this.store.describe()}`);
+    await this.backups.init();
+    this.logger.log(`content in ${this.store.describe()}, backup copies in ${this.backups.describe()}`);
   }
 
   onModuleDestroy(): void {

@@ -6,7 +6,6 @@ import { DataSource } from 'typeorm';
 import { Mfile } from '../mfiles/mfile.entity';
 import { BackupStore, SourceMismatch } from '../storage/backup-store';
 import { BlobStore, StoredBlob } from '../storage/blob-store';
-import { readWholeFile } from '../storage/content-store';
 import { MimeDetector } from '../storage/mime-detector';
 import { UsageService } from '../usage/usage.service';
 import { SharedInput } from './shared-input';
@@ -88,7 +87,7 @@ export class ChecksumHandlers {
   async backup(context: TaskContext<TaskName.Backup>): Promise<TaskOutcome<TaskName.Backup>> {
     const [input] = context.inputs;
     try {
-      const { created, size } = await this.store.withLocalFile(input.blobKey, (path) => this.backups.put(path, input.sha256, input.size));
+      const { created, size } = await this.backups.put(input);
       return {
         status: 'succeeded',
         result: { sha256: input.sha256, size, created },
@@ -120,7 +119,7 @@ export class ChecksumHandlers {
   /** A new blob with the backup's bytes, if a copy exists and still hashes right; undefined otherwise. */
   private async restore(input: Mfile): Promise<StoredBlob | undefined> {
     if (!(await this.backups.has(input.sha256))) return undefined;
-    const blob = await this.store.receive(await readWholeFile(this.backups.pathOf(input.sha256)), {
+    const blob = await this.store.receive(await this.backups.open(input.sha256), {
       maxBytes: Number.MAX_SAFE_INTEGER,
     });
     if (blob.sha256 !== input.sha256) {

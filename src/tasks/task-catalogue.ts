@@ -217,7 +217,8 @@ export const TASKS: Record<TaskName, TaskDefinition> = {
   },
   [TaskName.Backup]: {
     name: TaskName.Backup,
-    description: 'Copies the content to the backup store (BACKUP_DIR) and verifies the copy by hashing it; identical content is kept once',
+    description:
+      'Copies the content to the backup store (BACKUP_DIR; with STORAGE=s3 the backup bucket) and verifies the copy by hashing it; identical content is kept once',
     defaultQueue: QueueName.Normal,
     inputs: ['*/*'],
     inputCount: 1,

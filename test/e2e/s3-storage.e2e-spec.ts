@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,6 +39,8 @@ describe('object storage (STORAGE=s3): api and worker sharing only the engines a
   let admin: Client;
   let worker: ReturnType<typeof startRole>;
   let workerDir: string;
+  /** The worker's own BACKUP_DIR (not the api's): with STORAGE=s3 neither may be used. */
+  let workerBackupDir: string;
   let redis: Redis;
 
   beforeAll(async () => {
@@ -54,11 +56,12 @@ describe('object storage (STORAGE=s3): api and worker sharing only the engines a
     app = await startTestApp(s3.env(BUCKET));
     admin = new Client(app.api, app.adminKey);
     workerDir = mkdtempSync(join(process.env.VAR_DIR!, 'worker-storage-'));
+    workerBackupDir = mkdtempSync(join(process.env.VAR_DIR!, 'worker-backup-'));
     redis = new Redis(process.env.REDIS_URL!, { lazyConnect: true });
     await redis.connect();
     worker = startRole(
       'worker',
-      { ...s3.env(BUCKET), STORAGE_DIR: workerDir, BACKUP_DIR: app.config.backupDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' },
+      { ...s3.env(BUCKET), STORAGE_DIR: workerDir, BACKUP_DIR: workerBackupDir, QUEUE_PREFIX: app.config.queuePrefix, LOG_LEVEL: 'warn' },
       ['--queues', 'normal:2,priority:1'],
     );
     await eventually(async () => (await redis.keys(`${app.config.queuePrefix}:workers:*:${worker.pid}`)).length === 1, 'the worker heartbeat', 60_000);
@@ -70,9 +73,11 @@ describe('object storage (STORAGE=s3): api and worker sharing only the engines a
     bucket?.destroy();
     await s3?.stop();
     if (workerDir) rmSync(workerDir, { recursive: true, force: true });
+    if (workerBackupDir) rmSync(workerBackupDir, { recursive: true, force: true });
   });
 
-  const objects = async () => ((await bucket.send(new ListObjectsV2Command({ Bucket: BUCKET }))).Contents ?? []).map((object) => object.Key!);
+  const objects = async (prefix?: string) =>
+    ((await bucket.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }))).Contents ?? []).map((object) => object.Key!);
   const objectOf = async (mfileId: string) => {
     const [{ blob_key }] = await app.dataSource.query('SELECT blob_key FROM mfile WHERE id = $1', [mfileId]);
     return `blobs/${blob_key as string}`;
@@ -291,6 +296,69 @@ describe('object storage (STORAGE=s3): api and worker sharing only the engines a
     expect((await sharp(image).metadata()).format).toBe('jpeg');
     expect(filesUnder(join(workerDir, 'tmp'))).toEqual([]);
     expect(filesUnder(join(workerDir, 'blobs'))).toEqual([]);
+  });
+
+  it('keeps backup copies in the bucket under backup/ (none in either BACKUP_DIR): made at commit and by the worker, restored by fixity and retrieve on the worker', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    // the default ingest: mime, md5 and backup; a small file's copy is made by the api at its commit (a fact), a
+    // larger one's by the backup job on the worker
+    const small = randomBytes(1100);
+    const large = randomBytes(300 * 1024);
+    const smallFile = (await customer.upload(tenant.serviceId, 'small.bin', small)).body;
+    const largeFile = (await customer.upload(tenant.serviceId, 'large.bin', large)).body;
+    const smallJobs = await endedJobsBy(customer, smallFile.id, 3, 'the small ingest run to finish');
+    const largeJobs = await endedJobsBy(customer, largeFile.id, 3, 'the large ingest run to finish');
+    expect(smallJobs.backup).toMatchObject({ state: 'succeeded', workerHost: null, result: { created: true, size: small.length } });
+    expect(largeJobs.backup).toMatchObject({ state: 'succeeded', workerHost: expect.any(String), result: { created: true, size: large.length } });
+    const copyOf = (sha: string) => `backup/${sha.slice(0, 2)}/${sha}`;
+    // (the earlier tests' uploads have their copies there too)
+    expect(await objects('backup/')).toEqual(expect.arrayContaining([copyOf(sha256(small)), copyOf(sha256(large))]));
+    expect((await objectBytes(copyOf(sha256(small)))).equals(small)).toBe(true);
+    expect((await objectBytes(copyOf(sha256(large)))).equals(large)).toBe(true);
+    // each copy is metered once as the backup's disc, as on the filesystem
+    const backupDisc = await app.dataSource.query(
+      `SELECT resource_id, value::float AS bytes FROM usage WHERE service_id = $1 AND metric = 'disc' AND resource_type = 'backup' ORDER BY value`,
+      [tenant.serviceId],
+    );
+    expect(backupDisc.map((row: { bytes: number }) => row.bytes)).toEqual([small.length, large.length]);
+
+    const runTask = async (mfileId: string, task: string) => {
+      const job = await customer.post('/jobs', { mfileIds: [mfileId], task });
+      expect(job.status).toBe(201);
+      return eventually(async () => {
+        const current = (await customer.get(`/jobs/${job.body.id}`)).body;
+        return ['succeeded', 'failed'].includes(current.state) ? current : undefined;
+      }, task);
+    };
+    const content = async (mfileId: string) =>
+      Buffer.from(await (await fetch(`${app.api}/mfiles/${mfileId}/content`, { headers: { authorization: `Bearer ${customer.key}` } })).arrayBuffer());
+
+    // bit rot in the bucket: fixity on the worker finds it and restores the bytes from the copy
+    expect((await runTask(largeFile.id, 'fixity')).result).toMatchObject({ ok: true, restored: false });
+    await bucket.send(new PutObjectCommand({ Bucket: BUCKET, Key: await objectOf(largeFile.id), Body: Buffer.from('rotten') }));
+    expect(await runTask(largeFile.id, 'fixity')).toMatchObject({ state: 'succeeded', result: { ok: false, restored: true, size: 6 } });
+    expect((await content(largeFile.id)).equals(large)).toBe(true);
+    expect((await runTask(largeFile.id, 'fixity')).result).toMatchObject({ ok: true, restored: false });
+    // a lost object: retrieve on the worker brings it back from the copy the api made at commit
+    await bucket.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: await objectOf(smallFile.id) }));
+    expect(await runTask(smallFile.id, 'retrieve')).toMatchObject({ state: 'succeeded', result: { storedWasDamaged: true, size: small.length } });
+    expect((await content(smallFile.id)).equals(small)).toBe(true);
+    // no copy left: a damaged file is data loss, the job fails saying so
+    await bucket.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: copyOf(sha256(small)) }));
+    await bucket.send(new PutObjectCommand({ Bucket: BUCKET, Key: await objectOf(smallFile.id), Body: Buffer.from('rotten again') }));
+    expect(await runTask(smallFile.id, 'fixity')).toMatchObject({ state: 'failed', error: expect.stringContaining('no backup to restore them from') });
+
+    // the copies were verified and renamed in the bucket: no temporary copy left, nothing on either node's disk
+    expect((await objects('backup/')).filter((key) => key.startsWith('backup/tmp/'))).toEqual([]);
+    expect(filesUnder(app.config.backupDir)).toEqual([]);
+    expect(filesUnder(workerBackupDir)).toEqual([]);
+    expect(filesUnder(join(workerDir, 'tmp'))).toEqual([]);
+    // a copy stays until its service is deleted (and then goes, when no other service holds the same bytes)
+    expect((await customer.delete(`/mfiles/${largeFile.id}`)).status).toBe(204);
+    expect(await objects('backup/')).toContain(copyOf(sha256(large)));
+    expect((await admin.as(tenant.containerKey).delete(`/services/${tenant.serviceId}`)).status).toBe(204);
+    await gone(copyOf(sha256(large)));
   });
 });
 

@@ -76,6 +76,7 @@ const adapters: Array<[string, () => Promise<Adapter>]> = [
       const store = new S3BlobStore(root, {
         endpoint: server.endpoint,
         bucket: 'mserve-contract',
+        backupBucket: 'mserve-contract',
         region: 'us-east-1',
         credentials: S3RVER_CREDENTIALS,
         forcePathStyle: true,
@@ -238,6 +239,7 @@ describe('the S3 adapter, when its store cannot be reached', () => {
     store = new S3BlobStore(root, {
       endpoint: `http://127.0.0.1:${await freePort()}`,
       bucket: 'mserve-contract',
+      backupBucket: 'mserve-contract',
       region: 'us-east-1',
       credentials: S3RVER_CREDENTIALS,
       forcePathStyle: true,
