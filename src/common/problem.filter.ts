@@ -99,7 +99,9 @@ const REPRESENTATION_HEADERS = ['ETag', 'Last-Modified', 'Accept-Ranges', 'Conte
 
 export function sendProblem(response: Response, problem: ProblemBody): void {
   if (response.headersSent) {
-    response.destroy();
+    // mid-answer: cut, so the client cannot take a truncated body for a whole one; an answer already complete (an
+    // error after it, e.g. a session write that failed) is left alone, and its kept-alive connection with it
+    if (!response.writableEnded) response.destroy();
     return;
   }
   // An answer before the whole request body was read (507 mid-upload, 409 on a wrong tus offset, ...): the rest

@@ -421,12 +421,16 @@ describe('several machines sharing only the engines (network namespaces)', () =>
         });
       }
       // every job ends, once
-      await eventually(
-        async () => (await db.query('SELECT count(*)::int AS n FROM job WHERE service_id = $1 AND NOT (state = ANY($2))', [serviceId, FINAL])).rows[0].n === 0,
-        'every job to end',
-        300_000,
-        500,
-      );
+      const unfinished = async () =>
+        (
+          await db.query(
+            'SELECT task, state, queue, worker_host AS "workerHost", attempts, trigger FROM job WHERE service_id = $1 AND NOT (state = ANY($2)) ORDER BY created_at LIMIT 20',
+            [serviceId, FINAL],
+          )
+        ).rows;
+      await eventually(async () => (await unfinished()).length === 0, 'every job to end', 300_000, 500).catch(async (error: Error) => {
+        throw new Error(`${error.message}; still unfinished: ${JSON.stringify(await unfinished())}`);
+      });
       const failed = await db.query("SELECT task, error FROM job WHERE service_id = $1 AND state = 'failed'", [serviceId]);
       expect(failed.rows).toEqual([]);
       const duplicateOutputs = await db.query(

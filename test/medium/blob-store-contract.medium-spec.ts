@@ -230,6 +230,51 @@ describe.each(adapters)('the storage port, %s adapter (a real store)', (kind, ma
   });
 });
 
+describe('the S3 adapter, copies above what CopyObject takes', () => {
+  let server: S3Server;
+  let store: S3BlobStore;
+  let root: string;
+  beforeAll(async () => {
+    server = await startS3Server();
+    root = mkdtempSync(join(tmpdir(), 'mserve-contract-s3-copy-'));
+    // CopyObject's limit is 5 GiB: here 1 MiB, so a 6 MiB blob takes the streamed path (a multipart upload)
+    store = new S3BlobStore(
+      root,
+      {
+        endpoint: server.endpoint,
+        bucket: 'mserve-contract-copy',
+        region: 'us-east-1',
+        credentials: S3RVER_CREDENTIALS,
+        forcePathStyle: true,
+        createBucket: true,
+        localCopyMaxBytes: 64 * 1024 * 1024,
+      },
+      1024 * 1024,
+    );
+    await store.init();
+  });
+  afterAll(async () => {
+    store.destroy();
+    await server.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const objects = async () => ((await store.client.send(new ListObjectsV2Command({ Bucket: store.bucket }))).Contents ?? []).map((object) => object.Key!);
+
+  it('streams the copy through our hashing and keeps it only when it hashes to the recorded digest', async () => {
+    const bytes = randomBytes(6 * 1024 * 1024 + 17);
+    const blob = await store.receive(Readable.from([bytes]), { maxBytes: 1e9 });
+    const copy = await store.duplicate(blob.blobKey, blob);
+    expect(copy.blobKey).not.toBe(blob.blobKey);
+    expect({ size: copy.size, md5: copy.md5, sha256: copy.sha256 }).toEqual({ size: blob.size, md5: blob.md5, sha256: blob.sha256 });
+    expect(copy.head).toEqual(bytes.subarray(0, copy.head.length));
+    expect(await readAll(store.read(copy.blobKey))).toEqual(bytes);
+    // a recorded digest the bytes do not have: refused, nothing new kept
+    const before = await objects();
+    await expect(store.duplicate(blob.blobKey, { ...blob, sha256: '0'.repeat(64) })).rejects.toThrow(/not the recorded/);
+    expect(await objects()).toEqual(before);
+  });
+});
+
 describe('the S3 adapter, when its store cannot be reached', () => {
   let store: S3BlobStore;
   let root: string;
