@@ -4,7 +4,7 @@ import { uuidv7 } from '../database/uuid';
 import { BackupSource, backupName, BackupStore, SourceMismatch } from './backup-store';
 import { BlobDigest } from './blob-store';
 import { digestStream } from './content-store';
-import { ensureBucket, isNotFound, S3BlobStore, translateS3Error } from './s3-store';
+import { ensureBucket, isNotFound, relayObject, S3BlobStore, translateS3Error } from './s3-store';
 
 /** Every backup object's key starts with this, in the content bucket or a bucket of its own. */
 export const BACKUP_PREFIX = 'backup/';
@@ -73,12 +73,9 @@ export class S3BackupStore extends BackupStore {
     } catch (error) {
       throw this.translate(error, sha256);
     }
-    // a store that drops the connection mid-copy is an outage (503), not the reader's aborted upload (what a bare
-    // ECONNRESET means to `receive`): piped by hand, since `pipeline` would end `out` with the raw error first
     const out = new PassThrough({ highWaterMark: 256 * 1024 });
-    body.once('error', (error) => out.destroy(translateS3Error(error) as Error));
-    out.once('close', () => body.destroy());
-    return body.pipe(out);
+    relayObject(body, out);
+    return out;
   }
 
   async remove(sha256: string): Promise<void> {

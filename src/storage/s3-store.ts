@@ -340,11 +340,10 @@ export class S3BlobStore extends BlobStore {
           const expected = range ? range.end - range.start + 1 : undefined;
           // a store that answers more than the range asked (s3rver does for bytes=0-0) is cut to it
           const body = answer.Body as Readable;
-          return expected !== undefined && (answer.ContentLength ?? 0) > expected ? pipeline(body, takeBytes(expected), out) : pipeline(body, out);
+          relayObject(body, out, expected !== undefined && (answer.ContentLength ?? 0) > expected ? takeBytes(expected) : undefined, blobKey);
         },
         (error: unknown) => out.destroy(translateS3Error(error, blobKey) as Error),
-      )
-      .catch((error: unknown) => out.destroy(translateS3Error(error, blobKey) as Error));
+      );
     return out;
   }
 
@@ -691,6 +690,17 @@ export async function ensureBucket(client: S3Client, bucket: string): Promise<vo
       // another node made it meanwhile
       if ((error as { name?: string }).name !== 'BucketAlreadyOwnedByYou' && (error as { name?: string }).name !== 'BucketAlreadyExists') throw error;
     });
+}
+
+/**
+ * Pipes an object's body into `out` (through `through`, if given) with the body's errors translated: a store that
+ * drops the connection mid-read is an outage (503), not the reader's own aborted stream (what a bare ECONNRESET
+ * means to `receive`). Piped by hand: `pipeline` would end `out` with the raw error before a translated one.
+ */
+export function relayObject(body: Readable, out: PassThrough, through?: Transform, blobKey?: string): void {
+  body.once('error', (error) => out.destroy(translateS3Error(error, blobKey) as Error));
+  out.once('close', () => body.destroy());
+  (through ? body.pipe(through) : body).pipe(out);
 }
 
 /** Passes the first `limit` bytes and drops the rest. */
