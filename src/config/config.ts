@@ -308,6 +308,16 @@ export class EnvironmentSchema {
   @IsIn(['true', 'false'])
   JOB_RECONCILER = 'true';
 
+  /**
+   * How often the reconciler also looks for jobs left unsettled that long (a machine that died between a commit and
+   * its dispatch, and never came back to reconcile at its own start); 0: only at start and when Redis comes back.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  JOB_RECONCILE_INTERVAL_MS = 300_000;
+
   @IsOptional()
   @Transform(toInt)
   @IsInt()
@@ -481,6 +491,8 @@ export interface AppConfig {
   outboundAllowPrivate: boolean;
   /** Put PostgreSQL's queued jobs back on Redis at start and on reconnect (off only where one database serves unrelated queue prefixes, as in the tests). */
   jobReconciler: boolean;
+  /** JOB_RECONCILE_INTERVAL_MS: a pass when some job has been unsettled that long; 0: none but at start and on Redis's return. */
+  jobReconcileIntervalMs: number;
   /** The shortest period a profile's periodic schedule may have (each tick walks the whole service). */
   periodicMinIntervalSeconds: number;
   /** Downloads of one file by one client (key and address) this close together are one session: one access run (0: every download). */
@@ -693,6 +705,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
         : undefined,
     outboundAllowPrivate: parsed.OUTBOUND_ALLOW_PRIVATE === 'true',
     jobReconciler: parsed.JOB_RECONCILER === 'true',
+    jobReconcileIntervalMs: parsed.JOB_RECONCILE_INTERVAL_MS,
     periodicMinIntervalSeconds: parsed.PERIODIC_MIN_INTERVAL_SECONDS,
     accessSessionSeconds: parsed.ACCESS_SESSION_SECONDS,
     adminKey: parsed.ADMIN_KEY,

@@ -206,6 +206,18 @@ export class JobRepository {
     );
   }
 
+  /** Whether any job has been queued or running, unchanged, for longer than `olderThanMs` (the reconciler's cheap look). */
+  async anyUnsettledFor(olderThanMs: number): Promise<boolean> {
+    const [{ found }] = await this.dataSource.query(
+      // one EXISTS per state, so that each is answered by its partial index (idx_job_queued, idx_job_running)
+      // (the states written out: a partial index is chosen only for a predicate known when the statement is planned)
+      `SELECT EXISTS (SELECT 1 FROM job WHERE state = '${JobState.Queued}' AND updated_at < now() - ($1 || ' milliseconds')::interval)
+           OR EXISTS (SELECT 1 FROM job WHERE state = '${JobState.Running}' AND updated_at < now() - ($1 || ' milliseconds')::interval) AS found`,
+      [String(olderThanMs)],
+    );
+    return found;
+  }
+
   /** The job, its row locked for the rest of the transaction (to cancel or delete it). */
   async lock(id: string, manager?: EntityManager): Promise<Job | null> {
     return this.db(manager).findOne(Job, { where: { id }, lock: { mode: 'pessimistic_write' } });

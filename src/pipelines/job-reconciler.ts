@@ -17,14 +17,18 @@ const BATCH = 500;
  * dispatch failed after its commit, a process died between commit and dispatch — this puts every job PostgreSQL
  * has as queued (or running) that no live message carries back on its queue (the unfinished steps of one run on one
  * queue in one message, as dispatch sends them). It runs at start and each time the Redis connection becomes ready
- * again (a restarted Redis), plus once more a little later for jobs that were too young the first time: events,
- * not a polling loop.
+ * again (a restarted Redis), plus once more a little later for jobs that were too young the first time. A machine
+ * that dies between a commit and its dispatch and never comes back reconciles nothing at its own start: so every
+ * JOB_RECONCILE_INTERVAL_MS each process also looks (one indexed EXISTS) for a job unsettled that long, and makes a
+ * pass only then. A pass lists the messages of the queues concerned, so a long backlog makes one costlier: the
+ * default interval (5 minutes) keeps that rare.
  */
 @Injectable()
 export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('reconciler');
   private running: Promise<number> | undefined;
   private followUp: NodeJS.Timeout | undefined;
+  private periodic: NodeJS.Timeout | undefined;
   private readonly onReady = () => this.schedule('redis connection ready');
 
   constructor(
@@ -39,11 +43,26 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
     if (!this.config.jobReconciler) return;
     this.redis.on('ready', this.onReady);
     this.schedule('start');
+    const every = this.config.jobReconcileIntervalMs;
+    if (every > 0) {
+      this.periodic = setInterval(() => void this.lookForStale(every), every);
+      this.periodic.unref();
+    }
   }
 
   onApplicationShutdown(): void {
     this.redis.off('ready', this.onReady);
     if (this.followUp) clearTimeout(this.followUp);
+    if (this.periodic) clearInterval(this.periodic);
+  }
+
+  /** The periodic look: a pass only when some job has been unsettled for a whole interval. */
+  async lookForStale(olderThanMs: number): Promise<void> {
+    try {
+      if (await this.jobs.anyUnsettledFor(olderThanMs)) this.schedule(`a job unsettled for ${Math.round(olderThanMs / 1000)} s`);
+    } catch (error) {
+      this.logger.warn(`looking for unsettled jobs failed: ${String(error)}`);
+    }
   }
 
   private schedule(why: string): void {

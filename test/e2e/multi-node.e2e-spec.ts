@@ -107,6 +107,8 @@ describe('several machines sharing only the engines (network namespaces)', () =>
       SESSION_SECRET: undefined,
       QUEUE_PREFIX: undefined,
       JOB_RECONCILER: 'true',
+      // b may die between a commit and its dispatch: the survivors look for such jobs every 5 s (default 5 min)
+      JOB_RECONCILE_INTERVAL_MS: '5000',
       LOG_LEVEL: 'warn',
     };
 

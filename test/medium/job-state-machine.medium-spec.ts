@@ -9,9 +9,10 @@ import { JobOutbox } from '../../src/pipelines/job-outbox';
 import { JobReconciler } from '../../src/pipelines/job-reconciler';
 import { PipelinesModule } from '../../src/pipelines/pipelines.module';
 import { PipelinesService } from '../../src/pipelines/pipelines.service';
-import { messageIdOf, QueuedJob } from '../../src/queues/queue-catalogue';
+import { jobIdsOf, messageIdOf, QueuedJob } from '../../src/queues/queue-catalogue';
 import { QueueRegistry } from '../../src/queues/queue-registry';
 import { MediumFactory, MediumService, newMediumService, Tenant } from '../support/medium';
+import { eventually } from '../support/processes';
 
 /**
  * The job state machine (waiting → queued → running → succeeded | failed | cancelled) as the pipelines service and
@@ -361,5 +362,23 @@ describe('job state machine (medium)', () => {
     await finish(byStep.pull.id, JobState.Succeeded);
     expect((await row(byStep['pull-b'].id)).state).toBe(JobState.Queued);
     await pipelines.saveProfile(tenant.serviceId, PROFILE);
+  });
+
+  it('the periodic look: a job unsettled for a whole interval (its dispatch lost, no process restarting) makes a pass that puts its message back', async () => {
+    const ids = await run();
+    const normal = medium.get(QueueRegistry).get('normal');
+    const lost = ids.first;
+    // the machine that committed it died before its dispatch reached Redis, and nothing restarts
+    const messages = async () => (await normal.getJobs(['waiting', 'delayed', 'paused'])).filter(Boolean);
+    for (const message of await messages()) if (jobIdsOf(message.data as QueuedJob).includes(lost)) await message.remove();
+    const carried = async () => (await messages()).flatMap((message) => jobIdsOf(message.data as QueuedJob));
+    expect(await carried()).not.toContain(lost);
+    // younger than the interval: the look finds nothing that old
+    expect(await jobs.anyUnsettledFor(10 * 365 * 24 * 3600 * 1000)).toBe(false);
+    await medium.dataSource.query("UPDATE job SET updated_at = now() - interval '10 minutes' WHERE id = $1", [lost]);
+    expect(await jobs.anyUnsettledFor(5 * 60 * 1000)).toBe(true);
+    await medium.get(JobReconciler).lookForStale(5 * 60 * 1000);
+    // the pass it started (not awaited by the look, as on its timer) puts the message back
+    await eventually(async () => (await carried()).includes(lost), 'the lost message back on its queue', 10_000, 50);
   });
 });
