@@ -1,7 +1,8 @@
-import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { uuidv7 } from '../database/uuid';
-import { BackupSource, backupName, BackupStore, SourceMismatch } from './backup-store';
+import { BackupSource, backupName, BackupStore, SMALL_COPY_BYTES, SourceMismatch } from './backup-store';
 import { BlobDigest } from './blob-store';
 import { digestStream } from './content-store';
 import { ensureBucket, isNotFound, relayObject, S3BlobStore, translateS3Error } from './s3-store';
@@ -15,7 +16,8 @@ export const BACKUP_PREFIX = 'backup/';
  * any node made. A copy is made server-side (CopyObject: the bytes never pass through the worker) into a temporary
  * key, verified by reading that copy back and hashing it, and only then copied (server-side again) to its
  * content-addressed key: a source that no longer hashes right never touches the key, so it cannot replace a good
- * copy another node made meanwhile. CopyObject copies up to 5 GiB per object, as `duplicate` does.
+ * copy another node made meanwhile. CopyObject copies up to 5 GiB per object, as `duplicate` does. A small copy
+ * (up to SMALL_COPY_BYTES, what an upload's commit makes) is read once and put instead ({@link putSmall}).
  */
 export class S3BackupStore extends BackupStore {
   readonly kind = 's3' as const;
@@ -50,6 +52,7 @@ export class S3BackupStore extends BackupStore {
     const key = this.keyOf(source.sha256);
     const existing = await this.digestOf(key);
     if (existing?.sha256 === source.sha256) return { created: false, size: existing.size };
+    if (source.size <= SMALL_COPY_BYTES) return this.putSmall(source, key, !existing);
     // named like nothing else in the bucket; a process killed before its removal leaves it (a lifecycle rule on
     // backup/tmp/ expires such leftovers)
     const temp = `${BACKUP_PREFIX}tmp/${uuidv7()}`;
@@ -64,6 +67,26 @@ export class S3BackupStore extends BackupStore {
     } finally {
       await this.deleteKey(temp).catch(() => undefined);
     }
+  }
+
+  /**
+   * A small copy from one read: the blob's bytes, hashed in memory, are put under the key only if they are the
+   * recorded sha256, with their Content-MD5 so the store refuses them if they change on the way. Three requests (the
+   * look for a copy, the read, the put) instead of the large path's five; the same rule: a source that no longer
+   * hashes right never touches the key.
+   */
+  private async putSmall(source: BackupSource, key: string, created: boolean): Promise<{ created: boolean; size: number }> {
+    const bytes = await this.content.readAll(source.blobKey);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (sha256 !== source.sha256) throw new SourceMismatch(`the stored bytes hash to ${sha256}, not the recorded ${source.sha256}: not backed up`);
+    try {
+      await this.content.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentMD5: createHash('md5').update(bytes).digest('base64') }),
+      );
+    } catch (error) {
+      throw translateS3Error(error);
+    }
+    return { created, size: bytes.length };
   }
 
   async open(sha256: string): Promise<Readable> {
