@@ -45,6 +45,9 @@ describe('loadConfig', () => {
       ['LAUNCH', ''],
       ['EMBEDDED_HOST', 'localhost'],
       ['EMBEDDED_HOST', '10.0.0.256'],
+      ['EMBEDDED_HOST', '0.0.0.0'],
+      ['EMBEDDED_HOST', '203.0.113.7'],
+      ['EMBEDDED_HOST', '172.32.0.1'],
     ])
       expect(() => loadConfig({ [name]: value })).toThrow(name);
   });
@@ -111,6 +114,7 @@ describe('loadConfig', () => {
       loadConfig({ ...s3, S3_PRESIGNED_DOWNLOAD_MIN_BYTES: '1048576', S3_PUBLIC_ENDPOINT: 'https://media-store.example.org' }).s3!.presignedDownloads,
     ).toEqual({ minBytes: 1048576, ttlSeconds: 300, endpoint: 'https://media-store.example.org' });
     expect(() => loadConfig({ ...s3, S3_PRESIGNED_DOWNLOAD_MIN_BYTES: '1', S3_PRESIGNED_TTL_SECONDS: '5' })).toThrow('S3_PRESIGNED_TTL_SECONDS');
+    expect(() => loadConfig({ ...s3, S3_PRESIGNED_DOWNLOAD_MIN_BYTES: '1', S3_PRESIGNED_TTL_SECONDS: '3601' })).toThrow('S3_PRESIGNED_TTL_SECONDS');
     expect(() => loadConfig({ ...s3, S3_PUBLIC_ENDPOINT: 'https://store.example.org/bucket' })).toThrow('S3_PUBLIC_ENDPOINT');
   });
 

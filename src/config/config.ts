@@ -146,6 +146,10 @@ export class EnvironmentSchema {
    */
   @IsOptional()
   @IsIP(4, { message: 'EMBEDDED_HOST must be an IPv4 address' })
+  // the engines speak no TLS: loopback or a private network only, never every interface or a public address
+  @Matches(/^(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/, {
+    message: 'EMBEDDED_HOST must be a loopback or private (RFC 1918) address: the embedded engines speak no TLS',
+  })
   EMBEDDED_HOST = '127.0.0.1';
 
   /**
@@ -291,7 +295,8 @@ export class EnvironmentSchema {
   @Transform(toInt)
   @IsInt()
   @Min(10)
-  @Max(7 * 24 * 3600)
+  // a leaked URL outlives a revoked key by this much: at most an hour
+  @Max(3600)
   S3_PRESIGNED_TTL_SECONDS = 300;
 
   /** The origin clients reach the store at, for presigned URLs, when it differs from S3_ENDPOINT (a private address). */

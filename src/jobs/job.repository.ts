@@ -206,13 +206,15 @@ export class JobRepository {
     );
   }
 
-  /** Whether any job has been queued or running, unchanged, for longer than `olderThanMs` (the reconciler's cheap look). */
-  async anyUnsettledFor(olderThanMs: number): Promise<boolean> {
+  /**
+   * Whether any job has been queued, unchanged, for longer than `olderThanMs` (the reconciler's cheap look: one
+   * index-only scan of idx_job_queued). Running jobs are not looked at: a long transcode is no sign of trouble, and a
+   * dead worker's message is taken back by Bull's stalled-job check.
+   */
+  async anyQueuedFor(olderThanMs: number): Promise<boolean> {
     const [{ found }] = await this.dataSource.query(
-      // one EXISTS per state, so that each is answered by its partial index (idx_job_queued, idx_job_running)
-      // (the states written out: a partial index is chosen only for a predicate known when the statement is planned)
-      `SELECT EXISTS (SELECT 1 FROM job WHERE state = '${JobState.Queued}' AND updated_at < now() - ($1 || ' milliseconds')::interval)
-           OR EXISTS (SELECT 1 FROM job WHERE state = '${JobState.Running}' AND updated_at < now() - ($1 || ' milliseconds')::interval) AS found`,
+      // (the state written out: a partial index is chosen only for a predicate known when the statement is planned)
+      `SELECT EXISTS (SELECT 1 FROM job WHERE state = '${JobState.Queued}' AND updated_at < now() - ($1 || ' milliseconds')::interval) AS found`,
       [String(olderThanMs)],
     );
     return found;

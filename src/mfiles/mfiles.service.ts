@@ -443,7 +443,7 @@ export class MfilesService {
       return;
     }
     const bytesPerSecond = await this.accessSpeedOf(mfile.serviceId);
-    const url = options.mayRedirect && !bytesPerSecond ? await this.presignedUrlFor(mfile) : undefined;
+    const url = options.mayRedirect && !bytesPerSecond && storeCanAnswer(request) ? await this.presignedUrlFor(mfile) : undefined;
     const sent = url ? redirectContent(request, sink, mfile, url) : await sendContent(this.store, request, sink, mfile, { bytesPerSecond });
     this.recordAccess(mfile, sent, clientOf(request));
   }
@@ -484,4 +484,16 @@ export class MfilesService {
       .record(this.dataSource.manager, { metric: 'access', value: bytes, ...about })
       .catch((error) => this.logger.error(`could not record access usage for ${about.resourceType} ${about.resourceId}: ${String(error)}`));
   }
+}
+
+/**
+ * Whether the store can answer this GET as MServe would: a whole file or one range, with no precondition a client
+ * may send again after the redirect (the store would compare If-Match or If-Range with its own ETag, not our sha256
+ * one; it serves one range at most). Anything else is answered by the api.
+ */
+function storeCanAnswer(request: ContentRequest): boolean {
+  const { headers } = request;
+  if (headers['if-match'] || headers['if-range'] || headers['if-unmodified-since']) return false;
+  const range = headers.range;
+  return !range || !range.includes(',');
 }

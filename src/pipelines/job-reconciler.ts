@@ -19,9 +19,9 @@ const BATCH = 500;
  * queue in one message, as dispatch sends them). It runs at start and each time the Redis connection becomes ready
  * again (a restarted Redis), plus once more a little later for jobs that were too young the first time. A machine
  * that dies between a commit and its dispatch and never comes back reconciles nothing at its own start: so every
- * JOB_RECONCILE_INTERVAL_MS each process also looks (one indexed EXISTS) for a job unsettled that long, and makes a
- * pass only then. A pass lists the messages of the queues concerned, so a long backlog makes one costlier: the
- * default interval (5 minutes) keeps that rare.
+ * JOB_RECONCILE_INTERVAL_MS each process also looks (one index-only EXISTS) for a job queued that long, and makes a
+ * pass only then. A pass lists the messages of the queues concerned: a backlog older than the interval makes one
+ * per interval and process (the default, 5 minutes, keeps that to a few a minute on a large install).
  */
 @Injectable()
 export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -59,16 +59,18 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
   /** The periodic look: a pass only when some job has been unsettled for a whole interval. */
   async lookForStale(olderThanMs: number): Promise<void> {
     try {
-      if (await this.jobs.anyUnsettledFor(olderThanMs)) this.schedule(`a job unsettled for ${Math.round(olderThanMs / 1000)} s`);
+      if (await this.jobs.anyQueuedFor(olderThanMs)) this.schedule(`a job queued for ${Math.round(olderThanMs / 1000)} s`, false);
     } catch (error) {
       this.logger.warn(`looking for unsettled jobs failed: ${String(error)}`);
     }
   }
 
-  private schedule(why: string): void {
+  /** A pass now, and (`followUp`) one more a little later for jobs that were too young for this one. */
+  private schedule(why: string, followUp = true): void {
     void this.reconcile()
       .then((restored) => restored > 0 && this.logger.warn(`restored ${restored} job(s) missing from Redis (${why})`))
       .catch((error) => this.logger.warn(`reconcile (${why}) failed: ${String(error)}`));
+    if (!followUp) return;
     if (this.followUp) clearTimeout(this.followUp);
     this.followUp = setTimeout(() => void this.reconcile().catch(() => undefined), SETTLE_MS * 3);
     this.followUp.unref();

@@ -329,8 +329,12 @@ export class S3BlobStore extends BlobStore {
   }
 
   read(blobKey: string, range?: { start: number; end: number }): Readable {
+    return this.readObject(this.objectKey(blobKey), range, blobKey);
+  }
+
+  /** Any object of the bucket by its key (a blob's, a staged upload's), streamed with its errors translated. */
+  readObject(key: string, range?: { start: number; end: number }, blobKey?: string): Readable {
     const out = new PassThrough({ highWaterMark: 256 * 1024 });
-    const key = this.objectKey(blobKey);
     this.client
       .send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }), {
         abortSignal: abortOnClose(out),
@@ -456,9 +460,17 @@ function stagePrefix(uploadId: string): string {
  * never written, or aborted from outside) cannot take the chunk, and retrying will not help: a 409.
  */
 export function stageError(error: unknown): unknown {
-  if ((error as { name?: string })?.name === 'NoSuchUpload')
-    return Problems.conflict("the upload's staging in the object storage is gone (completed or aborted): start a new upload");
+  const { name, code } = (error ?? {}) as { name?: string; code?: string };
+  if (name === 'NoSuchUpload') return stagingGone('completed or aborted');
+  // a staged object gone (a lifecycle rule, another node's cleanup) or parts the store no longer takes
+  if (name === 'NoSuchKey' || code === 'ENOENT' || name === 'InvalidPart' || name === 'InvalidPartOrder' || name === 'EntityTooSmall')
+    return stagingGone(name ?? code ?? 'missing');
   return translateS3Error(error);
+}
+
+/** 409: what the bucket holds of an upload no longer matches its row; the client starts again. */
+function stagingGone(why: string): ProblemError {
+  return Problems.conflict(`the upload's staging in the object storage is gone or incomplete (${why}): start a new upload`);
 }
 
 /** s3rver (our test store) answers AbortMultipartUpload with 405 MethodNotAllowed; S3 and the stores we target abort. */
@@ -564,6 +576,9 @@ export class S3AppendStage implements AppendStage {
 
   async discard(uploadId: string, staged: StagedUpload): Promise<void> {
     try {
+      // a blob completed by a chunk whose answer then failed (the row never said so) is this upload's too: an
+      // upload that made its Mfile has no stage left to discard
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.store.bucket, Key: this.store.objectKey(staged.blobKey) }));
       if (staged.multipartId)
         await this.client
           .send(new AbortMultipartUploadCommand({ Bucket: this.store.bucket, Key: this.store.objectKey(staged.blobKey), UploadId: staged.multipartId }))
@@ -580,10 +595,13 @@ export class S3AppendStage implements AppendStage {
 
   private async readTail(uploadId: string, staged: StagedUpload): Promise<Buffer> {
     const chunks: Buffer[] = [];
-    const answer = await this.client.send(new GetObjectCommand({ Bucket: this.store.bucket, Key: tailKey(uploadId, staged) }));
-    for await (const chunk of answer.Body as Readable) chunks.push(chunk as Buffer);
+    try {
+      for await (const chunk of this.store.readObject(tailKey(uploadId, staged))) chunks.push(chunk as Buffer);
+    } catch (error) {
+      throw stageError(error);
+    }
     const tail = Buffer.concat(chunks);
-    if (tail.length !== staged.tail) throw new Error(`the staged tail of upload ${uploadId} has ${tail.length} bytes, not ${staged.tail}`);
+    if (tail.length !== staged.tail) throw stagingGone(`its tail has ${tail.length} bytes, not the ${staged.tail} recorded`);
     return tail;
   }
 
@@ -643,10 +661,11 @@ export class S3RangeStage implements RangeStage {
     const store = this.store;
     async function* inOrder() {
       for (const range of ordered) {
-        const answer = await store.client.send(new GetObjectCommand({ Bucket: store.bucket, Key: rangeKey(uploadId, range) })).catch((error: unknown) => {
-          throw translateS3Error(error);
-        });
-        yield* answer.Body as Readable;
+        try {
+          yield* store.readObject(rangeKey(uploadId, range));
+        } catch (error) {
+          throw stageError(error);
+        }
       }
     }
     return this.store.receive(Readable.from(inOrder()), options);

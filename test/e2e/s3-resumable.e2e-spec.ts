@@ -1,4 +1,4 @@
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -254,6 +254,23 @@ describe('resumable uploads staged in S3, chunks alternating between two api pro
     expect(openMultipartUploads()).toHaveLength(2);
     expect(filesUnder(first.config.storageDir)).toEqual([]);
     expect(filesUnder(secondDir)).toEqual([]);
+  });
+
+  it('a staged tail gone behind the row (a lifecycle rule, say) is a 409 that says so, not a 500; the upload can still be terminated', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const data = randomBytes(4 * MiB);
+    const upload = await createUpload(customer, tenant.serviceId, 'lost-tail.bin', data.length);
+    expect((await customer.request('PATCH', `${first.baseUrl}${upload.path}`, data.subarray(0, MiB), { ...OCTETS, 'upload-offset': '0' })).status).toBe(204);
+    const [tail] = await staged(upload.id);
+    expect(tail).toBe(`uploads/${upload.id}/tail-${MiB}`);
+    await bucket.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: tail }));
+    const next = await customer.request('PATCH', `${secondBase}${upload.path}`, data.subarray(MiB), { ...OCTETS, 'upload-offset': String(MiB) });
+    expect(next.status).toBe(409);
+    expect(next.body.detail).toMatch(/staging in the object storage is gone or incomplete/);
+    expect((await customer.request('DELETE', `${first.baseUrl}${upload.path}`, undefined, TUS)).status).toBe(204);
+    expect(await staged(upload.id)).toEqual([]);
+    expect(await stageOf(upload.id)).toBeUndefined();
   });
 
   it('assembles Content-Range chunks sent out of order to both apis in turn: each range an object until the end, a refused chunk none', async () => {

@@ -374,9 +374,9 @@ describe('job state machine (medium)', () => {
     const carried = async () => (await messages()).flatMap((message) => jobIdsOf(message.data as QueuedJob));
     expect(await carried()).not.toContain(lost);
     // younger than the interval: the look finds nothing that old
-    expect(await jobs.anyUnsettledFor(10 * 365 * 24 * 3600 * 1000)).toBe(false);
+    expect(await jobs.anyQueuedFor(10 * 365 * 24 * 3600 * 1000)).toBe(false);
     await medium.dataSource.query("UPDATE job SET updated_at = now() - interval '10 minutes' WHERE id = $1", [lost]);
-    expect(await jobs.anyUnsettledFor(5 * 60 * 1000)).toBe(true);
+    expect(await jobs.anyQueuedFor(5 * 60 * 1000)).toBe(true);
     await medium.get(JobReconciler).lookForStale(5 * 60 * 1000);
     // the pass it started (not awaited by the look, as on its timer) puts the message back
     await eventually(async () => (await carried()).includes(lost), 'the lost message back on its queue', 10_000, 50);
