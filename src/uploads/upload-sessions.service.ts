@@ -313,6 +313,8 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       if (kind === 'inside') {
         source.resume();
         await new Promise((resolve) => (source.readableEnded ? resolve(undefined) : source.once('end', resolve).once('error', resolve)));
+        // every byte is in but the assembly failed (the store, a crash): this retry completes it
+        if (current.stage?.kind === 'ranges' && current.offset === current.length) return this.completeRanges(auth, current, current.stage);
         return { session: current, duplicate: true };
       }
       if (kind === 'overlap') throw Problems.conflict(`bytes ${range.start}-${range.end} overlap ranges already received`, { received: current.received });
@@ -389,6 +391,16 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     if (!(await this.sessions.saveProgress(current.id, progress))) throw Problems.notFound('upload', current.id);
     const updated = Object.assign(new UploadSession(), current, progress);
     if (offset < current.length) return { session: updated };
+    return this.completeRanges(auth, updated, recorded);
+  }
+
+  /**
+   * The last range is in: the range objects read in order into the new blob, then the Mfile. A store that fails here
+   * leaves every range recorded: the client's retry of any chunk (a duplicate) comes back here.
+   */
+  private async completeRanges(auth: RequestAuth, updated: UploadSession, recorded: StagedRanges): Promise<UploadProgress> {
+    const stage = this.requireRangeStage();
+    const current = updated;
     let refused: unknown;
     try {
       const blob = await stage.assemble(current.id, recorded.objects, {

@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -313,6 +313,33 @@ describe('resumable uploads staged in S3, chunks alternating between two api pro
     expect(await allStaged()).toEqual([]);
     expect(filesUnder(first.config.storageDir)).toEqual([]);
     expect(filesUnder(secondDir)).toEqual([]);
+  });
+
+  it('a Content-Range upload whose assembly failed after its last range is completed by a retried chunk', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const data = randomBytes(200_000);
+    const send = (path: string, start: number, end: number, method = 'PUT') =>
+      customer.request(method, `${first.api}${path}`, data.subarray(start, end + 1), {
+        'content-range': `bytes ${start}-${end}/${data.length}`,
+        'content-type': 'application/octet-stream',
+      });
+    const created = await send(`/services/${tenant.serviceId}/chunked-uploads?name=retried.bin`, 0, 99_999, 'POST');
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    const path = `/services/${tenant.serviceId}/chunked-uploads/${id}`;
+    // the first range's object vanishes: the assembly at the last range fails, every range stays recorded
+    const firstRange = `uploads/${id}/range-0-99999`;
+    await bucket.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: firstRange }));
+    const failed = await send(path, 100_000, data.length - 1);
+    expect(failed.status).toBe(409);
+    expect((await customer.get(path)).body).toMatchObject({ missing: [] });
+    // once the store has it again, the client's retry of a chunk (a duplicate) completes the upload
+    await bucket.send(new PutObjectCommand({ Bucket: BUCKET, Key: firstRange, Body: data.subarray(0, 100_000) }));
+    const retried = await send(path, 0, 99_999);
+    expect(retried.status).toBe(201);
+    expect(retried.body.mfile).toMatchObject({ sha256: hex('sha256', data), md5: hex('md5', data) });
+    expect(await staged(id)).toEqual([]);
   });
 
   it('drops a Content-Range upload whose whole-file digest does not match, and its range objects', async () => {
