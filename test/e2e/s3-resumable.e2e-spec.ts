@@ -8,7 +8,8 @@ import { UploadSessionsService } from '../../src/uploads/upload-sessions.service
 import { Client, makeTenant } from '../support/client';
 import { freePort } from '../support/free-port';
 import { eventually, startRole, waitForExit } from '../support/processes';
-import { S3RVER_CREDENTIALS, S3Server, startS3Server } from '../support/s3-server';
+import { filesUnder } from '../support/storage-files';
+import { S3Server, startS3Server } from '../support/s3-server';
 import { startTestApp, TestApp } from '../support/test-app';
 
 const BUCKET = 'mserve-resumable';
@@ -16,14 +17,6 @@ const MiB = 1024 * 1024;
 const TUS = { 'tus-resumable': '1.0.0' };
 const OCTETS = { ...TUS, 'content-type': 'application/offset+octet-stream' };
 const hex = (algorithm: string, bytes: Uint8Array) => createHash(algorithm).update(bytes).digest('hex');
-
-/** Every file under `dir`, recursively. */
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => join(entry.parentPath, entry.name));
-}
 
 /**
  * Resumable uploads staged in the bucket (STORAGE=s3): two api processes on the same database, queues and bucket,
@@ -42,14 +35,7 @@ describe('resumable uploads staged in S3, chunks alternating between two api pro
 
   beforeAll(async () => {
     s3 = await startS3Server();
-    bucket = new S3Client({
-      endpoint: s3.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: S3RVER_CREDENTIALS,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    bucket = s3.client();
     first = await startTestApp(s3.env(BUCKET));
     admin = new Client(first.api, first.adminKey);
     secondDir = mkdtempSync(join(process.env.VAR_DIR!, 'second-api-storage-'));

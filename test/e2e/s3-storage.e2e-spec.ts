@@ -1,6 +1,6 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import sharp from 'sharp';
@@ -11,20 +11,12 @@ import { freePort } from '../support/free-port';
 import { testClip } from '../support/media';
 import { eventually, startRole } from '../support/processes';
 import { S3RVER_CREDENTIALS, S3Server, startS3Server } from '../support/s3-server';
-import { storedBlobs } from '../support/storage-files';
+import { filesUnder, storedBlobs } from '../support/storage-files';
 import { startTestApp, TestApp } from '../support/test-app';
 
 const BUCKET = 'mserve-e2e';
 const TUS = { 'tus-resumable': '1.0.0' };
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-/** Every file under `dir`, recursively. */
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => join(entry.parentPath, entry.name));
-}
 
 /**
  * STORAGE=s3 end to end: the real api (in process) and a real worker process, each with its own STORAGE_DIR (they
@@ -45,14 +37,7 @@ describe('object storage (STORAGE=s3): api and worker sharing only the engines a
 
   beforeAll(async () => {
     s3 = await startS3Server();
-    bucket = new S3Client({
-      endpoint: s3.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: S3RVER_CREDENTIALS,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    bucket = s3.client();
     app = await startTestApp(s3.env(BUCKET));
     admin = new Client(app.api, app.adminKey);
     workerDir = mkdtempSync(join(process.env.VAR_DIR!, 'worker-storage-'));

@@ -1,6 +1,6 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -10,15 +10,8 @@ import { BlobStore } from '../../src/storage/blob-store';
 import { ContentStore } from '../../src/storage/content-store';
 import { S3BlobStore } from '../../src/storage/s3-store';
 import { freePort } from '../support/free-port';
+import { filesUnder } from '../support/storage-files';
 import { S3RVER_CREDENTIALS, S3Server, startS3Server } from '../support/s3-server';
-
-/** Every file under `dir`, recursively (relative paths). */
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => join(entry.parentPath, entry.name).slice(dir.length + 1));
-}
 
 /** A source that sends `bytes` in 64 KiB pieces and then fails as a client that went away does. */
 function abortedSource(bytes: Buffer): Readable {

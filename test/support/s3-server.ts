@@ -1,3 +1,4 @@
+import { S3Client } from '@aws-sdk/client-s3';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -30,6 +31,8 @@ export interface S3Server {
   dir: string;
   /** The running s3rver process (a new one after `restart`). */
   readonly process: ChildProcess;
+  /** A client of this server (its credentials, path-style, only the checksums S3 requires: s3rver knows no others); destroy it after use. */
+  client(): S3Client;
   /** The environment that points MServe at `bucket` on this server (STORAGE=s3, bucket made at start). */
   env(bucket: string): Record<string, string>;
   /** Kills the process (SIGKILL), keeping its data: the store is down until `restart`. */
@@ -82,6 +85,15 @@ export async function startS3Server(): Promise<S3Server> {
     get process() {
       return child;
     },
+    client: () =>
+      new S3Client({
+        endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: S3RVER_CREDENTIALS,
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      }),
     env: (bucket) => s3rverEnv(endpoint, bucket),
     kill: () => killProcess(child),
     restart: async () => {

@@ -3,8 +3,9 @@ import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { AppConfig } from '../../src/config/config';
 
-/** Every regular file under a folder (relative paths), to check what is really on disk. */
+/** Every regular file under a folder (relative paths, sorted; none when the folder is not there), to check what is really on disk. */
 export function filesUnder(root: string): string[] {
+  if (!existsSync(root)) return [];
   const found: string[] = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
