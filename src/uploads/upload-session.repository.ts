@@ -51,8 +51,11 @@ export class UploadSessionRepository {
     id: string,
     progress: Pick<UploadSession, 'offset' | 'md5State' | 'sha256State' | 'expiresAt'> & Partial<Pick<UploadSession, 'received' | 'stage'>>,
     manager?: EntityManager,
+    /** Only if the row's offset is still this one (what the writer read): false otherwise, as for a row gone. */
+    expectedOffset?: number,
   ): Promise<boolean> {
-    return Boolean((await this.db(manager).getRepository(UploadSession).update({ id }, progress)).affected);
+    const where = expectedOffset === undefined ? { id } : { id, offset: expectedOffset };
+    return Boolean((await this.db(manager).getRepository(UploadSession).update(where, progress)).affected);
   }
 
   /** The upload's bytes are staged in the store from now on (its multipart upload opened). */

@@ -612,8 +612,14 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
       ...(received ? { received } : {}),
       ...(stage ? { stage } : {}),
     };
-    // under the upload's lock nothing else writes it: the row is what was read plus this, not read back
-    if (!(await this.sessions.saveProgress(session.id, progress))) throw Problems.notFound('upload', session.id);
+    // under the upload's lock nothing else writes it: the row is what was read plus this, not read back. The write
+    // is also conditional on the offset read: a lock lost meanwhile (it lives in Redis; a failover can drop it) must
+    // not let a second writer's progress be overwritten by this one's
+    if (!(await this.sessions.saveProgress(session.id, progress, undefined, session.offset))) {
+      if (await this.sessions.findInService(session.id, session.serviceId))
+        throw Problems.conflict('the upload moved on meanwhile (another request wrote it): ask for its offset again');
+      throw Problems.notFound('upload', session.id);
+    }
     return Object.assign(new UploadSession(), session, progress);
   }
 

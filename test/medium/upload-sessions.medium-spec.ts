@@ -109,6 +109,28 @@ describe('upload sessions (medium)', () => {
     expect(progress.mfile?.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
   });
 
+  it('does not write over progress another writer made while this chunk streamed (its lock lost, e.g. in a Redis failover): 409', async () => {
+    const bytes = randomBytes(1000);
+    const session = await uploads.create(auth, { protocol: 'tus', name: name(), length: bytes.length });
+    await uploads.append(auth, session, body(bytes.subarray(0, 400)), 0, []);
+    // the chunk's body arrives in two pieces; between them the row moves on without this request's lock
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slow = Readable.from(
+      (async function* () {
+        yield bytes.subarray(400, 500);
+        await held;
+        yield bytes.subarray(500, 600);
+      })(),
+    );
+    const appending = uploads.append(auth, session, slow, 400, []);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await medium.dataSource.query('UPDATE upload_session SET "offset" = 450 WHERE id = $1', [session.id]);
+    release();
+    expect(await refusal(appending)).toMatchObject({ status: 409, detail: expect.stringMatching(/moved on meanwhile/) });
+    expect((await sessionRow(session.id))?.offset).toBe(450);
+  });
+
   it('refuses a second upload of the same name into the folder while one is in progress', async () => {
     const first = await uploads.create(auth, { protocol: 'tus', name: name(), length: 10 });
     const problem = await refusal(uploads.create(auth, { protocol: 'tus', name: first.name, length: 10 }));
