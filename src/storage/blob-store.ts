@@ -76,6 +76,8 @@ export interface StageWrite {
  * counts for nothing (its parts are overwritten by the next chunk's, which reuses their numbers).
  */
 export interface AppendStage {
+  /** The most bytes one upload staged here can hold (the store's part count times the part size). */
+  readonly maxBytes: number;
   /** A new staging for an upload: its blob key chosen, its multipart upload opened, no bytes yet. */
   open(): Promise<StagedUpload>;
   /** Streams one chunk into parts (after the tail), calling `onBytes` with each new byte once; store errors throw. */

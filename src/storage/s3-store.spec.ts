@@ -1,5 +1,5 @@
 import { toProblem } from '../common/problem.filter';
-import { stageError, translateS3Error } from './s3-store';
+import { partBytesFor, stageError, translateS3Error } from './s3-store';
 
 /** What the AWS SDK v3 throws: a service exception named after S3's error code, with the HTTP status in $metadata. */
 const serviceError = (name: string, status: number) =>
@@ -38,5 +38,23 @@ describe('S3 errors as the rest of MServe knows storage errors (translateS3Error
   it("a staged upload's multipart upload the store no longer knows is a 409; other staging errors translate as above", () => {
     expect(toProblem(stageError(serviceError('NoSuchUpload', 404)))).toMatchObject({ status: 409 });
     expect(toProblem(stageError(socketError('ECONNREFUSED')), 'r1')).toMatchObject({ status: 503, dependency: 'storage' });
+  });
+});
+
+describe('the part size of a multipart upload (partBytesFor)', () => {
+  const MiB = 1024 * 1024;
+  it('is 8 MiB up to what 10,000 such parts hold, and for a stream of unknown length', () => {
+    expect(partBytesFor()).toBe(8 * MiB);
+    expect(partBytesFor(1)).toBe(8 * MiB);
+    expect(partBytesFor(10_000 * 8 * MiB)).toBe(8 * MiB);
+  });
+  it('grows in whole MiB past that, so that 10,000 parts always hold the declared size (1 TiB: 105 MiB parts)', () => {
+    for (const size of [10_000 * 8 * MiB + 1, 100 * 1024 * MiB, 1024 * 1024 * MiB]) {
+      const part = partBytesFor(size);
+      expect(part % MiB).toBe(0);
+      expect(part * 10_000).toBeGreaterThanOrEqual(size);
+      expect((part - MiB) * 10_000).toBeLessThan(size);
+    }
+    expect(partBytesFor(1024 * 1024 * MiB)).toBe(105 * MiB);
   });
 });

@@ -31,6 +31,15 @@ import { MAX_PARTS, PartCutter, restGoesTo } from './part-cutter';
 /** Multipart part size: above S3's 5 MiB minimum; a stream upload holds at most QUEUE_SIZE + 1 of them in memory. */
 const PART_BYTES = 8 * 1024 * 1024;
 const QUEUE_SIZE = 4;
+/**
+ * The part size of a multipart upload of `size` bytes: 8 MiB, or larger (whole MiB) when 10,000 parts of 8 MiB
+ * would not hold it (S3's limit). A stream of unknown length gets 8 MiB parts (at most about 78 GiB).
+ */
+export function partBytesFor(size?: number): number {
+  if (!size) return PART_BYTES;
+  return Math.max(PART_BYTES, Math.ceil(size / MAX_PARTS / (1024 * 1024)) * 1024 * 1024);
+}
+
 /** The largest object CopyObject copies in one request. */
 const COPY_OBJECT_MAX_BYTES = 5 * 1024 ** 3;
 
@@ -205,26 +214,26 @@ export class S3BlobStore extends BlobStore {
   }
 
   /** An upload of `body` into the new object `key` (PutObject, or multipart for more than a part). */
-  private upload(body: Readable, key: string): Upload {
+  private upload(body: Readable, key: string, size?: number): Upload {
     return new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: key, Body: body },
-      partSize: PART_BYTES,
+      partSize: partBytesFor(size),
       queueSize: QUEUE_SIZE,
       leavePartsOnError: false,
     });
   }
 
   /** Streams `body` into the new object `blobKey`. */
-  private async put(body: Readable, blobKey: string): Promise<void> {
-    await this.upload(body, this.objectKey(blobKey)).done();
+  private async put(body: Readable, blobKey: string, size?: number): Promise<void> {
+    await this.upload(body, this.objectKey(blobKey), size).done();
   }
 
   async receive(source: Readable, options: ReceiveOptions): Promise<StoredBlob> {
     const counter = new DigestingCounter(options.maxBytes);
     const blobKey = this.newBlobKey();
     let digest = { md5: '', sha256: '' };
-    await this.streamInto(source, counter, this.objectKey(blobKey), () => {
+    await this.streamInto(source, counter, this.objectKey(blobKey), options.expectedSize, () => {
       if (options.expectedSize !== undefined && counter.size !== options.expectedSize) {
         throw Problems.badRequest(`the upload ended after ${counter.size} of the ${options.expectedSize} declared bytes: nothing was stored`);
       }
@@ -239,10 +248,10 @@ export class S3BlobStore extends BlobStore {
    * On any failure nothing is left behind: a multipart upload in flight is aborted (its parts dropped), a finished
    * object removed; the source's failure (aborted, too large) is the client's, the upload's the store's.
    */
-  async streamInto(source: Readable, through: Transform, key: string, check: () => void): Promise<void> {
+  async streamInto(source: Readable, through: Transform, key: string, size: number | undefined, check: () => void): Promise<void> {
     // the Upload reads a plain stream: it would take a counter's own `size` (0 at first) for the body's length
     const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-    const upload = this.upload(body, key);
+    const upload = this.upload(body, key, size);
     const sending = upload.done();
     const feeding = pipeline(source, through, body);
     let sent = false;
@@ -274,7 +283,7 @@ export class S3BlobStore extends BlobStore {
   async commitTemp(localPath: string, digest: BlobDigest): Promise<StoredBlob> {
     const blobKey = this.newBlobKey();
     try {
-      await this.put(createReadStream(localPath, { highWaterMark: 1024 * 1024 }), blobKey);
+      await this.put(createReadStream(localPath, { highWaterMark: 1024 * 1024 }), blobKey, digest.size);
     } catch (error) {
       throw translateS3Error(error);
     }
@@ -488,6 +497,9 @@ function isAbortUnsupported(error: unknown): boolean {
  * PUT of the new tail and a DELETE of the old one.
  */
 export class S3AppendStage implements AppendStage {
+  /** 10,000 parts of 8 MiB: chunks of 8 MiB or more reach it; 5 MiB chunks make 5 MiB parts (about 50 GiB). */
+  readonly maxBytes = MAX_PARTS * PART_BYTES;
+
   constructor(private readonly store: S3BlobStore) {}
 
   private get client(): S3Client {
@@ -644,7 +656,7 @@ export class S3RangeStage implements RangeStage {
         callback(null, chunk);
       },
     });
-    await this.store.streamInto(source, counter, rangeKey(uploadId, [start, end]), () => undefined);
+    await this.store.streamInto(source, counter, rangeKey(uploadId, [start, end]), end - start + 1, () => undefined);
     return { size };
   }
 

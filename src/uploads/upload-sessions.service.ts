@@ -109,6 +109,13 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     if (input.length > this.config.maxUploadBytes) {
       throw Problems.tooLarge(`the upload declares ${input.length} bytes; the limit is ${this.config.maxUploadBytes}`, { limit: this.config.maxUploadBytes });
     }
+    const staging = input.protocol === 'tus' ? this.store.appendStage : undefined;
+    if (staging && input.length > staging.maxBytes) {
+      throw Problems.tooLarge(
+        `the upload declares ${input.length} bytes; staged in the object storage, a tus upload holds at most ${staging.maxBytes} (10,000 parts): upload it over REST`,
+        { limit: staging.maxBytes },
+      );
+    }
     const folder = await this.mfiles.targetFolder(auth, auth.target!, input.folderId);
     const session = await this.dataSource.transaction(async (manager) => {
       // the declared length counts against the disk quota from creation on (reserved until the upload ends), and

@@ -242,6 +242,19 @@ describe('resumable uploads staged in S3, chunks alternating between two api pro
     expect(filesUnder(secondDir)).toEqual([]);
   });
 
+  it('refuses at creation a tus upload larger than 10,000 parts hold (413 naming the limit), not after tens of GiB', async () => {
+    const tenant = await makeTenant(admin);
+    const customer = admin.as(tenant.customerKey);
+    const tooLarge = 10_000 * 8 * MiB + 1;
+    const created = await customer.post(`/services/${tenant.serviceId}/uploads`, undefined, {
+      ...TUS,
+      'upload-length': String(tooLarge),
+      'upload-metadata': `filename ${Buffer.from('huge.bin').toString('base64')}`,
+    });
+    expect(created.status).toBe(413);
+    expect(created.body).toMatchObject({ limit: 10_000 * 8 * MiB, detail: expect.stringMatching(/upload it over REST/) });
+  });
+
   it('a staged tail gone behind the row (a lifecycle rule, say) is a 409 that says so, not a 500; the upload can still be terminated', async () => {
     const tenant = await makeTenant(admin);
     const customer = admin.as(tenant.customerKey);
