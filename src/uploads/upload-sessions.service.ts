@@ -172,12 +172,19 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
 
   /** Opens the store's staging of a new upload and records it in the row (the upload is dropped if that fails). */
   private async openStage(session: UploadSession): Promise<UploadSession> {
+    let opened: StagedUpload | undefined;
     try {
-      const stage: UploadStage = session.protocol === 'tus' ? await this.requireStage().open() : { kind: 'ranges', objects: [] };
+      opened = session.protocol === 'tus' ? await this.requireStage().open() : undefined;
+      const stage: UploadStage = opened ?? { kind: 'ranges', objects: [] };
       await this.sessions.setStage(session.id, stage);
       return Object.assign(new UploadSession(), session, { stage });
     } catch (error) {
       await this.sessions.delete(session.id);
+      // a multipart upload opened for a row that could not name it would be no one's to abort
+      if (opened)
+        await this.requireStage()
+          .discard(session.id, opened)
+          .catch(() => undefined);
       throw error;
     }
   }
