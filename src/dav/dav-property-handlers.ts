@@ -111,7 +111,8 @@ export class DavPropertyHandlers {
         res.setHeader('Content-Type', 'application/xml; charset=utf-8');
         pending = `${XML_HEAD}<D:multistatus xmlns:D="DAV:">${pending}`;
       }
-      if (pending && !res.write(pending))
+      // (a client gone before this write emitted its 'close' already: waiting for it again would hold the slot forever)
+      if (pending && !res.write(pending) && !clientGone(res))
         await new Promise<void>((resolve) => {
           const go = () => {
             res.off('drain', go);
@@ -123,7 +124,7 @@ export class DavPropertyHandlers {
         });
       pending = '';
       // a client that went away stops the walk (and frees its key's slot) instead of waiting for a drain that never comes
-      if (res.destroyed) throw new ProblemError(400, 'client-closed', 'Bad Request', 'the client closed the connection before the multistatus was complete');
+      if (clientGone(res)) throw new ProblemError(400, 'client-closed', 'Bad Request', 'the client closed the connection before the multistatus was complete');
     };
     return {
       write: async (nodes: DavNode[], request: ReturnType<typeof parsePropfind>) => {
@@ -182,4 +183,9 @@ export class DavPropertyHandlers {
     const xml = `${XML_HEAD}<D:multistatus xmlns:D="DAV:"><D:response><D:href>${escapeXml(hrefOf(ctx.names, isCollection(node)))}</D:href>${propstats}</D:response></D:multistatus>`;
     ctx.res.status(207).type('application/xml; charset=utf-8').send(xml);
   }
+}
+
+/** Whether the client's connection is gone (its socket closed or destroyed, whether or not 'close' was heard). */
+function clientGone(res: DavRequest['res']): boolean {
+  return res.destroyed || Boolean(res.socket?.destroyed);
 }
