@@ -1,5 +1,5 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import * as tus from 'tus-js-client';
 import { UploadSessionsService } from '../../src/uploads/upload-sessions.service';
 import { Client, makeTenant } from '../support/client';
-import { stagedFiles } from '../support/storage-files';
+import { backupCopy, stagedFiles } from '../support/storage-files';
 import { startTestApp, TestApp } from '../support/test-app';
 
 const MiB = 1024 * 1024;
@@ -204,7 +204,7 @@ describe('resumable uploads', () => {
       expect((await customer.get(`/mfiles/${mfileId}/jobs`)).body.items.map((job: { runId: string }) => job.runId)).toEqual([runId, runId, runId]);
       // a small file with no quota: its commit made the verified backup copy (the backup step a fact)
       expect(mfile.body.metadata.backup).toMatchObject({ sha256: mfile.body.sha256 });
-      expect(readFileSync(join(app.config.backupDir, mfile.body.sha256.slice(0, 2), mfile.body.sha256)).toString()).toBe('hello world');
+      expect((await backupCopy(app.config, mfile.body.sha256))?.toString()).toBe('hello world');
       expect((await customer.get(`/mfiles/${mfileId}/jobs`)).body.items.find((job: { step: string }) => job.step === 'backup')).toMatchObject({
         state: 'succeeded',
         workerHost: null,
@@ -234,7 +234,7 @@ describe('resumable uploads', () => {
       const url2 = `${app.baseUrl}${withData.headers.get('location')}`;
       expect((await customer.request('DELETE', url2, undefined, TUS)).status).toBe(204);
       expect((await customer.request('HEAD', url2, undefined, TUS)).status).toBe(404);
-      expect(await stagedFiles(app.config, ['uploads'])).toEqual([]);
+      expect(await stagedFiles(app.config, ['uploads'], { afterAbort: true })).toEqual([]);
     });
 
     it('reserves the declared length against the quota; refuses suspended services; expires', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
@@ -7,7 +7,7 @@ import { appWithWorker, AppWithWorker, JobRow } from '../support/app-with-worker
 import { Client, makeTenant, uploadAll } from '../support/client';
 import { run, testClip } from '../support/media';
 import { eventually } from '../support/processes';
-import { overwriteBlob, removeBlob } from '../support/storage-files';
+import { backupCopy, overwriteBlob, removeBackup, removeBlob } from '../support/storage-files';
 import { TestApp } from '../support/test-app';
 
 /** A PNG whose header claims width×height (a decompression bomb's shape) with one tiny compressed row. */
@@ -568,8 +568,7 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     await allFinal(customer, tenant.serviceId, 'ingest with backup');
     const backup = (await jobsOf(customer, file.body.id)).backup;
     expect(backup).toMatchObject({ state: 'succeeded', result: { sha256: file.body.sha256, size: original.length, created: true } });
-    const copy = join(app.config.backupDir, file.body.sha256.slice(0, 2), file.body.sha256);
-    expect(readFileSync(copy).equals(original)).toBe(true);
+    expect((await backupCopy(app.config, file.body.sha256))?.equals(original)).toBe(true);
     const blobKey = async (): Promise<string> => (await app.dataSource.query('SELECT blob_key FROM mfile WHERE id = $1', [file.body.id]))[0].blob_key;
     const runTask = async (task: string) => {
       const job = await customer.post('/jobs', { mfileIds: [file.body.id], task });
@@ -599,7 +598,7 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     expect((await content()).equals(original)).toBe(true);
 
     // no backup copy left: corruption is data loss, the job fails and says so
-    rmSync(copy);
+    await removeBackup(app.config, file.body.sha256);
     await overwriteBlob(app.config, await blobKey(), Buffer.from('rotten again'));
     const lost = await runTask('fixity');
     expect(lost).toMatchObject({ state: 'failed', error: expect.stringContaining('no backup to restore them from') });
@@ -623,7 +622,7 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     const freeCustomer = admin.as(free.customerKey);
     const kept = await freeCustomer.upload(free.serviceId, 'kept.txt', Buffer.from('kept bytes\n'.repeat(100)));
     expect(kept.body.metadata.backup).toMatchObject({ sha256: kept.body.sha256 });
-    expect(readFileSync(join(app.config.backupDir, kept.body.sha256.slice(0, 2), kept.body.sha256)).length).toBe(1100);
+    expect((await backupCopy(app.config, kept.body.sha256))?.length).toBe(1100);
     await allFinal(freeCustomer, free.serviceId, 'ingest without a quota');
     const keptBackup = (await jobsOf(freeCustomer, kept.body.id)).backup;
     expect(keptBackup).toMatchObject({ state: 'succeeded', workerHost: null, result: { created: true, size: 1100 } });
@@ -640,9 +639,9 @@ describe('task engine: profiles, pipelines, triggers, outputs (real worker, shar
     const clash = Buffer.from('other bytes\n'.repeat(100));
     const clashSha = createHash('sha256').update(clash).digest('hex');
     expect((await freeCustomer.upload(free.serviceId, 'kept.txt', clash)).status).toBe(409);
-    expect(existsSync(join(app.config.backupDir, clashSha.slice(0, 2), clashSha))).toBe(true);
+    expect(await backupCopy(app.config, clashSha)).toBeDefined();
     expect((await freeCustomer.upload(free.serviceId, 'kept.txt', Buffer.from('kept bytes\n'.repeat(100)))).status).toBe(409);
-    expect(existsSync(join(app.config.backupDir, kept.body.sha256.slice(0, 2), kept.body.sha256))).toBe(true);
+    expect(await backupCopy(app.config, kept.body.sha256)).toBeDefined();
     expect((await freeCustomer.get(`/services/${free.serviceId}/mfiles?name=kept.txt`)).body.items).toHaveLength(1);
     // a large file: the copy is the worker's job, as before
     const large = await freeCustomer.upload(free.serviceId, 'large.bin', Buffer.alloc(300 * 1024, 7));

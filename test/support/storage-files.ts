@@ -1,5 +1,5 @@
-import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppConfig } from '../../src/config/config';
 
@@ -66,6 +66,36 @@ export function storedBlobs(store: StoreOf): Promise<string[]> {
 }
 
 /**
+ * The backup copy of `sha256`, whatever the adapter: `BACKUP_DIR/ab/<sha256>` on the filesystem, the object
+ * `backup/ab/<sha256>` of the backup bucket on S3; undefined when there is none.
+ */
+export async function backupCopy(store: StoreOf & Pick<AppConfig, 'backupDir'>, sha256: string): Promise<Buffer | undefined> {
+  const name = `${sha256.slice(0, 2)}/${sha256}`;
+  if (store.storage !== 's3') {
+    const path = join(store.backupDir, name);
+    return existsSync(path) ? readFileSync(path) : undefined;
+  }
+  const s3 = store.s3!;
+  return withBucket(s3, async (client) => {
+    try {
+      const answer = await client.send(new GetObjectCommand({ Bucket: s3.backupBucket, Key: `backup/${name}` }));
+      return Buffer.from(await answer.Body!.transformToByteArray());
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
+      throw error;
+    }
+  });
+}
+
+/** Removes the backup copy of `sha256`, whatever the adapter (a copy lost: what data loss looks like). */
+export async function removeBackup(store: StoreOf & Pick<AppConfig, 'backupDir'>, sha256: string): Promise<void> {
+  const name = `${sha256.slice(0, 2)}/${sha256}`;
+  if (store.storage !== 's3') return rmSync(join(store.backupDir, name));
+  const s3 = store.s3!;
+  await withBucket(s3, (client) => client.send(new DeleteObjectCommand({ Bucket: s3.backupBucket, Key: `backup/${name}` })));
+}
+
+/**
  * The multipart uploads open in the app's bucket, when it is on the run's s3rver (TEST_STORAGE=s3): s3rver answers
  * ListMultipartUploads with NotImplemented, and keeps each open one as a folder under `<bucket>/._S3rver_uploads`.
  */
@@ -82,10 +112,18 @@ function openMultipartUploads(s3: NonNullable<AppConfig['s3']>): string[] {
  * and any open multipart upload. (s3rver cannot abort a multipart upload: it answers AbortMultipartUpload with 405,
  * so a check of `uploads` on S3 belongs after uploads that completed, not after aborted ones.)
  */
-export async function stagedFiles(store: StoreOf, folders: Array<'uploads' | 'tmp'> = ['uploads', 'tmp']): Promise<string[]> {
+export async function stagedFiles(
+  store: StoreOf,
+  folders: Array<'uploads' | 'tmp'> = ['uploads', 'tmp'],
+  options: { afterAbort?: boolean } = {},
+): Promise<string[]> {
   const local = folders.flatMap((folder) => localUnder(store, folder));
+  // after an abort, s3rver's own leftovers are not ours to count (on S3 the abort drops them; s3-resumable checks
+  // that the abort is sent and what stays in s3rver's staging)
   const remote =
-    store.storage === 's3' && folders.includes('uploads') ? [...(await objectsUnder(store.s3!, 'uploads/')), ...openMultipartUploads(store.s3!)] : [];
+    store.storage === 's3' && folders.includes('uploads')
+      ? [...(await objectsUnder(store.s3!, 'uploads/')), ...(options.afterAbort ? [] : openMultipartUploads(store.s3!))]
+      : [];
   return [...local, ...remote];
 }
 
