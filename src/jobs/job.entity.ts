@@ -28,7 +28,6 @@ export type { StepCondition } from './step-condition';
 @Index('idx_job_container', ['containerId'])
 @Index('idx_job_run', ['runId'])
 @Index('idx_job_queued', ['state', 'updatedAt'], { where: "state = 'queued'" })
-@Index('idx_job_running', ['state', 'updatedAt'], { where: "state = 'running'" })
 export class Job {
   @PrimaryColumn('uuid') id: string;
   @Column('uuid') containerId: string;

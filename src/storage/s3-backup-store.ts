@@ -5,7 +5,7 @@ import { uuidv7 } from '../database/uuid';
 import { BackupSource, backupName, BackupStore, SMALL_COPY_BYTES, SourceMismatch } from './backup-store';
 import { BlobDigest } from './blob-store';
 import { digestStream } from './content-store';
-import { ensureBucket, isNotFound, relayObject, S3BlobStore, translateS3Error } from './s3-store';
+import { ensureBucket, isMissingObject, relayObject, S3BlobStore, translateS3Error } from './s3-store';
 
 /** Every backup object's key starts with this, in the content bucket or a bucket of its own. */
 export const BACKUP_PREFIX = 'backup/';
@@ -43,7 +43,7 @@ export class S3BackupStore extends BackupStore {
       await this.content.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(sha256) }));
       return true;
     } catch (error) {
-      if (isNotFound(error) && (error as { name?: string }).name !== 'NoSuchBucket') return false;
+      if (isMissingObject(error)) return false;
       throw translateS3Error(error);
     }
   }
@@ -115,7 +115,7 @@ export class S3BackupStore extends BackupStore {
       const answer = await this.content.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       return await digestStream(answer.Body as Readable);
     } catch (error) {
-      if (isNotFound(error) && (error as { name?: string }).name !== 'NoSuchBucket') return undefined;
+      if (isMissingObject(error)) return undefined;
       throw translateS3Error(error);
     }
   }
@@ -140,8 +140,7 @@ export class S3BackupStore extends BackupStore {
 
   /** A missing copy is ENOENT, as on the filesystem; anything else as the content store says it. */
   private translate(error: unknown, sha256: string): unknown {
-    if (isNotFound(error) && (error as { name?: string }).name !== 'NoSuchBucket')
-      return Object.assign(new Error(`backup copy ${sha256} is missing`, { cause: error }), { code: 'ENOENT' });
+    if (isMissingObject(error)) return Object.assign(new Error(`backup copy ${sha256} is missing`, { cause: error }), { code: 'ENOENT' });
     return translateS3Error(error);
   }
 }

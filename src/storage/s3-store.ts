@@ -11,7 +11,6 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -77,6 +76,11 @@ export function isNotFound(error: unknown): boolean {
   return name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchBucket' || $metadata?.httpStatusCode === 404;
 }
 
+/** An object that is not there, in a bucket that is (a missing bucket is a configuration fault, never "no object"). */
+export function isMissingObject(error: unknown): boolean {
+  return isNotFound(error) && (error as { name?: string } | undefined)?.name !== 'NoSuchBucket';
+}
+
 /**
  * An S3 client error as the rest of MServe knows storage errors: a store that is down or unreachable is a 503 with
  * Retry-After (`dependency: 'storage'`, logged as an outage), a full one a 507, a missing object ENOENT; anything
@@ -88,7 +92,7 @@ export function translateS3Error(error: unknown, blobKey?: string): unknown {
   if ((name && FULL_NAMES.has(name)) || $metadata?.httpStatusCode === 507)
     return Problems.insufficientStorage('the object storage is full: the upload was discarded and nothing was stored');
   if (isObjectStoreUnavailable(error)) return Problems.unavailable('the object storage (S3) is unavailable right now: retry later', { dependency: 'storage' });
-  if (blobKey && name !== 'NoSuchBucket' && isNotFound(error)) return blobMissing(blobKey, error);
+  if (blobKey && isMissingObject(error)) return blobMissing(blobKey, error);
   return error;
 }
 
@@ -389,7 +393,7 @@ export class S3BlobStore extends BlobStore {
       // DeleteObject of a missing key succeeds (S3 and compatible stores alike)
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(blobKey) }));
     } catch (error) {
-      if (isNotFound(error) && (error as S3ServiceException).name !== 'NoSuchBucket') return;
+      if (isMissingObject(error)) return;
       throw translateS3Error(error);
     }
   }

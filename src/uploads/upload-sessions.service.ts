@@ -264,7 +264,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
   ): Promise<UploadProgress> {
     const stage = this.requireStage();
     const digest = await this.digestOf(current);
-    const chunkDigests = new Map<string, Hash>(checksums.map((checksum) => [checksum.algorithm, createHash(checksum.algorithm)]));
+    const chunkDigests = chunkHashers(checksums);
     const written = await stage.write(current.id, before, source, {
       allowed: current.length - current.offset,
       onBytes: (chunk) => {
@@ -386,7 +386,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
   ): Promise<UploadProgress> {
     const stage = this.requireRangeStage();
     const chunk: ByteRange = [range.start, range.end];
-    const chunkDigests = new Map<string, Hash>(checksums.map((checksum) => [checksum.algorithm, createHash(checksum.algorithm)]));
+    const chunkDigests = chunkHashers(checksums);
     const { size } = await stage.put(current.id, chunk, source, (bytes) => {
       for (const hash of chunkDigests.values()) hash.update(bytes);
     });
@@ -458,13 +458,18 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
 
   /** The store's staging, for an upload staged there (a node configured with another store cannot continue it). */
   private requireStage(): AppendStage {
-    if (!this.store.appendStage) throw Problems.unavailable('this upload is staged in an object store this node does not use', { dependency: 'storage' });
-    return this.store.appendStage;
+    return this.stageOf('appendStage');
   }
 
   private requireRangeStage(): RangeStage {
-    if (!this.store.rangeStage) throw Problems.unavailable('this upload is staged in an object store this node does not use', { dependency: 'storage' });
-    return this.store.rangeStage;
+    return this.stageOf('rangeStage');
+  }
+
+  /** The store's stage of that kind, or 503: an upload staged in an object store this node is not set up to use. */
+  private stageOf<K extends 'appendStage' | 'rangeStage'>(kind: K): NonNullable<BlobStore[K]> {
+    const stage = this.store[kind];
+    if (!stage) throw Problems.unavailable('this upload is staged in an object store this node does not use', { dependency: 'storage' });
+    return stage as NonNullable<BlobStore[K]>;
   }
 
   /** Drops an upload's bytes, wherever they are staged. */
@@ -510,7 +515,7 @@ export class UploadSessionsService implements OnModuleInit, OnModuleDestroy {
     onBytes: ((chunk: Buffer) => void) | undefined,
     onWritten: (total: number) => void,
   ): Promise<{ size: number; error?: unknown; chunkDigests: Map<string, Hash> }> {
-    const chunkDigests = new Map<string, Hash>(checksums.map((checksum) => [checksum.algorithm, createHash(checksum.algorithm)]));
+    const chunkDigests = chunkHashers(checksums);
     // Chunks are gathered into batches of WRITE_BATCH_BYTES and written with one writev each; while one batch is
     // being written, the previous one is hashed, so the disk and the hashing overlap. A batch counts (is hashed and
     // reported as written) only once it is on disk, so the digest state always matches the bytes kept.
@@ -722,4 +727,9 @@ async function writeFully(handle: FileHandle, chunks: Buffer[], position: number
   const rest = Buffer.concat(chunks).subarray(bytesWritten);
   let done = 0;
   while (done < rest.length) done += (await handle.write(rest, done, rest.length - done, position + bytesWritten + done)).bytesWritten;
+}
+
+/** One hasher per algorithm a chunk's declared checksums name, fed the chunk's bytes and compared by checksumMismatch. */
+function chunkHashers(checksums: ChunkChecksum[]): Map<string, Hash> {
+  return new Map(checksums.map((checksum) => [checksum.algorithm, createHash(checksum.algorithm)]));
 }

@@ -11,7 +11,7 @@ import { BACKUP_PREFIX, S3BackupStore } from '../../src/storage/s3-backup-store'
 import { S3BlobStore } from '../../src/storage/s3-store';
 import { freePort } from '../support/free-port';
 import { filesUnder } from '../support/storage-files';
-import { S3RVER_CREDENTIALS, S3Server, startS3Server } from '../support/s3-server';
+import { s3rverStoreConfig, S3Server, startS3Server } from '../support/s3-server';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -53,16 +53,7 @@ const adapters: Array<[string, () => Promise<Adapter>]> = [
     async () => {
       const server: S3Server = await startS3Server();
       const root = mkdtempSync(join(tmpdir(), 'mserve-backup-contract-s3-'));
-      const config = {
-        endpoint: server.endpoint,
-        bucket: 'mserve-content',
-        backupBucket: 'mserve-backup',
-        region: 'us-east-1',
-        credentials: S3RVER_CREDENTIALS,
-        forcePathStyle: true,
-        createBucket: true,
-        localCopyMaxBytes: 64 * 1024 * 1024,
-      };
+      const config = s3rverStoreConfig(server.endpoint, 'mserve-content', { backupBucket: 'mserve-backup' });
       const content = new S3BlobStore(root, config);
       await content.init();
       const backups = new S3BackupStore(content, config.backupBucket, true);
@@ -156,16 +147,14 @@ describe('the S3 backup adapter, when its store cannot be reached', () => {
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'mserve-backup-contract-s3-down-'));
     // a free port nobody listens on: every request is refused
-    content = new S3BlobStore(root, {
-      endpoint: `http://127.0.0.1:${await freePort()}`,
-      bucket: 'mserve-content',
-      backupBucket: 'mserve-backup',
-      region: 'us-east-1',
-      credentials: S3RVER_CREDENTIALS,
-      forcePathStyle: true,
-      createBucket: false,
-      localCopyMaxBytes: 1024 * 1024,
-    });
+    content = new S3BlobStore(
+      root,
+      s3rverStoreConfig(`http://127.0.0.1:${await freePort()}`, 'mserve-content', {
+        backupBucket: 'mserve-backup',
+        createBucket: false,
+        localCopyMaxBytes: 1024 * 1024,
+      }),
+    );
   });
   afterAll(() => {
     content.destroy();
@@ -187,16 +176,7 @@ describe('the S3 backup adapter, when its store goes away in the middle of a rea
   it('errors the copy being read with a 503 (an outage), not a bare ECONNRESET (which `receive` takes for an aborted upload)', async () => {
     const server = await startS3Server();
     const root = mkdtempSync(join(tmpdir(), 'mserve-backup-contract-s3-cut-'));
-    const content = new S3BlobStore(root, {
-      endpoint: server.endpoint,
-      bucket: 'mserve-content',
-      backupBucket: 'mserve-content',
-      region: 'us-east-1',
-      credentials: S3RVER_CREDENTIALS,
-      forcePathStyle: true,
-      createBucket: true,
-      localCopyMaxBytes: 64 * 1024 * 1024,
-    });
+    const content = new S3BlobStore(root, s3rverStoreConfig(server.endpoint, 'mserve-content'));
     try {
       await content.init();
       const backups = new S3BackupStore(content, 'mserve-content', true);

@@ -11,7 +11,7 @@ import { ContentStore } from '../../src/storage/content-store';
 import { S3BlobStore } from '../../src/storage/s3-store';
 import { freePort } from '../support/free-port';
 import { filesUnder } from '../support/storage-files';
-import { S3RVER_CREDENTIALS, S3Server, startS3Server } from '../support/s3-server';
+import { s3rverStoreConfig, S3Server, startS3Server } from '../support/s3-server';
 
 /** A source that sends `bytes` in 64 KiB pieces and then fails as a client that went away does. */
 function abortedSource(bytes: Buffer): Readable {
@@ -66,16 +66,7 @@ const adapters: Array<[string, () => Promise<Adapter>]> = [
     async () => {
       const server: S3Server = await startS3Server();
       const root = mkdtempSync(join(tmpdir(), 'mserve-contract-s3-'));
-      const store = new S3BlobStore(root, {
-        endpoint: server.endpoint,
-        bucket: 'mserve-contract',
-        backupBucket: 'mserve-contract',
-        region: 'us-east-1',
-        credentials: S3RVER_CREDENTIALS,
-        forcePathStyle: true,
-        createBucket: true,
-        localCopyMaxBytes: 64 * 1024 * 1024,
-      });
+      const store = new S3BlobStore(root, s3rverStoreConfig(server.endpoint, 'mserve-contract'));
       await store.init();
       return {
         store,
@@ -231,20 +222,7 @@ describe('the S3 adapter, copies above what CopyObject takes', () => {
     server = await startS3Server();
     root = mkdtempSync(join(tmpdir(), 'mserve-contract-s3-copy-'));
     // CopyObject's limit is 5 GiB: here 1 MiB, so a 6 MiB blob takes the streamed path (a multipart upload)
-    store = new S3BlobStore(
-      root,
-      {
-        endpoint: server.endpoint,
-        bucket: 'mserve-contract-copy',
-        backupBucket: 'mserve-contract-copy',
-        region: 'us-east-1',
-        credentials: S3RVER_CREDENTIALS,
-        forcePathStyle: true,
-        createBucket: true,
-        localCopyMaxBytes: 64 * 1024 * 1024,
-      },
-      1024 * 1024,
-    );
+    store = new S3BlobStore(root, s3rverStoreConfig(server.endpoint, 'mserve-contract-copy'), 1024 * 1024);
     await store.init();
   });
   afterAll(async () => {
@@ -275,16 +253,10 @@ describe('the S3 adapter, when its store cannot be reached', () => {
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'mserve-contract-s3-down-'));
     // a free port nobody listens on: every request is refused
-    store = new S3BlobStore(root, {
-      endpoint: `http://127.0.0.1:${await freePort()}`,
-      bucket: 'mserve-contract',
-      backupBucket: 'mserve-contract',
-      region: 'us-east-1',
-      credentials: S3RVER_CREDENTIALS,
-      forcePathStyle: true,
-      createBucket: false,
-      localCopyMaxBytes: 1024 * 1024,
-    });
+    store = new S3BlobStore(
+      root,
+      s3rverStoreConfig(`http://127.0.0.1:${await freePort()}`, 'mserve-contract', { createBucket: false, localCopyMaxBytes: 1024 * 1024 }),
+    );
     await store.init();
   });
   afterAll(() => {

@@ -1,3 +1,4 @@
+import type { S3Config } from '../../src/config/config';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -6,6 +7,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port';
 import { eventually, ROOT } from './processes';
+
+/**
+ * The S3 adapter's settings for a bucket on an s3rver at `endpoint` (its credentials, path-style, the bucket made
+ * at start, backups in the same bucket unless said): what the contract specs construct their stores with.
+ */
+export function s3rverStoreConfig(endpoint: string, bucket: string, options: Partial<S3Config> = {}): S3Config {
+  return {
+    endpoint,
+    bucket,
+    backupBucket: bucket,
+    region: 'us-east-1',
+    credentials: S3RVER_CREDENTIALS,
+    forcePathStyle: true,
+    createBucket: true,
+    localCopyMaxBytes: 64 * 1024 * 1024,
+    ...options,
+  };
+}
 
 /** The credentials s3rver accepts (any well-formed signature made with them). */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
